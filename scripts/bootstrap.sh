@@ -1,0 +1,40 @@
+#!/bin/sh
+# Takes a fresh Debian machine that has only Node.js and npm to one where dropship runs, then
+# runs a package.json script with the project's own Bun:  sh scripts/bootstrap.sh SCRIPT [ARGS]
+# System packages come from apt (root needed), Bun and the JS dependencies from the lock file.
+set -eu
+cd "$(dirname "$0")/.."
+
+missing=""
+need() {
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] || missing="$missing $2"
+}
+need redis-server redis-server
+need git git
+need sshd openssh-server
+need ansible-playbook ansible
+need ip iproute2
+need unshare util-linux
+
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "dropship: installing Debian packages:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    echo "dropship: installing Debian packages with sudo:$missing"
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "dropship: these Debian packages are missing:$missing" >&2
+    echo "dropship: installing them needs root; run: sudo apt-get install -y$missing" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "dropship: installing Bun and the JS dependencies from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+exec node_modules/.bin/bun run "$@"

@@ -1,0 +1,53 @@
+import { existsSync } from "node:fs";
+import { formatDuration } from "../server/shared/config/duration.ts";
+import {
+  DEFAULT_CONFIG_FILE,
+  EXAMPLE_CONFIG_FILE,
+  loadConfig,
+} from "../server/shared/config/load.ts";
+import { describeSecret, SECRET_VARIABLES } from "../server/shared/secrets.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+
+const USAGE = `
+Usage: bun run config [file]
+
+Validates a deployment config (default: $DROPSHIP_CONFIG, else ${DEFAULT_CONFIG_FILE}) and
+prints it resolved, with every default filled in, durations as written, and the secrets
+from the environment or .env masked. Exits 1 listing every problem when the file is invalid.
+`;
+
+const DURATION_KEYS = new Set([
+  "interval",
+  "timeout",
+  "window",
+  "for",
+  "repeat",
+  "no_data",
+  "cooldown",
+  "lock_timeout",
+  "health_timeout",
+]);
+
+await runCli("config", USAGE, (args) => {
+  if (args.length > 1)
+    throw new UsageError(`takes one file, got ${args.length}: ${args.join(" ")}`);
+  const file = args[0] ?? process.env.DROPSHIP_CONFIG ?? pickDefault();
+  const config = loadConfig(file);
+  const shown = JSON.parse(
+    JSON.stringify(config, (key, value) =>
+      typeof value === "number" && DURATION_KEYS.has(key) ? formatDuration(value) : value,
+    ),
+  );
+  console.log(`# ${file}: valid`);
+  console.log(Bun.YAML.stringify(shown, null, 2));
+  console.log("# secrets, from the environment or .env");
+  for (const name of SECRET_VARIABLES) console.log(`${name}: ${describeSecret(process.env[name])}`);
+});
+
+function pickDefault(): string {
+  if (existsSync(DEFAULT_CONFIG_FILE) || !existsSync(EXAMPLE_CONFIG_FILE)) {
+    return DEFAULT_CONFIG_FILE;
+  }
+  console.error(`# no ${DEFAULT_CONFIG_FILE} here; showing ${EXAMPLE_CONFIG_FILE}`);
+  return EXAMPLE_CONFIG_FILE;
+}

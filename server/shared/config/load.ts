@@ -1,0 +1,39 @@
+import { existsSync, readFileSync } from "node:fs";
+import type { Config } from "./schema.ts";
+import { validateConfig } from "./validate.ts";
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+    super(`${file}: ${count}\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = "dropship.yml";
+export const EXAMPLE_CONFIG_FILE = "dropship.example.yml";
+
+/** Reads, parses and validates one config file; throws ConfigError listing every problem. */
+export function loadConfig(file: string): Config {
+  if (!existsSync(file)) {
+    throw new ConfigError(file, [
+      `no such file — copy ${EXAMPLE_CONFIG_FILE} to ${DEFAULT_CONFIG_FILE} and edit it, or name another file`,
+    ]);
+  }
+  return parseConfigText(file, readFileSync(file, "utf8"));
+}
+
+export function parseConfigText(file: string, text: string): Config {
+  let raw: unknown;
+  try {
+    raw = Bun.YAML.parse(text);
+  } catch (error) {
+    throw new ConfigError(file, [`is not valid YAML — ${(error as Error).message}`]);
+  }
+  const result = validateConfig(raw);
+  if (!result.ok) throw new ConfigError(file, result.errors);
+  return result.config;
+}

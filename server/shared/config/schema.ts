@@ -1,0 +1,217 @@
+import { type Static, Type as T, type TSchema } from "@sinclair/typebox";
+
+/** A duration as written in the file (`5s`, `10m`); the resolved config holds milliseconds. */
+export type DurationText = string & { readonly __duration: true };
+const Duration = (fallback: string, description: string, positive = false) =>
+  T.Unsafe<DurationText>(T.String({ duration: true, positive, default: fallback, description }));
+
+const Section = <P extends Record<string, TSchema>>(properties: P, description: string) =>
+  T.Object(properties, { additionalProperties: false, default: {}, description });
+
+const Percent = (fallback: number, description: string) =>
+  T.Number({ minimum: 0, maximum: 100, default: fallback, description });
+
+const Port = (fallback: number, description: string) =>
+  T.Integer({ minimum: 1, maximum: 65535, default: fallback, description });
+
+const SLUG = "^[a-z0-9][a-z0-9-]*$";
+const SLUG_HINT = "use lowercase letters, digits and dashes, like nyc3 or s-1vcpu-1gb";
+const Slug = (fallback: string, description: string) =>
+  T.String({ pattern: SLUG, hint: SLUG_HINT, default: fallback, description });
+
+const Role = (count: { fallback: number; min: number; max: number } | undefined, size: string) =>
+  Section(
+    {
+      region: T.Optional(
+        T.String({
+          pattern: SLUG,
+          hint: SLUG_HINT,
+          description: "defaults to digitalocean/region",
+        }),
+      ),
+      size: Slug(size, "droplet size slug"),
+      image: Slug("debian-12-x64", "droplet image slug"),
+      ...(count
+        ? {
+            count: T.Integer({
+              minimum: count.min,
+              maximum: count.max,
+              default: count.fallback,
+              description: "how many droplets of this role",
+            }),
+          }
+        : {}),
+    },
+    "a role's droplets",
+  );
+
+const MetricThresholds = T.Object(
+  {
+    cpu: T.Optional(T.Number({ minimum: 0, maximum: 100, description: "CPU percent" })),
+    memory: T.Optional(T.Number({ minimum: 0, maximum: 100, description: "memory percent" })),
+    for: T.Optional(
+      T.Unsafe<DurationText>(T.String({ duration: true, description: "how long a breach lasts" })),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = T.Object(
+  {
+    name: Slug("dropship", "the deployment's name; prefixes droplet names and tags"),
+    digitalocean: Section(
+      {
+        region: Slug("nyc3", "default region for every role"),
+        ssh_key: T.String({
+          minLength: 1,
+          default: "~/.ssh/id_ed25519",
+          description: "private key path; its .pub is registered with DigitalOcean",
+        }),
+        tag: Slug("dropship", "tag put on every droplet dropship creates"),
+        vpc_uuid: T.Optional(T.String({ minLength: 1, description: "VPC for private addresses" })),
+      },
+      "where droplets are created",
+    ),
+    roles: Section(
+      {
+        proxy: Role(undefined, "s-1vcpu-1gb"),
+        redis: Role(undefined, "s-1vcpu-1gb"),
+        production: Role({ fallback: 2, min: 1, max: 50 }, "s-1vcpu-1gb"),
+        staging: Role({ fallback: 1, min: 0, max: 1 }, "s-1vcpu-1gb"),
+      },
+      "droplets per role",
+    ),
+    ports: Section(
+      {
+        proxy: Port(80, "public HTTP port of dropship-proxy"),
+        app: Port(3000, "dropship-app on every app droplet"),
+        monitor: Port(9100, "dropship-monitor on every droplet"),
+        receiver: Port(9000, "dropship-receiver on the control host"),
+        redis: Port(6379, "redis-server on the redis droplet"),
+      },
+      "listen ports",
+    ),
+    health: Section(
+      {
+        path: T.String({
+          pattern: "^/",
+          hint: "start it with /",
+          default: "/healthz",
+          description: "health endpoint",
+        }),
+        interval: Duration("1s", "time between active checks", true),
+        timeout: Duration("5s", "a check slower than this fails", true),
+      },
+      "backend health checks",
+    ),
+    canary: Section(
+      {
+        weight: Percent(30, "share of traffic for staging"),
+        after_alert: T.Union([T.Literal("stay_off"), T.Literal("resume")], {
+          default: "stay_off",
+          description: "what the canary does when an alert resolves",
+        }),
+        analysis: Section(
+          {
+            window: Duration("60s", "sliding window for error rates", true),
+            min_requests: T.Integer({
+              minimum: 1,
+              default: 50,
+              description: "staging requests needed before a verdict",
+            }),
+            max_error_rate_increase: Percent(
+              5,
+              "abort when staging's 5xx rate exceeds production's by this many points",
+            ),
+          },
+          "automatic canary analysis",
+        ),
+      },
+      "the canary",
+    ),
+    monitor: Section(
+      {
+        interval: Duration("5s", "sampling interval", true),
+        cpu: Percent(50, "alert above this CPU percent"),
+        memory: Percent(50, "alert above this memory percent"),
+        for: Duration("30s", "how long a breach must last before it fires"),
+        hysteresis: Percent(5, "clear only below threshold minus this"),
+        repeat: Duration("4h", "re-send while still firing", true),
+        no_data: Duration("30s", "silence after which a host is its own alert", true),
+        roles: Section(
+          {
+            proxy: T.Optional(MetricThresholds),
+            redis: T.Optional(MetricThresholds),
+            production: T.Optional(MetricThresholds),
+            staging: T.Optional(MetricThresholds),
+          },
+          "per-role overrides of cpu, memory and for",
+        ),
+      },
+      "host monitoring and alerts",
+    ),
+    autoscale: Section(
+      {
+        enabled: T.Boolean({ default: true, description: "let the receiver scale production" }),
+        metric: T.Union(
+          [T.Literal("proxy_cpu"), T.Literal("production_cpu"), T.Literal("rps_per_host")],
+          { default: "proxy_cpu", description: "what the policy watches" },
+        ),
+        up_above: T.Number({ minimum: 0, default: 50, description: "scale out above this" }),
+        down_below: T.Number({ minimum: 0, default: 20, description: "scale in below this" }),
+        for: Duration("60s", "how long the metric must stay past a threshold"),
+        cooldown: Duration("10m", "least time between two scaling actions"),
+        min: T.Integer({ minimum: 1, default: 2, description: "fewest production hosts" }),
+        max: T.Integer({ minimum: 1, default: 4, description: "hard cap on production hosts" }),
+        max_failures: T.Integer({
+          minimum: 1,
+          default: 3,
+          description: "failed provisions in a row before the autoscaler stops",
+        }),
+      },
+      "the autoscaler",
+    ),
+    pipeline: Section(
+      {
+        test: Section(
+          {
+            master: T.String({ minLength: 1, default: "bun test", description: "gates master" }),
+            staging: T.String({ minLength: 1, default: "bun test", description: "gates staging" }),
+          },
+          "the test command per branch",
+        ),
+        allow_force_push: T.Boolean({ default: false, description: "allow rewriting master" }),
+        lock_timeout: Duration("10m", "a push waits this long for another deploy"),
+        health_timeout: Duration("60s", "a host must be healthy within this", true),
+      },
+      "git push pipeline",
+    ),
+    gitops: Section(
+      {
+        repo: T.String({
+          minLength: 1,
+          default: ".dropship/inventory",
+          description: "path of the inventory repository",
+        }),
+        remote: T.Optional(T.String({ minLength: 1, description: "URL it is pushed to" })),
+      },
+      "the GitOps inventory",
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type ConfigFile = Static<typeof ConfigSchema>;
+
+/** The config after validation: durations are milliseconds. */
+export type Config = Resolved<ConfigFile>;
+type Resolved<V> = V extends DurationText
+  ? number
+  : V extends readonly unknown[]
+    ? V
+    : V extends object
+      ? { [K in keyof V]: Resolved<V[K]> }
+      : V;
+
+export const ROLES = ["proxy", "redis", "production", "staging"] as const;
+export type RoleName = (typeof ROLES)[number];

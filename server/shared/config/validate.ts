@@ -1,0 +1,212 @@
+import type { TSchema } from "@sinclair/typebox";
+import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
+import { Value } from "@sinclair/typebox/value";
+import { parseDuration } from "./duration.ts";
+import { type Config, ConfigSchema, ROLES } from "./schema.ts";
+import { suggest } from "./suggest.ts";
+
+export type Validation = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+const SECRET_KEY = /(token|password|passwd|secret|api_?key|private_key_data)$/i;
+const SECRET_ENV: Record<string, string> = {
+  digitalocean: "DIGITALOCEAN_TOKEN",
+  redis: "REDIS_URL",
+  smtp: "SMTP_URL",
+};
+
+/**
+ * Checks a parsed config file against the schema and the rules between fields, reporting
+ * every problem at once as `path: sentence`. Pure: no I/O, no environment.
+ */
+export function validateConfig(raw: unknown): Validation {
+  const input = raw ?? {};
+  if (typeof input !== "object" || Array.isArray(input)) {
+    return {
+      ok: false,
+      errors: ["(top level): must be a mapping of sections such as name, roles and canary"],
+    };
+  }
+  const secretErrors = findSecrets(input, []);
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(input));
+  const errors = [...secretErrors.values()];
+  const seen = new Set(secretErrors.keys());
+  for (const error of Value.Errors(ConfigSchema, withDefaults)) {
+    const path = error.path.slice(1);
+    if (seen.has(path)) continue;
+    seen.add(path);
+    errors.push(`${path || "(top level)"}: ${describe(error)}`);
+  }
+  const resolved = resolveDurations(ConfigSchema, withDefaults, [], errors) as Config;
+  // Rules between fields are checked even when other fields are wrong, so one run lists
+  // everything; a rule whose fields are themselves invalid stays quiet.
+  errors.push(...crossFieldErrors(resolved).filter((e) => !seen.has(e.slice(0, e.indexOf(":")))));
+  if (errors.length > 0) return { ok: false, errors };
+  for (const role of ROLES) resolved.roles[role].region ??= resolved.digitalocean.region;
+  return { ok: true, config: resolved };
+}
+
+function findSecrets(value: unknown, path: string[]): Map<string, string> {
+  const found = new Map<string, string>();
+  if (typeof value === "string" && /^[a-z+]+:\/\/[^/@\s]*:[^/@\s]+@/i.test(value)) {
+    found.set(
+      path.join("/"),
+      `${path.join("/")}: holds a password inside a URL — secrets do not belong in the config file; pass credentials through the environment or an untracked .env`,
+    );
+  } else if (value && typeof value === "object") {
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = [...path, key];
+      if (SECRET_KEY.test(key)) {
+        const variable = SECRET_ENV[path[0] ?? ""] ?? "an environment variable";
+        found.set(
+          childPath.join("/"),
+          `${childPath.join("/")}: secrets do not belong in the config file — remove it and set ${variable} in the environment or an untracked .env`,
+        );
+      } else {
+        for (const [p, message] of findSecrets(child, childPath)) found.set(p, message);
+      }
+    }
+  }
+  return found;
+}
+
+function describe(error: ValueError): string {
+  const schema = error.schema as TSchema & Record<string, unknown>;
+  const shown = JSON.stringify(error.value);
+  switch (error.type) {
+    case ValueErrorType.ObjectAdditionalProperties: {
+      const key = error.path.split("/").pop() ?? "";
+      const known = Object.keys((schemaAt(parentPath(error.path))?.properties ?? {}) as object);
+      const hint = suggest(key, known);
+      return hint
+        ? `unknown key — did you mean ${hint}?`
+        : `unknown key — expected one of ${known.join(", ")}`;
+    }
+    case ValueErrorType.ObjectRequiredProperty:
+      return "is missing";
+    case ValueErrorType.Object:
+      return `${shown} must be a mapping of keys to values`;
+    case ValueErrorType.Integer:
+      return `${shown} must be a whole number`;
+    case ValueErrorType.Number:
+      return `${shown} must be a number`;
+    case ValueErrorType.String:
+      return `${shown} must be text`;
+    case ValueErrorType.Boolean:
+      return `${shown} must be true or false`;
+    case ValueErrorType.NumberMinimum:
+    case ValueErrorType.IntegerMinimum:
+      return `${shown} is too small — must be at least ${schema.minimum}`;
+    case ValueErrorType.NumberMaximum:
+    case ValueErrorType.IntegerMaximum:
+      return `${shown} is too large — must be at most ${schema.maximum}`;
+    case ValueErrorType.StringMinLength:
+      return "must not be empty";
+    case ValueErrorType.StringPattern:
+      return `${shown} is not valid — ${String(schema.hint ?? `must match ${schema.pattern}`)}`;
+    case ValueErrorType.Union: {
+      const options = ((schema.anyOf ?? []) as TSchema[]).map((s) => String(s.const));
+      const hint = typeof error.value === "string" ? suggest(error.value, options) : undefined;
+      return `${shown} is not one of ${options.join(", ")}${hint ? ` — did you mean ${hint}?` : ""}`;
+    }
+    default:
+      return `${shown}: ${error.message.toLowerCase()}`;
+  }
+}
+
+function parentPath(pointer: string): string[] {
+  return pointer.split("/").slice(1, -1);
+}
+
+function schemaAt(
+  path: string[],
+): (TSchema & { properties?: Record<string, TSchema> }) | undefined {
+  let schema: TSchema | undefined = ConfigSchema;
+  for (const key of path) schema = schema?.properties?.[key];
+  return schema;
+}
+
+function resolveDurations(schema: TSchema, value: unknown, path: string[], errors: string[]) {
+  if (schema.duration === true && typeof value === "string") {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      errors.push(
+        `${path.join("/")}: ${JSON.stringify(value)} is not a duration — write it like 500ms, 5s, 10m or 1h`,
+      );
+    } else if (schema.positive === true && ms === 0) {
+      errors.push(`${path.join("/")}: must be longer than 0`);
+    }
+    return ms;
+  }
+  if (schema.properties && value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(value)) {
+      const childSchema = schema.properties[key] as TSchema | undefined;
+      out[key] = childSchema ? resolveDurations(childSchema, child, [...path, key], errors) : child;
+    }
+    return out;
+  }
+  return value;
+}
+
+function crossFieldErrors(config: Config): string[] {
+  const errors: string[] = [];
+  const { autoscale, roles, monitor, ports } = config;
+  const numbers = (...values: unknown[]) => values.every((v) => typeof v === "number");
+  if (numbers(autoscale.max, autoscale.min) && autoscale.max < autoscale.min) {
+    errors.push(`autoscale/max: must be at least autoscale/min (${autoscale.min})`);
+  }
+  if (
+    numbers(autoscale.down_below, autoscale.up_above) &&
+    autoscale.down_below >= autoscale.up_above
+  ) {
+    errors.push(`autoscale/down_below: must be below autoscale/up_above (${autoscale.up_above})`);
+  }
+  if (
+    numbers(autoscale.up_above) &&
+    autoscale.metric !== "rps_per_host" &&
+    autoscale.up_above > 100
+  ) {
+    errors.push(
+      `autoscale/up_above: ${autoscale.up_above} is not a CPU percentage — use 0 to 100 for ${autoscale.metric}`,
+    );
+  }
+  const count = roles.production?.count;
+  if (numbers(count, autoscale.max) && count > autoscale.max) {
+    errors.push(
+      `roles/production/count: ${count} is above autoscale/max (${autoscale.max}) — raise the cap or lower the count`,
+    );
+  }
+  if (numbers(count, autoscale.min) && count < autoscale.min) {
+    errors.push(
+      `roles/production/count: ${count} is below autoscale/min (${autoscale.min}) — lower the minimum or raise the count`,
+    );
+  }
+  const thresholds: [string, number][] = [["monitor/cpu", monitor.cpu]];
+  thresholds.push(["monitor/memory", monitor.memory]);
+  for (const [role, override] of Object.entries(monitor.roles ?? {})) {
+    if (override?.cpu !== undefined) thresholds.push([`monitor/roles/${role}/cpu`, override.cpu]);
+    if (override?.memory !== undefined) {
+      thresholds.push([`monitor/roles/${role}/memory`, override.memory]);
+    }
+  }
+  for (const [path, threshold] of thresholds) {
+    if (numbers(threshold, monitor.hysteresis) && threshold <= monitor.hysteresis) {
+      errors.push(
+        `${path}: ${threshold} must be above monitor/hysteresis (${monitor.hysteresis}), or the alert could never clear`,
+      );
+    }
+  }
+  const owners = new Map<number, string>();
+  for (const server of Object.keys(ConfigSchema.properties.ports.properties)) {
+    const port = ports[server as keyof typeof ports];
+    if (!numbers(port)) continue;
+    const owner = owners.get(port);
+    if (owner) {
+      errors.push(
+        `ports/${server}: ${port} is already ports/${owner} — give each server its own port`,
+      );
+    }
+    owners.set(port, server);
+  }
+  return errors;
+}

@@ -1,0 +1,48 @@
+/** Environment variables that hold secrets, whole or inside a URL. */
+export const SECRET_VARIABLES = [
+  "DIGITALOCEAN_TOKEN",
+  "DROPSHIP_ADMIN_TOKEN",
+  "REDIS_URL",
+  "SMTP_URL",
+] as const;
+
+/** A URL with any password replaced by `****`; text that is not a URL is returned as is. */
+export function maskUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (!url.password) return text;
+    url.password = "****";
+    return url.toString();
+  } catch {
+    return text;
+  }
+}
+
+/** How a secret variable may be shown: URLs without their password, tokens not at all. */
+export function describeSecret(value: string | undefined): string {
+  if (value === undefined || value === "") return "(not set)";
+  if (/^[a-z+]+:\/\//i.test(value)) return maskUrl(value);
+  return `(set, ${value.length} characters)`;
+}
+
+/** Removes every known secret value from a text before it is logged or shown. */
+export function redact(text: string, env: Record<string, string | undefined> = process.env) {
+  let out = text;
+  for (const name of SECRET_VARIABLES) {
+    const value = env[name];
+    if (!value || value.length < 4) continue;
+    out = out.split(value).join(`<${name}>`);
+    const password = passwordOf(value);
+    if (password && password.length >= 4) out = out.split(password).join("****");
+  }
+  return out;
+}
+
+function passwordOf(text: string): string | undefined {
+  try {
+    const password = new URL(text).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,48 @@
+import type { Subprocess } from "bun";
+
+const running = new Set<Subprocess>();
+
+/** Remembers a child so it is killed when the test process exits, even after a failure. */
+export function track<P extends Subprocess>(child: P): P {
+  running.add(child);
+  child.exited.then(() => running.delete(child));
+  return child;
+}
+
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** Reads a child's stdout until a line matches, or fails after `ms` with what it printed. */
+export async function waitForLine(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let seen = "";
+  const deadline = setTimeout(() => reader.cancel(), ms);
+  try {
+    while (!pattern.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${what} did not print ${pattern} within ${ms} ms:\n${seen}`);
+      seen += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    clearTimeout(deadline);
+    reader.releaseLock();
+  }
+  drain(stream);
+}
+
+async function drain(stream: ReadableStream<Uint8Array>) {
+  try {
+    for await (const _ of stream) {
+      // keep the pipe empty so the child never blocks on a full buffer
+    }
+  } catch {
+    // the child went away
+  }
+}

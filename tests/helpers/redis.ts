@@ -1,0 +1,76 @@
+import { afterAll } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { freePort } from "./ports.ts";
+import { track, waitForLine } from "./processes.ts";
+
+export interface TestRedis {
+  /** `redis://:password@127.0.0.1:port/0` */
+  readonly url: string;
+  readonly port: number;
+  readonly password: string;
+  /** Stops the server (data kept on disk for start()). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same data. */
+  start(): Promise<void>;
+}
+
+/**
+ * A real redis-server of this test file's own: a free loopback port, a password, an
+ * append-only file in a temp dir so a restart keeps the data. Stopped after the file's tests.
+ */
+export async function startRedis(): Promise<TestRedis> {
+  const port = freePort();
+  const password = crypto.randomUUID().replaceAll("-", "");
+  const dir = mkdtempSync(join(tmpdir(), "dropship-redis-"));
+  let child: Subprocess<"ignore", "pipe", "inherit"> | undefined;
+
+  const start = async () => {
+    child = track(
+      Bun.spawn(
+        [
+          "redis-server",
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--requirepass",
+          password,
+          "--dir",
+          dir,
+          "--save",
+          "",
+          "--appendonly",
+          "yes",
+          "--appendfsync",
+          "always",
+          "--loglevel",
+          "notice",
+        ],
+        { stdout: "pipe", stderr: "inherit" },
+      ),
+    );
+    await waitForLine(child.stdout, /Ready to accept connections/, 10_000, "redis-server");
+  };
+  const stop = async () => {
+    if (!child) return;
+    child.kill("SIGTERM");
+    await child.exited;
+    child = undefined;
+  };
+  await start();
+  const server: TestRedis = {
+    url: `redis://:${password}@127.0.0.1:${port}/0`,
+    port,
+    password,
+    stop,
+    start,
+  };
+  afterAll(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return server;
+}

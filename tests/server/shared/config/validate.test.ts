@@ -1,0 +1,189 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { ConfigError, parseConfigText } from "../../../../server/shared/config/load.ts";
+import { validateConfig } from "../../../../server/shared/config/validate.ts";
+
+function errorsOf(raw: unknown): string[] {
+  const result = validateConfig(raw);
+  if (result.ok) throw new Error("expected the config to be invalid");
+  return result.errors;
+}
+
+describe("a valid config", () => {
+  test("an empty file resolves to the documented defaults", () => {
+    const result = validateConfig(null);
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    const { config } = result;
+    expect(config.canary.weight).toBe(30);
+    expect(config.monitor.cpu).toBe(50);
+    expect(config.monitor.memory).toBe(50);
+    expect(config.monitor.interval).toBe(5000);
+    expect(config.autoscale.cooldown).toBe(600_000);
+    expect(config.roles.production.count).toBe(2);
+    expect(config.roles.staging.region).toBe("nyc3");
+    expect(config.pipeline.test.master).toBe("bun test");
+  });
+
+  test("the annotated example is valid and says what the defaults are", () => {
+    const fromExample = parseConfigText("example", readFileSync("dropship.example.yml", "utf8"));
+    const fromNothing = validateConfig({});
+    if (!fromNothing.ok) throw new Error("defaults invalid");
+    expect({ ...fromExample, monitor: { ...fromExample.monitor, roles: {} } }).toEqual(
+      fromNothing.config,
+    );
+    expect(fromExample.monitor.roles.redis?.memory).toBe(80);
+  });
+
+  test("a role's own region wins over the default region", () => {
+    const result = validateConfig({
+      digitalocean: { region: "ams3" },
+      roles: { staging: { region: "fra1" } },
+    });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.roles.staging.region).toBe("fra1");
+    expect(result.config.roles.proxy.region).toBe("ams3");
+  });
+
+  test("durations are read as milliseconds", () => {
+    const result = validateConfig({ health: { interval: "500ms", timeout: "1.5s" } });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.health.interval).toBe(500);
+    expect(result.config.health.timeout).toBe(1500);
+  });
+});
+
+describe("each kind of error names the path and the fault", () => {
+  test("an unknown key suggests the closest known one", () => {
+    expect(errorsOf({ roles: { production: { sise: "s-1vcpu-1gb" } } })).toEqual([
+      "roles/production/sise: unknown key — did you mean size?",
+    ]);
+  });
+
+  test("an unknown key with no near match lists what is allowed", () => {
+    expect(errorsOf({ canary: { colour: "red" } })).toEqual([
+      "canary/colour: unknown key — expected one of weight, after_alert, analysis",
+    ]);
+  });
+
+  test("an unknown section is reported at the top level", () => {
+    expect(errorsOf({ autoscal: {} })).toEqual(["autoscal: unknown key — did you mean autoscale?"]);
+  });
+
+  test("a wrong type says what was found and what is wanted", () => {
+    expect(errorsOf({ roles: { production: { count: "two" } } })).toEqual([
+      'roles/production/count: "two" must be a whole number',
+    ]);
+    expect(errorsOf({ autoscale: { enabled: "yes please" } })).toEqual([
+      'autoscale/enabled: "yes please" must be true or false',
+    ]);
+    expect(errorsOf({ canary: 30 })).toEqual(["canary: 30 must be a mapping of keys to values"]);
+  });
+
+  test("a number out of range gives the bound", () => {
+    expect(errorsOf({ canary: { weight: 130 } })).toEqual([
+      "canary/weight: 130 is too large — must be at most 100",
+    ]);
+    expect(errorsOf({ roles: { staging: { count: 2 } } })).toEqual([
+      "roles/staging/count: 2 is too large — must be at most 1",
+    ]);
+    expect(errorsOf({ ports: { app: 0 } })).toEqual([
+      "ports/app: 0 is too small — must be at least 1",
+    ]);
+  });
+
+  test("a choice outside the allowed ones lists them and suggests one", () => {
+    expect(errorsOf({ autoscale: { metric: "proxy-cpu" } })).toEqual([
+      'autoscale/metric: "proxy-cpu" is not one of proxy_cpu, production_cpu, rps_per_host — did you mean proxy_cpu?',
+    ]);
+  });
+
+  test("a malformed slug or path explains the format", () => {
+    expect(errorsOf({ digitalocean: { region: "NYC 3" } })).toEqual([
+      'digitalocean/region: "NYC 3" is not valid — use lowercase letters, digits and dashes, like nyc3 or s-1vcpu-1gb',
+    ]);
+    expect(errorsOf({ health: { path: "healthz" } })).toEqual([
+      'health/path: "healthz" is not valid — start it with /',
+    ]);
+  });
+
+  test("an empty string is refused", () => {
+    expect(errorsOf({ pipeline: { test: { master: "" } } })).toEqual([
+      "pipeline/test/master: must not be empty",
+    ]);
+  });
+
+  test("a duration that does not parse shows how to write one", () => {
+    expect(errorsOf({ monitor: { interval: "5 sec" } })).toEqual([
+      'monitor/interval: "5 sec" is not a duration — write it like 500ms, 5s, 10m or 1h',
+    ]);
+    expect(errorsOf({ monitor: { roles: { proxy: { for: "soon" } } } })).toEqual([
+      'monitor/roles/proxy/for: "soon" is not a duration — write it like 500ms, 5s, 10m or 1h',
+    ]);
+  });
+
+  test("an interval of zero is refused", () => {
+    expect(errorsOf({ health: { interval: "0s" } })).toEqual([
+      "health/interval: must be longer than 0",
+    ]);
+  });
+
+  test("rules between fields name both fields", () => {
+    expect(
+      errorsOf({ autoscale: { min: 2, max: 1 }, roles: { production: { count: 1 } } }),
+    ).toEqual([
+      "autoscale/max: must be at least autoscale/min (2)",
+      "roles/production/count: 1 is below autoscale/min (2) — lower the minimum or raise the count",
+    ]);
+    expect(errorsOf({ autoscale: { up_above: 40, down_below: 40 } })).toEqual([
+      "autoscale/down_below: must be below autoscale/up_above (40)",
+    ]);
+    expect(errorsOf({ autoscale: { up_above: 150 } })).toEqual([
+      "autoscale/up_above: 150 is not a CPU percentage — use 0 to 100 for proxy_cpu",
+    ]);
+    expect(errorsOf({ roles: { production: { count: 9 } } })).toEqual([
+      "roles/production/count: 9 is above autoscale/max (4) — raise the cap or lower the count",
+    ]);
+    expect(errorsOf({ monitor: { hysteresis: 10, roles: { redis: { memory: 8 } } } })).toEqual([
+      "monitor/roles/redis/memory: 8 must be above monitor/hysteresis (10), or the alert could never clear",
+    ]);
+    expect(errorsOf({ ports: { monitor: 3000 } })).toEqual([
+      "ports/monitor: 3000 is already ports/app — give each server its own port",
+    ]);
+  });
+
+  test("a secret in the file is refused with where it belongs", () => {
+    expect(errorsOf({ digitalocean: { token: "dop_v1_abc" } })).toEqual([
+      "digitalocean/token: secrets do not belong in the config file — remove it and set DIGITALOCEAN_TOKEN in the environment or an untracked .env",
+    ]);
+    const [message] = errorsOf({ gitops: { remote: "http://git:hunter22@control:9000/inv.git" } });
+    expect(message).toStartWith("gitops/remote: holds a password inside a URL");
+    expect(message).not.toContain("hunter22");
+  });
+
+  test("every problem is reported at once", () => {
+    const errors = errorsOf({
+      name: "Shop",
+      canary: { weight: -1 },
+      monitor: { interval: "often" },
+      autoscale: { min: 3, max: 2 },
+    });
+    expect(errors).toHaveLength(5);
+    expect(errors.map((e) => e.split(":")[0])).toEqual([
+      "name",
+      "canary/weight",
+      "monitor/interval",
+      "autoscale/max",
+      "roles/production/count",
+    ]);
+  });
+
+  test("a file that is not a mapping, or not YAML, is refused", () => {
+    expect(errorsOf(["a", "list"])).toEqual([
+      "(top level): must be a mapping of sections such as name, roles and canary",
+    ]);
+    expect(() => parseConfigText("broken.yml", "roles: [unclosed")).toThrow(ConfigError);
+    expect(() => parseConfigText("broken.yml", "roles: [unclosed")).toThrow(
+      /broken.yml: 1 problem\n {2}is not valid YAML/,
+    );
+  });
+});
