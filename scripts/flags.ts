@@ -1,0 +1,164 @@
+import {
+  BUILT_IN_FLAGS,
+  describeFlag,
+  type Flag,
+  flagNameError,
+  parseFlag,
+  rolloutError,
+  unknownFlagError,
+} from "../server/shared/flags/model.ts";
+import { changeFlag, listFlags, readAudit } from "../server/shared/state/flags.ts";
+import type { RedisClient } from "../server/shared/state/redis.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import { actor, cliRedis } from "./lib/redis.ts";
+
+const USAGE = `
+Usage: bun run flags list
+       bun run flags set NAME on|off [--rollout N] [--create]
+       bun run flags history [NAME] [--limit N]
+
+Reads and changes the feature flags in Redis (REDIS_URL from the environment or .env).
+Every server sees a change within milliseconds; every change is audited with who made it
+(DROPSHIP_ACTOR, else user@host). --rollout N turns a flag on for N% of clients, the same
+clients every time; raising N only adds clients. A new flag needs --create.
+`;
+
+await runCli("flags", USAGE, async (args) => {
+  const [verb, ...rest] = args;
+  if (verb === "list" && rest.length === 0) return withRedis(list);
+  if (verb === "set") return withRedis((redis) => set(redis, rest));
+  if (verb === "history") return withRedis((redis) => history(redis, rest));
+  throw new UsageError(
+    verb ? `unknown command ${verb} — use list, set or history` : "say list, set or history",
+  );
+});
+
+async function withRedis(work: (redis: RedisClient) => Promise<void>) {
+  const redis = await cliRedis();
+  try {
+    await work(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function list(redis: RedisClient) {
+  const stored = await listFlags(redis);
+  const names = new Set(stored.map((f) => f.name));
+  const missing = Object.keys(BUILT_IN_FLAGS).filter((name) => !names.has(name));
+  const rows = [
+    ["FLAG", "STATE", "CHANGED", "BY"],
+    ...stored.map((f) => [f.name, describeFlag(f), f.updatedAt, f.updatedBy]),
+    ...missing.map((name) => [name, "off (never set)", "", ""]),
+  ];
+  printTable(rows);
+}
+
+async function set(redis: RedisClient, args: string[]) {
+  const options = parseOptions(args, ["--rollout"], ["--create"]);
+  const [name, state, ...extra] = options.positional;
+  if (!name || !state || extra.length > 0) {
+    throw new UsageError("usage: flags set NAME on|off [--rollout N] [--create]");
+  }
+  const nameError = flagNameError(name);
+  if (nameError) throw new UsageError(nameError);
+  if (state !== "on" && state !== "off") {
+    throw new UsageError(`state ${JSON.stringify(state)} is not valid — say on or off`);
+  }
+  const rolloutText = options.values["--rollout"];
+  const rollout = rolloutText === undefined ? 100 : Number(rolloutText);
+  const fault = rolloutError(rollout);
+  if (fault)
+    throw new UsageError(fault.replace(JSON.stringify(rollout), JSON.stringify(rolloutText)));
+
+  const builtIn = name in BUILT_IN_FLAGS;
+  const mode = options.switches.has("--create") || builtIn ? "create" : "update";
+  try {
+    const result = await changeFlag(
+      redis,
+      name,
+      { enabled: state === "on", rollout },
+      actor(),
+      mode,
+    );
+    const before = result.old ? describeFlag(result.old) : "new";
+    console.log(`${name}: ${before} → ${describeFlag(result.now)}`);
+  } catch (error) {
+    if ((error as Error).name !== "UnknownFlagError") throw error;
+    const known = [
+      ...new Set([...(await listFlags(redis)).map((f) => f.name), ...Object.keys(BUILT_IN_FLAGS)]),
+    ];
+    throw new UsageError(unknownFlagError(name, known));
+  }
+}
+
+async function history(redis: RedisClient, args: string[]) {
+  const options = parseOptions(args, ["--limit"], []);
+  const [name, ...extra] = options.positional;
+  if (extra.length > 0) throw new UsageError("usage: flags history [NAME] [--limit N]");
+  const limit = Number(options.values["--limit"] ?? "20");
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new UsageError(
+      `--limit ${options.values["--limit"]} is not valid — give a whole number above 0`,
+    );
+  }
+  if (name) {
+    const known = (await listFlags(redis)).map((f) => f.name);
+    if (!known.includes(name)) {
+      throw new UsageError(
+        unknownFlagError(name, known).replace(/;? ?\(?--create makes a new one\)?/, ""),
+      );
+    }
+  }
+  const entries = await readAudit(redis, { kind: "flag", target: name, limit });
+  const rows = [["WHEN", "FLAG", "FROM", "TO", "BY"]];
+  for (const entry of entries) {
+    const old = parseFlag(entry.old);
+    const now = parseFlag(entry.new);
+    rows.push([
+      entry.at,
+      entry.target,
+      old ? describeFlag(old) : "new",
+      now ? describeFlag(now) : "?",
+      entry.actor,
+    ]);
+  }
+  if (entries.length === 0)
+    console.log(name ? `no changes to ${name} recorded` : "no flag changes recorded");
+  else printTable(rows);
+}
+
+function parseOptions(args: string[], valued: string[], switches: string[]) {
+  const positional: string[] = [];
+  const values: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (valued.includes(arg)) {
+      const value = args[++i];
+      if (value === undefined) throw new UsageError(`${arg} needs a value`);
+      values[arg] = value;
+    } else if (switches.includes(arg)) {
+      seen.add(arg);
+    } else if (arg.startsWith("--")) {
+      throw new UsageError(`unknown option ${arg} — see --help`);
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { positional, values, switches: seen };
+}
+
+function printTable(rows: string[][]) {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
+  for (const row of rows)
+    console.log(
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    );
+}
+
+export type { Flag };

@@ -1,0 +1,112 @@
+import { maskUrl } from "./secrets.ts";
+
+export interface Variable<T> {
+  name: string;
+  description: string;
+  /** undefined: the variable is required */
+  fallback?: T;
+  /** the value, or throws an Error saying what is wrong with the text */
+  parse: (text: string) => T;
+}
+
+type Values<S extends Record<string, Variable<unknown>>> = {
+  [K in keyof S]: S[K] extends Variable<infer T> ? T : never;
+};
+
+export class EnvError extends Error {
+  override name = "EnvError";
+}
+
+/** Reads every variable of a spec at once; throws one EnvError listing all the faults. */
+export function readEnv<S extends Record<string, Variable<unknown>>>(
+  spec: S,
+  env: Record<string, string | undefined> = process.env,
+): Values<S> {
+  const out: Record<string, unknown> = {};
+  const faults: string[] = [];
+  for (const [key, variable] of Object.entries(spec)) {
+    const text = env[variable.name];
+    if (text === undefined || text === "") {
+      if (variable.fallback === undefined)
+        faults.push(`${variable.name} is not set — ${variable.description}`);
+      out[key] = variable.fallback;
+      continue;
+    }
+    try {
+      out[key] = variable.parse(text);
+    } catch (error) {
+      faults.push(`${variable.name}: ${(error as Error).message}`);
+    }
+  }
+  if (faults.length > 0) throw new EnvError(faults.join("; "));
+  return out as Values<S>;
+}
+
+/** The `--help` text of a server: what it is, then every variable it reads. */
+export function helpText(title: string, spec: Record<string, Variable<unknown>>): string {
+  const lines = [title, "", "Settings, from the environment or .env:"];
+  for (const variable of Object.values(spec)) {
+    const fallback =
+      variable.fallback === undefined ? "required" : `default ${String(variable.fallback)}`;
+    lines.push(`  ${variable.name.padEnd(24)} ${variable.description} (${fallback})`);
+  }
+  lines.push("", "Flags: --help, --version");
+  return lines.join("\n");
+}
+
+const fault = (message: string): never => {
+  throw new Error(message);
+};
+
+export const port = (fallback: number, description: string): Variable<number> => ({
+  name: "PORT",
+  description,
+  fallback,
+  parse: (text) => {
+    const value = Number(text);
+    return Number.isInteger(value) && value >= 0 && value <= 65535
+      ? value
+      : fault(`${JSON.stringify(text)} is not a port — use a whole number from 0 to 65535`);
+  },
+});
+
+export const host = (): Variable<string> => ({
+  name: "HOST",
+  description: "address to listen on",
+  fallback: "0.0.0.0",
+  parse: (text) => text,
+});
+
+export const redisUrl = (): Variable<string> => ({
+  name: "REDIS_URL",
+  description: "where the shared state lives, like redis://:password@10.0.0.2:6379/0",
+  parse: (text) => {
+    try {
+      const url = new URL(text);
+      if (url.protocol === "redis:" || url.protocol === "rediss:") return text;
+    } catch {
+      // reported below
+    }
+    return fault(
+      `${maskUrl(text).replace(/\/\/[^@]*@/, "//****@")} is not a redis:// URL — write it like redis://:password@host:6379/0`,
+    );
+  },
+});
+
+export const oneOf = <T extends string>(
+  name: string,
+  choices: readonly T[],
+  fallback: T | undefined,
+  description: string,
+): Variable<T> => ({
+  name,
+  description: `${description}: ${choices.join(" or ")}`,
+  fallback,
+  parse: (text) =>
+    (choices as readonly string[]).includes(text)
+      ? (text as T)
+      : fault(`${JSON.stringify(text)} is not one of ${choices.join(", ")}`),
+});
+
+export const text = (name: string, fallback: string | undefined, description: string) =>
+  ({ name, description, fallback, parse: (value: string) => value }) satisfies Variable<string>;

@@ -1,0 +1,70 @@
+import Redis from "ioredis";
+import { maskUrl } from "../secrets.ts";
+
+export type RedisClient = Redis;
+
+export interface ConnectOptions {
+  /** what the connection is for, in log lines */
+  purpose: string;
+  /** keep retrying forever (servers) or give up after the first failure (CLI) */
+  persistent: boolean;
+  log?: (line: string) => void;
+}
+
+/**
+ * A Redis connection that fails fast instead of queueing while Redis is away, reconnects
+ * within a second when it returns, and logs each outage once — with the password masked.
+ */
+export function connectRedis(url: string, options: ConnectOptions): RedisClient {
+  const where = maskUrl(url);
+  const log = options.log ?? ((line: string) => console.error(line));
+  const client = new Redis(url, {
+    lazyConnect: false,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    maxRetriesPerRequest: options.persistent ? 1 : 0,
+    enableOfflineQueue: false,
+    retryStrategy: options.persistent ? (times) => Math.min(50 * times, 1000) : () => null,
+  });
+  let down = false;
+  client.on("error", (error: Error) => {
+    if (down) return;
+    down = true;
+    if (options.persistent) {
+      log(`${options.purpose}: cannot reach Redis at ${where} (${error.message}); retrying`);
+    }
+  });
+  client.on("ready", () => {
+    if (down) log(`${options.purpose}: Redis at ${where} is back`);
+    down = false;
+  });
+  return client;
+}
+
+/** Resolves once the client is ready, or rejects with a sentence after `ms`. */
+export function whenReady(client: RedisClient, url: string, ms: number): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`cannot reach Redis at ${maskUrl(url)} within ${ms} ms (${lastError})`));
+    }, ms);
+    let lastError = "no answer";
+    const onError = (error: Error) => {
+      lastError = error.message;
+    };
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const onEnd = () => {
+      cleanup();
+      reject(new Error(`cannot reach Redis at ${maskUrl(url)} (${lastError}) — is it running?`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off("ready", onReady).off("error", onError).off("end", onEnd);
+    };
+    client.on("ready", onReady).on("error", onError).on("end", onEnd);
+  });
+}

@@ -1,0 +1,58 @@
+import { afterAll } from "bun:test";
+import { resolve } from "node:path";
+import { freePort } from "./ports.ts";
+import { track, waitForLine } from "./processes.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number;
+  /** SIGTERM, then wait for the exit code */
+  stop(): Promise<number>;
+}
+
+/**
+ * Runs one of our servers (`server/<name>/main.ts`) as its own process on a free loopback
+ * port, and waits for its "listening" line. Stopped after the file's tests.
+ */
+export async function startServer(
+  name: string,
+  env: Record<string, string>,
+  options: { ready?: RegExp; timeoutMs?: number } = {},
+): Promise<RunningServer> {
+  const port = freePort();
+  const child = track(
+    Bun.spawn([process.execPath, resolve(ROOT, `server/${name}/main.ts`)], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), ...env },
+      stdout: "pipe",
+      stderr: "inherit",
+    }),
+  );
+  await waitForLine(
+    child.stdout,
+    options.ready ?? /listening on/,
+    options.timeoutMs ?? 10_000,
+    name,
+  );
+  const stop = async () => {
+    child.kill("SIGTERM");
+    return child.exited;
+  };
+  afterAll(async () => {
+    if (child.exitCode === null) await stop();
+  });
+  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, stop };
+}
+
+/** Polls until `check` passes or `ms` runs out; returns how long it took. */
+export async function eventually(check: () => Promise<boolean>, ms = 5000, what = "condition") {
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    if (await check().catch(() => false)) return performance.now() - start;
+    await Bun.sleep(5);
+  }
+  throw new Error(`${what} did not hold within ${ms} ms`);
+}
