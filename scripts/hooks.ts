@@ -17,10 +17,11 @@ if [ ! -x node_modules/.bin/bun ]; then
   echo "pre-commit: node_modules/.bin/bun is missing; run npm ci (or npm test once) first" >&2
   exit 1
 fi
-node_modules/.bin/bun run precommit || {
+if ! out=$(node_modules/.bin/bun run precommit 2>&1); then
+  printf '%s\n' "$out" >&2
   echo "pre-commit: commit refused — fix the problems above, or skip once with --no-verify" >&2
   exit 1
-}
+fi
 `;
 
 await runCli("hooks", USAGE, async (args) => {
