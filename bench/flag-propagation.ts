@@ -75,5 +75,5 @@ try {
   }
   admin.disconnect();
 } finally {
-  cleanup();
+  await cleanup();
 }

@@ -1,0 +1,159 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
+import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
+
+const USAGE = `
+Usage: bun run demo [--detach | --down]
+
+Brings dropship up on this machine: a redis-server with a password, two production
+dropship-app processes and a staging one, all on loopback. Today that is the state layer,
+the feature flags and the sample app; the proxy, monitor, receiver and emulated droplets
+join as they are built. Writes .dropship/demo.env (REDIS_URL, PRODUCTION_URLS, STAGING_URL).
+
+  (none)     run in the foreground; Ctrl-C tears everything down
+  --detach   return once everything serves; stop it later with --down
+  --down     stop a detached demo and remove its files
+`;
+
+const ROOT = resolve(import.meta.dir, "..");
+const STATE = resolve(process.env.DROPSHIP_DEMO_DIR ?? join(ROOT, ".dropship"));
+const RUN = join(STATE, "demo");
+const PIDS = join(RUN, "pids.json");
+const ENV_FILE = join(STATE, "demo.env");
+
+await runCli("demo", USAGE, async (args) => {
+  const mode = args[0];
+  if (args.length > 1 || (mode && mode !== "--detach" && mode !== "--down")) {
+    throw new UsageError(`unknown arguments: ${args.join(" ")} — see --help`);
+  }
+  if (mode === "--down") return down();
+  const running = readPids().filter(isAlive);
+  if (running.length > 0) {
+    throw new UsageError(
+      `a demo is already running (pids ${running.join(", ")}); stop it with bun run demo --down`,
+    );
+  }
+  const pids: number[] = [];
+  try {
+    await up(pids);
+  } catch (error) {
+    await stopAll(pids);
+    throw error;
+  }
+  if (mode === "--detach") return;
+  console.log("\nCtrl-C stops the demo.");
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  console.log("\nstopping the demo…");
+  await down();
+});
+
+async function up(pids: number[]) {
+  rmSync(RUN, { recursive: true, force: true });
+  mkdirSync(RUN, { recursive: true });
+  const step = (text: string) => console.log(`▸ ${text}`);
+  const record = (pid: number) => {
+    pids.push(pid);
+    writeFileSync(PIDS, JSON.stringify(pids));
+  };
+
+  step("redis-server");
+  const redisPort = freePort();
+  const password = crypto.randomUUID().replaceAll("-", "");
+  record(
+    startDaemon(
+      [
+        "redis-server",
+        "--port",
+        String(redisPort),
+        "--bind",
+        "127.0.0.1",
+        "--requirepass",
+        password,
+      ].concat(["--dir", RUN, "--save", "", "--appendonly", "yes"]),
+      {},
+      join(RUN, "redis.log"),
+    ),
+  );
+  const redisUrl = `redis://:${password}@127.0.0.1:${redisPort}/0`;
+  const admin = connectRedis(redisUrl, { purpose: "demo", persistent: true, log: () => {} });
+  try {
+    await whenReady(admin, redisUrl, 10_000);
+    if (!(await listFlags(admin)).some((f) => f.name === "disableSET")) {
+      await changeFlag(admin, "disableSET", { enabled: false, rollout: 100 }, "demo", "create");
+    }
+  } finally {
+    admin.disconnect();
+  }
+
+  const apps: { track: string; url: string }[] = [];
+  for (const [track, n] of [
+    ["production", 1],
+    ["production", 2],
+    ["staging", 1],
+  ] as const) {
+    step(`dropship-app ${track} ${n}`);
+    const port = freePort();
+    const url = `http://127.0.0.1:${port}`;
+    record(
+      startDaemon(
+        [process.execPath, join(ROOT, "server/app/main.ts")],
+        { PORT: String(port), HOST: "127.0.0.1", REDIS_URL: redisUrl, DROPSHIP_TRACK: track },
+        join(RUN, `app-${track}-${n}.log`),
+      ),
+    );
+    await waitForHttp(`${url}/healthz`, 15_000, `dropship-app ${track} ${n}`);
+    apps.push({ track, url });
+  }
+
+  const production = apps.filter((a) => a.track === "production").map((a) => a.url);
+  const staging = apps.find((a) => a.track === "staging")?.url ?? "";
+  writeFileSync(
+    ENV_FILE,
+    [`REDIS_URL=${redisUrl}`, `PRODUCTION_URLS=${production.join(",")}`, `STAGING_URL=${staging}`]
+      .join("\n")
+      .concat("\n"),
+    { mode: 0o600 },
+  );
+  console.log(`
+dropship demo is up. Settings are in ${ENV_FILE}; load them with: set -a; . ${ENV_FILE}; set +a
+
+  production  ${production.join("  ")}
+  staging     ${staging}
+  REDIS_URL   ${redisUrl}   (a throwaway password made for this demo)
+
+Try:
+${tryLines([
+  [`curl ${production[0]}/set`, "stores the seed's message"],
+  ["bun run flags set disableSET on", "needs REDIS_URL from demo.env"],
+  [`curl ${staging}/set`, "403 within milliseconds, on every app"],
+  ["bun run flags history", "who changed what, when"],
+])}`);
+}
+
+async function down() {
+  const pids = readPids();
+  await stopAll(pids);
+  rmSync(RUN, { recursive: true, force: true });
+  rmSync(ENV_FILE, { force: true });
+  console.log(pids.length > 0 ? `stopped ${pids.length} processes` : "no demo was running");
+}
+
+function tryLines(lines: [string, string][]): string {
+  const width = Math.max(...lines.map(([command]) => command.length));
+  return lines.map(([command, note]) => `  ${command.padEnd(width)}   # ${note}`).join("\n");
+}
+
+function readPids(): number[] {
+  if (!existsSync(PIDS)) return [];
+  try {
+    return JSON.parse(readFileSync(PIDS, "utf8")) as number[];
+  } catch {
+    return [];
+  }
+}
