@@ -7,7 +7,8 @@ import {
   rolloutError,
   unknownFlagError,
 } from "../server/shared/flags/model.ts";
-import { changeFlag, listFlags, readAudit } from "../server/shared/state/flags.ts";
+import { readAudit } from "../server/shared/state/audit.ts";
+import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";

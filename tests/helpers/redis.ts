@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { connectRedis, type RedisClient, whenReady } from "../../server/shared/state/redis.ts";
 import { freePort } from "./ports.ts";
 import { track, waitForLine } from "./processes.ts";
 
@@ -73,4 +74,12 @@ export async function startRedis(): Promise<TestRedis> {
     rmSync(dir, { recursive: true, force: true });
   });
   return server;
+}
+
+/** A ready client of a test server, closed after the file's tests. */
+export async function connectTo(server: TestRedis): Promise<RedisClient> {
+  const client = connectRedis(server.url, { purpose: "test", persistent: true, log: () => {} });
+  await whenReady(client, server.url, 5000);
+  afterAll(() => client.disconnect());
+  return client;
 }

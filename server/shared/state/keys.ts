@@ -5,8 +5,14 @@
 export const KEYS = {
   /** hash: flag name → JSON Flag */
   flags: "dropship:flags",
-  /** counter: the last version handed to any flag change */
-  flagVersion: "dropship:flags:version",
+  /** hash: backend id → JSON Backend (the proxy's routing table) */
+  backends: "dropship:backends",
+  /** hash: "current" → JSON Canary (weight, active or aborted) */
+  canary: "dropship:canary",
+  /** hash: alert id → JSON Alert, for every alert now firing */
+  alerts: "dropship:alerts",
+  /** counter: the last version handed to any change of shared state */
+  version: "dropship:version",
   /** stream: who changed what, when, from what to what */
   audit: "dropship:audit",
   /** pub/sub channel: every change to shared state, as JSON */
@@ -16,6 +22,16 @@ export const KEYS = {
   appRecent: "app:recent",
   appUploads: "app:uploads",
 } as const;
+
+/** The hashes that servers mirror in memory. */
+export type MirroredHash =
+  | typeof KEYS.flags
+  | typeof KEYS.backends
+  | typeof KEYS.canary
+  | typeof KEYS.alerts;
+
+/** The one field of the canary hash. */
+export const CANARY_FIELD = "current";
 
 /** Audit entries kept; older ones are trimmed (approximately, as XADD MAXLEN ~ does). */
 export const AUDIT_LENGTH = 10_000;

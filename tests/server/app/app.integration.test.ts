@@ -1,15 +1,13 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { changeFlag } from "../../../server/shared/state/flags.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
-import { connectRedis } from "../../../server/shared/state/redis.ts";
-import { startRedis } from "../../helpers/redis.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually, startServer } from "../../helpers/server.ts";
 
 const redis = await startRedis();
-const admin = connectRedis(redis.url, { purpose: "test", persistent: true, log: () => {} });
+const admin = await connectTo(redis);
 const app = await startServer("app", { REDIS_URL: redis.url, DROPSHIP_TRACK: "staging" });
 const staging = (path: string, init?: RequestInit) => fetch(`${app.url}${path}`, init);
-afterAll(() => admin.disconnect());
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
 

@@ -1,18 +1,16 @@
 import { afterAll, expect, test } from "bun:test";
 import { FlagClient } from "../../../../server/shared/flags/client.ts";
 import { changeFlag } from "../../../../server/shared/state/flags.ts";
-import { connectRedis } from "../../../../server/shared/state/redis.ts";
 import { freePort } from "../../../helpers/ports.ts";
-import { startRedis } from "../../../helpers/redis.ts";
+import { connectTo, startRedis } from "../../../helpers/redis.ts";
 import { eventually } from "../../../helpers/server.ts";
 
 const server = await startRedis();
-const admin = connectRedis(server.url, { purpose: "test", persistent: true, log: () => {} });
+const admin = await connectTo(server);
 const quiet = () => {};
 const clients: FlagClient[] = [];
 afterAll(async () => {
   for (const client of clients) await client.stop();
-  admin.disconnect();
 });
 
 function client(

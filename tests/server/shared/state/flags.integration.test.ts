@@ -1,22 +1,12 @@
-import { afterAll, expect, test } from "bun:test";
-import {
-  changeFlag,
-  listFlags,
-  readAudit,
-  UnknownFlagError,
-} from "../../../../server/shared/state/flags.ts";
+import { expect, test } from "bun:test";
+import { readAudit } from "../../../../server/shared/state/audit.ts";
+import { changeFlag, listFlags, UnknownFlagError } from "../../../../server/shared/state/flags.ts";
 import { KEYS } from "../../../../server/shared/state/keys.ts";
-import { connectRedis } from "../../../../server/shared/state/redis.ts";
-import { startRedis } from "../../../helpers/redis.ts";
+import { connectTo, startRedis } from "../../../helpers/redis.ts";
 
 const server = await startRedis();
-const redis = connectRedis(server.url, { purpose: "test", persistent: true });
-const subscriber = connectRedis(server.url, { purpose: "test-sub", persistent: true });
-subscriber.options.enableOfflineQueue = true;
-afterAll(() => {
-  redis.disconnect();
-  subscriber.disconnect();
-});
+const redis = await connectTo(server);
+const subscriber = await connectTo(server);
 
 test("a change is stored, versioned, published and audited with who, when, old and new", async () => {
   const messages: string[] = [];
@@ -49,7 +39,7 @@ test("a change is stored, versioned, published and audited with who, when, old a
   expect(second.now.version).toBeGreaterThan(first.now.version);
 
   await Bun.sleep(50);
-  expect(messages.map((m) => JSON.parse(m).flag.version)).toEqual([
+  expect(messages.map((m) => JSON.parse(m).version)).toEqual([
     first.now.version,
     second.now.version,
   ]);

@@ -1,0 +1,48 @@
+import { KEYS } from "./keys.ts";
+import type { RedisClient } from "./redis.ts";
+
+export interface AuditEntry {
+  id: string;
+  kind: string;
+  target: string;
+  actor: string;
+  at: string;
+  old: string;
+  new: string;
+}
+
+/** Newest first; with `kind` or `target`, only those entries. */
+export async function readAudit(
+  redis: RedisClient,
+  options: { kind?: string; target?: string; limit: number },
+): Promise<AuditEntry[]> {
+  const entries: AuditEntry[] = [];
+  let end = "+";
+  while (entries.length < options.limit) {
+    const batch = await redis.xrevrange(KEYS.audit, end, "-", "COUNT", 500);
+    for (const [id, fields] of batch) {
+      const entry = toEntry(id, fields);
+      if (options.kind && entry.kind !== options.kind) continue;
+      if (options.target && entry.target !== options.target) continue;
+      entries.push(entry);
+      if (entries.length === options.limit) break;
+    }
+    if (batch.length < 500) break;
+    end = `(${batch[batch.length - 1]?.[0]}`;
+  }
+  return entries;
+}
+
+function toEntry(id: string, fields: string[]): AuditEntry {
+  const map: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i] as string] = fields[i + 1] as string;
+  return {
+    id,
+    kind: map.kind ?? "",
+    target: map.target ?? "",
+    actor: map.actor ?? "",
+    at: map.at ?? "",
+    old: map.old ?? "",
+    new: map.new ?? "",
+  };
+}

@@ -1,0 +1,100 @@
+import { AUDIT_LENGTH, KEYS } from "./keys.ts";
+import type { RedisClient } from "./redis.ts";
+
+/** How a change treats a field that does not exist yet: refuse it, or create it. */
+export type Mode = "update" | "upsert";
+
+export interface StateEvent {
+  hash: string;
+  field: string;
+  /** the JSON now stored, or "" when the field was deleted */
+  value: string;
+  version: number;
+}
+
+export class MissingError extends Error {
+  constructor(
+    readonly hash: string,
+    readonly field: string,
+  ) {
+    super(`${field} does not exist in ${hash}`);
+    this.name = "MissingError";
+  }
+}
+
+// One atomic step for every change of shared state: read the old value, write the new one
+// stamped with the next global version, append the audit entry, publish the event. So no
+// subscriber sees a change the audit lacks, and a newer version always wins in a mirror.
+const CHANGE = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old and ARGV[3] == 'update' then return {'missing'} end
+local version = redis.call('INCR', KEYS[2])
+local now = ''
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  local value = cjson.decode(ARGV[2])
+  value.version = version
+  value.updatedAt = ARGV[6]
+  value.updatedBy = ARGV[5]
+  now = cjson.encode(value)
+  redis.call('HSET', KEYS[1], ARGV[1], now)
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'kind', ARGV[4], 'target', ARGV[1],
+  'actor', ARGV[5], 'at', ARGV[6], 'old', old or '', 'new', now)
+redis.call('PUBLISH', ARGV[7], cjson.encode({hash = KEYS[1], field = ARGV[1], value = now,
+  version = version}))
+return {'changed', now, old or ''}
+`;
+
+export interface Change {
+  hash: string;
+  field: string;
+  /** the new value; undefined deletes the field */
+  value: object | undefined;
+  mode: Mode;
+  /** what the audit calls it: flag, backend, canary, alert */
+  kind: string;
+  actor: string;
+}
+
+/** Applies one change atomically; answers the old and new JSON ("" when absent). */
+export async function applyChange(
+  redis: RedisClient,
+  change: Change,
+): Promise<{ old: string; now: string }> {
+  const reply = (await redis.eval(
+    CHANGE,
+    3,
+    change.hash,
+    KEYS.version,
+    KEYS.audit,
+    change.field,
+    change.value === undefined ? "" : JSON.stringify(change.value),
+    change.mode,
+    change.kind,
+    change.actor,
+    new Date().toISOString(),
+    KEYS.events,
+    String(AUDIT_LENGTH),
+  )) as string[];
+  if (reply[0] === "missing") throw new MissingError(change.hash, change.field);
+  return { now: reply[1] ?? "", old: reply[2] ?? "" };
+}
+
+export function parseEvent(message: string): StateEvent | undefined {
+  try {
+    const event = JSON.parse(message) as Partial<StateEvent>;
+    if (
+      typeof event.hash === "string" &&
+      typeof event.field === "string" &&
+      typeof event.value === "string" &&
+      typeof event.version === "number"
+    ) {
+      return event as StateEvent;
+    }
+  } catch {
+    // not ours
+  }
+  return undefined;
+}
