@@ -1,7 +1,6 @@
 import {
   BUILT_IN_FLAGS,
   describeFlag,
-  type Flag,
   flagNameError,
   parseFlag,
   rolloutError,
@@ -12,6 +11,7 @@ import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
+import { printTable } from "./lib/table.ts";
 
 const USAGE = `
 Usage: bun run flags list
@@ -149,17 +149,3 @@ function parseOptions(args: string[], valued: string[], switches: string[]) {
   }
   return { positional, values, switches: seen };
 }
-
-function printTable(rows: string[][]) {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
-  for (const row of rows)
-    console.log(
-      row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    );
-}
-
-export type { Flag };

@@ -1,7 +1,8 @@
 import { Elysia } from "elysia";
 import type { FlagStatus } from "../shared/flags/client.ts";
+import { escapeHtml } from "../shared/html.ts";
 import { sniffImage } from "./images.ts";
-import { clientIdOf, escapeHtml, parseKey, parseSet } from "./requests.ts";
+import { clientIdOf, parseKey, parseSet } from "./requests.ts";
 import type { AppStore } from "./store.ts";
 
 export type Track = "production" | "staging";

@@ -55,7 +55,3 @@ export function clientIdOf(headers: Headers, peer: string | undefined): string |
   const forwarded = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
   return forwarded || peer;
 }
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}

@@ -1,8 +1,11 @@
 import { AUDIT_LENGTH, KEYS } from "./keys.ts";
 import type { RedisClient } from "./redis.ts";
 
-/** How a change treats a field that does not exist yet: refuse it, or create it. */
-export type Mode = "update" | "upsert";
+/**
+ * update: replace a field that must exist; upsert: replace or create it; merge: overlay the
+ * given keys on the stored value (or on `defaults` when there is none), atomically.
+ */
+export type Mode = "update" | "upsert" | "merge";
 
 export interface StateEvent {
   hash: string;
@@ -34,6 +37,11 @@ if ARGV[2] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
 else
   local value = cjson.decode(ARGV[2])
+  if ARGV[3] == 'merge' then
+    local base = cjson.decode(old or ARGV[9])
+    for k, v in pairs(value) do base[k] = v end
+    value = base
+  end
   value.version = version
   value.updatedAt = ARGV[6]
   value.updatedBy = ARGV[5]
@@ -56,6 +64,8 @@ export interface Change {
   /** what the audit calls it: flag, backend, canary, alert */
   kind: string;
   actor: string;
+  /** with merge: the value to overlay on when the field does not exist */
+  defaults?: object;
 }
 
 /** Applies one change atomically; answers the old and new JSON ("" when absent). */
@@ -77,6 +87,7 @@ export async function applyChange(
     new Date().toISOString(),
     KEYS.events,
     String(AUDIT_LENGTH),
+    JSON.stringify(change.defaults ?? {}),
   )) as string[];
   if (reply[0] === "missing") throw new MissingError(change.hash, change.field);
   return { now: reply[1] ?? "", old: reply[2] ?? "" };

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { sniffImage } from "../../../server/app/images.ts";
-import { clientIdOf, DEFAULT_MESSAGE, escapeHtml, parseSet } from "../../../server/app/requests.ts";
+import { clientIdOf, DEFAULT_MESSAGE, parseSet } from "../../../server/app/requests.ts";
+import { escapeHtml } from "../../../server/shared/html.ts";
 
 test("/set without parameters stores the seed's message for ten seconds", () => {
   expect(parseSet({})).toEqual({ ok: true, value: DEFAULT_MESSAGE });

@@ -1,0 +1,64 @@
+import { weightError } from "../server/shared/routing/model.ts";
+import {
+  changeCanary,
+  clearAlert,
+  listAlerts,
+  readCanary,
+} from "../server/shared/state/routing.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import { actor, cliRedis } from "./lib/redis.ts";
+
+const USAGE = `
+Usage: bun run canary [show]
+       bun run canary weight N
+       bun run canary abort
+       bun run canary resume
+
+The canary's share of clients (0 to 100 percent) and its state (REDIS_URL from the
+environment or .env). abort sends staging nothing until resume; resume also clears the
+canary-analysis alert (other alerts keep staging out until they resolve). Audited.
+`;
+
+await runCli("canary", USAGE, async ([verb = "show", ...rest]) => {
+  const redis = await cliRedis();
+  const who = actor();
+  try {
+    if (verb === "show" && rest.length === 0) {
+      const canary = await readCanary(redis);
+      const alerts = (await listAlerts(redis)).filter((a) => a.canary);
+      console.log(
+        `weight ${canary.weight}%, ${canary.state}${canary.reason ? ` (${canary.reason})` : ""}`,
+      );
+      for (const alert of alerts) console.log(`alert ${alert.id}: ${alert.summary}`);
+      return;
+    }
+    if (verb === "weight" && rest.length === 1) {
+      const weight = Number(rest[0]);
+      const fault = weightError(/^\d+$/.test(rest[0] as string) ? weight : rest[0]);
+      if (fault) throw new UsageError(fault);
+      const { old, now } = await changeCanary(redis, { weight }, who);
+      return console.log(`canary weight: ${old.weight}% → ${now.weight}%`);
+    }
+    if (verb === "abort" && rest.length === 0) {
+      await changeCanary(redis, { state: "aborted", reason: `by ${who}` }, who);
+      return console.log("canary aborted: staging gets no new requests");
+    }
+    if (verb === "resume" && rest.length === 0) {
+      await clearAlert(redis, "canary-analysis", who);
+      const { now } = await changeCanary(
+        redis,
+        { state: "active", reason: `resumed by ${who}` },
+        who,
+      );
+      const blocking = (await listAlerts(redis)).filter((a) => a.canary);
+      const note =
+        blocking.length > 0
+          ? `, but alert ${blocking.map((a) => a.id).join(", ")} still keeps staging out`
+          : "";
+      return console.log(`canary resumed at ${now.weight}%${note}`);
+    }
+    throw new UsageError(`cannot ${verb} ${rest.join(" ")} — see --help`);
+  } finally {
+    redis.disconnect();
+  }
+});

@@ -1,0 +1,64 @@
+import type { RedisClient } from "../shared/state/redis.ts";
+import { changeCanary, raiseAlert } from "../shared/state/routing.ts";
+import { ANALYSIS_ALERT } from "./admin.ts";
+import { type AnalysisSettings, type ErrorWindow, judge } from "./analysis.ts";
+import type { Routing } from "./routing.ts";
+
+const ACTOR = "dropship-proxy canary analysis";
+
+/**
+ * Once a second, while staging takes traffic, compares its 5xx rate with production's and
+ * aborts the canary when it does worse: audited, and raised as an alert that guards it.
+ */
+export function startCanaryAnalysis(
+  routing: Routing,
+  window: ErrorWindow,
+  redis: RedisClient,
+  settings: { window: number; min_requests: number; max_error_rate_increase: number },
+) {
+  const analysis: AnalysisSettings = {
+    windowMs: settings.window,
+    minRequests: settings.min_requests,
+    maxErrorRateIncrease: settings.max_error_rate_increase,
+  };
+  let saving = false;
+  const timer = setInterval(async () => {
+    if (saving) return;
+    if (routing.blockedBecause !== undefined) {
+      // staging takes no traffic: start afresh when it does again
+      window.reset();
+      return;
+    }
+    const verdict = judge(window.totals(Date.now()), analysis);
+    if (!verdict.abort) return;
+    saving = true;
+    try {
+      await changeCanary(
+        redis,
+        { state: "aborted", reason: `canary analysis: ${verdict.why}` },
+        ACTOR,
+      );
+      await raiseAlert(
+        redis,
+        {
+          id: ANALYSIS_ALERT,
+          source: "dropship-proxy",
+          role: "proxy",
+          summary: verdict.why,
+          since: new Date().toISOString(),
+          canary: true,
+        },
+        ACTOR,
+      );
+      window.reset();
+      console.error(`dropship-proxy: canary aborted — ${verdict.why}`);
+    } catch (error) {
+      console.error(
+        `dropship-proxy: could not abort the canary (${(error as Error).message}); retrying`,
+      );
+    } finally {
+      saving = false;
+    }
+  }, 1000);
+  return { stop: () => clearInterval(timer) };
+}

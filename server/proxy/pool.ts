@@ -1,0 +1,91 @@
+import type { Backend, Track } from "../shared/routing/model.ts";
+import {
+  afterCheck,
+  afterConnectionFailure,
+  type CheckResult,
+  type Health,
+  UNCHECKED,
+} from "./health.ts";
+
+export interface Member {
+  backend: Backend;
+  health: Health;
+  inFlight: number;
+}
+
+/**
+ * The backends the proxy routes to, with their health and in-flight counts. Picks the
+ * healthy, non-draining member of a track with the fewest requests in flight, taking turns
+ * among equals.
+ */
+export class Pool {
+  private members = new Map<string, Member>();
+  private list: Member[] = [];
+  private readonly byTrack: Record<Track, Member[]> = { production: [], staging: [] };
+  private readonly turns: Record<Track, number> = { production: 0, staging: 0 };
+
+  /** Replaces the table, keeping health and counts of backends that stay. */
+  setBackends(backends: Iterable<Backend>): Member[] {
+    const next = new Map<string, Member>();
+    const added: Member[] = [];
+    for (const backend of backends) {
+      const known = this.members.get(backend.id);
+      if (known && known.backend.url === backend.url) {
+        known.backend = backend;
+        next.set(backend.id, known);
+      } else {
+        const member = { backend, health: UNCHECKED, inFlight: 0 };
+        next.set(backend.id, member);
+        added.push(member);
+      }
+    }
+    this.members = next;
+    this.list = [...next.values()];
+    this.byTrack.production = this.list.filter((m) => m.backend.track === "production");
+    this.byTrack.staging = this.list.filter((m) => m.backend.track === "staging");
+    return added;
+  }
+
+  all(): Member[] {
+    return this.list;
+  }
+
+  get(id: string): Member | undefined {
+    return this.members.get(id);
+  }
+
+  pick(track: Track, exclude?: Set<string>): Member | undefined {
+    let best: Member | undefined;
+    const list = this.byTrack[track];
+    const n = list.length;
+    const turn = (this.turns[track] + 1) % Math.max(1, n);
+    this.turns[track] = turn;
+    for (let i = 0; i < n; i++) {
+      const member = list[(turn + i) % n] as Member;
+      const { backend, health } = member;
+      if (backend.draining || !health.healthy) continue;
+      if (exclude?.has(backend.id)) continue;
+      if (!best || member.inFlight < best.inFlight) best = member;
+    }
+    return best;
+  }
+
+  /** How many members of a track could take a request now. */
+  available(track: Track): number {
+    let count = 0;
+    for (const { backend, health } of this.byTrack[track]) {
+      if (!backend.draining && health.healthy) count++;
+    }
+    return count;
+  }
+
+  recordCheck(id: string, result: CheckResult): void {
+    const member = this.members.get(id);
+    if (member) member.health = afterCheck(member.health, result);
+  }
+
+  recordConnectionFailure(id: string, reason: string): void {
+    const member = this.members.get(id);
+    if (member) member.health = afterConnectionFailure(member.health, reason);
+  }
+}

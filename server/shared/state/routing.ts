@@ -1,0 +1,99 @@
+import {
+  type Alert,
+  type Backend,
+  type Canary,
+  DEFAULT_CANARY,
+  parseAlert,
+  parseBackend,
+  parseCanary,
+} from "../routing/model.ts";
+import { applyChange } from "./change.ts";
+import { CANARY_FIELD, KEYS } from "./keys.ts";
+import type { RedisClient } from "./redis.ts";
+
+export async function listBackends(redis: RedisClient): Promise<Backend[]> {
+  const raw = await redis.hgetall(KEYS.backends);
+  return Object.values(raw)
+    .map(parseBackend)
+    .filter((b): b is Backend => b !== undefined)
+    .sort((a, b) => a.track.localeCompare(b.track) || a.id.localeCompare(b.id));
+}
+
+export async function putBackend(redis: RedisClient, backend: Backend, actor: string) {
+  const { old } = await applyChange(redis, {
+    hash: KEYS.backends,
+    field: backend.id,
+    value: backend,
+    mode: "upsert",
+    kind: "backend",
+    actor,
+  });
+  return old ? parseBackend(old) : undefined;
+}
+
+/** Removes a backend; answers false when there was none by that id. */
+export async function removeBackend(redis: RedisClient, id: string, actor: string) {
+  if (!(await redis.hexists(KEYS.backends, id))) return false;
+  await applyChange(redis, {
+    hash: KEYS.backends,
+    field: id,
+    value: undefined,
+    mode: "update",
+    kind: "backend",
+    actor,
+  });
+  return true;
+}
+
+export async function readCanary(redis: RedisClient): Promise<Canary> {
+  return parseCanary((await redis.hget(KEYS.canary, CANARY_FIELD)) ?? undefined);
+}
+
+export async function changeCanary(
+  redis: RedisClient,
+  patch: Partial<Canary>,
+  actor: string,
+): Promise<{ old: Canary; now: Canary }> {
+  const result = await applyChange(redis, {
+    hash: KEYS.canary,
+    field: CANARY_FIELD,
+    value: patch,
+    mode: "merge",
+    defaults: DEFAULT_CANARY,
+    kind: "canary",
+    actor,
+  });
+  return { old: parseCanary(result.old || undefined), now: parseCanary(result.now) };
+}
+
+export async function raiseAlert(redis: RedisClient, alert: Alert, actor: string) {
+  await applyChange(redis, {
+    hash: KEYS.alerts,
+    field: alert.id,
+    value: alert,
+    mode: "upsert",
+    kind: "alert",
+    actor,
+  });
+}
+
+/** Clears an alert; answers false when it was not firing. */
+export async function clearAlert(redis: RedisClient, id: string, actor: string) {
+  if (!(await redis.hexists(KEYS.alerts, id))) return false;
+  await applyChange(redis, {
+    hash: KEYS.alerts,
+    field: id,
+    value: undefined,
+    mode: "update",
+    kind: "alert",
+    actor,
+  });
+  return true;
+}
+
+export async function listAlerts(redis: RedisClient): Promise<Alert[]> {
+  const raw = await redis.hgetall(KEYS.alerts);
+  return Object.values(raw)
+    .map(parseAlert)
+    .filter((a): a is Alert => a !== undefined);
+}
