@@ -1,0 +1,29 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { backendIdFor, type Track } from "../../server/shared/routing/model.ts";
+import type { RedisClient } from "../../server/shared/state/redis.ts";
+import { putBackend } from "../../server/shared/state/routing.ts";
+import type { TestRedis } from "./redis.ts";
+import { type RunningServer, startServer } from "./server.ts";
+import { tempDir } from "./tmp.ts";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export async function addBackend(redis: RedisClient, track: Track, url: string) {
+  await putBackend(redis, { id: backendIdFor(url), url, track, draining: false }, "test");
+}
+
+/** dropship-proxy as its own process, with a config of fast health checks unless given one. */
+export async function startProxy(
+  redis: TestRedis,
+  config = "health: { interval: 200ms, timeout: 1s }\n",
+): Promise<RunningServer> {
+  const file = join(tempDir("dropship-proxy-"), "dropship.yml");
+  writeFileSync(file, config);
+  return startServer("proxy", {
+    REDIS_URL: redis.url,
+    DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
+    DROPSHIP_CONFIG: file,
+  });
+}

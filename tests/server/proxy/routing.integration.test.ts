@@ -1,0 +1,255 @@
+import { describe, expect, test } from "bun:test";
+import { readAudit } from "../../../server/shared/state/audit.ts";
+import { KEYS } from "../../../server/shared/state/keys.ts";
+import {
+  changeCanary,
+  clearAlert,
+  putBackend,
+  raiseAlert,
+} from "../../../server/shared/state/routing.ts";
+import { ADMIN_TOKEN, addBackend, admin, startProxy } from "../../helpers/proxy.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually } from "../../helpers/server.ts";
+import { startUpstream } from "../../helpers/upstream.ts";
+
+const redis = await startRedis();
+const state = await connectTo(redis);
+const prod1 = startUpstream("prod-1");
+const prod2 = startUpstream("prod-2");
+const canary = startUpstream("canary");
+await addBackend(state, "production", prod1.url);
+await addBackend(state, "production", prod2.url);
+await addBackend(state, "staging", canary.url);
+const proxy = await startProxy(
+  redis,
+  "health: { interval: 200ms, timeout: 1s }\ncanary: { analysis: { window: 30s, min_requests: 40, max_error_rate_increase: 5 } }\n",
+);
+
+async function get(path: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${proxy.url}${path}`, { headers });
+  await response.arrayBuffer();
+  return response;
+}
+
+async function many(count: number, concurrency: number, request: (i: number) => Promise<Response>) {
+  const statuses: Response[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) statuses.push(await request(next++));
+    }),
+  );
+  return statuses;
+}
+
+async function status() {
+  return (await (await fetch(`${proxy.url}/_dropship/status`, { headers: admin })).json()) as {
+    canary: { stagingGetsTraffic: boolean; blockedBecause: string | null; state: string };
+    backends: { id: string; healthy: boolean; version: string | null }[];
+  };
+}
+
+describe("the split", () => {
+  test("30 ± 3% of 10,000 new clients go to staging, every answer labelled", async () => {
+    const responses = await many(10_000, 50, () => get("/"));
+    const tracks = responses.map((r) => r.headers.get("x-dropship-track"));
+    const share = tracks.filter((t) => t === "staging").length / responses.length;
+    expect(share).toBeGreaterThan(0.27);
+    expect(share).toBeLessThan(0.33);
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    const backends = new Set(responses.map((r) => r.headers.get("x-dropship-backend")));
+    expect(backends).toEqual(
+      new Set([prod1, prod2, canary].map((u) => u.url.slice("http://".length))),
+    );
+  });
+
+  test("production is shared between its backends", () => {
+    const one = prod1.received.filter((r) => r.path === "/").length;
+    const two = prod2.received.filter((r) => r.path === "/").length;
+    expect(Math.abs(one - two) / (one + two)).toBeLessThan(0.1);
+  });
+
+  test("a client keeps its track, and a higher weight only moves production clients", async () => {
+    const clients = Array.from({ length: 200 }, (_, i) => `visitor-${i}`);
+    const trackOf = async (id: string) =>
+      (await get("/", { cookie: `dropship_client=${id}` })).headers.get("x-dropship-track");
+    const first = await Promise.all(clients.map(trackOf));
+    expect(await Promise.all(clients.map(trackOf))).toEqual(first);
+
+    await changeCanary(state, { weight: 60 }, "test");
+    await eventually(async () => (await status()).canary.stagingGetsTraffic, 1000);
+    await Bun.sleep(100);
+    const raised = await Promise.all(clients.map(trackOf));
+    clients.forEach((_, i) => {
+      if (first[i] === "staging") expect(raised[i]).toBe("staging");
+    });
+    expect(raised.filter((t) => t === "staging").length).toBeGreaterThan(
+      first.filter((t) => t === "staging").length,
+    );
+    await changeCanary(state, { weight: 30 }, "test");
+  });
+
+  test("a new client is given its id and track as cookies", async () => {
+    const response = await get("/");
+    const cookies = response.headers.getSetCookie();
+    expect(cookies.some((c) => /^dropship_client=[\w-]+; Path=\/; .*HttpOnly/.test(c))).toBe(true);
+    expect(
+      cookies.some((c) =>
+        c.startsWith(`dropship_track=${response.headers.get("x-dropship-track")};`),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe("alerts and aborts", () => {
+  test("a raised alert sends staging nothing within a second, and status says why", async () => {
+    const alert = {
+      id: "cpu:proxy",
+      source: "proxy-1",
+      role: "proxy",
+      summary: "CPU 93% > 50% for 30s",
+      since: "",
+      canary: true,
+    };
+    const raisedAt = performance.now();
+    await raiseAlert(state, alert, "monitor");
+    const took = await eventually(
+      async () => {
+        const responses = await many(100, 10, () => get("/"));
+        return responses.every((r) => r.headers.get("x-dropship-track") === "production");
+      },
+      3000,
+      "staging at 0%",
+    );
+    expect(performance.now() - raisedAt).toBeLessThan(1000);
+    expect(took).toBeLessThan(1000);
+    const now = await status();
+    expect(now.canary.stagingGetsTraffic).toBe(false);
+    expect(now.canary.blockedBecause).toBe("alert cpu:proxy: CPU 93% > 50% for 30s");
+
+    await clearAlert(state, alert.id, "monitor");
+    await eventually(async () => (await status()).canary.stagingGetsTraffic, 1000, "unblocked");
+    const after = await many(300, 10, () => get("/"));
+    expect(after.some((r) => r.headers.get("x-dropship-track") === "staging")).toBe(true);
+  });
+
+  test("a staging that answers 5xx is aborted on its own, audited and alerted", async () => {
+    canary.status = 500;
+    await eventually(
+      async () => {
+        await many(200, 10, () => get("/"));
+        return (await status()).canary.state === "aborted";
+      },
+      10_000,
+      "automatic abort",
+    );
+    const now = await status();
+    expect(now.canary.blockedBecause).toMatch(
+      /^aborted: canary analysis: staging 5xx \d+\.\d% of \d+ vs production 0\.0% of \d+ \(more than 5 points worse\)$/,
+    );
+    const audit = await readAudit(state, { kind: "canary", limit: 1 });
+    expect(audit[0]?.actor).toBe("dropship-proxy canary analysis");
+    expect(await state.hexists(KEYS.alerts, "canary-analysis")).toBe(1);
+    const responses = await many(200, 10, () => get("/"));
+    expect(responses.every((r) => r.headers.get("x-dropship-track") === "production")).toBe(true);
+
+    canary.status = 200;
+    const resumed = await fetch(`${proxy.url}/_dropship/canary/resume`, {
+      method: "POST",
+      headers: admin,
+    });
+    expect(resumed.status).toBe(200);
+    expect(await state.hexists(KEYS.alerts, "canary-analysis")).toBe(0);
+    await eventually(async () => (await status()).canary.stagingGetsTraffic, 1000, "resumed");
+  });
+
+  test("no traffic is never a verdict", async () => {
+    canary.status = 500;
+    await Bun.sleep(1500);
+    const audit = await readAudit(state, { kind: "canary", limit: 1 });
+    expect(audit[0]?.new ?? "").toContain("resumed");
+    expect((await status()).canary.state).toBe("active");
+    canary.status = 200;
+  });
+});
+
+describe("health", () => {
+  test("an unhealthy backend leaves the rotation and comes back", async () => {
+    prod2.healthy = false;
+    await eventually(
+      async () =>
+        (await status()).backends.find((b) => b.id.endsWith(prod2.url.split(":")[2] ?? ""))
+          ?.healthy === false,
+      3000,
+      "ejected",
+    );
+    const responses = await many(100, 10, () =>
+      get("/", { cookie: "dropship_client=stays-on-production-1" }),
+    );
+    const served = new Set(responses.map((r) => r.headers.get("x-dropship-backend")));
+    expect(served.has(prod2.url.slice(7))).toBe(false);
+    prod2.healthy = true;
+    await eventually(async () => (await status()).backends.every((b) => b.healthy), 3000, "back");
+    expect((await status()).backends.map((b) => b.version).sort()).toEqual([
+      "canary",
+      "prod-1",
+      "prod-2",
+    ]);
+  });
+
+  test("a draining backend gets no new request while its in-flight ones finish", async () => {
+    const slowClient = { cookie: "dropship_client=slow-client" };
+    await changeCanary(state, { weight: 0 }, "test");
+    await eventually(async () => !(await status()).canary.stagingGetsTraffic, 1000);
+    const inFlight = Array.from({ length: 4 }, () =>
+      fetch(`${proxy.url}/slow?ms=600`, { headers: slowClient }),
+    );
+    await Bun.sleep(150);
+    await putBackend(
+      state,
+      { id: prod1.url.slice(7), url: prod1.url, track: "production", draining: true },
+      "test",
+    );
+    await Bun.sleep(100);
+    const before = prod1.received.length;
+    const later = await many(50, 5, () => get("/"));
+    expect(prod1.received.length).toBe(before);
+    expect(later.every((r) => r.status === 200)).toBe(true);
+    const finished = await Promise.all(inFlight);
+    expect(finished.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    await addBackend(state, "production", prod1.url);
+    await changeCanary(state, { weight: 30 }, "test");
+  });
+});
+
+describe("without Redis", () => {
+  test("the proxy keeps routing with the last table and says it is stale", async () => {
+    await redis.stop();
+    const responses = await many(200, 10, () => get("/"));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(responses.map((r) => r.headers.get("x-dropship-track")))).toEqual(
+      new Set(["production", "staging"]),
+    );
+    await eventually(
+      async () => {
+        const health = await (await fetch(`${proxy.url}/_dropship/healthz`)).json();
+        return (health as { stale: boolean }).stale;
+      },
+      3000,
+      "stale",
+    );
+    const change = await fetch(`${proxy.url}/disable/1`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(change.status).toBe(503);
+    expect(await change.text()).toContain("Redis is unreachable");
+    await redis.start();
+    await eventually(
+      async () =>
+        !((await (await fetch(`${proxy.url}/_dropship/healthz`)).json()) as { stale: boolean })
+          .stale,
+      5000,
+      "fresh",
+    );
+  });
+});
