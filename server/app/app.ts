@@ -29,6 +29,12 @@ const unavailable = () =>
 export function createApp(deps: AppDeps) {
   const { store, flags, info } = deps;
   return new Elysia()
+    .onError(({ code, error }) => {
+      if (code === "NOT_FOUND") return plain(404, "no such page");
+      if (code === "PARSE" || code === "VALIDATION") return plain(400, "malformed request");
+      console.error(`app: ${(error as Error).message ?? error}`);
+      return plain(500, "internal error");
+    })
     .onRequest(({ request }) => {
       const path = new URL(request.url).pathname;
       if (path !== "/healthz" && path !== "/favicon.ico") store.recordVisit(path).catch(() => {});
@@ -105,12 +111,6 @@ export function createApp(deps: AppDeps) {
         },
         { status: phase === "serving" ? 200 : 503 },
       );
-    })
-    .onError(({ code, error }) => {
-      if (code === "NOT_FOUND") return plain(404, "no such page");
-      if (code === "PARSE" || code === "VALIDATION") return plain(400, "malformed request");
-      console.error(`app: ${(error as Error).message ?? error}`);
-      return plain(500, "internal error");
     });
 }
 

@@ -50,6 +50,11 @@ export function createAdmin(deps: AdminDeps) {
   };
 
   return new Elysia()
+    .onError(({ code, path }) => {
+      if (code === "NOT_FOUND") return text(404, `No admin route ${path}.`);
+      if (code === "PARSE") return text(400, "The body is not valid JSON.");
+      return text(500, "Internal error in the admin API.");
+    })
     .get("/_dropship/healthz", () =>
       Response.json({
         status: "ok",
@@ -177,12 +182,7 @@ export function createAdmin(deps: AdminDeps) {
         new Response(renderStatusPage(statusOf(routing, flags, deps.version)), {
           headers: { "content-type": "text/html; charset=utf-8" },
         }),
-    )
-    .onError(({ code, path }) => {
-      if (code === "NOT_FOUND") return text(404, `No admin route ${path}.`);
-      if (code === "PARSE") return text(400, "The body is not valid JSON.");
-      return text(500, "Internal error in the admin API.");
-    });
+    );
 }
 
 function gaugesOf(routing: Routing) {

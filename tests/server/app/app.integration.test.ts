@@ -150,7 +150,9 @@ describe("bad input gets a clear 4xx", () => {
   });
 
   test("an unknown page or method", async () => {
-    expect((await staging("/nope")).status).toBe(404);
+    const missing = await staging("/nope");
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toBe("no such page\n");
     expect((await staging("/set", { method: "DELETE" })).status).toBe(404);
   });
 });
