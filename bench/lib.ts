@@ -7,6 +7,13 @@ import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 export const ROOT = resolve(import.meta.dir, "..");
 const pids: number[] = [];
 const dir = mkdtempSync(join(tmpdir(), "dropship-bench-"));
+/** Scratch space for this run's logs and configs, removed by cleanup(). */
+export const workDir = dir;
+
+/** Remembers a process this run started, so cleanup() stops it. */
+export function trackPid(pid: number) {
+  pids.push(pid);
+}
 
 /** A throwaway redis-server on a free loopback port with a password. */
 export async function benchRedis(): Promise<{ url: string; port: number; pid: number }> {
@@ -23,8 +30,12 @@ export async function benchRedis(): Promise<{ url: string; port: number; pid: nu
   return { url, port, pid };
 }
 
-/** One of our servers as its own process, once its /healthz answers. */
-export async function benchServer(name: string, env: Record<string, string>) {
+/** One of our servers as its own process, once its health path answers. */
+export async function benchServer(
+  name: string,
+  env: Record<string, string>,
+  healthPath = "/healthz",
+) {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const pid = startDaemon(
@@ -33,7 +44,7 @@ export async function benchServer(name: string, env: Record<string, string>) {
     join(dir, `${name}-${port}.log`),
   );
   pids.push(pid);
-  await waitForHttp(`${url}/healthz`, 15_000, name);
+  await waitForHttp(`${url}${healthPath}`, 15_000, name);
   return { url, pid };
 }
 

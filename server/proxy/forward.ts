@@ -2,8 +2,8 @@ import type { Track } from "../shared/routing/model.ts";
 import type { ErrorWindow } from "./analysis.ts";
 import {
   cookieValue,
-  downstreamHeaders,
   isRetryable,
+  prepareDownstream,
   requestIdOf,
   upstreamHeaders,
 } from "./headers.ts";
@@ -92,17 +92,16 @@ export async function forward(
       continue;
     }
     member.inFlight--;
-    const out = downstreamHeaders(upstream.headers, track, member.backend.id, requestId);
-    if (!knownClient) out.append("set-cookie", clientCookie("dropship_client", clientId));
-    if (cookieValue(cookie, "dropship_track") !== track)
-      out.append("set-cookie", clientCookie("dropship_track", track));
+    // The upstream's own Response goes back to the client with its fields edited in place:
+    // no second Response, no re-wrapped body stream.
+    prepareDownstream(upstream.headers, track, member.backend.id, requestId);
+    if (!knownClient)
+      upstream.headers.append("set-cookie", clientCookie("dropship_client", clientId));
+    if (cookieValue(cookie, "dropship_track") !== track) {
+      upstream.headers.append("set-cookie", clientCookie("dropship_track", track));
+    }
     record(deps, track, member.backend.id, upstream.status, started);
-    const bodyless = method === "HEAD" || upstream.status === 204 || upstream.status === 304;
-    return new Response(bodyless ? null : upstream.body, {
-      status: upstream.status,
-      statusText: upstream.statusText,
-      headers: out,
-    });
+    return upstream;
   }
 
   record(deps, track, [...tried].join(","), 502, started);

@@ -53,19 +53,17 @@ export function upstreamHeaders(incoming: Headers, context: ForwardContext): Hea
   return headers;
 }
 
-/** What the client receives: the upstream's fields without hop-by-hop ones, plus ours. */
-export function downstreamHeaders(
-  upstream: Headers,
+/** What the client receives, edited in place: no hop-by-hop fields, plus ours. */
+export function prepareDownstream(
+  headers: Headers,
   track: string,
   backend: string,
   requestId: string,
-): Headers {
-  const headers = new Headers(upstream);
+): void {
   stripHopByHop(headers);
   headers.set("x-dropship-track", track);
   headers.set("x-dropship-backend", backend);
   headers.set("x-request-id", requestId);
-  return headers;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
 import {
   cookieValue,
-  downstreamHeaders,
   isRetryable,
+  prepareDownstream,
   requestIdOf,
   upstreamHeaders,
 } from "../../../server/proxy/headers.ts";
@@ -54,7 +54,8 @@ test("the client gets the upstream's fields, repeated cookies intact, plus track
     ["connection", "close"],
     ["content-type", "text/plain"],
   ]);
-  const out = downstreamHeaders(upstream, "production", "10.0.0.5:3000", "req-2");
+  prepareDownstream(upstream, "production", "10.0.0.5:3000", "req-2");
+  const out = upstream;
   expect(out.getSetCookie()).toEqual(["a=1", "b=2"]);
   expect(out.has("connection")).toBe(false);
   expect(out.get("x-dropship-track")).toBe("production");

@@ -1,0 +1,225 @@
+/**
+ * Throughput and latency through dropship-proxy, next to the same two upstreams reached
+ * directly, through nginx (1 worker) and through HAProxy (1 thread), in one run.
+ *
+ *   bun bench/proxy.ts [seconds=10] [rounds=3] [connections=50]
+ *
+ * Needs wrk, nginx and haproxy (apt-get install wrk nginx-light haproxy). Each round runs every
+ * target once, in turn; the table gives medians over the rounds.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
+import { backendIdFor } from "../server/shared/routing/model.ts";
+import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
+import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
+import { benchRedis, benchServer, cleanup, ROOT, trackPid, workDir } from "./lib.ts";
+
+const [seconds = 10, rounds = 3, connections = 50] = process.argv.slice(2).map(Number);
+for (const tool of ["wrk", "nginx", "haproxy"]) {
+  if (!Bun.which(tool, { PATH: `${process.env.PATH}:/usr/sbin` })) {
+    console.error(`bench/proxy: ${tool} is missing — apt-get install wrk nginx-light haproxy`);
+    process.exit(1);
+  }
+}
+
+interface Target {
+  name: string;
+  url: string;
+  /** the processes whose CPU and memory count as the proxy's */
+  pids: () => number[];
+}
+
+try {
+  const upstreams = await Promise.all([0, 1].map(() => startUpstream()));
+  const redis = await benchRedis();
+  const admin = connectRedis(redis.url, { purpose: "bench", persistent: true });
+  await whenReady(admin, redis.url, 5000);
+  for (const url of upstreams) {
+    await putBackend(
+      admin,
+      { id: backendIdFor(url), url, track: "production", draining: false },
+      "bench",
+    );
+  }
+  await changeCanary(admin, { weight: 0 }, "bench");
+  admin.disconnect();
+
+  const dropship = await benchServer("proxy", { REDIS_URL: redis.url }, "/_dropship/healthz");
+  const nginx = await startNginx(upstreams);
+  const haproxy = await startHaproxy(upstreams);
+  const targets: Target[] = [
+    { name: "direct to one upstream", url: upstreams[0] as string, pids: () => [] },
+    { name: "dropship-proxy (1 process)", url: dropship.url, pids: () => [dropship.pid] },
+    { name: "nginx (1 worker, keepalive 256)", url: nginx.url, pids: nginx.pids },
+    { name: "HAProxy (1 thread)", url: haproxy.url, pids: () => [haproxy.pid] },
+  ];
+
+  const results = new Map<string, Run[]>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const target of targets) {
+      const run = await measure(target);
+      results.set(target.name, [...(results.get(target.name) ?? []), run]);
+      console.error(
+        `round ${round} ${target.name}: ${run.rps.toFixed(0)} req/s, p99 ${run.p99.toFixed(2)} ms`,
+      );
+    }
+  }
+
+  const nginxRps = median((results.get(targets[2]?.name ?? "") ?? []).map((r) => r.rps));
+  console.log(
+    `\nwrk -t1 -c${connections} -d${seconds}s, medians of ${rounds} rounds (2 cores shared by wrk, proxy and upstreams)\n`,
+  );
+  console.log("| path | req/s | vs nginx | p50 ms | p99 ms | proxy CPU µs/req | proxy RSS MB |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const target of targets) {
+    const runs = results.get(target.name) ?? [];
+    const rps = median(runs.map((r) => r.rps));
+    const cpu = target.pids().length ? median(runs.map((r) => r.cpuMicros)).toFixed(1) : "—";
+    const rss = target.pids().length ? median(runs.map((r) => r.rssMb)).toFixed(0) : "—";
+    console.log(
+      `| ${target.name} | ${rps.toFixed(0)} | ${(rps / nginxRps).toFixed(2)}× | ${median(runs.map((r) => r.p50)).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${cpu} | ${rss} |`,
+    );
+  }
+} finally {
+  await cleanup();
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuMicros: number;
+  rssMb: number;
+}
+
+async function measure(target: Target): Promise<Run> {
+  const pids = target.pids();
+  const cpuBefore = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const wrk = Bun.spawnSync(
+    ["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", `${target.url}/`],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  const out = wrk.stdout.toString();
+  const cpuAfter = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0];
+  if (errors) console.error(`${target.name}: ${errors}`);
+  const ticksPerSecond = 100;
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50: latencyMs(out, "50%"),
+    p99: latencyMs(out, "99%"),
+    cpuMicros: requests > 0 ? (((cpuAfter - cpuBefore) / ticksPerSecond) * 1e6) / requests : 0,
+    rssMb: pids.reduce((sum, pid) => sum + rssKb(pid), 0) / 1024,
+  };
+}
+
+function latencyMs(out: string, percentile: string): number {
+  const match = new RegExp(`${percentile}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+  if (!match) return Number.NaN;
+  const value = Number(match[1]);
+  return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+async function startUpstream(): Promise<string> {
+  const port = freePort();
+  const pid = startDaemon(
+    [process.execPath, join(ROOT, "bench/upstream.ts")],
+    { PORT: String(port) },
+    join(workDir, `upstream-${port}.log`),
+  );
+  trackPid(pid);
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 10_000, "upstream");
+  return `http://127.0.0.1:${port}`;
+}
+
+async function startNginx(upstreams: string[]) {
+  const port = freePort();
+  const dir = join(workDir, "nginx");
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream apps { ${upstreams.map((u) => `server ${u.slice(7)};`).join(" ")} keepalive 256; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://apps; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  const master = startDaemon(
+    ["nginx", "-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"],
+    {},
+    join(dir, "run.log"),
+  );
+  trackPid(master);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, 10_000, "nginx");
+  const workers = () =>
+    readFileSync(`/proc/${master}/task/${master}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  return { url, pids: () => [master, ...workers()] };
+}
+
+async function startHaproxy(upstreams: string[]) {
+  const port = freePort();
+  const dir = join(workDir, "haproxy");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "haproxy.cfg"),
+    `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend web
+  bind 127.0.0.1:${port}
+  default_backend apps
+backend apps
+  balance roundrobin
+${upstreams.map((u, i) => `  server app${i} ${u.slice(7)}`).join("\n")}
+`,
+  );
+  const pid = startDaemon(
+    ["haproxy", "-db", "-f", join(dir, "haproxy.cfg")],
+    {},
+    join(dir, "run.log"),
+  );
+  trackPid(pid);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, 10_000, "haproxy");
+  return { url, pid };
+}
