@@ -4,6 +4,9 @@
  *
  *   bun bench/proxy.ts [seconds=10] [rounds=3] [connections=50]
  *
+ * A probe from bench/probes runs beside them to show where the time goes: the floor of any
+ * Bun.serve + fetch() proxy, with no routing and no header work.
+ *
  * Needs wrk, nginx and haproxy (apt-get install wrk nginx-light haproxy). Each round runs every
  * target once, in turn; the table gives medians over the rounds.
  */
@@ -48,11 +51,13 @@ try {
   const dropship = await benchServer("proxy", { REDIS_URL: redis.url }, "/_dropship/healthz");
   const nginx = await startNginx(upstreams);
   const haproxy = await startHaproxy(upstreams);
+  const fetchFloor = await startProbe("fetch-floor", upstreams);
   const targets: Target[] = [
     { name: "direct to one upstream", url: upstreams[0] as string, pids: () => [] },
     { name: "dropship-proxy (1 process)", url: dropship.url, pids: () => [dropship.pid] },
     { name: "nginx (1 worker, keepalive 256)", url: nginx.url, pids: nginx.pids },
     { name: "HAProxy (1 thread)", url: haproxy.url, pids: () => [haproxy.pid] },
+    { name: "probe: bare Bun.serve + fetch()", url: fetchFloor.url, pids: () => [fetchFloor.pid] },
   ];
 
   const results = new Map<string, Run[]>();
@@ -149,6 +154,19 @@ async function startUpstream(): Promise<string> {
   trackPid(pid);
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, 10_000, "upstream");
   return `http://127.0.0.1:${port}`;
+}
+
+async function startProbe(name: string, upstreams: string[]) {
+  const port = freePort();
+  const pid = startDaemon(
+    [process.execPath, join(ROOT, `bench/probes/${name}.ts`)],
+    { PORT: String(port), UPSTREAMS: upstreams.join(",") },
+    join(workDir, `${name}.log`),
+  );
+  trackPid(pid);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, 10_000, name);
+  return { url, pid };
 }
 
 async function startNginx(upstreams: string[]) {

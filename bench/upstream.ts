@@ -9,3 +9,5 @@ const server = Bun.serve({
       : new Response(body, { headers: { "content-type": "text/plain" } }),
 });
 console.log(`upstream listening on http://127.0.0.1:${server.port}`);
+
+export {};

@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { backendIdFor, type Track } from "../server/shared/routing/model.ts";
 import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
+import { putBackend } from "../server/shared/state/routing.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
 
@@ -9,9 +11,9 @@ const USAGE = `
 Usage: bun run demo [--detach | --down]
 
 Brings dropship up on this machine: a redis-server with a password, two production
-dropship-app processes and a staging one, all on loopback. Today that is the state layer,
-the feature flags and the sample app; the proxy, monitor, receiver and emulated droplets
-join as they are built. Writes .dropship/demo.env (REDIS_URL, PRODUCTION_URLS, STAGING_URL).
+dropship-app processes, a staging one and dropship-proxy in front, all on loopback (the
+monitor, receiver and emulated droplets join as they are built). Writes .dropship/demo.env:
+PROXY_URL, DASHBOARD_URL, DROPSHIP_ADMIN_TOKEN, REDIS_URL, PRODUCTION_URLS, STAGING_URL.
 
   (none)     run in the foreground; Ctrl-C tears everything down
   --detach   return once everything serves; stop it later with --down
@@ -91,7 +93,7 @@ async function up(pids: number[]) {
     admin.disconnect();
   }
 
-  const apps: { track: string; url: string }[] = [];
+  const apps: { track: Track; url: string }[] = [];
   for (const [track, n] of [
     ["production", 1],
     ["production", 2],
@@ -113,9 +115,50 @@ async function up(pids: number[]) {
 
   const production = apps.filter((a) => a.track === "production").map((a) => a.url);
   const staging = apps.find((a) => a.track === "staging")?.url ?? "";
+  const state = connectRedis(redisUrl, { purpose: "demo", persistent: true, log: () => {} });
+  try {
+    await whenReady(state, redisUrl, 10_000);
+    for (const app of apps) {
+      const backend = {
+        id: backendIdFor(app.url),
+        url: app.url,
+        track: app.track,
+        draining: false,
+      };
+      await putBackend(state, backend, "demo");
+    }
+  } finally {
+    state.disconnect();
+  }
+
+  step("dropship-proxy");
+  const proxyPort = freePort();
+  const proxy = `http://127.0.0.1:${proxyPort}`;
+  const token = crypto.randomUUID().replaceAll("-", "");
+  record(
+    startDaemon(
+      [process.execPath, join(ROOT, "server/proxy/main.ts")],
+      {
+        PORT: String(proxyPort),
+        HOST: "127.0.0.1",
+        REDIS_URL: redisUrl,
+        DROPSHIP_ADMIN_TOKEN: token,
+      },
+      join(RUN, "proxy.log"),
+    ),
+  );
+  await waitForHttp(`${proxy}/_dropship/healthz`, 15_000, "dropship-proxy");
+
   writeFileSync(
     ENV_FILE,
-    [`REDIS_URL=${redisUrl}`, `PRODUCTION_URLS=${production.join(",")}`, `STAGING_URL=${staging}`]
+    [
+      `PROXY_URL=${proxy}`,
+      `DASHBOARD_URL=${proxy}/_dropship/`,
+      `DROPSHIP_ADMIN_TOKEN=${token}`,
+      `REDIS_URL=${redisUrl}`,
+      `PRODUCTION_URLS=${production.join(",")}`,
+      `STAGING_URL=${staging}`,
+    ]
       .join("\n")
       .concat("\n"),
     { mode: 0o600 },
@@ -123,9 +166,12 @@ async function up(pids: number[]) {
   console.log(`
 dropship demo is up. Settings are in ${ENV_FILE}; load them with: set -a; . ${ENV_FILE}; set +a
 
+  proxy       ${proxy}          (30% of new visitors see staging)
+  dashboard   ${proxy}/_dropship/   (user: anything, password: the admin token)
+  admin token ${token}   (made up for this demo)
   production  ${production.join("  ")}
   staging     ${staging}
-  REDIS_URL   ${redisUrl}   (a throwaway password made for this demo)
+  REDIS_URL   ${redisUrl}
 
 Try:
 ${tryLines([

@@ -29,7 +29,7 @@ const running = (pid: number) => {
   return existsSync(stat) && !/^\d+ \(.*\) Z/.test(readFileSync(stat, "utf8"));
 };
 
-test("the demo comes up detached, serves both tracks, flips a flag, and --down leaves nothing", async () => {
+test("the demo comes up detached, splits through its proxy, flips a flag, and --down leaves nothing", async () => {
   const dir = tempDir("dropship-demo-");
   const env = { DROPSHIP_DEMO_DIR: dir };
   const up = run("scripts/demo.ts", ["--detach"], env);
@@ -37,7 +37,7 @@ test("the demo comes up detached, serves both tracks, flips a flag, and --down l
   expect(up.code).toBe(0);
   const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
   try {
-    expect(pids).toHaveLength(4);
+    expect(pids).toHaveLength(5);
     const settings = parseEnv(readFileSync(join(dir, "demo.env"), "utf8"));
     const production = (settings.PRODUCTION_URLS ?? "").split(",");
     expect(production).toHaveLength(2);
@@ -56,12 +56,25 @@ test("the demo comes up detached, serves both tracks, flips a flag, and --down l
     for (const url of [...production, staging])
       expect((await fetch(`${url}/set`)).status).toBe(403);
 
+    const proxy = settings.PROXY_URL ?? "";
+    const tracks = new Set<string | null>();
+    for (let i = 0; i < 50; i++)
+      tracks.add((await fetch(`${proxy}/`)).headers.get("x-dropship-track"));
+    expect(tracks).toEqual(new Set(["production", "staging"]));
+    const off = await fetch(`${proxy}/disable/0`, {
+      headers: { authorization: `Bearer ${settings.DROPSHIP_ADMIN_TOKEN}` },
+    });
+    expect(off.status).toBe(200);
+    await Bun.sleep(200);
+    expect((await fetch(`${proxy}/set`)).status).toBe(200);
+    expect((await fetch(`${settings.DASHBOARD_URL}`)).status).toBe(401);
+
     const again = run("scripts/demo.ts", ["--detach"], env);
     expect(again.code).toBe(1);
     expect(again.err).toContain("already running");
   } finally {
     const down = run("scripts/demo.ts", ["--down"], env);
-    expect(down.out).toContain("stopped 4 processes");
+    expect(down.out).toContain("stopped 5 processes");
   }
   for (const pid of pids) expect(running(pid)).toBe(false);
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
