@@ -23,6 +23,7 @@ const DURATION_KEYS = new Set([
   "for",
   "repeat",
   "no_data",
+  "mail_gap",
   "cooldown",
   "lock_timeout",
   "health_timeout",

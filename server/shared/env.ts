@@ -3,8 +3,10 @@ import { maskUrl } from "./secrets.ts";
 export interface Variable<T> {
   name: string;
   description: string;
-  /** undefined: the variable is required */
+  /** undefined: the variable is required, unless it is optional */
   fallback?: T;
+  /** may be left unset with no default (the value is then undefined) */
+  optional?: boolean;
   /** the value, or throws an Error saying what is wrong with the text */
   parse: (text: string) => T;
 }
@@ -27,7 +29,7 @@ export function readEnv<S extends Record<string, Variable<unknown>>>(
   for (const [key, variable] of Object.entries(spec)) {
     const text = env[variable.name];
     if (text === undefined || text === "") {
-      if (variable.fallback === undefined)
+      if (variable.fallback === undefined && !variable.optional)
         faults.push(`${variable.name} is not set — ${variable.description}`);
       out[key] = variable.fallback;
       continue;
@@ -47,7 +49,11 @@ export function helpText(title: string, spec: Record<string, Variable<unknown>>)
   const lines = [title, "", "Settings, from the environment or .env:"];
   for (const variable of Object.values(spec)) {
     const fallback =
-      variable.fallback === undefined ? "required" : `default ${String(variable.fallback)}`;
+      variable.fallback !== undefined
+        ? `default ${String(variable.fallback)}`
+        : variable.optional
+          ? "optional"
+          : "required";
     lines.push(`  ${variable.name.padEnd(24)} ${variable.description} (${fallback})`);
   }
   lines.push("", "Flags: --help, --version");

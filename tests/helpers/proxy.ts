@@ -5,7 +5,7 @@ import type { RedisClient } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
 import type { TestRedis } from "./redis.ts";
 import { type RunningServer, startServer } from "./server.ts";
-import { tempDir } from "./tmp.ts";
+import { fileTempDir } from "./tmp.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -19,7 +19,7 @@ export async function startProxy(
   redis: TestRedis,
   config = "health: { interval: 200ms, timeout: 1s }\n",
 ): Promise<RunningServer> {
-  const file = join(tempDir("dropship-proxy-"), "dropship.yml");
+  const file = join(fileTempDir("dropship-proxy-"), "dropship.yml");
   writeFileSync(file, config);
   return startServer("proxy", {
     REDIS_URL: redis.url,

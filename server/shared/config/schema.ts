@@ -138,6 +138,7 @@ export const ConfigSchema = T.Object(
         hysteresis: Percent(5, "clear only below threshold minus this"),
         repeat: Duration("4h", "re-send while still firing", true),
         no_data: Duration("30s", "silence after which a host is its own alert", true),
+        mail_gap: Duration("1m", "least time between two mails about one host", true),
         roles: Section(
           {
             proxy: T.Optional(MetricThresholds),

@@ -11,6 +11,10 @@ export const KEYS = {
   canary: "dropship:canary",
   /** hash: alert id → JSON Alert, for every alert now firing */
   alerts: "dropship:alerts",
+  /** hash: host name → JSON HostReport, the latest figures of every monitored host */
+  hosts: "dropship:hosts",
+  /** list, newest first: a host's recent HostReports */
+  history: (host: string) => `dropship:history:${host}`,
   /** counter: the last version handed to any change of shared state */
   version: "dropship:version",
   /** stream: who changed what, when, from what to what */
