@@ -1,6 +1,8 @@
 /**
  * What dropship-monitor itself costs at its default 5 s interval: CPU time over a run, as a
- * share of one core, and resident memory at the end. Redis is real; SMTP is left unset.
+ * share of one core, and resident memory at the end. Redis is real. Two monitors run side by
+ * side: one with SMTP_URL set (nodemailer loaded; no mail is sent), one without (alerts are
+ * only logged).
  *
  *   bun bench/monitor-cost.ts [seconds=60]
  */
@@ -17,19 +19,28 @@ const rssMb = (pid: number) =>
 
 try {
   const redis = await benchRedis();
-  const monitor = await benchServer("monitor", {
-    REDIS_URL: redis.url,
-    DROPSHIP_ROLE: "production",
-  });
+  const base = { REDIS_URL: redis.url, DROPSHIP_ROLE: "production" };
+  const mail = {
+    SMTP_URL: "smtp://alerts:unused@127.0.0.1:2525",
+    ALERT_EMAIL_TO: "ops@example.com",
+  };
+  const variants = [
+    ["with SMTP_URL", await benchServer("monitor", { ...base, ...mail })],
+    ["without SMTP_URL", await benchServer("monitor", base)],
+  ] as const;
   await Bun.sleep(2000);
-  const before = ticks(monitor.pid);
+  const before = variants.map(([, monitor]) => ticks(monitor.pid));
   await Bun.sleep(seconds * 1000);
-  const used = (ticks(monitor.pid) - before) / 100;
   console.log(
-    `dropship-monitor over ${seconds} s at the default 5 s interval (after a 2 s warm-up):`,
+    `dropship-monitor over ${seconds} s at the default 5 s interval, after a 2 s warm-up:`,
   );
-  console.log(`  CPU ${used.toFixed(2)} s = ${((100 * used) / seconds).toFixed(2)}% of one core`);
-  console.log(`  RSS ${rssMb(monitor.pid).toFixed(1)} MB`);
+  variants.forEach(([name, monitor], i) => {
+    const used = (ticks(monitor.pid) - (before[i] ?? 0)) / 100;
+    const share = ((100 * used) / seconds).toFixed(2);
+    console.log(
+      `  ${name}: CPU ${used.toFixed(2)} s = ${share}% of one core, RSS ${rssMb(monitor.pid).toFixed(1)} MB`,
+    );
+  });
 } finally {
   await cleanup();
 }

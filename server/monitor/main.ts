@@ -1,16 +1,13 @@
 import { hostname } from "node:os";
 import { parseDuration } from "../shared/config/duration.ts";
-import { loadConfig } from "../shared/config/load.ts";
-import type { Config } from "../shared/config/schema.ts";
-import { validateConfig } from "../shared/config/validate.ts";
 import { host, oneOf, port, readEnv, redisUrl, text, type Variable } from "../shared/env.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
-import { connectRedis } from "../shared/state/redis.ts";
 import { VERSION } from "../shared/version.ts";
-import { Mailer } from "./mail.ts";
 import { renderMetrics } from "./metrics.ts";
 import { Monitor } from "./monitor.ts";
+import { nativeRedis } from "./redis.ts";
 import type { Rule } from "./rules.ts";
+import { monitorSettings } from "./settings.ts";
 
 const percent = (name: string, description: string): Variable<number | undefined> => ({
   name,
@@ -74,7 +71,7 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
   const env = readEnv(SPEC);
   if (env.smtpUrl && !env.to)
     throw new Error("SMTP_URL is set but ALERT_EMAIL_TO is not — say who gets the mail");
-  const config = loadSettings(env.config);
+  const config = await monitorSettings(env.config);
   const monitorConfig = config.monitor;
   const override = monitorConfig.roles[env.role];
   const forMs = env.forMs ?? override?.for ?? monitorConfig.for;
@@ -90,13 +87,9 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
     rule("memory", env.memory ?? override?.memory ?? monitorConfig.memory),
   ];
   const log = (line: string) => console.error(`dropship-monitor: ${line}`);
-  const redis = connectRedis(env.redisUrl, {
-    purpose: "dropship-monitor",
-    persistent: true,
-    log: () => {},
-  });
+  const redis = nativeRedis(env.redisUrl);
   const mailer = env.smtpUrl
-    ? new Mailer({
+    ? new (await import("./mailer.ts")).Mailer({
         smtpUrl: env.smtpUrl,
         to: env.to,
         from: env.from || `dropship@${env.name}`,
@@ -152,13 +145,6 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
     await server.stop();
     await mailer?.idle();
     mailer?.close();
-    redis.disconnect();
+    redis.close();
   });
 });
-
-function loadSettings(file: string): Config {
-  if (file) return loadConfig(file);
-  const defaults = validateConfig({});
-  if (!defaults.ok) throw new Error(`built-in defaults are invalid: ${defaults.errors.join("; ")}`);
-  return defaults.config;
-}

@@ -1,8 +1,9 @@
 import type { Alert } from "../shared/routing/model.ts";
 import { type HostReport, listHosts, reportHost } from "../shared/state/hosts.ts";
-import type { RedisClient } from "../shared/state/redis.ts";
+import type { StateCommands } from "../shared/state/redis.ts";
 import { changeCanary, clearAlert, raiseAlert } from "../shared/state/routing.ts";
-import { composeMail, type Mailer } from "./mail.ts";
+import { composeMail } from "./mail.ts";
+import type { Mailer } from "./mailer.ts";
 import { due, type GateState, NEW_GATE, offer } from "./mailgate.ts";
 import { type CpuTimes, cpuPercent, parseCpu, parseMemoryPercent } from "./procfs.ts";
 import {
@@ -27,7 +28,7 @@ export interface MonitorOptions {
   /** also watch every other host in Redis for silence */
   watch: boolean;
   afterAlert: "stay_off" | "resume";
-  redis: RedisClient;
+  redis: StateCommands;
   mailer?: Mailer;
   dashboardUrl?: string;
   log: (line: string) => void;
@@ -92,7 +93,7 @@ export class Monitor {
     });
   }
 
-  private async watchOthers(redis: RedisClient, now: number) {
+  private async watchOthers(redis: StateCommands, now: number) {
     for (const report of await listHosts(redis)) {
       if (report.host === this.options.host) continue;
       this.hostInfo.set(report.host, { role: report.role, release: report.release });
@@ -144,7 +145,7 @@ export class Monitor {
   }
 
   /** Brings Redis's alerts in line with this monitor's, retrying what failed before. */
-  private async syncAlerts(redis: RedisClient) {
+  private async syncAlerts(redis: StateCommands) {
     const actor = `dropship-monitor@${this.options.host}`;
     for (const id of [...this.unsynced]) {
       const alert = this.firing.get(id);
@@ -164,7 +165,7 @@ export class Monitor {
     }
   }
 
-  private async redisStep(work: (redis: RedisClient) => Promise<void>) {
+  private async redisStep(work: (redis: StateCommands) => Promise<void>) {
     try {
       await work(this.options.redis);
       if (this.redisDown)

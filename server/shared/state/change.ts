@@ -1,5 +1,5 @@
 import { AUDIT_LENGTH, KEYS } from "./keys.ts";
-import type { RedisClient } from "./redis.ts";
+import type { StateCommands } from "./redis.ts";
 
 /**
  * update: replace a field that must exist; upsert: replace or create it; merge: overlay the
@@ -70,7 +70,7 @@ export interface Change {
 
 /** Applies one change atomically; answers the old and new JSON ("" when absent). */
 export async function applyChange(
-  redis: RedisClient,
+  redis: StateCommands,
   change: Change,
 ): Promise<{ old: string; now: string }> {
   const reply = (await redis.eval(

@@ -1,7 +1,7 @@
 import { type Flag, type FlagChange, parseFlag } from "../flags/model.ts";
 import { applyChange, MissingError } from "./change.ts";
 import { KEYS } from "./keys.ts";
-import type { RedisClient } from "./redis.ts";
+import type { StateCommands } from "./redis.ts";
 
 export interface ChangeResult {
   /** undefined: the flag did not exist */
@@ -18,7 +18,7 @@ export class UnknownFlagError extends Error {
 
 /** Changes one flag, audited and pushed to every server; `update` refuses a new flag. */
 export async function changeFlag(
-  redis: RedisClient,
+  redis: StateCommands,
   name: string,
   change: FlagChange,
   actor: string,
@@ -42,7 +42,7 @@ export async function changeFlag(
   }
 }
 
-export async function listFlags(redis: RedisClient): Promise<Flag[]> {
+export async function listFlags(redis: StateCommands): Promise<Flag[]> {
   const raw = await redis.hgetall(KEYS.flags);
   return Object.values(raw)
     .map(parseFlag)

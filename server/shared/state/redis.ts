@@ -3,6 +3,17 @@ import { maskUrl } from "../secrets.ts";
 
 export type RedisClient = Redis;
 
+/**
+ * The few commands the state functions use, so a lighter client (the monitor's, on Bun's
+ * built-in Redis) can stand in for ioredis. ioredis fits it as it is.
+ */
+export interface StateCommands {
+  eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  hexists(key: string, field: string): Promise<number>;
+  hget(key: string, field: string): Promise<string | null>;
+  hgetall(key: string): Promise<Record<string, string>>;
+}
+
 export interface ConnectOptions {
   /** what the connection is for, in log lines */
   purpose: string;

@@ -9,9 +9,9 @@ import {
 } from "../routing/model.ts";
 import { applyChange } from "./change.ts";
 import { CANARY_FIELD, KEYS } from "./keys.ts";
-import type { RedisClient } from "./redis.ts";
+import type { StateCommands } from "./redis.ts";
 
-export async function listBackends(redis: RedisClient): Promise<Backend[]> {
+export async function listBackends(redis: StateCommands): Promise<Backend[]> {
   const raw = await redis.hgetall(KEYS.backends);
   return Object.values(raw)
     .map(parseBackend)
@@ -19,7 +19,7 @@ export async function listBackends(redis: RedisClient): Promise<Backend[]> {
     .sort((a, b) => a.track.localeCompare(b.track) || a.id.localeCompare(b.id));
 }
 
-export async function putBackend(redis: RedisClient, backend: Backend, actor: string) {
+export async function putBackend(redis: StateCommands, backend: Backend, actor: string) {
   const { old } = await applyChange(redis, {
     hash: KEYS.backends,
     field: backend.id,
@@ -32,7 +32,7 @@ export async function putBackend(redis: RedisClient, backend: Backend, actor: st
 }
 
 /** Removes a backend; answers false when there was none by that id. */
-export async function removeBackend(redis: RedisClient, id: string, actor: string) {
+export async function removeBackend(redis: StateCommands, id: string, actor: string) {
   if (!(await redis.hexists(KEYS.backends, id))) return false;
   await applyChange(redis, {
     hash: KEYS.backends,
@@ -45,12 +45,12 @@ export async function removeBackend(redis: RedisClient, id: string, actor: strin
   return true;
 }
 
-export async function readCanary(redis: RedisClient): Promise<Canary> {
+export async function readCanary(redis: StateCommands): Promise<Canary> {
   return parseCanary((await redis.hget(KEYS.canary, CANARY_FIELD)) ?? undefined);
 }
 
 export async function changeCanary(
-  redis: RedisClient,
+  redis: StateCommands,
   patch: Partial<Canary>,
   actor: string,
 ): Promise<{ old: Canary; now: Canary }> {
@@ -66,7 +66,7 @@ export async function changeCanary(
   return { old: parseCanary(result.old || undefined), now: parseCanary(result.now) };
 }
 
-export async function raiseAlert(redis: RedisClient, alert: Alert, actor: string) {
+export async function raiseAlert(redis: StateCommands, alert: Alert, actor: string) {
   await applyChange(redis, {
     hash: KEYS.alerts,
     field: alert.id,
@@ -78,7 +78,7 @@ export async function raiseAlert(redis: RedisClient, alert: Alert, actor: string
 }
 
 /** Clears an alert; answers false when it was not firing. */
-export async function clearAlert(redis: RedisClient, id: string, actor: string) {
+export async function clearAlert(redis: StateCommands, id: string, actor: string) {
   if (!(await redis.hexists(KEYS.alerts, id))) return false;
   await applyChange(redis, {
     hash: KEYS.alerts,
@@ -91,7 +91,7 @@ export async function clearAlert(redis: RedisClient, id: string, actor: string) 
   return true;
 }
 
-export async function listAlerts(redis: RedisClient): Promise<Alert[]> {
+export async function listAlerts(redis: StateCommands): Promise<Alert[]> {
   const raw = await redis.hgetall(KEYS.alerts);
   return Object.values(raw)
     .map(parseAlert)
