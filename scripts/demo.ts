@@ -11,8 +11,9 @@ const USAGE = `
 Usage: bun run demo [--detach | --down]
 
 Brings dropship up on this machine: a redis-server with a password, two production
-dropship-app processes, a staging one and dropship-proxy in front, all on loopback (the
-monitor, receiver and emulated droplets join as they are built). Writes .dropship/demo.env:
+dropship-app processes, a staging one, dropship-proxy in front and a dropship-monitor, all
+on loopback (the receiver and emulated droplets join as they are built; with no SMTP_URL the
+monitor logs its alerts to .dropship/demo/monitor.log). Writes .dropship/demo.env:
 PROXY_URL, DASHBOARD_URL, DROPSHIP_ADMIN_TOKEN, REDIS_URL, PRODUCTION_URLS, STAGING_URL.
 
   (none)     run in the foreground; Ctrl-C tears everything down
@@ -148,6 +149,24 @@ async function up(pids: number[]) {
     ),
   );
   await waitForHttp(`${proxy}/_dropship/healthz`, 15_000, "dropship-proxy");
+
+  step("dropship-monitor");
+  const monitorPort = freePort();
+  record(
+    startDaemon(
+      [process.execPath, join(ROOT, "server/monitor/main.ts")],
+      {
+        PORT: String(monitorPort),
+        HOST: "127.0.0.1",
+        REDIS_URL: redisUrl,
+        DROPSHIP_ROLE: "proxy",
+        DROPSHIP_HOSTNAME: "demo-proxy",
+        DROPSHIP_DASHBOARD_URL: `${proxy}/_dropship/`,
+      },
+      join(RUN, "monitor.log"),
+    ),
+  );
+  await waitForHttp(`http://127.0.0.1:${monitorPort}/healthz`, 15_000, "dropship-monitor");
 
   writeFileSync(
     ENV_FILE,

@@ -37,7 +37,7 @@ test("the demo comes up detached, splits through its proxy, flips a flag, and --
   expect(up.code).toBe(0);
   const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
   try {
-    expect(pids).toHaveLength(5);
+    expect(pids).toHaveLength(6);
     const settings = parseEnv(readFileSync(join(dir, "demo.env"), "utf8"));
     const production = (settings.PRODUCTION_URLS ?? "").split(",");
     expect(production).toHaveLength(2);
@@ -74,7 +74,7 @@ test("the demo comes up detached, splits through its proxy, flips a flag, and --
     expect(again.err).toContain("already running");
   } finally {
     const down = run("scripts/demo.ts", ["--down"], env);
-    expect(down.out).toContain("stopped 5 processes");
+    expect(down.out).toContain("stopped 6 processes");
   }
   for (const pid of pids) expect(running(pid)).toBe(false);
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
