@@ -20,16 +20,19 @@ export interface RunningServer {
 export async function startServer(
   name: string,
   env: Record<string, string>,
-  options: { ready?: RegExp; timeoutMs?: number } = {},
+  options: { ready?: RegExp; timeoutMs?: number; args?: (port: number) => string[] } = {},
 ): Promise<RunningServer> {
   const port = freePort();
   const child = track(
-    Bun.spawn([process.execPath, resolve(ROOT, `server/${name}/main.ts`)], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), ...env },
-      stdout: "pipe",
-      stderr: "inherit",
-    }),
+    Bun.spawn(
+      [process.execPath, resolve(ROOT, `server/${name}/main.ts`), ...(options.args?.(port) ?? [])],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), ...env },
+        stdout: "pipe",
+        stderr: "inherit",
+      },
+    ),
   );
   await waitForLine(
     child.stdout,

@@ -1,0 +1,310 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { run } from "../shared/proc.ts";
+import { IMAGES, REGIONS, SIZES } from "./catalog.ts";
+import { hostKeyFromUserData } from "./cloudinit.ts";
+import { bootHost, destroyHost, ensureBridge, GATEWAY, leftoverHosts } from "./host.ts";
+
+export interface SshKey {
+  id: number;
+  name: string;
+  fingerprint: string;
+  public_key: string;
+}
+
+export interface CreateRequest {
+  name?: unknown;
+  region?: unknown;
+  size?: unknown;
+  image?: unknown;
+  ssh_keys?: unknown;
+  tags?: unknown;
+  user_data?: unknown;
+  vpc_uuid?: unknown;
+}
+
+interface DropletRecord {
+  id: number;
+  name: string;
+  region: string;
+  size: string;
+  image: string;
+  tags: string[];
+  ip: string;
+  status: "new" | "active";
+  created_at: string;
+  pid?: number;
+  vpc_uuid: string;
+}
+
+/** A request the real API would refuse, with its error id and message. */
+export class ApiFault extends Error {
+  constructor(
+    readonly status: number,
+    readonly id: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The emulator's droplets and account keys. Each droplet is a real host (host.ts); creating
+ * one answers at once with status "new" and the host turns "active" once its sshd listens.
+ */
+export class Fleet {
+  private readonly droplets = new Map<number, DropletRecord>();
+  private readonly keys = new Map<number, SshKey>();
+  private nextId = 100_000_001;
+  private nextHost = 10;
+
+  constructor(private readonly dir: string) {}
+
+  /** Clears whatever a previous emulator left behind, then readies the network. */
+  start(): void {
+    mkdirSync(this.dir, { recursive: true });
+    const stateFile = join(this.dir, "state.json");
+    if (existsSync(stateFile)) {
+      const old = JSON.parse(readFileSync(stateFile, "utf8")) as { droplets?: DropletRecord[] };
+      for (const droplet of old.droplets ?? [])
+        destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
+      rmSync(stateFile);
+    }
+    for (const id of leftoverHosts()) destroyHost(id, undefined, this.hostDir(id));
+    ensureBridge();
+  }
+
+  /** Tears every droplet down. */
+  stop(): void {
+    for (const droplet of this.droplets.values())
+      destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
+    this.droplets.clear();
+    this.save();
+  }
+
+  addKey(input: { name?: unknown; public_key?: unknown }): SshKey {
+    const name = typeof input.name === "string" ? input.name.trim() : "";
+    const publicKey = typeof input.public_key === "string" ? input.public_key.trim() : "";
+    if (!name) throw new ApiFault(422, "unprocessable_entity", "Name is invalid, can't be blank");
+    const fingerprint = fingerprintOf(publicKey);
+    if (!fingerprint)
+      throw new ApiFault(
+        422,
+        "unprocessable_entity",
+        "Key invalid, key should be of the format `type key [comment]`",
+      );
+    if ([...this.keys.values()].some((k) => k.fingerprint === fingerprint)) {
+      throw new ApiFault(422, "unprocessable_entity", "SSH Key is already in use on your account");
+    }
+    const key = { id: this.nextId++, name, fingerprint, public_key: publicKey };
+    this.keys.set(key.id, key);
+    return key;
+  }
+
+  listKeys(): SshKey[] {
+    return [...this.keys.values()];
+  }
+
+  create(input: CreateRequest): ReturnType<Fleet["view"]> {
+    const name = typeof input.name === "string" ? input.name : "";
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,252}$/.test(name)) {
+      throw new ApiFault(
+        422,
+        "unprocessable_entity",
+        "Name Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -)",
+      );
+    }
+    const size = SIZES.find((s) => s.slug === input.size);
+    if (!size)
+      throw new ApiFault(
+        422,
+        "unprocessable_entity",
+        "You specified an invalid size for Droplet creation.",
+      );
+    const region = typeof input.region === "string" ? input.region : "nyc3";
+    if (!(region in REGIONS))
+      throw new ApiFault(
+        422,
+        "unprocessable_entity",
+        "You specified an invalid region for Droplet creation.",
+      );
+    if (typeof input.image !== "string" || !(input.image in IMAGES)) {
+      throw new ApiFault(
+        422,
+        "unprocessable_entity",
+        "You specified an invalid image for Droplet creation.",
+      );
+    }
+    const keys = Array.isArray(input.ssh_keys) ? input.ssh_keys : [];
+    const authorized = keys.map((ref) => {
+      const key = [...this.keys.values()].find(
+        (k) => k.id === Number(ref) || k.fingerprint === ref,
+      );
+      if (!key)
+        throw new ApiFault(
+          422,
+          "unprocessable_entity",
+          "You specified an invalid SSH key ID or fingerprint.",
+        );
+      return key.public_key;
+    });
+    const tags = Array.isArray(input.tags) ? input.tags.map(String) : [];
+    const userData = typeof input.user_data === "string" ? input.user_data : undefined;
+    const droplet: DropletRecord = {
+      id: this.nextId++,
+      name,
+      region,
+      size: size.slug,
+      image: input.image,
+      tags,
+      ip: this.allocateAddress(),
+      status: "new",
+      created_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      vpc_uuid:
+        typeof input.vpc_uuid === "string"
+          ? input.vpc_uuid
+          : "5a4981aa-9653-4bd1-bef5-d6bff52042e4",
+    };
+    this.droplets.set(droplet.id, droplet);
+    const hostKey = hostKeyFromUserData(userData) ?? generateHostKey();
+    droplet.pid = bootHost({
+      id: droplet.id,
+      name,
+      ip: droplet.ip,
+      hostKey,
+      authorizedKeys: authorized,
+      dir: this.hostDir(droplet.id),
+    });
+    this.save();
+    void this.markActiveWhenListening(droplet);
+    return this.view(droplet);
+  }
+
+  get(id: number) {
+    const droplet = this.droplets.get(id);
+    if (!droplet)
+      throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+    return this.view(droplet);
+  }
+
+  list(tag?: string) {
+    return [...this.droplets.values()]
+      .filter((d) => !tag || d.tags.includes(tag))
+      .map((d) => this.view(d));
+  }
+
+  delete(id: number): void {
+    const droplet = this.droplets.get(id);
+    if (!droplet)
+      throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+    destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
+    this.droplets.delete(id);
+    this.save();
+  }
+
+  /** The droplet as the API shows it. */
+  view(droplet: DropletRecord) {
+    const size = SIZES.find((s) => s.slug === droplet.size) as (typeof SIZES)[number];
+    const image = IMAGES[droplet.image] ?? { id: 0, distribution: "", name: "" };
+    const active = droplet.status === "active";
+    const address = (type: "public" | "private") => ({
+      ip_address: droplet.ip,
+      netmask: "255.255.0.0",
+      gateway: GATEWAY,
+      type,
+    });
+    return {
+      id: droplet.id,
+      name: droplet.name,
+      memory: size.memory,
+      vcpus: size.vcpus,
+      disk: size.disk,
+      locked: false,
+      status: droplet.status,
+      created_at: droplet.created_at,
+      features: ["private_networking"],
+      backup_ids: [],
+      snapshot_ids: [],
+      image: {
+        id: image.id,
+        name: image.name,
+        distribution: image.distribution,
+        slug: droplet.image,
+        public: true,
+      },
+      size: { ...size, available: true, regions: Object.keys(REGIONS), transfer: 1 },
+      size_slug: droplet.size,
+      networks: { v4: active ? [address("public"), address("private")] : [], v6: [] },
+      region: {
+        slug: droplet.region,
+        name: REGIONS[droplet.region],
+        available: true,
+        features: ["private_networking"],
+        sizes: SIZES.map((s) => s.slug),
+      },
+      tags: droplet.tags,
+      volume_ids: [],
+      vpc_uuid: droplet.vpc_uuid,
+    };
+  }
+
+  private async markActiveWhenListening(droplet: DropletRecord) {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && this.droplets.has(droplet.id)) {
+      try {
+        const socket = await Bun.connect({ hostname: droplet.ip, port: 22, socket: { data() {} } });
+        socket.end();
+        droplet.status = "active";
+        this.save();
+        return;
+      } catch {
+        await Bun.sleep(50);
+      }
+    }
+  }
+
+  private allocateAddress(): string {
+    const n = this.nextHost++;
+    return `10.77.${Math.floor(n / 250)}.${(n % 250) + 2}`;
+  }
+
+  private hostDir(id: number) {
+    return join(this.dir, "droplets", String(id));
+  }
+
+  private save() {
+    writeFileSync(
+      join(this.dir, "state.json"),
+      JSON.stringify({ droplets: [...this.droplets.values()] }, null, 2),
+    );
+  }
+}
+
+function fingerprintOf(publicKey: string): string | undefined {
+  const [type, blob] = publicKey.split(/\s+/);
+  if (!type?.startsWith("ssh-") && !type?.startsWith("ecdsa-")) return undefined;
+  if (!blob || !/^[A-Za-z0-9+/]+=*$/.test(blob)) return undefined;
+  const md5 = new Bun.CryptoHasher("md5").update(Buffer.from(blob, "base64")).digest("hex");
+  return md5.match(/../g)?.join(":");
+}
+
+function generateHostKey(): string {
+  const dir = run(["mktemp", "-d"]).trim();
+  try {
+    run([
+      "ssh-keygen",
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "",
+      "-C",
+      "emulated-droplet",
+      "-f",
+      join(dir, "key"),
+    ]);
+    return readFileSync(join(dir, "key"), "utf8");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,252 @@
+import { createApiClient } from "dots-wrapper";
+
+export interface DropletSpec {
+  name: string;
+  region: string;
+  size: string;
+  image: string;
+  sshKeys: (number | string)[];
+  tags: string[];
+  userData?: string;
+  vpcUuid?: string;
+}
+
+export interface Droplet {
+  id: number;
+  name: string;
+  status: string;
+  tags: string[];
+  region: string;
+  size: string;
+  /** the private address when there is one, else the public one */
+  ip: string | undefined;
+  publicIp: string | undefined;
+  createdAt: string;
+  priceHourly: number;
+}
+
+/** A DigitalOcean call that failed: what was being done, the status and the API's message. */
+export class CloudError extends Error {
+  constructor(
+    readonly action: string,
+    readonly status: number | undefined,
+    readonly apiId: string | undefined,
+    detail: string,
+  ) {
+    super(`${action}: ${status ? `${status} ${apiId ?? ""}`.trim() : "no answer"} — ${detail}`);
+    this.name = "CloudError";
+  }
+}
+
+export interface ProviderOptions {
+  token: string;
+  /** DIGITALOCEAN_API_URL: the local emulator in tests and the demo */
+  apiUrl?: string;
+  requestTimeoutMs?: number;
+  /** tries for a rate-limited or failing call before giving up */
+  attempts?: number;
+  /** longest wait for a rate limit to reset before giving up */
+  maxRateWaitMs?: number;
+  log?: (line: string) => void;
+}
+
+interface AxiosLikeError {
+  code?: string;
+  message: string;
+  response?: {
+    status: number;
+    data?: { id?: string; message?: string };
+    headers?: Record<string, string>;
+  };
+}
+
+/**
+ * DigitalOcean through dots-wrapper: create, read, list by tag and delete droplets, with
+ * retries on 429 (honouring Retry-After and RateLimit-Reset) and 5xx, and errors that name
+ * the droplet and carry the API's message — never the token.
+ */
+export class DigitalOcean {
+  private readonly api: ReturnType<typeof createApiClient>;
+
+  constructor(private readonly options: ProviderOptions) {
+    this.api = createApiClient({
+      token: options.token,
+      endpoint: options.apiUrl,
+      requestTimeoutInMs: options.requestTimeoutMs ?? 30_000,
+    });
+  }
+
+  /** The account key with this public key, registered first if it is not yet. */
+  async ensureSshKey(
+    name: string,
+    publicKey: string,
+  ): Promise<{ id: number; fingerprint: string }> {
+    const wanted = publicKey.trim().split(/\s+/).slice(0, 2).join(" ");
+    const listed = await this.call(`list SSH keys`, () =>
+      this.api.sshKey.listSshKeys({ per_page: 200 }),
+    );
+    const found = listed.data.ssh_keys.find(
+      (k) => k.public_key.trim().split(/\s+/).slice(0, 2).join(" ") === wanted,
+    );
+    if (found) return { id: found.id, fingerprint: found.fingerprint };
+    const created = await this.call(`register SSH key ${name}`, () =>
+      this.api.sshKey.createSshKey({ name, public_key: publicKey.trim() }),
+    );
+    return { id: created.data.ssh_key.id, fingerprint: created.data.ssh_key.fingerprint };
+  }
+
+  async createDroplet(spec: DropletSpec): Promise<Droplet> {
+    const response = await this.call(`create droplet ${spec.name}`, () =>
+      this.api.droplet.createDroplet({
+        name: spec.name,
+        region: spec.region,
+        size: spec.size,
+        image: spec.image,
+        ssh_keys: spec.sshKeys,
+        tags: spec.tags,
+        user_data: spec.userData,
+        vpc_uuid: spec.vpcUuid,
+        monitoring: false,
+        backups: false,
+        ipv6: false,
+      }),
+    );
+    return toDroplet(response.data.droplet);
+  }
+
+  async getDroplet(id: number, name = String(id)): Promise<Droplet> {
+    const response = await this.call(`read droplet ${name}`, () =>
+      this.api.droplet.getDroplet({ droplet_id: id }),
+    );
+    return toDroplet(response.data.droplet);
+  }
+
+  /** Every droplet with the tag, across pages. */
+  async listByTag(tag: string): Promise<Droplet[]> {
+    const out: Droplet[] = [];
+    for (let page = 1; ; page++) {
+      const response = await this.call(`list droplets tagged ${tag}`, () =>
+        this.api.droplet.listDroplets({ tag_name: tag, page, per_page: 100 }),
+      );
+      out.push(...response.data.droplets.map(toDroplet));
+      if (!response.data.links?.pages?.next) return out;
+    }
+  }
+
+  async deleteDroplet(id: number, name = String(id)): Promise<void> {
+    try {
+      await this.call(`delete droplet ${name}`, () =>
+        this.api.droplet.deleteDroplet({ droplet_id: id }),
+      );
+    } catch (error) {
+      if (error instanceof CloudError && error.status === 404) return;
+      throw error;
+    }
+  }
+
+  /** Polls until the droplet is active with an address, or fails naming it after `timeoutMs`. */
+  async waitActive(
+    droplet: Pick<Droplet, "id" | "name">,
+    timeoutMs: number,
+    pollMs = 500,
+  ): Promise<Droplet> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await this.getDroplet(droplet.id, droplet.name);
+      if (now.status === "active" && now.ip) return now;
+      if (Date.now() + pollMs > deadline) {
+        throw new CloudError(
+          `wait for droplet ${droplet.name}`,
+          undefined,
+          undefined,
+          `still ${now.status} after ${timeoutMs} ms; it may yet come up — look in the control panel, or delete it`,
+        );
+      }
+      await Bun.sleep(pollMs);
+    }
+  }
+
+  private async call<T>(action: string, request: () => Promise<T>): Promise<T> {
+    const attempts = this.options.attempts ?? 5;
+    let backoff = 500;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request();
+      } catch (raw) {
+        const error = raw as AxiosLikeError;
+        const status = error.response?.status;
+        const apiId = error.response?.data?.id;
+        const message =
+          error.response?.data?.message ??
+          describeNetworkError(error, this.options.requestTimeoutMs ?? 30_000);
+        const retryable =
+          status === 429 || (status !== undefined && status >= 500) || status === undefined;
+        if (!retryable || attempt >= attempts) throw new CloudError(action, status, apiId, message);
+        const wait = status === 429 ? this.rateWait(error.response?.headers ?? {}) : backoff;
+        if (wait === undefined)
+          throw new CloudError(
+            action,
+            status,
+            apiId,
+            `${message} (the limit resets too late to wait for)`,
+          );
+        this.options.log?.(
+          `${action}: ${status ?? "no answer"}, retrying in ${wait} ms (attempt ${attempt}/${attempts})`,
+        );
+        await Bun.sleep(wait);
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  }
+
+  private rateWait(headers: Record<string, string>): number | undefined {
+    const retryAfter = Number(headers["retry-after"]);
+    const reset = Number(headers["ratelimit-reset"]);
+    const ms =
+      Number.isFinite(retryAfter) && retryAfter > 0
+        ? retryAfter * 1000
+        : Number.isFinite(reset)
+          ? reset * 1000 - Date.now()
+          : 1000;
+    const max = this.options.maxRateWaitMs ?? 60_000;
+    return ms > max ? undefined : Math.max(0, ms);
+  }
+}
+
+function describeNetworkError(error: AxiosLikeError, timeoutMs: number): string {
+  if (error.code === "ECONNABORTED" || /timeout/i.test(error.message))
+    return `no answer within ${timeoutMs} ms`;
+  if (error.code === "ECONNREFUSED") return "connection refused — is DIGITALOCEAN_API_URL right?";
+  return error.message;
+}
+
+interface ApiDroplet {
+  id: number;
+  name: string;
+  status: string;
+  tags: string[];
+  created_at: string;
+  region: { slug: string };
+  size_slug?: string;
+  size?: { slug: string; price_hourly?: number };
+  networks: { v4: { ip_address: string; type: string }[] };
+}
+
+function toDroplet(raw: unknown): Droplet {
+  const d = raw as ApiDroplet;
+  const v4 = d.networks?.v4 ?? [];
+  return {
+    id: d.id,
+    name: d.name,
+    status: d.status,
+    tags: d.tags ?? [],
+    region: d.region?.slug ?? "",
+    size: d.size_slug ?? d.size?.slug ?? "",
+    ip:
+      v4.find((n) => n.type === "private")?.ip_address ??
+      v4.find((n) => n.type === "public")?.ip_address,
+    publicIp: v4.find((n) => n.type === "public")?.ip_address,
+    createdAt: d.created_at,
+    priceHourly: d.size?.price_hourly ?? 0,
+  };
+}

@@ -1,0 +1,30 @@
+import { redact } from "./secrets.ts";
+
+export class CommandError extends Error {
+  constructor(
+    readonly argv: string[],
+    readonly code: number | null,
+    readonly output: string,
+  ) {
+    super(
+      `${argv.slice(0, 3).join(" ")}… failed (exit ${code}): ${redact(output.trim().split("\n").slice(-3).join(" / "))}`,
+    );
+    this.name = "CommandError";
+  }
+}
+
+/** Runs a command to completion; throws a CommandError naming it and its last output lines. */
+export function run(
+  argv: string[],
+  options: { input?: string; allowFailure?: boolean } = {},
+): string {
+  const proc = Bun.spawnSync(argv, {
+    stdin: options.input === undefined ? "ignore" : new TextEncoder().encode(options.input),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const output = proc.stdout.toString() + proc.stderr.toString();
+  if (proc.exitCode !== 0 && !options.allowFailure)
+    throw new CommandError(argv, proc.exitCode, output);
+  return proc.stdout.toString();
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { run } from "../../server/shared/proc.ts";
+import { type RunningServer, startServer } from "./server.ts";
+import { fileTempDir } from "./tmp.ts";
+
+export interface TestEmulator extends RunningServer {
+  readonly apiUrl: string;
+  readonly token: string;
+  readonly dir: string;
+}
+
+/** The DigitalOcean emulator as its own process, with a token and a state dir of its own. */
+export async function startEmulator(ratePerMinute = 1000): Promise<TestEmulator> {
+  const dir = fileTempDir("dropship-emulator-");
+  const token = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
+  const server = await startServer(
+    "emulator",
+    { DIGITALOCEAN_TOKEN: token, DROPSHIP_EMULATOR_DIR: dir },
+    {
+      ready: /listening on/,
+      timeoutMs: 15_000,
+      args: (port) => ["--port", String(port), "--rate-limit", String(ratePerMinute)],
+    },
+  );
+  return { ...server, apiUrl: `${server.url}/v2`, token, dir };
+}
+
+/** An SSH key pair for the "account", made with ssh-keygen. */
+export function userKey(): { privateKey: string; publicKey: string } {
+  const dir = fileTempDir("dropship-userkey-");
+  run([
+    "ssh-keygen",
+    "-q",
+    "-t",
+    "ed25519",
+    "-N",
+    "",
+    "-C",
+    "dropship-test",
+    "-f",
+    join(dir, "id"),
+  ]);
+  return {
+    privateKey: readFileSync(join(dir, "id"), "utf8"),
+    publicKey: readFileSync(join(dir, "id.pub"), "utf8").trim(),
+  };
+}
+
+export function namespaces(): string[] {
+  return run(["ip", "netns", "list"])
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter(Boolean);
+}
