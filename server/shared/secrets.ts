@@ -4,6 +4,7 @@ export const SECRET_VARIABLES = [
   "DROPSHIP_ADMIN_TOKEN",
   "REDIS_URL",
   "SMTP_URL",
+  "DROPSHIP_REDIS_PASSWORD",
 ] as const;
 
 /** A URL with any password replaced by `****`; text that is not a URL is returned as is. */

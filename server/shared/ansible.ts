@@ -1,0 +1,83 @@
+import { resolve } from "node:path";
+import { redact } from "./secrets.ts";
+
+const ANSIBLE_DIR = resolve(import.meta.dir, "../../ansible");
+
+export interface HostRecap {
+  ok: number;
+  changed: number;
+  unreachable: number;
+  failed: number;
+}
+
+export class AnsibleError extends Error {
+  override name = "AnsibleError";
+}
+
+/**
+ * Runs one playbook of ansible/ against an inventory file; answers the PLAY RECAP per host,
+ * or throws an AnsibleError naming the playbook, the hosts and the failing task's message.
+ */
+export async function runPlaybook(
+  playbook: "proxy.yml" | "product.yml" | "staging.yml" | "redis.yml",
+  inventoryFile: string,
+  env: Record<string, string> = {},
+): Promise<Record<string, HostRecap>> {
+  const proc = Bun.spawn(
+    ["ansible-playbook", "-i", inventoryFile, resolve(ANSIBLE_DIR, playbook)],
+    {
+      cwd: ANSIBLE_DIR,
+      env: {
+        ...process.env,
+        ANSIBLE_CONFIG: resolve(ANSIBLE_DIR, "ansible.cfg"),
+        ANSIBLE_NOCOLOR: "1",
+        ...env,
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  const recap = parseRecap(out);
+  const failedHosts = Object.entries(recap).filter(([, r]) => r.failed > 0 || r.unreachable > 0);
+  if (code !== 0 || failedHosts.length > 0) {
+    const fatal = out
+      .split("\n")
+      .filter((line) => /^(fatal|failed):/.test(line) || line.includes("UNREACHABLE"))
+      .slice(0, 5)
+      .join("\n");
+    const hosts = failedHosts.map(([h]) => h).join(", ") || "(no recap)";
+    throw new AnsibleError(
+      redact(
+        `${playbook} failed on ${hosts} (exit ${code}):\n${fatal || err.trim().split("\n").slice(-5).join("\n")}`,
+        { ...process.env, ...env },
+      ),
+    );
+  }
+  return recap;
+}
+
+/** `host : ok=5 changed=1 unreachable=0 failed=0 …` lines of the PLAY RECAP. */
+export function parseRecap(output: string): Record<string, HostRecap> {
+  const recap: Record<string, HostRecap> = {};
+  const start = output.lastIndexOf("PLAY RECAP");
+  if (start < 0) return recap;
+  for (const line of output.slice(start).split("\n").slice(1)) {
+    const match = /^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(
+      line,
+    );
+    if (match) {
+      recap[match[1] as string] = {
+        ok: Number(match[2]),
+        changed: Number(match[3]),
+        unreachable: Number(match[4]),
+        failed: Number(match[5]),
+      };
+    }
+  }
+  return recap;
+}

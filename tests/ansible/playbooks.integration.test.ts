@@ -1,0 +1,135 @@
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { inventoryYaml } from "../../gitops/inventory.ts";
+import { runPlaybook } from "../../server/shared/ansible.ts";
+import { DigitalOcean, type Droplet } from "../../server/shared/cloud/digitalocean.ts";
+import {
+  hostKeyUserData,
+  knownHostsLine,
+  makeHostKey,
+} from "../../server/shared/cloud/hostkeys.ts";
+import type { RoleName } from "../../server/shared/config/schema.ts";
+import { Ssh } from "../../server/shared/ssh.ts";
+import { startEmulator, userKey } from "../helpers/emulator.ts";
+import { fileTempDir } from "../helpers/tmp.ts";
+
+const emulator = await startEmulator();
+const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
+const account = userKey();
+const dir = fileTempDir("dropship-ansible-");
+const keyFile = join(dir, "id");
+writeFileSync(keyFile, account.privateKey, { mode: 0o600 });
+const knownHosts = join(dir, "known_hosts");
+const inventory = join(dir, "inventory.yml");
+const redisPassword = crypto.randomUUID().replaceAll("-", "");
+const hosts: { name: string; role: RoleName; droplet: Droplet; hostPublicKey: string }[] = [];
+
+test("four droplets come up and the four playbooks converge on them", async () => {
+  const key = await provider.ensureSshKey("dropship", account.publicKey);
+  const roles: [string, RoleName][] = [
+    ["proxy-1", "proxy"],
+    ["redis-1", "redis"],
+    ["web-1", "production"],
+    ["canary-1", "staging"],
+  ];
+  const started = performance.now();
+  for (const [name, role] of roles) {
+    const hostKey = makeHostKey(name);
+    const droplet = await provider.createDroplet({
+      name,
+      region: "nyc3",
+      size: "s-1vcpu-1gb",
+      image: "debian-12-x64",
+      sshKeys: [key.id],
+      tags: ["dropship"],
+      userData: hostKeyUserData(hostKey),
+    });
+    hosts.push({ name, role, droplet, hostPublicKey: hostKey.publicKey });
+  }
+  const lines: string[] = [];
+  for (const host of hosts) {
+    host.droplet = await provider.waitActive(host.droplet, 20_000, 50);
+    lines.push(
+      knownHostsLine(host.droplet.ip as string, { privateKey: "", publicKey: host.hostPublicKey }),
+    );
+  }
+  writeFileSync(knownHosts, `${lines.join("\n")}\n`);
+  const ready = performance.now();
+  writeFileSync(
+    inventory,
+    inventoryYaml(
+      hosts.map((h) => ({
+        name: h.name,
+        role: h.role,
+        address: h.droplet.ip as string,
+        dropletId: h.droplet.id,
+      })),
+      { privateKeyFile: keyFile, knownHostsFile: knownHosts },
+    ),
+  );
+  const redisIp = hosts.find((h) => h.role === "redis")?.droplet.ip;
+  const env = {
+    DROPSHIP_REDIS_PASSWORD: redisPassword,
+    REDIS_URL: `redis://:${redisPassword}@${redisIp}:6379/0`,
+    DROPSHIP_ADMIN_TOKEN: "admin-token-0123456789abcdef",
+  };
+  const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
+  const first = await Promise.all(playbooks.map((p) => runPlaybook(p, inventory, env)));
+  const converged = performance.now();
+  for (const recap of first) for (const host of Object.values(recap)) expect(host.failed).toBe(0);
+  expect(Object.keys(Object.assign({}, ...first)).sort()).toEqual([
+    "canary-1",
+    "proxy-1",
+    "redis-1",
+    "web-1",
+  ]);
+
+  const second = await Promise.all(playbooks.map((p) => runPlaybook(p, inventory, env)));
+  for (const recap of second)
+    for (const [host, stats] of Object.entries(recap))
+      expect({ host, changed: stats.changed }).toEqual({ host, changed: 0 });
+  console.log(
+    `4 droplets: create → SSH-ready ${((ready - started) / 1000).toFixed(1)} s; first converge of 4 playbooks in parallel ${((converged - ready) / 1000).toFixed(1)} s; second run ${((performance.now() - converged) / 1000).toFixed(1)} s`,
+  );
+}, 180_000);
+
+test("redis-server runs on the redis host's private address and wants its password", async () => {
+  const redisIp = hosts.find((h) => h.role === "redis")?.droplet.ip as string;
+  const client = new Redis({
+    host: redisIp,
+    port: 6379,
+    password: redisPassword,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  });
+  await client.connect();
+  expect(await client.ping()).toBe("PONG");
+  client.disconnect();
+  const anonymous = new Redis({
+    host: redisIp,
+    port: 6379,
+    lazyConnect: true,
+    retryStrategy: () => null,
+  });
+  anonymous.on("error", () => {});
+  await expect(anonymous.connect()).rejects.toThrow();
+});
+
+test("each host has the service user and private directories, and nothing leaks to its neighbours", async () => {
+  const web = hosts.find((h) => h.name === "web-1");
+  const ssh = await Ssh.connect({
+    host: web?.droplet.ip as string,
+    privateKey: account.privateKey,
+    hostPublicKey: web?.hostPublicKey as string,
+  });
+  expect(
+    (await ssh.check("id -u dropship && stat -c %a /srv/dropship/shared")).trim().split("\n")[1],
+  ).toBe("700");
+  expect(
+    (await ssh.check("cat /srv/dropship/shared/app.env")).includes("DROPSHIP_TRACK=production"),
+  ).toBe(true);
+  expect((await ssh.exec("test -e /srv/dropship/data/redis/redis.conf")).code).not.toBe(0);
+  ssh.close();
+});
