@@ -132,4 +132,7 @@ test("each host has the service user and private directories, and nothing leaks 
   ).toBe(true);
   expect((await ssh.exec("test -e /srv/dropship/data/redis/redis.conf")).code).not.toBe(0);
   ssh.close();
+  // and this machine, whose /usr and /var the hosts share, gained no user and no file
+  expect(Bun.spawnSync(["id", "dropship"]).exitCode).not.toBe(0);
+  expect(await Bun.file("/srv/dropship/bin/dropship-service").exists()).toBe(false);
 });
