@@ -15,6 +15,7 @@ need sshd openssh-server
 need ansible-playbook ansible
 need ip iproute2
 need unshare util-linux
+need zstd zstd
 
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -1,0 +1,140 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { run } from "./proc.ts";
+import type { Ssh } from "./ssh.ts";
+
+const ROOT = "/srv/dropship";
+
+export interface Release {
+  /** the commit (or name) the release is stored under: releases/<version>/ */
+  version: string;
+  /** local paths of the binaries, named dropship-<service> */
+  binaries: string[];
+}
+
+export interface DeliveryOptions {
+  /** local content-addressed copies of what was delivered before, the bases for deltas */
+  cacheDir: string;
+  /** services to restart once `current` points at the release */
+  restart: string[];
+  /** a URL on the host whose JSON `version` must become the release's */
+  healthUrl?: string;
+  healthTimeoutMs?: number;
+  /** releases kept on the host for rollback, the current one included */
+  keep?: number;
+  log?: (line: string) => void;
+}
+
+export interface FileReport {
+  name: string;
+  mode: "skip" | "delta" | "full";
+  bytesSent: number;
+}
+
+export class DeliveryError extends Error {
+  override name = "DeliveryError";
+}
+
+const sha256 = async (path: string) =>
+  new Bun.CryptoHasher("sha256").update(await Bun.file(path).arrayBuffer()).digest("hex");
+
+/**
+ * Puts a release on a host over SSH: each binary skipped when the host already has it, else
+ * sent as a zstd delta against the host's current binary when this machine still has that
+ * one, else whole; then `current` is switched atomically, the services restarted, /healthz
+ * read back, and old releases pruned.
+ */
+export async function deliverRelease(
+  ssh: Ssh,
+  release: Release,
+  options: DeliveryOptions,
+): Promise<FileReport[]> {
+  const log = options.log ?? (() => {});
+  const host = ssh.target.host;
+  if (!/^[\w.-]{1,64}$/.test(release.version))
+    throw new DeliveryError(`release name ${JSON.stringify(release.version)} is not valid`);
+  mkdirSync(options.cacheDir, { recursive: true });
+  const dir = `${ROOT}/releases/${release.version}`;
+  await ssh.check(`mkdir -p ${dir}`);
+  const reports: FileReport[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), "dropship-delta-"));
+  try {
+    for (const local of release.binaries) {
+      const name = basename(local);
+      const want = await sha256(local);
+      const remoteSum = async (path: string) =>
+        (await ssh.exec(`sha256sum ${path} 2>/dev/null`)).stdout.split(" ")[0] ?? "";
+      if ((await remoteSum(`${dir}/${name}`)) === want) {
+        reports.push({ name, mode: "skip", bytesSent: 0 });
+        continue;
+      }
+      const base = await remoteSum(`${ROOT}/current/${name}`);
+      const cached = join(options.cacheDir, `${base}.bin`);
+      let report: FileReport;
+      if (base && existsSync(cached)) {
+        const delta = join(scratch, `${name}.zst`);
+        run(["zstd", "-q", "-f", "--long=27", `--patch-from=${cached}`, local, "-o", delta]);
+        await ssh.put(delta, `${dir}/${name}.zst`);
+        await ssh.check(
+          `zstd -q -f -d --long=27 --patch-from=${ROOT}/current/${name} ${dir}/${name}.zst -o ${dir}/${name}.part && rm ${dir}/${name}.zst`,
+        );
+        report = { name, mode: "delta", bytesSent: statSync(delta).size };
+      } else {
+        await ssh.put(local, `${dir}/${name}.part`);
+        report = { name, mode: "full", bytesSent: statSync(local).size };
+      }
+      if ((await remoteSum(`${dir}/${name}.part`)) !== want) {
+        await ssh.exec(`rm -f ${dir}/${name}.part`);
+        throw new DeliveryError(
+          `${host}: ${name} of ${release.version} arrived damaged (checksum differs); nothing was switched`,
+        );
+      }
+      await ssh.check(`chmod 755 ${dir}/${name}.part && mv -f ${dir}/${name}.part ${dir}/${name}`);
+      copyFileSync(local, join(options.cacheDir, `${want}.bin`));
+      log(`${host}: ${name} ${report.mode} (${(report.bytesSent / 1024).toFixed(0)} KiB sent)`);
+      reports.push(report);
+    }
+    await ssh.check(
+      `cd ${ROOT} && ln -sfn releases/${release.version} current.next && mv -T current.next current`,
+    );
+    for (const service of options.restart) {
+      await ssh.check(
+        `if [ -d /run/systemd/system ]; then systemctl restart dropship-${service}; else ${ROOT}/bin/dropship-service restart ${service}; fi`,
+      );
+    }
+    if (options.healthUrl)
+      await waitForVersion(
+        host,
+        options.healthUrl,
+        release.version,
+        options.healthTimeoutMs ?? 30_000,
+      );
+    const keep = options.keep ?? 3;
+    await ssh.check(
+      `cd ${ROOT}/releases && current=$(basename "$(readlink ${ROOT}/current)") && ls -1t | grep -vx "$current" | tail -n +${keep} | xargs -r rm -rf`,
+    );
+    return reports;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function waitForVersion(host: string, url: string, version: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      const body = (await response.json()) as { version?: string };
+      if (response.ok && body.version === version) return;
+      last = `HTTP ${response.status}, version ${body.version}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await Bun.sleep(100);
+  }
+  throw new DeliveryError(
+    `${host}: ${url} did not report ${version} within ${timeoutMs} ms (last: ${last})`,
+  );
+}

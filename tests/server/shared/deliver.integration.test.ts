@@ -1,0 +1,109 @@
+import { expect, test } from "bun:test";
+import { readdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { inventoryYaml } from "../../../gitops/inventory.ts";
+import { runPlaybook } from "../../../server/shared/ansible.ts";
+import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
+import {
+  hostKeyUserData,
+  knownHostsLine,
+  makeHostKey,
+} from "../../../server/shared/cloud/hostkeys.ts";
+import { deliverRelease } from "../../../server/shared/deliver.ts";
+import { Ssh } from "../../../server/shared/ssh.ts";
+import { startEmulator, userKey } from "../../helpers/emulator.ts";
+import { fileTempDir } from "../../helpers/tmp.ts";
+
+const ROOT = resolve(import.meta.dir, "../../..");
+const emulator = await startEmulator();
+const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
+const account = userKey();
+const dir = fileTempDir("dropship-deliver-");
+
+function build(version: string): string {
+  const outdir = join(dir, version);
+  const proc = Bun.spawnSync(
+    [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir, "--version", version],
+    { stderr: "pipe" },
+  );
+  if (proc.exitCode !== 0) throw new Error(proc.stderr.toString());
+  return join(outdir, "dropship-app");
+}
+
+test("a built app is delivered over SSH, answers on its host's address, then updates by delta", async () => {
+  const key = await provider.ensureSshKey("dropship", account.publicKey);
+  const hostKey = makeHostKey("web-1");
+  let droplet = await provider.createDroplet({
+    name: "web-1",
+    region: "nyc3",
+    size: "s-1vcpu-1gb",
+    image: "debian-12-x64",
+    sshKeys: [key.id],
+    tags: [],
+    userData: hostKeyUserData(hostKey),
+  });
+  droplet = await provider.waitActive(droplet, 20_000, 50);
+  const ip = droplet.ip as string;
+  const keyFile = join(dir, "id");
+  writeFileSync(keyFile, account.privateKey, { mode: 0o600 });
+  writeFileSync(join(dir, "known_hosts"), `${knownHostsLine(ip, hostKey)}\n`);
+  writeFileSync(
+    join(dir, "inventory.yml"),
+    inventoryYaml([{ name: "web-1", role: "production", address: ip }], {
+      privateKeyFile: keyFile,
+      knownHostsFile: join(dir, "known_hosts"),
+    }),
+  );
+  // No Redis for this host: the app serves /healthz as "degraded", which is all this needs.
+  await runPlaybook("product.yml", join(dir, "inventory.yml"), {
+    REDIS_URL: "redis://:unused@10.77.0.1:1/0",
+  });
+
+  const ssh = await Ssh.connect({
+    host: ip,
+    privateKey: account.privateKey,
+    hostPublicKey: hostKey.publicKey,
+  });
+  const options = {
+    cacheDir: join(dir, "cache"),
+    restart: ["app"],
+    healthUrl: `http://${ip}:3000/healthz`,
+    healthTimeoutMs: 20_000,
+  };
+  const v1 = build("release-1");
+  const first = await deliverRelease(ssh, { version: "release-1", binaries: [v1] }, options);
+  expect(first).toEqual([{ name: "dropship-app", mode: "full", bytesSent: Bun.file(v1).size }]);
+  expect(await (await fetch(`http://${ip}:3000/`)).text()).toStartWith(
+    "Hello from dropship production release-1 on web-1",
+  );
+
+  const v2 = build("release-2");
+  const second = await deliverRelease(ssh, { version: "release-2", binaries: [v2] }, options);
+  expect(second[0]?.mode).toBe("delta");
+  expect(second[0]?.bytesSent).toBeLessThan(Bun.file(v2).size / 100);
+  expect(
+    ((await (await fetch(`http://${ip}:3000/healthz`)).json()) as { version: string }).version,
+  ).toBe("release-2");
+
+  const again = await deliverRelease(ssh, { version: "release-2", binaries: [v2] }, options);
+  expect(again).toEqual([{ name: "dropship-app", mode: "skip", bytesSent: 0 }]);
+
+  expect((await ssh.check("readlink /srv/dropship/current")).trim()).toBe("releases/release-2");
+  expect((await ssh.check("ls /srv/dropship/releases")).trim().split("\n").sort()).toEqual([
+    "release-1",
+    "release-2",
+  ]);
+  for (const n of [3, 4])
+    await deliverRelease(
+      ssh,
+      { version: `release-${n}`, binaries: [build(`release-${n}`)] },
+      options,
+    );
+  expect((await ssh.check("ls /srv/dropship/releases")).trim().split("\n").sort()).toEqual([
+    "release-2",
+    "release-3",
+    "release-4",
+  ]);
+  expect(readdirSync(join(dir, "cache")).length).toBe(4);
+  ssh.close();
+}, 120_000);
