@@ -62,6 +62,7 @@ export class Fleet {
 
   /** Clears whatever a previous emulator left behind, then readies the network. */
   start(): void {
+    claimMachine();
     mkdirSync(this.dir, { recursive: true });
     const stateFile = join(this.dir, "state.json");
     if (existsSync(stateFile)) {
@@ -80,6 +81,7 @@ export class Fleet {
       destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
     this.droplets.clear();
     this.save();
+    rmSync(LOCK, { force: true });
   }
 
   addKey(input: { name?: unknown; public_key?: unknown }): SshKey {
@@ -277,6 +279,30 @@ export class Fleet {
       join(this.dir, "state.json"),
       JSON.stringify({ droplets: [...this.droplets.values()] }, null, 2),
     );
+  }
+}
+
+/** Droplet ids, names and addresses are the machine's: one emulator runs at a time. */
+const LOCK = "/run/dropship-emulator.pid";
+
+function claimMachine() {
+  if (existsSync(LOCK)) {
+    const pid = Number(readFileSync(LOCK, "utf8"));
+    if (pid && pid !== process.pid && isRunning(pid)) {
+      throw new Error(
+        `another emulator (pid ${pid}) is running on this machine; stop it first (its droplets share the 10.77.0.0/16 network)`,
+      );
+    }
+  }
+  writeFileSync(LOCK, String(process.pid));
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    // a killed process can linger as a zombie until PID 1 reaps it
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
   }
 }
 

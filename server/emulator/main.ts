@@ -55,8 +55,8 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  await app.stop();
   fleet.stop();
+  await app.stop(true);
   process.exit(0);
 };
 process.on("SIGTERM", stop);

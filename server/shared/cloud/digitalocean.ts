@@ -250,3 +250,20 @@ function toDroplet(raw: unknown): Droplet {
     priceHourly: d.size?.price_hourly ?? 0,
   };
 }
+
+/** The provider as the environment configures it: DIGITALOCEAN_TOKEN and DIGITALOCEAN_API_URL. */
+export function providerFromEnv(
+  env: Record<string, string | undefined> = process.env,
+  log?: (line: string) => void,
+): DigitalOcean {
+  const token = env.DIGITALOCEAN_TOKEN;
+  if (!token) {
+    throw new CloudError(
+      "connect to DigitalOcean",
+      undefined,
+      undefined,
+      "DIGITALOCEAN_TOKEN is not set — put it in the environment or .env",
+    );
+  }
+  return new DigitalOcean({ token, apiUrl: env.DIGITALOCEAN_API_URL || undefined, log });
+}

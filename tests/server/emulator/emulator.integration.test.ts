@@ -130,36 +130,6 @@ describe("faults surface as clear messages", () => {
     expect(error.message).not.toContain("wrongwrongwrong");
   });
 
-  test("a rate limit is retried as the headers say, then reported", async () => {
-    const limited = await startEmulator(2);
-    const raw = async () =>
-      fetch(`${limited.apiUrl}/droplets`, {
-        headers: { authorization: `Bearer ${limited.token}` },
-      });
-    const first = await raw();
-    expect(first.headers.get("ratelimit-limit")).toBe("2");
-    expect(first.headers.get("ratelimit-remaining")).toBe("1");
-    expect(Number(first.headers.get("ratelimit-reset"))).toBeGreaterThan(Date.now() / 1000);
-    await raw();
-    const third = await raw();
-    expect(third.status).toBe(429);
-    expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await third.json()).toMatchObject({
-      id: "too_many_requests",
-      message: "API Rate limit exceeded.",
-    });
-    const logs: string[] = [];
-    const impatient = new DigitalOcean({
-      token: limited.token,
-      apiUrl: limited.apiUrl,
-      maxRateWaitMs: 100,
-      log: (l) => logs.push(l),
-    });
-    await expect(impatient.listByTag("dropship")).rejects.toThrow(
-      "list droplets tagged dropship: 429 too_many_requests — API Rate limit exceeded. (the limit resets too late to wait for)",
-    );
-  });
-
   test("an API that does not answer times out with a sentence", async () => {
     const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const slow = new DigitalOcean({
@@ -205,4 +175,73 @@ test("stopping the emulator leaves no namespace behind", async () => {
   expect(namespaces()).toContain(`dsemu-${droplet.id}`);
   expect(await emulator.stop()).toBe(0);
   expect(namespaces().filter((n) => n.startsWith("dsemu-"))).toEqual([]);
+  expect(await Bun.file("/run/dropship-emulator.pid").exists()).toBe(false);
 }, 30_000);
+
+test("an emulator killed outright leaves hosts that the next one clears at start", async () => {
+  const crashed = await startEmulator();
+  const crashedProvider = new DigitalOcean({ token: crashed.token, apiUrl: crashed.apiUrl });
+  const key = await crashedProvider.ensureSshKey("dropship", account.publicKey);
+  const droplet = await crashedProvider.createDroplet({
+    name: "orphan-1",
+    region: "nyc3",
+    size: "s-1vcpu-1gb",
+    image: "debian-12-x64",
+    sshKeys: [key.id],
+    tags: [],
+  });
+  await crashedProvider.waitActive(droplet, 15_000, 50);
+  process.kill(crashed.pid, "SIGKILL");
+  await Bun.sleep(200);
+  expect(namespaces()).toContain(`dsemu-${droplet.id}`);
+  const next = await startEmulator();
+  expect(namespaces().filter((n) => n.startsWith("dsemu-"))).toEqual([]);
+  expect(await next.stop()).toBe(0);
+}, 30_000);
+
+test("a second emulator on the same machine is refused with the reason", async () => {
+  const first = await startEmulator();
+  const second = Bun.spawnSync([process.execPath, "server/emulator/main.ts", "--port", "1"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      DIGITALOCEAN_TOKEN: "x",
+      DROPSHIP_EMULATOR_DIR: first.dir,
+    },
+    stderr: "pipe",
+  });
+  expect(second.exitCode).toBe(2);
+  expect(second.stderr.toString()).toContain(
+    `another emulator (pid ${first.pid}) is running on this machine`,
+  );
+  expect(await first.stop()).toBe(0);
+}, 30_000);
+
+test("a rate limit is retried as the headers say, then reported", async () => {
+  const limited = await startEmulator(2);
+  const raw = async () =>
+    fetch(`${limited.apiUrl}/droplets`, {
+      headers: { authorization: `Bearer ${limited.token}` },
+    });
+  const first = await raw();
+  expect(first.headers.get("ratelimit-limit")).toBe("2");
+  expect(first.headers.get("ratelimit-remaining")).toBe("1");
+  expect(Number(first.headers.get("ratelimit-reset"))).toBeGreaterThan(Date.now() / 1000);
+  await raw();
+  const third = await raw();
+  expect(third.status).toBe(429);
+  expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0);
+  expect(await third.json()).toMatchObject({
+    id: "too_many_requests",
+    message: "API Rate limit exceeded.",
+  });
+  const logs: string[] = [];
+  const impatient = new DigitalOcean({
+    token: limited.token,
+    apiUrl: limited.apiUrl,
+    maxRateWaitMs: 100,
+    log: (l) => logs.push(l),
+  });
+  await expect(impatient.listByTag("dropship")).rejects.toThrow(
+    "list droplets tagged dropship: 429 too_many_requests — API Rate limit exceeded. (the limit resets too late to wait for)",
+  );
+});
