@@ -17,6 +17,8 @@ export const KEYS = {
   history: (host: string) => `dropship:history:${host}`,
   /** counter: the last version handed to any change of shared state */
   version: "dropship:version",
+  /** stream: every deploy — commit, branch, who, when, result, duration */
+  deploys: "dropship:deploys",
   /** stream: who changed what, when, from what to what */
   audit: "dropship:audit",
   /** pub/sub channel: every change to shared state, as JSON */

@@ -1,0 +1,165 @@
+import { join } from "node:path";
+import type { Config, RoleName } from "../shared/config/schema.ts";
+import { backendIdFor } from "../shared/routing/model.ts";
+import { KEYS } from "../shared/state/keys.ts";
+import { connectRedis, type RedisClient, whenReady } from "../shared/state/redis.ts";
+import { listBackends, putBackend } from "../shared/state/routing.ts";
+import { readFleet } from "./fleet.ts";
+import { runGate } from "./gate.ts";
+import { withRoleLock } from "./lock.ts";
+import { rollout } from "./rollout.ts";
+
+const ZERO = /^0+$/;
+const DEPLOYED: Record<string, RoleName> = {
+  "refs/heads/master": "production",
+  "refs/heads/staging": "staging",
+};
+
+export interface HookSettings {
+  config: Config;
+  inventoryFile?: string;
+  redisUrl?: string;
+  workDir: string;
+  pusher: string;
+}
+
+/**
+ * The pre-receive hook: for master and staging, the test gate and the rolling deploy run
+ * before the branch moves, so a failure rejects the push and the branch keeps naming what is
+ * deployed. Everything said goes to the pusher as `remote:` lines. Answers the exit code.
+ */
+export async function preReceive(input: string, settings: HookSettings): Promise<number> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  for (const line of input.trim().split("\n").filter(Boolean)) {
+    const [oldSha = "", newSha = "", ref = ""] = line.split(" ");
+    const role = DEPLOYED[ref];
+    if (!role) {
+      say(`${ref}: stored, not deployed (only master and staging deploy)`);
+      continue;
+    }
+    const branch = ref.slice("refs/heads/".length);
+    if (ZERO.test(newSha)) {
+      say(`✗ refusing to delete ${branch}: it names what runs on ${role}`);
+      return 1;
+    }
+    if (!ZERO.test(oldSha) && !settings.config.pipeline.allow_force_push) {
+      const ancestor = Bun.spawnSync(["git", "merge-base", "--is-ancestor", oldSha, newSha]);
+      if (ancestor.exitCode !== 0) {
+        say(
+          `✗ refusing a force-push that rewrites ${branch}; push a new commit on top (or set pipeline.allow_force_push)`,
+        );
+        return 1;
+      }
+    }
+    const code = await deploy(branch, role, newSha, settings, say);
+    if (code !== 0) return code;
+  }
+  return 0;
+}
+
+async function deploy(
+  branch: string,
+  role: RoleName,
+  commit: string,
+  settings: HookSettings,
+  say: (line: string) => void,
+) {
+  const started = performance.now();
+  const { config } = settings;
+  say(`dropship: ${branch} ${commit.slice(0, 12)} by ${settings.pusher} → ${role}`);
+  let redis: RedisClient | undefined;
+  let result = "failed";
+  try {
+    if (settings.redisUrl) {
+      redis = connectRedis(settings.redisUrl, {
+        purpose: "receiver",
+        persistent: true,
+        log: () => {},
+      });
+      await whenReady(redis, settings.redisUrl, 5000).catch(() =>
+        say("  (Redis unreachable: no draining at the proxy, no record)"),
+      );
+    }
+    await withRoleLock(
+      join(settings.workDir, "locks"),
+      role,
+      `${branch} ${commit.slice(0, 12)} by ${settings.pusher}`,
+      config.pipeline.lock_timeout,
+      say,
+      async () => {
+        const binaries = await runGate({
+          commit,
+          workspace: join(settings.workDir, "workspaces", role),
+          cacheRoot: join(settings.workDir, "cache", "node_modules"),
+          testCommand: config.pipeline.test[branch as "master" | "staging"],
+          say,
+        });
+        const fleet = settings.inventoryFile
+          ? readFleet(settings.inventoryFile)
+          : { hosts: [], privateKey: "" };
+        const hosts = fleet.hosts.filter((h) => h.role === role);
+        if (hosts.length === 0) {
+          say(`  no ${role} hosts in the inventory: built and tested, nothing to deploy`);
+        } else {
+          await rollout({
+            hosts,
+            privateKey: fleet.privateKey,
+            version: commit.slice(0, 12),
+            binaries,
+            services: ["app"],
+            healthPort: config.ports.app,
+            healthTimeoutMs: config.pipeline.health_timeout,
+            cacheDir: join(settings.workDir, "cache", "releases"),
+            drain: (host, draining) =>
+              drainAt(redis, `http://${host.address}:${config.ports.app}`, draining),
+            drainGraceMs: 500,
+            say,
+          });
+        }
+      },
+    );
+    result = "deployed";
+    say(
+      `✓ ${commit.slice(0, 12)} is live on ${role} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    );
+    return 0;
+  } catch (error) {
+    say(`✗ push rejected: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    if (redis?.status === "ready") {
+      await redis
+        .xadd(
+          KEYS.deploys,
+          "MAXLEN",
+          "~",
+          "1000",
+          "*",
+          "commit",
+          commit,
+          "branch",
+          branch,
+          "role",
+          role,
+          "who",
+          settings.pusher,
+          "at",
+          new Date().toISOString(),
+          "result",
+          result,
+          "seconds",
+          ((performance.now() - started) / 1000).toFixed(1),
+        )
+        .catch(() => undefined);
+    }
+    redis?.disconnect();
+  }
+}
+
+async function drainAt(redis: RedisClient | undefined, url: string, draining: boolean) {
+  if (redis?.status !== "ready") return;
+  const id = backendIdFor(url);
+  const backend = (await listBackends(redis)).find((b) => b.id === id);
+  if (backend && backend.draining !== draining)
+    await putBackend(redis, { ...backend, draining }, "dropship-receiver");
+}

@@ -1,0 +1,66 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * One deploy at a time per role, across processes (each push runs in its own hook process):
+ * an exclusive lock file that names its holder, taken with O_EXCL and released on exit.
+ */
+export async function withRoleLock<T>(
+  dir: string,
+  role: string,
+  holder: string,
+  timeoutMs: number,
+  say: (line: string) => void,
+  work: () => Promise<T>,
+): Promise<T> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${role}.lock`);
+  const deadline = Date.now() + timeoutMs;
+  let announced = false;
+  for (;;) {
+    try {
+      closeSync(openSync(file, "wx"));
+      writeFileSync(file, JSON.stringify({ pid: process.pid, holder }));
+      break;
+    } catch {
+      const current = readHolder(file);
+      if (current && !alive(current.pid)) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `gave up after ${Math.round(timeoutMs / 1000)} s waiting for the ${role} deploy of ${current?.holder ?? "another push"}`,
+        );
+      }
+      if (!announced)
+        say(`waiting: a ${role} deploy is running (${current?.holder ?? "another push"})`);
+      announced = true;
+      await Bun.sleep(250);
+    }
+  }
+  const release = () => rmSync(file, { force: true });
+  process.once("exit", release);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+function readHolder(file: string): { pid: number; holder: string } | undefined {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}

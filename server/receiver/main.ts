@@ -1,0 +1,120 @@
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { checkAdmin } from "../proxy/auth.ts";
+import { loadConfig } from "../shared/config/load.ts";
+import type { Config } from "../shared/config/schema.ts";
+import { validateConfig } from "../shared/config/validate.ts";
+import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
+import { run } from "../shared/proc.ts";
+import { onShutdown, serverMain } from "../shared/serve.ts";
+import { VERSION } from "../shared/version.ts";
+import { gitHttpBackend, parseGitPath, repoExists, repoPath } from "./git-http.ts";
+import { preReceive } from "./hook.ts";
+
+const SPEC = {
+  port: port(9000, "port for git pushes"),
+  host: host(),
+  token: {
+    name: "DROPSHIP_ADMIN_TOKEN",
+    description: "the password for pushes (any user name; it is recorded as the pusher)",
+    parse: (value: string) => {
+      if (value.length < 16) throw new Error(`is ${value.length} characters — use at least 16`);
+      return value;
+    },
+  } satisfies Variable<string>,
+  repos: text("DROPSHIP_REPOS", ".dropship/repos", "where the bare repositories live"),
+  work: text("DROPSHIP_WORK", ".dropship/work", "workspaces, caches and deploy locks"),
+  config: text("DROPSHIP_CONFIG", "", "the deployment config (test commands, ports, timeouts)"),
+  inventory: text("DROPSHIP_INVENTORY", "", "the Ansible inventory of the hosts to deploy to"),
+  redisUrl: text("REDIS_URL", "", "for draining hosts at the proxy and recording deploys"),
+};
+
+const HOOK = `#!/bin/sh
+# Installed by dropship-receiver: pushes to master and staging are tested and deployed here.
+if [ -z "\${DROPSHIP_HOOK_EXEC:-}" ]; then
+  echo "dropship: push through dropship-receiver (git remote add prod http://HOST:PORT/REPO.git)" >&2
+  exit 1
+fi
+exec "$DROPSHIP_HOOK_EXEC" $DROPSHIP_HOOK_ARGS --hook pre-receive
+`;
+
+if (process.argv.includes("--hook")) {
+  const env = process.env;
+  const input = await new Response(Bun.stdin.stream()).text();
+  const code = await preReceive(input, {
+    config: settings(env.DROPSHIP_CONFIG ?? ""),
+    inventoryFile: env.DROPSHIP_INVENTORY || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    workDir: env.DROPSHIP_WORK ?? ".dropship/work",
+    pusher: env.REMOTE_USER ?? "unknown",
+  });
+  process.exit(code);
+}
+
+await serverMain(
+  "dropship-receiver",
+  "git push prod: test gate and rolling deploys",
+  SPEC,
+  async () => {
+    const env = readEnv(SPEC);
+    settings(env.config);
+    const repos = resolve(env.repos);
+    mkdirSync(repos, { recursive: true });
+    const script = process.argv[1] ?? "";
+    const hookEnv = {
+      DROPSHIP_HOOK_EXEC: process.execPath,
+      DROPSHIP_HOOK_ARGS: script.endsWith(".ts") ? resolve(script) : "",
+      DROPSHIP_CONFIG: env.config ? resolve(env.config) : "",
+      DROPSHIP_INVENTORY: env.inventory ? resolve(env.inventory) : "",
+      DROPSHIP_WORK: resolve(env.work),
+      REDIS_URL: env.redisUrl,
+    };
+    const server = Bun.serve({
+      port: env.port,
+      hostname: env.host,
+      idleTimeout: 255,
+      async fetch(request) {
+        const url = new URL(request.url);
+        if (url.pathname === "/healthz") return Response.json({ status: "ok", version: VERSION });
+        const path = parseGitPath(url.pathname);
+        if (!path)
+          return new Response(
+            "dropship-receiver serves git repositories: http://HOST:PORT/NAME.git\n",
+            { status: 404 },
+          );
+        const auth = checkAdmin(request.headers.get("authorization"), env.token);
+        if (!auth.ok) {
+          return new Response(
+            `Push credentials are needed: ${auth.reason}. Put the admin token in the remote URL's password.\n`,
+            {
+              status: 401,
+              headers: { "www-authenticate": 'Basic realm="dropship"' },
+            },
+          );
+        }
+        if (!repoExists(repos, path.repo)) createRepo(repoPath(repos, path.repo));
+        return gitHttpBackend(request, repos, path, auth.user, hookEnv);
+      },
+    });
+    console.log(
+      `dropship-receiver ${VERSION} listening on http://${env.host}:${server.port} — repositories in ${repos}`,
+    );
+    onShutdown(async () => {
+      await server.stop();
+    });
+  },
+);
+
+function createRepo(dir: string) {
+  run(["git", "init", "--quiet", "--bare", "--initial-branch=master", dir]);
+  run(["git", "--git-dir", dir, "config", "http.receivepack", "true"]);
+  writeFileSync(join(dir, "hooks", "pre-receive"), HOOK);
+  chmodSync(join(dir, "hooks", "pre-receive"), 0o755);
+}
+
+function settings(file: string): Config {
+  if (file) return loadConfig(file);
+  const defaults = validateConfig({});
+  if (!defaults.ok) throw new Error(defaults.errors.join("; "));
+  return defaults.config;
+}

@@ -1,0 +1,123 @@
+import { deliverRelease } from "../shared/deliver.ts";
+import { Ssh } from "../shared/ssh.ts";
+import type { FleetHost } from "./fleet.ts";
+
+export interface RolloutOptions {
+  hosts: FleetHost[];
+  privateKey: string;
+  version: string;
+  binaries: string[];
+  /** services restarted on each host; the first one's /healthz must report the version */
+  services: string[];
+  healthPort: number;
+  healthTimeoutMs: number;
+  cacheDir: string;
+  /** takes a host out of the proxy's rotation (true) or puts it back (false) */
+  drain: (host: FleetHost, draining: boolean) => Promise<void>;
+  /** time for in-flight requests to finish once a host is drained */
+  drainGraceMs: number;
+  say: (line: string) => void;
+}
+
+const timed = async <T>(
+  say: (line: string) => void,
+  label: string,
+  work: () => Promise<T>,
+): Promise<T> => {
+  const started = performance.now();
+  const result = await work();
+  say(`  ${label} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  return result;
+};
+
+/**
+ * Ships a release to a role's hosts one at a time: drain at the proxy, deliver, restart,
+ * wait for /healthz to report the release, back into rotation. When a host fails, it and
+ * every host already updated go back to the release they ran before, and the error says so.
+ */
+export async function rollout(options: RolloutOptions): Promise<void> {
+  const { say } = options;
+  const updated: { host: FleetHost; previous: string | undefined }[] = [];
+  for (const host of options.hosts) {
+    say(`▸ ${host.name} (${host.address})`);
+    const ssh = await Ssh.connect({
+      host: host.address,
+      privateKey: options.privateKey,
+      hostPublicKey: host.hostPublicKey,
+    });
+    let previous: string | undefined;
+    try {
+      previous =
+        (
+          await ssh.exec('basename "$(readlink /srv/dropship/current)" 2>/dev/null')
+        ).stdout.trim() || undefined;
+      await timed(say, "drained", async () => {
+        await options.drain(host, true);
+        await Bun.sleep(options.drainGraceMs);
+      });
+      const reports = await timed(say, `delivered, restarted, healthy on ${options.version}`, () =>
+        deliverRelease(
+          ssh,
+          { version: options.version, binaries: options.binaries },
+          {
+            cacheDir: options.cacheDir,
+            restart: options.services,
+            healthUrl: `http://${host.address}:${options.healthPort}/healthz`,
+            healthTimeoutMs: options.healthTimeoutMs,
+          },
+        ),
+      );
+      const sent = reports.reduce((sum, r) => sum + r.bytesSent, 0);
+      say(
+        `  shipped ${(sent / 1024).toFixed(0)} KiB (${reports.map((r) => `${r.name} ${r.mode}`).join(", ")})`,
+      );
+      await options.drain(host, false);
+      updated.push({ host, previous });
+    } catch (error) {
+      say(`✗ ${host.name}: ${(error as Error).message}`);
+      updated.push({ host, previous });
+      await rollBack(updated.reverse(), options);
+      throw new Error(
+        `${host.name} did not come up on ${options.version}; rolled ${updated.map((u) => u.host.name).join(", ")} back to ${updated.map((u) => u.previous ?? "nothing").join(", ")}`,
+      );
+    } finally {
+      ssh.close();
+    }
+  }
+}
+
+async function rollBack(
+  hosts: { host: FleetHost; previous: string | undefined }[],
+  options: RolloutOptions,
+) {
+  for (const { host, previous } of hosts) {
+    const ssh = await Ssh.connect({
+      host: host.address,
+      privateKey: options.privateKey,
+      hostPublicKey: host.hostPublicKey,
+    });
+    try {
+      const restart = options.services
+        .map(
+          (s) =>
+            `if [ -d /run/systemd/system ]; then systemctl restart dropship-${s}; else /srv/dropship/bin/dropship-service restart ${s}; fi`,
+        )
+        .join(" && ");
+      if (previous) {
+        await ssh.check(
+          `cd /srv/dropship && ln -sfn releases/${previous} current.next && mv -T current.next current && ${restart}`,
+        );
+        options.say(`↺ ${host.name}: back on ${previous}`);
+      } else {
+        options.say(`↺ ${host.name}: had no release before; its services stay stopped`);
+      }
+      await options.drain(host, false);
+    } catch (error) {
+      options.say(
+        `✗ ${host.name}: rollback failed too: ${(error as Error).message} — look at it by hand`,
+      );
+    } finally {
+      ssh.close();
+    }
+  }
+}
