@@ -275,6 +275,8 @@ export class Fleet {
   }
 
   private save() {
+    // the state dir may be gone already (a test that removed it); the hosts are what matter
+    mkdirSync(this.dir, { recursive: true });
     writeFileSync(
       join(this.dir, "state.json"),
       JSON.stringify({ droplets: [...this.droplets.values()] }, null, 2),

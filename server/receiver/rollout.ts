@@ -1,4 +1,4 @@
-import { deliverRelease } from "../shared/deliver.ts";
+import { deliverRelease, waitForVersion } from "../shared/deliver.ts";
 import { Ssh } from "../shared/ssh.ts";
 import type { FleetHost } from "./fleet.ts";
 
@@ -109,7 +109,14 @@ async function rollBack(
         );
         options.say(`↺ ${host.name}: back on ${previous}`);
       } else {
-        options.say(`↺ ${host.name}: had no release before; its services stay stopped`);
+        const stop = options.services
+          .map(
+            (s) =>
+              `if [ -d /run/systemd/system ]; then systemctl stop dropship-${s}; else /srv/dropship/bin/dropship-service stop ${s}; fi`,
+          )
+          .join(" && ");
+        await ssh.check(stop);
+        options.say(`↺ ${host.name}: had no release before; its services are stopped`);
       }
       await options.drain(host, false);
     } catch (error) {

@@ -120,16 +120,30 @@ export async function deliverRelease(
   }
 }
 
-async function waitForVersion(host: string, url: string, version: string, timeoutMs: number) {
+/** Healthy answers in a row before a host counts as up: one good answer can be a process on its way out. */
+const SETTLED = 3;
+
+export async function waitForVersion(
+  host: string,
+  url: string,
+  version: string,
+  timeoutMs: number,
+) {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";
+  let good = 0;
   while (Date.now() < deadline) {
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
       const body = (await response.json()) as { version?: string };
-      if (response.ok && body.version === version) return;
-      last = `HTTP ${response.status}, version ${body.version}`;
+      if (response.ok && body.version === version) {
+        if (++good >= SETTLED) return;
+      } else {
+        good = 0;
+        last = `HTTP ${response.status}, version ${body.version}`;
+      }
     } catch (error) {
+      good = 0;
       last = (error as Error).message;
     }
     await Bun.sleep(100);

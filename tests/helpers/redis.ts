@@ -22,7 +22,7 @@ export interface TestRedis {
  * A real redis-server of this test file's own: a free loopback port, a password, an
  * append-only file in a temp dir so a restart keeps the data. Stopped after the file's tests.
  */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(options: { bind?: string[] } = {}): Promise<TestRedis> {
   const port = freePort();
   const password = crypto.randomUUID().replaceAll("-", "");
   const dir = mkdtempSync(join(tmpdir(), "dropship-redis-"));
@@ -36,7 +36,7 @@ export async function startRedis(): Promise<TestRedis> {
           "--port",
           String(port),
           "--bind",
-          "127.0.0.1",
+          ...(options.bind ?? ["127.0.0.1"]),
           "--requirepass",
           password,
           "--dir",

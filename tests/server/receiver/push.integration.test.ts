@@ -1,0 +1,221 @@
+import { afterEach, expect, test } from "bun:test";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { inventoryYaml } from "../../../gitops/inventory.ts";
+import { runPlaybook } from "../../../server/shared/ansible.ts";
+import { DigitalOcean, type Droplet } from "../../../server/shared/cloud/digitalocean.ts";
+import {
+  hostKeyUserData,
+  knownHostsLine,
+  makeHostKey,
+} from "../../../server/shared/cloud/hostkeys.ts";
+import { KEYS } from "../../../server/shared/state/keys.ts";
+import { startEmulator, userKey } from "../../helpers/emulator.ts";
+import { addBackend, startProxy } from "../../helpers/proxy.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually, startServer } from "../../helpers/server.ts";
+import { fileTempDir } from "../../helpers/tmp.ts";
+
+const ROOT = resolve(import.meta.dir, "../../..");
+const TOKEN = "push-token-0123456789abcdef";
+const emulator = await startEmulator();
+const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
+const state = await connectTo(redis);
+const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
+const account = userKey();
+const dir = fileTempDir("dropship-push-");
+
+// Two production droplets, converged with product.yml, their apps reaching Redis on the bridge.
+const key = await provider.ensureSshKey("dropship", account.publicKey);
+const hosts: { name: string; droplet: Droplet; hostKey: ReturnType<typeof makeHostKey> }[] = [];
+for (const name of ["web-1", "web-2"]) {
+  const hostKey = makeHostKey(name);
+  const droplet = await provider.createDroplet({
+    name,
+    region: "nyc3",
+    size: "s-1vcpu-1gb",
+    image: "debian-12-x64",
+    sshKeys: [key.id],
+    tags: [],
+    userData: hostKeyUserData(hostKey),
+  });
+  hosts.push({ name, droplet: await provider.waitActive(droplet, 20_000, 50), hostKey });
+}
+writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
+writeFileSync(
+  join(dir, "known_hosts"),
+  hosts.map((h) => knownHostsLine(h.droplet.ip as string, h.hostKey)).join("\n"),
+);
+const inventory = join(dir, "inventory.yml");
+writeFileSync(
+  inventory,
+  inventoryYaml(
+    hosts.map((h) => ({
+      name: h.name,
+      role: "production" as const,
+      address: h.droplet.ip as string,
+    })),
+    { privateKeyFile: join(dir, "id"), knownHostsFile: join(dir, "known_hosts") },
+  ),
+);
+const appRedisUrl = redis.url.replace("127.0.0.1", "10.77.0.1");
+await runPlaybook("product.yml", inventory, { REDIS_URL: appRedisUrl });
+for (const h of hosts) await addBackend(state, "production", `http://${h.droplet.ip}:3000`);
+const proxy = await startProxy(redis);
+
+writeFileSync(
+  join(dir, "dropship.yml"),
+  `pipeline:\n  test:\n    master: bun test tests/server/app/requests.test.ts\n  health_timeout: 15s\n`,
+);
+const receiver = await startServer("receiver", {
+  DROPSHIP_ADMIN_TOKEN: TOKEN,
+  DROPSHIP_REPOS: join(dir, "repos"),
+  DROPSHIP_WORK: join(dir, "work"),
+  DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+  DROPSHIP_INVENTORY: inventory,
+  REDIS_URL: redis.url,
+});
+
+// A developer's clone of this project, pushing to the receiver.
+const clone = join(dir, "clone");
+const gitArgs = (args: string[]) => [
+  "git",
+  "-c",
+  "user.name=Ann",
+  "-c",
+  "user.email=ann@example.com",
+  ...args,
+];
+const git = (...args: string[]) => {
+  const proc = Bun.spawnSync(gitArgs(args), { cwd: clone, stdout: "pipe", stderr: "pipe" });
+  return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
+};
+/** A push that leaves the event loop free, so load can run meanwhile. */
+const pushAsync = async (...args: string[]) => {
+  const proc = Bun.spawn(gitArgs(["push", ...args]), {
+    cwd: clone,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, output: out + err };
+};
+Bun.spawnSync(["git", "clone", "-q", ROOT, clone]);
+git("remote", "add", "prod", `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/app.git`);
+const head = () => git("rev-parse", "HEAD").output.trim();
+/** Takes back a test's bad commit even when the test fails, so the next test starts clean. */
+let undo: (() => unknown) | undefined;
+afterEach(() => {
+  undo?.();
+  undo = undefined;
+});
+const versionOn = async (ip: string) =>
+  ((await (await fetch(`http://${ip}:3000/healthz`)).json()) as { version: string }).version;
+const serverBranch = () =>
+  Bun.spawnSync(["git", "--git-dir", join(dir, "repos/app.git"), "rev-parse", "master"])
+    .stdout.toString()
+    .trim();
+
+test("a passing push to master is tested, built and rolled out to every production host", async () => {
+  const push = git("push", "prod", "HEAD:master");
+  expect(push.output).toContain("▸ test (bun test tests/server/app/requests.test.ts)");
+  expect(push.output).toMatch(/remote: ✓ \w{12} is live on production/);
+  expect(push.code).toBe(0);
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(head().slice(0, 12));
+  expect(serverBranch()).toBe(head());
+  const [deploy] = await state.xrevrange(KEYS.deploys, "+", "-", "COUNT", 1);
+  expect(deploy?.[1]).toEqual(
+    expect.arrayContaining(["result", "deployed", "who", "ann", "branch", "master"]),
+  );
+}, 120_000);
+
+test("a deploy under steady load through the proxy fails no request", async () => {
+  appendFileSync(join(clone, "README.md"), "\nA line for the second release.\n");
+  git("commit", "-qam", "second release");
+  let stop = false;
+  const outcomes: string[] = [];
+  const load = Array.from({ length: 8 }, async () => {
+    while (!stop) {
+      try {
+        const response = await fetch(`${proxy.url}/`);
+        await response.text();
+        outcomes.push(response.status === 200 ? "ok" : `HTTP ${response.status}`);
+      } catch (error) {
+        outcomes.push(`error ${(error as Error).message}`);
+      }
+    }
+  });
+  const push = await pushAsync("prod", "HEAD:master");
+  stop = true;
+  await Promise.all(load);
+  expect(push.code).toBe(0);
+  expect(outcomes.length).toBeGreaterThan(200);
+  expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(head().slice(0, 12));
+}, 120_000);
+
+test("a failing test rejects the push and leaves every host and the branch as they were", async () => {
+  const before = serverBranch();
+  const testFile = join(clone, "tests/server/app/requests.test.ts");
+  writeFileSync(
+    testFile,
+    readFileSync(testFile, "utf8").replace(
+      "toEqual({ ok: true, value: DEFAULT_MESSAGE })",
+      "toEqual({ ok: true, value: { ...DEFAULT_MESSAGE, ttl: 11 } })",
+    ),
+  );
+  git("commit", "-qam", "a broken test");
+  undo = () => git("reset", "-q", "--hard", "HEAD~1");
+  const push = git("push", "prod", "HEAD:master");
+  expect(push.code).not.toBe(0);
+  expect(push.output).toContain(
+    "remote: ✗ push rejected: test (bun test tests/server/app/requests.test.ts) failed",
+  );
+  expect(serverBranch()).toBe(before);
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(before.slice(0, 12));
+}, 120_000);
+
+test("a release whose /healthz fails is rolled back on every host it reached", async () => {
+  const before = serverBranch();
+  const app = join(clone, "server/app/app.ts");
+  writeFileSync(
+    app,
+    readFileSync(app, "utf8").replace(
+      '{ status: phase === "serving" ? 200 : 503 }',
+      "{ status: 503 }",
+    ),
+  );
+  git("commit", "-qam", "a release that never gets healthy");
+  undo = () => git("reset", "-q", "--hard", "HEAD~1");
+  {
+    const push = git("push", "prod", "HEAD:master");
+    expect(push.code).not.toBe(0);
+    expect(push.output).toMatch(/remote: ✗ web-1: .* did not report \w{12} within 15000 ms/);
+    expect(push.output).toContain(`remote: ↺ web-1: back on ${before.slice(0, 12)}`);
+    expect(serverBranch()).toBe(before);
+    // Seen here: for ~100 ms right after a rollback the host can refuse connections (cause not
+    // yet found; issue 7's note) — so this waits for the old release to answer, within 5 s.
+    for (const h of hosts) {
+      await eventually(
+        async () => (await versionOn(h.droplet.ip as string)) === before.slice(0, 12),
+        5000,
+        `${h.name} on ${before}`,
+      );
+    }
+  }
+}, 120_000);
+
+test("pushes that delete or rewrite master, or bring wrong credentials, are refused", () => {
+  expect(git("push", "prod", ":master").output).toContain("remote: ✗ refusing to delete master");
+  expect(git("push", "-f", "prod", "HEAD~1:master").output).toContain(
+    "remote: ✗ refusing a force-push that rewrites master",
+  );
+  const wrong = git("push", `http://ann:wrong@127.0.0.1:${receiver.port}/app.git`, "HEAD:master");
+  expect(wrong.code).not.toBe(0);
+  expect(wrong.output).toContain("Authentication failed");
+  expect(serverBranch()).toBe(head());
+});
