@@ -11,9 +11,10 @@ const USAGE = `
 Usage: bun run demo [--detach | --down]
 
 Brings dropship up on this machine: a redis-server with a password, two production
-dropship-app processes, a staging one, dropship-proxy in front and a dropship-monitor, all
-on loopback (the receiver and emulated droplets join as they are built; with no SMTP_URL the
-monitor logs its alerts to .dropship/demo/monitor.log). Writes .dropship/demo.env:
+dropship-app processes, a staging one, dropship-proxy in front and a dropship-monitor and
+dropship-receiver, all on loopback (emulated droplets join the demo with the scaling work;
+with no SMTP_URL the monitor logs its alerts to .dropship/demo/monitor.log). A push to the
+receiver is tested and built; with no droplets in the demo yet, nothing is deployed. Writes .dropship/demo.env:
 PROXY_URL, DASHBOARD_URL, DROPSHIP_ADMIN_TOKEN, REDIS_URL, PRODUCTION_URLS, STAGING_URL.
 
   (none)     run in the foreground; Ctrl-C tears everything down
@@ -168,10 +169,37 @@ async function up(pids: number[]) {
   );
   await waitForHttp(`http://127.0.0.1:${monitorPort}/healthz`, 15_000, "dropship-monitor");
 
+  step("dropship-receiver");
+  const receiverPort = freePort();
+  const demoConfig = join(RUN, "dropship.yml");
+  // The demo's pushes run the unit tests: the full suite starts emulators of its own.
+  writeFileSync(
+    demoConfig,
+    "pipeline:\n  test:\n    master: bun run test:unit\n    staging: bun run test:unit\n",
+  );
+  record(
+    startDaemon(
+      [process.execPath, join(ROOT, "server/receiver/main.ts")],
+      {
+        PORT: String(receiverPort),
+        HOST: "127.0.0.1",
+        DROPSHIP_ADMIN_TOKEN: token,
+        DROPSHIP_REPOS: join(RUN, "repos"),
+        DROPSHIP_WORK: join(RUN, "work"),
+        DROPSHIP_CONFIG: demoConfig,
+        REDIS_URL: redisUrl,
+      },
+      join(RUN, "receiver.log"),
+    ),
+  );
+  await waitForHttp(`http://127.0.0.1:${receiverPort}/healthz`, 15_000, "dropship-receiver");
+  const gitRemote = `http://demo:${token}@127.0.0.1:${receiverPort}/app.git`;
+
   writeFileSync(
     ENV_FILE,
     [
       `PROXY_URL=${proxy}`,
+      `GIT_REMOTE=${gitRemote}`,
       `DASHBOARD_URL=${proxy}/_dropship/`,
       `DROPSHIP_ADMIN_TOKEN=${token}`,
       `REDIS_URL=${redisUrl}`,

@@ -37,7 +37,7 @@ test("the demo comes up detached, splits through its proxy, flips a flag, and --
   expect(up.code).toBe(0);
   const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
   try {
-    expect(pids).toHaveLength(6);
+    expect(pids).toHaveLength(7);
     const settings = parseEnv(readFileSync(join(dir, "demo.env"), "utf8"));
     const production = (settings.PRODUCTION_URLS ?? "").split(",");
     expect(production).toHaveLength(2);
@@ -68,13 +68,15 @@ test("the demo comes up detached, splits through its proxy, flips a flag, and --
     await Bun.sleep(200);
     expect((await fetch(`${proxy}/set`)).status).toBe(200);
     expect((await fetch(`${settings.DASHBOARD_URL}`)).status).toBe(401);
+    const refs = Bun.spawnSync(["git", "ls-remote", settings.GIT_REMOTE ?? ""], { stderr: "pipe" });
+    expect(refs.exitCode).toBe(0);
 
     const again = run("scripts/demo.ts", ["--detach"], env);
     expect(again.code).toBe(1);
     expect(again.err).toContain("already running");
   } finally {
     const down = run("scripts/demo.ts", ["--down"], env);
-    expect(down.out).toContain("stopped 6 processes");
+    expect(down.out).toContain("stopped 7 processes");
   }
   for (const pid of pids) expect(running(pid)).toBe(false);
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
