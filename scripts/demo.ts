@@ -10,12 +10,13 @@ import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/proc
 const USAGE = `
 Usage: bun run demo [--detach | --down]
 
-Brings dropship up on this machine: a redis-server with a password, two production
-dropship-app processes, a staging one, dropship-proxy in front and a dropship-monitor and
-dropship-receiver, all on loopback (emulated droplets join the demo with the scaling work;
-with no SMTP_URL the monitor logs its alerts to .dropship/demo/monitor.log). A push to the
-receiver is tested and built; with no droplets in the demo yet, nothing is deployed. Writes .dropship/demo.env:
-PROXY_URL, DASHBOARD_URL, DROPSHIP_ADMIN_TOKEN, REDIS_URL, PRODUCTION_URLS, STAGING_URL.
+Brings dropship up on this machine, all on loopback: a redis-server with a password, two
+production dropship-app processes and a staging one, dropship-proxy in front, a
+dropship-monitor and dropship-receiver. A push to the receiver is tested and built; the
+demo has no droplets yet (they join with the scaling work), so nothing is deployed. With no
+SMTP_URL the monitor logs its alerts to .dropship/demo/monitor.log. Writes
+.dropship/demo.env: PROXY_URL, GIT_REMOTE, DASHBOARD_URL, DROPSHIP_ADMIN_TOKEN, REDIS_URL,
+PRODUCTION_URLS, STAGING_URL.
 
   (none)     run in the foreground; Ctrl-C tears everything down
   --detach   return once everything serves; stop it later with --down
