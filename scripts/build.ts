@@ -34,6 +34,9 @@ await runCli("build", USAGE, async (args) => {
         "build",
         "--compile",
         "--minify",
+        // ssh2's optional native speed-up: left out, ssh2 falls back to its pure-JS path
+        "--external",
+        "cpu-features",
         "--define",
         `DROPSHIP_BUILD_VERSION=${JSON.stringify(version)}`,
         entry,

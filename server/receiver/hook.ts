@@ -51,7 +51,7 @@ export async function preReceive(input: string, settings: HookSettings): Promise
         return 1;
       }
     }
-    const code = await deploy(branch, role, newSha, settings, say);
+    const code = await deploy(branch, role, oldSha, newSha, settings, say);
     if (code !== 0) return code;
   }
   return 0;
@@ -60,6 +60,7 @@ export async function preReceive(input: string, settings: HookSettings): Promise
 async function deploy(
   branch: string,
   role: RoleName,
+  expected: string,
   commit: string,
   settings: HookSettings,
   say: (line: string) => void,
@@ -87,6 +88,16 @@ async function deploy(
       config.pipeline.lock_timeout,
       say,
       async () => {
+        // git checks the branch's old value only after this hook; a push that waited for the
+        // lock must not deploy on top of a branch that moved meanwhile.
+        const now = Bun.spawnSync(["git", "rev-parse", "--verify", "-q", `refs/heads/${branch}`])
+          .stdout.toString()
+          .trim();
+        if ((now || "0".repeat(40)) !== expected) {
+          throw new Error(
+            `${branch} moved to ${now.slice(0, 12)} while this push waited; pull, then push again`,
+          );
+        }
         const binaries = await runGate({
           commit,
           workspace: join(settings.workDir, "workspaces", role),

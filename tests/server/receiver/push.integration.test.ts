@@ -219,3 +219,57 @@ test("pushes that delete or rewrite master, or bring wrong credentials, are refu
   expect(wrong.output).toContain("Authentication failed");
   expect(serverBranch()).toBe(head());
 });
+
+test("two pushes to master at once take turns, and the later one does not deploy over a moved branch", async () => {
+  const second = join(dir, "clone-2");
+  Bun.spawnSync(["git", "clone", "-q", join(dir, "clone"), second]);
+  appendFileSync(join(clone, "README.md"), "\nA third release.\n");
+  git("commit", "-qam", "third release");
+  Bun.spawnSync(["git", "-C", second, "fetch", "-q", join(dir, "clone"), "HEAD"]);
+  Bun.spawnSync(["git", "-C", second, "reset", "-q", "--hard", "FETCH_HEAD"]);
+  Bun.spawnSync(["git", "-C", second, "commit", "-q", "--allow-empty", "-m", "racing release"], {
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "Bob",
+      GIT_AUTHOR_EMAIL: "b@x",
+      GIT_COMMITTER_NAME: "Bob",
+      GIT_COMMITTER_EMAIL: "b@x",
+    },
+  });
+  const remote = `http://bob:${TOKEN}@127.0.0.1:${receiver.port}/app.git`;
+  const first = pushAsync("prod", "HEAD:master");
+  await Bun.sleep(300);
+  const racing = Bun.spawn(["git", "-C", second, "push", remote, "HEAD:master"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [one, two] = await Promise.all([
+    first,
+    Promise.all([
+      new Response(racing.stdout).text(),
+      new Response(racing.stderr).text(),
+      racing.exited,
+    ]).then(([o, e, code]) => ({ code, output: o + e })),
+  ]);
+  expect(one.code).toBe(0);
+  expect(two.code).not.toBe(0);
+  expect(two.output).toContain("remote: waiting: a production deploy is running (master");
+  expect(two.output).toMatch(
+    /remote: ✗ push rejected: master moved to \w{12} while this push waited; pull, then push again/,
+  );
+  expect(serverBranch()).toBe(head());
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(head().slice(0, 12));
+}, 180_000);
+
+test("bun run status shows the deploys: who pushed what, and how it ended", () => {
+  const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/status.ts")], {
+    env: { PATH: process.env.PATH ?? "", REDIS_URL: redis.url },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(proc.exitCode).toBe(0);
+  const out = proc.stdout.toString();
+  expect(out).toMatch(new RegExp(`master\\s+${head().slice(0, 12)}\\s+ann\\s+deployed`));
+  expect(out).toMatch(/master\s+\w{12}\s+bob\s+failed/);
+  expect(out).toMatch(/10\.77\.\d+\.\d+:3000\s+production\s+in rotation/);
+});
