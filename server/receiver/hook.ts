@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, RoleName } from "../shared/config/schema.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
@@ -57,7 +58,8 @@ export async function preReceive(input: string, settings: HookSettings): Promise
   return 0;
 }
 
-async function deploy(
+/** Tests, builds and rolls out one commit of a branch; answers the exit code. */
+export async function deploy(
   branch: string,
   role: RoleName,
   expected: string,
@@ -90,9 +92,14 @@ async function deploy(
       async () => {
         // git checks the branch's old value only after this hook; a push that waited for the
         // lock must not deploy on top of a branch that moved meanwhile.
-        const now = Bun.spawnSync(["git", "rev-parse", "--verify", "-q", `refs/heads/${branch}`])
-          .stdout.toString()
-          .trim();
+        // The previous holder released the lock a moment before git moved its branch, so the
+        // branch may still look old: what the last deploy of this role shipped is the truth.
+        const shipped = lastShipped(settings.workDir, role);
+        const now =
+          shipped ??
+          Bun.spawnSync(["git", "rev-parse", "--verify", "-q", `refs/heads/${branch}`])
+            .stdout.toString()
+            .trim();
         if ((now || "0".repeat(40)) !== expected) {
           throw new Error(
             `${branch} moved to ${now.slice(0, 12)} while this push waited; pull, then push again`,
@@ -111,6 +118,7 @@ async function deploy(
         const hosts = fleet.hosts.filter((h) => h.role === role);
         if (hosts.length === 0) {
           say(`  no ${role} hosts in the inventory: built and tested, nothing to deploy`);
+          result = "accepted";
         } else {
           await rollout({
             hosts,
@@ -126,12 +134,16 @@ async function deploy(
             drainGraceMs: 500,
             say,
           });
+          result = "deployed";
         }
+        recordShipped(settings.workDir, role, commit);
       },
     );
-    result = "deployed";
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
     say(
-      `✓ ${commit.slice(0, 12)} is live on ${role} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+      result === "deployed"
+        ? `✓ ${commit.slice(0, 12)} is live on ${role} (${seconds} s)`
+        : `✓ ${commit.slice(0, 12)} passed the gate (${seconds} s); no ${role} host to deploy to`,
     );
     return 0;
   } catch (error) {
@@ -165,6 +177,17 @@ async function deploy(
     }
     redis?.disconnect();
   }
+}
+
+/** What the last deploy of a role shipped, kept beside the role's lock. */
+function lastShipped(workDir: string, role: RoleName): string | undefined {
+  const file = join(workDir, "locks", `${role}.shipped`);
+  return existsSync(file) ? readFileSync(file, "utf8").trim() || undefined : undefined;
+}
+
+export function recordShipped(workDir: string, role: RoleName, commit: string): void {
+  mkdirSync(join(workDir, "locks"), { recursive: true });
+  writeFileSync(join(workDir, "locks", `${role}.shipped`), `${commit}\n`);
 }
 
 async function drainAt(redis: RedisClient | undefined, url: string, draining: boolean) {

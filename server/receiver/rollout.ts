@@ -71,12 +71,15 @@ export async function rollout(options: RolloutOptions): Promise<void> {
       say(
         `  shipped ${(sent / 1024).toFixed(0)} KiB (${reports.map((r) => `${r.name} ${r.mode}`).join(", ")})`,
       );
+      // the releases that went live, in order: what `bun run rollback` goes back along
+      await ssh.check(`echo ${options.version} >> /srv/dropship/deployed`);
       await options.drain(host, false);
       updated.push({ host, previous });
     } catch (error) {
       say(`✗ ${host.name}: ${(error as Error).message}`);
       updated.push({ host, previous });
       await rollBack(updated.reverse(), options);
+      await dropRelease(updated, options);
       throw new Error(
         `${host.name} did not come up on ${options.version}; rolled ${updated.map((u) => u.host.name).join(", ")} back to ${updated.map((u) => u.previous ?? "nothing").join(", ")}`,
       );
@@ -127,4 +130,54 @@ async function rollBack(
       ssh.close();
     }
   }
+}
+
+/** The releases on a host, the one `current` points at, and those that went live, oldest first. */
+export async function releasesOn(
+  ssh: Ssh,
+): Promise<{ current: string | undefined; all: string[]; live: string[] }> {
+  const lines = async (command: string) =>
+    (await ssh.exec(command)).stdout.trim().split("\n").filter(Boolean);
+  const [current] = await lines('basename "$(readlink /srv/dropship/current)" 2>/dev/null');
+  const all = await lines("ls -1t /srv/dropship/releases 2>/dev/null");
+  const live = await lines("cat /srv/dropship/deployed 2>/dev/null");
+  return { current, all, live };
+}
+
+/** A release that never came up is removed from the hosts it reached, so nothing goes back to it. */
+async function dropRelease(hosts: { host: FleetHost }[], options: RolloutOptions) {
+  for (const { host } of hosts) {
+    const ssh = await Ssh.connect({
+      host: host.address,
+      privateKey: options.privateKey,
+      hostPublicKey: host.hostPublicKey,
+    });
+    try {
+      await ssh.exec(
+        `[ "$(basename "$(readlink /srv/dropship/current)")" = ${options.version} ] || rm -rf /srv/dropship/releases/${options.version}`,
+      );
+    } finally {
+      ssh.close();
+    }
+  }
+}
+
+/** Points a host at a release already on it, restarts the services and waits until healthy. */
+export async function switchRelease(
+  ssh: Ssh,
+  release: string,
+  services: string[],
+  healthUrl: string,
+  healthTimeoutMs: number,
+): Promise<void> {
+  const restart = services
+    .map(
+      (s) =>
+        `if [ -d /run/systemd/system ]; then systemctl restart dropship-${s}; else /srv/dropship/bin/dropship-service restart ${s}; fi`,
+    )
+    .join(" && ");
+  await ssh.check(
+    `test -d /srv/dropship/releases/${release} && cd /srv/dropship && ln -sfn releases/${release} current.next && mv -T current.next current && ${restart}`,
+  );
+  await waitForVersion(ssh.target.host, healthUrl, release, healthTimeoutMs);
 }

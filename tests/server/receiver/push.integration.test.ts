@@ -273,3 +273,40 @@ test("bun run status shows the deploys: who pushed what, and how it ended", () =
   expect(out).toMatch(/master\s+\w{12}\s+bob\s+failed/);
   expect(out).toMatch(/10\.77\.\d+\.\d+:3000\s+production\s+in rotation/);
 });
+
+test("bun run rollback and bun run deploy do the same without a push, and move the branch", async () => {
+  const env = {
+    PATH: process.env.PATH ?? "",
+    DROPSHIP_REPOS: join(dir, "repos"),
+    DROPSHIP_WORK: join(dir, "work"),
+    DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+    DROPSHIP_INVENTORY: inventory,
+    REDIS_URL: redis.url,
+  };
+  const cli = (script: string, ...args: string[]) => {
+    const proc = Bun.spawnSync([process.execPath, join(ROOT, script), ...args], {
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
+  };
+  const live = serverBranch();
+  const back = cli("scripts/rollback.ts", "production");
+  expect({ code: back.code, output: back.output }).toMatchObject({ code: 0 });
+  const previous = /↺ web-1: \w{12} → (\w{12})/.exec(back.output)?.[1] as string;
+  expect(previous).toBeTruthy();
+  expect(previous).not.toBe(live.slice(0, 12));
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(previous);
+  expect(serverBranch().slice(0, 12)).toBe(previous);
+
+  const forward = cli("scripts/deploy.ts", "master", live);
+  expect(forward.output).toContain(`✓ ${live.slice(0, 12)} is live on production`);
+  expect(forward.code).toBe(0);
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(live.slice(0, 12));
+  expect(serverBranch()).toBe(live);
+
+  const nothing = cli("scripts/rollback.ts", "production", "no-such-release");
+  expect(nothing.code).toBe(1);
+  expect(nothing.output).toContain("web-1 does not have release no-such-release");
+}, 180_000);

@@ -1,0 +1,84 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { readFleet } from "../server/receiver/fleet.ts";
+import { recordShipped } from "../server/receiver/hook.ts";
+import { releasesOn, switchRelease } from "../server/receiver/rollout.ts";
+import { Ssh } from "../server/shared/ssh.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import { receiverSettings } from "./lib/receiver-env.ts";
+
+const USAGE = `
+Usage: bun run rollback production|staging [RELEASE]
+
+Puts every host of a role back on RELEASE (default: the last release that went live on it
+before the current one), one host at a time, each restarted and health-checked; then points the branch
+(master or staging) at that release's commit when the receiver's repository has it.
+`;
+
+await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
+  if (extra.length > 0 || (role !== "production" && role !== "staging"))
+    throw new UsageError("usage: rollback production|staging [RELEASE]");
+  const settings = receiverSettings();
+  const fleet = readFleet(settings.inventoryFile);
+  const hosts = fleet.hosts.filter((h) => h.role === role);
+  if (hosts.length === 0) throw new UsageError(`no ${role} hosts in ${settings.inventoryFile}`);
+  let target = release;
+  for (const host of hosts) {
+    const ssh = await Ssh.connect({
+      host: host.address,
+      privateKey: fleet.privateKey,
+      hostPublicKey: host.hostPublicKey,
+    });
+    try {
+      const { current, all, live } = await releasesOn(ssh);
+      // by default, the last release that went live before the current one and is still there
+      const goal = release ?? [...live].reverse().find((r) => r !== current && all.includes(r));
+      if (!goal)
+        throw new UsageError(
+          `${host.name} has no release before ${current ?? "its current one"} to go back to`,
+        );
+      if (!all.includes(goal))
+        throw new UsageError(
+          `${host.name} does not have release ${goal} (it has ${all.join(", ")})`,
+        );
+      await switchRelease(
+        ssh,
+        goal,
+        ["app"],
+        `http://${host.address}:${settings.config.ports.app}/healthz`,
+        settings.config.pipeline.health_timeout,
+      );
+      console.log(`↺ ${host.name}: ${current ?? "nothing"} → ${goal}`);
+      target = goal;
+    } finally {
+      ssh.close();
+    }
+  }
+  const branch = role === "production" ? "master" : "staging";
+  const commit = Bun.spawnSync([
+    "git",
+    "--git-dir",
+    settings.repo,
+    "rev-parse",
+    "--verify",
+    "-q",
+    `${target}^{commit}`,
+  ])
+    .stdout.toString()
+    .trim();
+  if (commit) {
+    Bun.spawnSync([
+      "git",
+      "--git-dir",
+      settings.repo,
+      "update-ref",
+      `refs/heads/${branch}`,
+      commit,
+    ]);
+    recordShipped(settings.workDir, role, commit);
+    console.log(`${branch} now names ${commit.slice(0, 12)}`);
+  } else {
+    // the next push then checks against the branch itself
+    rmSync(join(settings.workDir, "locks", `${role}.shipped`), { force: true });
+  }
+});
