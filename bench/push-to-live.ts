@@ -114,10 +114,10 @@ try {
     const total = (performance.now() - started) / 1000;
     const output = proc.stdout.toString() + proc.stderr.toString();
     if (proc.exitCode !== 0) throw new Error(`push failed:\n${output}`);
-    const steps = [...output.matchAll(/remote: {2}(\S[^(\n]*?)(?:: ok)? \((\d+\.\d) s\)/g)].map(
+    const steps = [...output.matchAll(/^remote: {3}(\S.*?)(?:: ok)? \((\d+\.\d) s\)\s*$/gm)].map(
       ([, name, s]) => `${name?.trim()} ${s} s`,
     );
-    const shipped = [...output.matchAll(/remote: {2}shipped (\d+) KiB/g)].map(
+    const shipped = [...output.matchAll(/remote: {3}shipped (\d+) KiB/g)].map(
       ([, kib]) => `${kib} KiB`,
     );
     console.log(`${label}: ${total.toFixed(1)} s push to live`);
