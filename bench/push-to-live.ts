@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { inventoryYaml } from "../gitops/inventory.ts";
 import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
 import { runPlaybook } from "../server/shared/ansible.ts";
-import { DigitalOcean, type Droplet } from "../server/shared/cloud/digitalocean.ts";
-import { hostKeyUserData, knownHostsLine, makeHostKey } from "../server/shared/cloud/hostkeys.ts";
+import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
+import { createHosts } from "../server/shared/cloud/provision.ts";
 import { run } from "../server/shared/proc.ts";
 import { cleanup, ROOT, trackPid, workDir } from "./lib.ts";
 
@@ -35,24 +35,16 @@ try {
   const provider = new DigitalOcean({ token: apiToken, apiUrl: `http://127.0.0.1:${apiPort}/v2` });
   run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", join(workDir, "id")]);
   const key = await provider.ensureSshKey("bench", readFileSync(join(workDir, "id.pub"), "utf8"));
-  const hosts: { name: string; droplet: Droplet; hostKey: ReturnType<typeof makeHostKey> }[] = [];
-  for (const name of ["web-1", "web-2"]) {
-    const hostKey = makeHostKey(name);
-    const droplet = await provider.createDroplet({
-      name,
-      region: "nyc3",
-      size: "s-1vcpu-1gb",
-      image: "debian-12-x64",
-      sshKeys: [key.id],
-      tags: [],
-      userData: hostKeyUserData(hostKey),
-    });
-    hosts.push({ name, droplet: await provider.waitActive(droplet, 20_000, 50), hostKey });
-  }
-  writeFileSync(
-    join(workDir, "known_hosts"),
-    hosts.map((h) => knownHostsLine(h.droplet.ip as string, h.hostKey)).join("\n"),
-  );
+  const specs = ["web-1", "web-2"].map((name) => ({
+    name,
+    region: "nyc3",
+    size: "s-1vcpu-1gb",
+    image: "debian-12-x64",
+    sshKeys: [key.id],
+    tags: [],
+  }));
+  const hosts = await createHosts(provider, specs, 20_000, 50);
+  writeFileSync(join(workDir, "known_hosts"), hosts.map((h) => h.knownHost).join("\n"));
   const inventory = join(workDir, "inventory.yml");
   writeFileSync(
     inventory,

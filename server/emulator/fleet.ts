@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "../shared/proc.ts";
+import { makeHostKey } from "../shared/cloud/hostkeys.ts";
 import { IMAGES, REGIONS, SIZES } from "./catalog.ts";
 import { hostKeyFromUserData } from "./cloudinit.ts";
 import { bootHost, destroyHost, ensureBridge, GATEWAY, leftoverHosts } from "./host.ts";
@@ -317,22 +317,5 @@ function fingerprintOf(publicKey: string): string | undefined {
 }
 
 function generateHostKey(): string {
-  const dir = run(["mktemp", "-d"]).trim();
-  try {
-    run([
-      "ssh-keygen",
-      "-q",
-      "-t",
-      "ed25519",
-      "-N",
-      "",
-      "-C",
-      "emulated-droplet",
-      "-f",
-      join(dir, "key"),
-    ]);
-    return readFileSync(join(dir, "key"), "utf8");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return makeHostKey("emulated-droplet").privateKey;
 }

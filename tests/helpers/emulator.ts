@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { makeHostKey } from "../../server/shared/cloud/hostkeys.ts";
 import { run } from "../../server/shared/proc.ts";
 import { type RunningServer, startServer } from "./server.ts";
 import { fileTempDir } from "./tmp.ts";
@@ -26,25 +26,9 @@ export async function startEmulator(ratePerMinute = 1000): Promise<TestEmulator>
   return { ...server, apiUrl: `${server.url}/v2`, token, dir };
 }
 
-/** An SSH key pair for the "account", made with ssh-keygen. */
+/** An SSH key pair for the "account" (an ed25519 key made with ssh-keygen). */
 export function userKey(): { privateKey: string; publicKey: string } {
-  const dir = fileTempDir("dropship-userkey-");
-  run([
-    "ssh-keygen",
-    "-q",
-    "-t",
-    "ed25519",
-    "-N",
-    "",
-    "-C",
-    "dropship-test",
-    "-f",
-    join(dir, "id"),
-  ]);
-  return {
-    privateKey: readFileSync(join(dir, "id"), "utf8"),
-    publicKey: readFileSync(join(dir, "id.pub"), "utf8").trim(),
-  };
+  return makeHostKey("dropship-test");
 }
 
 export function namespaces(): string[] {

@@ -3,12 +3,8 @@ import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { inventoryYaml } from "../../../gitops/inventory.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
-import { DigitalOcean, type Droplet } from "../../../server/shared/cloud/digitalocean.ts";
-import {
-  hostKeyUserData,
-  knownHostsLine,
-  makeHostKey,
-} from "../../../server/shared/cloud/hostkeys.ts";
+import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
+import { createHosts } from "../../../server/shared/cloud/provision.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
 import { addBackend, startProxy } from "../../helpers/proxy.ts";
@@ -27,25 +23,21 @@ const dir = fileTempDir("dropship-push-");
 
 // Two production droplets, converged with product.yml, their apps reaching Redis on the bridge.
 const key = await provider.ensureSshKey("dropship", account.publicKey);
-const hosts: { name: string; droplet: Droplet; hostKey: ReturnType<typeof makeHostKey> }[] = [];
-for (const name of ["web-1", "web-2"]) {
-  const hostKey = makeHostKey(name);
-  const droplet = await provider.createDroplet({
+const hosts = await createHosts(
+  provider,
+  ["web-1", "web-2"].map((name) => ({
     name,
     region: "nyc3",
     size: "s-1vcpu-1gb",
     image: "debian-12-x64",
     sshKeys: [key.id],
     tags: [],
-    userData: hostKeyUserData(hostKey),
-  });
-  hosts.push({ name, droplet: await provider.waitActive(droplet, 20_000, 50), hostKey });
-}
-writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
-writeFileSync(
-  join(dir, "known_hosts"),
-  hosts.map((h) => knownHostsLine(h.droplet.ip as string, h.hostKey)).join("\n"),
+  })),
+  20_000,
+  50,
 );
+writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
+writeFileSync(join(dir, "known_hosts"), hosts.map((h) => h.knownHost).join("\n"));
 const inventory = join(dir, "inventory.yml");
 writeFileSync(
   inventory,
@@ -310,3 +302,26 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(nothing.code).toBe(1);
   expect(nothing.output).toContain("web-1 does not have release no-such-release");
 }, 180_000);
+
+test("the receiver serves clones too, and refuses a tree without a lock file", () => {
+  const copy = join(dir, "copy");
+  const cloned = Bun.spawnSync(
+    ["git", "clone", "-q", `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/app.git`, copy],
+    { stderr: "pipe" },
+  );
+  expect(cloned.exitCode).toBe(0);
+  expect(Bun.spawnSync(["git", "-C", copy, "rev-parse", "HEAD"]).stdout.toString().trim()).toBe(
+    serverBranch(),
+  );
+
+  const before = serverBranch();
+  git("rm", "-q", "package-lock.json");
+  git("commit", "-qm", "no lock file");
+  undo = () => git("reset", "-q", "--hard", "HEAD~1");
+  const push = git("push", "prod", "HEAD:master");
+  expect(push.code).not.toBe(0);
+  expect(push.output).toContain(
+    "remote: ✗ push rejected: install: the pushed tree has no package.json with a lock file",
+  );
+  expect(serverBranch()).toBe(before);
+});
