@@ -8,7 +8,6 @@ import {
   upstreamHeaders,
 } from "./headers.ts";
 import type { Metrics } from "./metrics.ts";
-import type { Member } from "./pool.ts";
 import type { Routing } from "./routing.ts";
 
 const COOKIE_AGE = 60 * 60 * 24 * 365;
@@ -121,5 +120,3 @@ function record(deps: ForwardDeps, track: Track, backend: string, status: number
 function clientCookie(name: string, value: string): string {
   return `${name}=${value}; Path=/; Max-Age=${COOKIE_AGE}; HttpOnly; SameSite=Lax`;
 }
-
-export type { Member };
