@@ -1,0 +1,95 @@
+export interface ScalePolicy {
+  upAbove: number;
+  downBelow: number;
+  /** how long the metric must stay past a threshold */
+  forMs: number;
+  /** least time between two scaling actions */
+  cooldownMs: number;
+  min: number;
+  max: number;
+  /** failed provisions in a row before the autoscaler stops trying */
+  maxFailures: number;
+}
+
+export interface ScaleState {
+  breach: { direction: "up" | "down"; since: number } | null;
+  lastActionAt: number | null;
+  failures: number;
+}
+
+export const IDLE: ScaleState = { breach: null, lastActionAt: null, failures: 0 };
+
+export interface Observation {
+  now: number;
+  /** the watched metric: proxy CPU %, production CPU % or requests/s per host */
+  value: number;
+  metric: string;
+  /** production hosts, those still booting counted as capacity */
+  hosts: number;
+  deploying: boolean;
+}
+
+export interface Decision {
+  state: ScaleState;
+  action: "add" | "remove" | "none";
+  /** the decision with its numbers, for the log */
+  why: string;
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
+
+/**
+ * The autoscaler's rule, a pure function: out when the metric stays above `upAbove` for
+ * `forMs`, in when it stays below `downBelow`; never beyond min and max (max is a hard cap),
+ * at most one action per cooldown, nothing during a deploy, and nothing at all once
+ * `maxFailures` provisions in a row have failed.
+ */
+export function decide(policy: ScalePolicy, state: ScaleState, o: Observation): Decision {
+  const none = (why: string, next: ScaleState = state): Decision => ({
+    state: next,
+    action: "none",
+    why,
+  });
+  if (state.failures >= policy.maxFailures) {
+    return none(
+      `stopped: ${state.failures} failed provisions in a row — fix the cause, then reset the autoscaler`,
+    );
+  }
+  if (o.deploying) return none("waiting: a deploy is running");
+  const cooling = state.lastActionAt !== null && o.now - state.lastActionAt < policy.cooldownMs;
+  const act = (action: "add" | "remove", why: string): Decision =>
+    cooling
+      ? none(
+          `cooling down: ${why}; next action after ${seconds(policy.cooldownMs - (o.now - (state.lastActionAt ?? 0)))}`,
+        )
+      : { state: { ...state, breach: null, lastActionAt: o.now }, action, why };
+  if (o.hosts < policy.min) return act("add", `scale out: ${o.hosts} hosts < min ${policy.min}`);
+  if (o.hosts > policy.max) return act("remove", `scale in: ${o.hosts} hosts > max ${policy.max}`);
+
+  const direction: "up" | "down" | null =
+    o.value > policy.upAbove ? "up" : o.value < policy.downBelow ? "down" : null;
+  if (!direction)
+    return none(
+      `steady: ${o.metric} ${o.value.toFixed(0)} within ${policy.downBelow}–${policy.upAbove}`,
+      { ...state, breach: null },
+    );
+  const since = state.breach?.direction === direction ? state.breach.since : o.now;
+  const held = o.now - since;
+  const next = { ...state, breach: { direction, since } };
+  const comparison = direction === "up" ? `> ${policy.upAbove}` : `< ${policy.downBelow}`;
+  const what = `${o.metric} ${o.value.toFixed(0)} ${comparison} for ${seconds(held)}`;
+  if (held < policy.forMs) return none(`watching: ${what} (needs ${seconds(policy.forMs)})`, next);
+  if (direction === "up") {
+    if (o.hosts >= policy.max)
+      return none(`at max: ${what}, but ${o.hosts} hosts is the cap (${policy.max})`, next);
+    return act("add", `scale out: ${what}`);
+  }
+  if (o.hosts <= policy.min)
+    return none(`at min: ${what}, but ${o.hosts} hosts is the floor (${policy.min})`, next);
+  return act("remove", `scale in: ${what}`);
+}
+
+/** After a provision: failures in a row count toward the circuit breaker; a success resets it. */
+export function afterProvision(state: ScaleState, ok: boolean): ScaleState {
+  return { ...state, failures: ok ? 0 : state.failures + 1 };
+}

@@ -1,0 +1,93 @@
+import { expect, test } from "bun:test";
+import {
+  afterProvision,
+  decide,
+  IDLE,
+  type ScalePolicy,
+  type ScaleState,
+} from "../../../server/receiver/autoscale.ts";
+
+const policy: ScalePolicy = {
+  upAbove: 50,
+  downBelow: 20,
+  forMs: 60_000,
+  cooldownMs: 600_000,
+  min: 2,
+  max: 4,
+  maxFailures: 3,
+};
+
+/** Feeds one observation every 10 s; answers the actions taken with their times. */
+function run(values: number[], startHosts = 2, initial: ScaleState = IDLE) {
+  let state = initial;
+  let hosts = startHosts;
+  const actions: string[] = [];
+  values.forEach((value, i) => {
+    const decision = decide(policy, state, {
+      now: i * 10_000,
+      value,
+      metric: "proxy_cpu",
+      hosts,
+      deploying: false,
+    });
+    state = decision.state;
+    if (decision.action === "add") hosts++;
+    if (decision.action === "remove") hosts--;
+    if (decision.action !== "none") actions.push(`${i * 10}s ${decision.action}: ${decision.why}`);
+  });
+  return { actions, hosts, state };
+}
+
+test("sustained load adds one host, after `for`, with the numbers in the log", () => {
+  const { actions } = run([80, 80, 80, 80, 80, 80, 80]);
+  expect(actions).toEqual(["60s add: scale out: proxy_cpu 80 > 50 for 60s"]);
+});
+
+test("a short spike adds nothing", () => {
+  expect(run([80, 80, 80, 10, 80, 80]).actions).toEqual([]);
+});
+
+test("load that never ends adds exactly one host per cooldown and never passes max", () => {
+  const { actions, hosts } = run(Array.from({ length: 360 }, () => 95));
+  expect(actions.map((a) => a.split(":")[0])).toEqual(["60s add", "660s add"]);
+  expect(hosts).toBe(4);
+});
+
+test("quiet traffic removes hosts down to min, one per cooldown", () => {
+  const { actions, hosts } = run(
+    Array.from({ length: 200 }, () => 5),
+    4,
+  );
+  expect(actions.map((a) => a.split(":")[0])).toEqual(["60s remove", "660s remove"]);
+  expect(hosts).toBe(2);
+});
+
+test("below min it adds at once; during a deploy it does nothing", () => {
+  expect(
+    decide(policy, IDLE, { now: 0, value: 0, metric: "proxy_cpu", hosts: 1, deploying: false })
+      .action,
+  ).toBe("add");
+  const busy = decide(policy, IDLE, {
+    now: 0,
+    value: 99,
+    metric: "proxy_cpu",
+    hosts: 1,
+    deploying: true,
+  });
+  expect(busy).toMatchObject({ action: "none", why: "waiting: a deploy is running" });
+});
+
+test("repeated failed provisions open the circuit until someone resets it", () => {
+  let state = IDLE;
+  for (let i = 0; i < 3; i++) state = afterProvision(state, false);
+  const stopped = decide(policy, state, {
+    now: 0,
+    value: 99,
+    metric: "proxy_cpu",
+    hosts: 1,
+    deploying: false,
+  });
+  expect(stopped.action).toBe("none");
+  expect(stopped.why).toStartWith("stopped: 3 failed provisions in a row");
+  expect(afterProvision(afterProvision(IDLE, false), true).failures).toBe(0);
+});
