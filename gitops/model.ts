@@ -1,0 +1,113 @@
+import type { RoleName } from "../server/shared/config/schema.ts";
+import type { InventoryHost } from "./inventory.ts";
+
+export interface FleetHostRecord {
+  name: string;
+  role: RoleName;
+  dropletId: number;
+  address: string;
+  region: string;
+  size: string;
+  /** the release it runs, once one was delivered */
+  release?: string;
+  created: string;
+}
+
+export interface FleetInventory {
+  /** how many hosts of each role are wanted */
+  desired: Partial<Record<RoleName, number>>;
+  hosts: FleetHostRecord[];
+}
+
+export const EMPTY: FleetInventory = { desired: {}, hosts: [] };
+
+export function addHost(inventory: FleetInventory, host: FleetHostRecord): FleetInventory {
+  if (inventory.hosts.some((h) => h.name === host.name))
+    throw new Error(`${host.name} is already in the inventory`);
+  return { ...inventory, hosts: [...inventory.hosts, host] };
+}
+
+export function removeHost(inventory: FleetInventory, name: string): FleetInventory {
+  if (!inventory.hosts.some((h) => h.name === name))
+    throw new Error(`${name} is not in the inventory`);
+  return { ...inventory, hosts: inventory.hosts.filter((h) => h.name !== name) };
+}
+
+export function setRelease(
+  inventory: FleetInventory,
+  role: RoleName,
+  release: string,
+): FleetInventory {
+  return {
+    ...inventory,
+    hosts: inventory.hosts.map((h) => (h.role === role ? { ...h, release } : h)),
+  };
+}
+
+export function setDesired(
+  inventory: FleetInventory,
+  role: RoleName,
+  count: number,
+): FleetInventory {
+  return { ...inventory, desired: { ...inventory.desired, [role]: count } };
+}
+
+/** The next free name for a role: `<deployment>-<role>-<n>`. */
+export function nextName(inventory: FleetInventory, deployment: string, role: RoleName): string {
+  const taken = new Set(inventory.hosts.map((h) => h.name));
+  for (let n = 1; ; n++) {
+    const name = `${deployment}-${role}-${n}`;
+    if (!taken.has(name)) return name;
+  }
+}
+
+export function toYaml(inventory: FleetInventory): string {
+  const body = Bun.YAML.stringify(
+    {
+      desired: inventory.desired,
+      hosts: inventory.hosts.map((h) => ({
+        name: h.name,
+        role: h.role,
+        droplet_id: h.dropletId,
+        address: h.address,
+        region: h.region,
+        size: h.size,
+        ...(h.release ? { release: h.release } : {}),
+        created: h.created,
+      })),
+    },
+    null,
+    2,
+  );
+  return `# The fleet, as dropship left it. Written by dropship; every change is a commit.\n${body}\n`;
+}
+
+export function fromYaml(text: string): FleetInventory {
+  const raw = (Bun.YAML.parse(text) ?? {}) as {
+    desired?: Record<string, number>;
+    hosts?: Record<string, unknown>[];
+  };
+  return {
+    desired: raw.desired ?? {},
+    hosts: (raw.hosts ?? []).map((h) => ({
+      name: String(h.name),
+      role: String(h.role) as RoleName,
+      dropletId: Number(h.droplet_id),
+      address: String(h.address),
+      region: String(h.region ?? ""),
+      size: String(h.size ?? ""),
+      ...(h.release ? { release: String(h.release) } : {}),
+      created: String(h.created ?? ""),
+    })),
+  };
+}
+
+/** The hosts as the Ansible inventory builder wants them. */
+export function ansibleHosts(inventory: FleetInventory): InventoryHost[] {
+  return inventory.hosts.map((h) => ({
+    name: h.name,
+    role: h.role,
+    address: h.address,
+    dropletId: h.dropletId,
+  }));
+}

@@ -1,0 +1,40 @@
+import { expect, test } from "bun:test";
+import {
+  addHost,
+  EMPTY,
+  fromYaml,
+  nextName,
+  removeHost,
+  setDesired,
+  setRelease,
+  toYaml,
+} from "../../gitops/model.ts";
+
+const host = (name: string, role: "production" | "staging" = "production") => ({
+  name,
+  role,
+  dropletId: 1,
+  address: "10.77.0.12",
+  region: "nyc3",
+  size: "s-1vcpu-1gb",
+  created: "2026-11-26T09:00:00Z",
+});
+
+test("inventory edits are plain functions, and the file reads back as written", () => {
+  let inventory = setDesired(addHost(EMPTY, host("shop-production-1")), "production", 2);
+  inventory = setRelease(
+    addHost(inventory, host("shop-staging-1", "staging")),
+    "production",
+    "abc123",
+  );
+  expect(nextName(inventory, "shop", "production")).toBe("shop-production-2");
+  expect(fromYaml(toYaml(inventory))).toEqual(inventory);
+  expect(toYaml(inventory)).toStartWith("# The fleet, as dropship left it.");
+  expect(removeHost(inventory, "shop-staging-1").hosts.map((h) => h.name)).toEqual([
+    "shop-production-1",
+  ]);
+  expect(() => addHost(inventory, host("shop-production-1"))).toThrow(
+    "shop-production-1 is already in the inventory",
+  );
+  expect(() => removeHost(inventory, "nope")).toThrow("nope is not in the inventory");
+});

@@ -1,0 +1,52 @@
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { addHost, EMPTY, removeHost } from "../../gitops/model.ts";
+import { InventoryRepo } from "../../gitops/repo.ts";
+import { tempDir } from "../helpers/tmp.ts";
+
+const host = {
+  name: "shop-production-3",
+  role: "production" as const,
+  dropletId: 42,
+  address: "10.77.0.14",
+  region: "nyc3",
+  size: "s-1vcpu-1gb",
+  created: "2026-11-26T09:00:00Z",
+};
+
+test("every change is a commit by dropship, and git log reads as the fleet's history", async () => {
+  const dir = join(tempDir(), "inventory");
+  const repo = new InventoryRepo(dir);
+  await repo.commit(addHost(EMPTY, host), "scale out: proxy cpu 78% > 50% for 60s");
+  await repo.commit(
+    removeHost(await repo.read(), host.name),
+    "scale in: proxy cpu 12% < 20% for 60s",
+  );
+  expect((await repo.history()).map((c) => c.message)).toEqual([
+    "scale in: proxy cpu 12% < 20% for 60s",
+    "scale out: proxy cpu 78% > 50% for 60s",
+  ]);
+  const log = Bun.spawnSync(["git", "-C", dir, "log", "--format=%an <%ae>|%s"])
+    .stdout.toString()
+    .trim()
+    .split("\n");
+  expect(log).toEqual([
+    "dropship <dropship@localhost>|scale in: proxy cpu 12% < 20% for 60s",
+    "dropship <dropship@localhost>|scale out: proxy cpu 78% > 50% for 60s",
+  ]);
+  expect(Bun.spawnSync(["git", "-C", dir, "fsck"]).exitCode).toBe(0);
+  const first = Bun.spawnSync(["git", "-C", dir, "show", "HEAD~1:inventory.yml"]).stdout.toString();
+  expect(first).toContain("name: shop-production-3");
+  expect(first).toContain("droplet_id: 42");
+});
+
+test("an inventory holding a secret from the environment is never committed", async () => {
+  const repo = new InventoryRepo(join(tempDir(), "inventory"));
+  const leaky = addHost(EMPTY, { ...host, size: "dop_v1_secret_token_value" });
+  await expect(
+    repo.commit(leaky, "oops", { DIGITALOCEAN_TOKEN: "dop_v1_secret_token_value" }),
+  ).rejects.toThrow(
+    "refusing to commit the inventory: it contains the value of DIGITALOCEAN_TOKEN",
+  );
+  expect(await repo.history()).toEqual([]);
+});
