@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import type { Config, RoleName } from "../shared/config/schema.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
 import { KEYS } from "../shared/state/keys.ts";
@@ -112,6 +112,7 @@ export async function deploy(
           testCommand: config.pipeline.test[branch as "master" | "staging"],
           say,
         });
+        keepRelease(settings.workDir, commit.slice(0, 12), binaries);
         const fleet = settings.inventoryFile
           ? readFleet(settings.inventoryFile)
           : { hosts: [], privateKey: "" };
@@ -179,8 +180,19 @@ export async function deploy(
   }
 }
 
+/** Each release's binaries, kept so a new host can be given what its role runs without a rebuild. */
+export function releaseDir(workDir: string, version: string): string {
+  return join(workDir, "releases", version);
+}
+
+function keepRelease(workDir: string, version: string, binaries: string[]) {
+  const dir = releaseDir(workDir, version);
+  mkdirSync(dir, { recursive: true });
+  for (const binary of binaries) copyFileSync(binary, join(dir, basename(binary)));
+}
+
 /** What the last deploy of a role shipped, kept beside the role's lock. */
-function lastShipped(workDir: string, role: RoleName): string | undefined {
+export function lastShipped(workDir: string, role: RoleName): string | undefined {
   const file = join(workDir, "locks", `${role}.shipped`);
   return existsSync(file) ? readFileSync(file, "utf8").trim() || undefined : undefined;
 }

@@ -1,0 +1,171 @@
+import { appendFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { inventoryYaml } from "../../gitops/inventory.ts";
+import { addHost, type FleetHostRecord, nextName, removeHost } from "../../gitops/model.ts";
+import type { InventoryRepo } from "../../gitops/repo.ts";
+import { runPlaybook } from "../shared/ansible.ts";
+import type { DigitalOcean } from "../shared/cloud/digitalocean.ts";
+import { createHosts } from "../shared/cloud/provision.ts";
+import { dropletSpecFor } from "../shared/cloud/spec.ts";
+import type { Config } from "../shared/config/schema.ts";
+import { deliverRelease } from "../shared/deliver.ts";
+import { backendIdFor } from "../shared/routing/model.ts";
+import { Ssh } from "../shared/ssh.ts";
+import type { RedisClient } from "../shared/state/redis.ts";
+import { listBackends, putBackend, removeBackend } from "../shared/state/routing.ts";
+import { lastShipped, releaseDir } from "./hook.ts";
+
+export interface ScaleDeps {
+  config: Config;
+  provider: DigitalOcean;
+  repo: InventoryRepo;
+  redis: RedisClient;
+  /** the account key dropship logs in with */
+  privateKeyFile: string;
+  privateKey: string;
+  publicKey: string;
+  knownHostsFile: string;
+  workDir: string;
+  /** secrets for the playbook (REDIS_URL …), from the environment */
+  playbookEnv: Record<string, string>;
+  say: (line: string) => void;
+}
+
+const ACTOR = "dropship scale";
+
+/**
+ * Adds one production host: create (tagged, host key pinned), converge with product.yml,
+ * deliver the release production runs, health-check, add to the proxy's rotation, commit the
+ * inventory. A failure on the way deletes the droplet and leaves the inventory as it was.
+ */
+export async function scaleOut(deps: ScaleDeps, reason: string): Promise<FleetHostRecord> {
+  const { config, provider, repo, say } = deps;
+  const inventory = await repo.read();
+  const production = inventory.hosts.filter((h) => h.role === "production").length;
+  if (production >= config.autoscale.max) {
+    throw new Error(
+      `refusing to add a host: production has ${production}, the cap (autoscale/max) is ${config.autoscale.max}`,
+    );
+  }
+  const release = lastShipped(deps.workDir, "production")?.slice(0, 12);
+  const binariesDir = release ? releaseDir(deps.workDir, release) : undefined;
+  if (!release || !binariesDir || !existsSync(binariesDir)) {
+    throw new Error("no production release to give a new host yet — push to master first");
+  }
+  const key = await provider.ensureSshKey(`${config.name}-dropship`, deps.publicKey);
+  const name = nextName(inventory, config.name, "production");
+  say(`▸ create ${name}`);
+  const [host] = await createHosts(
+    provider,
+    [dropletSpecFor(config, "production", name, key.id, "")].map(
+      ({ userData: _, ...spec }) => spec,
+    ),
+    120_000,
+  );
+  if (!host) throw new Error(`${name} was not created`);
+  const address = host.droplet.ip as string;
+  const url = `http://${address}:${config.ports.app}`;
+  try {
+    appendFileSync(deps.knownHostsFile, `${host.knownHost}\n`);
+    const hostInventory = join(deps.workDir, `scale-${name}.yml`);
+    writeFileSync(
+      hostInventory,
+      inventoryYaml([{ name, role: "production", address, dropletId: host.droplet.id }], {
+        privateKeyFile: deps.privateKeyFile,
+        knownHostsFile: deps.knownHostsFile,
+      }),
+    );
+    say(`▸ converge ${name} (${address}) with product.yml`);
+    await runPlaybook("product.yml", hostInventory, deps.playbookEnv);
+    say(`▸ deliver ${release}`);
+    const ssh = await Ssh.connect({
+      host: address,
+      privateKey: deps.privateKey,
+      hostPublicKey: host.hostKey.publicKey,
+    });
+    try {
+      const binaries = readdirSync(binariesDir)
+        .filter((f) => f === "dropship-app" || f === "dropship-monitor")
+        .map((f) => join(binariesDir, f));
+      await deliverRelease(
+        ssh,
+        { version: release, binaries },
+        {
+          cacheDir: join(deps.workDir, "cache", "releases"),
+          restart: ["app"],
+          healthUrl: `${url}/healthz`,
+          healthTimeoutMs: config.pipeline.health_timeout,
+        },
+      );
+      await ssh.check(`echo ${release} >> /srv/dropship/deployed`);
+    } finally {
+      ssh.close();
+    }
+    say(`▸ into rotation`);
+    await putBackend(
+      deps.redis,
+      { id: backendIdFor(url), url, track: "production", draining: false },
+      ACTOR,
+    );
+    const record: FleetHostRecord = {
+      name,
+      role: "production",
+      dropletId: host.droplet.id,
+      address,
+      region: host.droplet.region,
+      size: host.droplet.size,
+      release,
+      created: host.droplet.createdAt,
+    };
+    await repo.commit(
+      addHost(await repo.read(), record),
+      `scale out: ${reason} — added ${name} (${address}, droplet ${host.droplet.id})`,
+    );
+    say(`✓ ${name} serves production`);
+    return record;
+  } catch (error) {
+    say(`✗ ${(error as Error).message} — undoing: deleting ${name}`);
+    await removeBackend(deps.redis, backendIdFor(url), ACTOR).catch(() => undefined);
+    await provider.deleteDroplet(host.droplet.id, name);
+    throw error;
+  }
+}
+
+/**
+ * Removes the newest production host: out of rotation (draining first, so in-flight requests
+ * finish), droplet deleted, inventory committed. Never below autoscale/min.
+ */
+export async function scaleIn(
+  deps: ScaleDeps,
+  reason: string,
+  drainMs = 2000,
+): Promise<FleetHostRecord> {
+  const { config, provider, repo, say } = deps;
+  const inventory = await repo.read();
+  const production = inventory.hosts.filter((h) => h.role === "production");
+  if (production.length <= config.autoscale.min) {
+    throw new Error(
+      `refusing to remove a host: production has ${production.length}, the floor (autoscale/min) is ${config.autoscale.min}`,
+    );
+  }
+  const victim = [...production].sort(
+    (a, b) => b.created.localeCompare(a.created) || b.name.localeCompare(a.name),
+  )[0] as FleetHostRecord;
+  const url = `http://${victim.address}:${config.ports.app}`;
+  const id = backendIdFor(url);
+  const backend = (await listBackends(deps.redis)).find((b) => b.id === id);
+  if (backend) {
+    say(`▸ drain ${victim.name}`);
+    await putBackend(deps.redis, { ...backend, draining: true }, ACTOR);
+    await Bun.sleep(drainMs);
+    await removeBackend(deps.redis, id, ACTOR);
+  }
+  say(`▸ delete ${victim.name} (droplet ${victim.dropletId})`);
+  await provider.deleteDroplet(victim.dropletId, victim.name);
+  await repo.commit(
+    removeHost(await repo.read(), victim.name),
+    `scale in: ${reason} — removed ${victim.name} (${victim.address}, droplet ${victim.dropletId})`,
+  );
+  say(`✓ ${victim.name} removed`);
+  return victim;
+}

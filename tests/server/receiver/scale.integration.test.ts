@@ -1,0 +1,138 @@
+import { expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { InventoryRepo } from "../../../gitops/repo.ts";
+import { recordShipped, releaseDir } from "../../../server/receiver/hook.ts";
+import { scaleIn, scaleOut } from "../../../server/receiver/scale.ts";
+import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
+import { validateConfig } from "../../../server/shared/config/validate.ts";
+import { startEmulator, userKey } from "../../helpers/emulator.ts";
+import { startProxy } from "../../helpers/proxy.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { fileTempDir } from "../../helpers/tmp.ts";
+
+const ROOT = resolve(import.meta.dir, "../../..");
+const emulator = await startEmulator();
+const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
+const state = await connectTo(redis);
+const proxy = await startProxy(redis);
+const dir = fileTempDir("dropship-scale-");
+const account = userKey();
+writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
+writeFileSync(join(dir, "known_hosts"), "");
+const result = validateConfig({
+  name: "shop",
+  roles: { production: { count: 1 } },
+  autoscale: { min: 1, max: 2 },
+  pipeline: { health_timeout: "15s" },
+});
+if (!result.ok) throw new Error(result.errors.join("\n"));
+const config = result.config;
+const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
+const repo = new InventoryRepo(join(dir, "inventory"));
+const lines: string[] = [];
+const deps = {
+  config,
+  provider,
+  repo,
+  redis: state,
+  privateKeyFile: join(dir, "id"),
+  privateKey: account.privateKey,
+  publicKey: account.publicKey,
+  knownHostsFile: join(dir, "known_hosts"),
+  workDir: join(dir, "work"),
+  playbookEnv: { REDIS_URL: redis.url.replace("127.0.0.1", "10.77.0.1") },
+  say: (line: string) => lines.push(line),
+};
+
+// The release production runs: what a push to master would have left in the work dir.
+mkdirSync(releaseDir(deps.workDir, "rel-1"), { recursive: true });
+Bun.spawnSync([
+  process.execPath,
+  join(ROOT, "scripts/build.ts"),
+  "--outdir",
+  releaseDir(deps.workDir, "rel-1"),
+  "--version",
+  "rel-1",
+]);
+recordShipped(deps.workDir, "production", "rel-1");
+
+test("scale out adds a host that serves through the proxy and lands in an inventory commit", async () => {
+  const added = await scaleOut(deps, "proxy_cpu 78 > 50 for 60s");
+  expect(added).toMatchObject({
+    name: "shop-production-1",
+    role: "production",
+    release: "rel-1",
+    size: "s-1vcpu-1gb",
+  });
+  const served = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const response = await fetch(`${proxy.url}/`);
+    const body = await response.text();
+    if (body.includes("on shop-production-1"))
+      served.add(response.headers.get("x-dropship-backend") ?? "");
+  }
+  expect(served).toEqual(new Set([`${added.address}:3000`]));
+  const [commit] = await repo.history();
+  expect(commit?.message).toBe(
+    `scale out: proxy_cpu 78 > 50 for 60s — added shop-production-1 (${added.address}, droplet ${added.dropletId})`,
+  );
+  expect((await provider.listByTag("dropship:production")).map((d) => d.name)).toEqual([
+    "shop-production-1",
+  ]);
+}, 120_000);
+
+test("the cap holds: a second host is added, a third is refused", async () => {
+  await scaleOut(deps, "proxy_cpu 81 > 50 for 60s");
+  await expect(scaleOut(deps, "proxy_cpu 90 > 50 for 60s")).rejects.toThrow(
+    "refusing to add a host: production has 2, the cap (autoscale/max) is 2",
+  );
+  expect((await provider.listByTag("dropship:production")).length).toBe(2);
+}, 120_000);
+
+test("scale in drains and removes the newest host with no failed request", async () => {
+  let stop = false;
+  const outcomes: string[] = [];
+  const load = Array.from({ length: 6 }, async () => {
+    while (!stop) {
+      const response = await fetch(`${proxy.url}/`).catch((e: Error) => e);
+      if (response instanceof Error) {
+        outcomes.push(response.message);
+      } else {
+        await response.text();
+        outcomes.push(response.status === 200 ? "ok" : `HTTP ${response.status}`);
+      }
+    }
+  });
+  const removed = await scaleIn(deps, "proxy_cpu 8 < 20 for 60s", 1000);
+  stop = true;
+  await Promise.all(load);
+  expect(removed.name).toBe("shop-production-2");
+  expect(outcomes.length).toBeGreaterThan(50);
+  expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
+  expect((await provider.listByTag("dropship:production")).map((d) => d.name)).toEqual([
+    "shop-production-1",
+  ]);
+  expect((await repo.read()).hosts.map((h) => h.name)).toEqual(["shop-production-1"]);
+}, 120_000);
+
+test("a provision that fails midway leaves no droplet and no inventory change", async () => {
+  const before = (await repo.history()).length;
+  await expect(scaleOut({ ...deps, playbookEnv: {} }, "proxy_cpu 95 > 50 for 60s")).rejects.toThrow(
+    "product.yml failed",
+  );
+  expect(lines.some((l) => l.includes("undoing: deleting shop-production-2"))).toBe(true);
+  expect((await provider.listByTag("dropship:production")).map((d) => d.name)).toEqual([
+    "shop-production-1",
+  ]);
+  expect((await repo.history()).length).toBe(before);
+  const log = Bun.spawnSync(["git", "-C", join(dir, "inventory"), "log", "--format=%s"])
+    .stdout.toString()
+    .trim()
+    .split("\n");
+  expect(log.map((l) => l.split(" — ")[0])).toEqual([
+    "scale in: proxy_cpu 8 < 20 for 60s",
+    "scale out: proxy_cpu 81 > 50 for 60s",
+    "scale out: proxy_cpu 78 > 50 for 60s",
+  ]);
+}, 120_000);
