@@ -136,3 +136,30 @@ test("a provision that fails midway leaves no droplet and no inventory change", 
     "scale out: proxy_cpu 78 > 50 for 60s",
   ]);
 }, 120_000);
+
+test("bun run scale --dry-run prints the plan and the fleet's cost, and refuses past the cap", async () => {
+  const file = join(dir, "dropship.yml");
+  writeFileSync(
+    file,
+    `name: shop\nroles: { production: { count: 1 } }\nautoscale: { min: 1, max: 2 }\ngitops: { repo: ${join(dir, "inventory")} }\n`,
+  );
+  const scale = (...args: string[]) => {
+    const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/scale.ts"), ...args], {
+      env: { PATH: process.env.PATH ?? "", DROPSHIP_CONFIG: file },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
+  };
+  expect(scale("--dry-run")).toEqual({
+    code: 0,
+    output: "production: 1 → 2 hosts (s-1vcpu-1gb); fleet cost $0.0089/h → $0.0179/h\n",
+  });
+  expect(scale("--to", "3", "--dry-run")).toEqual({
+    code: 1,
+    output:
+      "dropship scale: 3 production hosts is above autoscale/max (2); raise the cap in the config first\n",
+  });
+  expect(scale("--down", "--dry-run").output).toContain("below autoscale/min (1)");
+  expect((await repo.read()).hosts.length).toBe(1);
+});

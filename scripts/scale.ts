@@ -1,0 +1,94 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { InventoryRepo } from "../gitops/repo.ts";
+import { SIZES } from "../server/emulator/catalog.ts";
+import { scaleIn, scaleOut } from "../server/receiver/scale.ts";
+import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
+import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import { cliRedis } from "./lib/redis.ts";
+
+const USAGE = `
+Usage: bun run scale [--count N | --to N | --down] [--dry-run]
+
+Adds production droplets (one by default, N with --count, up to N in all with --to) or
+removes one (--down), within autoscale/min and autoscale/max. Each added host is created,
+converged with ansible/product.yml, given the release production runs, health-checked, put
+in the proxy's rotation and committed to the GitOps inventory; a failure undoes it.
+--dry-run prints the plan and the fleet's cost per hour, and changes nothing.
+
+Reads DROPSHIP_CONFIG (default dropship.yml), DIGITALOCEAN_TOKEN, DIGITALOCEAN_API_URL,
+REDIS_URL, DROPSHIP_SSH_KEY (private key; its .pub is registered), DROPSHIP_KNOWN_HOSTS
+(default .dropship/known_hosts) and DROPSHIP_WORK (default .dropship/work).
+`;
+
+await runCli("scale", USAGE, async (args) => {
+  const dryRun = args.includes("--dry-run");
+  const rest = args.filter((a) => a !== "--dry-run");
+  const config = loadConfig(process.env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE);
+  const repo = new InventoryRepo(resolve(config.gitops.repo));
+  const inventory = await repo.read();
+  const now = inventory.hosts.filter((h) => h.role === "production").length;
+  const target = targetOf(rest, now);
+  const { min, max } = config.autoscale;
+  if (target > max)
+    throw new UsageError(
+      `${target} production hosts is above autoscale/max (${max}); raise the cap in the config first`,
+    );
+  if (target < min && target < now)
+    throw new UsageError(`${target} production hosts is below autoscale/min (${min})`);
+  const hourly = (size: string) => SIZES.find((s) => s.slug === size)?.price_hourly ?? 0;
+  const cost = (hosts: number) =>
+    inventory.hosts
+      .filter((h) => h.role !== "production")
+      .reduce((sum, h) => sum + hourly(h.size), 0) +
+    hosts * hourly(config.roles.production.size);
+  console.log(
+    `production: ${now} → ${target} hosts (${config.roles.production.size}); fleet cost $${cost(now).toFixed(4)}/h → $${cost(target).toFixed(4)}/h`,
+  );
+  if (dryRun || target === now) return;
+
+  const keyFile = resolve(
+    process.env.DROPSHIP_SSH_KEY ??
+      config.digitalocean.ssh_key.replace(/^~/, process.env.HOME ?? "~"),
+  );
+  if (!existsSync(keyFile) || !existsSync(`${keyFile}.pub`))
+    throw new UsageError(`no SSH key pair at ${keyFile}(.pub) — set DROPSHIP_SSH_KEY`);
+  const redis = await cliRedis();
+  try {
+    const deps = {
+      config,
+      provider: providerFromEnv(),
+      repo,
+      redis,
+      privateKeyFile: keyFile,
+      privateKey: readFileSync(keyFile, "utf8"),
+      publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
+      knownHostsFile: resolve(process.env.DROPSHIP_KNOWN_HOSTS ?? ".dropship/known_hosts"),
+      workDir: resolve(process.env.DROPSHIP_WORK ?? ".dropship/work"),
+      playbookEnv: Object.fromEntries(
+        ["REDIS_URL", "SMTP_URL", "ALERT_EMAIL_TO"].flatMap((n) =>
+          process.env[n] ? [[n, process.env[n] as string]] : [],
+        ),
+      ),
+      say: (line: string) => console.log(line),
+    };
+    for (let hosts = now; hosts < target; hosts++)
+      await scaleOut(deps, `by hand (${hosts} → ${hosts + 1})`);
+    for (let hosts = now; hosts > target; hosts--)
+      await scaleIn(deps, `by hand (${hosts} → ${hosts - 1})`);
+  } finally {
+    redis.disconnect();
+  }
+});
+
+function targetOf(args: string[], now: number): number {
+  const [flag, value, ...extra] = args;
+  if (extra.length > 0) throw new UsageError(`unexpected ${extra.join(" ")} — see --help`);
+  if (flag === undefined) return now + 1;
+  if (flag === "--down" && value === undefined) return now - 1;
+  const n = Number(value);
+  if ((flag === "--count" || flag === "--to") && Number.isInteger(n) && n >= 0)
+    return flag === "--count" ? now + n : n;
+  throw new UsageError(`cannot read ${args.join(" ")} — use --count N, --to N or --down`);
+}
