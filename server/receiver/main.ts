@@ -99,11 +99,67 @@ await serverMain(
     console.log(
       `dropship-receiver ${VERSION} listening on http://${env.host}:${server.port} — repositories in ${repos}`,
     );
+    const autoscaler = await maybeAutoscale(env.config, env.redisUrl, resolve(env.work));
     onShutdown(async () => {
+      autoscaler?.stop();
       await server.stop();
     });
   },
 );
+
+/**
+ * Starts the autoscaler when the config enables it and the environment can reach DigitalOcean,
+ * Redis and the hosts (DIGITALOCEAN_TOKEN, REDIS_URL, DROPSHIP_SSH_KEY); says why not otherwise.
+ */
+async function maybeAutoscale(configFile: string, redisUrl: string, workDir: string) {
+  const config = settings(configFile);
+  const keyFile = process.env.DROPSHIP_SSH_KEY;
+  const missing = [
+    !config.autoscale.enabled && "autoscale/enabled is false",
+    !process.env.DIGITALOCEAN_TOKEN && "DIGITALOCEAN_TOKEN is not set",
+    !redisUrl && "REDIS_URL is not set",
+    !keyFile && "DROPSHIP_SSH_KEY is not set",
+  ].filter(Boolean);
+  if (missing.length > 0 || !keyFile) {
+    console.log(`dropship-receiver: autoscaler off (${missing.join("; ")})`);
+    return undefined;
+  }
+  const { InventoryRepo } = await import("../../gitops/repo.ts");
+  const { providerFromEnv } = await import("../shared/cloud/digitalocean.ts");
+  const { connectRedis } = await import("../shared/state/redis.ts");
+  const { startAutoscaler } = await import("./autoscaler.ts");
+  const { readFileSync } = await import("node:fs");
+  const redis = connectRedis(redisUrl, { purpose: "autoscaler", persistent: true });
+  const scaler = startAutoscaler(
+    {
+      config,
+      provider: providerFromEnv(process.env, (line) => console.log(`autoscaler: ${line}`)),
+      repo: new InventoryRepo(resolve(config.gitops.repo)),
+      redis,
+      privateKeyFile: resolve(keyFile),
+      privateKey: readFileSync(keyFile, "utf8"),
+      publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
+      knownHostsFile: resolve(process.env.DROPSHIP_KNOWN_HOSTS ?? ".dropship/known_hosts"),
+      workDir,
+      playbookEnv: Object.fromEntries(
+        ["REDIS_URL", "SMTP_URL", "ALERT_EMAIL_TO"].flatMap((n) =>
+          process.env[n] ? [[n, process.env[n] as string]] : [],
+        ),
+      ),
+      say: (line) => console.log(line),
+    },
+    10_000,
+  );
+  console.log(
+    `dropship-receiver: autoscaler on (${config.autoscale.metric}, ${config.autoscale.min}–${config.autoscale.max} hosts)`,
+  );
+  return {
+    stop: () => {
+      scaler.stop();
+      redis.disconnect();
+    },
+  };
+}
 
 function createRepo(dir: string) {
   run(["git", "init", "--quiet", "--bare", "--initial-branch=master", dir]);

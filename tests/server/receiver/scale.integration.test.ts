@@ -163,3 +163,52 @@ test("bun run scale --dry-run prints the plan and the fleet's cost, and refuses 
   expect(scale("--down", "--dry-run").output).toContain("below autoscale/min (1)");
   expect((await repo.read()).hosts.length).toBe(1);
 });
+
+test("sustained proxy CPU makes the autoscaler add exactly one host per cooldown, never past max", async () => {
+  const { startAutoscaler } = await import("../../../server/receiver/autoscaler.ts");
+  const { reportHost } = await import("../../../server/shared/state/hosts.ts");
+  const fast = validateConfig({
+    name: "shop",
+    roles: { production: { count: 1 } },
+    autoscale: { min: 1, max: 2, for: "1s", cooldown: "1h" },
+    pipeline: { health_timeout: "15s" },
+  });
+  if (!fast.ok) throw new Error(fast.errors.join("\n"));
+  const said: string[] = [];
+  const autoscaler = startAutoscaler(
+    { ...deps, config: fast.config, say: (l) => said.push(l) },
+    200,
+  );
+  const hot = setInterval(() => {
+    void reportHost(state, {
+      host: "shop-proxy-1",
+      role: "proxy",
+      cpu: 93,
+      memory: 20,
+      at: Date.now(),
+      release: "rel-1",
+    });
+  }, 100);
+  const started = performance.now();
+  try {
+    while ((await repo.read()).hosts.length < 2 && performance.now() - started < 60_000)
+      await Bun.sleep(200);
+    const addedAfter = performance.now() - started;
+    await Bun.sleep(3000);
+    expect((await repo.read()).hosts.length).toBe(2);
+    expect(
+      said.filter((l) => l.startsWith("autoscaler: scale out: proxy_cpu 93 > 50 for")),
+    ).toHaveLength(1);
+    expect(
+      said.some(
+        (l) => l.startsWith("autoscaler: cooling down:") || l.startsWith("autoscaler: at max:"),
+      ),
+    ).toBe(true);
+    console.log(
+      `autoscaler: trigger → new host serving in ${(addedAfter / 1000).toFixed(1)} s (1 s sustained window included)`,
+    );
+  } finally {
+    clearInterval(hot);
+    autoscaler.stop();
+  }
+}, 90_000);

@@ -1,0 +1,78 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../shared/config/schema.ts";
+import { listHosts } from "../shared/state/hosts.ts";
+import { afterProvision, decide, IDLE, type ScaleState } from "./autoscale.ts";
+import { type ScaleDeps, scaleIn, scaleOut } from "./scale.ts";
+
+/** The watched metric from the monitors' latest figures; undefined when there is none yet. */
+export async function readMetric(deps: ScaleDeps, config: Config): Promise<number | undefined> {
+  const hosts = await listHosts(deps.redis);
+  const fresh = hosts.filter((h) => Date.now() - h.at < config.monitor.no_data);
+  if (config.autoscale.metric === "proxy_cpu") return fresh.find((h) => h.role === "proxy")?.cpu;
+  if (config.autoscale.metric === "production_cpu") {
+    const production = fresh.filter((h) => h.role === "production");
+    return production.length
+      ? production.reduce((sum, h) => sum + h.cpu, 0) / production.length
+      : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The autoscaler in the control process: every `intervalMs` it reads the metric, asks the
+ * policy, and scales one host at a time (the next tick waits for a provision to finish, so a
+ * host still booting counts as capacity). Every decision that acts, waits or refuses is logged.
+ */
+export function startAutoscaler(deps: ScaleDeps, intervalMs: number) {
+  const { config, say } = deps;
+  let state: ScaleState = IDLE;
+  let busy = false;
+  let lastWhy = "";
+  const policy = {
+    upAbove: config.autoscale.up_above,
+    downBelow: config.autoscale.down_below,
+    forMs: config.autoscale.for,
+    cooldownMs: config.autoscale.cooldown,
+    min: config.autoscale.min,
+    max: config.autoscale.max,
+    maxFailures: config.autoscale.max_failures,
+  };
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const value = await readMetric(deps, config);
+      if (value === undefined) return;
+      const hosts = (await deps.repo.read()).hosts.filter((h) => h.role === "production").length;
+      const deploying = existsSync(join(deps.workDir, "locks", "production.lock"));
+      const decision = decide(policy, state, {
+        now: Date.now(),
+        value,
+        metric: config.autoscale.metric,
+        hosts,
+        deploying,
+      });
+      state = decision.state;
+      if (decision.why !== lastWhy) say(`autoscaler: ${decision.why}`);
+      lastWhy = decision.why;
+      if (decision.action === "none") return;
+      try {
+        if (decision.action === "add") await scaleOut(deps, decision.why);
+        else await scaleIn(deps, decision.why);
+        state = afterProvision(state, true);
+      } catch (error) {
+        state = afterProvision(state, false);
+        say(
+          `autoscaler: ${decision.action} failed (${state.failures} in a row): ${(error as Error).message}`,
+        );
+      }
+    } catch (error) {
+      say(`autoscaler: cannot read the fleet (${(error as Error).message}); trying again`);
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), intervalMs);
+  return { stop: () => clearInterval(timer), tick };
+}
