@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
 import { SIZES } from "../server/emulator/catalog.ts";
-import { scaleIn, scaleOut } from "../server/receiver/scale.ts";
+import { reconcile, scaleIn, scaleOut } from "../server/receiver/scale.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
@@ -10,12 +10,15 @@ import { cliRedis } from "./lib/redis.ts";
 
 const USAGE = `
 Usage: bun run scale [--count N | --to N | --down] [--dry-run]
+       bun run scale --reconcile [--delete]
 
 Adds production droplets (one by default, N with --count, up to N in all with --to) or
 removes one (--down), within autoscale/min and autoscale/max. Each added host is created,
 converged with ansible/product.yml, given the release production runs, health-checked, put
 in the proxy's rotation and committed to the GitOps inventory; a failure undoes it.
---dry-run prints the plan and the fleet's cost per hour, and changes nothing.
+--dry-run prints the plan and the fleet's cost per hour, and changes nothing. --reconcile
+lists droplets with the deployment's tag that the inventory does not know (--delete removes
+them); every scale-out reports them first.
 
 Reads DROPSHIP_CONFIG (default dropship.yml), DIGITALOCEAN_TOKEN, DIGITALOCEAN_API_URL,
 REDIS_URL, DROPSHIP_SSH_KEY (private key; its .pub is registered), DROPSHIP_KNOWN_HOSTS
@@ -23,6 +26,24 @@ REDIS_URL, DROPSHIP_SSH_KEY (private key; its .pub is registered), DROPSHIP_KNOW
 `;
 
 await runCli("scale", USAGE, async (args) => {
+  if (args[0] === "--reconcile") {
+    if (args.slice(1).some((a) => a !== "--delete"))
+      throw new UsageError("usage: scale --reconcile [--delete]");
+    const config = loadConfig(process.env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE);
+    const say = (line: string) => console.log(line);
+    const deps = {
+      config,
+      provider: providerFromEnv(),
+      repo: new InventoryRepo(resolve(config.gitops.repo)),
+      say,
+    };
+    const orphans = await reconcile(
+      deps as Parameters<typeof reconcile>[0],
+      args.includes("--delete"),
+    );
+    if (orphans.length === 0) console.log("no orphans: every tagged droplet is in the inventory");
+    return;
+  }
   const dryRun = args.includes("--dry-run");
   const rest = args.filter((a) => a !== "--dry-run");
   const config = loadConfig(process.env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE);

@@ -34,6 +34,31 @@ export interface ScaleDeps {
 const ACTOR = "dropship scale";
 
 /**
+ * Droplets carrying the deployment's tag that the inventory does not know: left by a crash
+ * between create and commit, or made by hand. Reported, or deleted when `remove` is set.
+ */
+export async function reconcile(
+  deps: Pick<ScaleDeps, "repo" | "provider" | "config" | "say">,
+  remove: boolean,
+): Promise<string[]> {
+  const known = new Set((await deps.repo.read()).hosts.map((h) => h.dropletId));
+  const orphans = (await deps.provider.listByTag(deps.config.digitalocean.tag)).filter(
+    (d) => !known.has(d.id),
+  );
+  for (const orphan of orphans) {
+    if (remove) {
+      await deps.provider.deleteDroplet(orphan.id, orphan.name);
+      deps.say(`✗ orphan ${orphan.name} (droplet ${orphan.id}) deleted`);
+    } else {
+      deps.say(
+        `! orphan ${orphan.name} (droplet ${orphan.id}, ${orphan.ip ?? "no address"}) is tagged ${deps.config.digitalocean.tag} but not in the inventory — bun run scale --reconcile --delete removes it`,
+      );
+    }
+  }
+  return orphans.map((o) => o.name);
+}
+
+/**
  * Adds one production host: create (tagged, host key pinned), converge with product.yml,
  * deliver the release production runs, health-check, add to the proxy's rotation, commit the
  * inventory. A failure on the way deletes the droplet and leaves the inventory as it was.
@@ -52,6 +77,7 @@ export async function scaleOut(deps: ScaleDeps, reason: string): Promise<FleetHo
   if (!release || !binariesDir || !existsSync(binariesDir)) {
     throw new Error("no production release to give a new host yet — push to master first");
   }
+  await reconcile(deps, false);
   const key = await provider.ensureSshKey(`${config.name}-dropship`, deps.publicKey);
   const name = nextName(inventory, config.name, "production");
   say(`▸ create ${name}`);

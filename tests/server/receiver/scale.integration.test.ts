@@ -212,3 +212,45 @@ test("sustained proxy CPU makes the autoscaler add exactly one host per cooldown
     autoscaler.stop();
   }
 }, 90_000);
+
+test("a tagged droplet the inventory does not know is reported, and deleted when told", async () => {
+  const file = join(dir, "reconcile.yml");
+  writeFileSync(
+    file,
+    `name: shop\nroles: { production: { count: 1 } }\nautoscale: { min: 1, max: 2 }\ngitops: { repo: ${join(dir, "inventory")} }\n`,
+  );
+  const key = await provider.ensureSshKey("stray", account.publicKey);
+  const stray = await provider.createDroplet({
+    name: "stray-1",
+    region: "nyc3",
+    size: "s-1vcpu-1gb",
+    image: "debian-12-x64",
+    sshKeys: [key.id],
+    tags: ["dropship"],
+  });
+  const scale = (...args: string[]) => {
+    const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/scale.ts"), ...args], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        DROPSHIP_CONFIG: file,
+        DIGITALOCEAN_TOKEN: emulator.token,
+        DIGITALOCEAN_API_URL: emulator.apiUrl,
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
+  };
+  const report = scale("--reconcile");
+  expect(report.code).toBe(0);
+  expect(report.output).toContain(`! orphan stray-1 (droplet ${stray.id}`);
+  expect(report.output).not.toContain("shop-production-");
+  expect(scale("--reconcile", "--delete").output).toContain(
+    `✗ orphan stray-1 (droplet ${stray.id}) deleted`,
+  );
+  const known = (await repo.read()).hosts.map((h) => h.name).sort();
+  expect((await provider.listByTag("dropship")).map((d) => d.name).sort()).toEqual(known);
+  expect(scale("--reconcile").output).toBe(
+    "no orphans: every tagged droplet is in the inventory\n",
+  );
+});
