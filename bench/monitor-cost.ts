@@ -6,17 +6,9 @@
  *
  *   bun bench/monitor-cost.ts [seconds=60]
  */
-import { readFileSync } from "node:fs";
-import { benchRedis, benchServer, cleanup } from "./lib.ts";
+import { benchRedis, benchServer, cleanup, cpuTicks, rssMb } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 60);
-const ticks = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return Number(fields[11]) + Number(fields[12]);
-};
-const rssMb = (pid: number) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-
 try {
   const redis = await benchRedis();
   const base = { REDIS_URL: redis.url, DROPSHIP_ROLE: "production" };
@@ -29,13 +21,13 @@ try {
     ["without SMTP_URL", await benchServer("monitor", base)],
   ] as const;
   await Bun.sleep(2000);
-  const before = variants.map(([, monitor]) => ticks(monitor.pid));
+  const before = variants.map(([, monitor]) => cpuTicks(monitor.pid));
   await Bun.sleep(seconds * 1000);
   console.log(
     `dropship-monitor over ${seconds} s at the default 5 s interval, after a 2 s warm-up:`,
   );
   variants.forEach(([name, monitor], i) => {
-    const used = (ticks(monitor.pid) - (before[i] ?? 0)) / 100;
+    const used = (cpuTicks(monitor.pid) - (before[i] ?? 0)) / 100;
     const share = ((100 * used) / seconds).toFixed(2);
     console.log(
       `  ${name}: CPU ${used.toFixed(2)} s = ${share}% of one core, RSS ${rssMb(monitor.pid).toFixed(1)} MB`,

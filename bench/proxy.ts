@@ -16,7 +16,17 @@ import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts"
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
-import { benchRedis, benchServer, cleanup, ROOT, trackPid, workDir } from "./lib.ts";
+import {
+  benchRedis,
+  benchServer,
+  cleanup,
+  cpuTicks,
+  median,
+  ROOT,
+  rssMb,
+  trackPid,
+  workDir,
+} from "./lib.ts";
 
 const [seconds = 10, rounds = 3, connections = 50] = process.argv.slice(2).map(Number);
 for (const tool of ["wrk", "nginx", "haproxy"]) {
@@ -119,7 +129,7 @@ async function measure(target: Target): Promise<Run> {
     p50: latencyMs(out, "50%"),
     p99: latencyMs(out, "99%"),
     cpuMicros: requests > 0 ? (((cpuAfter - cpuBefore) / ticksPerSecond) * 1e6) / requests : 0,
-    rssMb: pids.reduce((sum, pid) => sum + rssKb(pid), 0) / 1024,
+    rssMb: pids.reduce((sum, pid) => sum + rssMb(pid), 0),
   };
 }
 
@@ -128,20 +138,6 @@ function latencyMs(out: string, percentile: string): number {
   if (!match) return Number.NaN;
   const value = Number(match[1]);
   return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
-}
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function rssKb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 async function startUpstream(): Promise<string> {

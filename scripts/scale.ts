@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
 import { SIZES } from "../server/emulator/catalog.ts";
-import { reconcile, scaleIn, scaleOut } from "../server/receiver/scale.ts";
+import { playbookEnvFrom, reconcile, scaleIn, scaleOut } from "../server/receiver/scale.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
@@ -87,11 +87,7 @@ await runCli("scale", USAGE, async (args) => {
       publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
       knownHostsFile: resolve(process.env.DROPSHIP_KNOWN_HOSTS ?? ".dropship/known_hosts"),
       workDir: resolve(process.env.DROPSHIP_WORK ?? ".dropship/work"),
-      playbookEnv: Object.fromEntries(
-        ["REDIS_URL", "SMTP_URL", "ALERT_EMAIL_TO"].flatMap((n) =>
-          process.env[n] ? [[n, process.env[n] as string]] : [],
-        ),
-      ),
+      playbookEnv: playbookEnvFrom(process.env),
       say: (line: string) => console.log(line),
     };
     for (let hosts = now; hosts < target; hosts++)

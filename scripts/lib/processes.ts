@@ -1,4 +1,7 @@
 import { closeSync, openSync } from "node:fs";
+import { isAlive } from "../../server/shared/proc.ts";
+
+export { isAlive };
 
 /** Starts a long-running process whose output goes to a log file; it outlives this one. */
 export function startDaemon(argv: string[], env: Record<string, string>, logFile: string): number {
@@ -12,15 +15,6 @@ export function startDaemon(argv: string[], env: Record<string, string>, logFile
   closeSync(log);
   child.unref();
   return child.pid;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** SIGTERM, then SIGKILL for whatever has not exited after `graceMs`. */

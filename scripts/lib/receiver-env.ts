@@ -1,7 +1,5 @@
 import { resolve } from "node:path";
-import { loadConfig } from "../../server/shared/config/load.ts";
-import type { Config } from "../../server/shared/config/schema.ts";
-import { validateConfig } from "../../server/shared/config/validate.ts";
+import { loadConfigOrDefaults } from "../../server/shared/config/load.ts";
 import { UsageError } from "./cli.ts";
 
 /** What deploy and rollback need, from the same variables the receiver reads. */
@@ -11,14 +9,7 @@ export function receiverSettings(env: Record<string, string | undefined> = proce
     throw new UsageError(
       "DROPSHIP_INVENTORY is not set — name the inventory of the hosts to deploy to",
     );
-  let config: Config;
-  if (env.DROPSHIP_CONFIG) {
-    config = loadConfig(env.DROPSHIP_CONFIG);
-  } else {
-    const defaults = validateConfig({});
-    if (!defaults.ok) throw new Error(defaults.errors.join("; "));
-    config = defaults.config;
-  }
+  const config = loadConfigOrDefaults(env.DROPSHIP_CONFIG);
   return {
     config,
     inventoryFile: resolve(inventory),

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeHostKey } from "../shared/cloud/hostkeys.ts";
+import { isAlive } from "../shared/proc.ts";
 import { IMAGES, REGIONS, SIZES } from "./catalog.ts";
 import { hostKeyFromUserData } from "./cloudinit.ts";
 import { bootHost, destroyHost, ensureBridge, GATEWAY, leftoverHosts } from "./host.ts";
@@ -290,22 +291,13 @@ const LOCK = "/run/dropship-emulator.pid";
 function claimMachine() {
   if (existsSync(LOCK)) {
     const pid = Number(readFileSync(LOCK, "utf8"));
-    if (pid && pid !== process.pid && isRunning(pid)) {
+    if (pid && pid !== process.pid && isAlive(pid)) {
       throw new Error(
         `another emulator (pid ${pid}) is running on this machine; stop it first (its droplets share the 10.77.0.0/16 network)`,
       );
     }
   }
   writeFileSync(LOCK, String(process.pid));
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    // a killed process can linger as a zombie until PID 1 reaps it
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
 }
 
 function fingerprintOf(publicKey: string): string | undefined {

@@ -1,6 +1,4 @@
-import { loadConfig } from "../shared/config/load.ts";
-import type { Config } from "../shared/config/schema.ts";
-import { validateConfig } from "../shared/config/validate.ts";
+import { loadConfigOrDefaults } from "../shared/config/load.ts";
 import { host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
 import { FlagClient } from "../shared/flags/client.ts";
 import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
@@ -46,7 +44,7 @@ await serverMain(
   SPEC,
   async () => {
     const env = readEnv(SPEC);
-    const config = loadSettings(env.configFile);
+    const config = loadConfigOrDefaults(env.configFile);
     const mirror = new StateMirror({
       redisUrl: env.redisUrl,
       hashes: [KEYS.flags, KEYS.backends, KEYS.canary, KEYS.alerts],
@@ -105,10 +103,3 @@ await serverMain(
     });
   },
 );
-
-function loadSettings(file: string): Config {
-  if (file) return loadConfig(file);
-  const defaults = validateConfig({});
-  if (!defaults.ok) throw new Error(`built-in defaults are invalid: ${defaults.errors.join("; ")}`);
-  return defaults.config;
-}

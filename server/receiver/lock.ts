@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isAlive } from "../shared/proc.ts";
 
 /**
  * One deploy at a time per role, across processes (each push runs in its own hook process):
@@ -24,7 +25,7 @@ export async function withRoleLock<T>(
       break;
     } catch {
       const current = readHolder(file);
-      if (current && !alive(current.pid)) {
+      if (current && !isAlive(current.pid)) {
         rmSync(file, { force: true });
         continue;
       }
@@ -53,14 +54,5 @@ function readHolder(file: string): { pid: number; holder: string } | undefined {
     return JSON.parse(readFileSync(file, "utf8"));
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
   }
 }

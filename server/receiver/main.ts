@@ -1,9 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { checkAdmin } from "../proxy/auth.ts";
-import { loadConfig } from "../shared/config/load.ts";
-import type { Config } from "../shared/config/schema.ts";
-import { validateConfig } from "../shared/config/validate.ts";
+import { loadConfigOrDefaults } from "../shared/config/load.ts";
 import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
 import { run } from "../shared/proc.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
@@ -42,7 +40,7 @@ if (process.argv.includes("--hook")) {
   const env = process.env;
   const input = await new Response(Bun.stdin.stream()).text();
   const code = await preReceive(input, {
-    config: settings(env.DROPSHIP_CONFIG ?? ""),
+    config: loadConfigOrDefaults(env.DROPSHIP_CONFIG ?? ""),
     inventoryFile: env.DROPSHIP_INVENTORY || undefined,
     redisUrl: env.REDIS_URL || undefined,
     workDir: env.DROPSHIP_WORK ?? ".dropship/work",
@@ -57,7 +55,7 @@ await serverMain(
   SPEC,
   async () => {
     const env = readEnv(SPEC);
-    settings(env.config);
+    loadConfigOrDefaults(env.config);
     const repos = resolve(env.repos);
     mkdirSync(repos, { recursive: true });
     const script = process.argv[1] ?? "";
@@ -112,7 +110,7 @@ await serverMain(
  * Redis and the hosts (DIGITALOCEAN_TOKEN, REDIS_URL, DROPSHIP_SSH_KEY); says why not otherwise.
  */
 async function maybeAutoscale(configFile: string, redisUrl: string, workDir: string) {
-  const config = settings(configFile);
+  const config = loadConfigOrDefaults(configFile);
   const keyFile = process.env.DROPSHIP_SSH_KEY;
   const missing = [
     !config.autoscale.enabled && "autoscale/enabled is false",
@@ -128,6 +126,7 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
   const { providerFromEnv } = await import("../shared/cloud/digitalocean.ts");
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startAutoscaler } = await import("./autoscaler.ts");
+  const { playbookEnvFrom } = await import("./scale.ts");
   const { readFileSync } = await import("node:fs");
   const redis = connectRedis(redisUrl, { purpose: "autoscaler", persistent: true });
   const scaler = startAutoscaler(
@@ -141,11 +140,7 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
       publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
       knownHostsFile: resolve(process.env.DROPSHIP_KNOWN_HOSTS ?? ".dropship/known_hosts"),
       workDir,
-      playbookEnv: Object.fromEntries(
-        ["REDIS_URL", "SMTP_URL", "ALERT_EMAIL_TO"].flatMap((n) =>
-          process.env[n] ? [[n, process.env[n] as string]] : [],
-        ),
-      ),
+      playbookEnv: playbookEnvFrom(process.env),
       say: (line) => console.log(line),
     },
     10_000,
@@ -166,11 +161,4 @@ function createRepo(dir: string) {
   run(["git", "--git-dir", dir, "config", "http.receivepack", "true"]);
   writeFileSync(join(dir, "hooks", "pre-receive"), HOOK);
   chmodSync(join(dir, "hooks", "pre-receive"), 0o755);
-}
-
-function settings(file: string): Config {
-  if (file) return loadConfig(file);
-  const defaults = validateConfig({});
-  if (!defaults.ok) throw new Error(defaults.errors.join("; "));
-  return defaults.config;
 }

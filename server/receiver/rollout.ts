@@ -1,4 +1,4 @@
-import { deliverRelease, waitForVersion } from "../shared/deliver.ts";
+import { deliverRelease, serviceCommand, waitForVersion } from "../shared/deliver.ts";
 import { Ssh } from "../shared/ssh.ts";
 import type { FleetHost } from "./fleet.ts";
 
@@ -100,24 +100,14 @@ async function rollBack(
       hostPublicKey: host.hostPublicKey,
     });
     try {
-      const restart = options.services
-        .map(
-          (s) =>
-            `if [ -d /run/systemd/system ]; then systemctl restart dropship-${s}; else /srv/dropship/bin/dropship-service restart ${s}; fi`,
-        )
-        .join(" && ");
+      const restart = options.services.map((s) => serviceCommand("restart", s)).join(" && ");
       if (previous) {
         await ssh.check(
           `cd /srv/dropship && ln -sfn releases/${previous} current.next && mv -T current.next current && ${restart}`,
         );
         options.say(`↺ ${host.name}: back on ${previous}`);
       } else {
-        const stop = options.services
-          .map(
-            (s) =>
-              `if [ -d /run/systemd/system ]; then systemctl stop dropship-${s}; else /srv/dropship/bin/dropship-service stop ${s}; fi`,
-          )
-          .join(" && ");
+        const stop = options.services.map((s) => serviceCommand("stop", s)).join(" && ");
         await ssh.check(stop);
         options.say(`↺ ${host.name}: had no release before; its services are stopped`);
       }
@@ -170,12 +160,7 @@ export async function switchRelease(
   healthUrl: string,
   healthTimeoutMs: number,
 ): Promise<void> {
-  const restart = services
-    .map(
-      (s) =>
-        `if [ -d /run/systemd/system ]; then systemctl restart dropship-${s}; else /srv/dropship/bin/dropship-service restart ${s}; fi`,
-    )
-    .join(" && ");
+  const restart = services.map((s) => serviceCommand("restart", s)).join(" && ");
   await ssh.check(
     `test -d /srv/dropship/releases/${release} && cd /srv/dropship && ln -sfn releases/${release} current.next && mv -T current.next current && ${restart}`,
   );

@@ -33,6 +33,15 @@ export interface ScaleDeps {
 
 const ACTOR = "dropship scale";
 
+/** The settings a new host's playbook needs, taken from this process's environment. */
+export function playbookEnvFrom(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    ["REDIS_URL", "SMTP_URL", "ALERT_EMAIL_TO"].flatMap((name) =>
+      env[name] ? [[name, env[name] as string]] : [],
+    ),
+  );
+}
+
 /**
  * Droplets carrying the deployment's tag that the inventory does not know: left by a crash
  * between create and commit, or made by hand. Reported, or deleted when `remove` is set.

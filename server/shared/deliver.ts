@@ -36,6 +36,11 @@ export class DeliveryError extends Error {
   override name = "DeliveryError";
 }
 
+/** The shell command that stops or restarts a dropship service, with or without systemd. */
+export function serviceCommand(action: "restart" | "stop", service: string): string {
+  return `if [ -d /run/systemd/system ]; then systemctl ${action} dropship-${service}; else ${ROOT}/bin/dropship-service ${action} ${service}; fi`;
+}
+
 const sha256 = async (path: string) =>
   new Bun.CryptoHasher("sha256").update(await Bun.file(path).arrayBuffer()).digest("hex");
 
@@ -99,9 +104,7 @@ export async function deliverRelease(
       `cd ${ROOT} && ln -sfn releases/${release.version} current.next && mv -T current.next current`,
     );
     for (const service of options.restart) {
-      await ssh.check(
-        `if [ -d /run/systemd/system ]; then systemctl restart dropship-${service}; else ${ROOT}/bin/dropship-service restart ${service}; fi`,
-      );
+      await ssh.check(serviceCommand("restart", service));
     }
     if (options.healthUrl)
       await waitForVersion(

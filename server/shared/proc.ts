@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { redact } from "./secrets.ts";
 
 export class CommandError extends Error {
@@ -27,4 +28,16 @@ export function run(
   if (proc.exitCode !== 0 && !options.allowFailure)
     throw new CommandError(argv, proc.exitCode, output);
   return proc.stdout.toString();
+}
+
+/**
+ * Whether a process is still running. A killed child lingers as a zombie until it is reaped
+ * (here PID 1 reaps orphans about once a second), so a zombie counts as gone.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { makeHostKey } from "../../server/shared/cloud/hostkeys.ts";
 import { run } from "../../server/shared/proc.ts";
 import { type RunningServer, startServer } from "./server.ts";

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { isAlive } from "../../server/shared/proc.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -23,11 +24,6 @@ function parseEnv(text: string): Record<string, string> {
       .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
   );
 }
-
-const running = (pid: number) => {
-  const stat = `/proc/${pid}/stat`;
-  return existsSync(stat) && !/^\d+ \(.*\) Z/.test(readFileSync(stat, "utf8"));
-};
 
 test("the demo comes up detached, splits through its proxy, flips a flag, and --down leaves nothing", async () => {
   const dir = tempDir("dropship-demo-");
@@ -78,6 +74,6 @@ test("the demo comes up detached, splits through its proxy, flips a flag, and --
     const down = run("scripts/demo.ts", ["--down"], env);
     expect(down.out).toContain("stopped 7 processes");
   }
-  for (const pid of pids) expect(running(pid)).toBe(false);
+  for (const pid of pids) expect(isAlive(pid)).toBe(false);
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
 }, 60_000);

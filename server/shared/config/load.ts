@@ -37,3 +37,11 @@ export function parseConfigText(file: string, text: string): Config {
   if (!result.ok) throw new ConfigError(file, result.errors);
   return result.config;
 }
+
+/** The config in `file`, or every default when no file is named (servers started bare). */
+export function loadConfigOrDefaults(file: string | undefined): Config {
+  if (file) return loadConfig(file);
+  const defaults = validateConfig({});
+  if (!defaults.ok) throw new Error(`built-in defaults are invalid: ${defaults.errors.join("; ")}`);
+  return defaults.config;
+}
