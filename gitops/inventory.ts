@@ -16,6 +16,23 @@ export interface ConnectionSettings {
 
 const GROUPS: RoleName[] = ["proxy", "redis", "production", "staging"];
 
+/**
+ * How Ansible logs in, as an inventory of its own with no hosts: passed after the GitOps
+ * repository's inventory (`-i repo/inventory.yml -i connection.yml`), whose groups it completes.
+ */
+export function connectionYaml(connection: ConnectionSettings): string {
+  return Bun.YAML.stringify({ all: { vars: connectionVars(connection) } }, null, 2);
+}
+
+function connectionVars(connection: ConnectionSettings) {
+  return {
+    ansible_user: "root",
+    ansible_ssh_private_key_file: connection.privateKeyFile,
+    ansible_ssh_common_args: `-o UserKnownHostsFile=${connection.knownHostsFile} -o StrictHostKeyChecking=yes -o BatchMode=yes`,
+    ansible_python_interpreter: "/usr/bin/python3",
+  };
+}
+
 /** The Ansible inventory (YAML) for some hosts: one group per role, host keys pinned. */
 export function inventoryYaml(hosts: InventoryHost[], connection: ConnectionSettings): string {
   const children: Record<string, { hosts: Record<string, Record<string, unknown>> }> = {};
@@ -32,12 +49,7 @@ export function inventoryYaml(hosts: InventoryHost[], connection: ConnectionSett
   }
   const inventory = {
     all: {
-      vars: {
-        ansible_user: "root",
-        ansible_ssh_private_key_file: connection.privateKeyFile,
-        ansible_ssh_common_args: `-o UserKnownHostsFile=${connection.knownHostsFile} -o StrictHostKeyChecking=yes -o BatchMode=yes`,
-        ansible_python_interpreter: "/usr/bin/python3",
-      },
+      vars: connectionVars(connection),
       children,
     },
   };

@@ -61,45 +61,68 @@ export function nextName(inventory: FleetInventory, deployment: string, role: Ro
   }
 }
 
+const GROUPS: RoleName[] = ["proxy", "redis", "production", "staging"];
+
+/**
+ * The inventory as an Ansible YAML inventory — one group per role, each host's droplet facts
+ * as host variables, the desired counts under all.vars — so `ansible-playbook -i` reads the
+ * repository itself. How to log in (key file, pinned host keys) is not in it: that belongs to
+ * the machine running Ansible and is given as a second inventory (gitops/inventory.ts).
+ */
 export function toYaml(inventory: FleetInventory): string {
+  const children = Object.fromEntries(
+    GROUPS.map((role) => [
+      role,
+      {
+        hosts: Object.fromEntries(
+          inventory.hosts
+            .filter((h) => h.role === role)
+            .map((h) => [
+              h.name,
+              {
+                ansible_host: h.address,
+                droplet_id: h.dropletId,
+                region: h.region,
+                size: h.size,
+                ...(h.release ? { release: h.release } : {}),
+                created: h.created,
+              },
+            ]),
+        ),
+      },
+    ]),
+  );
   const body = Bun.YAML.stringify(
-    {
-      desired: inventory.desired,
-      hosts: inventory.hosts.map((h) => ({
-        name: h.name,
-        role: h.role,
-        droplet_id: h.dropletId,
-        address: h.address,
-        region: h.region,
-        size: h.size,
-        ...(h.release ? { release: h.release } : {}),
-        created: h.created,
-      })),
-    },
+    { all: { vars: { dropship_desired: inventory.desired }, children } },
     null,
     2,
   );
-  return `# The fleet, as dropship left it. Written by dropship; every change is a commit.\n${body}\n`;
+  return `# The fleet, as dropship left it: an Ansible inventory. Written by dropship; every change is a commit.\n${body}\n`;
 }
 
 export function fromYaml(text: string): FleetInventory {
   const raw = (Bun.YAML.parse(text) ?? {}) as {
-    desired?: Record<string, number>;
-    hosts?: Record<string, unknown>[];
+    all?: {
+      vars?: { dropship_desired?: Record<string, number> };
+      children?: Record<string, { hosts?: Record<string, Record<string, unknown> | null> | null }>;
+    };
   };
-  return {
-    desired: raw.desired ?? {},
-    hosts: (raw.hosts ?? []).map((h) => ({
-      name: String(h.name),
-      role: String(h.role) as RoleName,
-      dropletId: Number(h.droplet_id),
-      address: String(h.address),
-      region: String(h.region ?? ""),
-      size: String(h.size ?? ""),
-      ...(h.release ? { release: String(h.release) } : {}),
-      created: String(h.created ?? ""),
-    })),
-  };
+  const hosts: FleetHostRecord[] = [];
+  for (const [role, group] of Object.entries(raw.all?.children ?? {})) {
+    for (const [name, h] of Object.entries(group?.hosts ?? {})) {
+      hosts.push({
+        name,
+        role: role as RoleName,
+        dropletId: Number(h?.droplet_id),
+        address: String(h?.ansible_host ?? name),
+        region: String(h?.region ?? ""),
+        size: String(h?.size ?? ""),
+        ...(h?.release ? { release: String(h.release) } : {}),
+        created: String(h?.created ?? ""),
+      });
+    }
+  }
+  return { desired: raw.all?.vars?.dropship_desired ?? {}, hosts };
 }
 
 /** The hosts as the Ansible inventory builder wants them. */

@@ -9,8 +9,9 @@ Usage: bun run deploy master|staging [COMMIT]
 
 Does what a push does, without one: tests, builds and rolls out COMMIT (default: the
 branch's tip in the receiver's repository) to the branch's hosts, then moves the branch to
-it. Reads DROPSHIP_REPOS (and DROPSHIP_REPO, default app), DROPSHIP_INVENTORY,
-DROPSHIP_CONFIG, DROPSHIP_WORK and REDIS_URL, as the receiver does.
+it. Reads DROPSHIP_REPOS (and DROPSHIP_REPO, default app), the hosts (DROPSHIP_INVENTORY, or
+the GitOps inventory with DROPSHIP_SSH_KEY and DROPSHIP_KNOWN_HOSTS), DROPSHIP_CONFIG,
+DROPSHIP_WORK and REDIS_URL, as the receiver does.
 `;
 
 await runCli("deploy", USAGE, async ([branch, commitArg, ...extra]) => {

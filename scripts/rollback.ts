@@ -1,5 +1,8 @@
 import { rmSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
+import { setRelease } from "../gitops/model.ts";
+import { InventoryRepo } from "../gitops/repo.ts";
 import { readFleet } from "../server/receiver/fleet.ts";
 import { recordShipped } from "../server/receiver/hook.ts";
 import { releasesOn, switchRelease } from "../server/receiver/rollout.ts";
@@ -19,9 +22,10 @@ await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
   if (extra.length > 0 || (role !== "production" && role !== "staging"))
     throw new UsageError("usage: rollback production|staging [RELEASE]");
   const settings = receiverSettings();
-  const fleet = readFleet(settings.inventoryFile);
+  const fleet = readFleet(settings.fleet.inventories);
   const hosts = fleet.hosts.filter((h) => h.role === role);
-  if (hosts.length === 0) throw new UsageError(`no ${role} hosts in ${settings.inventoryFile}`);
+  if (hosts.length === 0)
+    throw new UsageError(`no ${role} hosts in ${settings.fleet.inventories.join(" + ")}`);
   let target = release;
   for (const host of hosts) {
     const ssh = await Ssh.connect({
@@ -53,6 +57,13 @@ await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
     } finally {
       ssh.close();
     }
+  }
+  if (settings.fleet.gitopsRepo && target) {
+    const repo = new InventoryRepo(settings.fleet.gitopsRepo);
+    await repo.commit(
+      setRelease(await repo.read(), role, target),
+      `rollback ${role}: back to ${target} by ${userInfo().username}@${hostname()}`,
+    );
   }
   const branch = role === "production" ? "master" : "staging";
   const commit = Bun.spawnSync([

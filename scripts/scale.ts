@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
-import { SIZES } from "../server/emulator/catalog.ts";
 import { playbookEnvFrom, reconcile, scaleIn, scaleOut } from "../server/receiver/scale.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
+import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { cliRedis } from "./lib/redis.ts";
@@ -58,14 +58,11 @@ await runCli("scale", USAGE, async (args) => {
     );
   if (target < min && target < now)
     throw new UsageError(`${target} production hosts is below autoscale/min (${min})`);
-  const hourly = (size: string) => SIZES.find((s) => s.slug === size)?.price_hourly ?? 0;
+  const others = inventory.hosts.filter((h) => h.role !== "production").map((h) => h.size);
   const cost = (hosts: number) =>
-    inventory.hosts
-      .filter((h) => h.role !== "production")
-      .reduce((sum, h) => sum + hourly(h.size), 0) +
-    hosts * hourly(config.roles.production.size);
+    formatCost(hourlyCost([...others, ...Array(hosts).fill(config.roles.production.size)]));
   console.log(
-    `production: ${now} → ${target} hosts (${config.roles.production.size}); fleet cost $${cost(now).toFixed(4)}/h → $${cost(target).toFixed(4)}/h`,
+    `production: ${now} → ${target} hosts (${config.roles.production.size}); fleet cost ${cost(now)} → ${cost(target)}`,
   );
   if (dryRun || target === now) return;
 

@@ -1,20 +1,22 @@
 import { resolve } from "node:path";
+import { fleetSource } from "../../server/receiver/fleet.ts";
 import { loadConfigOrDefaults } from "../../server/shared/config/load.ts";
 import { UsageError } from "./cli.ts";
 
 /** What deploy and rollback need, from the same variables the receiver reads. */
 export function receiverSettings(env: Record<string, string | undefined> = process.env) {
-  const inventory = env.DROPSHIP_INVENTORY;
-  if (!inventory)
-    throw new UsageError(
-      "DROPSHIP_INVENTORY is not set — name the inventory of the hosts to deploy to",
-    );
   const config = loadConfigOrDefaults(env.DROPSHIP_CONFIG);
+  const workDir = resolve(env.DROPSHIP_WORK ?? ".dropship/work");
+  const fleet = fleetSource(env, config.gitops.repo, workDir);
+  if (!fleet)
+    throw new UsageError(
+      `no hosts: the GitOps inventory (${config.gitops.repo}) is empty and DROPSHIP_INVENTORY is not set — bun run scale adds hosts`,
+    );
   return {
     config,
-    inventoryFile: resolve(inventory),
+    fleet,
     redisUrl: env.REDIS_URL || undefined,
-    workDir: resolve(env.DROPSHIP_WORK ?? ".dropship/work"),
+    workDir,
     repo: resolve(env.DROPSHIP_REPOS ?? ".dropship/repos", `${env.DROPSHIP_REPO ?? "app"}.git`),
   };
 }

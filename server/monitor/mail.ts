@@ -1,3 +1,4 @@
+import type { Mail } from "../shared/mailer.ts";
 import type { Notice } from "./mailgate.ts";
 
 export interface MailContext {
@@ -7,10 +8,7 @@ export interface MailContext {
   dashboardUrl?: string;
 }
 
-export interface Mail {
-  subject: string;
-  text: string;
-}
+export type { Mail } from "../shared/mailer.ts";
 
 /** One mail for a host's notices: the subject says the worst news, the body says all of it. */
 export function composeMail(notices: Notice[], context: MailContext): Mail {

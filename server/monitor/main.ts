@@ -89,7 +89,7 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
   const log = (line: string) => console.error(`dropship-monitor: ${line}`);
   const redis = nativeRedis(env.redisUrl);
   const mailer = env.smtpUrl
-    ? new (await import("./mailer.ts")).Mailer({
+    ? new (await import("../shared/mailer.ts")).Mailer({
         smtpUrl: env.smtpUrl,
         to: env.to,
         from: env.from || `dropship@${env.name}`,

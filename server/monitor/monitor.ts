@@ -1,9 +1,9 @@
+import type { Mailer } from "../shared/mailer.ts";
 import type { Alert } from "../shared/routing/model.ts";
 import { type HostReport, listHosts, reportHost } from "../shared/state/hosts.ts";
 import type { StateCommands } from "../shared/state/redis.ts";
 import { changeCanary, clearAlert, raiseAlert } from "../shared/state/routing.ts";
 import { composeMail } from "./mail.ts";
-import type { Mailer } from "./mailer.ts";
 import { due, type GateState, NEW_GATE, offer } from "./mailgate.ts";
 import { type CpuTimes, cpuPercent, parseCpu, parseMemoryPercent } from "./procfs.ts";
 import {

@@ -52,7 +52,7 @@ export function decide(policy: ScalePolicy, state: ScaleState, o: Observation): 
   });
   if (state.failures >= policy.maxFailures) {
     return none(
-      `stopped: ${state.failures} failed provisions in a row — fix the cause, then reset the autoscaler`,
+      `stopped: ${state.failures} failed provisions in a row — fix the cause, then restart the receiver to reset it`,
     );
   }
   if (o.deploying) return none("waiting: a deploy is running");

@@ -4,6 +4,7 @@ import type { Config } from "../shared/config/schema.ts";
 import { listHosts } from "../shared/state/hosts.ts";
 import { afterProvision, decide, IDLE, type ScaleState } from "./autoscale.ts";
 import { type ScaleDeps, scaleIn, scaleOut } from "./scale.ts";
+import { scaleMail } from "./scale-mail.ts";
 
 /** The watched metric from the monitors' latest figures; undefined when there is none yet. */
 export async function readMetric(deps: ScaleDeps, config: Config): Promise<number | undefined> {
@@ -63,9 +64,10 @@ export function startAutoscaler(deps: ScaleDeps, intervalMs: number) {
         state = afterProvision(state, true);
       } catch (error) {
         state = afterProvision(state, false);
-        say(
-          `autoscaler: ${decision.action} failed (${state.failures} in a row): ${(error as Error).message}`,
-        );
+        const message = (error as Error).message;
+        say(`autoscaler: ${decision.action} failed (${state.failures} in a row): ${message}`);
+        if (state.failures === policy.maxFailures)
+          deps.notify?.(scaleMail({ kind: "stopped", failures: state.failures, error: message }));
       }
     } catch (error) {
       say(`autoscaler: cannot read the fleet (${(error as Error).message}); trying again`);

@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type ConnectionSettings, connectionYaml } from "../../gitops/inventory.ts";
 import type { RoleName } from "../shared/config/schema.ts";
 
 export interface FleetHost {
@@ -14,25 +16,36 @@ export interface Fleet {
   privateKey: string;
 }
 
-/**
- * The hosts to deploy to, read from the Ansible inventory dropship writes (gitops/inventory.ts):
- * one group per role, the SSH key and the known_hosts file that pins every host's key.
- */
-export function readFleet(inventoryFile: string): Fleet {
-  const inventory = Bun.YAML.parse(readFileSync(inventoryFile, "utf8")) as {
-    all?: {
-      vars?: { ansible_ssh_private_key_file?: string; ansible_ssh_common_args?: string };
-      children?: Record<
-        string,
-        { hosts?: Record<string, { ansible_host?: string } | null> | null }
-      >;
+type InventoryFile = {
+  all?: {
+    vars?: Record<string, unknown> & {
+      ansible_ssh_private_key_file?: string;
+      ansible_ssh_common_args?: string;
     };
+    children?: Record<string, { hosts?: Record<string, { ansible_host?: string } | null> | null }>;
   };
-  const vars = inventory.all?.vars ?? {};
+};
+
+/**
+ * The hosts to deploy to, read the way Ansible reads them: one or more inventory files (the
+ * GitOps repository's inventory.yml and the connection inventory, or one file dropship wrote),
+ * groups per role, later files' vars completing earlier ones; the SSH key and the known_hosts
+ * file that pins every host's key come from those vars.
+ */
+export function readFleet(inventoryFiles: string | string[]): Fleet {
+  const files = typeof inventoryFiles === "string" ? [inventoryFiles] : inventoryFiles;
+  const vars: NonNullable<NonNullable<InventoryFile["all"]>["vars"]> = {};
+  const groups: [string, Record<string, { ansible_host?: string } | null>][] = [];
+  for (const file of files) {
+    const inventory = (Bun.YAML.parse(readFileSync(file, "utf8")) ?? {}) as InventoryFile;
+    Object.assign(vars, inventory.all?.vars ?? {});
+    for (const [role, group] of Object.entries(inventory.all?.children ?? {}))
+      groups.push([role, group?.hosts ?? {}]);
+  }
   const knownHostsFile = /UserKnownHostsFile=(\S+)/.exec(vars.ansible_ssh_common_args ?? "")?.[1];
   if (!vars.ansible_ssh_private_key_file || !knownHostsFile) {
     throw new Error(
-      `${inventoryFile}: needs all.vars.ansible_ssh_private_key_file and a UserKnownHostsFile in ansible_ssh_common_args`,
+      `${files.join(" + ")}: needs all.vars.ansible_ssh_private_key_file and a UserKnownHostsFile in ansible_ssh_common_args`,
     );
   }
   const pinned = new Map<string, string>();
@@ -41,8 +54,8 @@ export function readFleet(inventoryFile: string): Fleet {
     if (address && type && blob) pinned.set(address, `${type} ${blob}`);
   }
   const hosts: FleetHost[] = [];
-  for (const [role, group] of Object.entries(inventory.all?.children ?? {})) {
-    for (const [name, host] of Object.entries(group?.hosts ?? {})) {
+  for (const [role, members] of groups) {
+    for (const [name, host] of Object.entries(members)) {
       const address = host?.ansible_host ?? name;
       const hostPublicKey = pinned.get(address);
       if (!hostPublicKey)
@@ -51,4 +64,53 @@ export function readFleet(inventoryFile: string): Fleet {
     }
   }
   return { hosts, privateKey: readFileSync(vars.ansible_ssh_private_key_file, "utf8") };
+}
+
+/**
+ * The inventories a fleet managed through the GitOps repository is read from: the repository's
+ * inventory.yml, then a connection inventory written beside the work files (key and pinned host
+ * keys are this machine's, so they are never committed).
+ */
+export function gitopsInventories(
+  repoDir: string,
+  connection: ConnectionSettings,
+  workDir: string,
+): string[] {
+  mkdirSync(workDir, { recursive: true });
+  const connectionFile = join(workDir, "connection.yml");
+  writeFileSync(connectionFile, connectionYaml(connection));
+  return [join(repoDir, "inventory.yml"), connectionFile];
+}
+
+export interface FleetSource {
+  /** the inventory files, in the order Ansible is given them */
+  inventories: string[];
+  /** set when the fleet is the GitOps repository's: deploys record their release there */
+  gitopsRepo?: string;
+}
+
+/**
+ * Where the hosts come from: DROPSHIP_INVENTORY when set (a fleet managed by hand), otherwise
+ * the GitOps repository (DROPSHIP_GITOPS_REPO, default gitops/repo of the config) once it holds
+ * an inventory, logged into with DROPSHIP_SSH_KEY and the host keys pinned in
+ * DROPSHIP_KNOWN_HOSTS. Undefined when there is no fleet yet.
+ */
+export function fleetSource(
+  env: Record<string, string | undefined>,
+  gitopsRepoDefault: string,
+  workDir: string,
+): FleetSource | undefined {
+  if (env.DROPSHIP_INVENTORY) return { inventories: [resolve(env.DROPSHIP_INVENTORY)] };
+  const repo = resolve(env.DROPSHIP_GITOPS_REPO || gitopsRepoDefault);
+  if (!existsSync(join(repo, "inventory.yml"))) return undefined;
+  if (!env.DROPSHIP_SSH_KEY) {
+    throw new Error(
+      `the fleet in ${repo} needs DROPSHIP_SSH_KEY: the private key dropship logs in to its hosts with`,
+    );
+  }
+  const connection = {
+    privateKeyFile: resolve(env.DROPSHIP_SSH_KEY),
+    knownHostsFile: resolve(env.DROPSHIP_KNOWN_HOSTS || ".dropship/known_hosts"),
+  };
+  return { inventories: gitopsInventories(repo, connection, workDir), gitopsRepo: repo };
 }

@@ -1,11 +1,13 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
+import { setRelease } from "../../gitops/model.ts";
+import { InventoryRepo } from "../../gitops/repo.ts";
 import type { Config, RoleName } from "../shared/config/schema.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { connectRedis, type RedisClient, whenReady } from "../shared/state/redis.ts";
 import { listBackends, putBackend } from "../shared/state/routing.ts";
-import { readFleet } from "./fleet.ts";
+import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
 import { withRoleLock } from "./lock.ts";
 import { rollout } from "./rollout.ts";
@@ -18,7 +20,8 @@ const DEPLOYED: Record<string, RoleName> = {
 
 export interface HookSettings {
   config: Config;
-  inventoryFile?: string;
+  /** the hosts; none means build and test only */
+  fleet?: FleetSource;
   redisUrl?: string;
   workDir: string;
   pusher: string;
@@ -113,8 +116,8 @@ export async function deploy(
           say,
         });
         keepRelease(settings.workDir, commit.slice(0, 12), binaries);
-        const fleet = settings.inventoryFile
-          ? readFleet(settings.inventoryFile)
+        const fleet = settings.fleet
+          ? readFleet(settings.fleet.inventories)
           : { hosts: [], privateKey: "" };
         const hosts = fleet.hosts.filter((h) => h.role === role);
         if (hosts.length === 0) {
@@ -136,6 +139,13 @@ export async function deploy(
             say,
           });
           result = "deployed";
+          if (settings.fleet?.gitopsRepo) {
+            const repo = new InventoryRepo(settings.fleet.gitopsRepo);
+            await repo.commit(
+              setRelease(await repo.read(), role, commit.slice(0, 12)),
+              `deploy ${role}: ${commit.slice(0, 12)} from ${branch} by ${settings.pusher}`,
+            );
+          }
         }
         recordShipped(settings.workDir, role, commit);
       },

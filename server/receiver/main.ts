@@ -6,6 +6,7 @@ import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
 import { run } from "../shared/proc.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { VERSION } from "../shared/version.ts";
+import { fleetSource } from "./fleet.ts";
 import { gitHttpBackend, parseGitPath, repoExists, repoPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
 
@@ -23,7 +24,11 @@ const SPEC = {
   repos: text("DROPSHIP_REPOS", ".dropship/repos", "where the bare repositories live"),
   work: text("DROPSHIP_WORK", ".dropship/work", "workspaces, caches and deploy locks"),
   config: text("DROPSHIP_CONFIG", "", "the deployment config (test commands, ports, timeouts)"),
-  inventory: text("DROPSHIP_INVENTORY", "", "the Ansible inventory of the hosts to deploy to"),
+  inventory: text(
+    "DROPSHIP_INVENTORY",
+    "",
+    "an Ansible inventory of hosts managed by hand; unset, the GitOps repository's is used",
+  ),
   redisUrl: text("REDIS_URL", "", "for draining hosts at the proxy and recording deploys"),
 };
 
@@ -39,11 +44,13 @@ exec "$DROPSHIP_HOOK_EXEC" $DROPSHIP_HOOK_ARGS --hook pre-receive
 if (process.argv.includes("--hook")) {
   const env = process.env;
   const input = await new Response(Bun.stdin.stream()).text();
+  const config = loadConfigOrDefaults(env.DROPSHIP_CONFIG ?? "");
+  const workDir = env.DROPSHIP_WORK ?? ".dropship/work";
   const code = await preReceive(input, {
-    config: loadConfigOrDefaults(env.DROPSHIP_CONFIG ?? ""),
-    inventoryFile: env.DROPSHIP_INVENTORY || undefined,
+    config,
+    fleet: fleetSource(env, config.gitops.repo, workDir),
     redisUrl: env.REDIS_URL || undefined,
-    workDir: env.DROPSHIP_WORK ?? ".dropship/work",
+    workDir,
     pusher: env.REMOTE_USER ?? "unknown",
   });
   process.exit(code);
@@ -55,7 +62,7 @@ await serverMain(
   SPEC,
   async () => {
     const env = readEnv(SPEC);
-    loadConfigOrDefaults(env.config);
+    const config = loadConfigOrDefaults(env.config);
     const repos = resolve(env.repos);
     mkdirSync(repos, { recursive: true });
     const script = process.argv[1] ?? "";
@@ -64,6 +71,9 @@ await serverMain(
       DROPSHIP_HOOK_ARGS: script.endsWith(".ts") ? resolve(script) : "",
       DROPSHIP_CONFIG: env.config ? resolve(env.config) : "",
       DROPSHIP_INVENTORY: env.inventory ? resolve(env.inventory) : "",
+      DROPSHIP_GITOPS_REPO: resolve(process.env.DROPSHIP_GITOPS_REPO || config.gitops.repo),
+      DROPSHIP_SSH_KEY: process.env.DROPSHIP_SSH_KEY ? resolve(process.env.DROPSHIP_SSH_KEY) : "",
+      DROPSHIP_KNOWN_HOSTS: resolve(process.env.DROPSHIP_KNOWN_HOSTS || ".dropship/known_hosts"),
       DROPSHIP_WORK: resolve(env.work),
       REDIS_URL: env.redisUrl,
     };

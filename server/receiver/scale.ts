@@ -9,11 +9,14 @@ import { createHosts } from "../shared/cloud/provision.ts";
 import { dropletSpecFor } from "../shared/cloud/spec.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { deliverRelease } from "../shared/deliver.ts";
+import type { Mail } from "../shared/mailer.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
 import { Ssh } from "../shared/ssh.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { listBackends, putBackend, removeBackend } from "../shared/state/routing.ts";
 import { lastShipped, releaseDir } from "./hook.ts";
+import { withRoleLock } from "./lock.ts";
+import { scaleMail } from "./scale-mail.ts";
 
 export interface ScaleDeps {
   config: Config;
@@ -29,6 +32,8 @@ export interface ScaleDeps {
   /** secrets for the playbook (REDIS_URL …), from the environment */
   playbookEnv: Record<string, string>;
   say: (line: string) => void;
+  /** hands a notice to the mailer (SMTP_URL); none: notices are only said */
+  notify?: (mail: Mail) => void;
 }
 
 const ACTOR = "dropship scale";
@@ -72,7 +77,33 @@ export async function reconcile(
  * deliver the release production runs, health-check, add to the proxy's rotation, commit the
  * inventory. A failure on the way deletes the droplet and leaves the inventory as it was.
  */
-export async function scaleOut(deps: ScaleDeps, reason: string): Promise<FleetHostRecord> {
+export function scaleOut(deps: ScaleDeps, reason: string): Promise<FleetHostRecord> {
+  return withProductionLock(deps, `scale out (${reason})`, () => addProductionHost(deps, reason));
+}
+
+/**
+ * Removes the newest production host: out of rotation (draining first, so in-flight requests
+ * finish), droplet deleted, inventory committed. Never below autoscale/min.
+ */
+export function scaleIn(deps: ScaleDeps, reason: string, drainMs = 2000): Promise<FleetHostRecord> {
+  return withProductionLock(deps, `scale in (${reason})`, () =>
+    removeProductionHost(deps, reason, drainMs),
+  );
+}
+
+/** Scaling and deploys take turns: a deploy never misses a host that is being added. */
+function withProductionLock<T>(deps: ScaleDeps, holder: string, work: () => Promise<T>) {
+  return withRoleLock(
+    join(deps.workDir, "locks"),
+    "production",
+    holder,
+    deps.config.pipeline.lock_timeout,
+    deps.say,
+    work,
+  );
+}
+
+async function addProductionHost(deps: ScaleDeps, reason: string): Promise<FleetHostRecord> {
   const { config, provider, repo, say } = deps;
   const inventory = await repo.read();
   const production = inventory.hosts.filter((h) => h.role === "production").length;
@@ -152,28 +183,28 @@ export async function scaleOut(deps: ScaleDeps, reason: string): Promise<FleetHo
       release,
       created: host.droplet.createdAt,
     };
+    const fleet = addHost(await repo.read(), record);
     await repo.commit(
-      addHost(await repo.read(), record),
+      fleet,
       `scale out: ${reason} — added ${name} (${address}, droplet ${host.droplet.id})`,
     );
     say(`✓ ${name} serves production`);
+    deps.notify?.(scaleMail({ kind: "added", host: record, why: reason, fleet }));
     return record;
   } catch (error) {
-    say(`✗ ${(error as Error).message} — undoing: deleting ${name}`);
+    const message = (error as Error).message;
+    say(`✗ ${message} — undoing: deleting ${name}`);
     await removeBackend(deps.redis, backendIdFor(url), ACTOR).catch(() => undefined);
     await provider.deleteDroplet(host.droplet.id, name);
+    deps.notify?.(scaleMail({ kind: "failed", name, why: reason, error: message }));
     throw error;
   }
 }
 
-/**
- * Removes the newest production host: out of rotation (draining first, so in-flight requests
- * finish), droplet deleted, inventory committed. Never below autoscale/min.
- */
-export async function scaleIn(
+async function removeProductionHost(
   deps: ScaleDeps,
   reason: string,
-  drainMs = 2000,
+  drainMs: number,
 ): Promise<FleetHostRecord> {
   const { config, provider, repo, say } = deps;
   const inventory = await repo.read();
@@ -197,10 +228,12 @@ export async function scaleIn(
   }
   say(`▸ delete ${victim.name} (droplet ${victim.dropletId})`);
   await provider.deleteDroplet(victim.dropletId, victim.name);
+  const fleet = removeHost(await repo.read(), victim.name);
   await repo.commit(
-    removeHost(await repo.read(), victim.name),
+    fleet,
     `scale in: ${reason} — removed ${victim.name} (${victim.address}, droplet ${victim.dropletId})`,
   );
   say(`✓ ${victim.name} removed`);
+  deps.notify?.(scaleMail({ kind: "removed", host: victim, why: reason, fleet }));
   return victim;
 }

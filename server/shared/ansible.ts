@@ -15,16 +15,20 @@ export class AnsibleError extends Error {
 }
 
 /**
- * Runs one playbook of ansible/ against an inventory file; answers the PLAY RECAP per host,
+ * Runs one playbook of ansible/ against one or more inventory files; answers the PLAY RECAP per host,
  * or throws an AnsibleError naming the playbook, the hosts and the failing task's message.
  */
 export async function runPlaybook(
   playbook: "proxy.yml" | "product.yml" | "staging.yml" | "redis.yml",
-  inventoryFile: string,
+  inventory: string | string[],
   env: Record<string, string> = {},
 ): Promise<Record<string, HostRecap>> {
   const proc = Bun.spawn(
-    ["ansible-playbook", "-i", inventoryFile, resolve(ANSIBLE_DIR, playbook)],
+    [
+      "ansible-playbook",
+      ...[inventory].flat().flatMap((file) => ["-i", file]),
+      resolve(ANSIBLE_DIR, playbook),
+    ],
     {
       cwd: ANSIBLE_DIR,
       env: {

@@ -29,7 +29,7 @@ test("inventory edits are plain functions, and the file reads back as written", 
   );
   expect(nextName(inventory, "shop", "production")).toBe("shop-production-2");
   expect(fromYaml(toYaml(inventory))).toEqual(inventory);
-  expect(toYaml(inventory)).toStartWith("# The fleet, as dropship left it.");
+  expect(toYaml(inventory)).toStartWith("# The fleet, as dropship left it: an Ansible inventory.");
   expect(removeHost(inventory, "shop-staging-1").hosts.map((h) => h.name)).toEqual([
     "shop-production-1",
   ]);

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { addHost, EMPTY, removeHost } from "../../gitops/model.ts";
 import { InventoryRepo } from "../../gitops/repo.ts";
+import { gitopsInventories } from "../../server/receiver/fleet.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const host = {
@@ -36,7 +37,7 @@ test("every change is a commit by dropship, and git log reads as the fleet's his
   ]);
   expect(Bun.spawnSync(["git", "-C", dir, "fsck"]).exitCode).toBe(0);
   const first = Bun.spawnSync(["git", "-C", dir, "show", "HEAD~1:inventory.yml"]).stdout.toString();
-  expect(first).toContain("name: shop-production-3");
+  expect(first).toContain("shop-production-3:");
   expect(first).toContain("droplet_id: 42");
 });
 
@@ -49,4 +50,46 @@ test("an inventory holding a secret from the environment is never committed", as
     "refusing to commit the inventory: it contains the value of DIGITALOCEAN_TOKEN",
   );
   expect(await repo.history()).toEqual([]);
+});
+
+test("Ansible reads its inventory from the repository, completed by this machine's connection", async () => {
+  const dir = tempDir();
+  const repo = new InventoryRepo(join(dir, "inventory"));
+  await repo.commit(
+    addHost(addHost(EMPTY, host), {
+      ...host,
+      name: "shop-staging-1",
+      role: "staging",
+      dropletId: 43,
+    }),
+    "two hosts",
+  );
+  const files = gitopsInventories(
+    repo.dir,
+    { privateKeyFile: "/keys/id", knownHostsFile: "/keys/known_hosts" },
+    join(dir, "work"),
+  );
+  const listed = Bun.spawnSync(
+    ["ansible-inventory", ...files.flatMap((f) => ["-i", f]), "--list"],
+    {
+      stderr: "pipe",
+    },
+  );
+  expect(listed.stderr.toString()).not.toContain("WARNING");
+  const parsed = JSON.parse(listed.stdout.toString()) as {
+    production: { hosts: string[] };
+    staging: { hosts: string[] };
+    _meta: { hostvars: Record<string, Record<string, unknown>> };
+  };
+  expect(parsed.production.hosts).toEqual(["shop-production-3"]);
+  expect(parsed.staging.hosts).toEqual(["shop-staging-1"]);
+  expect(parsed._meta.hostvars["shop-production-3"]).toMatchObject({
+    ansible_host: "10.77.0.14",
+    droplet_id: 42,
+    region: "nyc3",
+    size: "s-1vcpu-1gb",
+    ansible_ssh_private_key_file: "/keys/id",
+  });
+  // the connection is this machine's: it never enters the repository
+  expect(Bun.spawnSync(["git", "-C", repo.dir, "grep", "-q", "/keys/"]).exitCode).toBe(1);
 });

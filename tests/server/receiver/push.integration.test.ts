@@ -1,7 +1,9 @@
 import { afterEach, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { inventoryYaml } from "../../../gitops/inventory.ts";
+import { addHost, EMPTY } from "../../../gitops/model.ts";
+import { InventoryRepo } from "../../../gitops/repo.ts";
+import { gitopsInventories } from "../../../server/receiver/fleet.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
@@ -38,18 +40,28 @@ const hosts = await createHosts(
 );
 writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
 writeFileSync(join(dir, "known_hosts"), hosts.map((h) => h.knownHost).join("\n"));
-const inventory = join(dir, "inventory.yml");
-writeFileSync(
-  inventory,
-  inventoryYaml(
-    hosts.map((h) => ({
-      name: h.name,
-      role: "production" as const,
-      address: h.droplet.ip as string,
-    })),
-    { privateKeyFile: join(dir, "id"), knownHostsFile: join(dir, "known_hosts") },
-  ),
-);
+// The fleet lives in the GitOps inventory repository; Ansible and the receiver read it there.
+const gitops = new InventoryRepo(join(dir, "gitops"));
+let fleet = EMPTY;
+for (const h of hosts) {
+  fleet = addHost(fleet, {
+    name: h.name,
+    role: "production",
+    dropletId: h.droplet.id,
+    address: h.droplet.ip as string,
+    region: h.droplet.region,
+    size: h.droplet.size,
+    created: h.droplet.createdAt,
+  });
+}
+await gitops.commit(fleet, "hosts made by the test");
+const connection = { privateKeyFile: join(dir, "id"), knownHostsFile: join(dir, "known_hosts") };
+const inventory = gitopsInventories(gitops.dir, connection, join(dir, "ansible"));
+const fleetEnv = {
+  DROPSHIP_GITOPS_REPO: gitops.dir,
+  DROPSHIP_SSH_KEY: connection.privateKeyFile,
+  DROPSHIP_KNOWN_HOSTS: connection.knownHostsFile,
+};
 const appRedisUrl = redis.url.replace("127.0.0.1", "10.77.0.1");
 await runPlaybook("product.yml", inventory, { REDIS_URL: appRedisUrl });
 for (const h of hosts) await addBackend(state, "production", `http://${h.droplet.ip}:3000`);
@@ -64,7 +76,7 @@ const receiver = await startServer("receiver", {
   DROPSHIP_REPOS: join(dir, "repos"),
   DROPSHIP_WORK: join(dir, "work"),
   DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-  DROPSHIP_INVENTORY: inventory,
+  ...fleetEnv,
   REDIS_URL: redis.url,
 });
 
@@ -123,6 +135,13 @@ test("a passing push to master is tested, built and rolled out to every producti
   expect(deploy?.[1]).toEqual(
     expect.arrayContaining(["result", "deployed", "who", "ann", "branch", "master"]),
   );
+  // the GitOps inventory records what each host runs, in a commit that says who shipped it
+  const [recorded] = await gitops.history(1);
+  expect(recorded?.message).toBe(`deploy production: ${head().slice(0, 12)} from master by ann`);
+  expect((await gitops.read()).hosts.map((h) => h.release)).toEqual([
+    head().slice(0, 12),
+    head().slice(0, 12),
+  ]);
 }, 120_000);
 
 test("a deploy under steady load through the proxy fails no request", async () => {
@@ -272,7 +291,7 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
     DROPSHIP_REPOS: join(dir, "repos"),
     DROPSHIP_WORK: join(dir, "work"),
     DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-    DROPSHIP_INVENTORY: inventory,
+    ...fleetEnv,
     REDIS_URL: redis.url,
   };
   const cli = (script: string, ...args: string[]) => {

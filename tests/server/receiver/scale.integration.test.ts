@@ -6,9 +6,11 @@ import { recordShipped, releaseDir } from "../../../server/receiver/hook.ts";
 import { scaleIn, scaleOut } from "../../../server/receiver/scale.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../../../server/shared/config/validate.ts";
+import { type Mail, Mailer } from "../../../server/shared/mailer.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
 import { startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { startSmtp } from "../../helpers/smtp.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
@@ -31,6 +33,15 @@ const config = result.config;
 const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
 const repo = new InventoryRepo(join(dir, "inventory"));
 const lines: string[] = [];
+const smtp = await startSmtp();
+const mailer = new Mailer({
+  smtpUrl: smtp.url,
+  from: "dropship@test",
+  to: "ops@example.com",
+  log: (line) => lines.push(line),
+  retryMs: 100,
+});
+const subjects = () => smtp.mails.map((m) => m.subject ?? "");
 const deps = {
   config,
   provider,
@@ -43,6 +54,7 @@ const deps = {
   workDir: join(dir, "work"),
   playbookEnv: { REDIS_URL: redis.url.replace("127.0.0.1", "10.77.0.1") },
   say: (line: string) => lines.push(line),
+  notify: (mail: Mail) => mailer.send(mail),
 };
 
 // The release production runs: what a push to master would have left in the work dir.
@@ -80,6 +92,10 @@ test("scale out adds a host that serves through the proxy and lands in an invent
   expect((await provider.listByTag("dropship:production")).map((d) => d.name)).toEqual([
     "shop-production-1",
   ]);
+  const [notice] = await smtp.waitFor(1, 10_000);
+  expect(notice?.subject).toBe("[dropship] scale out: shop-production-1 added to production");
+  expect(notice?.text).toContain("Why: proxy_cpu 78 > 50 for 60s");
+  expect(notice?.text).toContain("Production now has 1 host; the fleet costs $0.0089/h");
 }, 120_000);
 
 test("the cap holds: a second host is added, a third is refused", async () => {
@@ -108,6 +124,8 @@ test("scale in drains and removes the newest host with no failed request", async
   stop = true;
   await Promise.all(load);
   expect(removed.name).toBe("shop-production-2");
+  await mailer.idle();
+  expect(subjects()).toContain("[dropship] scale in: shop-production-2 removed from production");
   expect(outcomes.length).toBeGreaterThan(50);
   expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
   expect((await provider.listByTag("dropship:production")).map((d) => d.name)).toEqual([
@@ -126,6 +144,8 @@ test("a provision that fails midway leaves no droplet and no inventory change", 
     "shop-production-1",
   ]);
   expect((await repo.history()).length).toBe(before);
+  await mailer.idle();
+  expect(subjects()).toContain("[dropship] scale out failed: shop-production-2 was not added");
   const log = Bun.spawnSync(["git", "-C", join(dir, "inventory"), "log", "--format=%s"])
     .stdout.toString()
     .trim()
@@ -153,7 +173,8 @@ test("bun run scale --dry-run prints the plan and the fleet's cost, and refuses 
   };
   expect(scale("--dry-run")).toEqual({
     code: 0,
-    output: "production: 1 → 2 hosts (s-1vcpu-1gb); fleet cost $0.0089/h → $0.0179/h\n",
+    output:
+      "production: 1 → 2 hosts (s-1vcpu-1gb); fleet cost $0.0089/h (~$6/month) → $0.0179/h (~$12/month)\n",
   });
   expect(scale("--to", "3", "--dry-run")).toEqual({
     code: 1,
@@ -254,3 +275,54 @@ test("a tagged droplet the inventory does not know is reported, and deleted when
     "no orphans: every tagged droplet is in the inventory\n",
   );
 });
+
+test("provisions failing in a row open the circuit breaker: one mail, then no more tries", async () => {
+  const { startAutoscaler } = await import("../../../server/receiver/autoscaler.ts");
+  const { reportHost } = await import("../../../server/shared/state/hosts.ts");
+  const brittle = validateConfig({
+    name: "shop",
+    roles: { production: { count: 1 } },
+    autoscale: { min: 1, max: 3, for: "1s", cooldown: "1s", max_failures: 2 },
+    pipeline: { health_timeout: "15s" },
+  });
+  if (!brittle.ok) throw new Error(brittle.errors.join("\n"));
+  const said: string[] = [];
+  // no REDIS_URL for the playbook: every converge fails, as a broken provisioning would
+  const autoscaler = startAutoscaler(
+    { ...deps, config: brittle.config, playbookEnv: {}, say: (l) => said.push(l) },
+    200,
+  );
+  const hot = setInterval(() => {
+    void reportHost(state, {
+      host: "shop-proxy-1",
+      role: "proxy",
+      cpu: 97,
+      memory: 20,
+      at: Date.now(),
+      release: "rel-1",
+    });
+  }, 100);
+  try {
+    const started = performance.now();
+    while (
+      !said.some((l) => l.startsWith("autoscaler: stopped:")) &&
+      performance.now() - started < 100_000
+    )
+      await Bun.sleep(200);
+    await Bun.sleep(2000);
+    expect(said.filter((l) => l.startsWith("autoscaler: add failed"))).toHaveLength(2);
+    expect(
+      said.filter((l) => l.startsWith("autoscaler: stopped: 2 failed provisions")),
+    ).toHaveLength(1);
+    await mailer.idle();
+    expect(subjects().filter((s) => s.startsWith("[dropship] autoscaler stopped"))).toEqual([
+      "[dropship] autoscaler stopped after 2 failed provisions",
+    ]);
+    expect((await provider.listByTag("dropship:production")).length).toBe(
+      (await repo.read()).hosts.length,
+    );
+  } finally {
+    clearInterval(hot);
+    autoscaler.stop();
+  }
+}, 120_000);

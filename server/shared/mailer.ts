@@ -1,6 +1,10 @@
 import nodemailer, { type Transporter } from "nodemailer";
-import { redact } from "../shared/secrets.ts";
-import type { Mail } from "./mail.ts";
+import { redact } from "./secrets.ts";
+
+export interface Mail {
+  subject: string;
+  text: string;
+}
 
 export interface MailerOptions {
   smtpUrl: string;

@@ -1,0 +1,43 @@
+import type { FleetHostRecord, FleetInventory } from "../../gitops/model.ts";
+import { formatCost, hourlyCost } from "../shared/cloud/sizes.ts";
+import type { Mail } from "../shared/mailer.ts";
+
+export type ScaleEvent =
+  | { kind: "added" | "removed"; host: FleetHostRecord; why: string; fleet: FleetInventory }
+  | { kind: "failed"; name: string; why: string; error: string }
+  | { kind: "stopped"; failures: number; error: string };
+
+/** The notice a person gets for each scaling event: what happened, why, and what it costs now. */
+export function scaleMail(event: ScaleEvent): Mail {
+  if (event.kind === "failed") {
+    return {
+      subject: `[dropship] scale out failed: ${event.name} was not added`,
+      text: [
+        `Adding ${event.name} failed and was undone: the droplet was deleted and the inventory is unchanged.`,
+        `Why it was being added: ${event.why}`,
+        `What failed: ${event.error}`,
+      ].join("\n"),
+    };
+  }
+  if (event.kind === "stopped") {
+    return {
+      subject: `[dropship] autoscaler stopped after ${event.failures} failed provisions`,
+      text: [
+        `The autoscaler gave up after ${event.failures} failed provisions in a row and will not scale again on its own.`,
+        `Last failure: ${event.error}`,
+        "Fix the cause (bun run scale adds a host by hand and shows each step), then restart the receiver to reset it.",
+      ].join("\n"),
+    };
+  }
+  const { host, fleet } = event;
+  const production = fleet.hosts.filter((h) => h.role === "production").length;
+  const verb = event.kind === "added" ? "added to" : "removed from";
+  return {
+    subject: `[dropship] scale ${event.kind === "added" ? "out" : "in"}: ${host.name} ${verb} production`,
+    text: [
+      `${host.name} (${host.address}, droplet ${host.dropletId}, ${host.size} in ${host.region}) was ${verb} production.`,
+      `Why: ${event.why}`,
+      `Production now has ${production} host${production === 1 ? "" : "s"}; the fleet costs ${formatCost(hourlyCost(fleet.hosts.map((h) => h.size)))}.`,
+    ].join("\n"),
+  };
+}
