@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { loadConfigOrDefaults } from "../shared/config/load.ts";
 import { host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
 import { FlagClient } from "../shared/flags/client.ts";
@@ -15,6 +16,7 @@ import { forward } from "./forward.ts";
 import { Metrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
 import { Routing } from "./routing.ts";
+import { startTrafficReports } from "./traffic.ts";
 
 const SPEC = {
   port: port(80, "public HTTP port"),
@@ -89,6 +91,15 @@ await serverMain(
         return forward(request, peer, deps);
       },
     });
+    const traffic = startTrafficReports(
+      redis,
+      `${hostname()}:${server.port}`,
+      () => {
+        const totals = metrics.totals();
+        return totals.production.requests + totals.staging.requests;
+      },
+      config.monitor.interval,
+    );
     const counts = `${pool.available("production")} production and ${pool.available("staging")} staging backends healthy`;
     console.log(
       `dropship-proxy ${VERSION} listening on http://${env.host}:${server.port} — ${counts}`,
@@ -97,6 +108,7 @@ await serverMain(
     onShutdown(async () => {
       await server.stop();
       checks.stop();
+      traffic.stop();
       analysis.stop();
       await mirror.stop();
       redis.disconnect();

@@ -2,22 +2,32 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../shared/config/schema.ts";
 import { listHosts } from "../shared/state/hosts.ts";
+import { readTraffic } from "../shared/state/traffic.ts";
 import { afterProvision, decide, IDLE, type ScaleState } from "./autoscale.ts";
 import { type ScaleDeps, scaleIn, scaleOut } from "./scale.ts";
 import { scaleMail } from "./scale-mail.ts";
 
-/** The watched metric from the monitors' latest figures; undefined when there is none yet. */
-export async function readMetric(deps: ScaleDeps, config: Config): Promise<number | undefined> {
+/**
+ * The watched metric from the latest figures; undefined when there is none yet. CPU comes from
+ * the monitors, requests per host from the proxies' rates over the production hosts.
+ */
+export async function readMetric(
+  deps: ScaleDeps,
+  config: Config,
+  productionHosts: number,
+): Promise<number | undefined> {
+  if (config.autoscale.metric === "rps_per_host") {
+    const proxies = await readTraffic(deps.redis, config.monitor.no_data);
+    if (proxies.length === 0 || productionHosts === 0) return undefined;
+    return proxies.reduce((sum, p) => sum + p.rps, 0) / productionHosts;
+  }
   const hosts = await listHosts(deps.redis);
   const fresh = hosts.filter((h) => Date.now() - h.at < config.monitor.no_data);
   if (config.autoscale.metric === "proxy_cpu") return fresh.find((h) => h.role === "proxy")?.cpu;
-  if (config.autoscale.metric === "production_cpu") {
-    const production = fresh.filter((h) => h.role === "production");
-    return production.length
-      ? production.reduce((sum, h) => sum + h.cpu, 0) / production.length
-      : undefined;
-  }
-  return undefined;
+  const production = fresh.filter((h) => h.role === "production");
+  return production.length
+    ? production.reduce((sum, h) => sum + h.cpu, 0) / production.length
+    : undefined;
 }
 
 /**
@@ -43,9 +53,9 @@ export function startAutoscaler(deps: ScaleDeps, intervalMs: number) {
     if (busy) return;
     busy = true;
     try {
-      const value = await readMetric(deps, config);
-      if (value === undefined) return;
       const hosts = (await deps.repo.read()).hosts.filter((h) => h.role === "production").length;
+      const value = await readMetric(deps, config, hosts);
+      if (value === undefined) return;
       const deploying = existsSync(join(deps.workDir, "locks", "production.lock"));
       const decision = decide(policy, state, {
         now: Date.now(),

@@ -13,6 +13,8 @@ export const KEYS = {
   alerts: "dropship:alerts",
   /** hash: host name → JSON HostReport, the latest figures of every monitored host */
   hosts: "dropship:hosts",
+  /** hash: proxy instance → JSON TrafficReport, each proxy's request rate */
+  traffic: "dropship:traffic",
   /** list, newest first: a host's recent HostReports */
   history: (host: string) => `dropship:history:${host}`,
   /** counter: the last version handed to any change of shared state */

@@ -7,6 +7,7 @@ import {
   putBackend,
   raiseAlert,
 } from "../../../server/shared/state/routing.ts";
+import { readTraffic } from "../../../server/shared/state/traffic.ts";
 import { ADMIN_TOKEN, addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
@@ -22,7 +23,7 @@ await addBackend(state, "production", prod2.url);
 await addBackend(state, "staging", canary.url);
 const proxy = await startProxy(
   redis,
-  "health: { interval: 200ms, timeout: 1s }\ncanary: { analysis: { window: 30s, min_requests: 40, max_error_rate_increase: 5 } }\n",
+  "health: { interval: 200ms, timeout: 1s }\nmonitor: { interval: 1s }\ncanary: { analysis: { window: 30s, min_requests: 40, max_error_rate_increase: 5 } }\n",
 );
 
 async function get(path: string, headers: Record<string, string> = {}) {
@@ -252,4 +253,20 @@ describe("without Redis", () => {
       "fresh",
     );
   });
+});
+
+test("the proxy publishes its request rate for the autoscaler, and it falls to 0 when traffic stops", async () => {
+  const started = performance.now();
+  let sent = 0;
+  while (performance.now() - started < 2500) {
+    await Promise.all(Array.from({ length: 10 }, () => get("/")));
+    sent += 10;
+  }
+  const perSecond = sent / ((performance.now() - started) / 1000);
+  const [busy] = await readTraffic(state, 10_000);
+  expect(busy?.proxy).toMatch(/:\d+$/);
+  // one report interval of steady load: the rate is that load's, give or take the edges
+  expect(busy?.rps).toBeGreaterThan(perSecond * 0.3);
+  expect(busy?.rps).toBeLessThan(perSecond * 1.7);
+  await eventually(async () => (await readTraffic(state, 10_000))[0]?.rps === 0, 5000, "rate 0");
 });

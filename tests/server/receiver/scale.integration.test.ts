@@ -326,3 +326,16 @@ test("provisions failing in a row open the circuit breaker: one mail, then no mo
     autoscaler.stop();
   }
 }, 120_000);
+
+test("requests per host is every fresh proxy's rate over the production hosts", async () => {
+  const { readMetric } = await import("../../../server/receiver/autoscaler.ts");
+  const { reportTraffic } = await import("../../../server/shared/state/traffic.ts");
+  const rps = validateConfig({ name: "shop", autoscale: { metric: "rps_per_host", min: 1 } });
+  if (!rps.ok) throw new Error(rps.errors.join("\n"));
+  const now = Date.now();
+  await reportTraffic(state, { proxy: "shop-proxy-1:80", rps: 120, at: now });
+  await reportTraffic(state, { proxy: "shop-proxy-2:80", rps: 80, at: now });
+  await reportTraffic(state, { proxy: "shop-proxy-old:80", rps: 5000, at: now - 120_000 });
+  expect(await readMetric(deps, rps.config, 2)).toBe(100);
+  expect(await readMetric(deps, rps.config, 0)).toBeUndefined();
+});

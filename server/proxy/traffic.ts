@@ -1,0 +1,21 @@
+import type { RedisClient } from "../shared/state/redis.ts";
+import { rateBetween, reportTraffic } from "../shared/state/traffic.ts";
+
+/** Every few seconds, this proxy's request rate into Redis; a failed write waits for the next. */
+export function startTrafficReports(
+  redis: RedisClient,
+  proxy: string,
+  count: () => number,
+  intervalMs = 5000,
+) {
+  let last = { count: count(), at: Date.now() };
+  const timer = setInterval(() => {
+    const now = { count: count(), at: Date.now() };
+    const rps = Math.round(rateBetween(last, now) * 10) / 10;
+    last = now;
+    if (redis.status === "ready")
+      reportTraffic(redis, { proxy, rps, at: now.at }).catch(() => undefined);
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
