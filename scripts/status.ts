@@ -1,18 +1,29 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { FleetHostRecord } from "../gitops/model.ts";
+import { InventoryRepo } from "../gitops/repo.ts";
+import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
+import { loadConfigOrDefaults } from "../server/shared/config/load.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
+import { recentEvents } from "../server/shared/state/events.ts";
 import { listFlags } from "../server/shared/state/flags.ts";
 import { listHosts } from "../server/shared/state/hosts.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { listAlerts, listBackends, readCanary } from "../server/shared/state/routing.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
+import { fleetRows, type ProxyBackend } from "./lib/fleet-view.ts";
 import { cliRedis } from "./lib/redis.ts";
 import { printTable } from "./lib/table.ts";
 
 const USAGE = `
 Usage: bun run status
 
-The fleet at a glance, from Redis (REDIS_URL from the environment or .env): the proxy's
-backends, each monitored host's CPU and memory, the canary, alerts, flags and the last deploys.
+The fleet at a glance: every host with its role, address, release, place in the rotation,
+health and in-flight requests (asked of the proxy when PROXY_URL and DROPSHIP_ADMIN_TOKEN are
+set), CPU and memory from its monitor; the fleet's cost per hour from the GitOps inventory
+(DROPSHIP_CONFIG's gitops/repo, or DROPSHIP_GITOPS_REPO); the canary, alerts, flags, the last
+deploys and scaling events. Reads REDIS_URL from the environment or .env.
 `;
 
 await runCli("status", USAGE, async (args) => {
@@ -25,54 +36,100 @@ await runCli("status", USAGE, async (args) => {
   }
 });
 
+async function readInventory(): Promise<FleetHostRecord[]> {
+  const config = loadConfigOrDefaults(process.env.DROPSHIP_CONFIG);
+  const dir = resolve(process.env.DROPSHIP_GITOPS_REPO || config.gitops.repo);
+  return existsSync(join(dir, "inventory.yml")) ? (await new InventoryRepo(dir).read()).hosts : [];
+}
+
+/** The proxy's live view of its backends; undefined (and said) when it cannot be asked. */
+async function askProxy(notes: string[]): Promise<ProxyBackend[] | undefined> {
+  const url = process.env.PROXY_URL;
+  const token = process.env.DROPSHIP_ADMIN_TOKEN;
+  if (!url || !token) {
+    notes.push("health and in-flight need PROXY_URL and DROPSHIP_ADMIN_TOKEN");
+    return undefined;
+  }
+  try {
+    const response = await fetch(`${url.replace(/\/$/, "")}/_dropship/status`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(3000),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return ((await response.json()) as { backends: ProxyBackend[] }).backends;
+  } catch (error) {
+    notes.push(`the proxy at ${url} did not answer (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
 async function show(redis: RedisClient) {
-  const [backends, hosts, canary, alerts, flags, deploys] = await Promise.all([
-    listBackends(redis),
-    listHosts(redis),
-    readCanary(redis),
-    listAlerts(redis),
-    listFlags(redis),
-    redis.xrevrange(KEYS.deploys, "+", "-", "COUNT", 10),
-  ]);
-  console.log("BACKENDS");
+  const notes: string[] = [];
+  const [backends, reports, canary, alerts, flags, deploys, scaling, inventory, proxy] =
+    await Promise.all([
+      listBackends(redis),
+      listHosts(redis),
+      readCanary(redis),
+      listAlerts(redis),
+      listFlags(redis),
+      recentEvents(redis, KEYS.deploys, 8),
+      recentEvents(redis, KEYS.scaling, 5),
+      readInventory(),
+      askProxy(notes),
+    ]);
+  console.log("HOSTS");
+  const rows = fleetRows({ inventory, reports, backends, proxy, now: Date.now() });
   printTable([
-    ["ID", "TRACK", "STATE"],
-    ...backends.map((b) => [b.id, b.track, b.draining ? "draining" : "in rotation"]),
-  ]);
-  console.log("\nHOSTS");
-  const now = Date.now();
-  printTable([
-    ["HOST", "ROLE", "CPU", "MEMORY", "RELEASE", "SEEN"],
-    ...hosts.map((h) => [
-      h.host,
-      h.role,
-      `${h.cpu.toFixed(0)}%`,
-      `${h.memory.toFixed(0)}%`,
-      h.release,
-      `${Math.round((now - h.at) / 1000)} s ago`,
+    ["HOST", "ROLE", "ADDRESS", "RELEASE", "ROTATION", "HEALTH", "IN-FLIGHT", "CPU", "MEM", "SEEN"],
+    ...rows.map((r) => [
+      r.host,
+      r.role,
+      r.address,
+      r.release,
+      r.rotation,
+      r.health,
+      r.inFlight,
+      r.cpu,
+      r.memory,
+      r.seen,
     ]),
   ]);
+  for (const note of notes) console.log(`(${note})`);
+  console.log(
+    inventory.length > 0
+      ? `\nCOST    ${formatCost(hourlyCost(inventory.map((h) => h.size)))} for ${inventory.length} droplets`
+      : "\nCOST    no droplets in the GitOps inventory",
+  );
   const blocked = canary.state === "aborted" || alerts.some((a) => a.canary);
   console.log(
-    `\nCANARY  weight ${canary.weight}%, ${canary.state}${canary.reason ? ` (${canary.reason})` : ""}${blocked ? " — staging gets nothing" : ""}`,
+    `CANARY  weight ${canary.weight}%, ${canary.state}${canary.reason ? ` (${canary.reason})` : ""}${blocked ? " — staging gets nothing" : ""}`,
   );
   for (const alert of alerts) console.log(`ALERT   ${alert.id}: ${alert.summary}`);
+  if (alerts.length === 0) console.log("ALERTS  none");
   console.log(`FLAGS   ${flags.map((f) => `${f.name} ${describeFlag(f)}`).join(", ") || "none"}`);
   console.log("\nLAST DEPLOYS");
   printTable([
     ["WHEN", "BRANCH", "COMMIT", "WHO", "RESULT", "SECONDS"],
-    ...deploys.map(([, fields]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i + 1 < fields.length; i += 2)
-        f[fields[i] as string] = fields[i + 1] as string;
-      return [
-        f.at ?? "",
-        f.branch ?? "",
-        (f.commit ?? "").slice(0, 12),
-        f.who ?? "",
-        f.result ?? "",
-        f.seconds ?? "",
-      ];
-    }),
+    ...deploys.map((d) => [
+      d.at ?? "",
+      d.branch ?? "",
+      (d.commit ?? "").slice(0, 12),
+      d.who ?? "",
+      d.result ?? "",
+      d.seconds ?? "",
+    ]),
   ]);
+  if (scaling.length > 0) {
+    console.log("\nSCALING");
+    printTable([
+      ["WHEN", "ACTION", "HOST", "RESULT", "WHY"],
+      ...scaling.map((e) => [
+        e.at ?? "",
+        e.action ?? "",
+        e.host ?? "",
+        e.result ?? "",
+        e.why ?? "",
+      ]),
+    ]);
+  }
 }

@@ -4,6 +4,7 @@ import { setRelease } from "../../gitops/model.ts";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import type { Config, RoleName } from "../shared/config/schema.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
+import { recordEvent } from "../shared/state/events.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { connectRedis, type RedisClient, whenReady } from "../shared/state/redis.ts";
 import { listBackends, putBackend } from "../shared/state/routing.ts";
@@ -162,29 +163,15 @@ export async function deploy(
     return 1;
   } finally {
     if (redis?.status === "ready") {
-      await redis
-        .xadd(
-          KEYS.deploys,
-          "MAXLEN",
-          "~",
-          "1000",
-          "*",
-          "commit",
-          commit,
-          "branch",
-          branch,
-          "role",
-          role,
-          "who",
-          settings.pusher,
-          "at",
-          new Date().toISOString(),
-          "result",
-          result,
-          "seconds",
-          ((performance.now() - started) / 1000).toFixed(1),
-        )
-        .catch(() => undefined);
+      await recordEvent(redis, KEYS.deploys, {
+        commit,
+        branch,
+        role,
+        who: settings.pusher,
+        at: new Date().toISOString(),
+        result,
+        seconds: ((performance.now() - started) / 1000).toFixed(1),
+      }).catch(() => undefined);
     }
     redis?.disconnect();
   }

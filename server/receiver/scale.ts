@@ -12,6 +12,8 @@ import { deliverRelease } from "../shared/deliver.ts";
 import type { Mail } from "../shared/mailer.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
 import { Ssh } from "../shared/ssh.ts";
+import { recordEvent } from "../shared/state/events.ts";
+import { KEYS } from "../shared/state/keys.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { listBackends, putBackend, removeBackend } from "../shared/state/routing.ts";
 import { lastShipped, releaseDir } from "./hook.ts";
@@ -189,6 +191,7 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
       `scale out: ${reason} — added ${name} (${address}, droplet ${host.droplet.id})`,
     );
     say(`✓ ${name} serves production`);
+    await scalingEvent(deps, "out", name, reason, "added");
     deps.notify?.(scaleMail({ kind: "added", host: record, why: reason, fleet }));
     return record;
   } catch (error) {
@@ -197,6 +200,7 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
     await removeBackend(deps.redis, backendIdFor(url), ACTOR).catch(() => undefined);
     await provider.deleteDroplet(host.droplet.id, name);
     deps.notify?.(scaleMail({ kind: "failed", name, why: reason, error: message }));
+    await scalingEvent(deps, "out", name, reason, `failed: ${message}`);
     throw error;
   }
 }
@@ -234,6 +238,24 @@ async function removeProductionHost(
     `scale in: ${reason} — removed ${victim.name} (${victim.address}, droplet ${victim.dropletId})`,
   );
   say(`✓ ${victim.name} removed`);
+  await scalingEvent(deps, "in", victim.name, reason, "removed");
   deps.notify?.(scaleMail({ kind: "removed", host: victim, why: reason, fleet }));
   return victim;
+}
+
+/** Each scaling event in Redis too, for the dashboard and bun run status; never fatal. */
+async function scalingEvent(
+  deps: ScaleDeps,
+  action: "out" | "in",
+  host: string,
+  why: string,
+  result: string,
+) {
+  await recordEvent(deps.redis, KEYS.scaling, {
+    action,
+    host,
+    why,
+    result,
+    at: new Date().toISOString(),
+  }).catch(() => undefined);
 }

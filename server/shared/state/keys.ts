@@ -21,6 +21,8 @@ export const KEYS = {
   version: "dropship:version",
   /** stream: every deploy — commit, branch, who, when, result, duration */
   deploys: "dropship:deploys",
+  /** stream: every scaling event — action, host, why, result, when */
+  scaling: "dropship:scaling",
   /** stream: who changed what, when, from what to what */
   audit: "dropship:audit",
   /** pub/sub channel: every change to shared state, as JSON */

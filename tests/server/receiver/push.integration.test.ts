@@ -9,7 +9,7 @@ import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
-import { addBackend, startProxy } from "../../helpers/proxy.ts";
+import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually, startServer } from "../../helpers/server.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
@@ -272,9 +272,15 @@ test("two pushes to master at once take turns, and the later one does not deploy
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(head().slice(0, 12));
 }, 180_000);
 
-test("bun run status shows the deploys: who pushed what, and how it ended", () => {
+test("bun run status shows the hosts, the fleet's cost and the deploys: who pushed what, and how it ended", () => {
   const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/status.ts")], {
-    env: { PATH: process.env.PATH ?? "", REDIS_URL: redis.url },
+    env: {
+      PATH: process.env.PATH ?? "",
+      REDIS_URL: redis.url,
+      PROXY_URL: proxy.url,
+      DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
+      ...fleetEnv,
+    },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -282,7 +288,15 @@ test("bun run status shows the deploys: who pushed what, and how it ended", () =
   const out = proc.stdout.toString();
   expect(out).toMatch(new RegExp(`master\\s+${head().slice(0, 12)}\\s+ann\\s+deployed`));
   expect(out).toMatch(/master\s+\w{12}\s+bob\s+failed/);
-  expect(out).toMatch(/10\.77\.\d+\.\d+:3000\s+production\s+in rotation/);
+  for (const h of hosts) {
+    expect(out).toMatch(
+      new RegExp(
+        `${h.name}\\s+production\\s+${h.droplet.ip}\\s+${head().slice(0, 12)}\\s+in rotation\\s+healthy\\s+0`,
+      ),
+    );
+  }
+  expect(out).toContain("COST    $0.0179/h (~$12/month) for 2 droplets");
+  expect(out).toContain("ALERTS  none");
 });
 
 test("bun run rollback and bun run deploy do the same without a push, and move the branch", async () => {

@@ -1,0 +1,101 @@
+import type { FleetHostRecord } from "../../gitops/model.ts";
+import type { Backend } from "../../server/shared/routing/model.ts";
+import type { HostReport } from "../../server/shared/state/hosts.ts";
+
+/** What the proxy says of one backend (GET /_dropship/status). */
+export interface ProxyBackend {
+  id: string;
+  healthy: boolean;
+  reason: string | null;
+  version: string | null;
+  inFlight: number;
+}
+
+export interface FleetRow {
+  host: string;
+  role: string;
+  address: string;
+  release: string;
+  rotation: string;
+  health: string;
+  inFlight: string;
+  cpu: string;
+  memory: string;
+  seen: string;
+}
+
+export interface FleetFacts {
+  /** the GitOps inventory's hosts (none when the fleet is not managed there) */
+  inventory: FleetHostRecord[];
+  reports: HostReport[];
+  backends: Backend[];
+  /** the proxy's live view, when it could be asked */
+  proxy?: ProxyBackend[];
+  now: number;
+}
+
+const hostOf = (url: string) => {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
+};
+
+/**
+ * One row per host, joining what each source knows: the inventory (role, address, release),
+ * the monitors (CPU, memory, when last heard), the routing table (in rotation or draining)
+ * and the proxy (health, in-flight). A host one source lacks shows "-" there, never a guess.
+ */
+export function fleetRows(facts: FleetFacts): FleetRow[] {
+  const rows = new Map<string, FleetRow>();
+  const blank = (host: string): FleetRow => ({
+    host,
+    role: "-",
+    address: "-",
+    release: "-",
+    rotation: "-",
+    health: "-",
+    inFlight: "-",
+    cpu: "-",
+    memory: "-",
+    seen: "-",
+  });
+  const row = (host: string) => {
+    const known = rows.get(host);
+    if (known) return known;
+    const fresh = blank(host);
+    rows.set(host, fresh);
+    return fresh;
+  };
+  for (const h of facts.inventory) {
+    Object.assign(row(h.name), { role: h.role, address: h.address, release: h.release ?? "-" });
+  }
+  for (const r of facts.reports) {
+    Object.assign(row(r.host), {
+      ...(row(r.host).role === "-" ? { role: r.role } : {}),
+      release: r.release || row(r.host).release,
+      cpu: `${r.cpu.toFixed(0)}%`,
+      memory: `${r.memory.toFixed(0)}%`,
+      seen: `${Math.max(0, Math.round((facts.now - r.at) / 1000))} s ago`,
+    });
+  }
+  const byAddress = new Map([...rows.values()].map((r) => [r.address, r]));
+  for (const b of facts.backends) {
+    const target = byAddress.get(hostOf(b.url)) ?? row(b.id);
+    if (target.role === "-") target.role = b.track;
+    target.rotation = b.draining ? "draining" : "in rotation";
+    const live = facts.proxy?.find((p) => p.id === b.id);
+    if (live) {
+      target.health = live.healthy ? "healthy" : `down (${live.reason ?? "no answer"})`;
+      target.inFlight = String(live.inFlight);
+      if (live.version) target.release = live.version;
+    }
+  }
+  const order = ["proxy", "redis", "production", "staging"];
+  return [...rows.values()].sort(
+    (a, b) =>
+      ((order.indexOf(a.role) + 5) % 5) - ((order.indexOf(b.role) + 5) % 5) ||
+      a.host.localeCompare(b.host),
+  );
+}
