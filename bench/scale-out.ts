@@ -47,7 +47,7 @@ try {
   const checked = validateConfig({
     name: "bench",
     roles: { production: { count: 1 } },
-    autoscale: { min: 1, max: rounds + 1 },
+    autoscale: { min: 1, max: rounds },
   });
   if (!checked.ok) throw new Error(checked.errors.join("\n"));
   const work = join(workDir, "work");
@@ -106,7 +106,7 @@ try {
   }
   const medians = rows[0]?.map((_, i) => median(rows.map((r) => r[i] as number))) ?? [];
   console.log(`| median | ${medians.map((v) => `${v.toFixed(2)} s`).join(" | ")} |`);
-  for (let round = 1; round <= rounds; round++) await scaleIn(deps, "bench done", 200);
+  for (let round = 1; round < rounds; round++) await scaleIn(deps, "bench done", 200);
   state.disconnect();
 } finally {
   await cleanup();
