@@ -1,7 +1,9 @@
 import fs from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import git from "isomorphic-git";
-import { SECRET_VARIABLES } from "../server/shared/secrets.ts";
+import http from "isomorphic-git/http/node";
+import type { Config } from "../server/shared/config/schema.ts";
+import { maskUrl, redact, SECRET_VARIABLES } from "../server/shared/secrets.ts";
 import { EMPTY, type FleetInventory, fromYaml, toYaml } from "./model.ts";
 
 const FILE = "inventory.yml";
@@ -18,8 +20,20 @@ export interface Change {
  * a commit authored by dropship whose message says what and why, so `git log` is the fleet's
  * audit trail. A commit that would contain a secret from the environment is refused.
  */
+export interface InventoryRemote {
+  /** where every commit is pushed (gitops/remote), with no credentials in it */
+  url: string;
+  /** the password for it, from DROPSHIP_GITOPS_TOKEN */
+  token?: string;
+  /** a push that failed: the commit stays, and the next commit's push carries it too */
+  onPushError?: (message: string) => void;
+}
+
 export class InventoryRepo {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly remote?: InventoryRemote,
+  ) {}
 
   async read(): Promise<FleetInventory> {
     const file = join(this.dir, FILE);
@@ -44,7 +58,28 @@ export class InventoryRepo {
     }
     fs.writeFileSync(join(this.dir, FILE), text);
     await git.add({ fs, dir: this.dir, filepath: FILE });
-    return git.commit({ fs, dir: this.dir, message, author: AUTHOR, committer: AUTHOR });
+    const sha = await git.commit({ fs, dir: this.dir, message, author: AUTHOR, committer: AUTHOR });
+    if (this.remote) await this.push(this.remote);
+    return sha;
+  }
+
+  private async push(remote: InventoryRemote): Promise<void> {
+    const { token } = remote;
+    try {
+      await git.push({
+        fs,
+        http,
+        dir: this.dir,
+        url: remote.url,
+        ref: "main",
+        ...(token ? { onAuth: () => ({ username: "dropship", password: token }) } : {}),
+      });
+    } catch (error) {
+      const reason = redact((error as Error).message);
+      (remote.onPushError ?? console.error)(
+        `the inventory commit is kept here, but pushing it to ${maskUrl(remote.url)} failed: ${reason}`,
+      );
+    }
   }
 
   async history(limit = 50): Promise<Change[]> {
@@ -56,4 +91,21 @@ export class InventoryRepo {
       at: new Date(e.commit.author.timestamp * 1000).toISOString(),
     }));
   }
+}
+
+/**
+ * The deployment's inventory repository: DROPSHIP_GITOPS_REPO or gitops/repo, pushed after
+ * every commit to gitops/remote when set (password DROPSHIP_GITOPS_TOKEN).
+ */
+export function inventoryRepoFor(
+  config: Pick<Config, "gitops">,
+  env: Record<string, string | undefined> = process.env,
+  onPushError?: (message: string) => void,
+): InventoryRepo {
+  const dir = resolve(env.DROPSHIP_GITOPS_REPO || config.gitops.repo);
+  const url = config.gitops.remote;
+  return new InventoryRepo(
+    dir,
+    url ? { url, token: env.DROPSHIP_GITOPS_TOKEN || undefined, onPushError } : undefined,
+  );
 }

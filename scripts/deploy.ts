@@ -36,7 +36,7 @@ await runCli("deploy", USAGE, async ([branch, commitArg, ...extra]) => {
     role,
     tip || "0".repeat(40),
     commit,
-    { ...settings, pusher: who },
+    { ...settings, fleet: () => settings.fleet, pusher: who },
     (line) => console.log(line),
   );
   if (code !== 0) throw new UsageError(`${commit.slice(0, 12)} was not deployed (see above)`);

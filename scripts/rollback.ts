@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { setRelease } from "../gitops/model.ts";
-import { InventoryRepo } from "../gitops/repo.ts";
+import { inventoryRepoFor } from "../gitops/repo.ts";
 import { readFleet } from "../server/receiver/fleet.ts";
 import { recordShipped } from "../server/receiver/hook.ts";
 import { releasesOn, switchRelease } from "../server/receiver/rollout.ts";
@@ -59,7 +59,10 @@ await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
     }
   }
   if (settings.fleet.gitopsRepo && target) {
-    const repo = new InventoryRepo(settings.fleet.gitopsRepo);
+    const repo = inventoryRepoFor(settings.config, {
+      ...process.env,
+      DROPSHIP_GITOPS_REPO: settings.fleet.gitopsRepo,
+    });
     await repo.commit(
       setRelease(await repo.read(), role, target),
       `rollback ${role}: back to ${target} by ${userInfo().username}@${hostname()}`,

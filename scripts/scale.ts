@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { InventoryRepo } from "../gitops/repo.ts";
+import { inventoryRepoFor } from "../gitops/repo.ts";
 import { playbookEnvFrom, reconcile, scaleIn, scaleOut } from "../server/receiver/scale.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
@@ -34,7 +34,7 @@ await runCli("scale", USAGE, async (args) => {
     const deps = {
       config,
       provider: providerFromEnv(),
-      repo: new InventoryRepo(resolve(config.gitops.repo)),
+      repo: inventoryRepoFor(config),
       say,
     };
     const orphans = await reconcile(
@@ -47,7 +47,7 @@ await runCli("scale", USAGE, async (args) => {
   const dryRun = args.includes("--dry-run");
   const rest = args.filter((a) => a !== "--dry-run");
   const config = loadConfig(process.env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE);
-  const repo = new InventoryRepo(resolve(config.gitops.repo));
+  const repo = inventoryRepoFor(config);
   const inventory = await repo.read();
   const now = inventory.hosts.filter((h) => h.role === "production").length;
   const target = targetOf(rest, now);

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { setRelease } from "../../gitops/model.ts";
-import { InventoryRepo } from "../../gitops/repo.ts";
+import { inventoryRepoFor } from "../../gitops/repo.ts";
 import type { Config, RoleName } from "../shared/config/schema.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
 import { recordEvent } from "../shared/state/events.ts";
@@ -21,8 +21,8 @@ const DEPLOYED: Record<string, RoleName> = {
 
 export interface HookSettings {
   config: Config;
-  /** the hosts; none means build and test only */
-  fleet?: FleetSource;
+  /** where the hosts are, asked only when a deploy needs them; none: build and test only */
+  fleet?: () => FleetSource | undefined;
   redisUrl?: string;
   workDir: string;
   pusher: string;
@@ -117,9 +117,8 @@ export async function deploy(
           say,
         });
         keepRelease(settings.workDir, commit.slice(0, 12), binaries);
-        const fleet = settings.fleet
-          ? readFleet(settings.fleet.inventories)
-          : { hosts: [], privateKey: "" };
+        const source = settings.fleet?.();
+        const fleet = source ? readFleet(source.inventories) : { hosts: [], privateKey: "" };
         const hosts = fleet.hosts.filter((h) => h.role === role);
         if (hosts.length === 0) {
           say(`  no ${role} hosts in the inventory: built and tested, nothing to deploy`);
@@ -140,8 +139,15 @@ export async function deploy(
             say,
           });
           result = "deployed";
-          if (settings.fleet?.gitopsRepo) {
-            const repo = new InventoryRepo(settings.fleet.gitopsRepo);
+          if (source?.gitopsRepo) {
+            const repo = inventoryRepoFor(
+              config,
+              {
+                DROPSHIP_GITOPS_REPO: source.gitopsRepo,
+                DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN,
+              },
+              say,
+            );
             await repo.commit(
               setRelease(await repo.read(), role, commit.slice(0, 12)),
               `deploy ${role}: ${commit.slice(0, 12)} from ${branch} by ${settings.pusher}`,

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { checkAdmin } from "../proxy/auth.ts";
 import { loadConfigOrDefaults } from "../shared/config/load.ts";
@@ -32,6 +32,9 @@ const SPEC = {
   redisUrl: text("REDIS_URL", "", "for draining hosts at the proxy and recording deploys"),
 };
 
+/** The repository name under which the receiver serves the GitOps inventory. */
+const INVENTORY = "inventory";
+
 const HOOK = `#!/bin/sh
 # Installed by dropship-receiver: pushes to master and staging are tested and deployed here.
 if [ -z "\${DROPSHIP_HOOK_EXEC:-}" ]; then
@@ -48,7 +51,7 @@ if (process.argv.includes("--hook")) {
   const workDir = env.DROPSHIP_WORK ?? ".dropship/work";
   const code = await preReceive(input, {
     config,
-    fleet: fleetSource(env, config.gitops.repo, workDir),
+    fleet: () => fleetSource(env, config.gitops.repo, workDir),
     redisUrl: env.REDIS_URL || undefined,
     workDir,
     pusher: env.REMOTE_USER ?? "unknown",
@@ -74,8 +77,26 @@ await serverMain(
       DROPSHIP_GITOPS_REPO: resolve(process.env.DROPSHIP_GITOPS_REPO || config.gitops.repo),
       DROPSHIP_SSH_KEY: process.env.DROPSHIP_SSH_KEY ? resolve(process.env.DROPSHIP_SSH_KEY) : "",
       DROPSHIP_KNOWN_HOSTS: resolve(process.env.DROPSHIP_KNOWN_HOSTS || ".dropship/known_hosts"),
+      DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN ?? "",
       DROPSHIP_WORK: resolve(env.work),
       REDIS_URL: env.redisUrl,
+    };
+    const gitops = resolve(process.env.DROPSHIP_GITOPS_REPO || config.gitops.repo);
+    /** The GitOps inventory, for clone and fetch: written by dropship only, never pushed to. */
+    const serveInventory = (request: Request, rest: string, user: string) => {
+      if (rest === "/git-receive-pack" || new URL(request.url).search.includes("receive-pack"))
+        return new Response(
+          "the inventory is written by dropship only (bun run scale, deploys); clone it to read it\n",
+          { status: 403 },
+        );
+      if (!existsSync(join(gitops, ".git", "HEAD")))
+        return new Response(
+          `no inventory yet at ${gitops}: bun run scale makes its first commit\n`,
+          {
+            status: 404,
+          },
+        );
+      return gitHttpBackend(request, gitops, { repo: "", rest }, user, {});
     };
     const server = Bun.serve({
       port: env.port,
@@ -100,6 +121,7 @@ await serverMain(
             },
           );
         }
+        if (path.repo === INVENTORY) return serveInventory(request, path.rest, auth.user);
         if (!repoExists(repos, path.repo)) createRepo(repoPath(repos, path.repo));
         return gitHttpBackend(request, repos, path, auth.user, hookEnv);
       },
@@ -132,7 +154,7 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
     console.log(`dropship-receiver: autoscaler off (${missing.join("; ")})`);
     return undefined;
   }
-  const { InventoryRepo } = await import("../../gitops/repo.ts");
+  const { inventoryRepoFor } = await import("../../gitops/repo.ts");
   const { providerFromEnv } = await import("../shared/cloud/digitalocean.ts");
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startAutoscaler } = await import("./autoscaler.ts");
@@ -143,7 +165,7 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
     {
       config,
       provider: providerFromEnv(process.env, (line) => console.log(`autoscaler: ${line}`)),
-      repo: new InventoryRepo(resolve(config.gitops.repo)),
+      repo: inventoryRepoFor(config, process.env, (line) => console.log(`autoscaler: ${line}`)),
       redis,
       privateKeyFile: resolve(keyFile),
       privateKey: readFileSync(keyFile, "utf8"),

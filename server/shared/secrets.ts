@@ -5,6 +5,7 @@ export const SECRET_VARIABLES = [
   "REDIS_URL",
   "SMTP_URL",
   "DROPSHIP_REDIS_PASSWORD",
+  "DROPSHIP_GITOPS_TOKEN",
 ] as const;
 
 /** A URL with any password replaced by `****`; text that is not a URL is returned as is. */

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { addHost, EMPTY, removeHost } from "../../gitops/model.ts";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { gitopsInventories } from "../../server/receiver/fleet.ts";
+import { startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const host = {
@@ -92,4 +93,66 @@ test("Ansible reads its inventory from the repository, completed by this machine
   });
   // the connection is this machine's: it never enters the repository
   expect(Bun.spawnSync(["git", "-C", repo.dir, "grep", "-q", "/keys/"]).exitCode).toBe(1);
+});
+
+test("commits are pushed to gitops/remote, and the receiver serves the inventory read-only", async () => {
+  const dir = tempDir();
+  const token = "gitops-token-0123456789abcdef";
+  const fleetDir = join(dir, "fleet");
+  const receiver = await startServer("receiver", {
+    DROPSHIP_ADMIN_TOKEN: token,
+    DROPSHIP_REPOS: join(dir, "repos"),
+    DROPSHIP_WORK: join(dir, "work"),
+    DROPSHIP_GITOPS_REPO: fleetDir,
+  });
+  const remote = `http://127.0.0.1:${receiver.port}/fleet.git`;
+  const failures: string[] = [];
+  const repo = new InventoryRepo(fleetDir, {
+    url: remote,
+    token,
+    onPushError: (m) => failures.push(m),
+  });
+  const sha = await repo.commit(addHost(EMPTY, host), "scale out: first host");
+  expect(failures).toEqual([]);
+  const pushed = Bun.spawnSync([
+    "git",
+    "--git-dir",
+    join(dir, "repos/fleet.git"),
+    "rev-parse",
+    "main",
+  ]);
+  expect(pushed.stdout.toString().trim()).toBe(sha);
+
+  // a remote that refuses: the commit is kept here, the failure said without the password
+  const refused = new InventoryRepo(fleetDir, {
+    url: remote,
+    token: "wrong-token-0123456789",
+    onPushError: (m) => failures.push(m),
+  });
+  const kept = await refused.commit(removeHost(await repo.read(), host.name), "scale in: empty");
+  expect((await repo.history())[0]?.sha).toBe(kept);
+  expect(failures).toHaveLength(1);
+  expect(failures[0]).toContain(`pushing it to ${remote} failed`);
+  expect(failures[0]).not.toContain("wrong-token");
+
+  // anyone with the token can clone the fleet's history from the receiver; nobody can push it
+  const clone = join(dir, "clone");
+  const url = `http://ops:${token}@127.0.0.1:${receiver.port}/inventory.git`;
+  expect(Bun.spawnSync(["git", "clone", "-q", url, clone]).exitCode).toBe(0);
+  const log = Bun.spawnSync(["git", "-C", clone, "log", "--format=%s"]).stdout.toString();
+  expect(log.trim().split("\n")).toEqual(["scale in: empty", "scale out: first host"]);
+  Bun.spawnSync(["git", "-C", clone, "commit", "-q", "--allow-empty", "-m", "by hand"], {
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "x",
+      GIT_AUTHOR_EMAIL: "x@x",
+      GIT_COMMITTER_NAME: "x",
+      GIT_COMMITTER_EMAIL: "x@x",
+    },
+  });
+  const push = Bun.spawnSync(["git", "-C", clone, "push", "origin", "HEAD:main"], {
+    stderr: "pipe",
+  });
+  expect(push.exitCode).not.toBe(0);
+  expect((await repo.history())[0]?.sha).toBe(kept);
 });
