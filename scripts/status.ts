@@ -5,6 +5,7 @@ import { InventoryRepo } from "../gitops/repo.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadConfigOrDefaults } from "../server/shared/config/load.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
+import { fleetRows, type ProxyBackend } from "../server/shared/fleet-view.ts";
 import { recentEvents } from "../server/shared/state/events.ts";
 import { listFlags } from "../server/shared/state/flags.ts";
 import { listHosts } from "../server/shared/state/hosts.ts";
@@ -12,7 +13,6 @@ import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { listAlerts, listBackends, readCanary } from "../server/shared/state/routing.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
-import { fleetRows, type ProxyBackend } from "./lib/fleet-view.ts";
 import { cliRedis } from "./lib/redis.ts";
 import { printTable } from "./lib/table.ts";
 

@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { parseDuration } from "../shared/config/duration.ts";
 import { host, oneOf, port, readEnv, redisUrl, text, type Variable } from "../shared/env.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
@@ -99,6 +99,7 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
   if (!mailer) log("SMTP_URL is not set: alerts are logged, not mailed");
   const monitor = new Monitor({
     host: env.name,
+    address: primaryAddress(),
     role: env.role,
     release: VERSION,
     rules,
@@ -148,3 +149,12 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
     redis.close();
   });
 });
+
+/** The first non-loopback IPv4 address: on a droplet, the one the proxy reaches it at. */
+function primaryAddress(): string | undefined {
+  for (const addresses of Object.values(networkInterfaces())) {
+    const found = addresses?.find((a) => a.family === "IPv4" && !a.internal);
+    if (found) return found.address;
+  }
+  return undefined;
+}

@@ -18,6 +18,8 @@ import {
 
 export interface MonitorOptions {
   host: string;
+  /** the host's own address, so its figures can be matched with the proxy's backends */
+  address?: string;
   role: string;
   release: string;
   rules: Rule[];
@@ -87,7 +89,16 @@ export class Monitor {
     }
 
     await this.redisStep(async (redis) => {
-      await reportHost(redis, { host, role, cpu, memory, at: now, release });
+      const address = this.options.address;
+      await reportHost(redis, {
+        host,
+        role,
+        cpu,
+        memory,
+        at: now,
+        release,
+        ...(address ? { address } : {}),
+      });
       if (this.options.watch) await this.watchOthers(redis, now);
       await this.syncAlerts(redis);
     });

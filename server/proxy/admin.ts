@@ -6,9 +6,12 @@ import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { changeCanary, clearAlert } from "../shared/state/routing.ts";
 import { checkAdmin, isCrossSite } from "./auth.ts";
+import { ASSETS } from "./dashboard/assets.ts";
+import { dashboardData } from "./dashboard/data.ts";
+import { renderDashboard } from "./dashboard/page.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Routing } from "./routing.ts";
-import { renderStatusPage, statusOf } from "./status.ts";
+import { statusOf } from "./status.ts";
 
 export interface AdminDeps {
   /** undefined: admin routes answer 503 until the proxy is started with a token */
@@ -179,11 +182,32 @@ export function createAdmin(deps: AdminDeps) {
     .get(
       "/_dropship/",
       () =>
-        new Response(renderStatusPage(statusOf(routing, flags, deps.version)), {
-          headers: { "content-type": "text/html; charset=utf-8" },
+        new Response(renderDashboard(statusOf(routing, flags, deps.version)), {
+          headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
         }),
-    );
+    )
+    .get("/_dropship/dashboard.json", async () =>
+      Response.json(
+        await dashboardData(statusOf(routing, flags, deps.version), deps.metrics, deps.redis),
+        { headers: { "cache-control": "no-store" } },
+      ),
+    )
+    .get("/_dropship/assets/uplot.js", () => asset(ASSETS.uplotJs, "text/javascript"))
+    .get("/_dropship/assets/uplot.css", () => asset(ASSETS.uplotCss, "text/css"));
 }
+
+/** The page runs only its own scripts and talks only to this proxy. */
+const PAGE_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; img-src 'self' data:; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "cache-control": "no-store",
+};
+
+const asset = (body: string, type: string) =>
+  new Response(body, {
+    headers: { "content-type": `${type}; charset=utf-8`, "cache-control": "max-age=3600" },
+  });
 
 function gaugesOf(routing: Routing) {
   return {

@@ -9,6 +9,8 @@ export interface HostReport {
   /** ms since the epoch */
   at: number;
   release: string;
+  /** where the host is reached, when its monitor knows */
+  address?: string;
 }
 
 /** Samples kept per host: ten minutes at the default 5 s interval. */

@@ -185,7 +185,16 @@ describe("flags and canary over the API", () => {
     expect(metrics).toContain("dropship_canary_weight 10");
     const page = await call("/_dropship/", { headers: admin });
     expect(page.headers.get("content-type")).toStartWith("text/html");
-    expect(await page.text()).toContain("staging gets 10% of clients");
+    expect(await page.text()).toContain("Staging gets 10% of new visitors.");
+    const data = (await (await call("/_dropship/dashboard.json", { headers: admin })).json()) as {
+      canary: { weight: number };
+      hosts: { role: string }[];
+    };
+    expect(data.canary.weight).toBe(10);
+    expect(data.hosts.map((h) => h.role)).toContain("production");
+    const uplot = await call("/_dropship/assets/uplot.js", { headers: admin });
+    expect(uplot.headers.get("content-type")).toStartWith("text/javascript");
+    expect(await uplot.text()).toContain("uPlot");
   });
 });
 

@@ -1,6 +1,6 @@
 import type { FleetHostRecord } from "../../gitops/model.ts";
-import type { Backend } from "../../server/shared/routing/model.ts";
-import type { HostReport } from "../../server/shared/state/hosts.ts";
+import type { Backend } from "./routing/model.ts";
+import type { HostReport } from "./state/hosts.ts";
 
 /** What the proxy says of one backend (GET /_dropship/status). */
 export interface ProxyBackend {
@@ -74,6 +74,7 @@ export function fleetRows(facts: FleetFacts): FleetRow[] {
   for (const r of facts.reports) {
     Object.assign(row(r.host), {
       ...(row(r.host).role === "-" ? { role: r.role } : {}),
+      ...(row(r.host).address === "-" && r.address ? { address: r.address } : {}),
       release: r.release || row(r.host).release,
       cpu: `${r.cpu.toFixed(0)}%`,
       memory: `${r.memory.toFixed(0)}%`,

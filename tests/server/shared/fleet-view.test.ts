@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { fleetRows } from "../../scripts/lib/fleet-view.ts";
+import { fleetRows } from "../../../server/shared/fleet-view.ts";
 
 const now = Date.parse("2026-11-26T10:00:00Z");
 
@@ -36,7 +36,15 @@ test("one row per host joins the inventory, the monitors, the routing table and 
         at: now - 3000,
         release: "abc123",
       },
-      { host: "laptop", role: "staging", cpu: 2, memory: 9, at: now - 1000, release: "dev" },
+      {
+        host: "laptop",
+        role: "staging",
+        cpu: 2,
+        memory: 9,
+        at: now - 1000,
+        release: "dev",
+        address: "10.77.0.9",
+      },
     ],
     backends: [
       { id: "10.77.0.7:3000", url: "http://10.77.0.7:3000", track: "production", draining: false },
@@ -72,6 +80,8 @@ test("one row per host joins the inventory, the monitors, the routing table and 
     seen: "3 s ago",
   });
   expect(rows[0]).toMatchObject({ rotation: "-", health: "-", cpu: "-" });
+  // a host known only from its monitor is placed by the address the monitor reports
+  expect(rows[3]).toMatchObject({ host: "laptop", address: "10.77.0.9", cpu: "2%" });
   expect(rows[2]).toMatchObject({ rotation: "draining", health: "down (connection refused)" });
 });
 

@@ -1,0 +1,129 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import { recordEvent } from "../../../server/shared/state/events.ts";
+import { KEYS } from "../../../server/shared/state/keys.ts";
+import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually, startServer } from "../../helpers/server.ts";
+
+const ARTIFACTS = resolve(import.meta.dir, "../../artifacts");
+const redis = await startRedis();
+const state = await connectTo(redis);
+const production = await startServer("app", { REDIS_URL: redis.url, DROPSHIP_TRACK: "production" });
+const staging = await startServer("app", { REDIS_URL: redis.url, DROPSHIP_TRACK: "staging" });
+await addBackend(state, "production", production.url);
+await addBackend(state, "staging", staging.url);
+const proxy = await startProxy(redis);
+await startServer("monitor", {
+  REDIS_URL: redis.url,
+  DROPSHIP_ROLE: "proxy",
+  DROPSHIP_HOSTNAME: "dash-proxy-1",
+  DROPSHIP_MONITOR_INTERVAL: "1s",
+});
+await recordEvent(state, KEYS.deploys, {
+  commit: "3f2a9c1d0b7e5a4f",
+  branch: "master",
+  role: "production",
+  who: "ann",
+  at: new Date().toISOString(),
+  result: "deployed",
+  seconds: "12.3",
+});
+await recordEvent(state, KEYS.scaling, {
+  action: "out",
+  host: "shop-production-3",
+  why: "proxy_cpu 78 > 50 for 60s",
+  result: "added",
+  at: new Date().toISOString(),
+});
+
+// Debian's Chromium, headless; without the background-networking flags it keeps trying to
+// reach Google's hosts, which this machine's closed network refuses.
+const browser: Browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+afterAll(() => browser.close());
+
+test("the dashboard loads clean, shows the live split, hosts, charts and events, and switches a flag", async () => {
+  const context = await browser.newContext({
+    httpCredentials: { username: "ops", password: ADMIN_TOKEN },
+    viewport: { width: 1280, height: 1100 },
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(`${proxy.url}/_dropship/`);
+
+  // traffic from new visitors (no cookie) while the page polls: it shows the share per track
+  let stop = false;
+  const traffic = (async () => {
+    while (!stop) {
+      await Promise.all(
+        Array.from({ length: 20 }, async () => (await fetch(`${proxy.url}/`)).arrayBuffer()),
+      );
+    }
+  })();
+  try {
+    const seen = async () => Number((await page.getAttribute("#split", "data-requests")) ?? 0);
+    await eventually(async () => (await seen()) >= 200, 20_000, "a split of 200 requests");
+  } finally {
+    stop = true;
+    await traffic;
+  }
+  const share = Number(await page.getAttribute("#split", "data-staging-share"));
+  expect(share).toBeGreaterThan(18);
+  expect(share).toBeLessThan(42);
+  expect(await page.textContent("#split")).toMatch(/production \d+%, staging \d+%/);
+  expect(await page.textContent("#canary")).toBe("Staging gets 30% of new visitors (active).");
+
+  // hosts: both apps healthy in rotation, the monitored host with its figures
+  const backendRow = page.locator(`#hosts tr[data-host="${production.url.slice(7)}"]`);
+  await expect(backendRow.textContent()).resolves.toContain("healthy");
+  await page.waitForSelector('#hosts tr[data-host="dash-proxy-1"]', { timeout: 10_000 });
+  expect(await page.textContent('#hosts tr[data-host="dash-proxy-1"]')).toMatch(/proxy.*\d+%/);
+  await page.waitForSelector('.chart[data-host="dash-proxy-1"] canvas', { timeout: 10_000 });
+  expect(await page.textContent("#deploys")).toContain("3f2a9c1d0b7e");
+  expect(await page.textContent("#scaling")).toContain("shop-production-3");
+
+  // switching disableSET from the page changes what /set answers through the proxy
+  expect((await fetch(`${proxy.url}/set`)).status).toBe(200);
+  await page.click('button[data-flag="disableSET"]');
+  await page.waitForSelector('button[data-flag="disableSET"]:text("turn off")');
+  await eventually(async () => (await fetch(`${proxy.url}/set`)).status === 403, 2000, "403");
+  await page.click('button[data-flag="disableSET"]');
+  await page.waitForSelector('button[data-flag="disableSET"]:text("turn on")');
+  await eventually(async () => (await fetch(`${proxy.url}/set`)).status === 200, 2000, "200");
+  const [change] = await state.xrevrange(KEYS.audit, "+", "-", "COUNT", 1);
+  expect(change?.[1].join(" ")).toContain("ops@");
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const shot = join(ARTIFACTS, "dashboard.png");
+  await page.screenshot({ path: shot, fullPage: true });
+  expect(statSync(shot).size).toBeGreaterThan(20_000);
+  console.log(`dashboard screenshot: ${shot}`);
+  expect(problems).toEqual([]);
+  await context.close();
+}, 60_000);
+
+test("without credentials the browser is refused the page", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await expect(page.goto(`${proxy.url}/_dropship/`)).rejects.toThrow(
+    "ERR_INVALID_AUTH_CREDENTIALS",
+  );
+  await context.close();
+});
