@@ -16,6 +16,10 @@ need ansible-playbook ansible
 need ip iproute2
 need unshare util-linux
 need zstd zstd
+# the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
+case "${1:-}" in
+  test*) need chromium "chromium fonts-liberation" ;;
+esac
 
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -1,26 +1,35 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { backendIdFor, type Track } from "../server/shared/routing/model.ts";
-import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
-import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
-import { putBackend } from "../server/shared/state/routing.ts";
+import { recordShipped } from "../server/receiver/hook.ts";
+import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
+import { validateConfig } from "../server/shared/config/validate.ts";
+import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
+import {
+  buildRelease,
+  convergeFleet,
+  createFleet,
+  DEMO_HOSTS,
+  deliverFleet,
+  routeFleet,
+} from "./lib/demo-fleet.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
 
 const USAGE = `
 Usage: bun run demo [--detach | --down]
 
-Brings dropship up on this machine, all on loopback: a redis-server with a password, two
-production dropship-app processes and a staging one, dropship-proxy in front, a
-dropship-monitor and dropship-receiver. A push to the receiver is tested and built; the
-demo has no droplets yet (they join with the scaling work), so nothing is deployed. With no
-SMTP_URL the monitor logs its alerts to .dropship/demo/monitor.log. Writes
-.dropship/demo.env: PROXY_URL, GIT_REMOTE, DASHBOARD_URL, DROPSHIP_ADMIN_TOKEN, REDIS_URL,
-PRODUCTION_URLS, STAGING_URL.
+The whole system on this machine, through the same code paths as the cloud (needs root: the
+local DigitalOcean emulator boots each droplet as a host with its own network namespace and
+sshd). Starts the emulator and the receiver; creates proxy, redis, 2 production and 1
+staging droplets; configures them with the real playbooks; deploys the current checkout to
+production and a build stamped "-canary" to staging; routes 30% of new visitors to it.
+Prints the proxy and dashboard URLs, the admin token and the git commands that push to it,
+and writes them, with everything the CLI needs (bun run status, scale, flags …), to
+.dropship/demo.env.
 
   (none)     run in the foreground; Ctrl-C tears everything down
   --detach   return once everything serves; stop it later with --down
-  --down     stop a detached demo and remove its files
+  --down     stop a detached demo: droplets, namespaces, processes and files
 `;
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -35,6 +44,11 @@ await runCli("demo", USAGE, async (args) => {
     throw new UsageError(`unknown arguments: ${args.join(" ")} — see --help`);
   }
   if (mode === "--down") return down();
+  if (process.getuid?.() !== 0) {
+    throw new UsageError(
+      "the demo needs root: its droplets are network namespaces with their own sshd (run it with sudo)",
+    );
+  }
   const running = readPids().filter(isAlive);
   if (running.length > 0) {
     throw new UsageError(
@@ -42,14 +56,22 @@ await runCli("demo", USAGE, async (args) => {
     );
   }
   const pids: number[] = [];
+  let stopping = false;
+  const interrupted = () => {
+    stopping = true;
+  };
+  process.once("SIGINT", interrupted);
   try {
-    await up(pids);
+    await up(pids, () => stopping);
   } catch (error) {
-    await stopAll(pids);
+    console.error("▸ tearing down what was started");
+    await stopAll(pids, 10_000);
+    rmSync(RUN, { recursive: true, force: true });
     throw error;
   }
+  process.off("SIGINT", interrupted);
   if (mode === "--detach") return;
-  console.log("\nCtrl-C stops the demo.");
+  console.log("\nCtrl-C stops the demo and deletes its droplets.");
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
@@ -58,189 +80,186 @@ await runCli("demo", USAGE, async (args) => {
   await down();
 });
 
-async function up(pids: number[]) {
+async function up(pids: number[], stopping: () => boolean) {
   rmSync(RUN, { recursive: true, force: true });
   mkdirSync(RUN, { recursive: true });
-  const step = (text: string) => console.log(`▸ ${text}`);
+  const work = join(RUN, "work");
+  const gitopsDir = join(RUN, "inventory");
+  const started = performance.now();
+  let last = started;
+  const step = async (text: string) => {
+    if (stopping()) throw new UsageError("interrupted");
+    const now = performance.now();
+    if (last !== started) process.stdout.write(` (${((now - last) / 1000).toFixed(1)} s)\n`);
+    last = now;
+    process.stdout.write(`▸ ${text}`);
+  };
   const record = (pid: number) => {
     pids.push(pid);
     writeFileSync(PIDS, JSON.stringify(pids));
   };
 
-  step("redis-server");
-  const redisPort = freePort();
-  const password = crypto.randomUUID().replaceAll("-", "");
+  await step("DigitalOcean emulator");
+  const apiToken = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
+  const apiPort = freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}/v2`;
   record(
     startDaemon(
-      [
-        "redis-server",
-        "--port",
-        String(redisPort),
-        "--bind",
-        "127.0.0.1",
-        "--requirepass",
-        password,
-      ].concat(["--dir", RUN, "--save", "", "--appendonly", "yes"]),
-      {},
-      join(RUN, "redis.log"),
+      [process.execPath, join(ROOT, "server/emulator/main.ts"), "--port", String(apiPort)],
+      { DIGITALOCEAN_TOKEN: apiToken, DROPSHIP_EMULATOR_DIR: join(RUN, "emulator") },
+      join(RUN, "emulator.log"),
     ),
   );
-  const redisUrl = `redis://:${password}@127.0.0.1:${redisPort}/0`;
-  const admin = connectRedis(redisUrl, { purpose: "demo", persistent: true, log: () => {} });
-  try {
-    await whenReady(admin, redisUrl, 10_000);
-    if (!(await listFlags(admin)).some((f) => f.name === "disableSET")) {
-      await changeFlag(admin, "disableSET", { enabled: false, rollout: 100 }, "demo", "create");
-    }
-  } finally {
-    admin.disconnect();
-  }
+  await waitForApi(apiUrl, apiToken, 15_000);
+  const provider = new DigitalOcean({ token: apiToken, apiUrl });
 
-  const apps: { track: Track; url: string }[] = [];
-  for (const [track, n] of [
-    ["production", 1],
-    ["production", 2],
-    ["staging", 1],
-  ] as const) {
-    step(`dropship-app ${track} ${n}`);
-    const port = freePort();
-    const url = `http://127.0.0.1:${port}`;
-    record(
-      startDaemon(
-        [process.execPath, join(ROOT, "server/app/main.ts")],
-        { PORT: String(port), HOST: "127.0.0.1", REDIS_URL: redisUrl, DROPSHIP_TRACK: track },
-        join(RUN, `app-${track}-${n}.log`),
-      ),
-    );
-    await waitForHttp(`${url}/healthz`, 15_000, `dropship-app ${track} ${n}`);
-    apps.push({ track, url });
-  }
-
-  const production = apps.filter((a) => a.track === "production").map((a) => a.url);
-  const staging = apps.find((a) => a.track === "staging")?.url ?? "";
-  const state = connectRedis(redisUrl, { purpose: "demo", persistent: true, log: () => {} });
-  try {
-    await whenReady(state, redisUrl, 10_000);
-    for (const app of apps) {
-      const backend = {
-        id: backendIdFor(app.url),
-        url: app.url,
-        track: app.track,
-        draining: false,
-      };
-      await putBackend(state, backend, "demo");
-    }
-  } finally {
-    state.disconnect();
-  }
-
-  step("dropship-proxy");
-  const proxyPort = freePort();
-  const proxy = `http://127.0.0.1:${proxyPort}`;
-  const token = crypto.randomUUID().replaceAll("-", "");
-  record(
-    startDaemon(
-      [process.execPath, join(ROOT, "server/proxy/main.ts")],
-      {
-        PORT: String(proxyPort),
-        HOST: "127.0.0.1",
-        REDIS_URL: redisUrl,
-        DROPSHIP_ADMIN_TOKEN: token,
-      },
-      join(RUN, "proxy.log"),
-    ),
-  );
-  await waitForHttp(`${proxy}/_dropship/healthz`, 15_000, "dropship-proxy");
-
-  step("dropship-monitor");
-  const monitorPort = freePort();
-  record(
-    startDaemon(
-      [process.execPath, join(ROOT, "server/monitor/main.ts")],
-      {
-        PORT: String(monitorPort),
-        HOST: "127.0.0.1",
-        REDIS_URL: redisUrl,
-        DROPSHIP_ROLE: "proxy",
-        DROPSHIP_HOSTNAME: "demo-proxy",
-        DROPSHIP_DASHBOARD_URL: `${proxy}/_dropship/`,
-      },
-      join(RUN, "monitor.log"),
-    ),
-  );
-  await waitForHttp(`http://127.0.0.1:${monitorPort}/healthz`, 15_000, "dropship-monitor");
-
-  step("dropship-receiver");
-  const receiverPort = freePort();
-  const demoConfig = join(RUN, "dropship.yml");
-  // The demo's pushes run the unit tests: the full suite starts emulators of its own.
+  const adminToken = crypto.randomUUID().replaceAll("-", "");
+  const configFile = join(RUN, "dropship.yml");
+  // The demo's pushes run the unit tests (the full suite starts emulators of its own). The
+  // autoscaler is off: the droplets share this machine's CPU, so a build would look like load;
+  // bun run scale works against the demo.
   writeFileSync(
-    demoConfig,
-    "pipeline:\n  test:\n    master: bun run test:unit\n    staging: bun run test:unit\n",
+    configFile,
+    [
+      "name: demo",
+      "roles: { production: { count: 2 } }",
+      "autoscale: { enabled: false, min: 2, max: 3 }",
+      "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit } }",
+      `gitops: { repo: ${JSON.stringify(gitopsDir)} }`,
+      "",
+    ].join("\n"),
   );
+  const checked = validateConfig(Bun.YAML.parse(readFileSync(configFile, "utf8")));
+  if (!checked.ok) throw new Error(checked.errors.join("\n"));
+  const settings = {
+    config: checked.config,
+    provider,
+    run: RUN,
+    work,
+    gitopsDir,
+    adminToken,
+    step,
+  };
+
+  await step(`${DEMO_HOSTS.length} droplets: ${DEMO_HOSTS.map(([, name]) => name).join(", ")}`);
+  run([
+    "ssh-keygen",
+    "-q",
+    "-t",
+    "ed25519",
+    "-N",
+    "",
+    "-C",
+    "dropship-demo",
+    "-f",
+    join(RUN, "id"),
+  ]);
+  const key = await provider.ensureSshKey(
+    "dropship-demo",
+    readFileSync(join(RUN, "id.pub"), "utf8"),
+  );
+  const fleet = await createFleet(settings, key.id);
+
+  await step("configure them with Ansible (redis, proxy, product, staging playbooks)");
+  const sha = run(["git", "-C", ROOT, "rev-parse", "HEAD"]).trim();
+  const production = sha.slice(0, 12);
+  const staging = `${production}-canary`;
+  // the builds go on meanwhile: the playbooks spend their time waiting on SSH round trips
+  const building = buildRelease(work, production).then(() => buildRelease(work, staging));
+  building.catch(() => undefined); // awaited below; a failure then stops the demo
+  await convergeFleet(settings, fleet);
+
+  await step(`build ${production} for production and ${staging} for staging`);
+  await building;
+
+  await step("deliver the releases to every droplet");
+  await deliverFleet(settings, fleet, { production, staging });
+
+  await step("route 70% to production and 30% to staging");
+  await routeFleet(fleet);
+
+  await step("dropship-receiver");
+  const receiverPort = freePort();
+  const receiverEnv = {
+    DROPSHIP_ADMIN_TOKEN: adminToken,
+    DROPSHIP_REPOS: join(RUN, "repos"),
+    DROPSHIP_WORK: work,
+    DROPSHIP_CONFIG: configFile,
+    REDIS_URL: fleet.redisUrl,
+    DROPSHIP_GITOPS_REPO: gitopsDir,
+    DROPSHIP_SSH_KEY: join(RUN, "id"),
+    DROPSHIP_KNOWN_HOSTS: join(RUN, "known_hosts"),
+    DIGITALOCEAN_TOKEN: apiToken,
+    DIGITALOCEAN_API_URL: apiUrl,
+  };
   record(
     startDaemon(
       [process.execPath, join(ROOT, "server/receiver/main.ts")],
-      {
-        PORT: String(receiverPort),
-        HOST: "127.0.0.1",
-        DROPSHIP_ADMIN_TOKEN: token,
-        DROPSHIP_REPOS: join(RUN, "repos"),
-        DROPSHIP_WORK: join(RUN, "work"),
-        DROPSHIP_CONFIG: demoConfig,
-        REDIS_URL: redisUrl,
-      },
+      { PORT: String(receiverPort), HOST: "127.0.0.1", ...receiverEnv },
       join(RUN, "receiver.log"),
     ),
   );
   await waitForHttp(`http://127.0.0.1:${receiverPort}/healthz`, 15_000, "dropship-receiver");
-  const gitRemote = `http://demo:${token}@127.0.0.1:${receiverPort}/app.git`;
+  const gitRemote = `http://demo:${adminToken}@127.0.0.1:${receiverPort}/app.git`;
+  // The receiver's repository starts at the commit that runs, so the first push deploys on
+  // top of it: asking for it makes the receiver create it with its hook; fetching into it
+  // runs no hook.
+  run(["git", "ls-remote", gitRemote]);
+  const bare = join(RUN, "repos", "app.git");
+  run(["git", "--git-dir", bare, "fetch", "-q", ROOT, `+${sha}:refs/heads/master`]);
+  run(["git", "--git-dir", bare, "update-ref", "refs/heads/staging", sha]);
+  recordShipped(work, "production", sha);
+  recordShipped(work, "staging", sha);
+  await waitForHttp(`${fleet.proxyUrl}/_dropship/healthz`, 10_000, "dropship-proxy");
+  const total = ((performance.now() - started) / 1000).toFixed(1);
+  await step(`up in ${total} s\n`);
 
+  const env = {
+    PROXY_URL: fleet.proxyUrl,
+    DASHBOARD_URL: `${fleet.proxyUrl}/_dropship/`,
+    GIT_REMOTE: gitRemote,
+    GITOPS_REPO: gitopsDir,
+    ...receiverEnv,
+  };
   writeFileSync(
     ENV_FILE,
-    [
-      `PROXY_URL=${proxy}`,
-      `GIT_REMOTE=${gitRemote}`,
-      `DASHBOARD_URL=${proxy}/_dropship/`,
-      `DROPSHIP_ADMIN_TOKEN=${token}`,
-      `REDIS_URL=${redisUrl}`,
-      `PRODUCTION_URLS=${production.join(",")}`,
-      `STAGING_URL=${staging}`,
-    ]
-      .join("\n")
-      .concat("\n"),
+    `${Object.entries(env)
+      .map(([name, value]) => `${name}=${value}`)
+      .join("\n")}\n`,
     { mode: 0o600 },
   );
   console.log(`
-dropship demo is up. Settings are in ${ENV_FILE}; load them with: set -a; . ${ENV_FILE}; set +a
+dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.droplet.ip}`).join(", ")}.
 
-  proxy       ${proxy}          (30% of new visitors see staging)
-  dashboard   ${proxy}/_dropship/   (user: anything, password: the admin token)
-  admin token ${token}   (made up for this demo)
-  production  ${production.join("  ")}
-  staging     ${staging}
-  REDIS_URL   ${redisUrl}
+  proxy        ${fleet.proxyUrl}/   (30% of new visitors see staging, ${staging})
+  dashboard    ${fleet.proxyUrl}/_dropship/   (any user name; the password is the admin token)
+  admin token  ${adminToken}   (made up for this demo; nowhere else)
 
-Try:
-${tryLines([
-  [`curl ${production[0]}/set`, "stores the seed's message"],
-  ["bun run flags set disableSET on", "needs REDIS_URL from demo.env"],
-  [`curl ${staging}/set`, "403 within milliseconds, on every app"],
-  ["bun run flags history", "who changed what, when"],
-])}`);
+Push to it from this checkout:
+
+  git remote add demo ${gitRemote}
+  git push demo HEAD:master        # tested, built and rolled out to both production droplets
+
+Everything else reads ${ENV_FILE}: set -a; . ${ENV_FILE}; set +a
+then bun run status, bun run flags set disableSET on, bun run scale --dry-run, bun run canary weight 50.`);
 }
 
 async function down() {
   const pids = readPids();
-  await stopAll(pids);
+  // the emulator, stopped with SIGTERM, deletes every droplet: processes, sshd, namespace
+  await stopAll(pids, 15_000);
   rmSync(RUN, { recursive: true, force: true });
   rmSync(ENV_FILE, { force: true });
-  console.log(pids.length > 0 ? `stopped ${pids.length} processes` : "no demo was running");
-}
-
-function tryLines(lines: [string, string][]): string {
-  const width = Math.max(...lines.map(([command]) => command.length));
-  return lines.map(([command, note]) => `  ${command.padEnd(width)}   # ${note}`).join("\n");
+  const left = run(["ip", "netns", "list"])
+    .split("\n")
+    .filter((line) => line.startsWith("dsemu-"));
+  if (left.length > 0)
+    throw new UsageError(
+      `stopped the demo, but these namespaces are left: ${left.join(", ")} — the next emulator start removes them`,
+    );
+  console.log(
+    pids.length > 0 ? `stopped ${pids.length} processes; no droplet left` : "no demo was running",
+  );
 }
 
 function readPids(): number[] {
@@ -250,4 +269,26 @@ function readPids(): number[] {
   } catch {
     return [];
   }
+}
+
+/** Waits for the emulator to answer an authenticated call; names its last log lines if not. */
+async function waitForApi(apiUrl: string, token: string, ms: number) {
+  const deadline = Date.now() + ms;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${apiUrl}/account/keys`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (response.ok) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await Bun.sleep(100);
+  }
+  const log = existsSync(join(RUN, "emulator.log"))
+    ? readFileSync(join(RUN, "emulator.log"), "utf8").trim().split("\n").slice(-3).join("\n")
+    : "";
+  throw new UsageError(`the emulator did not start within ${ms / 1000} s (${last})\n${log}`);
 }

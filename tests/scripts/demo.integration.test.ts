@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { isAlive } from "../../server/shared/proc.ts";
 import { tempDir } from "../helpers/tmp.ts";
@@ -9,7 +9,7 @@ const ROOT = resolve(import.meta.dir, "../..");
 function run(script: string, args: string[], env: Record<string, string>) {
   const proc = Bun.spawnSync([process.execPath, join(ROOT, script), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -25,55 +25,135 @@ function parseEnv(text: string): Record<string, string> {
   );
 }
 
-test("the demo comes up detached, splits through its proxy, flips a flag, and --down leaves nothing", async () => {
+const namespaces = () =>
+  Bun.spawnSync(["ip", "netns", "list"])
+    .stdout.toString()
+    .split("\n")
+    .filter((line) => line.startsWith("dsemu-"));
+
+test("the demo comes up on droplets, serves both tracks, deploys a push, and --down leaves nothing", async () => {
   const dir = tempDir("dropship-demo-");
   const env = { DROPSHIP_DEMO_DIR: dir };
   const up = run("scripts/demo.ts", ["--detach"], env);
   expect(up.err).toBe("");
   expect(up.code).toBe(0);
+  for (const step of ["DigitalOcean emulator", "5 droplets", "Ansible", "deliver", "receiver"])
+    expect(up.out).toContain(step);
   const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
+  const settings = parseEnv(readFileSync(join(dir, "demo.env"), "utf8"));
   try {
-    expect(pids).toHaveLength(7);
-    const settings = parseEnv(readFileSync(join(dir, "demo.env"), "utf8"));
-    const production = (settings.PRODUCTION_URLS ?? "").split(",");
-    expect(production).toHaveLength(2);
-    for (const url of production) {
-      expect(await (await fetch(`${url}/`)).text()).toContain("production");
-    }
-    const staging = settings.STAGING_URL ?? "";
-    expect(await (await fetch(`${staging}/`)).text()).toContain("staging");
-    expect((await fetch(`${staging}/set`)).status).toBe(200);
-
-    const flip = run("scripts/flags.ts", ["set", "disableSET", "on"], {
-      REDIS_URL: settings.REDIS_URL ?? "",
-    });
-    expect(flip.out.trim()).toBe("disableSET: off → on");
-    await Bun.sleep(200);
-    for (const url of [...production, staging])
-      expect((await fetch(`${url}/set`)).status).toBe(403);
-
-    const proxy = settings.PROXY_URL ?? "";
-    const tracks = new Set<string | null>();
-    for (let i = 0; i < 50; i++)
-      tracks.add((await fetch(`${proxy}/`)).headers.get("x-dropship-track"));
-    expect(tracks).toEqual(new Set(["production", "staging"]));
-    const off = await fetch(`${proxy}/disable/0`, {
-      headers: { authorization: `Bearer ${settings.DROPSHIP_ADMIN_TOKEN}` },
-    });
-    expect(off.status).toBe(200);
-    await Bun.sleep(200);
-    expect((await fetch(`${proxy}/set`)).status).toBe(200);
-    expect((await fetch(`${settings.DASHBOARD_URL}`)).status).toBe(401);
-    const refs = Bun.spawnSync(["git", "ls-remote", settings.GIT_REMOTE ?? ""], { stderr: "pipe" });
-    expect(refs.exitCode).toBe(0);
-
+    expect(namespaces()).toHaveLength(5);
     const again = run("scripts/demo.ts", ["--detach"], env);
     expect(again.code).toBe(1);
-    expect(again.err).toContain("already running");
+    expect(again.err).toContain("a demo is already running");
+    const proxy = settings.PROXY_URL as string;
+    expect(proxy).toMatch(/^http:\/\/10\.77\.\d+\.\d+$/);
+    expect(up.out).toContain(`git remote add demo ${settings.GIT_REMOTE}`);
+    expect(up.out).toContain(`admin token  ${settings.DROPSHIP_ADMIN_TOKEN}`);
+
+    // through the proxy droplet: both tracks, the canary visibly another build
+    const bodies = new Map<string, string>();
+    for (let i = 0; i < 60; i++) {
+      const response = await fetch(`${proxy}/`);
+      bodies.set(response.headers.get("x-dropship-track") ?? "none", await response.text());
+    }
+    expect([...bodies.keys()].sort()).toEqual(["production", "staging"]);
+    expect(bodies.get("staging")).toMatch(
+      /^Hello from dropship staging \w{12}-canary on demo-staging-1\n$/,
+    );
+    expect(bodies.get("production")).toMatch(
+      /^Hello from dropship production \w{12} on demo-production-\d\n$/,
+    );
+
+    const dashboard = settings.DASHBOARD_URL as string;
+    expect((await fetch(dashboard)).status).toBe(401);
+    const auth = { authorization: `Bearer ${settings.DROPSHIP_ADMIN_TOKEN}` };
+    expect(await (await fetch(dashboard, { headers: auth })).text()).toContain(
+      "<title>dropship</title>",
+    );
+
+    // the CLI works against it with demo.env's settings
+    const flip = run("scripts/flags.ts", ["set", "disableSET", "on"], settings);
+    expect(flip.out.trim()).toBe("disableSET: off → on");
+    await Bun.sleep(300);
+    expect((await fetch(`${proxy}/set`)).status).toBe(403);
+    run("scripts/flags.ts", ["set", "disableSET", "off"], settings);
+    const status = run("scripts/status.ts", [], settings);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(
+      /demo-production-1\s+production\s+10\.77\.\d+\.\d+\s+\w{12}\s+in rotation\s+healthy/,
+    );
+    expect(status.out).toContain("for 5 droplets");
+
+    // a push to its receiver is tested, built and rolled out to both production droplets
+    const clone = join(tempDir("dropship-demo-clone-"), "app");
+    expect(Bun.spawnSync(["git", "clone", "-q", ROOT, clone]).exitCode).toBe(0);
+    const app = join(clone, "server/app/app.ts");
+    writeFileSync(
+      app,
+      readFileSync(app, "utf8").replace("Hello from dropship", "Hi from dropship"),
+    );
+    const git = (...args: string[]) =>
+      Bun.spawnSync(["git", "-C", clone, "-c", "user.name=Ann", "-c", "user.email=a@x", ...args], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+    git("commit", "-qam", "a friendlier greeting");
+    const push = git("push", settings.GIT_REMOTE as string, "HEAD:master");
+    const output = push.stdout.toString() + push.stderr.toString();
+    expect(output).toMatch(/remote: ✓ \w{12} is live on production/);
+    expect(push.exitCode).toBe(0);
+    const greetings = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`${proxy}/`);
+      const body = await response.text();
+      if (response.headers.get("x-dropship-track") === "production")
+        greetings.add(body.slice(0, 22));
+    }
+    expect(greetings).toEqual(new Set(["Hi from dropship produ"]));
+    const history = Bun.spawnSync([
+      "git",
+      "-C",
+      settings.GITOPS_REPO as string,
+      "log",
+      "--format=%s",
+    ]).stdout.toString();
+    expect(history).toMatch(
+      /^deploy production: \w{12} from master by demo\ndemo: created 5 droplets/,
+    );
   } finally {
     const down = run("scripts/demo.ts", ["--down"], env);
-    expect(down.out).toContain("stopped 7 processes");
+    expect(down.out).toContain("no droplet left");
   }
   for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  expect(namespaces()).toEqual([]);
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
-}, 60_000);
+}, 240_000);
+
+test("in the foreground, Ctrl-C tears the demo down: no namespace, process or droplet left", async () => {
+  const dir = tempDir("dropship-demo-fg-");
+  const demo = Bun.spawn([process.execPath, join(ROOT, "scripts/demo.ts")], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      DROPSHIP_DEMO_DIR: dir,
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of demo.stdout) {
+    out += decoder.decode(chunk);
+    if (out.includes("Ctrl-C stops the demo")) break;
+  }
+  expect(out).toContain("dropship demo is up");
+  const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
+  expect(namespaces()).toHaveLength(5);
+  demo.kill("SIGINT");
+  expect(await demo.exited).toBe(0);
+  for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  expect(namespaces()).toEqual([]);
+  expect(existsSync(join(dir, "demo"))).toBe(false);
+}, 180_000);

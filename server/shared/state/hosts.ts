@@ -63,6 +63,7 @@ function parseReport(json: string): HostReport | undefined {
         memory: Number(value.memory ?? 0),
         at: value.at,
         release: String(value.release ?? ""),
+        ...(typeof value.address === "string" ? { address: value.address } : {}),
       };
     }
   } catch {
