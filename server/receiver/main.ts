@@ -1,13 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { checkAdmin } from "../proxy/auth.ts";
 import { loadConfigOrDefaults } from "../shared/config/load.ts";
 import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
-import { run } from "../shared/proc.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { VERSION } from "../shared/version.ts";
 import { fleetSource } from "./fleet.ts";
-import { gitHttpBackend, parseGitPath, repoExists, repoPath } from "./git-http.ts";
+import { createRepo, gitHttpBackend, parseGitPath, repoExists, repoPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
 
 const SPEC = {
@@ -34,15 +33,6 @@ const SPEC = {
 
 /** The repository name under which the receiver serves the GitOps inventory. */
 const INVENTORY = "inventory";
-
-const HOOK = `#!/bin/sh
-# Installed by dropship-receiver: pushes to master and staging are tested and deployed here.
-if [ -z "\${DROPSHIP_HOOK_EXEC:-}" ]; then
-  echo "dropship: push through dropship-receiver (git remote add prod http://HOST:PORT/REPO.git)" >&2
-  exit 1
-fi
-exec "$DROPSHIP_HOOK_EXEC" $DROPSHIP_HOOK_ARGS --hook pre-receive
-`;
 
 if (process.argv.includes("--hook")) {
   const env = process.env;
@@ -186,11 +176,4 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
       redis.disconnect();
     },
   };
-}
-
-function createRepo(dir: string) {
-  run(["git", "init", "--quiet", "--bare", "--initial-branch=master", dir]);
-  run(["git", "--git-dir", dir, "config", "http.receivepack", "true"]);
-  writeFileSync(join(dir, "hooks", "pre-receive"), HOOK);
-  chmodSync(join(dir, "hooks", "pre-receive"), 0o755);
 }

@@ -53,7 +53,7 @@ const MetricThresholds = T.Object(
       T.Unsafe<DurationText>(T.String({ duration: true, description: "how long a breach lasts" })),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "this role's own thresholds" },
 );
 
 export const ConfigSchema = T.Object(
