@@ -134,3 +134,40 @@ export function ansibleHosts(inventory: FleetInventory): InventoryHost[] {
     dropletId: h.dropletId,
   }));
 }
+
+/** How many hosts each role should have, from the config: one proxy, one Redis, the rest by count. */
+export function wantedHosts(config: {
+  roles: { production: { count: number }; staging: { count: number } };
+}): Record<RoleName, number> {
+  return {
+    proxy: 1,
+    redis: 1,
+    production: config.roles.production.count,
+    staging: config.roles.staging.count,
+  };
+}
+
+/** The hosts to create so every role has what it wants, named after the next free numbers. */
+export function missingHosts(
+  inventory: FleetInventory,
+  deployment: string,
+  wanted: Record<RoleName, number>,
+): { role: RoleName; name: string }[] {
+  let planned = inventory;
+  const missing: { role: RoleName; name: string }[] = [];
+  for (const role of ["proxy", "redis", "production", "staging"] as RoleName[]) {
+    const have = inventory.hosts.filter((h) => h.role === role).length;
+    for (let i = have; i < wanted[role]; i++) {
+      const name = nextName(planned, deployment, role);
+      missing.push({ role, name });
+      planned = {
+        ...planned,
+        hosts: [
+          ...planned.hosts,
+          { name, role, dropletId: 0, address: "", region: "", size: "", created: "" },
+        ],
+      };
+    }
+  }
+  return missing;
+}

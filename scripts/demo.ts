@@ -1,19 +1,22 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { recordShipped } from "../server/receiver/hook.ts";
+import { InventoryRepo } from "../gitops/repo.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../server/shared/config/validate.ts";
 import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
+import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
 import {
+  addressOf,
   buildRelease,
   convergeFleet,
-  createFleet,
-  DEMO_HOSTS,
+  createMissingHosts,
+  currentFleet,
   deliverFleet,
   routeFleet,
-} from "./lib/demo-fleet.ts";
-import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
+  type SetupSettings,
+  seedReceiver,
+} from "./lib/setup.ts";
 
 const USAGE = `
 Usage: bun run demo [--detach | --down]
@@ -114,6 +117,7 @@ async function up(pids: number[], stopping: () => boolean) {
   const provider = new DigitalOcean({ token: apiToken, apiUrl });
 
   const adminToken = crypto.randomUUID().replaceAll("-", "");
+  const redisPassword = crypto.randomUUID().replaceAll("-", "");
   const configFile = join(RUN, "dropship.yml");
   // The demo's pushes run the unit tests (the full suite starts emulators of its own). The
   // autoscaler is off: the droplets share this machine's CPU, so a build would look like load;
@@ -122,43 +126,41 @@ async function up(pids: number[], stopping: () => boolean) {
     configFile,
     [
       "name: demo",
-      "roles: { production: { count: 2 } }",
+      "roles: { production: { count: 2 }, staging: { count: 1 } }",
       "autoscale: { enabled: false, min: 2, max: 3 }",
-      "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit } }",
+      "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit }, health_timeout: 30s }",
       `gitops: { repo: ${JSON.stringify(gitopsDir)} }`,
       "",
     ].join("\n"),
   );
   const checked = validateConfig(Bun.YAML.parse(readFileSync(configFile, "utf8")));
   if (!checked.ok) throw new Error(checked.errors.join("\n"));
-  const settings = {
-    config: checked.config,
+  const config = checked.config;
+  const keyFile = join(RUN, "id");
+  const knownHostsFile = join(RUN, "known_hosts");
+  run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dropship-demo", "-f", keyFile]);
+  writeFileSync(knownHostsFile, "");
+  const settings: SetupSettings = {
+    config,
     provider,
-    run: RUN,
+    repo: new InventoryRepo(gitopsDir),
     work,
-    gitopsDir,
-    adminToken,
-    step,
+    keyFile,
+    knownHostsFile,
+    secrets: {},
+    pollMs: 100,
   };
 
-  await step(`${DEMO_HOSTS.length} droplets: ${DEMO_HOSTS.map(([, name]) => name).join(", ")}`);
-  run([
-    "ssh-keygen",
-    "-q",
-    "-t",
-    "ed25519",
-    "-N",
-    "",
-    "-C",
-    "dropship-demo",
-    "-f",
-    join(RUN, "id"),
-  ]);
-  const key = await provider.ensureSshKey(
-    "dropship-demo",
-    readFileSync(join(RUN, "id.pub"), "utf8"),
-  );
-  const fleet = await createFleet(settings, key.id);
+  await step("5 droplets: proxy, redis, 2 production, 1 staging");
+  await createMissingHosts(settings);
+  const fleet = currentFleet(settings);
+  const redisUrl = `redis://:${redisPassword}@${addressOf(fleet, "redis")}:${config.ports.redis}/0`;
+  const proxyUrl = `http://${addressOf(fleet, "proxy")}`;
+  settings.secrets = {
+    REDIS_URL: redisUrl,
+    DROPSHIP_REDIS_PASSWORD: redisPassword,
+    DROPSHIP_ADMIN_TOKEN: adminToken,
+  };
 
   await step("configure them with Ansible (redis, proxy, product, staging playbooks)");
   const sha = run(["git", "-C", ROOT, "rev-parse", "HEAD"]).trim();
@@ -167,7 +169,7 @@ async function up(pids: number[], stopping: () => boolean) {
   // the builds go on meanwhile: the playbooks spend their time waiting on SSH round trips
   const building = buildRelease(work, production).then(() => buildRelease(work, staging));
   building.catch(() => undefined); // awaited below; a failure then stops the demo
-  await convergeFleet(settings, fleet);
+  await convergeFleet(settings);
 
   await step(`build ${production} for production and ${staging} for staging`);
   await building;
@@ -176,7 +178,8 @@ async function up(pids: number[], stopping: () => boolean) {
   await deliverFleet(settings, fleet, { production, staging });
 
   await step("route 70% to production and 30% to staging");
-  await routeFleet(fleet);
+  await routeFleet(redisUrl, fleet, config.ports.app);
+  seedReceiver(join(RUN, "repos"), work, sha);
 
   await step("dropship-receiver");
   const receiverPort = freePort();
@@ -185,7 +188,7 @@ async function up(pids: number[], stopping: () => boolean) {
     DROPSHIP_REPOS: join(RUN, "repos"),
     DROPSHIP_WORK: work,
     DROPSHIP_CONFIG: configFile,
-    REDIS_URL: fleet.redisUrl,
+    REDIS_URL: redisUrl,
     DROPSHIP_GITOPS_REPO: gitopsDir,
     DROPSHIP_SSH_KEY: join(RUN, "id"),
     DROPSHIP_KNOWN_HOSTS: join(RUN, "known_hosts"),
@@ -201,22 +204,13 @@ async function up(pids: number[], stopping: () => boolean) {
   );
   await waitForHttp(`http://127.0.0.1:${receiverPort}/healthz`, 15_000, "dropship-receiver");
   const gitRemote = `http://demo:${adminToken}@127.0.0.1:${receiverPort}/app.git`;
-  // The receiver's repository starts at the commit that runs, so the first push deploys on
-  // top of it: asking for it makes the receiver create it with its hook; fetching into it
-  // runs no hook.
-  run(["git", "ls-remote", gitRemote]);
-  const bare = join(RUN, "repos", "app.git");
-  run(["git", "--git-dir", bare, "fetch", "-q", ROOT, `+${sha}:refs/heads/master`]);
-  run(["git", "--git-dir", bare, "update-ref", "refs/heads/staging", sha]);
-  recordShipped(work, "production", sha);
-  recordShipped(work, "staging", sha);
-  await waitForHttp(`${fleet.proxyUrl}/_dropship/healthz`, 10_000, "dropship-proxy");
+  await waitForHttp(`${proxyUrl}/_dropship/healthz`, 10_000, "dropship-proxy");
   const total = ((performance.now() - started) / 1000).toFixed(1);
   await step(`up in ${total} s\n`);
 
   const env = {
-    PROXY_URL: fleet.proxyUrl,
-    DASHBOARD_URL: `${fleet.proxyUrl}/_dropship/`,
+    PROXY_URL: proxyUrl,
+    DASHBOARD_URL: `${proxyUrl}/_dropship/`,
     GIT_REMOTE: gitRemote,
     GITOPS_REPO: gitopsDir,
     ...receiverEnv,
@@ -229,10 +223,10 @@ async function up(pids: number[], stopping: () => boolean) {
     { mode: 0o600 },
   );
   console.log(`
-dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.droplet.ip}`).join(", ")}.
+dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}.
 
-  proxy        ${fleet.proxyUrl}/   (30% of new visitors see staging, ${staging})
-  dashboard    ${fleet.proxyUrl}/_dropship/   (any user name; the password is the admin token)
+  proxy        ${proxyUrl}/   (30% of new visitors see staging, ${staging})
+  dashboard    ${proxyUrl}/_dropship/   (any user name; the password is the admin token)
   admin token  ${adminToken}   (made up for this demo; nowhere else)
 
 Push to it from this checkout:

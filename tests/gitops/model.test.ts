@@ -3,11 +3,13 @@ import {
   addHost,
   EMPTY,
   fromYaml,
+  missingHosts,
   nextName,
   removeHost,
   setDesired,
   setRelease,
   toYaml,
+  wantedHosts,
 } from "../../gitops/model.ts";
 
 const host = (name: string, role: "production" | "staging" = "production") => ({
@@ -37,4 +39,28 @@ test("inventory edits are plain functions, and the file reads back as written", 
     "shop-production-1 is already in the inventory",
   );
   expect(() => removeHost(inventory, "nope")).toThrow("nope is not in the inventory");
+});
+
+test("setup plans only the hosts each role lacks, numbered after those that exist", () => {
+  const wanted = wantedHosts({ roles: { production: { count: 3 }, staging: { count: 1 } } });
+  expect(wanted).toEqual({ proxy: 1, redis: 1, production: 3, staging: 1 });
+  expect(missingHosts(EMPTY, "shop", wanted).map((h) => h.name)).toEqual([
+    "shop-proxy-1",
+    "shop-redis-1",
+    "shop-production-1",
+    "shop-production-2",
+    "shop-production-3",
+    "shop-staging-1",
+  ]);
+  const some = addHost(
+    addHost(EMPTY, host("shop-production-2")),
+    host("shop-staging-1", "staging"),
+  );
+  expect(missingHosts(some, "shop", wanted)).toEqual([
+    { role: "proxy", name: "shop-proxy-1" },
+    { role: "redis", name: "shop-redis-1" },
+    { role: "production", name: "shop-production-1" },
+    { role: "production", name: "shop-production-3" },
+  ]);
+  expect(missingHosts(some, "shop", { proxy: 0, redis: 0, production: 1, staging: 1 })).toEqual([]);
 });

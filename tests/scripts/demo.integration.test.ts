@@ -119,7 +119,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       "--format=%s",
     ]).stdout.toString();
     expect(history).toMatch(
-      /^deploy production: \w{12} from master by demo\ndemo: created 5 droplets/,
+      /^deploy production: \w{12} from master by demo\nsetup: created demo-proxy-1, demo-redis-1, demo-production-1, demo-production-2, demo-staging-1\n$/,
     );
   } finally {
     const down = run("scripts/demo.ts", ["--down"], env);

@@ -1,0 +1,213 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { addHost, type FleetHostRecord, missingHosts, wantedHosts } from "../../gitops/model.ts";
+import type { InventoryRepo } from "../../gitops/repo.ts";
+import {
+  type Fleet,
+  type FleetHost,
+  gitopsInventories,
+  readFleet,
+} from "../../server/receiver/fleet.ts";
+import { createRepo } from "../../server/receiver/git-http.ts";
+import { recordShipped, releaseDir } from "../../server/receiver/hook.ts";
+import { runPlaybook } from "../../server/shared/ansible.ts";
+import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
+import { createHosts } from "../../server/shared/cloud/provision.ts";
+import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
+import type { Config, RoleName } from "../../server/shared/config/schema.ts";
+import { deliverRelease } from "../../server/shared/deliver.ts";
+import { run } from "../../server/shared/proc.ts";
+import { backendIdFor } from "../../server/shared/routing/model.ts";
+import { Ssh } from "../../server/shared/ssh.ts";
+import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
+import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
+import { putBackend } from "../../server/shared/state/routing.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+
+/** What each role's hosts run: the binaries shipped, the services restarted, the health path. */
+const SERVICES: Record<RoleName, { binaries: string[]; restart: string[]; health: string }> = {
+  proxy: {
+    binaries: ["dropship-proxy", "dropship-monitor"],
+    restart: ["proxy", "monitor"],
+    health: "/_dropship/healthz",
+  },
+  redis: { binaries: ["dropship-monitor"], restart: ["monitor"], health: "/healthz" },
+  production: {
+    binaries: ["dropship-app", "dropship-monitor"],
+    restart: ["app", "monitor"],
+    health: "/healthz",
+  },
+  staging: {
+    binaries: ["dropship-app", "dropship-monitor"],
+    restart: ["app", "monitor"],
+    health: "/healthz",
+  },
+};
+
+export interface SetupSettings {
+  config: Config;
+  provider: DigitalOcean;
+  repo: InventoryRepo;
+  work: string;
+  /** the account key dropship logs in with (its .pub is registered with DigitalOcean) */
+  keyFile: string;
+  knownHostsFile: string;
+  /** REDIS_URL, DROPSHIP_REDIS_PASSWORD, DROPSHIP_ADMIN_TOKEN, SMTP_URL … for the playbooks */
+  secrets: Record<string, string>;
+  /** how often to ask whether new droplets are active (the API's rate limit is 250/min) */
+  pollMs: number;
+}
+
+/** Creates the droplets each role lacks (host keys pinned), then commits them to the inventory. */
+export async function createMissingHosts(s: SetupSettings): Promise<string[]> {
+  const inventory = await s.repo.read();
+  const missing = missingHosts(inventory, s.config.name, wantedHosts(s.config));
+  if (missing.length === 0) return [];
+  const key = await s.provider.ensureSshKey(
+    `${s.config.name}-dropship`,
+    readFileSync(`${s.keyFile}.pub`, "utf8"),
+  );
+  const hosts = await createHosts(
+    s.provider,
+    missing.map(({ role, name }) => {
+      const { userData: _, ...spec } = dropletSpecFor(s.config, role, name, key.id, "");
+      return spec;
+    }),
+    180_000,
+    s.pollMs,
+  );
+  appendFileSync(s.knownHostsFile, `${hosts.map((h) => h.knownHost).join("\n")}\n`);
+  let next = await s.repo.read();
+  for (const h of hosts) {
+    const record: FleetHostRecord = {
+      name: h.name,
+      role: missing.find((m) => m.name === h.name)?.role as RoleName,
+      dropletId: h.droplet.id,
+      address: h.droplet.ip as string,
+      region: h.droplet.region,
+      size: h.droplet.size,
+      created: h.droplet.createdAt,
+    };
+    next = addHost(next, record);
+  }
+  await s.repo.commit(next, `setup: created ${hosts.map((h) => h.name).join(", ")}`);
+  return hosts.map((h) => h.name);
+}
+
+/** The fleet as Ansible and the receiver read it: the GitOps inventory plus this machine's keys. */
+export function currentFleet(s: SetupSettings): Fleet {
+  return readFleet(inventoriesOf(s));
+}
+
+function inventoriesOf(s: SetupSettings): string[] {
+  return gitopsInventories(
+    s.repo.dir,
+    { privateKeyFile: s.keyFile, knownHostsFile: s.knownHostsFile },
+    s.work,
+  );
+}
+
+/** The address of the role's first host, for the URLs other hosts are given. */
+export function addressOf(fleet: Fleet, role: RoleName): string {
+  const host = fleet.hosts.find((h) => h.role === role);
+  if (!host) throw new Error(`the inventory has no ${role} host`);
+  return host.address;
+}
+
+/** The four playbooks at once, reading the GitOps inventory as every later run will. */
+export async function convergeFleet(s: SetupSettings): Promise<void> {
+  const inventories = inventoriesOf(s);
+  const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
+  await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, s.secrets)));
+}
+
+/** Compiles the binaries stamped `version` into the release directory the receiver keeps. */
+export async function buildRelease(work: string, version: string): Promise<string> {
+  const outdir = releaseDir(work, version);
+  mkdirSync(outdir, { recursive: true });
+  const argv = [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir];
+  const proc = Bun.spawn([...argv, "--version", version], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`the ${version} build failed:\n${out}${err}`);
+  return outdir;
+}
+
+function portOf(config: Config, role: RoleName): number {
+  if (role === "proxy") return config.ports.proxy;
+  if (role === "redis") return config.ports.monitor;
+  return config.ports.app;
+}
+
+/** Every host gets its role's binaries, restarted and healthy on the release's version. */
+export async function deliverFleet(
+  s: SetupSettings,
+  fleet: Fleet,
+  releases: { production: string; staging: string },
+): Promise<void> {
+  await Promise.all(
+    fleet.hosts.map(async (host: FleetHost) => {
+      const version = host.role === "staging" ? releases.staging : releases.production;
+      const service = SERVICES[host.role];
+      const ssh = await Ssh.connect({
+        host: host.address,
+        privateKey: fleet.privateKey,
+        hostPublicKey: host.hostPublicKey,
+      });
+      try {
+        await deliverRelease(
+          ssh,
+          {
+            version,
+            binaries: service.binaries.map((b) => join(releaseDir(s.work, version), b)),
+          },
+          {
+            cacheDir: join(s.work, "cache", "releases"),
+            restart: service.restart,
+            healthUrl: `http://${host.address}:${portOf(s.config, host.role)}${service.health}`,
+            healthTimeoutMs: s.config.pipeline.health_timeout,
+          },
+        );
+        await ssh.check(`echo ${version} >> /srv/dropship/deployed`);
+      } finally {
+        ssh.close();
+      }
+    }),
+  );
+}
+
+/** The proxy's rotation (every app host) and the seed's flag, in the fleet's Redis. */
+export async function routeFleet(redisUrl: string, fleet: Fleet, appPort: number) {
+  const redis = connectRedis(redisUrl, { purpose: "setup", persistent: true, log: () => {} });
+  try {
+    await whenReady(redis, redisUrl, 10_000);
+    if (!(await listFlags(redis)).some((f) => f.name === "disableSET"))
+      await changeFlag(redis, "disableSET", { enabled: false, rollout: 100 }, "setup", "create");
+    for (const host of fleet.hosts) {
+      if (host.role !== "production" && host.role !== "staging") continue;
+      const url = `http://${host.address}:${appPort}`;
+      const backend = { id: backendIdFor(url), url, track: host.role, draining: false };
+      await putBackend(redis, backend, "setup");
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The receiver's repository starts at the commit that now runs, and the work dir remembers it
+ * as shipped, so the first push deploys on top of it and scale-out has a release to give.
+ * Fetching into a bare repository runs no hook.
+ */
+export function seedReceiver(repos: string, work: string, commit: string): void {
+  const bare = join(repos, "app.git");
+  if (!existsSync(join(bare, "HEAD"))) createRepo(bare);
+  run(["git", "--git-dir", bare, "fetch", "-q", ROOT, `+${commit}:refs/heads/master`]);
+  run(["git", "--git-dir", bare, "update-ref", "refs/heads/staging", commit]);
+  recordShipped(work, "production", commit);
+  recordShipped(work, "staging", commit);
+}

@@ -1,0 +1,121 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { missingHosts, wantedHosts } from "../gitops/model.ts";
+import { inventoryRepoFor } from "../gitops/repo.ts";
+import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
+import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
+import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
+import { run } from "../server/shared/proc.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import {
+  addressOf,
+  buildRelease,
+  convergeFleet,
+  createMissingHosts,
+  currentFleet,
+  deliverFleet,
+  routeFleet,
+  seedReceiver,
+} from "./lib/setup.ts";
+
+const USAGE = `
+Usage: bun run setup [--dry-run]
+
+Brings a deployment up on DigitalOcean, or completes it: creates the droplets each role lacks
+(one proxy, one Redis, roles/production/count, roles/staging/count), tagged and with pinned
+host keys, and commits them to the GitOps inventory; configures every host with the
+playbooks; builds this checkout and delivers it to every host (staging too); puts the app
+hosts in the proxy's rotation; and starts the receiver's repository at this commit, so the
+first git push deploys on top of it. Run it again at any time: what exists is kept, the
+playbooks change only what drifted, and a release already on a host is not sent again.
+--dry-run prints the droplets it would create and the fleet's cost, and changes nothing.
+
+Reads DROPSHIP_CONFIG (default dropship.yml), DIGITALOCEAN_TOKEN, DROPSHIP_ADMIN_TOKEN,
+DROPSHIP_REDIS_PASSWORD (16+ characters), DROPSHIP_SSH_KEY (default digitalocean/ssh_key),
+DROPSHIP_KNOWN_HOSTS (default .dropship/known_hosts), DROPSHIP_WORK (default .dropship/work),
+DROPSHIP_REPOS (default .dropship/repos), and SMTP_URL, ALERT_EMAIL_TO for the monitors.
+`;
+
+await runCli("setup", USAGE, async (args) => {
+  const dryRun = args.includes("--dry-run");
+  if (args.some((a) => a !== "--dry-run")) throw new UsageError("usage: setup [--dry-run]");
+  const env = process.env;
+  const config = loadConfig(env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE);
+  const repo = inventoryRepoFor(config);
+  const inventory = await repo.read();
+  const missing = missingHosts(inventory, config.name, wantedHosts(config));
+  const sizes = [
+    ...inventory.hosts.map((h) => h.size),
+    ...missing.map((m) => config.roles[m.role].size),
+  ];
+  console.log(
+    missing.length > 0
+      ? `to create: ${missing.map((m) => `${m.name} (${config.roles[m.role].size})`).join(", ")}`
+      : `every role has its hosts (${inventory.hosts.length} in the inventory)`,
+  );
+  console.log(`fleet cost: ${formatCost(hourlyCost(sizes))}`);
+  if (dryRun) return;
+
+  const adminToken = env.DROPSHIP_ADMIN_TOKEN ?? "";
+  const redisPassword = env.DROPSHIP_REDIS_PASSWORD ?? "";
+  if (adminToken.length < 16)
+    throw new UsageError(
+      "DROPSHIP_ADMIN_TOKEN must be set, 16 characters or more (openssl rand -hex 16)",
+    );
+  if (redisPassword.length < 16)
+    throw new UsageError(
+      "DROPSHIP_REDIS_PASSWORD must be set, 16 characters or more (openssl rand -hex 16)",
+    );
+  const keyFile = resolve(
+    env.DROPSHIP_SSH_KEY ?? config.digitalocean.ssh_key.replace(/^~/, env.HOME ?? "~"),
+  );
+  if (!existsSync(keyFile) || !existsSync(`${keyFile}.pub`))
+    throw new UsageError(
+      `no SSH key pair at ${keyFile}(.pub) — set DROPSHIP_SSH_KEY or run ssh-keygen -t ed25519`,
+    );
+  const knownHostsFile = resolve(env.DROPSHIP_KNOWN_HOSTS || ".dropship/known_hosts");
+  mkdirSync(dirname(knownHostsFile), { recursive: true });
+  if (!existsSync(knownHostsFile)) writeFileSync(knownHostsFile, "");
+  const work = resolve(env.DROPSHIP_WORK ?? ".dropship/work");
+  const settings = {
+    config,
+    provider: providerFromEnv(env, (line) => console.log(`  ${line}`)),
+    repo,
+    work,
+    keyFile,
+    knownHostsFile,
+    secrets: {} as Record<string, string>,
+    pollMs: 3000,
+  };
+  const step = (text: string) => console.log(`▸ ${text}`);
+
+  if (missing.length > 0) {
+    step(`create ${missing.map((m) => m.name).join(", ")} (each waits until active)`);
+    await createMissingHosts(settings);
+  }
+  const fleet = currentFleet(settings);
+  const redisUrl = `redis://:${redisPassword}@${addressOf(fleet, "redis")}:${config.ports.redis}/0`;
+  settings.secrets = {
+    REDIS_URL: redisUrl,
+    DROPSHIP_REDIS_PASSWORD: redisPassword,
+    DROPSHIP_ADMIN_TOKEN: adminToken,
+    ...(env.SMTP_URL ? { SMTP_URL: env.SMTP_URL } : {}),
+    ...(env.ALERT_EMAIL_TO ? { ALERT_EMAIL_TO: env.ALERT_EMAIL_TO } : {}),
+  };
+  step("configure every host (redis, proxy, product, staging playbooks)");
+  await convergeFleet(settings);
+  const root = resolve(import.meta.dir, "..");
+  const sha = run(["git", "-C", root, "rev-parse", "HEAD"]).trim();
+  const release = sha.slice(0, 12);
+  step(`build ${release}`);
+  await buildRelease(work, release);
+  step(`deliver ${release} to every host`);
+  await deliverFleet(settings, fleet, { production: release, staging: release });
+  step("put the app hosts in the proxy's rotation");
+  await routeFleet(redisUrl, fleet, config.ports.app);
+  seedReceiver(resolve(env.DROPSHIP_REPOS ?? ".dropship/repos"), work, sha);
+  console.log(`
+✓ ${config.name} is up: http://${addressOf(fleet, "proxy")}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}/
+  REDIS_URL for the CLI and the receiver: redis://:****@${addressOf(fleet, "redis")}:${config.ports.redis}/0
+  next: bun run receiver, then git remote add prod http://you:$DROPSHIP_ADMIN_TOKEN@<this host>:${config.ports.receiver}/app.git`);
+});

@@ -1,0 +1,86 @@
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { InventoryRepo } from "../../gitops/repo.ts";
+import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
+import { startEmulator, userKey } from "../helpers/emulator.ts";
+import { tempDir } from "../helpers/tmp.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+
+test("bun run setup brings a deployment up on the API, and a second run only completes it", async () => {
+  const emulator = await startEmulator();
+  const dir = tempDir("dropship-setup-");
+  const account = userKey();
+  writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
+  writeFileSync(join(dir, "id.pub"), account.publicKey);
+  writeFileSync(
+    join(dir, "dropship.yml"),
+    `name: shop\nroles: { production: { count: 1 }, staging: { count: 0 } }\nautoscale: { min: 1 }\ngitops: { repo: ${join(dir, "inventory")} }\npipeline: { health_timeout: 30s }\n`,
+  );
+  const env = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "/root",
+    DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+    DIGITALOCEAN_TOKEN: emulator.token,
+    DIGITALOCEAN_API_URL: emulator.apiUrl,
+    DROPSHIP_ADMIN_TOKEN: "setup-admin-token-0123456789",
+    DROPSHIP_REDIS_PASSWORD: "setup-redis-password-0123456789",
+    DROPSHIP_SSH_KEY: join(dir, "id"),
+    DROPSHIP_KNOWN_HOSTS: join(dir, "known_hosts"),
+    DROPSHIP_WORK: join(dir, "work"),
+    DROPSHIP_REPOS: join(dir, "repos"),
+  };
+  const setup = (...args: string[]) => {
+    const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), ...args], {
+      cwd: ROOT,
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
+  };
+
+  const plan = setup("--dry-run");
+  expect(plan).toEqual({
+    code: 0,
+    out: "to create: shop-proxy-1 (s-1vcpu-1gb), shop-redis-1 (s-1vcpu-1gb), shop-production-1 (s-1vcpu-1gb)\nfleet cost: $0.0268/h (~$18/month)\n",
+    err: "",
+  });
+  const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
+  expect(await provider.listByTag("dropship")).toEqual([]);
+
+  const first = setup();
+  expect(first.err).toBe("");
+  expect(first.code).toBe(0);
+  const proxy = /✓ shop is up: (http:\/\/[\d.]+)\//.exec(first.out)?.[1] as string;
+  expect(proxy).toBeTruthy();
+  const sha = Bun.spawnSync(["git", "-C", ROOT, "rev-parse", "HEAD"]).stdout.toString().trim();
+  const answer = await fetch(`${proxy}/`);
+  expect(await answer.text()).toBe(
+    `Hello from dropship production ${sha.slice(0, 12)} on shop-production-1\n`,
+  );
+  expect(first.out).not.toContain(env.DROPSHIP_REDIS_PASSWORD);
+  const inventory = await new InventoryRepo(join(dir, "inventory")).read();
+  expect(inventory.hosts.map((h) => `${h.name} ${h.role}`)).toEqual([
+    "shop-proxy-1 proxy",
+    "shop-redis-1 redis",
+    "shop-production-1 production",
+  ]);
+  // the receiver's repository starts at the running commit: the first push builds on it
+  const master = Bun.spawnSync([
+    "git",
+    "--git-dir",
+    join(dir, "repos/app.git"),
+    "rev-parse",
+    "master",
+  ]);
+  expect(master.stdout.toString().trim()).toBe(sha);
+
+  const second = setup();
+  expect(second.code).toBe(0);
+  expect(second.out).toContain("every role has its hosts (3 in the inventory)");
+  expect(second.out).not.toContain("▸ create");
+  expect((await provider.listByTag("dropship")).length).toBe(3);
+  expect(await (await fetch(`${proxy}/`)).text()).toContain("on shop-production-1");
+}, 240_000);
