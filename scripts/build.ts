@@ -6,7 +6,7 @@ const USAGE = `
 Usage: bun run build [--outdir DIR] [--version V]
 
 Compiles the servers into single binaries with \`bun build --compile\`: dist/dropship-proxy,
-dropship-app, dropship-monitor (and dropship-receiver once it exists), each stamped with the
+dropship-app, dropship-monitor and dropship-receiver, each stamped with the
 git commit it was built from (\`--version\` prints it, /healthz reports it; "-dirty" when the
 work tree has uncommitted changes). Writes SHA256SUMS beside them.
 `;

@@ -4,7 +4,7 @@ import { describeFlag, flagNameError, rolloutError } from "../shared/flags/model
 import { weightError } from "../shared/routing/model.ts";
 import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
-import { changeCanary, clearAlert } from "../shared/state/routing.ts";
+import { CANARY_ANALYSIS_ALERT, changeCanary, clearAlert } from "../shared/state/routing.ts";
 import { checkAdmin, isCrossSite } from "./auth.ts";
 import { ASSETS } from "./dashboard/assets.ts";
 import { dashboardData } from "./dashboard/data.ts";
@@ -24,8 +24,6 @@ export interface AdminDeps {
   /** the peer address of a request, for the audit */
   peerOf: (request: Request) => string;
 }
-
-export const ANALYSIS_ALERT = "canary-analysis";
 
 const text = (status: number, body: string, headers: Record<string, string> = {}) =>
   new Response(`${body}\n`, {
@@ -164,7 +162,7 @@ export function createAdmin(deps: AdminDeps) {
     })
     .post("/_dropship/canary/resume", async ({ request }) => {
       const saved = await save(async () => {
-        await clearAlert(deps.redis, ANALYSIS_ALERT, actor(request));
+        await clearAlert(deps.redis, CANARY_ANALYSIS_ALERT, actor(request));
         return changeCanary(
           deps.redis,
           { state: "active", reason: `resumed by ${actor(request)}` },

@@ -1,6 +1,5 @@
 import type { RedisClient } from "../shared/state/redis.ts";
-import { changeCanary, raiseAlert } from "../shared/state/routing.ts";
-import { ANALYSIS_ALERT } from "./admin.ts";
+import { CANARY_ANALYSIS_ALERT, changeCanary, raiseAlert } from "../shared/state/routing.ts";
 import { type AnalysisSettings, type ErrorWindow, judge } from "./analysis.ts";
 import type { Routing } from "./routing.ts";
 
@@ -41,7 +40,7 @@ export function startCanaryAnalysis(
       await raiseAlert(
         redis,
         {
-          id: ANALYSIS_ALERT,
+          id: CANARY_ANALYSIS_ALERT,
           source: "dropship-proxy",
           role: "proxy",
           summary: verdict.why,

@@ -7,7 +7,13 @@ import { backendIdFor } from "../shared/routing/model.ts";
 import { recordEvent } from "../shared/state/events.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { connectRedis, type RedisClient, whenReady } from "../shared/state/redis.ts";
-import { listBackends, putBackend } from "../shared/state/routing.ts";
+import {
+  CANARY_ANALYSIS_ALERT,
+  changeCanary,
+  clearAlert,
+  listBackends,
+  putBackend,
+} from "../shared/state/routing.ts";
 import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
 import { withRoleLock } from "./lock.ts";
@@ -139,6 +145,18 @@ export async function deploy(
             say,
           });
           result = "deployed";
+          if (role === "staging" && redis?.status === "ready") {
+            // a new canary: staging traffic again (an abort was about the old one), and a
+            // fresh draw of visitors, as Argo Rollouts starts each rollout anew
+            const release = commit.slice(0, 12);
+            await clearAlert(redis, CANARY_ANALYSIS_ALERT, "dropship-receiver");
+            const canary = await changeCanary(
+              redis,
+              { state: "active", reason: `canary ${release} deployed`, generation: release },
+              `dropship-receiver (${settings.pusher})`,
+            );
+            say(`  canary ${release} active: ${canary.now.weight}% of new visitors`);
+          }
           if (source?.gitopsRepo) {
             const repo = inventoryRepoFor(
               config,

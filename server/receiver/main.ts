@@ -29,7 +29,12 @@ const SPEC = {
     "an Ansible inventory of hosts managed by hand; unset, the GitOps repository's is used",
   ),
   redisUrl: text("REDIS_URL", "", "for draining hosts at the proxy and recording deploys"),
+  gitopsRepo: text("DROPSHIP_GITOPS_REPO", "", "the GitOps inventory (default: gitops/repo)"),
+  sshKey: text("DROPSHIP_SSH_KEY", "", "the private key for the hosts (its .pub beside it)"),
+  knownHosts: text("DROPSHIP_KNOWN_HOSTS", ".dropship/known_hosts", "the hosts' pinned keys"),
 };
+// Also read when set: DIGITALOCEAN_TOKEN and DIGITALOCEAN_API_URL (the autoscaler),
+// DROPSHIP_GITOPS_TOKEN (pushing the inventory), SMTP_URL and ALERT_EMAIL_TO (scaling mail).
 
 /** The repository name under which the receiver serves the GitOps inventory. */
 const INVENTORY = "inventory";
@@ -64,14 +69,14 @@ await serverMain(
       DROPSHIP_HOOK_ARGS: script.endsWith(".ts") ? resolve(script) : "",
       DROPSHIP_CONFIG: env.config ? resolve(env.config) : "",
       DROPSHIP_INVENTORY: env.inventory ? resolve(env.inventory) : "",
-      DROPSHIP_GITOPS_REPO: resolve(process.env.DROPSHIP_GITOPS_REPO || config.gitops.repo),
-      DROPSHIP_SSH_KEY: process.env.DROPSHIP_SSH_KEY ? resolve(process.env.DROPSHIP_SSH_KEY) : "",
-      DROPSHIP_KNOWN_HOSTS: resolve(process.env.DROPSHIP_KNOWN_HOSTS || ".dropship/known_hosts"),
+      DROPSHIP_GITOPS_REPO: resolve(env.gitopsRepo || config.gitops.repo),
+      DROPSHIP_SSH_KEY: env.sshKey ? resolve(env.sshKey) : "",
+      DROPSHIP_KNOWN_HOSTS: resolve(env.knownHosts),
       DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN ?? "",
       DROPSHIP_WORK: resolve(env.work),
       REDIS_URL: env.redisUrl,
     };
-    const gitops = resolve(process.env.DROPSHIP_GITOPS_REPO || config.gitops.repo);
+    const gitops = resolve(env.gitopsRepo || config.gitops.repo);
     /** The GitOps inventory, for clone and fetch: written by dropship only, never pushed to. */
     const serveInventory = (request: Request, rest: string, user: string) => {
       if (rest === "/git-receive-pack" || new URL(request.url).search.includes("receive-pack"))

@@ -111,6 +111,28 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
         greetings.add(body.slice(0, 22));
     }
     expect(greetings).toEqual(new Set(["Hi from dropship produ"]));
+    // an aborted canary stays off until the next staging deploy starts a new one
+    expect(run("scripts/canary.ts", ["abort"], settings).code).toBe(0);
+    await Bun.sleep(300);
+    const blocked = new Set<string | null>();
+    for (let i = 0; i < 30; i++)
+      blocked.add((await fetch(`${proxy}/`)).headers.get("x-dropship-track"));
+    expect(blocked).toEqual(new Set(["production"]));
+    const canaryPush = git("push", settings.GIT_REMOTE as string, "HEAD:staging");
+    const canaryOut = canaryPush.stdout.toString() + canaryPush.stderr.toString();
+    const release = /remote: {2}canary (\w{12}) active: 30% of new visitors/.exec(canaryOut)?.[1];
+    expect(release).toBeTruthy();
+    expect(canaryPush.exitCode).toBe(0);
+    await Bun.sleep(300);
+    const canaryBodies = new Set<string>();
+    for (let i = 0; i < 60; i++) {
+      const response = await fetch(`${proxy}/`);
+      const body = await response.text();
+      if (response.headers.get("x-dropship-track") === "staging") canaryBodies.add(body);
+    }
+    expect(canaryBodies).toEqual(
+      new Set([`Hi from dropship staging ${release} on demo-staging-1\n`]),
+    );
     const history = Bun.spawnSync([
       "git",
       "-C",
@@ -119,7 +141,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       "--format=%s",
     ]).stdout.toString();
     expect(history).toMatch(
-      /^deploy production: \w{12} from master by demo\nsetup: created demo-proxy-1, demo-redis-1, demo-production-1, demo-production-2, demo-staging-1\n$/,
+      /^deploy staging: \w{12} from staging by demo\ndeploy production: \w{12} from master by demo\nsetup: created demo-proxy-1, demo-redis-1, demo-production-1, demo-production-2, demo-staging-1\n$/,
     );
   } finally {
     const down = run("scripts/demo.ts", ["--down"], env);

@@ -49,6 +49,9 @@ export async function readCanary(redis: StateCommands): Promise<Canary> {
   return parseCanary((await redis.hget(KEYS.canary, CANARY_FIELD)) ?? undefined);
 }
 
+/** The alert the proxy's canary analysis raises; resuming or a new canary clears it. */
+export const CANARY_ANALYSIS_ALERT = "canary-analysis";
+
 export async function changeCanary(
   redis: StateCommands,
   patch: Partial<Canary>,
