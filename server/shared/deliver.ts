@@ -48,7 +48,7 @@ const sha256 = async (path: string) =>
  * Puts a release on a host over SSH: each binary skipped when the host already has it, else
  * sent as a zstd delta against the host's current binary when this machine still has that
  * one, else whole; then `current` is switched atomically, the services restarted, /healthz
- * read back, and old releases pruned.
+ * read back, and old releases pruned. The release a host already runs is only health-checked.
  */
 export async function deliverRelease(
   ssh: Ssh,
@@ -61,6 +61,7 @@ export async function deliverRelease(
     throw new DeliveryError(`release name ${JSON.stringify(release.version)} is not valid`);
   mkdirSync(options.cacheDir, { recursive: true });
   const dir = `${ROOT}/releases/${release.version}`;
+  const before = (await ssh.exec(`readlink ${ROOT}/current`)).stdout.trim();
   await ssh.check(`mkdir -p ${dir}`);
   const reports: FileReport[] = [];
   const scratch = mkdtempSync(join(tmpdir(), "dropship-delta-"));
@@ -100,11 +101,16 @@ export async function deliverRelease(
       log(`${host}: ${name} ${report.mode} (${(report.bytesSent / 1024).toFixed(0)} KiB sent)`);
       reports.push(report);
     }
-    await ssh.check(
-      `cd ${ROOT} && ln -sfn releases/${release.version} current.next && mv -T current.next current`,
-    );
-    for (const service of options.restart) {
-      await ssh.check(serviceCommand("restart", service));
+    // the same release again (a re-run): nothing to switch, and no restart to cost requests
+    const unchanged =
+      before === `releases/${release.version}` && reports.every((r) => r.mode === "skip");
+    if (!unchanged) {
+      await ssh.check(
+        `cd ${ROOT} && ln -sfn releases/${release.version} current.next && mv -T current.next current`,
+      );
+      for (const service of options.restart) {
+        await ssh.check(serviceCommand("restart", service));
+      }
     }
     if (options.healthUrl)
       await waitForVersion(

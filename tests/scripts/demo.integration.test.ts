@@ -120,7 +120,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(blocked).toEqual(new Set(["production"]));
     const canaryPush = git("push", settings.GIT_REMOTE as string, "HEAD:staging");
     const canaryOut = canaryPush.stdout.toString() + canaryPush.stderr.toString();
-    const release = /remote: {2}canary (\w{12}) active: 30% of new visitors/.exec(canaryOut)?.[1];
+    const release = /remote: {3}canary (\w{12}) active: 30% of new visitors/.exec(canaryOut)?.[1];
     expect(release).toBeTruthy();
     expect(canaryPush.exitCode).toBe(0);
     await Bun.sleep(300);

@@ -85,8 +85,11 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
     ((await (await fetch(`http://${ip}:3000/healthz`)).json()) as { version: string }).version,
   ).toBe("release-2");
 
+  // the release the host already runs is not sent, switched or restarted again
+  const pid = (await ssh.check("cat /run/dropship/app.pid")).trim();
   const again = await deliverRelease(ssh, { version: "release-2", binaries: [v2] }, options);
   expect(again).toEqual([{ name: "dropship-app", mode: "skip", bytesSent: 0 }]);
+  expect((await ssh.check("cat /run/dropship/app.pid")).trim()).toBe(pid);
 
   expect((await ssh.check("readlink /srv/dropship/current")).trim()).toBe("releases/release-2");
   expect((await ssh.check("ls /srv/dropship/releases")).trim().split("\n").sort()).toEqual([
