@@ -8,7 +8,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inventoryYaml } from "../gitops/inventory.ts";
-import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
 import { runPlaybook } from "../server/shared/ansible.ts";
 import { DigitalOcean, type Droplet } from "../server/shared/cloud/digitalocean.ts";
 import { hostKeyUserData, knownHostsLine, makeHostKey } from "../server/shared/cloud/hostkeys.ts";
@@ -16,22 +15,12 @@ import type { RoleName } from "../server/shared/config/schema.ts";
 import { deliverRelease } from "../server/shared/deliver.ts";
 import { run } from "../server/shared/proc.ts";
 import { Ssh } from "../server/shared/ssh.ts";
-import { cleanup, ROOT, trackPid, workDir } from "./lib.ts";
+import { benchEmulator, cleanup, ROOT, workDir } from "./lib.ts";
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 try {
-  const token = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
-  const port = freePort();
-  const pid = startDaemon(
-    [process.execPath, join(ROOT, "server/emulator/main.ts"), "--port", String(port)],
-    { DIGITALOCEAN_TOKEN: token, DROPSHIP_EMULATOR_DIR: join(workDir, "emulator") },
-    join(workDir, "emulator.log"),
-  );
-  trackPid(pid);
-  await waitForHttp(`http://127.0.0.1:${port}/v2/droplets`, 15_000, "emulator").catch(
-    () => undefined,
-  );
-  const provider = new DigitalOcean({ token, apiUrl: `http://127.0.0.1:${port}/v2` });
+  const { token, apiUrl } = await benchEmulator();
+  const provider = new DigitalOcean({ token, apiUrl });
   run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", join(workDir, "id")]);
   const account = {
     privateKey: readFileSync(join(workDir, "id"), "utf8"),

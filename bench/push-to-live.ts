@@ -14,25 +14,12 @@ import { runPlaybook } from "../server/shared/ansible.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../server/shared/cloud/provision.ts";
 import { run } from "../server/shared/proc.ts";
-import { cleanup, ROOT, trackPid, workDir } from "./lib.ts";
+import { benchEmulator, cleanup, ROOT, trackPid, workDir } from "./lib.ts";
 
 const TOKEN = "bench-push-token-0123456789";
 try {
-  const apiToken = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
-  const apiPort = freePort();
-  trackPid(
-    startDaemon(
-      [process.execPath, join(ROOT, "server/emulator/main.ts"), "--port", String(apiPort)],
-      { DIGITALOCEAN_TOKEN: apiToken, DROPSHIP_EMULATOR_DIR: join(workDir, "emulator") },
-      join(workDir, "emulator.log"),
-    ),
-  );
-  await waitForHttp(`http://127.0.0.1:${apiPort}/v2/droplets`, 15_000, "emulator").catch(
-    (error: Error) => {
-      if (!error.message.includes("HTTP 401")) throw error;
-    },
-  );
-  const provider = new DigitalOcean({ token: apiToken, apiUrl: `http://127.0.0.1:${apiPort}/v2` });
+  const { token: apiToken, apiUrl } = await benchEmulator();
+  const provider = new DigitalOcean({ token: apiToken, apiUrl });
   run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", join(workDir, "id")]);
   const key = await provider.ensureSshKey("bench", readFileSync(join(workDir, "id.pub"), "utf8"));
   const specs = ["web-1", "web-2"].map((name) => ({

@@ -9,32 +9,18 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
-import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
 import { recordShipped, releaseDir } from "../server/receiver/hook.ts";
 import { scaleIn, scaleOut } from "../server/receiver/scale.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../server/shared/config/validate.ts";
 import { run } from "../server/shared/proc.ts";
 import { connectRedis } from "../server/shared/state/redis.ts";
-import { benchRedis, benchServer, cleanup, median, ROOT, trackPid, workDir } from "./lib.ts";
+import { benchEmulator, benchRedis, benchServer, cleanup, median, ROOT, workDir } from "./lib.ts";
 
 const rounds = Number(process.argv[2] ?? 3);
 const ADMIN = "bench-admin-token-0123456789";
 try {
-  const apiToken = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
-  const apiPort = freePort();
-  trackPid(
-    startDaemon(
-      [process.execPath, join(ROOT, "server/emulator/main.ts"), "--port", String(apiPort)],
-      { DIGITALOCEAN_TOKEN: apiToken, DROPSHIP_EMULATOR_DIR: join(workDir, "emulator") },
-      join(workDir, "emulator.log"),
-    ),
-  );
-  await waitForHttp(`http://127.0.0.1:${apiPort}/v2/droplets`, 15_000, "emulator").catch(
-    (error: Error) => {
-      if (!error.message.includes("HTTP 401")) throw error;
-    },
-  );
+  const { token: apiToken, apiUrl } = await benchEmulator();
   const redis = await benchRedis();
   const proxy = await benchServer(
     "proxy",
@@ -64,7 +50,7 @@ try {
   const steps: Record<string, number> = {};
   const deps = {
     config: checked.config,
-    provider: new DigitalOcean({ token: apiToken, apiUrl: `http://127.0.0.1:${apiPort}/v2` }),
+    provider: new DigitalOcean({ token: apiToken, apiUrl }),
     repo: new InventoryRepo(join(workDir, "inventory")),
     redis: state,
     privateKeyFile: join(workDir, "id"),
