@@ -62,12 +62,18 @@ try {
   const nginx = await startNginx(upstreams);
   const haproxy = await startHaproxy(upstreams);
   const fetchFloor = await startProbe("fetch-floor", upstreams);
+  const socketClient = await startProbe("socket-client", upstreams);
   const targets: Target[] = [
     { name: "direct to one upstream", url: upstreams[0] as string, pids: () => [] },
     { name: "dropship-proxy (1 process)", url: dropship.url, pids: () => [dropship.pid] },
     { name: "nginx (1 worker, keepalive 256)", url: nginx.url, pids: nginx.pids },
     { name: "HAProxy (1 thread)", url: haproxy.url, pids: () => [haproxy.pid] },
     { name: "probe: bare Bun.serve + fetch()", url: fetchFloor.url, pids: () => [fetchFloor.pid] },
+    {
+      name: "probe: Bun.serve + own socket client",
+      url: socketClient.url,
+      pids: () => [socketClient.pid],
+    },
   ];
 
   const results = new Map<string, Run[]>();
