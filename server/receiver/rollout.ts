@@ -105,6 +105,13 @@ async function rollBack(
         await ssh.check(
           `cd /srv/dropship && ln -sfn releases/${previous} current.next && mv -T current.next current && ${restart}`,
         );
+        // back in rotation only once it answers again, as after a deploy
+        await waitForVersion(
+          host.address,
+          `http://${host.address}:${options.healthPort}/healthz`,
+          previous,
+          options.healthTimeoutMs,
+        );
         options.say(`↺ ${host.name}: back on ${previous}`);
       } else {
         const stop = options.services.map((s) => serviceCommand("stop", s)).join(" && ");
