@@ -145,30 +145,23 @@ export async function deploy(
             say,
           });
           result = "deployed";
+          // the release is live: what follows is bookkeeping, and its failure is said, not fatal
           if (role === "staging" && redis?.status === "ready") {
-            // a new canary: staging traffic again (an abort was about the old one), and a
-            // fresh draw of visitors, as Argo Rollouts starts each rollout anew
-            const release = commit.slice(0, 12);
-            await clearAlert(redis, CANARY_ANALYSIS_ALERT, "dropship-receiver");
-            const canary = await changeCanary(
-              redis,
-              { state: "active", reason: `canary ${release} deployed`, generation: release },
-              `dropship-receiver (${settings.pusher})`,
+            await startCanary(redis, commit.slice(0, 12), settings.pusher, say).catch((error) =>
+              say(`  ! the canary was not restarted: ${(error as Error).message}`),
             );
-            say(`  canary ${release} active: ${canary.now.weight}% of new visitors`);
           }
           if (source?.gitopsRepo) {
-            const repo = inventoryRepoFor(
+            await recordRelease(
+              source.gitopsRepo,
               config,
-              {
-                DROPSHIP_GITOPS_REPO: source.gitopsRepo,
-                DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN,
-              },
+              role,
+              branch,
+              commit,
+              settings,
               say,
-            );
-            await repo.commit(
-              setRelease(await repo.read(), role, commit.slice(0, 12)),
-              `deploy ${role}: ${commit.slice(0, 12)} from ${branch} by ${settings.pusher}`,
+            ).catch((error) =>
+              say(`  ! not recorded in the GitOps inventory: ${(error as Error).message}`),
             );
           }
         }
@@ -229,4 +222,41 @@ async function drainAt(redis: RedisClient | undefined, url: string, draining: bo
   const backend = (await listBackends(redis)).find((b) => b.id === id);
   if (backend && backend.draining !== draining)
     await putBackend(redis, { ...backend, draining }, "dropship-receiver");
+}
+
+/** A new canary: staging traffic again (an abort was about the old one) and a fresh draw of visitors. */
+async function startCanary(
+  redis: RedisClient,
+  release: string,
+  pusher: string,
+  say: (line: string) => void,
+) {
+  await clearAlert(redis, CANARY_ANALYSIS_ALERT, "dropship-receiver");
+  const canary = await changeCanary(
+    redis,
+    { state: "active", reason: `canary ${release} deployed`, generation: release },
+    `dropship-receiver (${pusher})`,
+  );
+  say(`  canary ${release} active: ${canary.now.weight}% of new visitors`);
+}
+
+/** The release each host of the role now runs, as a commit in the GitOps inventory. */
+async function recordRelease(
+  gitopsRepo: string,
+  config: Config,
+  role: RoleName,
+  branch: string,
+  commit: string,
+  settings: HookSettings,
+  say: (line: string) => void,
+) {
+  const repo = inventoryRepoFor(
+    config,
+    { DROPSHIP_GITOPS_REPO: gitopsRepo, DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN },
+    say,
+  );
+  await repo.commit(
+    setRelease(await repo.read(), role, commit.slice(0, 12)),
+    `deploy ${role}: ${commit.slice(0, 12)} from ${branch} by ${settings.pusher}`,
+  );
 }
