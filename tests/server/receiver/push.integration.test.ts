@@ -340,6 +340,9 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(previous).not.toBe(live.slice(0, 12));
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(previous);
   expect(serverBranch().slice(0, 12)).toBe(previous);
+  const [recorded] = await gitops.history(1);
+  expect(recorded?.message).toMatch(new RegExp(`^rollback production: back to ${previous} by `));
+  expect((await gitops.read()).hosts.map((h) => h.release)).toEqual([previous, previous]);
 
   const forward = cli("scripts/deploy.ts", "master", live);
   expect(forward.output).toContain(`✓ ${live.slice(0, 12)} is live on production`);
