@@ -63,6 +63,7 @@ try {
   const haproxy = await startHaproxy(upstreams);
   const fetchFloor = await startProbe("fetch-floor", upstreams);
   const socketClient = await startProbe("socket-client", upstreams);
+  const rawSockets = await startProbe("raw-sockets", upstreams);
   const targets: Target[] = [
     { name: "direct to one upstream", url: upstreams[0] as string, pids: () => [] },
     { name: "dropship-proxy (1 process)", url: dropship.url, pids: () => [dropship.pid] },
@@ -73,6 +74,11 @@ try {
       name: "probe: Bun.serve + own socket client",
       url: socketClient.url,
       pids: () => [socketClient.pid],
+    },
+    {
+      name: "probe: raw sockets both sides",
+      url: rawSockets.url,
+      pids: () => [rawSockets.pid],
     },
   ];
 
