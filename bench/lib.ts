@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startEmulatorDaemon } from "../scripts/lib/emulator.ts";
 import { freePort, startDaemon, stopAll, waitForHttp } from "../scripts/lib/processes.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 
@@ -77,27 +78,6 @@ export function median(values: number[]): number {
 }
 
 /** The DigitalOcean emulator on a free port, once it answers an authenticated call. */
-export async function benchEmulator(): Promise<{ token: string; apiUrl: string }> {
-  const token = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
-  const port = freePort();
-  const apiUrl = `http://127.0.0.1:${port}/v2`;
-  pids.push(
-    startDaemon(
-      [process.execPath, join(ROOT, "server/emulator/main.ts"), "--port", String(port)],
-      { DIGITALOCEAN_TOKEN: token, DROPSHIP_EMULATOR_DIR: join(dir, "emulator") },
-      join(dir, "emulator.log"),
-    ),
-  );
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${apiUrl}/account/keys`, {
-      headers: { authorization: `Bearer ${token}` },
-    }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { token, apiUrl };
-    await Bun.sleep(100);
-  }
-  throw new Error(`the emulator did not answer within 15 s; see ${join(dir, "emulator.log")}`);
+export function benchEmulator(): Promise<{ token: string; apiUrl: string }> {
+  return startEmulatorDaemon(join(dir, "emulator"), join(dir, "emulator.log"), trackPid);
 }

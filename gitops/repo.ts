@@ -93,6 +93,14 @@ export class InventoryRepo {
   }
 }
 
+/** Where the deployment's inventory repository is: DROPSHIP_GITOPS_REPO, else gitops/repo. */
+export function gitopsDir(
+  config: Pick<Config, "gitops">,
+  env: Record<string, string | undefined> = process.env,
+): string {
+  return resolve(env.DROPSHIP_GITOPS_REPO || config.gitops.repo);
+}
+
 /**
  * The deployment's inventory repository: DROPSHIP_GITOPS_REPO or gitops/repo, pushed after
  * every commit to gitops/remote when set (password DROPSHIP_GITOPS_TOKEN).
@@ -102,7 +110,7 @@ export function inventoryRepoFor(
   env: Record<string, string | undefined> = process.env,
   onPushError?: (message: string) => void,
 ): InventoryRepo {
-  const dir = resolve(env.DROPSHIP_GITOPS_REPO || config.gitops.repo);
+  const dir = gitopsDir(config, env);
   const url = config.gitops.remote;
   return new InventoryRepo(
     dir,

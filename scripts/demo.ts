@@ -5,18 +5,9 @@ import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../server/shared/config/validate.ts";
 import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
+import { startEmulatorDaemon } from "./lib/emulator.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
-import {
-  addressOf,
-  buildRelease,
-  convergeFleet,
-  createMissingHosts,
-  currentFleet,
-  deliverFleet,
-  routeFleet,
-  type SetupSettings,
-  seedReceiver,
-} from "./lib/setup.ts";
+import { addressOf, bringUp, type SetupSettings } from "./lib/setup.ts";
 
 const USAGE = `
 Usage: bun run demo [--detach | --down]
@@ -103,17 +94,11 @@ async function up(pids: number[], stopping: () => boolean) {
   };
 
   await step("DigitalOcean emulator");
-  const apiToken = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
-  const apiPort = freePort();
-  const apiUrl = `http://127.0.0.1:${apiPort}/v2`;
-  record(
-    startDaemon(
-      [process.execPath, join(ROOT, "server/emulator/main.ts"), "--port", String(apiPort)],
-      { DIGITALOCEAN_TOKEN: apiToken, DROPSHIP_EMULATOR_DIR: join(RUN, "emulator") },
-      join(RUN, "emulator.log"),
-    ),
+  const { token: apiToken, apiUrl } = await startEmulatorDaemon(
+    join(RUN, "emulator"),
+    join(RUN, "emulator.log"),
+    record,
   );
-  await waitForApi(apiUrl, apiToken, 15_000);
   const provider = new DigitalOcean({ token: apiToken, apiUrl });
 
   const adminToken = crypto.randomUUID().replaceAll("-", "");
@@ -151,35 +136,17 @@ async function up(pids: number[], stopping: () => boolean) {
     pollMs: 100,
   };
 
-  await step("5 droplets: proxy, redis, 2 production, 1 staging");
-  await createMissingHosts(settings);
-  const fleet = currentFleet(settings);
-  const redisUrl = `redis://:${redisPassword}@${addressOf(fleet, "redis")}:${config.ports.redis}/0`;
-  const proxyUrl = `http://${addressOf(fleet, "proxy")}`;
-  settings.secrets = {
-    REDIS_URL: redisUrl,
-    DROPSHIP_REDIS_PASSWORD: redisPassword,
-    DROPSHIP_ADMIN_TOKEN: adminToken,
-  };
-
-  await step("configure them with Ansible (redis, proxy, product, staging playbooks)");
   const sha = run(["git", "-C", ROOT, "rev-parse", "HEAD"]).trim();
-  const production = sha.slice(0, 12);
-  const staging = `${production}-canary`;
-  // the builds go on meanwhile: the playbooks spend their time waiting on SSH round trips
-  const building = buildRelease(work, production).then(() => buildRelease(work, staging));
-  building.catch(() => undefined); // awaited below; a failure then stops the demo
-  await convergeFleet(settings);
-
-  await step(`build ${production} for production and ${staging} for staging`);
-  await building;
-
-  await step("deliver the releases to every droplet");
-  await deliverFleet(settings, fleet, { production, staging });
-
-  await step("route 70% to production and 30% to staging");
-  await routeFleet(redisUrl, fleet, config.ports.app);
-  seedReceiver(join(RUN, "repos"), work, sha);
+  const staging = `${sha.slice(0, 12)}-canary`;
+  const { fleet, redisUrl } = await bringUp(settings, {
+    adminToken,
+    redisPassword,
+    commit: sha,
+    releases: { production: sha.slice(0, 12), staging },
+    repos: join(RUN, "repos"),
+    step,
+  });
+  const proxyUrl = `http://${addressOf(fleet, "proxy")}`;
 
   await step("dropship-receiver");
   const receiverPort = freePort();
@@ -263,26 +230,4 @@ function readPids(): number[] {
   } catch {
     return [];
   }
-}
-
-/** Waits for the emulator to answer an authenticated call; names its last log lines if not. */
-async function waitForApi(apiUrl: string, token: string, ms: number) {
-  const deadline = Date.now() + ms;
-  let last = "no answer";
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(`${apiUrl}/account/keys`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      if (response.ok) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await Bun.sleep(100);
-  }
-  const log = existsSync(join(RUN, "emulator.log"))
-    ? readFileSync(join(RUN, "emulator.log"), "utf8").trim().split("\n").slice(-3).join("\n")
-    : "";
-  throw new UsageError(`the emulator did not start within ${ms / 1000} s (${last})\n${log}`);
 }

@@ -7,16 +7,7 @@ import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
 import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
-import {
-  addressOf,
-  buildRelease,
-  convergeFleet,
-  createMissingHosts,
-  currentFleet,
-  deliverFleet,
-  routeFleet,
-  seedReceiver,
-} from "./lib/setup.ts";
+import { addressOf, bringUp } from "./lib/setup.ts";
 
 const USAGE = `
 Usage: bun run setup [--dry-run]
@@ -87,33 +78,22 @@ await runCli("setup", USAGE, async (args) => {
     secrets: {} as Record<string, string>,
     pollMs: 3000,
   };
-  const step = (text: string) => console.log(`▸ ${text}`);
 
-  if (missing.length > 0) {
-    step(`create ${missing.map((m) => m.name).join(", ")} (each waits until active)`);
-    await createMissingHosts(settings);
-  }
-  const fleet = currentFleet(settings);
-  const redisUrl = `redis://:${redisPassword}@${addressOf(fleet, "redis")}:${config.ports.redis}/0`;
-  settings.secrets = {
-    REDIS_URL: redisUrl,
-    DROPSHIP_REDIS_PASSWORD: redisPassword,
-    DROPSHIP_ADMIN_TOKEN: adminToken,
-    ...(env.SMTP_URL ? { SMTP_URL: env.SMTP_URL } : {}),
-    ...(env.ALERT_EMAIL_TO ? { ALERT_EMAIL_TO: env.ALERT_EMAIL_TO } : {}),
-  };
-  step("configure every host (redis, proxy, product, staging playbooks)");
-  await convergeFleet(settings);
   const root = resolve(import.meta.dir, "..");
   const sha = run(["git", "-C", root, "rev-parse", "HEAD"]).trim();
   const release = sha.slice(0, 12);
-  step(`build ${release}`);
-  await buildRelease(work, release);
-  step(`deliver ${release} to every host`);
-  await deliverFleet(settings, fleet, { production: release, staging: release });
-  step("put the app hosts in the proxy's rotation");
-  await routeFleet(redisUrl, fleet, config.ports.app);
-  seedReceiver(resolve(env.DROPSHIP_REPOS ?? ".dropship/repos"), work, sha);
+  const { fleet } = await bringUp(settings, {
+    adminToken,
+    redisPassword,
+    extraSecrets: {
+      ...(env.SMTP_URL ? { SMTP_URL: env.SMTP_URL } : {}),
+      ...(env.ALERT_EMAIL_TO ? { ALERT_EMAIL_TO: env.ALERT_EMAIL_TO } : {}),
+    },
+    commit: sha,
+    releases: { production: release, staging: release },
+    repos: resolve(env.DROPSHIP_REPOS ?? ".dropship/repos"),
+    step: (text) => console.log(`▸ ${text}`),
+  });
   console.log(`
 ✓ ${config.name} is up: http://${addressOf(fleet, "proxy")}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}/
   REDIS_URL for the CLI and the receiver: redis://:****@${addressOf(fleet, "redis")}:${config.ports.redis}/0

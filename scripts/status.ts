@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { FleetHostRecord } from "../gitops/model.ts";
-import { InventoryRepo } from "../gitops/repo.ts";
+import { gitopsDir, InventoryRepo } from "../gitops/repo.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadConfigOrDefaults } from "../server/shared/config/load.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
@@ -38,7 +38,7 @@ await runCli("status", USAGE, async (args) => {
 
 async function readInventory(): Promise<FleetHostRecord[]> {
   const config = loadConfigOrDefaults(process.env.DROPSHIP_CONFIG);
-  const dir = resolve(process.env.DROPSHIP_GITOPS_REPO || config.gitops.repo);
+  const dir = gitopsDir(config);
   return existsSync(join(dir, "inventory.yml")) ? (await new InventoryRepo(dir).read()).hosts : [];
 }
 

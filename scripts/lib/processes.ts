@@ -34,12 +34,17 @@ function signal(pid: number, name: NodeJS.Signals) {
 }
 
 /** Polls a URL until it answers 2xx, or throws naming it after `ms`. */
-export async function waitForHttp(url: string, ms: number, what: string): Promise<void> {
+export async function waitForHttp(
+  url: string,
+  ms: number,
+  what: string,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const deadline = Date.now() + ms;
   let last = "no answer";
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(url);
+      const response = await fetch(url, { headers });
       if (response.ok) return;
       last = `HTTP ${response.status}`;
     } catch (error) {

@@ -7,7 +7,7 @@ import { UsageError } from "./cli.ts";
 export function receiverSettings(env: Record<string, string | undefined> = process.env) {
   const config = loadConfigOrDefaults(env.DROPSHIP_CONFIG);
   const workDir = resolve(env.DROPSHIP_WORK ?? ".dropship/work");
-  const fleet = fleetSource(env, config.gitops.repo, workDir);
+  const fleet = fleetSource(env, config, workDir);
   if (!fleet)
     throw new UsageError(
       `no hosts: the GitOps inventory (${config.gitops.repo}) is empty and DROPSHIP_INVENTORY is not set — bun run scale adds hosts`,

@@ -16,7 +16,7 @@ import { createHosts } from "../../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
 import { deliverRelease } from "../../server/shared/deliver.ts";
-import { run } from "../../server/shared/proc.ts";
+import { run, runAsync } from "../../server/shared/proc.ts";
 import { backendIdFor } from "../../server/shared/routing/model.ts";
 import { Ssh } from "../../server/shared/ssh.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
@@ -59,11 +59,11 @@ export interface SetupSettings {
   pollMs: number;
 }
 
-/** Creates the droplets each role lacks (host keys pinned), then commits them to the inventory. */
-export async function createMissingHosts(s: SetupSettings): Promise<string[]> {
-  const inventory = await s.repo.read();
-  const missing = missingHosts(inventory, s.config.name, wantedHosts(s.config));
-  if (missing.length === 0) return [];
+/** Creates the droplets the roles lack (host keys pinned), then commits them to the inventory. */
+async function createDroplets(
+  s: SetupSettings,
+  missing: { role: RoleName; name: string }[],
+): Promise<void> {
   const key = await s.provider.ensureSshKey(
     `${s.config.name}-dropship`,
     readFileSync(`${s.keyFile}.pub`, "utf8"),
@@ -92,11 +92,10 @@ export async function createMissingHosts(s: SetupSettings): Promise<string[]> {
     next = addHost(next, record);
   }
   await s.repo.commit(next, `setup: created ${hosts.map((h) => h.name).join(", ")}`);
-  return hosts.map((h) => h.name);
 }
 
 /** The fleet as Ansible and the receiver read it: the GitOps inventory plus this machine's keys. */
-export function currentFleet(s: SetupSettings): Fleet {
+function currentFleet(s: SetupSettings): Fleet {
   return readFleet(inventoriesOf(s));
 }
 
@@ -116,24 +115,19 @@ export function addressOf(fleet: Fleet, role: RoleName): string {
 }
 
 /** The four playbooks at once, reading the GitOps inventory as every later run will. */
-export async function convergeFleet(s: SetupSettings): Promise<void> {
+async function convergeFleet(s: SetupSettings): Promise<void> {
   const inventories = inventoriesOf(s);
   const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
   await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, s.secrets)));
 }
 
 /** Compiles the binaries stamped `version` into the release directory the receiver keeps. */
-export async function buildRelease(work: string, version: string): Promise<string> {
+async function buildRelease(work: string, version: string): Promise<string> {
   const outdir = releaseDir(work, version);
   mkdirSync(outdir, { recursive: true });
-  const argv = [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir];
-  const proc = Bun.spawn([...argv, "--version", version], { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  if (code !== 0) throw new Error(`the ${version} build failed:\n${out}${err}`);
+  const build = [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir];
+  const { code, stdout, stderr } = await runAsync([...build, "--version", version]);
+  if (code !== 0) throw new Error(`the ${version} build failed:\n${stdout}${stderr}`);
   return outdir;
 }
 
@@ -144,7 +138,7 @@ function portOf(config: Config, role: RoleName): number {
 }
 
 /** Every host gets its role's binaries, restarted and healthy on the release's version. */
-export async function deliverFleet(
+async function deliverFleet(
   s: SetupSettings,
   fleet: Fleet,
   releases: { production: string; staging: string },
@@ -181,7 +175,7 @@ export async function deliverFleet(
 }
 
 /** The proxy's rotation (every app host) and the seed's flag, in the fleet's Redis. */
-export async function routeFleet(redisUrl: string, fleet: Fleet, appPort: number) {
+async function routeFleet(redisUrl: string, fleet: Fleet, appPort: number) {
   const redis = connectRedis(redisUrl, { purpose: "setup", persistent: true, log: () => {} });
   try {
     await whenReady(redis, redisUrl, 10_000);
@@ -203,11 +197,70 @@ export async function routeFleet(redisUrl: string, fleet: Fleet, appPort: number
  * as shipped, so the first push deploys on top of it and scale-out has a release to give.
  * Fetching into a bare repository runs no hook.
  */
-export function seedReceiver(repos: string, work: string, commit: string): void {
+function seedReceiver(repos: string, work: string, commit: string): void {
   const bare = join(repos, "app.git");
   if (!existsSync(join(bare, "HEAD"))) createRepo(bare);
   run(["git", "--git-dir", bare, "fetch", "-q", ROOT, `+${commit}:refs/heads/master`]);
   run(["git", "--git-dir", bare, "update-ref", "refs/heads/staging", commit]);
   recordShipped(work, "production", commit);
   recordShipped(work, "staging", commit);
+}
+
+export interface BringUpOptions {
+  adminToken: string;
+  redisPassword: string;
+  /** SMTP_URL, ALERT_EMAIL_TO … when set */
+  extraSecrets?: Record<string, string>;
+  /** the commit that goes live, and the versions built from it for each track */
+  commit: string;
+  releases: { production: string; staging: string };
+  /** the receiver's repositories, started at `commit` */
+  repos: string;
+  /** says a step is starting */
+  step: (text: string) => void | Promise<void>;
+}
+
+/**
+ * The whole way from an account to a serving fleet, shared by `bun run setup` and the demo:
+ * the missing droplets, the playbooks (the builds run meanwhile: Ansible mostly waits on SSH),
+ * the releases on every host, the proxy's rotation, and the receiver's repository.
+ */
+export async function bringUp(
+  s: SetupSettings,
+  o: BringUpOptions,
+): Promise<{ fleet: Fleet; redisUrl: string }> {
+  const missing = missingHosts(await s.repo.read(), s.config.name, wantedHosts(s.config));
+  if (missing.length > 0) {
+    await o.step(
+      `create ${missing.length} droplets: ${missing.map((m) => m.name).join(", ")} (each waits until active)`,
+    );
+    await createDroplets(s, missing);
+  }
+  const fleet = currentFleet(s);
+  const redisUrl = `redis://:${o.redisPassword}@${addressOf(fleet, "redis")}:${s.config.ports.redis}/0`;
+  s.secrets = {
+    REDIS_URL: redisUrl,
+    DROPSHIP_REDIS_PASSWORD: o.redisPassword,
+    DROPSHIP_ADMIN_TOKEN: o.adminToken,
+    ...o.extraSecrets,
+  };
+  const { production, staging } = o.releases;
+  await o.step("configure every host with Ansible (redis, proxy, product, staging playbooks)");
+  const building = buildRelease(s.work, production).then(() =>
+    staging === production ? undefined : buildRelease(s.work, staging),
+  );
+  building.catch(() => undefined); // awaited below, where a failure stops the bring-up
+  await convergeFleet(s);
+  await o.step(
+    staging === production
+      ? `build ${production}`
+      : `build ${production} for production and ${staging} for staging`,
+  );
+  await building;
+  await o.step("deliver the releases to every host");
+  await deliverFleet(s, fleet, o.releases);
+  await o.step("put the app hosts in the proxy's rotation");
+  await routeFleet(redisUrl, fleet, s.config.ports.app);
+  seedReceiver(o.repos, s.work, o.commit);
+  return { fleet, redisUrl };
 }

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ConnectionSettings, connectionYaml } from "../../gitops/inventory.ts";
-import type { RoleName } from "../shared/config/schema.ts";
+import { gitopsDir } from "../../gitops/repo.ts";
+import type { Config, RoleName } from "../shared/config/schema.ts";
 
 export interface FleetHost {
   name: string;
@@ -97,11 +98,11 @@ export interface FleetSource {
  */
 export function fleetSource(
   env: Record<string, string | undefined>,
-  gitopsRepoDefault: string,
+  config: Pick<Config, "gitops">,
   workDir: string,
 ): FleetSource | undefined {
   if (env.DROPSHIP_INVENTORY) return { inventories: [resolve(env.DROPSHIP_INVENTORY)] };
-  const repo = resolve(env.DROPSHIP_GITOPS_REPO || gitopsRepoDefault);
+  const repo = gitopsDir(config, env);
   if (!existsSync(join(repo, "inventory.yml"))) return undefined;
   if (!env.DROPSHIP_SSH_KEY) {
     throw new Error(

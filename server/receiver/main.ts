@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { gitopsDir, inventoryRepoFor } from "../../gitops/repo.ts";
 import { checkAdmin } from "../proxy/auth.ts";
 import { loadConfigOrDefaults } from "../shared/config/load.ts";
 import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
@@ -46,7 +47,7 @@ if (process.argv.includes("--hook")) {
   const workDir = env.DROPSHIP_WORK ?? ".dropship/work";
   const code = await preReceive(input, {
     config,
-    fleet: () => fleetSource(env, config.gitops.repo, workDir),
+    fleet: () => fleetSource(env, config, workDir),
     redisUrl: env.REDIS_URL || undefined,
     workDir,
     pusher: env.REMOTE_USER ?? "unknown",
@@ -63,20 +64,20 @@ await serverMain(
     const config = loadConfigOrDefaults(env.config);
     const repos = resolve(env.repos);
     mkdirSync(repos, { recursive: true });
+    const gitops = gitopsDir(config, { DROPSHIP_GITOPS_REPO: env.gitopsRepo });
     const script = process.argv[1] ?? "";
     const hookEnv = {
       DROPSHIP_HOOK_EXEC: process.execPath,
       DROPSHIP_HOOK_ARGS: script.endsWith(".ts") ? resolve(script) : "",
       DROPSHIP_CONFIG: env.config ? resolve(env.config) : "",
       DROPSHIP_INVENTORY: env.inventory ? resolve(env.inventory) : "",
-      DROPSHIP_GITOPS_REPO: resolve(env.gitopsRepo || config.gitops.repo),
+      DROPSHIP_GITOPS_REPO: gitops,
       DROPSHIP_SSH_KEY: env.sshKey ? resolve(env.sshKey) : "",
       DROPSHIP_KNOWN_HOSTS: resolve(env.knownHosts),
       DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN ?? "",
       DROPSHIP_WORK: resolve(env.work),
       REDIS_URL: env.redisUrl,
     };
-    const gitops = resolve(env.gitopsRepo || config.gitops.repo);
     /** The GitOps inventory, for clone and fetch: written by dropship only, never pushed to. */
     const serveInventory = (request: Request, rest: string, user: string) => {
       if (rest === "/git-receive-pack" || new URL(request.url).search.includes("receive-pack"))
@@ -149,7 +150,6 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
     console.log(`dropship-receiver: autoscaler off (${missing.join("; ")})`);
     return undefined;
   }
-  const { inventoryRepoFor } = await import("../../gitops/repo.ts");
   const { providerFromEnv } = await import("../shared/cloud/digitalocean.ts");
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startAutoscaler } = await import("./autoscaler.ts");

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { runAsync } from "./proc.ts";
 import { redact } from "./secrets.ts";
 
 const ANSIBLE_DIR = resolve(import.meta.dir, "../../ansible");
@@ -23,7 +24,11 @@ export async function runPlaybook(
   inventory: string | string[],
   env: Record<string, string> = {},
 ): Promise<Record<string, HostRecap>> {
-  const proc = Bun.spawn(
+  const {
+    code,
+    stdout: out,
+    stderr: err,
+  } = await runAsync(
     [
       "ansible-playbook",
       ...[inventory].flat().flatMap((file) => ["-i", file]),
@@ -37,15 +42,8 @@ export async function runPlaybook(
         ANSIBLE_NOCOLOR: "1",
         ...env,
       },
-      stdout: "pipe",
-      stderr: "pipe",
     },
   );
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
   const recap = parseRecap(out);
   const failedHosts = Object.entries(recap).filter(([, r]) => r.failed > 0 || r.unreachable > 0);
   if (code !== 0 || failedHosts.length > 0) {

@@ -30,6 +30,20 @@ export function run(
   return proc.stdout.toString();
 }
 
+/** Runs a command without holding up the event loop; answers its exit code and output. */
+export async function runAsync(
+  argv: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn(argv, { ...options, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
 /**
  * Whether a process is still running. A killed child lingers as a zombie until it is reaped
  * (here PID 1 reaps orphans about once a second), so a zombie counts as gone.

@@ -117,6 +117,13 @@ afterEach(() => {
   undo?.();
   undo = undefined;
 });
+/** Commits one edit to a file of the clone, taken back after the test whatever happens. */
+const commitBadChange = (file: string, from: string, to: string, message: string) => {
+  const path = join(clone, file);
+  writeFileSync(path, readFileSync(path, "utf8").replace(from, to));
+  git("commit", "-qam", message);
+  undo = () => git("reset", "-q", "--hard", "HEAD~1");
+};
 const versionOn = async (ip: string) =>
   ((await (await fetch(`http://${ip}:3000/healthz`)).json()) as { version: string }).version;
 const serverBranch = () =>
@@ -171,16 +178,12 @@ test("a deploy under steady load through the proxy fails no request", async () =
 
 test("a failing test rejects the push and leaves every host and the branch as they were", async () => {
   const before = serverBranch();
-  const testFile = join(clone, "tests/server/app/requests.test.ts");
-  writeFileSync(
-    testFile,
-    readFileSync(testFile, "utf8").replace(
-      "toEqual({ ok: true, value: DEFAULT_MESSAGE })",
-      "toEqual({ ok: true, value: { ...DEFAULT_MESSAGE, ttl: 11 } })",
-    ),
+  commitBadChange(
+    "tests/server/app/requests.test.ts",
+    "toEqual({ ok: true, value: DEFAULT_MESSAGE })",
+    "toEqual({ ok: true, value: { ...DEFAULT_MESSAGE, ttl: 11 } })",
+    "a broken test",
   );
-  git("commit", "-qam", "a broken test");
-  undo = () => git("reset", "-q", "--hard", "HEAD~1");
   const push = git("push", "prod", "HEAD:master");
   expect(push.code).not.toBe(0);
   expect(push.output).toContain(
@@ -192,40 +195,29 @@ test("a failing test rejects the push and leaves every host and the branch as th
 
 test("a release whose /healthz fails is rolled back on every host it reached", async () => {
   const before = serverBranch();
-  const app = join(clone, "server/app/app.ts");
-  writeFileSync(
-    app,
-    readFileSync(app, "utf8").replace(
-      '{ status: phase === "serving" ? 200 : 503 }',
-      "{ status: 503 }",
-    ),
+  commitBadChange(
+    "server/app/app.ts",
+    '{ status: phase === "serving" ? 200 : 503 }',
+    "{ status: 503 }",
+    "a release that never gets healthy",
   );
-  git("commit", "-qam", "a release that never gets healthy");
-  undo = () => git("reset", "-q", "--hard", "HEAD~1");
-  {
-    const push = git("push", "prod", "HEAD:master");
-    expect(push.code).not.toBe(0);
-    expect(push.output).toMatch(/remote: ✗ web-1: .* did not report \w{12} within 15000 ms/);
-    expect(push.output).toContain(`remote: ↺ web-1: back on ${before.slice(0, 12)}`);
-    expect(serverBranch()).toBe(before);
-    // the rolled-back hosts answer on the old release the moment the push returns
-    for (const h of hosts)
-      expect(await versionOn(h.droplet.ip as string)).toBe(before.slice(0, 12));
-  }
+  const push = git("push", "prod", "HEAD:master");
+  expect(push.code).not.toBe(0);
+  expect(push.output).toMatch(/remote: ✗ web-1: .* did not report \w{12} within 15000 ms/);
+  expect(push.output).toContain(`remote: ↺ web-1: back on ${before.slice(0, 12)}`);
+  expect(serverBranch()).toBe(before);
+  // the rolled-back hosts answer on the old release the moment the push returns
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(before.slice(0, 12));
 }, 120_000);
 
 test("a release that fails on the second host rolls the first one back too", async () => {
   const before = serverBranch();
-  const app = join(clone, "server/app/app.ts");
-  writeFileSync(
-    app,
-    readFileSync(app, "utf8").replace(
-      '{ status: phase === "serving" ? 200 : 503 }',
-      '{ status: phase === "serving" && info.host !== "web-2" ? 200 : 503 }',
-    ),
+  commitBadChange(
+    "server/app/app.ts",
+    '{ status: phase === "serving" ? 200 : 503 }',
+    '{ status: phase === "serving" && info.host !== "web-2" ? 200 : 503 }',
+    "a release that only web-2 cannot run",
   );
-  git("commit", "-qam", "a release that only web-2 cannot run");
-  undo = () => git("reset", "-q", "--hard", "HEAD~1");
   const push = git("push", "prod", "HEAD:master");
   expect(push.code).not.toBe(0);
   expect(push.output).toMatch(/remote: {3}delivered, restarted, healthy on \w{12}/);
