@@ -5,7 +5,8 @@ import { weightError } from "../shared/routing/model.ts";
 import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { CANARY_ANALYSIS_ALERT, changeCanary, clearAlert } from "../shared/state/routing.ts";
-import { checkAdmin, isCrossSite } from "./auth.ts";
+import { checkAdmin } from "./auth.ts";
+import { crossOriginRefusal } from "./classify.ts";
 import { ASSETS } from "./dashboard/assets.ts";
 import { dashboardData } from "./dashboard/data.ts";
 import { renderDashboard } from "./dashboard/page.ts";
@@ -23,6 +24,8 @@ export interface AdminDeps {
   version: string;
   /** the peer address of a request, for the audit */
   peerOf: (request: Request) => string;
+  /** where refused changes are said */
+  log: (line: string) => void;
 }
 
 const text = (status: number, body: string, headers: Record<string, string> = {}) =>
@@ -33,7 +36,7 @@ const text = (status: number, body: string, headers: Record<string, string> = {}
 
 const STATE_CHANGING = new Set(["PUT", "POST", "DELETE", "PATCH"]);
 
-/** The reserved paths: `/_dropship/*` and the seed's `/disable/1|0`. */
+/** The admin listener: `/_dropship/*` and the seed's `/disable/1|0`, all behind the admin token. */
 export function createAdmin(deps: AdminDeps) {
   const { routing, flags } = deps;
   const actors = new WeakMap<Request, string>();
@@ -50,148 +53,160 @@ export function createAdmin(deps: AdminDeps) {
     }
   };
 
-  return new Elysia()
-    .onError(({ code, path }) => {
-      if (code === "NOT_FOUND") return text(404, `No admin route ${path}.`);
-      if (code === "PARSE") return text(400, "The body is not valid JSON.");
-      return text(500, "Internal error in the admin API.");
-    })
-    .get("/_dropship/healthz", () =>
-      Response.json({
-        status: "ok",
-        version: deps.version,
-        healthy: {
-          production: routing.pool.available("production"),
-          staging: routing.pool.available("staging"),
-        },
-        stale: routing.mirror.status().stale,
-      }),
-    )
-    .onBeforeHandle(({ request, path }) => {
-      if (path === "/_dropship/healthz") return;
-      if (!deps.token) {
-        return text(
-          503,
-          "The admin API is off: start dropship-proxy with DROPSHIP_ADMIN_TOKEN set.",
-        );
-      }
-      const auth = checkAdmin(request.headers.get("authorization"), deps.token);
-      if (!auth.ok) {
-        return text(
-          401,
-          `Admin credentials are needed: ${auth.reason}. Send Authorization: Bearer <token>.`,
-          {
-            "www-authenticate": 'Basic realm="dropship", charset="UTF-8"',
+  return (
+    new Elysia()
+      .onError(({ code }) => {
+        if (code === "NOT_FOUND") return text(404, "Not found.");
+        if (code === "PARSE") return text(400, "The body is not valid JSON.");
+        return text(500, "Internal error in the admin API.");
+      })
+      // Before routing, so that an unknown path and a known one look the same without credentials.
+      .onRequest(({ request }) => {
+        const url = request.url;
+        const path = url.slice(url.indexOf("/", url.indexOf("//") + 2)).split("?")[0];
+        if (path === "/_dropship/healthz") return;
+        if (!deps.token) {
+          return text(
+            503,
+            "The admin API is off: start dropship-proxy with DROPSHIP_ADMIN_TOKEN set.",
+          );
+        }
+        const auth = checkAdmin(request.headers.get("authorization"), deps.token);
+        if (!auth.ok) {
+          return text(
+            401,
+            `Admin credentials are needed: ${auth.reason}. Send Authorization: Bearer <token>.`,
+            {
+              "www-authenticate": 'Basic realm="dropship", charset="UTF-8"',
+            },
+          );
+        }
+        const changing = STATE_CHANGING.has(request.method) || path?.startsWith("/disable/");
+        const crossOrigin = changing ? crossOriginRefusal(request.headers) : undefined;
+        if (crossOrigin) {
+          deps.log(
+            `403 ${request.method} ${path} for ${auth.user}@${deps.peerOf(request)}: ${crossOrigin}`,
+          );
+          return text(
+            403,
+            `Refused: ${crossOrigin}. Change flags and the canary from the dashboard or the CLI.`,
+          );
+        }
+        actors.set(request, `${auth.user}@${deps.peerOf(request)}`);
+      })
+      .get("/_dropship/healthz", () =>
+        Response.json({
+          status: "ok",
+          version: deps.version,
+          healthy: {
+            production: routing.pool.available("production"),
+            staging: routing.pool.available("staging"),
           },
-        );
-      }
-      const changing = STATE_CHANGING.has(request.method) || path.startsWith("/disable/");
-      if (changing && isCrossSite(request.headers)) {
-        return text(
-          403,
-          "Refused: a change requested from another site. Use the dashboard or the CLI.",
-        );
-      }
-      actors.set(request, `${auth.user}@${deps.peerOf(request)}`);
-    })
-    .get("/disable/:value", async ({ params, request }) => {
-      if (params.value !== "1" && params.value !== "0") {
-        return text(
-          400,
-          `/disable/${params.value} is not valid: /disable/1 disables SET, /disable/0 enables it.`,
-        );
-      }
-      const enabled = params.value === "1";
-      const saved = await save(() =>
-        changeFlag(deps.redis, "disableSET", { enabled, rollout: 100 }, actor(request), "create"),
-      );
-      if (saved instanceof Response) return saved;
-      return text(200, `disableSET is ${enabled ? "on: SET is disabled" : "off: SET is enabled"}.`);
-    })
-    .get("/_dropship/flags", () => Response.json(flags.all()))
-    .put("/_dropship/flags/:name", async ({ params, body, request }) => {
-      const nameError = flagNameError(params.name);
-      if (nameError) return text(400, nameError);
-      const input = body as Record<string, unknown> | undefined;
-      if (!input || typeof input !== "object" || Array.isArray(input)) {
-        return text(
-          400,
-          'Send a JSON body like {"enabled": true} or {"enabled": true, "rollout": 25}.',
-        );
-      }
-      const unknown = Object.keys(input).filter((k) => k !== "enabled" && k !== "rollout");
-      if (unknown.length > 0)
-        return text(400, `Unknown field ${unknown.join(", ")}: only enabled and rollout.`);
-      if (typeof input.enabled !== "boolean") return text(400, "enabled must be true or false.");
-      const rollout = input.rollout ?? 100;
-      const fault = rolloutError(rollout);
-      if (fault) return text(400, fault);
-      const saved = await save(() =>
-        changeFlag(
-          deps.redis,
-          params.name,
-          { enabled: input.enabled as boolean, rollout: rollout as number },
-          actor(request),
-          "create",
-        ),
-      );
-      if (saved instanceof Response) return saved;
-      return Response.json({ ...saved.now, state: describeFlag(saved.now) });
-    })
-    .get("/_dropship/status", () => Response.json(statusOf(routing, flags, deps.version)))
-    .put("/_dropship/canary", async ({ body, request }) => {
-      const input = body as { weight?: unknown } | undefined;
-      const fault = weightError(input?.weight);
-      if (fault) return text(400, `${fault}. Send {"weight": 30}.`);
-      const saved = await save(() =>
-        changeCanary(deps.redis, { weight: input?.weight as number }, actor(request)),
-      );
-      if (saved instanceof Response) return saved;
-      return Response.json(saved.now);
-    })
-    .post("/_dropship/canary/abort", async ({ request }) => {
-      const saved = await save(() =>
-        changeCanary(
-          deps.redis,
-          { state: "aborted", reason: `by ${actor(request)}` },
-          actor(request),
-        ),
-      );
-      if (saved instanceof Response) return saved;
-      return Response.json(saved.now);
-    })
-    .post("/_dropship/canary/resume", async ({ request }) => {
-      const saved = await save(async () => {
-        await clearAlert(deps.redis, CANARY_ANALYSIS_ALERT, actor(request));
-        return changeCanary(
-          deps.redis,
-          { state: "active", reason: `resumed by ${actor(request)}` },
-          actor(request),
-        );
-      });
-      if (saved instanceof Response) return saved;
-      return Response.json(saved.now);
-    })
-    .get("/_dropship/metrics", () =>
-      text(200, deps.metrics.render(gaugesOf(routing)).trimEnd(), {
-        "content-type": "text/plain; version=0.0.4",
-      }),
-    )
-    .get(
-      "/_dropship/",
-      () =>
-        new Response(renderDashboard(statusOf(routing, flags, deps.version)), {
-          headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
+          stale: routing.mirror.status().stale,
         }),
-    )
-    .get("/_dropship/dashboard.json", async () =>
-      Response.json(
-        await dashboardData(statusOf(routing, flags, deps.version), deps.metrics, deps.redis),
-        { headers: { "cache-control": "no-store" } },
-      ),
-    )
-    .get("/_dropship/assets/uplot.js", () => asset(ASSETS.uplotJs, "text/javascript"))
-    .get("/_dropship/assets/uplot.css", () => asset(ASSETS.uplotCss, "text/css"));
+      )
+      .get("/disable/:value", async ({ params, request }) => {
+        if (params.value !== "1" && params.value !== "0") {
+          return text(
+            400,
+            `/disable/${params.value} is not valid: /disable/1 disables SET, /disable/0 enables it.`,
+          );
+        }
+        const enabled = params.value === "1";
+        const saved = await save(() =>
+          changeFlag(deps.redis, "disableSET", { enabled, rollout: 100 }, actor(request), "create"),
+        );
+        if (saved instanceof Response) return saved;
+        return text(
+          200,
+          `disableSET is ${enabled ? "on: SET is disabled" : "off: SET is enabled"}.`,
+        );
+      })
+      .get("/_dropship/flags", () => Response.json(flags.all()))
+      .put("/_dropship/flags/:name", async ({ params, body, request }) => {
+        const nameError = flagNameError(params.name);
+        if (nameError) return text(400, nameError);
+        const input = body as Record<string, unknown> | undefined;
+        if (!input || typeof input !== "object" || Array.isArray(input)) {
+          return text(
+            400,
+            'Send a JSON body like {"enabled": true} or {"enabled": true, "rollout": 25}.',
+          );
+        }
+        const unknown = Object.keys(input).filter((k) => k !== "enabled" && k !== "rollout");
+        if (unknown.length > 0)
+          return text(400, `Unknown field ${unknown.join(", ")}: only enabled and rollout.`);
+        if (typeof input.enabled !== "boolean") return text(400, "enabled must be true or false.");
+        const rollout = input.rollout ?? 100;
+        const fault = rolloutError(rollout);
+        if (fault) return text(400, fault);
+        const saved = await save(() =>
+          changeFlag(
+            deps.redis,
+            params.name,
+            { enabled: input.enabled as boolean, rollout: rollout as number },
+            actor(request),
+            "create",
+          ),
+        );
+        if (saved instanceof Response) return saved;
+        return Response.json({ ...saved.now, state: describeFlag(saved.now) });
+      })
+      .get("/_dropship/status", () => Response.json(statusOf(routing, flags, deps.version)))
+      .put("/_dropship/canary", async ({ body, request }) => {
+        const input = body as { weight?: unknown } | undefined;
+        const fault = weightError(input?.weight);
+        if (fault) return text(400, `${fault}. Send {"weight": 30}.`);
+        const saved = await save(() =>
+          changeCanary(deps.redis, { weight: input?.weight as number }, actor(request)),
+        );
+        if (saved instanceof Response) return saved;
+        return Response.json(saved.now);
+      })
+      .post("/_dropship/canary/abort", async ({ request }) => {
+        const saved = await save(() =>
+          changeCanary(
+            deps.redis,
+            { state: "aborted", reason: `by ${actor(request)}` },
+            actor(request),
+          ),
+        );
+        if (saved instanceof Response) return saved;
+        return Response.json(saved.now);
+      })
+      .post("/_dropship/canary/resume", async ({ request }) => {
+        const saved = await save(async () => {
+          await clearAlert(deps.redis, CANARY_ANALYSIS_ALERT, actor(request));
+          return changeCanary(
+            deps.redis,
+            { state: "active", reason: `resumed by ${actor(request)}` },
+            actor(request),
+          );
+        });
+        if (saved instanceof Response) return saved;
+        return Response.json(saved.now);
+      })
+      .get("/_dropship/metrics", () =>
+        text(200, deps.metrics.render(gaugesOf(routing)).trimEnd(), {
+          "content-type": "text/plain; version=0.0.4",
+        }),
+      )
+      .get(
+        "/_dropship/",
+        () =>
+          new Response(renderDashboard(statusOf(routing, flags, deps.version)), {
+            headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
+          }),
+      )
+      .get("/_dropship/dashboard.json", async () =>
+        Response.json(
+          await dashboardData(statusOf(routing, flags, deps.version), deps.metrics, deps.redis),
+          { headers: { "cache-control": "no-store" } },
+        ),
+      )
+      .get("/_dropship/assets/uplot.js", () => asset(ASSETS.uplotJs, "text/javascript"))
+      .get("/_dropship/assets/uplot.css", () => asset(ASSETS.uplotCss, "text/css"))
+  );
 }
 
 /** The page runs only its own scripts and talks only to this proxy. */

@@ -13,50 +13,108 @@ export interface TrackCounts {
 }
 
 const SLOT_MS = 1000;
+/** Staging visitors tracked one by one per slot; beyond this they are counted together. */
+const MAX_VISITORS_PER_SLOT = 5000;
+const OTHERS = "\u0000others";
+
+interface Slot {
+  start: number;
+  counts: Record<Track, TrackCounts>;
+  /** staging requests and errors per visitor address */
+  visitors: Map<string, TrackCounts>;
+}
 
 /**
- * Requests and 5xx per track over a sliding window, in one-second slots: adding is O(1)
- * and the window's totals are a sum over at most window/1s slots.
+ * Requests and 5xx per track over a sliding window, in one-second slots. Staging is also
+ * counted per visitor, so that no single visitor can outweigh the others: each counts for at
+ * most `perVisitorCap` requests in the window, and the visitor with the most errors is left
+ * out of the verdict — one client hammering a failing path cannot abort the canary, while a
+ * release that fails for everyone still does.
  */
 export class ErrorWindow {
-  private readonly slots: { start: number; counts: Record<Track, TrackCounts> }[];
+  private readonly slots: Slot[];
 
-  constructor(private readonly windowMs: number) {
+  constructor(
+    private readonly windowMs: number,
+    private readonly perVisitorCap = Number.POSITIVE_INFINITY,
+  ) {
     this.slots = Array.from({ length: Math.max(1, Math.ceil(windowMs / SLOT_MS)) }, () => ({
       start: -1,
       counts: emptyCounts(),
+      visitors: new Map(),
     }));
   }
 
-  add(track: Track, isError: boolean, now: number): void {
+  add(track: Track, isError: boolean, now: number, visitor = ""): void {
     const start = now - (now % SLOT_MS);
-    const slot = this.slots[
-      Math.floor(start / SLOT_MS) % this.slots.length
-    ] as (typeof this.slots)[0];
+    const slot = this.slots[Math.floor(start / SLOT_MS) % this.slots.length] as Slot;
     if (slot.start !== start) {
       slot.start = start;
       slot.counts = emptyCounts();
+      slot.visitors.clear();
     }
     const counts = slot.counts[track];
     counts.requests++;
     if (isError) counts.errors++;
+    if (track !== "staging") return;
+    const key =
+      slot.visitors.size < MAX_VISITORS_PER_SLOT || slot.visitors.has(visitor) ? visitor : OTHERS;
+    let mine = slot.visitors.get(key);
+    if (!mine) {
+      mine = { requests: 0, errors: 0 };
+      slot.visitors.set(key, mine);
+    }
+    mine.requests++;
+    if (isError) mine.errors++;
   }
 
+  /** The window's totals; staging's are per-visitor capped, without its worst visitor. */
   totals(now: number): Record<Track, TrackCounts> {
     const out = emptyCounts();
+    const visitors = new Map<string, TrackCounts>();
     for (const slot of this.slots) {
       if (slot.start < 0 || now - slot.start >= this.windowMs) continue;
-      for (const track of ["production", "staging"] as const) {
-        out[track].requests += slot.counts[track].requests;
-        out[track].errors += slot.counts[track].errors;
+      out.production.requests += slot.counts.production.requests;
+      out.production.errors += slot.counts.production.errors;
+      for (const [key, counts] of slot.visitors) {
+        const sum = visitors.get(key);
+        if (sum) {
+          sum.requests += counts.requests;
+          sum.errors += counts.errors;
+        } else {
+          visitors.set(key, { ...counts });
+        }
       }
     }
+    let worst: TrackCounts = { requests: 0, errors: 0 };
+    for (const [key, counts] of visitors) {
+      const capped =
+        key === OTHERS
+          ? counts
+          : {
+              requests: Math.min(counts.requests, this.perVisitorCap),
+              errors: Math.min(counts.errors, this.perVisitorCap),
+            };
+      out.staging.requests += capped.requests;
+      out.staging.errors += capped.errors;
+      if (key !== OTHERS && capped.errors > worst.errors) worst = capped;
+    }
+    out.staging.requests -= worst.requests;
+    out.staging.errors -= worst.errors;
     return out;
   }
 
   reset(): void {
-    for (const slot of this.slots) slot.start = -1;
+    for (const slot of this.slots) {
+      slot.start = -1;
+      slot.visitors.clear();
+    }
   }
+}
+
+/** Each visitor's share: at least five visitors are needed for a verdict. */
+export function perVisitorCap(minRequests: number): number {
+  return Math.max(1, Math.ceil(minRequests / 5));
 }
 
 function emptyCounts(): Record<Track, TrackCounts> {

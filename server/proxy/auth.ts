@@ -28,8 +28,3 @@ export function checkAdmin(authorization: string | null, token: string): AuthRes
     return { ok: false, reason: "wrong credentials" };
   return { ok: true, user: user.replace(/[^\w.@-]/g, "").slice(0, 64) || "admin" };
 }
-
-/** A request the browser marks as sent from another site (a link or form elsewhere). */
-export function isCrossSite(headers: Headers): boolean {
-  return headers.get("sec-fetch-site") === "cross-site";
-}

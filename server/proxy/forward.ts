@@ -1,122 +1,273 @@
+import type { Server } from "bun";
 import type { Track } from "../shared/routing/model.ts";
 import type { ErrorWindow } from "./analysis.ts";
+import { announcesBody, refusalOf } from "./classify.ts";
 import {
   cookieValue,
-  isRetryable,
+  isIdempotent,
   prepareDownstream,
   requestIdOf,
   upstreamHeaders,
+  visitorAddress,
 } from "./headers.ts";
+import type { RateLimitedLog } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Member } from "./pool.ts";
 import type { Routing } from "./routing.ts";
 
 const COOKIE_AGE = 60 * 60 * 24 * 365;
 const MAX_TRIES = 3;
+/** Answers up to this size are read whole so their Content-Length survives (Bun issue 10507). */
+const SIZED_LIMIT = 4 * 1024 * 1024;
+const CLIENT_GONE = "client went away";
+const TIMED_OUT = "response timeout";
+
+export interface ForwardSettings {
+  forwardHost: boolean;
+  responseTimeoutMs: number;
+  /** the listener's idle timeout in seconds, restored once a streamed answer ends */
+  idleTimeoutS: number;
+  isTrusted: (address: string) => boolean;
+  isAdminCredential: (authorization: string) => boolean;
+}
 
 export interface ForwardDeps {
   routing: Routing;
   metrics: Metrics;
   window: ErrorWindow;
+  log: RateLimitedLog;
+  settings: ForwardSettings;
 }
 
-const plain = (status: number, text: string, track: Track, requestId: string) =>
+export const plainAnswer = (
+  status: number,
+  text: string,
+  requestId: string,
+  extra: Record<string, string> = {},
+) =>
   new Response(`${text}\n`, {
     status,
     headers: {
       "content-type": "text/plain; charset=utf-8",
-      "x-dropship-track": track,
       "x-request-id": requestId,
-      "retry-after": "1",
+      ...extra,
     },
   });
 
-/**
- * Sends one client request to a backend of its track and streams the answer back. A request
- * that may be repeated and whose connection fails is tried on another backend.
- */
-export async function forward(
-  request: Request,
-  clientIp: string,
-  deps: ForwardDeps,
-): Promise<Response> {
-  const { routing } = deps;
-  const started = performance.now();
-  const cookie = request.headers.get("cookie");
-  const knownClient = cookieValue(cookie, "dropship_client");
-  const clientId = knownClient ?? crypto.randomUUID();
-  let track = routing.trackFor(clientId);
-  const requestId = requestIdOf(request.headers);
+/** Answers a request the proxy will not route, or undefined when it may go on. */
+export function refuse(request: Request, peer: string, deps: ForwardDeps): Response | undefined {
+  const { method, headers } = request;
+  const refusal = refusalOf(
+    method,
+    request.url,
+    headers.get("host"),
+    announcesBody(method, headers),
+  );
+  if (!refusal) return undefined;
+  deps.log.line(`${refusal.status} to ${peer}: ${refusal.reason}`);
+  deps.metrics.refused(refusal.status);
+  return plainAnswer(refusal.status, refusal.reason, requestIdOf(headers), {
+    connection: "close",
+    ...refusal.headers,
+  });
+}
 
+/** The visitor's track (from its cookie, or drawn) and a backend of it, falling back to production. */
+export function chooseBackend(routing: Routing, clientId: string) {
+  let track: Track = routing.trackFor(clientId);
   let member = routing.pool.pick(track);
   if (!member && track === "staging") {
     track = "production";
     member = routing.pool.pick(track);
   }
+  return { track, member };
+}
+
+/**
+ * Sends one client request to a backend of its track and streams the answer back. Only the
+ * upstream's faults count against a backend: a refused or reset connection before the answer's
+ * headers. A request that may be repeated and has no body is then tried on another backend.
+ * The client's disconnect cancels the upstream request; a slow upstream gets a 504.
+ */
+export async function forward(
+  request: Request,
+  server: Server<unknown>,
+  peer: string,
+  deps: ForwardDeps,
+): Promise<Response> {
+  const { routing, settings } = deps;
+  const started = performance.now();
+  const cookie = request.headers.get("cookie");
+  const knownClient = cookieValue(cookie, "dropship_client");
+  const clientId = knownClient ?? crypto.randomUUID();
+  const requestId = requestIdOf(request.headers);
+  const visitor = visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted);
+  let { track, member } = chooseBackend(routing, clientId);
   if (!member) {
-    const response = plain(
+    record(deps, track, "none", 503, started, visitor);
+    deps.log.line(`503 to ${visitor}: no healthy ${track} backend`);
+    return plainAnswer(
       503,
       `No healthy ${track} backend is available right now; try again in a moment.`,
-      track,
       requestId,
+      { "x-dropship-track": track, "retry-after": "1" },
     );
-    record(deps, track, "none", 503, started);
-    return response;
   }
 
   const url = request.url;
   const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
   const method = request.method;
-  const retryable = isRetryable(method);
-  const headers = upstreamHeaders(request.headers, { clientIp, requestId, clientId, track });
+  const body = request.body;
+  const retryable = body === null && isIdempotent(method);
+  const headers = upstreamHeaders(request.headers, {
+    peer,
+    peerTrusted: settings.isTrusted(peer),
+    forwardHost: settings.forwardHost,
+    requestId,
+    clientId,
+    track,
+    isAdminCredential: settings.isAdminCredential,
+  });
   const tried = new Set<string>();
   let lastError = "";
+  const cancel = new AbortController();
+  const clientSignal = request.signal;
+  const onClientGone = () => cancel.abort(CLIENT_GONE);
+  clientSignal.addEventListener("abort", onClientGone, { once: true });
+  const timer = setTimeout(() => cancel.abort(TIMED_OUT), settings.responseTimeoutMs);
 
-  while (member) {
-    tried.add(member.backend.id);
-    member.inFlight++;
-    let upstream: Response;
-    try {
-      upstream = await fetch(member.backend.url + path, {
-        method,
-        headers,
-        body: retryable ? undefined : request.body,
-        redirect: "manual",
-        decompress: false,
-      });
-    } catch (error) {
+  try {
+    while (member) {
+      tried.add(member.backend.id);
+      member.inFlight++;
+      let upstream: Response;
+      try {
+        upstream = await fetch(member.backend.url + path, {
+          method,
+          headers,
+          body,
+          redirect: "manual",
+          decompress: false,
+          signal: cancel.signal,
+        });
+      } catch (error) {
+        member.inFlight--;
+        if (clientSignal.aborted || cancel.signal.reason === CLIENT_GONE) {
+          record(deps, track, member.backend.id, 499, started);
+          deps.log.line(
+            `499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`,
+          );
+          return plainAnswer(499, "The client closed the request.", requestId);
+        }
+        if (cancel.signal.reason === TIMED_OUT) {
+          return timedOut(deps, member, track, started, visitor, requestId, method, path);
+        }
+        lastError = (error as Error).message;
+        routing.pool.recordConnectionFailure(member.backend.id, `connection failed: ${lastError}`);
+        member = retryable && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
+        continue;
+      }
       member.inFlight--;
-      lastError = (error as Error).message;
-      routing.pool.recordConnectionFailure(member.backend.id, `connection failed: ${lastError}`);
-      member = retryable && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
-      continue;
+      clearTimeout(timer);
+      record(deps, track, member.backend.id, upstream.status, started, visitor);
+      const answer = await shape(upstream, request, server, settings.idleTimeoutS, method);
+      // The upstream's own Response goes back with its fields edited in place where it can.
+      prepareDownstream(answer.headers, track, member.backend.id, requestId);
+      if (!knownClient)
+        answer.headers.append("set-cookie", clientCookie("dropship_client", clientId));
+      if (cookieValue(cookie, "dropship_track") !== track) {
+        answer.headers.append("set-cookie", clientCookie("dropship_track", track));
+      }
+      return answer;
     }
-    member.inFlight--;
-    // The upstream's own Response goes back to the client with its fields edited in place:
-    // no second Response, no re-wrapped body stream.
-    prepareDownstream(upstream.headers, track, member.backend.id, requestId);
-    if (!knownClient)
-      upstream.headers.append("set-cookie", clientCookie("dropship_client", clientId));
-    if (cookieValue(cookie, "dropship_track") !== track) {
-      upstream.headers.append("set-cookie", clientCookie("dropship_track", track));
-    }
-    record(deps, track, member.backend.id, upstream.status, started);
-    return upstream;
+  } finally {
+    // The abort listener stays: a client leaving mid-answer cancels the upstream body too.
+    clearTimeout(timer);
   }
 
-  record(deps, track, [...tried].join(","), 502, started);
-  return plain(
+  record(deps, track, [...tried].join(","), 502, started, visitor);
+  deps.log.line(
+    `502 ${method} ${path.slice(0, 80)}: ${[...tried].join(", ")} unreachable (${lastError})`,
+  );
+  return plainAnswer(
     502,
     `The ${track} backend${tried.size > 1 ? "s" : ""} ${[...tried].join(", ")} could not be reached (${lastError}).`,
-    track,
     requestId,
+    { "x-dropship-track": track, "retry-after": "1" },
   );
 }
 
-function record(deps: ForwardDeps, track: Track, backend: string, status: number, since: number) {
-  deps.metrics.record(track, backend, status, (performance.now() - since) / 1000);
-  deps.window.add(track, status >= 500, Date.now());
+/**
+ * The answer as it goes out: a sized body read whole (so Content-Length survives), a streamed
+ * one passed through with the idle timeout off until it ends (SSE, long polls, downloads).
+ */
+async function shape(
+  upstream: Response,
+  request: Request,
+  server: Server<unknown>,
+  idleTimeoutS: number,
+  method: string,
+): Promise<Response> {
+  if (upstream.body === null || method === "HEAD") return upstream;
+  const length = upstream.headers.get("content-length");
+  if (length !== null) {
+    const size = Number(length);
+    if (size > 0 && size <= SIZED_LIMIT) {
+      return new Response(await upstream.arrayBuffer(), {
+        status: upstream.status,
+        statusText: upstream.statusText,
+        headers: upstream.headers,
+      });
+    }
+    if (size === 0) return upstream;
+  }
+  server.timeout(request, 0);
+  const restore = new TransformStream<Uint8Array, Uint8Array>({
+    flush: () => server.timeout(request, idleTimeoutS),
+  });
+  return new Response(upstream.body.pipeThrough(restore), {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: upstream.headers,
+  });
 }
 
-function clientCookie(name: string, value: string): string {
+function timedOut(
+  deps: ForwardDeps,
+  member: Member,
+  track: Track,
+  started: number,
+  visitor: string,
+  requestId: string,
+  method: string,
+  path: string,
+): Response {
+  const seconds = deps.settings.responseTimeoutMs / 1000;
+  record(deps, track, member.backend.id, 504, started, visitor);
+  deps.log.line(
+    `504 ${method} ${path.slice(0, 80)}: ${member.backend.id} sent no answer within ${seconds} s`,
+  );
+  return plainAnswer(
+    504,
+    `The ${track} backend ${member.backend.id} did not answer within ${seconds} s (proxy.response_timeout).`,
+    requestId,
+    { "x-dropship-track": track },
+  );
+}
+
+/** Metrics for every answer; the canary's window only for what the backends caused. */
+function record(
+  deps: ForwardDeps,
+  track: Track,
+  backend: string,
+  status: number,
+  since: number,
+  visitor?: string,
+) {
+  deps.metrics.record(track, backend, status, (performance.now() - since) / 1000);
+  if (visitor !== undefined) deps.window.add(track, status >= 500, Date.now(), visitor);
+}
+
+export function clientCookie(name: string, value: string): string {
   return `${name}=${value}; Path=/; Max-Age=${COOKIE_AGE}; HttpOnly; SameSite=Lax`;
 }

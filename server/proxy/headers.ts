@@ -24,33 +24,64 @@ function stripHopByHop(headers: Headers): void {
 }
 
 export interface ForwardContext {
-  clientIp: string;
+  /** the address the connection came from */
+  peer: string;
+  /** whether that peer is one of proxy.trusted_proxies (a load balancer in front) */
+  peerTrusted: boolean;
+  /** keep the client's Host (true) or let the backend's be sent (false) */
+  forwardHost: boolean;
   requestId: string;
   clientId: string;
   track: string;
+  /** the admin token: an Authorization field carrying it never reaches a backend */
+  isAdminCredential: (authorization: string) => boolean;
 }
 
 /**
- * What the upstream receives: the client's fields without hop-by-hop ones, `Host` (fetch sets
- * the backend's) and `Expect` (the proxy answers 100-continue itself), plus X-Forwarded-*.
+ * What the upstream receives: the client's fields without hop-by-hop ones and `Expect` (the
+ * proxy answers 100-continue itself), with `Host` kept as nginx's `$host` and kamal-proxy do,
+ * and X-Forwarded-* that only a trusted peer may have set before us.
  */
 export function upstreamHeaders(incoming: Headers, context: ForwardContext): Headers {
   const headers = new Headers(incoming);
   stripHopByHop(headers);
-  const host = headers.get("host");
-  headers.delete("host");
   headers.delete("expect");
-  const forwardedFor = incoming.get("x-forwarded-for");
-  headers.set(
-    "x-forwarded-for",
-    forwardedFor ? `${forwardedFor}, ${context.clientIp}` : context.clientIp,
-  );
-  headers.set("x-forwarded-proto", "http");
-  if (host) headers.set("x-forwarded-host", host);
+  const host = incoming.get("host") ?? "";
+  if (!context.forwardHost) headers.delete("host");
+  const authorization = incoming.get("authorization");
+  if (authorization !== null && context.isAdminCredential(authorization)) {
+    headers.delete("authorization");
+  }
+  const forwardedFor = context.peerTrusted ? incoming.get("x-forwarded-for") : null;
+  headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${context.peer}` : context.peer);
+  if (!context.peerTrusted || !headers.has("x-forwarded-proto")) {
+    headers.set("x-forwarded-proto", "http");
+  }
+  if (!context.peerTrusted || !headers.has("x-forwarded-host")) {
+    headers.set("x-forwarded-host", host);
+  }
   headers.set("x-request-id", context.requestId);
   headers.set("x-dropship-client", context.clientId);
   headers.set("x-dropship-track", context.track);
   return headers;
+}
+
+/**
+ * The visitor's own address: the peer, or, behind trusted proxies, the right-most address in
+ * X-Forwarded-For that is not one of them (the left part is whatever the client claimed).
+ */
+export function visitorAddress(
+  peer: string,
+  forwardedFor: string | null,
+  isTrusted: (address: string) => boolean,
+): string {
+  if (!forwardedFor || !isTrusted(peer)) return peer;
+  const hops = forwardedFor.split(",");
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = (hops[i] as string).trim();
+    if (hop && !isTrusted(hop)) return hop.slice(0, 64);
+  }
+  return peer;
 }
 
 /** What the client receives, edited in place: no hop-by-hop fields, plus ours. */
@@ -85,7 +116,7 @@ export function cookieValue(cookie: string | null, name: string): string | undef
   return /^[\w-]{1,64}$/.test(value) ? value : undefined;
 }
 
-/** Methods that may be sent twice (RFC 9110 §9.2.2) and carry no body, so a retry is safe. */
-export function isRetryable(method: string): boolean {
+/** Methods that may be sent twice (RFC 9110 §9.2.2); a retry also needs the body unsent. */
+export function isIdempotent(method: string): boolean {
   return method === "GET" || method === "HEAD" || method === "OPTIONS";
 }

@@ -3,24 +3,33 @@ import { loadConfigOrDefaults } from "../shared/config/load.ts";
 import { host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
 import { FlagClient } from "../shared/flags/client.ts";
 import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
+import { inAnyCidr, parseCidr } from "../shared/net/cidr.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { StateMirror } from "../shared/state/mirror.ts";
 import { connectRedis } from "../shared/state/redis.ts";
 import { VERSION } from "../shared/version.ts";
 import { createAdmin } from "./admin.ts";
-import { ErrorWindow } from "./analysis.ts";
+import { ErrorWindow, perVisitorCap } from "./analysis.ts";
 import { startCanaryAnalysis } from "./analyst.ts";
+import { checkAdmin } from "./auth.ts";
 import { startHealthChecks } from "./checker.ts";
-import { forward } from "./forward.ts";
+import { type ForwardDeps, forward, refuse } from "./forward.ts";
+import { RateLimitedLog } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
+import { publicReserved, reservedPath } from "./reserved.ts";
 import { Routing } from "./routing.ts";
 import { startTrafficReports } from "./traffic.ts";
+import { isWebSocketUpgrade, openTunnel, type Tunnel, Tunnels } from "./websocket.ts";
 
 const SPEC = {
   port: port(80, "public HTTP port"),
   host: host(),
+  adminPort: {
+    ...port(9090, "the admin listener: dashboard, admin API, metrics"),
+    name: "DROPSHIP_ADMIN_PORT",
+  } satisfies Variable<number>,
   redisUrl: redisUrl(),
   adminToken: {
     name: "DROPSHIP_ADMIN_TOKEN",
@@ -52,15 +61,29 @@ await serverMain(
       hashes: [KEYS.flags, KEYS.backends, KEYS.canary, KEYS.alerts],
     });
     const flags = new FlagClient({ redisUrl: env.redisUrl, mirror, defaults: BUILT_IN_FLAGS });
-    const pool = new Pool();
+    const log = new RateLimitedLog();
+    const pool = new Pool((member, inRotation, cause) =>
+      console.error(
+        `dropship-proxy: ${member.backend.track} backend ${member.backend.id} ${inRotation ? "enters" : "leaves"} the rotation: ${cause}`,
+      ),
+    );
     const checks = startHealthChecks(pool, config.health);
     const routing = new Routing(mirror, pool, flags, config.canary.weight, checks.checkNow);
     const redis = connectRedis(env.redisUrl, { purpose: "dropship-proxy", persistent: true });
     const metrics = new Metrics();
-    const window = new ErrorWindow(config.canary.analysis.window);
-    const analysis = startCanaryAnalysis(routing, window, redis, config.canary.analysis);
+    const { analysis: analysisSettings } = config.canary;
+    const window = new ErrorWindow(
+      analysisSettings.window,
+      perVisitorCap(analysisSettings.min_requests),
+    );
+    const analysis = startCanaryAnalysis(routing, window, redis, analysisSettings);
     if (!env.adminToken)
       console.error("dropship-proxy: DROPSHIP_ADMIN_TOKEN is not set; the admin API answers 503");
+    const trusted = config.proxy.trusted_proxies
+      .map((text) => parseCidr(text))
+      .filter((c) => c !== undefined);
+    const isAdminCredential = (authorization: string) =>
+      env.adminToken !== "" && checkAdmin(authorization, env.adminToken).ok;
 
     const peers = new WeakMap<Request, string>();
     const admin = createAdmin({
@@ -71,24 +94,52 @@ await serverMain(
       metrics,
       version: VERSION,
       peerOf: (request) => peers.get(request) ?? "unknown",
+      log: (line) => log.line(line),
     });
+    const idleTimeoutS = Math.round(config.proxy.idle_timeout / 1000);
+    const deps: ForwardDeps = {
+      routing,
+      metrics,
+      window,
+      log,
+      settings: {
+        forwardHost: config.proxy.forward_host,
+        responseTimeoutMs: config.proxy.response_timeout,
+        idleTimeoutS,
+        isTrusted: (address) => inAnyCidr(address, trusted),
+        isAdminCredential,
+      },
+    };
+    const tunnels = new Tunnels(config.proxy.drain_grace);
+    mirror.onChange(() => tunnels.closeDraining(pool));
 
     await mirror.start();
     await checks.checkNow(pool.all());
-    const deps = { routing, metrics, window };
-    const server = Bun.serve({
+    const server = Bun.serve<Tunnel>({
       port: env.port,
       hostname: env.host,
-      idleTimeout: 120,
+      idleTimeout: idleTimeoutS,
+      websocket: { ...tunnels.handlers, idleTimeout: idleTimeoutS },
       fetch(request, server) {
-        const url = request.url;
-        const pathAt = url.indexOf("/", url.indexOf("//") + 2);
         const peer = server.requestIP(request)?.address ?? "unknown";
-        if (url.startsWith("/_dropship", pathAt) || url.startsWith("/disable/", pathAt)) {
+        const reserved = reservedPath(request.url);
+        if (reserved !== undefined) {
           peers.set(request, peer);
-          return admin.handle(request);
+          return publicReserved(reserved, request, admin);
         }
-        return forward(request, peer, deps);
+        const refusal = refuse(request, peer, deps);
+        if (refusal) return refusal;
+        if (isWebSocketUpgrade(request)) return openTunnel(request, server, peer, deps);
+        return forward(request, server, peer, deps);
+      },
+    });
+    const adminServer = Bun.serve({
+      port: env.adminPort,
+      hostname: env.host,
+      idleTimeout: idleTimeoutS,
+      fetch(request, adminServer) {
+        peers.set(request, adminServer.requestIP(request)?.address ?? "unknown");
+        return admin.handle(request);
       },
     });
     const traffic = startTrafficReports(
@@ -102,11 +153,11 @@ await serverMain(
     );
     const counts = `${pool.available("production")} production and ${pool.available("staging")} staging backends healthy`;
     console.log(
-      `dropship-proxy ${VERSION} listening on http://${env.host}:${server.port} — ${counts}`,
+      `dropship-proxy ${VERSION} listening on http://${env.host}:${server.port} (admin on :${adminServer.port}) — ${counts}`,
     );
 
     onShutdown(async () => {
-      await server.stop();
+      await Promise.all([server.stop(), adminServer.stop()]);
       checks.stop();
       traffic.stop();
       analysis.stop();

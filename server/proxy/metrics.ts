@@ -15,6 +15,12 @@ interface Series {
 /** Requests by status, and latency histograms, per track and backend. */
 export class Metrics {
   private readonly series = new Map<string, Series>();
+  private readonly refusals = new Map<number, number>();
+
+  /** A request the proxy answered itself without choosing a backend (400, 405). */
+  refused(status: number): void {
+    this.refusals.set(status, (this.refusals.get(status) ?? 0) + 1);
+  }
 
   record(track: Track, backend: string, status: number, seconds: number): void {
     const key = `${track}\u0000${backend}`;
@@ -64,6 +70,14 @@ export class Metrics {
       for (const [status, count] of s.requests) {
         lines.push(`dropship_proxy_requests_total{${labels(s)},status="${status}"} ${count}`);
       }
+    }
+    head(
+      "dropship_proxy_refused_total",
+      "counter",
+      "Requests the proxy refused before routing (malformed Host, CONNECT, TRACE, …).",
+    );
+    for (const [status, count] of this.refusals) {
+      lines.push(`dropship_proxy_refused_total{status="${status}"} ${count}`);
     }
     head("dropship_proxy_errors_total", "counter", "Proxied requests answered 5xx.");
     for (const s of this.series.values()) {

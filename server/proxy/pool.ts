@@ -7,6 +7,9 @@ import {
   UNCHECKED,
 } from "./health.ts";
 
+/** Told when a backend leaves or rejoins the rotation, and why. */
+export type RotationListener = (member: Member, inRotation: boolean, cause: string) => void;
+
 export interface Member {
   backend: Backend;
   health: Health;
@@ -24,6 +27,8 @@ export class Pool {
   private readonly byTrack: Record<Track, Member[]> = { production: [], staging: [] };
   private readonly turns: Record<Track, number> = { production: 0, staging: 0 };
 
+  constructor(private readonly onRotation: RotationListener = () => {}) {}
+
   /** Replaces the table, keeping health and counts of backends that stay. */
   setBackends(backends: Iterable<Backend>): Member[] {
     const next = new Map<string, Member>();
@@ -31,6 +36,13 @@ export class Pool {
     for (const backend of backends) {
       const known = this.members.get(backend.id);
       if (known && known.backend.url === backend.url) {
+        if (known.backend.draining !== backend.draining && known.health.healthy) {
+          this.onRotation(
+            known,
+            !backend.draining,
+            backend.draining ? "drained in the routing table" : "undrained in the routing table",
+          );
+        }
         known.backend = backend;
         next.set(backend.id, known);
       } else {
@@ -81,11 +93,18 @@ export class Pool {
 
   recordCheck(id: string, result: CheckResult): void {
     const member = this.members.get(id);
-    if (member) member.health = afterCheck(member.health, result);
+    if (member) this.setHealth(member, afterCheck(member.health, result));
   }
 
   recordConnectionFailure(id: string, reason: string): void {
     const member = this.members.get(id);
-    if (member) member.health = afterConnectionFailure(member.health, reason);
+    if (member) this.setHealth(member, afterConnectionFailure(member.health, reason));
+  }
+
+  private setHealth(member: Member, health: Health): void {
+    const was = member.health.healthy;
+    member.health = health;
+    if (was === health.healthy || member.backend.draining) return;
+    this.onRotation(member, health.healthy, health.healthy ? "health check passed" : health.reason);
   }
 }

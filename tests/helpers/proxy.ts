@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { backendIdFor, type Track } from "../../server/shared/routing/model.ts";
 import type { RedisClient } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
+import { freePort } from "./ports.ts";
 import type { TestRedis } from "./redis.ts";
 import { type RunningServer, startServer } from "./server.ts";
 import { fileTempDir } from "./tmp.ts";
@@ -14,16 +15,24 @@ export async function addBackend(redis: RedisClient, track: Track, url: string) 
   await putBackend(redis, { id: backendIdFor(url), url, track, draining: false }, "test");
 }
 
+export interface RunningProxy extends RunningServer {
+  /** the admin listener: dashboard, admin API, metrics */
+  readonly adminUrl: string;
+}
+
 /** dropship-proxy as its own process, with a config of fast health checks unless given one. */
 export async function startProxy(
   redis: TestRedis,
   config = "health: { interval: 200ms, timeout: 1s }\n",
-): Promise<RunningServer> {
+): Promise<RunningProxy> {
   const file = join(fileTempDir("dropship-proxy-"), "dropship.yml");
   writeFileSync(file, config);
-  return startServer("proxy", {
+  const adminPort = freePort();
+  const server = await startServer("proxy", {
     REDIS_URL: redis.url,
     DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
     DROPSHIP_CONFIG: file,
+    DROPSHIP_ADMIN_PORT: String(adminPort),
   });
+  return Object.assign(server, { adminUrl: `http://127.0.0.1:${adminPort}` });
 }

@@ -11,6 +11,8 @@ export interface RunningServer {
   readonly pid: number;
   /** SIGTERM, then wait for the exit code */
   stop(): Promise<number>;
+  /** what it has written to stderr so far (echoed to the test's stderr as it comes) */
+  stderr(): string;
 }
 
 /**
@@ -30,10 +32,19 @@ export async function startServer(
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), ...env },
         stdout: "pipe",
-        stderr: "inherit",
+        stderr: "pipe",
       },
     ),
   );
+  let stderr = "";
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr as ReadableStream<Uint8Array>) {
+      const text = decoder.decode(chunk, { stream: true });
+      stderr += text;
+      process.stderr.write(text);
+    }
+  })();
   await waitForLine(
     child.stdout,
     options.ready ?? /listening on/,
@@ -47,7 +58,7 @@ export async function startServer(
   afterAll(async () => {
     if (child.exitCode === null) await stop();
   });
-  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, stop };
+  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, stop, stderr: () => stderr };
 }
 
 /** Polls until `check` passes or `ms` runs out; returns how long it took. */

@@ -17,6 +17,8 @@ export interface Upstream {
   status: number;
   /** whether /healthz passes */
   healthy: boolean;
+  /** requests to /hang whose client went away before the answer */
+  cancelled: number;
   stop(): void;
 }
 
@@ -33,6 +35,7 @@ export function startUpstream(name: string): Upstream {
     received,
     status: 200,
     healthy: true,
+    cancelled: 0,
   } as Upstream;
   const server = Bun.serve({
     port: 0,
@@ -93,6 +96,30 @@ export function startUpstream(name: string): Upstream {
         case "/slow":
           await Bun.sleep(Number(url.searchParams.get("ms") ?? 500));
           return new Response(`slow ${name}`);
+        case "/hang": {
+          const ms = Number(url.searchParams.get("ms") ?? 2000);
+          const gone = new Promise<boolean>((resolve) => {
+            request.signal.addEventListener("abort", () => resolve(true), { once: true });
+            setTimeout(() => resolve(false), ms);
+          });
+          if (await gone) upstream.cancelled++;
+          return new Response(`hung ${name}`);
+        }
+        case "/quiet": {
+          // an event stream that says one thing, stays quiet for `ms`, then says another
+          const ms = Number(url.searchParams.get("ms") ?? 2000);
+          return new Response(
+            new ReadableStream({
+              async start(controller) {
+                controller.enqueue(new TextEncoder().encode("data: first\n\n"));
+                await Bun.sleep(ms);
+                controller.enqueue(new TextEncoder().encode("data: second\n\n"));
+                controller.close();
+              },
+            }),
+            { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } },
+          );
+        }
         case "/fail":
           return new Response(`failing ${name}`, { status: 500 });
         default:

@@ -84,12 +84,37 @@ export const ConfigSchema = T.Object(
     ports: Section(
       {
         proxy: Port(80, "public HTTP port of dropship-proxy"),
+        admin: Port(9090, "dropship-proxy's admin listener: dashboard, admin API, metrics"),
         app: Port(3000, "dropship-app on every app droplet"),
         monitor: Port(9100, "dropship-monitor on every droplet"),
         receiver: Port(9000, "dropship-receiver on the control host"),
         redis: Port(6379, "redis-server on the redis droplet"),
       },
       "listen ports",
+    ),
+    proxy: Section(
+      {
+        forward_host: T.Boolean({
+          default: true,
+          description: "send the visitor's Host to the backend; false sends the backend's address",
+        }),
+        trusted_proxies: T.Array(T.String({ minLength: 1 }), {
+          default: [],
+          description:
+            "CIDRs of load balancers in front, whose X-Forwarded-For, -Proto and -Host are kept",
+        }),
+        response_timeout: Duration(
+          "30s",
+          "the backend's answer must start within this, or 504",
+          true,
+        ),
+        idle_timeout: Duration("120s", "an idle keep-alive connection is closed after this", true),
+        drain_grace: Duration(
+          "250ms",
+          "WebSockets on a draining backend are closed (1001) after this",
+        ),
+      },
+      "how dropship-proxy forwards",
     ),
     health: Section(
       {

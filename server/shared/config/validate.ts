@@ -1,6 +1,7 @@
 import type { TSchema } from "@sinclair/typebox";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
+import { parseCidr } from "../net/cidr.ts";
 import { parseDuration } from "./duration.ts";
 import { type Config, ConfigSchema, ROLES } from "./schema.ts";
 import { suggest } from "./suggest.ts";
@@ -150,7 +151,20 @@ function resolveDurations(schema: TSchema, value: unknown, path: string[], error
 
 function crossFieldErrors(config: Config): string[] {
   const errors: string[] = [];
-  const { autoscale, roles, monitor, ports } = config;
+  const { autoscale, roles, monitor, ports, proxy } = config;
+  for (const [i, block] of (Array.isArray(proxy.trusted_proxies)
+    ? proxy.trusted_proxies
+    : []
+  ).entries()) {
+    if (typeof block === "string" && !parseCidr(block)) {
+      errors.push(
+        `proxy/trusted_proxies/${i}: ${JSON.stringify(block)} is not an address block — write it like 10.10.0.0/16 or 192.0.2.7`,
+      );
+    }
+  }
+  if (typeof proxy.idle_timeout === "number" && proxy.idle_timeout > 255_000) {
+    errors.push("proxy/idle_timeout: must be at most 255s (the most Bun's server allows)");
+  }
   const numbers = (...values: unknown[]) => values.every((v) => typeof v === "number");
   if (numbers(autoscale.max, autoscale.min) && autoscale.max < autoscale.min) {
     errors.push(`autoscale/max: must be at least autoscale/min (${autoscale.min})`);

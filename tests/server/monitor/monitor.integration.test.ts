@@ -31,7 +31,7 @@ const monitorEnv = {
   SMTP_URL: smtp.url,
   ALERT_EMAIL_TO: "ops@example.com",
   ALERT_EMAIL_FROM: "dropship@example.com",
-  DROPSHIP_DASHBOARD_URL: `${proxy.url}/_dropship/`,
+  DROPSHIP_DASHBOARD_URL: `${proxy.adminUrl}/_dropship/`,
 };
 const monitor = await startServer("monitor", {
   ...monitorEnv,
@@ -50,7 +50,7 @@ async function stopBurning(burners: Subprocess[]) {
   await Promise.all(burners.map((b) => b.exited));
 }
 const proxyStatus = async () =>
-  (await (await fetch(`${proxy.url}/_dropship/status`, { headers: admin })).json()) as {
+  (await (await fetch(`${proxy.adminUrl}/_dropship/status`, { headers: admin })).json()) as {
     canary: { state: string; stagingGetsTraffic: boolean; blockedBecause: string | null };
   };
 
@@ -73,7 +73,7 @@ test("real CPU load fires one mail, blocks the canary, and resolving mails once 
   const body = fired?.text ?? "";
   expect(body).toContain("dropship-monitor on proxy-1 (role proxy, release ");
   expect(body).toMatch(/FIRING cpu:proxy-1: CPU \d+\.\d% above 60% since \d{4}-\d\d-\d\dT/);
-  expect(body).toContain(`Dashboard: ${proxy.url}/_dropship/`);
+  expect(body).toContain(`Dashboard: ${proxy.adminUrl}/_dropship/`);
   expect((await proxyStatus()).canary.blockedBecause).toStartWith(
     "aborted: alert cpu:proxy-1: CPU",
   );

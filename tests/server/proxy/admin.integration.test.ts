@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readAudit } from "../../../server/shared/state/audit.ts";
+import { freePort } from "../../helpers/ports.ts";
 import { ADMIN_TOKEN, addBackend, admin, startProxy } from "../../helpers/proxy.ts";
+import { rawRequest } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { startServer } from "../../helpers/server.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
@@ -13,7 +15,10 @@ const proxy = await startProxy(redis);
 const basic = (user: string, password: string) => ({
   authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
 });
-const call = (path: string, init: RequestInit = {}) => fetch(`${proxy.url}${path}`, init);
+/** the admin listener */
+const call = (path: string, init: RequestInit = {}) => fetch(`${proxy.adminUrl}${path}`, init);
+/** the public listener, where visitors come */
+const visit = (path: string, init: RequestInit = {}) => fetch(`${proxy.url}${path}`, init);
 const json = (method: string, body: unknown, headers: Record<string, string> = admin) => ({
   method,
   headers: { ...headers, "content-type": "application/json" },
@@ -64,28 +69,99 @@ describe("authentication", () => {
     });
   });
 
-  test("a change the browser marks cross-site is refused with 403, a same-origin one is not", async () => {
-    const crossSite = { ...basic("ann", ADMIN_TOKEN), "sec-fetch-site": "cross-site" };
-    expect((await call("/disable/1", { headers: crossSite })).status).toBe(403);
-    expect(
-      (await call("/_dropship/canary/abort", { method: "POST", headers: crossSite })).status,
-    ).toBe(403);
-    expect((await call("/_dropship/status", { headers: crossSite })).status).toBe(200);
-    const sameOrigin = { ...basic("ann", ADMIN_TOKEN), "sec-fetch-site": "same-origin" };
-    expect((await call("/disable/0", { headers: sameOrigin })).status).toBe(200);
+  test("an unknown admin path is a 401 too, so the routes cannot be listed without credentials", async () => {
+    for (const path of ["/_dropship/nope", "/_dropship/flags/x/y", "/elsewhere"]) {
+      expect((await call(path)).status).toBe(401);
+    }
+    expect((await call("/_dropship/nope", { headers: admin })).status).toBe(404);
+  });
+});
+
+describe("cross-origin protection (Go's CrossOriginProtection)", () => {
+  const creds = basic("ann", ADMIN_TOKEN);
+  const host = new URL(proxy.adminUrl).host;
+  const cases: [string, Record<string, string>, number][] = [
+    ["Sec-Fetch-Site: same-origin", { "sec-fetch-site": "same-origin" }, 200],
+    ["Sec-Fetch-Site: none (typed in the address bar)", { "sec-fetch-site": "none" }, 200],
+    ["Sec-Fetch-Site in capitals", { "sec-fetch-site": "SAME-ORIGIN" }, 200],
+    ["no Sec-Fetch-Site and no Origin (curl, the CLI)", {}, 200],
+    ["no Sec-Fetch-Site, Origin of this host", { origin: `http://${host}` }, 200],
+    ["Sec-Fetch-Site: cross-site", { "sec-fetch-site": "cross-site" }, 403],
+    ["Sec-Fetch-Site: same-site", { "sec-fetch-site": "same-site" }, 403],
+    ["Sec-Fetch-Site: Cross-Site", { "sec-fetch-site": "Cross-Site" }, 403],
+    ["a foreign Origin and no Sec-Fetch-Site", { origin: "https://evil.example" }, 403],
+    ["Origin: null", { origin: "null" }, 403],
+  ];
+  for (const [name, headers, expected] of cases) {
+    test(`${name}: ${expected}`, async () => {
+      const flip = await call("/disable/0", { headers: { ...creds, ...headers } });
+      expect(flip.status).toBe(expected);
+      const abort = await call("/_dropship/canary/resume", {
+        method: "POST",
+        headers: { ...creds, ...headers },
+      });
+      expect(abort.status).toBe(expected);
+      if (expected === 403) expect(await flip.text()).toStartWith("Refused: ");
+      // reading is never refused: a page elsewhere cannot read the answer anyway
+      expect((await call("/_dropship/status", { headers: { ...creds, ...headers } })).status).toBe(
+        200,
+      );
+    });
+  }
+
+  test("a repeated Sec-Fetch-Site or Origin field is refused (raw socket)", async () => {
+    for (const fields of [
+      "Sec-Fetch-Site: same-origin\r\nSec-Fetch-Site: same-origin",
+      `Origin: http://${host}\r\nOrigin: http://${host}`,
+    ]) {
+      const answer = await rawRequest(
+        proxy.adminUrl,
+        `GET /disable/0 HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${creds.authorization}\r\n${fields}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(answer).toStartWith("HTTP/1.1 403");
+    }
+  });
+});
+
+describe("the public listener", () => {
+  test("serves healthz and the seed's flag URLs, and one 404 for every other /_dropship path", async () => {
+    expect((await visit("/_dropship/healthz")).status).toBe(200);
+    expect((await visit("/disable/1")).status).toBe(401);
+    const bodies = new Set<string>();
+    for (const path of [
+      "/_dropship/status",
+      "/_dropship/flags",
+      "/_dropship/",
+      "/_dropship/nope",
+    ]) {
+      for (const headers of [{}, admin]) {
+        const response = await visit(path, { headers });
+        expect(response.status).toBe(404);
+        bodies.add(await response.text());
+      }
+    }
+    expect([...bodies]).toEqual(["Not found.\n"]);
+  });
+
+  test("a page on another site cannot flip a flag through the public /disable URL", async () => {
+    const response = await visit("/disable/1", {
+      headers: { ...basic("ann", ADMIN_TOKEN), "sec-fetch-site": "cross-site" },
+    });
+    expect(response.status).toBe(403);
+    expect((await visit("/set")).status).toBe(200);
   });
 });
 
 describe("the seed's flag URLs", () => {
   test("/disable/1 turns SET off through the proxy, /disable/0 back on; both audited with who", async () => {
-    const on = await call("/disable/1", { headers: basic("ann", ADMIN_TOKEN) });
+    const on = await visit("/disable/1", { headers: basic("ann", ADMIN_TOKEN) });
     expect(on.status).toBe(200);
     expect(await on.text()).toBe("disableSET is on: SET is disabled.\n");
     await Bun.sleep(100);
-    expect((await call("/set")).status).toBe(403);
-    expect((await call("/disable/0", { headers: basic("bob", ADMIN_TOKEN) })).status).toBe(200);
+    expect((await visit("/set")).status).toBe(403);
+    expect((await visit("/disable/0", { headers: basic("bob", ADMIN_TOKEN) })).status).toBe(200);
     await Bun.sleep(100);
-    expect((await call("/set")).status).toBe(200);
+    expect((await visit("/set")).status).toBe(200);
     const audit = await readAudit(state, { kind: "flag", target: "disableSET", limit: 2 });
     expect(audit.map((e) => e.actor)).toEqual(["bob@127.0.0.1", "ann@127.0.0.1"]);
   });
@@ -200,7 +276,10 @@ describe("flags and canary over the API", () => {
 
 test("without DROPSHIP_ADMIN_TOKEN the admin API answers 503 and proxying goes on", async () => {
   const upstream = startUpstream("plain");
-  const bare = await startServer("proxy", { REDIS_URL: redis.url });
+  const bare = await startServer("proxy", {
+    REDIS_URL: redis.url,
+    DROPSHIP_ADMIN_PORT: String(freePort()),
+  });
   await addBackend(state, "production", upstream.url);
   const response = await fetch(`${bare.url}/disable/1`, { headers: admin });
   expect(response.status).toBe(503);

@@ -1,19 +1,21 @@
 import { expect, test } from "bun:test";
-import { ErrorWindow, judge } from "../../../server/proxy/analysis.ts";
+import { ErrorWindow, judge, perVisitorCap } from "../../../server/proxy/analysis.ts";
 
 const settings = { windowMs: 10_000, minRequests: 20, maxErrorRateIncrease: 5 };
 
 test("the window counts requests and 5xx per track and forgets what is older than it", () => {
   const window = new ErrorWindow(10_000);
   const t0 = 1_000_000;
-  for (let i = 0; i < 10; i++) window.add("staging", i < 3, t0 + i * 100);
-  window.add("production", false, t0);
+  // ten visitors; the one with the most errors is always left out of staging's totals
+  for (let i = 0; i < 10; i++) window.add("staging", i < 3, t0 + i * 100, `198.51.100.${i}`);
+  window.add("production", false, t0, "198.51.100.1");
   expect(window.totals(t0 + 1000)).toEqual({
     production: { requests: 1, errors: 0 },
-    staging: { requests: 10, errors: 3 },
+    staging: { requests: 9, errors: 2 },
   });
-  window.add("staging", true, t0 + 9_500);
-  expect(window.totals(t0 + 10_500).staging).toEqual({ requests: 1, errors: 1 });
+  window.add("staging", true, t0 + 9_500, "a");
+  window.add("staging", false, t0 + 9_500, "b");
+  expect(window.totals(t0 + 10_500).staging).toEqual({ requests: 1, errors: 0 });
   expect(window.totals(t0 + 30_000).staging).toEqual({ requests: 0, errors: 0 });
 });
 
@@ -45,4 +47,48 @@ test("staging is aborted only when it is worse than production by more than the 
     settings,
   );
   expect(within.abort).toBe(false);
+});
+
+test("one visitor hammering staging with errors cannot carry the verdict", () => {
+  const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
+  const t0 = 2_000_000;
+  // 40 ordinary visitors, one request each, all fine; one visitor sends 5,000 failing requests
+  for (let i = 0; i < 40; i++) window.add("staging", false, t0 + i, `203.0.113.${i}`);
+  for (let i = 0; i < 5_000; i++) window.add("staging", true, t0 + (i % 9_000), "198.51.100.66");
+  for (let i = 0; i < 100; i++) window.add("production", false, t0 + i, `192.0.2.${i % 50}`);
+  const totals = window.totals(t0 + 9_000);
+  expect(totals.staging).toEqual({ requests: 40, errors: 0 });
+  expect(judge(totals, settings).abort).toBe(false);
+});
+
+test("two visitors at the cap cannot abort a canary that serves everyone else", () => {
+  const cap = perVisitorCap(settings.minRequests);
+  expect(cap).toBe(4);
+  const window = new ErrorWindow(10_000, cap);
+  const t0 = 3_000_000;
+  for (let i = 0; i < 200; i++) window.add("staging", false, t0 + i, `203.0.113.${i % 100}`);
+  for (const attacker of ["198.51.100.1", "198.51.100.2"]) {
+    for (let i = 0; i < 1_000; i++) window.add("staging", true, t0 + i, attacker);
+  }
+  const totals = window.totals(t0 + 5_000);
+  // the worst is left out, the other counts for at most `cap` requests
+  expect(totals.staging).toEqual({ requests: 200 + cap, errors: cap });
+  expect(judge(totals, settings).abort).toBe(false);
+});
+
+test("a release that fails for everyone is still aborted", () => {
+  const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
+  const t0 = 4_000_000;
+  for (let i = 0; i < 60; i++) window.add("staging", i % 2 === 0, t0 + i, `203.0.113.${i}`);
+  for (let i = 0; i < 100; i++) window.add("production", false, t0 + i, `192.0.2.${i}`);
+  const verdict = judge(window.totals(t0 + 1_000), settings);
+  expect(verdict.abort).toBe(true);
+  expect(verdict.why).toStartWith("staging 5xx 49.2% of 59");
+});
+
+test("a flood of distinct visitors is bounded in memory and still counted", () => {
+  const window = new ErrorWindow(2_000, 10);
+  const t0 = 5_000_000;
+  for (let i = 0; i < 20_000; i++) window.add("staging", false, t0, `v${i}`);
+  expect(window.totals(t0 + 10).staging.requests).toBe(20_000);
 });

@@ -66,7 +66,7 @@ test("the dashboard loads clean, shows the live split, hosts, charts and events,
     if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(`${proxy.url}/_dropship/`);
+  await page.goto(`${proxy.adminUrl}/_dropship/`);
 
   // traffic from new visitors (no cookie) while the page polls: it shows the share per track
   let stop = false;
@@ -122,7 +122,7 @@ test("the dashboard loads clean, shows the live split, hosts, charts and events,
 test("without credentials the browser is refused the page", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await expect(page.goto(`${proxy.url}/_dropship/`)).rejects.toThrow(
+  await expect(page.goto(`${proxy.adminUrl}/_dropship/`)).rejects.toThrow(
     "ERR_INVALID_AUTH_CREDENTIALS",
   );
   await context.close();

@@ -38,7 +38,7 @@ test("a production app killed under load costs no idempotent request", async () 
   expect(outcomes.length - before).toBeGreaterThan(100);
   expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
   const status = (await (
-    await fetch(`${proxy.url}/_dropship/status`, { headers: admin })
+    await fetch(`${proxy.adminUrl}/_dropship/status`, { headers: admin })
   ).json()) as {
     backends: { id: string; healthy: boolean; reason: string | null }[];
   };

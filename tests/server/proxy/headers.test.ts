@@ -1,13 +1,23 @@
 import { expect, test } from "bun:test";
 import {
   cookieValue,
-  isRetryable,
+  isIdempotent,
   prepareDownstream,
   requestIdOf,
   upstreamHeaders,
+  visitorAddress,
 } from "../../../server/proxy/headers.ts";
 
-const context = { clientIp: "203.0.113.9", requestId: "req-1", clientId: "c1", track: "staging" };
+const context = {
+  peer: "203.0.113.9",
+  peerTrusted: false,
+  forwardHost: true,
+  requestId: "req-1",
+  clientId: "c1",
+  track: "staging",
+  isAdminCredential: (authorization: string) => authorization === "Bearer admin-token",
+};
+const trusted = { ...context, peer: "10.0.0.2", peerTrusted: true };
 
 test("hop-by-hop fields, and those Connection names, do not reach the upstream", () => {
   const incoming = new Headers({
@@ -30,11 +40,11 @@ test("hop-by-hop fields, and those Connection names, do not reach the upstream",
     "proxy-authorization",
     "upgrade",
     "expect",
-    "host",
   ]) {
     expect(out.has(name)).toBe(false);
   }
   expect(out.get("accept")).toBe("text/html");
+  expect(out.get("host")).toBe("shop.example");
   expect(out.get("x-forwarded-host")).toBe("shop.example");
   expect(out.get("x-forwarded-proto")).toBe("http");
   expect(out.get("x-forwarded-for")).toBe("203.0.113.9");
@@ -42,9 +52,59 @@ test("hop-by-hop fields, and those Connection names, do not reach the upstream",
   expect(out.get("x-dropship-track")).toBe("staging");
 });
 
-test("X-Forwarded-For is appended to, not replaced", () => {
-  const out = upstreamHeaders(new Headers({ "x-forwarded-for": "198.51.100.1" }), context);
-  expect(out.get("x-forwarded-for")).toBe("198.51.100.1, 203.0.113.9");
+test("forwarding fields from an untrusted peer are replaced by what the proxy saw", () => {
+  const claimed = new Headers({
+    host: "shop.example",
+    "x-forwarded-for": "198.51.100.1",
+    "x-forwarded-proto": "https",
+    "x-forwarded-host": "bank.example",
+  });
+  const out = upstreamHeaders(claimed, context);
+  expect(out.get("x-forwarded-for")).toBe("203.0.113.9");
+  expect(out.get("x-forwarded-proto")).toBe("http");
+  expect(out.get("x-forwarded-host")).toBe("shop.example");
+});
+
+test("from a trusted peer (a load balancer) X-Forwarded-For is appended to, -Proto and -Host kept", () => {
+  const fromBalancer = new Headers({
+    host: "shop.example",
+    "x-forwarded-for": "198.51.100.1",
+    "x-forwarded-proto": "https",
+    "x-forwarded-host": "www.shop.example",
+  });
+  const out = upstreamHeaders(fromBalancer, trusted);
+  expect(out.get("x-forwarded-for")).toBe("198.51.100.1, 10.0.0.2");
+  expect(out.get("x-forwarded-proto")).toBe("https");
+  expect(out.get("x-forwarded-host")).toBe("www.shop.example");
+  const bare = upstreamHeaders(new Headers({ host: "shop.example" }), trusted);
+  expect(bare.get("x-forwarded-for")).toBe("10.0.0.2");
+  expect(bare.get("x-forwarded-proto")).toBe("http");
+  expect(bare.get("x-forwarded-host")).toBe("shop.example");
+});
+
+test("forward_host: false leaves Host to the client library (the backend's address)", () => {
+  const out = upstreamHeaders(new Headers({ host: "shop.example" }), {
+    ...context,
+    forwardHost: false,
+  });
+  expect(out.has("host")).toBe(false);
+  expect(out.get("x-forwarded-host")).toBe("shop.example");
+});
+
+test("the admin token never reaches a backend; the app's own credentials do", () => {
+  const admin = upstreamHeaders(new Headers({ authorization: "Bearer admin-token" }), context);
+  expect(admin.has("authorization")).toBe(false);
+  const own = upstreamHeaders(new Headers({ authorization: "Bearer user-42" }), context);
+  expect(own.get("authorization")).toBe("Bearer user-42");
+});
+
+test("the visitor is the peer, or behind trusted proxies the right-most untrusted hop", () => {
+  const isTrusted = (address: string) => address.startsWith("10.");
+  expect(visitorAddress("203.0.113.9", "1.2.3.4", isTrusted)).toBe("203.0.113.9");
+  expect(visitorAddress("10.0.0.2", "1.2.3.4, 198.51.100.7", isTrusted)).toBe("198.51.100.7");
+  expect(visitorAddress("10.0.0.2", "198.51.100.7, 10.0.0.9", isTrusted)).toBe("198.51.100.7");
+  expect(visitorAddress("10.0.0.2", null, isTrusted)).toBe("10.0.0.2");
+  expect(visitorAddress("10.0.0.2", "10.0.0.3", isTrusted)).toBe("10.0.0.2");
 });
 
 test("the client gets the upstream's fields, repeated cookies intact, plus track and backend", () => {
@@ -77,7 +137,7 @@ test("cookie values are found only under their exact name", () => {
   expect(cookieValue(null, "dropship_client")).toBeUndefined();
 });
 
-test("only bodiless idempotent methods are retried", () => {
-  expect(["GET", "HEAD", "OPTIONS"].every(isRetryable)).toBe(true);
-  expect(["POST", "PUT", "PATCH", "DELETE"].some(isRetryable)).toBe(false);
+test("GET, HEAD and OPTIONS are the methods a proxy may send twice", () => {
+  expect(["GET", "HEAD", "OPTIONS"].every(isIdempotent)).toBe(true);
+  expect(["POST", "PUT", "PATCH", "DELETE"].some(isIdempotent)).toBe(false);
 });

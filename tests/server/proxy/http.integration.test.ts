@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { gunzipSync } from "node:zlib";
-import { addBackend, startProxy } from "../../helpers/proxy.ts";
+import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { BIG_BODY, startUpstream } from "../../helpers/upstream.ts";
 
@@ -8,7 +8,15 @@ const redis = await startRedis();
 const state = await connectTo(redis);
 const upstream = startUpstream("only");
 await addBackend(state, "production", upstream.url);
-const proxy = await startProxy(redis);
+const proxy = await startProxy(
+  redis,
+  "health: { interval: 200ms, timeout: 1s }\nproxy: { response_timeout: 1s, idle_timeout: 1s }\n",
+);
+// behind a load balancer at 127.0.0.1, sending the backend's own Host
+const behindBalancer = await startProxy(
+  redis,
+  "health: { interval: 200ms, timeout: 1s }\nproxy: { trusted_proxies: [127.0.0.0/8], forward_host: false }\n",
+);
 const last = () => upstream.received.at(-1);
 
 /** Sends raw bytes over one TCP connection and returns everything read until it goes quiet. */
@@ -45,7 +53,7 @@ async function raw(
   return received;
 }
 
-test("hop-by-hop request fields are dropped; forwarding fields and a request id are added", async () => {
+test("hop-by-hop request fields are dropped; Host is kept; forwarding fields say what the proxy saw", async () => {
   const response = await fetch(`${proxy.url}/hello?x=1`, {
     headers: {
       connection: "keep-alive, x-private",
@@ -61,11 +69,12 @@ test("hop-by-hop request fields are dropped; forwarding fields and a request id 
   expect(got?.path).toBe("/hello?x=1");
   expect(got?.headers["x-private"]).toBeUndefined();
   expect(got?.headers["keep-alive"]).toBeUndefined();
-  expect(got?.headers["x-forwarded-for"]).toBe("198.51.100.7, 127.0.0.1");
+  // the client is not a trusted proxy: what it claimed is replaced
+  expect(got?.headers["x-forwarded-for"]).toBe("127.0.0.1");
   expect(got?.headers["x-forwarded-host"]).toBe("shop.example");
   expect(got?.headers["x-forwarded-proto"]).toBe("http");
   expect(got?.headers["x-request-id"]).toBe("trace-42");
-  expect(got?.headers.host).toBe(upstream.url.slice(7));
+  expect(got?.headers.host).toBe("shop.example");
   expect(response.headers.get("x-request-id")).toBe("trace-42");
 
   await fetch(`${proxy.url}/again`);
@@ -146,6 +155,102 @@ test("HEAD and 304 carry no body", async () => {
   expect(notModified.toLowerCase()).toContain('etag: "v1"');
   expect(notModified.split("\r\n\r\n")[1]).toBe("");
 });
+
+test("behind a trusted load balancer X-Forwarded-* are kept and appended to; forward_host: false", async () => {
+  const response = await fetch(`${behindBalancer.url}/behind`, {
+    headers: {
+      host: "shop.example",
+      "x-forwarded-for": "198.51.100.7",
+      "x-forwarded-proto": "https",
+      "x-forwarded-host": "www.shop.example",
+    },
+  });
+  expect(response.status).toBe(200);
+  const got = last();
+  expect(got?.path).toBe("/behind");
+  expect(got?.headers["x-forwarded-for"]).toBe("198.51.100.7, 127.0.0.1");
+  expect(got?.headers["x-forwarded-proto"]).toBe("https");
+  expect(got?.headers["x-forwarded-host"]).toBe("www.shop.example");
+  expect(got?.headers.host).toBe(upstream.url.slice(7));
+});
+
+test("a forged X-Forwarded-Proto or -Host from a visitor never reaches the app", async () => {
+  const text = await raw(
+    "GET /forged HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: bank.example\r\nX-Forwarded-For: 10.0.0.1\r\nConnection: close\r\n\r\n",
+  );
+  expect(text).toStartWith("HTTP/1.1 200");
+  expect(last()?.headers["x-forwarded-proto"]).toBe("http");
+  expect(last()?.headers["x-forwarded-host"]).toBe("shop.example");
+  expect(last()?.headers["x-forwarded-for"]).toBe("127.0.0.1");
+});
+
+test("the admin token in Authorization is not forwarded; the app's own credentials are", async () => {
+  await fetch(`${proxy.url}/private`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  expect(last()?.headers.authorization).toBeUndefined();
+  const basic = `Basic ${Buffer.from(`ann:${ADMIN_TOKEN}`).toString("base64")}`;
+  await fetch(`${proxy.url}/private`, { headers: { authorization: basic } });
+  expect(last()?.headers.authorization).toBeUndefined();
+  await fetch(`${proxy.url}/private`, { headers: { authorization: "Bearer the-apps-own" } });
+  expect(last()?.headers.authorization).toBe("Bearer the-apps-own");
+});
+
+test("bodies on OPTIONS and DELETE are forwarded", async () => {
+  for (const method of ["OPTIONS", "DELETE"]) {
+    const text = await raw(
+      `${method} /with-body HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world`,
+    );
+    expect(text).toStartWith("HTTP/1.1 200");
+    expect(last()?.method).toBe(method);
+    expect(last()?.bodyBytes).toBe(11);
+  }
+});
+
+test("an answer's Content-Length is kept, up to 4 MiB, and its bytes are the upstream's", async () => {
+  const text = await raw("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const head = text.slice(0, text.indexOf("\r\n\r\n")).toLowerCase();
+  expect(head).toContain(`content-length: ${BIG_BODY.length}`);
+  expect(head).not.toContain("transfer-encoding");
+});
+
+test("an upstream that sends no headers within response_timeout gets the visitor a 504, and stays in", async () => {
+  const started = performance.now();
+  const response = await fetch(`${proxy.url}/slow?ms=2500`);
+  const took = performance.now() - started;
+  expect(response.status).toBe(504);
+  expect(await response.text()).toBe(
+    `The production backend ${upstream.url.slice(7)} did not answer within 1 s (proxy.response_timeout).\n`,
+  );
+  expect(took).toBeLessThan(2400);
+  const fine = await fetch(`${proxy.url}/`);
+  expect(fine.status).toBe(200);
+});
+
+test("a quiet event stream outlives idle_timeout; an idle keep-alive connection does not", async () => {
+  // idle_timeout is 1 s here; the stream says nothing for 2.5 s
+  const text = await raw("GET /quiet?ms=2500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", {
+    quietMs: 3000,
+  });
+  expect(text).toContain("data: first");
+  expect(text).toContain("data: second");
+  const socketClosed = await new Promise<number>((resolve) => {
+    const started = performance.now();
+    void Bun.connect({
+      hostname: "127.0.0.1",
+      port: proxy.port,
+      socket: {
+        open(socket) {
+          socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        },
+        data() {},
+        close() {
+          resolve(performance.now() - started);
+        },
+      },
+    });
+  });
+  expect(socketClosed).toBeGreaterThan(900);
+  expect(socketClosed).toBeLessThan(6_000);
+}, 15_000);
 
 test("no healthy backend: 503 with a plain explanation", async () => {
   upstream.healthy = false;

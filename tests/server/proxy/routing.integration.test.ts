@@ -23,8 +23,10 @@ await addBackend(state, "production", prod2.url);
 await addBackend(state, "staging", canary.url);
 const proxy = await startProxy(
   redis,
-  "health: { interval: 200ms, timeout: 1s }\nmonitor: { interval: 1s }\ncanary: { analysis: { window: 30s, min_requests: 40, max_error_rate_increase: 5 } }\n",
+  // 127.0.0.1 stands for a load balancer in front, so the tests can be many visitors at once
+  "health: { interval: 200ms, timeout: 1s }\nmonitor: { interval: 1s }\ncanary: { analysis: { window: 30s, min_requests: 40, max_error_rate_increase: 5 } }\nproxy: { trusted_proxies: [127.0.0.1] }\n",
 );
+const visitor = (i: number) => ({ "x-forwarded-for": `203.0.113.${i % 250}` });
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const response = await fetch(`${proxy.url}${path}`, { headers });
@@ -44,7 +46,7 @@ async function many(count: number, concurrency: number, request: (i: number) => 
 }
 
 async function status() {
-  return (await (await fetch(`${proxy.url}/_dropship/status`, { headers: admin })).json()) as {
+  return (await (await fetch(`${proxy.adminUrl}/_dropship/status`, { headers: admin })).json()) as {
     canary: { stagingGetsTraffic: boolean; blockedBecause: string | null; state: string };
     backends: { id: string; healthy: boolean; version: string | null }[];
   };
@@ -134,11 +136,35 @@ describe("alerts and aborts", () => {
     expect(after.some((r) => r.headers.get("x-dropship-track") === "staging")).toBe(true);
   });
 
-  test("a staging that answers 5xx is aborted on its own, audited and alerted", async () => {
+  test("one visitor hammering staging with errors does not abort the canary", async () => {
+    let cookie = "";
+    while (!cookie) {
+      const response = await get("/");
+      if (response.headers.get("x-dropship-track") === "staging") {
+        cookie = response.headers
+          .getSetCookie()
+          .map((c) => c.split(";")[0])
+          .join("; ");
+      }
+    }
+    const attacker = { cookie, "x-forwarded-for": "198.51.100.66" };
+    const hammered = await many(2_000, 20, () => get("/fail", attacker));
+    expect(hammered.every((r) => r.status === 500)).toBe(true);
+    expect(hammered.every((r) => r.headers.get("x-dropship-track") === "staging")).toBe(true);
+    // and the same from a client that drops its cookie every time (a new visitor id each request)
+    await many(600, 20, () => get("/fail", { "x-forwarded-for": "198.51.100.66" }));
+    await many(300, 20, (i) => get("/", visitor(i)));
+    await Bun.sleep(1_500);
+    const now = await status();
+    expect(now.canary.state).toBe("active");
+    expect(now.canary.stagingGetsTraffic).toBe(true);
+  });
+
+  test("a staging that answers 5xx to everyone is aborted on its own, audited and alerted", async () => {
     canary.status = 500;
     await eventually(
       async () => {
-        await many(200, 10, () => get("/"));
+        await many(200, 10, (i) => get("/", visitor(i)));
         return (await status()).canary.state === "aborted";
       },
       10_000,
@@ -146,7 +172,7 @@ describe("alerts and aborts", () => {
     );
     const now = await status();
     expect(now.canary.blockedBecause).toMatch(
-      /^aborted: canary analysis: staging 5xx \d+\.\d% of \d+ vs production 0\.0% of \d+ \(more than 5 points worse\)$/,
+      /^aborted: canary analysis: staging 5xx \d+\.\d% of \d+ vs production \d+\.\d% of \d+ \(more than 5 points worse\)$/,
     );
     const audit = await readAudit(state, { kind: "canary", limit: 1 });
     expect(audit[0]?.actor).toBe("dropship-proxy canary analysis");
@@ -155,7 +181,7 @@ describe("alerts and aborts", () => {
     expect(responses.every((r) => r.headers.get("x-dropship-track") === "production")).toBe(true);
 
     canary.status = 200;
-    const resumed = await fetch(`${proxy.url}/_dropship/canary/resume`, {
+    const resumed = await fetch(`${proxy.adminUrl}/_dropship/canary/resume`, {
       method: "POST",
       headers: admin,
     });
@@ -191,6 +217,16 @@ describe("health", () => {
     expect(served.has(prod2.url.slice(7))).toBe(false);
     prod2.healthy = true;
     await eventually(async () => (await status()).backends.every((b) => b.healthy), 3000, "back");
+    const id = prod2.url.slice(7);
+    const lines = proxy.stderr().split("\n");
+    const left = lines.findLastIndex((l) =>
+      l.endsWith(`production backend ${id} leaves the rotation: health check answered 503`),
+    );
+    const back = lines.findLastIndex((l) =>
+      l.endsWith(`production backend ${id} enters the rotation: health check passed`),
+    );
+    expect(left).toBeGreaterThan(-1);
+    expect(back).toBeGreaterThan(left);
     expect((await status()).backends.map((b) => b.version).sort()).toEqual([
       "canary",
       "prod-1",

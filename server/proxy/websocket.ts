@@ -1,0 +1,172 @@
+import type { Server, ServerWebSocket } from "bun";
+import { chooseBackend, clientCookie, type ForwardDeps, plainAnswer } from "./forward.ts";
+import { cookieValue, requestIdOf, upstreamHeaders } from "./headers.ts";
+import type { Member, Pool } from "./pool.ts";
+
+/** One visitor's WebSocket joined to one to its backend. */
+export interface Tunnel {
+  member: Member;
+  upstream: WebSocket;
+  client?: ServerWebSocket<Tunnel>;
+  /** messages from the backend that arrived before the visitor's side was open */
+  early: (string | ArrayBuffer)[];
+  closing: boolean;
+}
+
+/** Fields the WebSocket client makes its own for the handshake to the backend. */
+const HANDSHAKE = ["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"];
+
+export function isWebSocketUpgrade(request: Request): boolean {
+  const upgrade = request.headers.get("upgrade");
+  return upgrade !== null && upgrade.toLowerCase() === "websocket" && request.method === "GET";
+}
+
+/**
+ * Opens the backend's side first, so a backend that refuses the handshake gets the visitor a
+ * 502 rather than a socket that closes at once; then upgrades the visitor's connection.
+ */
+export async function openTunnel(
+  request: Request,
+  server: Server<Tunnel>,
+  peer: string,
+  deps: ForwardDeps,
+): Promise<Response | undefined> {
+  const { settings } = deps;
+  const cookie = request.headers.get("cookie");
+  const knownClient = cookieValue(cookie, "dropship_client");
+  const clientId = knownClient ?? crypto.randomUUID();
+  const requestId = requestIdOf(request.headers);
+  const { track, member } = chooseBackend(deps.routing, clientId);
+  if (!member) {
+    return plainAnswer(503, `No healthy ${track} backend is available right now.`, requestId, {
+      "x-dropship-track": track,
+    });
+  }
+  const headers = upstreamHeaders(request.headers, {
+    peer,
+    peerTrusted: settings.isTrusted(peer),
+    forwardHost: settings.forwardHost,
+    requestId,
+    clientId,
+    track,
+    isAdminCredential: settings.isAdminCredential,
+  });
+  for (const name of HANDSHAKE) headers.delete(name);
+  const protocols = headers.get("sec-websocket-protocol");
+  headers.delete("sec-websocket-protocol");
+  const url = request.url;
+  const target = `${member.backend.url.replace(/^http/, "ws")}${url.slice(url.indexOf("/", url.indexOf("//") + 2))}`;
+  const upstream = new WebSocket(target, {
+    headers: Object.fromEntries(headers),
+    protocols: protocols ? protocols.split(",").map((p) => p.trim()) : [],
+  } as unknown as string[]);
+  upstream.binaryType = "arraybuffer";
+  const tunnel: Tunnel = { member, upstream, early: [], closing: false };
+  upstream.addEventListener("message", (event) => {
+    const data = event.data as string | ArrayBuffer;
+    if (tunnel.client) tunnel.client.send(data);
+    else tunnel.early.push(data);
+  });
+  const opened = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), settings.responseTimeoutMs);
+    upstream.addEventListener("open", () => resolve(true), { once: true });
+    upstream.addEventListener("error", () => resolve(false), { once: true });
+    upstream.addEventListener("close", () => resolve(false), { once: true });
+    request.signal.addEventListener("abort", () => resolve(false), { once: true });
+    void timer;
+  });
+  if (!opened) {
+    upstream.close();
+    deps.log.line(`502 WebSocket to ${member.backend.id}: the backend refused the upgrade`);
+    return plainAnswer(
+      502,
+      `The ${track} backend ${member.backend.id} refused the WebSocket.`,
+      requestId,
+      {
+        "x-dropship-track": track,
+      },
+    );
+  }
+  upstream.addEventListener("close", (event) => {
+    if (tunnel.closing) return;
+    tunnel.closing = true;
+    tunnel.client?.close(sendable(event.code), event.reason);
+  });
+  const answer = new Headers({
+    "x-dropship-track": track,
+    "x-dropship-backend": member.backend.id,
+    "x-request-id": requestId,
+  });
+  if (upstream.protocol) answer.set("sec-websocket-protocol", upstream.protocol);
+  if (!knownClient) answer.append("set-cookie", clientCookie("dropship_client", clientId));
+  if (cookieValue(cookie, "dropship_track") !== track) {
+    answer.append("set-cookie", clientCookie("dropship_track", track));
+  }
+  member.inFlight++;
+  if (!server.upgrade(request, { data: tunnel, headers: answer })) {
+    member.inFlight--;
+    upstream.close(1011);
+    return plainAnswer(400, "The WebSocket upgrade could not be completed.", requestId);
+  }
+  return undefined;
+}
+
+/** A close code that may go on the wire (1005 and 1006 only describe a missing one). */
+function sendable(code: number): number {
+  return code === 1000 ||
+    (code >= 1001 && code <= 1014 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
+    ? code
+    : 1000;
+}
+
+/**
+ * Every open tunnel, so that tunnels to a backend that drains or leaves the table are closed
+ * with 1001 (going away) once the drain grace has passed, as a deploy would otherwise cut them.
+ */
+export class Tunnels {
+  private readonly open = new Set<Tunnel>();
+
+  constructor(private readonly drainGraceMs: number) {}
+
+  readonly handlers = {
+    open: (ws: ServerWebSocket<Tunnel>) => {
+      const tunnel = ws.data;
+      tunnel.client = ws;
+      this.open.add(tunnel);
+      for (const data of tunnel.early) ws.send(data);
+      tunnel.early = [];
+    },
+    message: (ws: ServerWebSocket<Tunnel>, message: string | Buffer) => {
+      ws.data.upstream.send(message);
+    },
+    close: (ws: ServerWebSocket<Tunnel>, code: number, reason: string) => {
+      const tunnel = ws.data;
+      this.open.delete(tunnel);
+      tunnel.member.inFlight--;
+      if (tunnel.closing) return;
+      tunnel.closing = true;
+      tunnel.upstream.close(sendable(code), reason);
+    },
+  };
+
+  /** Closes, after the grace, the tunnels whose backend is draining or gone. */
+  closeDraining(pool: Pool): void {
+    for (const tunnel of this.open) {
+      const { member } = tunnel;
+      if (pool.get(member.backend.id) === member && !member.backend.draining) continue;
+      setTimeout(() => this.goAway(tunnel), this.drainGraceMs);
+    }
+  }
+
+  private goAway(tunnel: Tunnel): void {
+    if (tunnel.closing) return;
+    tunnel.closing = true;
+    tunnel.client?.close(1001, "the backend is draining");
+    tunnel.upstream.close(1001, "the proxy is draining this backend");
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+}
