@@ -36,11 +36,12 @@ export async function benchServer(
   name: string,
   env: Record<string, string>,
   healthPath = "/healthz",
+  root = ROOT,
 ) {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const pid = startDaemon(
-    [process.execPath, join(ROOT, `server/${name}/main.ts`)],
+    [process.execPath, join(root, `server/${name}/main.ts`)],
     { HOST: "127.0.0.1", PORT: String(port), ...env },
     join(dir, `${name}-${port}.log`),
   );

@@ -9,6 +9,9 @@
  *
  * Needs wrk, nginx and haproxy (apt-get install wrk nginx-light haproxy). Each round runs every
  * target once, in turn; the table gives medians over the rounds.
+ *
+ * BENCH_BASELINE=<another checkout> adds that checkout's dropship-proxy as a target, so a change
+ * is compared with what came before in the same run (git worktree add /tmp/base <commit>).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -58,7 +61,20 @@ try {
   await changeCanary(admin, { weight: 0 }, "bench");
   admin.disconnect();
 
-  const dropship = await benchServer("proxy", { REDIS_URL: redis.url }, "/_dropship/healthz");
+  const dropship = await benchServer(
+    "proxy",
+    { REDIS_URL: redis.url, DROPSHIP_ADMIN_PORT: String(freePort()) },
+    "/_dropship/healthz",
+  );
+  const baselineRoot = process.env.BENCH_BASELINE;
+  const baseline = baselineRoot
+    ? await benchServer(
+        "proxy",
+        { REDIS_URL: redis.url, DROPSHIP_ADMIN_PORT: String(freePort()) },
+        "/_dropship/healthz",
+        baselineRoot,
+      )
+    : undefined;
   const nginx = await startNginx(upstreams);
   const haproxy = await startHaproxy(upstreams);
   const fetchFloor = await startProbe("fetch-floor", upstreams);
@@ -67,6 +83,9 @@ try {
   const targets: Target[] = [
     { name: "direct to one upstream", url: upstreams[0] as string, pids: () => [] },
     { name: "dropship-proxy (1 process)", url: dropship.url, pids: () => [dropship.pid] },
+    ...(baseline
+      ? [{ name: "dropship-proxy, baseline", url: baseline.url, pids: () => [baseline.pid] }]
+      : []),
     { name: "nginx (1 worker, keepalive 256)", url: nginx.url, pids: nginx.pids },
     { name: "HAProxy (1 thread)", url: haproxy.url, pids: () => [haproxy.pid] },
     { name: "probe: bare Bun.serve + fetch()", url: fetchFloor.url, pids: () => [fetchFloor.pid] },
@@ -93,7 +112,7 @@ try {
     }
   }
 
-  const nginxRps = median((results.get(targets[2]?.name ?? "") ?? []).map((r) => r.rps));
+  const nginxRps = median((results.get("nginx (1 worker, keepalive 256)") ?? []).map((r) => r.rps));
   console.log(
     `\nwrk -t1 -c${connections} -d${seconds}s, medians of ${rounds} rounds (2 cores shared by wrk, proxy and upstreams)\n`,
   );

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../server/shared/config/validate.ts";
+import { ADMIN_PORT } from "../server/shared/env.ts";
 import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { startEmulatorDaemon } from "./lib/emulator.ts";
@@ -133,6 +134,7 @@ async function up(pids: number[], stopping: () => boolean) {
     keyFile,
     knownHostsFile,
     secrets: {},
+    configFile,
     pollMs: 100,
   };
 
@@ -147,6 +149,7 @@ async function up(pids: number[], stopping: () => boolean) {
     step,
   });
   const proxyUrl = `http://${addressOf(fleet, "proxy")}`;
+  const dashboardUrl = `http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
 
   await step("dropship-receiver");
   const receiverPort = freePort();
@@ -177,7 +180,7 @@ async function up(pids: number[], stopping: () => boolean) {
 
   const env = {
     PROXY_URL: proxyUrl,
-    DASHBOARD_URL: `${proxyUrl}/_dropship/`,
+    DASHBOARD_URL: dashboardUrl,
     GIT_REMOTE: gitRemote,
     GITOPS_REPO: gitopsDir,
     ...receiverEnv,
@@ -193,7 +196,7 @@ async function up(pids: number[], stopping: () => boolean) {
 dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}.
 
   proxy        ${proxyUrl}/   (30% of new visitors see staging, ${staging})
-  dashboard    ${proxyUrl}/_dropship/   (any user name; the password is the admin token)
+  dashboard    ${dashboardUrl}   (any user name; the password is the admin token)
   admin token  ${adminToken}   (made up for this demo; nowhere else)
 
 Push to it from this checkout:

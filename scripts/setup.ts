@@ -5,6 +5,7 @@ import { inventoryRepoFor } from "../gitops/repo.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
+import { ADMIN_PORT } from "../server/shared/env.ts";
 import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { addressOf, bringUp } from "./lib/setup.ts";
@@ -76,6 +77,7 @@ await runCli("setup", USAGE, async (args) => {
     keyFile,
     knownHostsFile,
     secrets: {} as Record<string, string>,
+    configFile: env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE,
     pollMs: 3000,
   };
 
@@ -96,6 +98,7 @@ await runCli("setup", USAGE, async (args) => {
   });
   console.log(`
 ✓ ${config.name} is up: http://${addressOf(fleet, "proxy")}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}/
+  dashboard: http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/ (the password is DROPSHIP_ADMIN_TOKEN)
   REDIS_URL for the CLI and the receiver: redis://:****@${addressOf(fleet, "redis")}:${config.ports.redis}/0
   next: bun run receiver, then git remote add prod http://you:$DROPSHIP_ADMIN_TOKEN@<this host>:${config.ports.receiver}/app.git`);
 });

@@ -4,6 +4,7 @@ import type { FleetHostRecord } from "../gitops/model.ts";
 import { gitopsDir, InventoryRepo } from "../gitops/repo.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadConfigOrDefaults } from "../server/shared/config/load.ts";
+import { ADMIN_PORT } from "../server/shared/env.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
 import { fleetRows, type ProxyBackend } from "../server/shared/fleet-view.ts";
 import { recentEvents } from "../server/shared/state/events.ts";
@@ -20,7 +21,8 @@ const USAGE = `
 Usage: bun run status
 
 The fleet at a glance: every host with its role, address, release, place in the rotation,
-health and in-flight requests (asked of the proxy when PROXY_URL and DROPSHIP_ADMIN_TOKEN are
+health and in-flight requests (asked of the proxy's admin listener, at DASHBOARD_URL or on
+port ${ADMIN_PORT} of PROXY_URL's host, when that and DROPSHIP_ADMIN_TOKEN are
 set), CPU and memory from its monitor; the fleet's cost per hour from the GitOps inventory
 (DROPSHIP_CONFIG's gitops/repo, or DROPSHIP_GITOPS_REPO); the canary, alerts, flags, the last
 deploys and scaling events. Reads REDIS_URL from the environment or .env.
@@ -42,23 +44,40 @@ async function readInventory(): Promise<FleetHostRecord[]> {
   return existsSync(join(dir, "inventory.yml")) ? (await new InventoryRepo(dir).read()).hosts : [];
 }
 
+/**
+ * Where the proxy's admin listener is: DASHBOARD_URL's origin, or PROXY_URL's host on the admin
+ * port (the admin API is not served where visitors come).
+ */
+function adminOrigin(env: Record<string, string | undefined>): string | undefined {
+  try {
+    if (env.DASHBOARD_URL) return new URL(env.DASHBOARD_URL).origin;
+    if (env.PROXY_URL) {
+      const url = new URL(env.PROXY_URL);
+      return `${url.protocol}//${url.hostname}:${env.DROPSHIP_ADMIN_PORT || ADMIN_PORT}`;
+    }
+  } catch {
+    // an unusable URL is said by the caller as "no admin listener"
+  }
+  return undefined;
+}
+
 /** The proxy's live view of its backends; undefined (and said) when it cannot be asked. */
 async function askProxy(notes: string[]): Promise<ProxyBackend[] | undefined> {
-  const url = process.env.PROXY_URL;
+  const url = adminOrigin(process.env);
   const token = process.env.DROPSHIP_ADMIN_TOKEN;
   if (!url || !token) {
-    notes.push("health and in-flight need PROXY_URL and DROPSHIP_ADMIN_TOKEN");
+    notes.push("health and in-flight need DASHBOARD_URL (or PROXY_URL) and DROPSHIP_ADMIN_TOKEN");
     return undefined;
   }
   try {
-    const response = await fetch(`${url.replace(/\/$/, "")}/_dropship/status`, {
+    const response = await fetch(`${url}/_dropship/status`, {
       headers: { authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(3000),
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     return ((await response.json()) as { backends: ProxyBackend[] }).backends;
   } catch (error) {
-    notes.push(`the proxy at ${url} did not answer (${(error as Error).message})`);
+    notes.push(`the proxy's admin listener at ${url} did not answer (${(error as Error).message})`);
     return undefined;
   }
 }

@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { addHost, type FleetHostRecord, missingHosts, wantedHosts } from "../../gitops/model.ts";
 import type { InventoryRepo } from "../../gitops/repo.ts";
 import {
@@ -55,6 +55,8 @@ export interface SetupSettings {
   knownHostsFile: string;
   /** REDIS_URL, DROPSHIP_REDIS_PASSWORD, DROPSHIP_ADMIN_TOKEN, SMTP_URL … for the playbooks */
   secrets: Record<string, string>;
+  /** the dropship.yml read, copied to the proxy host for its own settings */
+  configFile: string;
   /** how often to ask whether new droplets are active (the API's rate limit is 250/min) */
   pollMs: number;
 }
@@ -118,7 +120,8 @@ export function addressOf(fleet: Fleet, role: RoleName): string {
 async function convergeFleet(s: SetupSettings): Promise<void> {
   const inventories = inventoriesOf(s);
   const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
-  await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, s.secrets)));
+  const env = { ...s.secrets, DROPSHIP_CONFIG_FILE: resolve(s.configFile) };
+  await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, env)));
 }
 
 /** Compiles the binaries stamped `version` into the release directory the receiver keeps. */

@@ -11,6 +11,7 @@ import { ASSETS } from "./dashboard/assets.ts";
 import { dashboardData } from "./dashboard/data.ts";
 import { renderDashboard } from "./dashboard/page.ts";
 import type { Metrics } from "./metrics.ts";
+import { pathStart, reservedPath } from "./reserved.ts";
 import type { Routing } from "./routing.ts";
 import { statusOf } from "./status.ts";
 
@@ -63,7 +64,7 @@ export function createAdmin(deps: AdminDeps) {
       // Before routing, so that an unknown path and a known one look the same without credentials.
       .onRequest(({ request }) => {
         const url = request.url;
-        const path = url.slice(url.indexOf("/", url.indexOf("//") + 2)).split("?")[0];
+        const path = reservedPath(url) ?? url.slice(pathStart(url)).split("?")[0];
         if (path === "/_dropship/healthz") return;
         if (!deps.token) {
           return text(

@@ -12,15 +12,20 @@ import {
 } from "./headers.ts";
 import type { RateLimitedLog } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { type Deadlines, TIMED_OUT } from "./pending.ts";
 import type { Member } from "./pool.ts";
 import type { Routing } from "./routing.ts";
 
 const COOKIE_AGE = 60 * 60 * 24 * 365;
 const MAX_TRIES = 3;
-/** Answers up to this size are read whole so their Content-Length survives (Bun issue 10507). */
-const SIZED_LIMIT = 4 * 1024 * 1024;
-const CLIENT_GONE = "client went away";
-const TIMED_OUT = "response timeout";
+/**
+ * Bun sends an answer's Content-Length only when the whole body is in hand (oven-sh/bun#10507).
+ * Small answers nearly always arrive with their headers and keep it as they are; answers
+ * between these sizes are read whole first (reading every answer would cost ~20% of the
+ * proxy's CPU); larger ones stream, chunked.
+ */
+const READ_WHOLE_ABOVE = 16 * 1024;
+const READ_WHOLE_UP_TO = 4 * 1024 * 1024;
 
 export interface ForwardSettings {
   forwardHost: boolean;
@@ -36,6 +41,7 @@ export interface ForwardDeps {
   metrics: Metrics;
   window: ErrorWindow;
   log: RateLimitedLog;
+  deadlines: Deadlines;
   settings: ForwardSettings;
 }
 
@@ -55,14 +61,14 @@ export const plainAnswer = (
   });
 
 /** Answers a request the proxy will not route, or undefined when it may go on. */
-export function refuse(request: Request, peer: string, deps: ForwardDeps): Response | undefined {
+export function refuse(
+  request: Request,
+  url: string,
+  peer: string,
+  deps: ForwardDeps,
+): Response | undefined {
   const { method, headers } = request;
-  const refusal = refusalOf(
-    method,
-    request.url,
-    headers.get("host"),
-    announcesBody(method, headers),
-  );
+  const refusal = refusalOf(method, url, headers.get("host"), announcesBody(method, headers));
   if (!refusal) return undefined;
   deps.log.line(`${refusal.status} to ${peer}: ${refusal.reason}`);
   deps.metrics.refused(refusal.status);
@@ -91,6 +97,7 @@ export function chooseBackend(routing: Routing, clientId: string) {
  */
 export async function forward(
   request: Request,
+  url: string,
   server: Server<unknown>,
   peer: string,
   deps: ForwardDeps,
@@ -101,7 +108,10 @@ export async function forward(
   const knownClient = cookieValue(cookie, "dropship_client");
   const clientId = knownClient ?? crypto.randomUUID();
   const requestId = requestIdOf(request.headers);
-  const visitor = visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted);
+  const peerTrusted = settings.isTrusted(peer);
+  const visitor = peerTrusted
+    ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
+    : peer;
   let { track, member } = chooseBackend(routing, clientId);
   if (!member) {
     record(deps, track, "none", 503, started, visitor);
@@ -114,14 +124,14 @@ export async function forward(
     );
   }
 
-  const url = request.url;
   const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
   const method = request.method;
-  const body = request.body;
+  // Bun hands over no body for GET and HEAD (refuse() turned away those that announced one)
+  const body = method === "GET" || method === "HEAD" ? null : request.body;
   const retryable = body === null && isIdempotent(method);
   const headers = upstreamHeaders(request.headers, {
     peer,
-    peerTrusted: settings.isTrusted(peer),
+    peerTrusted,
     forwardHost: settings.forwardHost,
     requestId,
     clientId,
@@ -130,59 +140,54 @@ export async function forward(
   });
   const tried = new Set<string>();
   let lastError = "";
-  const cancel = new AbortController();
-  const clientSignal = request.signal;
-  const onClientGone = () => cancel.abort(CLIENT_GONE);
-  clientSignal.addEventListener("abort", onClientGone, { once: true });
-  const timer = setTimeout(() => cancel.abort(TIMED_OUT), settings.responseTimeoutMs);
 
-  try {
-    while (member) {
-      tried.add(member.backend.id);
-      member.inFlight++;
-      let upstream: Response;
-      try {
-        upstream = await fetch(member.backend.url + path, {
-          method,
-          headers,
-          body,
-          redirect: "manual",
-          decompress: false,
-          signal: cancel.signal,
-        });
-      } catch (error) {
-        member.inFlight--;
-        if (clientSignal.aborted || cancel.signal.reason === CLIENT_GONE) {
-          record(deps, track, member.backend.id, 499, started);
-          deps.log.line(
-            `499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`,
-          );
-          return plainAnswer(499, "The client closed the request.", requestId);
-        }
-        if (cancel.signal.reason === TIMED_OUT) {
-          return timedOut(deps, member, track, started, visitor, requestId, method, path);
-        }
-        lastError = (error as Error).message;
-        routing.pool.recordConnectionFailure(member.backend.id, `connection failed: ${lastError}`);
-        member = retryable && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
-        continue;
-      }
+  while (member) {
+    tried.add(member.backend.id);
+    member.inFlight++;
+    const fetching = fetch(member.backend.url + path, {
+      method,
+      headers,
+      body,
+      redirect: "manual",
+      decompress: false,
+      // the visitor's own signal: their disconnect cancels the upstream request
+      signal: request.signal,
+    });
+    let upstream: Response | typeof TIMED_OUT;
+    try {
+      upstream = await deps.deadlines.race(fetching);
+    } catch (error) {
       member.inFlight--;
-      clearTimeout(timer);
-      record(deps, track, member.backend.id, upstream.status, started, visitor);
-      const answer = await shape(upstream, request, server, settings.idleTimeoutS, method);
-      // The upstream's own Response goes back with its fields edited in place where it can.
-      prepareDownstream(answer.headers, track, member.backend.id, requestId);
-      if (!knownClient)
-        answer.headers.append("set-cookie", clientCookie("dropship_client", clientId));
-      if (cookieValue(cookie, "dropship_track") !== track) {
-        answer.headers.append("set-cookie", clientCookie("dropship_track", track));
+      if (request.signal.aborted) {
+        record(deps, track, member.backend.id, 499, started);
+        deps.log.line(`499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`);
+        return plainAnswer(499, "The client closed the request.", requestId);
       }
-      return answer;
+      lastError = (error as Error).message;
+      routing.pool.recordConnectionFailure(member.backend.id, `connection failed: ${lastError}`);
+      member = retryable && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
+      continue;
     }
-  } finally {
-    // The abort listener stays: a client leaving mid-answer cancels the upstream body too.
-    clearTimeout(timer);
+    member.inFlight--;
+    if (upstream === TIMED_OUT) {
+      // the late answer, if it ever comes, is dropped unread
+      fetching.then(
+        (late) => late.body?.cancel(),
+        () => undefined,
+      );
+      return timedOut(deps, member, track, started, visitor, requestId, method, path);
+    }
+    record(deps, track, member.backend.id, upstream.status, started, visitor);
+    const shaped = shape(upstream, request, server, settings.idleTimeoutS, method);
+    const answer = shaped instanceof Promise ? await shaped : shaped;
+    // The upstream's own Response goes back with its fields edited in place where it can.
+    prepareDownstream(answer.headers, track, member.backend.id, requestId);
+    if (!knownClient)
+      answer.headers.append("set-cookie", clientCookie("dropship_client", clientId));
+    if (cookieValue(cookie, "dropship_track") !== track) {
+      answer.headers.append("set-cookie", clientCookie("dropship_track", track));
+    }
+    return answer;
   }
 
   record(deps, track, [...tried].join(","), 502, started, visitor);
@@ -200,32 +205,38 @@ export async function forward(
 /**
  * The answer as it goes out: a sized body read whole (so Content-Length survives), a streamed
  * one passed through with the idle timeout off until it ends (SSE, long polls, downloads).
+ * The upstream's `body` is touched only for a stream: reading it makes Bun copy every answer
+ * through a JS stream, which costs more than the whole rest of a request.
  */
-async function shape(
+function shape(
   upstream: Response,
   request: Request,
   server: Server<unknown>,
   idleTimeoutS: number,
   method: string,
-): Promise<Response> {
-  if (upstream.body === null || method === "HEAD") return upstream;
+): Response | Promise<Response> {
+  const { status } = upstream;
+  if (method === "HEAD" || status === 204 || status === 304 || status < 200) return upstream;
   const length = upstream.headers.get("content-length");
   if (length !== null) {
     const size = Number(length);
-    if (size > 0 && size <= SIZED_LIMIT) {
-      return new Response(await upstream.arrayBuffer(), {
-        status: upstream.status,
-        statusText: upstream.statusText,
-        headers: upstream.headers,
-      });
-    }
-    if (size === 0) return upstream;
+    return size > READ_WHOLE_ABOVE && size <= READ_WHOLE_UP_TO ? readWhole(upstream) : upstream;
   }
+  const body = upstream.body;
+  if (body === null) return upstream;
   server.timeout(request, 0);
   const restore = new TransformStream<Uint8Array, Uint8Array>({
     flush: () => server.timeout(request, idleTimeoutS),
   });
-  return new Response(upstream.body.pipeThrough(restore), {
+  return new Response(body.pipeThrough(restore), {
+    status,
+    statusText: upstream.statusText,
+    headers: upstream.headers,
+  });
+}
+
+async function readWhole(upstream: Response): Promise<Response> {
+  return new Response(await upstream.arrayBuffer(), {
     status: upstream.status,
     statusText: upstream.statusText,
     headers: upstream.headers,

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { loadConfigOrDefaults } from "../shared/config/load.ts";
-import { host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
+import { ADMIN_PORT, host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
 import { FlagClient } from "../shared/flags/client.ts";
 import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
 import { inAnyCidr, parseCidr } from "../shared/net/cidr.ts";
@@ -17,6 +17,7 @@ import { startHealthChecks } from "./checker.ts";
 import { type ForwardDeps, forward, refuse } from "./forward.ts";
 import { RateLimitedLog } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { Deadlines } from "./pending.ts";
 import { Pool } from "./pool.ts";
 import { publicReserved, reservedPath } from "./reserved.ts";
 import { Routing } from "./routing.ts";
@@ -27,7 +28,7 @@ const SPEC = {
   port: port(80, "public HTTP port"),
   host: host(),
   adminPort: {
-    ...port(9090, "the admin listener: dashboard, admin API, metrics"),
+    ...port(ADMIN_PORT, "the admin listener: dashboard, admin API, metrics"),
     name: "DROPSHIP_ADMIN_PORT",
   } satisfies Variable<number>,
   redisUrl: redisUrl(),
@@ -102,6 +103,7 @@ await serverMain(
       metrics,
       window,
       log,
+      deadlines: new Deadlines(config.proxy.response_timeout),
       settings: {
         forwardHost: config.proxy.forward_host,
         responseTimeoutMs: config.proxy.response_timeout,
@@ -122,15 +124,17 @@ await serverMain(
       websocket: { ...tunnels.handlers, idleTimeout: idleTimeoutS },
       fetch(request, server) {
         const peer = server.requestIP(request)?.address ?? "unknown";
-        const reserved = reservedPath(request.url);
+        // Bun builds `url` anew on each read: read it once
+        const url = request.url;
+        const reserved = reservedPath(url);
         if (reserved !== undefined) {
           peers.set(request, peer);
           return publicReserved(reserved, request, admin);
         }
-        const refusal = refuse(request, peer, deps);
+        const refusal = refuse(request, url, peer, deps);
         if (refusal) return refusal;
         if (isWebSocketUpgrade(request)) return openTunnel(request, server, peer, deps);
-        return forward(request, server, peer, deps);
+        return forward(request, url, server, peer, deps);
       },
     });
     const adminServer = Bun.serve({

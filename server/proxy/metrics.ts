@@ -22,9 +22,14 @@ export class Metrics {
     this.refusals.set(status, (this.refusals.get(status) ?? 0) + 1);
   }
 
+  /** the same series by track, then backend: no key to build on the hot path */
+  private readonly byTrack: Record<Track, Map<string, Series>> = {
+    production: new Map(),
+    staging: new Map(),
+  };
+
   record(track: Track, backend: string, status: number, seconds: number): void {
-    const key = `${track}\u0000${backend}`;
-    let series = this.series.get(key);
+    let series = this.byTrack[track].get(backend);
     if (!series) {
       series = {
         track,
@@ -34,7 +39,8 @@ export class Metrics {
         sum: 0,
         count: 0,
       };
-      this.series.set(key, series);
+      this.series.set(`${track}\u0000${backend}`, series);
+      this.byTrack[track].set(backend, series);
     }
     series.requests.set(status, (series.requests.get(status) ?? 0) + 1);
     // Only the first bucket that fits is counted here; render() makes them cumulative.

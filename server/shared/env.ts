@@ -1,5 +1,8 @@
 import { maskUrl } from "./secrets.ts";
 
+/** dropship-proxy's admin listener, unless DROPSHIP_ADMIN_PORT says otherwise (the playbooks' dropship_ports.admin). */
+export const ADMIN_PORT = 9090;
+
 export interface Variable<T> {
   name: string;
   description: string;

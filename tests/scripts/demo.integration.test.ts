@@ -65,9 +65,12 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       /^Hello from dropship production \w{12} on demo-production-\d\n$/,
     );
 
+    // the dashboard is on the admin listener, another origin than the one visitors use
     const dashboard = settings.DASHBOARD_URL as string;
+    expect(dashboard).toBe(`${proxy}:9090/_dropship/`);
     expect((await fetch(dashboard)).status).toBe(401);
     const auth = { authorization: `Bearer ${settings.DROPSHIP_ADMIN_TOKEN}` };
+    expect((await fetch(`${proxy}/_dropship/`, { headers: auth })).status).toBe(404);
     expect(await (await fetch(dashboard, { headers: auth })).text()).toContain(
       "<title>dropship</title>",
     );

@@ -84,7 +84,6 @@ export const ConfigSchema = T.Object(
     ports: Section(
       {
         proxy: Port(80, "public HTTP port of dropship-proxy"),
-        admin: Port(9090, "dropship-proxy's admin listener: dashboard, admin API, metrics"),
         app: Port(3000, "dropship-app on every app droplet"),
         monitor: Port(9100, "dropship-monitor on every droplet"),
         receiver: Port(9000, "dropship-receiver on the control host"),

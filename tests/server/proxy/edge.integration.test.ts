@@ -65,6 +65,14 @@ describe("requests the proxy answers itself", () => {
     });
   }
 
+  test("the proxy's healthz answers a health checker that sends no Host; the flag URLs do not", async () => {
+    const health = await rawRequest(proxy.url, "GET /_dropship/healthz HTTP/1.0\r\n\r\n");
+    expect(statusOf(health)).toBe(200);
+    expect(health).toContain('"status":"ok"');
+    const flag = await rawRequest(proxy.url, "GET /disable/1 HTTP/1.0\r\n\r\n");
+    expect(statusOf(flag)).toBe(400);
+  });
+
   test("an absolute-form target is routed by its Host to a backend as a path, never dialled", async () => {
     const answer = await rawRequest(
       proxy.url,

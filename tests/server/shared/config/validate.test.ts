@@ -127,6 +127,30 @@ describe("each kind of error names the path and the fault", () => {
     ]);
   });
 
+  test("the proxy's trusted proxies must be address blocks, and its idle timeout what Bun allows", () => {
+    expect(
+      errorsOf({
+        proxy: {
+          trusted_proxies: ["10.10.0.0/16", "lb.example", "10.0.0.0/40"],
+          idle_timeout: "5m",
+        },
+      }),
+    ).toEqual([
+      'proxy/trusted_proxies/1: "lb.example" is not an address block — write it like 10.10.0.0/16 or 192.0.2.7',
+      'proxy/trusted_proxies/2: "10.0.0.0/40" is not an address block — write it like 10.10.0.0/16 or 192.0.2.7',
+      "proxy/idle_timeout: must be at most 255s (the most Bun's server allows)",
+    ]);
+    expect(errorsOf({ proxy: { trusted_proxies: "10.0.0.0/8" } })[0]).toStartWith(
+      "proxy/trusted_proxies: ",
+    );
+    const ok = validateConfig({
+      proxy: { trusted_proxies: ["2001:db8::/32"], response_timeout: "2m" },
+    });
+    if (!ok.ok) throw new Error(ok.errors.join("\n"));
+    expect(ok.config.proxy.response_timeout).toBe(120_000);
+    expect(ok.config.proxy.forward_host).toBe(true);
+  });
+
   test("rules between fields name both fields", () => {
     expect(
       errorsOf({ autoscale: { min: 2, max: 1 }, roles: { production: { count: 1 } } }),
