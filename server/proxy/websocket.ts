@@ -42,7 +42,8 @@ export async function openTunnel(
       "x-dropship-track": track,
     });
   }
-  const headers = upstreamHeaders(request.headers, {
+  // a copy: upstreamHeaders edits in place, and the upgrade below still needs the originals
+  const headers = upstreamHeaders(new Headers(request.headers), {
     peer,
     peerTrusted: settings.isTrusted(peer),
     forwardHost: settings.forwardHost,

@@ -286,6 +286,7 @@ test("bun run status shows the hosts, the fleet's cost and the deploys: who push
       PATH: process.env.PATH ?? "",
       REDIS_URL: redis.url,
       PROXY_URL: proxy.url,
+      DASHBOARD_URL: `${proxy.adminUrl}/_dropship/`,
       DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
       ...fleetEnv,
     },
