@@ -1,23 +1,29 @@
 import { existsSync } from "node:fs";
-import { hostname, userInfo } from "node:os";
+import { deployingBranches, roleOfRef } from "../server/receiver/branches.ts";
 import { deploy } from "../server/receiver/hook.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
+import { actor } from "./lib/redis.ts";
 
 const USAGE = `
-Usage: bun run deploy master|staging [COMMIT]
+Usage: bun run deploy BRANCH [COMMIT]
 
 Does what a push does, without one: tests, builds and rolls out COMMIT (default: the
-branch's tip in the receiver's repository) to the branch's hosts, then moves the branch to
-it. Reads DROPSHIP_REPOS (and DROPSHIP_REPO, default app), the hosts (DROPSHIP_INVENTORY, or
+branch's tip in the receiver's repository) to the hosts of the branch's role
+(pipeline.branches: master and main deploy production, staging the canary), then moves the
+branch to it. Reads DROPSHIP_REPOS (and DROPSHIP_REPO, default app), the hosts (DROPSHIP_INVENTORY, or
 the GitOps inventory with DROPSHIP_SSH_KEY and DROPSHIP_KNOWN_HOSTS), DROPSHIP_CONFIG,
 DROPSHIP_WORK and REDIS_URL, as the receiver does.
 `;
 
 await runCli("deploy", USAGE, async ([branch, commitArg, ...extra]) => {
-  if (extra.length > 0 || (branch !== "master" && branch !== "staging"))
-    throw new UsageError("usage: deploy master|staging [COMMIT]");
   const settings = receiverSettings();
+  const { branches } = settings.config.pipeline;
+  const role = branch === undefined ? undefined : roleOfRef(branches, `refs/heads/${branch}`);
+  if (extra.length > 0 || !branch || !role)
+    throw new UsageError(
+      `usage: deploy BRANCH [COMMIT], where BRANCH is one that deploys: ${deployingBranches(branches)}`,
+    );
   if (!existsSync(settings.repo))
     throw new UsageError(`no repository at ${settings.repo} — push to the receiver first`);
   // run where the receiver's hook runs: inside the bare repository
@@ -29,8 +35,7 @@ await runCli("deploy", USAGE, async ([branch, commitArg, ...extra]) => {
   const tip = git("rev-parse", "--verify", "-q", `refs/heads/${branch}`);
   const commit = git("rev-parse", "--verify", "-q", `${commitArg ?? branch}^{commit}`);
   if (!commit) throw new UsageError(`${commitArg ?? branch} is not a commit in ${settings.repo}`);
-  const role = branch === "master" ? "production" : "staging";
-  const who = `${userInfo().username}@${hostname()}`;
+  const who = actor();
   const code = await deploy(
     branch,
     role,

@@ -1,5 +1,4 @@
 import { rmSync } from "node:fs";
-import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { setRelease } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
@@ -9,6 +8,7 @@ import { releasesOn, switchRelease } from "../server/receiver/rollout.ts";
 import { Ssh } from "../server/shared/ssh.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
+import { actor } from "./lib/redis.ts";
 
 const USAGE = `
 Usage: bun run rollback production|staging [RELEASE]
@@ -65,7 +65,7 @@ await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
     });
     await repo.commit(
       setRelease(await repo.read(), role, target),
-      `rollback ${role}: back to ${target} by ${userInfo().username}@${hostname()}`,
+      `rollback ${role}: back to ${target} by ${actor()}`,
     );
   }
   const branch = role === "production" ? "master" : "staging";

@@ -4,7 +4,8 @@ import { inventoryRepoFor } from "../gitops/repo.ts";
 import { playbookEnvFrom, reconcile, scaleIn, scaleOut } from "../server/receiver/scale.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
-import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
+import { loadRequiredConfig } from "../server/shared/config/locate.ts";
+import { counted } from "../server/shared/text/words.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { cliRedis } from "./lib/redis.ts";
 
@@ -29,7 +30,7 @@ await runCli("scale", USAGE, async (args) => {
   if (args[0] === "--reconcile") {
     if (args.slice(1).some((a) => a !== "--delete"))
       throw new UsageError("usage: scale --reconcile [--delete]");
-    const config = loadConfig(process.env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE);
+    const { config } = loadRequiredConfig((line) => console.error(line));
     const say = (line: string) => console.log(line);
     const deps = {
       config,
@@ -46,7 +47,7 @@ await runCli("scale", USAGE, async (args) => {
   }
   const dryRun = args.includes("--dry-run");
   const rest = args.filter((a) => a !== "--dry-run");
-  const config = loadConfig(process.env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE);
+  const { config } = loadRequiredConfig((line) => console.error(line));
   const repo = inventoryRepoFor(config);
   const inventory = await repo.read();
   const now = inventory.hosts.filter((h) => h.role === "production").length;
@@ -54,15 +55,15 @@ await runCli("scale", USAGE, async (args) => {
   const { min, max } = config.autoscale;
   if (target > max)
     throw new UsageError(
-      `${target} production hosts is above autoscale/max (${max}); raise the cap in the config first`,
+      `${counted(target, "production host")} is above autoscale/max (${max}); raise the cap in the config first`,
     );
   if (target < min && target < now)
-    throw new UsageError(`${target} production hosts is below autoscale/min (${min})`);
+    throw new UsageError(`${counted(target, "production host")} is below autoscale/min (${min})`);
   const others = inventory.hosts.filter((h) => h.role !== "production").map((h) => h.size);
   const cost = (hosts: number) =>
     formatCost(hourlyCost([...others, ...Array(hosts).fill(config.roles.production.size)]));
   console.log(
-    `production: ${now} → ${target} hosts (${config.roles.production.size}); fleet cost ${cost(now)} → ${cost(target)}`,
+    `production: ${now} → ${counted(target, "host")} (${config.roles.production.size}); fleet cost ${cost(now)} → ${cost(target)}`,
   );
   if (dryRun || target === now) return;
 

@@ -4,7 +4,7 @@ import { missingHosts, wantedHosts } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
-import { DEFAULT_CONFIG_FILE, loadConfig } from "../server/shared/config/load.ts";
+import { loadRequiredConfig } from "../server/shared/config/locate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
@@ -32,7 +32,7 @@ await runCli("setup", USAGE, async (args) => {
   const dryRun = args.includes("--dry-run");
   if (args.some((a) => a !== "--dry-run")) throw new UsageError("usage: setup [--dry-run]");
   const env = process.env;
-  const config = loadConfig(env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE);
+  const { config, file: configFile } = loadRequiredConfig((line) => console.log(line));
   const repo = inventoryRepoFor(config);
   const inventory = await repo.read();
   const missing = missingHosts(inventory, config.name, wantedHosts(config));
@@ -77,7 +77,7 @@ await runCli("setup", USAGE, async (args) => {
     keyFile,
     knownHostsFile,
     secrets: {} as Record<string, string>,
-    configFile: env.DROPSHIP_CONFIG ?? DEFAULT_CONFIG_FILE,
+    configFile,
     pollMs: 3000,
   };
 

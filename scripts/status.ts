@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { FleetHostRecord } from "../gitops/model.ts";
 import { gitopsDir, InventoryRepo } from "../gitops/repo.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
-import { loadConfigOrDefaults } from "../server/shared/config/load.ts";
+import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
 import { fleetRows, type ProxyBackend } from "../server/shared/fleet-view.ts";
@@ -39,7 +39,7 @@ await runCli("status", USAGE, async (args) => {
 });
 
 async function readInventory(): Promise<FleetHostRecord[]> {
-  const config = loadConfigOrDefaults(process.env.DROPSHIP_CONFIG);
+  const { config } = loadLocatedConfig((line) => console.error(line));
   const dir = gitopsDir(config);
   return existsSync(join(dir, "inventory.yml")) ? (await new InventoryRepo(dir).read()).hosts : [];
 }

@@ -1,11 +1,11 @@
 import { resolve } from "node:path";
 import { fleetSource } from "../../server/receiver/fleet.ts";
-import { loadConfigOrDefaults } from "../../server/shared/config/load.ts";
+import { loadLocatedConfig } from "../../server/shared/config/locate.ts";
 import { UsageError } from "./cli.ts";
 
 /** What deploy and rollback need, from the same variables the receiver reads. */
 export function receiverSettings(env: Record<string, string | undefined> = process.env) {
-  const config = loadConfigOrDefaults(env.DROPSHIP_CONFIG);
+  const { config } = loadLocatedConfig((line) => console.error(line), env);
   const workDir = resolve(env.DROPSHIP_WORK ?? ".dropship/work");
   const fleet = fleetSource(env, config, workDir);
   if (!fleet)

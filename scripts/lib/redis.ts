@@ -20,9 +20,36 @@ export async function cliRedis(): Promise<RedisClient> {
   return redis;
 }
 
-/** Who made a change: DROPSHIP_ACTOR, else user@host. */
+/**
+ * Who made a change, for the audit: DROPSHIP_ACTOR, else the git identity of this checkout
+ * (what the pushes of the same person are recorded as), else the login name at this host.
+ */
 export function actor(): string {
-  if (process.env.DROPSHIP_ACTOR) return process.env.DROPSHIP_ACTOR;
-  const user = process.env.USER ?? process.env.LOGNAME ?? userInfo().username;
-  return `${user}@${hostname()}`;
+  const git = Bun.spawnSync(["git", "config", "user.email"], { stdout: "pipe", stderr: "ignore" });
+  let login = process.env.USER ?? process.env.LOGNAME;
+  try {
+    login ??= userInfo().username;
+  } catch {
+    // no passwd entry for this uid (some containers)
+  }
+  return actorFrom({
+    explicit: process.env.DROPSHIP_ACTOR,
+    gitEmail: git.exitCode === 0 ? git.stdout.toString().trim() : undefined,
+    login,
+    uid: process.getuid?.(),
+    host: hostname(),
+  });
+}
+
+export function actorFrom(o: {
+  explicit?: string;
+  gitEmail?: string;
+  login?: string;
+  uid?: number;
+  host: string;
+}): string {
+  if (o.explicit) return o.explicit;
+  if (o.gitEmail) return o.gitEmail;
+  const login = o.login && o.login !== "unknown" ? o.login : `uid${o.uid ?? "?"}`;
+  return `${login}@${o.host}`;
 }

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { loadConfigOrDefaults } from "../shared/config/load.ts";
+import { loadLocatedConfig } from "../shared/config/locate.ts";
 import { ADMIN_PORT, host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
 import { FlagClient } from "../shared/flags/client.ts";
 import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
@@ -56,7 +56,7 @@ await serverMain(
   SPEC,
   async () => {
     const env = readEnv(SPEC);
-    const config = loadConfigOrDefaults(env.configFile);
+    const { config } = loadLocatedConfig((line) => console.log(`dropship-proxy: ${line}`));
     const mirror = new StateMirror({
       redisUrl: env.redisUrl,
       hashes: [KEYS.flags, KEYS.backends, KEYS.canary, KEYS.alerts],

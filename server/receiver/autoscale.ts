@@ -89,6 +89,16 @@ export function decide(policy: ScalePolicy, state: ScaleState, o: Observation): 
   return act("remove", `scale in: ${what}`);
 }
 
+/**
+ * A scaling action seen in the fleet's record (`bun run scale` by hand, or another receiver):
+ * the cooldown counts from it too, as it does from the autoscaler's own actions.
+ */
+export function afterActionSeen(state: ScaleState, at: number): ScaleState {
+  return state.lastActionAt === null || at > state.lastActionAt
+    ? { ...state, lastActionAt: at, breach: null }
+    : state;
+}
+
 /** After a provision: failures in a row count toward the circuit breaker; a success resets it. */
 export function afterProvision(state: ScaleState, ok: boolean): ScaleState {
   return { ...state, failures: ok ? 0 : state.failures + 1 };

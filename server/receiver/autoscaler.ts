@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../shared/config/schema.ts";
+import { recentEvents } from "../shared/state/events.ts";
 import { listHosts } from "../shared/state/hosts.ts";
+import { KEYS } from "../shared/state/keys.ts";
 import { readTraffic } from "../shared/state/traffic.ts";
-import { afterProvision, decide, IDLE, type ScaleState } from "./autoscale.ts";
+import { afterActionSeen, afterProvision, decide, IDLE, type ScaleState } from "./autoscale.ts";
 import { type ScaleDeps, scaleIn, scaleOut } from "./scale.ts";
 import { scaleMail } from "./scale-mail.ts";
 
@@ -53,6 +55,9 @@ export function startAutoscaler(deps: ScaleDeps, intervalMs: number) {
     if (busy) return;
     busy = true;
     try {
+      const [latest] = await recentEvents(deps.redis, KEYS.scaling, 1);
+      const seen = latest?.at ? Date.parse(latest.at) : Number.NaN;
+      if (Number.isFinite(seen)) state = afterActionSeen(state, seen);
       const hosts = (await deps.repo.read()).hosts.filter((h) => h.role === "production").length;
       const value = await readMetric(deps, config, hosts);
       if (value === undefined) return;

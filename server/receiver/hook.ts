@@ -14,16 +14,13 @@ import {
   listBackends,
   putBackend,
 } from "../shared/state/routing.ts";
+import { deployingBranches, roleOfRef, testCommandOf } from "./branches.ts";
 import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
 import { withRoleLock } from "./lock.ts";
 import { rollout } from "./rollout.ts";
 
 const ZERO = /^0+$/;
-const DEPLOYED: Record<string, RoleName> = {
-  "refs/heads/master": "production",
-  "refs/heads/staging": "staging",
-};
 
 export interface HookSettings {
   config: Config;
@@ -43,9 +40,10 @@ export async function preReceive(input: string, settings: HookSettings): Promise
   const say = (line: string) => process.stdout.write(`${line}\n`);
   for (const line of input.trim().split("\n").filter(Boolean)) {
     const [oldSha = "", newSha = "", ref = ""] = line.split(" ");
-    const role = DEPLOYED[ref];
+    const { branches } = settings.config.pipeline;
+    const role = roleOfRef(branches, ref);
     if (!role) {
-      say(`${ref}: stored, not deployed (only master and staging deploy)`);
+      say(`${ref}: stored, not deployed (only ${deployingBranches(branches)} deploy)`);
       continue;
     }
     const branch = ref.slice("refs/heads/".length);
@@ -104,7 +102,11 @@ export async function deploy(
         // lock must not deploy on top of a branch that moved meanwhile.
         // The previous holder released the lock a moment before git moved its branch, so the
         // branch may still look old: what the last deploy of this role shipped is the truth.
-        const shipped = lastShipped(settings.workDir, role);
+        // (only when it came from this branch: main and master may both ship production)
+        const shipped =
+          shippedFrom(settings.workDir, role) === branch
+            ? lastShipped(settings.workDir, role)
+            : undefined;
         const now =
           shipped ??
           Bun.spawnSync(["git", "rev-parse", "--verify", "-q", `refs/heads/${branch}`])
@@ -119,7 +121,7 @@ export async function deploy(
           commit,
           workspace: join(settings.workDir, "workspaces", role),
           cacheRoot: join(settings.workDir, "cache", "node_modules"),
-          testCommand: config.pipeline.test[branch as "master" | "staging"],
+          testCommand: testCommandOf(config, role),
           say,
         });
         keepRelease(settings.workDir, commit.slice(0, 12), binaries);
@@ -165,7 +167,7 @@ export async function deploy(
             );
           }
         }
-        recordShipped(settings.workDir, role, commit);
+        recordShipped(settings.workDir, role, commit, branch);
       },
     );
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -206,14 +208,24 @@ function keepRelease(workDir: string, version: string, binaries: string[]) {
 }
 
 /** What the last deploy of a role shipped, kept beside the role's lock. */
-export function lastShipped(workDir: string, role: RoleName): string | undefined {
+function shippedRecord(workDir: string, role: RoleName): string[] {
   const file = join(workDir, "locks", `${role}.shipped`);
-  return existsSync(file) ? readFileSync(file, "utf8").trim() || undefined : undefined;
+  return existsSync(file) ? readFileSync(file, "utf8").trim().split(" ") : [];
 }
 
-export function recordShipped(workDir: string, role: RoleName, commit: string): void {
+/** The commit a role last shipped. */
+export function lastShipped(workDir: string, role: RoleName): string | undefined {
+  return shippedRecord(workDir, role)[0] || undefined;
+}
+
+/** The branch it was pushed on, when a push shipped it (setup and rollback name none). */
+export function shippedFrom(workDir: string, role: RoleName): string | undefined {
+  return shippedRecord(workDir, role)[1];
+}
+
+export function recordShipped(workDir: string, role: RoleName, commit: string, branch = ""): void {
   mkdirSync(join(workDir, "locks"), { recursive: true });
-  writeFileSync(join(workDir, "locks", `${role}.shipped`), `${commit}\n`);
+  writeFileSync(join(workDir, "locks", `${role}.shipped`), `${`${commit} ${branch}`.trim()}\n`);
 }
 
 async function drainAt(redis: RedisClient | undefined, url: string, draining: boolean) {

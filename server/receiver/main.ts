@@ -2,8 +2,11 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { gitopsDir, inventoryRepoFor } from "../../gitops/repo.ts";
 import { checkAdmin } from "../proxy/auth.ts";
-import { loadConfigOrDefaults } from "../shared/config/load.ts";
+import { ConfigError, loadConfigOrDefaults } from "../shared/config/load.ts";
+import { loadLocatedConfig } from "../shared/config/locate.ts";
+import type { Config } from "../shared/config/schema.ts";
 import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
+import { redact } from "../shared/secrets.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { VERSION } from "../shared/version.ts";
 import { fleetSource } from "./fleet.ts";
@@ -43,7 +46,17 @@ const INVENTORY = "inventory";
 if (process.argv.includes("--hook")) {
   const env = process.env;
   const input = await new Response(Bun.stdin.stream()).text();
-  const config = loadConfigOrDefaults(env.DROPSHIP_CONFIG ?? "");
+  let config: Config;
+  try {
+    // read afresh for every push, so a change to the config applies without a restart
+    config = loadConfigOrDefaults(env.DROPSHIP_CONFIG ?? "");
+  } catch (error) {
+    const problem = error instanceof ConfigError ? error.message : redact((error as Error).message);
+    process.stdout.write(
+      `✗ push rejected: the receiver's config does not validate, so nothing was tested or deployed:\n${problem}\nFix the file (bun run config checks it), then push again.\n`,
+    );
+    process.exit(1);
+  }
   const workDir = env.DROPSHIP_WORK ?? ".dropship/work";
   const code = await preReceive(input, {
     config,
@@ -61,7 +74,9 @@ await serverMain(
   SPEC,
   async () => {
     const env = readEnv(SPEC);
-    const config = loadConfigOrDefaults(env.config);
+    const { config, located } = loadLocatedConfig((line) =>
+      console.log(`dropship-receiver: ${line}`),
+    );
     const repos = resolve(env.repos);
     mkdirSync(repos, { recursive: true });
     const gitops = gitopsDir(config, { DROPSHIP_GITOPS_REPO: env.gitopsRepo });
@@ -69,7 +84,7 @@ await serverMain(
     const hookEnv = {
       DROPSHIP_HOOK_EXEC: process.execPath,
       DROPSHIP_HOOK_ARGS: script.endsWith(".ts") ? resolve(script) : "",
-      DROPSHIP_CONFIG: env.config ? resolve(env.config) : "",
+      DROPSHIP_CONFIG: located.file ?? "",
       DROPSHIP_INVENTORY: env.inventory ? resolve(env.inventory) : "",
       DROPSHIP_GITOPS_REPO: gitops,
       DROPSHIP_SSH_KEY: env.sshKey ? resolve(env.sshKey) : "",
@@ -125,7 +140,7 @@ await serverMain(
     console.log(
       `dropship-receiver ${VERSION} listening on http://${env.host}:${server.port} — repositories in ${repos}`,
     );
-    const autoscaler = await maybeAutoscale(env.config, env.redisUrl, resolve(env.work));
+    const autoscaler = await maybeAutoscale(located.file ?? "", env.redisUrl, resolve(env.work));
     onShutdown(async () => {
       autoscaler?.stop();
       await server.stop();
@@ -159,8 +174,12 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
   const scaler = startAutoscaler(
     {
       config,
-      provider: providerFromEnv(process.env, (line) => console.log(`autoscaler: ${line}`)),
-      repo: inventoryRepoFor(config, process.env, (line) => console.log(`autoscaler: ${line}`)),
+      provider: providerFromEnv(process.env, (line) =>
+        console.log(`${new Date().toISOString()} autoscaler: ${line}`),
+      ),
+      repo: inventoryRepoFor(config, process.env, (line) =>
+        console.log(`${new Date().toISOString()} autoscaler: ${line}`),
+      ),
       redis,
       privateKeyFile: resolve(keyFile),
       privateKey: readFileSync(keyFile, "utf8"),
@@ -168,7 +187,8 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
       knownHostsFile: resolve(process.env.DROPSHIP_KNOWN_HOSTS ?? ".dropship/known_hosts"),
       workDir,
       playbookEnv: playbookEnvFrom(process.env),
-      say: (line) => console.log(line),
+      // the receiver runs for weeks: its autoscaler's lines say when
+      say: (line) => console.log(`${new Date().toISOString()} ${line}`),
     },
     10_000,
   );

@@ -16,6 +16,7 @@ import { recordEvent } from "../shared/state/events.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { listBackends, putBackend, removeBackend } from "../shared/state/routing.ts";
+import { reasonOnly } from "../shared/text/words.ts";
 import { lastShipped, releaseDir } from "./hook.ts";
 import { withRoleLock } from "./lock.ts";
 import { scaleMail } from "./scale-mail.ts";
@@ -188,7 +189,7 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
     const fleet = addHost(await repo.read(), record);
     await repo.commit(
       fleet,
-      `scale out: ${reason} — added ${name} (${address}, droplet ${host.droplet.id})`,
+      `scale out: ${reasonOnly(reason)} — added ${name} (${address}, droplet ${host.droplet.id})`,
     );
     say(`✓ ${name} serves production`);
     await scalingEvent(deps, "out", name, reason, "added");
@@ -235,7 +236,7 @@ async function removeProductionHost(
   const fleet = removeHost(await repo.read(), victim.name);
   await repo.commit(
     fleet,
-    `scale in: ${reason} — removed ${victim.name} (${victim.address}, droplet ${victim.dropletId})`,
+    `scale in: ${reasonOnly(reason)} — removed ${victim.name} (${victim.address}, droplet ${victim.dropletId})`,
   );
   say(`✓ ${victim.name} removed`);
   await scalingEvent(deps, "in", victim.name, reason, "removed");

@@ -44,7 +44,7 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   const plan = setup("--dry-run");
   expect(plan).toEqual({
     code: 0,
-    out: "to create: shop-proxy-1 (s-1vcpu-1gb), shop-redis-1 (s-1vcpu-1gb), shop-production-1 (s-1vcpu-1gb)\nfleet cost: $0.0268/h (~$18/month)\n",
+    out: `config: ${join(dir, "dropship.yml")} (DROPSHIP_CONFIG)\nto create: shop-proxy-1 (s-1vcpu-1gb), shop-redis-1 (s-1vcpu-1gb), shop-production-1 (s-1vcpu-1gb)\nfleet cost: $0.0268/h (~$18/month)\n`,
     err: "",
   });
   const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });

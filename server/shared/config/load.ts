@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { parseDocument } from "yaml";
 import type { Config } from "./schema.ts";
 import { validateConfig } from "./validate.ts";
 
@@ -31,7 +32,7 @@ export function parseConfigText(file: string, text: string): Config {
   try {
     raw = Bun.YAML.parse(text);
   } catch (error) {
-    throw new ConfigError(file, [`is not valid YAML — ${(error as Error).message}`]);
+    throw new ConfigError(file, [yamlFault(text, (error as Error).message)]);
   }
   const result = validateConfig(raw);
   if (!result.ok) throw new ConfigError(file, result.errors);
@@ -44,4 +45,17 @@ export function loadConfigOrDefaults(file: string | undefined): Config {
   const defaults = validateConfig({});
   if (!defaults.ok) throw new Error(`built-in defaults are invalid: ${defaults.errors.join("; ")}`);
   return defaults.config;
+}
+
+/**
+ * Where YAML that does not parse goes wrong, as `line L, column C: …`. Bun's parser says only
+ * "Unexpected token"; the yaml package (used for this alone) knows where.
+ */
+export function yamlFault(text: string, fallback: string): string {
+  const [first] = parseDocument(text).errors;
+  if (!first) return `is not valid YAML — ${fallback}`;
+  const [at] = first.linePos ?? [];
+  const what = first.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? fallback;
+  const where = at ? `line ${at.line}, column ${at.col}: ` : "";
+  return `${where}is not valid YAML — ${what}`;
 }

@@ -15,6 +15,8 @@ const Port = (fallback: number, description: string) =>
   T.Integer({ minimum: 1, maximum: 65535, default: fallback, description });
 
 const SLUG = "^[a-z0-9][a-z0-9-]*$";
+const BRANCH = "^[A-Za-z0-9._][A-Za-z0-9._/-]*$";
+const BRANCH_HINT = "a branch name like main or release/2.1";
 const SLUG_HINT = "use lowercase letters, digits and dashes, like nyc3 or s-1vcpu-1gb";
 const Slug = (fallback: string, description: string) =>
   T.String({ pattern: SLUG, hint: SLUG_HINT, default: fallback, description });
@@ -205,7 +207,23 @@ export const ConfigSchema = T.Object(
           },
           "the test command per branch",
         ),
-        allow_force_push: T.Boolean({ default: false, description: "allow rewriting master" }),
+        branches: Section(
+          {
+            production: T.Array(T.String({ pattern: BRANCH, hint: BRANCH_HINT }), {
+              default: ["master", "main"],
+              description: "pushed branches that deploy to production (tested by test/master)",
+            }),
+            staging: T.Array(T.String({ pattern: BRANCH, hint: BRANCH_HINT }), {
+              default: ["staging"],
+              description: "pushed branches that deploy the canary (tested by test/staging)",
+            }),
+          },
+          "which pushed branch deploys where; any other branch is stored only",
+        ),
+        allow_force_push: T.Boolean({
+          default: false,
+          description: "allow rewriting a deploying branch",
+        }),
         lock_timeout: Duration("10m", "a push waits this long for another deploy"),
         health_timeout: Duration("60s", "a host must be healthy within this", true),
       },

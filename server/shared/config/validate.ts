@@ -162,6 +162,14 @@ function crossFieldErrors(config: Config): string[] {
       );
     }
   }
+  const branches = config.pipeline?.branches;
+  if (Array.isArray(branches?.production) && Array.isArray(branches?.staging)) {
+    for (const branch of branches.staging.filter((b) => branches.production.includes(b))) {
+      errors.push(
+        `pipeline/branches/staging: ${branch} is also in pipeline/branches/production — a branch deploys to one role`,
+      );
+    }
+  }
   if (typeof proxy.idle_timeout === "number" && proxy.idle_timeout > 255_000) {
     errors.push("proxy/idle_timeout: must be at most 255s (the most Bun's server allows)");
   }

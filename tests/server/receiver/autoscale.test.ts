@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import {
+  afterActionSeen,
   afterProvision,
   decide,
   IDLE,
@@ -90,4 +91,16 @@ test("repeated failed provisions open the circuit until someone resets it", () =
   expect(stopped.action).toBe("none");
   expect(stopped.why).toStartWith("stopped: 3 failed provisions in a row");
   expect(afterProvision(afterProvision(IDLE, false), true).failures).toBe(0);
+});
+
+test("a scaling action by hand starts the cooldown too; an older one changes nothing", () => {
+  // someone ran `bun run scale` at 0 s: sustained load must wait out the cooldown from then
+  const load = Array.from({ length: 70 }, () => 95);
+  const manual = run(load, 2, afterActionSeen(IDLE, 0));
+  expect(manual.actions.map((a) => a.split(":")[0])).toEqual(["600s add"]);
+  expect(run(load, 2, IDLE).actions.map((a) => a.split(":")[0])).toEqual(["60s add", "660s add"]);
+  const longAgo = run(load, 2, afterActionSeen(IDLE, -600_000));
+  expect(longAgo.actions.map((a) => a.split(":")[0])).toEqual(["60s add", "660s add"]);
+  const own = { ...IDLE, lastActionAt: 5_000 };
+  expect(afterActionSeen(own, 1_000)).toBe(own);
 });

@@ -348,6 +348,43 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(nothing.output).toContain("web-1 does not have release no-such-release");
 }, 180_000);
 
+test("a push to main deploys production too (pipeline.branches); another branch is only stored", async () => {
+  commitBadChange("README.md", "# dropship", "# dropship, pushed on main", "a change on main");
+  const push = git("push", "prod", "HEAD:main");
+  expect(push.output).toContain(
+    `remote: dropship: main ${head().slice(0, 12)} by ann → production`,
+  );
+  expect(push.output).toMatch(/remote: ✓ \w{12} is live on production/);
+  expect(push.code).toBe(0);
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(head().slice(0, 12));
+  const feature = git("push", "prod", "HEAD:feature/x");
+  expect(feature.output).toContain(
+    "remote: refs/heads/feature/x: stored, not deployed (only master, main and staging deploy)",
+  );
+  expect(feature.code).toBe(0);
+}, 120_000);
+
+test("a config broken while the receiver runs rejects the push with a sentence, not a stack", () => {
+  const file = join(dir, "dropship.yml");
+  const good = readFileSync(file, "utf8");
+  writeFileSync(file, `${good}pipeline: { test: [unclosed\n`);
+  try {
+    const before = serverBranch();
+    commitBadChange("README.md", "# dropship", "# dropship, under a broken config", "any change");
+    const push = git("push", "prod", "HEAD:master");
+    expect(push.code).not.toBe(0);
+    expect(push.output).toContain(
+      "remote: ✗ push rejected: the receiver's config does not validate, so nothing was tested or deployed:",
+    );
+    expect(push.output).toMatch(/remote: .*dropship\.yml: 1 problem/);
+    expect(push.output).toMatch(/remote: {3}line \d+, column \d+: is not valid YAML/);
+    expect(push.output).not.toContain("    at ");
+    expect(serverBranch()).toBe(before);
+  } finally {
+    writeFileSync(file, good);
+  }
+});
+
 test("the receiver serves clones too, and refuses a tree without a lock file", () => {
   const copy = join(dir, "copy");
   const cloned = Bun.spawnSync(

@@ -7,6 +7,7 @@ import { scaleIn, scaleOut } from "../../../server/receiver/scale.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../../../server/shared/config/validate.ts";
 import { type Mail, Mailer } from "../../../server/shared/mailer.ts";
+import { KEYS } from "../../../server/shared/state/keys.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
 import { startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
@@ -171,16 +172,17 @@ test("bun run scale --dry-run prints the plan and the fleet's cost, and refuses 
     });
     return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
   };
+  // stdout, then stderr, where every command says which config it read
+  const said = `config: ${file} (DROPSHIP_CONFIG)\n`;
   expect(scale("--dry-run")).toEqual({
     code: 0,
-    output:
-      "production: 1 → 2 hosts (s-1vcpu-1gb); fleet cost $0.0089/h (~$6/month) → $0.0179/h (~$12/month)\n",
+    output: `production: 1 → 2 hosts (s-1vcpu-1gb); fleet cost $0.0089/h (~$6/month) → $0.0179/h (~$12/month)\n${said}`,
   });
   expect(scale("--to", "3", "--dry-run")).toEqual({
     code: 1,
-    output:
-      "dropship scale: 3 production hosts is above autoscale/max (2); raise the cap in the config first\n",
+    output: `${said}dropship scale: 3 production hosts is above autoscale/max (2); raise the cap in the config first\n`,
   });
+  expect(scale("--to", "1", "--dry-run").output).toContain("production: 1 → 1 host (s-1vcpu-1gb)");
   expect(scale("--down", "--dry-run").output).toContain("below autoscale/min (1)");
   expect((await repo.read()).hosts.length).toBe(1);
 });
@@ -195,6 +197,8 @@ test("sustained proxy CPU makes the autoscaler add exactly one host per cooldown
     pipeline: { health_timeout: "15s" },
   });
   if (!fast.ok) throw new Error(fast.errors.join("\n"));
+  // the earlier tests' scaling actions would start the cooldown, as any action by hand does
+  await state.del(KEYS.scaling);
   const said: string[] = [];
   const autoscaler = startAutoscaler(
     { ...deps, config: fast.config, say: (l) => said.push(l) },
@@ -272,7 +276,7 @@ test("a tagged droplet the inventory does not know is reported, and deleted when
   const known = (await repo.read()).hosts.map((h) => h.name).sort();
   expect((await provider.listByTag("dropship")).map((d) => d.name).sort()).toEqual(known);
   expect(scale("--reconcile").output).toBe(
-    "no orphans: every tagged droplet is in the inventory\n",
+    `no orphans: every tagged droplet is in the inventory\nconfig: ${file} (DROPSHIP_CONFIG)\n`,
   );
 });
 

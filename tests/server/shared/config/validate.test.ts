@@ -28,9 +28,17 @@ describe("a valid config", () => {
     const fromExample = parseConfigText("example", readFileSync("dropship.example.yml", "utf8"));
     const fromNothing = validateConfig({});
     if (!fromNothing.ok) throw new Error("defaults invalid");
-    expect({ ...fromExample, monitor: { ...fromExample.monitor, roles: {} } }).toEqual(
-      fromNothing.config,
-    );
+    // the example differs from the defaults on purpose in two places: per-role thresholds, and
+    // a push test that needs neither root nor network namespaces
+    expect(fromExample.pipeline.test).toEqual({
+      master: "bun run test:unit",
+      staging: "bun run test:unit",
+    });
+    expect({
+      ...fromExample,
+      monitor: { ...fromExample.monitor, roles: {} },
+      pipeline: { ...fromExample.pipeline, test: fromNothing.config.pipeline.test },
+    }).toEqual(fromNothing.config);
     expect(fromExample.monitor.roles.redis?.memory).toBe(80);
   });
 
@@ -207,7 +215,17 @@ describe("each kind of error names the path and the fault", () => {
     ]);
     expect(() => parseConfigText("broken.yml", "roles: [unclosed")).toThrow(ConfigError);
     expect(() => parseConfigText("broken.yml", "roles: [unclosed")).toThrow(
-      /broken.yml: 1 problem\n {2}is not valid YAML/,
+      /broken.yml: 1 problem\n {2}line 1, column \d+: is not valid YAML — /,
+    );
+  });
+
+  test("broken YAML says the line and column", () => {
+    const text = "name: shop\nroles:\n  production: { count: 2\nports: { proxy: 80 }\n";
+    expect(() => parseConfigText("dropship.yml", text)).toThrow(
+      "dropship.yml: 1 problem\n  line 4, column 1: is not valid YAML — Flow map in block collection must be sufficiently indented and end with a }",
+    );
+    expect(() => parseConfigText("dropship.yml", "name: shop\ntag: 'unclosed\n")).toThrow(
+      "line 3, column 1: is not valid YAML — Missing closing 'quote",
     );
   });
 });
