@@ -1,10 +1,13 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { missingHosts, wantedHosts } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
+import { fleetEnvFile, writeFleetEnv } from "../server/shared/config/env-file.ts";
 import { loadRequiredConfig } from "../server/shared/config/locate.ts";
+import type { Config } from "../server/shared/config/schema.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
@@ -96,9 +99,28 @@ await runCli("setup", USAGE, async (args) => {
     repos: resolve(env.DROPSHIP_REPOS ?? ".dropship/repos"),
     step: (text) => console.log(`▸ ${text}`),
   });
+  const proxyHost = addressOf(fleet, "proxy");
+  const fleetEnv = fleetEnvFile();
+  writeFleetEnv(fleetEnv, {
+    REDIS_URL: `redis://:${redisPassword}@${addressOf(fleet, "redis")}:${config.ports.redis}/0`,
+    PROXY_URL: `http://${proxyHost}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}`,
+    DASHBOARD_URL: `http://${proxyHost}:${ADMIN_PORT}/_dropship/`,
+    DROPSHIP_KNOWN_HOSTS: knownHostsFile,
+  });
   console.log(`
 ✓ ${config.name} is up: http://${addressOf(fleet, "proxy")}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}/
   dashboard: http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/ (the password is DROPSHIP_ADMIN_TOKEN)
-  REDIS_URL for the CLI and the receiver: redis://:****@${addressOf(fleet, "redis")}:${config.ports.redis}/0
-  next: bun run receiver, then git remote add prod http://you:$DROPSHIP_ADMIN_TOKEN@<this host>:${config.ports.receiver}/app.git`);
+  ${fleetEnv}: the Redis URL, the proxy's URLs and the known hosts, for every other command
+  next: bun run receiver (keep it running), then from this checkout:
+    git remote add prod http://you@${hostname()}:${config.ports.receiver}/app.git
+    ${pushLine(config, run(["git", "-C", root, "branch", "--show-current"]).trim())}
+  (git asks for the password: it is DROPSHIP_ADMIN_TOKEN from .env)`);
 });
+
+/** The push that deploys this checkout to production, whatever its branch is called. */
+function pushLine(config: Config, branch: string): string {
+  const { production } = config.pipeline.branches;
+  return production.includes(branch)
+    ? `git push prod ${branch}`
+    : `git push prod HEAD:${production[0] ?? "main"}   # ${branch || "this checkout"} is not a production branch`;
+}

@@ -1,3 +1,4 @@
+import { loadLocalSettings } from "../../server/shared/config/env-file.ts";
 import { redact } from "../../server/shared/secrets.ts";
 
 /** A failure the user can act on: printed as one line (or a short list), no stack. */
@@ -20,6 +21,7 @@ export async function runCli(
     return;
   }
   try {
+    loadLocalSettings();
     await main(args);
   } catch (error) {
     const err = error as Error;

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { gitopsDir, inventoryRepoFor } from "../../gitops/repo.ts";
 import { checkAdmin } from "../proxy/auth.ts";
+import { loadLocalSettings } from "../shared/config/env-file.ts";
 import { ConfigError, loadConfigOrDefaults } from "../shared/config/load.ts";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
 import type { Config } from "../shared/config/schema.ts";
@@ -58,6 +59,13 @@ if (process.argv.includes("--hook")) {
     process.exit(1);
   }
   const workDir = env.DROPSHIP_WORK ?? ".dropship/work";
+  // only the app's repository deploys; any other (an inventory pushed here, say) is stored
+  const repo = basename(resolve(env.GIT_DIR ?? ".")).replace(/\.git$/, "");
+  const app = env.DROPSHIP_REPO || "app";
+  if (repo !== app) {
+    process.stdout.write(`${repo}.git: stored, not deployed (only ${app}.git deploys)\n`);
+    process.exit(0);
+  }
   const code = await preReceive(input, {
     config,
     fleet: () => fleetSource(env, config, workDir),
@@ -73,6 +81,7 @@ await serverMain(
   "git push prod: test gate and rolling deploys",
   SPEC,
   async () => {
+    loadLocalSettings(); // .env beside the config, then .dropship/fleet.env from bun run setup
     const env = readEnv(SPEC);
     const { config, located } = loadLocatedConfig((line) =>
       console.log(`dropship-receiver: ${line}`),
@@ -91,6 +100,7 @@ await serverMain(
       DROPSHIP_KNOWN_HOSTS: resolve(env.knownHosts),
       DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN ?? "",
       DROPSHIP_WORK: resolve(env.work),
+      DROPSHIP_REPO: process.env.DROPSHIP_REPO || "app",
       REDIS_URL: env.redisUrl,
     };
     /** The GitOps inventory, for clone and fetch: written by dropship only, never pushed to. */

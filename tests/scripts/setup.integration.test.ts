@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
@@ -76,6 +76,39 @@ test("bun run setup brings a deployment up on the API, and a second run only com
     "master",
   ]);
   expect(master.stdout.toString().trim()).toBe(sha);
+
+  // what the other commands need is written once, 0600, beside the config; status then works
+  // with nothing but the config named
+  const fleetEnv = join(dir, ".dropship/fleet.env");
+  expect(statSync(fleetEnv).mode & 0o777).toBe(0o600);
+  expect(readFileSync(fleetEnv, "utf8")).toContain(
+    `REDIS_URL=redis://:${env.DROPSHIP_REDIS_PASSWORD}@`,
+  );
+  expect(first.out).toContain(`${fleetEnv}: the Redis URL, the proxy's URLs and the known hosts`);
+  // and the lines that push this checkout, for the branch it is on
+  const branch = Bun.spawnSync(["git", "-C", ROOT, "branch", "--show-current"])
+    .stdout.toString()
+    .trim();
+  expect(first.out).toMatch(/git remote add prod http:\/\/you@\S+:9000\/app\.git\n/);
+  expect(first.out).toContain(
+    ["master", "main"].includes(branch) ? `git push prod ${branch}\n` : "git push prod HEAD:master",
+  );
+  expect(first.out).not.toContain("$DROPSHIP_ADMIN_TOKEN");
+  const status = Bun.spawnSync([process.execPath, join(ROOT, "scripts/status.ts")], {
+    cwd: ROOT,
+    env: {
+      PATH: env.PATH,
+      HOME: env.HOME,
+      DROPSHIP_CONFIG: env.DROPSHIP_CONFIG,
+      DROPSHIP_ADMIN_TOKEN: env.DROPSHIP_ADMIN_TOKEN,
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(status.exitCode).toBe(0);
+  expect(status.stdout.toString()).toMatch(
+    /shop-production-1\s+production\s+[\d.]+\s+\w{12}\s+in rotation\s+healthy/,
+  );
 
   const second = setup();
   expect(second.code).toBe(0);

@@ -362,6 +362,14 @@ test("a push to main deploys production too (pipeline.branches); another branch 
     "remote: refs/heads/feature/x: stored, not deployed (only master, main and staging deploy)",
   );
   expect(feature.code).toBe(0);
+  // only the app's repository deploys: master pushed to another one is stored
+  const other = git(
+    "push",
+    `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/other.git`,
+    "HEAD:master",
+  );
+  expect(other.output).toContain("remote: other.git: stored, not deployed (only app.git deploys)");
+  expect(other.code).toBe(0);
 }, 120_000);
 
 test("a config broken while the receiver runs rejects the push with a sentence, not a stack", () => {
