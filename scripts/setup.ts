@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { missingHosts, wantedHosts } from "../gitops/model.ts";
@@ -6,10 +6,11 @@ import { inventoryRepoFor } from "../gitops/repo.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { fleetEnvFile, writeFleetEnv } from "../server/shared/config/env-file.ts";
-import { loadRequiredConfig } from "../server/shared/config/locate.ts";
+import { expandPath, loadRequiredConfig } from "../server/shared/config/locate.ts";
 import type { Config } from "../server/shared/config/schema.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { run } from "../server/shared/proc.ts";
+import { counted } from "../server/shared/text/words.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { addressOf, bringUp } from "./lib/setup.ts";
 
@@ -49,6 +50,20 @@ await runCli("setup", USAGE, async (args) => {
       : `every role has its hosts (${inventory.hosts.length} in the inventory)`,
   );
   console.log(`fleet cost: ${formatCost(hourlyCost(sizes))}`);
+  // what a real run needs first, checked by --dry-run too: the key pair and the token
+  const keyFile = resolve(expandPath(env.DROPSHIP_SSH_KEY ?? config.digitalocean.ssh_key, env));
+  console.log(`✓ SSH key ${checkKeyPair(keyFile)}`);
+  const provider = providerFromEnv(env, (line) => console.log(`  ${line}`));
+  try {
+    const tagged = await provider.listByTag(config.digitalocean.tag);
+    console.log(
+      `✓ DIGITALOCEAN_TOKEN works (${counted(tagged.length, "droplet")} tagged ${config.digitalocean.tag})`,
+    );
+  } catch (error) {
+    throw new UsageError(
+      `DigitalOcean did not accept the request with DIGITALOCEAN_TOKEN (${(error as Error).message}) — check the token and that it may read and write droplets`,
+    );
+  }
   if (dryRun) return;
 
   const adminToken = env.DROPSHIP_ADMIN_TOKEN ?? "";
@@ -61,20 +76,13 @@ await runCli("setup", USAGE, async (args) => {
     throw new UsageError(
       "DROPSHIP_REDIS_PASSWORD must be set, 16 characters or more (openssl rand -hex 16)",
     );
-  const keyFile = resolve(
-    env.DROPSHIP_SSH_KEY ?? config.digitalocean.ssh_key.replace(/^~/, env.HOME ?? "~"),
-  );
-  if (!existsSync(keyFile) || !existsSync(`${keyFile}.pub`))
-    throw new UsageError(
-      `no SSH key pair at ${keyFile}(.pub) — set DROPSHIP_SSH_KEY or run ssh-keygen -t ed25519`,
-    );
   const knownHostsFile = resolve(env.DROPSHIP_KNOWN_HOSTS || ".dropship/known_hosts");
   mkdirSync(dirname(knownHostsFile), { recursive: true });
   if (!existsSync(knownHostsFile)) writeFileSync(knownHostsFile, "");
   const work = resolve(env.DROPSHIP_WORK ?? ".dropship/work");
   const settings = {
     config,
-    provider: providerFromEnv(env, (line) => console.log(`  ${line}`)),
+    provider,
     repo,
     work,
     keyFile,
@@ -123,4 +131,26 @@ function pushLine(config: Config, branch: string): string {
   return production.includes(branch)
     ? `git push prod ${branch}`
     : `git push prod HEAD:${production[0] ?? "main"}   # ${branch || "this checkout"} is not a production branch`;
+}
+
+/** The key pair dropship logs in with: both halves there, matching, and no passphrase. */
+function checkKeyPair(keyFile: string): string {
+  if (!existsSync(keyFile) || !existsSync(`${keyFile}.pub`))
+    throw new UsageError(
+      `no SSH key pair at ${keyFile}(.pub) — set DROPSHIP_SSH_KEY, or run ssh-keygen -t ed25519 -N "" -f ${keyFile}`,
+    );
+  const derived = Bun.spawnSync(["ssh-keygen", "-y", "-P", "", "-f", keyFile], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (derived.exitCode !== 0)
+    throw new UsageError(
+      `${keyFile} cannot be read without a passphrase (${derived.stderr.toString().trim()}) — dropship logs in unattended: use a key without one`,
+    );
+  const half = (text: string) => text.trim().split(/\s+/).slice(0, 2).join(" ");
+  if (half(derived.stdout.toString()) !== half(readFileSync(`${keyFile}.pub`, "utf8")))
+    throw new UsageError(
+      `${keyFile}.pub is not the public half of ${keyFile} — regenerate it with ssh-keygen -y -f ${keyFile}`,
+    );
+  return keyFile;
 }

@@ -44,9 +44,40 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   const plan = setup("--dry-run");
   expect(plan).toEqual({
     code: 0,
-    out: `config: ${join(dir, "dropship.yml")} (DROPSHIP_CONFIG)\nto create: shop-proxy-1 (s-1vcpu-1gb), shop-redis-1 (s-1vcpu-1gb), shop-production-1 (s-1vcpu-1gb)\nfleet cost: $0.0268/h (~$18/month)\n`,
+    out: `config: ${join(dir, "dropship.yml")} (DROPSHIP_CONFIG)\nto create: shop-proxy-1 (s-1vcpu-1gb), shop-redis-1 (s-1vcpu-1gb), shop-production-1 (s-1vcpu-1gb)\nfleet cost: $0.0268/h (~$18/month)\n✓ SSH key ${join(dir, "id")}\n✓ DIGITALOCEAN_TOKEN works (0 droplets tagged dropship)\n`,
     err: "",
   });
+  // --dry-run already finds what a real run would fail on, and says what to do
+  const badToken = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), "--dry-run"], {
+    cwd: ROOT,
+    env: { ...env, DIGITALOCEAN_TOKEN: "not-the-token" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(badToken.exitCode).toBe(1);
+  expect(badToken.stderr.toString()).toContain(
+    "dropship setup: DigitalOcean did not accept the request with DIGITALOCEAN_TOKEN",
+  );
+  expect(badToken.stderr.toString()).not.toContain("not-the-token");
+  const noKey = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), "--dry-run"], {
+    cwd: ROOT,
+    env: { ...env, DROPSHIP_SSH_KEY: join(dir, "missing") },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(noKey.exitCode).toBe(1);
+  expect(noKey.stderr.toString()).toContain(`no SSH key pair at ${join(dir, "missing")}(.pub)`);
+  writeFileSync(join(dir, "other.pub"), userKey().publicKey);
+  writeFileSync(join(dir, "other"), account.privateKey, { mode: 0o600 });
+  const mismatch = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), "--dry-run"], {
+    cwd: ROOT,
+    env: { ...env, DROPSHIP_SSH_KEY: join(dir, "other") },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(mismatch.stderr.toString()).toContain(
+    `${join(dir, "other")}.pub is not the public half of ${join(dir, "other")}`,
+  );
   const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
   expect(await provider.listByTag("dropship")).toEqual([]);
 
