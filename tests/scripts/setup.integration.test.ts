@@ -31,15 +31,16 @@ test("bun run setup brings a deployment up on the API, and a second run only com
     DROPSHIP_WORK: join(dir, "work"),
     DROPSHIP_REPOS: join(dir, "repos"),
   };
-  const setup = (...args: string[]) => {
+  const setupWith = (changes: Record<string, string>, ...args: string[]) => {
     const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), ...args], {
       cwd: ROOT,
-      env,
+      env: { ...env, ...changes },
       stdout: "pipe",
       stderr: "pipe",
     });
     return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
   };
+  const setup = (...args: string[]) => setupWith({}, ...args);
 
   const plan = setup("--dry-run");
   expect(plan).toEqual({
@@ -48,34 +49,20 @@ test("bun run setup brings a deployment up on the API, and a second run only com
     err: "",
   });
   // --dry-run already finds what a real run would fail on, and says what to do
-  const badToken = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), "--dry-run"], {
-    cwd: ROOT,
-    env: { ...env, DIGITALOCEAN_TOKEN: "not-the-token" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(badToken.exitCode).toBe(1);
-  expect(badToken.stderr.toString()).toContain(
+  const badToken = setupWith({ DIGITALOCEAN_TOKEN: "not-the-token" }, "--dry-run");
+  expect(badToken.code).toBe(1);
+  expect(badToken.err).toContain(
     "dropship setup: DigitalOcean did not accept the request with DIGITALOCEAN_TOKEN",
   );
-  expect(badToken.stderr.toString()).not.toContain("not-the-token");
-  const noKey = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), "--dry-run"], {
-    cwd: ROOT,
-    env: { ...env, DROPSHIP_SSH_KEY: join(dir, "missing") },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(noKey.exitCode).toBe(1);
-  expect(noKey.stderr.toString()).toContain(`no SSH key pair at ${join(dir, "missing")}(.pub)`);
+  expect(badToken.err).not.toContain("not-the-token");
+  const noKey = setupWith({ DROPSHIP_SSH_KEY: join(dir, "missing") }, "--dry-run");
+  expect(noKey.code).toBe(1);
+  expect(noKey.err).toContain(`no SSH key pair at ${join(dir, "missing")}(.pub)`);
   writeFileSync(join(dir, "other.pub"), userKey().publicKey);
   writeFileSync(join(dir, "other"), account.privateKey, { mode: 0o600 });
-  const mismatch = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), "--dry-run"], {
-    cwd: ROOT,
-    env: { ...env, DROPSHIP_SSH_KEY: join(dir, "other") },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(mismatch.stderr.toString()).toContain(
+  const mismatch = setupWith({ DROPSHIP_SSH_KEY: join(dir, "other") }, "--dry-run");
+  expect(mismatch.code).toBe(1);
+  expect(mismatch.err).toContain(
     `${join(dir, "other")}.pub is not the public half of ${join(dir, "other")}`,
   );
   const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
