@@ -31,6 +31,7 @@ await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
     const ssh = await Ssh.connect({
       host: host.address,
       privateKey: fleet.privateKey,
+      keyFile: fleet.privateKeyFile,
       hostPublicKey: host.hostPublicKey,
     });
     try {

@@ -153,6 +153,7 @@ async function deliverFleet(
       const ssh = await Ssh.connect({
         host: host.address,
         privateKey: fleet.privateKey,
+        keyFile: fleet.privateKeyFile,
         hostPublicKey: host.hostPublicKey,
       });
       try {

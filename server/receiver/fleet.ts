@@ -15,6 +15,8 @@ export interface FleetHost {
 export interface Fleet {
   hosts: FleetHost[];
   privateKey: string;
+  /** where it was read from, for errors */
+  privateKeyFile?: string;
 }
 
 type InventoryFile = {
@@ -64,7 +66,11 @@ export function readFleet(inventoryFiles: string | string[]): Fleet {
       hosts.push({ name, role: role as RoleName, address, hostPublicKey });
     }
   }
-  return { hosts, privateKey: readFileSync(vars.ansible_ssh_private_key_file, "utf8") };
+  return {
+    hosts,
+    privateKey: readFileSync(vars.ansible_ssh_private_key_file, "utf8"),
+    privateKeyFile: vars.ansible_ssh_private_key_file,
+  };
 }
 
 /**

@@ -135,6 +135,7 @@ export async function deploy(
           await rollout({
             hosts,
             privateKey: fleet.privateKey,
+            privateKeyFile: fleet.privateKeyFile,
             version: commit.slice(0, 12),
             binaries,
             services: ["app"],

@@ -5,6 +5,8 @@ import type { FleetHost } from "./fleet.ts";
 export interface RolloutOptions {
   hosts: FleetHost[];
   privateKey: string;
+  /** where the key was read from, named when a host refuses it */
+  privateKeyFile?: string;
   version: string;
   binaries: string[];
   /** services restarted on each host; the first one's /healthz must report the version */
@@ -43,6 +45,7 @@ export async function rollout(options: RolloutOptions): Promise<void> {
     const ssh = await Ssh.connect({
       host: host.address,
       privateKey: options.privateKey,
+      keyFile: options.privateKeyFile,
       hostPublicKey: host.hostPublicKey,
     });
     let previous: string | undefined;
@@ -97,6 +100,7 @@ async function rollBack(
     const ssh = await Ssh.connect({
       host: host.address,
       privateKey: options.privateKey,
+      keyFile: options.privateKeyFile,
       hostPublicKey: host.hostPublicKey,
     });
     try {
@@ -147,6 +151,7 @@ async function dropRelease(hosts: { host: FleetHost }[], options: RolloutOptions
     const ssh = await Ssh.connect({
       host: host.address,
       privateKey: options.privateKey,
+      keyFile: options.privateKeyFile,
       hostPublicKey: host.hostPublicKey,
     });
     try {

@@ -150,6 +150,7 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
     const ssh = await Ssh.connect({
       host: address,
       privateKey: deps.privateKey,
+      keyFile: deps.privateKeyFile,
       hostPublicKey: host.hostKey.publicKey,
     });
     try {

@@ -5,6 +5,8 @@ export interface SshTarget {
   port?: number;
   user?: string;
   privateKey: string;
+  /** where the private key was read from, to name in errors */
+  keyFile?: string;
   /** the host's public key (`ssh-ed25519 AAAA…`): any other key is refused */
   hostPublicKey: string;
   timeoutMs?: number;
@@ -39,15 +41,8 @@ export class Ssh {
       };
       client
         .once("ready", () => resolve(new Ssh(client, target)))
-        .once("error", (error) => {
-          const where = `${config.username}@${target.host}`;
-          reject(
-            new SshError(
-              refusedKey
-                ? `${where}: the host key is not the pinned one — refusing to connect (a new droplet at an old address? check known_hosts)`
-                : `${where}: ${error.message}`,
-            ),
-          );
+        .once("error", (error: Error & { level?: string }) => {
+          reject(new SshError(connectFault(config.username ?? "root", target, error, refusedKey)));
         })
         .connect(config);
     });
@@ -105,4 +100,20 @@ export class Ssh {
   close(): void {
     this.client.end();
   }
+}
+
+/** Why a connection failed, naming the user, the host and the key, with what to check. */
+export function connectFault(
+  user: string,
+  target: Pick<SshTarget, "host" | "keyFile">,
+  error: Error & { level?: string },
+  refusedHostKey: boolean,
+): string {
+  const where = `${user}@${target.host}`;
+  const key = target.keyFile ? `the key ${target.keyFile}` : "the key given";
+  if (refusedHostKey)
+    return `${where}: the host key is not the pinned one — refusing to connect (a new droplet at an old address? check known_hosts)`;
+  if (error.level === "client-authentication")
+    return `${where}: ${key} was refused — its .pub must be in the host's authorized_keys (on DigitalOcean: the account key the droplet was created with; set DROPSHIP_SSH_KEY to that key)`;
+  return `${where} (with ${key}): ${error.message}`;
 }

@@ -109,4 +109,15 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   ]);
   expect(readdirSync(join(dir, "cache")).length).toBe(4);
   ssh.close();
+
+  // a key the host does not accept: the error names the user, the host and the key's path
+  const stranger = join(dir, "stranger");
+  await expect(
+    Ssh.connect({
+      host: ip,
+      privateKey: userKey().privateKey,
+      keyFile: stranger,
+      hostPublicKey: hostKey.publicKey,
+    }),
+  ).rejects.toThrow(`root@${ip}: the key ${stranger} was refused — its .pub must be in`);
 }, 120_000);
