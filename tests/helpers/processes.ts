@@ -19,7 +19,7 @@ export async function waitForLine(
   pattern: RegExp,
   ms: number,
   what: string,
-): Promise<void> {
+): Promise<string> {
   const reader = stream.getReader();
   const decoder = new TextDecoder();
   let seen = "";
@@ -35,6 +35,7 @@ export async function waitForLine(
     reader.releaseLock();
   }
   drain(stream);
+  return seen;
 }
 
 async function drain(stream: ReadableStream<Uint8Array>) {

@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { backendIdFor, type Track } from "../../server/shared/routing/model.ts";
 import type { RedisClient } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
-import { freePort } from "./ports.ts";
 import type { TestRedis } from "./redis.ts";
 import { type RunningServer, startServer } from "./server.ts";
 import { fileTempDir } from "./tmp.ts";
@@ -27,12 +26,14 @@ export async function startProxy(
 ): Promise<RunningProxy> {
   const file = join(fileTempDir("dropship-proxy-"), "dropship.yml");
   writeFileSync(file, config);
-  const adminPort = freePort();
+  // port 0: the proxy picks a free one and says which (two ports picked here could collide)
   const server = await startServer("proxy", {
     REDIS_URL: redis.url,
     DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
     DROPSHIP_CONFIG: file,
-    DROPSHIP_ADMIN_PORT: String(adminPort),
+    DROPSHIP_ADMIN_PORT: "0",
   });
+  const adminPort = /\(admin on :(\d+)\)/.exec(server.started)?.[1];
+  if (!adminPort) throw new Error(`the proxy did not say its admin port:\n${server.started}`);
   return Object.assign(server, { adminUrl: `http://127.0.0.1:${adminPort}` });
 }

@@ -13,6 +13,8 @@ export interface RunningServer {
   stop(): Promise<number>;
   /** what it has written to stderr so far (echoed to the test's stderr as it comes) */
   stderr(): string;
+  /** what it printed up to its "listening" line */
+  readonly started: string;
 }
 
 /**
@@ -45,7 +47,7 @@ export async function startServer(
       process.stderr.write(text);
     }
   })();
-  await waitForLine(
+  const started = await waitForLine(
     child.stdout,
     options.ready ?? /listening on/,
     options.timeoutMs ?? 10_000,
@@ -58,7 +60,14 @@ export async function startServer(
   afterAll(async () => {
     if (child.exitCode === null) await stop();
   });
-  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, stop, stderr: () => stderr };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid,
+    stop,
+    stderr: () => stderr,
+    started,
+  };
 }
 
 /** Polls until `check` passes or `ms` runs out; returns how long it took. */

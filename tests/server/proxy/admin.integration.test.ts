@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { readAudit } from "../../../server/shared/state/audit.ts";
-import { freePort } from "../../helpers/ports.ts";
 import { ADMIN_TOKEN, addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { rawRequest } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
@@ -278,7 +277,7 @@ test("without DROPSHIP_ADMIN_TOKEN the admin API answers 503 and proxying goes o
   const upstream = startUpstream("plain");
   const bare = await startServer("proxy", {
     REDIS_URL: redis.url,
-    DROPSHIP_ADMIN_PORT: String(freePort()),
+    DROPSHIP_ADMIN_PORT: "0",
   });
   await addBackend(state, "production", upstream.url);
   const response = await fetch(`${bare.url}/disable/1`, { headers: admin });
