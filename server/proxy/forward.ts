@@ -14,6 +14,7 @@ import {
 import type { RateLimitedLog } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Member } from "./pool.ts";
+import { pathStart } from "./reserved.ts";
 import type { Routing } from "./routing.ts";
 
 const COOKIE_AGE = 60 * 60 * 24 * 365;
@@ -124,7 +125,7 @@ export async function forward(
     );
   }
 
-  const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+  const path = url.slice(pathStart(url));
   const method = request.method;
   // Bun hands over no body for GET and HEAD (refuse() turned away those that announced one)
   const body = method === "GET" || method === "HEAD" ? null : request.body;
@@ -182,11 +183,7 @@ export async function forward(
     const answer = shaped instanceof Promise ? await shaped : shaped;
     // The upstream's own Response goes back with its fields edited in place where it can.
     prepareDownstream(answer.headers, track, member.backend.id, requestId);
-    if (!knownClient)
-      answer.headers.append("set-cookie", clientCookie("dropship_client", clientId));
-    if (cookieValue(cookie, "dropship_track") !== track) {
-      answer.headers.append("set-cookie", clientCookie("dropship_track", track));
-    }
+    setVisitorCookies(answer.headers, cookie, knownClient, clientId, track);
     return answer;
   }
 
@@ -279,6 +276,20 @@ function record(
   if (visitor !== undefined) deps.window.add(track, status >= 500, Date.now(), visitor);
 }
 
-export function clientCookie(name: string, value: string): string {
+function clientCookie(name: string, value: string): string {
   return `${name}=${value}; Path=/; Max-Age=${COOKIE_AGE}; HttpOnly; SameSite=Lax`;
+}
+
+/** The visitor's id for a new visitor, and its track when the cookie does not say it yet. */
+export function setVisitorCookies(
+  headers: Headers,
+  cookie: string | null,
+  knownClient: string | undefined,
+  clientId: string,
+  track: Track,
+): void {
+  if (!knownClient) headers.append("set-cookie", clientCookie("dropship_client", clientId));
+  if (cookieValue(cookie, "dropship_track") !== track) {
+    headers.append("set-cookie", clientCookie("dropship_track", track));
+  }
 }

@@ -1,7 +1,8 @@
 import type { Server, ServerWebSocket } from "bun";
-import { chooseBackend, clientCookie, type ForwardDeps, plainAnswer } from "./forward.ts";
+import { chooseBackend, type ForwardDeps, plainAnswer, setVisitorCookies } from "./forward.ts";
 import { cookieValue, requestIdOf, upstreamHeaders } from "./headers.ts";
 import type { Member, Pool } from "./pool.ts";
+import { pathStart } from "./reserved.ts";
 
 /** One visitor's WebSocket joined to one to its backend. */
 export interface Tunnel {
@@ -56,7 +57,7 @@ export async function openTunnel(
   const protocols = headers.get("sec-websocket-protocol");
   headers.delete("sec-websocket-protocol");
   const url = request.url;
-  const target = `${member.backend.url.replace(/^http/, "ws")}${url.slice(url.indexOf("/", url.indexOf("//") + 2))}`;
+  const target = `${member.backend.url.replace(/^http/, "ws")}${url.slice(pathStart(url))}`;
   const upstream = new WebSocket(target, {
     headers: Object.fromEntries(headers),
     protocols: protocols ? protocols.split(",").map((p) => p.trim()) : [],
@@ -99,10 +100,7 @@ export async function openTunnel(
     "x-request-id": requestId,
   });
   if (upstream.protocol) answer.set("sec-websocket-protocol", upstream.protocol);
-  if (!knownClient) answer.append("set-cookie", clientCookie("dropship_client", clientId));
-  if (cookieValue(cookie, "dropship_track") !== track) {
-    answer.append("set-cookie", clientCookie("dropship_track", track));
-  }
+  setVisitorCookies(answer, cookie, knownClient, clientId, track);
   member.inFlight++;
   if (!server.upgrade(request, { data: tunnel, headers: answer })) {
     member.inFlight--;

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { locateConfig } from "./locate.ts";
+import { localDir, locateConfig } from "./locate.ts";
 
 /** `KEY=value` lines, as `.env` files hold them (quotes around a value are taken off). */
 export function parseEnvFile(text: string): Record<string, string> {
@@ -32,8 +32,7 @@ export function mergeMissing(
 
 /** The machine-local settings `bun run setup` writes beside the config (untracked, 0600). */
 export function fleetEnvFile(env = process.env, cwd = process.cwd()): string {
-  const { file } = locateConfig(env, cwd);
-  return join(file ? dirname(file) : cwd, ".dropship", "fleet.env");
+  return join(localDir(locateConfig(env, cwd), cwd), "fleet.env");
 }
 
 export function writeFleetEnv(path: string, settings: Record<string, string>): void {
