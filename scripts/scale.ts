@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { inventoryRepoFor } from "../gitops/repo.ts";
 import { playbookEnvFrom, reconcile, scaleIn, scaleOut } from "../server/receiver/scale.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadRequiredConfig } from "../server/shared/config/locate.ts";
+import { localPaths } from "../server/shared/config/paths.ts";
 import { counted } from "../server/shared/text/words.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { cliRedis } from "./lib/redis.ts";
@@ -67,10 +67,8 @@ await runCli("scale", USAGE, async (args) => {
   );
   if (dryRun || target === now) return;
 
-  const keyFile = resolve(
-    process.env.DROPSHIP_SSH_KEY ??
-      config.digitalocean.ssh_key.replace(/^~/, process.env.HOME ?? "~"),
-  );
+  const paths = localPaths(config);
+  const keyFile = paths.sshKey;
   if (!existsSync(keyFile) || !existsSync(`${keyFile}.pub`))
     throw new UsageError(`no SSH key pair at ${keyFile}(.pub) — set DROPSHIP_SSH_KEY`);
   const redis = await cliRedis();
@@ -83,8 +81,8 @@ await runCli("scale", USAGE, async (args) => {
       privateKeyFile: keyFile,
       privateKey: readFileSync(keyFile, "utf8"),
       publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
-      knownHostsFile: resolve(process.env.DROPSHIP_KNOWN_HOSTS ?? ".dropship/known_hosts"),
-      workDir: resolve(process.env.DROPSHIP_WORK ?? ".dropship/work"),
+      knownHostsFile: paths.knownHosts,
+      workDir: paths.work,
       playbookEnv: playbookEnvFrom(process.env),
       say: (line: string) => console.log(line),
     };

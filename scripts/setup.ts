@@ -6,7 +6,8 @@ import { inventoryRepoFor } from "../gitops/repo.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { fleetEnvFile, writeFleetEnv } from "../server/shared/config/env-file.ts";
-import { expandPath, loadRequiredConfig } from "../server/shared/config/locate.ts";
+import { loadRequiredConfig } from "../server/shared/config/locate.ts";
+import { localPaths } from "../server/shared/config/paths.ts";
 import type { Config } from "../server/shared/config/schema.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { run } from "../server/shared/proc.ts";
@@ -51,7 +52,8 @@ await runCli("setup", USAGE, async (args) => {
   );
   console.log(`fleet cost: ${formatCost(hourlyCost(sizes))}`);
   // what a real run needs first, checked by --dry-run too: the key pair and the token
-  const keyFile = resolve(expandPath(env.DROPSHIP_SSH_KEY ?? config.digitalocean.ssh_key, env));
+  const paths = localPaths(config, env);
+  const keyFile = paths.sshKey;
   console.log(`✓ SSH key ${checkKeyPair(keyFile)}`);
   const provider = providerFromEnv(env, (line) => console.log(`  ${line}`));
   try {
@@ -76,10 +78,10 @@ await runCli("setup", USAGE, async (args) => {
     throw new UsageError(
       "DROPSHIP_REDIS_PASSWORD must be set, 16 characters or more (openssl rand -hex 16)",
     );
-  const knownHostsFile = resolve(env.DROPSHIP_KNOWN_HOSTS || ".dropship/known_hosts");
+  const knownHostsFile = paths.knownHosts;
   mkdirSync(dirname(knownHostsFile), { recursive: true });
   if (!existsSync(knownHostsFile)) writeFileSync(knownHostsFile, "");
-  const work = resolve(env.DROPSHIP_WORK ?? ".dropship/work");
+  const work = paths.work;
   const settings = {
     config,
     provider,
@@ -104,7 +106,7 @@ await runCli("setup", USAGE, async (args) => {
     },
     commit: sha,
     releases: { production: release, staging: release },
-    repos: resolve(env.DROPSHIP_REPOS ?? ".dropship/repos"),
+    repos: paths.repos,
     step: (text) => console.log(`▸ ${text}`),
   });
   const proxyHost = addressOf(fleet, "proxy");

@@ -1,13 +1,14 @@
-import { resolve } from "node:path";
+import { join } from "node:path";
 import { fleetSource } from "../../server/receiver/fleet.ts";
 import { loadLocatedConfig } from "../../server/shared/config/locate.ts";
+import { localPaths } from "../../server/shared/config/paths.ts";
 import { UsageError } from "./cli.ts";
 
 /** What deploy and rollback need, from the same variables the receiver reads. */
 export function receiverSettings(env: Record<string, string | undefined> = process.env) {
   const { config } = loadLocatedConfig((line) => console.error(line), env);
-  const workDir = resolve(env.DROPSHIP_WORK ?? ".dropship/work");
-  const fleet = fleetSource(env, config, workDir);
+  const paths = localPaths(config, env);
+  const fleet = fleetSource(env, config, paths);
   if (!fleet)
     throw new UsageError(
       `no hosts: the GitOps inventory (${config.gitops.repo}) is empty and DROPSHIP_INVENTORY is not set — bun run scale adds hosts`,
@@ -16,7 +17,7 @@ export function receiverSettings(env: Record<string, string | undefined> = proce
     config,
     fleet,
     redisUrl: env.REDIS_URL || undefined,
-    workDir,
-    repo: resolve(env.DROPSHIP_REPOS ?? ".dropship/repos", `${env.DROPSHIP_REPO ?? "app"}.git`),
+    workDir: paths.work,
+    repo: join(paths.repos, `${env.DROPSHIP_REPO || "app"}.git`),
   };
 }

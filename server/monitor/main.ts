@@ -71,7 +71,7 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
   const env = readEnv(SPEC);
   if (env.smtpUrl && !env.to)
     throw new Error("SMTP_URL is set but ALERT_EMAIL_TO is not — say who gets the mail");
-  const config = await monitorSettings(env.config);
+  const config = await monitorSettings((line) => console.log(`dropship-monitor: ${line}`));
   const monitorConfig = config.monitor;
   const override = monitorConfig.roles[env.role];
   const forMs = env.forMs ?? override?.for ?? monitorConfig.for;

@@ -1,3 +1,4 @@
+import { locateConfig } from "../shared/config/find.ts";
 import type { Config } from "../shared/config/schema.ts";
 
 export type MonitorSettings = Pick<Config, "monitor"> & {
@@ -24,8 +25,17 @@ export const MONITOR_DEFAULTS: MonitorSettings = {
   canary: { after_alert: "stay_off" },
 };
 
-/** The deployment config when a file is named, else the defaults above. */
-export async function monitorSettings(file: string): Promise<MonitorSettings> {
+/**
+ * The deployment config found the way every command finds it (DROPSHIP_CONFIG, else
+ * dropship.yml in the working directory), else the defaults above. Says which.
+ */
+export async function monitorSettings(
+  say: (line: string) => void,
+  env: Record<string, string | undefined> = process.env,
+  cwd = process.cwd(),
+): Promise<MonitorSettings> {
+  const { file, said } = locateConfig(env, cwd);
+  say(said);
   if (!file) return MONITOR_DEFAULTS;
   const { loadConfig } = await import("../shared/config/load.ts");
   return loadConfig(file);

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { type ConnectionSettings, connectionYaml } from "../../gitops/inventory.ts";
 import { gitopsDir } from "../../gitops/repo.ts";
+import type { LocalPaths } from "../shared/config/paths.ts";
 import type { Config, RoleName } from "../shared/config/schema.ts";
 
 export interface FleetHost {
@@ -99,25 +100,22 @@ export interface FleetSource {
 /**
  * Where the hosts come from: DROPSHIP_INVENTORY when set (a fleet managed by hand), otherwise
  * the GitOps repository (DROPSHIP_GITOPS_REPO, default gitops/repo of the config) once it holds
- * an inventory, logged into with DROPSHIP_SSH_KEY and the host keys pinned in
- * DROPSHIP_KNOWN_HOSTS. Undefined when there is no fleet yet.
+ * an inventory, logged into with the SSH key and the host keys pinned in the known_hosts file
+ * of `paths`. Undefined when there is no fleet yet.
  */
 export function fleetSource(
   env: Record<string, string | undefined>,
   config: Pick<Config, "gitops">,
-  workDir: string,
+  paths: LocalPaths,
 ): FleetSource | undefined {
-  if (env.DROPSHIP_INVENTORY) return { inventories: [resolve(env.DROPSHIP_INVENTORY)] };
+  if (paths.inventory) return { inventories: [paths.inventory] };
   const repo = gitopsDir(config, env);
   if (!existsSync(join(repo, "inventory.yml"))) return undefined;
-  if (!env.DROPSHIP_SSH_KEY) {
+  if (!existsSync(paths.sshKey)) {
     throw new Error(
-      `the fleet in ${repo} needs DROPSHIP_SSH_KEY: the private key dropship logs in to its hosts with`,
+      `the fleet in ${repo} needs its SSH key, and ${paths.sshKey} does not exist — set DROPSHIP_SSH_KEY (or digitalocean/ssh_key) to the private key dropship logs in to its hosts with`,
     );
   }
-  const connection = {
-    privateKeyFile: resolve(env.DROPSHIP_SSH_KEY),
-    knownHostsFile: resolve(env.DROPSHIP_KNOWN_HOSTS || ".dropship/known_hosts"),
-  };
-  return { inventories: gitopsInventories(repo, connection, workDir), gitopsRepo: repo };
+  const connection = { privateKeyFile: paths.sshKey, knownHostsFile: paths.knownHosts };
+  return { inventories: gitopsInventories(repo, connection, paths.work), gitopsRepo: repo };
 }

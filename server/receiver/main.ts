@@ -5,6 +5,7 @@ import { checkAdmin } from "../proxy/auth.ts";
 import { loadLocalSettings } from "../shared/config/env-file.ts";
 import { ConfigError, loadConfigOrDefaults } from "../shared/config/load.ts";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
+import { type LocalPaths, localPaths, PATH_DEFAULTS } from "../shared/config/paths.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
 import { redact } from "../shared/secrets.ts";
@@ -25,8 +26,8 @@ const SPEC = {
       return value;
     },
   } satisfies Variable<string>,
-  repos: text("DROPSHIP_REPOS", ".dropship/repos", "where the bare repositories live"),
-  work: text("DROPSHIP_WORK", ".dropship/work", "workspaces, caches and deploy locks"),
+  repos: text("DROPSHIP_REPOS", PATH_DEFAULTS.DROPSHIP_REPOS, "where the bare repositories live"),
+  work: text("DROPSHIP_WORK", PATH_DEFAULTS.DROPSHIP_WORK, "workspaces, caches and deploy locks"),
   config: text("DROPSHIP_CONFIG", "", "the deployment config (test commands, ports, timeouts)"),
   inventory: text(
     "DROPSHIP_INVENTORY",
@@ -35,8 +36,16 @@ const SPEC = {
   ),
   redisUrl: text("REDIS_URL", "", "for draining hosts at the proxy and recording deploys"),
   gitopsRepo: text("DROPSHIP_GITOPS_REPO", "", "the GitOps inventory (default: gitops/repo)"),
-  sshKey: text("DROPSHIP_SSH_KEY", "", "the private key for the hosts (its .pub beside it)"),
-  knownHosts: text("DROPSHIP_KNOWN_HOSTS", ".dropship/known_hosts", "the hosts' pinned keys"),
+  sshKey: text(
+    "DROPSHIP_SSH_KEY",
+    "",
+    "the private key for the hosts, its .pub beside it (default: digitalocean/ssh_key)",
+  ),
+  knownHosts: text(
+    "DROPSHIP_KNOWN_HOSTS",
+    PATH_DEFAULTS.DROPSHIP_KNOWN_HOSTS,
+    "the hosts' pinned keys",
+  ),
 };
 // Also read when set: DIGITALOCEAN_TOKEN and DIGITALOCEAN_API_URL (the autoscaler),
 // DROPSHIP_GITOPS_TOKEN (pushing the inventory), SMTP_URL and ALERT_EMAIL_TO (scaling mail).
@@ -58,7 +67,7 @@ if (process.argv.includes("--hook")) {
     );
     process.exit(1);
   }
-  const workDir = env.DROPSHIP_WORK ?? ".dropship/work";
+  const paths = localPaths(config, env);
   // only the app's repository deploys; any other (an inventory pushed here, say) is stored
   const repo = basename(resolve(env.GIT_DIR ?? ".")).replace(/\.git$/, "");
   const app = env.DROPSHIP_REPO || "app";
@@ -68,9 +77,9 @@ if (process.argv.includes("--hook")) {
   }
   const code = await preReceive(input, {
     config,
-    fleet: () => fleetSource(env, config, workDir),
+    fleet: () => fleetSource(env, config, paths),
     redisUrl: env.REDIS_URL || undefined,
-    workDir,
+    workDir: paths.work,
     pusher: env.REMOTE_USER ?? "unknown",
   });
   process.exit(code);
@@ -86,7 +95,8 @@ await serverMain(
     const { config, located } = loadLocatedConfig((line) =>
       console.log(`dropship-receiver: ${line}`),
     );
-    const repos = resolve(env.repos);
+    const paths = localPaths(config);
+    const repos = paths.repos;
     mkdirSync(repos, { recursive: true });
     const gitops = gitopsDir(config, { DROPSHIP_GITOPS_REPO: env.gitopsRepo });
     const script = process.argv[1] ?? "";
@@ -94,12 +104,12 @@ await serverMain(
       DROPSHIP_HOOK_EXEC: process.execPath,
       DROPSHIP_HOOK_ARGS: script.endsWith(".ts") ? resolve(script) : "",
       DROPSHIP_CONFIG: located.file ?? "",
-      DROPSHIP_INVENTORY: env.inventory ? resolve(env.inventory) : "",
+      DROPSHIP_INVENTORY: paths.inventory ?? "",
       DROPSHIP_GITOPS_REPO: gitops,
-      DROPSHIP_SSH_KEY: env.sshKey ? resolve(env.sshKey) : "",
-      DROPSHIP_KNOWN_HOSTS: resolve(env.knownHosts),
+      DROPSHIP_SSH_KEY: paths.sshKey,
+      DROPSHIP_KNOWN_HOSTS: paths.knownHosts,
       DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN ?? "",
-      DROPSHIP_WORK: resolve(env.work),
+      DROPSHIP_WORK: paths.work,
       DROPSHIP_REPO: process.env.DROPSHIP_REPO || "app",
       REDIS_URL: env.redisUrl,
     };
@@ -150,7 +160,7 @@ await serverMain(
     console.log(
       `dropship-receiver ${VERSION} listening on http://${env.host}:${server.port} — repositories in ${repos}`,
     );
-    const autoscaler = await maybeAutoscale(located.file ?? "", env.redisUrl, resolve(env.work));
+    const autoscaler = await maybeAutoscale(located.file ?? "", env.redisUrl, paths);
     onShutdown(async () => {
       autoscaler?.stop();
       await server.stop();
@@ -162,16 +172,16 @@ await serverMain(
  * Starts the autoscaler when the config enables it and the environment can reach DigitalOcean,
  * Redis and the hosts (DIGITALOCEAN_TOKEN, REDIS_URL, DROPSHIP_SSH_KEY); says why not otherwise.
  */
-async function maybeAutoscale(configFile: string, redisUrl: string, workDir: string) {
+async function maybeAutoscale(configFile: string, redisUrl: string, paths: LocalPaths) {
   const config = loadConfigOrDefaults(configFile);
-  const keyFile = process.env.DROPSHIP_SSH_KEY;
+  const keyFile = paths.sshKey;
   const missing = [
     !config.autoscale.enabled && "autoscale/enabled is false",
     !process.env.DIGITALOCEAN_TOKEN && "DIGITALOCEAN_TOKEN is not set",
     !redisUrl && "REDIS_URL is not set",
-    !keyFile && "DROPSHIP_SSH_KEY is not set",
+    !existsSync(keyFile) && `no SSH key at ${keyFile} (DROPSHIP_SSH_KEY)`,
   ].filter(Boolean);
-  if (missing.length > 0 || !keyFile) {
+  if (missing.length > 0) {
     console.log(`dropship-receiver: autoscaler off (${missing.join("; ")})`);
     return undefined;
   }
@@ -191,11 +201,11 @@ async function maybeAutoscale(configFile: string, redisUrl: string, workDir: str
         console.log(`${new Date().toISOString()} autoscaler: ${line}`),
       ),
       redis,
-      privateKeyFile: resolve(keyFile),
+      privateKeyFile: keyFile,
       privateKey: readFileSync(keyFile, "utf8"),
       publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
-      knownHostsFile: resolve(process.env.DROPSHIP_KNOWN_HOSTS ?? ".dropship/known_hosts"),
-      workDir,
+      knownHostsFile: paths.knownHosts,
+      workDir: paths.work,
       playbookEnv: playbookEnvFrom(process.env),
       // the receiver runs for weeks: its autoscaler's lines say when
       say: (line) => console.log(`${new Date().toISOString()} ${line}`),

@@ -1,6 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
+import { DEFAULT_CONFIG_FILE } from "./find.ts";
 import type { Config } from "./schema.ts";
+
+export { DEFAULT_CONFIG_FILE };
+
 import { validateConfig } from "./validate.ts";
 
 export class ConfigError extends Error {
@@ -14,7 +18,6 @@ export class ConfigError extends Error {
   }
 }
 
-export const DEFAULT_CONFIG_FILE = "dropship.yml";
 export const EXAMPLE_CONFIG_FILE = "dropship.example.yml";
 
 /** Reads, parses and validates one config file; throws ConfigError listing every problem. */
