@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { formatSources, SOURCES_FILE } from "../server/shared/platform.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 
 const USAGE = `
@@ -8,7 +9,9 @@ Usage: bun run build [--outdir DIR] [--version V]
 Compiles the servers into single binaries with \`bun build --compile\`: dist/dropship-proxy,
 dropship-app, dropship-monitor and dropship-receiver, each stamped with the
 git commit it was built from (\`--version\` prints it, /healthz reports it; "-dirty" when the
-work tree has uncommitted changes). Writes SHA256SUMS beside them.
+work tree has uncommitted changes). Writes SHA256SUMS beside them, and SOURCES: the digest
+of each server's bundled code and Bun runtime, the same for two builds of the same code, so an
+upgrade can tell which servers a commit changed.
 `;
 
 export const SERVERS = ["proxy", "app", "monitor", "receiver"] as const;
@@ -23,6 +26,7 @@ await runCli("build", USAGE, async (args) => {
     );
   mkdirSync(outdir, { recursive: true });
   const sums: string[] = [];
+  const sources = new Map<string, string>();
   for (const name of SERVERS) {
     const entry = join(ROOT, `server/${name}/main.ts`);
     if (!existsSync(entry)) continue;
@@ -51,14 +55,31 @@ await runCli("build", USAGE, async (args) => {
       .update(await Bun.file(outfile).arrayBuffer())
       .digest("hex");
     sums.push(`${sha}  dropship-${name}`);
+    sources.set(`dropship-${name}`, await sourceDigest(entry));
     const mb = (Bun.file(outfile).size / 1048576).toFixed(0);
     console.log(
       `dropship-${name} ${version}: ${mb} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
   }
   writeFileSync(join(outdir, "SHA256SUMS"), `${sums.join("\n")}\n`);
+  writeFileSync(join(outdir, SOURCES_FILE), formatSources(sources));
   console.log(`wrote ${outdir}`);
 });
+
+/** The bundle a server compiles from, without the version stamp, and the runtime it runs on. */
+async function sourceDigest(entry: string): Promise<string> {
+  const bundle = await Bun.build({
+    entrypoints: [entry],
+    target: "bun",
+    minify: true,
+    external: ["cpu-features"],
+    define: { DROPSHIP_BUILD_VERSION: JSON.stringify("") },
+  });
+  if (!bundle.success) throw new UsageError(`${entry} did not bundle: ${bundle.logs.join("\n")}`);
+  const hash = new Bun.CryptoHasher("sha256").update(Bun.version);
+  for (const output of bundle.outputs) hash.update(await output.arrayBuffer());
+  return hash.digest("hex").slice(0, 32);
+}
 
 function optionValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);

@@ -16,7 +16,9 @@ import { createHosts } from "../../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
 import { deliverRelease } from "../../server/shared/deliver.ts";
+import { SOURCES_FILE } from "../../server/shared/platform.ts";
 import { run, runAsync } from "../../server/shared/proc.ts";
+import { binaryOf, healthUrlOf, ROLES } from "../../server/shared/roles.ts";
 import { backendIdFor } from "../../server/shared/routing/model.ts";
 import { Ssh } from "../../server/shared/ssh.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
@@ -24,26 +26,6 @@ import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
 
 const ROOT = join(import.meta.dir, "../..");
-
-/** What each role's hosts run: the binaries shipped, the services restarted, the health path. */
-const SERVICES: Record<RoleName, { binaries: string[]; restart: string[]; health: string }> = {
-  proxy: {
-    binaries: ["dropship-proxy", "dropship-monitor"],
-    restart: ["proxy", "monitor"],
-    health: "/_dropship/healthz",
-  },
-  redis: { binaries: ["dropship-monitor"], restart: ["monitor"], health: "/healthz" },
-  production: {
-    binaries: ["dropship-app", "dropship-monitor"],
-    restart: ["app", "monitor"],
-    health: "/healthz",
-  },
-  staging: {
-    binaries: ["dropship-app", "dropship-monitor"],
-    restart: ["app", "monitor"],
-    health: "/healthz",
-  },
-};
 
 export interface SetupSettings {
   config: Config;
@@ -125,19 +107,13 @@ async function convergeFleet(s: SetupSettings): Promise<void> {
 }
 
 /** Compiles the binaries stamped `version` into the release directory the receiver keeps. */
-async function buildRelease(work: string, version: string): Promise<string> {
+export async function buildRelease(work: string, version: string): Promise<string> {
   const outdir = releaseDir(work, version);
   mkdirSync(outdir, { recursive: true });
   const build = [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir];
   const { code, stdout, stderr } = await runAsync([...build, "--version", version]);
   if (code !== 0) throw new Error(`the ${version} build failed:\n${stdout}${stderr}`);
   return outdir;
-}
-
-function portOf(config: Config, role: RoleName): number {
-  if (role === "proxy") return config.ports.proxy;
-  if (role === "redis") return config.ports.monitor;
-  return config.ports.app;
 }
 
 /** Every host gets its role's binaries, restarted and healthy on the release's version. */
@@ -149,7 +125,7 @@ async function deliverFleet(
   await Promise.all(
     fleet.hosts.map(async (host: FleetHost) => {
       const version = host.role === "staging" ? releases.staging : releases.production;
-      const service = SERVICES[host.role];
+      const services = ROLES[host.role].services;
       const ssh = await Ssh.connect({
         host: host.address,
         privateKey: fleet.privateKey,
@@ -161,12 +137,14 @@ async function deliverFleet(
           ssh,
           {
             version,
-            binaries: service.binaries.map((b) => join(releaseDir(s.work, version), b)),
+            binaries: [...services.map(binaryOf), SOURCES_FILE].map((b) =>
+              join(releaseDir(s.work, version), b),
+            ),
           },
           {
             cacheDir: join(s.work, "cache", "releases"),
-            restart: service.restart,
-            healthUrl: `http://${host.address}:${portOf(s.config, host.role)}${service.health}`,
+            restart: services,
+            healthUrl: healthUrlOf(s.config, host.role, host.address),
             healthTimeoutMs: s.config.pipeline.health_timeout,
           },
         );

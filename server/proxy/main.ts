@@ -117,9 +117,11 @@ await serverMain(
 
     await mirror.start();
     await checks.checkNow(pool.all());
+    // reusePort: an upgrade starts the next proxy on the same ports before this one stops
     const server = Bun.serve<Tunnel>({
       port: env.port,
       hostname: env.host,
+      reusePort: true,
       idleTimeout: idleTimeoutS,
       websocket: { ...tunnels.handlers, idleTimeout: idleTimeoutS },
       fetch(request, server) {
@@ -140,6 +142,7 @@ await serverMain(
     const adminServer = Bun.serve({
       port: env.adminPort,
       hostname: env.host,
+      reusePort: true,
       idleTimeout: idleTimeoutS,
       fetch(request, adminServer) {
         peers.set(request, adminServer.requestIP(request)?.address ?? "unknown");

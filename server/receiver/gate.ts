@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { SOURCES_FILE } from "../shared/platform.ts";
+import { binaryOf, ROLES } from "../shared/roles.ts";
 
 export interface GateOptions {
   commit: string;
@@ -72,7 +74,10 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     ],
     workspace,
   );
-  return ["dropship-app", "dropship-monitor"]
+  // every host's servers and the digests that tell an upgrade what changed
+  return [...new Set(Object.values(ROLES).flatMap((role) => role.services))]
+    .map(binaryOf)
+    .concat(SOURCES_FILE)
     .map((name) => join(workspace, "dist", name))
     .filter(existsSync);
 }

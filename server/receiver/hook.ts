@@ -3,6 +3,8 @@ import { basename, join } from "node:path";
 import { setRelease } from "../../gitops/model.ts";
 import { inventoryRepoFor } from "../../gitops/repo.ts";
 import type { Config, RoleName } from "../shared/config/schema.ts";
+import { SOURCES_FILE } from "../shared/platform.ts";
+import { binaryOf, ROLES } from "../shared/roles.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
 import { recordEvent } from "../shared/state/events.ts";
 import { KEYS } from "../shared/state/keys.ts";
@@ -14,6 +16,7 @@ import {
   listBackends,
   putBackend,
 } from "../shared/state/routing.ts";
+import { upgradePlatform } from "../shared/upgrade.ts";
 import { deployingBranches, roleOfRef, testCommandOf } from "./branches.ts";
 import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
@@ -117,14 +120,17 @@ export async function deploy(
             `${branch} moved to ${now.slice(0, 12)} while this push waited; pull, then push again`,
           );
         }
-        const binaries = await runGate({
+        const built = await runGate({
           commit,
           workspace: join(settings.workDir, "workspaces", role),
           cacheRoot: join(settings.workDir, "cache", "node_modules"),
           testCommand: testCommandOf(config, role),
           say,
         });
-        keepRelease(settings.workDir, commit.slice(0, 12), binaries);
+        const version = commit.slice(0, 12);
+        keepRelease(settings.workDir, version, built);
+        const kept = (names: string[]) =>
+          names.map((name) => join(releaseDir(settings.workDir, version), name));
         const source = settings.fleet?.();
         const fleet = source ? readFleet(source.inventories) : { hosts: [], privateKey: "" };
         const hosts = fleet.hosts.filter((h) => h.role === role);
@@ -137,8 +143,9 @@ export async function deploy(
             privateKey: fleet.privateKey,
             privateKeyFile: fleet.privateKeyFile,
             version: commit.slice(0, 12),
-            binaries,
+            binaries: kept([...ROLES[role].services.map(binaryOf), SOURCES_FILE]),
             services: ["app"],
+            alsoWhenChanged: ["monitor"],
             healthPort: config.ports.app,
             healthTimeoutMs: config.pipeline.health_timeout,
             cacheDir: join(settings.workDir, "cache", "releases"),
@@ -148,6 +155,24 @@ export async function deploy(
             say,
           });
           result = "deployed";
+          if (role === "production") {
+            // the platform's own servers ship with master: proxy and Redis hosts, where changed
+            say("▸ platform (proxy, monitor)");
+            await upgradePlatform({
+              hosts: fleet.hosts,
+              privateKey: fleet.privateKey,
+              privateKeyFile: fleet.privateKeyFile,
+              version,
+              releaseDir: releaseDir(settings.workDir, version),
+              config,
+              cacheDir: join(settings.workDir, "cache", "releases"),
+              say,
+            }).catch((error) =>
+              say(
+                `  ! the platform was not upgraded: ${(error as Error).message} — the app is live; fix, then bun run upgrade`,
+              ),
+            );
+          }
           // the release is live: what follows is bookkeeping, and its failure is said, not fatal
           if (role === "staging" && redis?.status === "ready") {
             await startCanary(redis, commit.slice(0, 12), settings.pusher, say).catch((error) =>

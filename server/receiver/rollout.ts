@@ -1,4 +1,8 @@
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { deliverRelease, serviceCommand, waitForVersion } from "../shared/deliver.ts";
+import { changedServices, parseSources, SOURCES_FILE } from "../shared/platform.ts";
+import type { Service } from "../shared/roles.ts";
 import { Ssh } from "../shared/ssh.ts";
 import type { FleetHost } from "./fleet.ts";
 
@@ -11,6 +15,8 @@ export interface RolloutOptions {
   binaries: string[];
   /** services restarted on each host; the first one's /healthz must report the version */
   services: string[];
+  /** services restarted too where their code changed (the release's SOURCES says) */
+  alsoWhenChanged?: Service[];
   healthPort: number;
   healthTimeoutMs: number;
   cacheDir: string;
@@ -54,6 +60,7 @@ export async function rollout(options: RolloutOptions): Promise<void> {
         (
           await ssh.exec('basename "$(readlink /srv/dropship/current)" 2>/dev/null')
         ).stdout.trim() || undefined;
+      const restart = [...options.services, ...(await changedOn(ssh, options))];
       await timed(say, "drained", async () => {
         await options.drain(host, true);
         await Bun.sleep(options.drainGraceMs);
@@ -64,7 +71,7 @@ export async function rollout(options: RolloutOptions): Promise<void> {
           { version: options.version, binaries: options.binaries },
           {
             cacheDir: options.cacheDir,
-            restart: options.services,
+            restart,
             healthUrl: `http://${host.address}:${options.healthPort}/healthz`,
             healthTimeoutMs: options.healthTimeoutMs,
           },
@@ -92,6 +99,20 @@ export async function rollout(options: RolloutOptions): Promise<void> {
   }
 }
 
+/** Which of `alsoWhenChanged` run other code on the host than in the release. */
+async function changedOn(ssh: Ssh, options: RolloutOptions): Promise<Service[]> {
+  const file = options.binaries.find((b) => basename(b) === SOURCES_FILE);
+  if (!file || !options.alsoWhenChanged?.length) return [];
+  const running = parseSources(
+    (await ssh.exec(`cat /srv/dropship/current/${SOURCES_FILE} 2>/dev/null`)).stdout,
+  );
+  return changedServices(
+    options.alsoWhenChanged,
+    running,
+    parseSources(readFileSync(file, "utf8")),
+  );
+}
+
 async function rollBack(
   hosts: { host: FleetHost; previous: string | undefined }[],
   options: RolloutOptions,
@@ -104,7 +125,9 @@ async function rollBack(
       hostPublicKey: host.hostPublicKey,
     });
     try {
-      const restart = options.services.map((s) => serviceCommand("restart", s)).join(" && ");
+      const restart = [...options.services, ...(options.alsoWhenChanged ?? [])]
+        .map((s) => serviceCommand("restart", s))
+        .join(" && ");
       if (previous) {
         await ssh.check(
           `cd /srv/dropship && ln -sfn releases/${previous} current.next && mv -T current.next current && ${restart}`,

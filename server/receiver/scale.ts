@@ -10,6 +10,8 @@ import { dropletSpecFor } from "../shared/cloud/spec.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { deliverRelease } from "../shared/deliver.ts";
 import type { Mail } from "../shared/mailer.ts";
+import { SOURCES_FILE } from "../shared/platform.ts";
+import { binaryOf, ROLES } from "../shared/roles.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
 import { Ssh } from "../shared/ssh.ts";
 import { recordEvent } from "../shared/state/events.ts";
@@ -154,15 +156,17 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
       hostPublicKey: host.hostKey.publicKey,
     });
     try {
+      const wanted = [...ROLES.production.services.map(binaryOf), SOURCES_FILE];
       const binaries = readdirSync(binariesDir)
-        .filter((f) => f === "dropship-app" || f === "dropship-monitor")
+        .filter((f) => wanted.includes(f))
         .map((f) => join(binariesDir, f));
       await deliverRelease(
         ssh,
         { version: release, binaries },
         {
           cacheDir: join(deps.workDir, "cache", "releases"),
-          restart: ["app"],
+          // the playbook could not start either before its binary arrived: start both
+          restart: ROLES.production.services,
           healthUrl: `${url}/healthz`,
           healthTimeoutMs: config.pipeline.health_timeout,
         },

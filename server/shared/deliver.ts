@@ -18,6 +18,8 @@ export interface DeliveryOptions {
   cacheDir: string;
   /** services to restart once `current` points at the release */
   restart: string[];
+  /** services to hand over instead: the next process listens before the last one stops */
+  handover?: string[];
   /** a URL on the host whose JSON `version` must become the release's */
   healthUrl?: string;
   healthTimeoutMs?: number;
@@ -36,9 +38,15 @@ export class DeliveryError extends Error {
   override name = "DeliveryError";
 }
 
-/** The shell command that stops or restarts a dropship service, with or without systemd. */
-export function serviceCommand(action: "restart" | "stop", service: string): string {
-  return `if [ -d /run/systemd/system ]; then systemctl ${action} dropship-${service}; else ${ROOT}/bin/dropship-service ${action} ${service}; fi`;
+/**
+ * The shell command that stops, restarts or hands over a dropship service, with or without
+ * systemd. A handover starts the next process beside the running one and stops the old one
+ * once the new one listens (dropship-service); a systemd unit has one main process, so there
+ * it is a restart.
+ */
+export function serviceCommand(action: "restart" | "stop" | "handover", service: string): string {
+  const systemd = action === "handover" ? "restart" : action;
+  return `if [ -d /run/systemd/system ]; then systemctl ${systemd} dropship-${service}; else ${ROOT}/bin/dropship-service ${action} ${service}; fi`;
 }
 
 const sha256 = async (path: string) =>
@@ -110,6 +118,9 @@ export async function deliverRelease(
       );
       for (const service of options.restart) {
         await ssh.check(serviceCommand("restart", service));
+      }
+      for (const service of options.handover ?? []) {
+        await ssh.check(serviceCommand("handover", service));
       }
     }
     if (options.healthUrl)

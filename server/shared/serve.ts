@@ -21,6 +21,7 @@ export async function serverMain(
     console.log(helpText(`${name} ${VERSION} — ${title}`, spec));
     return;
   }
+  if (process.env.DROPSHIP_LOG_TIME === "1") stampLines();
   try {
     await start();
   } catch (error) {
@@ -41,4 +42,15 @@ export function onShutdown(stop: () => Promise<void>): void {
   };
   process.on("SIGTERM", handler);
   process.on("SIGINT", handler);
+}
+
+/**
+ * Starts every line a server logs with its time (ISO 8601, UTC): on a host without systemd the
+ * log is a plain file, and `bun run logs --since` and the merge by time read these.
+ */
+function stampLines(): void {
+  for (const method of ["log", "error", "warn", "info"] as const) {
+    const write = console[method].bind(console);
+    console[method] = (...args: unknown[]) => write(new Date().toISOString(), ...args);
+  }
 }

@@ -67,6 +67,30 @@ export class Ssh {
     });
   }
 
+  /**
+   * Runs a command and hands its output over as it comes (for logs that are followed, and
+   * commands whose output is the point); answers the exit code.
+   */
+  stream(
+    command: string,
+    out: (chunk: Buffer) => void,
+    err: (chunk: Buffer) => void = out,
+  ): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (error, stream) => {
+        if (error)
+          return reject(
+            new SshError(
+              `${this.target.host}: cannot run ${command.split(" ")[0]}: ${error.message}`,
+            ),
+          );
+        stream.on("data", out);
+        stream.stderr.on("data", err);
+        stream.on("close", (code: number | null) => resolve(code ?? -1));
+      });
+    });
+  }
+
   /** Runs a command that must succeed; throws naming the host and the command otherwise. */
   async check(command: string): Promise<string> {
     const result = await this.exec(command);

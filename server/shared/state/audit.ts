@@ -1,4 +1,4 @@
-import { KEYS } from "./keys.ts";
+import { AUDIT_LENGTH, KEYS } from "./keys.ts";
 import type { RedisClient } from "./redis.ts";
 
 export interface AuditEntry {
@@ -45,4 +45,33 @@ function toEntry(id: string, fields: string[]): AuditEntry {
     old: map.old ?? "",
     new: map.new ?? "",
   };
+}
+
+/**
+ * Records an action that changes no shared state but must be traceable — a command run on a
+ * host, logs read, an upgrade — in the same stream as every flag and routing change.
+ */
+export async function recordAction(
+  redis: RedisClient,
+  action: { kind: string; target: string; actor: string; what: string },
+): Promise<void> {
+  await redis.xadd(
+    KEYS.audit,
+    "MAXLEN",
+    "~",
+    String(AUDIT_LENGTH),
+    "*",
+    "kind",
+    action.kind,
+    "target",
+    action.target,
+    "actor",
+    action.actor,
+    "at",
+    new Date().toISOString(),
+    "old",
+    "",
+    "new",
+    action.what,
+  );
 }

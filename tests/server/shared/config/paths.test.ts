@@ -13,6 +13,7 @@ test("every path setting is expanded (~, $VAR) and made absolute the same way", 
     DROPSHIP_KNOWN_HOSTS: "$FLEET/known_hosts",
     DROPSHIP_WORK: "~/work",
     DROPSHIP_REPOS: "repos",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell form ${VAR} is what is tested
     DROPSHIP_INVENTORY: "${FLEET}/hosts.yml",
   };
   expect(localPaths(config, env, "/opt/shop")).toEqual({

@@ -1,0 +1,55 @@
+import { readFleet } from "../server/receiver/fleet.ts";
+import { selectHosts } from "../server/shared/logs.ts";
+import { auditAction } from "./lib/audit.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import { connectAll } from "./lib/fleet-ssh.ts";
+import { receiverSettings } from "./lib/receiver-env.ts";
+
+const USAGE = `
+Usage: bun run exec HOST -- COMMAND…
+
+Runs COMMAND (a shell command line) on one host of the fleet as root, over the SSH connection
+whose host key is pinned, with its output as it comes and its exit code as this command's.
+Audited before it runs: on the host (/var/log/dropship-audit.log) and in the fleet's audit
+stream when REDIS_URL is set.
+`;
+
+await runCli("exec", USAGE, async (args) => {
+  // `bun run exec HOST -- CMD` may reach here with or without the `--`
+  const split = args.indexOf("--");
+  const [name, ...extra] = split < 0 ? args.slice(0, 1) : args.slice(0, split);
+  const command = (split < 0 ? args.slice(1) : args.slice(split + 1)).join(" ");
+  if (!name || extra.length > 0 || command.trim() === "")
+    throw new UsageError("usage: bun run exec HOST -- COMMAND (the command after --)");
+  const settings = receiverSettings();
+  const fleet = readFleet(settings.fleet.inventories);
+  const host = fleet.hosts.find((h) => h.name === name);
+  if (!host) {
+    // a role is not taken here: one command on several hosts at once is a different tool
+    const known = (() => {
+      try {
+        return selectHosts(fleet.hosts, name).map((h) => h.name);
+      } catch {
+        return [];
+      }
+    })();
+    throw new UsageError(
+      known.length > 0
+        ? `${name} is a role; name one of its hosts: ${known.join(", ")}`
+        : `no host ${name} in the fleet (${fleet.hosts.map((h) => h.name).join(", ") || "none"})`,
+    );
+  }
+  const [ssh] = await connectAll(fleet, [host]);
+  if (!ssh) return;
+  try {
+    const unaudited = await auditAction({ kind: "exec", target: host.name, what: command }, [ssh]);
+    if (unaudited) console.error(unaudited);
+    process.exitCode = await ssh.stream(
+      command,
+      (chunk) => process.stdout.write(chunk),
+      (chunk) => process.stderr.write(chunk),
+    );
+  } finally {
+    ssh.close();
+  }
+});

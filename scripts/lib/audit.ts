@@ -1,0 +1,35 @@
+import type { Ssh } from "../../server/shared/ssh.ts";
+import { recordAction } from "../../server/shared/state/audit.ts";
+import { shellQuote } from "../../server/shared/text/shell.ts";
+import { actor, cliRedis } from "./redis.ts";
+
+/** The log on every host of what operators did there: root's, outside any service's reach. */
+export const HOST_AUDIT_LOG = "/var/log/dropship-audit.log";
+
+/**
+ * Records an operator's action twice: on the host it touches (a line in HOST_AUDIT_LOG, written
+ * over the same connection before anything runs, so it holds even when Redis is down) and in
+ * the fleet's audit stream beside every flag and routing change. Answers a line to say when
+ * the stream could not be reached.
+ */
+export async function auditAction(
+  action: { kind: string; target: string; what: string },
+  hosts: Ssh[],
+): Promise<string | undefined> {
+  const who = actor();
+  const line = `${new Date().toISOString()} ${action.kind} by ${who}: ${action.what}`;
+  for (const ssh of hosts)
+    await ssh.check(`umask 077; printf '%s\\n' ${shellQuote(line)} >> ${HOST_AUDIT_LOG}`);
+  if (!process.env.REDIS_URL) return `(REDIS_URL is not set: audited in ${HOST_AUDIT_LOG} only)`;
+  try {
+    const redis = await cliRedis();
+    try {
+      await recordAction(redis, { ...action, actor: who });
+    } finally {
+      redis.disconnect();
+    }
+  } catch (error) {
+    return `(the audit stream is unreachable, ${(error as Error).message}: audited in ${HOST_AUDIT_LOG} only)`;
+  }
+  return undefined;
+}

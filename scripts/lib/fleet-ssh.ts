@@ -1,0 +1,33 @@
+import type { Fleet, FleetHost } from "../../server/receiver/fleet.ts";
+import { Ssh } from "../../server/shared/ssh.ts";
+
+/** One pinned SSH connection per host, opened together; all closed again if one fails. */
+export async function connectAll(fleet: Fleet, hosts: FleetHost[]): Promise<Ssh[]> {
+  const opened = await Promise.allSettled(
+    hosts.map((host) =>
+      Ssh.connect({
+        host: host.address,
+        privateKey: fleet.privateKey,
+        keyFile: fleet.privateKeyFile,
+        hostPublicKey: host.hostPublicKey,
+      }),
+    ),
+  );
+  const failed = opened.find((o) => o.status === "rejected");
+  if (failed) {
+    for (const o of opened) if (o.status === "fulfilled") o.value.close();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return opened.map((o) => (o as PromiseFulfilledResult<Ssh>).value);
+}
+
+/** Cuts a stream of chunks into whole lines, holding back a partial last one. */
+export function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let pending = "";
+  return (chunk) => {
+    pending += chunk.toString();
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
+  };
+}

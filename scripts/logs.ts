@@ -1,0 +1,108 @@
+import { parseArgs } from "node:util";
+import { readFleet } from "../server/receiver/fleet.ts";
+import { parseDuration } from "../server/shared/config/duration.ts";
+import { logCommand, mergeLogs, selectHosts } from "../server/shared/logs.ts";
+import { ROLES } from "../server/shared/roles.ts";
+import { auditAction } from "./lib/audit.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import { connectAll, lineSplitter } from "./lib/fleet-ssh.ts";
+import { receiverSettings } from "./lib/receiver-env.ts";
+
+const USAGE = `
+Usage: bun run logs [ROLE|HOST] [-f] [--since 10m] [--lines 100]
+
+The service logs of every host of a role (production, staging, proxy, redis), of one host, or
+of the whole fleet: each service's last --lines lines (default 100), or those of the last
+--since, merged by time and prefixed by host and service. -f then keeps printing new lines
+until Ctrl-C. Reading is audited on each host (/var/log/dropship-audit.log) and in the fleet's
+audit stream when REDIS_URL is set.
+`;
+
+await runCli("logs", USAGE, async (args) => {
+  const { values, positionals } = parseLogArgs(args);
+  const settings = receiverSettings();
+  const fleet = readFleet(settings.fleet.inventories);
+  const selector = positionals[0];
+  let hosts: typeof fleet.hosts;
+  try {
+    hosts = selectHosts(fleet.hosts, selector);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const sinceMs = values.since === undefined ? undefined : parseDuration(values.since);
+  if (values.since !== undefined && sinceMs === undefined)
+    throw new UsageError(`--since ${values.since} is not a duration — write it like 30s, 10m, 2h`);
+  const lines = Number(values.lines ?? (sinceMs === undefined ? 100 : 20_000));
+  if (!Number.isInteger(lines) || lines < 0)
+    throw new UsageError(`--lines ${values.lines} is not a whole number`);
+  const since = sinceMs === undefined ? undefined : Date.now() - sinceMs;
+
+  const connections = await connectAll(fleet, hosts);
+  try {
+    const detail = [values.since && `since ${values.since}`, values.follow && "follow"].filter(
+      Boolean,
+    );
+    const unaudited = await auditAction(
+      {
+        kind: "logs",
+        target: selector ?? "fleet",
+        what: `read the logs of ${hosts.map((h) => h.name).join(", ")}${detail.length ? ` (${detail.join(", ")})` : ""}`,
+      },
+      connections,
+    );
+    if (unaudited) console.error(unaudited);
+    const reads = hosts.flatMap((host, i) =>
+      ROLES[host.role].services.map(async (service) => {
+        const ssh = connections[i];
+        const text = ssh
+          ? (await ssh.exec(logCommand(service, { lines, follow: false }))).stdout
+          : "";
+        return { host: host.name, service, text };
+      }),
+    );
+    for (const line of mergeLogs(await Promise.all(reads), since)) console.log(line);
+    if (!values.follow) return;
+    const width = Math.max(
+      ...hosts.flatMap((h) => ROLES[h.role].services.map((s) => `${h.name} ${s}`.length)),
+    );
+    const follows = hosts.flatMap((host, i) =>
+      ROLES[host.role].services.map((service) => {
+        const prefix = `${`${host.name} ${service}`.padEnd(width)} | `;
+        return connections[i]?.stream(
+          logCommand(service, { lines: 0, follow: true }),
+          lineSplitter((line) => console.log(`${prefix}${line}`)),
+          () => {}, // tail's notes about a rotated file
+        );
+      }),
+    );
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+      // every stream ended: the hosts went away
+      Promise.all(follows).then(() => resolve());
+    });
+  } finally {
+    for (const ssh of connections) ssh.close();
+  }
+});
+
+function parseLogArgs(args: string[]) {
+  try {
+    const parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        follow: { type: "boolean", short: "f" },
+        since: { type: "string" },
+        lines: { type: "string", short: "n" },
+      },
+    });
+    if (parsed.positionals.length > 1)
+      throw new Error(`one ROLE or HOST at most, not ${parsed.positionals.join(" ")}`);
+    return parsed;
+  } catch (error) {
+    throw new UsageError(
+      `${(error as Error).message} — usage: bun run logs [ROLE|HOST] [-f] [--since 10m]`,
+    );
+  }
+}

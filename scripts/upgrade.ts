@@ -1,0 +1,60 @@
+import { join, resolve } from "node:path";
+import { readFleet } from "../server/receiver/fleet.ts";
+import { run } from "../server/shared/proc.ts";
+import { PLATFORM_ROLES, upgradePlatform } from "../server/shared/upgrade.ts";
+import { auditAction } from "./lib/audit.ts";
+import { runCli, UsageError } from "./lib/cli.ts";
+import { receiverSettings } from "./lib/receiver-env.ts";
+import { buildRelease } from "./lib/setup.ts";
+
+const USAGE = `
+Usage: bun run upgrade
+
+Builds this checkout's servers and ships the platform's own — dropship-proxy and
+dropship-monitor — to the proxy and Redis hosts, one host at a time, where their code changed:
+the proxy is handed over (the new process listens before the old one stops, so no request
+fails), the monitor restarted. A push to master does the same after its deploy; production
+hosts get the monitor with each deploy, staging hosts with each canary.
+
+Reads the fleet as bun run deploy does (the GitOps inventory or DROPSHIP_INVENTORY, with
+DROPSHIP_SSH_KEY and DROPSHIP_KNOWN_HOSTS) and audits the upgrade when REDIS_URL is set.
+`;
+
+const ROOT = resolve(import.meta.dir, "..");
+
+await runCli("upgrade", USAGE, async (args) => {
+  if (args.length > 0) throw new UsageError(`unexpected ${args[0]} — usage: bun run upgrade`);
+  if (run(["git", "-C", ROOT, "status", "--porcelain"]).trim() !== "")
+    throw new UsageError(
+      `${ROOT} has uncommitted changes — commit them first, so the release names the code it runs`,
+    );
+  const version = run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"]).trim();
+  const settings = receiverSettings();
+  const fleet = readFleet(settings.fleet.inventories);
+  const hosts = fleet.hosts.filter((h) => PLATFORM_ROLES.includes(h.role));
+  if (hosts.length === 0)
+    throw new UsageError(`no proxy or Redis hosts in ${settings.fleet.inventories.join(" + ")}`);
+  console.log(`▸ build ${version}`);
+  const dir = await buildRelease(settings.workDir, version);
+  console.log(`▸ platform (proxy, monitor) → ${hosts.map((h) => h.name).join(", ")}`);
+  const unaudited = await auditAction(
+    { kind: "upgrade", target: "platform", what: `proxy and monitor from ${version}` },
+    [],
+  );
+  if (unaudited) console.log(`  ${unaudited}`);
+  const upgraded = await upgradePlatform({
+    hosts,
+    privateKey: fleet.privateKey,
+    privateKeyFile: fleet.privateKeyFile,
+    version,
+    releaseDir: dir,
+    config: settings.config,
+    cacheDir: join(settings.workDir, "cache", "releases"),
+    say: (line) => console.log(line),
+  });
+  console.log(
+    upgraded.length > 0
+      ? `✓ ${upgraded.join(", ")} on ${version}`
+      : `✓ nothing to upgrade: the hosts run ${version}'s proxy and monitor code already`,
+  );
+});

@@ -1,0 +1,79 @@
+import type { RoleName } from "./config/schema.ts";
+import { ROLES } from "./roles.ts";
+
+export interface LogSource {
+  host: string;
+  service: string;
+  /** the text read, lines as the service wrote them */
+  text: string;
+}
+
+export interface LogLine {
+  /** ms since the epoch, from the line's leading timestamp or the last one before it */
+  at: number;
+  host: string;
+  service: string;
+  line: string;
+}
+
+const STAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\s/;
+
+/** The time a line starts with, when it starts with one. */
+export function stampOf(line: string): number | undefined {
+  const match = STAMP.exec(line);
+  return match ? Date.parse(match[1] as string) : undefined;
+}
+
+/**
+ * The lines of every source, merged by time and prefixed by where they came from. A line with
+ * no time of its own (a stack trace's second line) keeps the time of the line before it; with
+ * `since`, lines older than it are left out, and so are lines whose time cannot be known.
+ */
+export function mergeLogs(sources: LogSource[], since?: number): string[] {
+  const lines: LogLine[] = [];
+  for (const source of sources) {
+    let at = Number.NEGATIVE_INFINITY;
+    for (const line of source.text.split("\n")) {
+      if (line === "") continue;
+      at = stampOf(line) ?? at;
+      if (since !== undefined && !(at >= since)) continue;
+      lines.push({ at, host: source.host, service: source.service, line });
+    }
+  }
+  // a stable sort: each source's own order is kept between equal times
+  lines.sort((a, b) => a.at - b.at);
+  const width = Math.max(0, ...lines.map((l) => `${l.host} ${l.service}`.length));
+  return lines.map((l) => `${`${l.host} ${l.service}`.padEnd(width)} | ${l.line}`);
+}
+
+export interface NamedHost {
+  name: string;
+  role: RoleName;
+}
+
+/** The hosts a ROLE or HOST argument names (all of them without one), or an error saying what exists. */
+export function selectHosts<H extends NamedHost>(hosts: H[], selector: string | undefined): H[] {
+  if (selector === undefined) return hosts;
+  if (selector in ROLES) {
+    const ofRole = hosts.filter((h) => h.role === selector);
+    if (ofRole.length === 0) throw new Error(`the fleet has no ${selector} hosts`);
+    return ofRole;
+  }
+  const named = hosts.filter((h) => h.name === selector);
+  if (named.length > 0) return named;
+  throw new Error(
+    `${JSON.stringify(selector)} is neither a role (${Object.keys(ROLES).join(", ")}) nor a host of the fleet (${hosts.map((h) => h.name).join(", ") || "none"})`,
+  );
+}
+
+/**
+ * The shell command that prints (or with `follow`, keeps printing) a service's log on a host,
+ * with or without systemd. `tail -F` also follows a log that is rotated.
+ */
+export function logCommand(service: string, options: { lines: number; follow: boolean }): string {
+  const unit = `dropship-${service}`;
+  const file = `/srv/dropship/logs/${service}.log`;
+  const journal = `journalctl -u ${unit} -o cat --no-pager -n ${options.lines}${options.follow ? " -f" : ""}`;
+  const tail = `tail -n ${options.lines}${options.follow ? " -F" : ""} ${file}`;
+  return `if [ -d /run/systemd/system ]; then ${journal}; else ${tail}; fi`;
+}

@@ -1,0 +1,35 @@
+import type { Service } from "./roles.ts";
+
+/** The file beside a release's binaries naming the source digest of each: `<digest>  <binary>`. */
+export const SOURCES_FILE = "SOURCES";
+
+/**
+ * Every binary is stamped with the commit it was built from, so two builds of the same code
+ * differ byte for byte. What a server runs is the same when the digest of its bundled code and
+ * of the Bun runtime is: that is what says whether a push changed the proxy or the monitor.
+ */
+export function parseSources(text: string): Map<string, string> {
+  const sources = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = /^([0-9a-f]{16,64}) {2}(dropship-[\w-]+)$/.exec(line.trim());
+    if (match) sources.set(match[2] as string, match[1] as string);
+  }
+  return sources;
+}
+
+export function formatSources(sources: Map<string, string>): string {
+  return `${[...sources].map(([binary, digest]) => `${digest}  ${binary}`).join("\n")}\n`;
+}
+
+/** The services whose code differs between what a host runs and a release (unknown counts as changed). */
+export function changedServices(
+  services: readonly Service[],
+  running: Map<string, string>,
+  release: Map<string, string>,
+): Service[] {
+  return services.filter((service) => {
+    const binary = `dropship-${service}`;
+    const now = running.get(binary);
+    return now === undefined || now !== release.get(binary);
+  });
+}
