@@ -1,8 +1,10 @@
 import { expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import Redis from "ioredis";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
+import { readAudit } from "../../server/shared/state/audit.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
@@ -134,4 +136,117 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   expect(second.out).not.toContain("▸ create");
   expect((await provider.listByTag("dropship")).length).toBe(3);
   expect(await (await fetch(`${proxy}/`)).text()).toContain("on shop-production-1");
-}, 240_000);
+
+  // operating the fleet: a command on one host, the logs of a role, both audited
+  const cli = (script: string, args: string[], cwd = ROOT) => {
+    const proc = Bun.spawnSync([process.execPath, join(cwd, "scripts", script), ...args], {
+      cwd,
+      env: {
+        PATH: env.PATH,
+        HOME: env.HOME,
+        DROPSHIP_CONFIG: env.DROPSHIP_CONFIG,
+        DROPSHIP_SSH_KEY: env.DROPSHIP_SSH_KEY,
+        DROPSHIP_WORK: env.DROPSHIP_WORK,
+        DROPSHIP_ACTOR: "ann@shop",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
+  };
+  const hostname = cli("exec.ts", ["shop-production-1", "--", "hostname;", "exit 3"]);
+  expect(hostname).toEqual({
+    code: 3,
+    out: "shop-production-1\n",
+    err: `config: ${env.DROPSHIP_CONFIG} (DROPSHIP_CONFIG)\n`,
+  });
+  const audit = cli("exec.ts", ["shop-production-1", "--", "cat /var/log/dropship-audit.log"]);
+  expect(audit.out).toMatch(
+    /^\S+Z exec by ann@shop: hostname; exit 3\n\S+Z exec by ann@shop: cat \/var\/log\/dropship-audit.log\n$/,
+  );
+  expect(cli("exec.ts", ["production", "--", "true"]).err).toContain(
+    "production is a role; name one of its hosts: shop-production-1",
+  );
+  const logs = cli("logs.ts", ["production", "--since", "10m"]);
+  expect(logs.code).toBe(0);
+  // every line of the app's log carries its time, and comes prefixed by host and service
+  expect(logs.out).toMatch(/^shop-production-1 app {5}\| \S+Z dropship-app \w{12} listening on/m);
+  expect(logs.out).toMatch(/^shop-production-1 monitor \| \S+Z dropship-monitor/m);
+  expect(logs.out).not.toContain("shop-proxy-1");
+  expect(cli("logs.ts", ["web-9"]).err).toContain('"web-9" is neither a role');
+  const redisUrl = /REDIS_URL=(\S+)/.exec(readFileSync(fleetEnv, "utf8"))?.[1] as string;
+  const redis = new Redis(redisUrl);
+  try {
+    const kinds = (await readAudit(redis, { limit: 10 })).map(
+      (e) => `${e.kind} ${e.target} ${e.actor}`,
+    );
+    expect(kinds).toContain("exec shop-production-1 ann@shop");
+    expect(kinds).toContain("logs production ann@shop");
+  } finally {
+    redis.disconnect();
+  }
+
+  // upgrading the platform from a checkout: nothing changed, nothing restarted
+  const checkout = join(dir, "checkout");
+  Bun.spawnSync(["git", "clone", "-q", "--shared", ROOT, checkout]);
+  Bun.spawnSync(["ln", "-s", join(ROOT, "node_modules"), join(checkout, "node_modules")]);
+  const same = cli("upgrade.ts", [], checkout);
+  expect(same.err).toBe(`config: ${env.DROPSHIP_CONFIG} (DROPSHIP_CONFIG)\n`);
+  expect(same.out).toContain(
+    "  shop-proxy-1: proxy and monitor unchanged\n  shop-redis-1: monitor unchanged\n",
+  );
+  expect(same.code).toBe(0);
+  // a change to the proxy's code: handed over under load with no failed request
+  const main = join(checkout, "server/proxy/main.ts");
+  writeFileSync(
+    main,
+    readFileSync(main, "utf8").replace("listening on http", "listening (upgraded) on http"),
+  );
+  const git = (...args: string[]) =>
+    Bun.spawnSync(["git", "-C", checkout, "-c", "user.name=t", "-c", "user.email=t@t", ...args]);
+  git("commit", "-qam", "proxy: a new listening line");
+  const upgradedTo = git("rev-parse", "--short=12", "HEAD").stdout.toString().trim();
+  let running = true;
+  const failures: string[] = [];
+  let served = 0;
+  const load = [...Array(8)].map(async (_, i) => {
+    while (running) {
+      const response = await fetch(
+        `${proxy}/`,
+        i % 2 ? { headers: { connection: "close" } } : {},
+      ).catch((e: Error) => e);
+      if (response instanceof Error) failures.push(response.message);
+      else if (response.status !== 200) failures.push(`HTTP ${response.status}`);
+      else served++;
+      if (!(response instanceof Error)) await response.arrayBuffer().catch(() => undefined);
+    }
+  });
+  const upgrade = Bun.spawn([process.execPath, join(checkout, "scripts/upgrade.ts")], {
+    cwd: checkout,
+    env: {
+      PATH: env.PATH,
+      HOME: env.HOME,
+      DROPSHIP_CONFIG: env.DROPSHIP_CONFIG,
+      DROPSHIP_SSH_KEY: env.DROPSHIP_SSH_KEY,
+      DROPSHIP_WORK: env.DROPSHIP_WORK,
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [upgradeOut, upgradeCode] = await Promise.all([
+    new Response(upgrade.stdout).text(),
+    upgrade.exited,
+  ]);
+  await Bun.sleep(300);
+  running = false;
+  await Promise.all(load);
+  expect(upgradeOut).toMatch(new RegExp(`  shop-proxy-1: proxy handed over on ${upgradedTo} \\(`));
+  expect(upgradeOut).toContain("  shop-redis-1: monitor unchanged\n");
+  expect(upgradeCode).toBe(0);
+  expect(failures).toEqual([]);
+  expect(served).toBeGreaterThan(50);
+  const health = (await (await fetch(`${proxy}/_dropship/healthz`)).json()) as { version: string };
+  expect(health.version).toBe(upgradedTo);
+  const proxyLog = cli("logs.ts", ["shop-proxy-1", "--since", "5m"]);
+  expect(proxyLog.out).toContain(`dropship-proxy ${upgradedTo} listening (upgraded) on http`);
+}, 360_000);
