@@ -10,7 +10,7 @@ Usage: bun run exec HOST -- COMMAND…
 
 Runs COMMAND (a shell command line) on one host of the fleet as root, over the SSH connection
 whose host key is pinned, with its output as it comes and its exit code as this command's.
-Audited before it runs: on the host (/var/log/dropship-audit.log) and in the fleet's audit
+Audited before it runs: on the host (/srv/dropship/audit.log) and in the fleet's audit
 stream when REDIS_URL is set.
 `;
 

@@ -14,7 +14,7 @@ Usage: bun run logs [ROLE|HOST] [-f] [--since 10m] [--lines 100]
 The service logs of every host of a role (production, staging, proxy, redis), of one host, or
 of the whole fleet: each service's last --lines lines (default 100), or those of the last
 --since, merged by time and prefixed by host and service. -f then keeps printing new lines
-until Ctrl-C. Reading is audited on each host (/var/log/dropship-audit.log) and in the fleet's
+until Ctrl-C. Reading is audited on each host (/srv/dropship/audit.log) and in the fleet's
 audit stream when REDIS_URL is set.
 `;
 

@@ -3,8 +3,8 @@ import { recordAction } from "../../server/shared/state/audit.ts";
 import { shellQuote } from "../../server/shared/text/shell.ts";
 import { actor, cliRedis } from "./redis.ts";
 
-/** The log on every host of what operators did there: root's, outside any service's reach. */
-export const HOST_AUDIT_LOG = "/var/log/dropship-audit.log";
+/** The log on every host of what operators did there: root's only (a service cannot write in /srv/dropship). */
+export const HOST_AUDIT_LOG = "/srv/dropship/audit.log";
 
 /**
  * Records an operator's action twice: on the host it touches (a line in HOST_AUDIT_LOG, written

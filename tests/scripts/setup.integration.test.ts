@@ -160,9 +160,9 @@ test("bun run setup brings a deployment up on the API, and a second run only com
     out: "shop-production-1\n",
     err: `config: ${env.DROPSHIP_CONFIG} (DROPSHIP_CONFIG)\n`,
   });
-  const audit = cli("exec.ts", ["shop-production-1", "--", "cat /var/log/dropship-audit.log"]);
+  const audit = cli("exec.ts", ["shop-production-1", "--", "cat /srv/dropship/audit.log"]);
   expect(audit.out).toMatch(
-    /^\S+Z exec by ann@shop: hostname; exit 3\n\S+Z exec by ann@shop: cat \/var\/log\/dropship-audit.log\n$/,
+    /^\S+Z exec by ann@shop: hostname; exit 3\n\S+Z exec by ann@shop: cat \/srv\/dropship\/audit.log\n$/,
   );
   expect(cli("exec.ts", ["production", "--", "true"]).err).toContain(
     "production is a role; name one of its hosts: shop-production-1",
