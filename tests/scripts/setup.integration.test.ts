@@ -170,7 +170,9 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   const logs = cli("logs.ts", ["production", "--since", "10m"]);
   expect(logs.code).toBe(0);
   // every line of the app's log carries its time, and comes prefixed by host and service
-  expect(logs.out).toMatch(/^shop-production-1 app {5}\| \S+Z dropship-app \w{12} \(production\) listening on/m);
+  expect(logs.out).toMatch(
+    /^shop-production-1 app {5}\| \S+Z dropship-app \w{12} \(production\) listening on/m,
+  );
   expect(logs.out).toMatch(/^shop-production-1 monitor \| \S+Z dropship-monitor/m);
   expect(logs.out).not.toContain("shop-proxy-1");
   expect(cli("logs.ts", ["web-9"]).err).toContain('"web-9" is neither a role');
