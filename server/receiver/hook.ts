@@ -16,7 +16,7 @@ import {
   listBackends,
   putBackend,
 } from "../shared/state/routing.ts";
-import { upgradePlatform } from "../shared/upgrade.ts";
+import { PLATFORM_ROLES, upgradePlatform } from "../shared/upgrade.ts";
 import { deployingBranches, roleOfRef, testCommandOf } from "./branches.ts";
 import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
@@ -155,7 +155,7 @@ export async function deploy(
             say,
           });
           result = "deployed";
-          if (role === "production") {
+          if (role === "production" && fleet.hosts.some((h) => PLATFORM_ROLES.includes(h.role))) {
             // the platform's own servers ship with master: proxy and Redis hosts, where changed
             say("▸ platform (proxy, monitor)");
             await upgradePlatform({
