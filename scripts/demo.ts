@@ -4,6 +4,7 @@ import { InventoryRepo } from "../gitops/repo.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../server/shared/config/validate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
+import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { startEmulatorDaemon } from "./lib/emulator.ts";
@@ -139,12 +140,12 @@ async function up(pids: number[], stopping: () => boolean) {
   };
 
   const sha = run(["git", "-C", ROOT, "rev-parse", "HEAD"]).trim();
-  const staging = `${sha.slice(0, 12)}-canary`;
+  const staging = `${releaseVersion(sha)}-canary`;
   const { fleet, redisUrl } = await bringUp(settings, {
     adminToken,
     redisPassword,
     commit: sha,
-    releases: { production: sha.slice(0, 12), staging },
+    releases: { production: releaseVersion(sha), staging },
     repos: join(RUN, "repos"),
     step,
   });

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { deployingBranches, roleOfRef } from "../server/receiver/branches.ts";
 import { deploy } from "../server/receiver/hook.ts";
+import { releaseVersion } from "../server/shared/host/layout.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 import { actor } from "./lib/redis.ts";
@@ -44,7 +45,7 @@ await runCli("deploy", USAGE, async ([branch, commitArg, ...extra]) => {
     { ...settings, fleet: () => settings.fleet, pusher: who },
     (line) => console.log(line),
   );
-  if (code !== 0) throw new UsageError(`${commit.slice(0, 12)} was not deployed (see above)`);
+  if (code !== 0) throw new UsageError(`${releaseVersion(commit)} was not deployed (see above)`);
   const moved = Bun.spawnSync([
     "git",
     "update-ref",

@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
 import { readFleet } from "../server/receiver/fleet.ts";
 import { parseDuration } from "../server/shared/config/duration.ts";
-import { logCommand, mergeLogs, selectHosts } from "../server/shared/logs.ts";
+import { hostCommands } from "../server/shared/host/layout.ts";
+import { mergeLogs, selectHosts } from "../server/shared/logs.ts";
 import { ROLES } from "../server/shared/roles.ts";
 import { auditAction } from "./lib/audit.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
@@ -55,7 +56,7 @@ await runCli("logs", USAGE, async (args) => {
       ROLES[host.role].services.map(async (service) => {
         const ssh = connections[i];
         const text = ssh
-          ? (await ssh.exec(logCommand(service, { lines, follow: false }))).stdout
+          ? (await ssh.exec(hostCommands.log(service, { lines, follow: false }))).stdout
           : "";
         return { host: host.name, service, text };
       }),
@@ -69,7 +70,7 @@ await runCli("logs", USAGE, async (args) => {
       ROLES[host.role].services.map((service) => {
         const prefix = `${`${host.name} ${service}`.padEnd(width)} | `;
         return connections[i]?.stream(
-          logCommand(service, { lines: 0, follow: true }),
+          hostCommands.log(service, { lines: 0, follow: true }),
           lineSplitter((line) => console.log(`${prefix}${line}`)),
           () => {}, // tail's notes about a rotated file
         );

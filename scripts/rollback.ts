@@ -5,7 +5,9 @@ import { inventoryRepoFor } from "../gitops/repo.ts";
 import { readFleet } from "../server/receiver/fleet.ts";
 import { recordShipped } from "../server/receiver/hook.ts";
 import { releasesOn, switchRelease } from "../server/receiver/rollout.ts";
-import { Ssh } from "../server/shared/ssh.ts";
+import { releaseVersion } from "../server/shared/host/layout.ts";
+import { healthUrlOf, ROLES } from "../server/shared/roles.ts";
+import { targetOf, withSsh } from "../server/shared/ssh.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 import { actor } from "./lib/redis.ts";
@@ -28,13 +30,7 @@ await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
     throw new UsageError(`no ${role} hosts in ${settings.fleet.inventories.join(" + ")}`);
   let target = release;
   for (const host of hosts) {
-    const ssh = await Ssh.connect({
-      host: host.address,
-      privateKey: fleet.privateKey,
-      keyFile: fleet.privateKeyFile,
-      hostPublicKey: host.hostPublicKey,
-    });
-    try {
+    await withSsh(targetOf(host, fleet), async (ssh) => {
       const { current, all, live } = await releasesOn(ssh);
       // by default, the last release that went live before the current one and is still there
       const goal = release ?? [...live].reverse().find((r) => r !== current && all.includes(r));
@@ -49,15 +45,13 @@ await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
       await switchRelease(
         ssh,
         goal,
-        ["app"],
-        `http://${host.address}:${settings.config.ports.app}/healthz`,
+        ROLES[role].services,
+        healthUrlOf(settings.config, role, host.address),
         settings.config.pipeline.health_timeout,
       );
       console.log(`↺ ${host.name}: ${current ?? "nothing"} → ${goal}`);
       target = goal;
-    } finally {
-      ssh.close();
-    }
+    });
   }
   if (settings.fleet.gitopsRepo && target) {
     const repo = inventoryRepoFor(settings.config, {
@@ -91,7 +85,7 @@ await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
       commit,
     ]);
     recordShipped(settings.workDir, role, commit);
-    console.log(`${branch} now names ${commit.slice(0, 12)}`);
+    console.log(`${branch} now names ${releaseVersion(commit)}`);
   } else {
     // the next push then checks against the branch itself
     rmSync(join(settings.workDir, "locks", `${role}.shipped`), { force: true });

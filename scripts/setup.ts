@@ -10,6 +10,7 @@ import { loadRequiredConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import type { Config } from "../server/shared/config/schema.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
+import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
 import { counted } from "../server/shared/text/words.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
@@ -96,7 +97,7 @@ await runCli("setup", USAGE, async (args) => {
 
   const root = resolve(import.meta.dir, "..");
   const sha = run(["git", "-C", root, "rev-parse", "HEAD"]).trim();
-  const release = sha.slice(0, 12);
+  const release = releaseVersion(sha);
   const { fleet } = await bringUp(settings, {
     adminToken,
     redisPassword,

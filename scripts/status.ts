@@ -7,6 +7,7 @@ import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
 import { fleetRows, type ProxyBackend } from "../server/shared/fleet-view.ts";
+import { releaseVersion } from "../server/shared/host/layout.ts";
 import { recentEvents } from "../server/shared/state/events.ts";
 import { listFlags } from "../server/shared/state/flags.ts";
 import { listHosts } from "../server/shared/state/hosts.ts";
@@ -132,7 +133,7 @@ async function show(redis: RedisClient) {
     ...deploys.map((d) => [
       d.at ?? "",
       d.branch ?? "",
-      (d.commit ?? "").slice(0, 12),
+      releaseVersion(d.commit ?? ""),
       d.who ?? "",
       d.result ?? "",
       d.seconds ?? "",

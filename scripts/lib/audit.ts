@@ -1,10 +1,8 @@
+import { HOST_AUDIT_LOG } from "../../server/shared/host/layout.ts";
 import type { Ssh } from "../../server/shared/ssh.ts";
 import { recordAction } from "../../server/shared/state/audit.ts";
 import { shellQuote } from "../../server/shared/text/shell.ts";
 import { actor, cliRedis } from "./redis.ts";
-
-/** The log on every host of what operators did there: root's only (a service cannot write in /srv/dropship). */
-export const HOST_AUDIT_LOG = "/srv/dropship/audit.log";
 
 /**
  * Records an operator's action twice: on the host it touches (a line in HOST_AUDIT_LOG, written

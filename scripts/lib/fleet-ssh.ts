@@ -1,18 +1,9 @@
 import type { Fleet, FleetHost } from "../../server/receiver/fleet.ts";
-import { Ssh } from "../../server/shared/ssh.ts";
+import { Ssh, targetOf } from "../../server/shared/ssh.ts";
 
 /** One pinned SSH connection per host, opened together; all closed again if one fails. */
 export async function connectAll(fleet: Fleet, hosts: FleetHost[]): Promise<Ssh[]> {
-  const opened = await Promise.allSettled(
-    hosts.map((host) =>
-      Ssh.connect({
-        host: host.address,
-        privateKey: fleet.privateKey,
-        keyFile: fleet.privateKeyFile,
-        hostPublicKey: host.hostPublicKey,
-      }),
-    ),
-  );
+  const opened = await Promise.allSettled(hosts.map((host) => Ssh.connect(targetOf(host, fleet))));
   const failed = opened.find((o) => o.status === "rejected");
   if (failed) {
     for (const o of opened) if (o.status === "fulfilled") o.value.close();

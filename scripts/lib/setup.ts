@@ -15,12 +15,12 @@ import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
-import { deliverRelease } from "../../server/shared/deliver.ts";
-import { SOURCES_FILE } from "../../server/shared/platform.ts";
+import { deliverRelease, releaseFiles } from "../../server/shared/deliver.ts";
+import { hostCommands } from "../../server/shared/host/layout.ts";
 import { run, runAsync } from "../../server/shared/proc.ts";
-import { binaryOf, healthUrlOf, ROLES } from "../../server/shared/roles.ts";
+import { healthUrlOf, ROLES } from "../../server/shared/roles.ts";
 import { backendIdFor } from "../../server/shared/routing/model.ts";
-import { Ssh } from "../../server/shared/ssh.ts";
+import { targetOf, withSsh } from "../../server/shared/ssh.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
@@ -126,21 +126,10 @@ async function deliverFleet(
     fleet.hosts.map(async (host: FleetHost) => {
       const version = host.role === "staging" ? releases.staging : releases.production;
       const services = ROLES[host.role].services;
-      const ssh = await Ssh.connect({
-        host: host.address,
-        privateKey: fleet.privateKey,
-        keyFile: fleet.privateKeyFile,
-        hostPublicKey: host.hostPublicKey,
-      });
-      try {
+      await withSsh(targetOf(host, fleet), async (ssh) => {
         await deliverRelease(
           ssh,
-          {
-            version,
-            binaries: [...services.map(binaryOf), SOURCES_FILE].map((b) =>
-              join(releaseDir(s.work, version), b),
-            ),
-          },
+          { version, binaries: releaseFiles(releaseDir(s.work, version), host.role) },
           {
             cacheDir: join(s.work, "cache", "releases"),
             restart: services,
@@ -148,10 +137,8 @@ async function deliverFleet(
             healthTimeoutMs: s.config.pipeline.health_timeout,
           },
         );
-        await ssh.check(`echo ${version} >> /srv/dropship/deployed`);
-      } finally {
-        ssh.close();
-      }
+        await ssh.check(hostCommands.recordDeployed(version));
+      });
     }),
   );
 }

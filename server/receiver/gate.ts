@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { releaseVersion } from "../shared/host/layout.ts";
 import { SOURCES_FILE } from "../shared/platform.ts";
 import { binaryOf, ROLES } from "../shared/roles.ts";
 
@@ -60,7 +61,7 @@ export async function runGate(options: GateOptions): Promise<string[]> {
   };
   if (pkg.scripts?.check) await step(say, "check", [process.execPath, "run", "check"], workspace);
   await step(say, `test (${options.testCommand})`, ["sh", "-c", options.testCommand], workspace);
-  const version = options.commit.slice(0, 12);
+  const version = releaseVersion(options.commit);
   await step(
     say,
     "build",

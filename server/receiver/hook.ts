@@ -3,6 +3,7 @@ import { basename, join } from "node:path";
 import { setRelease } from "../../gitops/model.ts";
 import { inventoryRepoFor } from "../../gitops/repo.ts";
 import type { Config, RoleName } from "../shared/config/schema.ts";
+import { releaseVersion } from "../shared/host/layout.ts";
 import { SOURCES_FILE } from "../shared/platform.ts";
 import { binaryOf, ROLES } from "../shared/roles.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
@@ -80,7 +81,7 @@ export async function deploy(
 ) {
   const started = performance.now();
   const { config } = settings;
-  say(`dropship: ${branch} ${commit.slice(0, 12)} by ${settings.pusher} → ${role}`);
+  say(`dropship: ${branch} ${releaseVersion(commit)} by ${settings.pusher} → ${role}`);
   let redis: RedisClient | undefined;
   let result = "failed";
   try {
@@ -97,7 +98,7 @@ export async function deploy(
     await withRoleLock(
       join(settings.workDir, "locks"),
       role,
-      `${branch} ${commit.slice(0, 12)} by ${settings.pusher}`,
+      `${branch} ${releaseVersion(commit)} by ${settings.pusher}`,
       config.pipeline.lock_timeout,
       say,
       async () => {
@@ -117,7 +118,7 @@ export async function deploy(
             .trim();
         if ((now || "0".repeat(40)) !== expected) {
           throw new Error(
-            `${branch} moved to ${now.slice(0, 12)} while this push waited; pull, then push again`,
+            `${branch} moved to ${releaseVersion(now)} while this push waited; pull, then push again`,
           );
         }
         const built = await runGate({
@@ -127,7 +128,7 @@ export async function deploy(
           testCommand: testCommandOf(config, role),
           say,
         });
-        const version = commit.slice(0, 12);
+        const version = releaseVersion(commit);
         keepRelease(settings.workDir, version, built);
         const kept = (names: string[]) =>
           names.map((name) => join(releaseDir(settings.workDir, version), name));
@@ -142,7 +143,7 @@ export async function deploy(
             hosts,
             privateKey: fleet.privateKey,
             privateKeyFile: fleet.privateKeyFile,
-            version: commit.slice(0, 12),
+            version: releaseVersion(commit),
             binaries: kept([...ROLES[role].services.map(binaryOf), SOURCES_FILE]),
             services: ["app"],
             alsoWhenChanged: ["monitor"],
@@ -175,7 +176,7 @@ export async function deploy(
           }
           // the release is live: what follows is bookkeeping, and its failure is said, not fatal
           if (role === "staging" && redis?.status === "ready") {
-            await startCanary(redis, commit.slice(0, 12), settings.pusher, say).catch((error) =>
+            await startCanary(redis, releaseVersion(commit), settings.pusher, say).catch((error) =>
               say(`  ! the canary was not restarted: ${(error as Error).message}`),
             );
           }
@@ -199,8 +200,8 @@ export async function deploy(
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     say(
       result === "deployed"
-        ? `✓ ${commit.slice(0, 12)} is live on ${role} (${seconds} s)`
-        : `✓ ${commit.slice(0, 12)} passed the gate (${seconds} s); no ${role} host to deploy to`,
+        ? `✓ ${releaseVersion(commit)} is live on ${role} (${seconds} s)`
+        : `✓ ${releaseVersion(commit)} passed the gate (${seconds} s); no ${role} host to deploy to`,
     );
     return 0;
   } catch (error) {
@@ -294,7 +295,7 @@ async function recordRelease(
     say,
   );
   await repo.commit(
-    setRelease(await repo.read(), role, commit.slice(0, 12)),
-    `deploy ${role}: ${commit.slice(0, 12)} from ${branch} by ${settings.pusher}`,
+    setRelease(await repo.read(), role, releaseVersion(commit)),
+    `deploy ${role}: ${releaseVersion(commit)} from ${branch} by ${settings.pusher}`,
   );
 }

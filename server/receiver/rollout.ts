@@ -1,16 +1,14 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { deliverRelease, serviceCommand, waitForVersion } from "../shared/deliver.ts";
+import { deliverRelease, waitForVersion } from "../shared/deliver.ts";
+import { hostCommands } from "../shared/host/layout.ts";
 import { changedServices, parseSources, SOURCES_FILE } from "../shared/platform.ts";
 import type { Service } from "../shared/roles.ts";
-import { Ssh } from "../shared/ssh.ts";
+import { type AccountKey, type Ssh, targetOf, withSsh } from "../shared/ssh.ts";
 import type { FleetHost } from "./fleet.ts";
 
-export interface RolloutOptions {
+export interface RolloutOptions extends AccountKey {
   hosts: FleetHost[];
-  privateKey: string;
-  /** where the key was read from, named when a host refuses it */
-  privateKeyFile?: string;
   version: string;
   binaries: string[];
   /** services restarted on each host; the first one's /healthz must report the version */
@@ -48,54 +46,48 @@ export async function rollout(options: RolloutOptions): Promise<void> {
   const updated: { host: FleetHost; previous: string | undefined }[] = [];
   for (const host of options.hosts) {
     say(`▸ ${host.name} (${host.address})`);
-    const ssh = await Ssh.connect({
-      host: host.address,
-      privateKey: options.privateKey,
-      keyFile: options.privateKeyFile,
-      hostPublicKey: host.hostPublicKey,
+    await withSsh(targetOf(host, options), async (ssh) => {
+      let previous: string | undefined;
+      try {
+        previous = (await ssh.exec(hostCommands.currentRelease())).stdout.trim() || undefined;
+        const restart = [...options.services, ...(await changedOn(ssh, options))];
+        await timed(say, "drained", async () => {
+          await options.drain(host, true);
+          await Bun.sleep(options.drainGraceMs);
+        });
+        const reports = await timed(
+          say,
+          `delivered, restarted, healthy on ${options.version}`,
+          () =>
+            deliverRelease(
+              ssh,
+              { version: options.version, binaries: options.binaries },
+              {
+                cacheDir: options.cacheDir,
+                restart,
+                healthUrl: `http://${host.address}:${options.healthPort}/healthz`,
+                healthTimeoutMs: options.healthTimeoutMs,
+              },
+            ),
+        );
+        const sent = reports.reduce((sum, r) => sum + r.bytesSent, 0);
+        say(
+          `  shipped ${(sent / 1024).toFixed(0)} KiB (${reports.map((r) => `${r.name} ${r.mode}`).join(", ")})`,
+        );
+        // the releases that went live, in order: what `bun run rollback` goes back along
+        await ssh.check(hostCommands.recordDeployed(options.version));
+        await options.drain(host, false);
+        updated.push({ host, previous });
+      } catch (error) {
+        say(`✗ ${host.name}: ${(error as Error).message}`);
+        updated.push({ host, previous });
+        await rollBack(updated.reverse(), options);
+        await dropRelease(updated, options);
+        throw new Error(
+          `${host.name} did not come up on ${options.version}; rolled ${updated.map((u) => u.host.name).join(", ")} back to ${updated.map((u) => u.previous ?? "nothing").join(", ")}`,
+        );
+      }
     });
-    let previous: string | undefined;
-    try {
-      previous =
-        (
-          await ssh.exec('basename "$(readlink /srv/dropship/current)" 2>/dev/null')
-        ).stdout.trim() || undefined;
-      const restart = [...options.services, ...(await changedOn(ssh, options))];
-      await timed(say, "drained", async () => {
-        await options.drain(host, true);
-        await Bun.sleep(options.drainGraceMs);
-      });
-      const reports = await timed(say, `delivered, restarted, healthy on ${options.version}`, () =>
-        deliverRelease(
-          ssh,
-          { version: options.version, binaries: options.binaries },
-          {
-            cacheDir: options.cacheDir,
-            restart,
-            healthUrl: `http://${host.address}:${options.healthPort}/healthz`,
-            healthTimeoutMs: options.healthTimeoutMs,
-          },
-        ),
-      );
-      const sent = reports.reduce((sum, r) => sum + r.bytesSent, 0);
-      say(
-        `  shipped ${(sent / 1024).toFixed(0)} KiB (${reports.map((r) => `${r.name} ${r.mode}`).join(", ")})`,
-      );
-      // the releases that went live, in order: what `bun run rollback` goes back along
-      await ssh.check(`echo ${options.version} >> /srv/dropship/deployed`);
-      await options.drain(host, false);
-      updated.push({ host, previous });
-    } catch (error) {
-      say(`✗ ${host.name}: ${(error as Error).message}`);
-      updated.push({ host, previous });
-      await rollBack(updated.reverse(), options);
-      await dropRelease(updated, options);
-      throw new Error(
-        `${host.name} did not come up on ${options.version}; rolled ${updated.map((u) => u.host.name).join(", ")} back to ${updated.map((u) => u.previous ?? "nothing").join(", ")}`,
-      );
-    } finally {
-      ssh.close();
-    }
   }
 }
 
@@ -103,9 +95,7 @@ export async function rollout(options: RolloutOptions): Promise<void> {
 async function changedOn(ssh: Ssh, options: RolloutOptions): Promise<Service[]> {
   const file = options.binaries.find((b) => basename(b) === SOURCES_FILE);
   if (!file || !options.alsoWhenChanged?.length) return [];
-  const running = parseSources(
-    (await ssh.exec(`cat /srv/dropship/current/${SOURCES_FILE} 2>/dev/null`)).stdout,
-  );
+  const running = parseSources((await ssh.exec(hostCommands.readSources())).stdout);
   return changedServices(
     options.alsoWhenChanged,
     running,
@@ -118,19 +108,14 @@ async function rollBack(
   options: RolloutOptions,
 ) {
   for (const { host, previous } of hosts) {
-    const ssh = await Ssh.connect({
-      host: host.address,
-      privateKey: options.privateKey,
-      keyFile: options.privateKeyFile,
-      hostPublicKey: host.hostPublicKey,
-    });
-    try {
-      const restart = [...options.services, ...(options.alsoWhenChanged ?? [])]
-        .map((s) => serviceCommand("restart", s))
-        .join(" && ");
+    await withSsh(targetOf(host, options), async (ssh) => {
+      const services = [...options.services, ...(options.alsoWhenChanged ?? [])];
       if (previous) {
         await ssh.check(
-          `cd /srv/dropship && ln -sfn releases/${previous} current.next && mv -T current.next current && ${restart}`,
+          [
+            hostCommands.switchTo(previous),
+            ...services.map((s) => hostCommands.service("restart", s)),
+          ].join(" && "),
         );
         // back in rotation only once it answers again, as after a deploy
         await waitForVersion(
@@ -141,18 +126,15 @@ async function rollBack(
         );
         options.say(`↺ ${host.name}: back on ${previous}`);
       } else {
-        const stop = options.services.map((s) => serviceCommand("stop", s)).join(" && ");
-        await ssh.check(stop);
+        await ssh.check(options.services.map((s) => hostCommands.service("stop", s)).join(" && "));
         options.say(`↺ ${host.name}: had no release before; its services are stopped`);
       }
       await options.drain(host, false);
-    } catch (error) {
+    }).catch((error) =>
       options.say(
         `✗ ${host.name}: rollback failed too: ${(error as Error).message} — look at it by hand`,
-      );
-    } finally {
-      ssh.close();
-    }
+      ),
+    );
   }
 }
 
@@ -162,28 +144,18 @@ export async function releasesOn(
 ): Promise<{ current: string | undefined; all: string[]; live: string[] }> {
   const lines = async (command: string) =>
     (await ssh.exec(command)).stdout.trim().split("\n").filter(Boolean);
-  const [current] = await lines('basename "$(readlink /srv/dropship/current)" 2>/dev/null');
-  const all = await lines("ls -1t /srv/dropship/releases 2>/dev/null");
-  const live = await lines("cat /srv/dropship/deployed 2>/dev/null");
+  const [current] = await lines(hostCommands.currentRelease());
+  const all = await lines(hostCommands.listReleases());
+  const live = await lines(hostCommands.listDeployed());
   return { current, all, live };
 }
 
 /** A release that never came up is removed from the hosts it reached, so nothing goes back to it. */
 async function dropRelease(hosts: { host: FleetHost }[], options: RolloutOptions) {
   for (const { host } of hosts) {
-    const ssh = await Ssh.connect({
-      host: host.address,
-      privateKey: options.privateKey,
-      keyFile: options.privateKeyFile,
-      hostPublicKey: host.hostPublicKey,
-    });
-    try {
-      await ssh.exec(
-        `[ "$(basename "$(readlink /srv/dropship/current)")" = ${options.version} ] || rm -rf /srv/dropship/releases/${options.version}`,
-      );
-    } finally {
-      ssh.close();
-    }
+    await withSsh(targetOf(host, options), (ssh) =>
+      ssh.exec(hostCommands.dropReleaseUnlessCurrent(options.version)),
+    );
   }
 }
 
@@ -195,9 +167,11 @@ export async function switchRelease(
   healthUrl: string,
   healthTimeoutMs: number,
 ): Promise<void> {
-  const restart = services.map((s) => serviceCommand("restart", s)).join(" && ");
   await ssh.check(
-    `test -d /srv/dropship/releases/${release} && cd /srv/dropship && ln -sfn releases/${release} current.next && mv -T current.next current && ${restart}`,
+    [
+      hostCommands.switchToExisting(release),
+      ...services.map((s) => hostCommands.service("restart", s)),
+    ].join(" && "),
   );
   await waitForVersion(ssh.target.host, healthUrl, release, healthTimeoutMs);
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inventoryYaml } from "../../gitops/inventory.ts";
 import { addHost, type FleetHostRecord, nextName, removeHost } from "../../gitops/model.ts";
@@ -8,12 +8,12 @@ import type { DigitalOcean } from "../shared/cloud/digitalocean.ts";
 import { createHosts } from "../shared/cloud/provision.ts";
 import { dropletSpecFor } from "../shared/cloud/spec.ts";
 import type { Config } from "../shared/config/schema.ts";
-import { deliverRelease } from "../shared/deliver.ts";
+import { deliverRelease, releaseFiles } from "../shared/deliver.ts";
+import { hostCommands, releaseVersion } from "../shared/host/layout.ts";
 import type { Mail } from "../shared/mailer.ts";
-import { SOURCES_FILE } from "../shared/platform.ts";
-import { binaryOf, ROLES } from "../shared/roles.ts";
+import { ROLES } from "../shared/roles.ts";
 import { backendIdFor } from "../shared/routing/model.ts";
-import { Ssh } from "../shared/ssh.ts";
+import { targetOf, withSsh } from "../shared/ssh.ts";
 import { recordEvent } from "../shared/state/events.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
@@ -117,7 +117,8 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
       `refusing to add a host: production has ${production}, the cap (autoscale/max) is ${config.autoscale.max}`,
     );
   }
-  const release = lastShipped(deps.workDir, "production")?.slice(0, 12);
+  const shipped = lastShipped(deps.workDir, "production");
+  const release = shipped && releaseVersion(shipped);
   const binariesDir = release ? releaseDir(deps.workDir, release) : undefined;
   if (!release || !binariesDir || !existsSync(binariesDir)) {
     throw new Error("no production release to give a new host yet — push to master first");
@@ -149,20 +150,11 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
     say(`▸ converge ${name} (${address}) with product.yml`);
     await runPlaybook("product.yml", hostInventory, deps.playbookEnv);
     say(`▸ deliver ${release}`);
-    const ssh = await Ssh.connect({
-      host: address,
-      privateKey: deps.privateKey,
-      keyFile: deps.privateKeyFile,
-      hostPublicKey: host.hostKey.publicKey,
-    });
-    try {
-      const wanted = [...ROLES.production.services.map(binaryOf), SOURCES_FILE];
-      const binaries = readdirSync(binariesDir)
-        .filter((f) => wanted.includes(f))
-        .map((f) => join(binariesDir, f));
+    const pinned = { address, hostPublicKey: host.hostKey.publicKey };
+    await withSsh(targetOf(pinned, deps), async (ssh) => {
       await deliverRelease(
         ssh,
-        { version: release, binaries },
+        { version: release, binaries: releaseFiles(binariesDir, "production") },
         {
           cacheDir: join(deps.workDir, "cache", "releases"),
           // the playbook could not start either before its binary arrived: start both
@@ -171,10 +163,8 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
           healthTimeoutMs: config.pipeline.health_timeout,
         },
       );
-      await ssh.check(`echo ${release} >> /srv/dropship/deployed`);
-    } finally {
-      ssh.close();
-    }
+      await ssh.check(hostCommands.recordDeployed(release));
+    });
     say(`▸ into rotation`);
     await putBackend(
       deps.redis,

@@ -1,10 +1,12 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import type { RoleName } from "./config/schema.ts";
+import { currentBinary, hostCommands, isReleaseName, releaseDirOnHost } from "./host/layout.ts";
+import { SOURCES_FILE } from "./platform.ts";
 import { run } from "./proc.ts";
+import { binaryOf, ROLES } from "./roles.ts";
 import type { Ssh } from "./ssh.ts";
-
-const ROOT = "/srv/dropship";
 
 export interface Release {
   /** the commit (or name) the release is stored under: releases/<version>/ */
@@ -38,15 +40,11 @@ export class DeliveryError extends Error {
   override name = "DeliveryError";
 }
 
-/**
- * The shell command that stops, restarts or hands over a dropship service, with or without
- * systemd. A handover starts the next process beside the running one and stops the old one
- * once the new one listens (dropship-service); a systemd unit has one main process, so there
- * it is a restart.
- */
-export function serviceCommand(action: "restart" | "stop" | "handover", service: string): string {
-  const systemd = action === "handover" ? "restart" : action;
-  return `if [ -d /run/systemd/system ]; then systemctl ${systemd} dropship-${service}; else ${ROOT}/bin/dropship-service ${action} ${service}; fi`;
+/** A role's files in a local release folder: its services' binaries and the SOURCES beside them. */
+export function releaseFiles(dir: string, role: RoleName): string[] {
+  return [...ROLES[role].services.map(binaryOf), SOURCES_FILE]
+    .map((name) => join(dir, name))
+    .filter(existsSync);
 }
 
 const sha256 = async (path: string) =>
@@ -65,11 +63,11 @@ export async function deliverRelease(
 ): Promise<FileReport[]> {
   const log = options.log ?? (() => {});
   const host = ssh.target.host;
-  if (!/^[\w.-]{1,64}$/.test(release.version))
+  if (!isReleaseName(release.version))
     throw new DeliveryError(`release name ${JSON.stringify(release.version)} is not valid`);
   mkdirSync(options.cacheDir, { recursive: true });
-  const dir = `${ROOT}/releases/${release.version}`;
-  const before = (await ssh.exec(`readlink ${ROOT}/current`)).stdout.trim();
+  const dir = releaseDirOnHost(release.version);
+  const before = (await ssh.exec(hostCommands.currentRelease())).stdout.trim();
   await ssh.check(`mkdir -p ${dir}`);
   const reports: FileReport[] = [];
   const scratch = mkdtempSync(join(tmpdir(), "dropship-delta-"));
@@ -83,7 +81,7 @@ export async function deliverRelease(
         reports.push({ name, mode: "skip", bytesSent: 0 });
         continue;
       }
-      const base = await remoteSum(`${ROOT}/current/${name}`);
+      const base = await remoteSum(currentBinary(name));
       const cached = join(options.cacheDir, `${base}.bin`);
       let report: FileReport;
       if (base && existsSync(cached)) {
@@ -91,7 +89,7 @@ export async function deliverRelease(
         run(["zstd", "-q", "-f", "--long=27", `--patch-from=${cached}`, local, "-o", delta]);
         await ssh.put(delta, `${dir}/${name}.zst`);
         await ssh.check(
-          `zstd -q -f -d --long=27 --patch-from=${ROOT}/current/${name} ${dir}/${name}.zst -o ${dir}/${name}.part && rm ${dir}/${name}.zst`,
+          `zstd -q -f -d --long=27 --patch-from=${currentBinary(name)} ${dir}/${name}.zst -o ${dir}/${name}.part && rm ${dir}/${name}.zst`,
         );
         report = { name, mode: "delta", bytesSent: statSync(delta).size };
       } else {
@@ -110,17 +108,14 @@ export async function deliverRelease(
       reports.push(report);
     }
     // the same release again (a re-run): nothing to switch, and no restart to cost requests
-    const unchanged =
-      before === `releases/${release.version}` && reports.every((r) => r.mode === "skip");
+    const unchanged = before === release.version && reports.every((r) => r.mode === "skip");
     if (!unchanged) {
-      await ssh.check(
-        `cd ${ROOT} && ln -sfn releases/${release.version} current.next && mv -T current.next current`,
-      );
+      await ssh.check(hostCommands.switchTo(release.version));
       for (const service of options.restart) {
-        await ssh.check(serviceCommand("restart", service));
+        await ssh.check(hostCommands.service("restart", service));
       }
       for (const service of options.handover ?? []) {
-        await ssh.check(serviceCommand("handover", service));
+        await ssh.check(hostCommands.service("handover", service));
       }
     }
     if (options.healthUrl)
@@ -131,9 +126,7 @@ export async function deliverRelease(
         options.healthTimeoutMs ?? 30_000,
       );
     const keep = options.keep ?? 3;
-    await ssh.check(
-      `cd ${ROOT}/releases && current=$(basename "$(readlink ${ROOT}/current)") && ls -1t | grep -vx "$current" | tail -n +${keep} | xargs -r rm -rf`,
-    );
+    await ssh.check(hostCommands.prune(keep));
     return reports;
   } finally {
     rmSync(scratch, { recursive: true, force: true });

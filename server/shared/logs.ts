@@ -65,15 +65,3 @@ export function selectHosts<H extends NamedHost>(hosts: H[], selector: string | 
     `${JSON.stringify(selector)} is neither a role (${Object.keys(ROLES).join(", ")}) nor a host of the fleet (${hosts.map((h) => h.name).join(", ") || "none"})`,
   );
 }
-
-/**
- * The shell command that prints (or with `follow`, keeps printing) a service's log on a host,
- * with or without systemd. `tail -F` also follows a log that is rotated.
- */
-export function logCommand(service: string, options: { lines: number; follow: boolean }): string {
-  const unit = `dropship-${service}`;
-  const file = `/srv/dropship/logs/${service}.log`;
-  const journal = `journalctl -u ${unit} -o cat --no-pager -n ${options.lines}${options.follow ? " -f" : ""}`;
-  const tail = `tail -n ${options.lines}${options.follow ? " -F" : ""} ${file}`;
-  return `if [ -d /run/systemd/system ]; then ${journal}; else ${tail}; fi`;
-}

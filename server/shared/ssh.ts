@@ -16,6 +16,37 @@ export class SshError extends Error {
   override name = "SshError";
 }
 
+/** A host as the fleet knows it: where it is, and its pinned key. */
+export interface PinnedHost {
+  address: string;
+  /** `ssh-ed25519 AAAA…` */
+  hostPublicKey: string;
+}
+
+/** The account key dropship logs in to its hosts with. */
+export interface AccountKey {
+  privateKey: string;
+  /** where it was read from, named in errors */
+  privateKeyFile?: string;
+}
+
+export const targetOf = (host: PinnedHost, key: AccountKey): SshTarget => ({
+  host: host.address,
+  privateKey: key.privateKey,
+  keyFile: key.privateKeyFile,
+  hostPublicKey: host.hostPublicKey,
+});
+
+/** Connects, runs `work` with the connection, and closes it however `work` ends. */
+export async function withSsh<T>(target: SshTarget, work: (ssh: Ssh) => Promise<T>): Promise<T> {
+  const ssh = await Ssh.connect(target);
+  try {
+    return await work(ssh);
+  } finally {
+    ssh.close();
+  }
+}
+
 /** One SSH connection to a host whose key is pinned; never trusts a key on first use. */
 export class Ssh {
   private constructor(

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, RoleName } from "./config/schema.ts";
-import { deliverRelease, serviceCommand, waitForVersion } from "./deliver.ts";
+import { deliverRelease, waitForVersion } from "./deliver.ts";
+import { hostCommands } from "./host/layout.ts";
 import { changedServices, parseSources, SOURCES_FILE } from "./platform.ts";
 import { binaryOf, HANDED_OVER, PLATFORM, portOf, ROLES, type Service } from "./roles.ts";
-import { Ssh } from "./ssh.ts";
+import { type AccountKey, type Ssh, targetOf, withSsh } from "./ssh.ts";
 
 export interface UpgradeHost {
   name: string;
@@ -13,10 +14,8 @@ export interface UpgradeHost {
   hostPublicKey: string;
 }
 
-export interface UpgradeOptions {
+export interface UpgradeOptions extends AccountKey {
   hosts: UpgradeHost[];
-  privateKey: string;
-  privateKeyFile?: string;
   /** the release's name on the hosts (the commit, 12 characters) */
   version: string;
   /** a local folder with the release's binaries and its SOURCES file */
@@ -47,22 +46,14 @@ export async function upgradePlatform(options: UpgradeOptions): Promise<string[]
   const upgraded: string[] = [];
   for (const host of options.hosts.filter((h) => PLATFORM_ROLES.includes(h.role))) {
     const services = ROLES[host.role].services.filter((s) => PLATFORM.includes(s));
-    const ssh = await Ssh.connect({
-      host: host.address,
-      privateKey: options.privateKey,
-      keyFile: options.privateKeyFile,
-      hostPublicKey: host.hostPublicKey,
-    });
-    try {
-      const running = parseSources(
-        (await ssh.exec(`cat /srv/dropship/current/${SOURCES_FILE} 2>/dev/null`)).stdout,
-      );
+    const done = await withSsh(targetOf(host, options), async (ssh) => {
+      const running = parseSources((await ssh.exec(hostCommands.readSources())).stdout);
       const changed = changedServices(services, running, release);
       if (changed.length === 0) {
         say(`  ${host.name}: ${services.join(" and ")} unchanged`);
-        continue;
+        return false;
       }
-      const before = (await ssh.exec('basename "$(readlink /srv/dropship/current)"')).stdout.trim();
+      const before = (await ssh.exec(hostCommands.currentRelease())).stdout.trim();
       const check = changed.includes("proxy") ? "proxy" : (changed[0] as Service);
       const healthUrl = `http://${host.address}:${portOf(options.config, check)}${check === "proxy" ? "/_dropship/healthz" : "/healthz"}`;
       const restart = changed.filter((s) => !HANDED_OVER.includes(s));
@@ -102,10 +93,9 @@ export async function upgradePlatform(options: UpgradeOptions): Promise<string[]
       say(
         `  ${host.name}: ${how.join(", ")} on ${options.version} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
       );
-      upgraded.push(host.name);
-    } finally {
-      ssh.close();
-    }
+      return true;
+    });
+    if (done) upgraded.push(host.name);
   }
   return upgraded;
 }
@@ -119,11 +109,9 @@ async function goBack(
   options: UpgradeOptions,
 ) {
   const commands = [
-    "cd /srv/dropship",
-    `ln -sfn releases/${previous} current.next`,
-    "mv -T current.next current",
-    ...restart.map((s) => serviceCommand("restart", s)),
-    ...handover.map((s) => serviceCommand("handover", s)),
+    hostCommands.switchTo(previous),
+    ...restart.map((s) => hostCommands.service("restart", s)),
+    ...handover.map((s) => hostCommands.service("handover", s)),
   ];
   await ssh.check(commands.join(" && "));
   await waitForVersion(
@@ -132,5 +120,5 @@ async function goBack(
     previous,
     options.config.pipeline.health_timeout,
   );
-  await ssh.exec(`rm -rf /srv/dropship/releases/${options.version}`);
+  await ssh.exec(hostCommands.dropRelease(options.version));
 }

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { logCommand, mergeLogs, selectHosts, stampOf } from "../../../server/shared/logs.ts";
+import { mergeLogs, selectHosts, stampOf } from "../../../server/shared/logs.ts";
 
 test("lines are merged by their time and prefixed by host and service", () => {
   const merged = mergeLogs([
@@ -47,14 +47,5 @@ test("a ROLE names its hosts, a HOST itself, nothing all; anything else says wha
   expect(() => selectHosts(hosts, "staging")).toThrow("the fleet has no staging hosts");
   expect(() => selectHosts(hosts, "web-9")).toThrow(
     '"web-9" is neither a role (proxy, redis, production, staging) nor a host of the fleet (proxy-1, web-1, web-2)',
-  );
-});
-
-test("the log command reads the journal under systemd and the service's file otherwise", () => {
-  expect(logCommand("app", { lines: 100, follow: false })).toBe(
-    "if [ -d /run/systemd/system ]; then journalctl -u dropship-app -o cat --no-pager -n 100; else tail -n 100 /srv/dropship/logs/app.log; fi",
-  );
-  expect(logCommand("proxy", { lines: 0, follow: true })).toContain(
-    "tail -n 0 -F /srv/dropship/logs/proxy.log",
   );
 });

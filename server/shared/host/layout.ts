@@ -1,0 +1,66 @@
+import { SOURCES_FILE } from "../platform.ts";
+
+/**
+ * The release layout on every host, and every shell command that reads or changes it. What a
+ * host keeps under HOST_ROOT:
+ *   releases/<version>/  the binaries of each release kept (and its SOURCES)
+ *   current              a symlink to the release that runs, switched atomically
+ *   deployed             the releases that went live, oldest first: what rollback goes back along
+ *   bin/dropship-service the service script of hosts without systemd
+ *   services/, shared/   each service's definition and settings (written by Ansible)
+ *   logs/<service>.log   each service's output on hosts without systemd
+ *   audit.log            what operators did there (root's only)
+ */
+export const HOST_ROOT = "/srv/dropship";
+
+/** The name a commit's release goes by, on hosts and in the inventory: its first 12 characters. */
+export const releaseVersion = (commit: string): string => commit.slice(0, 12);
+
+/** A release name safe in a path and a shell command. */
+export const isReleaseName = (text: string): boolean => /^[\w.-]{1,64}$/.test(text);
+
+export const releaseDirOnHost = (version: string) => `${HOST_ROOT}/releases/${version}`;
+export const currentBinary = (name: string) => `${HOST_ROOT}/current/${name}`;
+export const HOST_AUDIT_LOG = `${HOST_ROOT}/audit.log`;
+
+export const hostCommands = {
+  /** prints the release `current` points at (nothing when there is none) */
+  currentRelease: () => `basename "$(readlink ${HOST_ROOT}/current)" 2>/dev/null`,
+  /** points `current` at a release, atomically (rename over the old link) */
+  switchTo: (version: string) =>
+    `cd ${HOST_ROOT} && ln -sfn releases/${version} current.next && mv -T current.next current`,
+  /** that a release exists, then switchTo */
+  switchToExisting: (version: string) =>
+    `test -d ${releaseDirOnHost(version)} && ${hostCommands.switchTo(version)}`,
+  /** notes that a release went live */
+  recordDeployed: (version: string) => `echo ${version} >> ${HOST_ROOT}/deployed`,
+  /** prints the releases that went live, oldest first */
+  listDeployed: () => `cat ${HOST_ROOT}/deployed 2>/dev/null`,
+  /** prints the releases kept, newest first */
+  listReleases: () => `ls -1t ${HOST_ROOT}/releases 2>/dev/null`,
+  /** removes a release */
+  dropRelease: (version: string) => `rm -rf ${releaseDirOnHost(version)}`,
+  /** removes a release unless it is the current one */
+  dropReleaseUnlessCurrent: (version: string) =>
+    `[ "$(${hostCommands.currentRelease()})" = ${version} ] || ${hostCommands.dropRelease(version)}`,
+  /** keeps the current release and the newest `keep - 1` others */
+  prune: (keep: number) =>
+    `cd ${HOST_ROOT}/releases && current=$(basename "$(readlink ${HOST_ROOT}/current)") && ls -1t | grep -vx "$current" | tail -n +${keep} | xargs -r rm -rf`,
+  /** prints the source digests of what runs */
+  readSources: () => `cat ${HOST_ROOT}/current/${SOURCES_FILE} 2>/dev/null`,
+  /**
+   * stops, restarts or hands over a service, with or without systemd. A handover starts the
+   * next process beside the running one and stops the old one once the new one listens
+   * (dropship-service); a systemd unit has one main process, so there it is a restart.
+   */
+  service: (action: "restart" | "stop" | "handover", service: string) => {
+    const systemd = action === "handover" ? "restart" : action;
+    return `if [ -d /run/systemd/system ]; then systemctl ${systemd} dropship-${service}; else ${HOST_ROOT}/bin/dropship-service ${action} ${service}; fi`;
+  },
+  /** prints (or with `follow`, keeps printing) a service's log; `tail -F` survives rotation */
+  log: (service: string, options: { lines: number; follow: boolean }) => {
+    const journal = `journalctl -u dropship-${service} -o cat --no-pager -n ${options.lines}${options.follow ? " -f" : ""}`;
+    const tail = `tail -n ${options.lines}${options.follow ? " -F" : ""} ${HOST_ROOT}/logs/${service}.log`;
+    return `if [ -d /run/systemd/system ]; then ${journal}; else ${tail}; fi`;
+  },
+};
