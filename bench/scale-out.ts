@@ -9,8 +9,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
-import { recordShipped, releaseDir } from "../server/receiver/hook.ts";
-import { scaleIn, scaleOut } from "../server/receiver/scale.ts";
+import { recordShipped, releaseDir } from "../pipeline/deploy.ts";
+import { scaleIn, scaleOut } from "../pipeline/scale.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../server/shared/config/validate.ts";
 import { run } from "../server/shared/proc.ts";

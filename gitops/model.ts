@@ -1,17 +1,9 @@
 import type { RoleName } from "../server/shared/config/schema.ts";
-import type { InventoryHost } from "./inventory.ts";
+import type { FleetHostRecord } from "../server/shared/fleet-view.ts";
 
-export interface FleetHostRecord {
-  name: string;
-  role: RoleName;
-  dropletId: number;
-  address: string;
-  region: string;
-  size: string;
-  /** the release it runs, once one was delivered */
-  release?: string;
-  created: string;
-}
+export type { FleetHostRecord };
+
+import type { InventoryHost } from "./inventory.ts";
 
 export interface FleetInventory {
   /** how many hosts of each role are wanted */

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
-import { deployingBranches, roleOfRef } from "../server/receiver/branches.ts";
-import { deploy } from "../server/receiver/hook.ts";
+import { deployingBranches, roleOfRef } from "../pipeline/branches.ts";
+import { deploy } from "../pipeline/deploy.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { runCli, UsageError } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";

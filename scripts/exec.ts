@@ -1,4 +1,4 @@
-import { readFleet } from "../server/receiver/fleet.ts";
+import { readFleet } from "../pipeline/fleet.ts";
 import { selectHosts } from "../server/shared/logs.ts";
 import { auditAction } from "./lib/audit.ts";
 import { runCli, UsageError } from "./lib/cli.ts";

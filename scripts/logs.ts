@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { readFleet } from "../server/receiver/fleet.ts";
+import { readFleet } from "../pipeline/fleet.ts";
 import { parseDuration } from "../server/shared/config/duration.ts";
 import { hostCommands } from "../server/shared/host/layout.ts";
 import { mergeLogs, selectHosts } from "../server/shared/logs.ts";

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { inventoryRepoFor } from "../gitops/repo.ts";
-import { playbookEnvFrom, reconcile, scaleIn, scaleOut } from "../server/receiver/scale.ts";
+import { reconcile, scaleDeps, scaleIn, scaleOut } from "../pipeline/scale.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadRequiredConfig } from "../server/shared/config/locate.ts";
@@ -73,19 +73,7 @@ await runCli("scale", USAGE, async (args) => {
     throw new UsageError(`no SSH key pair at ${keyFile}(.pub) — set DROPSHIP_SSH_KEY`);
   const redis = await cliRedis();
   try {
-    const deps = {
-      config,
-      provider: providerFromEnv(),
-      repo,
-      redis,
-      privateKeyFile: keyFile,
-      privateKey: readFileSync(keyFile, "utf8"),
-      publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
-      knownHostsFile: paths.knownHosts,
-      workDir: paths.work,
-      playbookEnv: playbookEnvFrom(process.env),
-      say: (line: string) => console.log(line),
-    };
+    const deps = scaleDeps(config, paths, redis, repo, (line) => console.log(line));
     for (let hosts = now; hosts < target; hosts++)
       await scaleOut(deps, `by hand (${hosts} → ${hosts + 1})`);
     for (let hosts = now; hosts > target; hosts--)

@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import { readFleet } from "../server/receiver/fleet.ts";
+import { readFleet } from "../pipeline/fleet.ts";
 import { run } from "../server/shared/proc.ts";
 import { PLATFORM_ROLES, upgradePlatform } from "../server/shared/upgrade.ts";
 import { auditAction } from "./lib/audit.ts";

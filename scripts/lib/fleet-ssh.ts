@@ -1,4 +1,4 @@
-import type { Fleet, FleetHost } from "../../server/receiver/fleet.ts";
+import type { Fleet, FleetHost } from "../../pipeline/fleet.ts";
 import { Ssh, targetOf } from "../../server/shared/ssh.ts";
 
 /** One pinned SSH connection per host, opened together; all closed again if one fails. */

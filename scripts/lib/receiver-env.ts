@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { fleetSource } from "../../server/receiver/fleet.ts";
+import { fleetSource } from "../../pipeline/fleet.ts";
 import { loadLocatedConfig } from "../../server/shared/config/locate.ts";
 import { localPaths } from "../../server/shared/config/paths.ts";
 import { UsageError } from "./cli.ts";

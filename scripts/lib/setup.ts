@@ -2,14 +2,9 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { addHost, type FleetHostRecord, missingHosts, wantedHosts } from "../../gitops/model.ts";
 import type { InventoryRepo } from "../../gitops/repo.ts";
-import {
-  type Fleet,
-  type FleetHost,
-  gitopsInventories,
-  readFleet,
-} from "../../server/receiver/fleet.ts";
-import { createRepo } from "../../server/receiver/git-http.ts";
-import { recordShipped, releaseDir } from "../../server/receiver/hook.ts";
+import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
+import { type Fleet, type FleetHost, gitopsInventories, readFleet } from "../../pipeline/fleet.ts";
+import { createRepo } from "../../pipeline/repos.ts";
 import { runPlaybook } from "../../server/shared/ansible.ts";
 import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../server/shared/cloud/provision.ts";

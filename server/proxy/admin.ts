@@ -1,11 +1,11 @@
 import { Elysia } from "elysia";
+import { checkAdmin } from "../shared/auth.ts";
 import type { FlagClient } from "../shared/flags/client.ts";
 import { describeFlag, flagNameError, rolloutError } from "../shared/flags/model.ts";
 import { weightError } from "../shared/routing/model.ts";
 import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { CANARY_ANALYSIS_ALERT, changeCanary, clearAlert } from "../shared/state/routing.ts";
-import { checkAdmin } from "./auth.ts";
 import { crossOriginRefusal } from "./classify.ts";
 import { ASSETS } from "./dashboard/assets.ts";
 import { dashboardData } from "./dashboard/data.ts";

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { checkAdmin } from "../shared/auth.ts";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
 import { ADMIN_PORT, host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
 import { FlagClient } from "../shared/flags/client.ts";
@@ -12,7 +13,6 @@ import { VERSION } from "../shared/version.ts";
 import { createAdmin } from "./admin.ts";
 import { ErrorWindow, perVisitorCap } from "./analysis.ts";
 import { startCanaryAnalysis } from "./analyst.ts";
-import { checkAdmin } from "./auth.ts";
 import { startHealthChecks } from "./checker.ts";
 import { Deadlines } from "./deadlines.ts";
 import { type ForwardDeps, forward, refuse } from "./forward.ts";

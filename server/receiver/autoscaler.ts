@@ -1,13 +1,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { type ScaleDeps, scaleIn, scaleOut } from "../../pipeline/scale.ts";
+import { scaleMail } from "../../pipeline/scale-mail.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { recentEvents } from "../shared/state/events.ts";
 import { listHosts } from "../shared/state/hosts.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { readTraffic } from "../shared/state/traffic.ts";
 import { afterActionSeen, afterProvision, decide, IDLE, type ScaleState } from "./autoscale.ts";
-import { type ScaleDeps, scaleIn, scaleOut } from "./scale.ts";
-import { scaleMail } from "./scale-mail.ts";
 
 /**
  * The watched metric from the latest figures; undefined when there is none yet. CPU comes from

@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { gitopsDir, inventoryRepoFor } from "../../gitops/repo.ts";
-import { checkAdmin } from "../proxy/auth.ts";
+import { fleetSource } from "../../pipeline/fleet.ts";
+import { createRepo, repoExists, repoPath } from "../../pipeline/repos.ts";
+import { checkAdmin } from "../shared/auth.ts";
 import { loadLocalSettings } from "../shared/config/env-file.ts";
 import { ConfigError, loadConfigOrDefaults } from "../shared/config/load.ts";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
@@ -11,8 +13,7 @@ import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
 import { redact } from "../shared/secrets.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { VERSION } from "../shared/version.ts";
-import { fleetSource } from "./fleet.ts";
-import { createRepo, gitHttpBackend, parseGitPath, repoExists, repoPath } from "./git-http.ts";
+import { gitHttpBackend, parseGitPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
 
 const SPEC = {
@@ -185,31 +186,16 @@ async function maybeAutoscale(configFile: string, redisUrl: string, paths: Local
     console.log(`dropship-receiver: autoscaler off (${missing.join("; ")})`);
     return undefined;
   }
-  const { providerFromEnv } = await import("../shared/cloud/digitalocean.ts");
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startAutoscaler } = await import("./autoscaler.ts");
-  const { playbookEnvFrom } = await import("./scale.ts");
-  const { readFileSync } = await import("node:fs");
+  const { scaleDeps } = await import("../../pipeline/scale.ts");
   const redis = connectRedis(redisUrl, { purpose: "autoscaler", persistent: true });
+  // the receiver runs for weeks: its autoscaler's lines say when
+  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const noted = (line: string) => say(`autoscaler: ${line}`);
+  const repo = inventoryRepoFor(config, process.env, noted);
   const scaler = startAutoscaler(
-    {
-      config,
-      provider: providerFromEnv(process.env, (line) =>
-        console.log(`${new Date().toISOString()} autoscaler: ${line}`),
-      ),
-      repo: inventoryRepoFor(config, process.env, (line) =>
-        console.log(`${new Date().toISOString()} autoscaler: ${line}`),
-      ),
-      redis,
-      privateKeyFile: keyFile,
-      privateKey: readFileSync(keyFile, "utf8"),
-      publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
-      knownHostsFile: paths.knownHosts,
-      workDir: paths.work,
-      playbookEnv: playbookEnvFrom(process.env),
-      // the receiver runs for weeks: its autoscaler's lines say when
-      say: (line) => console.log(`${new Date().toISOString()} ${line}`),
-    },
+    scaleDeps(config, paths, redis, repo, say, process.env, noted),
     10_000,
   );
   console.log(

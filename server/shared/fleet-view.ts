@@ -1,6 +1,19 @@
-import type { FleetHostRecord } from "../../gitops/model.ts";
+import type { RoleName } from "./config/schema.ts";
 import type { Backend } from "./routing/model.ts";
 import type { HostReport } from "./state/hosts.ts";
+
+/** A host as the GitOps inventory records it. */
+export interface FleetHostRecord {
+  name: string;
+  role: RoleName;
+  dropletId: number;
+  address: string;
+  region: string;
+  size: string;
+  /** the release it runs, once one was delivered */
+  release?: string;
+  created: string;
+}
 
 /** What the proxy says of one backend (GET /_dropship/status). */
 export interface ProxyBackend {

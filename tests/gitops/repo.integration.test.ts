@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { addHost, EMPTY, removeHost } from "../../gitops/model.ts";
 import { InventoryRepo } from "../../gitops/repo.ts";
-import { gitopsInventories } from "../../server/receiver/fleet.ts";
+import { gitopsInventories } from "../../pipeline/fleet.ts";
 import { startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 

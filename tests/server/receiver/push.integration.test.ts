@@ -3,7 +3,7 @@ import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { addHost, EMPTY } from "../../../gitops/model.ts";
 import { InventoryRepo } from "../../../gitops/repo.ts";
-import { gitopsInventories } from "../../../server/receiver/fleet.ts";
+import { gitopsInventories } from "../../../pipeline/fleet.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";

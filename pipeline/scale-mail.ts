@@ -1,6 +1,6 @@
-import type { FleetHostRecord, FleetInventory } from "../../gitops/model.ts";
-import { formatCost, hourlyCost } from "../shared/cloud/sizes.ts";
-import type { Mail } from "../shared/mailer.ts";
+import type { FleetHostRecord, FleetInventory } from "../gitops/model.ts";
+import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
+import type { Mail } from "../server/shared/mailer.ts";
 
 export type ScaleEvent =
   | { kind: "added" | "removed"; host: FleetHostRecord; why: string; fleet: FleetInventory }

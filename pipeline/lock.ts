@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isAlive } from "../shared/proc.ts";
+import { isAlive } from "../server/shared/proc.ts";
 
 /**
  * One deploy at a time per role, across processes (each push runs in its own hook process):

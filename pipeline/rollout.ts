@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { deliverRelease, waitForVersion } from "../shared/deliver.ts";
-import { hostCommands } from "../shared/host/layout.ts";
-import { changedServices, parseSources, SOURCES_FILE } from "../shared/platform.ts";
-import type { Service } from "../shared/roles.ts";
-import { type AccountKey, type Ssh, targetOf, withSsh } from "../shared/ssh.ts";
+import { deliverRelease, waitForVersion } from "../server/shared/deliver.ts";
+import { hostCommands } from "../server/shared/host/layout.ts";
+import { changedServices, parseSources, SOURCES_FILE } from "../server/shared/platform.ts";
+import type { Service } from "../server/shared/roles.ts";
+import { type AccountKey, type Ssh, targetOf, withSsh } from "../server/shared/ssh.ts";
 import type { FleetHost } from "./fleet.ts";
 
 export interface RolloutOptions extends AccountKey {

@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { withRoleLock } from "../../../server/receiver/lock.ts";
-import { tempDir } from "../../helpers/tmp.ts";
+import { withRoleLock } from "../../pipeline/lock.ts";
+import { tempDir } from "../helpers/tmp.ts";
 
 test("a second deploy of a role waits, says for whom, and gives up after the lock timeout", async () => {
   const dir = tempDir();

@@ -1,18 +1,18 @@
 import { expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { InventoryRepo } from "../../../gitops/repo.ts";
-import { recordShipped, releaseDir } from "../../../server/receiver/hook.ts";
-import { scaleIn, scaleOut } from "../../../server/receiver/scale.ts";
-import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
-import { validateConfig } from "../../../server/shared/config/validate.ts";
-import { type Mail, Mailer } from "../../../server/shared/mailer.ts";
-import { KEYS } from "../../../server/shared/state/keys.ts";
-import { startEmulator, userKey } from "../../helpers/emulator.ts";
-import { startProxy } from "../../helpers/proxy.ts";
-import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { startSmtp } from "../../helpers/smtp.ts";
-import { fileTempDir } from "../../helpers/tmp.ts";
+import { InventoryRepo } from "../../gitops/repo.ts";
+import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
+import { scaleIn, scaleOut } from "../../pipeline/scale.ts";
+import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
+import { validateConfig } from "../../server/shared/config/validate.ts";
+import { type Mail, Mailer } from "../../server/shared/mailer.ts";
+import { KEYS } from "../../server/shared/state/keys.ts";
+import { startEmulator, userKey } from "../helpers/emulator.ts";
+import { startProxy } from "../helpers/proxy.ts";
+import { connectTo, startRedis } from "../helpers/redis.ts";
+import { startSmtp } from "../helpers/smtp.ts";
+import { fileTempDir } from "../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
 const emulator = await startEmulator();
@@ -188,8 +188,8 @@ test("bun run scale --dry-run prints the plan and the fleet's cost, and refuses 
 });
 
 test("sustained proxy CPU makes the autoscaler add exactly one host per cooldown, never past max", async () => {
-  const { startAutoscaler } = await import("../../../server/receiver/autoscaler.ts");
-  const { reportHost } = await import("../../../server/shared/state/hosts.ts");
+  const { startAutoscaler } = await import("../../server/receiver/autoscaler.ts");
+  const { reportHost } = await import("../../server/shared/state/hosts.ts");
   const fast = validateConfig({
     name: "shop",
     roles: { production: { count: 1 } },
@@ -281,8 +281,8 @@ test("a tagged droplet the inventory does not know is reported, and deleted when
 });
 
 test("provisions failing in a row open the circuit breaker: one mail, then no more tries", async () => {
-  const { startAutoscaler } = await import("../../../server/receiver/autoscaler.ts");
-  const { reportHost } = await import("../../../server/shared/state/hosts.ts");
+  const { startAutoscaler } = await import("../../server/receiver/autoscaler.ts");
+  const { reportHost } = await import("../../server/shared/state/hosts.ts");
   const brittle = validateConfig({
     name: "shop",
     roles: { production: { count: 1 } },
@@ -332,8 +332,8 @@ test("provisions failing in a row open the circuit breaker: one mail, then no mo
 }, 120_000);
 
 test("requests per host is every fresh proxy's rate over the production hosts", async () => {
-  const { readMetric } = await import("../../../server/receiver/autoscaler.ts");
-  const { reportTraffic } = await import("../../../server/shared/state/traffic.ts");
+  const { readMetric } = await import("../../server/receiver/autoscaler.ts");
+  const { reportTraffic } = await import("../../server/shared/state/traffic.ts");
   const rps = validateConfig({ name: "shop", autoscale: { metric: "rps_per_host", min: 1 } });
   if (!rps.ok) throw new Error(rps.errors.join("\n"));
   const now = Date.now();

@@ -1,4 +1,4 @@
-import type { Config, RoleName } from "../shared/config/schema.ts";
+import type { Config, RoleName } from "../server/shared/config/schema.ts";
 
 /** The role a pushed ref deploys to (pipeline.branches), or undefined when it only is stored. */
 export function roleOfRef(

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { checkAdmin } from "../../../server/proxy/auth.ts";
+import { checkAdmin } from "../../../server/shared/auth.ts";
 
 const TOKEN = "0123456789abcdef0123";
 const basic = (user: string, password: string) =>

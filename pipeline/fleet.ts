@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type ConnectionSettings, connectionYaml } from "../../gitops/inventory.ts";
-import { gitopsDir } from "../../gitops/repo.ts";
-import type { LocalPaths } from "../shared/config/paths.ts";
-import type { Config, RoleName } from "../shared/config/schema.ts";
+import { type ConnectionSettings, connectionYaml } from "../gitops/inventory.ts";
+import { gitopsDir } from "../gitops/repo.ts";
+import type { LocalPaths } from "../server/shared/config/paths.ts";
+import type { Config, RoleName } from "../server/shared/config/schema.ts";
 
 export interface FleetHost {
   name: string;

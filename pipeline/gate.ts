@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { releaseVersion } from "../shared/host/layout.ts";
-import { SOURCES_FILE } from "../shared/platform.ts";
-import { binaryOf, ROLES } from "../shared/roles.ts";
+import { releaseVersion } from "../server/shared/host/layout.ts";
+import { SOURCES_FILE } from "../server/shared/platform.ts";
+import { binaryOf, ROLES } from "../server/shared/roles.ts";
 
 export interface GateOptions {
   commit: string;

@@ -1,25 +1,26 @@
-import { appendFileSync, existsSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { inventoryYaml } from "../../gitops/inventory.ts";
-import { addHost, type FleetHostRecord, nextName, removeHost } from "../../gitops/model.ts";
-import type { InventoryRepo } from "../../gitops/repo.ts";
-import { runPlaybook } from "../shared/ansible.ts";
-import type { DigitalOcean } from "../shared/cloud/digitalocean.ts";
-import { createHosts } from "../shared/cloud/provision.ts";
-import { dropletSpecFor } from "../shared/cloud/spec.ts";
-import type { Config } from "../shared/config/schema.ts";
-import { deliverRelease, releaseFiles } from "../shared/deliver.ts";
-import { hostCommands, releaseVersion } from "../shared/host/layout.ts";
-import type { Mail } from "../shared/mailer.ts";
-import { ROLES } from "../shared/roles.ts";
-import { backendIdFor } from "../shared/routing/model.ts";
-import { targetOf, withSsh } from "../shared/ssh.ts";
-import { recordEvent } from "../shared/state/events.ts";
-import { KEYS } from "../shared/state/keys.ts";
-import type { RedisClient } from "../shared/state/redis.ts";
-import { listBackends, putBackend, removeBackend } from "../shared/state/routing.ts";
-import { reasonOnly } from "../shared/text/words.ts";
-import { lastShipped, releaseDir } from "./hook.ts";
+import { inventoryYaml } from "../gitops/inventory.ts";
+import { addHost, type FleetHostRecord, nextName, removeHost } from "../gitops/model.ts";
+import type { InventoryRepo } from "../gitops/repo.ts";
+import { runPlaybook } from "../server/shared/ansible.ts";
+import { type DigitalOcean, providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
+import { createHosts } from "../server/shared/cloud/provision.ts";
+import { dropletSpecFor } from "../server/shared/cloud/spec.ts";
+import type { LocalPaths } from "../server/shared/config/paths.ts";
+import type { Config } from "../server/shared/config/schema.ts";
+import { deliverRelease, releaseFiles } from "../server/shared/deliver.ts";
+import { hostCommands, releaseVersion } from "../server/shared/host/layout.ts";
+import type { Mail } from "../server/shared/mailer.ts";
+import { ROLES } from "../server/shared/roles.ts";
+import { backendIdFor } from "../server/shared/routing/model.ts";
+import { targetOf, withSsh } from "../server/shared/ssh.ts";
+import { recordEvent } from "../server/shared/state/events.ts";
+import { KEYS } from "../server/shared/state/keys.ts";
+import type { RedisClient } from "../server/shared/state/redis.ts";
+import { listBackends, putBackend, removeBackend } from "../server/shared/state/routing.ts";
+import { reasonOnly } from "../server/shared/text/words.ts";
+import { lastShipped, releaseDir } from "./deploy.ts";
 import { withRoleLock } from "./lock.ts";
 import { scaleMail } from "./scale-mail.ts";
 
@@ -42,6 +43,38 @@ export interface ScaleDeps {
 }
 
 const ACTOR = "dropship scale";
+
+/**
+ * Everything scaling needs, built the same way for the receiver's autoscaler and for
+ * `bun run scale`: the provider and the key pair from the environment and the path settings.
+ */
+export function scaleDeps(
+  config: Config,
+  paths: LocalPaths,
+  redis: RedisClient,
+  repo: InventoryRepo,
+  say: (line: string) => void,
+  env: Record<string, string | undefined> = process.env,
+  /** where the API client's notes (rate-limit waits) go; default `say` */
+  apiSay: (line: string) => void = say,
+): ScaleDeps {
+  const keyFile = paths.sshKey;
+  if (!existsSync(keyFile) || !existsSync(`${keyFile}.pub`))
+    throw new Error(`no SSH key pair at ${keyFile}(.pub) — set DROPSHIP_SSH_KEY`);
+  return {
+    config,
+    provider: providerFromEnv(env, apiSay),
+    repo,
+    redis,
+    privateKeyFile: keyFile,
+    privateKey: readFileSync(keyFile, "utf8"),
+    publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
+    knownHostsFile: paths.knownHosts,
+    workDir: paths.work,
+    playbookEnv: playbookEnvFrom(env),
+    say,
+  };
+}
 
 /** The settings a new host's playbook needs, taken from this process's environment. */
 export function playbookEnvFrom(env: Record<string, string | undefined>): Record<string, string> {

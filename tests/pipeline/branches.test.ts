@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { deployingBranches, roleOfRef, testCommandOf } from "../../../server/receiver/branches.ts";
-import { validateConfig } from "../../../server/shared/config/validate.ts";
+import { deployingBranches, roleOfRef, testCommandOf } from "../../pipeline/branches.ts";
+import { validateConfig } from "../../server/shared/config/validate.ts";
 
 const defaults = (() => {
   const result = validateConfig({ pipeline: { test: { master: "bun run test:unit" } } });

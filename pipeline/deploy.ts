@@ -1,0 +1,264 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { setRelease } from "../gitops/model.ts";
+import { inventoryRepoFor } from "../gitops/repo.ts";
+import type { Config, RoleName } from "../server/shared/config/schema.ts";
+import { releaseVersion } from "../server/shared/host/layout.ts";
+import { SOURCES_FILE } from "../server/shared/platform.ts";
+import { binaryOf, ROLES } from "../server/shared/roles.ts";
+import { backendIdFor } from "../server/shared/routing/model.ts";
+import { recordEvent } from "../server/shared/state/events.ts";
+import { KEYS } from "../server/shared/state/keys.ts";
+import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
+import {
+  CANARY_ANALYSIS_ALERT,
+  changeCanary,
+  clearAlert,
+  listBackends,
+  putBackend,
+} from "../server/shared/state/routing.ts";
+import { PLATFORM_ROLES, upgradePlatform } from "../server/shared/upgrade.ts";
+import { testCommandOf } from "./branches.ts";
+import { type FleetSource, readFleet } from "./fleet.ts";
+import { runGate } from "./gate.ts";
+import { withRoleLock } from "./lock.ts";
+import { rollout } from "./rollout.ts";
+
+export interface DeploySettings {
+  config: Config;
+  /** where the hosts are, asked only when a deploy needs them; none: build and test only */
+  fleet?: () => FleetSource | undefined;
+  redisUrl?: string;
+  workDir: string;
+  pusher: string;
+}
+
+/** Tests, builds and rolls out one commit of a branch; answers the exit code. */
+export async function deploy(
+  branch: string,
+  role: RoleName,
+  expected: string,
+  commit: string,
+  settings: DeploySettings,
+  say: (line: string) => void,
+) {
+  const started = performance.now();
+  const { config } = settings;
+  say(`dropship: ${branch} ${releaseVersion(commit)} by ${settings.pusher} → ${role}`);
+  let redis: RedisClient | undefined;
+  let result = "failed";
+  try {
+    if (settings.redisUrl) {
+      redis = connectRedis(settings.redisUrl, {
+        purpose: "receiver",
+        persistent: true,
+        log: () => {},
+      });
+      await whenReady(redis, settings.redisUrl, 5000).catch(() =>
+        say("  (Redis unreachable: no draining at the proxy, no record)"),
+      );
+    }
+    await withRoleLock(
+      join(settings.workDir, "locks"),
+      role,
+      `${branch} ${releaseVersion(commit)} by ${settings.pusher}`,
+      config.pipeline.lock_timeout,
+      say,
+      async () => {
+        // git checks the branch's old value only after this hook; a push that waited for the
+        // lock must not deploy on top of a branch that moved meanwhile.
+        // The previous holder released the lock a moment before git moved its branch, so the
+        // branch may still look old: what the last deploy of this role shipped is the truth.
+        // (only when it came from this branch: main and master may both ship production)
+        const shipped =
+          shippedFrom(settings.workDir, role) === branch
+            ? lastShipped(settings.workDir, role)
+            : undefined;
+        const now =
+          shipped ??
+          Bun.spawnSync(["git", "rev-parse", "--verify", "-q", `refs/heads/${branch}`])
+            .stdout.toString()
+            .trim();
+        if ((now || "0".repeat(40)) !== expected) {
+          throw new Error(
+            `${branch} moved to ${releaseVersion(now)} while this push waited; pull, then push again`,
+          );
+        }
+        const built = await runGate({
+          commit,
+          workspace: join(settings.workDir, "workspaces", role),
+          cacheRoot: join(settings.workDir, "cache", "node_modules"),
+          testCommand: testCommandOf(config, role),
+          say,
+        });
+        const version = releaseVersion(commit);
+        keepRelease(settings.workDir, version, built);
+        const kept = (names: string[]) =>
+          names.map((name) => join(releaseDir(settings.workDir, version), name));
+        const source = settings.fleet?.();
+        const fleet = source ? readFleet(source.inventories) : { hosts: [], privateKey: "" };
+        const hosts = fleet.hosts.filter((h) => h.role === role);
+        if (hosts.length === 0) {
+          say(`  no ${role} hosts in the inventory: built and tested, nothing to deploy`);
+          result = "accepted";
+        } else {
+          await rollout({
+            hosts,
+            privateKey: fleet.privateKey,
+            privateKeyFile: fleet.privateKeyFile,
+            version: releaseVersion(commit),
+            binaries: kept([...ROLES[role].services.map(binaryOf), SOURCES_FILE]),
+            services: ["app"],
+            alsoWhenChanged: ["monitor"],
+            healthPort: config.ports.app,
+            healthTimeoutMs: config.pipeline.health_timeout,
+            cacheDir: join(settings.workDir, "cache", "releases"),
+            drain: (host, draining) =>
+              drainAt(redis, `http://${host.address}:${config.ports.app}`, draining),
+            drainGraceMs: 500,
+            say,
+          });
+          result = "deployed";
+          if (role === "production" && fleet.hosts.some((h) => PLATFORM_ROLES.includes(h.role))) {
+            // the platform's own servers ship with master: proxy and Redis hosts, where changed
+            say("▸ platform (proxy, monitor)");
+            await upgradePlatform({
+              hosts: fleet.hosts,
+              privateKey: fleet.privateKey,
+              privateKeyFile: fleet.privateKeyFile,
+              version,
+              releaseDir: releaseDir(settings.workDir, version),
+              config,
+              cacheDir: join(settings.workDir, "cache", "releases"),
+              say,
+            }).catch((error) =>
+              say(
+                `  ! the platform was not upgraded: ${(error as Error).message} — the app is live; fix, then bun run upgrade`,
+              ),
+            );
+          }
+          // the release is live: what follows is bookkeeping, and its failure is said, not fatal
+          if (role === "staging" && redis?.status === "ready") {
+            await startCanary(redis, releaseVersion(commit), settings.pusher, say).catch((error) =>
+              say(`  ! the canary was not restarted: ${(error as Error).message}`),
+            );
+          }
+          if (source?.gitopsRepo) {
+            await recordRelease(
+              source.gitopsRepo,
+              config,
+              role,
+              branch,
+              commit,
+              settings,
+              say,
+            ).catch((error) =>
+              say(`  ! not recorded in the GitOps inventory: ${(error as Error).message}`),
+            );
+          }
+        }
+        recordShipped(settings.workDir, role, commit, branch);
+      },
+    );
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    say(
+      result === "deployed"
+        ? `✓ ${releaseVersion(commit)} is live on ${role} (${seconds} s)`
+        : `✓ ${releaseVersion(commit)} passed the gate (${seconds} s); no ${role} host to deploy to`,
+    );
+    return 0;
+  } catch (error) {
+    say(`✗ push rejected: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    if (redis?.status === "ready") {
+      await recordEvent(redis, KEYS.deploys, {
+        commit,
+        branch,
+        role,
+        who: settings.pusher,
+        at: new Date().toISOString(),
+        result,
+        seconds: ((performance.now() - started) / 1000).toFixed(1),
+      }).catch(() => undefined);
+    }
+    redis?.disconnect();
+  }
+}
+
+/** Each release's binaries, kept so a new host can be given what its role runs without a rebuild. */
+export function releaseDir(workDir: string, version: string): string {
+  return join(workDir, "releases", version);
+}
+
+function keepRelease(workDir: string, version: string, binaries: string[]) {
+  const dir = releaseDir(workDir, version);
+  mkdirSync(dir, { recursive: true });
+  for (const binary of binaries) copyFileSync(binary, join(dir, basename(binary)));
+}
+
+/** What the last deploy of a role shipped, kept beside the role's lock. */
+function shippedRecord(workDir: string, role: RoleName): string[] {
+  const file = join(workDir, "locks", `${role}.shipped`);
+  return existsSync(file) ? readFileSync(file, "utf8").trim().split(" ") : [];
+}
+
+/** The commit a role last shipped. */
+export function lastShipped(workDir: string, role: RoleName): string | undefined {
+  return shippedRecord(workDir, role)[0] || undefined;
+}
+
+/** The branch it was pushed on, when a push shipped it (setup and rollback name none). */
+export function shippedFrom(workDir: string, role: RoleName): string | undefined {
+  return shippedRecord(workDir, role)[1];
+}
+
+export function recordShipped(workDir: string, role: RoleName, commit: string, branch = ""): void {
+  mkdirSync(join(workDir, "locks"), { recursive: true });
+  writeFileSync(join(workDir, "locks", `${role}.shipped`), `${`${commit} ${branch}`.trim()}\n`);
+}
+
+async function drainAt(redis: RedisClient | undefined, url: string, draining: boolean) {
+  if (redis?.status !== "ready") return;
+  const id = backendIdFor(url);
+  const backend = (await listBackends(redis)).find((b) => b.id === id);
+  if (backend && backend.draining !== draining)
+    await putBackend(redis, { ...backend, draining }, "dropship-receiver");
+}
+
+/** A new canary: staging traffic again (an abort was about the old one) and a fresh draw of visitors. */
+async function startCanary(
+  redis: RedisClient,
+  release: string,
+  pusher: string,
+  say: (line: string) => void,
+) {
+  await clearAlert(redis, CANARY_ANALYSIS_ALERT, "dropship-receiver");
+  const canary = await changeCanary(
+    redis,
+    { state: "active", reason: `canary ${release} deployed`, generation: release },
+    `dropship-receiver (${pusher})`,
+  );
+  say(`  canary ${release} active: ${canary.now.weight}% of new visitors`);
+}
+
+/** The release each host of the role now runs, as a commit in the GitOps inventory. */
+async function recordRelease(
+  gitopsRepo: string,
+  config: Config,
+  role: RoleName,
+  branch: string,
+  commit: string,
+  settings: DeploySettings,
+  say: (line: string) => void,
+) {
+  const repo = inventoryRepoFor(
+    config,
+    { DROPSHIP_GITOPS_REPO: gitopsRepo, DROPSHIP_GITOPS_TOKEN: process.env.DROPSHIP_GITOPS_TOKEN },
+    say,
+  );
+  await repo.commit(
+    setRelease(await repo.read(), role, releaseVersion(commit)),
+    `deploy ${role}: ${releaseVersion(commit)} from ${branch} by ${settings.pusher}`,
+  );
+}
