@@ -14,7 +14,7 @@ import { connectTo, startRedis } from "../helpers/redis.ts";
 import { startSmtp } from "../helpers/smtp.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
-const ROOT = resolve(import.meta.dir, "../../..");
+const ROOT = resolve(import.meta.dir, "../..");
 const emulator = await startEmulator();
 const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
 const state = await connectTo(redis);
@@ -60,7 +60,7 @@ const deps = {
 
 // The release production runs: what a push to master would have left in the work dir.
 mkdirSync(releaseDir(deps.workDir, "rel-1"), { recursive: true });
-Bun.spawnSync([
+const built = Bun.spawnSync([
   process.execPath,
   join(ROOT, "scripts/build.ts"),
   "--outdir",
@@ -68,6 +68,7 @@ Bun.spawnSync([
   "--version",
   "rel-1",
 ]);
+if (built.exitCode !== 0) throw new Error(`the release did not build: ${built.stderr.toString()}`);
 recordShipped(deps.workDir, "production", "rel-1");
 
 test("scale out adds a host that serves through the proxy and lands in an inventory commit", async () => {
