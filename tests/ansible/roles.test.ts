@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
+import { HOST_ROOT } from "../../server/shared/host/layout.ts";
 import { ROLES } from "../../server/shared/roles.ts";
 
 const ANSIBLE = resolve(import.meta.dir, "../../ansible");
@@ -32,4 +33,38 @@ test("the playbooks set up exactly the services the ROLES table says each role r
     Object.entries(ROLES).map(([role, runs]) => [role, [...runs.services]]),
   );
   expect(servicesOfPlays()).toEqual(table);
+});
+
+test("the playbooks' host root is the one the deploy code writes its commands for", () => {
+  const defaults = parse(
+    readFileSync(join(ANSIBLE, "roles/dropship_host/defaults/main.yml"), "utf8"),
+  ) as { dropship_host_root: string };
+  expect(defaults.dropship_host_root).toBe(HOST_ROOT);
+});
+
+test("every role but the base depends on it, and no role spells the host root out", () => {
+  for (const role of readdirSync(join(ANSIBLE, "roles")).filter((r) => r !== "dropship_host")) {
+    const meta = parse(readFileSync(join(ANSIBLE, "roles", role, "meta/main.yml"), "utf8")) as {
+      dependencies: { role: string }[];
+    };
+    expect(meta.dependencies).toEqual([{ role: "dropship_host" }]);
+  }
+  const spelled = Bun.spawnSync([
+    "grep",
+    "-rl",
+    HOST_ROOT,
+    join(ANSIBLE, "roles"),
+    join(ANSIBLE, "vars"),
+  ])
+    .stdout.toString()
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((file) => file.slice(ANSIBLE.length + 1));
+  // the defaults name it once (and their README); the host's service script is a file, not a template
+  expect(spelled.sort()).toEqual([
+    "roles/dropship_host/README.md",
+    "roles/dropship_host/defaults/main.yml",
+    "roles/dropship_host/files/dropship-service",
+  ]);
 });
