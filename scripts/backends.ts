@@ -1,22 +1,26 @@
 import { backendIdFor, backendUrlError, type Track } from "../server/shared/routing/model.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { listBackends, putBackend, removeBackend } from "../server/shared/state/routing.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
 import { printTable } from "./lib/table.ts";
 
-const USAGE = `
-Usage: bun run backends list
-       bun run backends add production|staging URL
-       bun run backends remove URL
-       bun run backends drain URL
+const SPEC = {
+  verb: "backends",
+  usage: [
+    "backends list",
+    "backends add production|staging URL",
+    "backends remove URL",
+    "backends drain URL",
+  ],
+  about: `Reads and changes the proxy's routing table by hand. Every proxy applies a change within
+milliseconds; every change is audited. drain stops new requests to a backend while its
+in-flight ones finish; add it again to undo.`,
+  env: ["REDIS_URL", "DROPSHIP_ACTOR"],
+  positionals: 3,
+} satisfies VerbSpec;
 
-Reads and changes the proxy's routing table by hand (REDIS_URL from the environment or .env).
-Every proxy applies a change within milliseconds; every change is audited. drain stops new
-requests to a backend while its in-flight ones finish; add it again to undo.
-`;
-
-await runCli("backends", USAGE, async ([verb, ...rest]) => {
+await runVerb(SPEC, async ({ positionals: [verb, ...rest] }) => {
   const redis = await cliRedis();
   try {
     if (verb === "list" && rest.length === 0) return await list(redis);
@@ -24,8 +28,8 @@ await runCli("backends", USAGE, async ([verb, ...rest]) => {
       return await add(redis, rest[0] as string, rest[1] as string);
     if (verb === "remove" && rest.length === 1) return await remove(redis, rest[0] as string);
     if (verb === "drain" && rest.length === 1) return await drain(redis, rest[0] as string);
-    throw new UsageError(
-      verb ? `cannot ${verb} ${rest.join(" ")} — see --help` : "say list, add, remove or drain",
+    throw new ArgumentError(
+      verb ? `cannot ${verb} ${rest.join(" ")}`.trim() : "say list, add, remove or drain",
     );
   } finally {
     redis.disconnect();

@@ -1,27 +1,35 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { formatSources, SOURCES_FILE } from "../server/shared/platform.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 
-const USAGE = `
-Usage: bun run build [--outdir DIR] [--version V]
-
-Compiles the servers into single binaries with \`bun build --compile\`: dist/dropship-proxy,
+const SPEC = {
+  verb: "build",
+  usage: ["build [--outdir DIR] [--version V]"],
+  about: `Compiles the servers into single binaries with \`bun build --compile\`: dist/dropship-proxy,
 dropship-app, dropship-monitor and dropship-receiver, each stamped with the
 git commit it was built from (\`--version\` prints it, /healthz reports it; "-dirty" when the
 work tree has uncommitted changes). Writes SHA256SUMS beside them, and SOURCES: the digest
 of each server's bundled code and Bun runtime, the same for two builds of the same code, so an
-upgrade can tell which servers a commit changed.
-`;
+upgrade can tell which servers a commit changed.`,
+  options: {
+    outdir: { type: "string", value: "DIR", description: "where the binaries go (default dist/)" },
+    version: {
+      type: "string",
+      value: "V",
+      description: "the version stamped in (default: the commit)",
+    },
+  },
+} satisfies VerbSpec;
 
 export const SERVERS = ["proxy", "app", "monitor", "receiver"] as const;
 const ROOT = resolve(import.meta.dir, "..");
 
-await runCli("build", USAGE, async (args) => {
-  const outdir = resolve(optionValue(args, "--outdir") ?? join(ROOT, "dist"));
-  const version = optionValue(args, "--version") ?? gitVersion();
+await runVerb(SPEC, async ({ values }) => {
+  const outdir = resolve((values.outdir as string | undefined) ?? join(ROOT, "dist"));
+  const version = (values.version as string | undefined) ?? gitVersion();
   if (!/^[\w.-]{1,64}$/.test(version))
-    throw new UsageError(
+    throw new ArgumentError(
       `version ${JSON.stringify(version)} is not valid — letters, digits, dots, dashes`,
     );
   mkdirSync(outdir, { recursive: true });
@@ -79,14 +87,6 @@ async function sourceDigest(entry: string): Promise<string> {
   const hash = new Bun.CryptoHasher("sha256").update(Bun.version);
   for (const output of bundle.outputs) hash.update(await output.arrayBuffer());
   return hash.digest("hex").slice(0, 32);
-}
-
-function optionValue(args: string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  if (at < 0) return undefined;
-  const value = args[at + 1];
-  if (!value) throw new UsageError(`${name} needs a value`);
-  return value;
 }
 
 function gitVersion(): string {

@@ -5,21 +5,20 @@ import {
   listAlerts,
   readCanary,
 } from "../server/shared/state/routing.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
 
-const USAGE = `
-Usage: bun run canary [show]
-       bun run canary weight N
-       bun run canary abort
-       bun run canary resume
+const SPEC = {
+  verb: "canary",
+  usage: ["canary [show]", "canary weight N", "canary abort", "canary resume"],
+  about: `The canary's share of clients (0 to 100 percent) and its state. abort sends staging nothing
+until resume; resume also clears the canary-analysis alert (other alerts keep staging out
+until they resolve). Audited.`,
+  env: ["REDIS_URL", "DROPSHIP_ACTOR"],
+  positionals: 2,
+} satisfies VerbSpec;
 
-The canary's share of clients (0 to 100 percent) and its state (REDIS_URL from the
-environment or .env). abort sends staging nothing until resume; resume also clears the
-canary-analysis alert (other alerts keep staging out until they resolve). Audited.
-`;
-
-await runCli("canary", USAGE, async ([verb = "show", ...rest]) => {
+await runVerb(SPEC, async ({ positionals: [verb = "show", ...rest] }) => {
   const redis = await cliRedis();
   const who = actor();
   try {
@@ -57,7 +56,7 @@ await runCli("canary", USAGE, async ([verb = "show", ...rest]) => {
           : "";
       return console.log(`canary resumed at ${now.weight}%${note}`);
     }
-    throw new UsageError(`cannot ${verb} ${rest.join(" ")} — see --help`);
+    throw new ArgumentError(`cannot ${verb} ${rest.join(" ")}`.trim());
   } finally {
     redis.disconnect();
   }

@@ -6,15 +6,17 @@ import {
   loadConfig,
 } from "../server/shared/config/load.ts";
 import { describeSecret, SECRET_VARIABLES } from "../server/shared/secrets.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { runVerb, type VerbSpec } from "./lib/cli.ts";
 
-const USAGE = `
-Usage: bun run config [file]
-
-Validates a deployment config (default: $DROPSHIP_CONFIG, else ${DEFAULT_CONFIG_FILE}) and
+const SPEC = {
+  verb: "config",
+  usage: ["config [FILE]"],
+  about: `Validates a deployment config (default: $DROPSHIP_CONFIG, else ${DEFAULT_CONFIG_FILE}) and
 prints it resolved, with every default filled in, durations as written, and the secrets
-from the environment or .env masked. Exits 1 listing every problem when the file is invalid.
-`;
+from the environment or .env masked. Exits 1 listing every problem when the file is invalid.`,
+  env: ["DROPSHIP_CONFIG"],
+  positionals: 1,
+} satisfies VerbSpec;
 
 const DURATION_KEYS = new Set([
   "interval",
@@ -29,10 +31,8 @@ const DURATION_KEYS = new Set([
   "health_timeout",
 ]);
 
-await runCli("config", USAGE, (args) => {
-  if (args.length > 1)
-    throw new UsageError(`takes one file, got ${args.length}: ${args.join(" ")}`);
-  const file = args[0] ?? process.env.DROPSHIP_CONFIG ?? pickDefault();
+await runVerb(SPEC, ({ positionals }) => {
+  const file = positionals[0] ?? process.env.DROPSHIP_CONFIG ?? pickDefault();
   const config = loadConfig(file);
   const shown = JSON.parse(
     JSON.stringify(config, (key, value) =>

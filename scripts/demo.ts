@@ -6,27 +6,34 @@ import { validateConfig } from "../server/shared/config/validate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { startEmulatorDaemon } from "./lib/emulator.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
 import { addressOf, bringUp, type SetupSettings } from "./lib/setup.ts";
 
-const USAGE = `
-Usage: bun run demo [--detach | --down]
-
-The whole system on this machine, through the same code paths as the cloud (needs root: the
+const SPEC = {
+  verb: "demo",
+  usage: ["demo [--detach | --down]"],
+  about: `The whole system on this machine, through the same code paths as the cloud (needs root: the
 local DigitalOcean emulator boots each droplet as a host with its own network namespace and
 sshd). Starts the emulator and the receiver; creates proxy, redis, 2 production and 1
 staging droplets; configures them with the real playbooks; deploys the current checkout to
 production and a build stamped "-canary" to staging; routes 30% of new visitors to it.
 Prints the proxy and dashboard URLs, the admin token and the git commands that push to it,
 and writes them, with everything the CLI needs (bun run status, scale, flags …), to
-.dropship/demo.env.
-
-  (none)     run in the foreground; Ctrl-C tears everything down
-  --detach   return once everything serves; stop it later with --down
-  --down     stop a detached demo: droplets, namespaces, processes and files
-`;
+.dropship/demo.env. Without an option it runs in the foreground, and Ctrl-C tears
+everything down.`,
+  options: {
+    detach: {
+      type: "boolean",
+      description: "return once everything serves; stop it later with --down",
+    },
+    down: {
+      type: "boolean",
+      description: "stop a detached demo: droplets, namespaces, processes and files",
+    },
+  },
+} satisfies VerbSpec;
 
 const ROOT = resolve(import.meta.dir, "..");
 const STATE = resolve(process.env.DROPSHIP_DEMO_DIR ?? join(ROOT, ".dropship"));
@@ -34,11 +41,9 @@ const RUN = join(STATE, "demo");
 const PIDS = join(RUN, "pids.json");
 const ENV_FILE = join(STATE, "demo.env");
 
-await runCli("demo", USAGE, async (args) => {
-  const mode = args[0];
-  if (args.length > 1 || (mode && mode !== "--detach" && mode !== "--down")) {
-    throw new UsageError(`unknown arguments: ${args.join(" ")} — see --help`);
-  }
+await runVerb(SPEC, async ({ values }) => {
+  if (values.detach && values.down) throw new ArgumentError("--detach or --down, not both");
+  const mode = values.down ? "--down" : values.detach ? "--detach" : undefined;
   if (mode === "--down") return down();
   if (process.getuid?.() !== 0) {
     throw new UsageError(

@@ -2,27 +2,27 @@ import { existsSync } from "node:fs";
 import { deployingBranches, roleOfRef } from "../pipeline/branches.ts";
 import { deploy } from "../pipeline/deploy.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 import { actor } from "./lib/redis.ts";
 
-const USAGE = `
-Usage: bun run deploy BRANCH [COMMIT]
-
-Does what a push does, without one: tests, builds and rolls out COMMIT (default: the
+const SPEC = {
+  verb: "deploy",
+  usage: ["deploy BRANCH [COMMIT]"],
+  about: `Does what a push does, without one: tests, builds and rolls out COMMIT (default: the
 branch's tip in the receiver's repository) to the hosts of the branch's role
 (pipeline.branches: master and main deploy production, staging the canary), then moves the
-branch to it. Reads DROPSHIP_REPOS (and DROPSHIP_REPO, default app), the hosts (DROPSHIP_INVENTORY, or
-the GitOps inventory with DROPSHIP_SSH_KEY and DROPSHIP_KNOWN_HOSTS), DROPSHIP_CONFIG,
-DROPSHIP_WORK and REDIS_URL, as the receiver does.
-`;
+branch to it, as the receiver does.`,
+  env: [...FLEET_ENV, "DROPSHIP_REPOS", "DROPSHIP_REPO", "REDIS_URL"],
+  positionals: 2,
+} satisfies VerbSpec;
 
-await runCli("deploy", USAGE, async ([branch, commitArg, ...extra]) => {
+await runVerb(SPEC, async ({ positionals: [branch, commitArg] }) => {
   const settings = receiverSettings();
   const { branches } = settings.config.pipeline;
   const role = branch === undefined ? undefined : roleOfRef(branches, `refs/heads/${branch}`);
-  if (extra.length > 0 || !branch || !role)
-    throw new UsageError(
+  if (!branch || !role)
+    throw new ArgumentError(
       `usage: deploy BRANCH [COMMIT], where BRANCH is one that deploys: ${deployingBranches(branches)}`,
     );
   if (!existsSync(settings.repo))

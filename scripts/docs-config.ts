@@ -1,16 +1,15 @@
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { configReference } from "../server/shared/config/reference.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { runVerb, type VerbSpec } from "./lib/cli.ts";
 
-const USAGE = `
-Usage: bun run docs:config
+const SPEC = {
+  verb: "docs:config",
+  usage: ["docs:config"],
+  about: "Writes docs/config.md, the configuration reference, from the config schema.",
+} satisfies VerbSpec;
 
-Writes docs/config.md, the configuration reference, from the config schema.
-`;
-
-await runCli("docs:config", USAGE, async (args) => {
-  if (args.length > 0) throw new UsageError(`takes no arguments, got: ${args.join(" ")}`);
+await runVerb(SPEC, async () => {
   const file = join(resolve(import.meta.dir, ".."), "docs", "config.md");
   writeFileSync(file, configReference());
   console.log(`wrote ${file}`);

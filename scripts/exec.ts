@@ -1,26 +1,25 @@
 import { readFleet } from "../pipeline/fleet.ts";
 import { selectHosts } from "../server/shared/logs.ts";
 import { auditAction } from "./lib/audit.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { connectAll } from "./lib/fleet-ssh.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 
-const USAGE = `
-Usage: bun run exec HOST -- COMMAND…
-
-Runs COMMAND (a shell command line) on one host of the fleet as root, over the SSH connection
+const SPEC = {
+  verb: "exec",
+  usage: ["exec HOST -- COMMAND…"],
+  about: `Runs COMMAND (a shell command line) on one host of the fleet as root, over the SSH connection
 whose host key is pinned, with its output as it comes and its exit code as this command's.
 Audited before it runs: on the host (/srv/dropship/audit.log) and in the fleet's audit
-stream when REDIS_URL is set.
-`;
+stream when REDIS_URL is set.`,
+  env: [...FLEET_ENV, "REDIS_URL", "DROPSHIP_ACTOR"],
+  positionals: 1,
+} satisfies VerbSpec;
 
-await runCli("exec", USAGE, async (args) => {
-  // `bun run exec HOST -- CMD` may reach here with or without the `--`
-  const split = args.indexOf("--");
-  const [name, ...extra] = split < 0 ? args.slice(0, 1) : args.slice(0, split);
-  const command = (split < 0 ? args.slice(1) : args.slice(split + 1)).join(" ");
-  if (!name || extra.length > 0 || command.trim() === "")
-    throw new UsageError("usage: bun run exec HOST -- COMMAND (the command after --)");
+await runVerb(SPEC, async ({ positionals: [name], rest }) => {
+  const command = rest.join(" ");
+  if (!name || command.trim() === "")
+    throw new ArgumentError("name a host, then the command after --");
   const settings = receiverSettings();
   const fleet = readFleet(settings.fleet.inventories);
   const host = fleet.hosts.find((h) => h.name === name);

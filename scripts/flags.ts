@@ -9,27 +9,45 @@ import {
 import { readAudit } from "../server/shared/state/audit.ts";
 import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, type ParsedArgs, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
 import { printTable } from "./lib/table.ts";
 
-const USAGE = `
-Usage: bun run flags list
-       bun run flags set NAME on|off [--rollout N] [--create]
-       bun run flags history [NAME] [--limit N]
+const SPEC = {
+  verb: "flags",
+  usage: [
+    "flags list",
+    "flags set NAME on|off [--rollout N] [--create]",
+    "flags history [NAME] [--limit N]",
+  ],
+  about: `Reads and changes the feature flags in Redis. Every server sees a change within
+milliseconds; every change is audited with who made it. --rollout N turns a flag on for N%
+of clients, the same clients every time; raising N only adds clients. A new flag needs
+--create.`,
+  options: {
+    rollout: {
+      type: "string",
+      value: "N",
+      description: "with set: on for N% of clients (default 100)",
+    },
+    create: { type: "boolean", description: "with set: make a flag that does not exist yet" },
+    limit: {
+      type: "string",
+      value: "N",
+      description: "with history: the newest N changes (default 20)",
+    },
+  },
+  env: ["REDIS_URL", "DROPSHIP_ACTOR"],
+  positionals: 3,
+} satisfies VerbSpec;
 
-Reads and changes the feature flags in Redis (REDIS_URL from the environment or .env).
-Every server sees a change within milliseconds; every change is audited with who made it
-(DROPSHIP_ACTOR, else user@host). --rollout N turns a flag on for N% of clients, the same
-clients every time; raising N only adds clients. A new flag needs --create.
-`;
+type Values = ParsedArgs["values"];
 
-await runCli("flags", USAGE, async (args) => {
-  const [verb, ...rest] = args;
+await runVerb(SPEC, async ({ values, positionals: [verb, ...rest] }) => {
   if (verb === "list" && rest.length === 0) return withRedis(list);
-  if (verb === "set") return withRedis((redis) => set(redis, rest));
-  if (verb === "history") return withRedis((redis) => history(redis, rest));
-  throw new UsageError(
+  if (verb === "set") return withRedis((redis) => set(redis, rest, values));
+  if (verb === "history") return withRedis((redis) => history(redis, rest, values));
+  throw new ArgumentError(
     verb ? `unknown command ${verb} — use list, set or history` : "say list, set or history",
   );
 });
@@ -55,25 +73,22 @@ async function list(redis: RedisClient) {
   printTable(rows);
 }
 
-async function set(redis: RedisClient, args: string[]) {
-  const options = parseOptions(args, ["--rollout"], ["--create"]);
-  const [name, state, ...extra] = options.positional;
-  if (!name || !state || extra.length > 0) {
-    throw new UsageError("usage: flags set NAME on|off [--rollout N] [--create]");
-  }
+async function set(redis: RedisClient, args: string[], values: Values) {
+  const [name, state, ...extra] = args;
+  if (!name || !state || extra.length > 0) throw new ArgumentError("set needs NAME and on|off");
   const nameError = flagNameError(name);
   if (nameError) throw new UsageError(nameError);
   if (state !== "on" && state !== "off") {
     throw new UsageError(`state ${JSON.stringify(state)} is not valid — say on or off`);
   }
-  const rolloutText = options.values["--rollout"];
+  const rolloutText = values.rollout as string | undefined;
   const rollout = rolloutText === undefined ? 100 : Number(rolloutText);
   const fault = rolloutError(rollout);
   if (fault)
     throw new UsageError(fault.replace(JSON.stringify(rollout), JSON.stringify(rolloutText)));
 
   const builtIn = name in BUILT_IN_FLAGS;
-  const mode = options.switches.has("--create") || builtIn ? "create" : "update";
+  const mode = values.create === true || builtIn ? "create" : "update";
   try {
     const result = await changeFlag(
       redis,
@@ -93,15 +108,12 @@ async function set(redis: RedisClient, args: string[]) {
   }
 }
 
-async function history(redis: RedisClient, args: string[]) {
-  const options = parseOptions(args, ["--limit"], []);
-  const [name, ...extra] = options.positional;
-  if (extra.length > 0) throw new UsageError("usage: flags history [NAME] [--limit N]");
-  const limit = Number(options.values["--limit"] ?? "20");
+async function history(redis: RedisClient, args: string[], values: Values) {
+  const [name, ...extra] = args;
+  if (extra.length > 0) throw new ArgumentError(`unexpected ${extra.join(" ")}`);
+  const limit = Number(values.limit ?? "20");
   if (!Number.isInteger(limit) || limit < 1) {
-    throw new UsageError(
-      `--limit ${options.values["--limit"]} is not valid — give a whole number above 0`,
-    );
+    throw new UsageError(`--limit ${values.limit} is not valid — give a whole number above 0`);
   }
   if (name) {
     const known = (await listFlags(redis)).map((f) => f.name);
@@ -127,25 +139,4 @@ async function history(redis: RedisClient, args: string[]) {
   if (entries.length === 0)
     console.log(name ? `no changes to ${name} recorded` : "no flag changes recorded");
   else printTable(rows);
-}
-
-function parseOptions(args: string[], valued: string[], switches: string[]) {
-  const positional: string[] = [];
-  const values: Record<string, string> = {};
-  const seen = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (valued.includes(arg)) {
-      const value = args[++i];
-      if (value === undefined) throw new UsageError(`${arg} needs a value`);
-      values[arg] = value;
-    } else if (switches.includes(arg)) {
-      seen.add(arg);
-    } else if (arg.startsWith("--")) {
-      throw new UsageError(`unknown option ${arg} — see --help`);
-    } else {
-      positional.push(arg);
-    }
-  }
-  return { positional, values, switches: seen };
 }

@@ -1,14 +1,14 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 
-const USAGE = `
-Usage: bun run hooks
-
-Installs a git pre-commit hook in this clone (the seed's pre-commit gate): every commit runs
+const SPEC = {
+  verb: "hooks",
+  usage: ["hooks"],
+  about: `Installs a git pre-commit hook in this clone (the seed's pre-commit gate): every commit runs
 \`bun run check\` (types and lint) and the unit tests, and is refused when either fails.
-Skip it once with \`git commit --no-verify\`.
-`;
+Skip it once with \`git commit --no-verify\`.`,
+} satisfies VerbSpec;
 
 export const PRE_COMMIT = `#!/bin/sh
 # Installed by \`bun run hooks\`: refuse the commit when the check or the unit tests fail.
@@ -24,8 +24,7 @@ if ! out=$(node_modules/.bin/bun run precommit 2>&1); then
 fi
 `;
 
-await runCli("hooks", USAGE, async (args) => {
-  if (args.length > 0) throw new UsageError(`takes no arguments, got: ${args.join(" ")}`);
+await runVerb(SPEC, async () => {
   const proc = Bun.spawnSync(["git", "rev-parse", "--git-path", "hooks"], { stderr: "pipe" });
   if (proc.exitCode !== 0) throw new UsageError("not inside a git clone; run it in one");
   const dir = proc.stdout.toString().trim();

@@ -1,26 +1,42 @@
-import { parseArgs } from "node:util";
 import { readFleet } from "../pipeline/fleet.ts";
 import { parseDuration } from "../server/shared/config/duration.ts";
 import { hostCommands } from "../server/shared/host/layout.ts";
 import { mergeLogs, selectHosts } from "../server/shared/logs.ts";
 import { ROLES } from "../server/shared/roles.ts";
 import { auditAction } from "./lib/audit.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { connectAll, lineSplitter } from "./lib/fleet-ssh.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 
-const USAGE = `
-Usage: bun run logs [ROLE|HOST] [-f] [--since 10m] [--lines 100]
+const SPEC = {
+  verb: "logs",
+  usage: ["logs [ROLE|HOST] [-f] [--since 10m] [--lines 100]"],
+  about: `The service logs of every host of a role (production, staging, proxy, redis), of one host, or
+of the whole fleet: each service's last --lines lines, or those of the last --since, merged
+by time and prefixed by host and service. -f then keeps printing new lines until Ctrl-C.
+Reading is audited on each host (/srv/dropship/audit.log) and in the fleet's audit stream
+when REDIS_URL is set.`,
+  options: {
+    follow: { type: "boolean", short: "f", description: "keep printing new lines until Ctrl-C" },
+    since: {
+      type: "string",
+      value: "DURATION",
+      description: "the lines of this last stretch: 30s, 10m, 2h",
+    },
+    lines: {
+      type: "string",
+      short: "n",
+      value: "N",
+      description: "each service's last N lines (default 100)",
+    },
+  },
+  env: [...FLEET_ENV, "REDIS_URL", "DROPSHIP_ACTOR"],
+  positionals: 1,
+} satisfies VerbSpec;
 
-The service logs of every host of a role (production, staging, proxy, redis), of one host, or
-of the whole fleet: each service's last --lines lines (default 100), or those of the last
---since, merged by time and prefixed by host and service. -f then keeps printing new lines
-until Ctrl-C. Reading is audited on each host (/srv/dropship/audit.log) and in the fleet's
-audit stream when REDIS_URL is set.
-`;
-
-await runCli("logs", USAGE, async (args) => {
-  const { values, positionals } = parseLogArgs(args);
+await runVerb(SPEC, async (args) => {
+  const values = args.values as { follow?: boolean; since?: string; lines?: string };
+  const { positionals } = args;
   const settings = receiverSettings();
   const fleet = readFleet(settings.fleet.inventories);
   const selector = positionals[0];
@@ -32,10 +48,12 @@ await runCli("logs", USAGE, async (args) => {
   }
   const sinceMs = values.since === undefined ? undefined : parseDuration(values.since);
   if (values.since !== undefined && sinceMs === undefined)
-    throw new UsageError(`--since ${values.since} is not a duration — write it like 30s, 10m, 2h`);
+    throw new ArgumentError(
+      `--since ${values.since} is not a duration — write it like 30s, 10m, 2h`,
+    );
   const lines = Number(values.lines ?? (sinceMs === undefined ? 100 : 20_000));
   if (!Number.isInteger(lines) || lines < 0)
-    throw new UsageError(`--lines ${values.lines} is not a whole number`);
+    throw new ArgumentError(`--lines ${values.lines} is not a whole number`);
   const since = sinceMs === undefined ? undefined : Date.now() - sinceMs;
 
   const connections = await connectAll(fleet, hosts);
@@ -86,24 +104,3 @@ await runCli("logs", USAGE, async (args) => {
     for (const ssh of connections) ssh.close();
   }
 });
-
-function parseLogArgs(args: string[]) {
-  try {
-    const parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        follow: { type: "boolean", short: "f" },
-        since: { type: "string" },
-        lines: { type: "string", short: "n" },
-      },
-    });
-    if (parsed.positionals.length > 1)
-      throw new Error(`one ROLE or HOST at most, not ${parsed.positionals.join(" ")}`);
-    return parsed;
-  } catch (error) {
-    throw new UsageError(
-      `${(error as Error).message} — usage: bun run logs [ROLE|HOST] [-f] [--since 10m]`,
-    );
-  }
-}

@@ -8,21 +8,23 @@ import { releasesOn, switchRelease } from "../pipeline/rollout.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { healthUrlOf, ROLES } from "../server/shared/roles.ts";
 import { targetOf, withSsh } from "../server/shared/ssh.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 import { actor } from "./lib/redis.ts";
 
-const USAGE = `
-Usage: bun run rollback production|staging [RELEASE]
-
-Puts every host of a role back on RELEASE (default: the last release that went live on it
+const SPEC = {
+  verb: "rollback",
+  usage: ["rollback production|staging [RELEASE]"],
+  about: `Puts every host of a role back on RELEASE (default: the last release that went live on it
 before the current one), one host at a time, each restarted and health-checked; then points the branch
-(master or staging) at that release's commit when the receiver's repository has it.
-`;
+(master or staging) at that release's commit when the receiver's repository has it.`,
+  env: [...FLEET_ENV, "DROPSHIP_REPOS", "DROPSHIP_GITOPS_TOKEN"],
+  positionals: 2,
+} satisfies VerbSpec;
 
-await runCli("rollback", USAGE, async ([role, release, ...extra]) => {
-  if (extra.length > 0 || (role !== "production" && role !== "staging"))
-    throw new UsageError("usage: rollback production|staging [RELEASE]");
+await runVerb(SPEC, async ({ positionals: [role, release] }) => {
+  if (role !== "production" && role !== "staging")
+    throw new ArgumentError(`say production or staging${role ? `, not ${role}` : ""}`);
   const settings = receiverSettings();
   const fleet = readFleet(settings.fleet.inventories);
   const hosts = fleet.hosts.filter((h) => h.role === role);

@@ -6,30 +6,47 @@ import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadRequiredConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import { counted } from "../server/shared/text/words.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { ArgumentError, type ParsedArgs, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { cliRedis } from "./lib/redis.ts";
 
-const USAGE = `
-Usage: bun run scale [--count N | --to N | --down] [--dry-run]
-       bun run scale --reconcile [--delete]
-
-Adds production droplets (one by default, N with --count, up to N in all with --to) or
+const SPEC = {
+  verb: "scale",
+  usage: ["scale [--count N | --to N | --down] [--dry-run]", "scale --reconcile [--delete]"],
+  about: `Adds production droplets (one by default, N with --count, up to N in all with --to) or
 removes one (--down), within autoscale/min and autoscale/max. Each added host is created,
 converged with ansible/product.yml, given the release production runs, health-checked, put
 in the proxy's rotation and committed to the GitOps inventory; a failure undoes it.
---dry-run prints the plan and the fleet's cost per hour, and changes nothing. --reconcile
-lists droplets with the deployment's tag that the inventory does not know (--delete removes
-them); every scale-out reports them first.
+--reconcile lists droplets with the deployment's tag that the inventory does not know;
+every scale-out reports them first.`,
+  options: {
+    count: { type: "string", value: "N", description: "add N production droplets" },
+    to: { type: "string", value: "N", description: "add or remove until production has N" },
+    down: { type: "boolean", description: "remove the newest production droplet" },
+    "dry-run": {
+      type: "boolean",
+      description: "print the plan and the fleet's cost; change nothing",
+    },
+    reconcile: { type: "boolean", description: "list tagged droplets the inventory does not know" },
+    delete: { type: "boolean", description: "with --reconcile: delete them" },
+  },
+  env: [
+    "DROPSHIP_CONFIG",
+    "DIGITALOCEAN_TOKEN",
+    "DIGITALOCEAN_API_URL",
+    "REDIS_URL",
+    "DROPSHIP_SSH_KEY",
+    "DROPSHIP_KNOWN_HOSTS",
+    "DROPSHIP_WORK",
+    "SMTP_URL",
+    "ALERT_EMAIL_TO",
+  ],
+} satisfies VerbSpec;
 
-Reads DROPSHIP_CONFIG (default dropship.yml), DIGITALOCEAN_TOKEN, DIGITALOCEAN_API_URL,
-REDIS_URL, DROPSHIP_SSH_KEY (private key; its .pub is registered), DROPSHIP_KNOWN_HOSTS
-(default .dropship/known_hosts) and DROPSHIP_WORK (default .dropship/work).
-`;
-
-await runCli("scale", USAGE, async (args) => {
-  if (args[0] === "--reconcile") {
-    if (args.slice(1).some((a) => a !== "--delete"))
-      throw new UsageError("usage: scale --reconcile [--delete]");
+await runVerb(SPEC, async ({ values }) => {
+  const sizing = [values.count !== undefined, values.to !== undefined, values.down === true];
+  if (values.reconcile) {
+    if (sizing.some(Boolean) || values["dry-run"])
+      throw new ArgumentError("--reconcile takes --delete only");
     const { config } = loadRequiredConfig((line) => console.error(line));
     const say = (line: string) => console.log(line);
     const deps = {
@@ -40,18 +57,19 @@ await runCli("scale", USAGE, async (args) => {
     };
     const orphans = await reconcile(
       deps as Parameters<typeof reconcile>[0],
-      args.includes("--delete"),
+      values.delete === true,
     );
     if (orphans.length === 0) console.log("no orphans: every tagged droplet is in the inventory");
     return;
   }
-  const dryRun = args.includes("--dry-run");
-  const rest = args.filter((a) => a !== "--dry-run");
+  if (values.delete) throw new ArgumentError("--delete goes with --reconcile");
+  if (sizing.filter(Boolean).length > 1) throw new ArgumentError("one of --count, --to, --down");
+  const dryRun = values["dry-run"] === true;
   const { config } = loadRequiredConfig((line) => console.error(line));
   const repo = inventoryRepoFor(config);
   const inventory = await repo.read();
   const now = inventory.hosts.filter((h) => h.role === "production").length;
-  const target = targetOf(rest, now);
+  const target = targetOf(values, now);
   const { min, max } = config.autoscale;
   if (target > max)
     throw new UsageError(
@@ -83,13 +101,14 @@ await runCli("scale", USAGE, async (args) => {
   }
 });
 
-function targetOf(args: string[], now: number): number {
-  const [flag, value, ...extra] = args;
-  if (extra.length > 0) throw new UsageError(`unexpected ${extra.join(" ")} — see --help`);
-  if (flag === undefined) return now + 1;
-  if (flag === "--down" && value === undefined) return now - 1;
-  const n = Number(value);
-  if ((flag === "--count" || flag === "--to") && Number.isInteger(n) && n >= 0)
-    return flag === "--count" ? now + n : n;
-  throw new UsageError(`cannot read ${args.join(" ")} — use --count N, --to N or --down`);
+function targetOf(values: ParsedArgs["values"], now: number): number {
+  if (values.down) return now - 1;
+  const text = (values.count ?? values.to) as string | undefined;
+  if (text === undefined) return now + 1;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isInteger(n))
+    throw new ArgumentError(
+      `${values.count !== undefined ? "--count" : "--to"} ${text} is not a whole number`,
+    );
+  return values.count !== undefined ? now + n : n;
 }

@@ -13,30 +13,43 @@ import { ADMIN_PORT } from "../server/shared/env.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
 import { counted } from "../server/shared/text/words.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { addressOf, bringUp } from "./lib/setup.ts";
 
-const USAGE = `
-Usage: bun run setup [--dry-run]
-
-Brings a deployment up on DigitalOcean, or completes it: creates the droplets each role lacks
+const SPEC = {
+  verb: "setup",
+  usage: ["setup [--dry-run]"],
+  about: `Brings a deployment up on DigitalOcean, or completes it: creates the droplets each role lacks
 (one proxy, one Redis, roles/production/count, roles/staging/count), tagged and with pinned
 host keys, and commits them to the GitOps inventory; configures every host with the
 playbooks; builds this checkout and delivers it to every host (staging too); puts the app
 hosts in the proxy's rotation; and starts the receiver's repository at this commit, so the
 first git push deploys on top of it. Run it again at any time: what exists is kept, the
-playbooks change only what drifted, and a release already on a host is not sent again.
---dry-run prints the droplets it would create and the fleet's cost, and changes nothing.
+playbooks change only what drifted, and a release already on a host is not sent again.`,
+  options: {
+    "dry-run": {
+      type: "boolean",
+      description:
+        "print the droplets it would create and the fleet's cost; check the key pair and the token; change nothing",
+    },
+  },
+  env: [
+    "DROPSHIP_CONFIG",
+    "DIGITALOCEAN_TOKEN",
+    "DIGITALOCEAN_API_URL",
+    "DROPSHIP_ADMIN_TOKEN",
+    "DROPSHIP_REDIS_PASSWORD",
+    "DROPSHIP_SSH_KEY",
+    "DROPSHIP_KNOWN_HOSTS",
+    "DROPSHIP_WORK",
+    "DROPSHIP_REPOS",
+    "SMTP_URL",
+    "ALERT_EMAIL_TO",
+  ],
+} satisfies VerbSpec;
 
-Reads DROPSHIP_CONFIG (default dropship.yml), DIGITALOCEAN_TOKEN, DROPSHIP_ADMIN_TOKEN,
-DROPSHIP_REDIS_PASSWORD (16+ characters), DROPSHIP_SSH_KEY (default digitalocean/ssh_key),
-DROPSHIP_KNOWN_HOSTS (default .dropship/known_hosts), DROPSHIP_WORK (default .dropship/work),
-DROPSHIP_REPOS (default .dropship/repos), and SMTP_URL, ALERT_EMAIL_TO for the monitors.
-`;
-
-await runCli("setup", USAGE, async (args) => {
-  const dryRun = args.includes("--dry-run");
-  if (args.some((a) => a !== "--dry-run")) throw new UsageError("usage: setup [--dry-run]");
+await runVerb(SPEC, async ({ values }) => {
+  const dryRun = values["dry-run"] === true;
   const env = process.env;
   const { config, file: configFile } = loadRequiredConfig((line) => console.log(line));
   const repo = inventoryRepoFor(config);

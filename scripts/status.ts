@@ -14,23 +14,29 @@ import { listHosts } from "../server/shared/state/hosts.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { listAlerts, listBackends, readCanary } from "../server/shared/state/routing.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { runVerb, type VerbSpec } from "./lib/cli.ts";
 import { cliRedis } from "./lib/redis.ts";
 import { printTable } from "./lib/table.ts";
 
-const USAGE = `
-Usage: bun run status
-
-The fleet at a glance: every host with its role, address, release, place in the rotation,
+const SPEC = {
+  verb: "status",
+  usage: ["status"],
+  about: `The fleet at a glance: every host with its role, address, release, place in the rotation,
 health and in-flight requests (asked of the proxy's admin listener, at DASHBOARD_URL or on
 port ${ADMIN_PORT} of PROXY_URL's host, when that and DROPSHIP_ADMIN_TOKEN are
-set), CPU and memory from its monitor; the fleet's cost per hour from the GitOps inventory
-(DROPSHIP_CONFIG's gitops/repo, or DROPSHIP_GITOPS_REPO); the canary, alerts, flags, the last
-deploys and scaling events. Reads REDIS_URL from the environment or .env.
-`;
+set), CPU and memory from its monitor; the fleet's cost per hour from the GitOps inventory;
+the canary, alerts, flags, the last deploys and scaling events.`,
+  env: [
+    "REDIS_URL",
+    "DROPSHIP_CONFIG",
+    "DROPSHIP_GITOPS_REPO",
+    "PROXY_URL",
+    "DASHBOARD_URL",
+    "DROPSHIP_ADMIN_TOKEN",
+  ],
+} satisfies VerbSpec;
 
-await runCli("status", USAGE, async (args) => {
-  if (args.length > 0) throw new UsageError(`takes no arguments, got: ${args.join(" ")}`);
+await runVerb(SPEC, async () => {
   const redis = await cliRedis();
   try {
     await show(redis);

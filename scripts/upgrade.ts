@@ -3,27 +3,25 @@ import { readFleet } from "../pipeline/fleet.ts";
 import { run } from "../server/shared/proc.ts";
 import { PLATFORM_ROLES, upgradePlatform } from "../server/shared/upgrade.ts";
 import { auditAction } from "./lib/audit.ts";
-import { runCli, UsageError } from "./lib/cli.ts";
+import { FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 import { buildRelease } from "./lib/setup.ts";
 
-const USAGE = `
-Usage: bun run upgrade
-
-Builds this checkout's servers and ships the platform's own — dropship-proxy and
+const SPEC = {
+  verb: "upgrade",
+  usage: ["upgrade"],
+  about: `Builds this checkout's servers and ships the platform's own — dropship-proxy and
 dropship-monitor — to the proxy and Redis hosts, one host at a time, where their code changed:
 the proxy is handed over (the new process listens before the old one stops, so no request
 fails), the monitor restarted. A push to master does the same after its deploy; production
-hosts get the monitor with each deploy, staging hosts with each canary.
-
-Reads the fleet as bun run deploy does (the GitOps inventory or DROPSHIP_INVENTORY, with
-DROPSHIP_SSH_KEY and DROPSHIP_KNOWN_HOSTS) and audits the upgrade when REDIS_URL is set.
-`;
+hosts get the monitor with each deploy, staging hosts with each canary. Audited when
+REDIS_URL is set.`,
+  env: [...FLEET_ENV, "REDIS_URL", "DROPSHIP_ACTOR"],
+} satisfies VerbSpec;
 
 const ROOT = resolve(import.meta.dir, "..");
 
-await runCli("upgrade", USAGE, async (args) => {
-  if (args.length > 0) throw new UsageError(`unexpected ${args[0]} — usage: bun run upgrade`);
+await runVerb(SPEC, async () => {
   if (run(["git", "-C", ROOT, "status", "--porcelain"]).trim() !== "")
     throw new UsageError(
       `${ROOT} has uncommitted changes — commit them first, so the release names the code it runs`,

@@ -1,4 +1,5 @@
 import { maskUrl } from "./secrets.ts";
+import { formatHelp } from "./variables.ts";
 
 /** dropship-proxy's admin listener, unless DROPSHIP_ADMIN_PORT says otherwise (the playbooks' dropship_ports.admin). */
 export const ADMIN_PORT = 9090;
@@ -47,20 +48,25 @@ export function readEnv<S extends Record<string, Variable<unknown>>>(
   return out as Values<S>;
 }
 
-/** The `--help` text of a server: what it is, then every variable it reads. */
-export function helpText(title: string, spec: Record<string, Variable<unknown>>): string {
-  const lines = [title, "", "Settings, from the environment or .env:"];
-  for (const variable of Object.values(spec)) {
-    const fallback =
-      variable.fallback !== undefined
-        ? `default ${String(variable.fallback)}`
-        : variable.optional
-          ? "optional"
-          : "required";
-    lines.push(`  ${variable.name.padEnd(24)} ${variable.description} (${fallback})`);
-  }
-  lines.push("", "Flags: --help, --version");
-  return lines.join("\n");
+/** The `--help` text of a server: what it is, then every variable it reads (as the commands' --help). */
+export function helpText(
+  name: string,
+  title: string,
+  spec: Record<string, Variable<unknown>>,
+): string {
+  return formatHelp({
+    usage: [`${name} [--help | --version]`],
+    about: title,
+    variables: Object.values(spec).map((variable) => {
+      const fallback =
+        variable.fallback !== undefined && variable.fallback !== ""
+          ? `default ${String(variable.fallback)}`
+          : variable.optional || variable.fallback === ""
+            ? "optional"
+            : "required";
+      return { name: variable.name, description: `${variable.description} (${fallback})` };
+    }),
+  });
 }
 
 const fault = (message: string): never => {

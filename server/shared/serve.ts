@@ -18,7 +18,7 @@ export async function serverMain(
     return;
   }
   if (args.includes("--help") || args.includes("-h")) {
-    console.log(helpText(`${name} ${VERSION} — ${title}`, spec));
+    console.log(helpText(name, `${name} ${VERSION}: ${title}.`, spec));
     return;
   }
   if (process.env.DROPSHIP_LOG_TIME === "1") stampLines();

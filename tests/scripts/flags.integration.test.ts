@@ -52,15 +52,24 @@ test("each bad value is refused with a sentence and changes nothing", () => {
     [["set", "disableSET", "on", "--rollout", "130"], 'rollout "130" is not valid'],
     [["set", "disableSET", "on", "--rollout", "ten"], 'rollout "ten" is not valid'],
     [["set", "9bad", "on", "--create"], 'flag name "9bad" is not valid'],
-    [["set", "disableSET"], "usage: flags set NAME on|off"],
-    [["set", "disableSET", "on", "--force"], "unknown option --force"],
     [["history", "nosuch"], "unknown flag nosuch"],
-    [["frob"], "unknown command frob"],
   ];
   for (const [args, message] of cases) {
     const result = flags(args);
     expect(result.code).toBe(1);
     expect(result.err).toContain(message);
+  }
+  // a command line of the wrong shape is a usage error: exit 2, with the usage
+  const usage: [string[], string][] = [
+    [["set", "disableSET"], "dropship flags: set needs NAME and on|off\n"],
+    [["set", "disableSET", "on", "--force"], "dropship flags: Unknown option '--force'\n"],
+    [["frob"], "dropship flags: unknown command frob — use list, set or history\n"],
+  ];
+  for (const [args, message] of usage) {
+    const result = flags(args);
+    expect(result.code).toBe(2);
+    expect(result.err).toStartWith(message);
+    expect(result.err).toContain("usage: bun run flags set NAME on|off [--rollout N] [--create]\n");
   }
   expect(flags(["history"]).out).toBe(before);
 });
