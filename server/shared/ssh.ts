@@ -80,22 +80,15 @@ export class Ssh {
   }
 
   /** Runs a command; answers its exit code and output. */
-  exec(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      this.client.exec(command, (error, stream) => {
-        if (error)
-          return reject(
-            new SshError(
-              `${this.target.host}: cannot run ${command.split(" ")[0]}: ${error.message}`,
-            ),
-          );
-        let stdout = "";
-        let stderr = "";
-        stream.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-        stream.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-        stream.on("close", (code: number | null) => resolve({ code: code ?? -1, stdout, stderr }));
-      });
-    });
+  async exec(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = "";
+    let stderr = "";
+    const code = await this.stream(
+      command,
+      (chunk) => (stdout += chunk.toString()),
+      (chunk) => (stderr += chunk.toString()),
+    );
+    return { code, stdout, stderr };
   }
 
   /**

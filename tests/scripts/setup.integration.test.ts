@@ -138,15 +138,19 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   expect(await (await fetch(`${proxy}/`)).text()).toContain("on shop-production-1");
 
   // operating the fleet: a command on one host, the logs of a role, both audited
+  // nothing but the config, the key and the work folder: the rest comes from fleet.env
+  const cliEnv = {
+    PATH: env.PATH,
+    HOME: env.HOME,
+    DROPSHIP_CONFIG: env.DROPSHIP_CONFIG,
+    DROPSHIP_SSH_KEY: env.DROPSHIP_SSH_KEY,
+    DROPSHIP_WORK: env.DROPSHIP_WORK,
+  };
   const cli = (script: string, args: string[], cwd = ROOT) => {
     const proc = Bun.spawnSync([process.execPath, join(cwd, "scripts", script), ...args], {
       cwd,
       env: {
-        PATH: env.PATH,
-        HOME: env.HOME,
-        DROPSHIP_CONFIG: env.DROPSHIP_CONFIG,
-        DROPSHIP_SSH_KEY: env.DROPSHIP_SSH_KEY,
-        DROPSHIP_WORK: env.DROPSHIP_WORK,
+        ...cliEnv,
         DROPSHIP_ACTOR: "ann@shop",
       },
       stdout: "pipe",
@@ -225,13 +229,7 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   });
   const upgrade = Bun.spawn([process.execPath, join(checkout, "scripts/upgrade.ts")], {
     cwd: checkout,
-    env: {
-      PATH: env.PATH,
-      HOME: env.HOME,
-      DROPSHIP_CONFIG: env.DROPSHIP_CONFIG,
-      DROPSHIP_SSH_KEY: env.DROPSHIP_SSH_KEY,
-      DROPSHIP_WORK: env.DROPSHIP_WORK,
-    },
+    env: cliEnv,
     stdout: "pipe",
     stderr: "pipe",
   });
