@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { inventoryYaml } from "../gitops/inventory.ts";
 import { addHost, type FleetHostRecord, nextName, removeHost } from "../gitops/model.ts";
 import type { InventoryRepo } from "../gitops/repo.ts";
+import { monitorSettingsOf, SETTINGS_VARIABLE } from "../server/monitor/settings.ts";
 import { runPlaybook } from "../server/shared/ansible.ts";
 import { type DigitalOcean, providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../server/shared/cloud/provision.ts";
@@ -181,7 +182,10 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
       }),
     );
     say(`▸ converge ${name} (${address}) with product.yml`);
-    await runPlaybook("product.yml", hostInventory, deps.playbookEnv);
+    await runPlaybook("product.yml", hostInventory, {
+      ...deps.playbookEnv,
+      [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(config)),
+    });
     say(`▸ deliver ${release}`);
     const pinned = { address, hostPublicKey: host.hostKey.publicKey };
     await withSsh(targetOf(pinned, deps), async (ssh) => {

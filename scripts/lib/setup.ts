@@ -5,6 +5,7 @@ import type { InventoryRepo } from "../../gitops/repo.ts";
 import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
 import { type Fleet, type FleetHost, gitopsInventories, readFleet } from "../../pipeline/fleet.ts";
 import { createRepo } from "../../pipeline/repos.ts";
+import { monitorSettingsOf, SETTINGS_VARIABLE } from "../../server/monitor/settings.ts";
 import { runPlaybook } from "../../server/shared/ansible.ts";
 import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../server/shared/cloud/provision.ts";
@@ -97,7 +98,11 @@ export function addressOf(fleet: Fleet, role: RoleName): string {
 async function convergeFleet(s: SetupSettings): Promise<void> {
   const inventories = inventoriesOf(s);
   const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
-  const env = { ...s.secrets, DROPSHIP_CONFIG_FILE: resolve(s.configFile) };
+  const env = {
+    ...s.secrets,
+    DROPSHIP_CONFIG_FILE: resolve(s.configFile),
+    [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(s.config)),
+  };
   await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, env)));
 }
 

@@ -18,7 +18,7 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   writeFileSync(join(dir, "id.pub"), account.publicKey);
   writeFileSync(
     join(dir, "dropship.yml"),
-    `name: shop\nroles: { production: { count: 1 }, staging: { count: 0 } }\nautoscale: { min: 1 }\ngitops: { repo: ${join(dir, "inventory")} }\npipeline: { health_timeout: 30s }\n`,
+    `name: shop\nroles: { production: { count: 1 }, staging: { count: 0 } }\nautoscale: { min: 1 }\ngitops: { repo: ${join(dir, "inventory")} }\npipeline: { health_timeout: 30s }\nmonitor: { cpu: 70 }\n`,
   );
   const env = {
     PATH: process.env.PATH ?? "",
@@ -179,6 +179,13 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   );
   expect(logs.out).toMatch(/^shop-production-1 monitor \| \S+Z dropship-monitor/m);
   expect(logs.out).not.toContain("shop-proxy-1");
+  // the monitors run on the deployment's thresholds, handed over by the control host
+  expect(logs.out).toContain(
+    "dropship-monitor: config: the deployment's, from the control host (DROPSHIP_MONITOR_SETTINGS)",
+  );
+  expect(logs.out).toMatch(
+    /dropship-monitor \w{12} \(production\) listening on .* — cpu > 70% for/,
+  );
   expect(cli("logs.ts", ["web-9"]).err).toContain('"web-9" is neither a role');
   const redisUrl = /REDIS_URL=(\S+)/.exec(readFileSync(fleetEnv, "utf8"))?.[1] as string;
   const redis = new Redis(redisUrl);
