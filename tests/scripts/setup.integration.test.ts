@@ -6,6 +6,7 @@ import { InventoryRepo } from "../../gitops/repo.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { readAudit } from "../../server/shared/state/audit.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
+import { waitForLine } from "../helpers/processes.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -187,6 +188,25 @@ test("bun run setup brings a deployment up on the API, and a second run only com
     /dropship-monitor \w{12} \(production\) listening on .* — cpu > 70% for/,
   );
   expect(cli("logs.ts", ["web-9"]).err).toContain('"web-9" is neither a role');
+  // -f follows: a line written on the host after it started comes through, prefixed
+  const follow = Bun.spawn(
+    [process.execPath, join(ROOT, "scripts/logs.ts"), "shop-production-1", "-f", "-n", "0"],
+    {
+      cwd: ROOT,
+      env: cliEnv,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  try {
+    await Bun.sleep(1500); // its tail -F runs on the host
+    cli("exec.ts", ["shop-production-1", "--", "echo follow-marker >> /srv/dropship/logs/app.log"]);
+    const followed = await waitForLine(follow.stdout, /follow-marker/, 10_000, "bun run logs -f");
+    expect(followed).toMatch(/^shop-production-1 app {5}\| follow-marker$/m);
+  } finally {
+    follow.kill("SIGINT");
+    expect(await follow.exited).toBe(0);
+  }
   const redisUrl = /REDIS_URL=(\S+)/.exec(readFileSync(fleetEnv, "utf8"))?.[1] as string;
   const redis = new Redis(redisUrl);
   try {
