@@ -1,4 +1,5 @@
 import { HOST_AUDIT_LOG } from "../../server/shared/host/layout.ts";
+import { redact } from "../../server/shared/secrets.ts";
 import type { Ssh } from "../../server/shared/ssh.ts";
 import { recordAction } from "../../server/shared/state/audit.ts";
 import { shellQuote } from "../../server/shared/text/shell.ts";
@@ -15,14 +16,16 @@ export async function auditAction(
   hosts: Ssh[],
 ): Promise<string | undefined> {
   const who = actor();
-  const line = `${new Date().toISOString()} ${action.kind} by ${who}: ${action.what}`;
+  // a command line may carry a secret this machine knows (a Redis URL, a token): never record it
+  const what = redact(action.what);
+  const line = `${new Date().toISOString()} ${action.kind} by ${who}: ${what}`;
   for (const ssh of hosts)
     await ssh.check(`umask 077; printf '%s\\n' ${shellQuote(line)} >> ${HOST_AUDIT_LOG}`);
   if (!process.env.REDIS_URL) return `(REDIS_URL is not set: audited in ${HOST_AUDIT_LOG} only)`;
   try {
     const redis = await cliRedis();
     try {
-      await recordAction(redis, { ...action, actor: who });
+      await recordAction(redis, { ...action, what, actor: who });
     } finally {
       redis.disconnect();
     }

@@ -169,6 +169,21 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   expect(audit.out).toMatch(
     /^\S+Z exec by ann@shop: hostname; exit 3\n\S+Z exec by ann@shop: cat \/srv\/dropship\/audit.log\n$/,
   );
+  // a secret this machine knows is never written into the audit, though the command ran with it
+  const secretive = cli("exec.ts", [
+    "shop-production-1",
+    "--",
+    `echo ${env.DROPSHIP_REDIS_PASSWORD} | wc -c`,
+  ]);
+  expect(secretive.out.trim()).toBe(String(env.DROPSHIP_REDIS_PASSWORD.length + 1));
+  const audited = cli("exec.ts", [
+    "shop-production-1",
+    "--",
+    "tail -n 2 /srv/dropship/audit.log",
+  ]).out;
+  // known here as the password of REDIS_URL, from fleet.env
+  expect(audited).toContain("exec by ann@shop: echo **** | wc -c");
+  expect(audited).not.toContain(env.DROPSHIP_REDIS_PASSWORD);
   expect(cli("exec.ts", ["production", "--", "true"]).err).toContain(
     "production is a role; name one of its hosts: shop-production-1",
   );
