@@ -3,9 +3,8 @@ import { basename, join } from "node:path";
 import { setRelease } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
 import type { Config, RoleName } from "../server/shared/config/schema.ts";
+import { releaseFiles } from "../server/shared/deliver.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
-import { SOURCES_FILE } from "../server/shared/platform.ts";
-import { binaryOf, ROLES } from "../server/shared/roles.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
@@ -93,8 +92,6 @@ export async function deploy(
         });
         const version = releaseVersion(commit);
         keepRelease(settings.workDir, version, built);
-        const kept = (names: string[]) =>
-          names.map((name) => join(releaseDir(settings.workDir, version), name));
         const source = settings.fleet?.();
         const fleet = source ? readFleet(source.inventories) : { hosts: [], privateKey: "" };
         const hosts = fleet.hosts.filter((h) => h.role === role);
@@ -107,7 +104,7 @@ export async function deploy(
             privateKey: fleet.privateKey,
             privateKeyFile: fleet.privateKeyFile,
             version: releaseVersion(commit),
-            binaries: kept([...ROLES[role].services.map(binaryOf), SOURCES_FILE]),
+            binaries: releaseFiles(releaseDir(settings.workDir, version), role),
             services: ["app"],
             alsoWhenChanged: ["monitor"],
             healthPort: config.ports.app,

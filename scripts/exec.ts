@@ -1,5 +1,4 @@
 import { readFleet } from "../pipeline/fleet.ts";
-import { selectHosts } from "../server/shared/logs.ts";
 import { auditAction } from "./lib/audit.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { connectAll } from "./lib/fleet-ssh.ts";
@@ -25,13 +24,7 @@ await runVerb(SPEC, async ({ positionals: [name], rest }) => {
   const host = fleet.hosts.find((h) => h.name === name);
   if (!host) {
     // a role is not taken here: one command on several hosts at once is a different tool
-    const known = (() => {
-      try {
-        return selectHosts(fleet.hosts, name).map((h) => h.name);
-      } catch {
-        return [];
-      }
-    })();
+    const known = fleet.hosts.filter((h) => h.role === name).map((h) => h.name);
     throw new UsageError(
       known.length > 0
         ? `${name} is a role; name one of its hosts: ${known.join(", ")}`

@@ -1,7 +1,7 @@
 import { readFleet } from "../pipeline/fleet.ts";
 import { parseDuration } from "../server/shared/config/duration.ts";
 import { hostCommands } from "../server/shared/host/layout.ts";
-import { mergeLogs, selectHosts } from "../server/shared/logs.ts";
+import { mergeLogs, prefixer, selectHosts } from "../server/shared/logs.ts";
 import { ROLES } from "../server/shared/roles.ts";
 import { auditAction } from "./lib/audit.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
@@ -81,15 +81,15 @@ await runVerb(SPEC, async (args) => {
     );
     for (const line of mergeLogs(await Promise.all(reads), since)) console.log(line);
     if (!values.follow) return;
-    const width = Math.max(
-      ...hosts.flatMap((h) => ROLES[h.role].services.map((s) => `${h.name} ${s}`.length)),
+    const prefix = prefixer(
+      hosts.flatMap((h) => ROLES[h.role].services.map((service) => ({ host: h.name, service }))),
     );
     const follows = hosts.flatMap((host, i) =>
       ROLES[host.role].services.map((service) => {
-        const prefix = `${`${host.name} ${service}`.padEnd(width)} | `;
+        const before = prefix({ host: host.name, service });
         return connections[i]?.stream(
           hostCommands.log(service, { lines: 0, follow: true }),
-          lineSplitter((line) => console.log(`${prefix}${line}`)),
+          lineSplitter((line) => console.log(`${before}${line}`)),
           () => {}, // tail's notes about a rotated file
         );
       }),

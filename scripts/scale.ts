@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { inventoryRepoFor } from "../gitops/repo.ts";
 import { reconcile, scaleDeps, scaleIn, scaleOut } from "../pipeline/scale.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
@@ -85,13 +84,10 @@ await runVerb(SPEC, async ({ values }) => {
   );
   if (dryRun || target === now) return;
 
-  const paths = localPaths(config);
-  const keyFile = paths.sshKey;
-  if (!existsSync(keyFile) || !existsSync(`${keyFile}.pub`))
-    throw new UsageError(`no SSH key pair at ${keyFile}(.pub) — set DROPSHIP_SSH_KEY`);
   const redis = await cliRedis();
   try {
-    const deps = scaleDeps(config, paths, redis, repo, (line) => console.log(line));
+    // scaleDeps checks the key pair, as for the autoscaler
+    const deps = scaleDeps(config, localPaths(config), redis, repo, (line) => console.log(line));
     for (let hosts = now; hosts < target; hosts++)
       await scaleOut(deps, `by hand (${hosts} → ${hosts + 1})`);
     for (let hosts = now; hosts > target; hosts--)
@@ -105,10 +101,9 @@ function targetOf(values: ParsedArgs["values"], now: number): number {
   if (values.down) return now - 1;
   const text = (values.count ?? values.to) as string | undefined;
   if (text === undefined) return now + 1;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isInteger(n))
+  if (!/^\d+$/.test(text))
     throw new ArgumentError(
       `${values.count !== undefined ? "--count" : "--to"} ${text} is not a whole number`,
     );
-  return values.count !== undefined ? now + n : n;
+  return values.count !== undefined ? now + Number(text) : Number(text);
 }

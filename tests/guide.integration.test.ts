@@ -1,6 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { runAsync } from "../server/shared/proc.ts";
 import { startEmulator } from "./helpers/emulator.ts";
 import { track, waitForLine } from "./helpers/processes.ts";
 import { fileTempDir } from "./helpers/tmp.ts";
@@ -29,19 +30,9 @@ const env = {
 };
 
 async function runBlock(index: number, stdin = "") {
-  const child = Bun.spawn(["bash", "-e", "-o", "pipefail", "-c", blocks[index] as string], {
-    cwd: clone,
-    env,
-    stdin: new TextEncoder().encode(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { code, out, err };
+  const argv = ["bash", "-e", "-o", "pipefail", "-c", blocks[index] as string];
+  const { code, stdout, stderr } = await runAsync(argv, { cwd: clone, env, stdin });
+  return { code, out: stdout, err: stderr };
 }
 
 const git = (...args: string[]) =>

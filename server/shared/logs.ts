@@ -42,8 +42,17 @@ export function mergeLogs(sources: LogSource[], since?: number): string[] {
   }
   // a stable sort: each source's own order is kept between equal times
   lines.sort((a, b) => a.at - b.at);
-  const width = Math.max(0, ...lines.map((l) => `${l.host} ${l.service}`.length));
-  return lines.map((l) => `${`${l.host} ${l.service}`.padEnd(width)} | ${l.line}`);
+  const prefix = prefixer(lines);
+  return lines.map((l) => `${prefix(l)}${l.line}`);
+}
+
+/** The `host service | ` before each line, padded to the widest of `origins`. */
+export function prefixer(
+  origins: { host: string; service: string }[],
+): (origin: { host: string; service: string }) => string {
+  const label = (o: { host: string; service: string }) => `${o.host} ${o.service}`;
+  const width = Math.max(0, ...origins.map((o) => label(o).length));
+  return (o) => `${label(o).padEnd(width)} | `;
 }
 
 export interface NamedHost {

@@ -1,4 +1,4 @@
-import type { Service } from "./roles.ts";
+import { binaryOf, type Service } from "./roles.ts";
 
 /** The file beside a release's binaries naming the source digest of each: `<digest>  <binary>`. */
 export const SOURCES_FILE = "SOURCES";
@@ -28,7 +28,7 @@ export function changedServices(
   release: Map<string, string>,
 ): Service[] {
   return services.filter((service) => {
-    const binary = `dropship-${service}`;
+    const binary = binaryOf(service);
     const now = running.get(binary);
     return now === undefined || now !== release.get(binary);
   });

@@ -33,9 +33,15 @@ export function run(
 /** Runs a command without holding up the event loop; answers its exit code and output. */
 export async function runAsync(
   argv: string[],
-  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+  options: { cwd?: string; env?: Record<string, string | undefined>; stdin?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(argv, { ...options, stdout: "pipe", stderr: "pipe" });
+  const { stdin, ...rest } = options;
+  const proc = Bun.spawn(argv, {
+    ...rest,
+    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),

@@ -6,19 +6,16 @@ export type Service = "proxy" | "app" | "monitor";
 export interface RoleRuns {
   /** the services its hosts run, each from the binary of the same name */
   services: Service[];
-  /** the service whose /healthz says the host is up on a release, and the path */
-  health: { service: Service; path: string };
+  /** the service whose health path says the host is up on a release */
+  health: Service;
 }
 
 /** What each role's hosts run: one table for setup, deploys, scaling, upgrades. */
 export const ROLES: Record<RoleName, RoleRuns> = {
-  proxy: {
-    services: ["proxy", "monitor"],
-    health: { service: "proxy", path: "/_dropship/healthz" },
-  },
-  redis: { services: ["monitor"], health: { service: "monitor", path: "/healthz" } },
-  production: { services: ["app", "monitor"], health: { service: "app", path: "/healthz" } },
-  staging: { services: ["app", "monitor"], health: { service: "app", path: "/healthz" } },
+  proxy: { services: ["proxy", "monitor"], health: "proxy" },
+  redis: { services: ["monitor"], health: "monitor" },
+  production: { services: ["app", "monitor"], health: "app" },
+  staging: { services: ["app", "monitor"], health: "app" },
 };
 
 /** The platform's own servers: what `bun run upgrade` ships, the app being the user's. */
@@ -35,8 +32,20 @@ export const binaryOf = (service: Service) => `dropship-${service}`;
 export const portOf = (config: Pick<Config, "ports">, service: Service): number =>
   config.ports[service];
 
-/** The URL whose JSON `version` says a host of the role runs a release. */
-export const healthUrlOf = (config: Pick<Config, "ports">, role: RoleName, address: string) => {
-  const { service, path } = ROLES[role].health;
-  return `http://${address}:${portOf(config, service)}${path}`;
+/** Where each service answers with its JSON `version` (the proxy keeps / for the app's paths). */
+const HEALTH_PATH: Record<Service, string> = {
+  proxy: "/_dropship/healthz",
+  app: "/healthz",
+  monitor: "/healthz",
 };
+
+/** The URL whose JSON `version` says a service on a host runs a release. */
+export const serviceHealthUrl = (
+  config: Pick<Config, "ports">,
+  service: Service,
+  address: string,
+) => `http://${address}:${portOf(config, service)}${HEALTH_PATH[service]}`;
+
+/** The same for the service that says a host of the role is up. */
+export const healthUrlOf = (config: Pick<Config, "ports">, role: RoleName, address: string) =>
+  serviceHealthUrl(config, ROLES[role].health, address);

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, RoleName } from "./config/schema.ts";
-import { deliverRelease, waitForVersion } from "./deliver.ts";
+import { deliverRelease, releaseFiles, waitForVersion } from "./deliver.ts";
 import { hostCommands } from "./host/layout.ts";
 import { changedServices, parseSources, SOURCES_FILE } from "./platform.ts";
-import { binaryOf, HANDED_OVER, PLATFORM, portOf, ROLES, type Service } from "./roles.ts";
+import { HANDED_OVER, PLATFORM, ROLES, type Service, serviceHealthUrl } from "./roles.ts";
 import { type AccountKey, type Ssh, targetOf, withSsh } from "./ssh.ts";
 
 export interface UpgradeHost {
@@ -55,19 +55,15 @@ export async function upgradePlatform(options: UpgradeOptions): Promise<string[]
       }
       const before = (await ssh.exec(hostCommands.currentRelease())).stdout.trim();
       const check = changed.includes("proxy") ? "proxy" : (changed[0] as Service);
-      const healthUrl = `http://${host.address}:${portOf(options.config, check)}${check === "proxy" ? "/_dropship/healthz" : "/healthz"}`;
+      const healthUrl = serviceHealthUrl(options.config, check, host.address);
       const restart = changed.filter((s) => !HANDED_OVER.includes(s));
       const handover = changed.filter((s) => HANDED_OVER.includes(s));
       const started = performance.now();
       try {
         await deliverRelease(
           ssh,
-          {
-            version: options.version,
-            binaries: [...services.map(binaryOf), SOURCES_FILE].map((f) =>
-              join(options.releaseDir, f),
-            ),
-          },
+          // platform roles run only platform services: the role's files are the platform's
+          { version: options.version, binaries: releaseFiles(options.releaseDir, host.role) },
           {
             cacheDir: options.cacheDir,
             restart,

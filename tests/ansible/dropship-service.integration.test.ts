@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { run } from "../../server/shared/proc.ts";
+import { run, runAsync } from "../../server/shared/proc.ts";
 import { ADMIN_TOKEN, addBackend } from "../helpers/proxy.ts";
 import { connectTo, startRedis } from "../helpers/redis.ts";
 import { eventually } from "../helpers/server.ts";
@@ -66,17 +66,11 @@ proxyEnv(redis.url.replace("127.0.0.1", outside));
 
 /** Runs the script in the namespace; asynchronously, so the load keeps flowing meanwhile. */
 async function service(action: string) {
-  const child = Bun.spawn(["ip", "netns", "exec", ns, "sh", SCRIPT, action, "proxy"], {
-    env: { ...process.env, DROPSHIP_ROOT: root, DROPSHIP_RUN: runDir },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { stdout, stderr, exitCode };
+  const { code, stdout, stderr } = await runAsync(
+    ["ip", "netns", "exec", ns, "sh", SCRIPT, action, "proxy"],
+    { env: { ...process.env, DROPSHIP_ROOT: root, DROPSHIP_RUN: runDir } },
+  );
+  return { stdout, stderr, exitCode: code };
 }
 const pidOf = () => Number(readFileSync(join(runDir, "proxy.pid"), "utf8"));
 const alive = (pid: number) => {

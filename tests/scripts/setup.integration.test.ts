@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import Redis from "ioredis";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
+import { runAsync } from "../../server/shared/proc.ts";
 import { readAudit } from "../../server/shared/state/audit.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
 import { waitForLine } from "../helpers/processes.ts";
@@ -269,16 +270,10 @@ test("bun run setup brings a deployment up on the API, and a second run only com
       if (!(response instanceof Error)) await response.arrayBuffer().catch(() => undefined);
     }
   });
-  const upgrade = Bun.spawn([process.execPath, join(checkout, "scripts/upgrade.ts")], {
-    cwd: checkout,
-    env: cliEnv,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [upgradeOut, upgradeCode] = await Promise.all([
-    new Response(upgrade.stdout).text(),
-    upgrade.exited,
-  ]);
+  const { stdout: upgradeOut, code: upgradeCode } = await runAsync(
+    [process.execPath, join(checkout, "scripts/upgrade.ts")],
+    { cwd: checkout, env: cliEnv },
+  );
   await Bun.sleep(300);
   running = false;
   await Promise.all(load);

@@ -7,6 +7,7 @@ import { gitopsInventories } from "../../../pipeline/fleet.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
+import { runAsync } from "../../../server/shared/proc.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
@@ -96,17 +97,8 @@ const git = (...args: string[]) => {
 };
 /** A push that leaves the event loop free, so load can run meanwhile. */
 const pushAsync = async (...args: string[]) => {
-  const proc = Bun.spawn(gitArgs(["push", ...args]), {
-    cwd: clone,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, output: out + err };
+  const { code, stdout, stderr } = await runAsync(gitArgs(["push", ...args]), { cwd: clone });
+  return { code, output: stdout + stderr };
 };
 Bun.spawnSync(["git", "clone", "-q", ROOT, clone]);
 git("remote", "add", "prod", `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/app.git`);
