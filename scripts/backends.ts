@@ -1,4 +1,6 @@
+import { typedFault } from "../server/shared/records/faults.ts";
 import { backendIdFor, backendUrlError, type Track } from "../server/shared/routing/model.ts";
+import { TrackName } from "../server/shared/routing/schema.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { listBackends, putBackend, removeBackend } from "../server/shared/state/routing.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
@@ -53,9 +55,8 @@ function checkedUrl(text: string): string {
 }
 
 async function add(redis: RedisClient, track: string, text: string) {
-  if (track !== "production" && track !== "staging") {
-    throw new UsageError(`track ${JSON.stringify(track)} is not valid — say production or staging`);
-  }
+  const trackFault = typedFault(TrackName, track, "track");
+  if (trackFault) throw new UsageError(trackFault);
   const url = checkedUrl(text);
   const id = backendIdFor(url);
   const old = await putBackend(redis, { id, url, track: track as Track, draining: false }, actor());

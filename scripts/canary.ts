@@ -1,4 +1,5 @@
-import { weightError } from "../server/shared/routing/model.ts";
+import { typedFault } from "../server/shared/records/faults.ts";
+import { Weight } from "../server/shared/routing/schema.ts";
 import {
   changeCanary,
   clearAlert,
@@ -32,9 +33,9 @@ await runVerb(SPEC, async ({ positionals: [verb = "show", ...rest] }) => {
       return;
     }
     if (verb === "weight" && rest.length === 1) {
-      const weight = Number(rest[0]);
-      const fault = weightError(/^\d+$/.test(rest[0] as string) ? weight : rest[0]);
+      const fault = typedFault(Weight, rest[0] as string, "weight");
       if (fault) throw new UsageError(fault);
+      const weight = Number(rest[0]);
       const { old, now } = await changeCanary(redis, { weight }, who);
       return console.log(`canary weight: ${old.weight}% → ${now.weight}%`);
     }

@@ -1,11 +1,11 @@
 import {
   BUILT_IN_FLAGS,
   describeFlag,
-  flagNameError,
   parseFlag,
-  rolloutError,
   unknownFlagError,
 } from "../server/shared/flags/model.ts";
+import { FlagName, Rollout } from "../server/shared/flags/schema.ts";
+import { typedFault } from "../server/shared/records/faults.ts";
 import { readAudit } from "../server/shared/state/audit.ts";
 import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
@@ -76,16 +76,15 @@ async function list(redis: RedisClient) {
 async function set(redis: RedisClient, args: string[], values: Values) {
   const [name, state, ...extra] = args;
   if (!name || !state || extra.length > 0) throw new ArgumentError("set needs NAME and on|off");
-  const nameError = flagNameError(name);
+  const nameError = typedFault(FlagName, name, "flag name");
   if (nameError) throw new UsageError(nameError);
   if (state !== "on" && state !== "off") {
     throw new UsageError(`state ${JSON.stringify(state)} is not valid — say on or off`);
   }
   const rolloutText = values.rollout as string | undefined;
+  const fault = rolloutText === undefined ? undefined : typedFault(Rollout, rolloutText, "rollout");
+  if (fault) throw new UsageError(fault);
   const rollout = rolloutText === undefined ? 100 : Number(rolloutText);
-  const fault = rolloutError(rollout);
-  if (fault)
-    throw new UsageError(fault.replace(JSON.stringify(rollout), JSON.stringify(rolloutText)));
 
   const builtIn = name in BUILT_IN_FLAGS;
   const mode = values.create === true || builtIn ? "create" : "update";

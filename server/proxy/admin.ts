@@ -1,8 +1,11 @@
+import type { TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { checkAdmin } from "../shared/auth.ts";
 import type { FlagClient } from "../shared/flags/client.ts";
-import { describeFlag, flagNameError, rolloutError } from "../shared/flags/model.ts";
-import { weightError } from "../shared/routing/model.ts";
+import { describeFlag } from "../shared/flags/model.ts";
+import { FlagChangeBody, FlagName } from "../shared/flags/schema.ts";
+import { faultOf } from "../shared/records/faults.ts";
+import { CanaryChangeBody } from "../shared/routing/schema.ts";
 import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { CANARY_ANALYSIS_ALERT, changeCanary, clearAlert } from "../shared/state/routing.ts";
@@ -55,10 +58,13 @@ export function createAdmin(deps: AdminDeps) {
   };
 
   return (
-    new Elysia()
+    // normalize would drop unknown fields silently; a person sending one should hear of it
+    new Elysia({ normalize: false })
       .onError(({ code }) => {
         if (code === "NOT_FOUND") return text(404, "Not found.");
         if (code === "PARSE") return text(400, "The body is not valid JSON.");
+        // answered by the route's own hook, which knows the record's schema (checkedBody)
+        if (code === "VALIDATION") return;
         return text(500, "Internal error in the admin API.");
       })
       // Before routing, so that an unknown path and a known one look the same without credentials.
@@ -124,46 +130,32 @@ export function createAdmin(deps: AdminDeps) {
         );
       })
       .get("/_dropship/flags", () => Response.json(flags.all()))
-      .put("/_dropship/flags/:name", async ({ params, body, request }) => {
-        const nameError = flagNameError(params.name);
-        if (nameError) return text(400, nameError);
-        const input = body as Record<string, unknown> | undefined;
-        if (!input || typeof input !== "object" || Array.isArray(input)) {
-          return text(
-            400,
-            'Send a JSON body like {"enabled": true} or {"enabled": true, "rollout": 25}.',
+      .put(
+        "/_dropship/flags/:name",
+        async ({ params, body, request }) => {
+          const nameError = faultOf(FlagName, params.name, "flag name");
+          if (nameError) return text(400, nameError);
+          const change = { enabled: body.enabled, rollout: body.rollout ?? 100 };
+          const saved = await save(() =>
+            changeFlag(deps.redis, params.name, change, actor(request), "create"),
           );
-        }
-        const unknown = Object.keys(input).filter((k) => k !== "enabled" && k !== "rollout");
-        if (unknown.length > 0)
-          return text(400, `Unknown field ${unknown.join(", ")}: only enabled and rollout.`);
-        if (typeof input.enabled !== "boolean") return text(400, "enabled must be true or false.");
-        const rollout = input.rollout ?? 100;
-        const fault = rolloutError(rollout);
-        if (fault) return text(400, fault);
-        const saved = await save(() =>
-          changeFlag(
-            deps.redis,
-            params.name,
-            { enabled: input.enabled as boolean, rollout: rollout as number },
-            actor(request),
-            "create",
-          ),
-        );
-        if (saved instanceof Response) return saved;
-        return Response.json({ ...saved.now, state: describeFlag(saved.now) });
-      })
+          if (saved instanceof Response) return saved;
+          return Response.json({ ...saved.now, state: describeFlag(saved.now) });
+        },
+        checkedBody(FlagChangeBody),
+      )
       .get("/_dropship/status", () => Response.json(statusOf(routing, flags, deps.version)))
-      .put("/_dropship/canary", async ({ body, request }) => {
-        const input = body as { weight?: unknown } | undefined;
-        const fault = weightError(input?.weight);
-        if (fault) return text(400, `${fault}. Send {"weight": 30}.`);
-        const saved = await save(() =>
-          changeCanary(deps.redis, { weight: input?.weight as number }, actor(request)),
-        );
-        if (saved instanceof Response) return saved;
-        return Response.json(saved.now);
-      })
+      .put(
+        "/_dropship/canary",
+        async ({ body, request }) => {
+          const saved = await save(() =>
+            changeCanary(deps.redis, { weight: body.weight }, actor(request)),
+          );
+          if (saved instanceof Response) return saved;
+          return Response.json(saved.now);
+        },
+        checkedBody(CanaryChangeBody),
+      )
       .post("/_dropship/canary/abort", async ({ request }) => {
         const saved = await save(() =>
           changeCanary(
@@ -208,6 +200,17 @@ export function createAdmin(deps: AdminDeps) {
       .get("/_dropship/assets/uplot.js", () => asset(ASSETS.uplotJs, "text/javascript"))
       .get("/_dropship/assets/uplot.css", () => asset(ASSETS.uplotCss, "text/css"))
   );
+}
+
+/** A route's body checked against a record's schema, a fault answered in the records' wording. */
+function checkedBody<S extends TSchema>(schema: S) {
+  return {
+    body: schema,
+    error: ({ code, error }: { code: unknown; error: unknown }) => {
+      if (code !== "VALIDATION") return;
+      return text(400, faultOf(schema, (error as { value: unknown }).value) ?? "Invalid body.");
+    },
+  };
 }
 
 /** The page runs only its own scripts and talks only to this proxy. */

@@ -1,90 +1,30 @@
-/** The proxy's routing table and canary, as plain data. */
+/** The proxy's routing table and canary, as plain data; their schemas are in schema.ts. */
+import type { Static } from "@sinclair/typebox";
+import { alert, backend, canary } from "../records/checks.ts";
+import type { AlertRecord, BackendRecord, CanaryRecord, TrackName } from "./schema.ts";
 
-export type Track = "production" | "staging";
+export type Track = Static<typeof TrackName>;
 export const TRACKS: readonly Track[] = ["production", "staging"];
 
-export interface Backend {
-  /** short and stable: shown in `x-dropship-backend` and metrics */
-  id: string;
-  url: string;
-  track: Track;
-  /** draining backends get no new requests; in-flight ones finish */
-  draining: boolean;
-}
-
-export interface Canary {
-  /** percent of clients sent to staging while active */
-  weight: number;
-  state: "active" | "aborted";
-  /** why it was last aborted or resumed */
-  reason: string;
-  /** changes with every new canary release, so each one draws its own share of clients */
-  generation: string;
-}
-
-export interface Alert {
-  id: string;
-  /** the host or component that raised it */
-  source: string;
-  role: string;
-  summary: string;
-  since: string;
-  /** an alert that takes staging out of the rotation */
-  canary: boolean;
-}
+export type Backend = Static<typeof BackendRecord>;
+export type Canary = Static<typeof CanaryRecord>;
+export type Alert = Static<typeof AlertRecord>;
 
 export const DEFAULT_CANARY: Canary = { weight: 30, state: "active", reason: "", generation: "1" };
 
-export function parseBackend(json: string): Backend | undefined {
-  const value = parseObject(json);
-  if (
-    value &&
-    typeof value.id === "string" &&
-    typeof value.url === "string" &&
-    (value.track === "production" || value.track === "staging")
-  ) {
-    return { id: value.id, url: value.url, track: value.track, draining: value.draining === true };
-  }
-  return undefined;
-}
+/** A backend as stored; undefined for anything that is not one (it is then ignored). */
+export const parseBackend = (json: string) => backend.read(json);
 
+/** The canary as stored, or the default canary at the configured weight. */
 export function parseCanary(
   json: string | undefined,
   fallbackWeight = DEFAULT_CANARY.weight,
 ): Canary {
-  const value = json ? parseObject(json) : undefined;
-  return {
-    weight: typeof value?.weight === "number" ? value.weight : fallbackWeight,
-    state: value?.state === "aborted" ? "aborted" : "active",
-    reason: typeof value?.reason === "string" ? value.reason : "",
-    generation:
-      typeof value?.generation === "string" ? value.generation : DEFAULT_CANARY.generation,
-  };
+  const fallback = { ...DEFAULT_CANARY, weight: fallbackWeight };
+  return canary.read(json, fallback) ?? fallback;
 }
 
-export function parseAlert(json: string): Alert | undefined {
-  const value = parseObject(json);
-  if (value && typeof value.id === "string") {
-    return {
-      id: value.id,
-      source: String(value.source ?? ""),
-      role: String(value.role ?? ""),
-      summary: String(value.summary ?? ""),
-      since: String(value.since ?? ""),
-      canary: value.canary === true,
-    };
-  }
-  return undefined;
-}
-
-function parseObject(json: string): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(json);
-    return value && typeof value === "object" && !Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const parseAlert = (json: string) => alert.read(json);
 
 /** A backend id from its URL: host and port, which is what a person recognises. */
 export function backendIdFor(url: string): string {
@@ -107,10 +47,4 @@ export function backendUrlError(text: string): string | undefined {
   if (url.pathname !== "/" || url.search || url.hash)
     return `${text}: give only scheme, host and port, like http://10.0.0.5:3000`;
   return undefined;
-}
-
-export function weightError(weight: unknown): string | undefined {
-  if (typeof weight === "number" && Number.isInteger(weight) && weight >= 0 && weight <= 100)
-    return undefined;
-  return `weight ${JSON.stringify(weight)} is not valid — give a whole percentage from 0 to 100`;
 }

@@ -1,5 +1,8 @@
+import type { Static } from "@sinclair/typebox";
+import { event } from "../records/checks.ts";
 import { AUDIT_LENGTH, KEYS } from "./keys.ts";
 import type { StateCommands } from "./redis.ts";
+import type { StateEventRecord } from "./schema.ts";
 
 /**
  * update: replace a field that must exist; upsert: replace or create it; merge: overlay the
@@ -7,13 +10,7 @@ import type { StateCommands } from "./redis.ts";
  */
 export type Mode = "update" | "upsert" | "merge";
 
-export interface StateEvent {
-  hash: string;
-  field: string;
-  /** the JSON now stored, or "" when the field was deleted */
-  value: string;
-  version: number;
-}
+export type StateEvent = Static<typeof StateEventRecord>;
 
 export class MissingError extends Error {
   constructor(
@@ -93,19 +90,4 @@ export async function applyChange(
   return { now: reply[1] ?? "", old: reply[2] ?? "" };
 }
 
-export function parseEvent(message: string): StateEvent | undefined {
-  try {
-    const event = JSON.parse(message) as Partial<StateEvent>;
-    if (
-      typeof event.hash === "string" &&
-      typeof event.field === "string" &&
-      typeof event.value === "string" &&
-      typeof event.version === "number"
-    ) {
-      return event as StateEvent;
-    }
-  } catch {
-    // not ours
-  }
-  return undefined;
-}
+export const parseEvent = (message: string) => event.read(message);

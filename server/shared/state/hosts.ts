@@ -1,17 +1,10 @@
+import type { Static } from "@sinclair/typebox";
+import { hostReport } from "../records/checks.ts";
 import { KEYS } from "./keys.ts";
 import type { RedisClient, StateCommands } from "./redis.ts";
+import type { HostReportRecord } from "./schema.ts";
 
-export interface HostReport {
-  host: string;
-  role: string;
-  cpu: number;
-  memory: number;
-  /** ms since the epoch */
-  at: number;
-  release: string;
-  /** where the host is reached, when its monitor knows */
-  address?: string;
-}
+export type HostReport = Static<typeof HostReportRecord>;
 
 /** Samples kept per host: ten minutes at the default 5 s interval. */
 export const HISTORY_LENGTH = 120;
@@ -52,22 +45,4 @@ export async function hostHistory(redis: RedisClient, host: string): Promise<Hos
   });
 }
 
-function parseReport(json: string): HostReport | undefined {
-  try {
-    const value = JSON.parse(json) as Partial<HostReport>;
-    if (typeof value.host === "string" && typeof value.at === "number") {
-      return {
-        host: value.host,
-        role: String(value.role ?? ""),
-        cpu: Number(value.cpu ?? 0),
-        memory: Number(value.memory ?? 0),
-        at: value.at,
-        release: String(value.release ?? ""),
-        ...(typeof value.address === "string" ? { address: value.address } : {}),
-      };
-    }
-  } catch {
-    // not a report
-  }
-  return undefined;
-}
+const parseReport = (json: string) => hostReport.read(json);

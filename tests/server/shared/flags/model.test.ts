@@ -2,13 +2,13 @@ import { describe, expect, test } from "bun:test";
 import {
   bucketOf,
   type Flag,
-  flagNameError,
   isEnabled,
   parseFlag,
-  rolloutError,
   unknownFlagError,
 } from "../../../../server/shared/flags/model.ts";
 import { murmur3 } from "../../../../server/shared/flags/murmur3.ts";
+import { FlagName, Rollout } from "../../../../server/shared/flags/schema.ts";
+import { faultOf } from "../../../../server/shared/records/faults.ts";
 
 const flag = (enabled: boolean, rollout: number): Flag => ({
   name: "newCheckout",
@@ -76,6 +76,7 @@ describe("evaluation", () => {
 
 describe("input", () => {
   test("flag names are letters, digits, dots, dashes, underscores", () => {
+    const flagNameError = (name: string) => faultOf(FlagName, name, "flag name");
     expect(flagNameError("disableSET")).toBeUndefined();
     expect(flagNameError("checkout.v2-beta_1")).toBeUndefined();
     expect(flagNameError("9lives")).toContain("is not valid");
@@ -84,6 +85,7 @@ describe("input", () => {
   });
 
   test("rollouts are whole percentages", () => {
+    const rolloutError = (rollout: unknown) => faultOf(Rollout, rollout, "rollout");
     expect(rolloutError(0)).toBeUndefined();
     expect(rolloutError(100)).toBeUndefined();
     expect(rolloutError(130)).toBe(
