@@ -32,18 +32,8 @@ export async function putBackend(redis: StateCommands, backend: Backend, actor: 
 }
 
 /** Removes a backend; answers false when there was none by that id. */
-export async function removeBackend(redis: StateCommands, id: string, actor: string) {
-  if (!(await redis.hexists(KEYS.backends, id))) return false;
-  await applyChange(redis, {
-    hash: KEYS.backends,
-    field: id,
-    value: undefined,
-    mode: "update",
-    kind: "backend",
-    actor,
-  });
-  return true;
-}
+export const removeBackend = (redis: StateCommands, id: string, actor: string) =>
+  removeField(redis, KEYS.backends, id, "backend", actor);
 
 export async function readCanary(redis: StateCommands): Promise<Canary> {
   return parseCanary((await redis.hget(KEYS.canary, CANARY_FIELD)) ?? undefined);
@@ -81,16 +71,18 @@ export async function raiseAlert(redis: StateCommands, alert: Alert, actor: stri
 }
 
 /** Clears an alert; answers false when it was not firing. */
-export async function clearAlert(redis: StateCommands, id: string, actor: string) {
-  if (!(await redis.hexists(KEYS.alerts, id))) return false;
-  await applyChange(redis, {
-    hash: KEYS.alerts,
-    field: id,
-    value: undefined,
-    mode: "update",
-    kind: "alert",
-    actor,
-  });
+export const clearAlert = (redis: StateCommands, id: string, actor: string) =>
+  removeField(redis, KEYS.alerts, id, "alert", actor);
+
+async function removeField(
+  redis: StateCommands,
+  hash: string,
+  field: string,
+  kind: string,
+  actor: string,
+) {
+  if (!(await redis.hexists(hash, field))) return false;
+  await applyChange(redis, { hash, field, value: undefined, mode: "update", kind, actor });
   return true;
 }
 
