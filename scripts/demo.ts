@@ -139,6 +139,7 @@ async function up(pids: number[], stopping: () => boolean) {
     work,
     keyFile,
     knownHostsFile,
+    usersFile: join(RUN, "users"),
     secrets: {},
     configFile,
     pollMs: 100,
@@ -168,6 +169,7 @@ async function up(pids: number[], stopping: () => boolean) {
     DROPSHIP_GITOPS_REPO: gitopsDir,
     DROPSHIP_SSH_KEY: join(RUN, "id"),
     DROPSHIP_KNOWN_HOSTS: join(RUN, "known_hosts"),
+    DROPSHIP_USERS_FILE: join(RUN, "users"),
     DIGITALOCEAN_TOKEN: apiToken,
     DIGITALOCEAN_API_URL: apiUrl,
   };

@@ -103,6 +103,7 @@ await runVerb(SPEC, async ({ values }) => {
     work,
     keyFile,
     knownHostsFile,
+    usersFile: paths.users,
     secrets: {} as Record<string, string>,
     configFile,
     pollMs: 3000,

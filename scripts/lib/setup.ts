@@ -31,6 +31,8 @@ export interface SetupSettings {
   /** the account key dropship logs in with (its .pub is registered with DigitalOcean) */
   keyFile: string;
   knownHostsFile: string;
+  /** DROPSHIP_USERS_FILE: the named users, given to the proxy hosts (missing: none) */
+  usersFile: string;
   /** REDIS_URL, DROPSHIP_REDIS_PASSWORD, DROPSHIP_ADMIN_TOKEN, SMTP_URL … for the playbooks */
   secrets: Record<string, string>;
   /** the dropship.yml read, copied to the proxy host for its own settings */
@@ -101,6 +103,7 @@ async function convergeFleet(s: SetupSettings): Promise<void> {
   const env = {
     ...s.secrets,
     DROPSHIP_CONFIG_FILE: resolve(s.configFile),
+    DROPSHIP_USERS: existsSync(s.usersFile) ? readFileSync(s.usersFile, "utf8") : "",
     [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(s.config)),
   };
   await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, env)));

@@ -9,6 +9,7 @@ import { CanaryChangeBody } from "../shared/routing/schema.ts";
 import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { CANARY_ANALYSIS_ALERT, changeCanary, clearAlert } from "../shared/state/routing.ts";
+import type { User } from "../shared/users.ts";
 import { crossOriginRefusal } from "./classify.ts";
 import { ASSETS } from "./dashboard/assets.ts";
 import { dashboardData } from "./dashboard/data.ts";
@@ -21,6 +22,8 @@ import { statusOf } from "./status.ts";
 export interface AdminDeps {
   /** undefined: admin routes answer 503 until the proxy is started with a token */
   token: string | undefined;
+  /** the named users, read afresh when their file changes */
+  users: () => readonly User[];
   redis: RedisClient;
   routing: Routing;
   flags: FlagClient;
@@ -78,7 +81,7 @@ export function createAdmin(deps: AdminDeps) {
             "The admin API is off: start dropship-proxy with DROPSHIP_ADMIN_TOKEN set.",
           );
         }
-        const auth = checkAdmin(request.headers.get("authorization"), deps.token);
+        const auth = checkAdmin(request.headers.get("authorization"), deps.token, deps.users());
         if (!auth.ok) {
           return text(
             401,

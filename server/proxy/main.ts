@@ -9,6 +9,7 @@ import { onShutdown, serverMain } from "../shared/serve.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { StateMirror } from "../shared/state/mirror.ts";
 import { connectRedis } from "../shared/state/redis.ts";
+import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
 import { createAdmin } from "./admin.ts";
 import { ErrorWindow, perVisitorCap } from "./analysis.ts";
@@ -41,6 +42,12 @@ const SPEC = {
         throw new Error(`is ${text.length} characters — use at least 16 (openssl rand -hex 16)`);
       return text;
     },
+  } satisfies Variable<string>,
+  usersFile: {
+    name: "DROPSHIP_USERS_FILE",
+    description: "named users' token hashes (bun run users); changes are audited under the owner",
+    fallback: "",
+    parse: (text: string) => text,
   } satisfies Variable<string>,
   configFile: {
     name: "DROPSHIP_CONFIG",
@@ -83,12 +90,16 @@ await serverMain(
     const trusted = config.proxy.trusted_proxies
       .map((text) => parseCidr(text))
       .filter((c) => c !== undefined);
+    const users = env.usersFile
+      ? usersFile(env.usersFile, (line) => console.error(`dropship-proxy: ${line}`))
+      : () => [];
     const isAdminCredential = (authorization: string) =>
-      env.adminToken !== "" && checkAdmin(authorization, env.adminToken).ok;
+      env.adminToken !== "" && checkAdmin(authorization, env.adminToken, users()).ok;
 
     const peers = new WeakMap<Request, string>();
     const admin = createAdmin({
       token: env.adminToken || undefined,
+      users,
       redis,
       routing,
       flags,

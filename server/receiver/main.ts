@@ -12,6 +12,7 @@ import type { Config } from "../shared/config/schema.ts";
 import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
 import { redact } from "../shared/secrets.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
+import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
 import { gitHttpBackend, parseGitPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
@@ -21,13 +22,18 @@ const SPEC = {
   host: host(),
   token: {
     name: "DROPSHIP_ADMIN_TOKEN",
-    description: "the password for pushes (any user name; it is recorded as the pusher)",
+    description: "the admin token: a push with it as the password is recorded as admin",
     parse: (value: string) => {
       if (value.length < 16) throw new Error(`is ${value.length} characters — use at least 16`);
       return value;
     },
   } satisfies Variable<string>,
   repos: text("DROPSHIP_REPOS", PATH_DEFAULTS.DROPSHIP_REPOS, "where the bare repositories live"),
+  users: text(
+    "DROPSHIP_USERS_FILE",
+    PATH_DEFAULTS.DROPSHIP_USERS_FILE,
+    "named users' token hashes (bun run users); a push is recorded under the token's owner",
+  ),
   work: text("DROPSHIP_WORK", PATH_DEFAULTS.DROPSHIP_WORK, "workspaces, caches and deploy locks"),
   config: text("DROPSHIP_CONFIG", "", "the deployment config (test commands, ports, timeouts)"),
   inventory: text(
@@ -53,6 +59,12 @@ const SPEC = {
 
 /** The repository name under which the receiver serves the GitOps inventory. */
 const INVENTORY = "inventory";
+/** git's own setting, over whatever the repository says: git http-backend refuses pushes. */
+const READ_ONLY = {
+  GIT_CONFIG_COUNT: "1",
+  GIT_CONFIG_KEY_0: "http.receivepack",
+  GIT_CONFIG_VALUE_0: "false",
+};
 
 if (process.argv.includes("--hook")) {
   const env = process.env;
@@ -116,20 +128,22 @@ await serverMain(
     };
     /** The GitOps inventory, for clone and fetch: written by dropship only, never pushed to. */
     const serveInventory = (request: Request, rest: string, user: string) => {
-      if (rest === "/git-receive-pack" || new URL(request.url).search.includes("receive-pack"))
-        return new Response(
-          "the inventory is written by dropship only (bun run scale, deploys); clone it to read it\n",
-          { status: 403 },
-        );
       if (!existsSync(join(gitops, ".git", "HEAD")))
         return new Response(
           `no inventory yet at ${gitops}: bun run scale makes its first commit\n`,
-          {
-            status: 404,
-          },
+          { status: 404 },
         );
-      return gitHttpBackend(request, gitops, { repo: "", rest }, user, {});
+      return gitHttpBackend(request, gitops, { repo: "", rest }, user, READ_ONLY);
     };
+    const served = new Set(config.pipeline.repos);
+    const deploying = process.env.DROPSHIP_REPO || "app";
+    if (!served.has(deploying)) {
+      throw new Error(
+        `DROPSHIP_REPO is ${deploying}, which pipeline/repos (${[...served].join(", ")}) does not list — add it there, or set DROPSHIP_REPO to one of them`,
+      );
+    }
+    for (const repo of served) if (!repoExists(repos, repo)) createRepo(repoPath(repos, repo));
+    const users = usersFile(paths.users, (line) => console.error(`dropship-receiver: ${line}`));
     const server = Bun.serve({
       port: env.port,
       hostname: env.host,
@@ -143,7 +157,7 @@ await serverMain(
             "dropship-receiver serves git repositories: http://HOST:PORT/NAME.git\n",
             { status: 404 },
           );
-        const auth = checkAdmin(request.headers.get("authorization"), env.token);
+        const auth = checkAdmin(request.headers.get("authorization"), env.token, users());
         if (!auth.ok) {
           return new Response(
             `Push credentials are needed: ${auth.reason}. Put the admin token in the remote URL's password.\n`,
@@ -154,7 +168,11 @@ await serverMain(
           );
         }
         if (path.repo === INVENTORY) return serveInventory(request, path.rest, auth.user);
-        if (!repoExists(repos, path.repo)) createRepo(repoPath(repos, path.repo));
+        if (!served.has(path.repo))
+          return new Response(
+            `no repository ${path.repo}.git here — this receiver serves ${[...served].map((r) => `${r}.git`).join(", ")} (pipeline/repos in dropship.yml)\n`,
+            { status: 404 },
+          );
         return gitHttpBackend(request, repos, path, auth.user, hookEnv);
       },
     });

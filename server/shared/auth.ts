@@ -1,17 +1,24 @@
 import { timingSafeEqual } from "node:crypto";
+import { ADMIN_USER, type User } from "./users.ts";
 
 export type AuthResult = { ok: true; user: string } | { ok: false; reason: string };
 
 const digest = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest();
 
 /**
- * Admin credentials: `Bearer <token>`, or HTTP Basic with the token as the password (so a
- * browser prompts). Compared in constant time over digests, so length leaks nothing either.
+ * Credentials: `Bearer <token>`, or HTTP Basic with the token as the password (so a browser
+ * prompts, and git takes it from the remote URL). Who is acting comes from the token — the
+ * admin token is `admin`, a named user's token is that user — never from the name a client
+ * types. Compared in constant time over digests, against every holder, so neither length nor
+ * position leaks.
  */
-export function checkAdmin(authorization: string | null, token: string): AuthResult {
+export function checkAdmin(
+  authorization: string | null,
+  token: string,
+  users: readonly User[] = [],
+): AuthResult {
   if (!authorization) return { ok: false, reason: "credentials required" };
   const [scheme, value = ""] = authorization.split(" ", 2);
-  let user = "admin";
   let secret: string;
   if (scheme?.toLowerCase() === "bearer") {
     secret = value.trim();
@@ -19,12 +26,16 @@ export function checkAdmin(authorization: string | null, token: string): AuthRes
     const decoded = Buffer.from(value, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) return { ok: false, reason: "malformed Basic credentials" };
-    user = decoded.slice(0, colon) || "admin";
     secret = decoded.slice(colon + 1);
   } else {
     return { ok: false, reason: "use Bearer or Basic credentials" };
   }
-  if (!timingSafeEqual(digest(secret), digest(token)))
-    return { ok: false, reason: "wrong credentials" };
-  return { ok: true, user: user.replace(/[^\w.@-]/g, "").slice(0, 64) || "admin" };
+  const given = digest(secret);
+  let holder: string | undefined;
+  if (token && timingSafeEqual(given, digest(token))) holder = ADMIN_USER;
+  for (const user of users) {
+    const hash = Buffer.from(user.hash, "hex");
+    if (hash.length === given.length && timingSafeEqual(given, hash)) holder ??= user.name;
+  }
+  return holder ? { ok: true, user: holder } : { ok: false, reason: "wrong credentials" };
 }

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { addHost, EMPTY, removeHost } from "../../gitops/model.ts";
 import { InventoryRepo } from "../../gitops/repo.ts";
@@ -99,11 +100,14 @@ test("commits are pushed to gitops/remote, and the receiver serves the inventory
   const dir = tempDir();
   const token = "gitops-token-0123456789abcdef";
   const fleetDir = join(dir, "fleet");
+  // the receiver stands in for the remote the inventory is pushed to, as a repository of its own
+  writeFileSync(join(dir, "dropship.yml"), "pipeline: { repos: [app, fleet] }\n");
   const receiver = await startServer("receiver", {
     DROPSHIP_ADMIN_TOKEN: token,
     DROPSHIP_REPOS: join(dir, "repos"),
     DROPSHIP_WORK: join(dir, "work"),
     DROPSHIP_GITOPS_REPO: fleetDir,
+    DROPSHIP_CONFIG: join(dir, "dropship.yml"),
   });
   const remote = `http://127.0.0.1:${receiver.port}/fleet.git`;
   const failures: string[] = [];

@@ -3,11 +3,14 @@ import { join } from "node:path";
 import { backendIdFor, type Track } from "../../server/shared/routing/model.ts";
 import type { RedisClient } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
+import { formatUsers, tokenHash } from "../../server/shared/users.ts";
 import type { TestRedis } from "./redis.ts";
 import { type RunningServer, startServer } from "./server.ts";
 import { fileTempDir } from "./tmp.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
+/** Named users of every test proxy (DROPSHIP_USERS_FILE), each with a token of their own. */
+export const USER_TOKENS = { ann: "ann-token-0123456789abcdef", bob: "bob-token-0123456789abcdef" };
 export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 export async function addBackend(redis: RedisClient, track: Track, url: string) {
@@ -24,13 +27,21 @@ export async function startProxy(
   redis: TestRedis,
   config = "health: { interval: 200ms, timeout: 1s }\n",
 ): Promise<RunningProxy> {
-  const file = join(fileTempDir("dropship-proxy-"), "dropship.yml");
+  const dir = fileTempDir("dropship-proxy-");
+  const file = join(dir, "dropship.yml");
   writeFileSync(file, config);
+  const users = Object.entries(USER_TOKENS).map(([name, token]) => ({
+    name,
+    hash: tokenHash(token),
+    added: "2026-11-30",
+  }));
+  writeFileSync(join(dir, "users"), formatUsers(users), { mode: 0o600 });
   // port 0: the proxy picks a free one and says which (two ports picked here could collide)
   const server = await startServer("proxy", {
     REDIS_URL: redis.url,
     DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
     DROPSHIP_CONFIG: file,
+    DROPSHIP_USERS_FILE: join(dir, "users"),
     DROPSHIP_ADMIN_PORT: "0",
   });
   const adminPort = /\(admin on :(\d+)\)/.exec(server.started)?.[1];

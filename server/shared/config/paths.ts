@@ -14,6 +14,8 @@ export interface LocalPaths {
   sshKey: string;
   /** DROPSHIP_INVENTORY: a hand-kept Ansible inventory, when there is one */
   inventory: string | undefined;
+  /** DROPSHIP_USERS_FILE: the named users and their token hashes (bun run users) */
+  users: string;
 }
 
 /** The defaults, written once: relative to the working directory. */
@@ -21,6 +23,7 @@ export const PATH_DEFAULTS = {
   DROPSHIP_WORK: ".dropship/work",
   DROPSHIP_KNOWN_HOSTS: ".dropship/known_hosts",
   DROPSHIP_REPOS: ".dropship/repos",
+  DROPSHIP_USERS_FILE: ".dropship/users",
 } as const;
 
 /**
@@ -40,5 +43,6 @@ export function localPaths(
     repos: setting("DROPSHIP_REPOS"),
     sshKey: path(env.DROPSHIP_SSH_KEY || config.digitalocean.ssh_key),
     inventory: env.DROPSHIP_INVENTORY ? path(env.DROPSHIP_INVENTORY) : undefined,
+    users: setting("DROPSHIP_USERS_FILE"),
   };
 }

@@ -17,6 +17,8 @@ const Port = (fallback: number, description: string) =>
 const SLUG = "^[a-z0-9][a-z0-9-]*$";
 const BRANCH = "^[A-Za-z0-9._][A-Za-z0-9._/-]*$";
 const BRANCH_HINT = "a branch name like main or release/2.1";
+const REPO_NAME = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
+const REPO_HINT = "a repository name like app or shop-api (letters, digits, dashes, underscores)";
 const SLUG_HINT = "use lowercase letters, digits and dashes, like nyc3 or s-1vcpu-1gb";
 const Slug = (fallback: string, description: string) =>
   T.String({ pattern: SLUG, hint: SLUG_HINT, default: fallback, description });
@@ -220,6 +222,12 @@ export const ConfigSchema = T.Object(
           },
           "which pushed branch deploys where; any other branch is stored only",
         ),
+        repos: T.Array(T.String({ pattern: REPO_NAME, hint: REPO_HINT }), {
+          default: ["app"],
+          minItems: 1,
+          description:
+            "the repositories the receiver serves; any other name is 404 (DROPSHIP_REPO, default app, deploys)",
+        }),
         allow_force_push: T.Boolean({
           default: false,
           description: "allow rewriting a deploying branch",

@@ -170,6 +170,12 @@ function crossFieldErrors(config: Config): string[] {
       );
     }
   }
+  const repos = config.pipeline?.repos;
+  if (Array.isArray(repos) && repos.includes("inventory")) {
+    errors.push(
+      "pipeline/repos: inventory is the GitOps inventory's name on the receiver — name the repository otherwise",
+    );
+  }
   if (typeof proxy.idle_timeout === "number" && proxy.idle_timeout > 255_000) {
     errors.push("proxy/idle_timeout: must be at most 255s (the most Bun's server allows)");
   }

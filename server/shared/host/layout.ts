@@ -9,6 +9,7 @@ import { SOURCES_FILE } from "../platform.ts";
  *   bin/dropship-service the service script of hosts without systemd
  *   services/, shared/   each service's definition and settings (written by Ansible)
  *   logs/<service>.log   each service's output on hosts without systemd
+ *   shared/users         the named users' token hashes, on proxy hosts (the proxy's only)
  *   audit.log            what operators did there (root's only)
  */
 export const HOST_ROOT = "/srv/dropship";
@@ -22,6 +23,7 @@ export const isReleaseName = (text: string): boolean => /^[\w.-]{1,64}$/.test(te
 export const releaseDirOnHost = (version: string) => `${HOST_ROOT}/releases/${version}`;
 export const currentBinary = (name: string) => `${HOST_ROOT}/current/${name}`;
 export const HOST_AUDIT_LOG = `${HOST_ROOT}/audit.log`;
+export const USERS_ON_HOST = `${HOST_ROOT}/shared/users`;
 
 export const hostCommands = {
   /** prints the release `current` points at (nothing when there is none) */
@@ -46,6 +48,9 @@ export const hostCommands = {
   /** keeps the current release and the newest `keep - 1` others */
   prune: (keep: number) =>
     `cd ${HOST_ROOT}/releases && current=$(basename "$(readlink ${HOST_ROOT}/current)") && ls -1t | grep -vx "$current" | tail -n +${keep} | xargs -r rm -rf`,
+  /** puts a users file copied to `staged` in place for the proxy, which reads it within 1 s */
+  installUsers: (staged: string) =>
+    `chown dropship:dropship ${staged} && chmod 600 ${staged} && mv -f ${staged} ${USERS_ON_HOST}`,
   /** prints the source digests of what runs */
   readSources: () => `cat ${HOST_ROOT}/current/${SOURCES_FILE} 2>/dev/null`,
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { readAudit } from "../../../server/shared/state/audit.ts";
-import { ADMIN_TOKEN, addBackend, admin, startProxy } from "../../helpers/proxy.ts";
+import { ADMIN_TOKEN, addBackend, admin, startProxy, USER_TOKENS } from "../../helpers/proxy.ts";
 import { rawRequest } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { startServer } from "../../helpers/server.ts";
@@ -153,16 +153,23 @@ describe("the public listener", () => {
 
 describe("the seed's flag URLs", () => {
   test("/disable/1 turns SET off through the proxy, /disable/0 back on; both audited with who", async () => {
-    const on = await visit("/disable/1", { headers: basic("ann", ADMIN_TOKEN) });
+    const on = await visit("/disable/1", { headers: basic("ann", USER_TOKENS.ann) });
     expect(on.status).toBe(200);
     expect(await on.text()).toBe("disableSET is on: SET is disabled.\n");
     await Bun.sleep(100);
     expect((await visit("/set")).status).toBe(403);
-    expect((await visit("/disable/0", { headers: basic("bob", ADMIN_TOKEN) })).status).toBe(200);
+    expect((await visit("/disable/0", { headers: basic("", USER_TOKENS.bob) })).status).toBe(200);
     await Bun.sleep(100);
     expect((await visit("/set")).status).toBe(200);
     const audit = await readAudit(state, { kind: "flag", target: "disableSET", limit: 2 });
     expect(audit.map((e) => e.actor)).toEqual(["bob@127.0.0.1", "ann@127.0.0.1"]);
+  });
+
+  test("who acted is the token's owner, never the name a client types", async () => {
+    await visit("/disable/0", { headers: basic("ann", ADMIN_TOKEN) });
+    await visit("/disable/0", { headers: basic("ann", USER_TOKENS.bob) });
+    const audit = await readAudit(state, { kind: "flag", target: "disableSET", limit: 2 });
+    expect(audit.map((e) => e.actor)).toEqual(["bob@127.0.0.1", "admin@127.0.0.1"]);
   });
 
   test("/disable/7 is a 400 that says what to use", async () => {
@@ -226,7 +233,10 @@ describe("flags and canary over the API", () => {
   test("weight, abort and resume change the status, each audited", async () => {
     const weight = await call("/_dropship/canary", json("PUT", { weight: 10 }));
     expect(await weight.json()).toMatchObject({ weight: 10, state: "active" });
-    await call("/_dropship/canary/abort", { method: "POST", headers: basic("ann", ADMIN_TOKEN) });
+    await call("/_dropship/canary/abort", {
+      method: "POST",
+      headers: basic("ann", USER_TOKENS.ann),
+    });
     await Bun.sleep(50);
     let status = (await (await call("/_dropship/status", { headers: admin })).json()) as {
       canary: {

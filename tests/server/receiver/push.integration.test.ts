@@ -9,6 +9,7 @@ import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
+import { formatUsers, tokenHash } from "../../../server/shared/users.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
@@ -17,6 +18,9 @@ import { fileTempDir } from "../../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
 const TOKEN = "push-token-0123456789abcdef";
+// Named users: each push is recorded under its token's owner (DROPSHIP_USERS_FILE).
+const ANN_TOKEN = "ann-token-0123456789abcdef";
+const BOB_TOKEN = "bob-token-0123456789abcdef";
 const emulator = await startEmulator();
 const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
 const state = await connectTo(redis);
@@ -70,13 +74,21 @@ const proxy = await startProxy(redis);
 
 writeFileSync(
   join(dir, "dropship.yml"),
-  `pipeline:\n  test:\n    master: bun test tests/server/app/requests.test.ts\n  health_timeout: 15s\n`,
+  `pipeline:\n  repos: [app, other]\n  test:\n    master: bun test tests/server/app/requests.test.ts\n  health_timeout: 15s\n`,
+);
+writeFileSync(
+  join(dir, "users"),
+  formatUsers([
+    { name: "ann", hash: tokenHash(ANN_TOKEN), added: "2026-11-30" },
+    { name: "bob", hash: tokenHash(BOB_TOKEN), added: "2026-11-30" },
+  ]),
 );
 const receiver = await startServer("receiver", {
   DROPSHIP_ADMIN_TOKEN: TOKEN,
   DROPSHIP_REPOS: join(dir, "repos"),
   DROPSHIP_WORK: join(dir, "work"),
   DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+  DROPSHIP_USERS_FILE: join(dir, "users"),
   ...fleetEnv,
   REDIS_URL: redis.url,
 });
@@ -101,7 +113,7 @@ const pushAsync = async (...args: string[]) => {
   return { code, output: stdout + stderr };
 };
 Bun.spawnSync(["git", "clone", "-q", ROOT, clone]);
-git("remote", "add", "prod", `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/app.git`);
+git("remote", "add", "prod", `http://ann:${ANN_TOKEN}@127.0.0.1:${receiver.port}/app.git`);
 const head = () => git("rev-parse", "HEAD").output.trim();
 /** Takes back a test's bad commit even when the test fails, so the next test starts clean. */
 let undo: (() => unknown) | undefined;
@@ -247,7 +259,7 @@ test("two pushes to master at once take turns, and the later one does not deploy
       GIT_COMMITTER_EMAIL: "b@x",
     },
   });
-  const remote = `http://bob:${TOKEN}@127.0.0.1:${receiver.port}/app.git`;
+  const remote = `http://bob:${BOB_TOKEN}@127.0.0.1:${receiver.port}/app.git`;
   const first = pushAsync("prod", "HEAD:master");
   await Bun.sleep(300);
   const racing = Bun.spawn(["git", "-C", second, "push", remote, "HEAD:master"], {
@@ -357,7 +369,7 @@ test("a push to main deploys production too (pipeline.branches); another branch 
   // only the app's repository deploys: master pushed to another one is stored
   const other = git(
     "push",
-    `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/other.git`,
+    `http://ann:${ANN_TOKEN}@127.0.0.1:${receiver.port}/other.git`,
     "HEAD:master",
   );
   expect(other.output).toContain("remote: other.git: stored, not deployed (only app.git deploys)");
@@ -388,7 +400,7 @@ test("a config broken while the receiver runs rejects the push with a sentence, 
 test("the receiver serves clones too, and refuses a tree without a lock file", () => {
   const copy = join(dir, "copy");
   const cloned = Bun.spawnSync(
-    ["git", "clone", "-q", `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/app.git`, copy],
+    ["git", "clone", "-q", `http://ann:${ANN_TOKEN}@127.0.0.1:${receiver.port}/app.git`, copy],
     { stderr: "pipe" },
   );
   expect(cloned.exitCode).toBe(0);

@@ -13,6 +13,7 @@ test("every path setting is expanded (~, $VAR) and made absolute the same way", 
     DROPSHIP_KNOWN_HOSTS: "$FLEET/known_hosts",
     DROPSHIP_WORK: "~/work",
     DROPSHIP_REPOS: "repos",
+    DROPSHIP_USERS_FILE: "~/users",
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell form ${VAR} is what is tested
     DROPSHIP_INVENTORY: "${FLEET}/hosts.yml",
   };
@@ -22,6 +23,7 @@ test("every path setting is expanded (~, $VAR) and made absolute the same way", 
     work: "/home/ann/work",
     repos: "/opt/shop/repos",
     inventory: "/srv/fleet/hosts.yml",
+    users: "/home/ann/users",
   });
 });
 
@@ -32,6 +34,7 @@ test("unset, the defaults are under .dropship/ and the key is the config's digit
     work: "/opt/shop/.dropship/work",
     repos: "/opt/shop/.dropship/repos",
     inventory: undefined,
+    users: "/opt/shop/.dropship/users",
   });
 });
 

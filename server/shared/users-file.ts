@@ -1,0 +1,47 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { parseUsers, type User } from "./users.ts";
+
+/**
+ * The users in a users file, read again when the file changes (looked at no more than once a
+ * second), so `bun run users add` takes effect without a restart. A broken file at start-up
+ * is an error; broken later, or missing, it means no named users until it is there and right
+ * — the admin token still works — and that is said once.
+ */
+export function usersFile(file: string, log: (line: string) => void): () => readonly User[] {
+  let users: User[] = [];
+  if (existsSync(file)) users = loadUsersFile(file);
+  else log(`users file: none at ${file} yet; only the admin token is accepted until it is there`);
+  let stamp = stampOf(file);
+  let lookedAt = Date.now();
+  let said = "";
+  return () => {
+    if (Date.now() - lookedAt < 1000) return users;
+    lookedAt = Date.now();
+    const now = stampOf(file);
+    if (now === stamp) return users;
+    stamp = now;
+    try {
+      users = loadUsersFile(file);
+      said = "";
+    } catch (error) {
+      users = [];
+      const line = `users file: ${(error as Error).message}; only the admin token is accepted until it is fixed`;
+      if (line !== said) log(line);
+      said = line;
+    }
+    return users;
+  };
+}
+
+export function loadUsersFile(file: string): User[] {
+  return parseUsers(readFileSync(file, "utf8"), file);
+}
+
+function stampOf(file: string): string {
+  try {
+    const stat = statSync(file);
+    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+  } catch {
+    return "missing";
+  }
+}

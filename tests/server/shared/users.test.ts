@@ -1,0 +1,59 @@
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  addUser,
+  formatUsers,
+  parseUsers,
+  removeUser,
+  tokenHash,
+  type User,
+} from "../../../server/shared/users.ts";
+import { usersFile } from "../../../server/shared/users-file.ts";
+import { fileTempDir } from "../../helpers/tmp.ts";
+
+const ann: User = { name: "ann", hash: tokenHash("a".repeat(64)), added: "2026-11-30" };
+
+test("a users file holds names and token hashes, read back as written", () => {
+  const text = formatUsers([ann, { ...ann, name: "bob.ops", hash: tokenHash("b") }]);
+  expect(text).not.toContain("a".repeat(64));
+  expect(parseUsers(text, "users")).toEqual([
+    ann,
+    { ...ann, name: "bob.ops", hash: tokenHash("b") },
+  ]);
+});
+
+test("a broken line names the file, the line and the fix", () => {
+  expect(() => parseUsers("# c\nann sha256:xyz\n", "/etc/users")).toThrow(
+    "/etc/users, line 2: not NAME sha256:HEX — manage the file with bun run users",
+  );
+  const twice = `${formatUsers([ann])}ann sha256:${ann.hash}\n`;
+  expect(() => parseUsers(twice, "u")).toThrow("u, line 3: ann is listed twice");
+  expect(() => parseUsers(`admin sha256:${ann.hash}\n`, "u")).toThrow("choose another name");
+  expect(() => parseUsers(`Ann sha256:${ann.hash}\n`, "u")).toThrow('user name "Ann" is not valid');
+});
+
+test("adding and removing users refuse what cannot be done, saying why", () => {
+  expect(addUser([], ann)).toEqual([ann]);
+  expect(() => addUser([ann], ann)).toThrow("ann already exists — remove it first");
+  expect(() => addUser([], { ...ann, name: "admin" })).toThrow("choose another name");
+  expect(removeUser([ann], "ann")).toEqual([]);
+  expect(() => removeUser([ann], "zed")).toThrow("no user zed — the users are: ann");
+});
+
+test("a running server sees a changed users file within a second, and a broken one as none", async () => {
+  const file = join(fileTempDir("dropship-users-"), "users");
+  writeFileSync(file, formatUsers([ann]));
+  const said: string[] = [];
+  const users = usersFile(file, (line) => said.push(line));
+  expect(users().map((u) => u.name)).toEqual(["ann"]);
+  writeFileSync(file, formatUsers([ann, { ...ann, name: "bob" }]));
+  await Bun.sleep(1100);
+  expect(users().map((u) => u.name)).toEqual(["ann", "bob"]);
+  writeFileSync(file, "garbage\n");
+  await Bun.sleep(1100);
+  expect(users()).toEqual([]);
+  expect(said).toEqual([
+    `users file: ${file}, line 1: not NAME sha256:HEX — manage the file with bun run users; only the admin token is accepted until it is fixed`,
+  ]);
+});
