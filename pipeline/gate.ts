@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { SOURCES_FILE } from "../server/shared/platform.ts";
+import { run } from "../server/shared/proc.ts";
 import { binaryOf, ROLES } from "../server/shared/roles.ts";
+import { sandboxArgv } from "./sandbox.ts";
 
 export interface GateOptions {
   commit: string;
@@ -11,7 +13,12 @@ export interface GateOptions {
   cacheRoot: string;
   testCommand: string;
   say: (line: string) => void;
+  /** the unprivileged user the steps run as when the receiver is root (default dropship-build) */
+  buildUser?: string;
 }
+
+/** The user pushed code runs as; scripts/bootstrap.sh makes it. */
+export const BUILD_USER = "dropship-build";
 
 export class GateError extends Error {
   override name = "GateError";
@@ -24,6 +31,7 @@ export class GateError extends Error {
  */
 export async function runGate(options: GateOptions): Promise<string[]> {
   const { workspace, say } = options;
+  const user = sandboxUser(options.buildUser ?? BUILD_USER);
   rmSync(workspace, { recursive: true, force: true });
   mkdirSync(workspace, { recursive: true });
   await step(
@@ -32,6 +40,9 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     ["sh", "-c", `git archive --format=tar ${options.commit} | tar -x -C ${workspace}`],
     process.cwd(),
   );
+  if (user) run(["chown", "-R", "-h", `${user.uid}:${user.gid}`, workspace]);
+  const sandboxed = (argv: string[], network: boolean, dependencies?: string) =>
+    sandboxArgv({ argv, workspace, bun: process.execPath, network, dependencies, user });
 
   const lockFile = ["bun.lock", "package-lock.json"]
     .map((f) => join(workspace, f))
@@ -47,32 +58,44 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     .slice(0, 16);
   const cached = join(options.cacheRoot, key, "node_modules");
   if (existsSync(cached)) {
-    symlinkSync(cached, join(workspace, "node_modules"));
     say("▸ install: cached");
   } else {
     const frozen = lockFile.endsWith("bun.lock") ? ["--frozen-lockfile"] : [];
-    await step(say, "install", [process.execPath, "install", ...frozen], workspace);
+    await step(
+      say,
+      "install",
+      sandboxed([process.execPath, "install", ...frozen], true),
+      workspace,
+    );
     mkdirSync(dirname(cached), { recursive: true });
     renameSync(join(workspace, "node_modules"), cached);
-    symlinkSync(cached, join(workspace, "node_modules"));
+    // the build user wrote it; from now on no push can change it, whatever its tests do
+    if (user) run(["chown", "-R", "-h", "root:root", cached]);
   }
+  const offline = (argv: string[]) => sandboxed(argv, false, cached);
   const pkg = (await Bun.file(join(workspace, "package.json")).json()) as {
     scripts?: Record<string, string>;
   };
-  if (pkg.scripts?.check) await step(say, "check", [process.execPath, "run", "check"], workspace);
-  await step(say, `test (${options.testCommand})`, ["sh", "-c", options.testCommand], workspace);
+  if (pkg.scripts?.check)
+    await step(say, "check", offline([process.execPath, "run", "check"]), workspace);
+  await step(
+    say,
+    `test (${options.testCommand})`,
+    offline(["sh", "-c", options.testCommand]),
+    workspace,
+  );
   const version = releaseVersion(options.commit);
   await step(
     say,
     "build",
-    [
+    offline([
       process.execPath,
       "scripts/build.ts",
       "--outdir",
       join(workspace, "dist"),
       "--version",
       version,
-    ],
+    ]),
     workspace,
   );
   // every host's servers and the digests that tell an upgrade what changed
@@ -83,6 +106,25 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     .filter(existsSync);
 }
 
+/**
+ * Who the steps run as: the build user when the receiver is root (which must exist), else
+ * the receiver's own unprivileged user. Either way inside bubblewrap, which must be there.
+ */
+function sandboxUser(buildUser: string): { uid: number; gid: number } | undefined {
+  if (!Bun.which("bwrap"))
+    throw new GateError(
+      "sandbox: bubblewrap is not installed, and pushed code never runs outside it; apt-get install bubblewrap (scripts/bootstrap.sh does)",
+    );
+  if (process.getuid?.() !== 0) return undefined;
+  const entry = Bun.spawnSync(["getent", "passwd", buildUser]).stdout.toString().split(":");
+  const [uid, gid] = [Number(entry[2]), Number(entry[3])];
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid === 0)
+    throw new GateError(
+      `sandbox: the build user ${buildUser} does not exist, and pushed code never runs as root; useradd --system --no-create-home --shell /usr/sbin/nologin ${buildUser} (scripts/bootstrap.sh does)`,
+    );
+  return { uid, gid };
+}
+
 async function step(
   say: (line: string) => void,
   label: string,
@@ -91,14 +133,12 @@ async function step(
 ): Promise<void> {
   const started = performance.now();
   say(`▸ ${label}`);
-  const bunDir = dirname(process.execPath);
+  // the sandbox clears the environment itself; checkout needs git's own variables (in a
+  // pre-receive hook the pushed objects are in quarantine, found through GIT_OBJECT_DIRECTORY)
+  const git = Object.entries(process.env).filter(([name]) => name.startsWith("GIT_"));
   const child = Bun.spawn(argv, {
     cwd,
-    env: {
-      ...process.env,
-      PATH: `${join(cwd, "node_modules/.bin")}:${bunDir}:${process.env.PATH}`,
-      CI: "true",
-    },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...Object.fromEntries(git) },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -16,6 +16,8 @@ need ansible-playbook ansible
 need ip iproute2
 need unshare util-linux
 need zstd zstd
+# the test gate runs pushed code inside bubblewrap, as the unprivileged user dropship-build
+need bwrap bubblewrap
 # the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
 case "${1:-}" in
   test*) need chromium "chromium fonts-liberation" ;;
@@ -35,6 +37,11 @@ if [ -n "$missing" ]; then
     echo "dropship: installing them needs root; run: sudo apt-get install -y$missing" >&2
     exit 1
   fi
+fi
+
+if [ "$(id -u)" = 0 ] && ! getent passwd dropship-build >/dev/null; then
+  echo "dropship: adding the system user dropship-build, which the test gate runs pushed code as"
+  useradd --system --no-create-home --shell /usr/sbin/nologin dropship-build
 fi
 
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { fleetSource, readFleet } from "../pipeline/fleet.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
-import { HOST_ROOT, hostCommands } from "../server/shared/host/layout.ts";
+import { hostCommands, USERS_ON_HOST } from "../server/shared/host/layout.ts";
 import { targetOf, withSsh } from "../server/shared/ssh.ts";
 import {
   addUser,
@@ -102,7 +102,7 @@ async function giveProxies(
     );
   for (const host of proxies) {
     await withSsh(targetOf(host, fleet), async (ssh) => {
-      const staged = `${HOST_ROOT}/shared/users.new`;
+      const staged = `${USERS_ON_HOST}.new`;
       await ssh.put(file, staged);
       await ssh.check(hostCommands.installUsers(staged));
     });

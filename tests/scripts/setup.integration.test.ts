@@ -8,6 +8,7 @@ import { runAsync } from "../../server/shared/proc.ts";
 import { readAudit } from "../../server/shared/state/audit.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
 import { waitForLine } from "../helpers/processes.ts";
+import { eventually } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -34,6 +35,7 @@ test("bun run setup brings a deployment up on the API, and a second run only com
     DROPSHIP_KNOWN_HOSTS: join(dir, "known_hosts"),
     DROPSHIP_WORK: join(dir, "work"),
     DROPSHIP_REPOS: join(dir, "repos"),
+    DROPSHIP_USERS_FILE: join(dir, "users"),
   };
   const setupWith = (changes: Record<string, string>, ...args: string[]) => {
     const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/setup.ts"), ...args], {
@@ -139,6 +141,41 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   expect((await provider.listByTag("dropship")).length).toBe(3);
   expect(await (await fetch(`${proxy}/`)).text()).toContain("on shop-production-1");
 
+  // a named user added on the control host can use the proxy's admin API within seconds, as
+  // themselves, and not once removed
+  const usersCli = (...args: string[]) => {
+    const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/users.ts"), ...args], {
+      cwd: ROOT,
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
+  };
+  const added = usersCli("add", "ann");
+  expect(added).toMatchObject({ code: 0, err: "" });
+  expect(added.out).toContain("shop-proxy-1: has the new list");
+  const annToken = /^ {2}([0-9a-f]{64})$/m.exec(added.out)?.[1] as string;
+  const adminApi = `${proxy}:9090/_dropship`;
+  const asAnn = { authorization: `Bearer ${annToken}` };
+  await eventually(
+    async () => (await fetch(`${adminApi}/status`, { headers: asAnn })).status === 200,
+    5000,
+    "ann's token accepted by the proxy",
+  );
+  const flip = await fetch(`${adminApi}/canary`, {
+    method: "PUT",
+    headers: { ...asAnn, "content-type": "application/json" },
+    body: JSON.stringify({ weight: 25 }),
+  });
+  expect(flip.status).toBe(200);
+  expect(usersCli("remove", "ann").code).toBe(0);
+  await eventually(
+    async () => (await fetch(`${adminApi}/status`, { headers: asAnn })).status === 401,
+    5000,
+    "ann's token refused once removed",
+  );
+
   // operating the fleet: a command on one host, the logs of a role, both audited
   // nothing but the config, the key and the work folder: the rest comes from fleet.env
   const cliEnv = {
@@ -226,9 +263,13 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   const redisUrl = /REDIS_URL=(\S+)/.exec(readFileSync(fleetEnv, "utf8"))?.[1] as string;
   const redis = new Redis(redisUrl);
   try {
-    const kinds = (await readAudit(redis, { limit: 10 })).map(
+    const kinds = (await readAudit(redis, { limit: 20 })).map(
       (e) => `${e.kind} ${e.target} ${e.actor}`,
     );
+    // the change made with ann's token is ann's, wherever she came from
+    expect(kinds.filter((k) => k.startsWith("canary ")).map((k) => k.split(" ")[2])).toEqual([
+      expect.stringMatching(/^ann@/),
+    ]);
     expect(kinds).toContain("exec shop-production-1 ann@shop");
     expect(kinds).toContain("logs production ann@shop");
   } finally {

@@ -9,7 +9,7 @@ import { SOURCES_FILE } from "../platform.ts";
  *   bin/dropship-service the service script of hosts without systemd
  *   services/, shared/   each service's definition and settings (written by Ansible)
  *   logs/<service>.log   each service's output on hosts without systemd
- *   shared/users         the named users' token hashes, on proxy hosts (the proxy's only)
+ *   data/users           the named users' token hashes, on proxy hosts (the proxy's only)
  *   audit.log            what operators did there (root's only)
  */
 export const HOST_ROOT = "/srv/dropship";
@@ -23,7 +23,7 @@ export const isReleaseName = (text: string): boolean => /^[\w.-]{1,64}$/.test(te
 export const releaseDirOnHost = (version: string) => `${HOST_ROOT}/releases/${version}`;
 export const currentBinary = (name: string) => `${HOST_ROOT}/current/${name}`;
 export const HOST_AUDIT_LOG = `${HOST_ROOT}/audit.log`;
-export const USERS_ON_HOST = `${HOST_ROOT}/shared/users`;
+export const USERS_ON_HOST = `${HOST_ROOT}/data/users`;
 
 export const hostCommands = {
   /** prints the release `current` points at (nothing when there is none) */

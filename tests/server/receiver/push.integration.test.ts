@@ -197,6 +197,57 @@ test("a failing test rejects the push and leaves every host and the branch as th
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(before.slice(0, 12));
 }, 120_000);
 
+test("pushed code runs as the build user in a sandbox: no secret, no key, no network", () => {
+  const config = join(dir, "dropship.yml");
+  const good = readFileSync(config, "utf8");
+  writeFileSync(config, good.replace("tests/server/app/requests.test.ts", "sandbox-probe.test.ts"));
+  // what a hostile test would try, each attempt said in the push output; then it fails
+  const probe = `
+import { test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+const tryTo = async (what: string, work: () => unknown) => {
+  try { console.log(\`probe \${what}: DONE \${String(await work()).slice(0, 80)}\`); }
+  catch (error) { console.log(\`probe \${what}: \${(error as { code?: string }).code ?? (error as Error).message}\`); }
+};
+test("probe", async () => {
+  console.log(\`probe env: \${Object.keys(process.env).sort().join(",")}\`);
+  console.log(\`probe uid: \${process.getuid?.()}\`);
+  await tryTo("ssh key", () => readFileSync(${JSON.stringify(join(dir, "id"))}, "utf8"));
+  await tryTo("repos", () => readdirSync(${JSON.stringify(join(dir, "repos"))}));
+  await tryTo("parent environ", () => readFileSync("/proc/1/environ", "utf8"));
+  await tryTo("cache write", () => writeFileSync("node_modules/.poisoned", "x"));
+  await tryTo("redis", () => fetch(${JSON.stringify(`http://10.77.0.1:${redis.port}/`)}).then((r) => r.status));
+  await tryTo("registry", () => fetch("https://registry.npmjs.org/").then((r) => r.status));
+  throw new Error("probe done");
+});
+`;
+  writeFileSync(join(clone, "sandbox-probe.test.ts"), probe);
+  git("add", "sandbox-probe.test.ts");
+  git("commit", "-qm", "a hostile test");
+  undo = () => {
+    git("reset", "-q", "--hard", "HEAD~1");
+    writeFileSync(config, good);
+  };
+  const push = git("push", "prod", "HEAD:master");
+  const out = push.output;
+  expect(push.code).not.toBe(0);
+  expect(out).toContain("remote:     probe env: CI,HOME,LANG,PATH,TMPDIR\n");
+  const uid = Number(Bun.spawnSync(["id", "-u", "dropship-build"]).stdout.toString());
+  expect(uid).toBeGreaterThan(0);
+  expect(out).toContain(`probe uid: ${uid}\n`);
+  expect(out).toContain("probe ssh key: ENOENT");
+  expect(out).toContain("probe repos: ENOENT");
+  expect(out).toMatch(/probe parent environ: (EACCES|EPERM)/);
+  expect(out).toMatch(/probe cache write: (EROFS|EACCES)/);
+  for (const reached of ["redis", "registry"]) {
+    expect(out).toContain(`probe ${reached}: `);
+    expect(out).not.toContain(`probe ${reached}: DONE`);
+  }
+  for (const secret of [TOKEN, ANN_TOKEN, redis.password, account.privateKey.slice(40, 80)])
+    expect(out).not.toContain(secret);
+  expect(out).toContain("remote: ✗ push rejected: test (bun test sandbox-probe.test.ts) failed");
+}, 120_000);
+
 test("a release whose /healthz fails is rolled back on every host it reached", async () => {
   const before = serverBranch();
   commitBadChange(

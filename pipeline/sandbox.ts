@@ -1,0 +1,119 @@
+import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { dirname } from "node:path";
+
+/**
+ * The test gate's sandbox: each step of a pushed tree (install, check, test, build) runs as an
+ * unprivileged build user, in its own user, mount, PID, IPC and network namespaces made by
+ * bubblewrap. It sees the system's programs read-only, the workspace read-write, the
+ * dependency cache read-only, and nothing else of this machine: not the receiver's
+ * environment, its keys, `.dropship/`, the repositories or the other workspaces. Only install
+ * reaches the network.
+ */
+export interface SandboxStep {
+  argv: string[];
+  /** the workspace: the only place written, and the working directory */
+  workspace: string;
+  /** the Bun binary the steps run, bound read-only where it is */
+  bun: string;
+  /** mounted read-only at <workspace>/node_modules (for every step but install) */
+  dependencies?: string;
+  /** install only: the network, and a home of its own for the package cache */
+  network: boolean;
+  /** the build user to become (numeric: no passwd file is needed inside), when run as root */
+  user?: { uid: number; gid: number };
+}
+
+/** The only variables a step sees. */
+export function stepEnvironment(step: SandboxStep): Record<string, string> {
+  return {
+    PATH: `${step.workspace}/node_modules/.bin:${dirname(step.bun)}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: "/tmp/home",
+    TMPDIR: "/tmp",
+    CI: "true",
+    LANG: "C.UTF-8",
+  };
+}
+
+/** The top-level names that are links into /usr on a merged-/usr system, and where to. */
+export function systemLinks(exists = existsSync): [string, string][] {
+  return ["/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"]
+    .filter((path) => exists(path) && lstatSync(path).isSymbolicLink())
+    .map((path) => [readlinkSync(path), path]);
+}
+
+/** The command line that runs a step inside the sandbox. */
+export function sandboxArgv(
+  step: SandboxStep,
+  links: [string, string][] = systemLinks(),
+): string[] {
+  // As root, bubblewrap makes the namespaces and mounts with root's rights, and setpriv then
+  // becomes the build user with no capabilities left, for good (no_new_privs). Not root, the
+  // receiver's own user is unprivileged already, and bubblewrap works in a user namespace.
+  const namespaces = step.user
+    ? [
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        ...(step.network ? [] : ["--unshare-net"]),
+      ]
+    : ["--unshare-all", ...(step.network ? ["--share-net"] : [])];
+  const become = step.user
+    ? [
+        "setpriv",
+        `--reuid=${step.user.uid}`,
+        `--regid=${step.user.gid}`,
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+      ]
+    : [];
+  const env = Object.entries(stepEnvironment(step)).flatMap(([k, v]) => ["--setenv", k, v]);
+  const etc = [
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/alternatives",
+  ].flatMap((path) => ["--ro-bind-try", path, path]);
+  return [
+    "bwrap",
+    ...namespaces,
+    "--die-with-parent",
+    "--new-session",
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    ...links.flatMap(([target, path]) => ["--symlink", target, path]),
+    ...etc,
+    "--ro-bind",
+    step.bun,
+    step.bun,
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--tmpfs",
+    "/tmp",
+    "--dir",
+    "/tmp/home",
+    "--bind",
+    step.workspace,
+    step.workspace,
+    ...(step.dependencies
+      ? ["--ro-bind", step.dependencies, `${step.workspace}/node_modules`]
+      : []),
+    "--chdir",
+    step.workspace,
+    "--clearenv",
+    ...env,
+    "--",
+    ...become,
+    ...step.argv,
+  ];
+}

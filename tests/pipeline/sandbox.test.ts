@@ -1,0 +1,76 @@
+import { expect, test } from "bun:test";
+import { sandboxArgv, stepEnvironment } from "../../pipeline/sandbox.ts";
+
+const step = {
+  argv: ["sh", "-c", "bun test"],
+  workspace: "/srv/work/ws/master",
+  bun: "/opt/bun/bin/bun",
+  dependencies: "/srv/work/cache/0123/node_modules",
+  network: false,
+};
+const LINKS: [string, string][] = [["usr/bin", "/bin"]];
+
+const after = (argv: string[], flag: string) => argv[argv.indexOf(flag) + 1];
+
+test("a step sees only an allow-listed environment with no secret in it", () => {
+  expect(Object.keys(stepEnvironment(step)).sort()).toEqual([
+    "CI",
+    "HOME",
+    "LANG",
+    "PATH",
+    "TMPDIR",
+  ]);
+  const argv = sandboxArgv(step, LINKS);
+  expect(argv).toContain("--clearenv");
+  const set = argv.flatMap((word, i) => (word === "--setenv" ? [argv[i + 1]] : []));
+  expect(set.sort()).toEqual(["CI", "HOME", "LANG", "PATH", "TMPDIR"]);
+});
+
+test("as root: bubblewrap mounts, then setpriv becomes the build user with nothing kept", () => {
+  const argv = sandboxArgv({ ...step, user: { uid: 999, gid: 995 } }, LINKS);
+  expect(argv[0]).toBe("bwrap");
+  expect(argv).not.toContain("--unshare-all"); // a user namespace would not map the build user
+  for (const flag of ["--unshare-pid", "--unshare-ipc", "--unshare-net", "--die-with-parent"])
+    expect(argv).toContain(flag);
+  const become = argv.slice(argv.indexOf("setpriv"));
+  expect(become.slice(0, 8)).toEqual([
+    "setpriv",
+    "--reuid=999",
+    "--regid=995",
+    "--clear-groups",
+    "--inh-caps=-all",
+    "--bounding-set=-all",
+    "--no-new-privs",
+    "--",
+  ]);
+  expect(become.slice(8)).toEqual(step.argv);
+  expect(argv.indexOf("setpriv")).toBeGreaterThan(argv.indexOf("--clearenv"));
+});
+
+test("not root: a user namespace, and no setpriv", () => {
+  const argv = sandboxArgv(step, LINKS);
+  expect(argv.slice(0, 3)).toEqual(["bwrap", "--unshare-all", "--die-with-parent"]);
+  expect(argv).not.toContain("setpriv");
+});
+
+test("writable: the workspace alone; the dependencies and the system read-only", () => {
+  const argv = sandboxArgv(step, LINKS);
+  const pairs = (flag: string) =>
+    argv.flatMap((word, i) => (word === flag ? [`${argv[i + 1]} → ${argv[i + 2]}`] : []));
+  expect(pairs("--bind")).toEqual([`${step.workspace} → ${step.workspace}`]);
+  expect(pairs("--ro-bind")).toEqual([
+    "/usr → /usr",
+    `${step.bun} → ${step.bun}`,
+    `${step.dependencies} → ${step.workspace}/node_modules`,
+  ]);
+  expect(after(argv, "--chdir")).toBe(step.workspace);
+  expect(after(argv, "--tmpfs")).toBe("/tmp");
+});
+
+test("install alone keeps the network, and gets no dependencies mounted", () => {
+  const install = sandboxArgv({ ...step, dependencies: undefined, network: true }, LINKS);
+  expect(install).toContain("--share-net");
+  expect(install.join(" ")).not.toContain("--ro-bind /srv/work/cache");
+  const rooted = sandboxArgv({ ...step, network: true, user: { uid: 9, gid: 9 } }, LINKS);
+  expect(rooted).not.toContain("--unshare-net");
+});
