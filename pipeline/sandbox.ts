@@ -90,18 +90,32 @@ export function sandboxArgv(
     "/usr",
     "/usr",
     ...links.flatMap(([target, path]) => ["--symlink", target, path]),
+    "--perms",
+    "0755",
+    "--dir",
+    "/etc",
     ...etc,
-    "--ro-bind",
-    step.bun,
-    step.bun,
     "--proc",
     "/proc",
     "--dev",
     "/dev",
+    // /tmp and the home are the build user's to write, as on any system
+    "--perms",
+    "1777",
     "--tmpfs",
     "/tmp",
+    "--perms",
+    "1777",
     "--dir",
     "/tmp/home",
+    // bubblewrap makes a mount point's missing parents 0700 and root's: the build user could
+    // not reach its own workspace through them
+    ...[...new Set([...ancestors(step.bun), ...ancestors(step.workspace)])]
+      .filter((dir) => !SYSTEM_DIRS.has(dir))
+      .flatMap((dir) => ["--perms", "0755", "--dir", dir]),
+    "--ro-bind",
+    step.bun,
+    step.bun,
     "--bind",
     step.workspace,
     step.workspace,
@@ -116,4 +130,13 @@ export function sandboxArgv(
     ...become,
     ...step.argv,
   ];
+}
+
+/** Made by the sandbox itself, never again as a parent. */
+const SYSTEM_DIRS = new Set(["/", "/tmp", "/usr", "/proc", "/dev", "/etc"]);
+
+/** Every directory above a path, outermost first: /a/b/c → /a, /a/b. */
+export function ancestors(path: string): string[] {
+  const parts = path.split("/").filter(Boolean);
+  return parts.slice(0, -1).map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
 }
