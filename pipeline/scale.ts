@@ -16,6 +16,13 @@ import type { Mail } from "../server/shared/mailer.ts";
 import { ROLES } from "../server/shared/roles.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { targetOf, withSsh } from "../server/shared/ssh.ts";
+import {
+  aclSetUser,
+  appUser,
+  monitorUser,
+  redisUrls,
+  usesAcl,
+} from "../server/shared/state/acl.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
@@ -181,9 +188,11 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
         knownHostsFile: deps.knownHostsFile,
       }),
     );
+    const redisUsers = await addRedisUser(deps, name);
     say(`▸ converge ${name} (${address}) with product.yml`);
     await runPlaybook("product.yml", hostInventory, {
       ...deps.playbookEnv,
+      ...redisUsers,
       [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(config)),
     });
     say(`▸ deliver ${release}`);
@@ -265,6 +274,7 @@ async function removeProductionHost(
   }
   say(`▸ delete ${victim.name} (droplet ${victim.dropletId})`);
   await provider.deleteDroplet(victim.dropletId, victim.name);
+  await removeRedisUser(deps, victim.name);
   const fleet = removeHost(await repo.read(), victim.name);
   await repo.commit(
     fleet,
@@ -274,6 +284,34 @@ async function removeProductionHost(
   await scalingEvent(deps, "in", victim.name, reason, "removed");
   deps.notify?.(scaleMail({ kind: "removed", host: victim, why: reason, fleet }));
   return victim;
+}
+
+/**
+ * A new host's monitor gets a Redis user of its own (ACL SETUSER, saved to the ACL file), and
+ * the playbook the URLs of that user and of the production app. Nothing when the fleet's Redis
+ * has no users (REDIS_URL is not the control user's).
+ */
+async function addRedisUser(deps: ScaleDeps, name: string): Promise<Record<string, string>> {
+  const controlUrl = deps.playbookEnv.REDIS_URL;
+  if (!controlUrl || !usesAcl(controlUrl)) return {};
+  const master = decodeURIComponent(new URL(controlUrl).password);
+  await deps.redis.call("ACL", "SETUSER", ...aclSetUser(master, monitorUser({ name })));
+  await deps.redis.call("ACL", "SAVE");
+  const urls = redisUrls(controlUrl, [{ name, role: "production" }]);
+  const own = [appUser("production"), monitorUser({ name })];
+  return { DROPSHIP_REDIS_URLS: JSON.stringify(Object.fromEntries(own.map((u) => [u, urls[u]]))) };
+}
+
+/** A removed host's monitor user goes with it; never fatal (the host is gone either way). */
+async function removeRedisUser(deps: ScaleDeps, name: string): Promise<void> {
+  const controlUrl = deps.playbookEnv.REDIS_URL;
+  if (!controlUrl || !usesAcl(controlUrl)) return;
+  try {
+    await deps.redis.call("ACL", "DELUSER", monitorUser({ name }));
+    await deps.redis.call("ACL", "SAVE");
+  } catch (error) {
+    deps.say(`! the Redis user of ${name} stays: ${(error as Error).message}`);
+  }
 }
 
 /** Each scaling event in Redis too, for the dashboard and bun run status; never fatal. */

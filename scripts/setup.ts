@@ -14,7 +14,7 @@ import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
 import { counted } from "../server/shared/text/words.ts";
 import { runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
-import { addressOf, bringUp } from "./lib/setup.ts";
+import { addressOf, bringUp, controlRedisUrl } from "./lib/setup.ts";
 
 const SPEC = {
   verb: "setup",
@@ -127,7 +127,7 @@ await runVerb(SPEC, async ({ values }) => {
   const proxyHost = addressOf(fleet, "proxy");
   const fleetEnv = fleetEnvFile();
   writeFleetEnv(fleetEnv, {
-    REDIS_URL: `redis://:${redisPassword}@${addressOf(fleet, "redis")}:${config.ports.redis}/0`,
+    REDIS_URL: controlRedisUrl(redisPassword, addressOf(fleet, "redis"), config.ports.redis),
     PROXY_URL: `http://${proxyHost}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}`,
     DASHBOARD_URL: `http://${proxyHost}:${ADMIN_PORT}/_dropship/`,
     DROPSHIP_KNOWN_HOSTS: knownHostsFile,

@@ -17,6 +17,7 @@ import { run, runAsync } from "../../server/shared/proc.ts";
 import { healthUrlOf, ROLES } from "../../server/shared/roles.ts";
 import { backendIdFor } from "../../server/shared/routing/model.ts";
 import { targetOf, withSsh } from "../../server/shared/ssh.ts";
+import { aclFile, redisUrls } from "../../server/shared/state/acl.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
@@ -87,6 +88,11 @@ function inventoriesOf(s: SetupSettings): string[] {
     { privateKeyFile: s.keyFile, knownHostsFile: s.knownHostsFile },
     s.work,
   );
+}
+
+/** The control user's Redis URL: what the control host (setup, the receiver, the CLI) uses. */
+export function controlRedisUrl(password: string, address: string, port: number): string {
+  return `redis://control:${encodeURIComponent(password)}@${address}:${port}/0`;
 }
 
 /** The address of the role's first host, for the URLs other hosts are given. */
@@ -209,10 +215,17 @@ export async function bringUp(
     await createDroplets(s, missing);
   }
   const fleet = currentFleet(s);
-  const redisUrl = `redis://:${o.redisPassword}@${addressOf(fleet, "redis")}:${s.config.ports.redis}/0`;
+  const redisUrl = controlRedisUrl(
+    o.redisPassword,
+    addressOf(fleet, "redis"),
+    s.config.ports.redis,
+  );
   s.secrets = {
     REDIS_URL: redisUrl,
     DROPSHIP_REDIS_PASSWORD: o.redisPassword,
+    // a Redis user per role: the Redis host gets them all (hashed), each host its own URLs
+    DROPSHIP_REDIS_ACL: aclFile(o.redisPassword, fleet.hosts),
+    DROPSHIP_REDIS_URLS: JSON.stringify(redisUrls(redisUrl, fleet.hosts)),
     DROPSHIP_ADMIN_TOKEN: o.adminToken,
     ...o.extraSecrets,
   };

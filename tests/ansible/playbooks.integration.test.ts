@@ -12,6 +12,7 @@ import {
 } from "../../server/shared/cloud/hostkeys.ts";
 import type { RoleName } from "../../server/shared/config/schema.ts";
 import { Ssh } from "../../server/shared/ssh.ts";
+import { aclFile, redisUrls, redisUsers } from "../../server/shared/state/acl.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
@@ -70,9 +71,13 @@ test("four droplets come up and the four playbooks converge on them", async () =
     ),
   );
   const redisIp = hosts.find((h) => h.role === "redis")?.droplet.ip;
+  const controlUrl = `redis://control:${redisPassword}@${redisIp}:6379/0`;
+  const users = hosts.map((h) => ({ name: h.name, role: h.role }));
   const env = {
     DROPSHIP_REDIS_PASSWORD: redisPassword,
-    REDIS_URL: `redis://:${redisPassword}@${redisIp}:6379/0`,
+    DROPSHIP_REDIS_ACL: aclFile(redisPassword, users),
+    DROPSHIP_REDIS_URLS: JSON.stringify(redisUrls(controlUrl, users)),
+    REDIS_URL: controlUrl,
     DROPSHIP_ADMIN_TOKEN: "admin-token-0123456789abcdef",
   };
   const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
@@ -95,18 +100,32 @@ test("four droplets come up and the four playbooks converge on them", async () =
   );
 }, 180_000);
 
-test("redis-server runs on the redis host's private address and wants its password", async () => {
+test("redis-server runs on the redis host's private address with a user per role, default off", async () => {
   const redisIp = hosts.find((h) => h.role === "redis")?.droplet.ip as string;
   const client = new Redis({
     host: redisIp,
     port: 6379,
+    username: "control",
     password: redisPassword,
     lazyConnect: true,
     maxRetriesPerRequest: 1,
   });
   await client.connect();
   expect(await client.ping()).toBe("PONG");
+  expect(((await client.call("ACL", "USERS")) as string[]).sort()).toEqual(
+    ["default", ...redisUsers(hosts.map((h) => ({ name: h.name, role: h.role })))].sort(),
+  );
   client.disconnect();
+  // the password alone, as the default user, no longer gets in
+  const unnamed = new Redis({
+    host: redisIp,
+    port: 6379,
+    password: redisPassword,
+    lazyConnect: true,
+    retryStrategy: () => null,
+  });
+  unnamed.on("error", () => {});
+  await expect(unnamed.connect()).rejects.toThrow();
   const anonymous = new Redis({
     host: redisIp,
     port: 6379,

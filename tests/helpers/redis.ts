@@ -1,5 +1,5 @@
 import { afterAll } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -22,10 +22,18 @@ export interface TestRedis {
  * A real redis-server of this test file's own: a free loopback port, a password, an
  * append-only file in a temp dir so a restart keeps the data. Stopped after the file's tests.
  */
-export async function startRedis(options: { bind?: string[] } = {}): Promise<TestRedis> {
+export async function startRedis(
+  options: {
+    bind?: string[];
+    /** run with this ACL file (made from the password) instead of one password; url is control's */
+    acl?: (password: string) => string;
+  } = {},
+): Promise<TestRedis> {
   const port = freePort();
   const password = crypto.randomUUID().replaceAll("-", "");
   const dir = mkdtempSync(join(tmpdir(), "dropship-redis-"));
+  const auth = options.acl ? ["--aclfile", join(dir, "users.acl")] : ["--requirepass", password];
+  if (options.acl) writeFileSync(join(dir, "users.acl"), options.acl(password));
   let child: Subprocess<"ignore", "pipe", "inherit"> | undefined;
 
   const start = async () => {
@@ -37,8 +45,7 @@ export async function startRedis(options: { bind?: string[] } = {}): Promise<Tes
           String(port),
           "--bind",
           ...(options.bind ?? ["127.0.0.1"]),
-          "--requirepass",
-          password,
+          ...auth,
           "--dir",
           dir,
           "--save",
@@ -63,7 +70,7 @@ export async function startRedis(options: { bind?: string[] } = {}): Promise<Tes
   };
   await start();
   const server: TestRedis = {
-    url: `redis://:${password}@127.0.0.1:${port}/0`,
+    url: `redis://${options.acl ? "control" : ""}:${password}@127.0.0.1:${port}/0`,
     port,
     password,
     stop,

@@ -106,7 +106,7 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   const fleetEnv = join(dir, ".dropship/fleet.env");
   expect(statSync(fleetEnv).mode & 0o777).toBe(0o600);
   expect(readFileSync(fleetEnv, "utf8")).toContain(
-    `REDIS_URL=redis://:${env.DROPSHIP_REDIS_PASSWORD}@`,
+    `REDIS_URL=redis://control:${env.DROPSHIP_REDIS_PASSWORD}@`,
   );
   expect(first.out).toContain(`${fleetEnv}: the Redis URL, the proxy's URLs and the known hosts`);
   // and the lines that push this checkout, for the branch it is on

@@ -10,9 +10,9 @@ export type HostReport = Static<typeof HostReportRecord>;
 export const HISTORY_LENGTH = 120;
 
 const REPORT = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
 `;
 
 /** Stores a host's latest figures and appends them to its short history, in one round trip. */
@@ -21,18 +21,29 @@ export async function reportHost(redis: StateCommands, report: HostReport): Prom
   await redis.eval(
     REPORT,
     2,
-    KEYS.hosts,
+    KEYS.host(report.host),
     KEYS.history(report.host),
-    report.host,
     json,
     HISTORY_LENGTH,
   );
 }
 
+// Every host's latest figures: a scan over the per-host keys, in one round trip.
+const LIST = `
+local keys, cursor = {}, '0'
+repeat
+  local page = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
+  cursor = page[1]
+  for _, key in ipairs(page[2]) do keys[#keys + 1] = key end
+until cursor == '0'
+if #keys == 0 then return {} end
+return redis.call('MGET', unpack(keys))
+`;
+
 export async function listHosts(redis: StateCommands): Promise<HostReport[]> {
-  const raw = await redis.hgetall(KEYS.hosts);
-  return Object.values(raw).flatMap((json) => {
-    const report = parseReport(json);
+  const raw = (await redis.eval(LIST, 0, KEYS.host("*"))) as (string | null)[];
+  return raw.flatMap((json) => {
+    const report = json ? parseReport(json) : undefined;
     return report ? [report] : [];
   });
 }

@@ -11,8 +11,9 @@ export const KEYS = {
   canary: "dropship:canary",
   /** hash: alert id → JSON Alert, for every alert now firing */
   alerts: "dropship:alerts",
-  /** hash: host name → JSON HostReport, the latest figures of every monitored host */
-  hosts: "dropship:hosts",
+  /** string: a host's latest figures, JSON HostReport; one key per host, so each monitor's
+   *  Redis user can be allowed its own host's key and no other */
+  host: (name: string) => `dropship:host:${name}`,
   /** hash: proxy instance → JSON TrafficReport, each proxy's request rate */
   traffic: "dropship:traffic",
   /** list, newest first: a host's recent HostReports */

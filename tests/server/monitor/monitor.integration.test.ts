@@ -122,7 +122,7 @@ test("a host that stops reporting is its own alert, mailed by the proxy's monito
     DROPSHIP_MONITOR_CPU: "99",
   });
   await eventually(
-    async () => (await state.hexists(KEYS.hosts, "web-1")) === 1,
+    async () => (await state.exists(KEYS.host("web-1"))) === 1,
     5000,
     "web-1 reporting",
   );

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { recordEvent } from "../../../server/shared/state/events.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
-import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
+import { addBackend, startProxy, USER_TOKENS } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually, startServer } from "../../helpers/server.ts";
 
@@ -57,7 +57,8 @@ afterAll(() => browser.close());
 
 test("the dashboard loads clean, shows the live split, hosts, charts and events, and switches a flag", async () => {
   const context = await browser.newContext({
-    httpCredentials: { username: "ops", password: ADMIN_TOKEN },
+    // a named user signs in with their own token: the change is recorded under their name
+    httpCredentials: { username: "ann", password: USER_TOKENS.ann },
     viewport: { width: 1280, height: 1100 },
   });
   const page = await context.newPage();
@@ -108,7 +109,7 @@ test("the dashboard loads clean, shows the live split, hosts, charts and events,
   await page.waitForSelector('button[data-flag="disableSET"]:text("turn on")');
   await eventually(async () => (await fetch(`${proxy.url}/set`)).status === 200, 2000, "200");
   const [change] = await state.xrevrange(KEYS.audit, "+", "-", "COUNT", 1);
-  expect(change?.[1].join(" ")).toContain("ops@");
+  expect(change?.[1].join(" ")).toContain("actor ann@");
 
   mkdirSync(ARTIFACTS, { recursive: true });
   const shot = join(ARTIFACTS, "dashboard.png");

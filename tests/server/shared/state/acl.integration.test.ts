@@ -1,0 +1,171 @@
+import { expect, test } from "bun:test";
+import { nativeRedis } from "../../../../server/monitor/redis.ts";
+import { FlagClient } from "../../../../server/shared/flags/client.ts";
+import {
+  aclFile,
+  aclRules,
+  aclSetUser,
+  monitorUser,
+  redisUrls,
+  redisUsers,
+} from "../../../../server/shared/state/acl.ts";
+import { changeFlag } from "../../../../server/shared/state/flags.ts";
+import { listHosts, reportHost } from "../../../../server/shared/state/hosts.ts";
+import { KEYS } from "../../../../server/shared/state/keys.ts";
+import {
+  connectRedis,
+  type RedisClient,
+  whenReady,
+} from "../../../../server/shared/state/redis.ts";
+import { changeCanary, putBackend, raiseAlert } from "../../../../server/shared/state/routing.ts";
+import { connectTo, startRedis } from "../../../helpers/redis.ts";
+
+// A real redis-server started with the ACL file setup gives the Redis host.
+const HOSTS = [
+  { name: "web-1", role: "production" as const },
+  { name: "web-2", role: "production" as const },
+  { name: "canary-1", role: "staging" as const },
+];
+const redis = await startRedis({ acl: (password) => aclFile(password, HOSTS) });
+const control = await connectTo(redis);
+const urls = redisUrls(redis.url, HOSTS);
+const clients: RedisClient[] = [];
+const as = async (user: string) => {
+  const client = connectRedis(urls[user] as string, {
+    purpose: user,
+    persistent: false,
+    log: () => {},
+  });
+  clients.push(client);
+  await whenReady(client, urls[user] as string, 3000);
+  return client;
+};
+const refused = (work: Promise<unknown>) => expect(work).rejects.toThrow(/NOPERM|no permissions/);
+const report = (host: string) => ({
+  host,
+  role: "production",
+  cpu: 10,
+  memory: 20,
+  at: Date.now(),
+  release: "abc",
+});
+
+test("every user of the fleet exists with a password of its own; default and wrong ones do not get in", async () => {
+  expect(redisUsers(HOSTS)).toEqual([
+    "control",
+    "proxy",
+    "app-production",
+    "app-staging",
+    "monitor-web-1",
+    "monitor-web-2",
+    "monitor-canary-1",
+  ]);
+  expect((await control.call("ACL", "USERS")) as string[]).toEqual(
+    expect.arrayContaining(["default", ...redisUsers(HOSTS)]),
+  );
+  const passwords = new Set(Object.values(urls).map((url) => new URL(url).password));
+  expect(passwords.size).toBe(redisUsers(HOSTS).length);
+  expect(aclFile(redis.password, HOSTS)).not.toContain(new URL(urls.proxy as string).password);
+  const anonymous = connectRedis(redis.url.replace("control:", ":"), {
+    purpose: "default",
+    persistent: false,
+    log: () => {},
+  });
+  await expect(anonymous.ping()).rejects.toThrow();
+  anonymous.disconnect();
+  const wrong = new URL(urls["app-staging"] as string);
+  wrong.password = "guessed";
+  const guessed = connectRedis(wrong.toString(), {
+    purpose: "x",
+    persistent: false,
+    log: () => {},
+  });
+  await expect(guessed.ping()).rejects.toThrow();
+  guessed.disconnect();
+});
+
+test("the staging app reads flags and keeps its own data, and cannot touch routing, flags or the audit", async () => {
+  await changeFlag(control, "disableSET", { enabled: true, rollout: 100 }, "test", "create");
+  const staging = await as("app-staging");
+  expect(Object.keys(await staging.hgetall(KEYS.flags))).toEqual(["disableSET"]);
+  expect(await staging.set(KEYS.appMessage("x"), "hello")).toBe("OK");
+  const backend = {
+    id: "evil:1",
+    url: "http://evil:1",
+    track: "production" as const,
+    draining: false,
+  };
+  await refused(staging.hset(KEYS.backends, "evil:1", JSON.stringify(backend)));
+  await refused(putBackend(staging, backend, "staging"));
+  await refused(staging.xadd(KEYS.audit, "*", "kind", "forged"));
+  await refused(changeFlag(staging, "disableSET", { enabled: false, rollout: 100 }, "x", "update"));
+  await refused(changeCanary(staging, { weight: 100 }, "staging"));
+  await refused(staging.publish(KEYS.events, JSON.stringify({ hash: KEYS.backends })));
+  await refused(staging.call("FLUSHALL"));
+  await refused(staging.call("CONFIG", "GET", "requirepass"));
+  expect(await control.hexists(KEYS.backends, "evil:1")).toBe(0);
+});
+
+test("the app's own client works under its user: flags mirrored and changes heard", async () => {
+  const flags = new FlagClient({ redisUrl: urls["app-staging"] as string, startWaitMs: 2000 });
+  await flags.start();
+  try {
+    await changeFlag(control, "beta", { enabled: true, rollout: 100 }, "test", "create");
+    const start = Date.now();
+    while (!flags.isEnabled("beta") && Date.now() - start < 2000) await Bun.sleep(10);
+    expect(flags.isEnabled("beta")).toBe(true);
+    expect(flags.status().stale).toBe(false);
+  } finally {
+    flags.stop();
+  }
+});
+
+test("a monitor writes its own host's figures and alerts, and no other host's", async () => {
+  const monitor = nativeRedis(urls[monitorUser({ name: "web-1" })] as string);
+  try {
+    await reportHost(monitor, report("web-1"));
+    await refused(reportHost(monitor, report("web-2")));
+    await raiseAlert(
+      monitor,
+      {
+        id: "cpu:web-1",
+        source: "web-1",
+        role: "production",
+        summary: "CPU",
+        since: "now",
+        canary: false,
+      },
+      "monitor",
+    );
+    await refused(changeFlag(monitor, "beta", { enabled: false, rollout: 100 }, "m", "update"));
+    expect((await listHosts(monitor)).map((h) => h.host)).toEqual(["web-1"]);
+  } finally {
+    monitor.close();
+  }
+  const other = await as("monitor-web-2");
+  await reportHost(other, report("web-2"));
+  expect((await listHosts(control)).map((h) => h.host).sort()).toEqual(["web-1", "web-2"]);
+});
+
+test("the proxy changes flags and the canary, and cannot change the routing table", async () => {
+  const proxy = await as("proxy");
+  await changeFlag(proxy, "beta", { enabled: false, rollout: 100 }, "ann", "update");
+  await changeCanary(proxy, { weight: 10 }, "ann");
+  await refused(
+    putBackend(proxy, { id: "x:1", url: "http://x:1", track: "staging", draining: false }, "p"),
+  );
+  await refused(proxy.xadd(KEYS.deploys, "*", "result", "forged"));
+});
+
+test("a host added later gets its monitor user with ACL SETUSER; the rules are the file's", async () => {
+  const master = redis.password;
+  await control.call("ACL", "SETUSER", ...aclSetUser(master, "monitor-web-3"));
+  const url = redisUrls(redis.url, [{ name: "web-3", role: "production" }])["monitor-web-3"];
+  const web3 = connectRedis(url as string, { purpose: "web-3", persistent: false, log: () => {} });
+  clients.push(web3);
+  await whenReady(web3, url as string, 3000);
+  await reportHost(web3, report("web-3"));
+  await refused(reportHost(web3, report("web-1")));
+  expect(aclRules("monitor-web-3")).toContain(`%RW~${KEYS.host("web-3")}`);
+  for (const client of clients) client.disconnect();
+});
