@@ -18,6 +18,8 @@ need unshare util-linux
 need zstd zstd
 # the test gate runs pushed code inside bubblewrap, as the unprivileged user dropship-build
 need bwrap bubblewrap
+# the emulator carries out cloud firewalls with nftables inside each droplet
+need nft nftables
 # the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
 case "${1:-}" in
   test*) need chromium "chromium fonts-liberation" ;;

@@ -6,6 +6,7 @@ import { validateConfig } from "../server/shared/config/validate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
+import { formatUsers, tokenHash } from "../server/shared/users.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { startEmulatorDaemon } from "./lib/emulator.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
@@ -109,6 +110,15 @@ async function up(pids: number[], stopping: () => boolean) {
   const provider = new DigitalOcean({ token: apiToken, apiUrl });
 
   const adminToken = crypto.randomUUID().replaceAll("-", "");
+  // a named user, so the demo's pushes and changes are recorded as demo's (bun run users)
+  const demoToken = crypto.randomUUID().replaceAll("-", "").repeat(2);
+  writeFileSync(
+    join(RUN, "users"),
+    formatUsers([
+      { name: "demo", hash: tokenHash(demoToken), added: new Date().toISOString().slice(0, 10) },
+    ]),
+    { mode: 0o600 },
+  );
   const redisPassword = crypto.randomUUID().replaceAll("-", "");
   const configFile = join(RUN, "dropship.yml");
   // The demo's pushes run the unit tests (the full suite starts emulators of its own). The
@@ -181,7 +191,7 @@ async function up(pids: number[], stopping: () => boolean) {
     ),
   );
   await waitForHttp(`http://127.0.0.1:${receiverPort}/healthz`, 15_000, "dropship-receiver");
-  const gitRemote = `http://demo:${adminToken}@127.0.0.1:${receiverPort}/app.git`;
+  const gitRemote = `http://demo:${demoToken}@127.0.0.1:${receiverPort}/app.git`;
   await waitForHttp(`${proxyUrl}/_dropship/healthz`, 10_000, "dropship-proxy");
   const total = ((performance.now() - started) / 1000).toFixed(1);
   await step(`up in ${total} s\n`);
@@ -204,7 +214,7 @@ async function up(pids: number[], stopping: () => boolean) {
 dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}.
 
   proxy        ${proxyUrl}/   (30% of new visitors see staging, ${staging})
-  dashboard    ${dashboardUrl}   (any user name; the password is the admin token)
+  dashboard    ${dashboardUrl}   (user demo, password ${demoToken}; or the admin token)
   admin token  ${adminToken}   (made up for this demo; nowhere else)
 
 Push to it from this checkout:

@@ -8,6 +8,7 @@ import { createRepo } from "../../pipeline/repos.ts";
 import { monitorSettingsOf, SETTINGS_VARIABLE } from "../../server/monitor/settings.ts";
 import { runPlaybook } from "../../server/shared/ansible.ts";
 import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
+import { fleetFirewalls } from "../../server/shared/cloud/firewall.ts";
 import { createHosts } from "../../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
@@ -93,6 +94,25 @@ function inventoriesOf(s: SetupSettings): string[] {
 /** The control user's Redis URL: what the control host (setup, the receiver, the CLI) uses. */
 export function controlRedisUrl(password: string, address: string, port: number): string {
   return `redis://control:${encodeURIComponent(password)}@${address}:${port}/0`;
+}
+
+/**
+ * This machine's address as the droplets see it (behind NAT, only they can say): the client
+ * address of an SSH session to one of them. The firewalls let this address, and only it, reach
+ * SSH, the monitors and the admin port.
+ */
+async function controlAddress(fleet: Fleet): Promise<string> {
+  const host = fleet.hosts[0];
+  if (!host) throw new Error("no hosts to ask for this machine's address");
+  const seen = await withSsh(targetOf(host, fleet), (ssh) =>
+    ssh.check("echo $SSH_CLIENT | cut -d' ' -f1"),
+  );
+  const address = seen.trim();
+  if (!/^[\d.]+$|^[\da-f:]+$/i.test(address))
+    throw new Error(
+      `${host.name} did not say this machine's address (got ${JSON.stringify(address)})`,
+    );
+  return address;
 }
 
 /** The address of the role's first host, for the URLs other hosts are given. */
@@ -229,6 +249,10 @@ export async function bringUp(
     DROPSHIP_ADMIN_TOKEN: o.adminToken,
     ...o.extraSecrets,
   };
+  const control = await controlAddress(fleet);
+  await o.step(`cloud firewalls: one per role; SSH, monitors and admin from ${control}`);
+  for (const firewall of fleetFirewalls(s.config, [control]))
+    await s.provider.ensureFirewall(firewall);
   const { production, staging } = o.releases;
   await o.step("configure every host with Ansible (redis, proxy, product, staging playbooks)");
   const building = buildRelease(s.work, production).then(() =>

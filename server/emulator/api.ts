@@ -117,5 +117,41 @@ export function createApi(fleet: Fleet, options: ApiOptions) {
       fleet.delete(Number(params.id));
       set.status = 204;
       return "";
+    })
+    .post("/v2/firewalls", ({ body, set }) => {
+      set.status = 202;
+      return { firewall: fleet.createFirewall(body) };
+    })
+    .get("/v2/firewalls", () => {
+      const firewalls = fleet.listFirewalls();
+      return { firewalls, links: {}, meta: { total: firewalls.length } };
+    })
+    .get("/v2/firewalls/:id", ({ params }) => ({ firewall: fleet.getFirewall(params.id) }))
+    .put("/v2/firewalls/:id", ({ params, body }) => ({
+      firewall: fleet.updateFirewall(params.id, body),
+    }))
+    .delete("/v2/firewalls/:id", ({ params, set }) => {
+      fleet.deleteFirewall(params.id);
+      set.status = 204;
+      return "";
+    })
+    .post("/v2/firewalls/:id/:part", ({ params, body, set }) => {
+      fleet.changeFirewall(params.id, partOf(params.part), true, objectOf(body));
+      set.status = 204;
+      return "";
+    })
+    .delete("/v2/firewalls/:id/:part", ({ params, body, set }) => {
+      fleet.changeFirewall(params.id, partOf(params.part), false, objectOf(body));
+      set.status = 204;
+      return "";
     });
 }
+
+/** The parts of a firewall that have their own add and remove calls. */
+function partOf(part: string): "droplets" | "tags" | "rules" {
+  if (part === "droplets" || part === "tags" || part === "rules") return part;
+  throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+}
+
+const objectOf = (body: unknown): Record<string, unknown> =>
+  body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {};

@@ -4,7 +4,22 @@ import { makeHostKey } from "../shared/cloud/hostkeys.ts";
 import { isAlive } from "../shared/proc.ts";
 import { IMAGES, REGIONS, SIZES } from "./catalog.ts";
 import { hostKeyFromUserData } from "./cloudinit.ts";
-import { bootHost, destroyHost, ensureBridge, GATEWAY, leftoverHosts } from "./host.ts";
+import {
+  checkDropletIds,
+  checkFirewallBody,
+  checkRules,
+  checkTags,
+  type Firewall,
+  rulesetFor,
+} from "./firewalls.ts";
+import {
+  applyRuleset,
+  bootHost,
+  destroyHost,
+  ensureBridge,
+  GATEWAY,
+  leftoverHosts,
+} from "./host.ts";
 
 export interface SshKey {
   id: number;
@@ -56,6 +71,9 @@ export class ApiFault extends Error {
 export class Fleet {
   private readonly droplets = new Map<number, DropletRecord>();
   private readonly keys = new Map<number, SshKey>();
+  private readonly firewalls = new Map<string, Firewall>();
+  /** the ruleset in force on each droplet, so only a change is applied */
+  private readonly rulesets = new Map<number, string>();
   private nextId = 100_000_001;
   private nextHost = 10;
 
@@ -179,6 +197,7 @@ export class Fleet {
       dir: this.hostDir(droplet.id),
     });
     this.save();
+    this.enforceFirewalls();
     void this.markActiveWhenListening(droplet);
     return this.view(droplet);
   }
@@ -202,7 +221,98 @@ export class Fleet {
       throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
     destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
     this.droplets.delete(id);
+    this.rulesets.delete(id);
+    for (const firewall of this.firewalls.values())
+      firewall.droplet_ids = firewall.droplet_ids.filter((d) => d !== id);
     this.save();
+    this.enforceFirewalls();
+  }
+
+  createFirewall(body: unknown): Firewall {
+    const checked = checkFirewallBody(body, this.droplets);
+    if (!checked.ok) throw new ApiFault(422, "unprocessable_entity", checked.message);
+    const firewall: Firewall = {
+      id: crypto.randomUUID(),
+      status: "succeeded",
+      created_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      pending_changes: [],
+      ...checked.value,
+    };
+    this.firewalls.set(firewall.id, firewall);
+    this.enforceFirewalls();
+    return firewall;
+  }
+
+  getFirewall(id: string): Firewall {
+    const firewall = this.firewalls.get(id);
+    if (!firewall)
+      throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+    return firewall;
+  }
+
+  listFirewalls(): Firewall[] {
+    return [...this.firewalls.values()];
+  }
+
+  /** PUT: the whole firewall replaced by the body. */
+  updateFirewall(id: string, body: unknown): Firewall {
+    const firewall = this.getFirewall(id);
+    const checked = checkFirewallBody(body, this.droplets);
+    if (!checked.ok) throw new ApiFault(422, "unprocessable_entity", checked.message);
+    Object.assign(firewall, checked.value);
+    this.enforceFirewalls();
+    return firewall;
+  }
+
+  deleteFirewall(id: string): void {
+    this.getFirewall(id);
+    this.firewalls.delete(id);
+    this.enforceFirewalls();
+  }
+
+  /** POST or DELETE /v2/firewalls/:id/droplets, /tags and /rules. */
+  changeFirewall(
+    id: string,
+    part: "droplets" | "tags" | "rules",
+    adding: boolean,
+    body: Record<string, unknown>,
+  ): void {
+    const firewall = this.getFirewall(id);
+    const merge = <T>(now: T[], given: T[], same: (a: T, b: T) => boolean) =>
+      adding
+        ? [...now, ...given.filter((g) => !now.some((n) => same(n, g)))]
+        : now.filter((n) => !given.some((g) => same(n, g)));
+    const valid = <T>(checked: { ok: true; value: T } | { ok: false; message: string }): T => {
+      if (!checked.ok) throw new ApiFault(422, "unprocessable_entity", checked.message);
+      return checked.value;
+    };
+    if (part === "droplets") {
+      const ids = valid(checkDropletIds(body.droplet_ids, this.droplets));
+      firewall.droplet_ids = merge(firewall.droplet_ids, ids, (a, b) => a === b);
+    } else if (part === "tags") {
+      firewall.tags = merge(firewall.tags, valid(checkTags(body.tags)), (a, b) => a === b);
+    } else {
+      const same = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
+      const inbound = valid(checkRules(body.inbound_rules, "sources")) as Firewall["inbound_rules"];
+      const outbound = valid(
+        checkRules(body.outbound_rules, "destinations"),
+      ) as Firewall["outbound_rules"];
+      firewall.inbound_rules = merge(firewall.inbound_rules, inbound, same);
+      firewall.outbound_rules = merge(firewall.outbound_rules, outbound, same);
+    }
+    this.enforceFirewalls();
+  }
+
+  /** Every droplet's nftables ruleset made again from the firewalls; a change is applied. */
+  private enforceFirewalls(): void {
+    const views = [...this.droplets.values()];
+    const firewalls = [...this.firewalls.values()];
+    for (const droplet of views) {
+      const script = rulesetFor(droplet, firewalls, views);
+      if (this.rulesets.get(droplet.id) === script) continue;
+      applyRuleset(droplet.id, script);
+      this.rulesets.set(droplet.id, script);
+    }
   }
 
   /** The droplet as the API shows it. */

@@ -172,3 +172,8 @@ while true; do wait || true; sleep 1; done
 `,
   );
 }
+
+/** Puts a droplet's firewall ruleset in force inside its network namespace (nftables). */
+export function applyRuleset(id: number, script: string): void {
+  run(["ip", "netns", "exec", namespaceOf(id), "nft", "-f", "-"], { input: script });
+}

@@ -7,6 +7,7 @@ import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { runAsync } from "../../server/shared/proc.ts";
 import { readAudit } from "../../server/shared/state/audit.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
+import { reaches, startOutsider } from "../helpers/outsider.ts";
 import { waitForLine } from "../helpers/processes.ts";
 import { eventually } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
@@ -91,6 +92,39 @@ test("bun run setup brings a deployment up on the API, and a second run only com
     "shop-redis-1 redis",
     "shop-production-1 production",
   ]);
+  // the cloud firewalls: a stranger reaches the proxy's port 80 and nothing else of the fleet;
+  // this machine (the control host) reaches SSH, the monitors, the admin port and Redis
+  const outsider = startOutsider();
+  const address = (name: string) => inventory.hosts.find((h) => h.name === name)?.address as string;
+  const [proxyIp, redisIp, webIp] = ["shop-proxy-1", "shop-redis-1", "shop-production-1"].map(
+    address,
+  ) as [string, string, string];
+  expect(reaches(outsider.ns, proxyIp, 80)).toBe(true);
+  const closed: [string, number][] = [
+    [proxyIp, 22],
+    [proxyIp, 9090],
+    [proxyIp, 9100],
+    [webIp, 3000],
+    [webIp, 9100],
+    [webIp, 22],
+    [redisIp, 6379],
+  ];
+  for (const [ip, port] of closed)
+    expect({ ip, port, open: reaches(outsider.ns, ip, port) }).toEqual({ ip, port, open: false });
+  for (const [ip, port] of [...closed, [proxyIp, 80]] as [string, number][])
+    expect({ ip, port, open: reaches(undefined, ip, port) }).toEqual({ ip, port, open: true });
+  const firewalls = (await (
+    await fetch(`${emulator.apiUrl}/firewalls`, {
+      headers: { authorization: `Bearer ${emulator.token}` },
+    })
+  ).json()) as { firewalls: { name: string; tags: string[] }[] };
+  expect(firewalls.firewalls.map((f) => `${f.name} ${f.tags}`).sort()).toEqual([
+    "shop-production dropship:production",
+    "shop-proxy dropship:proxy",
+    "shop-redis dropship:redis",
+    "shop-staging dropship:staging",
+  ]);
+
   // the receiver's repository starts at the running commit: the first push builds on it
   const master = Bun.spawnSync([
     "git",

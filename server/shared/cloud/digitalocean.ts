@@ -1,4 +1,5 @@
 import { createApiClient } from "dots-wrapper";
+import type { FirewallRequest } from "./firewall.ts";
 
 export interface DropletSpec {
   name: string;
@@ -131,6 +132,24 @@ export class DigitalOcean {
       out.push(...response.data.droplets.map(toDroplet));
       if (!response.data.links?.pages?.next) return out;
     }
+  }
+
+  /** The firewall of this name made or brought up to date (PUT replaces it whole). */
+  async ensureFirewall(firewall: FirewallRequest): Promise<{ id: string; created: boolean }> {
+    const listed = await this.call("list firewalls", () =>
+      this.api.firewall.listFirewalls({ per_page: 200 }),
+    );
+    const found = listed.data.firewalls.find((f) => f.name === firewall.name);
+    if (found?.id) {
+      await this.call(`update firewall ${firewall.name}`, () =>
+        this.api.firewall.updateFirewall({ id: found.id, droplet_ids: [], ...firewall }),
+      );
+      return { id: found.id, created: false };
+    }
+    const created = await this.call(`create firewall ${firewall.name}`, () =>
+      this.api.firewall.createFirewall({ droplet_ids: [], ...firewall }),
+    );
+    return { id: created.data.firewall.id as string, created: true };
   }
 
   async deleteDroplet(id: number, name = String(id)): Promise<void> {

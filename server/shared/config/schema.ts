@@ -101,6 +101,11 @@ export const ConfigSchema = T.Object(
           default: true,
           description: "send the visitor's Host to the backend; false sends the backend's address",
         }),
+        admin_allow: T.Array(T.String({ minLength: 1 }), {
+          default: [],
+          description:
+            "CIDRs the cloud firewall lets reach the admin port (dashboard, admin API); empty: the control host only",
+        }),
         trusted_proxies: T.Array(T.String({ minLength: 1 }), {
           default: [],
           description:

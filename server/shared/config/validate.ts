@@ -162,6 +162,13 @@ function crossFieldErrors(config: Config): string[] {
       );
     }
   }
+  for (const [i, block] of (Array.isArray(proxy.admin_allow) ? proxy.admin_allow : []).entries()) {
+    if (typeof block === "string" && !parseCidr(block)) {
+      errors.push(
+        `proxy/admin_allow/${i}: ${JSON.stringify(block)} is not an address block — write it like 203.0.113.0/24 or 198.51.100.7`,
+      );
+    }
+  }
   const branches = config.pipeline?.branches;
   if (Array.isArray(branches?.production) && Array.isArray(branches?.staging)) {
     for (const branch of branches.staging.filter((b) => branches.production.includes(b))) {

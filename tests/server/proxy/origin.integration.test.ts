@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { type Browser, chromium } from "playwright-core";
 import { CANARY_FIELD, KEYS } from "../../../server/shared/state/keys.ts";
-import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
+import { addBackend, startProxy, USER_TOKENS } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 
 // A page the app (or a compromised canary) serves tries the admin API with the operator's
@@ -50,7 +50,7 @@ test("a page served by the app cannot read the admin API or change state, even w
   // The operator is signed in to the dashboard: the browser answers the admin origin's
   // challenges with the token, whoever's page asks.
   const context = await browser.newContext({
-    httpCredentials: { username: "ops", password: ADMIN_TOKEN, origin: proxy.adminUrl },
+    httpCredentials: { username: "ann", password: USER_TOKENS.ann, origin: proxy.adminUrl },
   });
   const page = await context.newPage();
   const dashboard = await page.goto(`${proxy.adminUrl}/_dropship/`);
@@ -70,8 +70,8 @@ test("a page served by the app cannot read the admin API or change state, even w
   expect(await state.hget(KEYS.flags, "disableSET")).toBeNull();
   // and they were refused for where they came from, not for want of credentials
   expect(proxy.stderr()).toContain(
-    "403 POST /_dropship/canary/abort for ops@127.0.0.1: the browser sent it from another origin (Sec-Fetch-Site: same-site)",
+    "403 POST /_dropship/canary/abort for ann@127.0.0.1: the browser sent it from another origin (Sec-Fetch-Site: same-site)",
   );
-  expect(proxy.stderr()).toContain("403 GET /disable/1 for ops@127.0.0.1");
+  expect(proxy.stderr()).toContain("403 GET /disable/1 for ann@127.0.0.1");
   await context.close();
 }, 30_000);
