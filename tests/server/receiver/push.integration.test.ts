@@ -200,7 +200,10 @@ test("a failing test rejects the push and leaves every host and the branch as th
 test("pushed code runs as the build user in a sandbox: no secret, no key, no network", () => {
   const config = join(dir, "dropship.yml");
   const good = readFileSync(config, "utf8");
-  writeFileSync(config, good.replace("tests/server/app/requests.test.ts", "./tests/sandbox-probe.test.js"));
+  writeFileSync(
+    config,
+    good.replace("tests/server/app/requests.test.ts", "./tests/sandbox-probe.test.js"),
+  );
   // what a hostile test would try, each attempt said in the push output; then it fails. Plain
   // JavaScript, which the project's check (types, lint) leaves alone.
   const probe = `
@@ -246,7 +249,9 @@ test("probe", async () => {
   }
   for (const secret of [TOKEN, ANN_TOKEN, redis.password, account.privateKey.slice(40, 80)])
     expect(out).not.toContain(secret);
-  expect(out).toContain("remote: ✗ push rejected: test (bun test ./tests/sandbox-probe.test.js) failed");
+  expect(out).toContain(
+    "remote: ✗ push rejected: test (bun test ./tests/sandbox-probe.test.js) failed",
+  );
 }, 120_000);
 
 test("a release whose /healthz fails is rolled back on every host it reached", async () => {
