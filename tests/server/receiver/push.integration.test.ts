@@ -235,7 +235,8 @@ test("probe", async () => {
   const push = git("push", "prod", "HEAD:master");
   const out = push.output;
   expect(push.code).not.toBe(0);
-  expect(out).toContain("remote:     probe env: CI,HOME,LANG,PATH,TMPDIR\n");
+  // the sandbox's five, and what sh (PWD) and bun test (NODE_ENV) set themselves
+  expect(out).toContain("remote:     probe env: CI,HOME,LANG,NODE_ENV,PATH,PWD,TMPDIR\n");
   const uid = Number(Bun.spawnSync(["id", "-u", "dropship-build"]).stdout.toString());
   expect(uid).toBeGreaterThan(0);
   expect(out).toContain(`probe uid: ${uid}\n`);
