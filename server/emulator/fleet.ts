@@ -197,6 +197,8 @@ export class Fleet {
       dir: this.hostDir(droplet.id),
     });
     this.save();
+    // a new host has no table yet: nft runs only when a firewall applies to it
+    this.rulesets.set(droplet.id, rulesetFor(droplet, [], []));
     this.enforceFirewalls();
     void this.markActiveWhenListening(droplet);
     return this.view(droplet);
