@@ -159,20 +159,31 @@ test("a provision that fails midway leaves no droplet and no inventory change", 
   ]);
 }, 120_000);
 
-test("bun run scale --dry-run prints the plan and the fleet's cost, and refuses past the cap", async () => {
-  const file = join(dir, "dropship.yml");
+/** A one-host shop config in a file of its own, and `bun run scale` run with it against the API. */
+function scaleCommand(name: string) {
+  const file = join(dir, name);
   writeFileSync(
     file,
     `name: shop\nroles: { production: { count: 1 } }\nautoscale: { min: 1, max: 2 }\ngitops: { repo: ${join(dir, "inventory")} }\n`,
   );
   const scale = (...args: string[]) => {
     const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/scale.ts"), ...args], {
-      env: { PATH: process.env.PATH ?? "", DROPSHIP_CONFIG: file },
+      env: {
+        PATH: process.env.PATH ?? "",
+        DROPSHIP_CONFIG: file,
+        DIGITALOCEAN_TOKEN: emulator.token,
+        DIGITALOCEAN_API_URL: emulator.apiUrl,
+      },
       stdout: "pipe",
       stderr: "pipe",
     });
     return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
   };
+  return { file, scale };
+}
+
+test("bun run scale --dry-run prints the plan and the fleet's cost, and refuses past the cap", async () => {
+  const { file, scale } = scaleCommand("dropship.yml");
   // stdout, then stderr, where every command says which config it read
   const said = `config: ${file} (DROPSHIP_CONFIG)\n`;
   expect(scale("--dry-run")).toEqual({
@@ -240,11 +251,7 @@ test("sustained proxy CPU makes the autoscaler add exactly one host per cooldown
 }, 90_000);
 
 test("a tagged droplet the inventory does not know is reported, and deleted when told", async () => {
-  const file = join(dir, "reconcile.yml");
-  writeFileSync(
-    file,
-    `name: shop\nroles: { production: { count: 1 } }\nautoscale: { min: 1, max: 2 }\ngitops: { repo: ${join(dir, "inventory")} }\n`,
-  );
+  const { file, scale } = scaleCommand("reconcile.yml");
   const key = await provider.ensureSshKey("stray", account.publicKey);
   const stray = await provider.createDroplet({
     name: "stray-1",
@@ -254,19 +261,6 @@ test("a tagged droplet the inventory does not know is reported, and deleted when
     sshKeys: [key.id],
     tags: ["dropship"],
   });
-  const scale = (...args: string[]) => {
-    const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/scale.ts"), ...args], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        DROPSHIP_CONFIG: file,
-        DIGITALOCEAN_TOKEN: emulator.token,
-        DIGITALOCEAN_API_URL: emulator.apiUrl,
-      },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
-  };
   const report = scale("--reconcile");
   expect(report.code).toBe(0);
   expect(report.output).toContain(`! orphan stray-1 (droplet ${stray.id}`);

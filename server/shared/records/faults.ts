@@ -1,6 +1,7 @@
 import type { TSchema } from "@sinclair/typebox";
 import { ValueErrorType } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
+import { isObject } from "./read.ts";
 
 /**
  * What is wrong with a value a person sent against a record's schema, in the one wording every
@@ -29,9 +30,6 @@ export function faultOf(
   const shown = typed !== undefined && !field ? typed : error.value;
   return `${name} ${JSON.stringify(shown)} is not valid — ${fix}`;
 }
-
-const isObject = (value: unknown) =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** A number typed on a command line is read as the number, anything else as the text. */
 export const asTyped = (text: string): unknown =>
