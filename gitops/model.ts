@@ -73,6 +73,7 @@ export function toYaml(inventory: FleetInventory): string {
               h.name,
               {
                 ansible_host: h.address,
+                ...(h.publicAddress ? { public_address: h.publicAddress } : {}),
                 droplet_id: h.dropletId,
                 region: h.region,
                 size: h.size,
@@ -107,6 +108,7 @@ export function fromYaml(text: string): FleetInventory {
         role: role as RoleName,
         dropletId: Number(h?.droplet_id),
         address: String(h?.ansible_host ?? name),
+        ...(h?.public_address ? { publicAddress: String(h.public_address) } : {}),
         region: String(h?.region ?? ""),
         size: String(h?.size ?? ""),
         ...(h?.release ? { release: String(h.release) } : {}),

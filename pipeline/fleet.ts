@@ -8,7 +8,10 @@ import type { Config, RoleName } from "../server/shared/config/schema.ts";
 export interface FleetHost {
   name: string;
   role: RoleName;
+  /** where dropship reaches it (SSH, health, Redis, backends): in the VPC where there is one */
   address: string;
+  /** its public address where that differs: the proxy's is the public entry */
+  publicAddress?: string;
   /** `ssh-ed25519 AAAA…` from the pinned known_hosts */
   hostPublicKey: string;
 }
@@ -20,13 +23,15 @@ export interface Fleet {
   privateKeyFile?: string;
 }
 
+type HostVars = { ansible_host?: string; public_address?: string };
+
 type InventoryFile = {
   all?: {
     vars?: Record<string, unknown> & {
       ansible_ssh_private_key_file?: string;
       ansible_ssh_common_args?: string;
     };
-    children?: Record<string, { hosts?: Record<string, { ansible_host?: string } | null> | null }>;
+    children?: Record<string, { hosts?: Record<string, HostVars | null> | null }>;
   };
 };
 
@@ -39,7 +44,7 @@ type InventoryFile = {
 export function readFleet(inventoryFiles: string | string[]): Fleet {
   const files = typeof inventoryFiles === "string" ? [inventoryFiles] : inventoryFiles;
   const vars: NonNullable<NonNullable<InventoryFile["all"]>["vars"]> = {};
-  const groups: [string, Record<string, { ansible_host?: string } | null>][] = [];
+  const groups: [string, Record<string, HostVars | null>][] = [];
   for (const file of files) {
     const inventory = (Bun.YAML.parse(readFileSync(file, "utf8")) ?? {}) as InventoryFile;
     Object.assign(vars, inventory.all?.vars ?? {});
@@ -64,7 +69,14 @@ export function readFleet(inventoryFiles: string | string[]): Fleet {
       const hostPublicKey = pinned.get(address);
       if (!hostPublicKey)
         throw new Error(`${name} (${address}) has no pinned host key in ${knownHostsFile}`);
-      hosts.push({ name, role: role as RoleName, address, hostPublicKey });
+      const publicAddress = host?.public_address;
+      hosts.push({
+        name,
+        role: role as RoleName,
+        address,
+        ...(publicAddress ? { publicAddress } : {}),
+        hostPublicKey,
+      });
     }
   }
   return {

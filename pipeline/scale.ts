@@ -6,7 +6,7 @@ import type { InventoryRepo } from "../gitops/repo.ts";
 import { monitorSettingsOf, SETTINGS_VARIABLE } from "../server/monitor/settings.ts";
 import { runPlaybook } from "../server/shared/ansible.ts";
 import { type DigitalOcean, providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
-import { createHosts } from "../server/shared/cloud/provision.ts";
+import { createHosts, recordOf } from "../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../server/shared/cloud/spec.ts";
 import type { LocalPaths } from "../server/shared/config/paths.ts";
 import type { Config } from "../server/shared/config/schema.ts";
@@ -217,16 +217,7 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
       { id: backendIdFor(url), url, track: "production", draining: false },
       ACTOR,
     );
-    const record: FleetHostRecord = {
-      name,
-      role: "production",
-      dropletId: host.droplet.id,
-      address,
-      region: host.droplet.region,
-      size: host.droplet.size,
-      release,
-      created: host.droplet.createdAt,
-    };
+    const record = recordOf(host, "production", release);
     const fleet = addHost(await repo.read(), record);
     await repo.commit(
       fleet,

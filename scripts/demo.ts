@@ -10,7 +10,7 @@ import { formatUsers, tokenHash } from "../server/shared/users.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { startEmulatorDaemon } from "./lib/emulator.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
-import { addressOf, bringUp, type SetupSettings } from "./lib/setup.ts";
+import { addressOf, bringUp, entryOf, type SetupSettings } from "./lib/setup.ts";
 
 const SPEC = {
   verb: "demo",
@@ -165,7 +165,8 @@ async function up(pids: number[], stopping: () => boolean) {
     repos: join(RUN, "repos"),
     step,
   });
-  const proxyUrl = `http://${addressOf(fleet, "proxy")}`;
+  // visitors come in at the public address; the admin listener answers the control host in the VPC
+  const proxyUrl = `http://${entryOf(fleet)}`;
   const dashboardUrl = `http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
 
   await step("dropship-receiver");
@@ -211,7 +212,7 @@ async function up(pids: number[], stopping: () => boolean) {
     { mode: 0o600 },
   );
   console.log(`
-dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}.
+dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}${h.publicAddress ? ` (public ${h.publicAddress})` : ""}`).join(", ")}.
 
   proxy        ${proxyUrl}/   (30% of new visitors see staging, ${staging})
   dashboard    ${dashboardUrl}   (user demo, password ${demoToken}; or the admin token)

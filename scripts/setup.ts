@@ -14,7 +14,7 @@ import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
 import { counted } from "../server/shared/text/words.ts";
 import { runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
-import { addressOf, bringUp, controlRedisUrl } from "./lib/setup.ts";
+import { addressOf, bringUp, controlRedisUrl, entryOf } from "./lib/setup.ts";
 
 const SPEC = {
   verb: "setup",
@@ -124,17 +124,19 @@ await runVerb(SPEC, async ({ values }) => {
     repos: paths.repos,
     step: (text) => console.log(`▸ ${text}`),
   });
-  const proxyHost = addressOf(fleet, "proxy");
+  const proxyUrl = `http://${entryOf(fleet)}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}`;
+  // the admin listener answers the control host, which reaches the proxy in the VPC
+  const dashboardUrl = `http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
   const fleetEnv = fleetEnvFile();
   writeFleetEnv(fleetEnv, {
     REDIS_URL: controlRedisUrl(redisPassword, addressOf(fleet, "redis"), config.ports.redis),
-    PROXY_URL: `http://${proxyHost}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}`,
-    DASHBOARD_URL: `http://${proxyHost}:${ADMIN_PORT}/_dropship/`,
+    PROXY_URL: proxyUrl,
+    DASHBOARD_URL: dashboardUrl,
     DROPSHIP_KNOWN_HOSTS: knownHostsFile,
   });
   console.log(`
-✓ ${config.name} is up: http://${addressOf(fleet, "proxy")}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}/
-  dashboard: http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/ (the password is DROPSHIP_ADMIN_TOKEN)
+✓ ${config.name} is up: ${proxyUrl}/
+  dashboard: ${dashboardUrl} (the password is DROPSHIP_ADMIN_TOKEN)
   ${fleetEnv}: the Redis URL, the proxy's URLs and the known hosts, for every other command
   next: bun run receiver (keep it running), then from this checkout:
     git remote add prod http://you@${hostname()}:${config.ports.receiver}/app.git

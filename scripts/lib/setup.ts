@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { addHost, type FleetHostRecord, missingHosts, wantedHosts } from "../../gitops/model.ts";
+import { addHost, missingHosts, wantedHosts } from "../../gitops/model.ts";
 import type { InventoryRepo } from "../../gitops/repo.ts";
 import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
 import { type Fleet, type FleetHost, gitopsInventories, readFleet } from "../../pipeline/fleet.ts";
@@ -9,7 +9,7 @@ import { monitorSettingsOf, SETTINGS_VARIABLE } from "../../server/monitor/setti
 import { runPlaybook } from "../../server/shared/ansible.ts";
 import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { fleetFirewalls } from "../../server/shared/cloud/firewall.ts";
-import { createHosts } from "../../server/shared/cloud/provision.ts";
+import { createHosts, recordOf } from "../../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
 import { deliverRelease, releaseFiles } from "../../server/shared/deliver.ts";
@@ -64,16 +64,7 @@ async function createDroplets(
   appendFileSync(s.knownHostsFile, `${hosts.map((h) => h.knownHost).join("\n")}\n`);
   let next = await s.repo.read();
   for (const h of hosts) {
-    const record: FleetHostRecord = {
-      name: h.name,
-      role: missing.find((m) => m.name === h.name)?.role as RoleName,
-      dropletId: h.droplet.id,
-      address: h.droplet.ip as string,
-      region: h.droplet.region,
-      size: h.droplet.size,
-      created: h.droplet.createdAt,
-    };
-    next = addHost(next, record);
+    next = addHost(next, recordOf(h, missing.find((m) => m.name === h.name)?.role as RoleName));
   }
   await s.repo.commit(next, `setup: created ${hosts.map((h) => h.name).join(", ")}`);
 }
@@ -113,6 +104,13 @@ async function controlAddress(fleet: Fleet): Promise<string> {
       `${host.name} did not say this machine's address (got ${JSON.stringify(address)})`,
     );
   return address;
+}
+
+/** Where visitors come in: the proxy's public address (its only one outside a VPC). */
+export function entryOf(fleet: Fleet): string {
+  const proxy = fleet.hosts.find((h) => h.role === "proxy");
+  if (!proxy) throw new Error("the inventory has no proxy host");
+  return proxy.publicAddress ?? proxy.address;
 }
 
 /** The address of the role's first host, for the URLs other hosts are given. */

@@ -45,7 +45,10 @@ export interface Firewall {
 /** What a firewall's rules can name: the droplets there are, by id, address and tags. */
 export interface DropletView {
   id: number;
+  /** public address */
   ip: string;
+  /** address in the VPC; a rule naming the droplet (by id or tag) means both */
+  privateIp?: string;
   tags: string[];
 }
 
@@ -189,8 +192,10 @@ function ruleLines(
 ): string[] {
   const addresses = [
     ...(peers.addresses ?? []).filter((a) => !a.includes(":")),
-    ...droplets.filter((d) => (peers.droplet_ids ?? []).includes(d.id)).map((d) => d.ip),
-    ...droplets.filter((d) => d.tags.some((t) => (peers.tags ?? []).includes(t))).map((d) => d.ip),
+    ...droplets.filter((d) => (peers.droplet_ids ?? []).includes(d.id)).flatMap(addressesOf),
+    ...droplets
+      .filter((d) => d.tags.some((t) => (peers.tags ?? []).includes(t)))
+      .flatMap(addressesOf),
   ];
   if (addresses.length === 0) return [];
   const anywhere = addresses.some((a) => a.endsWith("/0"));
@@ -201,6 +206,8 @@ function ruleLines(
     range === "all" ? `meta l4proto ${rule.protocol}` : `${rule.protocol} dport ${range}`;
   return [`${peer}${ports} accept`];
 }
+
+const addressesOf = (d: DropletView) => (d.privateIp ? [d.ip, d.privateIp] : [d.ip]);
 
 /** "80" → 80, "8000-9000" → 8000-9000, "all" or "0" → all; anything else undefined. */
 export function portRange(ports: string): string | undefined {

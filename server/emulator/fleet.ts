@@ -16,9 +16,9 @@ import {
   applyRuleset,
   bootHost,
   destroyHost,
-  ensureBridge,
-  GATEWAY,
+  ensureBridges,
   leftoverHosts,
+  NETWORKS,
 } from "./host.ts";
 
 export interface SshKey {
@@ -46,7 +46,10 @@ interface DropletRecord {
   size: string;
   image: string;
   tags: string[];
+  /** public address (eth0) */
   ip: string;
+  /** address in the VPC (eth1) */
+  privateIp: string;
   status: "new" | "active";
   created_at: string;
   pid?: number;
@@ -91,7 +94,7 @@ export class Fleet {
       rmSync(stateFile);
     }
     for (const id of leftoverHosts()) destroyHost(id, undefined, this.hostDir(id));
-    ensureBridge();
+    ensureBridges();
   }
 
   /** Tears every droplet down. */
@@ -178,7 +181,7 @@ export class Fleet {
       size: size.slug,
       image: input.image,
       tags,
-      ip: this.allocateAddress(),
+      ...this.allocateAddresses(),
       status: "new",
       created_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
       vpc_uuid:
@@ -192,6 +195,7 @@ export class Fleet {
       id: droplet.id,
       name,
       ip: droplet.ip,
+      privateIp: droplet.privateIp,
       hostKey,
       authorizedKeys: authorized,
       dir: this.hostDir(droplet.id),
@@ -323,9 +327,9 @@ export class Fleet {
     const image = IMAGES[droplet.image] ?? { id: 0, distribution: "", name: "" };
     const active = droplet.status === "active";
     const address = (type: "public" | "private") => ({
-      ip_address: droplet.ip,
+      ip_address: type === "public" ? droplet.ip : droplet.privateIp,
       netmask: "255.255.0.0",
-      gateway: GATEWAY,
+      gateway: NETWORKS[type].gateway,
       type,
     });
     return {
@@ -367,7 +371,7 @@ export class Fleet {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && this.droplets.has(droplet.id)) {
       try {
-        const socket = await Bun.connect({ hostname: droplet.ip, port: 22, socket: { data() {} } });
+        const socket = await Bun.connect({ hostname: droplet.privateIp, port: 22, socket: { data() {} } });
         socket.end();
         droplet.status = "active";
         this.save();
@@ -378,9 +382,11 @@ export class Fleet {
     }
   }
 
-  private allocateAddress(): string {
+  /** The n-th droplet is 10.77.a.b on the public network and 10.78.a.b in the VPC. */
+  private allocateAddresses(): { ip: string; privateIp: string } {
     const n = this.nextHost++;
-    return `10.77.${Math.floor(n / 250)}.${(n % 250) + 2}`;
+    const host = `${Math.floor(n / 250)}.${(n % 250) + 2}`;
+    return { ip: `${NETWORKS.public.prefix}.${host}`, privateIp: `${NETWORKS.private.prefix}.${host}` };
   }
 
   private hostDir(id: number) {
@@ -405,7 +411,7 @@ function claimMachine() {
     const pid = Number(readFileSync(LOCK, "utf8"));
     if (pid && pid !== process.pid && isAlive(pid)) {
       throw new Error(
-        `another emulator (pid ${pid}) is running on this machine; stop it first (its droplets share the 10.77.0.0/16 network)`,
+        `another emulator (pid ${pid}) is running on this machine; stop it first (its droplets share the 10.77.0.0/16 and 10.78.0.0/16 networks)`,
       );
     }
   }

@@ -2,15 +2,23 @@ import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../shared/proc.ts";
 
-/** The emulated droplets' network: a bridge in the root namespace, 10.77.0.0/16. */
-export const BRIDGE = "dsemu0";
-export const GATEWAY = "10.77.0.1";
+/**
+ * The emulated droplets' two networks, as on DigitalOcean: a public one (eth0) and the VPC's
+ * private one (eth1), each a bridge in the root namespace. This machine has an address on both:
+ * on the public one it is the internet, on the private one the control host inside the VPC.
+ */
+export const NETWORKS = {
+  public: { bridge: "dsemu0", gateway: "10.77.0.1", prefix: "10.77", device: "eth0" },
+  private: { bridge: "dsemu1", gateway: "10.78.0.1", prefix: "10.78", device: "eth1" },
+} as const;
+export type NetworkName = keyof typeof NETWORKS;
 const PREFIX = 16;
 
 export interface HostSpec {
   id: number;
   name: string;
   ip: string;
+  privateIp: string;
   /** OpenSSH private host key, from user_data or made by the emulator */
   hostKey: string;
   authorizedKeys: string[];
@@ -19,7 +27,9 @@ export interface HostSpec {
 }
 
 export const namespaceOf = (id: number) => `dsemu-${id}`;
-const vethOf = (id: number) => [`dse${id}h`, `dse${id}c`] as const;
+/** The host-side and droplet-side ends of a droplet's link to one network. */
+const vethOf = (id: number, network: NetworkName) =>
+  network === "public" ? ([`dse${id}h`, `dse${id}c`] as const) : ([`dsp${id}h`, `dsp${id}c`] as const);
 
 /** A MAC derived from the address, so a re-created host never leaves stale ARP entries. */
 export function macFor(ip: string): string {
@@ -27,13 +37,17 @@ export function macFor(ip: string): string {
   return `02:00:${bytes.join(":")}`;
 }
 
-export function ensureBridge(): void {
-  const exists = run(["ip", "-o", "link", "show", BRIDGE], { allowFailure: true }).includes(BRIDGE);
-  if (!exists) run(["ip", "link", "add", "name", BRIDGE, "type", "bridge"]);
-  const addresses = run(["ip", "-o", "addr", "show", "dev", BRIDGE]);
-  if (!addresses.includes(`${GATEWAY}/${PREFIX}`))
-    run(["ip", "addr", "add", `${GATEWAY}/${PREFIX}`, "dev", BRIDGE]);
-  run(["ip", "link", "set", BRIDGE, "up"]);
+export function ensureBridges(): void {
+  for (const { bridge, gateway } of Object.values(NETWORKS)) {
+    const exists = run(["ip", "-o", "link", "show", bridge], { allowFailure: true }).includes(
+      bridge,
+    );
+    if (!exists) run(["ip", "link", "add", "name", bridge, "type", "bridge"]);
+    const addresses = run(["ip", "-o", "addr", "show", "dev", bridge]);
+    if (!addresses.includes(`${gateway}/${PREFIX}`))
+      run(["ip", "addr", "add", `${gateway}/${PREFIX}`, "dev", bridge]);
+    run(["ip", "link", "set", bridge, "up"]);
+  }
 }
 
 /**
@@ -44,17 +58,22 @@ export function ensureBridge(): void {
  */
 export function bootHost(spec: HostSpec): number {
   const ns = namespaceOf(spec.id);
-  const [outside, inside] = vethOf(spec.id);
   prepareFiles(spec);
   run(["ip", "netns", "add", ns]);
-  run(["ip", "link", "add", outside, "type", "veth", "peer", "name", inside]);
-  run(["ip", "link", "set", inside, "netns", ns]);
-  run(["ip", "link", "set", outside, "master", BRIDGE]);
-  run(["ip", "link", "set", outside, "up"]);
   const inNs = (...argv: string[]) => run(["ip", "netns", "exec", ns, ...argv]);
-  inNs("ip", "link", "set", inside, "address", macFor(spec.ip));
-  inNs("ip", "addr", "add", `${spec.ip}/${PREFIX}`, "dev", inside);
-  inNs("ip", "link", "set", inside, "up");
+  for (const network of ["public", "private"] as const) {
+    const { bridge, device } = NETWORKS[network];
+    const ip = network === "public" ? spec.ip : spec.privateIp;
+    const [outside, inside] = vethOf(spec.id, network);
+    run(["ip", "link", "add", outside, "type", "veth", "peer", "name", inside]);
+    run(["ip", "link", "set", inside, "netns", ns]);
+    run(["ip", "link", "set", outside, "master", bridge]);
+    run(["ip", "link", "set", outside, "up"]);
+    inNs("ip", "link", "set", inside, "name", device);
+    inNs("ip", "link", "set", device, "address", macFor(ip));
+    inNs("ip", "addr", "add", `${ip}/${PREFIX}`, "dev", device);
+    inNs("ip", "link", "set", device, "up");
+  }
   inNs("ip", "link", "set", "lo", "up");
   const child = Bun.spawn(
     [
@@ -104,7 +123,8 @@ export function destroyHost(id: number, pid: number | undefined, dir: string): v
       // gone
     }
   }
-  run(["ip", "link", "del", vethOf(id)[0]], { allowFailure: true });
+  for (const network of ["public", "private"] as const)
+    run(["ip", "link", "del", vethOf(id, network)[0]], { allowFailure: true });
   run(["ip", "netns", "del", ns], { allowFailure: true });
   rmSync(dir, { recursive: true, force: true });
 }
@@ -137,12 +157,15 @@ function prepareFiles(spec: HostSpec) {
   );
   writeFileSync(join(dir, "etc/hostname"), `${spec.name}\n`);
   // Its own name resolves without DNS (Ansible's getfqdn() waits 10 s on a lookup otherwise).
-  writeFileSync(join(dir, "etc/hosts"), `127.0.0.1 localhost\n${spec.ip} ${spec.name}\n`);
+  writeFileSync(
+    join(dir, "etc/hosts"),
+    `127.0.0.1 localhost\n${spec.ip} ${spec.name}\n${spec.privateIp} ${spec.name}\n`,
+  );
   writeFileSync(join(dir, "etc/resolv.conf"), "# no DNS inside emulated droplets\n");
   writeFileSync(
     join(dir, "ssh/sshd_config"),
     [
-      `ListenAddress ${spec.ip}`,
+      "ListenAddress 0.0.0.0",
       "Port 22",
       `HostKey ${join(dir, "ssh/host_key")}`,
       "PermitRootLogin prohibit-password",

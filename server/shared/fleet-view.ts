@@ -7,7 +7,10 @@ export interface FleetHostRecord {
   name: string;
   role: RoleName;
   dropletId: number;
+  /** the address dropship reaches it at: in the VPC where there is one */
   address: string;
+  /** its public address, where that differs (the proxy's is the public entry) */
+  publicAddress?: string;
   region: string;
   size: string;
   /** the release it runs, once one was delivered */

@@ -2,7 +2,7 @@ import { afterAll } from "bun:test";
 import { run } from "../../server/shared/proc.ts";
 
 /**
- * A stranger on the droplets' network: a namespace of its own on the emulator's bridge, with
+ * A stranger on the internet: a namespace of its own on the emulator's public bridge, with
  * an address that is neither this machine's (the control host's) nor a droplet's.
  */
 export function startOutsider(ip = "10.77.254.9") {

@@ -1,3 +1,5 @@
+import type { RoleName } from "../config/schema.ts";
+import type { FleetHostRecord } from "../fleet-view.ts";
 import type { DigitalOcean, Droplet, DropletSpec } from "./digitalocean.ts";
 import { type HostKey, hostKeyUserData, knownHostsLine, makeHostKey } from "./hostkeys.ts";
 
@@ -35,4 +37,25 @@ export async function createHosts(
     });
   }
   return hosts;
+}
+
+/**
+ * A new host as the inventory records it. dropship reaches it at its private address (SSH,
+ * health checks, Redis, the proxy's backends); the public one is kept where it differs.
+ */
+export function recordOf(host: NewHost, role: RoleName, release?: string): FleetHostRecord {
+  const { droplet } = host;
+  return {
+    name: host.name,
+    role,
+    dropletId: droplet.id,
+    address: droplet.ip as string,
+    ...(droplet.publicIp && droplet.publicIp !== droplet.ip
+      ? { publicAddress: droplet.publicIp }
+      : {}),
+    region: droplet.region,
+    size: droplet.size,
+    ...(release ? { release } : {}),
+    created: droplet.createdAt,
+  };
 }

@@ -34,7 +34,8 @@ describe("three droplets", () => {
     }
     for (const entry of made) {
       entry.droplet = await provider.waitActive(entry.droplet, 15_000, 50);
-      expect(entry.droplet.ip).toMatch(/^10\.77\.\d+\.\d+$/);
+      expect(entry.droplet.ip).toMatch(/^10\.78\.\d+\.\d+$/); // in the VPC
+      expect(entry.droplet.publicIp).toMatch(/^10\.77\.\d+\.\d+$/);
     }
     expect(new Set(made.map((m) => m.droplet.ip)).size).toBe(3);
     for (const { droplet, hostPublicKey } of made) {

@@ -6,8 +6,8 @@ import { reaches as reachesAddress, startOutsider } from "../../helpers/outsider
 import { track } from "../../helpers/processes.ts";
 
 // Cloud firewalls through the API, carried out by nftables inside each droplet: real packets
-// from this machine (the control host, 10.77.0.1), from another droplet, and from an outsider
-// (a namespace on the same network that is neither).
+// from this machine (the control host, 10.78.0.1 in the VPC), from another droplet, and from an
+// outsider (a namespace on the public network that is neither).
 const emulator = await startEmulator();
 const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
 const key = await provider.ensureSshKey("dropship", userKey().publicKey);
@@ -46,8 +46,9 @@ const server = track(
 
 const OUTSIDER = startOutsider();
 afterAll(() => server.kill());
+/** The outsider knocks on the public address; the control host and droplets use the VPC's. */
 const reaches = (from: string | undefined, droplet: Droplet, port: number) =>
-  reachesAddress(from, droplet.ip as string, port);
+  reachesAddress(from, (from === OUTSIDER.ns ? droplet.publicIp : droplet.ip) as string, port);
 
 const api = (path: string, init: RequestInit = {}) =>
   fetch(`${emulator.apiUrl}${path}`, {
@@ -56,8 +57,20 @@ const api = (path: string, init: RequestInit = {}) =>
   });
 let firewallId = "";
 
-test("without a firewall every droplet takes everything", async () => {
+test("a droplet has a public and a private address on separate networks", async () => {
+  expect(web.publicIp).toMatch(/^10\.77\./);
+  expect(web.ip).toMatch(/^10\.78\./);
+  expect(web.ip?.split(".").slice(2)).toEqual(web.publicIp?.split(".").slice(2));
+  const devices = run(["ip", "netns", "exec", ns(web), "ip", "-o", "-4", "addr", "show"]);
+  expect(devices).toMatch(new RegExp(`eth0\\s+inet ${web.publicIp}/16`));
+  expect(devices).toMatch(new RegExp(`eth1\\s+inet ${web.ip}/16`));
+  // the VPC is not reachable from the internet at all
   await Bun.sleep(300); // the server on web starts
+  expect(reachesAddress(OUTSIDER.ns, web.ip as string, 22)).toBe(false);
+  expect(reachesAddress(OUTSIDER.ns, web.publicIp as string, 22)).toBe(true);
+});
+
+test("without a firewall every droplet takes everything", async () => {
   expect(reaches(undefined, web, 3000)).toBe(true);
   expect(reaches(OUTSIDER.ns, web, 3000)).toBe(true);
   expect(reaches(OUTSIDER.ns, web, 22)).toBe(true);
@@ -71,7 +84,7 @@ test("a firewall by tag: only the proxy reaches the app, only the control host S
       tags: ["shop-production"],
       inbound_rules: [
         { protocol: "tcp", ports: "3000", sources: { tags: ["shop-proxy"] } },
-        { protocol: "tcp", ports: "22", sources: { addresses: ["10.77.0.1"] } },
+        { protocol: "tcp", ports: "22", sources: { addresses: ["10.78.0.1"] } },
       ],
       outbound_rules: [
         { protocol: "tcp", ports: "all", destinations: { addresses: ["0.0.0.0/0", "::/0"] } },
@@ -89,11 +102,13 @@ test("a firewall by tag: only the proxy reaches the app, only the control host S
     pending_changes: [],
     inbound_rules: [
       { protocol: "tcp", ports: "3000", sources: { tags: ["shop-proxy"] } },
-      { protocol: "tcp", ports: "22", sources: { addresses: ["10.77.0.1"] } },
+      { protocol: "tcp", ports: "22", sources: { addresses: ["10.78.0.1"] } },
     ],
     outbound_rules: [{ protocol: "tcp", ports: "0" }],
   });
   expect(reaches(ns(proxy), web, 3000)).toBe(true);
+  // a tag names both of a droplet's addresses
+  expect(reachesAddress(ns(proxy), web.publicIp as string, 3000)).toBe(true);
   expect(reaches(undefined, web, 3000)).toBe(false);
   expect(reaches(OUTSIDER.ns, web, 3000)).toBe(false);
   expect(reaches(undefined, web, 22)).toBe(true);
