@@ -20,6 +20,9 @@ need zstd zstd
 need bwrap bubblewrap
 # the emulator carries out cloud firewalls with nftables inside each droplet
 need nft nftables
+# the playbooks' second firewall layer; emulated droplets run this machine's programs with their
+# own /etc, so ufw here is ufw on every droplet (it stays off on this machine)
+need ufw ufw
 # the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
 case "${1:-}" in
   test*) need chromium "chromium fonts-liberation" ;;

@@ -128,6 +128,7 @@ async function convergeFleet(s: SetupSettings): Promise<void> {
     ...s.secrets,
     DROPSHIP_CONFIG_FILE: resolve(s.configFile),
     DROPSHIP_USERS: existsSync(s.usersFile) ? readFileSync(s.usersFile, "utf8") : "",
+    DROPSHIP_ADMIN_ALLOW: s.config.proxy.admin_allow.join(","),
     [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(s.config)),
   };
   await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, env)));

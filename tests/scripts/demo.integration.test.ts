@@ -65,9 +65,13 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       /^Hello from dropship production \w{12} on demo-production-\d\n$/,
     );
 
-    // the dashboard is on the admin listener, another origin than the one visitors use
+    // the dashboard is on the admin listener, another origin than the one visitors use: the
+    // proxy's private address, for the control host in the VPC
     const dashboard = settings.DASHBOARD_URL as string;
-    expect(dashboard).toBe(`${proxy}:9090/_dropship/`);
+    expect(dashboard).toMatch(/^http:\/\/10\.78\.\d+\.\d+:9090\/_dropship\/$/);
+    expect(new URL(dashboard).host.split(".").slice(2)).toEqual(
+      new URL(`${proxy}:9090`).host.split(".").slice(2),
+    );
     expect((await fetch(dashboard)).status).toBe(401);
     const auth = { authorization: `Bearer ${settings.DROPSHIP_ADMIN_TOKEN}` };
     expect((await fetch(`${proxy}/_dropship/`, { headers: auth })).status).toBe(404);

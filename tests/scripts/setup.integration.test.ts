@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Redis from "ioredis";
+import type { FleetHostRecord } from "../../gitops/model.ts";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { runAsync } from "../../server/shared/proc.ts";
@@ -92,27 +93,74 @@ test("bun run setup brings a deployment up on the API, and a second run only com
     "shop-redis-1 redis",
     "shop-production-1 production",
   ]);
-  // the cloud firewalls: a stranger reaches the proxy's port 80 and nothing else of the fleet;
-  // this machine (the control host) reaches SSH, the monitors, the admin port and Redis
+  // the cloud firewalls: a stranger (on the public network) reaches the proxy's port 80 and
+  // nothing else of the fleet; this machine (the control host, in the VPC) reaches SSH, the
+  // monitors, the admin port and Redis at their private addresses
   const outsider = startOutsider();
-  const address = (name: string) => inventory.hosts.find((h) => h.name === name)?.address as string;
-  const [proxyIp, redisIp, webIp] = ["shop-proxy-1", "shop-redis-1", "shop-production-1"].map(
-    address,
-  ) as [string, string, string];
-  expect(reaches(outsider.ns, proxyIp, 80)).toBe(true);
-  const closed: [string, number][] = [
-    [proxyIp, 22],
-    [proxyIp, 9090],
-    [proxyIp, 9100],
-    [webIp, 3000],
-    [webIp, 9100],
-    [webIp, 22],
-    [redisIp, 6379],
+  const host = (name: string) => inventory.hosts.find((h) => h.name === name) as FleetHostRecord;
+  const [proxyHost, redisHost, webHost] = ["shop-proxy-1", "shop-redis-1", "shop-production-1"].map(
+    host,
+  ) as [FleetHostRecord, FleetHostRecord, FleetHostRecord];
+  for (const h of [proxyHost, redisHost, webHost]) {
+    expect(h.address).toMatch(/^10\.78\./);
+    expect(h.publicAddress).toMatch(/^10\.77\./);
+  }
+  expect(proxy).toBe(`http://${proxyHost.publicAddress}`);
+  expect(reaches(outsider.ns, proxyHost.publicAddress as string, 80)).toBe(true);
+  const closed: [FleetHostRecord, number][] = [
+    [proxyHost, 22],
+    [proxyHost, 9090],
+    [proxyHost, 9100],
+    [webHost, 3000],
+    [webHost, 9100],
+    [webHost, 22],
+    [redisHost, 6379],
   ];
-  for (const [ip, port] of closed)
+  for (const [h, port] of closed) {
+    const ip = h.publicAddress as string;
     expect({ ip, port, open: reaches(outsider.ns, ip, port) }).toEqual({ ip, port, open: false });
-  for (const [ip, port] of [...closed, [proxyIp, 80]] as [string, number][])
+  }
+  for (const [h, port] of [...closed, [proxyHost, 80]] as [FleetHostRecord, number][]) {
+    const ip = h.address;
     expect({ ip, port, open: reaches(undefined, ip, port) }).toEqual({ ip, port, open: true });
+  }
+  // the second layer: apps, monitors and Redis listen on the private address only, so even
+  // where the firewall lets the control host in, the public address answers nothing
+  for (const [h, port] of [
+    [webHost, 3000],
+    [webHost, 9100],
+    [redisHost, 6379],
+  ] as [FleetHostRecord, number][]) {
+    const ip = h.publicAddress as string;
+    expect({ ip, port, open: reaches(undefined, ip, port) }).toEqual({ ip, port, open: false });
+  }
+  // inside the fleet, the app answers the proxy and not the Redis host
+  const dropletNs = (h: FleetHostRecord) => `dsemu-${h.dropletId}`;
+  expect(reaches(dropletNs(proxyHost), webHost.address, 3000)).toBe(true);
+  expect(reaches(dropletNs(redisHost), webHost.address, 3000)).toBe(false);
+  // ufw on the droplet holds the same rules: with the cloud firewall's table taken away for a
+  // moment, the proxy still reaches the app and the Redis host still does not
+  const inWeb = (...argv: string[]) =>
+    Bun.spawnSync(["ip", "netns", "exec", dropletNs(webHost), ...argv], { stdout: "pipe" });
+  const ufwRules = inWeb("iptables", "-S", "ufw-user-input").stdout.toString();
+  expect(ufwRules).toContain(
+    `-A ufw-user-input -s ${proxyHost.address}/32 -p tcp -m tcp --dport 3000 -j ACCEPT`,
+  );
+  expect(ufwRules).toContain(
+    "-A ufw-user-input -s 10.78.0.1/32 -p tcp -m tcp --dport 22 -j ACCEPT",
+  );
+  const cloudTable = inWeb("nft", "list", "table", "inet", "dropship_firewall").stdout.toString();
+  expect(cloudTable).toContain("dport 3000");
+  inWeb("nft", "delete", "table", "inet", "dropship_firewall");
+  try {
+    expect(reaches(dropletNs(proxyHost), webHost.address, 3000)).toBe(true);
+    expect(reaches(dropletNs(redisHost), webHost.address, 3000)).toBe(false);
+    expect(reaches(outsider.ns, webHost.publicAddress as string, 22)).toBe(false);
+  } finally {
+    Bun.spawnSync(["ip", "netns", "exec", dropletNs(webHost), "nft", "-f", "-"], {
+      stdin: new TextEncoder().encode(cloudTable),
+    });
+  }
   const firewalls = (await (
     await fetch(`${emulator.apiUrl}/firewalls`, {
       headers: { authorization: `Bearer ${emulator.token}` },
@@ -190,7 +238,7 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   expect(added).toMatchObject({ code: 0, err: "" });
   expect(added.out).toContain("shop-proxy-1: has the new list");
   const annToken = /^ {2}([0-9a-f]{64})$/m.exec(added.out)?.[1] as string;
-  const adminApi = `${proxy}:9090/_dropship`;
+  const adminApi = `http://${proxyHost.address}:9090/_dropship`; // from the VPC
   const asAnn = { authorization: `Bearer ${annToken}` };
   await eventually(
     async () => (await fetch(`${adminApi}/status`, { headers: asAnn })).status === 200,
