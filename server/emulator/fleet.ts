@@ -371,7 +371,11 @@ export class Fleet {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && this.droplets.has(droplet.id)) {
       try {
-        const socket = await Bun.connect({ hostname: droplet.privateIp, port: 22, socket: { data() {} } });
+        const socket = await Bun.connect({
+          hostname: droplet.privateIp,
+          port: 22,
+          socket: { data() {} },
+        });
         socket.end();
         droplet.status = "active";
         this.save();
@@ -386,7 +390,10 @@ export class Fleet {
   private allocateAddresses(): { ip: string; privateIp: string } {
     const n = this.nextHost++;
     const host = `${Math.floor(n / 250)}.${(n % 250) + 2}`;
-    return { ip: `${NETWORKS.public.prefix}.${host}`, privateIp: `${NETWORKS.private.prefix}.${host}` };
+    return {
+      ip: `${NETWORKS.public.prefix}.${host}`,
+      privateIp: `${NETWORKS.private.prefix}.${host}`,
+    };
   }
 
   private hostDir(id: number) {

@@ -29,7 +29,9 @@ export interface HostSpec {
 export const namespaceOf = (id: number) => `dsemu-${id}`;
 /** The host-side and droplet-side ends of a droplet's link to one network. */
 const vethOf = (id: number, network: NetworkName) =>
-  network === "public" ? ([`dse${id}h`, `dse${id}c`] as const) : ([`dsp${id}h`, `dsp${id}c`] as const);
+  network === "public"
+    ? ([`dse${id}h`, `dse${id}c`] as const)
+    : ([`dsp${id}h`, `dsp${id}c`] as const);
 
 /** A MAC derived from the address, so a re-created host never leaves stale ARP entries. */
 export function macFor(ip: string): string {

@@ -59,7 +59,9 @@ await serverMain(
     const baseUrl = `http://127.0.0.1:${port}`;
     const app = createApi(fleet, { token: env.token, ratePerMinute, baseUrl });
     app.listen({ port, hostname: "127.0.0.1" });
-    console.log(`dropship emulator listening on ${baseUrl}/v2 — droplets public on 10.77.0.0/16, private on 10.78.0.0/16`);
+    console.log(
+      `dropship emulator listening on ${baseUrl}/v2 — droplets public on 10.77.0.0/16, private on 10.78.0.0/16`,
+    );
     onShutdown(async () => {
       fleet.stop();
       await app.stop(true);
