@@ -107,7 +107,11 @@ test("docs/digitalocean.md takes a fresh clone to a deployed fleet, verbatim", a
   git("commit", "-q", "-m", "A first change");
   const commit = git("rev-parse", "--short=12", "HEAD").stdout.toString().trim();
   const pushed = await runBlock(6);
-  expect(pushed.code).toBe(0);
+  // the push's own output when it fails, so the failure says why
+  expect({ code: pushed.code, tail: pushed.code === 0 ? "" : pushed.err.slice(-4000) }).toEqual({
+    code: 0,
+    tail: "",
+  });
   expect(pushed.err).toContain(`✓ ${commit} is live on production`);
   expect(pushed.err).toContain(`✓ ${commit} is live on staging`);
   const fleetEnv = readFileSync(join(clone, ".dropship/fleet.env"), "utf8");

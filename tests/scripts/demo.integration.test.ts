@@ -88,7 +88,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     const status = run("scripts/status.ts", [], settings);
     expect(status.code).toBe(0);
     expect(status.out).toMatch(
-      /demo-production-1\s+production\s+10\.77\.\d+\.\d+\s+\w{12}\s+in rotation\s+healthy/,
+      /demo-production-1\s+production\s+10\.78\.\d+\.\d+\s+\w{12}\s+in rotation\s+healthy/,
     );
     expect(status.out).toContain("for 5 droplets");
 
