@@ -23,6 +23,12 @@ need nft nftables
 # the playbooks' second firewall layer; emulated droplets run this machine's programs with their
 # own /etc, so ufw here is ufw on every droplet (it stays off on this machine)
 need ufw ufw
+# HTTPS: openssl and curl check certificates; the emulator's DNS is dnsmasq, and the demo and
+# the tests get certificates from Let's Encrypt's test CA, pebble
+need openssl openssl
+need curl curl
+need dnsmasq dnsmasq-base
+need pebble pebble
 # the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
 case "${1:-}" in
   test*) need chromium "chromium fonts-liberation" ;;

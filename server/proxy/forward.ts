@@ -35,6 +35,10 @@ export interface ForwardSettings {
   idleTimeoutS: number;
   isTrusted: (address: string) => boolean;
   isAdminCredential: (authorization: string) => boolean;
+  /** the listener speaks TLS: X-Forwarded-Proto https, cookies Secure */
+  https: boolean;
+  /** the Strict-Transport-Security value to send, when HSTS is on (HTTPS only) */
+  hsts?: string;
 }
 
 export interface ForwardDeps {
@@ -138,6 +142,7 @@ export async function forward(
     clientId,
     track,
     isAdminCredential: settings.isAdminCredential,
+    https: settings.https,
   });
   const tried = new Set<string>();
   let lastError = "";
@@ -183,7 +188,8 @@ export async function forward(
     const answer = shaped instanceof Promise ? await shaped : shaped;
     // The upstream's own Response goes back with its fields edited in place where it can.
     prepareDownstream(answer.headers, track, member.backend.id, requestId);
-    setVisitorCookies(answer.headers, cookie, knownClient, clientId, track);
+    if (settings.hsts) answer.headers.set("strict-transport-security", settings.hsts);
+    setVisitorCookies(answer.headers, cookie, knownClient, clientId, track, settings.https);
     return answer;
   }
 
@@ -276,8 +282,8 @@ function record(
   if (visitor !== undefined) deps.window.add(track, status >= 500, Date.now(), visitor);
 }
 
-function clientCookie(name: string, value: string): string {
-  return `${name}=${value}; Path=/; Max-Age=${COOKIE_AGE}; HttpOnly; SameSite=Lax`;
+function clientCookie(name: string, value: string, secure: boolean): string {
+  return `${name}=${value}; Path=/; Max-Age=${COOKIE_AGE}; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
 }
 
 /** The visitor's id for a new visitor, and its track when the cookie does not say it yet. */
@@ -287,9 +293,10 @@ export function setVisitorCookies(
   knownClient: string | undefined,
   clientId: string,
   track: Track,
+  secure = false,
 ): void {
-  if (!knownClient) headers.append("set-cookie", clientCookie("dropship_client", clientId));
+  if (!knownClient) headers.append("set-cookie", clientCookie("dropship_client", clientId, secure));
   if (cookieValue(cookie, "dropship_track") !== track) {
-    headers.append("set-cookie", clientCookie("dropship_track", track));
+    headers.append("set-cookie", clientCookie("dropship_track", track, secure));
   }
 }

@@ -35,6 +35,8 @@ export interface ForwardContext {
   track: string;
   /** the admin token: an Authorization field carrying it never reaches a backend */
   isAdminCredential: (authorization: string) => boolean;
+  /** the visitor came over TLS */
+  https?: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export function upstreamHeaders(incoming: Headers, context: ForwardContext): Hea
   const forwardedFor = context.peerTrusted ? incoming.get("x-forwarded-for") : null;
   headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${context.peer}` : context.peer);
   if (!context.peerTrusted || !headers.has("x-forwarded-proto")) {
-    headers.set("x-forwarded-proto", "http");
+    headers.set("x-forwarded-proto", context.https ? "https" : "http");
   }
   if (!context.peerTrusted || !headers.has("x-forwarded-host")) {
     headers.set("x-forwarded-host", host);

@@ -22,12 +22,24 @@ import { Metrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
 import { publicReserved, reservedPath } from "./reserved.ts";
 import { Routing } from "./routing.ts";
+import {
+  Certificates,
+  closing,
+  HttpsListener,
+  hstsValue,
+  plainHttpAnswer,
+  type Retiring,
+} from "./tls.ts";
 import { startTrafficReports } from "./traffic.ts";
 import { isWebSocketUpgrade, openTunnel, type Tunnel, Tunnels } from "./websocket.ts";
 
 const SPEC = {
   port: port(80, "public HTTP port"),
   host: host(),
+  httpsPort: {
+    ...port(443, "HTTPS port, when proxy.tls is on"),
+    name: "DROPSHIP_HTTPS_PORT",
+  } satisfies Variable<number>,
   adminPort: {
     ...port(ADMIN_PORT, "the admin listener: dashboard, admin API, metrics"),
     name: "DROPSHIP_ADMIN_PORT",
@@ -121,35 +133,91 @@ await serverMain(
         idleTimeoutS,
         isTrusted: (address) => inAnyCidr(address, trusted),
         isAdminCredential,
+        https: false,
       },
+    };
+    const tlsSettings = config.proxy.tls;
+    const tlsOn = tlsSettings.domains.length > 0;
+    const httpsDeps: ForwardDeps = {
+      ...deps,
+      settings: { ...deps.settings, https: true, hsts: hstsValue(tlsSettings.hsts) },
     };
     const tunnels = new Tunnels(config.proxy.drain_grace);
     mirror.onChange(() => tunnels.closeDraining(pool));
 
     await mirror.start();
     await checks.checkNow(pool.all());
-    // reusePort: an upgrade starts the next proxy on the same ports before this one stops
-    const server = Bun.serve<Tunnel>({
-      port: env.port,
-      hostname: env.host,
-      reusePort: true,
-      idleTimeout: idleTimeoutS,
-      websocket: { ...tunnels.handlers, idleTimeout: idleTimeoutS },
-      fetch(request, server) {
-        const peer = server.requestIP(request)?.address ?? "unknown";
-        // Bun builds `url` anew on each read: read it once
-        const url = request.url;
-        const reserved = reservedPath(url);
-        if (reserved !== undefined) {
-          peers.set(request, peer);
-          return publicReserved(reserved, request, admin);
-        }
-        const refusal = refuse(request, url, peer, deps);
-        if (refusal) return refusal;
-        if (isWebSocketUpgrade(request)) return openTunnel(request, server, peer, deps);
-        return forward(request, url, server, peer, deps);
-      },
-    });
+    /** The app's listener: plain HTTP, or HTTPS with these certificates. */
+    const appListener = (
+      port: number,
+      listenerDeps: ForwardDeps,
+      tls?: Bun.TLSOptions[],
+      retiring?: Retiring,
+    ) =>
+      // reusePort: an upgrade starts the next proxy on the same ports before this one stops
+      Bun.serve<Tunnel>({
+        port,
+        hostname: env.host,
+        reusePort: true,
+        idleTimeout: idleTimeoutS,
+        ...(tls ? { tls } : {}),
+        websocket: { ...tunnels.handlers, idleTimeout: idleTimeoutS },
+        fetch(request, server) {
+          const peer = server.requestIP(request)?.address ?? "unknown";
+          // Bun builds `url` anew on each read: read it once
+          const url = request.url;
+          const reserved = reservedPath(url);
+          if (reserved !== undefined) {
+            peers.set(request, peer);
+            return publicReserved(reserved, request, admin);
+          }
+          const refusal = refuse(request, url, peer, listenerDeps);
+          if (refusal) return refusal;
+          if (isWebSocketUpgrade(request)) return openTunnel(request, server, peer, listenerDeps);
+          if (retiring?.now) return closing(forward(request, url, server, peer, listenerDeps));
+          return forward(request, url, server, peer, listenerDeps);
+        },
+      });
+    const certificates = new Certificates(redis, tlsSettings.domains, (line) =>
+      console.error(`dropship-proxy: ${line}`),
+    );
+    const https = new HttpsListener(env.httpsPort, (port, tls, retiring) =>
+      appListener(port, httpsDeps, tls, retiring),
+    );
+    const tlsSubscriber = tlsOn
+      ? connectRedis(env.redisUrl, { purpose: "dropship-proxy certificates", persistent: true })
+      : undefined;
+    if (tlsSubscriber) {
+      await certificates
+        .reload()
+        .catch((error: Error) =>
+          console.error(`dropship-proxy: certificates not read yet: ${error.message}`),
+        );
+      https.use(certificates.current());
+      certificates.listen(tlsSubscriber, () => {
+        https.use(certificates.current());
+        console.log(
+          `dropship-proxy: HTTPS on :${https.listeningPort} with certificates for ${[...certificates.current().keys()].join(", ")}`,
+        );
+      });
+    }
+    const server = tlsOn
+      ? Bun.serve({
+          port: env.port,
+          hostname: env.host,
+          reusePort: true,
+          idleTimeout: idleTimeoutS,
+          fetch: (request, plain) => {
+            peers.set(request, plain.requestIP(request)?.address ?? "unknown");
+            return plainHttpAnswer(
+              request,
+              redis,
+              () => https.listeningPort ?? env.httpsPort,
+              (health) => publicReserved("/_dropship/healthz", health, admin),
+            );
+          },
+        })
+      : appListener(env.port, deps);
     const adminServer = Bun.serve({
       port: env.adminPort,
       hostname: env.host,
@@ -170,12 +238,18 @@ await serverMain(
       config.monitor.interval,
     );
     const counts = `${pool.available("production")} production and ${pool.available("staging")} staging backends healthy`;
+    const httpsNote = !tlsOn
+      ? ""
+      : https.listeningPort
+        ? `, https on :${https.listeningPort} for ${[...certificates.current().keys()].join(", ")}`
+        : `, https once a certificate for ${tlsSettings.domains.join(", ")} is issued`;
     console.log(
-      `dropship-proxy ${VERSION} listening on http://${env.host}:${server.port} (admin on :${adminServer.port}) — ${counts}`,
+      `dropship-proxy ${VERSION} listening on http://${env.host}:${server.port}${httpsNote} (admin on :${adminServer.port}) — ${counts}`,
     );
 
     onShutdown(async () => {
-      await Promise.all([server.stop(), adminServer.stop()]);
+      await Promise.all([server.stop(), adminServer.stop(), https.stop()]);
+      tlsSubscriber?.disconnect();
       checks.stop();
       traffic.stop();
       analysis.stop();

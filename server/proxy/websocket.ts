@@ -52,6 +52,7 @@ export async function openTunnel(
     clientId,
     track,
     isAdminCredential: settings.isAdminCredential,
+    https: settings.https,
   });
   for (const name of HANDSHAKE) headers.delete(name);
   const protocols = headers.get("sec-websocket-protocol");
@@ -100,7 +101,7 @@ export async function openTunnel(
     "x-request-id": requestId,
   });
   if (upstream.protocol) answer.set("sec-websocket-protocol", upstream.protocol);
-  setVisitorCookies(answer, cookie, knownClient, clientId, track);
+  setVisitorCookies(answer, cookie, knownClient, clientId, track, settings.https);
   member.inFlight++;
   if (!server.upgrade(request, { data: tunnel, headers: answer })) {
     member.inFlight--;

@@ -26,6 +26,7 @@ export interface RunningProxy extends RunningServer {
 export async function startProxy(
   redis: TestRedis,
   config = "health: { interval: 200ms, timeout: 1s }\n",
+  env: Record<string, string> = {},
 ): Promise<RunningProxy> {
   const dir = fileTempDir("dropship-proxy-");
   const file = join(dir, "dropship.yml");
@@ -43,6 +44,7 @@ export async function startProxy(
     DROPSHIP_CONFIG: file,
     DROPSHIP_USERS_FILE: join(dir, "users"),
     DROPSHIP_ADMIN_PORT: "0",
+    ...env,
   });
   const adminPort = /\(admin on :(\d+)\)/.exec(server.started)?.[1];
   if (!adminPort) throw new Error(`the proxy did not say its admin port:\n${server.started}`);

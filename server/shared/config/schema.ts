@@ -121,6 +121,44 @@ export const ConfigSchema = T.Object(
           "250ms",
           "WebSockets on a draining backend are closed (1001) after this",
         ),
+        tls: Section(
+          {
+            domains: T.Array(T.String({ minLength: 1 }), {
+              default: [],
+              description:
+                "names served over HTTPS (certificates by ACME HTTP-01); empty with no certificate_file: HTTP only",
+            }),
+            email: T.String({
+              default: "",
+              description: "the ACME account's contact, told of expiry problems by the CA",
+            }),
+            acme_directory: T.String({
+              pattern: "^https://",
+              hint: "an https:// URL like https://acme-v02.api.letsencrypt.org/directory",
+              default: "https://acme-v02.api.letsencrypt.org/directory",
+              description: "the ACME CA (Let's Encrypt's production directory by default)",
+            }),
+            hsts: T.String({
+              pattern: "^(off|\\d+(\\.\\d+)?(ms|s|m|h|d))$",
+              hint: "a max-age like 365d, or off",
+              default: "off",
+              description: "Strict-Transport-Security max-age on HTTPS answers, or off",
+            }),
+            certificate_file: T.String({
+              default: "",
+              description:
+                "PEM chain of a certificate you already have, instead of ACME (with key_file)",
+            }),
+            key_file: T.String({ default: "", description: "its PEM private key" }),
+            renew_before: Duration("30d", "renew a certificate this long before it expires", true),
+            warn_before: Duration(
+              "14d",
+              "mail once when renewal still fails this long before expiry",
+              true,
+            ),
+          },
+          "HTTPS on 443, with :80 redirecting",
+        ),
       },
       "how dropship-proxy forwards",
     ),

@@ -2,6 +2,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
 import { parseCidr } from "../net/cidr.ts";
+import { domainFault } from "../tls/domains.ts";
 import { parseDuration } from "./duration.ts";
 import { type Config, ConfigSchema, ROLES } from "./schema.ts";
 import { suggest } from "./suggest.ts";
@@ -169,6 +170,7 @@ function crossFieldErrors(config: Config): string[] {
       );
     }
   }
+  errors.push(...tlsErrors(proxy.tls));
   const branches = config.pipeline?.branches;
   if (Array.isArray(branches?.production) && Array.isArray(branches?.staging)) {
     for (const branch of branches.staging.filter((b) => branches.production.includes(b))) {
@@ -243,5 +245,24 @@ function crossFieldErrors(config: Config): string[] {
     }
     owners.set(port, server);
   }
+  return errors;
+}
+
+function tlsErrors(tls: Config["proxy"]["tls"] | undefined): string[] {
+  if (!tls || !Array.isArray(tls.domains)) return [];
+  const errors = tls.domains.flatMap((domain, i) => {
+    const fault = typeof domain === "string" ? domainFault(domain) : undefined;
+    return fault ? [`proxy/tls/domains/${i}: ${fault}`] : [];
+  });
+  if (Boolean(tls.certificate_file) !== Boolean(tls.key_file))
+    errors.push(
+      tls.certificate_file
+        ? "proxy/tls/key_file: certificate_file needs its key — set key_file to the PEM private key"
+        : "proxy/tls/certificate_file: key_file needs its certificate — set certificate_file to the PEM chain",
+    );
+  if (!tls.certificate_file && tls.domains.length === 0 && tls.email)
+    errors.push(
+      "proxy/tls/domains: email is set but no domain is — list the names to get certificates for",
+    );
   return errors;
 }

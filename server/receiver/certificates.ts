@@ -1,0 +1,168 @@
+import type { Mail } from "../shared/mailer.ts";
+import type { RedisClient } from "../shared/state/redis.ts";
+import {
+  putCertificate,
+  putChallenge,
+  putStatus,
+  readCertificates,
+  readStatuses,
+  removeChallenge,
+  TLS_KEYS,
+  withIssuingLock,
+} from "../shared/state/tls.ts";
+import { issueCertificate, newAccountKey, resolutionFault } from "../shared/tls/acme.ts";
+import { certificateFacts } from "../shared/tls/certificate.ts";
+import { readOwnCertificate } from "../shared/tls/files.ts";
+import { afterFailure, type RenewalSettings, renewalPlan } from "../shared/tls/renewal.ts";
+
+export interface CertificateDeps {
+  redis: RedisClient;
+  tls: {
+    domains: readonly string[];
+    email: string;
+    acme_directory: string;
+    certificate_file: string;
+    key_file: string;
+  };
+  /** where certificate_file and key_file are relative to */
+  configDir: string;
+  renewal: RenewalSettings;
+  /** the public entry's addresses, which every domain must resolve to */
+  entry: () => string[];
+  /** host:port of the DNS server to check names with (the system's when unset) */
+  dnsServer?: string;
+  /** PEM the ACME directory's own HTTPS is signed by, for a test CA */
+  directoryCa?: string;
+  mail?: (mail: Mail) => void;
+  say: (line: string) => void;
+}
+
+export type Outcome = { domain: string; result: "issued" | "failed" | "stored"; detail: string };
+
+/** The lock outlives any one issuing round; a holder that died lets go after this. */
+const LOCK_MS = 10 * 60_000;
+const CHALLENGE_MS = 15 * 60_000;
+
+/**
+ * One round of the certificate manager: a certificate from files is checked and stored; with
+ * ACME, every domain without a certificate, or close to expiry, is issued for under the Redis
+ * lock (so several control processes never race), a failure waits a doubled time before the
+ * next try, and a person hears once when renewal still fails close to expiry. `force` issues
+ * for these domains now, whatever their expiry and backoff (bun run certs renew).
+ * Answers undefined when another process held the lock.
+ */
+export async function certificateRound(
+  deps: CertificateDeps,
+  now = new Date(),
+  force?: readonly string[],
+): Promise<Outcome[] | undefined> {
+  const { redis, tls } = deps;
+  if (tls.certificate_file) return storeOwnCertificate(deps, now);
+  return withIssuingLock(redis, LOCK_MS, async () => {
+    const held = await readCertificates(redis);
+    const attempts = await readStatuses(redis);
+    const plan = renewalPlan(tls.domains, held, attempts, now, deps.renewal);
+    const issue = force ? force.map((domain) => ({ domain, why: "asked for" })) : plan.issue;
+    for (const warning of plan.warn) {
+      deps.mail?.({
+        subject: `[dropship] the certificate for ${warning.domain} expires ${warning.notAfter} and renewal fails`,
+        text: `Renewing the certificate for ${warning.domain} failed ${warning.failures} times; the last error: ${attempts.get(warning.domain)?.lastError ?? "unknown"}.\nIt expires ${warning.notAfter}; browsers refuse the site after that.\nbun run certs list shows every domain; bun run certs renew ${warning.domain} tries again now.\n`,
+      });
+      await putStatus(redis, warning.domain, {
+        ...(attempts.get(warning.domain) ?? { failures: 0 }),
+        warnedFor: warning.notAfter,
+      });
+      deps.say(`certificates: mailed that ${warning.domain} is not renewing`);
+    }
+    const outcomes: Outcome[] = [];
+    for (const { domain, why } of issue) {
+      try {
+        const fault = await resolutionFault(domain, deps.entry(), deps.dnsServer);
+        if (fault) throw new Error(fault);
+        deps.say(`certificates: asking ${tls.acme_directory} for ${domain} (${why})`);
+        const issued = await issueCertificate({
+          directory: tls.acme_directory,
+          email: tls.email,
+          domain,
+          accountKey: await accountKey(redis),
+          challenges: {
+            put: (token, answer) => putChallenge(redis, token, answer, CHALLENGE_MS),
+            remove: (token) => removeChallenge(redis, token),
+          },
+          ...(deps.directoryCa ? { directoryCa: deps.directoryCa } : {}),
+        });
+        const facts = certificateFacts(issued.cert);
+        if (!facts) throw new Error("the CA's answer is not a certificate");
+        await putCertificate(redis, domain, {
+          ...issued,
+          notAfter: facts.notAfter.toISOString(),
+          issuedAt: now.toISOString(),
+          issuer: facts.issuer,
+        });
+        await putStatus(redis, domain, { failures: 0 });
+        outcomes.push({
+          domain,
+          result: "issued",
+          detail: `valid until ${facts.notAfter.toISOString()}`,
+        });
+        deps.say(`certificates: ${domain} issued, valid until ${facts.notAfter.toISOString()}`);
+      } catch (error) {
+        const message = (error as Error).message;
+        const status = afterFailure(attempts.get(domain), message, new Date(), deps.renewal);
+        await putStatus(redis, domain, status);
+        outcomes.push({ domain, result: "failed", detail: message });
+        deps.say(
+          `certificates: ${domain} not issued (${status.failures} in a row; next try after ${status.nextAttemptAt}): ${message}`,
+        );
+      }
+    }
+    return outcomes;
+  });
+}
+
+async function storeOwnCertificate(deps: CertificateDeps, now: Date): Promise<Outcome[]> {
+  const pair = readOwnCertificate(deps.tls, deps.configDir, now);
+  const facts = certificateFacts(pair.cert);
+  const held = await readCertificates(deps.redis);
+  const outcomes: Outcome[] = [];
+  for (const domain of deps.tls.domains) {
+    if (held.get(domain)?.cert === pair.cert) continue;
+    await putCertificate(deps.redis, domain, {
+      ...pair,
+      notAfter: facts?.notAfter.toISOString() ?? "",
+      issuedAt: now.toISOString(),
+      issuer: `${facts?.issuer ?? "unknown"} (from ${deps.tls.certificate_file})`,
+    });
+    outcomes.push({ domain, result: "stored", detail: deps.tls.certificate_file });
+  }
+  return outcomes;
+}
+
+/** The ACME account's key, made once and kept in Redis where only the control user reads it. */
+async function accountKey(redis: RedisClient): Promise<string> {
+  const kept = await redis.get(TLS_KEYS.account);
+  if (kept) return kept;
+  await redis.set(TLS_KEYS.account, await newAccountKey(), "NX");
+  return (await redis.get(TLS_KEYS.account)) as string;
+}
+
+/** The manager in the control process: a round at start, then every `intervalMs`. */
+export function startCertificateManager(deps: CertificateDeps, intervalMs: number) {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const round = async () => {
+    try {
+      await certificateRound(deps);
+    } catch (error) {
+      deps.say(`certificates: ${(error as Error).message}`);
+    }
+    if (!stopped) timer = setTimeout(round, intervalMs);
+  };
+  void round();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
