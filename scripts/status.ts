@@ -14,6 +14,8 @@ import { listHosts } from "../server/shared/state/hosts.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { listAlerts, listBackends, readCanary } from "../server/shared/state/routing.ts";
+import { readCertificates, readStatuses } from "../server/shared/state/tls.ts";
+import { certificateRows } from "../server/shared/tls/rows.ts";
 import { runVerb, type VerbSpec } from "./lib/cli.ts";
 import { cliRedis } from "./lib/redis.ts";
 import { printTable } from "./lib/table.ts";
@@ -145,6 +147,15 @@ async function show(redis: RedisClient) {
       d.seconds ?? "",
     ]),
   ]);
+  const { config } = loadLocatedConfig(() => {});
+  if (config.proxy.tls.domains.length > 0) {
+    console.log("\nCERTIFICATES");
+    const [held, statuses] = await Promise.all([readCertificates(redis), readStatuses(redis)]);
+    printTable([
+      ["DOMAIN", "EXPIRES", "DAYS LEFT", "ISSUER", "LAST ERROR"],
+      ...certificateRows(config.proxy.tls.domains, held, statuses, new Date()),
+    ]);
+  }
   if (scaling.length > 0) {
     console.log("\nSCALING");
     printTable([

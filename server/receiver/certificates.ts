@@ -28,7 +28,7 @@ export interface CertificateDeps {
   configDir: string;
   renewal: RenewalSettings;
   /** the public entry's addresses, which every domain must resolve to */
-  entry: () => string[];
+  entry: () => Promise<string[]>;
   /** host:port of the DNS server to check names with (the system's when unset) */
   dnsServer?: string;
   /** PEM the ACME directory's own HTTPS is signed by, for a test CA */
@@ -77,7 +77,7 @@ export async function certificateRound(
     const outcomes: Outcome[] = [];
     for (const { domain, why } of issue) {
       try {
-        const fault = await resolutionFault(domain, deps.entry(), deps.dnsServer);
+        const fault = await resolutionFault(domain, await deps.entry(), deps.dnsServer);
         if (fault) throw new Error(fault);
         deps.say(`certificates: asking ${tls.acme_directory} for ${domain} (${why})`);
         const issued = await issueCertificate({

@@ -180,8 +180,10 @@ await serverMain(
       `dropship-receiver ${VERSION} listening on http://${env.host}:${server.port} — repositories in ${repos}`,
     );
     const autoscaler = await maybeAutoscale(located.file ?? "", env.redisUrl, paths);
+    const certificates = await maybeCertificates(located.file, env.redisUrl);
     onShutdown(async () => {
       autoscaler?.stop();
+      certificates?.stop();
       await server.stop();
     });
   },
@@ -222,6 +224,34 @@ async function maybeAutoscale(configFile: string, redisUrl: string, paths: Local
   return {
     stop: () => {
       scaler.stop();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Keeps the certificates of proxy.tls issued and renewed, checking hourly, when Redis is known. */
+async function maybeCertificates(configFile: string | undefined, redisUrl: string) {
+  const config = loadConfigOrDefaults(configFile);
+  const { tlsWanted, certificateDeps } = await import("./certificate-deps.ts");
+  if (!tlsWanted(config)) return undefined;
+  if (!redisUrl) {
+    console.log("dropship-receiver: certificates not managed (REDIS_URL is not set)");
+    return undefined;
+  }
+  const { connectRedis } = await import("../shared/state/redis.ts");
+  const { startCertificateManager } = await import("./certificates.ts");
+  const redis = connectRedis(redisUrl, { purpose: "certificates", persistent: true });
+  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const manager = startCertificateManager(
+    certificateDeps(config, configFile, redis, say),
+    3_600_000,
+  );
+  console.log(
+    `dropship-receiver: certificates for ${config.proxy.tls.domains.join(", ")} (${config.proxy.tls.certificate_file ? `from ${config.proxy.tls.certificate_file}` : config.proxy.tls.acme_directory})`,
+  );
+  return {
+    stop: () => {
+      manager.stop();
       redis.disconnect();
     },
   };

@@ -25,6 +25,10 @@ export const VARIABLES = {
   DROPSHIP_GITOPS_REPO: "the GitOps inventory repository (default: the config's gitops/repo)",
   DROPSHIP_GITOPS_TOKEN: "credentials for pushing the inventory to gitops/remote",
   DROPSHIP_ACTOR: "who the audit names (default: git user.email, else login@host)",
+  DROPSHIP_DNS_SERVER:
+    "host:port of the DNS server that checks a domain points at the proxy (default: the system's)",
+  DROPSHIP_ACME_CA_FILE:
+    "PEM the ACME directory's own HTTPS is signed by, for a test CA such as pebble (default: the system's)",
   SMTP_URL: "smtp(s)://user:password@host:port for mail; unset: notices are only printed",
   ALERT_EMAIL_TO: "who gets the mail",
   VERBOSE: "1: a failure prints its stack too",

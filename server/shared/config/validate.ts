@@ -260,6 +260,10 @@ function tlsErrors(tls: Config["proxy"]["tls"] | undefined): string[] {
         ? "proxy/tls/key_file: certificate_file needs its key — set key_file to the PEM private key"
         : "proxy/tls/certificate_file: key_file needs its certificate — set certificate_file to the PEM chain",
     );
+  if (tls.certificate_file && tls.domains.length === 0)
+    errors.push(
+      "proxy/tls/domains: list the names certificate_file serves — each is checked against the certificate",
+    );
   if (!tls.certificate_file && tls.domains.length === 0 && tls.email)
     errors.push(
       "proxy/tls/domains: email is set but no domain is — list the names to get certificates for",

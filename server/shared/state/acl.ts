@@ -1,5 +1,6 @@
 import type { RoleName } from "../config/schema.ts";
 import { KEYS } from "./keys.ts";
+import { TLS_KEYS } from "./tls.ts";
 
 /**
  * A Redis user per role, with only the commands and keys that role needs (Redis ACLs). The
@@ -39,6 +40,10 @@ export function aclRules(user: string): string[] {
     return [
       ...common,
       `%R~${ALL}`,
+      // certificates and challenge answers to serve; the ACME account and the lock are control's
+      `%R~${TLS_KEYS.certificates}`,
+      `%R~${TLS_KEYS.challenge("*")}`,
+      `&${TLS_KEYS.changed}`,
       ...readWrite([KEYS.flags, KEYS.canary, KEYS.alerts, KEYS.traffic, ...CHANGE_KEYS]),
       "+@read",
       "+@write",

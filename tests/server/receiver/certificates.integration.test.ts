@@ -65,7 +65,7 @@ const deps = (over: Partial<CertificateDeps["tls"]> = {}, renewal = {}): Certifi
     maxRetryMs: 1000,
     ...renewal,
   },
-  entry: () => ["127.0.0.1"],
+  entry: async () => ["127.0.0.1"],
   dnsServer: `127.0.0.1:${dns.port}`,
   directoryCa: readFileSync(pebble.listenerCaFile, "utf8"),
   mail: (mail) => mails.push(mail),
@@ -195,6 +195,36 @@ test("a domain that does not resolve to the entry is refused before the CA is as
   expect(status).toMatchObject({ failures: 1 });
   // backed off: the next round leaves it alone until nextAttemptAt
   expect(await certificateRound(deps({ domains: ["elsewhere.test"] }))).toEqual([]);
+}, 60_000);
+
+test("a person hears once when renewal still fails two weeks before expiry", async () => {
+  const soon = new Date(Date.now() + 10 * 86_400_000).toISOString();
+  await putCertificate(control, "late.test", {
+    cert: "",
+    key: "",
+    notAfter: soon,
+    issuedAt: "",
+    issuer: "",
+  });
+  await control.hset(
+    "tls:status",
+    "late.test",
+    JSON.stringify({
+      failures: 3,
+      lastError: "late.test does not resolve",
+      nextAttemptAt: "2099-01-01T00:00:00Z",
+    }),
+  );
+  mails.length = 0;
+  expect(await certificateRound(deps({ domains: ["late.test"] }))).toEqual([]);
+  expect(mails).toHaveLength(1);
+  expect(mails[0]?.subject).toBe(
+    `[dropship] the certificate for late.test expires ${soon} and renewal fails`,
+  );
+  expect(mails[0]?.text).toContain("the last error: late.test does not resolve");
+  expect(mails[0]?.text).toContain("bun run certs renew late.test");
+  await certificateRound(deps({ domains: ["late.test"] }));
+  expect(mails).toHaveLength(1);
 }, 60_000);
 
 test("the CA down, then up: the failure backs off, and the next try issues", async () => {

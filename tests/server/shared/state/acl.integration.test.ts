@@ -18,6 +18,13 @@ import {
   whenReady,
 } from "../../../../server/shared/state/redis.ts";
 import { changeCanary, putBackend, raiseAlert } from "../../../../server/shared/state/routing.ts";
+import {
+  putCertificate,
+  putChallenge,
+  readCertificates,
+  readChallenge,
+  TLS_KEYS,
+} from "../../../../server/shared/state/tls.ts";
 import { connectTo, startRedis } from "../../../helpers/redis.ts";
 
 // A real redis-server started with the ACL file setup gives the Redis host.
@@ -155,6 +162,37 @@ test("the proxy changes flags and the canary, and cannot change the routing tabl
     putBackend(proxy, { id: "x:1", url: "http://x:1", track: "staging", draining: false }, "p"),
   );
   await refused(proxy.xadd(KEYS.deploys, "*", "result", "forged"));
+});
+
+test("certificates and keys: the proxy reads them and changes none; no other role reads them", async () => {
+  await putCertificate(control, "shop.test", {
+    cert: "CERT",
+    key: "KEY",
+    notAfter: "2099-01-01T00:00:00.000Z",
+    issuedAt: "2026-11-30T00:00:00.000Z",
+    issuer: "test",
+  });
+  await putChallenge(control, "tok", "tok.answer", 60_000);
+  await control.set(TLS_KEYS.account, "ACCOUNT KEY");
+  const proxy = await as("proxy");
+  expect((await readCertificates(proxy)).get("shop.test")?.key).toBe("KEY");
+  expect(await readChallenge(proxy, "tok")).toBe("tok.answer");
+  await refused(proxy.get(TLS_KEYS.account));
+  await refused(
+    putCertificate(proxy, "shop.test", {
+      cert: "x",
+      key: "y",
+      notAfter: "",
+      issuedAt: "",
+      issuer: "",
+    }),
+  );
+  await refused(putChallenge(proxy, "tok", "forged", 1000));
+  for (const user of ["app-production", "app-staging", "monitor-web-1"]) {
+    const other = await as(user);
+    await refused(readCertificates(other));
+    await refused(readChallenge(other, "tok"));
+  }
 });
 
 test("a host added later gets its monitor user with ACL SETUSER; the rules are the file's", async () => {
