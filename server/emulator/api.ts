@@ -135,6 +135,45 @@ export function createApi(fleet: Fleet, options: ApiOptions) {
       set.status = 204;
       return "";
     })
+    .post("/v2/domains", ({ body, set }) => {
+      set.status = 201;
+      return { domain: fleet.createDomain(body) };
+    })
+    .get("/v2/domains", () => {
+      const domains = fleet.listDomains();
+      return { domains, links: {}, meta: { total: domains.length } };
+    })
+    .get("/v2/domains/:name", ({ params }) => ({ domain: fleet.getDomain(params.name) }))
+    .delete("/v2/domains/:name", ({ params, set }) => {
+      fleet.deleteDomain(params.name);
+      set.status = 204;
+      return "";
+    })
+    .get("/v2/domains/:name/records", ({ params, query }) => {
+      const records = fleet.listRecords(params.name, { type: query.type, name: query.name });
+      return { domain_records: records, links: {}, meta: { total: records.length } };
+    })
+    .post("/v2/domains/:name/records", ({ params, body, set }) => {
+      set.status = 201;
+      return { domain_record: fleet.createRecord(params.name, body) };
+    })
+    .get("/v2/domains/:name/records/:id", ({ params }) => {
+      const record = fleet.listRecords(params.name).find((r) => r.id === Number(params.id));
+      if (!record)
+        throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+      return { domain_record: record };
+    })
+    .put("/v2/domains/:name/records/:id", ({ params, body }) => ({
+      domain_record: fleet.updateRecord(params.name, Number(params.id), body),
+    }))
+    .patch("/v2/domains/:name/records/:id", ({ params, body }) => ({
+      domain_record: fleet.updateRecord(params.name, Number(params.id), body),
+    }))
+    .delete("/v2/domains/:name/records/:id", ({ params, set }) => {
+      fleet.deleteRecord(params.name, Number(params.id));
+      set.status = 204;
+      return "";
+    })
     .post("/v2/firewalls/:id/:part", ({ params, body, set }) => {
       fleet.changeFirewall(params.id, partOf(params.part), true, objectOf(body));
       set.status = 204;

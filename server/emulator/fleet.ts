@@ -4,6 +4,15 @@ import { makeHostKey } from "../shared/cloud/hostkeys.ts";
 import { isAlive } from "../shared/proc.ts";
 import { IMAGES, REGIONS, SIZES } from "./catalog.ts";
 import { hostKeyFromUserData } from "./cloudinit.ts";
+import { DnsServer } from "./dns.ts";
+import {
+  aRecordsOf,
+  checkDomainBody,
+  checkRecordBody,
+  type Domain,
+  type DomainRecord,
+  zoneFile,
+} from "./domains.ts";
 import {
   checkDropletIds,
   checkFirewallBody,
@@ -77,10 +86,19 @@ export class Fleet {
   private readonly firewalls = new Map<string, Firewall>();
   /** the ruleset in force on each droplet, so only a change is applied */
   private readonly rulesets = new Map<number, string>();
+  private readonly domains = new Map<string, Domain>();
   private nextId = 100_000_001;
   private nextHost = 10;
+  private nextRecord = 3_000_001;
+  /** DigitalOcean DNS, answered by a real DNS server on the public network's gateway */
+  private dns: DnsServer | undefined;
 
   constructor(private readonly dir: string) {}
+
+  /** host:port of the DNS server that answers the domains' records, when it runs. */
+  get dnsServer(): string | undefined {
+    return this.dns ? `${this.dns.address}:${this.dns.port}` : undefined;
+  }
 
   /** Clears whatever a previous emulator left behind, then readies the network. */
   start(): void {
@@ -97,8 +115,23 @@ export class Fleet {
     ensureBridges();
   }
 
+  /** Starts the DNS server for /v2/domains; without dnsmasq the API still keeps the records. */
+  async startDns(say: (line: string) => void): Promise<void> {
+    const dns = new DnsServer(this.dir, NETWORKS.public.gateway, 53);
+    try {
+      await dns.start(aRecordsOf(this.domains.values()));
+      this.dns = dns;
+    } catch (error) {
+      dns.stop();
+      say(
+        `no DNS for /v2/domains (${(error as Error).message}); records are kept but not answered`,
+      );
+    }
+  }
+
   /** Tears every droplet down. */
   stop(): void {
+    this.dns?.stop();
     for (const droplet of this.droplets.values())
       destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
     this.droplets.clear();
@@ -319,6 +352,98 @@ export class Fleet {
       applyRuleset(droplet.id, script);
       this.rulesets.set(droplet.id, script);
     }
+  }
+
+  createDomain(body: unknown) {
+    const checked = checkDomainBody(body, (name) => this.domains.has(name));
+    if (!checked.ok) throw new ApiFault(checked.status, "unprocessable_entity", checked.message);
+    const domain: Domain = { name: checked.value.name, ttl: 1800, zone_file: "", records: [] };
+    const record = (type: string, name: string, data: string): DomainRecord => ({
+      id: this.nextRecord++,
+      type,
+      name,
+      data,
+      priority: null,
+      port: null,
+      ttl: 1800,
+      weight: null,
+      flags: null,
+      tag: null,
+    });
+    // as DigitalOcean: its name servers, and the apex A record when an address was given
+    for (const ns of ["ns1", "ns2", "ns3"])
+      domain.records.push(record("NS", "@", `${ns}.digitalocean.com`));
+    if (checked.value.ip) domain.records.push(record("A", "@", checked.value.ip));
+    this.domains.set(domain.name, domain);
+    this.dnsChanged();
+    return this.domainView(domain);
+  }
+
+  listDomains() {
+    return [...this.domains.values()].map((d) => this.domainView(d));
+  }
+
+  getDomain(name: string) {
+    return this.domainView(this.domainOf(name));
+  }
+
+  deleteDomain(name: string): void {
+    this.domainOf(name);
+    this.domains.delete(name);
+    this.dnsChanged();
+  }
+
+  listRecords(name: string, filter: { type?: string; name?: string } = {}): DomainRecord[] {
+    const domain = this.domainOf(name);
+    const full = (r: DomainRecord) => (r.name === "@" ? domain.name : `${r.name}.${domain.name}`);
+    return domain.records.filter(
+      (r) => (!filter.type || r.type === filter.type) && (!filter.name || full(r) === filter.name),
+    );
+  }
+
+  createRecord(name: string, body: unknown): DomainRecord {
+    const domain = this.domainOf(name);
+    const checked = checkRecordBody(body);
+    if (!checked.ok) throw new ApiFault(checked.status, "unprocessable_entity", checked.message);
+    const record = { id: this.nextRecord++, ...checked.value };
+    domain.records.push(record);
+    this.dnsChanged();
+    return record;
+  }
+
+  updateRecord(name: string, id: number, body: unknown): DomainRecord {
+    const domain = this.domainOf(name);
+    const record = domain.records.find((r) => r.id === id);
+    if (!record)
+      throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+    const checked = checkRecordBody(body, record);
+    if (!checked.ok) throw new ApiFault(checked.status, "unprocessable_entity", checked.message);
+    Object.assign(record, checked.value);
+    this.dnsChanged();
+    return record;
+  }
+
+  deleteRecord(name: string, id: number): void {
+    const domain = this.domainOf(name);
+    if (!domain.records.some((r) => r.id === id))
+      throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+    domain.records = domain.records.filter((r) => r.id !== id);
+    this.dnsChanged();
+  }
+
+  private domainOf(name: string): Domain {
+    const domain = this.domains.get(name.toLowerCase());
+    if (!domain)
+      throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+    return domain;
+  }
+
+  private domainView(domain: Domain) {
+    return { name: domain.name, ttl: domain.ttl, zone_file: zoneFile(domain) };
+  }
+
+  private dnsChanged(): void {
+    this.dns?.setRecords(aRecordsOf(this.domains.values()));
   }
 
   /** The droplet as the API shows it. */

@@ -163,7 +163,8 @@ function prepareFiles(spec: HostSpec) {
     join(dir, "etc/hosts"),
     `127.0.0.1 localhost\n${spec.ip} ${spec.name}\n${spec.privateIp} ${spec.name}\n`,
   );
-  writeFileSync(join(dir, "etc/resolv.conf"), "# no DNS inside emulated droplets\n");
+  // the emulator's DNS server (/v2/domains), which answers at once and forwards nothing
+  writeFileSync(join(dir, "etc/resolv.conf"), `nameserver ${NETWORKS.public.gateway}\n`);
   writeFileSync(
     join(dir, "ssh/sshd_config"),
     [

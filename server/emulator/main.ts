@@ -56,11 +56,12 @@ await serverMain(
     } catch (error) {
       throw new Error(`cannot prepare the droplet network: ${(error as Error).message}`);
     }
+    await fleet.startDns((line) => console.log(`dropship-emulator: ${line}`));
     const baseUrl = `http://127.0.0.1:${port}`;
     const app = createApi(fleet, { token: env.token, ratePerMinute, baseUrl });
     app.listen({ port, hostname: "127.0.0.1" });
     console.log(
-      `dropship emulator listening on ${baseUrl}/v2 — droplets public on 10.77.0.0/16, private on 10.78.0.0/16`,
+      `dropship emulator listening on ${baseUrl}/v2 — droplets public on 10.77.0.0/16, private on 10.78.0.0/16${fleet.dnsServer ? `; DNS for /v2/domains at ${fleet.dnsServer}` : ""}`,
     );
     onShutdown(async () => {
       fleet.stop();

@@ -152,6 +152,62 @@ export class DigitalOcean {
     return { id: created.data.firewall.id as string, created: true };
   }
 
+  /**
+   * Points `domain` (a name in a zone on DigitalOcean DNS) at `address` with one A record:
+   * created, or the existing ones changed and duplicates removed. "not-hosted" when no zone of
+   * the account holds the name, so the caller can say which records to create by hand.
+   */
+  async pointDomain(
+    domain: string,
+    address: string,
+  ): Promise<"created" | "updated" | "unchanged" | "not-hosted"> {
+    const zones = await this.call("list domains", () =>
+      this.api.domain.listDomains({ per_page: 200 }),
+    );
+    const zone = zones.data.domains
+      .map((d) => d.name)
+      .filter((name) => domain === name || domain.endsWith(`.${name}`))
+      .sort((a, b) => b.length - a.length)[0];
+    if (!zone) return "not-hosted";
+    const label = domain === zone ? "@" : domain.slice(0, -zone.length - 1);
+    const listed = await this.call(`list the A records of ${domain}`, () =>
+      this.api.domain.listDomainRecords({
+        domain_name: zone,
+        type: "A",
+        name: domain,
+        per_page: 200,
+      }),
+    );
+    const [first, ...extra] = listed.data.domain_records.filter((r) => r.name === label);
+    for (const record of extra)
+      await this.call(`delete a second A record of ${domain}`, () =>
+        this.api.domain.deleteDomainRecord({ domain_name: zone, domain_record_id: record.id }),
+      );
+    if (!first) {
+      await this.call(`point ${domain} at ${address}`, () =>
+        this.api.domain.createDomainRecord({
+          domain_name: zone,
+          type: "A",
+          name: label,
+          data: address,
+          ttl: 300,
+        } as Parameters<typeof this.api.domain.createDomainRecord>[0]),
+      );
+      return "created";
+    }
+    if (first.data === address && extra.length === 0) return "unchanged";
+    await this.call(`point ${domain} at ${address}`, () =>
+      this.api.domain.updateDomainRecord({
+        domain_name: zone,
+        domain_record_id: first.id,
+        type: "A",
+        name: label,
+        data: address,
+      } as Parameters<typeof this.api.domain.updateDomainRecord>[0]),
+    );
+    return "updated";
+  }
+
   async deleteDroplet(id: number, name = String(id)): Promise<void> {
     try {
       await this.call(`delete droplet ${name}`, () =>
