@@ -9,6 +9,7 @@ import { run } from "../server/shared/proc.ts";
 import { formatUsers, tokenHash } from "../server/shared/users.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { startEmulatorDaemon } from "./lib/emulator.ts";
+import { pebbleRoot, preparePebble, untilPebbleAnswers } from "./lib/pebble.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
 import { addressOf, bringUp, entryOf, type SetupSettings } from "./lib/setup.ts";
 
@@ -19,8 +20,9 @@ const SPEC = {
 local DigitalOcean emulator boots each droplet as a host with its own network namespace and
 sshd). Starts the emulator and the receiver; creates proxy, redis, 2 production and 1
 staging droplets; configures them with the real playbooks; deploys the current checkout to
-production and a build stamped "-canary" to staging; routes 30% of new visitors to it.
-Prints the proxy and dashboard URLs, the admin token and the git commands that push to it,
+production and a build stamped "-canary" to staging; routes 30% of new visitors to it. The
+site is https://shop.test, its certificate issued over ACME by Let's Encrypt's test CA
+(pebble) through the emulator's DNS. Prints the proxy and dashboard URLs, the admin token and the git commands that push to it,
 and writes them, with everything the CLI needs (bun run status, scale, flags …), to
 .dropship/demo.env. Without an option it runs in the foreground, and Ctrl-C tears
 everything down.`,
@@ -41,6 +43,9 @@ const STATE = resolve(process.env.DROPSHIP_DEMO_DIR ?? join(ROOT, ".dropship"));
 const RUN = join(STATE, "demo");
 const PIDS = join(RUN, "pids.json");
 const ENV_FILE = join(STATE, "demo.env");
+/** the demo's domain, and the emulator's DNS server that answers for it */
+const DOMAIN = "shop.test";
+const EMULATOR_DNS = "10.77.0.1:53";
 
 await runVerb(SPEC, async ({ values }) => {
   if (values.detach && values.down) throw new ArgumentError("--detach or --down, not both");
@@ -109,6 +114,19 @@ async function up(pids: number[], stopping: () => boolean) {
   );
   const provider = new DigitalOcean({ token: apiToken, apiUrl });
 
+  // HTTPS as on a real account: the domain in the account's DNS (answered by the emulator's
+  // DNS server), certificates over ACME from Let's Encrypt's test CA, which validates through
+  // that DNS on port 80 of the proxy droplet
+  await step(`Let's Encrypt's test CA (pebble) and the domain ${DOMAIN}`);
+  const pebble = preparePebble(RUN, { httpPort: 80, dnsServer: EMULATOR_DNS });
+  record(startDaemon(pebble.argv, pebble.env, join(RUN, "pebble.log")));
+  await untilPebbleAnswers(pebble);
+  await provider.createDomain(DOMAIN);
+  const tlsEnv = {
+    DROPSHIP_DNS_SERVER: EMULATOR_DNS,
+    DROPSHIP_ACME_CA_FILE: pebble.listenerCaFile,
+  };
+
   const adminToken = crypto.randomUUID().replaceAll("-", "");
   // a named user, so the demo's pushes and changes are recorded as demo's (bun run users)
   const demoToken = crypto.randomUUID().replaceAll("-", "").repeat(2);
@@ -132,6 +150,7 @@ async function up(pids: number[], stopping: () => boolean) {
       "autoscale: { enabled: false, min: 2, max: 3 }",
       "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit }, health_timeout: 30s }",
       `gitops: { repo: ${JSON.stringify(gitopsDir)} }`,
+      `proxy: { tls: { domains: [${DOMAIN}], email: ops@${DOMAIN}, acme_directory: ${JSON.stringify(pebble.directory)} } }`,
       "",
     ].join("\n"),
   );
@@ -164,7 +183,11 @@ async function up(pids: number[], stopping: () => boolean) {
     releases: { production: releaseVersion(sha), staging },
     repos: join(RUN, "repos"),
     step,
+    tlsEnv,
+    say: (line) => process.stdout.write(`\n  ${line}`),
   });
+  const caFile = join(RUN, "ca.pem");
+  writeFileSync(caFile, await pebbleRoot(pebble));
   // visitors come in at the public address; the admin listener answers the control host in the VPC
   const proxyUrl = `http://${entryOf(fleet)}`;
   const dashboardUrl = `http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
@@ -183,6 +206,7 @@ async function up(pids: number[], stopping: () => boolean) {
     DROPSHIP_USERS_FILE: join(RUN, "users"),
     DIGITALOCEAN_TOKEN: apiToken,
     DIGITALOCEAN_API_URL: apiUrl,
+    ...tlsEnv,
   };
   record(
     startDaemon(
@@ -199,6 +223,9 @@ async function up(pids: number[], stopping: () => boolean) {
 
   const env = {
     PROXY_URL: proxyUrl,
+    DROPSHIP_DOMAIN: DOMAIN,
+    HTTPS_URL: `https://${DOMAIN}`,
+    DROPSHIP_CA_FILE: caFile,
     DASHBOARD_URL: dashboardUrl,
     GIT_REMOTE: gitRemote,
     GITOPS_REPO: gitopsDir,
@@ -214,7 +241,8 @@ async function up(pids: number[], stopping: () => boolean) {
   console.log(`
 dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}${h.publicAddress ? ` (public ${h.publicAddress})` : ""}`).join(", ")}.
 
-  proxy        ${proxyUrl}/   (30% of new visitors see staging, ${staging})
+  site         https://${DOMAIN}/   (30% of new visitors see staging, ${staging}; plain HTTP redirects)
+               curl --cacert ${caFile} --resolve ${DOMAIN}:443:${entryOf(fleet)} https://${DOMAIN}/
   dashboard    ${dashboardUrl}   (user demo, password ${demoToken}; or the admin token)
   admin token  ${adminToken}   (made up for this demo; nowhere else)
 

@@ -6,6 +6,8 @@ import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
 import { type Fleet, type FleetHost, gitopsInventories, readFleet } from "../../pipeline/fleet.ts";
 import { createRepo } from "../../pipeline/repos.ts";
 import { monitorSettingsOf, SETTINGS_VARIABLE } from "../../server/monitor/settings.ts";
+import { certificateDeps, tlsWanted } from "../../server/receiver/certificate-deps.ts";
+import { certificateRound } from "../../server/receiver/certificates.ts";
 import { runPlaybook } from "../../server/shared/ansible.ts";
 import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { fleetFirewalls } from "../../server/shared/cloud/firewall.ts";
@@ -215,6 +217,10 @@ export interface BringUpOptions {
   repos: string;
   /** says a step is starting */
   step: (text: string) => void | Promise<void>;
+  /** DROPSHIP_DNS_SERVER, DROPSHIP_ACME_CA_FILE, SMTP_URL … for getting certificates */
+  tlsEnv?: Record<string, string | undefined>;
+  /** says a line within a step */
+  say?: (line: string) => void;
 }
 
 /**
@@ -269,6 +275,43 @@ export async function bringUp(
   await deliverFleet(s, fleet, o.releases);
   await o.step("put the app hosts in the proxy's rotation");
   await routeFleet(redisUrl, fleet, s.config.ports.app);
+  if (tlsWanted(s.config)) {
+    await o.step(`HTTPS for ${s.config.proxy.tls.domains.join(", ")}`);
+    await bringUpHttps(s, fleet, redisUrl, o);
+  }
   seedReceiver(o.repos, s.work, o.commit);
   return { fleet, redisUrl };
+}
+
+/**
+ * Points each domain at the public entry where DigitalOcean holds its zone (else says which
+ * records to create by hand), then gets the certificates once; a failure is said, and the
+ * receiver keeps trying with backoff.
+ */
+async function bringUpHttps(s: SetupSettings, fleet: Fleet, redisUrl: string, o: BringUpOptions) {
+  const say = o.say ?? ((line: string) => console.log(`  ${line}`));
+  const entry = entryOf(fleet);
+  const { tls } = s.config.proxy;
+  if (!tls.certificate_file) {
+    for (const domain of tls.domains) {
+      const pointed = await s.provider.pointDomain(domain, entry);
+      say(
+        pointed === "not-hosted"
+          ? `${domain} is not on DigitalOcean DNS: create the record ${domain}. A ${entry} with your DNS provider`
+          : `${domain} A ${entry} (DigitalOcean DNS: ${pointed})`,
+      );
+    }
+  }
+  const redis = connectRedis(redisUrl, { purpose: "setup certificates", persistent: false });
+  try {
+    await whenReady(redis, redisUrl, 10_000);
+    const deps = {
+      ...certificateDeps(s.config, s.configFile, redis, say, { ...process.env, ...o.tlsEnv }),
+      entry: async () => [entry],
+    };
+    for (const outcome of (await certificateRound(deps)) ?? [])
+      say(`${outcome.domain}: ${outcome.result} — ${outcome.detail}`);
+  } finally {
+    redis.disconnect();
+  }
 }

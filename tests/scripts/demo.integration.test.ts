@@ -48,13 +48,48 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(again.err).toContain("a demo is already running");
     const proxy = settings.PROXY_URL as string;
     expect(proxy).toMatch(/^http:\/\/10\.77\.\d+\.\d+$/);
+    // HTTPS by default: the demo's domain, its certificate issued over ACME by the test CA
+    expect(up.out).toContain("shop.test A ");
+    expect(up.out).toMatch(/shop\.test: issued — valid until \d{4}-/);
+    expect(settings).toMatchObject({
+      DROPSHIP_DOMAIN: "shop.test",
+      HTTPS_URL: "https://shop.test",
+    });
+    const entry = new URL(proxy).hostname;
+    const curl = Bun.spawnSync(
+      [
+        "curl",
+        "-sS",
+        "--cacert",
+        settings.DROPSHIP_CA_FILE as string,
+        "--resolve",
+        `shop.test:443:${entry}`,
+        settings.HTTPS_URL as string,
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    expect(curl.stderr.toString()).toBe("");
+    expect(curl.stdout.toString()).toMatch(/^Hello from dropship (production|staging) /);
+    const plain = await fetch(`${proxy}/basket?x=1`, {
+      headers: { host: "shop.test" },
+      redirect: "manual",
+    });
+    expect(plain.status).toBe(308);
+    expect(plain.headers.get("location")).toBe("https://shop.test/basket?x=1");
+    // visitors from here on: https://shop.test, resolved to the proxy droplet, the demo CA trusted
+    const ca = readFileSync(settings.DROPSHIP_CA_FILE as string, "utf8");
+    const visit = (path: string, init: { headers?: Record<string, string> } = {}) =>
+      fetch(`https://${entry}${path}`, {
+        headers: { host: "shop.test", ...init.headers },
+        tls: { ca, serverName: "shop.test" },
+      });
     expect(up.out).toContain(`git remote add demo ${settings.GIT_REMOTE}`);
     expect(up.out).toContain(`admin token  ${settings.DROPSHIP_ADMIN_TOKEN}`);
 
     // through the proxy droplet: both tracks, the canary visibly another build
     const bodies = new Map<string, string>();
     for (let i = 0; i < 60; i++) {
-      const response = await fetch(`${proxy}/`);
+      const response = await visit(`/`);
       bodies.set(response.headers.get("x-dropship-track") ?? "none", await response.text());
     }
     expect([...bodies.keys()].sort()).toEqual(["production", "staging"]);
@@ -74,7 +109,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     );
     expect((await fetch(dashboard)).status).toBe(401);
     const auth = { authorization: `Bearer ${settings.DROPSHIP_ADMIN_TOKEN}` };
-    expect((await fetch(`${proxy}/_dropship/`, { headers: auth })).status).toBe(404);
+    expect((await visit(`/_dropship/`, { headers: auth })).status).toBe(404);
     expect(await (await fetch(dashboard, { headers: auth })).text()).toContain(
       "<title>dropship</title>",
     );
@@ -83,7 +118,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     const flip = run("scripts/flags.ts", ["set", "disableSET", "on"], settings);
     expect(flip.out.trim()).toBe("disableSET: off → on");
     await Bun.sleep(300);
-    expect((await fetch(`${proxy}/set`)).status).toBe(403);
+    expect((await visit(`/set`)).status).toBe(403);
     run("scripts/flags.ts", ["set", "disableSET", "off"], settings);
     const status = run("scripts/status.ts", [], settings);
     expect(status.code).toBe(0);
@@ -112,7 +147,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(push.exitCode).toBe(0);
     const greetings = new Set<string>();
     for (let i = 0; i < 20; i++) {
-      const response = await fetch(`${proxy}/`);
+      const response = await visit(`/`);
       const body = await response.text();
       if (response.headers.get("x-dropship-track") === "production")
         greetings.add(body.slice(0, 22));
@@ -122,8 +157,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(run("scripts/canary.ts", ["abort"], settings).code).toBe(0);
     await Bun.sleep(300);
     const blocked = new Set<string | null>();
-    for (let i = 0; i < 30; i++)
-      blocked.add((await fetch(`${proxy}/`)).headers.get("x-dropship-track"));
+    for (let i = 0; i < 30; i++) blocked.add((await visit(`/`)).headers.get("x-dropship-track"));
     expect(blocked).toEqual(new Set(["production"]));
     const canaryPush = git("push", settings.GIT_REMOTE as string, "HEAD:staging");
     const canaryOut = canaryPush.stdout.toString() + canaryPush.stderr.toString();
@@ -133,7 +167,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     await Bun.sleep(300);
     const canaryBodies = new Set<string>();
     for (let i = 0; i < 60; i++) {
-      const response = await fetch(`${proxy}/`);
+      const response = await visit(`/`);
       const body = await response.text();
       if (response.headers.get("x-dropship-track") === "staging") canaryBodies.add(body);
     }

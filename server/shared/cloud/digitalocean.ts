@@ -152,6 +152,11 @@ export class DigitalOcean {
     return { id: created.data.firewall.id as string, created: true };
   }
 
+  /** Adds a zone to the account's DNS (a domain the user has moved to DigitalOcean). */
+  async createDomain(name: string): Promise<void> {
+    await this.call(`add the domain ${name}`, () => this.api.domain.createDomain({ name }));
+  }
+
   /**
    * Points `domain` (a name in a zone on DigitalOcean DNS) at `address` with one A record:
    * created, or the existing ones changed and duplicates removed. "not-hosted" when no zone of
