@@ -190,7 +190,8 @@ async function up(pids: number[], stopping: () => boolean) {
   writeFileSync(caFile, await pebbleRoot(pebble));
   // visitors come in at the public address; the admin listener answers the control host in the VPC
   const proxyUrl = `http://${entryOf(fleet)}`;
-  const dashboardUrl = `http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
+  // the admin listener has the site's certificate too: its private address with the site's name
+  const dashboardUrl = `https://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
 
   await step("dropship-receiver");
   const receiverPort = freePort();
@@ -243,7 +244,8 @@ dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}${h.publicA
 
   site         https://${DOMAIN}/   (30% of new visitors see staging, ${staging}; plain HTTP redirects)
                curl --cacert ${caFile} --resolve ${DOMAIN}:443:${entryOf(fleet)} https://${DOMAIN}/
-  dashboard    ${dashboardUrl}   (user demo, password ${demoToken}; or the admin token)
+  dashboard    https://${DOMAIN}:${ADMIN_PORT}/_dropship/   (user demo, password ${demoToken}; or the admin token)
+               from this machine, in the VPC: ${DOMAIN} is ${addressOf(fleet, "proxy")} there (--resolve ${DOMAIN}:${ADMIN_PORT}:${addressOf(fleet, "proxy")})
   admin token  ${adminToken}   (made up for this demo; nowhere else)
 
 Push to it from this checkout:

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { missingHosts, wantedHosts } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
+import { tlsWanted } from "../server/receiver/certificate-deps.ts";
 import { providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { fleetEnvFile, writeFleetEnv } from "../server/shared/config/env-file.ts";
@@ -126,7 +127,8 @@ await runVerb(SPEC, async ({ values }) => {
   });
   const proxyUrl = `http://${entryOf(fleet)}${config.ports.proxy === 80 ? "" : `:${config.ports.proxy}`}`;
   // the admin listener answers the control host, which reaches the proxy in the VPC
-  const dashboardUrl = `http://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
+  const scheme = tlsWanted(config) ? "https" : "http";
+  const dashboardUrl = `${scheme}://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
   const fleetEnv = fleetEnvFile();
   writeFleetEnv(fleetEnv, {
     REDIS_URL: controlRedisUrl(redisPassword, addressOf(fleet, "redis"), config.ports.redis),

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FleetHostRecord } from "../gitops/model.ts";
 import { gitopsDir, InventoryRepo } from "../gitops/repo.ts";
@@ -71,7 +71,7 @@ function adminOrigin(env: Record<string, string | undefined>): string | undefine
 }
 
 /** The proxy's live view of its backends; undefined (and said) when it cannot be asked. */
-async function askProxy(notes: string[]): Promise<ProxyBackend[] | undefined> {
+async function askProxy(notes: string[], domain?: string): Promise<ProxyBackend[] | undefined> {
   const url = adminOrigin(process.env);
   const token = process.env.DROPSHIP_ADMIN_TOKEN;
   if (!url || !token) {
@@ -79,9 +79,17 @@ async function askProxy(notes: string[]): Promise<ProxyBackend[] | undefined> {
     return undefined;
   }
   try {
+    // with HTTPS the admin listener has the site's certificate: reached at the proxy's private
+    // address, it is checked against the site's name (and the demo's CA, DROPSHIP_CA_FILE)
+    const caFile = process.env.DROPSHIP_CA_FILE;
+    const tls =
+      url.startsWith("https:") && domain
+        ? { serverName: domain, ...(caFile ? { ca: readFileSync(caFile, "utf8") } : {}) }
+        : undefined;
     const response = await fetch(`${url}/_dropship/status`, {
       headers: { authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(3000),
+      ...(tls ? { tls } : {}),
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     return ((await response.json()) as { backends: ProxyBackend[] }).backends;
@@ -93,6 +101,7 @@ async function askProxy(notes: string[]): Promise<ProxyBackend[] | undefined> {
 
 async function show(redis: RedisClient) {
   const notes: string[] = [];
+  const { config } = loadLocatedConfig(() => {});
   const [backends, reports, canary, alerts, flags, deploys, scaling, inventory, proxy] =
     await Promise.all([
       listBackends(redis),
@@ -103,7 +112,7 @@ async function show(redis: RedisClient) {
       recentEvents(redis, KEYS.deploys, 8),
       recentEvents(redis, KEYS.scaling, 5),
       readInventory(),
-      askProxy(notes),
+      askProxy(notes, config.proxy.tls.domains[0]),
     ]);
   console.log("HOSTS");
   const rows = fleetRows({ inventory, reports, backends, proxy, now: Date.now() });
@@ -147,7 +156,6 @@ async function show(redis: RedisClient) {
       d.seconds ?? "",
     ]),
   ]);
-  const { config } = loadLocatedConfig(() => {});
   if (config.proxy.tls.domains.length > 0) {
     console.log("\nCERTIFICATES");
     const [held, statuses] = await Promise.all([readCertificates(redis), readStatuses(redis)]);

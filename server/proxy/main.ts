@@ -184,6 +184,21 @@ await serverMain(
     const https = new HttpsListener(env.httpsPort, (port, tls, retiring) =>
       appListener(port, httpsDeps, tls, retiring),
     );
+    /** The admin listener: plain HTTP, or HTTPS with the site's certificates once there are some. */
+    const adminListener = (port: number, tls?: Bun.TLSOptions[], retiring?: Retiring) =>
+      Bun.serve({
+        port,
+        hostname: env.host,
+        reusePort: true,
+        idleTimeout: idleTimeoutS,
+        ...(tls ? { tls } : {}),
+        fetch(request, adminServer) {
+          peers.set(request, adminServer.requestIP(request)?.address ?? "unknown");
+          const answer = admin.handle(request);
+          return retiring?.now ? closing(Promise.resolve(answer)) : answer;
+        },
+      });
+    const adminHttps = new HttpsListener(env.adminPort, adminListener);
     const tlsSubscriber = tlsOn
       ? connectRedis(env.redisUrl, { purpose: "dropship-proxy certificates", persistent: true })
       : undefined;
@@ -194,13 +209,17 @@ await serverMain(
           console.error(`dropship-proxy: certificates not read yet: ${error.message}`),
         );
       https.use(certificates.current());
+      adminHttps.use(certificates.current());
       certificates.listen(tlsSubscriber, () => {
         https.use(certificates.current());
+        adminHttps.use(certificates.current());
         console.log(
-          `dropship-proxy: HTTPS on :${https.listeningPort} with certificates for ${[...certificates.current().keys()].join(", ")}`,
+          `dropship-proxy: HTTPS on :${https.listeningPort} (admin on :${adminHttps.listeningPort}) with certificates for ${[...certificates.current().keys()].join(", ")}`,
         );
       });
     }
+    // until there is a certificate (or without TLS), the admin listener speaks plain HTTP
+    if (adminHttps.listeningPort === undefined) adminHttps.adopt(adminListener(env.adminPort));
     const server = tlsOn
       ? Bun.serve({
           port: env.port,
@@ -218,16 +237,11 @@ await serverMain(
           },
         })
       : appListener(env.port, deps);
-    const adminServer = Bun.serve({
-      port: env.adminPort,
-      hostname: env.host,
-      reusePort: true,
-      idleTimeout: idleTimeoutS,
-      fetch(request, adminServer) {
-        peers.set(request, adminServer.requestIP(request)?.address ?? "unknown");
-        return admin.handle(request);
+    const adminServer = {
+      get port() {
+        return adminHttps.listeningPort;
       },
-    });
+    };
     const traffic = startTrafficReports(
       redis,
       `${hostname()}:${server.port}`,
@@ -248,7 +262,7 @@ await serverMain(
     );
 
     onShutdown(async () => {
-      await Promise.all([server.stop(), adminServer.stop(), https.stop()]);
+      await Promise.all([server.stop(), adminHttps.stop(), https.stop()]);
       tlsSubscriber?.disconnect();
       checks.stop();
       traffic.stop();

@@ -153,6 +153,8 @@ export interface Retiring {
 export class HttpsListener {
   private server: Server<unknown> | undefined;
   private retiring: Retiring = { now: false };
+  /** the server in use is an adopted plain-HTTP one */
+  private plain = false;
   private port: number;
   private readonly retired = new Set<ReturnType<typeof setTimeout>>();
 
@@ -172,6 +174,16 @@ export class HttpsListener {
     return this.server?.port;
   }
 
+  /**
+   * Serves with this plain-HTTP server until the first certificate replaces it, at once: its
+   * clients cannot go on over TLS whatever the grace.
+   */
+  adopt(server: Server<unknown>): void {
+    this.server = server;
+    this.plain = true;
+    this.port = server.port ?? this.port;
+  }
+
   use(pairs: ReadonlyMap<string, CertificatePair>): void {
     if (pairs.size === 0) return;
     const tls = [...pairs].map(([serverName, pair]) => ({ ...pair, serverName }));
@@ -181,6 +193,11 @@ export class HttpsListener {
     const [old, oldRetiring] = [this.server, this.retiring];
     [this.server, this.retiring] = [next, retiring];
     if (!old) return;
+    if (this.plain) {
+      this.plain = false;
+      void old.stop();
+      return;
+    }
     oldRetiring.now = true;
     const timer = setTimeout(() => {
       this.retired.delete(timer);

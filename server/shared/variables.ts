@@ -29,6 +29,8 @@ export const VARIABLES = {
     "host:port of the DNS server that checks a domain points at the proxy (default: the system's)",
   DROPSHIP_ACME_CA_FILE:
     "PEM the ACME directory's own HTTPS is signed by, for a test CA such as pebble (default: the system's)",
+  DROPSHIP_CA_FILE:
+    "PEM of a CA to trust for the proxy's HTTPS besides the system's (the demo's test CA)",
   SMTP_URL: "smtp(s)://user:password@host:port for mail; unset: notices are only printed",
   ALERT_EMAIL_TO: "who gets the mail",
   VERBOSE: "1: a failure prints its stack too",

@@ -101,18 +101,16 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     );
 
     // the dashboard is on the admin listener, another origin than the one visitors use: the
-    // proxy's private address, for the control host in the VPC
+    // proxy's private address, for the control host in the VPC, with the site's certificate
     const dashboard = settings.DASHBOARD_URL as string;
-    expect(dashboard).toMatch(/^http:\/\/10\.78\.\d+\.\d+:9090\/_dropship\/$/);
-    expect(new URL(dashboard).host.split(".").slice(2)).toEqual(
-      new URL(`${proxy}:9090`).host.split(".").slice(2),
-    );
-    expect((await fetch(dashboard)).status).toBe(401);
+    expect(dashboard).toMatch(/^https:\/\/10\.78\.\d+\.\d+:9090\/_dropship\/$/);
+    expect(new URL(dashboard).hostname.split(".").slice(2)).toEqual(entry.split(".").slice(2));
+    const asAdmin = (headers: Record<string, string> = {}) =>
+      fetch(dashboard, { headers, tls: { ca, serverName: "shop.test" } });
+    expect((await asAdmin()).status).toBe(401);
     const auth = { authorization: `Bearer ${settings.DROPSHIP_ADMIN_TOKEN}` };
     expect((await visit(`/_dropship/`, { headers: auth })).status).toBe(404);
-    expect(await (await fetch(dashboard, { headers: auth })).text()).toContain(
-      "<title>dropship</title>",
-    );
+    expect(await (await asAdmin(auth)).text()).toContain("<title>dropship</title>");
 
     // the CLI works against it with demo.env's settings
     const flip = run("scripts/flags.ts", ["set", "disableSET", "on"], settings);
@@ -126,6 +124,10 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       /demo-production-1\s+production\s+10\.78\.\d+\.\d+\s+\w{12}\s+in rotation\s+healthy/,
     );
     expect(status.out).toContain("for 5 droplets");
+    // health above came from the admin listener over HTTPS; each domain's expiry is shown
+    expect(status.out).toMatch(
+      /CERTIFICATES\nDOMAIN +EXPIRES +DAYS LEFT +ISSUER +LAST ERROR\nshop\.test +\d{4}-\d\d-\d\d +\d+ +CN=Pebble/,
+    );
 
     // a push to its receiver is tested, built and rolled out to both production droplets
     const clone = join(tempDir("dropship-demo-clone-"), "app");

@@ -8,7 +8,7 @@ import { putCertificate, readStatuses } from "../../../server/shared/state/tls.t
 import { certificateFacts } from "../../../server/shared/tls/certificate.ts";
 import { startPebble } from "../../helpers/pebble.ts";
 import { freePort } from "../../helpers/ports.ts";
-import { addBackend, startProxy } from "../../helpers/proxy.ts";
+import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { rawRequest, statusOf } from "../../helpers/raw.ts";
 import { startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
@@ -167,6 +167,15 @@ test("issue over ACME HTTP-01, then serve HTTPS by SNI with Secure cookies and H
   await settled();
   expect(certificateFacts(await servedCertificate("shop.test"))?.names).toEqual(["shop.test"]);
   expect((await curl("www.shop.test")).out).toMatch(/\n0 200$/);
+  // the admin listener takes the site's certificate too, and speaks plain HTTP no more
+  const adminPort = new URL(proxy.adminUrl).port;
+  const status = await fetch(`https://127.0.0.1:${adminPort}/_dropship/status`, {
+    headers: admin,
+    tls: { ca: readFileSync(rootFile, "utf8"), serverName: "shop.test" },
+  });
+  expect(status.status).toBe(200);
+  expect(await status.json()).toHaveProperty("backends");
+  await expect(fetch(`${proxy.adminUrl}/_dropship/healthz`)).rejects.toThrow();
   // a second round with nothing due asks the CA for nothing
   expect(await certificateRound(deps())).toEqual([]);
 }, 60_000);
