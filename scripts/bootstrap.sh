@@ -31,7 +31,7 @@ need dnsmasq dnsmasq-base
 need pebble pebble
 # the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
 case "${1:-}" in
-  test*) need chromium "chromium fonts-liberation" ;;
+  test*) need chromium "chromium fonts-liberation"; need certutil libnss3-tools ;;
 esac
 
 if [ -n "$missing" ]; then

@@ -17,7 +17,7 @@ import { renderDashboard } from "./dashboard/page.ts";
 import type { Metrics } from "./metrics.ts";
 import { pathStart, reservedPath } from "./reserved.ts";
 import type { Routing } from "./routing.ts";
-import { statusOf } from "./status.ts";
+import { type CertificateView, statusOf } from "./status.ts";
 
 export interface AdminDeps {
   /** undefined: admin routes answer 503 until the proxy is started with a token */
@@ -33,6 +33,8 @@ export interface AdminDeps {
   peerOf: (request: Request) => string;
   /** where refused changes are said */
   log: (line: string) => void;
+  /** the certificates served, with their expiry (none without HTTPS) */
+  certificates?: () => CertificateView[];
 }
 
 const text = (status: number, body: string, headers: Record<string, string> = {}) =>
@@ -147,7 +149,9 @@ export function createAdmin(deps: AdminDeps) {
         },
         checkedBody(FlagChangeBody),
       )
-      .get("/_dropship/status", () => Response.json(statusOf(routing, flags, deps.version)))
+      .get("/_dropship/status", () =>
+        Response.json(statusOf(routing, flags, deps.version, deps.certificates?.() ?? [])),
+      )
       .put(
         "/_dropship/canary",
         async ({ body, request }) => {
@@ -190,13 +194,20 @@ export function createAdmin(deps: AdminDeps) {
       .get(
         "/_dropship/",
         () =>
-          new Response(renderDashboard(statusOf(routing, flags, deps.version)), {
-            headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
-          }),
+          new Response(
+            renderDashboard(statusOf(routing, flags, deps.version, deps.certificates?.() ?? [])),
+            {
+              headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
+            },
+          ),
       )
       .get("/_dropship/dashboard.json", async () =>
         Response.json(
-          await dashboardData(statusOf(routing, flags, deps.version), deps.metrics, deps.redis),
+          await dashboardData(
+            statusOf(routing, flags, deps.version, deps.certificates?.() ?? []),
+            deps.metrics,
+            deps.redis,
+          ),
           { headers: { "cache-control": "no-store" } },
         ),
       )

@@ -2,7 +2,18 @@ import type { FlagClient } from "../shared/flags/client.ts";
 import { describeFlag } from "../shared/flags/model.ts";
 import type { Routing } from "./routing.ts";
 
-export function statusOf(routing: Routing, flags: FlagClient, version: string) {
+/** A certificate the proxy serves, as status and the dashboard show it. */
+export interface CertificateView {
+  domain: string;
+  notAfter: string;
+}
+
+export function statusOf(
+  routing: Routing,
+  flags: FlagClient,
+  version: string,
+  certificates: CertificateView[] = [],
+) {
   const { canary } = routing;
   return {
     version,
@@ -27,6 +38,7 @@ export function statusOf(routing: Routing, flags: FlagClient, version: string) {
       version: m.health.version || null,
       inFlight: m.inFlight,
     })),
+    certificates,
     flags: flags.all().map((f) => ({
       name: f.name,
       state: describeFlag(f),

@@ -80,6 +80,7 @@ export async function dashboardData(
     canary: status.canary,
     alerts: status.alerts,
     flags: status.flags,
+    certificates: status.certificates,
     traffic: metrics.totals(),
     hosts,
     charts,

@@ -1,0 +1,135 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { putCertificate } from "../../../server/shared/state/tls.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually, startServer } from "../../helpers/server.ts";
+import { fileTempDir } from "../../helpers/tmp.ts";
+
+// The dashboard over HTTPS in headless Chromium, which trusts a CA of this test's own through
+// its NSS database (as a person trusts the demo's CA) and resolves shop.test to the proxy.
+const dir = fileTempDir("dropship-dash-tls-");
+const openssl = (...args: string[]) => {
+  const run = Bun.spawnSync(["openssl", ...args], { cwd: dir, stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`openssl ${args[0]}: ${run.stderr.toString()}`);
+};
+const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+openssl(
+  "req",
+  "-x509",
+  ...EC,
+  "-keyout",
+  "ca.key",
+  "-out",
+  "ca.pem",
+  "-days",
+  "2",
+  "-subj",
+  "/CN=dropship test CA",
+);
+openssl("req", ...EC, "-keyout", "site.key", "-out", "site.csr", "-subj", "/CN=shop.test");
+Bun.write(join(dir, "ext"), "subjectAltName=DNS:shop.test\n");
+openssl(
+  "x509",
+  "-req",
+  "-in",
+  "site.csr",
+  "-CA",
+  "ca.pem",
+  "-CAkey",
+  "ca.key",
+  "-CAcreateserial",
+  "-out",
+  "site.pem",
+  "-days",
+  "40",
+  "-extfile",
+  "ext",
+);
+
+const redis = await startRedis();
+const state = await connectTo(redis);
+const app = await startServer("app", { REDIS_URL: redis.url, DROPSHIP_TRACK: "production" });
+await addBackend(state, "production", app.url);
+await putCertificate(state, "shop.test", {
+  cert: readFileSync(join(dir, "site.pem"), "utf8"),
+  key: readFileSync(join(dir, "site.key"), "utf8"),
+  notAfter: new Date(Date.now() + 40 * 86_400_000).toISOString(),
+  issuedAt: new Date().toISOString(),
+  issuer: "CN=dropship test CA",
+});
+const httpsPort = freePort();
+const proxy = await startProxy(
+  redis,
+  "health: { interval: 200ms, timeout: 1s }\nproxy: { tls: { domains: [shop.test] } }\n",
+  { DROPSHIP_HTTPS_PORT: String(httpsPort) },
+);
+const adminPort = new URL(proxy.adminUrl).port;
+
+const home = join(dir, "home");
+mkdirSync(join(home, ".pki/nssdb"), { recursive: true });
+for (const argv of [
+  ["certutil", "-N", "-d", `sql:${home}/.pki/nssdb`, "--empty-password"],
+  [
+    "certutil",
+    "-A",
+    "-d",
+    `sql:${home}/.pki/nssdb`,
+    "-t",
+    "C,,",
+    "-n",
+    "dropship-test",
+    "-i",
+    join(dir, "ca.pem"),
+  ],
+]) {
+  const run = Bun.spawnSync(argv, { stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${run.stderr.toString()}`);
+}
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  env: { ...process.env, HOME: home },
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP shop.test 127.0.0.1",
+  ],
+});
+afterAll(() => browser.close());
+
+test("the dashboard over HTTPS: a trusted certificate, and each domain's expiry", async () => {
+  const context = await browser.newContext({
+    httpCredentials: { username: "admin", password: ADMIN_TOKEN },
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(m.text());
+  });
+  const response = await page.goto(`https://shop.test:${adminPort}/_dropship/`);
+  expect(response?.status()).toBe(200);
+  // Chromium checked the chain against the CA it was told to trust: no interstitial, a secure page
+  expect(await page.evaluate("window.isSecureContext && location.protocol")).toBe("https:");
+  expect((await response?.securityDetails())?.subjectName).toBe("shop.test");
+  await eventually(
+    async () => page.locator("#certificates-section").isVisible(),
+    5000,
+    "the certificates",
+  );
+  const row = await page.locator("#certificates tr").nth(1).innerText();
+  expect(row).toMatch(/^shop\.test\s+\d{4}-\d\d-\d\d\s+(39|40)$/);
+  // the site itself, over the same certificate
+  const site = await page.goto(`https://shop.test:${httpsPort}/`);
+  expect(site?.status()).toBe(200);
+  expect(await site?.text()).toContain("Hello from dropship production");
+  expect(problems).toEqual([]);
+  await context.close();
+});
