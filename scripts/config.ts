@@ -1,11 +1,14 @@
 import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import {
+  ConfigError,
   DEFAULT_CONFIG_FILE,
   EXAMPLE_CONFIG_FILE,
   loadConfig,
 } from "../server/shared/config/load.ts";
 import { describeSecret, SECRET_VARIABLES } from "../server/shared/secrets.ts";
+import { readOwnCertificate } from "../server/shared/tls/files.ts";
 import { runVerb, type VerbSpec } from "./lib/cli.ts";
 
 const SPEC = {
@@ -29,11 +32,22 @@ const DURATION_KEYS = new Set([
   "cooldown",
   "lock_timeout",
   "health_timeout",
+  "renew_before",
+  "warn_before",
 ]);
 
 await runVerb(SPEC, ({ positionals }) => {
   const file = positionals[0] ?? process.env.DROPSHIP_CONFIG ?? pickDefault();
   const config = loadConfig(file);
+  // a certificate of one's own is checked here too: that it is one, is its key's, covers the
+  // domains and is valid now
+  if (config.proxy.tls.certificate_file) {
+    try {
+      readOwnCertificate(config.proxy.tls, dirname(resolve(file)));
+    } catch (error) {
+      throw new ConfigError(file, [(error as Error).message]);
+    }
+  }
   const shown = JSON.parse(
     JSON.stringify(config, (key, value) =>
       typeof value === "number" && DURATION_KEYS.has(key) ? formatDuration(value) : value,

@@ -14,6 +14,7 @@ import { ADMIN_PORT } from "../server/shared/env.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
 import { counted } from "../server/shared/text/words.ts";
+import { readOwnCertificate } from "../server/shared/tls/files.ts";
 import { runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { addressOf, bringUp, controlRedisUrl, entryOf } from "./lib/setup.ts";
 
@@ -53,6 +54,14 @@ await runVerb(SPEC, async ({ values }) => {
   const dryRun = values["dry-run"] === true;
   const env = process.env;
   const { config, file: configFile } = loadRequiredConfig((line) => console.log(line));
+  // a certificate file that cannot serve is said before anything is created
+  if (config.proxy.tls.certificate_file) {
+    try {
+      readOwnCertificate(config.proxy.tls, dirname(configFile));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   const repo = inventoryRepoFor(config);
   const inventory = await repo.read();
   const missing = missingHosts(inventory, config.name, wantedHosts(config));

@@ -80,21 +80,32 @@ export async function certificateRound(
         const fault = await resolutionFault(domain, await deps.entry(), deps.dnsServer);
         if (fault) throw new Error(fault);
         deps.say(`certificates: asking ${tls.acme_directory} for ${domain} (${why})`);
-        const issued = await issueCertificate({
+        const request = {
           directory: tls.acme_directory,
           email: tls.email,
           domain,
           accountKey: await accountKey(redis),
           challenges: {
-            put: (token, answer) => putChallenge(redis, token, answer, CHALLENGE_MS),
-            remove: (token) => removeChallenge(redis, token),
+            put: (token: string, answer: string) =>
+              putChallenge(redis, token, answer, CHALLENGE_MS),
+            remove: (token: string) => removeChallenge(redis, token),
           },
           ...(deps.directoryCa ? { directoryCa: deps.directoryCa } : {}),
-        });
+        };
+        const known = await redis.hget(TLS_KEYS.accountUrls, tls.acme_directory);
+        const issued = known
+          ? await issueCertificate({ ...request, accountUrl: known }).catch((error: Error) => {
+              // an account the CA no longer knows (a test CA restarted): register again
+              if (!/account/i.test(error.message)) throw error;
+              return issueCertificate(request);
+            })
+          : await issueCertificate(request);
+        await redis.hset(TLS_KEYS.accountUrls, tls.acme_directory, issued.accountUrl);
         const facts = certificateFacts(issued.cert);
         if (!facts) throw new Error("the CA's answer is not a certificate");
         await putCertificate(redis, domain, {
-          ...issued,
+          cert: issued.cert,
+          key: issued.key,
           notAfter: facts.notAfter.toISOString(),
           issuedAt: now.toISOString(),
           issuer: facts.issuer,

@@ -16,6 +16,8 @@ export const TLS_KEYS = {
   lock: "tls:lock",
   /** string: the ACME account's private key (PEM) */
   account: "tls:account",
+  /** hash: ACME directory URL → the account's URL there */
+  accountUrls: "tls:account-urls",
   /** pub/sub: a domain whose certificate changed */
   changed: "tls:changed",
 } as const;

@@ -12,6 +12,8 @@ export interface IssueRequest {
   domain: string;
   /** PEM account key (made once and kept by the caller) */
   accountKey: string;
+  /** the account's URL at this directory, once known: registering again is skipped */
+  accountUrl?: string;
   challenges: {
     put(token: string, answer: string): Promise<void>;
     remove(token: string): Promise<void>;
@@ -23,6 +25,8 @@ export interface IssueRequest {
 export interface Issued {
   cert: string;
   key: string;
+  /** the account's URL, to give as accountUrl next time */
+  accountUrl: string;
 }
 
 export async function newAccountKey(): Promise<string> {
@@ -55,6 +59,9 @@ async function issue(request: IssueRequest): Promise<Issued> {
     directoryUrl: request.directory,
     accountKey: request.accountKey,
     backoffAttempts: 8,
+    // a known account is not registered again: acme-client would then send an update that
+    // says nothing without a contact, which pebble refuses
+    ...(request.accountUrl ? { accountUrl: request.accountUrl } : {}),
   });
   const [key, csr] = await acme.crypto.createCsr(
     { commonName: request.domain, altNames: [request.domain] },
@@ -76,7 +83,7 @@ async function issue(request: IssueRequest): Promise<Issued> {
       await request.challenges.remove(challenge.token);
     },
   });
-  return { cert, key: key.toString() };
+  return { cert, key: key.toString(), accountUrl: client.getAccountUrl() };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { InventoryRepo } from "../../../gitops/repo.ts";
 import { DnsServer } from "../../../server/emulator/dns.ts";
 import { type CertificateDeps, certificateRound } from "../../../server/receiver/certificates.ts";
 import { connectRedis, whenReady } from "../../../server/shared/state/redis.ts";
@@ -14,6 +15,8 @@ import { startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
+
+const ROOT = join(import.meta.dir, "../../..");
 
 // The whole ACME flow with real parts: Let's Encrypt's test CA (pebble) resolving names through
 // a real DNS server (dnsmasq), validating HTTP-01 against dropship-proxy, which answers the
@@ -301,6 +304,66 @@ test("a certificate swap under load drops no request", async () => {
   expect(ok).toBeGreaterThan(100);
 }, 60_000);
 
+test("bun run certs: list shows each domain's expiry, renew asks now, an unknown name is refused", async () => {
+  // the inventory says where the proxy is: the public entry the names must point at
+  const inventoryDir = join(dir, "inventory");
+  await new InventoryRepo(inventoryDir).commit(
+    {
+      desired: {},
+      hosts: [
+        {
+          name: "shop-proxy-1",
+          role: "proxy",
+          dropletId: 1,
+          address: "127.0.0.1",
+          region: "nyc3",
+          size: "s-1vcpu-1gb",
+          created: "2026-11-30",
+        },
+      ],
+    },
+    "test: a proxy",
+  );
+  const config = join(dir, "certs.yml");
+  writeFileSync(
+    config,
+    `proxy: { tls: { domains: [shop.test, www.shop.test], acme_directory: "${pebble.directory}" } }\n`,
+  );
+  const certs = async (...args: string[]) => {
+    const child = Bun.spawn([process.execPath, join(ROOT, "scripts/certs.ts"), ...args], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        DROPSHIP_CONFIG: config,
+        REDIS_URL: redis.url,
+        DROPSHIP_GITOPS_REPO: inventoryDir,
+        DROPSHIP_DNS_SERVER: `127.0.0.1:${dns.port}`,
+        DROPSHIP_ACME_CA_FILE: pebble.listenerCaFile,
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    return { out, err, code };
+  };
+  const listed = await certs("list");
+  expect(listed.code).toBe(0);
+  expect(listed.out).toMatch(/^DOMAIN +EXPIRES +DAYS LEFT +ISSUER +LAST ERROR$/m);
+  expect(listed.out).toMatch(/^shop\.test +\d{4}-\d\d-\d\d +\d+ +CN=Pebble Intermediate/m);
+  const renewed = await certs("renew", "www.shop.test");
+  expect(renewed.err).toBe("");
+  expect(renewed.out).toMatch(/^www\.shop\.test: issued — valid until \d{4}-/m);
+  expect(renewed.code).toBe(0);
+  const unknown = await certs("renew", "other.test");
+  expect(unknown.code).toBe(2);
+  expect(unknown.err).toContain(
+    "other.test is not in proxy/tls/domains (shop.test, www.shop.test)",
+  );
+}, 60_000);
+
 test("a certificate from files is checked, stored and served; a bad one is refused", async () => {
   const make = (name: string, names: string) =>
     Bun.spawnSync([
@@ -348,6 +411,20 @@ test("a certificate from files is checked, stored and served; a bad one is refus
   );
   const expired = certificateRound(deps(own), new Date(Date.now() + 91 * 86_400_000));
   await expect(expired).rejects.toThrow(/own\.pem expired on /);
+  // bun run config (and setup, before it creates anything) refuses the pair at the door
+  const badConfig = join(dir, "bad-cert.yml");
+  writeFileSync(
+    badConfig,
+    "proxy: { tls: { domains: [shop.test], certificate_file: own.pem, key_file: other.key } }\n",
+  );
+  const checked = Bun.spawnSync([process.execPath, join(ROOT, "scripts/config.ts"), badConfig], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(checked.exitCode).toBe(1);
+  expect(checked.stderr.toString()).toContain(
+    `${badConfig}: 1 problem\n  proxy/tls: ${join(dir, "other.key")} is not the key of ${join(dir, "own.pem")}`,
+  );
 
   // the proxy refuses a pair from Redis whose key is not its certificate's, and keeps serving
   await settled();
