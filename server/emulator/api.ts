@@ -135,17 +135,18 @@ export function createApi(fleet: Fleet, options: ApiOptions) {
       set.status = 204;
       return "";
     })
-    .post("/v2/domains", ({ body, set }) => {
+    .post("/v2/domains", async ({ body, set }) => {
+      const domain = await fleet.createDomain(body);
       set.status = 201;
-      return { domain: fleet.createDomain(body) };
+      return { domain };
     })
     .get("/v2/domains", () => {
       const domains = fleet.listDomains();
       return { domains, links: {}, meta: { total: domains.length } };
     })
     .get("/v2/domains/:name", ({ params }) => ({ domain: fleet.getDomain(params.name) }))
-    .delete("/v2/domains/:name", ({ params, set }) => {
-      fleet.deleteDomain(params.name);
+    .delete("/v2/domains/:name", async ({ params, set }) => {
+      await fleet.deleteDomain(params.name);
       set.status = 204;
       return "";
     })
@@ -153,9 +154,10 @@ export function createApi(fleet: Fleet, options: ApiOptions) {
       const records = fleet.listRecords(params.name, { type: query.type, name: query.name });
       return { domain_records: records, links: {}, meta: { total: records.length } };
     })
-    .post("/v2/domains/:name/records", ({ params, body, set }) => {
+    .post("/v2/domains/:name/records", async ({ params, body, set }) => {
+      const record = await fleet.createRecord(params.name, body);
       set.status = 201;
-      return { domain_record: fleet.createRecord(params.name, body) };
+      return { domain_record: record };
     })
     .get("/v2/domains/:name/records/:id", ({ params }) => {
       const record = fleet.listRecords(params.name).find((r) => r.id === Number(params.id));
@@ -163,14 +165,14 @@ export function createApi(fleet: Fleet, options: ApiOptions) {
         throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
       return { domain_record: record };
     })
-    .put("/v2/domains/:name/records/:id", ({ params, body }) => ({
-      domain_record: fleet.updateRecord(params.name, Number(params.id), body),
+    .put("/v2/domains/:name/records/:id", async ({ params, body }) => ({
+      domain_record: await fleet.updateRecord(params.name, Number(params.id), body),
     }))
-    .patch("/v2/domains/:name/records/:id", ({ params, body }) => ({
-      domain_record: fleet.updateRecord(params.name, Number(params.id), body),
+    .patch("/v2/domains/:name/records/:id", async ({ params, body }) => ({
+      domain_record: await fleet.updateRecord(params.name, Number(params.id), body),
     }))
-    .delete("/v2/domains/:name/records/:id", ({ params, set }) => {
-      fleet.deleteRecord(params.name, Number(params.id));
+    .delete("/v2/domains/:name/records/:id", async ({ params, set }) => {
+      await fleet.deleteRecord(params.name, Number(params.id));
       set.status = 204;
       return "";
     })

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** An A record as a DNS server answers it. */
@@ -10,6 +10,39 @@ export interface ARecord {
 /** The hosts file dnsmasq answers from: one `address name` line per A record. */
 export function hostsFileText(records: readonly ARecord[]): string {
   return records.map((r) => `${r.address} ${r.name}`).join("\n") + (records.length ? "\n" : "");
+}
+
+/** Where the running emulator's dnsmasq says its pid, so the next emulator can find it. */
+const PID_FILE = "/run/dropship-emulator-dns.pid";
+
+/**
+ * An emulator killed outright leaves its dnsmasq holding the port (dnsmasq changes its
+ * credentials, which clears a parent-death signal): the next one stops it by the pid it wrote,
+ * once sure that pid is still that dnsmasq.
+ */
+async function stopLeftover(): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(PID_FILE, "utf8").trim());
+  } catch {
+    return;
+  }
+  const cmdline = (() => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      return "";
+    }
+  })();
+  if (pid > 0 && cmdline.startsWith("dnsmasq\0") && cmdline.includes(`--pid-file=${PID_FILE}`)) {
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && existsSync(`/proc/${pid}/cmdline`)) {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8") === "") break; // a zombie: the port is free
+      await Bun.sleep(20);
+    }
+  }
+  rmSync(PID_FILE, { force: true });
 }
 
 /**
@@ -30,6 +63,9 @@ export class DnsServer {
 
   async start(records: readonly ARecord[] = []): Promise<void> {
     writeFileSync(this.hostsFile, hostsFileText(records));
+    // a fresh log: setRecords counts its "read" lines (Bun writes a child's output from offset 0)
+    writeFileSync(join(this.dir, "dnsmasq.log"), "");
+    await stopLeftover();
     this.process = Bun.spawn(
       [
         "dnsmasq",
@@ -44,7 +80,7 @@ export class DnsServer {
         `--addn-hosts=${this.hostsFile}`,
         "--local=/#/",
         "--user=root",
-        `--pid-file=${join(this.dir, "dnsmasq.pid")}`,
+        `--pid-file=${PID_FILE}`,
         "--log-facility=-",
       ],
       { stdout: "ignore", stderr: Bun.file(join(this.dir, "dnsmasq.log")) },
@@ -52,10 +88,23 @@ export class DnsServer {
     await this.untilAnswering();
   }
 
-  /** Replaces every record; dnsmasq reads the file again at once. */
-  setRecords(records: readonly ARecord[]): void {
+  /** Replaces every record; resolves once dnsmasq has read them (it says so in its log). */
+  async setRecords(records: readonly ARecord[]): Promise<void> {
     writeFileSync(this.hostsFile, hostsFileText(records));
-    this.process?.kill("SIGHUP");
+    if (!this.process) return;
+    const reads = () => this.log().split(`read ${this.hostsFile}`).length;
+    const before = reads();
+    this.process.kill("SIGHUP");
+    const deadline = Date.now() + 2000;
+    while (reads() === before && Date.now() < deadline) await Bun.sleep(2);
+  }
+
+  private log(): string {
+    try {
+      return readFileSync(join(this.dir, "dnsmasq.log"), "utf8");
+    } catch {
+      return "";
+    }
   }
 
   stop(): void {
@@ -63,15 +112,15 @@ export class DnsServer {
     this.process = undefined;
   }
 
+  /** dnsmasq reads its records once it listens: this one's own log says when. */
   private async untilAnswering() {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
       if (this.process?.exitCode !== null && this.process?.exitCode !== undefined)
         throw new Error(
-          `dnsmasq exited (${this.process.exitCode}); see ${join(this.dir, "dnsmasq.log")}`,
+          `dnsmasq exited (${this.process.exitCode}): ${this.log().trim().split("\n").at(-1)}`,
         );
-      const probe = Bun.spawnSync(["ss", "-uln", `sport = :${this.port}`], { stdout: "pipe" });
-      if (probe.stdout.toString().includes(`:${this.port}`)) return;
+      if (this.log().includes(`read ${this.hostsFile}`)) return;
       await Bun.sleep(20);
     }
     throw new Error(`dnsmasq did not listen on ${this.address}:${this.port} within 5 s`);

@@ -354,7 +354,7 @@ export class Fleet {
     }
   }
 
-  createDomain(body: unknown) {
+  async createDomain(body: unknown) {
     const checked = checkDomainBody(body, (name) => this.domains.has(name));
     if (!checked.ok) throw new ApiFault(checked.status, "unprocessable_entity", checked.message);
     const domain: Domain = { name: checked.value.name, ttl: 1800, zone_file: "", records: [] };
@@ -375,7 +375,7 @@ export class Fleet {
       domain.records.push(record("NS", "@", `${ns}.digitalocean.com`));
     if (checked.value.ip) domain.records.push(record("A", "@", checked.value.ip));
     this.domains.set(domain.name, domain);
-    this.dnsChanged();
+    await this.dnsChanged();
     return this.domainView(domain);
   }
 
@@ -387,10 +387,10 @@ export class Fleet {
     return this.domainView(this.domainOf(name));
   }
 
-  deleteDomain(name: string): void {
+  async deleteDomain(name: string): Promise<void> {
     this.domainOf(name);
     this.domains.delete(name);
-    this.dnsChanged();
+    await this.dnsChanged();
   }
 
   listRecords(name: string, filter: { type?: string; name?: string } = {}): DomainRecord[] {
@@ -401,17 +401,17 @@ export class Fleet {
     );
   }
 
-  createRecord(name: string, body: unknown): DomainRecord {
+  async createRecord(name: string, body: unknown): Promise<DomainRecord> {
     const domain = this.domainOf(name);
     const checked = checkRecordBody(body);
     if (!checked.ok) throw new ApiFault(checked.status, "unprocessable_entity", checked.message);
     const record = { id: this.nextRecord++, ...checked.value };
     domain.records.push(record);
-    this.dnsChanged();
+    await this.dnsChanged();
     return record;
   }
 
-  updateRecord(name: string, id: number, body: unknown): DomainRecord {
+  async updateRecord(name: string, id: number, body: unknown): Promise<DomainRecord> {
     const domain = this.domainOf(name);
     const record = domain.records.find((r) => r.id === id);
     if (!record)
@@ -419,16 +419,16 @@ export class Fleet {
     const checked = checkRecordBody(body, record);
     if (!checked.ok) throw new ApiFault(checked.status, "unprocessable_entity", checked.message);
     Object.assign(record, checked.value);
-    this.dnsChanged();
+    await this.dnsChanged();
     return record;
   }
 
-  deleteRecord(name: string, id: number): void {
+  async deleteRecord(name: string, id: number): Promise<void> {
     const domain = this.domainOf(name);
     if (!domain.records.some((r) => r.id === id))
       throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
     domain.records = domain.records.filter((r) => r.id !== id);
-    this.dnsChanged();
+    await this.dnsChanged();
   }
 
   private domainOf(name: string): Domain {
@@ -442,8 +442,8 @@ export class Fleet {
     return { name: domain.name, ttl: domain.ttl, zone_file: zoneFile(domain) };
   }
 
-  private dnsChanged(): void {
-    this.dns?.setRecords(aRecordsOf(this.domains.values()));
+  private async dnsChanged(): Promise<void> {
+    await this.dns?.setRecords(aRecordsOf(this.domains.values()));
   }
 
   /** The droplet as the API shows it. */

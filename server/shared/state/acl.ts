@@ -31,11 +31,19 @@ export function redisUsers(hosts: readonly RedisUserHost[]): string[] {
 export const monitorUser = (host: { name: string }) => `monitor-${host.name}`;
 export const appUser = (track: "production" | "staging") => `app-${track}`;
 
-/** What a user may do, as ACL rules (after `reset`). */
+/**
+ * What a user may do, as ACL rules (after `reset`). The connection commands come last: rules
+ * apply in order, and `-@dangerous` would otherwise take INFO away again.
+ */
 export function aclRules(user: string): string[] {
+  const rules = roleRules(user);
+  return user === "control" ? rules : [...rules, ...CONNECT];
+}
+
+function roleRules(user: string): string[] {
   if (user === "control") return ["~*", "&*", "+@all"];
   const readWrite = (keys: string[]) => keys.map((key) => `%RW~${key}`);
-  const common = ["-@all", ...CONNECT, `&${KEYS.events}`];
+  const common = ["-@all", `&${KEYS.events}`];
   if (user === "proxy")
     return [
       ...common,

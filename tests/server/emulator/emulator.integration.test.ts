@@ -197,6 +197,8 @@ test("an emulator killed outright leaves hosts that the next one clears at start
   expect(namespaces()).toContain(`dsemu-${droplet.id}`);
   const next = await startEmulator();
   expect(namespaces().filter((n) => n.startsWith("dsemu-"))).toEqual([]);
+  // its DNS server died with it (else the next one's could not take the port)
+  expect(next.started).toContain("DNS for /v2/domains at 10.77.0.1:53");
   expect(await next.stop()).toBe(0);
 }, 30_000);
 

@@ -154,6 +154,11 @@ test("a monitor writes its own host's figures and alerts, and no other host's", 
   expect((await listHosts(control)).map((h) => h.host).sort()).toEqual(["web-1", "web-2"]);
 });
 
+test("every user may ask INFO, which ioredis's ready check needs", async () => {
+  for (const user of ["proxy", "app-production", "app-staging", "monitor-web-1"])
+    expect(await (await as(user)).info("server")).toContain("redis_version");
+});
+
 test("the proxy changes flags and the canary, and cannot change the routing table", async () => {
   const proxy = await as("proxy");
   await changeFlag(proxy, "beta", { enabled: false, rollout: 100 }, "ann", "update");
