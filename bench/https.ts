@@ -7,8 +7,9 @@
  *
  * Needs wrk, nginx and openssl (apt-get install wrk nginx-light). Medians over the rounds.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { selfSigned } from "../scripts/lib/certificates.ts";
 import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
@@ -21,6 +22,7 @@ import {
   cpuTicks,
   median,
   ROOT,
+  startNginx,
   trackPid,
   workDir,
 } from "./lib.ts";
@@ -31,27 +33,13 @@ try {
   const upstreams = await Promise.all([0, 1].map(() => startUpstream()));
   const cert = join(workDir, "site.pem");
   const key = join(workDir, "site.key");
-  const made = Bun.spawnSync([
-    "openssl",
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "30",
-    "-subj",
-    "/CN=shop.test",
-    "-addext",
-    "subjectAltName=DNS:shop.test",
-  ]);
-  if (made.exitCode !== 0) throw new Error("openssl could not make the certificate");
+  selfSigned({
+    certFile: cert,
+    keyFile: key,
+    commonName: "shop.test",
+    names: ["DNS:shop.test"],
+    days: 30,
+  });
   const redis = await benchRedis();
   const state = connectRedis(redis.url, { purpose: "bench", persistent: true });
   await whenReady(state, redis.url, 5000);
@@ -83,7 +71,7 @@ try {
     },
     "/_dropship/healthz",
   );
-  const nginx = await startNginx(upstreams, cert, key);
+  const nginx = await startNginx(upstreams, { cert, key });
   const targets = [
     {
       name: "dropship-proxy (1 process)",
@@ -156,53 +144,4 @@ async function startUpstream(): Promise<string> {
   );
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, 10_000, "upstream");
   return `http://127.0.0.1:${port}`;
-}
-
-async function startNginx(upstreams: string[], cert: string, key: string) {
-  const port = freePort();
-  const dir = join(workDir, "nginx");
-  mkdirSync(join(dir, "logs"), { recursive: true });
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  upstream apps { ${upstreams.map((u) => `server ${u.slice(7)};`).join(" ")} keepalive 256; }
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${cert}; ssl_certificate_key ${key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / { proxy_pass http://apps; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`,
-  );
-  const master = startDaemon(
-    ["nginx", "-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"],
-    {},
-    join(dir, "run.log"),
-  );
-  trackPid(master);
-  const url = `https://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/healthz`, { tls: { rejectUnauthorized: false } }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    await Bun.sleep(50);
-  }
-  const workers = () =>
-    readFileSync(`/proc/${master}/task/${master}/children`, "utf8")
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  return { url, pids: () => [master, ...workers()] };
 }

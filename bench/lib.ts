@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmulatorDaemon } from "../scripts/lib/emulator.ts";
@@ -81,4 +81,61 @@ export function median(values: number[]): number {
 /** The DigitalOcean emulator on a free port, once it answers an authenticated call. */
 export function benchEmulator(): Promise<{ token: string; apiUrl: string }> {
   return startEmulatorDaemon(join(dir, "emulator"), join(dir, "emulator.log"), trackPid);
+}
+
+/**
+ * nginx with one worker in front of the upstreams (kept-alive connections to them), plain or
+ * with a certificate; its processes are the master and its worker, for CPU and memory.
+ */
+export async function startNginx(upstreams: string[], tls?: { cert: string; key: string }) {
+  const port = freePort();
+  const nginxDir = join(dir, `nginx-${port}`);
+  mkdirSync(join(nginxDir, "logs"), { recursive: true });
+  const listen = tls
+    ? `listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key};
+    ssl_protocols TLSv1.2 TLSv1.3;`
+    : `listen 127.0.0.1:${port};`;
+  writeFileSync(
+    join(nginxDir, "nginx.conf"),
+    `worker_processes 1;
+pid ${nginxDir}/nginx.pid;
+error_log ${nginxDir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${nginxDir}/body; proxy_temp_path ${nginxDir}/proxy;
+  fastcgi_temp_path ${nginxDir}/fcgi; uwsgi_temp_path ${nginxDir}/uwsgi; scgi_temp_path ${nginxDir}/scgi;
+  upstream apps { ${upstreams.map((u) => `server ${u.slice(7)};`).join(" ")} keepalive 256; }
+  server {
+    ${listen}
+    location / { proxy_pass http://apps; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  const master = startDaemon(
+    ["nginx", "-p", nginxDir, "-c", join(nginxDir, "nginx.conf"), "-g", "daemon off;"],
+    {},
+    join(nginxDir, "run.log"),
+  );
+  pids.push(master);
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const answered = await fetch(`${url}/healthz`, { tls: { rejectUnauthorized: false } }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (answered) break;
+    if (Date.now() > deadline) throw new Error(`nginx did not answer at ${url} within 10 s`);
+    await Bun.sleep(50);
+  }
+  const workers = () =>
+    readFileSync(`/proc/${master}/task/${master}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  return { url, pids: () => [master, ...workers()] };
 }

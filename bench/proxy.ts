@@ -13,7 +13,7 @@
  * BENCH_BASELINE=<another checkout> adds that checkout's dropship-proxy as a target, so a change
  * is compared with what came before in the same run (git worktree add /tmp/base <commit>).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
@@ -27,6 +27,7 @@ import {
   median,
   ROOT,
   rssMb,
+  startNginx,
   trackPid,
   workDir,
 } from "./lib.ts";
@@ -194,45 +195,6 @@ async function startProbe(name: string, upstreams: string[]) {
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`, 10_000, name);
   return { url, pid };
-}
-
-async function startNginx(upstreams: string[]) {
-  const port = freePort();
-  const dir = join(workDir, "nginx");
-  mkdirSync(join(dir, "logs"), { recursive: true });
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  upstream apps { ${upstreams.map((u) => `server ${u.slice(7)};`).join(" ")} keepalive 256; }
-  server {
-    listen 127.0.0.1:${port};
-    location / { proxy_pass http://apps; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`,
-  );
-  const master = startDaemon(
-    ["nginx", "-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"],
-    {},
-    join(dir, "run.log"),
-  );
-  trackPid(master);
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, 10_000, "nginx");
-  const workers = () =>
-    readFileSync(`/proc/${master}/task/${master}/children`, "utf8")
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  return { url, pids: () => [master, ...workers()] };
 }
 
 async function startHaproxy(upstreams: string[]) {

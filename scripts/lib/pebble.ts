@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "../../server/shared/proc.ts";
+import { selfSigned } from "./certificates.ts";
 import { freePort } from "./processes.ts";
 
 /** Let's Encrypt's test CA (Debian's pebble), set up in a folder of its own. */
@@ -27,26 +27,13 @@ export function preparePebble(
   const [port, management] = [freePort(), freePort()];
   const key = join(dir, "pebble-key.pem");
   const cert = join(dir, "pebble-cert.pem");
-  run([
-    "openssl",
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "30",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ]);
+  selfSigned({
+    certFile: cert,
+    keyFile: key,
+    commonName: "localhost",
+    names: ["DNS:localhost", "IP:127.0.0.1"],
+    days: 30,
+  });
   const config = join(dir, "pebble.json");
   writeFileSync(
     config,

@@ -1,9 +1,10 @@
-import { afterAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { recordEvent } from "../../../server/shared/state/events.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
+import { launchChromium } from "../../helpers/chromium.ts";
 import { addBackend, startProxy, USER_TOKENS } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually, startServer } from "../../helpers/server.ts";
@@ -39,21 +40,7 @@ await recordEvent(state, KEYS.scaling, {
   at: new Date().toISOString(),
 });
 
-// Debian's Chromium, headless; without the background-networking flags it keeps trying to
-// reach Google's hosts, which this machine's closed network refuses.
-const browser: Browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
-afterAll(() => browser.close());
+const browser: Browser = await launchChromium();
 
 test("the dashboard loads clean, shows the live split, hosts, charts and events, and switches a flag", async () => {
   const context = await browser.newContext({

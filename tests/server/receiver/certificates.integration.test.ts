@@ -2,6 +2,7 @@ import { afterAll, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InventoryRepo } from "../../../gitops/repo.ts";
+import { selfSigned } from "../../../scripts/lib/certificates.ts";
 import { DnsServer } from "../../../server/emulator/dns.ts";
 import { type CertificateDeps, certificateRound } from "../../../server/receiver/certificates.ts";
 import { connectRedis, whenReady } from "../../../server/shared/state/redis.ts";
@@ -366,26 +367,13 @@ test("bun run certs: list shows each domain's expiry, renew asks now, an unknown
 
 test("a certificate from files is checked, stored and served; a bad one is refused", async () => {
   const make = (name: string, names: string) =>
-    Bun.spawnSync([
-      "openssl",
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      join(dir, `${name}.key`),
-      "-out",
-      join(dir, `${name}.pem`),
-      "-days",
-      "90",
-      "-subj",
-      "/CN=shop.test",
-      "-addext",
-      `subjectAltName=${names}`,
-    ]);
+    selfSigned({
+      certFile: join(dir, `${name}.pem`),
+      keyFile: join(dir, `${name}.key`),
+      commonName: "shop.test",
+      names: names.split(","),
+      days: 90,
+    });
   make("own", "DNS:shop.test,DNS:www.shop.test");
   make("other", "DNS:other.test");
   const own = { certificate_file: "own.pem", key_file: "own.key" };
