@@ -309,8 +309,8 @@ async function bringUpHttps(s: SetupSettings, fleet: Fleet, redisUrl: string, o:
       ...certificateDeps(s.config, s.configFile, redis, say, { ...process.env, ...o.tlsEnv }),
       entry: async () => [entry],
     };
-    for (const outcome of (await certificateRound(deps)) ?? [])
-      say(`${outcome.domain}: ${outcome.result} — ${outcome.detail}`);
+    // the round says what it asks for and what came of it
+    await certificateRound(deps);
   } finally {
     redis.disconnect();
   }

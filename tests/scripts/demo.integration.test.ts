@@ -50,7 +50,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(proxy).toMatch(/^http:\/\/10\.77\.\d+\.\d+$/);
     // HTTPS by default: the demo's domain, its certificate issued over ACME by the test CA
     expect(up.out).toContain("shop.test A ");
-    expect(up.out).toMatch(/shop\.test: issued — valid until \d{4}-/);
+    expect(up.out).toMatch(/certificates: shop\.test issued, valid until \d{4}-/);
     expect(settings).toMatchObject({
       DROPSHIP_DOMAIN: "shop.test",
       HTTPS_URL: "https://shop.test",
