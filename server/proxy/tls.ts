@@ -156,7 +156,8 @@ export class HttpsListener {
   /** the server in use is an adopted plain-HTTP one */
   private plain = false;
   private port: number;
-  private readonly retired = new Set<ReturnType<typeof setTimeout>>();
+  /** listeners in their grace, each with the timer that stops it */
+  private readonly retired = new Map<ReturnType<typeof setTimeout>, Server<unknown>>();
 
   constructor(
     port: number,
@@ -203,12 +204,16 @@ export class HttpsListener {
       this.retired.delete(timer);
       void old.stop();
     }, this.graceMs);
-    this.retired.add(timer);
+    this.retired.set(timer, old);
   }
 
   async stop(): Promise<void> {
-    for (const timer of this.retired) clearTimeout(timer);
-    await this.server?.stop();
+    const graced = [...this.retired].map(([timer, server]) => {
+      clearTimeout(timer);
+      return server.stop();
+    });
+    this.retired.clear();
+    await Promise.all([...graced, this.server?.stop()]);
   }
 }
 
