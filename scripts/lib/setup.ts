@@ -292,15 +292,13 @@ async function bringUpHttps(s: SetupSettings, fleet: Fleet, redisUrl: string, o:
   const say = o.say ?? ((line: string) => console.log(`  ${line}`));
   const entry = entryOf(fleet);
   const { tls } = s.config.proxy;
-  if (!tls.certificate_file) {
-    for (const domain of tls.domains) {
-      const pointed = await s.provider.pointDomain(domain, entry);
-      say(
-        pointed === "not-hosted"
-          ? `${domain} is not on DigitalOcean DNS: create the record ${domain}. A ${entry} with your DNS provider`
-          : `${domain} A ${entry} (DigitalOcean DNS: ${pointed})`,
-      );
-    }
+  for (const domain of tls.domains) {
+    const pointed = await s.provider.pointDomain(domain, entry);
+    say(
+      pointed === "not-hosted"
+        ? `${domain} is not on DigitalOcean DNS: create the record ${domain}. A ${entry} with your DNS provider`
+        : `${domain} A ${entry} (DigitalOcean DNS: ${pointed})`,
+    );
   }
   const redis = connectRedis(redisUrl, { purpose: "setup certificates", persistent: false });
   try {

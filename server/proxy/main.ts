@@ -9,7 +9,6 @@ import { onShutdown, serverMain } from "../shared/serve.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { StateMirror } from "../shared/state/mirror.ts";
 import { connectRedis } from "../shared/state/redis.ts";
-import { certificateFacts } from "../shared/tls/certificate.ts";
 import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
 import { createAdmin } from "./admin.ts";
@@ -119,11 +118,7 @@ await serverMain(
       metrics,
       version: VERSION,
       peerOf: (request) => peers.get(request) ?? "unknown",
-      certificates: () =>
-        [...certificates.current()].map(([domain, pair]) => ({
-          domain,
-          notAfter: certificateFacts(pair.cert)?.notAfter.toISOString() ?? "",
-        })),
+      certificates: () => certificates.views(),
       log: (line) => log.line(line),
     });
     const idleTimeoutS = Math.round(config.proxy.idle_timeout / 1000);

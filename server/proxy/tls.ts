@@ -2,7 +2,11 @@ import type { Server } from "bun";
 import { parseDuration } from "../shared/config/duration.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { readCertificates, readChallenge, TLS_KEYS } from "../shared/state/tls.ts";
-import { type CertificatePair, certificateFault } from "../shared/tls/certificate.ts";
+import {
+  type CertificatePair,
+  certificateFacts,
+  certificateFault,
+} from "../shared/tls/certificate.ts";
 import { pathStart } from "./reserved.ts";
 
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
@@ -76,6 +80,8 @@ const text = (status: number, body: string, newline = true) =>
  */
 export class Certificates {
   private pairs = new Map<string, CertificatePair>();
+  /** each served certificate's expiry, read once when it is taken into use */
+  private expiry = new Map<string, string>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -85,6 +91,11 @@ export class Certificates {
 
   current(): ReadonlyMap<string, CertificatePair> {
     return this.pairs;
+  }
+
+  /** What status and the dashboard show: each domain served and when its certificate ends. */
+  views(): { domain: string; notAfter: string }[] {
+    return [...this.expiry].map(([domain, notAfter]) => ({ domain, notAfter }));
   }
 
   /** Reads them again; answers whether anything changed. */
@@ -105,6 +116,7 @@ export class Certificates {
         continue;
       }
       next.set(domain, pair);
+      this.expiry.set(domain, certificateFacts(pair.cert)?.notAfter.toISOString() ?? "");
       changed = true;
     }
     this.pairs = next;
