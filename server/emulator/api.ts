@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
-import { ApiFault, type CreateRequest, type Fleet } from "./fleet.ts";
+import { ApiFault } from "./fault.ts";
+import type { CreateRequest, Fleet } from "./fleet.ts";
 
 export interface ApiOptions {
   token: string;
@@ -132,6 +133,35 @@ export function createApi(fleet: Fleet, options: ApiOptions) {
     }))
     .delete("/v2/firewalls/:id", ({ params, set }) => {
       fleet.deleteFirewall(params.id);
+      set.status = 204;
+      return "";
+    })
+    .post("/v2/load_balancers", ({ body, set }) => {
+      set.status = 202;
+      return { load_balancer: fleet.balancers.create(body) };
+    })
+    .get("/v2/load_balancers", () => {
+      const balancers = fleet.balancers.list();
+      return { load_balancers: balancers, links: {}, meta: { total: balancers.length } };
+    })
+    .get("/v2/load_balancers/:id", ({ params }) => ({
+      load_balancer: fleet.balancers.get(params.id),
+    }))
+    .put("/v2/load_balancers/:id", async ({ params, body }) => ({
+      load_balancer: await fleet.balancers.update(params.id, body),
+    }))
+    .delete("/v2/load_balancers/:id", ({ params, set }) => {
+      fleet.balancers.delete(params.id);
+      set.status = 204;
+      return "";
+    })
+    .post("/v2/load_balancers/:id/droplets", async ({ params, body, set }) => {
+      await fleet.balancers.changeDroplets(params.id, true, body);
+      set.status = 204;
+      return "";
+    })
+    .delete("/v2/load_balancers/:id/droplets", async ({ params, body, set }) => {
+      await fleet.balancers.changeDroplets(params.id, false, body);
       set.status = 204;
       return "";
     })

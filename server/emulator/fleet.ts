@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { makeHostKey } from "../shared/cloud/hostkeys.ts";
 import { isAlive } from "../shared/proc.ts";
+import { Balancers } from "./balancer.ts";
 import { IMAGES, REGIONS, SIZES } from "./catalog.ts";
 import { hostKeyFromUserData } from "./cloudinit.ts";
 import { DnsServer } from "./dns.ts";
@@ -13,6 +14,7 @@ import {
   type DomainRecord,
   zoneFile,
 } from "./domains.ts";
+import { ApiFault } from "./fault.ts";
 import {
   checkDropletIds,
   checkFirewallBody,
@@ -65,17 +67,6 @@ interface DropletRecord {
   vpc_uuid: string;
 }
 
-/** A request the real API would refuse, with its error id and message. */
-export class ApiFault extends Error {
-  constructor(
-    readonly status: number,
-    readonly id: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The emulator's droplets and account keys. Each droplet is a real host (host.ts); creating
  * one answers at once with status "new" and the host turns "active" once its sshd listens.
@@ -93,7 +84,21 @@ export class Fleet {
   /** DigitalOcean DNS, answered by a real DNS server on the public network's gateway */
   private dns: DnsServer | undefined;
 
-  constructor(private readonly dir: string) {}
+  /** the account's load balancers, carried out by HAProxy */
+  readonly balancers: Balancers;
+
+  constructor(private readonly dir: string) {
+    this.balancers = new Balancers(
+      dir,
+      () =>
+        [...this.droplets.values()].map((d) => ({
+          id: d.id,
+          privateIp: d.privateIp,
+          tags: d.tags,
+        })),
+      () => this.allocateAddresses(),
+    );
+  }
 
   /** host:port of the DNS server that answers the domains' records, when it runs. */
   get dnsServer(): string | undefined {
@@ -112,6 +117,7 @@ export class Fleet {
       rmSync(stateFile);
     }
     for (const id of leftoverHosts()) destroyHost(id, undefined, this.hostDir(id));
+    this.balancers.clearLeftovers();
     ensureBridges();
   }
 
@@ -132,6 +138,7 @@ export class Fleet {
   /** Tears every droplet down. */
   stop(): void {
     this.dns?.stop();
+    this.balancers.stop();
     for (const droplet of this.droplets.values())
       destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
     this.droplets.clear();
@@ -238,6 +245,7 @@ export class Fleet {
     this.rulesets.set(droplet.id, rulesetFor(droplet, [], []));
     this.enforceFirewalls();
     void this.markActiveWhenListening(droplet);
+    this.balancersFollow();
     return this.view(droplet);
   }
 
@@ -265,6 +273,7 @@ export class Fleet {
       firewall.droplet_ids = firewall.droplet_ids.filter((d) => d !== id);
     this.save();
     this.enforceFirewalls();
+    this.balancersFollow(id);
   }
 
   createFirewall(body: unknown): Firewall {
@@ -340,6 +349,15 @@ export class Fleet {
       firewall.outbound_rules = merge(firewall.outbound_rules, outbound, same);
     }
     this.enforceFirewalls();
+  }
+
+  /** Load balancers take a droplet in or out, as DigitalOcean's follow their tag. */
+  private balancersFollow(gone?: number): void {
+    this.balancers
+      .dropletsChanged(gone)
+      .catch((error) =>
+        console.error(`emulator: a load balancer kept its targets: ${(error as Error).message}`),
+      );
   }
 
   /** Every droplet's nftables ruleset made again from the firewalls; a change is applied. */

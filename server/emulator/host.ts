@@ -52,21 +52,23 @@ export function ensureBridges(): void {
   }
 }
 
+/** One network a namespace is wired to: its address there and its veth pair's two names. */
+interface Link {
+  ip: string;
+  veth: readonly [outside: string, inside: string];
+}
+
 /**
- * Boots a droplet as a real host: a network namespace wired to the bridge, and inside new
- * mount, UTS and PID namespaces a private /etc, /root, /srv and /run, its hostname, and an
- * sshd of its own with the droplet's host key. Answers the pid of the host's outermost
- * process; killing it ends everything that ran on the host.
+ * A network namespace with eth0 on the public bridge and eth1 on the VPC's, each with its
+ * address and a MAC derived from it, and loopback up: a droplet's, or a load balancer's.
  */
-export function bootHost(spec: HostSpec): number {
-  const ns = namespaceOf(spec.id);
-  prepareFiles(spec);
+export function addNamespace(ns: string, links: Record<NetworkName, Link>): void {
   run(["ip", "netns", "add", ns]);
   const inNs = (...argv: string[]) => run(["ip", "netns", "exec", ns, ...argv]);
   for (const network of ["public", "private"] as const) {
     const { bridge, device } = NETWORKS[network];
-    const ip = network === "public" ? spec.ip : spec.privateIp;
-    const [outside, inside] = vethOf(spec.id, network);
+    const { ip, veth } = links[network];
+    const [outside, inside] = veth;
     run(["ip", "link", "add", outside, "type", "veth", "peer", "name", inside]);
     run(["ip", "link", "set", inside, "netns", ns]);
     run(["ip", "link", "set", outside, "master", bridge]);
@@ -77,6 +79,36 @@ export function bootHost(spec: HostSpec): number {
     inNs("ip", "link", "set", device, "up");
   }
   inNs("ip", "link", "set", "lo", "up");
+}
+
+/** Kills whatever still runs in the namespace, then removes it and its links to the bridges. */
+export function removeNamespace(ns: string, outsideVeths: readonly string[]): void {
+  for (const pidInNs of run(["ip", "netns", "pids", ns], { allowFailure: true })
+    .split(/\s+/)
+    .filter(Boolean)) {
+    try {
+      process.kill(Number(pidInNs), "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  for (const veth of outsideVeths) run(["ip", "link", "del", veth], { allowFailure: true });
+  run(["ip", "netns", "del", ns], { allowFailure: true });
+}
+
+/**
+ * Boots a droplet as a real host: a network namespace wired to the bridge, and inside new
+ * mount, UTS and PID namespaces a private /etc, /root, /srv and /run, its hostname, and an
+ * sshd of its own with the droplet's host key. Answers the pid of the host's outermost
+ * process; killing it ends everything that ran on the host.
+ */
+export function bootHost(spec: HostSpec): number {
+  const ns = namespaceOf(spec.id);
+  prepareFiles(spec);
+  addNamespace(ns, {
+    public: { ip: spec.ip, veth: vethOf(spec.id, "public") },
+    private: { ip: spec.privateIp, veth: vethOf(spec.id, "private") },
+  });
   const child = Bun.spawn(
     [
       "ip",
@@ -115,19 +147,10 @@ export function destroyHost(id: number, pid: number | undefined, dir: string): v
       // already gone
     }
   }
-  const ns = namespaceOf(id);
-  for (const pidInNs of run(["ip", "netns", "pids", ns], { allowFailure: true })
-    .split(/\s+/)
-    .filter(Boolean)) {
-    try {
-      process.kill(Number(pidInNs), "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
-  for (const network of ["public", "private"] as const)
-    run(["ip", "link", "del", vethOf(id, network)[0]], { allowFailure: true });
-  run(["ip", "netns", "del", ns], { allowFailure: true });
+  removeNamespace(
+    namespaceOf(id),
+    (["public", "private"] as const).map((network) => vethOf(id, network)[0]),
+  );
   rmSync(dir, { recursive: true, force: true });
 }
 

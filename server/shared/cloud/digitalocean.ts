@@ -26,6 +26,39 @@ export interface Droplet {
   priceHourly: number;
 }
 
+/** A load balancer as dropship asks for it (POST and PUT /v2/load_balancers). */
+export interface LoadBalancerRequest {
+  name: string;
+  region: string;
+  tag: string;
+  vpc_uuid?: string;
+  forwarding_rules: {
+    entry_protocol: string;
+    entry_port: number;
+    target_protocol: string;
+    target_port: number;
+    tls_passthrough?: boolean;
+  }[];
+  health_check: {
+    protocol: string;
+    port: number;
+    path: string;
+    check_interval_seconds: number;
+    response_timeout_seconds: number;
+    healthy_threshold: number;
+    unhealthy_threshold: number;
+  };
+}
+
+export interface LoadBalancer {
+  id: string;
+  name: string;
+  status: string;
+  /** its public address, once active */
+  ip: string;
+  dropletIds: number[];
+}
+
 /** A DigitalOcean call that failed: what was being done, the status and the API's message. */
 export class CloudError extends Error {
   constructor(
@@ -150,6 +183,54 @@ export class DigitalOcean {
       this.api.firewall.createFirewall({ droplet_ids: [], ...firewall }),
     );
     return { id: created.data.firewall.id as string, created: true };
+  }
+
+  /** The load balancer of this name made, or brought up to date (PUT replaces it whole). */
+  async ensureLoadBalancer(
+    request: LoadBalancerRequest,
+  ): Promise<{ balancer: LoadBalancer; created: boolean }> {
+    const listed = await this.call("list load balancers", () =>
+      this.api.loadBalancer.listLoadBalancers({ per_page: 200 }),
+    );
+    const found = listed.data.load_balancers.find((b) => b.name === request.name);
+    if (found) {
+      const updated = await this.call(`update load balancer ${request.name}`, () =>
+        this.api.loadBalancer.updateLoadBalancer({ load_balancer_id: found.id, ...request }),
+      );
+      return { balancer: toLoadBalancer(updated.data.load_balancer), created: false };
+    }
+    const created = await this.call(`create load balancer ${request.name}`, () =>
+      this.api.loadBalancer.createLoadBalancer(request),
+    );
+    return { balancer: toLoadBalancer(created.data.load_balancer), created: true };
+  }
+
+  async getLoadBalancer(id: string, name = id): Promise<LoadBalancer> {
+    const response = await this.call(`read load balancer ${name}`, () =>
+      this.api.loadBalancer.getLoadBalancer({ load_balancer_id: id }),
+    );
+    return toLoadBalancer(response.data.load_balancer);
+  }
+
+  /** Polls until the load balancer is active with an address, or fails naming it. */
+  async waitLoadBalancerActive(
+    balancer: Pick<LoadBalancer, "id" | "name">,
+    timeoutMs: number,
+    pollMs = 1000,
+  ): Promise<LoadBalancer> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await this.getLoadBalancer(balancer.id, balancer.name);
+      if (now.status === "active" && now.ip) return now;
+      if (Date.now() + pollMs > deadline)
+        throw new CloudError(
+          `wait for load balancer ${balancer.name}`,
+          undefined,
+          undefined,
+          `still ${now.status} after ${timeoutMs} ms; DigitalOcean can take minutes — run setup again later`,
+        );
+      await Bun.sleep(pollMs);
+    }
   }
 
   /** Adds a zone to the account's DNS (a domain the user has moved to DigitalOcean). */
@@ -328,6 +409,22 @@ function toDroplet(raw: unknown): Droplet {
     publicIp: v4.find((n) => n.type === "public")?.ip_address,
     createdAt: d.created_at,
     priceHourly: d.size?.price_hourly ?? 0,
+  };
+}
+
+function toLoadBalancer(raw: {
+  id: string;
+  name: string;
+  status: string;
+  ip: string;
+  droplet_ids: number[];
+}): LoadBalancer {
+  return {
+    id: raw.id,
+    name: raw.name,
+    status: raw.status,
+    ip: raw.ip,
+    dropletIds: raw.droplet_ids ?? [],
   };
 }
 
