@@ -5,10 +5,19 @@ export type { FleetHostRecord };
 
 import type { InventoryHost } from "./inventory.ts";
 
+/** The load balancer in front of the proxies, when there are several: the public entry. */
+export interface LoadBalancerRecord {
+  id: string;
+  name: string;
+  /** its public address, which DNS points at */
+  ip: string;
+}
+
 export interface FleetInventory {
   /** how many hosts of each role are wanted */
   desired: Partial<Record<RoleName, number>>;
   hosts: FleetHostRecord[];
+  loadBalancer?: LoadBalancerRecord;
 }
 
 export const EMPTY: FleetInventory = { desired: {}, hosts: [] };
@@ -85,18 +94,21 @@ export function toYaml(inventory: FleetInventory): string {
       },
     ]),
   );
-  const body = Bun.YAML.stringify(
-    { all: { vars: { dropship_desired: inventory.desired }, children } },
-    null,
-    2,
-  );
+  const vars = {
+    dropship_desired: inventory.desired,
+    ...(inventory.loadBalancer ? { dropship_load_balancer: inventory.loadBalancer } : {}),
+  };
+  const body = Bun.YAML.stringify({ all: { vars, children } }, null, 2);
   return `# The fleet, as dropship left it: an Ansible inventory. Written by dropship; every change is a commit.\n${body}\n`;
 }
 
 export function fromYaml(text: string): FleetInventory {
   const raw = (Bun.YAML.parse(text) ?? {}) as {
     all?: {
-      vars?: { dropship_desired?: Record<string, number> };
+      vars?: {
+        dropship_desired?: Record<string, number>;
+        dropship_load_balancer?: LoadBalancerRecord;
+      };
       children?: Record<string, { hosts?: Record<string, Record<string, unknown> | null> | null }>;
     };
   };
@@ -116,7 +128,20 @@ export function fromYaml(text: string): FleetInventory {
       });
     }
   }
-  return { desired: raw.all?.vars?.dropship_desired ?? {}, hosts };
+  const balancer = raw.all?.vars?.dropship_load_balancer;
+  return {
+    desired: raw.all?.vars?.dropship_desired ?? {},
+    hosts,
+    ...(balancer?.id && balancer.ip
+      ? {
+          loadBalancer: {
+            id: String(balancer.id),
+            name: String(balancer.name),
+            ip: String(balancer.ip),
+          },
+        }
+      : {}),
+  };
 }
 
 /** The hosts as the Ansible inventory builder wants them. */
@@ -129,12 +154,12 @@ export function ansibleHosts(inventory: FleetInventory): InventoryHost[] {
   }));
 }
 
-/** How many hosts each role should have, from the config: one proxy, one Redis, the rest by count. */
+/** How many hosts each role should have, from the config: one Redis, the rest by count. */
 export function wantedHosts(config: {
-  roles: { production: { count: number }; staging: { count: number } };
+  roles: { proxy?: { count: number }; production: { count: number }; staging: { count: number } };
 }): Record<RoleName, number> {
   return {
-    proxy: 1,
+    proxy: config.roles.proxy?.count ?? 1,
     redis: 1,
     production: config.roles.production.count,
     staging: config.roles.staging.count,

@@ -18,6 +18,8 @@ export interface FleetHost {
 
 export interface Fleet {
   hosts: FleetHost[];
+  /** the load balancer's public address, when the proxies are behind one: the public entry */
+  loadBalancerIp?: string;
   privateKey: string;
   /** where it was read from, for errors */
   privateKeyFile?: string;
@@ -30,6 +32,7 @@ type InventoryFile = {
     vars?: Record<string, unknown> & {
       ansible_ssh_private_key_file?: string;
       ansible_ssh_common_args?: string;
+      dropship_load_balancer?: { ip?: string };
     };
     children?: Record<string, { hosts?: Record<string, HostVars | null> | null }>;
   };
@@ -79,8 +82,10 @@ export function readFleet(inventoryFiles: string | string[]): Fleet {
       });
     }
   }
+  const loadBalancerIp = vars.dropship_load_balancer?.ip;
   return {
     hosts,
+    ...(loadBalancerIp ? { loadBalancerIp } : {}),
     privateKey: readFileSync(vars.ansible_ssh_private_key_file, "utf8"),
     privateKeyFile: vars.ansible_ssh_private_key_file,
   };

@@ -11,6 +11,7 @@ import { certificateRound } from "../../server/receiver/certificates.ts";
 import { runPlaybook } from "../../server/shared/ansible.ts";
 import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { fleetFirewalls } from "../../server/shared/cloud/firewall.ts";
+import { loadBalancerFor } from "../../server/shared/cloud/load-balancer.ts";
 import { createHosts, recordOf } from "../../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
@@ -71,6 +72,22 @@ async function createDroplets(
   await s.repo.commit(next, `setup: created ${hosts.map((h) => h.name).join(", ")}`);
 }
 
+/**
+ * The load balancer in front of the proxies, made or brought up to date, and once active
+ * recorded in the inventory (a commit only when it changed): its address is the public entry.
+ */
+async function ensureLoadBalancer(s: SetupSettings): Promise<void> {
+  const { balancer } = await s.provider.ensureLoadBalancer(loadBalancerFor(s.config));
+  const active = await s.provider.waitLoadBalancerActive(balancer, 600_000, s.pollMs);
+  const inventory = await s.repo.read();
+  const record = { id: active.id, name: active.name, ip: active.ip };
+  if (JSON.stringify(inventory.loadBalancer) === JSON.stringify(record)) return;
+  await s.repo.commit(
+    { ...inventory, loadBalancer: record },
+    `setup: load balancer ${active.name} (${active.ip}) in front of the proxies`,
+  );
+}
+
 /** The fleet as Ansible and the receiver read it: the GitOps inventory plus this machine's keys. */
 function currentFleet(s: SetupSettings): Fleet {
   return readFleet(inventoriesOf(s));
@@ -108,8 +125,12 @@ async function controlAddress(fleet: Fleet): Promise<string> {
   return address;
 }
 
-/** Where visitors come in: the proxy's public address (its only one outside a VPC). */
+/**
+ * Where visitors come in: the load balancer in front of several proxies, else the proxy's
+ * public address (its only one outside a VPC).
+ */
 export function entryOf(fleet: Fleet): string {
+  if (fleet.loadBalancerIp) return fleet.loadBalancerIp;
   const proxy = fleet.hosts.find((h) => h.role === "proxy");
   if (!proxy) throw new Error("the inventory has no proxy host");
   return proxy.publicAddress ?? proxy.address;
@@ -239,7 +260,7 @@ export async function bringUp(
     );
     await createDroplets(s, missing);
   }
-  const fleet = currentFleet(s);
+  let fleet = currentFleet(s);
   const redisUrl = controlRedisUrl(
     o.redisPassword,
     addressOf(fleet, "redis"),
@@ -258,6 +279,13 @@ export async function bringUp(
   await o.step(`cloud firewalls: one per role; SSH, monitors and admin from ${control}`);
   for (const firewall of fleetFirewalls(s.config, [control]))
     await s.provider.ensureFirewall(firewall);
+  if (s.config.roles.proxy.count > 1) {
+    await o.step(
+      `a load balancer in front of the ${s.config.roles.proxy.count} proxies (waits until active)`,
+    );
+    await ensureLoadBalancer(s);
+    fleet = currentFleet(s);
+  }
   const { production, staging } = o.releases;
   await o.step("configure every host with Ansible (redis, proxy, product, staging playbooks)");
   const building = buildRelease(s.work, production).then(() =>

@@ -39,11 +39,23 @@ test("inventory edits are plain functions, and the file reads back as written", 
     "shop-production-1 is already in the inventory",
   );
   expect(() => removeHost(inventory, "nope")).toThrow("nope is not in the inventory");
+  // the load balancer in front of the proxies is recorded beside the hosts
+  const balanced = {
+    ...inventory,
+    loadBalancer: { id: "lb-1", name: "shop-proxies", ip: "10.77.0.9" },
+  };
+  expect(fromYaml(toYaml(balanced))).toEqual(balanced);
+  expect(toYaml(balanced)).toContain("dropship_load_balancer:");
 });
 
 test("setup plans only the hosts each role lacks, numbered after those that exist", () => {
   const wanted = wantedHosts({ roles: { production: { count: 3 }, staging: { count: 1 } } });
   expect(wanted).toEqual({ proxy: 1, redis: 1, production: 3, staging: 1 });
+  expect(
+    wantedHosts({
+      roles: { proxy: { count: 2 }, production: { count: 1 }, staging: { count: 0 } },
+    }).proxy,
+  ).toBe(2);
   expect(missingHosts(EMPTY, "shop", wanted).map((h) => h.name)).toEqual([
     "shop-proxy-1",
     "shop-redis-1",

@@ -71,7 +71,7 @@ const [one, two, other] = await Promise.all([
   create("lb-proxy-2", ["shop", "shop:proxy"]),
   create("lb-app-1", ["shop", "shop:production"]),
 ]);
-const proxyOne = serveIn(one as Droplet);
+serveIn(one as Droplet);
 const proxyTwo = serveIn(two as Droplet);
 afterAll(() => {
   for (const s of servers) s.kill();

@@ -159,6 +159,24 @@ describe("each kind of error names the path and the fault", () => {
     expect(ok.config.proxy.forward_host).toBe(true);
   });
 
+  test("several proxies sit behind a load balancer, whose address must be trusted", () => {
+    expect(errorsOf({ roles: { proxy: { count: 2 } } })).toEqual([
+      "proxy/trusted_proxies: roles/proxy/count is 2, so a load balancer sends every visitor, and the proxies believe its X-Forwarded-For only from these blocks — add your VPC's range (like 10.116.0.0/20; the control panel shows it under Networking › VPC)",
+    ]);
+    expect(
+      errorsOf({ roles: { proxy: { count: 11 } }, proxy: { trusted_proxies: ["10.0.0.0/8"] } }),
+    ).toEqual(["roles/proxy/count: 11 is too large — must be at most 10"]);
+    const ok = validateConfig({
+      roles: { proxy: { count: 2 } },
+      proxy: { trusted_proxies: ["10.116.0.0/20"] },
+    });
+    if (!ok.ok) throw new Error(ok.errors.join("\n"));
+    expect(ok.config.roles.proxy.count).toBe(2);
+    const one = validateConfig({});
+    if (!one.ok) throw new Error(one.errors.join("\n"));
+    expect(one.config.roles.proxy.count).toBe(1);
+  });
+
   test("rules between fields name both fields", () => {
     expect(
       errorsOf({ autoscale: { min: 2, max: 1 }, roles: { production: { count: 1 } } }),
