@@ -5,7 +5,14 @@ import type { Mail } from "../server/shared/mailer.ts";
 export type ScaleEvent =
   | { kind: "added" | "removed"; host: FleetHostRecord; why: string; fleet: FleetInventory }
   | { kind: "failed"; name: string; why: string; error: string }
-  | { kind: "stopped"; failures: number; error: string };
+  | { kind: "stopped"; failures: number; error: string }
+  | {
+      kind: "replaced";
+      old: FleetHostRecord;
+      host: FleetHostRecord;
+      why: string;
+      fleet: FleetInventory;
+    };
 
 /** The notice a person gets for each scaling event: what happened, why, and what it costs now. */
 export function scaleMail(event: ScaleEvent): Mail {
@@ -23,9 +30,20 @@ export function scaleMail(event: ScaleEvent): Mail {
     return {
       subject: `[dropship] autoscaler stopped after ${event.failures} failed provisions`,
       text: [
-        `The autoscaler gave up after ${event.failures} failed provisions in a row and will not scale again on its own.`,
+        `The autoscaler gave up after ${event.failures} failed provisions in a row: it will neither scale nor replace dead hosts on its own.`,
         `Last failure: ${event.error}`,
         "Fix the cause (bun run scale adds a host by hand and shows each step), then restart the receiver to reset it.",
+      ].join("\n"),
+    };
+  }
+  if (event.kind === "replaced") {
+    const { old, host } = event;
+    return {
+      subject: `[dropship] heal: ${old.name} replaced by ${host.name}`,
+      text: [
+        `${old.name} (${old.address}, droplet ${old.dropletId}) was ${event.why}.`,
+        `${host.name} (${host.address}, droplet ${host.dropletId}, ${host.size} in ${host.region}) replaces it, on release ${host.release ?? "-"}, and serves ${host.role}; the old droplet was deleted where it still existed.`,
+        `The fleet costs ${formatCost(hourlyCost(event.fleet.hosts.map((h) => h.size)))}.`,
       ].join("\n"),
     };
   }

@@ -9,11 +9,11 @@ import { type DigitalOcean, providerFromEnv } from "../server/shared/cloud/digit
 import { createHosts, recordOf } from "../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../server/shared/cloud/spec.ts";
 import type { LocalPaths } from "../server/shared/config/paths.ts";
-import type { Config } from "../server/shared/config/schema.ts";
+import type { Config, RoleName } from "../server/shared/config/schema.ts";
 import { deliverRelease, releaseFiles } from "../server/shared/deliver.ts";
 import { hostCommands, releaseVersion } from "../server/shared/host/layout.ts";
 import type { Mail } from "../server/shared/mailer.ts";
-import { ROLES } from "../server/shared/roles.ts";
+import { healthUrlOf, ROLES } from "../server/shared/roles.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { targetOf, withSsh } from "../server/shared/ssh.ts";
 import {
@@ -48,6 +48,10 @@ export interface ScaleDeps {
   say: (line: string) => void;
   /** hands a notice to the mailer (SMTP_URL); none: notices are only said */
   notify?: (mail: Mail) => void;
+  /** the dropship.yml read, copied to a new proxy host for its own settings */
+  configFile?: string;
+  /** DROPSHIP_USERS_FILE: the named users, given to a new proxy host */
+  usersFile?: string;
 }
 
 const ACTOR = "dropship scale";
@@ -79,6 +83,7 @@ export function scaleDeps(
     publicKey: readFileSync(`${keyFile}.pub`, "utf8"),
     knownHostsFile: paths.knownHosts,
     workDir: paths.work,
+    usersFile: paths.users,
     playbookEnv: playbookEnvFrom(env),
     say,
   };
@@ -87,7 +92,7 @@ export function scaleDeps(
 /** The settings a new host's playbook needs, taken from this process's environment. */
 export function playbookEnvFrom(env: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(
-    ["REDIS_URL", "SMTP_URL", "ALERT_EMAIL_TO"].flatMap((name) =>
+    ["REDIS_URL", "SMTP_URL", "ALERT_EMAIL_TO", "DROPSHIP_ADMIN_TOKEN"].flatMap((name) =>
       env[name] ? [[name, env[name] as string]] : [],
     ),
   );
@@ -149,8 +154,119 @@ function withProductionLock<T>(deps: ScaleDeps, holder: string, work: () => Prom
   );
 }
 
+/** The playbook that converges a host of each role. */
+const PLAYBOOKS: Record<RoleName, Parameters<typeof runPlaybook>[0]> = {
+  proxy: "proxy.yml",
+  redis: "redis.yml",
+  production: "product.yml",
+  staging: "staging.yml",
+};
+
+/** A release to give a new host: its version and the directory of its binaries. */
+export interface ReleaseToGive {
+  version: string;
+  dir: string;
+}
+
+/**
+ * The release a new host of `role` gets: what the role runs (`preferred`, a replaced host's),
+ * else the last one shipped to its track (proxies run production's build of the platform).
+ */
+export function releaseToGive(
+  deps: Pick<ScaleDeps, "workDir">,
+  role: RoleName,
+  preferred?: string,
+): ReleaseToGive {
+  if (preferred && existsSync(releaseDir(deps.workDir, preferred)))
+    return { version: preferred, dir: releaseDir(deps.workDir, preferred) };
+  const shipped = lastShipped(deps.workDir, role === "staging" ? "staging" : "production");
+  const version = shipped && releaseVersion(shipped);
+  const dir = version ? releaseDir(deps.workDir, version) : undefined;
+  if (!version || !dir || !existsSync(dir))
+    throw new Error(
+      `no ${role === "staging" ? "staging" : "production"} release to give a new host yet — push to ${role === "staging" ? "staging" : "master"} first`,
+    );
+  return { version, dir };
+}
+
+/**
+ * One new host of a role: created (tagged, host key pinned), converged with the role's playbook,
+ * given the release and healthy. Scale-out and self-healing both add hosts this way. A failure
+ * on the way deletes the droplet (and the Redis user made for it) and throws.
+ */
+export async function provisionHost(
+  deps: ScaleDeps,
+  role: Exclude<RoleName, "redis">,
+  release: ReleaseToGive,
+): Promise<FleetHostRecord> {
+  const { config, provider, say } = deps;
+  await reconcile(deps, false);
+  const key = await provider.ensureSshKey(`${config.name}-dropship`, deps.publicKey);
+  const name = nextName(await deps.repo.read(), config.name, role);
+  say(`▸ create ${name}`);
+  const [host] = await createHosts(
+    provider,
+    [dropletSpecFor(config, role, name, key.id, "")].map(({ userData: _, ...spec }) => spec),
+    120_000,
+  );
+  if (!host) throw new Error(`${name} was not created`);
+  const address = host.droplet.ip as string;
+  try {
+    appendFileSync(deps.knownHostsFile, `${host.knownHost}\n`);
+    const hostInventory = join(deps.workDir, `scale-${name}.yml`);
+    writeFileSync(
+      hostInventory,
+      inventoryYaml([{ name, role, address, dropletId: host.droplet.id }], {
+        privateKeyFile: deps.privateKeyFile,
+        knownHostsFile: deps.knownHostsFile,
+      }),
+    );
+    const redisUsers = await addRedisUser(deps, name, role);
+    say(`▸ converge ${name} (${address}) with ${PLAYBOOKS[role]}`);
+    await runPlaybook(PLAYBOOKS[role], hostInventory, {
+      ...deps.playbookEnv,
+      ...redisUsers,
+      ...(role === "proxy" ? proxyPlaybookEnv(deps) : {}),
+      [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(config)),
+    });
+    say(`▸ deliver ${release.version}`);
+    const pinned = { address, hostPublicKey: host.hostKey.publicKey };
+    await withSsh(targetOf(pinned, deps), async (ssh) => {
+      await deliverRelease(
+        ssh,
+        { version: release.version, binaries: releaseFiles(release.dir, role) },
+        {
+          cacheDir: join(deps.workDir, "cache", "releases"),
+          // the playbook could not start them before their binaries arrived: start them all
+          restart: ROLES[role].services,
+          healthUrl: healthUrlOf(config, role, address),
+          healthTimeoutMs: config.pipeline.health_timeout,
+        },
+      );
+      await ssh.check(hostCommands.recordDeployed(release.version));
+    });
+    return recordOf(host, role, release.version);
+  } catch (error) {
+    say(`✗ ${(error as Error).message} — undoing: deleting ${name}`);
+    await removeRedisUser(deps, name);
+    await provider.deleteDroplet(host.droplet.id, name);
+    throw error;
+  }
+}
+
+/** What a proxy host's playbook needs besides the Redis URLs: the admin token, config, users. */
+function proxyPlaybookEnv(deps: ScaleDeps): Record<string, string> {
+  return {
+    DROPSHIP_ADMIN_ALLOW: deps.config.proxy.admin_allow.join(","),
+    ...(deps.configFile ? { DROPSHIP_CONFIG_FILE: deps.configFile } : {}),
+    ...(deps.usersFile && existsSync(deps.usersFile)
+      ? { DROPSHIP_USERS: readFileSync(deps.usersFile, "utf8") }
+      : {}),
+  };
+}
+
 async function addProductionHost(deps: ScaleDeps, reason: string): Promise<FleetHostRecord> {
-  const { config, provider, repo, say } = deps;
+  const { config, repo, say } = deps;
   const inventory = await repo.read();
   const production = inventory.hosts.filter((h) => h.role === "production").length;
   if (production >= config.autoscale.max) {
@@ -158,85 +274,44 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
       `refusing to add a host: production has ${production}, the cap (autoscale/max) is ${config.autoscale.max}`,
     );
   }
-  const shipped = lastShipped(deps.workDir, "production");
-  const release = shipped && releaseVersion(shipped);
-  const binariesDir = release ? releaseDir(deps.workDir, release) : undefined;
-  if (!release || !binariesDir || !existsSync(binariesDir)) {
-    throw new Error("no production release to give a new host yet — push to master first");
-  }
-  await reconcile(deps, false);
-  const key = await provider.ensureSshKey(`${config.name}-dropship`, deps.publicKey);
-  const name = nextName(inventory, config.name, "production");
-  say(`▸ create ${name}`);
-  const [host] = await createHosts(
-    provider,
-    [dropletSpecFor(config, "production", name, key.id, "")].map(
-      ({ userData: _, ...spec }) => spec,
-    ),
-    120_000,
-  );
-  if (!host) throw new Error(`${name} was not created`);
-  const address = host.droplet.ip as string;
-  const url = `http://${address}:${config.ports.app}`;
+  let record: FleetHostRecord | undefined;
   try {
-    appendFileSync(deps.knownHostsFile, `${host.knownHost}\n`);
-    const hostInventory = join(deps.workDir, `scale-${name}.yml`);
-    writeFileSync(
-      hostInventory,
-      inventoryYaml([{ name, role: "production", address, dropletId: host.droplet.id }], {
-        privateKeyFile: deps.privateKeyFile,
-        knownHostsFile: deps.knownHostsFile,
-      }),
-    );
-    const redisUsers = await addRedisUser(deps, name);
-    say(`▸ converge ${name} (${address}) with product.yml`);
-    await runPlaybook("product.yml", hostInventory, {
-      ...deps.playbookEnv,
-      ...redisUsers,
-      [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(config)),
-    });
-    say(`▸ deliver ${release}`);
-    const pinned = { address, hostPublicKey: host.hostKey.publicKey };
-    await withSsh(targetOf(pinned, deps), async (ssh) => {
-      await deliverRelease(
-        ssh,
-        { version: release, binaries: releaseFiles(binariesDir, "production") },
-        {
-          cacheDir: join(deps.workDir, "cache", "releases"),
-          // the playbook could not start either before its binary arrived: start both
-          restart: ROLES.production.services,
-          healthUrl: `${url}/healthz`,
-          healthTimeoutMs: config.pipeline.health_timeout,
-        },
-      );
-      await ssh.check(hostCommands.recordDeployed(release));
-    });
+    record = await provisionHost(deps, "production", releaseToGive(deps, "production"));
+    const url = appUrlOf(config, record);
     say(`▸ into rotation`);
     await putBackend(
       deps.redis,
       { id: backendIdFor(url), url, track: "production", draining: false },
       ACTOR,
     );
-    const record = recordOf(host, "production", release);
     const fleet = addHost(await repo.read(), record);
     await repo.commit(
       fleet,
-      `scale out: ${reasonOnly(reason)} — added ${name} (${address}, droplet ${host.droplet.id})`,
+      `scale out: ${reasonOnly(reason)} — added ${record.name} (${record.address}, droplet ${record.dropletId})`,
     );
-    say(`✓ ${name} serves production`);
-    await scalingEvent(deps, "out", name, reason, "added");
+    say(`✓ ${record.name} serves production`);
+    await scalingEvent(deps, "out", record.name, reason, "added");
     deps.notify?.(scaleMail({ kind: "added", host: record, why: reason, fleet }));
     return record;
   } catch (error) {
     const message = (error as Error).message;
-    say(`✗ ${message} — undoing: deleting ${name}`);
-    await removeBackend(deps.redis, backendIdFor(url), ACTOR).catch(() => undefined);
-    await provider.deleteDroplet(host.droplet.id, name);
+    if (record) {
+      say(`✗ ${message} — undoing: deleting ${record.name}`);
+      await removeBackend(deps.redis, backendIdFor(appUrlOf(config, record)), ACTOR).catch(
+        () => undefined,
+      );
+      await deps.provider.deleteDroplet(record.dropletId, record.name);
+    }
+    const name = record?.name ?? nextName(inventory, config.name, "production");
     deps.notify?.(scaleMail({ kind: "failed", name, why: reason, error: message }));
     await scalingEvent(deps, "out", name, reason, `failed: ${message}`);
     throw error;
   }
 }
+
+/** An app host's backend URL, as the proxy's routing table holds it. */
+export const appUrlOf = (config: Pick<Config, "ports">, host: { address: string }) =>
+  `http://${host.address}:${config.ports.app}`;
 
 async function removeProductionHost(
   deps: ScaleDeps,
@@ -254,8 +329,7 @@ async function removeProductionHost(
   const victim = [...production].sort(
     (a, b) => b.created.localeCompare(a.created) || b.name.localeCompare(a.name),
   )[0] as FleetHostRecord;
-  const url = `http://${victim.address}:${config.ports.app}`;
-  const id = backendIdFor(url);
+  const id = backendIdFor(appUrlOf(config, victim));
   const backend = (await listBackends(deps.redis)).find((b) => b.id === id);
   if (backend) {
     say(`▸ drain ${victim.name}`);
@@ -279,22 +353,26 @@ async function removeProductionHost(
 
 /**
  * A new host's monitor gets a Redis user of its own (ACL SETUSER, saved to the ACL file), and
- * the playbook the URLs of that user and of the production app. Nothing when the fleet's Redis
+ * the playbook the URLs of that user and of its role's service (the app's track, or the proxy). Nothing when the fleet's Redis
  * has no users (REDIS_URL is not the control user's).
  */
-async function addRedisUser(deps: ScaleDeps, name: string): Promise<Record<string, string>> {
+async function addRedisUser(
+  deps: ScaleDeps,
+  name: string,
+  role: Exclude<RoleName, "redis">,
+): Promise<Record<string, string>> {
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !usesAcl(controlUrl)) return {};
   const master = decodeURIComponent(new URL(controlUrl).password);
   await deps.redis.call("ACL", "SETUSER", ...aclSetUser(master, monitorUser({ name })));
   await deps.redis.call("ACL", "SAVE");
-  const urls = redisUrls(controlUrl, [{ name, role: "production" }]);
-  const own = [appUser("production"), monitorUser({ name })];
+  const urls = redisUrls(controlUrl, [{ name, role }]);
+  const own = [role === "proxy" ? "proxy" : appUser(role), monitorUser({ name })];
   return { DROPSHIP_REDIS_URLS: JSON.stringify(Object.fromEntries(own.map((u) => [u, urls[u]]))) };
 }
 
 /** A removed host's monitor user goes with it; never fatal (the host is gone either way). */
-async function removeRedisUser(deps: ScaleDeps, name: string): Promise<void> {
+export async function removeRedisUser(deps: ScaleDeps, name: string): Promise<void> {
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !usesAcl(controlUrl)) return;
   try {

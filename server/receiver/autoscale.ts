@@ -98,8 +98,3 @@ export function afterActionSeen(state: ScaleState, at: number): ScaleState {
     ? { ...state, lastActionAt: at, breach: null }
     : state;
 }
-
-/** After a provision: failures in a row count toward the circuit breaker; a success resets it. */
-export function afterProvision(state: ScaleState, ok: boolean): ScaleState {
-  return { ...state, failures: ok ? 0 : state.failures + 1 };
-}

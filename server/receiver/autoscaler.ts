@@ -7,7 +7,8 @@ import { recentEvents } from "../shared/state/events.ts";
 import { listHosts } from "../shared/state/hosts.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { readTraffic } from "../shared/state/traffic.ts";
-import { afterActionSeen, afterProvision, decide, IDLE, type ScaleState } from "./autoscale.ts";
+import { afterActionSeen, decide, IDLE, type ScaleState } from "./autoscale.ts";
+import { ProvisionBreaker } from "./breaker.ts";
 
 /**
  * The watched metric from the latest figures; undefined when there is none yet. CPU comes from
@@ -37,7 +38,11 @@ export async function readMetric(
  * policy, and scales one host at a time (the next tick waits for a provision to finish, so a
  * host still booting counts as capacity). Every decision that acts, waits or refuses is logged.
  */
-export function startAutoscaler(deps: ScaleDeps, intervalMs: number) {
+export function startAutoscaler(
+  deps: ScaleDeps,
+  intervalMs: number,
+  breaker: ProvisionBreaker = breakerFor(deps),
+) {
   const { config, say } = deps;
   let state: ScaleState = IDLE;
   let busy = false;
@@ -62,6 +67,7 @@ export function startAutoscaler(deps: ScaleDeps, intervalMs: number) {
       const value = await readMetric(deps, config, hosts);
       if (value === undefined) return;
       const deploying = existsSync(join(deps.workDir, "locks", "production.lock"));
+      state = { ...state, failures: breaker.failures };
       const decision = decide(policy, state, {
         now: Date.now(),
         value,
@@ -76,13 +82,11 @@ export function startAutoscaler(deps: ScaleDeps, intervalMs: number) {
       try {
         if (decision.action === "add") await scaleOut(deps, decision.why);
         else await scaleIn(deps, decision.why);
-        state = afterProvision(state, true);
+        breaker.succeeded();
       } catch (error) {
-        state = afterProvision(state, false);
         const message = (error as Error).message;
-        say(`autoscaler: ${decision.action} failed (${state.failures} in a row): ${message}`);
-        if (state.failures === policy.maxFailures)
-          deps.notify?.(scaleMail({ kind: "stopped", failures: state.failures, error: message }));
+        breaker.failed(message);
+        say(`autoscaler: ${decision.action} failed (${breaker.failures} in a row): ${message}`);
       }
     } catch (error) {
       say(`autoscaler: cannot read the fleet (${(error as Error).message}); trying again`);
@@ -92,4 +96,11 @@ export function startAutoscaler(deps: ScaleDeps, intervalMs: number) {
   };
   const timer = setInterval(() => void tick(), intervalMs);
   return { stop: () => clearInterval(timer), tick };
+}
+
+/** The breaker scaling and healing share: open after autoscale/max_failures, with one mail. */
+export function breakerFor(deps: Pick<ScaleDeps, "config" | "notify">): ProvisionBreaker {
+  return new ProvisionBreaker(deps.config.autoscale.max_failures, (failures, error) =>
+    deps.notify?.(scaleMail({ kind: "stopped", failures, error })),
+  );
 }

@@ -10,6 +10,7 @@ import { loadLocatedConfig } from "../shared/config/locate.ts";
 import { type LocalPaths, localPaths, PATH_DEFAULTS } from "../shared/config/paths.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
+import type { Mail } from "../shared/mailer.ts";
 import { redact } from "../shared/secrets.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { usersFile } from "../shared/users-file.ts";
@@ -179,7 +180,7 @@ await serverMain(
     console.log(
       `dropship-receiver ${VERSION} listening on http://${env.host}:${server.port} — repositories in ${repos}`,
     );
-    const autoscaler = await maybeAutoscale(located.file ?? "", env.redisUrl, paths);
+    const autoscaler = await maybeKeepFleet(located.file ?? "", env.redisUrl, paths);
     const certificates = await maybeCertificates(located.file, env.redisUrl);
     onShutdown(async () => {
       autoscaler?.stop();
@@ -190,40 +191,68 @@ await serverMain(
 );
 
 /**
- * Starts the autoscaler when the config enables it and the environment can reach DigitalOcean,
- * Redis and the hosts (DIGITALOCEAN_TOKEN, REDIS_URL, DROPSHIP_SSH_KEY); says why not otherwise.
+ * Starts the autoscaler and the healer when the config enables them and the environment can
+ * reach DigitalOcean, Redis and the hosts (DIGITALOCEAN_TOKEN, REDIS_URL, DROPSHIP_SSH_KEY);
+ * says why not otherwise. They share one circuit breaker and one mailer (SMTP_URL,
+ * ALERT_EMAIL_TO).
  */
-async function maybeAutoscale(configFile: string, redisUrl: string, paths: LocalPaths) {
+async function maybeKeepFleet(configFile: string, redisUrl: string, paths: LocalPaths) {
   const config = loadConfigOrDefaults(configFile);
   const keyFile = paths.sshKey;
   const missing = [
-    !config.autoscale.enabled && "autoscale/enabled is false",
     !process.env.DIGITALOCEAN_TOKEN && "DIGITALOCEAN_TOKEN is not set",
     !redisUrl && "REDIS_URL is not set",
     !existsSync(keyFile) && `no SSH key at ${keyFile} (DROPSHIP_SSH_KEY)`,
   ].filter(Boolean);
-  if (missing.length > 0) {
-    console.log(`dropship-receiver: autoscaler off (${missing.join("; ")})`);
-    return undefined;
-  }
+  const off = (what: string, why: (string | false)[]) =>
+    console.log(`dropship-receiver: ${what} off (${why.filter(Boolean).join("; ")})`);
+  const scaling = config.autoscale.enabled && missing.length === 0;
+  const healing = config.heal.enabled && missing.length === 0;
+  if (!scaling)
+    off("autoscaler", [!config.autoscale.enabled && "autoscale/enabled is false", ...missing]);
+  if (!healing) off("self-healing", [!config.heal.enabled && "heal/enabled is false", ...missing]);
+  if (!scaling && !healing) return undefined;
   const { connectRedis } = await import("../shared/state/redis.ts");
-  const { startAutoscaler } = await import("./autoscaler.ts");
+  const { breakerFor, startAutoscaler } = await import("./autoscaler.ts");
+  const { startHealer } = await import("./healer.ts");
   const { scaleDeps } = await import("../../pipeline/scale.ts");
+  const { Mailer } = await import("../shared/mailer.ts");
   const redis = connectRedis(redisUrl, { purpose: "autoscaler", persistent: true });
   // the receiver runs for weeks: its autoscaler's lines say when
   const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const noted = (line: string) => say(`autoscaler: ${line}`);
   const repo = inventoryRepoFor(config, process.env, noted);
-  const scaler = startAutoscaler(
-    scaleDeps(config, paths, redis, repo, say, process.env, noted),
-    10_000,
-  );
-  console.log(
-    `dropship-receiver: autoscaler on (${config.autoscale.metric}, ${config.autoscale.min}–${config.autoscale.max} hosts)`,
-  );
+  const { SMTP_URL, ALERT_EMAIL_TO } = process.env;
+  const mailer =
+    SMTP_URL && ALERT_EMAIL_TO
+      ? new Mailer({
+          smtpUrl: SMTP_URL,
+          from: `dropship <dropship@${config.name}>`,
+          to: ALERT_EMAIL_TO,
+          log: say,
+        })
+      : undefined;
+  const deps = {
+    ...scaleDeps(config, paths, redis, repo, say, process.env, noted),
+    configFile: configFile || undefined,
+    ...(mailer ? { notify: (mail: Mail) => mailer.send(mail) } : {}),
+  };
+  const breaker = breakerFor(deps);
+  const scaler = scaling ? startAutoscaler(deps, 10_000, breaker) : undefined;
+  const healer = healing ? startHealer(deps, breaker, 5_000) : undefined;
+  if (scaler)
+    console.log(
+      `dropship-receiver: autoscaler on (${config.autoscale.metric}, ${config.autoscale.min}–${config.autoscale.max} hosts)`,
+    );
+  if (healer)
+    console.log(
+      `dropship-receiver: self-healing on (a host gone from the API, or silent for ${config.heal.after / 1000} s, is replaced)`,
+    );
   return {
     stop: () => {
-      scaler.stop();
+      scaler?.stop();
+      healer?.stop();
+      mailer?.close();
       redis.disconnect();
     },
   };

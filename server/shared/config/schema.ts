@@ -238,10 +238,25 @@ export const ConfigSchema = T.Object(
         max_failures: T.Integer({
           minimum: 1,
           default: 3,
-          description: "failed provisions in a row before the autoscaler stops",
+          description:
+            "failed provisions in a row (scaling or healing) before the autoscaler stops both",
         }),
       },
       "the autoscaler",
+    ),
+    heal: Section(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description: "let the receiver replace dead hosts (proxy, production, staging)",
+        }),
+        after: Duration(
+          "2m",
+          "a host silent this long (no monitor figures, health failing) is replaced",
+          true,
+        ),
+      },
+      "self-healing: a host gone from the cloud API or silent is replaced",
     ),
     pipeline: Section(
       {

@@ -1,12 +1,12 @@
 import { expect, test } from "bun:test";
 import {
   afterActionSeen,
-  afterProvision,
   decide,
   IDLE,
   type ScalePolicy,
   type ScaleState,
 } from "../../../server/receiver/autoscale.ts";
+import { ProvisionBreaker } from "../../../server/receiver/breaker.ts";
 
 const policy: ScalePolicy = {
   upAbove: 50,
@@ -79,8 +79,17 @@ test("below min it adds at once; during a deploy it does nothing", () => {
 });
 
 test("repeated failed provisions open the circuit until someone resets it", () => {
-  let state = IDLE;
-  for (let i = 0; i < 3; i++) state = afterProvision(state, false);
+  const opened: string[] = [];
+  const breaker = new ProvisionBreaker(3, (failures, error) => opened.push(`${failures} ${error}`));
+  breaker.failed("one");
+  breaker.succeeded();
+  expect(breaker.failures).toBe(0);
+  for (const error of ["a", "b", "c", "d"]) breaker.failed(error);
+  // it opens once, at the third; later failures and successes change nothing
+  expect(opened).toEqual(["3 c"]);
+  breaker.succeeded();
+  expect(breaker.open).toBe(true);
+  const state = { ...IDLE, failures: breaker.failures };
   const stopped = decide(policy, state, {
     now: 0,
     value: 99,
@@ -90,7 +99,6 @@ test("repeated failed provisions open the circuit until someone resets it", () =
   });
   expect(stopped.action).toBe("none");
   expect(stopped.why).toStartWith("stopped: 3 failed provisions in a row");
-  expect(afterProvision(afterProvision(IDLE, false), true).failures).toBe(0);
 });
 
 test("a scaling action by hand starts the cooldown too; an older one changes nothing", () => {

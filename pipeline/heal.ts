@@ -1,0 +1,118 @@
+import { join } from "node:path";
+import { addHost, type FleetHostRecord, removeHost } from "../gitops/model.ts";
+import { backendIdFor } from "../server/shared/routing/model.ts";
+import { recordEvent } from "../server/shared/state/events.ts";
+import { KEYS } from "../server/shared/state/keys.ts";
+import { putBackend, removeBackend } from "../server/shared/state/routing.ts";
+import { withRoleLock } from "./lock.ts";
+import {
+  appUrlOf,
+  provisionHost,
+  releaseToGive,
+  removeRedisUser,
+  type ScaleDeps,
+} from "./scale.ts";
+import { scaleMail } from "./scale-mail.ts";
+
+const ACTOR = "dropship heal";
+
+/**
+ * Replaces a dead host the way a scale-out adds one — create, converge, deliver the release the
+ * role runs, check health — then swaps it in: the app's backend in the proxy's rotation (a proxy
+ * joins the load balancer by its tag; a lone proxy's domains are pointed at the new one), the
+ * old droplet deleted if it still exists, one inventory commit `heal: replaced <old> (<why>)
+ * with <new>`, and a notice. Holds the role's lock, like deploys and scaling, and checks again
+ * under it that the host is still in the inventory (scale-in may have removed it meanwhile).
+ * A failure deletes the new droplet and leaves the inventory as it was.
+ */
+export function replaceHost(
+  deps: ScaleDeps,
+  victim: FleetHostRecord,
+  why: string,
+): Promise<FleetHostRecord | undefined> {
+  return withRoleLock(
+    join(deps.workDir, "locks"),
+    victim.role,
+    `heal ${victim.name}`,
+    deps.config.pipeline.lock_timeout,
+    deps.say,
+    async () => {
+      if (!(await deps.repo.read()).hosts.some((h) => h.name === victim.name)) return undefined;
+      if (victim.role === "redis") throw new Error("a Redis host is not replaced this way");
+      return swapIn(
+        deps,
+        victim as FleetHostRecord & { role: "proxy" | "production" | "staging" },
+        why,
+      );
+    },
+  );
+}
+
+async function swapIn(
+  deps: ScaleDeps,
+  victim: FleetHostRecord & { role: "proxy" | "production" | "staging" },
+  why: string,
+): Promise<FleetHostRecord> {
+  const { config, provider, repo, say } = deps;
+  say(`▸ heal: replacing ${victim.name} (${why})`);
+  const record = await provisionHost(
+    deps,
+    victim.role,
+    releaseToGive(deps, victim.role, victim.release),
+  );
+  try {
+    if (victim.role === "proxy") await pointDomains(deps, record);
+    else {
+      const url = appUrlOf(config, record);
+      await putBackend(
+        deps.redis,
+        { id: backendIdFor(url), url, track: victim.role, draining: false },
+        ACTOR,
+      );
+      await removeBackend(deps.redis, backendIdFor(appUrlOf(config, victim)), ACTOR);
+    }
+    say(`▸ delete ${victim.name} (droplet ${victim.dropletId}) if it still exists`);
+    await provider.deleteDroplet(victim.dropletId, victim.name);
+    await removeRedisUser(deps, victim.name);
+    const fleet = addHost(removeHost(await repo.read(), victim.name), record);
+    await repo.commit(fleet, `heal: replaced ${victim.name} (${why}) with ${record.name}`);
+  } catch (error) {
+    say(`✗ ${(error as Error).message} — undoing: deleting ${record.name}`);
+    if (victim.role !== "proxy")
+      await removeBackend(deps.redis, backendIdFor(appUrlOf(config, record)), ACTOR).catch(
+        () => undefined,
+      );
+    await removeRedisUser(deps, record.name);
+    await provider.deleteDroplet(record.dropletId, record.name);
+    throw error;
+  }
+  say(`✓ ${record.name} replaces ${victim.name}`);
+  await recordEvent(deps.redis, KEYS.scaling, {
+    action: "heal",
+    host: record.name,
+    why: `replaced ${victim.name}: ${why}`,
+    result: "replaced",
+    at: new Date().toISOString(),
+  }).catch(() => undefined);
+  deps.notify?.(
+    scaleMail({ kind: "replaced", old: victim, host: record, why, fleet: await repo.read() }),
+  );
+  return record;
+}
+
+/**
+ * A lone proxy is the public entry: its domains follow it to the new one (on DigitalOcean DNS;
+ * elsewhere the log says which record to change). Behind a load balancer nothing moves.
+ */
+async function pointDomains(deps: ScaleDeps, proxy: FleetHostRecord): Promise<void> {
+  if ((await deps.repo.read()).loadBalancer) return;
+  const entry = proxy.publicAddress ?? proxy.address;
+  for (const domain of deps.config.proxy.tls.domains) {
+    const pointed = await deps.provider.pointDomain(domain, entry);
+    deps.say(
+      pointed === "not-hosted"
+        ? `! ${domain} is not on DigitalOcean DNS: point its A record at ${entry} by hand`
+        : `▸ ${domain} A ${entry} (${pointed})`,
+    );
+  }
+}

@@ -1,0 +1,80 @@
+import type { FleetHostRecord } from "../../gitops/model.ts";
+import type { RoleName } from "../shared/config/schema.ts";
+
+/** What the healer knows of one host of the inventory at one moment. */
+export interface HostFacts {
+  host: FleetHostRecord;
+  /**
+   * how many listings in a row lacked its droplet (0: listed); a droplet is gone only when two
+   * did, so a host scale-in is removing, or a listing made mid-change, is not taken for dead
+   */
+  missingListings: number;
+  /** when its monitor last reported figures (undefined: never) */
+  lastReportAt: number | undefined;
+  /** since when its health check has failed without a pass (null: passing) */
+  failingSince: number | null;
+}
+
+export interface HealInput {
+  now: number;
+  hosts: HostFacts[];
+  /** roles with a replacement under way: one at a time per role */
+  busy: ReadonlySet<RoleName>;
+  /** the provisioning breaker is open: nothing is replaced */
+  breakerOpen: boolean;
+  /** whether a Redis host may be replaced (only where another server holds the data) */
+  redisReplaceable: boolean;
+}
+
+export interface Replacement {
+  host: FleetHostRecord;
+  /** why, for the commit, the log and the mail */
+  why: string;
+}
+
+export interface HealPlan {
+  replace: Replacement[];
+  /** hosts that would be replaced but are not, and why not: said once by the caller */
+  held: string[];
+}
+
+const duration = (ms: number) =>
+  ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
+
+/**
+ * Which hosts to replace, a pure function. A host is replaced when its droplet is gone from the
+ * cloud API (two listings in a row), or when it has been silent for `afterMs`: no monitor
+ * figures and a failing health check, both for that long. A host whose monitor still reports
+ * (busy, overloaded) or whose health check passes is never replaced. At most one replacement
+ * per role at a time; nothing while the breaker is open; a Redis host only when replaceable.
+ */
+export function planHealing(afterMs: number, input: HealInput): HealPlan {
+  const replace: Replacement[] = [];
+  const held: string[] = [];
+  if (input.breakerOpen) return { replace, held };
+  const claimed = new Set<RoleName>(input.busy);
+  for (const facts of input.hosts) {
+    const why = reasonToReplace(afterMs, input.now, facts);
+    if (!why) continue;
+    const { host } = facts;
+    if (host.role === "redis" && !input.redisReplaceable) {
+      held.push(
+        `${host.name} is ${why}, but it is the only Redis server: replacing it would start the fleet's state empty — bring it back, or restore Redis from its dump`,
+      );
+      continue;
+    }
+    if (claimed.has(host.role)) continue;
+    claimed.add(host.role);
+    replace.push({ host, why });
+  }
+  return { replace, held };
+}
+
+function reasonToReplace(afterMs: number, now: number, facts: HostFacts): string | undefined {
+  if (facts.missingListings >= 2) return "gone from the cloud API";
+  const reporting = facts.lastReportAt !== undefined && now - facts.lastReportAt < afterMs;
+  const failingLong = facts.failingSince !== null && now - facts.failingSince >= afterMs;
+  if (!reporting && failingLong)
+    return `silent for ${duration(afterMs)}: no monitor figures and its health check failing`;
+  return undefined;
+}

@@ -1,0 +1,116 @@
+import { replaceHost } from "../../pipeline/heal.ts";
+import type { ScaleDeps } from "../../pipeline/scale.ts";
+import type { RoleName } from "../shared/config/schema.ts";
+import { healthUrlOf } from "../shared/roles.ts";
+import { listHosts } from "../shared/state/hosts.ts";
+import type { ProvisionBreaker } from "./breaker.ts";
+import { type HostFacts, planHealing } from "./heal.ts";
+
+/** Whether a health URL answers 200 within two seconds. */
+export async function probeHealth(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await response.body?.cancel();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Self-healing in the control process: every `intervalMs` it lists the deployment's droplets,
+ * reads the monitors' latest figures and checks every host's health, then asks `planHealing`
+ * which hosts to replace and replaces them (one per role at a time, in the background, so the
+ * next ticks go on watching). Replacements count toward the breaker the autoscaler uses.
+ */
+export function startHealer(
+  deps: ScaleDeps,
+  breaker: ProvisionBreaker,
+  intervalMs: number,
+  probe: (url: string) => Promise<boolean> = probeHealth,
+) {
+  const { config, say } = deps;
+  const failingSince = new Map<string, number>();
+  const missing = new Map<string, number>();
+  const busy = new Set<RoleName>();
+  const said = new Set<string>();
+  const running = new Set<Promise<unknown>>();
+  const sayOnce = (line: string) => {
+    if (said.has(line)) return;
+    said.add(line);
+    say(`heal: ${line}`);
+  };
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      const { hosts } = await deps.repo.read();
+      const listed = await deps.provider
+        .listByTag(config.digitalocean.tag)
+        .then((droplets) => new Set(droplets.map((d) => d.id)))
+        .catch((error) => {
+          sayOnce(`cannot list droplets (${(error as Error).message}); judging by health alone`);
+          return undefined;
+        });
+      // without the monitors' figures (Redis away) nobody is judged silent: a Redis outage
+      // can fail every app's health at once, and that is not a reason to replace them all
+      const reports = await listHosts(deps.redis).catch(() => undefined);
+      const now = Date.now();
+      await Promise.all(
+        hosts.map(async (h) => {
+          if (await probe(healthUrlOf(config, h.role, h.address))) failingSince.delete(h.name);
+          else if (!failingSince.has(h.name)) failingSince.set(h.name, now);
+          if (listed)
+            missing.set(h.name, listed.has(h.dropletId) ? 0 : (missing.get(h.name) ?? 0) + 1);
+        }),
+      );
+      const facts: HostFacts[] = hosts.map((host) => ({
+        host,
+        missingListings: missing.get(host.name) ?? 0,
+        lastReportAt: reports ? reports.find((r) => r.host === host.name)?.at : now,
+        failingSince: failingSince.get(host.name) ?? null,
+      }));
+      const plan = planHealing(config.heal.after, {
+        now,
+        hosts: facts,
+        busy,
+        breakerOpen: breaker.open,
+        redisReplaceable: false,
+      });
+      for (const line of plan.held) sayOnce(line);
+      for (const { host, why } of plan.replace) {
+        busy.add(host.role);
+        const replacing = replaceHost(deps, host, why)
+          .then((record) => {
+            breaker.succeeded();
+            if (!record) say(`heal: ${host.name} left the inventory meanwhile; nothing to replace`);
+          })
+          .catch((error) => {
+            breaker.failed((error as Error).message);
+            say(
+              `heal: replacing ${host.name} failed (${breaker.failures} in a row${breaker.open ? "; stopped" : ""}): ${(error as Error).message}`,
+            );
+          })
+          .finally(() => {
+            busy.delete(host.role);
+            failingSince.delete(host.name);
+            missing.delete(host.name);
+            running.delete(replacing);
+          });
+        running.add(replacing);
+      }
+    } catch (error) {
+      say(`heal: cannot read the fleet (${(error as Error).message}); trying again`);
+    } finally {
+      ticking = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), intervalMs);
+  return {
+    tick,
+    /** resolves when the replacements under way have finished */
+    idle: () => Promise.all([...running]),
+    stop: () => clearInterval(timer),
+  };
+}

@@ -1,0 +1,80 @@
+import { expect, test } from "bun:test";
+import type { FleetHostRecord } from "../../../gitops/model.ts";
+import { type HostFacts, planHealing } from "../../../server/receiver/heal.ts";
+import type { RoleName } from "../../../server/shared/config/schema.ts";
+
+const MIN = 60_000;
+const NOW = 10 * MIN;
+const host = (name: string, role: RoleName = "production"): FleetHostRecord => ({
+  name,
+  role,
+  dropletId: name.length,
+  address: `10.78.0.${name.length}`,
+  region: "nyc3",
+  size: "s-1vcpu-1gb",
+  created: "2026-12-01T00:00:00Z",
+});
+const well = (h: FleetHostRecord): HostFacts => ({
+  host: h,
+  missingListings: 0,
+  lastReportAt: NOW - 5_000,
+  failingSince: null,
+});
+const plan = (hosts: HostFacts[], extra: { busy?: RoleName[]; breakerOpen?: boolean } = {}) =>
+  planHealing(2 * MIN, {
+    now: NOW,
+    hosts,
+    busy: new Set(extra.busy ?? []),
+    breakerOpen: extra.breakerOpen ?? false,
+    redisReplaceable: false,
+  });
+const names = (p: ReturnType<typeof plan>) => p.replace.map((r) => `${r.host.name}: ${r.why}`);
+
+test("a droplet gone from two listings in a row is replaced; one missing listing is not enough", () => {
+  const web = host("shop-production-1");
+  expect(names(plan([{ ...well(web), missingListings: 1 }]))).toEqual([]);
+  expect(names(plan([{ ...well(web), missingListings: 2 }]))).toEqual([
+    "shop-production-1: gone from the cloud API",
+  ]);
+});
+
+test("silent means both: no monitor figures and a failing health check, for heal.after", () => {
+  const web = host("shop-production-1");
+  const silent = { ...well(web), lastReportAt: NOW - 3 * MIN, failingSince: NOW - 2 * MIN };
+  expect(names(plan([silent]))).toEqual([
+    "shop-production-1: silent for 2 min: no monitor figures and its health check failing",
+  ]);
+  // not yet long enough
+  expect(names(plan([{ ...silent, failingSince: NOW - MIN }]))).toEqual([]);
+  // its monitor stopped, but it serves: alive, never replaced
+  expect(names(plan([{ ...silent, failingSince: null }]))).toEqual([]);
+  // overloaded: health failing, but the monitor still reports (high CPU): never replaced
+  expect(names(plan([{ ...silent, lastReportAt: NOW - 5_000 }]))).toEqual([]);
+  // never reported at all and failing long: silent
+  expect(names(plan([{ ...silent, lastReportAt: undefined }]))).toHaveLength(1);
+});
+
+test("one replacement per role at a time, none while the breaker is open", () => {
+  const gone = (h: FleetHostRecord) => ({ ...well(h), missingListings: 3 });
+  const hosts = [
+    gone(host("shop-production-1")),
+    gone(host("shop-production-22")),
+    gone(host("shop-proxy-1", "proxy")),
+  ];
+  expect(plan(hosts).replace.map((r) => r.host.name)).toEqual([
+    "shop-production-1",
+    "shop-proxy-1",
+  ]);
+  expect(plan(hosts, { busy: ["production"] }).replace.map((r) => r.host.name)).toEqual([
+    "shop-proxy-1",
+  ]);
+  expect(plan(hosts, { breakerOpen: true }).replace).toEqual([]);
+});
+
+test("a lone Redis host is held, with why, not replaced empty", () => {
+  const result = plan([{ ...well(host("shop-redis-1", "redis")), missingListings: 2 }]);
+  expect(result.replace).toEqual([]);
+  expect(result.held).toEqual([
+    "shop-redis-1 is gone from the cloud API, but it is the only Redis server: replacing it would start the fleet's state empty — bring it back, or restore Redis from its dump",
+  ]);
+});
