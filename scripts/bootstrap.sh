@@ -29,6 +29,8 @@ need openssl openssl
 need curl curl
 need dnsmasq dnsmasq-base
 need pebble pebble
+# the emulator carries DigitalOcean load balancers out with HAProxy (demo --ha, the tests)
+need haproxy haproxy
 # the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
 case "${1:-}" in
   test*) need chromium "chromium fonts-liberation"; need certutil libnss3-tools ;;

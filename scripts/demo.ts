@@ -15,7 +15,7 @@ import { addressOf, bringUp, entryOf, type SetupSettings } from "./lib/setup.ts"
 
 const SPEC = {
   verb: "demo",
-  usage: ["demo [--detach | --down]"],
+  usage: ["demo [--ha] [--detach | --down]"],
   about: `The whole system on this machine, through the same code paths as the cloud (needs root: the
 local DigitalOcean emulator boots each droplet as a host with its own network namespace and
 sshd). Starts the emulator and the receiver; creates proxy, redis, 2 production and 1
@@ -25,8 +25,13 @@ site is https://shop.test, its certificate issued over ACME by Let's Encrypt's t
 (pebble) through the emulator's DNS. Prints the proxy and dashboard URLs, the admin token and the git commands that push to it,
 and writes them, with everything the CLI needs (bun run status, scale, flags …), to
 .dropship/demo.env. Without an option it runs in the foreground, and Ctrl-C tears
-everything down.`,
+everything down. With --ha: 2 proxies behind a load balancer (the emulator's, HAProxy), which
+is the public entry, and a fleet that replaces a droplet that dies.`,
   options: {
+    ha: {
+      type: "boolean",
+      description: "2 proxies behind a load balancer, which is the public entry",
+    },
     detach: {
       type: "boolean",
       description: "return once everything serves; stop it later with --down",
@@ -69,7 +74,7 @@ await runVerb(SPEC, async ({ values }) => {
   };
   process.once("SIGINT", interrupted);
   try {
-    await up(pids, () => stopping);
+    await up(pids, () => stopping, values.ha === true);
   } catch (error) {
     console.error("▸ tearing down what was started");
     await stopAll(pids, 10_000);
@@ -87,7 +92,7 @@ await runVerb(SPEC, async ({ values }) => {
   await down();
 });
 
-async function up(pids: number[], stopping: () => boolean) {
+async function up(pids: number[], stopping: () => boolean, ha: boolean) {
   rmSync(RUN, { recursive: true, force: true });
   mkdirSync(RUN, { recursive: true });
   const work = join(RUN, "work");
@@ -141,16 +146,18 @@ async function up(pids: number[], stopping: () => boolean) {
   const configFile = join(RUN, "dropship.yml");
   // The demo's pushes run the unit tests (the full suite starts emulators of its own). The
   // autoscaler is off: the droplets share this machine's CPU, so a build would look like load;
-  // bun run scale works against the demo.
+  // bun run scale works against the demo. Self-healing is on, with a demo-sized silence; with
+  // --ha the proxies trust the load balancer's X-Forwarded-For from the emulator's VPC.
   writeFileSync(
     configFile,
     [
       "name: demo",
-      "roles: { production: { count: 2 }, staging: { count: 1 } }",
+      `roles: { proxy: { count: ${ha ? 2 : 1} }, production: { count: 2 }, staging: { count: 1 } }`,
       "autoscale: { enabled: false, min: 2, max: 3 }",
+      "heal: { after: 30s }",
       "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit }, health_timeout: 30s }",
       `gitops: { repo: ${JSON.stringify(gitopsDir)} }`,
-      `proxy: { tls: { domains: [${DOMAIN}], email: ops@${DOMAIN}, acme_directory: ${JSON.stringify(pebble.directory)} } }`,
+      `proxy: { ${ha ? "trusted_proxies: [10.78.0.0/16], " : ""}tls: { domains: [${DOMAIN}], email: ops@${DOMAIN}, acme_directory: ${JSON.stringify(pebble.directory)} } }`,
       "",
     ].join("\n"),
   );
@@ -188,7 +195,8 @@ async function up(pids: number[], stopping: () => boolean) {
   });
   const caFile = join(RUN, "ca.pem");
   writeFileSync(caFile, await pebbleRoot(pebble));
-  // visitors come in at the public address; the admin listener answers the control host in the VPC
+  // visitors come in at the public entry (the load balancer with --ha); the admin listener
+  // answers the control host in the VPC
   const proxyUrl = `http://${entryOf(fleet)}`;
   // the admin listener has the site's certificate too: its private address with the site's name
   const dashboardUrl = `https://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
@@ -240,7 +248,7 @@ async function up(pids: number[], stopping: () => boolean) {
     { mode: 0o600 },
   );
   console.log(`
-dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}${h.publicAddress ? ` (public ${h.publicAddress})` : ""}`).join(", ")}.
+dropship demo is up: ${fleet.hosts.map((h) => `${h.name} ${h.address}${h.publicAddress ? ` (public ${h.publicAddress})` : ""}`).join(", ")}.${fleet.loadBalancerIp ? `\nThe load balancer demo-proxies (${fleet.loadBalancerIp}) is the public entry, in front of both proxies; a droplet that dies is replaced (bun run status shows it).` : ""}
 
   site         https://${DOMAIN}/   (30% of new visitors see staging, ${staging}; plain HTTP redirects)
                curl --cacert ${caFile} --resolve ${DOMAIN}:443:${entryOf(fleet)} https://${DOMAIN}/
@@ -265,7 +273,7 @@ async function down() {
   rmSync(ENV_FILE, { force: true });
   const left = run(["ip", "netns", "list"])
     .split("\n")
-    .filter((line) => line.startsWith("dsemu-"));
+    .filter((line) => line.startsWith("dsemu-") || line.startsWith("dslb-"));
   if (left.length > 0)
     throw new UsageError(
       `stopped the demo, but these namespaces are left: ${left.join(", ")} — the next emulator start removes them`,

@@ -1,0 +1,200 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { FleetHostRecord } from "../../gitops/model.ts";
+import { InventoryRepo } from "../../gitops/repo.ts";
+import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
+import { type ScaleDeps, scaleOut } from "../../pipeline/scale.ts";
+import { breakerFor } from "../../server/receiver/autoscaler.ts";
+import { startHealer } from "../../server/receiver/healer.ts";
+import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
+import { validateConfig } from "../../server/shared/config/validate.ts";
+import { hostCommands } from "../../server/shared/host/layout.ts";
+import { type Mail, Mailer } from "../../server/shared/mailer.ts";
+import { targetOf, withSsh } from "../../server/shared/ssh.ts";
+import { listBackends } from "../../server/shared/state/routing.ts";
+import { startEmulator, userKey } from "../helpers/emulator.ts";
+import { startProxy } from "../helpers/proxy.ts";
+import { connectTo, startRedis } from "../helpers/redis.ts";
+import { startSmtp } from "../helpers/smtp.ts";
+import { fileTempDir } from "../helpers/tmp.ts";
+
+// Self-healing on emulator hosts: real droplets deleted through the API, real services stopped
+// over SSH, real playbooks converging the replacements, the proxy's rotation in a real Redis.
+const ROOT = resolve(import.meta.dir, "../..");
+const emulator = await startEmulator();
+const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
+const state = await connectTo(redis);
+const proxy = await startProxy(redis);
+const dir = fileTempDir("dropship-heal-");
+const account = userKey();
+writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
+writeFileSync(join(dir, "known_hosts"), "");
+const checked = validateConfig({
+  name: "shop",
+  roles: { production: { count: 1 } },
+  autoscale: { min: 1, max: 3, max_failures: 2 },
+  heal: { after: "3s" },
+  pipeline: { health_timeout: "15s" },
+});
+if (!checked.ok) throw new Error(checked.errors.join("\n"));
+const config = checked.config;
+const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
+const repo = new InventoryRepo(join(dir, "inventory"));
+const lines: string[] = [];
+const smtp = await startSmtp();
+const mailer = new Mailer({
+  smtpUrl: smtp.url,
+  from: "dropship@test",
+  to: "ops@example.com",
+  log: (line) => lines.push(line),
+  retryMs: 100,
+});
+const subjects = () => smtp.mails.map((m) => m.subject ?? "");
+const deps: ScaleDeps = {
+  config,
+  provider,
+  repo,
+  redis: state,
+  privateKeyFile: join(dir, "id"),
+  privateKey: account.privateKey,
+  publicKey: account.publicKey,
+  knownHostsFile: join(dir, "known_hosts"),
+  workDir: join(dir, "work"),
+  playbookEnv: { REDIS_URL: redis.url.replace("127.0.0.1", "10.77.0.1") },
+  say: (line: string) => lines.push(line),
+  notify: (mail: Mail) => mailer.send(mail),
+};
+const healers: ReturnType<typeof startHealer>[] = [];
+afterAll(() => {
+  for (const healer of healers) healer.stop();
+});
+
+mkdirSync(releaseDir(deps.workDir, "rel-1"), { recursive: true });
+const built = Bun.spawnSync([
+  process.execPath,
+  join(ROOT, "scripts/build.ts"),
+  "--outdir",
+  releaseDir(deps.workDir, "rel-1"),
+  "--version",
+  "rel-1",
+]);
+if (built.exitCode !== 0) throw new Error(`the release did not build: ${built.stderr.toString()}`);
+recordShipped(deps.workDir, "production", "rel-1");
+
+const first = await scaleOut(deps, "a fleet to heal");
+const second = await scaleOut(deps, "a fleet to heal");
+
+/** Runs a command on a host over SSH, logged in as the fleet does. */
+async function onHost(host: FleetHostRecord, command: string): Promise<string> {
+  const line = readFileSync(deps.knownHostsFile, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${host.address} `)) as string;
+  const hostPublicKey = line.split(" ").slice(1, 3).join(" ");
+  return withSsh(targetOf({ address: host.address, hostPublicKey }, deps), (ssh) =>
+    ssh.check(command),
+  );
+}
+
+const inventoryNames = async () => (await repo.read()).hosts.map((h) => h.name).sort();
+const backendHosts = async () =>
+  (await listBackends(state)).map((b) => new URL(b.url).hostname).sort();
+
+async function until(what: string, ms: number, done: () => Promise<boolean>) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await done()) return;
+    await Bun.sleep(200);
+  }
+  throw new Error(`${what} did not happen within ${ms} ms:\n${lines.slice(-20).join("\n")}`);
+}
+
+test("a replacement that keeps failing leaves no droplet, opens the breaker and mails once", async () => {
+  await provider.deleteDroplet(second.dropletId, second.name);
+  const broken = { ...deps, playbookEnv: {} }; // product.yml refuses to run without REDIS_URL
+  const breaker = breakerFor(broken);
+  const healer = startHealer(broken, breaker, 300);
+  healers.push(healer);
+  await until("the breaker opening", 90_000, async () => breaker.open);
+  await healer.idle();
+  await Bun.sleep(1500); // ticks go on: nothing more is tried
+  healer.stop();
+  expect(
+    lines.filter((l) => l.startsWith("heal: replacing shop-production-2 failed")),
+  ).toHaveLength(2);
+  await mailer.idle();
+  expect(subjects().filter((s) => s.includes("stopped"))).toEqual([
+    "[dropship] autoscaler stopped after 2 failed provisions",
+  ]);
+  // no orphan, and the inventory as it was
+  expect((await provider.listByTag("dropship:production")).map((d) => d.name)).toEqual([
+    first.name,
+  ]);
+  expect(await inventoryNames()).toEqual([first.name, second.name]);
+}, 120_000);
+
+test("a droplet gone from the API is replaced: rotation swapped, one commit, one notice", async () => {
+  const healer = startHealer(deps, breakerFor(deps), 300);
+  healers.push(healer);
+  // meanwhile the first host's monitor stops: silent, but it serves, so it stays
+  await onHost(first, hostCommands.service("stop", "monitor"));
+  await until("the replacement commit", 90_000, async () =>
+    (await repo.history()).some((c) => c.message.startsWith("heal:")),
+  );
+  await healer.idle();
+  const [commit] = await repo.history();
+  expect(commit?.message).toBe(
+    "heal: replaced shop-production-2 (gone from the cloud API) with shop-production-3",
+  );
+  const inventory = await repo.read();
+  const third = inventory.hosts.find((h) => h.name === "shop-production-3") as FleetHostRecord;
+  expect(third).toMatchObject({ role: "production", release: "rel-1" });
+  expect(await inventoryNames()).toEqual([first.name, "shop-production-3"]);
+  expect(await backendHosts()).toEqual([first.address, third.address].sort());
+  const served = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const response = await fetch(`${proxy.url}/`);
+    await response.text();
+    served.add(response.headers.get("x-dropship-backend") ?? "");
+  }
+  expect(served.has(`${third.address}:3000`)).toBe(true);
+  await mailer.idle();
+  const notice = smtp.mails.find((m) => m.subject?.startsWith("[dropship] heal:"));
+  expect(notice?.subject).toBe("[dropship] heal: shop-production-2 replaced by shop-production-3");
+  expect(notice?.text).toContain("was gone from the cloud API");
+  // well past heal.after, the host whose monitor stopped is still there
+  await Bun.sleep(4000);
+  expect(await inventoryNames()).toEqual([first.name, "shop-production-3"]);
+  expect(lines.some((l) => l.includes(`replacing ${first.name}`))).toBe(false);
+  healer.stop();
+}, 150_000);
+
+test("a droplet still there but silent is replaced, and the old one deleted", async () => {
+  const third = (await repo.read()).hosts.find(
+    (h) => h.name === "shop-production-3",
+  ) as FleetHostRecord;
+  const commits = (await repo.history()).length;
+  const healer = startHealer(deps, breakerFor(deps), 300);
+  healers.push(healer);
+  await onHost(
+    third,
+    `${hostCommands.service("stop", "monitor")}; ${hostCommands.service("stop", "app")}`,
+  );
+  await until(
+    "the replacement commit",
+    90_000,
+    async () => (await repo.history()).length > commits,
+  );
+  await healer.idle();
+  healer.stop();
+  const [commit] = await repo.history();
+  expect(commit?.message).toBe(
+    // the next free name: shop-production-2 went with the first replacement
+    "heal: replaced shop-production-3 (silent for 3 s: no monitor figures and its health check failing) with shop-production-2",
+  );
+  expect((await provider.listByTag("dropship:production")).map((d) => d.name).sort()).toEqual([
+    first.name,
+    "shop-production-2",
+  ]);
+  expect(await inventoryNames()).toEqual([first.name, "shop-production-2"]);
+}, 150_000);
