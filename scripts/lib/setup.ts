@@ -11,7 +11,7 @@ import { certificateRound } from "../../server/receiver/certificates.ts";
 import { runPlaybook } from "../../server/shared/ansible.ts";
 import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { fleetFirewalls } from "../../server/shared/cloud/firewall.ts";
-import { loadBalancerFor } from "../../server/shared/cloud/load-balancer.ts";
+import { loadBalancerFor, PROXY_HEALTH_PATH } from "../../server/shared/cloud/load-balancer.ts";
 import { createHosts, recordOf } from "../../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
@@ -25,6 +25,8 @@ import { aclFile, redisUrls } from "../../server/shared/state/acl.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
+
+import { waitForHttp } from "./processes.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 
@@ -303,6 +305,16 @@ export async function bringUp(
   await deliverFleet(s, fleet, o.releases);
   await o.step("put the app hosts in the proxy's rotation");
   await routeFleet(redisUrl, fleet, s.config.ports.app);
+  if (fleet.loadBalancerIp) {
+    // its health checks marked the proxies down while they were being set up: they count as
+    // up again after healthy_threshold passes, and only then does the entry serve
+    await o.step(`wait for the load balancer ${fleet.loadBalancerIp} to pass to the proxies`);
+    await waitForHttp(
+      `http://${fleet.loadBalancerIp}${PROXY_HEALTH_PATH}`,
+      120_000,
+      "the load balancer",
+    );
+  }
   if (tlsWanted(s.config)) {
     await o.step(`HTTPS for ${s.config.proxy.tls.domains.join(", ")}`);
     await bringUpHttps(s, fleet, redisUrl, o);

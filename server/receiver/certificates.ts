@@ -162,12 +162,15 @@ export function startCertificateManager(deps: CertificateDeps, intervalMs: numbe
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const round = async () => {
+    let next = intervalMs;
     try {
       await certificateRound(deps);
     } catch (error) {
-      deps.say(`certificates: ${(error as Error).message}`);
+      // the round itself could not run (Redis not reachable yet): again soon, not in an hour
+      deps.say(`certificates: ${(error as Error).message}; trying again in 30 s`);
+      next = Math.min(intervalMs, 30_000);
     }
-    if (!stopped) timer = setTimeout(round, intervalMs);
+    if (!stopped) timer = setTimeout(round, next);
   };
   void round();
   return {

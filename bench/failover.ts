@@ -1,0 +1,140 @@
+/**
+ * Losing a droplet under load, on `bun run demo --ha`: steady HTTPS requests through the public
+ * entry (the load balancer), then a proxy droplet and then a production droplet deleted through
+ * the API, each `rounds` times. Per round: requests that failed, how long after the deletion
+ * the last failure came (full service again), and how long until self-healing committed the
+ * replacement (the fleet whole again). Needs root (the emulator).
+ *
+ *   bun bench/failover.ts [rounds=3] [clients=8]
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { InventoryRepo } from "../gitops/repo.ts";
+import { cleanup, median, ROOT, workDir } from "./lib.ts";
+
+const rounds = Number(process.argv[2] ?? 3);
+const clients = Number(process.argv[3] ?? 8);
+const demoDir = join(workDir, "demo");
+const demo = (args: string[]) =>
+  Bun.spawnSync([process.execPath, join(ROOT, "scripts/demo.ts"), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DROPSHIP_DEMO_DIR: demoDir },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+
+interface Round {
+  role: string;
+  failed: number;
+  ok: number;
+  inFlightAtDelete: number;
+  lastFailureMs: number | null;
+  healedMs: number;
+  /** each failure: ms after the deletion and what it was */
+  failures: string[];
+}
+
+try {
+  const up = demo(["--ha", "--detach"]);
+  if (up.exitCode !== 0) throw new Error(`the demo did not come up:\n${up.stdout}${up.stderr}`);
+  const env = Object.fromEntries(
+    readFileSync(join(demoDir, "demo.env"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  ) as Record<string, string>;
+  const entry = new URL(env.PROXY_URL as string).hostname;
+  const ca = readFileSync(env.DROPSHIP_CA_FILE as string, "utf8");
+  const api = env.DIGITALOCEAN_API_URL as string;
+  const auth = { authorization: `Bearer ${env.DIGITALOCEAN_TOKEN}` };
+  const repo = new InventoryRepo(env.GITOPS_REPO as string);
+  const request = (fresh: boolean) =>
+    fetch(`https://${entry}/recent`, {
+      headers: { host: env.DROPSHIP_DOMAIN as string },
+      tls: { ca, serverName: env.DROPSHIP_DOMAIN as string },
+      ...(fresh ? { keepalive: false } : {}),
+    } as RequestInit);
+  const deadline = Date.now() + 120_000;
+  while ((await request(true).catch(() => undefined))?.status !== 200) {
+    if (Date.now() > deadline) throw new Error("HTTPS through the load balancer did not serve");
+    await Bun.sleep(500);
+  }
+
+  const results: Round[] = [];
+  for (const role of ["proxy", "production"]) {
+    for (let round = 1; round <= rounds; round++) {
+      const victim = (await repo.read()).hosts.find((h) => h.role === role);
+      if (!victim) throw new Error(`no ${role} host left`);
+      const commits = (await repo.history()).length;
+      let ok = 0;
+      let failed = 0;
+      let inFlight = 0;
+      let inFlightAtDelete = 0;
+      let deletedAt = 0;
+      let lastFailure: number | null = null;
+      const failures: string[] = [];
+      let stop = false;
+      const load = Array.from({ length: clients }, async (_, i) => {
+        while (!stop) {
+          inFlight++;
+          try {
+            const response = await request(i % 2 === 0);
+            await response.text();
+            if (response.status === 200) ok++;
+            else throw new Error(String(response.status));
+          } catch (error) {
+            failed++;
+            if (deletedAt) lastFailure = performance.now() - deletedAt;
+            failures.push(
+              `${deletedAt ? Math.round(performance.now() - deletedAt) : "before"} ms: ${(error as Error).message.slice(0, 80)}`,
+            );
+          } finally {
+            inFlight--;
+          }
+        }
+      });
+      await Bun.sleep(1000);
+      deletedAt = performance.now();
+      inFlightAtDelete = inFlight;
+      await fetch(`${api}/droplets/${victim.dropletId}`, { method: "DELETE", headers: auth });
+      while ((await repo.history()).length === commits) {
+        if (performance.now() - deletedAt > 180_000)
+          throw new Error(`${victim.name} was not replaced`);
+        await Bun.sleep(250);
+      }
+      const healedMs = performance.now() - deletedAt;
+      stop = true;
+      await Promise.all(load);
+      const result = {
+        role,
+        failed,
+        ok,
+        inFlightAtDelete,
+        lastFailureMs: lastFailure,
+        healedMs,
+        failures,
+      };
+      results.push(result);
+      console.log(
+        `${role} round ${round}: ${victim.name} deleted with ${inFlightAtDelete} in flight — ${failed} failed of ${ok + failed}, last failure ${lastFailure === null ? "none" : `${Math.round(lastFailure)} ms`} after, replaced with a commit after ${(healedMs / 1000).toFixed(1)} s`,
+      );
+      for (const failure of failures.slice(0, 12)) console.log(`  ${failure}`);
+    }
+  }
+  console.log(
+    "\n| droplet deleted | failed requests (per round) | last failure after | replaced, with a commit, after (median) |",
+  );
+  console.log("|---|---|---|---|");
+  for (const role of ["proxy", "production"]) {
+    const mine = results.filter((r) => r.role === role);
+    const last = mine.map((r) =>
+      r.lastFailureMs === null ? "none" : `${Math.round(r.lastFailureMs)} ms`,
+    );
+    console.log(
+      `| ${role} | ${mine.map((r) => `${r.failed} of ${r.ok + r.failed} (${r.inFlightAtDelete} in flight)`).join("; ")} | ${last.join("; ")} | ${(median(mine.map((r) => r.healedMs)) / 1000).toFixed(1)} s |`,
+    );
+  }
+} finally {
+  demo(["--down"]);
+  await cleanup();
+}
