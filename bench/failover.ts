@@ -5,7 +5,7 @@
  * the last failure came (full service again), and how long until self-healing committed the
  * replacement (the fleet whole again). Needs root (the emulator).
  *
- *   bun bench/failover.ts [rounds=3] [clients=8]
+ *   bun bench/failover.ts [rounds=3] [clients=8] [roles=proxy,production]
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { cleanup, median, ROOT, workDir } from "./lib.ts";
 
 const rounds = Number(process.argv[2] ?? 3);
 const clients = Number(process.argv[3] ?? 8);
+const roles = (process.argv[4] ?? "proxy,production").split(",");
 const demoDir = join(workDir, "demo");
 const demo = (args: string[]) =>
   Bun.spawnSync([process.execPath, join(ROOT, "scripts/demo.ts"), ...args], {
@@ -61,7 +62,7 @@ try {
   }
 
   const results: Round[] = [];
-  for (const role of ["proxy", "production"]) {
+  for (const role of roles) {
     for (let round = 1; round <= rounds; round++) {
       const victim = (await repo.read()).hosts.find((h) => h.role === role);
       if (!victim) throw new Error(`no ${role} host left`);
@@ -125,7 +126,7 @@ try {
     "\n| droplet deleted | failed requests (per round) | last failure after | replaced, with a commit, after (median) |",
   );
   console.log("|---|---|---|---|");
-  for (const role of ["proxy", "production"]) {
+  for (const role of roles) {
     const mine = results.filter((r) => r.role === role);
     const last = mine.map((r) =>
       r.lastFailureMs === null ? "none" : `${Math.round(r.lastFailureMs)} ms`,

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { InventoryRepo } from "../../gitops/repo.ts";
 import { isAlive } from "../../server/shared/proc.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
@@ -25,11 +26,13 @@ function parseEnv(text: string): Record<string, string> {
   );
 }
 
-const namespaces = () =>
+const listNamespaces = (prefix: string) =>
   Bun.spawnSync(["ip", "netns", "list"])
     .stdout.toString()
     .split("\n")
-    .filter((line) => line.startsWith("dsemu-"));
+    .filter((line) => line.startsWith(prefix));
+const namespaces = () => listNamespaces("dsemu-");
+const balancerNamespaces = () => listNamespaces("dslb-");
 
 test("the demo comes up on droplets, serves both tracks, deploys a push, and --down leaves nothing", async () => {
   const dir = tempDir("dropship-demo-");
@@ -195,9 +198,9 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
 }, 240_000);
 
-test("in the foreground, Ctrl-C tears the demo down: no namespace, process or droplet left", async () => {
+test("demo --ha in the foreground: a load balancer in front of two proxies, a dead droplet replaced, Ctrl-C tears it all down", async () => {
   const dir = tempDir("dropship-demo-fg-");
-  const demo = Bun.spawn([process.execPath, join(ROOT, "scripts/demo.ts")], {
+  const demo = Bun.spawn([process.execPath, join(ROOT, "scripts/demo.ts"), "--ha"], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -215,10 +218,93 @@ test("in the foreground, Ctrl-C tears the demo down: no namespace, process or dr
   }
   expect(out).toContain("dropship demo is up");
   const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
-  expect(namespaces()).toHaveLength(5);
-  demo.kill("SIGINT");
-  expect(await demo.exited).toBe(0);
+  try {
+    expect(namespaces()).toHaveLength(6);
+    expect(balancerNamespaces()).toHaveLength(1);
+    const settings = parseEnv(readFileSync(join(dir, "demo.env"), "utf8"));
+    const entry = new URL(settings.PROXY_URL as string).hostname;
+    expect(out).toContain(`The load balancer demo-proxies (${entry}) is the public entry`);
+    const repo = new InventoryRepo(settings.GITOPS_REPO as string);
+    const proxies = (await repo.read()).hosts.filter((h) => h.role === "proxy");
+    expect(proxies.map((h) => h.name)).toEqual(["demo-proxy-1", "demo-proxy-2"]);
+    expect(proxies.map((h) => h.publicAddress)).not.toContain(entry);
+    const ca = readFileSync(settings.DROPSHIP_CA_FILE as string, "utf8");
+    const visit = (address: string, cookie = "", fresh = false) =>
+      fetch(`https://${address}/`, {
+        headers: { host: "shop.test", ...(cookie ? { cookie } : {}) },
+        tls: { ca, serverName: "shop.test" },
+        ...(fresh ? { keepalive: false } : {}),
+      } as RequestInit);
+    // HTTPS through the load balancer: TLS passed through to the proxies' certificate
+    const first = await visit(entry);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toMatch(/^Hello from dropship (production|staging) /);
+    // a visitor keeps their track whichever proxy they reach
+    const tracks = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const [one, two] = proxies.map((h) => h.publicAddress as string) as [string, string];
+      const met = await visit(one, "", true);
+      await met.text();
+      const cookie = met.headers
+        .getSetCookie()
+        .map((c) => c.split(";")[0])
+        .join("; ");
+      const track = met.headers.get("x-dropship-track") as string;
+      tracks.add(track);
+      const again = await visit(two, cookie, true);
+      await again.text();
+      expect({ cookie, track: again.headers.get("x-dropship-track") }).toEqual({ cookie, track });
+    }
+    expect([...tracks].sort()).toEqual(["production", "staging"]);
+
+    // a proxy droplet deleted under steady load: the load balancer goes on serving, and
+    // self-healing puts a new proxy behind it, with a commit
+    const api = settings.DIGITALOCEAN_API_URL as string;
+    const auth = { authorization: `Bearer ${settings.DIGITALOCEAN_TOKEN}` };
+    const commits = (await repo.history()).length;
+    let stop = false;
+    let deletedAt = 0;
+    const late: string[] = [];
+    let served = 0;
+    const load = Array.from({ length: 4 }, async (_, i) => {
+      while (!stop) {
+        try {
+          const response = await visit(entry, "", i % 2 === 0);
+          await response.text();
+          if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+          served++;
+        } catch (error) {
+          // in flight on the deleted droplet, or on a connection passed through to it
+          const after = performance.now() - deletedAt;
+          if (after > 15_000) late.push(`${Math.round(after)} ms: ${(error as Error).message}`);
+        }
+      }
+    });
+    await Bun.sleep(500);
+    deletedAt = performance.now();
+    await fetch(`${api}/droplets/${proxies[1]?.dropletId}`, { method: "DELETE", headers: auth });
+    const deadline = Date.now() + 90_000;
+    while ((await repo.history()).length === commits && Date.now() < deadline) await Bun.sleep(500);
+    await Bun.sleep(1000);
+    stop = true;
+    await Promise.all(load);
+    expect(late).toEqual([]);
+    expect(served).toBeGreaterThan(100);
+    const [healed] = await repo.history();
+    expect(healed?.message).toBe(
+      "heal: replaced demo-proxy-2 (gone from the cloud API) with demo-proxy-3",
+    );
+    const balancers = (await (await fetch(`${api}/load_balancers`, { headers: auth })).json()) as {
+      load_balancers: { droplet_ids: number[] }[];
+    };
+    expect(balancers.load_balancers[0]?.droplet_ids).toHaveLength(2);
+    expect((await visit(entry)).status).toBe(200);
+  } finally {
+    demo.kill("SIGINT");
+    expect(await demo.exited).toBe(0);
+  }
   for (const pid of pids) expect(isAlive(pid)).toBe(false);
   expect(namespaces()).toEqual([]);
+  expect(balancerNamespaces()).toEqual([]);
   expect(existsSync(join(dir, "demo"))).toBe(false);
-}, 180_000);
+}, 300_000);
