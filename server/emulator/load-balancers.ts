@@ -231,16 +231,24 @@ export function haproxyConfig(
       `  mode ${mode}`,
       "  balance roundrobin",
     );
-    if (check.protocol !== "tcp")
+    // one health check per target, as DigitalOcean's: the first rule's servers are checked,
+    // the other rules' servers follow them (`track`), so every port turns up and down together
+    const checked = i === 0;
+    if (checked && check.protocol !== "tcp")
       lines.push("  option httpchk", `  http-check send meth GET uri ${check.path}`);
-    const serverOptions = [
-      `check port ${check.port}`,
-      ...(check.protocol === "https" ? ["check-ssl verify none"] : []),
-      ...(settings.enable_proxy_protocol ? ["send-proxy"] : []),
-    ].join(" ");
+    const serverOptions = (target: Target) =>
+      [
+        ...(checked
+          ? [
+              `check port ${check.port}`,
+              ...(check.protocol === "https" ? ["check-ssl verify none"] : []),
+            ]
+          : [`track rule0/droplet-${target.id}`]),
+        ...(settings.enable_proxy_protocol ? ["send-proxy"] : []),
+      ].join(" ");
     for (const target of targets)
       lines.push(
-        `  server droplet-${target.id} ${target.privateIp}:${rule.target_port} ${serverOptions}`,
+        `  server droplet-${target.id} ${target.privateIp}:${rule.target_port} ${serverOptions(target)}`,
       );
   });
   return `${lines.join("\n")}\n`;
