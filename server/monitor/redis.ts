@@ -1,5 +1,11 @@
 import { RedisClient } from "bun";
 import type { StateCommands } from "../shared/state/redis.ts";
+import { findPrimary } from "../shared/state/sentinel.ts";
+import {
+  isSentinelUrl,
+  parseSentinelUrl,
+  type SentinelTarget,
+} from "../shared/state/sentinel-url.ts";
 
 export interface NativeRedis extends StateCommands {
   readonly connected: boolean;
@@ -12,8 +18,12 @@ export interface NativeRedis extends StateCommands {
  * docs/benchmarks.md). It reconnects on its own; while Redis is away a command fails at once.
  */
 export function nativeRedis(url: string): NativeRedis {
+  return isSentinelUrl(url) ? viaSentinel(parseSentinelUrl(url)) : direct(url);
+}
+
+function direct(url: string, autoReconnect = true): NativeRedis {
   const client = new RedisClient(url, {
-    autoReconnect: true,
+    autoReconnect,
     enableOfflineQueue: false,
     connectionTimeout: 2000,
   });
@@ -47,4 +57,43 @@ function toRecord(reply: unknown): Record<string, string> {
     return out;
   }
   return { ...(reply as Record<string, string>) };
+}
+
+/**
+ * Bun's client knows nothing of Sentinel: the primary is asked of the Sentinels, and asked
+ * again when a command fails (the connection lost, or READONLY from a primary that was
+ * demoted), then the command is tried once more on the primary they name.
+ */
+function viaSentinel(target: SentinelTarget): NativeRedis {
+  let current: { address: string; client: NativeRedis } | undefined;
+  const primary = async () => {
+    const { host, port } = await findPrimary(target);
+    const address = `${host}:${port}`;
+    if (current?.address !== address) {
+      current?.client.close();
+      const url = new URL(`redis://${host}:${port}/${target.db}`);
+      url.username = target.username;
+      url.password = target.password;
+      // no reconnecting to a primary that is gone: fail at once, and ask the Sentinels again
+      current = { address, client: direct(url.toString(), false) };
+    }
+    return current.client;
+  };
+  const call = async <T>(command: (client: NativeRedis) => Promise<T>): Promise<T> => {
+    try {
+      return await command(current?.client ?? (await primary()));
+    } catch {
+      return command(await primary());
+    }
+  };
+  return {
+    get connected() {
+      return current?.client.connected ?? false;
+    },
+    close: () => current?.client.close(),
+    eval: (script, numberOfKeys, ...args) => call((c) => c.eval(script, numberOfKeys, ...args)),
+    hexists: (key, field) => call((c) => c.hexists(key, field)),
+    hget: (key, field) => call((c) => c.hget(key, field)),
+    hgetall: (key) => call((c) => c.hgetall(key)),
+  };
 }

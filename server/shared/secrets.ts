@@ -12,8 +12,10 @@ export const SECRET_VARIABLES = [
 export function maskUrl(text: string): string {
   try {
     const url = new URL(text);
-    if (!url.password) return text;
-    url.password = "****";
+    const sentinel = url.searchParams.has("sentinel_password");
+    if (!url.password && !sentinel) return text;
+    if (url.password) url.password = "****";
+    if (sentinel) url.searchParams.set("sentinel_password", "****");
     return url.toString();
   } catch {
     return text;
@@ -34,17 +36,17 @@ export function redact(text: string, env: Record<string, string | undefined> = p
     const value = env[name];
     if (!value || value.length < 4) continue;
     out = out.split(value).join(`<${name}>`);
-    const password = passwordOf(value);
-    if (password && password.length >= 4) out = out.split(password).join("****");
+    for (const password of passwordsOf(value))
+      if (password.length >= 4) out = out.split(password).join("****");
   }
   return out;
 }
 
-function passwordOf(text: string): string | undefined {
+function passwordsOf(text: string): string[] {
   try {
-    const password = new URL(text).password;
-    return password ? decodeURIComponent(password) : undefined;
+    const url = new URL(text);
+    return [decodeURIComponent(url.password), url.searchParams.get("sentinel_password") ?? ""];
   } catch {
-    return undefined;
+    return [];
   }
 }

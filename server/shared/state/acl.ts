@@ -25,8 +25,21 @@ const CONNECT = ["+@connection", "+info", "+client|setname"];
 
 /** The users a fleet of these hosts needs. */
 export function redisUsers(hosts: readonly RedisUserHost[]): string[] {
-  return ["control", "proxy", "app-production", "app-staging", ...hosts.map(monitorUser)];
+  return [
+    "control",
+    "proxy",
+    "app-production",
+    "app-staging",
+    ...SERVER_USERS,
+    ...hosts.map(monitorUser),
+  ];
 }
+
+/**
+ * The users Redis and Sentinel need of each other: a replica copies the primary as `replica`,
+ * Sentinel watches and reconfigures the servers as `sentinel`. No client gets their URLs.
+ */
+export const SERVER_USERS = ["replica", "sentinel"] as const;
 
 export const monitorUser = (host: { name: string }) => `monitor-${host.name}`;
 export const appUser = (track: "production" | "staging") => `app-${track}`;
@@ -37,11 +50,32 @@ export const appUser = (track: "production" | "staging") => `app-${track}`;
  */
 export function aclRules(user: string): string[] {
   const rules = roleRules(user);
-  return user === "control" ? rules : [...rules, ...CONNECT];
+  return user === "control" || (SERVER_USERS as readonly string[]).includes(user)
+    ? rules
+    : [...rules, ...CONNECT];
 }
 
 function roleRules(user: string): string[] {
   if (user === "control") return ["~*", "&*", "+@all"];
+  // what Redis's documentation gives replication and Sentinel, and nothing else
+  if (user === "replica") return ["-@all", "+psync", "+replconf", "+ping"];
+  if (user === "sentinel")
+    return [
+      "-@all",
+      "&*",
+      "+multi",
+      "+slaveof",
+      "+ping",
+      "+exec",
+      "+subscribe",
+      "+config|rewrite",
+      "+role",
+      "+publish",
+      "+info",
+      "+client|setname",
+      "+client|kill",
+      "+script|kill",
+    ];
   const readWrite = (keys: string[]) => keys.map((key) => `%RW~${key}`);
   const common = ["-@all", `&${KEYS.events}`];
   if (user === "proxy")
@@ -124,12 +158,14 @@ export function redisUrls(
 ): Record<string, string> {
   const master = decodeURIComponent(new URL(controlUrl).password);
   return Object.fromEntries(
-    redisUsers(hosts).map((user) => {
-      const url = new URL(controlUrl);
-      url.username = user;
-      url.password = redisPasswordFor(master, user);
-      return [user, url.toString()];
-    }),
+    redisUsers(hosts)
+      .filter((user) => !(SERVER_USERS as readonly string[]).includes(user))
+      .map((user) => {
+        const url = new URL(controlUrl);
+        url.username = user;
+        url.password = redisPasswordFor(master, user);
+        return [user, url.toString()];
+      }),
   );
 }
 

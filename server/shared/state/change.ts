@@ -87,7 +87,33 @@ export async function applyChange(
     JSON.stringify(change.defaults ?? {}),
   )) as string[];
   if (reply[0] === "missing") throw new MissingError(change.hash, change.field);
+  await replicated(redis);
   return { now: reply[1] ?? "", old: reply[2] ?? "" };
+}
+
+/** How long a change waits for a replica to confirm it (WAIT). */
+export const REPLICA_WAIT_MS = 2000;
+
+/**
+ * Where the primary has a replica connected, a change counts as made only once a replica has
+ * it too (WAIT 1): so a failover never loses a change someone was told was made. A single
+ * server, or a primary whose replica is gone (a failover just happened and the replacement is
+ * on its way), has nothing to wait for: changes go on, on the primary alone, rather than stop.
+ */
+async function replicated(redis: StateCommands): Promise<void> {
+  const client = redis as StateCommands & {
+    options?: { sentinels?: unknown[] | null };
+    call?: (...args: string[]) => Promise<unknown>;
+  };
+  if (!client.options?.sentinels?.length || !client.call) return;
+  const info = String(await client.call("INFO", "replication"));
+  const replicas = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+  if (replicas === 0) return;
+  const acknowledged = Number(await client.call("WAIT", "1", String(REPLICA_WAIT_MS)));
+  if (acknowledged < 1)
+    throw new Error(
+      `the change is on the Redis primary, but its replica did not confirm it within ${REPLICA_WAIT_MS / 1000} s, so a failover now could lose it — see the Redis hosts in bun run status, then make the change again`,
+    );
 }
 
 export const parseEvent = (message: string) => event.read(message);

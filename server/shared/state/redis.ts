@@ -1,5 +1,6 @@
 import Redis from "ioredis";
 import { maskUrl } from "../secrets.ts";
+import { isSentinelUrl, parseSentinelUrl } from "./sentinel-url.ts";
 
 export type RedisClient = Redis;
 
@@ -29,14 +30,16 @@ export interface ConnectOptions {
 export function connectRedis(url: string, options: ConnectOptions): RedisClient {
   const where = maskUrl(url);
   const log = options.log ?? ((line: string) => console.error(line));
-  const client = new Redis(url, {
-    lazyConnect: false,
-    connectTimeout: 2000,
-    commandTimeout: 2000,
-    maxRetriesPerRequest: options.persistent ? 1 : 0,
-    enableOfflineQueue: false,
-    retryStrategy: options.persistent ? (times) => Math.min(50 * times, 1000) : () => null,
-  });
+  const client = isSentinelUrl(url)
+    ? viaSentinel(url, options)
+    : new Redis(url, {
+        lazyConnect: false,
+        connectTimeout: 2000,
+        commandTimeout: 2000,
+        maxRetriesPerRequest: options.persistent ? 1 : 0,
+        enableOfflineQueue: false,
+        retryStrategy: options.persistent ? (times) => Math.min(50 * times, 1000) : () => null,
+      });
   let down = false;
   client.on("error", (error: Error) => {
     if (down) return;
@@ -50,6 +53,37 @@ export function connectRedis(url: string, options: ConnectOptions): RedisClient 
     down = false;
   });
   return client;
+}
+
+/**
+ * The primary, found through Sentinel and found again after a failover (ioredis asks the
+ * Sentinels on every reconnect and listens for +switch-master). Unlike a single server's
+ * client, commands wait while the primary changes — up to 10 s, more than a failover takes
+ * (Sentinel's down-after is 3 s) — so a failover delays requests instead of failing them.
+ */
+function viaSentinel(url: string, options: ConnectOptions): RedisClient {
+  const target = parseSentinelUrl(url);
+  return new Redis({
+    sentinels: target.sentinels,
+    name: target.name,
+    role: "master",
+    username: target.username || undefined,
+    password: target.password || undefined,
+    db: target.db,
+    sentinelPassword: target.sentinelPassword || undefined,
+    failoverDetector: true,
+    connectTimeout: 2000,
+    sentinelCommandTimeout: 1000,
+    commandTimeout: 10_000,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: options.persistent ? 20 : 3,
+    retryStrategy: options.persistent
+      ? (times) => Math.min(50 * times, 500)
+      : (times) => (times > 20 ? null : 500),
+    sentinelRetryStrategy: options.persistent
+      ? (times) => Math.min(100 * times, 1000)
+      : (times) => (times > 5 ? null : 500),
+  });
 }
 
 /** Resolves once the client is ready, or rejects with a sentence after `ms`. */

@@ -75,7 +75,7 @@ serveIn(one as Droplet);
 const proxyTwo = serveIn(two as Droplet);
 afterAll(() => {
   for (const s of servers) s.kill();
-});
+}, 60_000);
 await Bun.sleep(500);
 
 const REQUEST: LoadBalancerRequest = {
@@ -179,7 +179,7 @@ test("a load balancer is created new, turns active with an address, and targets 
   const again = await provider.ensureLoadBalancer(REQUEST);
   expect(again.created).toBe(false);
   expect(again.balancer.id).toBe(lbId);
-});
+}, 60_000);
 
 test("it spreads visitors over every target and says who they are", async () => {
   // round robin, give or take the worker a reload just replaced
@@ -192,7 +192,7 @@ test("it spreads visitors over every target and says who they are", async () => 
   // 443 passes the bytes through: nothing added on the way
   const passed = (await (await fetch(`http://${lbIp}:443/`)).json()) as { xff: string | null };
   expect(passed.xff).toBeNull();
-});
+}, 60_000);
 
 test("a target failing its health check is taken out, and back in once healthy", async () => {
   proxyTwo.sick(true);
@@ -204,7 +204,7 @@ test("a target failing its health check is taken out, and back in once healthy",
   const back = Date.now() + 10_000;
   while (Date.now() < back && !(await whoAnswers(4))["lb-proxy-2"]) await Bun.sleep(500);
   expect((await whoAnswers(6))["lb-proxy-2"]).toBeGreaterThanOrEqual(2);
-});
+}, 60_000);
 
 test("configuration changes under load reload HAProxy without a failed request", async () => {
   const changes = (async () => {
@@ -220,7 +220,7 @@ test("configuration changes under load reload HAProxy without a failed request",
   const { ok, failures } = await underLoad(changes);
   expect(failures).toEqual([]);
   expect(ok).toBeGreaterThan(50);
-});
+}, 60_000);
 
 test("a tagged droplet deleted under load costs at most the requests in flight on it", async () => {
   const clients = 4;
@@ -234,7 +234,7 @@ test("a tagged droplet deleted under load costs at most the requests in flight o
   expect(ok).toBeGreaterThan(50);
   expect(await whoAnswers(4)).toEqual({ "lb-proxy-1": 4 });
   expect((await provider.getLoadBalancer(lbId)).dropletIds).toEqual([one?.id as number]);
-});
+}, 60_000);
 
 test("a newly tagged droplet joins the rotation by itself", async () => {
   const three = await create("lb-proxy-3", ["shop", "shop:proxy"]);
@@ -246,7 +246,7 @@ test("a newly tagged droplet joins the rotation by itself", async () => {
   while (Date.now() < deadline && !(await whoAnswers(4))["lb-proxy-3"]) await Bun.sleep(300);
   const seen = await whoAnswers(6);
   expect(Object.keys(seen).sort()).toEqual(["lb-proxy-1", "lb-proxy-3"]);
-});
+}, 60_000);
 
 test("what the API refuses, it refuses with its status and error body", async () => {
   const post = (body: unknown) =>
@@ -292,7 +292,7 @@ test("what the API refuses, it refuses with its status and error body", async ()
   const missing = await api("/load_balancers/no-such-balancer");
   expect(missing.status).toBe(404);
   expect(((await missing.json()) as { id: string }).id).toBe("not_found");
-});
+}, 60_000);
 
 test("one listing its droplets takes them added and removed", async () => {
   const response = await api("/load_balancers", {
@@ -321,11 +321,11 @@ test("one listing its droplets takes them added and removed", async () => {
   const listed = (await (await api("/load_balancers")).json()) as { meta: { total: number } };
   expect(listed.meta.total).toBe(2);
   expect((await api(`/load_balancers/${load_balancer.id}`, { method: "DELETE" })).status).toBe(204);
-});
+}, 60_000);
 
 test("deleting a load balancer takes its HAProxy and namespace away", async () => {
   expect((await api(`/load_balancers/${lbId}`, { method: "DELETE" })).status).toBe(204);
   expect(namespaces().some((n) => n.startsWith("dslb-"))).toBe(false);
   expect(existsSync(join(emulator.dir, "load-balancers", "1"))).toBe(false);
   expect(run(["ip", "-o", "link", "show"])).not.toContain("dsl1h");
-});
+}, 60_000);

@@ -1,0 +1,141 @@
+import type { SentinelTarget } from "./sentinel-url.ts";
+
+/** A RESP reply as it reads: strings, numbers, nulls, lists, or an error reply. */
+export type Reply = string | number | null | Reply[] | { error: string };
+
+/** Parses one complete RESP2 reply from `text` at `at`; undefined while more bytes are needed. */
+export function parseReply(text: string, at = 0): { reply: Reply; next: number } | undefined {
+  const end = text.indexOf("\r\n", at);
+  if (end < 0) return undefined;
+  const kind = text[at];
+  const line = text.slice(at + 1, end);
+  const next = end + 2;
+  if (kind === "+") return { reply: line, next };
+  if (kind === "-") return { reply: { error: line }, next };
+  if (kind === ":") return { reply: Number(line), next };
+  if (kind === "$") {
+    const length = Number(line);
+    if (length < 0) return { reply: null, next };
+    if (text.length < next + length + 2) return undefined;
+    return { reply: text.slice(next, next + length), next: next + length + 2 };
+  }
+  if (kind === "*") {
+    const count = Number(line);
+    if (count < 0) return { reply: null, next };
+    const items: Reply[] = [];
+    let cursor = next;
+    for (let i = 0; i < count; i++) {
+      const item = parseReply(text, cursor);
+      if (!item) return undefined;
+      items.push(item.reply);
+      cursor = item.next;
+    }
+    return { reply: items, next: cursor };
+  }
+  throw new Error(`not a RESP reply: ${JSON.stringify(text.slice(at, at + 20))}`);
+}
+
+const encode = (args: string[]) =>
+  `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
+
+/**
+ * Sends one command to one Sentinel (after AUTH when it has a password) and answers its reply,
+ * within `timeoutMs`. Small enough to need no client: the monitor, setup and the healer ask
+ * Sentinels a question now and then.
+ */
+export async function askSentinel(
+  sentinel: { host: string; port: number },
+  password: string,
+  args: string[],
+  timeoutMs = 1000,
+): Promise<Reply> {
+  const commands = [...(password ? [["AUTH", password]] : []), args];
+  let buffer = "";
+  const replies: Reply[] = [];
+  const done = Promise.withResolvers<void>();
+  const socket = await Bun.connect({
+    hostname: sentinel.host,
+    port: sentinel.port,
+    socket: {
+      data(_s, data) {
+        buffer += data.toString();
+        for (;;) {
+          const parsed = parseReply(buffer);
+          if (!parsed) break;
+          replies.push(parsed.reply);
+          buffer = buffer.slice(parsed.next);
+        }
+        if (replies.length >= commands.length) done.resolve();
+      },
+      close: () => done.reject(new Error("the Sentinel closed the connection")),
+      error: (_s, error) => done.reject(error),
+    },
+  });
+  const timer = setTimeout(
+    () => done.reject(new Error(`no answer within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  try {
+    socket.write(commands.map(encode).join(""));
+    await done.promise;
+  } finally {
+    clearTimeout(timer);
+    socket.end();
+  }
+  for (const reply of replies)
+    if (reply && typeof reply === "object" && "error" in reply) throw new Error(reply.error);
+  return replies[replies.length - 1] as Reply;
+}
+
+/**
+ * The primary the Sentinels name now: the first that answers is asked. Throws, naming every
+ * Sentinel and what it said, when none knows.
+ */
+export async function findPrimary(target: SentinelTarget): Promise<{ host: string; port: number }> {
+  const faults: string[] = [];
+  for (const sentinel of target.sentinels) {
+    try {
+      const reply = await askSentinel(sentinel, target.sentinelPassword, [
+        "SENTINEL",
+        "GET-MASTER-ADDR-BY-NAME",
+        target.name,
+      ]);
+      if (Array.isArray(reply) && typeof reply[0] === "string")
+        return { host: reply[0], port: Number(reply[1]) };
+      faults.push(`${sentinel.host}:${sentinel.port} does not know ${target.name}`);
+    } catch (error) {
+      faults.push(`${sentinel.host}:${sentinel.port}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(`no Sentinel named the primary of ${target.name} (${faults.join("; ")})`);
+}
+
+/** Whether any Sentinel that answers says a failover of `name` is under way. */
+export async function failingOver(target: SentinelTarget): Promise<boolean> {
+  for (const sentinel of target.sentinels) {
+    try {
+      const reply = await askSentinel(sentinel, target.sentinelPassword, [
+        "SENTINEL",
+        "MASTER",
+        target.name,
+      ]);
+      if (!Array.isArray(reply)) continue;
+      const flags = reply[reply.indexOf("flags") + 1];
+      if (typeof flags === "string" && /failover|o_down|s_down/.test(flags)) return true;
+    } catch {
+      // a Sentinel that does not answer says nothing either way
+    }
+  }
+  return false;
+}
+
+/** Every Sentinel forgets the replicas and Sentinels it knew and finds the live ones again. */
+export async function resetSentinels(target: SentinelTarget): Promise<string[]> {
+  const faults: string[] = [];
+  for (const sentinel of target.sentinels) {
+    await askSentinel(sentinel, target.sentinelPassword, ["SENTINEL", "RESET", target.name]).catch(
+      (error) => faults.push(`${sentinel.host}:${sentinel.port}: ${(error as Error).message}`),
+    );
+  }
+  return faults;
+}

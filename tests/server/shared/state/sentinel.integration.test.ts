@@ -1,0 +1,200 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { nativeRedis } from "../../../../server/monitor/redis.ts";
+import { aclFile, redisPasswordFor, redisUrls } from "../../../../server/shared/state/acl.ts";
+import { changeFlag, listFlags } from "../../../../server/shared/state/flags.ts";
+import { KEYS } from "../../../../server/shared/state/keys.ts";
+import { connectRedis, whenReady } from "../../../../server/shared/state/redis.ts";
+import { failingOver, findPrimary } from "../../../../server/shared/state/sentinel.ts";
+import { type SentinelTarget, sentinelUrl } from "../../../../server/shared/state/sentinel-url.ts";
+import { freePort } from "../../../helpers/ports.ts";
+import { track, waitForLine } from "../../../helpers/processes.ts";
+
+// Redis with Sentinel as the fleet runs it, on loopback: a primary and a replica with the
+// fleet's ACL file, three Sentinels with quorum 2, and clients that find the primary through
+// them — ioredis (control, proxy) and Bun's own client (the monitor).
+const MASTER = "sentinel-test-master-password";
+const dir = mkdtempSync(join(tmpdir(), "dropship-sentinel-"));
+const hosts = [{ name: "shop-production-1", role: "production" as const }];
+const children: Subprocess[] = [];
+afterAll(() => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+async function server(name: string, port: number, extra: string[]) {
+  writeFileSync(join(dir, `${name}.acl`), aclFile(MASTER, hosts));
+  const conf = [
+    `port ${port}`,
+    "bind 127.0.0.1",
+    `dir ${dir}`,
+    `dbfilename ${name}.rdb`,
+    `appendfilename ${name}.aof`,
+    `appenddirname ${name}-aof`,
+    "appendonly yes",
+    'save ""',
+    // the fleet's setting too: a replica's first sync starts at once, not after 5 s
+    "repl-diskless-sync-delay 0",
+    `aclfile ${join(dir, `${name}.acl`)}`,
+    ...extra,
+  ];
+  writeFileSync(join(dir, `${name}.conf`), `${conf.join("\n")}\n`);
+  const child = track(
+    Bun.spawn(["redis-server", join(dir, `${name}.conf`)], { stdout: "pipe", stderr: "inherit" }),
+  );
+  children.push(child);
+  await waitForLine(child.stdout, /Ready to accept connections/, 10_000, name);
+  return child;
+}
+
+async function sentinel(name: string, port: number, primaryPort: number) {
+  const conf = [
+    `port ${port}`,
+    "bind 127.0.0.1",
+    `dir ${dir}`,
+    `requirepass ${redisPasswordFor(MASTER, "sentinel-clients")}`,
+    `sentinel sentinel-pass ${redisPasswordFor(MASTER, "sentinel-clients")}`,
+    `sentinel monitor dropship 127.0.0.1 ${primaryPort} 2`,
+    "sentinel auth-user dropship sentinel",
+    `sentinel auth-pass dropship ${redisPasswordFor(MASTER, "sentinel")}`,
+    "sentinel down-after-milliseconds dropship 3000",
+    "sentinel failover-timeout dropship 10000",
+  ];
+  writeFileSync(join(dir, `${name}.conf`), `${conf.join("\n")}\n`);
+  const child = track(
+    Bun.spawn(["redis-server", join(dir, `${name}.conf`), "--sentinel"], {
+      stdout: "pipe",
+      stderr: "inherit",
+    }),
+  );
+  children.push(child);
+  await waitForLine(child.stdout, /Sentinel ID is/, 10_000, name);
+  return child;
+}
+
+const primaryPort = freePort();
+const replicaPort = freePort();
+const primary = await server("primary", primaryPort, []);
+const replica = await server("replica", replicaPort, [
+  `replicaof 127.0.0.1 ${primaryPort}`,
+  "masteruser replica",
+  `masterauth ${redisPasswordFor(MASTER, "replica")}`,
+]);
+const sentinelPorts = [freePort(), freePort(), freePort()];
+for (const [i, port] of sentinelPorts.entries()) await sentinel(`sentinel-${i}`, port, primaryPort);
+
+// the replica has made its first copy before anything is asked of it
+for (let tries = 0; ; tries++) {
+  const info = Bun.spawnSync(
+    [
+      "redis-cli",
+      "-p",
+      String(replicaPort),
+      "--user",
+      "control",
+      "--pass",
+      MASTER,
+      "--no-auth-warning",
+      "INFO",
+      "replication",
+    ],
+    { stdout: "pipe" },
+  ).stdout.toString();
+  if (info.includes("master_link_status:up")) break;
+  if (tries > 100) throw new Error(`the replica did not sync:\n${info}`);
+  await Bun.sleep(100);
+}
+
+const target: SentinelTarget = {
+  username: "control",
+  password: MASTER,
+  name: "dropship",
+  db: 0,
+  sentinels: sentinelPorts.map((port) => ({ host: "127.0.0.1", port })),
+  sentinelPassword: redisPasswordFor(MASTER, "sentinel-clients"),
+};
+const controlUrl = sentinelUrl(target);
+const control = connectRedis(controlUrl, { purpose: "test", persistent: true, log: () => {} });
+await whenReady(control, controlUrl, 10_000);
+afterAll(() => control.disconnect());
+
+test("every role reaches the primary through Sentinel with its own user", async () => {
+  expect(await findPrimary(target)).toEqual({ host: "127.0.0.1", port: primaryPort });
+  const urls = redisUrls(controlUrl, hosts);
+  expect(Object.keys(urls).sort()).toEqual([
+    "app-production",
+    "app-staging",
+    "control",
+    "monitor-shop-production-1",
+    "proxy",
+  ]);
+  for (const [user, url] of Object.entries(urls)) {
+    const client = connectRedis(url, { purpose: user, persistent: false, log: () => {} });
+    try {
+      await whenReady(client, url, 10_000);
+      // connected as that user: its own rights hold (only control may list the users)
+      expect(await client.ping()).toBe("PONG");
+      const listing = client.call("ACL", "LIST");
+      if (user === "control") expect(await listing).toBeArray();
+      else await expect(listing).rejects.toThrow("NOPERM");
+    } finally {
+      client.disconnect();
+    }
+  }
+});
+
+test("a change is acknowledged once the replica has it", async () => {
+  await changeFlag(control, "checkout", { enabled: true, rollout: 100 }, "ann", "create");
+  // WAIT returned only after the replica had it: read it there directly
+  const replicaUrl = `redis://control:${MASTER}@127.0.0.1:${replicaPort}/0`;
+  const direct = connectRedis(replicaUrl, { purpose: "replica", persistent: false, log: () => {} });
+  try {
+    await whenReady(direct, replicaUrl, 5000);
+    expect(await direct.hget(KEYS.flags, "checkout")).toContain('"enabled":true');
+  } finally {
+    direct.disconnect();
+  }
+});
+
+test("a replica that does not confirm in time: the change says it is not safe yet", async () => {
+  replica.kill("SIGSTOP");
+  try {
+    await expect(
+      changeFlag(control, "unconfirmed", { enabled: true, rollout: 100 }, "ann", "create"),
+    ).rejects.toThrow("its replica did not confirm it within 2 s");
+  } finally {
+    replica.kill("SIGCONT");
+  }
+}, 20_000);
+
+test("the primary lost: a failover within seconds, no acknowledged change lost, clients follow", async () => {
+  const monitor = nativeRedis(redisUrls(controlUrl, hosts)["monitor-shop-production-1"] as string);
+  expect(await monitor.hexists(KEYS.flags, "checkout")).toBe(1);
+  for (let i = 0; i < 20; i++)
+    await changeFlag(control, `before-${i}`, { enabled: true, rollout: 100 }, "ann", "create");
+  const lostAt = performance.now();
+  primary.kill("SIGKILL");
+  // changes work again once Sentinel has promoted the replica (alone now: nothing to wait for)
+  let changedAfterMs = 0;
+  for (;;) {
+    try {
+      await changeFlag(control, "after", { enabled: true, rollout: 100 }, "ann", "create");
+      changedAfterMs = performance.now() - lostAt;
+      break;
+    } catch (error) {
+      if (performance.now() - lostAt > 30_000) throw error;
+      await Bun.sleep(200);
+    }
+  }
+  console.log(`changes worked again ${Math.round(changedAfterMs)} ms after the primary was lost`);
+  expect(await findPrimary(target)).toEqual({ host: "127.0.0.1", port: replicaPort });
+  expect(await failingOver(target)).toBe(false);
+  const names = (await listFlags(control)).map((f) => f.name);
+  for (let i = 0; i < 20; i++) expect(names).toContain(`before-${i}`);
+  expect(names).toContain("after");
+  // Bun's client in the monitor found the new primary too
+  expect(await monitor.hexists(KEYS.flags, "after")).toBe(1);
+  monitor.close();
+}, 60_000);
