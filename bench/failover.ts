@@ -42,7 +42,10 @@ try {
     readFileSync(join(demoDir, "demo.env"), "utf8")
       .trim()
       .split("\n")
-      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+      .map((line) => [
+        line.slice(0, line.indexOf("=")),
+        line.slice(line.indexOf("=") + 1).replace(/^'(.*)'$/, "$1"),
+      ]),
   ) as Record<string, string>;
   const entry = new URL(env.PROXY_URL as string).hostname;
   const ca = readFileSync(env.DROPSHIP_CA_FILE as string, "utf8");

@@ -154,13 +154,18 @@ export function ansibleHosts(inventory: FleetInventory): InventoryHost[] {
   }));
 }
 
-/** How many hosts each role should have, from the config: one Redis, the rest by count. */
+/** How many hosts each role should have, from the config. */
 export function wantedHosts(config: {
-  roles: { proxy?: { count: number }; production: { count: number }; staging: { count: number } };
+  roles: {
+    proxy?: { count: number };
+    redis?: { count: number };
+    production: { count: number };
+    staging: { count: number };
+  };
 }): Record<RoleName, number> {
   return {
     proxy: config.roles.proxy?.count ?? 1,
-    redis: 1,
+    redis: config.roles.redis?.count ?? 1,
     production: config.roles.production.count,
     staging: config.roles.staging.count,
   };

@@ -26,11 +26,12 @@ site is https://shop.test, its certificate issued over ACME by Let's Encrypt's t
 and writes them, with everything the CLI needs (bun run status, scale, flags …), to
 .dropship/demo.env. Without an option it runs in the foreground, and Ctrl-C tears
 everything down. With --ha: 2 proxies behind a load balancer (the emulator's, HAProxy), which
-is the public entry, and a fleet that replaces a droplet that dies.`,
+is the public entry, and 2 Redis (a primary and a replica) with Sentinel on the Redis and
+proxy droplets.`,
   options: {
     ha: {
       type: "boolean",
-      description: "2 proxies behind a load balancer, which is the public entry",
+      description: "2 proxies behind a load balancer (the public entry), 2 Redis with Sentinel",
     },
     detach: {
       type: "boolean",
@@ -152,7 +153,7 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
     configFile,
     [
       "name: demo",
-      `roles: { proxy: { count: ${ha ? 2 : 1} }, production: { count: 2 }, staging: { count: 1 } }`,
+      `roles: { proxy: { count: ${ha ? 2 : 1} }, redis: { count: ${ha ? 2 : 1} }, production: { count: 2 }, staging: { count: 1 } }`,
       "autoscale: { enabled: false, min: 2, max: 3 }",
       "heal: { after: 30s }",
       "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit }, health_timeout: 30s }",
@@ -243,7 +244,8 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
   writeFileSync(
     ENV_FILE,
     `${Object.entries(env)
-      .map(([name, value]) => `${name}=${value}`)
+      // quoted where a shell would read it otherwise (a redis-sentinel:// URL has & in it)
+      .map(([name, value]) => `${name}=${/^[\w./:@%+,=-]*$/.test(value) ? value : `'${value}'`}`)
       .join("\n")}\n`,
     { mode: 0o600 },
   );

@@ -16,7 +16,7 @@ import { run } from "../server/shared/proc.ts";
 import { counted } from "../server/shared/text/words.ts";
 import { readOwnCertificate } from "../server/shared/tls/files.ts";
 import { runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
-import { addressOf, bringUp, controlRedisUrl, entryOf } from "./lib/setup.ts";
+import { addressOf, bringUp, entryOf, fleetRedisUrl } from "./lib/setup.ts";
 
 const SPEC = {
   verb: "setup",
@@ -140,7 +140,7 @@ await runVerb(SPEC, async ({ values }) => {
   const dashboardUrl = `${scheme}://${addressOf(fleet, "proxy")}:${ADMIN_PORT}/_dropship/`;
   const fleetEnv = fleetEnvFile();
   writeFleetEnv(fleetEnv, {
-    REDIS_URL: controlRedisUrl(redisPassword, addressOf(fleet, "redis"), config.ports.redis),
+    REDIS_URL: fleetRedisUrl(config, redisPassword, fleet),
     PROXY_URL: proxyUrl,
     DASHBOARD_URL: dashboardUrl,
     DROPSHIP_KNOWN_HOSTS: knownHostsFile,

@@ -25,6 +25,12 @@ import { aclFile, redisUrls } from "../../server/shared/state/acl.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
+import { findPrimary } from "../../server/shared/state/sentinel.ts";
+import {
+  controlSentinelUrl,
+  sentinelPlaybookEnv,
+} from "../../server/shared/state/sentinel-fleet.ts";
+import { isSentinelUrl, parseSentinelUrl } from "../../server/shared/state/sentinel-url.ts";
 
 import { waitForHttp } from "./processes.ts";
 
@@ -136,6 +142,48 @@ export function entryOf(fleet: Fleet): string {
   const proxy = fleet.hosts.find((h) => h.role === "proxy");
   if (!proxy) throw new Error("the inventory has no proxy host");
   return proxy.publicAddress ?? proxy.address;
+}
+
+/**
+ * The control user's Redis URL: through the Sentinels when Redis has a replica
+ * (roles.redis.count 2), else the Redis host itself.
+ */
+export function fleetRedisUrl(config: Config, password: string, fleet: Fleet): string {
+  return config.roles.redis.count > 1
+    ? controlSentinelUrl(password, fleet.hosts)
+    : controlRedisUrl(password, addressOf(fleet, "redis"), config.ports.redis);
+}
+
+/**
+ * The primary now: what the Sentinels say when they run (a later setup after a failover),
+ * else the first Redis host, which the first setup makes the primary.
+ */
+async function currentPrimary(redisUrl: string, fleet: Fleet): Promise<string> {
+  try {
+    return (await findPrimary(parseSentinelUrl(redisUrl))).host;
+  } catch {
+    return addressOf(fleet, "redis");
+  }
+}
+
+/** Resolves once the primary has a replica online, so WAIT has one to wait for. */
+async function untilReplicated(redisUrl: string): Promise<void> {
+  const redis = connectRedis(redisUrl, { purpose: "setup", persistent: true, log: () => {} });
+  try {
+    await whenReady(redis, redisUrl, 30_000);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const info = String(await redis.call("INFO", "replication"));
+      if (/slave\d+:.*state=online/.test(info)) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `the Redis replica did not come online within 60 s (the primary says: ${info.replace(/\s+/g, " ").trim()}) — see bun run logs redis`,
+        );
+      await Bun.sleep(250);
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** The address of the role's first host, for the URLs other hosts are given. */
@@ -263,12 +311,12 @@ export async function bringUp(
     await createDroplets(s, missing);
   }
   let fleet = currentFleet(s);
-  const redisUrl = controlRedisUrl(
-    o.redisPassword,
-    addressOf(fleet, "redis"),
-    s.config.ports.redis,
-  );
+  const redisUrl = fleetRedisUrl(s.config, o.redisPassword, fleet);
+  const sentinel = isSentinelUrl(redisUrl);
   s.secrets = {
+    ...(sentinel
+      ? sentinelPlaybookEnv(o.redisPassword, await currentPrimary(redisUrl, fleet))
+      : {}),
     REDIS_URL: redisUrl,
     DROPSHIP_REDIS_PASSWORD: o.redisPassword,
     // a Redis user per role: the Redis host gets them all (hashed), each host its own URLs
@@ -295,6 +343,10 @@ export async function bringUp(
   );
   building.catch(() => undefined); // awaited below, where a failure stops the bring-up
   await convergeFleet(s);
+  if (sentinel) {
+    await o.step("wait for the Redis replica to hold a copy (changes wait for it from now on)");
+    await untilReplicated(redisUrl);
+  }
   await o.step(
     staging === production
       ? `build ${production}`

@@ -1,4 +1,5 @@
 import { maskUrl } from "./secrets.ts";
+import { isSentinelUrl, parseSentinelUrl } from "./state/sentinel-url.ts";
 import { formatHelp } from "./variables.ts";
 
 /** dropship-proxy's admin listener, unless DROPSHIP_ADMIN_PORT says otherwise (the playbooks' dropship_ports.admin). */
@@ -94,8 +95,17 @@ export const host = (): Variable<string> => ({
 
 export const redisUrl = (): Variable<string> => ({
   name: "REDIS_URL",
-  description: "where the shared state lives, like redis://:password@10.0.0.2:6379/0",
+  description:
+    "where the shared state lives, like redis://:password@10.0.0.2:6379/0 (or redis-sentinel://user:password@dropship/0?sentinels=… where Redis has a replica)",
   parse: (text) => {
+    if (isSentinelUrl(text)) {
+      try {
+        parseSentinelUrl(text);
+        return text;
+      } catch (error) {
+        return fault(`${maskUrl(text)}: ${(error as Error).message}`);
+      }
+    }
     try {
       const url = new URL(text);
       if (url.protocol === "redis:" || url.protocol === "rediss:") return text;

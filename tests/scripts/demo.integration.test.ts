@@ -22,7 +22,10 @@ function parseEnv(text: string): Record<string, string> {
     text
       .trim()
       .split("\n")
-      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+      .map((line) => [
+        line.slice(0, line.indexOf("=")),
+        line.slice(line.indexOf("=") + 1).replace(/^'(.*)'$/, "$1"),
+      ]),
   );
 }
 

@@ -1,5 +1,6 @@
 import type { Config, RoleName } from "../config/schema.ts";
 import { ADMIN_PORT } from "../env.ts";
+import { SENTINEL_PORT } from "../state/sentinel-fleet.ts";
 import { tagsFor } from "./spec.ts";
 
 /** A cloud firewall as the API takes it (POST and PUT /v2/firewalls). */
@@ -33,15 +34,24 @@ export function fleetFirewalls(config: Config, control: readonly string[]): Fire
     ports: String(ports),
     sources,
   });
+  // with a replica, the Sentinels on the Redis and proxy hosts answer the fleet and control
+  const sentinels =
+    config.roles.redis.count > 1
+      ? [tcp(SENTINEL_PORT, { ...fromControl, tags: [config.digitalocean.tag] })]
+      : [];
   const only: Record<RoleName, FirewallRequest["inbound_rules"]> = {
     proxy: [
+      ...sentinels,
       tcp(config.ports.proxy, { addresses: ANYWHERE }),
       tcp(443, { addresses: ANYWHERE }),
       tcp(ADMIN_PORT, {
         addresses: config.proxy.admin_allow.length > 0 ? config.proxy.admin_allow : [...control],
       }),
     ],
-    redis: [tcp(config.ports.redis, { ...fromControl, tags: [config.digitalocean.tag] })],
+    redis: [
+      tcp(config.ports.redis, { ...fromControl, tags: [config.digitalocean.tag] }),
+      ...sentinels,
+    ],
     production: [tcp(config.ports.app, { ...fromControl, tags: [roleTag("proxy")] })],
     staging: [tcp(config.ports.app, { ...fromControl, tags: [roleTag("proxy")] })],
   };

@@ -79,7 +79,7 @@ export const ConfigSchema = T.Object(
     roles: Section(
       {
         proxy: Role({ fallback: 1, min: 1, max: 10 }, "s-1vcpu-1gb"),
-        redis: Role(undefined, "s-1vcpu-1gb"),
+        redis: Role({ fallback: 1, min: 1, max: 2 }, "s-1vcpu-1gb"),
         production: Role({ fallback: 2, min: 1, max: 50 }, "s-1vcpu-1gb"),
         staging: Role({ fallback: 1, min: 0, max: 1 }, "s-1vcpu-1gb"),
       },

@@ -57,7 +57,7 @@ export function connectRedis(url: string, options: ConnectOptions): RedisClient 
 
 /**
  * The primary, found through Sentinel and found again after a failover (ioredis asks the
- * Sentinels on every reconnect and listens for +switch-master). Unlike a single server's
+ * Sentinels on every reconnect). Unlike a single server.s
  * client, commands wait while the primary changes — up to 10 s, more than a failover takes
  * (Sentinel's down-after is 3 s) — so a failover delays requests instead of failing them.
  */
@@ -71,7 +71,6 @@ function viaSentinel(url: string, options: ConnectOptions): RedisClient {
     password: target.password || undefined,
     db: target.db,
     sentinelPassword: target.sentinelPassword || undefined,
-    failoverDetector: true,
     connectTimeout: 2000,
     sentinelCommandTimeout: 1000,
     commandTimeout: 10_000,

@@ -63,6 +63,8 @@ test("every user of the fleet exists with a password of its own; default and wro
     "proxy",
     "app-production",
     "app-staging",
+    "replica",
+    "sentinel",
     "monitor-web-1",
     "monitor-web-2",
     "monitor-canary-1",
@@ -70,8 +72,10 @@ test("every user of the fleet exists with a password of its own; default and wro
   expect((await control.call("ACL", "USERS")) as string[]).toEqual(
     expect.arrayContaining(["default", ...redisUsers(HOSTS)]),
   );
+  // every client's URL has a password of its own; replication and Sentinel get no URL
   const passwords = new Set(Object.values(urls).map((url) => new URL(url).password));
-  expect(passwords.size).toBe(redisUsers(HOSTS).length);
+  expect(passwords.size).toBe(redisUsers(HOSTS).length - 2);
+  expect(Object.keys(urls)).not.toContain("replica");
   expect(aclFile(redis.password, HOSTS)).not.toContain(new URL(urls.proxy as string).password);
   const anonymous = connectRedis(redis.url.replace("control:", ":"), {
     purpose: "default",
