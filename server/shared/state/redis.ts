@@ -57,9 +57,9 @@ export function connectRedis(url: string, options: ConnectOptions): RedisClient 
 
 /**
  * The primary, found through Sentinel and found again after a failover (ioredis asks the
- * Sentinels on every reconnect). Unlike a single server.s
- * client, commands wait while the primary changes — up to 10 s, more than a failover takes
- * (Sentinel's down-after is 3 s) — so a failover delays requests instead of failing them.
+ * Sentinels on every reconnect). Unlike a single server's client, commands wait while the
+ * primary changes — up to 10 s, more than a failover takes (Sentinel's down-after is 3 s) —
+ * so a failover delays requests instead of failing them.
  */
 function viaSentinel(url: string, options: ConnectOptions): RedisClient {
   const target = parseSentinelUrl(url);
