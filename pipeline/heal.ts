@@ -4,6 +4,9 @@ import { backendIdFor } from "../server/shared/routing/model.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { putBackend, removeBackend } from "../server/shared/state/routing.ts";
+import { resetSentinels } from "../server/shared/state/sentinel.ts";
+import { SENTINEL_PORT, sentinelHosts } from "../server/shared/state/sentinel-fleet.ts";
+import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { withRoleLock } from "./lock.ts";
 import {
   appUrlOf,
@@ -50,7 +53,7 @@ export function replaceHost(
 
 async function swapIn(
   deps: ScaleDeps,
-  victim: FleetHostRecord & { role: "proxy" | "production" | "staging" },
+  victim: FleetHostRecord,
   why: string,
 ): Promise<FleetHostRecord> {
   const { config, provider, repo, say } = deps;
@@ -60,13 +63,19 @@ async function swapIn(
     victim.role,
     releaseToGive(deps, victim.role, victim.release),
   );
+  const app = victim.role === "production" || victim.role === "staging";
   try {
     if (victim.role === "proxy") await pointDomains(deps, record);
-    else {
+    else if (app) {
       const url = appUrlOf(config, record);
       await putBackend(
         deps.redis,
-        { id: backendIdFor(url), url, track: victim.role, draining: false },
+        {
+          id: backendIdFor(url),
+          url,
+          track: victim.role as "production" | "staging",
+          draining: false,
+        },
         ACTOR,
       );
       await removeBackend(deps.redis, backendIdFor(appUrlOf(config, victim)), ACTOR);
@@ -78,7 +87,7 @@ async function swapIn(
     await repo.commit(fleet, `heal: replaced ${victim.name} (${why}) with ${record.name}`);
   } catch (error) {
     say(`✗ ${(error as Error).message} — undoing: deleting ${record.name}`);
-    if (victim.role !== "proxy")
+    if (app)
       await removeBackend(deps.redis, backendIdFor(appUrlOf(config, record)), ACTOR).catch(
         () => undefined,
       );
@@ -87,6 +96,7 @@ async function swapIn(
     throw error;
   }
   say(`✓ ${record.name} replaces ${victim.name}`);
+  await forgetTheDead(deps, victim);
   await recordEvent(deps.redis, KEYS.scaling, {
     action: "heal",
     host: record.name,
@@ -115,4 +125,24 @@ async function pointDomains(deps: ScaleDeps, proxy: FleetHostRecord): Promise<vo
         : `▸ ${domain} A ${entry} (${pointed})`,
     );
   }
+}
+
+/**
+ * A Redis or proxy host ran a Sentinel: every Sentinel forgets the dead one (and a dead
+ * replica) and finds the live ones again, so the quorum's majority counts only Sentinels
+ * that exist. Where Redis has no replica there are no Sentinels.
+ */
+async function forgetTheDead(deps: ScaleDeps, victim: FleetHostRecord): Promise<void> {
+  const controlUrl = deps.playbookEnv.REDIS_URL;
+  if (!controlUrl || !isSentinelUrl(controlUrl)) return;
+  if (victim.role !== "redis" && victim.role !== "proxy") return;
+  const target = parseSentinelUrl(controlUrl);
+  const inventory = await deps.repo.read();
+  // the Sentinels there are now, not only those the URL was made with
+  target.sentinels = sentinelHosts(inventory.hosts).map((h) => ({
+    host: h.address,
+    port: SENTINEL_PORT,
+  }));
+  for (const fault of await resetSentinels(target))
+    deps.say(`! a Sentinel did not reset (${fault}); it forgets ${victim.name} on its own later`);
 }

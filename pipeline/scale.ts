@@ -17,6 +17,7 @@ import { healthUrlOf, ROLES } from "../server/shared/roles.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { targetOf, withSsh } from "../server/shared/ssh.ts";
 import {
+  aclFile,
   aclSetUser,
   appUser,
   monitorUser,
@@ -25,8 +26,11 @@ import {
 } from "../server/shared/state/acl.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
-import type { RedisClient } from "../server/shared/state/redis.ts";
+import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
 import { listBackends, putBackend, removeBackend } from "../server/shared/state/routing.ts";
+import { findPrimary } from "../server/shared/state/sentinel.ts";
+import { sentinelPlaybookEnv } from "../server/shared/state/sentinel-fleet.ts";
+import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { reasonOnly } from "../server/shared/text/words.ts";
 import { lastShipped, releaseDir } from "./deploy.ts";
 import { withRoleLock } from "./lock.ts";
@@ -196,7 +200,7 @@ export function releaseToGive(
  */
 export async function provisionHost(
   deps: ScaleDeps,
-  role: Exclude<RoleName, "redis">,
+  role: RoleName,
   release: ReleaseToGive,
 ): Promise<FleetHostRecord> {
   const { config, provider, say } = deps;
@@ -222,10 +226,12 @@ export async function provisionHost(
       }),
     );
     const redisUsers = await addRedisUser(deps, name, role);
+    const sentinelEnv = await sentinelEnvFor(deps, role, name);
     say(`▸ converge ${name} (${address}) with ${PLAYBOOKS[role]}`);
     await runPlaybook(PLAYBOOKS[role], hostInventory, {
       ...deps.playbookEnv,
       ...redisUsers,
+      ...sentinelEnv,
       ...(role === "proxy" ? proxyPlaybookEnv(deps) : {}),
       [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(config)),
     });
@@ -359,15 +365,18 @@ async function removeProductionHost(
 async function addRedisUser(
   deps: ScaleDeps,
   name: string,
-  role: Exclude<RoleName, "redis">,
+  role: RoleName,
 ): Promise<Record<string, string>> {
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !usesAcl(controlUrl)) return {};
   const master = decodeURIComponent(new URL(controlUrl).password);
-  await deps.redis.call("ACL", "SETUSER", ...aclSetUser(master, monitorUser({ name })));
-  await deps.redis.call("ACL", "SAVE");
+  await onEveryRedisServer(deps, [
+    ["ACL", "SETUSER", ...aclSetUser(master, monitorUser({ name }))],
+    ["ACL", "SAVE"],
+  ]);
   const urls = redisUrls(controlUrl, [{ name, role }]);
-  const own = [role === "proxy" ? "proxy" : appUser(role), monitorUser({ name })];
+  const service = role === "proxy" ? ["proxy"] : role === "redis" ? [] : [appUser(role)];
+  const own = [...service, monitorUser({ name })];
   return { DROPSHIP_REDIS_URLS: JSON.stringify(Object.fromEntries(own.map((u) => [u, urls[u]]))) };
 }
 
@@ -376,11 +385,70 @@ export async function removeRedisUser(deps: ScaleDeps, name: string): Promise<vo
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !usesAcl(controlUrl)) return;
   try {
-    await deps.redis.call("ACL", "DELUSER", monitorUser({ name }));
-    await deps.redis.call("ACL", "SAVE");
+    await onEveryRedisServer(deps, [
+      ["ACL", "DELUSER", monitorUser({ name })],
+      ["ACL", "SAVE"],
+    ]);
   } catch (error) {
     deps.say(`! the Redis user of ${name} stays: ${(error as Error).message}`);
   }
+}
+
+/**
+ * ACL changes are not replicated: with a replica, each Redis server of the inventory is told
+ * itself, at its own address as the control user (a server that does not answer is gone, and
+ * said); with one server, the connection dropship has.
+ */
+async function onEveryRedisServer(deps: ScaleDeps, commands: string[][]): Promise<void> {
+  const controlUrl = deps.playbookEnv.REDIS_URL as string;
+  if (!isSentinelUrl(controlUrl)) {
+    for (const command of commands) await deps.redis.call(...(command as [string, ...string[]]));
+    return;
+  }
+  const master = decodeURIComponent(new URL(controlUrl).password);
+  const servers = (await deps.repo.read()).hosts.filter((h) => h.role === "redis");
+  let told = 0;
+  for (const server of servers) {
+    const url = controlRedisUrlAt(master, server.address, deps.config.ports.redis);
+    const client = connectRedis(url, { purpose: "acl", persistent: false, log: () => {} });
+    try {
+      await whenReady(client, url, 3000);
+      for (const command of commands) await client.call(...(command as [string, ...string[]]));
+      told++;
+    } catch (error) {
+      deps.say(`! ${server.name} did not take the Redis user change: ${(error as Error).message}`);
+    } finally {
+      client.disconnect();
+    }
+  }
+  if (told === 0) throw new Error("no Redis server took the user change");
+}
+
+const controlRedisUrlAt = (master: string, address: string, port: number) =>
+  `redis://control:${encodeURIComponent(master)}@${address}:${port}/0`;
+
+/**
+ * What a new host's playbook needs where Redis has a replica: the Sentinel settings (a proxy
+ * and a Redis host run one), and for a Redis host its password and every user, to join as a
+ * replica of the primary the Sentinels name now.
+ */
+async function sentinelEnvFor(
+  deps: ScaleDeps,
+  role: RoleName,
+  name: string,
+): Promise<Record<string, string>> {
+  const controlUrl = deps.playbookEnv.REDIS_URL;
+  if (!controlUrl || !isSentinelUrl(controlUrl)) {
+    if (role === "redis") throw new Error("a Redis host is added only where Redis has a replica");
+    return {};
+  }
+  if (role !== "redis" && role !== "proxy") return {};
+  const master = decodeURIComponent(new URL(controlUrl).password);
+  const primary = await findPrimary(parseSentinelUrl(controlUrl));
+  const env = sentinelPlaybookEnv(master, primary.host);
+  if (role !== "redis") return env;
+  const hosts = [...(await deps.repo.read()).hosts, { name, role }];
+  return { ...env, DROPSHIP_REDIS_PASSWORD: master, DROPSHIP_REDIS_ACL: aclFile(master, hosts) };
 }
 
 /** Each scaling event in Redis too, for the dashboard and bun run status; never fatal. */

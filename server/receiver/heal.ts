@@ -22,8 +22,11 @@ export interface HealInput {
   busy: ReadonlySet<RoleName>;
   /** the provisioning breaker is open: nothing is replaced */
   breakerOpen: boolean;
-  /** whether a Redis host may be replaced (only where another server holds the data) */
-  redisReplaceable: boolean;
+  /**
+   * Redis as the Sentinels see it: a single server is never replaced (the data would be
+   * gone); with a replica, the primary only once Sentinel has moved it, never mid-failover
+   */
+  redis: { replica: false } | { replica: true; primary: string | undefined; failingOver: boolean };
 }
 
 export interface Replacement {
@@ -46,7 +49,8 @@ const duration = (ms: number) =>
  * cloud API (two listings in a row), or when it has been silent for `afterMs`: no monitor
  * figures and a failing health check, both for that long. A host whose monitor still reports
  * (busy, overloaded) or whose health check passes is never replaced. At most one replacement
- * per role at a time; nothing while the breaker is open; a Redis host only when replaceable.
+ * per role at a time; nothing while the breaker is open; a Redis host only when a replica holds
+ * the data and Sentinel is done with it.
  */
 export function planHealing(afterMs: number, input: HealInput): HealPlan {
   const replace: Replacement[] = [];
@@ -57,17 +61,27 @@ export function planHealing(afterMs: number, input: HealInput): HealPlan {
     const why = reasonToReplace(afterMs, input.now, facts);
     if (!why) continue;
     const { host } = facts;
-    if (host.role === "redis" && !input.redisReplaceable) {
-      held.push(
-        `${host.name} is ${why}, but it is the only Redis server: replacing it would start the fleet's state empty — bring it back, or restore Redis from its dump`,
-      );
-      continue;
+    if (host.role === "redis") {
+      const hold = redisHold(input.redis, host.address);
+      if (hold) {
+        held.push(`${host.name} is ${why}, but ${hold}`);
+        continue;
+      }
     }
     if (claimed.has(host.role)) continue;
     claimed.add(host.role);
     replace.push({ host, why });
   }
   return { replace, held };
+}
+
+function redisHold(redis: HealInput["redis"], address: string): string | undefined {
+  if (!redis.replica)
+    return "it is the only Redis server: replacing it would start the fleet's state empty — bring it back, or restore Redis from its dump";
+  if (redis.failingOver) return "Sentinel is failing over: waiting until it is done";
+  if (redis.primary === undefined) return "no Sentinel names the primary: waiting";
+  if (redis.primary === address) return "it is still the primary: waiting for Sentinel to move it";
+  return undefined;
 }
 
 function reasonToReplace(afterMs: number, now: number, facts: HostFacts): string | undefined {

@@ -3,8 +3,10 @@ import type { ScaleDeps } from "../../pipeline/scale.ts";
 import type { RoleName } from "../shared/config/schema.ts";
 import { healthUrlOf } from "../shared/roles.ts";
 import { listHosts } from "../shared/state/hosts.ts";
+import { failingOver, findPrimary } from "../shared/state/sentinel.ts";
+import { isSentinelUrl, parseSentinelUrl } from "../shared/state/sentinel-url.ts";
 import type { ProvisionBreaker } from "./breaker.ts";
-import { type HostFacts, planHealing } from "./heal.ts";
+import { type HealInput, type HostFacts, planHealing } from "./heal.ts";
 
 /** Whether a health URL answers 200 within two seconds. */
 export async function probeHealth(url: string): Promise<boolean> {
@@ -76,7 +78,7 @@ export function startHealer(
         hosts: facts,
         busy,
         breakerOpen: breaker.open,
-        redisReplaceable: false,
+        redis: await redisAsSentinelsSeeIt(deps),
       });
       for (const line of plan.held) sayOnce(line);
       for (const { host, why } of plan.replace) {
@@ -113,4 +115,15 @@ export function startHealer(
     idle: () => Promise.all([...running]),
     stop: () => clearInterval(timer),
   };
+}
+
+/** The primary and whether a failover is under way, where Redis has a replica. */
+async function redisAsSentinelsSeeIt(deps: ScaleDeps): Promise<HealInput["redis"]> {
+  const controlUrl = deps.playbookEnv.REDIS_URL;
+  if (!controlUrl || !isSentinelUrl(controlUrl)) return { replica: false };
+  const target = parseSentinelUrl(controlUrl);
+  const primary = await findPrimary(target)
+    .then((p) => p.host)
+    .catch(() => undefined);
+  return { replica: true, primary, failingOver: await failingOver(target) };
 }

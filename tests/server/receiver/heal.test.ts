@@ -20,13 +20,21 @@ const well = (h: FleetHostRecord): HostFacts => ({
   lastReportAt: NOW - 5_000,
   failingSince: null,
 });
-const plan = (hosts: HostFacts[], extra: { busy?: RoleName[]; breakerOpen?: boolean } = {}) =>
+const SINGLE = { replica: false } as const;
+const plan = (
+  hosts: HostFacts[],
+  extra: {
+    busy?: RoleName[];
+    breakerOpen?: boolean;
+    redis?: Parameters<typeof planHealing>[1]["redis"];
+  } = {},
+) =>
   planHealing(2 * MIN, {
     now: NOW,
     hosts,
     busy: new Set(extra.busy ?? []),
     breakerOpen: extra.breakerOpen ?? false,
-    redisReplaceable: false,
+    redis: extra.redis ?? SINGLE,
   });
 const names = (p: ReturnType<typeof plan>) => p.replace.map((r) => `${r.host.name}: ${r.why}`);
 
@@ -76,5 +84,25 @@ test("a lone Redis host is held, with why, not replaced empty", () => {
   expect(result.replace).toEqual([]);
   expect(result.held).toEqual([
     "shop-redis-1 is gone from the cloud API, but it is the only Redis server: replacing it would start the fleet's state empty — bring it back, or restore Redis from its dump",
+  ]);
+});
+
+test("with a replica, a dead Redis host is replaced once Sentinel is done with it", () => {
+  const redis = host("shop-redis-2", "redis");
+  const gone = [{ ...well(redis), missingListings: 2 }];
+  const sentinel = (primary: string | undefined, failingOver = false) => ({
+    replica: true as const,
+    primary,
+    failingOver,
+  });
+  expect(plan(gone, { redis: sentinel(redis.address) }).held).toEqual([
+    "shop-redis-2 is gone from the cloud API, but it is still the primary: waiting for Sentinel to move it",
+  ]);
+  expect(plan(gone, { redis: sentinel("10.78.0.99", true) }).held).toEqual([
+    "shop-redis-2 is gone from the cloud API, but Sentinel is failing over: waiting until it is done",
+  ]);
+  expect(plan(gone, { redis: sentinel(undefined) }).replace).toEqual([]);
+  expect(names(plan(gone, { redis: sentinel("10.78.0.99") }))).toEqual([
+    "shop-redis-2: gone from the cloud API",
   ]);
 });
