@@ -41,12 +41,7 @@ export function replaceHost(
     deps.say,
     async () => {
       if (!(await deps.repo.read()).hosts.some((h) => h.name === victim.name)) return undefined;
-      if (victim.role === "redis") throw new Error("a Redis host is not replaced this way");
-      return swapIn(
-        deps,
-        victim as FleetHostRecord & { role: "proxy" | "production" | "staging" },
-        why,
-      );
+      return swapIn(deps, victim, why);
     },
   );
 }
