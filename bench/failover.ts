@@ -1,20 +1,26 @@
 /**
  * Losing a droplet under load, on `bun run demo --ha`: steady HTTPS requests through the public
- * entry (the load balancer), then a proxy droplet and then a production droplet deleted through
- * the API, each `rounds` times. Per round: requests that failed, how long after the deletion
- * the last failure came (full service again), and how long until self-healing committed the
- * replacement (the fleet whole again). Needs root (the emulator).
+ * entry (the load balancer) to /recent (which reads Redis), then a proxy droplet, a production
+ * droplet and the Redis primary's droplet deleted through the API, each `rounds` times. Per
+ * round: requests that failed, how long after the deletion the last failure came (full
+ * service again), and how long until self-healing committed the replacement (the fleet whole
+ * again); for Redis also how long until a flag change worked again, and whether every change
+ * acknowledged before the loss was still there after it. Needs root (the emulator).
  *
- *   bun bench/failover.ts [rounds=3] [clients=8] [roles=proxy,production]
+ *   bun bench/failover.ts [rounds=3] [clients=8] [roles=proxy,production,redis]
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
+import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
+import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
+import { findPrimary } from "../server/shared/state/sentinel.ts";
+import { parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { cleanup, median, ROOT, workDir } from "./lib.ts";
 
 const rounds = Number(process.argv[2] ?? 3);
 const clients = Number(process.argv[3] ?? 8);
-const roles = (process.argv[4] ?? "proxy,production").split(",");
+const roles = (process.argv[4] ?? "proxy,production,redis").split(",");
 const demoDir = join(workDir, "demo");
 const demo = (args: string[]) =>
   Bun.spawnSync([process.execPath, join(ROOT, "scripts/demo.ts"), ...args], {
@@ -33,6 +39,9 @@ interface Round {
   healedMs: number;
   /** each failure: ms after the deletion and what it was */
   failures: string[];
+  /** Redis: when a flag change worked again, and whether the acknowledged ones survived */
+  changedAfterMs?: number;
+  ackedKept?: boolean;
 }
 
 try {
@@ -64,10 +73,44 @@ try {
     await Bun.sleep(500);
   }
 
+  // flag changes as the CLI makes them, through the Sentinels
+  const control = connectRedis(env.REDIS_URL as string, {
+    purpose: "bench",
+    persistent: true,
+    log: () => {},
+  });
+  await whenReady(control, env.REDIS_URL as string, 10_000);
+  const changeSome = async (round: number) => {
+    const names = Array.from({ length: 20 }, (_, i) => `bench-${round}-${i}`);
+    for (const name of names)
+      await changeFlag(control, name, { enabled: true, rollout: 100 }, "bench", "create");
+    return names;
+  };
+  const untilChangesWork = async (from: number) => {
+    for (;;) {
+      try {
+        await changeFlag(
+          control,
+          "bench-after",
+          { enabled: true, rollout: 100 },
+          "bench",
+          "create",
+        );
+        return performance.now() - from;
+      } catch {
+        await Bun.sleep(100);
+      }
+    }
+  };
+
   const results: Round[] = [];
   for (const role of roles) {
     for (let round = 1; round <= rounds; round++) {
-      const victim = (await repo.read()).hosts.find((h) => h.role === role);
+      const primary =
+        role === "redis" ? (await findPrimary(parseSentinelUrl(env.REDIS_URL as string))).host : "";
+      const victim = (await repo.read()).hosts.find(
+        (h) => h.role === role && (role !== "redis" || h.address === primary),
+      );
       if (!victim) throw new Error(`no ${role} host left`);
       const commits = (await repo.history()).length;
       let ok = 0;
@@ -100,7 +143,9 @@ try {
       await Bun.sleep(1000);
       deletedAt = performance.now();
       inFlightAtDelete = inFlight;
+      const acked = role === "redis" ? await changeSome(round) : [];
       await fetch(`${api}/droplets/${victim.dropletId}`, { method: "DELETE", headers: auth });
+      const changed = role === "redis" ? untilChangesWork(deletedAt) : undefined;
       while ((await repo.history()).length === commits) {
         if (performance.now() - deletedAt > 180_000)
           throw new Error(`${victim.name} was not replaced`);
@@ -109,6 +154,8 @@ try {
       const healedMs = performance.now() - deletedAt;
       stop = true;
       await Promise.all(load);
+      const changedAfterMs = await changed;
+      const names = role === "redis" ? (await listFlags(control)).map((f) => f.name) : [];
       const result = {
         role,
         failed,
@@ -117,10 +164,13 @@ try {
         lastFailureMs: lastFailure,
         healedMs,
         failures,
+        ...(role === "redis"
+          ? { changedAfterMs, ackedKept: acked.every((name) => names.includes(name)) }
+          : {}),
       };
       results.push(result);
       console.log(
-        `${role} round ${round}: ${victim.name} deleted with ${inFlightAtDelete} in flight — ${failed} failed of ${ok + failed}, last failure ${lastFailure === null ? "none" : `${Math.round(lastFailure)} ms`} after, replaced with a commit after ${(healedMs / 1000).toFixed(1)} s`,
+        `${role} round ${round}: ${victim.name} deleted with ${inFlightAtDelete} in flight — ${failed} failed of ${ok + failed}, last failure ${lastFailure === null ? "none" : `${Math.round(lastFailure)} ms`} after, replaced with a commit after ${(healedMs / 1000).toFixed(1)} s${role === "redis" ? `; flag changes worked again after ${((changedAfterMs ?? 0) / 1000).toFixed(1)} s; ${acked.length} acknowledged changes ${result.ackedKept ? "all kept" : "NOT all kept"}` : ""}`,
       );
       for (const failure of failures.slice(0, 12)) console.log(`  ${failure}`);
     }
