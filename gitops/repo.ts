@@ -29,6 +29,9 @@ export interface InventoryRemote {
   onPushError?: (message: string) => void;
 }
 
+/** The edit under way on each repository, which the next one waits for. */
+const EDITS = new Map<string, Promise<unknown>>();
+
 export class InventoryRepo {
   constructor(
     readonly dir: string,
@@ -38,6 +41,28 @@ export class InventoryRepo {
   async read(): Promise<FleetInventory> {
     const file = join(this.dir, FILE);
     return fs.existsSync(file) ? fromYaml(fs.readFileSync(file, "utf8")) : EMPTY;
+  }
+
+  /**
+   * Reads the inventory, applies `change` and commits the result, one edit at a time per
+   * repository in this process: a replacement and a scale-out finishing together both land,
+   * neither written over the other's stale copy.
+   */
+  edit(
+    change: (inventory: FleetInventory) => FleetInventory,
+    message: string,
+  ): Promise<FleetInventory> {
+    const previous = EDITS.get(this.dir) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const edited = change(await this.read());
+      await this.commit(edited, message);
+      return edited;
+    });
+    EDITS.set(
+      this.dir,
+      next.catch(() => undefined),
+    );
+    return next;
   }
 
   async commit(

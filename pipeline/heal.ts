@@ -78,8 +78,10 @@ async function swapIn(
     say(`▸ delete ${victim.name} (droplet ${victim.dropletId}) if it still exists`);
     await provider.deleteDroplet(victim.dropletId, victim.name);
     await removeRedisUser(deps, victim.name);
-    const fleet = addHost(removeHost(await repo.read(), victim.name), record);
-    await repo.commit(fleet, `heal: replaced ${victim.name} (${why}) with ${record.name}`);
+    await repo.edit(
+      (inventory) => addHost(removeHost(inventory, victim.name), record),
+      `heal: replaced ${victim.name} (${why}) with ${record.name}`,
+    );
   } catch (error) {
     say(`✗ ${(error as Error).message} — undoing: deleting ${record.name}`);
     if (app)

@@ -290,9 +290,8 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
       { id: backendIdFor(url), url, track: "production", draining: false },
       ACTOR,
     );
-    const fleet = addHost(await repo.read(), record);
-    await repo.commit(
-      fleet,
+    const fleet = await repo.edit(
+      (inventory) => addHost(inventory, record as FleetHostRecord),
       `scale out: ${reasonOnly(reason)} — added ${record.name} (${record.address}, droplet ${record.dropletId})`,
     );
     say(`✓ ${record.name} serves production`);
@@ -346,9 +345,8 @@ async function removeProductionHost(
   say(`▸ delete ${victim.name} (droplet ${victim.dropletId})`);
   await provider.deleteDroplet(victim.dropletId, victim.name);
   await removeRedisUser(deps, victim.name);
-  const fleet = removeHost(await repo.read(), victim.name);
-  await repo.commit(
-    fleet,
+  const fleet = await repo.edit(
+    (inventory) => removeHost(inventory, victim.name),
     `scale in: ${reasonOnly(reason)} — removed ${victim.name} (${victim.address}, droplet ${victim.dropletId})`,
   );
   say(`✓ ${victim.name} removed`);

@@ -43,6 +43,30 @@ test("every change is a commit by dropship, and git log reads as the fleet's his
   expect(first).toContain("droplet_id: 42");
 });
 
+const named = (name: string) => ({ ...host, name });
+
+test("edits finishing together both land, each on the other's result", async () => {
+  const repo = new InventoryRepo(join(tempDir(), "inventory"));
+  await repo.commit(addHost(EMPTY, named("shop-proxy-1")), "setup");
+  // a healed proxy and a scale-out commit at the same moment
+  await Promise.all([
+    repo.edit(
+      (inventory) => addHost(removeHost(inventory, "shop-proxy-1"), named("shop-proxy-2")),
+      "heal: replaced shop-proxy-1 (gone from the cloud API) with shop-proxy-2",
+    ),
+    repo.edit((inventory) => addHost(inventory, named("shop-production-3")), "scale out: added"),
+  ]);
+  expect((await repo.read()).hosts.map((h) => h.name).sort()).toEqual([
+    "shop-production-3",
+    "shop-proxy-2",
+  ]);
+  expect((await repo.history()).map((c) => c.message)).toEqual([
+    "scale out: added",
+    "heal: replaced shop-proxy-1 (gone from the cloud API) with shop-proxy-2",
+    "setup",
+  ]);
+});
+
 test("an inventory holding a secret from the environment is never committed", async () => {
   const repo = new InventoryRepo(join(tempDir(), "inventory"));
   const leaky = addHost(EMPTY, { ...host, size: "dop_v1_secret_token_value" });
