@@ -3,7 +3,7 @@ import { addHost, type FleetHostRecord, removeHost } from "../gitops/model.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
-import { putBackend, removeBackend } from "../server/shared/state/routing.ts";
+import { forgetHost, putBackend, removeBackend } from "../server/shared/state/routing.ts";
 import { resetSentinels } from "../server/shared/state/sentinel.ts";
 import { SENTINEL_PORT, sentinelHosts } from "../server/shared/state/sentinel-fleet.ts";
 import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
@@ -78,6 +78,9 @@ async function swapIn(
     say(`▸ delete ${victim.name} (droplet ${victim.dropletId}) if it still exists`);
     await provider.deleteDroplet(victim.dropletId, victim.name);
     await removeRedisUser(deps, victim.name);
+    await forgetHost(deps.redis, victim.name, ACTOR).catch((error) =>
+      say(`! ${victim.name}'s figures and alerts stay in Redis: ${(error as Error).message}`),
+    );
     await repo.edit(
       (inventory) => addHost(removeHost(inventory, victim.name), record),
       `heal: replaced ${victim.name} (${why}) with ${record.name}`,

@@ -27,7 +27,12 @@ import {
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
-import { listBackends, putBackend, removeBackend } from "../server/shared/state/routing.ts";
+import {
+  forgetHost,
+  listBackends,
+  putBackend,
+  removeBackend,
+} from "../server/shared/state/routing.ts";
 import { findPrimary } from "../server/shared/state/sentinel.ts";
 import { sentinelPlaybookEnv } from "../server/shared/state/sentinel-fleet.ts";
 import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
@@ -345,6 +350,9 @@ async function removeProductionHost(
   say(`▸ delete ${victim.name} (droplet ${victim.dropletId})`);
   await provider.deleteDroplet(victim.dropletId, victim.name);
   await removeRedisUser(deps, victim.name);
+  await forgetHost(deps.redis, victim.name, ACTOR).catch((error) =>
+    say(`! ${victim.name}'s figures and alerts stay in Redis: ${(error as Error).message}`),
+  );
   const fleet = await repo.edit(
     (inventory) => removeHost(inventory, victim.name),
     `scale in: ${reasonOnly(reason)} — removed ${victim.name} (${victim.address}, droplet ${victim.dropletId})`,

@@ -106,9 +106,26 @@ export class Balancer {
     this.config = config;
   }
 
+  /**
+   * Closes every connection to these servers (a droplet that is gone): a client whose
+   * connection was passed through to it hears at once and connects again, instead of waiting
+   * until the kernel gives up on the address.
+   */
+  async shutdownSessions(servers: string[]): Promise<void> {
+    if (servers.length === 0) return;
+    await this.admin(servers.map((server) => `shutdown sessions server ${server}`).join(";"));
+  }
+
   /** `show servers state` through the admin socket, into the file the next worker reads. */
   private async saveServerStates(): Promise<void> {
-    if (!existsSync(this.paths.socket)) return;
+    const states = await this.admin("show servers state");
+    // no states: every target starts as up, and its checks decide again
+    if (states) writeFileSync(this.paths.stateFile, states);
+  }
+
+  /** One line to HAProxy's admin socket; its answer, or undefined when it did not answer. */
+  private async admin(command: string): Promise<string | undefined> {
+    if (!existsSync(this.paths.socket)) return undefined;
     const chunks: Buffer[] = [];
     const done = Promise.withResolvers<void>();
     try {
@@ -122,12 +139,12 @@ export class Balancer {
           error: () => done.resolve(),
         },
       });
-      socket.write("show servers state\n");
+      socket.write(`${command}\n`);
       await Promise.race([done.promise, Bun.sleep(1000)]);
       socket.end();
-      writeFileSync(this.paths.stateFile, Buffer.concat(chunks));
+      return Buffer.concat(chunks).toString();
     } catch {
-      // no states: every target starts as up, and its checks decide again
+      return undefined;
     }
   }
 }
@@ -239,7 +256,13 @@ export class Balancers {
   /** A droplet came or went: every load balancer whose targets changed is reloaded. */
   async dropletsChanged(gone?: number): Promise<void> {
     for (const { record, balancer } of this.records.values()) {
-      if (gone !== undefined) record.droplet_ids = record.droplet_ids.filter((d) => d !== gone);
+      if (gone !== undefined) {
+        record.droplet_ids = record.droplet_ids.filter((d) => d !== gone);
+        if (balancer.config.includes(`server droplet-${gone} `))
+          await balancer.shutdownSessions(
+            record.forwarding_rules.map((_, i) => `rule${i}/droplet-${gone}`),
+          );
+      }
       const config = this.configOf(record, balancer);
       if (config !== balancer.config) await balancer.reload(config);
     }

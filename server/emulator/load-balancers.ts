@@ -245,6 +245,9 @@ export function haproxyConfig(
             ]
           : [`track rule0/droplet-${target.id}`]),
         ...(settings.enable_proxy_protocol ? ["send-proxy"] : []),
+        // a target that fails its checks takes its connections with it: the clients connect
+        // again (to a live one) at once rather than wait on a dead address
+        "on-marked-down shutdown-sessions",
       ].join(" ");
     for (const target of targets)
       lines.push(

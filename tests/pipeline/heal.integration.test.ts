@@ -12,6 +12,7 @@ import { validateConfig } from "../../server/shared/config/validate.ts";
 import { hostCommands } from "../../server/shared/host/layout.ts";
 import { type Mail, Mailer } from "../../server/shared/mailer.ts";
 import { targetOf, withSsh } from "../../server/shared/ssh.ts";
+import { KEYS } from "../../server/shared/state/keys.ts";
 import { listBackends } from "../../server/shared/state/routing.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
 import { startProxy } from "../helpers/proxy.ts";
@@ -151,6 +152,10 @@ test("a droplet gone from the API is replaced: rotation swapped, one commit, one
   expect(third).toMatchObject({ role: "production", release: "rel-1" });
   expect(await inventoryNames()).toEqual([first.name, "shop-production-3"]);
   expect(await backendHosts()).toEqual([first.address, third.address].sort());
+  // the dead host's figures went with it: no monitor goes on reporting it silent
+  expect(
+    await state.exists(KEYS.host("shop-production-2"), KEYS.history("shop-production-2")),
+  ).toBe(0);
   const served = new Set<string>();
   for (let i = 0; i < 20; i++) {
     const response = await fetch(`${proxy.url}/`);

@@ -1,8 +1,13 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { FleetHostRecord } from "../../gitops/model.ts";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { isAlive } from "../../server/shared/proc.ts";
+import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
+import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
+import { findPrimary } from "../../server/shared/state/sentinel.ts";
+import { parseSentinelUrl } from "../../server/shared/state/sentinel-url.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -201,7 +206,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
 }, 240_000);
 
-test("demo --ha in the foreground: a load balancer in front of two proxies, a dead droplet replaced, Ctrl-C tears it all down", async () => {
+test("demo --ha in the foreground: two proxies behind a load balancer, Redis with Sentinel, dead droplets replaced, Ctrl-C tears it all down", async () => {
   const dir = tempDir("dropship-demo-fg-");
   const demo = Bun.spawn([process.execPath, join(ROOT, "scripts/demo.ts"), "--ha"], {
     cwd: ROOT,
@@ -222,7 +227,7 @@ test("demo --ha in the foreground: a load balancer in front of two proxies, a de
   expect(out).toContain("dropship demo is up");
   const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
   try {
-    expect(namespaces()).toHaveLength(6);
+    expect(namespaces()).toHaveLength(7);
     expect(balancerNamespaces()).toHaveLength(1);
     const settings = parseEnv(readFileSync(join(dir, "demo.env"), "utf8"));
     const entry = new URL(settings.PROXY_URL as string).hostname;
@@ -260,10 +265,23 @@ test("demo --ha in the foreground: a load balancer in front of two proxies, a de
     }
     expect([...tracks].sort()).toEqual(["production", "staging"]);
 
-    // a proxy droplet deleted under steady load: the load balancer goes on serving, and
-    // self-healing puts a new proxy behind it, with a commit
+    // a proxy droplet and the Redis primary's droplet deleted together under steady load: the
+    // load balancer and the other proxy go on serving, Sentinel promotes the replica, changes
+    // work again within seconds and none acknowledged is lost, and self-healing puts a new
+    // proxy behind the load balancer and a new replica beside the primary, each with a commit
     const api = settings.DIGITALOCEAN_API_URL as string;
     const auth = { authorization: `Bearer ${settings.DIGITALOCEAN_TOKEN}` };
+    const redisUrl = settings.REDIS_URL as string;
+    expect(redisUrl).toStartWith("redis-sentinel://control:");
+    const control = connectRedis(redisUrl, { purpose: "test", persistent: true, log: () => {} });
+    await whenReady(control, redisUrl, 10_000);
+    const acknowledged = Array.from({ length: 10 }, (_, i) => `ha-${i}`);
+    for (const name of acknowledged)
+      await changeFlag(control, name, { enabled: true, rollout: 100 }, "test", "create");
+    const primary = (await findPrimary(parseSentinelUrl(redisUrl))).host;
+    const redisVictim = (await repo.read()).hosts.find(
+      (h) => h.role === "redis" && h.address === primary,
+    ) as FleetHostRecord;
     const commits = (await repo.history()).length;
     let stop = false;
     let deletedAt = 0;
@@ -277,7 +295,7 @@ test("demo --ha in the foreground: a load balancer in front of two proxies, a de
           if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
           served++;
         } catch (error) {
-          // in flight on the deleted droplet, or on a connection passed through to it
+          // in flight on the deleted proxy, or on a connection passed through to it
           const after = performance.now() - deletedAt;
           if (after > 15_000) late.push(`${Math.round(after)} ms: ${(error as Error).message}`);
         }
@@ -285,18 +303,46 @@ test("demo --ha in the foreground: a load balancer in front of two proxies, a de
     });
     await Bun.sleep(500);
     deletedAt = performance.now();
-    await fetch(`${api}/droplets/${proxies[1]?.dropletId}`, { method: "DELETE", headers: auth });
-    const deadline = Date.now() + 90_000;
-    while ((await repo.history()).length === commits && Date.now() < deadline) await Bun.sleep(500);
+    for (const id of [proxies[1]?.dropletId, redisVictim.dropletId])
+      await fetch(`${api}/droplets/${id}`, { method: "DELETE", headers: auth });
+    let changedAfter = 0;
+    while (!changedAfter) {
+      try {
+        await changeFlag(control, "ha-after", { enabled: true, rollout: 100 }, "test", "create");
+        changedAfter = performance.now() - deletedAt;
+      } catch (error) {
+        if (performance.now() - deletedAt > 30_000) throw error;
+        await Bun.sleep(200);
+      }
+    }
+    expect(changedAfter).toBeLessThan(15_000);
+    const deadline = Date.now() + 120_000;
+    while ((await repo.history()).length < commits + 2 && Date.now() < deadline)
+      await Bun.sleep(500);
     await Bun.sleep(1000);
     stop = true;
     await Promise.all(load);
     expect(late).toEqual([]);
     expect(served).toBeGreaterThan(100);
-    const [healed] = await repo.history();
-    expect(healed?.message).toBe(
+    const healed = (await repo.history()).slice(0, 2).map((c) => c.message);
+    expect(healed.sort()).toEqual([
+      `heal: replaced ${redisVictim.name} (gone from the cloud API) with demo-redis-3`,
       "heal: replaced demo-proxy-2 (gone from the cloud API) with demo-proxy-3",
-    );
+    ]);
+    const names = (await listFlags(control)).map((f) => f.name);
+    for (const name of [...acknowledged, "ha-after"]) expect(names).toContain(name);
+    // back at a primary and a replica: the new host copies the promoted one
+    const replicated = Date.now() + 30_000;
+    let replication = "";
+    while (Date.now() < replicated) {
+      replication = String(await control.call("INFO", "replication"));
+      if (/slave0:.*state=online/.test(replication)) break;
+      await Bun.sleep(250);
+    }
+    const redisHosts = (await repo.read()).hosts.filter((h) => h.role === "redis");
+    const replica = redisHosts.find((h) => h.name === "demo-redis-3") as FleetHostRecord;
+    expect(replication).toContain(`slave0:ip=${replica.address},port=6379,state=online`);
+    control.disconnect();
     const balancers = (await (await fetch(`${api}/load_balancers`, { headers: auth })).json()) as {
       load_balancers: { droplet_ids: number[] }[];
     };

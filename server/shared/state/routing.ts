@@ -9,7 +9,7 @@ import {
 } from "../routing/model.ts";
 import { applyChange } from "./change.ts";
 import { CANARY_FIELD, KEYS } from "./keys.ts";
-import type { StateCommands } from "./redis.ts";
+import type { RedisClient, StateCommands } from "./redis.ts";
 
 export async function listBackends(redis: StateCommands): Promise<Backend[]> {
   const raw = await redis.hgetall(KEYS.backends);
@@ -91,4 +91,14 @@ export async function listAlerts(redis: StateCommands): Promise<Alert[]> {
   return Object.values(raw)
     .map(parseAlert)
     .filter((a): a is Alert => a !== undefined);
+}
+
+/**
+ * A host that left the fleet (scaled in, or replaced): its figures and its alerts go with it,
+ * so no monitor goes on reporting it silent and no alert of it holds the canary back.
+ */
+export async function forgetHost(redis: RedisClient, name: string, actor: string): Promise<void> {
+  await redis.del(KEYS.host(name), KEYS.history(name));
+  for (const alert of await listAlerts(redis))
+    if (alert.source === name) await clearAlert(redis, alert.id, actor);
 }
