@@ -53,7 +53,13 @@ export async function askSentinel(
   let buffer = "";
   const replies: Reply[] = [];
   const done = Promise.withResolvers<void>();
-  const socket = await Bun.connect({
+  // the whole question, connecting included, within timeoutMs: a Sentinel on a droplet that
+  // is gone answers nothing at all, not even a refusal
+  const timer = setTimeout(
+    () => done.reject(new Error(`no answer within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  const connecting = Bun.connect({
     hostname: sentinel.host,
     port: sentinel.port,
     socket: {
@@ -71,16 +77,17 @@ export async function askSentinel(
       error: (_s, error) => done.reject(error),
     },
   });
-  const timer = setTimeout(
-    () => done.reject(new Error(`no answer within ${timeoutMs} ms`)),
-    timeoutMs,
-  );
+  let socket: Awaited<typeof connecting> | undefined;
   try {
+    socket = await Promise.race([connecting, done.promise.then(() => undefined)]);
+    if (!socket) throw new Error("the Sentinel closed the connection");
     socket.write(commands.map(encode).join(""));
     await done.promise;
   } finally {
     clearTimeout(timer);
-    socket.end();
+    socket?.end();
+    // a connection that opens after we gave up is closed at once
+    if (!socket) void connecting.then((late) => late.end()).catch(() => undefined);
   }
   for (const reply of replies)
     if (reply && typeof reply === "object" && "error" in reply) throw new Error(reply.error);
