@@ -1,3 +1,4 @@
+import type { DigitalOcean, Droplet } from "../../server/shared/cloud/digitalocean.ts";
 import { makeHostKey } from "../../server/shared/cloud/hostkeys.ts";
 import { run } from "../../server/shared/proc.ts";
 import { type RunningServer, startServer } from "./server.ts";
@@ -35,4 +36,22 @@ export function namespaces(): string[] {
     .split("\n")
     .map((l) => l.split(" ")[0] ?? "")
     .filter(Boolean);
+}
+
+/** A small Debian droplet with these tags, once it is active (its sshd answers). */
+export async function createActive(
+  provider: DigitalOcean,
+  keyId: number,
+  name: string,
+  tags: string[],
+): Promise<Droplet> {
+  const droplet = await provider.createDroplet({
+    name,
+    region: "nyc3",
+    size: "s-1vcpu-1gb",
+    image: "debian-12-x64",
+    sshKeys: [keyId],
+    tags,
+  });
+  return provider.waitActive(droplet, 15_000, 50);
 }

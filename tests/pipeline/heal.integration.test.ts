@@ -1,87 +1,31 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
 import type { FleetHostRecord } from "../../gitops/model.ts";
-import { InventoryRepo } from "../../gitops/repo.ts";
-import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
-import { type ScaleDeps, scaleOut } from "../../pipeline/scale.ts";
+import { scaleOut } from "../../pipeline/scale.ts";
 import { breakerFor } from "../../server/receiver/autoscaler.ts";
 import { startHealer } from "../../server/receiver/healer.ts";
-import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
-import { validateConfig } from "../../server/shared/config/validate.ts";
 import { hostCommands } from "../../server/shared/host/layout.ts";
-import { type Mail, Mailer } from "../../server/shared/mailer.ts";
 import { targetOf, withSsh } from "../../server/shared/ssh.ts";
 import { KEYS } from "../../server/shared/state/keys.ts";
 import { listBackends } from "../../server/shared/state/routing.ts";
-import { startEmulator, userKey } from "../helpers/emulator.ts";
-import { startProxy } from "../helpers/proxy.ts";
-import { connectTo, startRedis } from "../helpers/redis.ts";
-import { startSmtp } from "../helpers/smtp.ts";
-import { fileTempDir } from "../helpers/tmp.ts";
+import { scalingFixture } from "../helpers/scaling.ts";
 
 // Self-healing on emulator hosts: real droplets deleted through the API, real services stopped
 // over SSH, real playbooks converging the replacements, the proxy's rotation in a real Redis.
-const ROOT = resolve(import.meta.dir, "../..");
-const emulator = await startEmulator();
-const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
-const state = await connectTo(redis);
-const proxy = await startProxy(redis);
-const dir = fileTempDir("dropship-heal-");
-const account = userKey();
-writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
-writeFileSync(join(dir, "known_hosts"), "");
-const checked = validateConfig({
-  name: "shop",
-  roles: { production: { count: 1 } },
-  autoscale: { min: 1, max: 3, max_failures: 2 },
-  heal: { after: "3s" },
-  pipeline: { health_timeout: "15s" },
-});
-if (!checked.ok) throw new Error(checked.errors.join("\n"));
-const config = checked.config;
-const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
-const repo = new InventoryRepo(join(dir, "inventory"));
-const lines: string[] = [];
-const smtp = await startSmtp();
-const mailer = new Mailer({
-  smtpUrl: smtp.url,
-  from: "dropship@test",
-  to: "ops@example.com",
-  log: (line) => lines.push(line),
-  retryMs: 100,
-});
-const subjects = () => smtp.mails.map((m) => m.subject ?? "");
-const deps: ScaleDeps = {
-  config,
-  provider,
-  repo,
-  redis: state,
-  privateKeyFile: join(dir, "id"),
-  privateKey: account.privateKey,
-  publicKey: account.publicKey,
-  knownHostsFile: join(dir, "known_hosts"),
-  workDir: join(dir, "work"),
-  playbookEnv: { REDIS_URL: redis.url.replace("127.0.0.1", "10.77.0.1") },
-  say: (line: string) => lines.push(line),
-  notify: (mail: Mail) => mailer.send(mail),
-};
+const { state, proxy, provider, repo, lines, smtp, mailer, subjects, deps } = await scalingFixture(
+  "dropship-heal-",
+  {
+    name: "shop",
+    roles: { production: { count: 1 } },
+    autoscale: { min: 1, max: 3, max_failures: 2 },
+    heal: { after: "3s" },
+    pipeline: { health_timeout: "15s" },
+  },
+);
 const healers: ReturnType<typeof startHealer>[] = [];
 afterAll(() => {
   for (const healer of healers) healer.stop();
 });
-
-mkdirSync(releaseDir(deps.workDir, "rel-1"), { recursive: true });
-const built = Bun.spawnSync([
-  process.execPath,
-  join(ROOT, "scripts/build.ts"),
-  "--outdir",
-  releaseDir(deps.workDir, "rel-1"),
-  "--version",
-  "rel-1",
-]);
-if (built.exitCode !== 0) throw new Error(`the release did not build: ${built.stderr.toString()}`);
-recordShipped(deps.workDir, "production", "rel-1");
 
 const first = await scaleOut(deps, "a fleet to heal");
 const second = await scaleOut(deps, "a fleet to heal");

@@ -1,75 +1,31 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { InventoryRepo } from "../../gitops/repo.ts";
-import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
 import { scaleIn, scaleOut } from "../../pipeline/scale.ts";
-import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../../server/shared/config/validate.ts";
-import { type Mail, Mailer } from "../../server/shared/mailer.ts";
 import { KEYS } from "../../server/shared/state/keys.ts";
-import { startEmulator, userKey } from "../helpers/emulator.ts";
-import { startProxy } from "../helpers/proxy.ts";
-import { connectTo, startRedis } from "../helpers/redis.ts";
-import { startSmtp } from "../helpers/smtp.ts";
-import { fileTempDir } from "../helpers/tmp.ts";
+import { scalingFixture } from "../helpers/scaling.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const emulator = await startEmulator();
-const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
-const state = await connectTo(redis);
-const proxy = await startProxy(redis);
-const dir = fileTempDir("dropship-scale-");
-const account = userKey();
-writeFileSync(join(dir, "id"), account.privateKey, { mode: 0o600 });
-writeFileSync(join(dir, "known_hosts"), "");
-const result = validateConfig({
+const {
+  emulator,
+  state,
+  proxy,
+  dir,
+  account,
+  provider,
+  repo,
+  lines,
+  smtp,
+  mailer,
+  subjects,
+  deps,
+} = await scalingFixture("dropship-scale-", {
   name: "shop",
   roles: { production: { count: 1 } },
   autoscale: { min: 1, max: 2 },
   pipeline: { health_timeout: "15s" },
 });
-if (!result.ok) throw new Error(result.errors.join("\n"));
-const config = result.config;
-const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
-const repo = new InventoryRepo(join(dir, "inventory"));
-const lines: string[] = [];
-const smtp = await startSmtp();
-const mailer = new Mailer({
-  smtpUrl: smtp.url,
-  from: "dropship@test",
-  to: "ops@example.com",
-  log: (line) => lines.push(line),
-  retryMs: 100,
-});
-const subjects = () => smtp.mails.map((m) => m.subject ?? "");
-const deps = {
-  config,
-  provider,
-  repo,
-  redis: state,
-  privateKeyFile: join(dir, "id"),
-  privateKey: account.privateKey,
-  publicKey: account.publicKey,
-  knownHostsFile: join(dir, "known_hosts"),
-  workDir: join(dir, "work"),
-  playbookEnv: { REDIS_URL: redis.url.replace("127.0.0.1", "10.77.0.1") },
-  say: (line: string) => lines.push(line),
-  notify: (mail: Mail) => mailer.send(mail),
-};
-
-// The release production runs: what a push to master would have left in the work dir.
-mkdirSync(releaseDir(deps.workDir, "rel-1"), { recursive: true });
-const built = Bun.spawnSync([
-  process.execPath,
-  join(ROOT, "scripts/build.ts"),
-  "--outdir",
-  releaseDir(deps.workDir, "rel-1"),
-  "--version",
-  "rel-1",
-]);
-if (built.exitCode !== 0) throw new Error(`the release did not build: ${built.stderr.toString()}`);
-recordShipped(deps.workDir, "production", "rel-1");
 
 test("scale out adds a host that serves through the proxy and lands in an inventory commit", async () => {
   const added = await scaleOut(deps, "proxy_cpu 78 > 50 for 60s");

@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { DigitalOcean, type Droplet } from "../../../server/shared/cloud/digitalocean.ts";
 import { run } from "../../../server/shared/proc.ts";
-import { startEmulator, userKey } from "../../helpers/emulator.ts";
+import { createActive, startEmulator, userKey } from "../../helpers/emulator.ts";
 import { reaches as reachesAddress, startOutsider } from "../../helpers/outsider.ts";
 import { track } from "../../helpers/processes.ts";
 
@@ -11,19 +11,7 @@ import { track } from "../../helpers/processes.ts";
 const emulator = await startEmulator();
 const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
 const key = await provider.ensureSshKey("dropship", userKey().publicKey);
-const create = async (name: string, tags: string[]) =>
-  provider.waitActive(
-    await provider.createDroplet({
-      name,
-      region: "nyc3",
-      size: "s-1vcpu-1gb",
-      image: "debian-12-x64",
-      sshKeys: [key.id],
-      tags,
-    }),
-    15_000,
-    50,
-  );
+const create = (name: string, tags: string[]) => createActive(provider, key.id, name, tags);
 const web = await create("fw-web-1", ["shop-production"]);
 const proxy = await create("fw-proxy-1", ["shop-proxy"]);
 const ns = (droplet: Droplet) => `dsemu-${droplet.id}`;

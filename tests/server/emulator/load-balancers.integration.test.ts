@@ -7,7 +7,7 @@ import {
   type LoadBalancerRequest,
 } from "../../../server/shared/cloud/digitalocean.ts";
 import { run } from "../../../server/shared/proc.ts";
-import { namespaces, startEmulator, userKey } from "../../helpers/emulator.ts";
+import { createActive, namespaces, startEmulator, userKey } from "../../helpers/emulator.ts";
 import { track } from "../../helpers/processes.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
@@ -19,19 +19,7 @@ const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiU
 const key = await provider.ensureSshKey("dropship", userKey().publicKey);
 const flags = fileTempDir("dropship-lb-flags-");
 
-const create = async (name: string, tags: string[]) =>
-  provider.waitActive(
-    await provider.createDroplet({
-      name,
-      region: "nyc3",
-      size: "s-1vcpu-1gb",
-      image: "debian-12-x64",
-      sshKeys: [key.id],
-      tags,
-    }),
-    15_000,
-    50,
-  );
+const create = (name: string, tags: string[]) => createActive(provider, key.id, name, tags);
 
 /**
  * A stand-in proxy in a droplet: :80 says who it is and the X-Forwarded-* it got, and its
