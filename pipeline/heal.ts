@@ -96,7 +96,7 @@ async function swapIn(
     throw error;
   }
   say(`✓ ${record.name} replaces ${victim.name}`);
-  await forgetTheDead(deps, victim);
+  forgetTheDead(deps, victim);
   await recordEvent(deps.redis, KEYS.scaling, {
     action: "heal",
     host: record.name,
@@ -127,22 +127,32 @@ async function pointDomains(deps: ScaleDeps, proxy: FleetHostRecord): Promise<vo
   }
 }
 
+/** The resets under way, one after another: two replacements never reset Sentinels at once. */
+let resetting: Promise<unknown> = Promise.resolve();
+
 /**
  * A Redis or proxy host ran a Sentinel: every Sentinel forgets the dead one (and a dead
- * replica) and finds the live ones again, so the quorum's majority counts only Sentinels
- * that exist. Where Redis has no replica there are no Sentinels.
+ * replica), so the majority a failover needs counts only Sentinels that exist. In the
+ * background, one Sentinel at a time, 30 s apart, and only while the primary is healthy (see
+ * resetSentinels); until then the dead one is merely counted. Where Redis has no replica there
+ * are no Sentinels.
  */
-async function forgetTheDead(deps: ScaleDeps, victim: FleetHostRecord): Promise<void> {
+function forgetTheDead(deps: ScaleDeps, victim: FleetHostRecord): void {
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !isSentinelUrl(controlUrl)) return;
   if (victim.role !== "redis" && victim.role !== "proxy") return;
-  const target = parseSentinelUrl(controlUrl);
-  const inventory = await deps.repo.read();
-  // the Sentinels there are now, not only those the URL was made with
-  target.sentinels = sentinelHosts(inventory.hosts).map((h) => ({
-    host: h.address,
-    port: SENTINEL_PORT,
-  }));
-  for (const fault of await resetSentinels(target))
-    deps.say(`! a Sentinel did not reset (${fault}); it forgets ${victim.name} on its own later`);
+  resetting = resetting
+    .then(async () => {
+      const target = parseSentinelUrl(controlUrl);
+      // the Sentinels there are now, not only those the URL was made with
+      target.sentinels = sentinelHosts((await deps.repo.read()).hosts).map((h) => ({
+        host: h.address,
+        port: SENTINEL_PORT,
+      }));
+      const faults = await resetSentinels(target, { spacingMs: 30_000, waitMs: 300_000 });
+      for (const fault of faults)
+        deps.say(`! a Sentinel did not forget ${victim.name} (${fault}); it counts it until reset`);
+      if (faults.length === 0) deps.say(`▸ every Sentinel has forgotten ${victim.name}`);
+    })
+    .catch((error) => deps.say(`! resetting the Sentinels: ${(error as Error).message}`));
 }

@@ -136,13 +136,45 @@ export async function failingOver(target: SentinelTarget): Promise<boolean> {
   return false;
 }
 
-/** Every Sentinel forgets the replicas and Sentinels it knew and finds the live ones again. */
-export async function resetSentinels(target: SentinelTarget): Promise<string[]> {
+/** Whether this Sentinel sees the primary healthy: known, up, and no failover under way. */
+async function primaryHealthy(
+  sentinel: { host: string; port: number },
+  target: SentinelTarget,
+): Promise<boolean> {
+  const reply = await askSentinel(sentinel, target.sentinelPassword, [
+    "SENTINEL",
+    "MASTER",
+    target.name,
+  ]).catch(() => undefined);
+  if (!Array.isArray(reply)) return false;
+  return reply[reply.indexOf("flags") + 1] === "master";
+}
+
+/**
+ * Every Sentinel forgets the replicas and Sentinels it knew and finds the live ones again (so
+ * a dead one stops counting toward the majority a failover needs), the way Redis's
+ * documentation says to remove a Sentinel: one at a time, `spacingMs` apart so each has found
+ * the others again before the next forgets, and only while the primary is healthy — a
+ * Sentinel reset during a failover forgets the replica it would promote. Answers what did not
+ * go as planned; a Sentinel that does not answer is skipped.
+ */
+export async function resetSentinels(
+  target: SentinelTarget,
+  options: { spacingMs: number; waitMs: number },
+): Promise<string[]> {
   const faults: string[] = [];
-  for (const sentinel of target.sentinels) {
+  for (const [i, sentinel] of target.sentinels.entries()) {
+    const deadline = Date.now() + options.waitMs;
+    while (!(await primaryHealthy(sentinel, target)) && Date.now() < deadline)
+      await Bun.sleep(1000);
+    if (!(await primaryHealthy(sentinel, target))) {
+      faults.push(`${sentinel.host}:${sentinel.port} does not see a healthy primary; not reset`);
+      continue;
+    }
     await askSentinel(sentinel, target.sentinelPassword, ["SENTINEL", "RESET", target.name]).catch(
       (error) => faults.push(`${sentinel.host}:${sentinel.port}: ${(error as Error).message}`),
     );
+    if (i < target.sentinels.length - 1) await Bun.sleep(options.spacingMs);
   }
   return faults;
 }
