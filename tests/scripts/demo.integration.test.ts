@@ -293,17 +293,20 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
         }
       }
     });
-    const deleteAndHeal = async (victim: FleetHostRecord) => {
+    /** Deletes the droplet; answers, once deleted, the wait for the commit that replaces it. */
+    const deleteDroplet = async (victim: FleetHostRecord) => {
       const commits = (await repo.history()).length;
       deletedAt = performance.now();
       await fetch(`${api}/droplets/${victim.dropletId}`, { method: "DELETE", headers: auth });
-      const deadline = Date.now() + 120_000;
-      while ((await repo.history()).length === commits && Date.now() < deadline)
-        await Bun.sleep(500);
-      return (await repo.history())[0]?.message;
+      return async () => {
+        const deadline = Date.now() + 120_000;
+        while ((await repo.history()).length === commits && Date.now() < deadline)
+          await Bun.sleep(500);
+        return (await repo.history())[0]?.message;
+      };
     };
     await Bun.sleep(500);
-    expect(await deleteAndHeal(proxies[1] as FleetHostRecord)).toBe(
+    expect(await (await deleteDroplet(proxies[1] as FleetHostRecord))()).toBe(
       "heal: replaced demo-proxy-2 (gone from the cloud API) with demo-proxy-3",
     );
     const acknowledged = Array.from({ length: 10 }, (_, i) => `ha-${i}`);
@@ -313,7 +316,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
     const redisVictim = (await repo.read()).hosts.find(
       (h) => h.role === "redis" && h.address === primary,
     ) as FleetHostRecord;
-    const healing = deleteAndHeal(redisVictim);
+    const healed = await deleteDroplet(redisVictim);
     let changedAfter = 0;
     while (!changedAfter) {
       try {
@@ -325,7 +328,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
       }
     }
     expect(changedAfter).toBeLessThan(15_000);
-    expect(await healing).toBe(
+    expect(await healed()).toBe(
       `heal: replaced ${redisVictim.name} (gone from the cloud API) with demo-redis-3`,
     );
     await Bun.sleep(1000);
