@@ -3,7 +3,8 @@ import type { ScaleDeps } from "../../pipeline/scale.ts";
 import type { RoleName } from "../shared/config/schema.ts";
 import { healthUrlOf } from "../shared/roles.ts";
 import { listHosts } from "../shared/state/hosts.ts";
-import { failingOver, findPrimary } from "../shared/state/sentinel.ts";
+import { sentinelView } from "../shared/state/sentinel.ts";
+import { SENTINEL_PORT, sentinelHosts } from "../shared/state/sentinel-fleet.ts";
 import { isSentinelUrl, parseSentinelUrl } from "../shared/state/sentinel-url.ts";
 import type { ProvisionBreaker } from "./breaker.ts";
 import { type HealInput, type HostFacts, planHealing } from "./heal.ts";
@@ -122,8 +123,10 @@ async function redisAsSentinelsSeeIt(deps: ScaleDeps): Promise<HealInput["redis"
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !isSentinelUrl(controlUrl)) return { replica: false };
   const target = parseSentinelUrl(controlUrl);
-  const primary = await findPrimary(target)
-    .then((p) => p.host)
-    .catch(() => undefined);
-  return { replica: true, primary, failingOver: await failingOver(target) };
+  // the Sentinels there are now: those the URL was made with may have been replaced
+  target.sentinels = sentinelHosts((await deps.repo.read()).hosts).map((h) => ({
+    host: h.address,
+    port: SENTINEL_PORT,
+  }));
+  return { replica: true, ...(await sentinelView(target)) };
 }

@@ -117,23 +117,32 @@ export async function findPrimary(target: SentinelTarget): Promise<{ host: strin
   throw new Error(`no Sentinel named the primary of ${target.name} (${faults.join("; ")})`);
 }
 
-/** Whether any Sentinel that answers says a failover of `name` is under way. */
-export async function failingOver(target: SentinelTarget): Promise<boolean> {
+/**
+ * The primary as most Sentinels see it, and whether those Sentinels see it down or failing
+ * over. A Sentinel that lost touch (reset just before the primary died: it learns of others
+ * through the primary) keeps naming the old one; the majority outvotes it.
+ */
+export async function sentinelView(
+  target: SentinelTarget,
+): Promise<{ primary: string | undefined; failingOver: boolean }> {
+  const views: { ip: string; flags: string }[] = [];
   for (const sentinel of target.sentinels) {
-    try {
-      const reply = await askSentinel(sentinel, target.sentinelPassword, [
-        "SENTINEL",
-        "MASTER",
-        target.name,
-      ]);
-      if (!Array.isArray(reply)) continue;
-      const flags = reply[reply.indexOf("flags") + 1];
-      if (typeof flags === "string" && /failover|o_down|s_down/.test(flags)) return true;
-    } catch {
-      // a Sentinel that does not answer says nothing either way
-    }
+    const reply = await askSentinel(sentinel, target.sentinelPassword, [
+      "SENTINEL",
+      "MASTER",
+      target.name,
+    ]).catch(() => undefined);
+    if (!Array.isArray(reply)) continue;
+    const field = (name: string) => String(reply[reply.indexOf(name) + 1] ?? "");
+    views.push({ ip: field("ip"), flags: field("flags") });
   }
-  return false;
+  const counts = new Map<string, number>();
+  for (const view of views) counts.set(view.ip, (counts.get(view.ip) ?? 0) + 1);
+  const primary = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const failingOver = views.some(
+    (view) => view.ip === primary && /failover|o_down|s_down/.test(view.flags),
+  );
+  return { primary, failingOver };
 }
 
 /** Whether this Sentinel sees the primary healthy: known, up, and no failover under way. */
