@@ -44,10 +44,6 @@ export class Balancer {
     this.paths = { socket: join(dir, "admin.sock"), stateFile: join(dir, "servers.state") };
   }
 
-  get pid(): number | undefined {
-    return this.master?.pid;
-  }
-
   /** Wires the namespace and starts HAProxy with its first configuration. */
   start(config: string): void {
     rmSync(this.dir, { recursive: true, force: true });
