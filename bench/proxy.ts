@@ -10,6 +10,8 @@
  * Needs wrk, nginx and haproxy (apt-get install wrk nginx-light haproxy). Each round runs every
  * target once, in turn; the table gives medians over the rounds.
  *
+ * BENCH_ONLY=<regex> runs only the targets whose names match (nginx is needed for the ratios).
+ *
  * BENCH_BASELINE=<another checkout> adds that checkout's dropship-proxy as a target, so a change
  * is compared with what came before in the same run (git worktree add /tmp/base <commit>).
  */
@@ -102,6 +104,8 @@ try {
     },
   ];
 
+  const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, "i") : undefined;
+  if (only) targets.splice(0, targets.length, ...targets.filter((t) => only.test(t.name)));
   const results = new Map<string, Run[]>();
   for (let round = 1; round <= rounds; round++) {
     for (const target of targets) {

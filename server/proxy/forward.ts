@@ -2,13 +2,13 @@ import type { Server } from "bun";
 import type { Track } from "../shared/routing/model.ts";
 import type { ErrorWindow } from "./analysis.ts";
 import { announcesBody, refusalOf } from "./classify.ts";
-import { type Deadlines, TIMED_OUT } from "./deadlines.ts";
+import { AnswerWait, type Deadlines } from "./deadlines.ts";
 import {
   cookieValue,
+  downstreamFields,
   isIdempotent,
-  prepareDownstream,
   requestIdOf,
-  upstreamHeaders,
+  upstreamHead,
   visitorAddress,
 } from "./headers.ts";
 import type { RateLimitedLog } from "./log.ts";
@@ -16,18 +16,10 @@ import type { Metrics } from "./metrics.ts";
 import type { Member } from "./pool.ts";
 import { pathStart } from "./reserved.ts";
 import type { Routing } from "./routing.ts";
+import type { UpstreamAnswer, UpstreamClient, UpstreamFault } from "./upstream/client.ts";
 
 const COOKIE_AGE = 60 * 60 * 24 * 365;
 const MAX_TRIES = 3;
-/**
- * Bun sends an answer's Content-Length only when the whole body is in hand (oven-sh/bun#10507).
- * Small answers nearly always arrive with their headers and keep it as they are; answers
- * between these sizes are read whole first (reading every answer cost ~8% more of the
- * proxy's CPU); larger ones stream, chunked.
- */
-const READ_WHOLE_ABOVE = 16 * 1024;
-const READ_WHOLE_UP_TO = 4 * 1024 * 1024;
-
 export interface ForwardSettings {
   forwardHost: boolean;
   responseTimeoutMs: number;
@@ -47,6 +39,7 @@ export interface ForwardDeps {
   window: ErrorWindow;
   log: RateLimitedLog;
   deadlines: Deadlines;
+  client: UpstreamClient;
   settings: ForwardSettings;
 }
 
@@ -134,7 +127,7 @@ export async function forward(
   // Bun hands over no body for GET and HEAD (refuse() turned away those that announced one)
   const body = method === "GET" || method === "HEAD" ? null : request.body;
   const retryable = body === null && isIdempotent(method);
-  const headers = upstreamHeaders(request.headers, {
+  const head = upstreamHead(request.headers, {
     peer,
     peerTrusted,
     forwardHost: settings.forwardHost,
@@ -146,51 +139,55 @@ export async function forward(
   });
   const tried = new Set<string>();
   let lastError = "";
+  let freshAgain = false;
 
   while (member) {
     tried.add(member.backend.id);
     member.inFlight++;
-    const fetching = fetch(member.backend.url + path, {
-      method,
-      headers,
-      body,
-      redirect: "manual",
-      decompress: false,
-      // the visitor's own signal: their disconnect cancels the upstream request
-      signal: request.signal,
-    });
-    let upstream: Response | typeof TIMED_OUT;
+    const exchange = deps.client.send(member.origin, { method, target: path, head, body });
+    const wait = new AnswerWait(deps.deadlines, exchange, request);
+    let upstream: UpstreamAnswer;
     try {
-      upstream = await deps.deadlines.race(fetching);
+      upstream = await exchange.answer;
+      wait.done();
     } catch (error) {
+      wait.done();
       member.inFlight--;
-      if (request.signal.aborted) {
+      if (wait.timedOut) {
+        return timedOut(deps, member, track, started, visitor, requestId, method, path);
+      }
+      const fault = error as UpstreamFault;
+      if (request.signal.aborted || fault.kind === "cancelled") {
         record(deps, track, member.backend.id, 499, started);
         deps.log.line(`499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`);
         return plainAnswer(499, "The client closed the request.", requestId);
       }
-      lastError = (error as Error).message;
+      lastError = fault.message;
+      if (fault.kind === "malformed") {
+        return malformed(deps, member, track, started, visitor, requestId, method, path, lastError);
+      }
+      // a kept-alive connection the backend had just closed: once more, on a new one
+      if (fault.kind === "reset" && fault.reused && retryable && !freshAgain) {
+        freshAgain = true;
+        tried.delete(member.backend.id);
+        continue;
+      }
       routing.pool.recordConnectionFailure(member.backend.id, `connection failed: ${lastError}`);
-      member = retryable && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
+      // nothing reached a backend that refused the connection: any request may go elsewhere
+      const again = fault.kind === "connect" || retryable;
+      member = again && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
       continue;
     }
     member.inFlight--;
-    if (upstream === TIMED_OUT) {
-      // the late answer, if it ever comes, is dropped unread
-      fetching.then(
-        (late) => late.body?.cancel(),
-        () => undefined,
-      );
-      return timedOut(deps, member, track, started, visitor, requestId, method, path);
-    }
     record(deps, track, member.backend.id, upstream.status, started, visitor);
-    const shaped = shape(upstream, request, server, settings.idleTimeoutS, method);
-    const answer = shaped instanceof Promise ? await shaped : shaped;
-    // The upstream's own Response goes back with its fields edited in place where it can.
-    prepareDownstream(answer.headers, track, member.backend.id, requestId);
-    if (settings.hsts) answer.headers.set("strict-transport-security", settings.hsts);
-    setVisitorCookies(answer.headers, cookie, knownClient, clientId, track, settings.https);
-    return answer;
+    const fields = downstreamFields(upstream.fields, track, member.backend.id, requestId);
+    if (settings.hsts) fields.push(["strict-transport-security", settings.hsts]);
+    visitorCookies(fields, cookie, knownClient, clientId, track, settings.https);
+    return new Response(answerBody(upstream.body, request, server, settings.idleTimeoutS), {
+      status: upstream.status,
+      statusText: upstream.reason,
+      headers: fields,
+    });
   }
 
   record(deps, track, [...tried].join(","), 502, started, visitor);
@@ -206,44 +203,46 @@ export async function forward(
 }
 
 /**
- * The answer as it goes out: a sized body read whole (so Content-Length survives), a streamed
- * one passed through with the idle timeout off until it ends (SSE, long polls, downloads).
- * The upstream's `body` is touched only for a stream: reading it makes Bun copy every answer
- * through a JS stream, which costs more than the whole rest of a request.
+ * A whole body goes out as it is, with its Content-Length; a streamed one (SSE, long polls,
+ * downloads over 4 MiB) with the idle timeout off until it ends.
  */
-function shape(
-  upstream: Response,
+function answerBody(
+  body: UpstreamAnswer["body"],
   request: Request,
   server: Server<unknown>,
   idleTimeoutS: number,
-  method: string,
-): Response | Promise<Response> {
-  const { status } = upstream;
-  if (method === "HEAD" || status === 204 || status === 304 || status < 200) return upstream;
-  const length = upstream.headers.get("content-length");
-  if (length !== null) {
-    const size = Number(length);
-    return size > READ_WHOLE_ABOVE && size <= READ_WHOLE_UP_TO ? readWhole(upstream) : upstream;
-  }
-  const body = upstream.body;
-  if (body === null) return upstream;
+): Uint8Array | ReadableStream<Uint8Array> | null {
+  if (body === null || body instanceof Uint8Array) return body;
   server.timeout(request, 0);
-  const restore = new TransformStream<Uint8Array, Uint8Array>({
-    flush: () => server.timeout(request, idleTimeoutS),
-  });
-  return new Response(body.pipeThrough(restore), {
-    status,
-    statusText: upstream.statusText,
-    headers: upstream.headers,
-  });
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      flush: () => server.timeout(request, idleTimeoutS),
+    }),
+  );
 }
 
-async function readWhole(upstream: Response): Promise<Response> {
-  return new Response(await upstream.arrayBuffer(), {
-    status: upstream.status,
-    statusText: upstream.statusText,
-    headers: upstream.headers,
-  });
+/** An answer the backend got wrong (RFC 9112): never passed on, and the backend stays in. */
+function malformed(
+  deps: ForwardDeps,
+  member: Member,
+  track: Track,
+  started: number,
+  visitor: string,
+  requestId: string,
+  method: string,
+  path: string,
+  reason: string,
+): Response {
+  record(deps, track, member.backend.id, 502, started, visitor);
+  deps.log.line(
+    `502 ${method} ${path.slice(0, 80)}: ${member.backend.id} answered malformed HTTP: ${reason}`,
+  );
+  return plainAnswer(
+    502,
+    `The ${track} backend ${member.backend.id} sent a malformed answer.`,
+    requestId,
+    { "x-dropship-track": track },
+  );
 }
 
 function timedOut(
@@ -286,7 +285,34 @@ function clientCookie(name: string, value: string, secure: boolean): string {
   return `${name}=${value}; Path=/; Max-Age=${COOKIE_AGE}; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
 }
 
+/** Four strings in all: made once. */
+const TRACK_COOKIES = new Map<string, string>();
+function trackCookie(track: Track, secure: boolean): string {
+  const key = `${track}${secure}`;
+  let value = TRACK_COOKIES.get(key);
+  if (value === undefined) {
+    value = clientCookie("dropship_track", track, secure);
+    TRACK_COOKIES.set(key, value);
+  }
+  return value;
+}
+
 /** The visitor's id for a new visitor, and its track when the cookie does not say it yet. */
+export function visitorCookies(
+  fields: [string, string][],
+  cookie: string | null,
+  knownClient: string | undefined,
+  clientId: string,
+  track: Track,
+  secure = false,
+): void {
+  if (!knownClient) fields.push(["set-cookie", clientCookie("dropship_client", clientId, secure)]);
+  if (cookieValue(cookie, "dropship_track") !== track) {
+    fields.push(["set-cookie", trackCookie(track, secure)]);
+  }
+}
+
+/** The same, on a Headers (the WebSocket handshake's answer). */
 export function setVisitorCookies(
   headers: Headers,
   cookie: string | null,
@@ -295,8 +321,7 @@ export function setVisitorCookies(
   track: Track,
   secure = false,
 ): void {
-  if (!knownClient) headers.append("set-cookie", clientCookie("dropship_client", clientId, secure));
-  if (cookieValue(cookie, "dropship_track") !== track) {
-    headers.append("set-cookie", clientCookie("dropship_track", track, secure));
-  }
+  const fields: [string, string][] = [];
+  visitorCookies(fields, cookie, knownClient, clientId, track, secure);
+  for (const [name, value] of fields) headers.append(name, value);
 }

@@ -1,5 +1,5 @@
 /** Hop-by-hop fields (RFC 9110 §7.6.1), which a proxy must not forward. */
-const HOP_BY_HOP = [
+const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -9,19 +9,7 @@ const HOP_BY_HOP = [
   "upgrade",
   "proxy-authenticate",
   "proxy-authorization",
-];
-
-/** Removes hop-by-hop fields, including any the Connection field names. */
-function stripHopByHop(headers: Headers): void {
-  const connection = headers.get("connection");
-  if (connection) {
-    for (const token of connection.split(",")) {
-      const name = token.trim().toLowerCase();
-      if (name) headers.delete(name);
-    }
-  }
-  for (const name of HOP_BY_HOP) headers.delete(name);
-}
+]);
 
 export interface ForwardContext {
   /** the address the connection came from */
@@ -39,34 +27,86 @@ export interface ForwardContext {
   https?: boolean;
 }
 
+/** The request's fields as they go to the backend, rendered as header lines. */
+export interface UpstreamHead {
+  /** `name: value\r\n` lines; Host among them only when forwarded */
+  lines: string;
+  hasHost: boolean;
+  /** the visitor sent a Content-Length, which the body keeps */
+  hasLength: boolean;
+}
+
+/** Fields the proxy sets itself: the visitor's are never passed on. */
+const SET_BY_PROXY = new Set(["x-request-id", "x-dropship-client", "x-dropship-track", "expect"]);
+
 /**
  * What the upstream receives: the client's fields without hop-by-hop ones and `Expect` (the
  * proxy answers 100-continue itself), with `Host` kept as nginx's `$host` and kamal-proxy do,
- * and X-Forwarded-* that only a trusted peer may have set before us. Edited in place (the
- * request's own fields are not read again), which spares a copy of every field per request.
+ * and X-Forwarded-* that only a trusted peer may have set before us. One pass over the fields,
+ * rendered straight into the request's head.
  */
+export function upstreamHead(incoming: Headers, context: ForwardContext): UpstreamHead {
+  const connection = incoming.get("connection");
+  const named = connection ? connectionTokens(connection) : undefined;
+  let lines = "";
+  let host = "";
+  let hasHost = false;
+  let hasLength = false;
+  let forwardedFor: string | null = null;
+  let forwardedProto = false;
+  let forwardedHost = false;
+  incoming.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || SET_BY_PROXY.has(name) || named?.has(name)) return;
+    switch (name) {
+      case "host":
+        host = value;
+        if (!context.forwardHost) return;
+        hasHost = true;
+        break;
+      case "authorization":
+        if (context.isAdminCredential(value)) return;
+        break;
+      case "x-forwarded-for":
+        if (context.peerTrusted) forwardedFor = value;
+        return;
+      case "x-forwarded-proto":
+        if (!context.peerTrusted) return;
+        forwardedProto = true;
+        break;
+      case "x-forwarded-host":
+        if (!context.peerTrusted) return;
+        forwardedHost = true;
+        break;
+      case "content-length":
+        hasLength = true;
+        break;
+    }
+    lines += `${name}: ${value}\r\n`;
+  });
+  lines += `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${context.peer}` : context.peer}\r\n`;
+  if (!forwardedProto) lines += `x-forwarded-proto: ${context.https ? "https" : "http"}\r\n`;
+  if (!forwardedHost) lines += `x-forwarded-host: ${host}\r\n`;
+  lines += `x-request-id: ${context.requestId}\r\nx-dropship-client: ${context.clientId}\r\nx-dropship-track: ${context.track}\r\n`;
+  return { lines, hasHost, hasLength };
+}
+
+/** The same fields as a Headers (the WebSocket client takes them so). */
 export function upstreamHeaders(incoming: Headers, context: ForwardContext): Headers {
-  const headers = incoming;
-  stripHopByHop(headers);
-  headers.delete("expect");
-  const host = incoming.get("host") ?? "";
-  if (!context.forwardHost) headers.delete("host");
-  const authorization = incoming.get("authorization");
-  if (authorization !== null && context.isAdminCredential(authorization)) {
-    headers.delete("authorization");
+  const headers = new Headers();
+  for (const line of upstreamHead(incoming, context).lines.split("\r\n")) {
+    const colon = line.indexOf(": ");
+    if (colon > 0) headers.append(line.slice(0, colon), line.slice(colon + 2));
   }
-  const forwardedFor = context.peerTrusted ? incoming.get("x-forwarded-for") : null;
-  headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${context.peer}` : context.peer);
-  if (!context.peerTrusted || !headers.has("x-forwarded-proto")) {
-    headers.set("x-forwarded-proto", context.https ? "https" : "http");
-  }
-  if (!context.peerTrusted || !headers.has("x-forwarded-host")) {
-    headers.set("x-forwarded-host", host);
-  }
-  headers.set("x-request-id", context.requestId);
-  headers.set("x-dropship-client", context.clientId);
-  headers.set("x-dropship-track", context.track);
   return headers;
+}
+
+function connectionTokens(value: string): Set<string> {
+  const names = new Set<string>();
+  for (const token of value.split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name) names.add(name);
+  }
+  return names;
 }
 
 /**
@@ -87,17 +127,26 @@ export function visitorAddress(
   return peer;
 }
 
-/** What the client receives, edited in place: no hop-by-hop fields, plus ours. */
-export function prepareDownstream(
-  headers: Headers,
+const OURS = new Set(["x-dropship-track", "x-dropship-backend", "x-request-id"]);
+
+/**
+ * What the visitor receives: the backend's fields (hop-by-hop ones already left out by the
+ * parser) without any it set in our names, plus ours.
+ */
+export function downstreamFields(
+  fields: [string, string][],
   track: string,
   backend: string,
   requestId: string,
-): void {
-  stripHopByHop(headers);
-  headers.set("x-dropship-track", track);
-  headers.set("x-dropship-backend", backend);
-  headers.set("x-request-id", requestId);
+): [string, string][] {
+  const out: [string, string][] = [];
+  for (const field of fields) if (!OURS.has(field[0])) out.push(field);
+  out.push(
+    ["x-dropship-track", track],
+    ["x-dropship-backend", backend],
+    ["x-request-id", requestId],
+  );
+  return out;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

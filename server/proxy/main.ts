@@ -31,6 +31,7 @@ import {
   type Retiring,
 } from "./tls.ts";
 import { startTrafficReports } from "./traffic.ts";
+import { UpstreamClient } from "./upstream/client.ts";
 import { isWebSocketUpgrade, openTunnel, type Tunnel, Tunnels } from "./websocket.ts";
 
 const SPEC = {
@@ -128,6 +129,7 @@ await serverMain(
       window,
       log,
       deadlines: new Deadlines(config.proxy.response_timeout),
+      client: new UpstreamClient({ connectTimeoutMs: config.proxy.connect_timeout }),
       settings: {
         forwardHost: config.proxy.forward_host,
         responseTimeoutMs: config.proxy.response_timeout,

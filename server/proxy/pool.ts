@@ -6,12 +6,25 @@ import {
   type Health,
   UNCHECKED,
 } from "./health.ts";
+import type { Origin } from "./upstream/client.ts";
+
+/** A backend URL (http://host:port, checked when it was stored) as the client dials it. */
+export function originOf(url: string): Origin {
+  const parsed = new URL(url);
+  return {
+    hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(parsed.port || 80),
+    host: parsed.host,
+  };
+}
 
 /** Told when a backend leaves or rejoins the rotation, and why. */
 export type RotationListener = (member: Member, inRotation: boolean, cause: string) => void;
 
 export interface Member {
   backend: Backend;
+  /** where the upstream client connects: fixed, since a new URL makes a new member */
+  origin: Origin;
   health: Health;
   inFlight: number;
 }
@@ -46,7 +59,7 @@ export class Pool {
         known.backend = backend;
         next.set(backend.id, known);
       } else {
-        const member = { backend, health: UNCHECKED, inFlight: 0 };
+        const member = { backend, origin: originOf(backend.url), health: UNCHECKED, inFlight: 0 };
         next.set(backend.id, member);
         added.push(member);
       }

@@ -116,6 +116,11 @@ export const ConfigSchema = T.Object(
           "the backend's answer must start within this, or 504",
           true,
         ),
+        connect_timeout: Duration(
+          "2s",
+          "a backend that takes longer to accept a connection is skipped for another",
+          true,
+        ),
         idle_timeout: Duration("120s", "an idle keep-alive connection is closed after this", true),
         drain_grace: Duration(
           "250ms",

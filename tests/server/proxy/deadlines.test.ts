@@ -1,27 +1,65 @@
-import { afterAll, expect, test } from "bun:test";
-import { Deadlines, TIMED_OUT } from "../../../server/proxy/deadlines.ts";
+import { expect, test } from "bun:test";
+import { AnswerWait, Deadlines } from "../../../server/proxy/deadlines.ts";
 
-const deadlines = new Deadlines(1_000, 60_000); // swept by hand below, not by its timer
-afterAll(() => deadlines.stop());
+const deadlines = new Deadlines(1_000, 100);
+deadlines.stop(); // swept by hand below, not by its timer
 
-test("an answer in time is passed through and leaves nothing waiting", async () => {
-  expect(await deadlines.race(Promise.resolve("answer"))).toBe("answer");
+function exchange() {
+  const cancelled: string[] = [];
+  return { cancelled, cancel: (reason: string) => cancelled.push(reason) };
+}
+
+test("an answer in time leaves nothing waiting and nothing cancelled", () => {
+  const upstream = exchange();
+  const wait = new AnswerWait(deadlines, upstream, new Request("http://x/"), 0);
+  expect(deadlines.size).toBe(1);
+  wait.done();
+  deadlines.sweep(5_000);
+  expect(deadlines.size).toBe(0);
+  expect(upstream.cancelled).toEqual([]);
+  expect(wait.timedOut).toBe(false);
+});
+
+test("a wait past its deadline is cancelled at the next sweep, and only then", () => {
+  const upstream = exchange();
+  const wait = new AnswerWait(deadlines, upstream, new Request("http://x/"), 10_000);
+  deadlines.sweep(10_500);
+  expect(upstream.cancelled).toEqual([]);
+  deadlines.sweep(11_000);
+  expect(upstream.cancelled).toEqual(["no answer within the response timeout"]);
+  expect(wait.timedOut).toBe(true);
   expect(deadlines.size).toBe(0);
 });
 
-test("a failure in time is passed through as a failure", async () => {
-  await expect(deadlines.race(Promise.reject(new Error("refused")))).rejects.toThrow("refused");
-  expect(deadlines.size).toBe(0);
+test("a slow wait listens for the visitor leaving; a fast one never touches the signal", () => {
+  let touched = 0;
+  const controller = new AbortController();
+  const request = {
+    get signal() {
+      touched++;
+      return controller.signal;
+    },
+  };
+  const upstream = exchange();
+  const fast = new AnswerWait(deadlines, upstream, request, 20_000);
+  fast.done();
+  expect(touched).toBe(0);
+
+  const slow = new AnswerWait(deadlines, upstream, request, 20_000);
+  deadlines.sweep(20_000 + deadlines.tickMs);
+  expect(touched).toBeGreaterThan(0);
+  expect(upstream.cancelled).toEqual([]);
+  controller.abort();
+  expect(upstream.cancelled).toEqual(["the visitor went away"]);
+  slow.done();
 });
 
-test("a wait past its deadline ends with TIMED_OUT at the next sweep, and only then", async () => {
-  const never = new Promise<string>(() => {});
-  const started = Date.now();
-  const waiting = deadlines.race(never);
-  expect(deadlines.size).toBe(1);
-  deadlines.sweep(started + 500);
-  expect(deadlines.size).toBe(1);
-  deadlines.sweep(started + 1_001);
-  expect(await waiting).toBe(TIMED_OUT);
-  expect(deadlines.size).toBe(0);
+test("a visitor gone before the wait turned slow cancels it at the sweep", () => {
+  const controller = new AbortController();
+  controller.abort();
+  const upstream = exchange();
+  const wait = new AnswerWait(deadlines, upstream, controller, 30_000);
+  deadlines.sweep(30_000 + deadlines.tickMs);
+  expect(upstream.cancelled).toEqual(["the visitor went away"]);
+  wait.done();
 });

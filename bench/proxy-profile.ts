@@ -1,0 +1,81 @@
+/**
+ * Where dropship-proxy's time goes: the proxy under wrk load in front of the trivial upstream,
+ * with Bun's sampling profiler on; prints the heaviest functions (self time).
+ *
+ *   bun bench/proxy-profile.ts [seconds=8] [connections=50]
+ *
+ * Writes the whole profile (Markdown, Bun's --cpu-prof-md) into the path it prints.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
+import { backendIdFor } from "../server/shared/routing/model.ts";
+import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
+import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
+import { benchRedis, cleanup, ROOT, trackPid, workDir } from "./lib.ts";
+
+const [seconds = 8, connections = 50] = process.argv.slice(2).map(Number);
+
+try {
+  const upstreamPort = freePort();
+  trackPid(
+    startDaemon(
+      [process.execPath, join(ROOT, "bench/upstream.ts")],
+      { PORT: String(upstreamPort) },
+      join(workDir, "upstream.log"),
+    ),
+  );
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+  await waitForHttp(`${upstream}/healthz`, 10_000, "upstream");
+  const redis = await benchRedis();
+  const admin = connectRedis(redis.url, { purpose: "bench", persistent: true });
+  await whenReady(admin, redis.url, 5000);
+  await putBackend(
+    admin,
+    { id: backendIdFor(upstream), url: upstream, track: "production", draining: false },
+    "bench",
+  );
+  await changeCanary(admin, { weight: 0 }, "bench");
+  admin.disconnect();
+
+  const port = freePort();
+  const profiles = join(workDir, "profiles");
+  const pid = startDaemon(
+    [
+      process.execPath,
+      "--cpu-prof-md",
+      `--cpu-prof-dir=${profiles}`,
+      "--cpu-prof-interval=200",
+      join(ROOT, "server/proxy/main.ts"),
+    ],
+    {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      REDIS_URL: redis.url,
+      DROPSHIP_ADMIN_PORT: String(freePort()),
+    },
+    join(workDir, "proxy.log"),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/_dropship/healthz`, 15_000, "proxy");
+  const wrk = Bun.spawnSync(["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, `${url}/`]);
+  console.error(/Requests\/sec:.*/.exec(wrk.stdout.toString())?.[0]);
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+      await Bun.sleep(100);
+    } catch {
+      break;
+    }
+  }
+  const file = readdirSync(profiles).find((name) => name.endsWith(".md"));
+  if (!file) throw new Error(`no profile was written into ${profiles}`);
+  const text = readFileSync(join(profiles, file), "utf8");
+  const copy = `/tmp/dropship-proxy-profile-${Date.now()}.md`;
+  await Bun.write(copy, text);
+  console.log(text.split("\n").slice(0, 80).join("\n"));
+  console.log(`\nthe whole profile: ${copy}`);
+} finally {
+  await cleanup();
+}

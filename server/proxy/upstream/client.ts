@@ -1,0 +1,384 @@
+import type { Socket } from "bun";
+import type { UpstreamHead } from "../headers.ts";
+import { AnswerReader, type UpstreamAnswer } from "./answer.ts";
+
+export type { UpstreamAnswer } from "./answer.ts";
+
+/**
+ * Why a request got no answer. `connect`: nothing was sent, so any request may go to another
+ * backend. `reset`: the request went out on a connection that then failed before an answer;
+ * only a repeatable request may be tried again. `malformed`: the backend answered, wrongly.
+ */
+export class UpstreamFault extends Error {
+  constructor(
+    message: string,
+    readonly kind: "connect" | "reset" | "malformed" | "cancelled",
+    /** it happened on a kept-alive connection, which the backend may just have closed */
+    readonly reused = false,
+  ) {
+    super(message);
+  }
+}
+
+export interface Origin {
+  hostname: string;
+  port: number;
+  /** what Host says when the visitor's is not forwarded */
+  host: string;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  /** origin-form: path and query */
+  target: string;
+  /** the header lines (../headers.ts upstreamHead) */
+  head: UpstreamHead;
+  body: ReadableStream<Uint8Array> | null;
+}
+
+export interface Exchange {
+  answer: Promise<UpstreamAnswer>;
+  /** gives up on the request: the connection is closed */
+  cancel(reason: string): void;
+}
+
+export interface ClientSettings {
+  connectTimeoutMs: number;
+  /** idle keep-alive connections kept per backend */
+  maxIdle?: number;
+  /** an idle connection is closed after this, before the backend's own timeout closes it */
+  idleMs?: number;
+}
+
+interface Connection {
+  socket: Socket<Connection> | undefined;
+  key: string;
+  reader: AnswerReader | undefined;
+  /** bytes the socket did not take yet, written on drain */
+  backlog: Uint8Array[];
+  drained: (() => void) | undefined;
+  closed: boolean;
+  idleSince: number;
+  /** the request's body has been written whole */
+  sent: boolean;
+  /** the answer has been read whole and the connection may carry another */
+  reusable: boolean;
+  onClose: ((reason: string) => void) | undefined;
+}
+
+const encoder = new TextEncoder();
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * An HTTP/1.1 client for the proxy's backends on Bun.connect: keep-alive pools per backend,
+ * a connect timeout, request bodies streamed with backpressure, answers read strictly
+ * (./head.ts, ./chunked.ts). Next to fetch() it spends less per request and says whether a
+ * failed request was sent at all, which decides whether it may go to another backend.
+ */
+export class UpstreamClient {
+  private readonly idle = new Map<string, Connection[]>();
+  private readonly maxIdle: number;
+  private readonly idleMs: number;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(private readonly settings: ClientSettings) {
+    this.maxIdle = settings.maxIdle ?? 256;
+    this.idleMs = settings.idleMs ?? 4000;
+    this.sweeper = setInterval(() => this.closeIdle(Date.now()), 1000);
+    this.sweeper.unref();
+  }
+
+  send(origin: Origin, request: UpstreamRequest): Exchange {
+    let cancelled: string | undefined;
+    let connection: Connection | undefined;
+    let reader: AnswerReader | undefined;
+    const answer = new Promise<UpstreamAnswer>((resolve, reject) => {
+      const start = (conn: Connection, reused: boolean) => {
+        connection = conn;
+        if (cancelled !== undefined) {
+          this.destroy(conn);
+          reject(new UpstreamFault(cancelled, "cancelled"));
+          return;
+        }
+        reader = this.exchange(conn, origin, request, reused, resolve, reject);
+      };
+      const idle = this.takeIdle(`${origin.hostname}:${origin.port}`);
+      if (idle) start(idle, true);
+      else this.open(origin).then((conn) => start(conn, false), reject);
+    });
+    return {
+      answer,
+      cancel: (reason) => {
+        cancelled = reason;
+        // only while the connection is still this request's: it may carry another by now
+        if (connection && connection.reader === reader && reader !== undefined) {
+          this.destroy(connection);
+        }
+      },
+    };
+  }
+
+  /** Idle connections closed, and no new ones kept. */
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const list of this.idle.values()) for (const conn of list) this.destroy(conn);
+    this.idle.clear();
+  }
+
+  idleCount(): number {
+    let n = 0;
+    for (const list of this.idle.values()) n += list.length;
+    return n;
+  }
+
+  private exchange(
+    conn: Connection,
+    origin: Origin,
+    request: UpstreamRequest,
+    reused: boolean,
+    resolve: (answer: UpstreamAnswer) => void,
+    reject: (fault: UpstreamFault) => void,
+  ): AnswerReader {
+    let answered = false;
+    conn.sent = false;
+    conn.reusable = false;
+    const reader = new AnswerReader(
+      request.method,
+      {
+        pause: () => conn.socket?.pause(),
+        resume: () => conn.socket?.resume(),
+        destroy: () => this.destroy(conn),
+      },
+      {
+        answer: (answer) => {
+          answered = true;
+          resolve(answer);
+        },
+        fault: (reason, malformed) => {
+          // settled before the connection goes, whose close would say only "reset"
+          reject(new UpstreamFault(reason, malformed ? "malformed" : "reset", reused));
+          this.destroy(conn);
+        },
+        finished: (reusable) => {
+          conn.reader = undefined;
+          // an answer that ends before the request's body was sent whole leaves it half-read
+          conn.reusable = reusable && conn.sent;
+          if (!conn.sent) this.destroy(conn);
+          else this.release(conn);
+        },
+      },
+    );
+    conn.reader = reader;
+    conn.onClose = (reason) => {
+      reader.end(reason);
+      if (!answered) reject(new UpstreamFault(reason, "reset", reused));
+    };
+    const { head, body } = request;
+    const chunked = body !== null && !head.hasLength;
+    const text = `${request.method} ${request.target} HTTP/1.1\r\n${head.hasHost ? "" : `host: ${origin.host}\r\n`}${head.lines}${chunked ? "transfer-encoding: chunked\r\n" : ""}\r\n`;
+    // header values are bytes (obs-text is Latin-1); only then does the encoding matter
+    write(conn, NOT_ASCII.test(text) ? Buffer.from(text, "latin1") : encoder.encode(text));
+    if (body === null) {
+      conn.sent = true;
+      return reader;
+    }
+    this.upload(conn, body, chunked).then(
+      () => {
+        conn.sent = true;
+        this.release(conn);
+      },
+      (error: Error) => {
+        // the visitor's upload broke off: the backend must not take a partial body as whole
+        this.destroy(conn);
+        if (!answered)
+          reject(new UpstreamFault(`the request body broke off: ${error.message}`, "cancelled"));
+      },
+    );
+    return reader;
+  }
+
+  private async upload(conn: Connection, body: ReadableStream<Uint8Array>, chunked: boolean) {
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (conn.closed) {
+        reader.cancel().catch(() => undefined);
+        return;
+      }
+      if (done) break;
+      if (value.length === 0) continue;
+      const ok = chunked
+        ? write(conn, encoder.encode(`${value.length.toString(16)}\r\n`)) &&
+          write(conn, value) &&
+          write(conn, encoder.encode("\r\n"))
+        : write(conn, value);
+      if (!ok) await new Promise<void>((resolve) => (conn.drained = resolve));
+    }
+    if (chunked) write(conn, encoder.encode("0\r\n\r\n"));
+  }
+
+  private release(conn: Connection): void {
+    if (conn.closed || conn.reader || !conn.sent) return;
+    if (!conn.reusable) {
+      this.destroy(conn);
+      return;
+    }
+    conn.onClose = undefined;
+    let list = this.idle.get(conn.key);
+    if (!list) {
+      list = [];
+      this.idle.set(conn.key, list);
+    }
+    if (list.length >= this.maxIdle) {
+      this.destroy(conn);
+      return;
+    }
+    conn.idleSince = Date.now();
+    list.push(conn);
+  }
+
+  private takeIdle(key: string): Connection | undefined {
+    const list = this.idle.get(key);
+    if (!list) return undefined;
+    for (;;) {
+      const conn = list.pop();
+      if (!conn) return undefined;
+      if (!conn.closed) return conn;
+    }
+  }
+
+  private open(origin: Origin): Promise<Connection> {
+    const conn: Connection = {
+      socket: undefined,
+      key: `${origin.hostname}:${origin.port}`,
+      reader: undefined,
+      backlog: [],
+      drained: undefined,
+      closed: false,
+      idleSince: 0,
+      sent: false,
+      reusable: false,
+      onClose: undefined,
+    };
+    const { connectTimeoutMs } = this.settings;
+    return new Promise<Connection>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        conn.closed = true;
+        conn.socket?.end();
+        reject(
+          new UpstreamFault(
+            `no connection within ${connectTimeoutMs} ms (proxy.connect_timeout)`,
+            "connect",
+          ),
+        );
+      }, connectTimeoutMs);
+      Bun.connect<Connection>({
+        hostname: origin.hostname,
+        port: origin.port,
+        data: conn,
+        socket: HANDLERS,
+      }).then(
+        (socket) => {
+          clearTimeout(timer);
+          conn.socket = socket;
+          if (conn.closed) {
+            socket.end();
+            return;
+          }
+          resolve(conn);
+        },
+        (error: Error) => {
+          clearTimeout(timer);
+          conn.closed = true;
+          reject(new UpstreamFault(error.message || "connection refused", "connect"));
+        },
+      );
+    });
+  }
+
+  private destroy(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.socket?.terminate();
+    gone(conn, "the connection was closed");
+  }
+
+  private closeIdle(now: number): void {
+    for (const list of this.idle.values()) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const conn = list[i] as Connection;
+        if (conn.closed || now - conn.idleSince > this.idleMs) {
+          list.splice(i, 1);
+          this.destroy(conn);
+        }
+      }
+    }
+  }
+}
+
+/** Writes or queues `bytes`; false when the socket is backed up (wait for drain). */
+function write(conn: Connection, bytes: Uint8Array): boolean {
+  if (conn.closed || !conn.socket) return true;
+  if (conn.backlog.length) {
+    conn.backlog.push(bytes);
+    return false;
+  }
+  const written = conn.socket.write(bytes);
+  if (written === bytes.length) return true;
+  conn.backlog.push(bytes.subarray(Math.max(0, written)));
+  return false;
+}
+
+function flush(conn: Connection): void {
+  while (conn.backlog.length && conn.socket) {
+    const next = conn.backlog[0] as Uint8Array;
+    const written = conn.socket.write(next);
+    if (written < next.length) {
+      conn.backlog[0] = next.subarray(Math.max(0, written));
+      return;
+    }
+    conn.backlog.shift();
+  }
+  const drained = conn.drained;
+  conn.drained = undefined;
+  drained?.();
+}
+
+function gone(conn: Connection, reason: string): void {
+  conn.closed = true;
+  const onClose = conn.onClose;
+  conn.onClose = undefined;
+  const drained = conn.drained;
+  conn.drained = undefined;
+  drained?.();
+  onClose?.(reason);
+}
+
+const HANDLERS = {
+  data(socket: Socket<Connection>, chunk: Uint8Array) {
+    const conn = socket.data;
+    if (conn.reader) conn.reader.feed(chunk);
+    // bytes no request asked for: nothing more on this connection can be trusted
+    else if (!conn.closed) {
+      conn.closed = true;
+      socket.terminate();
+    }
+  },
+  drain(socket: Socket<Connection>) {
+    flush(socket.data);
+  },
+  close(socket: Socket<Connection>, error?: Error) {
+    gone(
+      socket.data,
+      error?.message
+        ? `the backend reset the connection (${error.message})`
+        : "the backend closed the connection",
+    );
+  },
+  error(socket: Socket<Connection>, error: Error) {
+    gone(socket.data, `the connection failed (${error.message})`);
+  },
+  connectError() {
+    // reported through Bun.connect's promise
+  },
+};
