@@ -46,6 +46,23 @@ export class ErrorWindow {
   }
 
   add(track: Track, isError: boolean, now: number, visitor = ""): void {
+    this.addCounts(track, 1, isError ? 1 : 0, now, visitor);
+  }
+
+  /**
+   * A worker's tally for the slot starting at `at`. Reports arrive up to a report interval
+   * late: one for the second of the last reset, or earlier, would bring back what the reset
+   * cleared (an abort would follow the resumed canary at once), so it is dropped.
+   */
+  addReported(track: Track, requests: number, errors: number, at: number, visitor = ""): void {
+    if (at <= this.resetAt) return;
+    this.addCounts(track, requests, errors, at, visitor);
+  }
+
+  private resetAt = -1;
+
+  /** `requests` and `errors` at once. */
+  addCounts(track: Track, requests: number, errors: number, now: number, visitor = ""): void {
     const start = now - (now % SLOT_MS);
     const slot = this.slots[Math.floor(start / SLOT_MS) % this.slots.length] as Slot;
     if (slot.start !== start) {
@@ -54,8 +71,8 @@ export class ErrorWindow {
       slot.visitors.clear();
     }
     const counts = slot.counts[track];
-    counts.requests++;
-    if (isError) counts.errors++;
+    counts.requests += requests;
+    counts.errors += errors;
     if (track !== "staging") return;
     const key =
       slot.visitors.size < MAX_VISITORS_PER_SLOT || slot.visitors.has(visitor) ? visitor : OTHERS;
@@ -64,8 +81,8 @@ export class ErrorWindow {
       mine = { requests: 0, errors: 0 };
       slot.visitors.set(key, mine);
     }
-    mine.requests++;
-    if (isError) mine.errors++;
+    mine.requests += requests;
+    mine.errors += errors;
   }
 
   /** The window's totals; staging's are per-visitor capped, without its worst visitor. */
@@ -105,10 +122,51 @@ export class ErrorWindow {
   }
 
   reset(): void {
+    this.resetAt = Date.now();
     for (const slot of this.slots) {
       slot.start = -1;
       slot.visitors.clear();
     }
+  }
+}
+
+/** Where the forwarding path counts answers for the canary analysis. */
+export interface WindowSink {
+  add(track: Track, isError: boolean, now: number, visitor?: string): void;
+}
+
+export type TallyEntry = [
+  track: Track,
+  at: number,
+  visitor: string,
+  requests: number,
+  errors: number,
+];
+
+/**
+ * A proxy worker's answers since its last report, per one-second slot, track and (for staging)
+ * visitor: the supervisor adds them into the one ErrorWindow the canary analysis reads.
+ */
+export class WindowTally implements WindowSink {
+  private counts = new Map<string, TallyEntry>();
+
+  add(track: Track, isError: boolean, now: number, visitor = ""): void {
+    const at = now - (now % SLOT_MS);
+    const who = track === "staging" ? visitor : "";
+    const key = `${at}${track}${who}`;
+    let entry = this.counts.get(key);
+    if (!entry) {
+      entry = [track, at, who, 0, 0];
+      this.counts.set(key, entry);
+    }
+    entry[3]++;
+    if (isError) entry[4]++;
+  }
+
+  drain(): TallyEntry[] {
+    const entries = [...this.counts.values()];
+    this.counts = new Map();
+    return entries;
   }
 }
 

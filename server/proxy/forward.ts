@@ -1,6 +1,6 @@
 import type { Server } from "bun";
 import type { Track } from "../shared/routing/model.ts";
-import type { ErrorWindow } from "./analysis.ts";
+import type { WindowSink } from "./analysis.ts";
 import { announcesBody, refusalOf } from "./classify.ts";
 import { AnswerWait, type Deadlines } from "./deadlines.ts";
 import {
@@ -36,7 +36,7 @@ export interface ForwardSettings {
 export interface ForwardDeps {
   routing: Routing;
   metrics: Metrics;
-  window: ErrorWindow;
+  window: WindowSink;
   log: RateLimitedLog;
   deadlines: Deadlines;
   client: UpstreamClient;

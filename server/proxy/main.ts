@@ -1,38 +1,17 @@
-import { hostname } from "node:os";
-import { checkAdmin } from "../shared/auth.ts";
+import { availableParallelism, hostname } from "node:os";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
+import type { Config } from "../shared/config/schema.ts";
 import { ADMIN_PORT, host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
-import { FlagClient } from "../shared/flags/client.ts";
-import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
-import { inAnyCidr, parseCidr } from "../shared/net/cidr.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
-import { KEYS } from "../shared/state/keys.ts";
-import { StateMirror } from "../shared/state/mirror.ts";
-import { connectRedis } from "../shared/state/redis.ts";
-import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
-import { createAdmin } from "./admin.ts";
-import { ErrorWindow, perVisitorCap } from "./analysis.ts";
+import { ErrorWindow, perVisitorCap, WindowTally } from "./analysis.ts";
 import { startCanaryAnalysis } from "./analyst.ts";
-import { startHealthChecks } from "./checker.ts";
-import { Deadlines } from "./deadlines.ts";
-import { type ForwardDeps, forward, refuse } from "./forward.ts";
-import { RateLimitedLog } from "./log.ts";
+import { type Core, type ProxyEnv, startCore } from "./core.ts";
+import { startAdmin, startPublic, watchCertificates } from "./listeners.ts";
 import { Metrics } from "./metrics.ts";
-import { Pool } from "./pool.ts";
-import { publicReserved, reservedPath } from "./reserved.ts";
-import { Routing } from "./routing.ts";
-import {
-  Certificates,
-  closing,
-  HttpsListener,
-  hstsValue,
-  plainHttpAnswer,
-  type Retiring,
-} from "./tls.ts";
 import { startTrafficReports } from "./traffic.ts";
-import { UpstreamClient } from "./upstream/client.ts";
-import { isWebSocketUpgrade, openTunnel, type Tunnel, Tunnels } from "./websocket.ts";
+import { Figures, type WorkerMessage, workerCount } from "./workers/figures.ts";
+import { ownArgv, superviseWorkers } from "./workers/supervisor.ts";
 
 const SPEC = {
   port: port(80, "public HTTP port"),
@@ -68,7 +47,22 @@ const SPEC = {
     fallback: "",
     parse: (text: string) => text,
   } satisfies Variable<string>,
+  workers: {
+    name: "DROPSHIP_PROXY_WORKERS",
+    description: "proxy processes on the ports (auto or 1–64); overrides proxy.workers",
+    fallback: undefined,
+    optional: true,
+    parse: (text: string): "auto" | number | undefined => {
+      if (text === "auto") return "auto";
+      const n = Number(text);
+      if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
+      throw new Error(`is ${JSON.stringify(text)} — use auto or a whole number from 1 to 64`);
+    },
+  } satisfies Variable<"auto" | number | undefined>,
 };
+
+/** Set by the supervisor on each worker it starts (not a setting). */
+const WORKER = process.env.DROPSHIP_PROXY_WORKER;
 
 await serverMain(
   "dropship-proxy",
@@ -76,202 +70,177 @@ await serverMain(
   SPEC,
   async () => {
     const env = readEnv(SPEC);
-    const { config } = loadLocatedConfig((line) => console.log(`dropship-proxy: ${line}`));
-    const mirror = new StateMirror({
-      redisUrl: env.redisUrl,
-      hashes: [KEYS.flags, KEYS.backends, KEYS.canary, KEYS.alerts],
-    });
-    const flags = new FlagClient({ redisUrl: env.redisUrl, mirror, defaults: BUILT_IN_FLAGS });
-    const log = new RateLimitedLog();
-    const pool = new Pool((member, inRotation, cause) =>
-      console.error(
-        `dropship-proxy: ${member.backend.track} backend ${member.backend.id} ${inRotation ? "enters" : "leaves"} the rotation: ${cause}`,
-      ),
+    const { config } = loadLocatedConfig((line) =>
+      WORKER === undefined ? console.log(`dropship-proxy: ${line}`) : undefined,
     );
-    const checks = startHealthChecks(pool, config.health);
-    const routing = new Routing(mirror, pool, flags, config.canary.weight, checks.checkNow);
-    const redis = connectRedis(env.redisUrl, { purpose: "dropship-proxy", persistent: true });
-    const metrics = new Metrics();
-    const { analysis: analysisSettings } = config.canary;
-    const window = new ErrorWindow(
-      analysisSettings.window,
-      perVisitorCap(analysisSettings.min_requests),
-    );
-    const analysis = startCanaryAnalysis(routing, window, redis, analysisSettings);
-    if (!env.adminToken)
-      console.error("dropship-proxy: DROPSHIP_ADMIN_TOKEN is not set; the admin API answers 503");
-    const trusted = config.proxy.trusted_proxies
-      .map((text) => parseCidr(text))
-      .filter((c) => c !== undefined);
-    const users = env.usersFile
-      ? usersFile(env.usersFile, (line) => console.error(`dropship-proxy: ${line}`))
-      : () => [];
-    const isAdminCredential = (authorization: string) =>
-      env.adminToken !== "" && checkAdmin(authorization, env.adminToken, users()).ok;
-
-    const peers = new WeakMap<Request, string>();
-    const admin = createAdmin({
-      token: env.adminToken || undefined,
-      users,
-      redis,
-      routing,
-      flags,
-      metrics,
-      version: VERSION,
-      peerOf: (request) => peers.get(request) ?? "unknown",
-      certificates: () => certificates.views(),
-      log: (line) => log.line(line),
-    });
-    const idleTimeoutS = Math.round(config.proxy.idle_timeout / 1000);
-    const deps: ForwardDeps = {
-      routing,
-      metrics,
-      window,
-      log,
-      deadlines: new Deadlines(config.proxy.response_timeout),
-      client: new UpstreamClient({ connectTimeoutMs: config.proxy.connect_timeout }),
-      settings: {
-        forwardHost: config.proxy.forward_host,
-        responseTimeoutMs: config.proxy.response_timeout,
-        idleTimeoutS,
-        isTrusted: (address) => inAnyCidr(address, trusted),
-        isAdminCredential,
-        https: false,
-      },
-    };
-    const tlsSettings = config.proxy.tls;
-    const tlsOn = tlsSettings.domains.length > 0;
-    const httpsDeps: ForwardDeps = {
-      ...deps,
-      settings: { ...deps.settings, https: true, hsts: hstsValue(tlsSettings.hsts) },
-    };
-    const tunnels = new Tunnels(config.proxy.drain_grace);
-    mirror.onChange(() => tunnels.closeDraining(pool));
-
-    await mirror.start();
-    await checks.checkNow(pool.all());
-    /** The app's listener: plain HTTP, or HTTPS with these certificates. */
-    const appListener = (
-      port: number,
-      listenerDeps: ForwardDeps,
-      tls?: Bun.TLSOptions[],
-      retiring?: Retiring,
-    ) =>
-      // reusePort: an upgrade starts the next proxy on the same ports before this one stops
-      Bun.serve<Tunnel>({
-        port,
-        hostname: env.host,
-        reusePort: true,
-        idleTimeout: idleTimeoutS,
-        ...(tls ? { tls } : {}),
-        websocket: { ...tunnels.handlers, idleTimeout: idleTimeoutS },
-        fetch(request, server) {
-          const peer = server.requestIP(request)?.address ?? "unknown";
-          // Bun builds `url` anew on each read: read it once
-          const url = request.url;
-          const reserved = reservedPath(url);
-          if (reserved !== undefined) {
-            peers.set(request, peer);
-            return publicReserved(reserved, request, admin);
-          }
-          const refusal = refuse(request, url, peer, listenerDeps);
-          if (refusal) return refusal;
-          if (isWebSocketUpgrade(request)) return openTunnel(request, server, peer, listenerDeps);
-          if (retiring?.now) return closing(forward(request, url, server, peer, listenerDeps));
-          return forward(request, url, server, peer, listenerDeps);
-        },
-      });
-    const certificates = new Certificates(redis, tlsSettings.domains, (line) =>
-      console.error(`dropship-proxy: ${line}`),
-    );
-    const https = new HttpsListener(env.httpsPort, (port, tls, retiring) =>
-      appListener(port, httpsDeps, tls, retiring),
-    );
-    /** The admin listener: plain HTTP, or HTTPS with the site's certificates once there are some. */
-    const adminListener = (port: number, tls?: Bun.TLSOptions[], retiring?: Retiring) =>
-      Bun.serve({
-        port,
-        hostname: env.host,
-        reusePort: true,
-        idleTimeout: idleTimeoutS,
-        ...(tls ? { tls } : {}),
-        fetch(request, adminServer) {
-          peers.set(request, adminServer.requestIP(request)?.address ?? "unknown");
-          const answer = admin.handle(request);
-          return retiring?.now ? closing(Promise.resolve(answer)) : answer;
-        },
-      });
-    const adminHttps = new HttpsListener(env.adminPort, adminListener);
-    const tlsSubscriber = tlsOn
-      ? connectRedis(env.redisUrl, { purpose: "dropship-proxy certificates", persistent: true })
-      : undefined;
-    if (tlsSubscriber) {
-      await certificates
-        .reload()
-        .catch((error: Error) =>
-          console.error(`dropship-proxy: certificates not read yet: ${error.message}`),
-        );
-      https.use(certificates.current());
-      adminHttps.use(certificates.current());
-      certificates.listen(tlsSubscriber, () => {
-        https.use(certificates.current());
-        adminHttps.use(certificates.current());
-        console.log(
-          `dropship-proxy: HTTPS on :${https.listeningPort} (admin on :${adminHttps.listeningPort}) with certificates for ${[...certificates.current().keys()].join(", ")}`,
-        );
-      });
-    }
-    // until there is a certificate (or without TLS), the admin listener speaks plain HTTP
-    if (adminHttps.listeningPort === undefined) adminHttps.adopt(adminListener(env.adminPort));
-    const server = tlsOn
-      ? Bun.serve({
-          port: env.port,
-          hostname: env.host,
-          reusePort: true,
-          idleTimeout: idleTimeoutS,
-          fetch: (request, plain) => {
-            peers.set(request, plain.requestIP(request)?.address ?? "unknown");
-            return plainHttpAnswer(
-              request,
-              redis,
-              () => https.listeningPort ?? env.httpsPort,
-              (health) => publicReserved("/_dropship/healthz", health, admin),
-            );
-          },
-        })
-      : appListener(env.port, deps);
-    const adminServer = {
-      get port() {
-        return adminHttps.listeningPort;
-      },
-    };
-    const traffic = startTrafficReports(
-      redis,
-      `${hostname()}:${server.port}`,
-      () => {
-        const totals = metrics.totals();
-        return totals.production.requests + totals.staging.requests;
-      },
-      config.monitor.interval,
-    );
-    const counts = `${pool.available("production")} production and ${pool.available("staging")} staging backends healthy`;
-    const httpsNote = !tlsOn
-      ? ""
-      : https.listeningPort
-        ? `, https on :${https.listeningPort} for ${[...certificates.current().keys()].join(", ")}`
-        : `, https once a certificate for ${tlsSettings.domains.join(", ")} is issued`;
-    console.log(
-      `dropship-proxy ${VERSION} listening on http://${env.host}:${server.port}${httpsNote} (admin on :${adminServer.port}) — ${counts}`,
-    );
-
-    onShutdown(async () => {
-      await Promise.all([server.stop(), adminHttps.stop(), https.stop()]);
-      tlsSubscriber?.disconnect();
-      checks.stop();
-      traffic.stop();
-      analysis.stop();
-      await mirror.stop();
-      redis.disconnect();
-    });
+    if (WORKER !== undefined) return runWorker(env, config, Number(WORKER));
+    const count = workerCount(env.workers ?? config.proxy.workers, availableParallelism());
+    return count > 1 ? runSupervisor(env, config, count) : runSingle(env, config);
   },
 );
+
+function say(line: string): void {
+  console.error(`dropship-proxy: ${line}`);
+}
+
+function canaryWindow(config: Config) {
+  const { analysis } = config.canary;
+  return new ErrorWindow(analysis.window, perVisitorCap(analysis.min_requests));
+}
+
+/** Canary analysis and traffic reports: once per proxy host. */
+function hostDuties(core: Core, window: ErrorWindow, listeningPort: number) {
+  const analysis = startCanaryAnalysis(
+    core.routing,
+    window,
+    core.redis,
+    core.config.canary.analysis,
+  );
+  const traffic = startTrafficReports(
+    core.redis,
+    `${hostname()}:${listeningPort}`,
+    () => {
+      const totals = core.metrics.totals();
+      return totals.production.requests + totals.staging.requests;
+    },
+    core.config.monitor.interval,
+  );
+  return () => {
+    analysis.stop();
+    traffic.stop();
+  };
+}
+
+function listeningLine(
+  core: Core,
+  port: number,
+  httpsPort: number | undefined,
+  adminPort: number | undefined,
+  extra = "",
+) {
+  const { pool, certificates, config, env } = core;
+  const counts = `${pool.available("production")} production and ${pool.available("staging")} staging backends healthy`;
+  const domains = config.proxy.tls.domains;
+  const httpsNote = !core.tlsOn
+    ? ""
+    : httpsPort
+      ? `, https on :${httpsPort} for ${[...certificates.current().keys()].join(", ")}`
+      : `, https once a certificate for ${domains.join(", ")} is issued`;
+  console.log(
+    `dropship-proxy ${VERSION} listening on http://${env.host}:${port}${httpsNote} (admin on :${adminPort})${extra} — ${counts}`,
+  );
+}
+
+/** One process does everything: proxy.workers is 1, or the machine has one CPU. */
+async function runSingle(env: ProxyEnv, config: Config) {
+  const window = canaryWindow(config);
+  const core = await startCore(env, config, window, new Metrics(), say);
+  const subscriber = await watchCertificates(core);
+  const publicSide = await startPublic(core);
+  const admin = startAdmin(core);
+  const stopDuties = hostDuties(core, window, publicSide.port);
+  listeningLine(core, publicSide.port, publicSide.https.listeningPort, admin.listeningPort);
+  onShutdown(async () => {
+    await Promise.all([publicSide.stop(), admin.stop()]);
+    subscriber?.disconnect();
+    stopDuties();
+    await core.stop();
+  });
+}
+
+/**
+ * A worker: the public listeners only. Its counters go to the supervisor five times a second;
+ * it exits (draining) when told to or when its supervisor is gone.
+ */
+async function runWorker(env: ProxyEnv, config: Config, worker: number) {
+  const tally = new WindowTally();
+  const metrics = new Metrics();
+  const core = await startCore(env, config, tally, metrics, (line) =>
+    console.error(`dropship-proxy[${worker}]: ${line}`),
+  );
+  const subscriber = await watchCertificates(core);
+  const publicSide = await startPublic(core);
+  const send = (message: WorkerMessage) => process.send?.(message);
+  let failures: [string, string][] = [];
+  core.pool.onConnectionFailure = (id, reason) => {
+    if (failures.length < 100) failures.push([id, reason]);
+  };
+  const report = setInterval(() => {
+    send({
+      kind: "report",
+      metrics: metrics.snapshot(),
+      inFlight: core.pool.all().map((m) => [m.backend.id, m.inFlight]),
+      tally: tally.drain(),
+      failures,
+    });
+    failures = [];
+  }, 200);
+  const parent = process.ppid;
+  const orphaned = setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
+  }, 1000);
+  send({ kind: "ready", port: publicSide.port });
+  onShutdown(async () => {
+    clearInterval(orphaned);
+    await publicSide.stop();
+    clearInterval(report);
+    subscriber?.disconnect();
+    await core.stop();
+  });
+}
+
+/**
+ * The supervisor: `count` workers on the public ports, and, once for the host, the admin
+ * listener, the canary analysis and the traffic reports over the workers' combined figures.
+ * It keeps its own routing view and health checks for the status page.
+ */
+async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
+  const window = canaryWindow(config);
+  const metrics = new Metrics();
+  const figures = new Figures(metrics, window);
+  // every worker must bind the same ports: a port left to the system is chosen here
+  const ports = {
+    port: env.port || freePort(env.host),
+    httpsPort: env.httpsPort || freePort(env.host),
+  };
+  const core = await startCore({ ...env, ...ports }, config, window, metrics, say);
+  const subscriber = await watchCertificates(core);
+  const admin = startAdmin(core);
+  const workers = superviseWorkers({
+    count,
+    argv: ownArgv(),
+    env: {
+      ...process.env,
+      PORT: String(ports.port),
+      DROPSHIP_HTTPS_PORT: String(ports.httpsPort),
+    },
+    onMessage: (worker, message) => {
+      if (message.kind !== "report") return;
+      figures.report(worker, message);
+      // the host's view of a backend is out as soon as a worker found it so
+      for (const [id, reason] of message.failures) core.pool.recordConnectionFailure(id, reason);
+      for (const member of core.pool.all()) member.inFlight = figures.inFlightOf(member.backend.id);
+    },
+    onExit: (worker) => figures.retire(worker),
+    say,
+  });
+  await workers.ready;
+  const stopDuties = hostDuties(core, window, ports.port);
+  const httpsPort =
+    core.tlsOn && core.certificates.current().size > 0 ? ports.httpsPort : undefined;
+  listeningLine(core, ports.port, httpsPort, admin.listeningPort, `, ${count} workers`);
+  onShutdown(async () => {
+    await workers.stop();
+    await admin.stop();
+    subscriber?.disconnect();
+    stopDuties();
+    await core.stop();
+  });
+}
+
+function freePort(hostname: string): number {
+  const probe = Bun.listen({ hostname, port: 0, socket: { data() {} } });
+  const { port } = probe;
+  probe.stop(true);
+  return port;
+}

@@ -28,7 +28,7 @@ export class Metrics {
     staging: new Map(),
   };
 
-  record(track: Track, backend: string, status: number, seconds: number): void {
+  private seriesOf(track: Track, backend: string): Series {
     let series = this.byTrack[track].get(backend);
     if (!series) {
       series = {
@@ -42,6 +42,52 @@ export class Metrics {
       this.series.set(`${track}\u0000${backend}`, series);
       this.byTrack[track].set(backend, series);
     }
+    return series;
+  }
+
+  /** Every counter as plain data, for a proxy worker to send to its supervisor. */
+  snapshot(): MetricsSnapshot {
+    return {
+      series: [...this.series.values()].map((s) => ({
+        track: s.track,
+        backend: s.backend,
+        requests: [...s.requests],
+        buckets: [...s.buckets],
+        sum: s.sum,
+        count: s.count,
+      })),
+      refusals: [...this.refusals],
+    };
+  }
+
+  /** Back to nothing counted, before the supervisor adds its workers' counters up again. */
+  reset(): void {
+    this.series.clear();
+    this.byTrack.production.clear();
+    this.byTrack.staging.clear();
+    this.refusals.clear();
+  }
+
+  /** Adds another process's counters to these. */
+  absorb(snapshot: MetricsSnapshot): void {
+    for (const other of snapshot.series) {
+      const series = this.seriesOf(other.track, other.backend);
+      for (const [status, count] of other.requests) {
+        series.requests.set(status, (series.requests.get(status) ?? 0) + count);
+      }
+      other.buckets.forEach((n, i) => {
+        series.buckets[i] = (series.buckets[i] as number) + n;
+      });
+      series.sum += other.sum;
+      series.count += other.count;
+    }
+    for (const [status, count] of snapshot.refusals) {
+      this.refusals.set(status, (this.refusals.get(status) ?? 0) + count);
+    }
+  }
+
+  record(track: Track, backend: string, status: number, seconds: number): void {
+    const series = this.seriesOf(track, backend);
     series.requests.set(status, (series.requests.get(status) ?? 0) + 1);
     // Only the first bucket that fits is counted here; render() makes them cumulative.
     let i = 0;
@@ -130,6 +176,18 @@ export class Metrics {
     lines.push(`dropship_state_stale ${gauges.stale ? 1 : 0}`);
     return `${lines.join("\n")}\n`;
   }
+}
+
+export interface MetricsSnapshot {
+  series: {
+    track: Track;
+    backend: string;
+    requests: [number, number][];
+    buckets: number[];
+    sum: number;
+    count: number;
+  }[];
+  refusals: [number, number][];
 }
 
 export interface Gauges {

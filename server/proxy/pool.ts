@@ -109,7 +109,11 @@ export class Pool {
     if (member) this.setHealth(member, afterCheck(member.health, result));
   }
 
+  /** Told of every failed connection (a worker passes them on to its supervisor). */
+  onConnectionFailure: ((id: string, reason: string) => void) | undefined;
+
   recordConnectionFailure(id: string, reason: string): void {
+    this.onConnectionFailure?.(id, reason);
     const member = this.members.get(id);
     if (member) this.setHealth(member, afterConnectionFailure(member.health, reason));
   }

@@ -89,8 +89,19 @@ export class Certificates {
     private readonly log: (line: string) => void,
   ) {}
 
+  private readonly listeners: (() => void)[] = [];
+
   current(): ReadonlyMap<string, CertificatePair> {
     return this.pairs;
+  }
+
+  /** Told after each change of what is served. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  changed(): void {
+    for (const listener of this.listeners) listener();
   }
 
   /** What status and the dashboard show: each domain served and when its certificate ends. */

@@ -116,6 +116,11 @@ export const ConfigSchema = T.Object(
           "the backend's answer must start within this, or 504",
           true,
         ),
+        workers: T.Union([T.Literal("auto"), T.Integer({ minimum: 1, maximum: 64 })], {
+          default: "auto",
+          description:
+            "proxy processes sharing the ports, each on a core; auto: one per CPU (DROPSHIP_PROXY_WORKERS overrides)",
+        }),
         connect_timeout: Duration(
           "2s",
           "a backend that takes longer to accept a connection is skipped for another",

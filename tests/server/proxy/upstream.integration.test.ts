@@ -4,6 +4,7 @@ import { run } from "../../../server/shared/proc.ts";
 import { track } from "../../helpers/processes.ts";
 import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually } from "../../helpers/server.ts";
 
 /**
  * The proxy's upstream client against backends that answer wrongly, on raw sockets: each
@@ -203,9 +204,10 @@ test("a backend that takes no connections: after connect_timeout even a POST goe
     expect(answers).toEqual(answers.map(() => "200 got 1000"));
     // one went to the silent backend first and waited out the connect timeout
     expect(took).toBeGreaterThanOrEqual(300);
-    const silent = (await status()).backends.find((b) => b.id === "10.213.7.2:8080");
-    expect(silent?.healthy).toBe(false);
-    expect(silent?.reason).toContain("connect_timeout");
+    // workers report it out to the host's status within a report interval
+    const silent = async () => (await status()).backends.find((b) => b.id === "10.213.7.2:8080");
+    await eventually(async () => (await silent())?.healthy === false, 2_000, "reported out");
+    expect((await silent())?.reason).toContain("connect_timeout");
   } finally {
     fenced.stop();
     good.stop(true);

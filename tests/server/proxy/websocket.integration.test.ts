@@ -118,6 +118,9 @@ test("an open WebSocket counts as in flight; a closed one no longer does", async
   const cookie = await visitorOn("production");
   const ws = open(cookie);
   await ws.opened;
+  // with workers, the host's figures are their reports, five a second
+  await eventually(async () => (await inFlight(production.url)) === 1, 2_000, "in flight 1");
+  await Bun.sleep(500);
   expect(await inFlight(production.url)).toBe(1);
   ws.socket.close();
   await ws.closed;

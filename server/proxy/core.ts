@@ -1,0 +1,139 @@
+import { checkAdmin } from "../shared/auth.ts";
+import type { Config } from "../shared/config/schema.ts";
+import { FlagClient } from "../shared/flags/client.ts";
+import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
+import { inAnyCidr, parseCidr } from "../shared/net/cidr.ts";
+import { KEYS } from "../shared/state/keys.ts";
+import { StateMirror } from "../shared/state/mirror.ts";
+import { connectRedis } from "../shared/state/redis.ts";
+import { usersFile } from "../shared/users-file.ts";
+import { VERSION } from "../shared/version.ts";
+import { createAdmin } from "./admin.ts";
+import type { WindowSink } from "./analysis.ts";
+import { startHealthChecks } from "./checker.ts";
+import { Deadlines } from "./deadlines.ts";
+import type { ForwardDeps } from "./forward.ts";
+import { RateLimitedLog } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { Pool } from "./pool.ts";
+import { Routing } from "./routing.ts";
+import { Certificates, hstsValue } from "./tls.ts";
+import { UpstreamClient } from "./upstream/client.ts";
+import { Tunnels } from "./websocket.ts";
+
+export interface ProxyEnv {
+  port: number;
+  host: string;
+  httpsPort: number;
+  adminPort: number;
+  redisUrl: string;
+  adminToken: string;
+  usersFile: string;
+}
+
+export type Core = Awaited<ReturnType<typeof startCore>>;
+
+/**
+ * What every proxy process holds, worker or not: the state mirror and routing, health checks,
+ * the admin handler (also behind the public /disable URLs and healthz), certificates, and the
+ * forwarding dependencies for plain and HTTPS listeners.
+ */
+export async function startCore(
+  env: ProxyEnv,
+  config: Config,
+  window: WindowSink,
+  metrics: Metrics,
+  say: (line: string) => void,
+) {
+  const mirror = new StateMirror({
+    redisUrl: env.redisUrl,
+    hashes: [KEYS.flags, KEYS.backends, KEYS.canary, KEYS.alerts],
+  });
+  const flags = new FlagClient({ redisUrl: env.redisUrl, mirror, defaults: BUILT_IN_FLAGS });
+  const log = new RateLimitedLog();
+  const pool = new Pool((member, inRotation, cause) =>
+    say(
+      `${member.backend.track} backend ${member.backend.id} ${inRotation ? "enters" : "leaves"} the rotation: ${cause}`,
+    ),
+  );
+  const checks = startHealthChecks(pool, config.health);
+  const routing = new Routing(mirror, pool, flags, config.canary.weight, checks.checkNow);
+  const redis = connectRedis(env.redisUrl, { purpose: "dropship-proxy", persistent: true });
+  const trusted = config.proxy.trusted_proxies
+    .map((text) => parseCidr(text))
+    .filter((c) => c !== undefined);
+  const users = env.usersFile ? usersFile(env.usersFile, say) : () => [];
+  const isAdminCredential = (authorization: string) =>
+    env.adminToken !== "" && checkAdmin(authorization, env.adminToken, users()).ok;
+  const tlsSettings = config.proxy.tls;
+  const certificates = new Certificates(redis, tlsSettings.domains, say);
+
+  const peers = new WeakMap<Request, string>();
+  const admin = createAdmin({
+    token: env.adminToken || undefined,
+    users,
+    redis,
+    routing,
+    flags,
+    metrics,
+    version: VERSION,
+    peerOf: (request) => peers.get(request) ?? "unknown",
+    certificates: () => certificates.views(),
+    log: (line) => log.line(line),
+  });
+  const idleTimeoutS = Math.round(config.proxy.idle_timeout / 1000);
+  const client = new UpstreamClient({ connectTimeoutMs: config.proxy.connect_timeout });
+  const deps: ForwardDeps = {
+    routing,
+    metrics,
+    window,
+    log,
+    deadlines: new Deadlines(config.proxy.response_timeout),
+    client,
+    settings: {
+      forwardHost: config.proxy.forward_host,
+      responseTimeoutMs: config.proxy.response_timeout,
+      idleTimeoutS,
+      isTrusted: (address) => inAnyCidr(address, trusted),
+      isAdminCredential,
+      https: false,
+    },
+  };
+  const httpsDeps: ForwardDeps = {
+    ...deps,
+    settings: { ...deps.settings, https: true, hsts: hstsValue(tlsSettings.hsts) },
+  };
+  const tunnels = new Tunnels(config.proxy.drain_grace);
+  mirror.onChange(() => tunnels.closeDraining(pool));
+
+  await mirror.start();
+  await checks.checkNow(pool.all());
+  return {
+    env,
+    config,
+    mirror,
+    flags,
+    log,
+    pool,
+    checks,
+    routing,
+    redis,
+    metrics,
+    admin,
+    peers,
+    certificates,
+    deps,
+    httpsDeps,
+    tunnels,
+    idleTimeoutS,
+    tlsOn: tlsSettings.domains.length > 0,
+    say,
+    async stop() {
+      checks.stop();
+      client.close();
+      deps.deadlines.stop();
+      await mirror.stop();
+      redis.disconnect();
+    },
+  };
+}
