@@ -67,6 +67,15 @@ export function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** A process's children, from /proc. */
+export function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+}
+
 export function rssMb(pid: number): number {
   return (
     Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
@@ -87,7 +96,11 @@ export function benchEmulator(): Promise<{ token: string; apiUrl: string }> {
  * nginx with one worker in front of the upstreams (kept-alive connections to them), plain or
  * with a certificate; its processes are the master and its worker, for CPU and memory.
  */
-export async function startNginx(upstreams: string[], tls?: { cert: string; key: string }) {
+export async function startNginx(
+  upstreams: string[],
+  tls?: { cert: string; key: string },
+  workers: number | "auto" = 1,
+) {
   const port = freePort();
   const nginxDir = join(dir, `nginx-${port}`);
   mkdirSync(join(nginxDir, "logs"), { recursive: true });
@@ -98,7 +111,7 @@ export async function startNginx(upstreams: string[], tls?: { cert: string; key:
     : `listen 127.0.0.1:${port};`;
   writeFileSync(
     join(nginxDir, "nginx.conf"),
-    `worker_processes 1;
+    `worker_processes ${workers};
 pid ${nginxDir}/nginx.pid;
 error_log ${nginxDir}/logs/error.log warn;
 events { worker_connections 4096; }
@@ -131,11 +144,5 @@ http {
     if (Date.now() > deadline) throw new Error(`nginx did not answer at ${url} within 10 s`);
     await Bun.sleep(50);
   }
-  const workers = () =>
-    readFileSync(`/proc/${master}/task/${master}/children`, "utf8")
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  return { url, pids: () => [master, ...workers()] };
+  return { url, pids: () => [master, ...childrenOf(master)] };
 }

@@ -1,14 +1,16 @@
 /**
- * Throughput and latency through dropship-proxy, next to the same two upstreams reached
- * directly, through nginx (1 worker) and through HAProxy (1 thread), in one run.
+ * Throughput and latency through dropship-proxy next to nginx, HAProxy and Caddy, in one run:
+ * first one process (or worker, or thread) each, then every core of the machine each.
  *
- *   bun bench/proxy.ts [seconds=10] [rounds=3] [connections=50]
+ *   bun bench/proxy.ts [seconds=10] [rounds=3] [connections=50] [upstream=trivial|app]
  *
- * A probe from bench/probes runs beside them to show where the time goes: the floor of any
- * Bun.serve + fetch() proxy, with no routing and no header work.
+ * `trivial` is bench/upstream.ts (a fixed small body); `app` is two dropship-app processes,
+ * which read Redis on every request. Probes from bench/probes run beside them to show where
+ * the time goes: the floor of a Bun.serve + fetch() proxy, of Bun.serve with a socket client
+ * of its own, and of raw sockets on both sides.
  *
- * Needs wrk, nginx and haproxy (apt-get install wrk nginx-light haproxy). Each round runs every
- * target once, in turn; the table gives medians over the rounds.
+ * Needs wrk, nginx, haproxy and caddy (apt-get install wrk nginx-light haproxy caddy). Each
+ * round runs every target once, in turn; the tables give medians over the rounds.
  *
  * BENCH_ONLY=<regex> runs only the targets whose names match (nginx is needed for the ratios).
  *
@@ -16,6 +18,7 @@
  * is compared with what came before in the same run (git worktree add /tmp/base <commit>).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
@@ -24,6 +27,7 @@ import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
 import {
   benchRedis,
   benchServer,
+  childrenOf,
   cleanup,
   cpuTicks,
   median,
@@ -34,10 +38,18 @@ import {
   workDir,
 } from "./lib.ts";
 
-const [seconds = 10, rounds = 3, connections = 50] = process.argv.slice(2).map(Number);
-for (const tool of ["wrk", "nginx", "haproxy"]) {
+const args = process.argv.slice(2);
+const [seconds = 10, rounds = 3, connections = 50] = args.slice(0, 3).map(Number);
+const upstreamKind = args[3] ?? "trivial";
+if (upstreamKind !== "trivial" && upstreamKind !== "app") {
+  console.error(`bench/proxy: the upstream is ${upstreamKind} — use trivial or app`);
+  process.exit(2);
+}
+for (const tool of ["wrk", "nginx", "haproxy", "caddy"]) {
   if (!Bun.which(tool, { PATH: `${process.env.PATH}:/usr/sbin` })) {
-    console.error(`bench/proxy: ${tool} is missing — apt-get install wrk nginx-light haproxy`);
+    console.error(
+      `bench/proxy: ${tool} is missing — apt-get install wrk nginx-light haproxy caddy`,
+    );
     process.exit(1);
   }
 }
@@ -47,11 +59,18 @@ interface Target {
   url: string;
   /** the processes whose CPU and memory count as the proxy's */
   pids: () => number[];
+  /** "core": one process, worker or thread; "box": every core */
+  scope: "core" | "box" | "none";
+  headers?: string[];
 }
 
+const cores = availableParallelism();
+
 try {
-  const upstreams = await Promise.all([0, 1].map(() => startUpstream()));
   const redis = await benchRedis();
+  const upstreams = await Promise.all(
+    [0, 1].map(() => (upstreamKind === "app" ? startApp(redis.url) : startUpstream())),
+  );
   const admin = connectRedis(redis.url, { purpose: "bench", persistent: true });
   await whenReady(admin, redis.url, 5000);
   for (const url of upstreams) {
@@ -64,43 +83,85 @@ try {
   await changeCanary(admin, { weight: 0 }, "bench");
   admin.disconnect();
 
-  const dropship = await benchServer(
-    "proxy",
-    { REDIS_URL: redis.url, DROPSHIP_ADMIN_PORT: String(freePort()) },
-    "/_dropship/healthz",
-  );
+  const dropshipEnv = (workers: string) => ({
+    REDIS_URL: redis.url,
+    DROPSHIP_ADMIN_PORT: String(freePort()),
+    DROPSHIP_PROXY_WORKERS: workers,
+  });
+  const dropship = await benchServer("proxy", dropshipEnv("1"), "/_dropship/healthz");
+  const dropshipBox = await benchServer("proxy", dropshipEnv("auto"), "/_dropship/healthz");
   const baselineRoot = process.env.BENCH_BASELINE;
   const baseline = baselineRoot
-    ? await benchServer(
-        "proxy",
-        { REDIS_URL: redis.url, DROPSHIP_ADMIN_PORT: String(freePort()) },
-        "/_dropship/healthz",
-        baselineRoot,
-      )
+    ? await benchServer("proxy", dropshipEnv("1"), "/_dropship/healthz", baselineRoot)
     : undefined;
   const nginx = await startNginx(upstreams);
+  const nginxBox = await startNginx(upstreams, undefined, "auto");
   const haproxy = await startHaproxy(upstreams);
+  const caddy = await startCaddy(upstreams, 1);
+  const caddyBox = await startCaddy(upstreams, cores);
   const fetchFloor = await startProbe("fetch-floor", upstreams);
   const socketClient = await startProbe("socket-client", upstreams);
   const rawSockets = await startProbe("raw-sockets", upstreams);
+  const returning = ["-H", "Cookie: dropship_client=bench-visitor-1; dropship_track=production"];
+  const withChildren = (pid: number) => () => [pid, ...childrenOf(pid)];
   const targets: Target[] = [
-    { name: "direct to one upstream", url: upstreams[0] as string, pids: () => [] },
-    { name: "dropship-proxy (1 process)", url: dropship.url, pids: () => [dropship.pid] },
+    { name: "direct to one upstream", url: upstreams[0] as string, pids: () => [], scope: "none" },
+    {
+      name: "dropship-proxy (1 process)",
+      url: dropship.url,
+      pids: () => [dropship.pid],
+      scope: "core",
+    },
+    {
+      name: "dropship-proxy (1 process), returning visitors",
+      url: dropship.url,
+      pids: () => [dropship.pid],
+      scope: "core",
+      headers: returning,
+    },
     ...(baseline
-      ? [{ name: "dropship-proxy, baseline", url: baseline.url, pids: () => [baseline.pid] }]
+      ? [
+          {
+            name: "dropship-proxy, baseline",
+            url: baseline.url,
+            pids: () => [baseline.pid],
+            scope: "core" as const,
+          },
+        ]
       : []),
-    { name: "nginx (1 worker, keepalive 256)", url: nginx.url, pids: nginx.pids },
-    { name: "HAProxy (1 thread)", url: haproxy.url, pids: () => [haproxy.pid] },
-    { name: "probe: bare Bun.serve + fetch()", url: fetchFloor.url, pids: () => [fetchFloor.pid] },
+    { name: "nginx (1 worker, keepalive 256)", url: nginx.url, pids: nginx.pids, scope: "core" },
+    { name: "HAProxy (1 thread)", url: haproxy.url, pids: () => [haproxy.pid], scope: "core" },
+    { name: "Caddy (GOMAXPROCS=1)", url: caddy.url, pids: () => [caddy.pid], scope: "core" },
+    {
+      name: "probe: bare Bun.serve + fetch()",
+      url: fetchFloor.url,
+      pids: () => [fetchFloor.pid],
+      scope: "core",
+    },
     {
       name: "probe: Bun.serve + own socket client",
       url: socketClient.url,
       pids: () => [socketClient.pid],
+      scope: "core",
     },
     {
       name: "probe: raw sockets both sides",
       url: rawSockets.url,
       pids: () => [rawSockets.pid],
+      scope: "core",
+    },
+    {
+      name: `dropship-proxy (workers: auto = ${cores})`,
+      url: dropshipBox.url,
+      pids: withChildren(dropshipBox.pid),
+      scope: "box",
+    },
+    { name: "nginx (worker_processes auto)", url: nginxBox.url, pids: nginxBox.pids, scope: "box" },
+    {
+      name: `Caddy (GOMAXPROCS=${cores})`,
+      url: caddyBox.url,
+      pids: () => [caddyBox.pid],
+      scope: "box",
     },
   ];
 
@@ -117,21 +178,38 @@ try {
     }
   }
 
-  const nginxRps = median((results.get("nginx (1 worker, keepalive 256)") ?? []).map((r) => r.rps));
+  const rpsOf = (name: string) => median((results.get(name) ?? []).map((r) => r.rps));
   console.log(
-    `\nwrk -t1 -c${connections} -d${seconds}s, medians of ${rounds} rounds (2 cores shared by wrk, proxy and upstreams)\n`,
+    `\nwrk -t1 -c${connections} -d${seconds}s, ${upstreamKind} upstream, medians of ${rounds} rounds (${cores} cores shared by wrk, proxy and upstreams)`,
   );
-  console.log("| path | req/s | vs nginx | p50 ms | p99 ms | proxy CPU µs/req | proxy RSS MB |");
-  console.log("|---|---|---|---|---|---|---|");
-  for (const target of targets) {
-    const runs = results.get(target.name) ?? [];
-    const rps = median(runs.map((r) => r.rps));
-    const cpu = target.pids().length ? median(runs.map((r) => r.cpuMicros)).toFixed(1) : "—";
-    const rss = target.pids().length ? median(runs.map((r) => r.rssMb)).toFixed(0) : "—";
+  const table = (title: string, scope: Target["scope"][], nginxName: string, caddyName: string) => {
+    console.log(`\n${title}\n`);
     console.log(
-      `| ${target.name} | ${rps.toFixed(0)} | ${(rps / nginxRps).toFixed(2)}× | ${median(runs.map((r) => r.p50)).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${cpu} | ${rss} |`,
+      "| path | req/s | vs nginx | vs Caddy | p50 ms | p99 ms | p99 vs nginx | proxy CPU µs/req | proxy RSS MB |",
     );
-  }
+    console.log("|---|---|---|---|---|---|---|---|---|");
+    const nginxRps = rpsOf(nginxName);
+    const caddyRps = rpsOf(caddyName);
+    const nginxP99 = median((results.get(nginxName) ?? []).map((r) => r.p99));
+    for (const target of targets.filter((t) => scope.includes(t.scope))) {
+      const runs = results.get(target.name) ?? [];
+      const rps = median(runs.map((r) => r.rps));
+      const p99 = median(runs.map((r) => r.p99));
+      const measured = target.scope !== "none";
+      const cpu = measured ? median(runs.map((r) => r.cpuMicros)).toFixed(1) : "—";
+      const rss = measured ? median(runs.map((r) => r.rssMb)).toFixed(0) : "—";
+      console.log(
+        `| ${target.name} | ${rps.toFixed(0)} | ${(rps / nginxRps).toFixed(2)}× | ${(rps / caddyRps).toFixed(2)}× | ${median(runs.map((r) => r.p50)).toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / nginxP99).toFixed(2)}× | ${cpu} | ${rss} |`,
+      );
+    }
+  };
+  table(
+    "One core each",
+    ["none", "core"],
+    "nginx (1 worker, keepalive 256)",
+    "Caddy (GOMAXPROCS=1)",
+  );
+  table("Every core each", ["box"], "nginx (worker_processes auto)", `Caddy (GOMAXPROCS=${cores})`);
 } finally {
   await cleanup();
 }
@@ -148,7 +226,15 @@ async function measure(target: Target): Promise<Run> {
   const pids = target.pids();
   const cpuBefore = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
   const wrk = Bun.spawnSync(
-    ["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", `${target.url}/`],
+    [
+      "wrk",
+      "-t1",
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--latency",
+      ...(target.headers ?? []),
+      `${target.url}/`,
+    ],
     {
       stdout: "pipe",
       stderr: "pipe",
@@ -186,6 +272,42 @@ async function startUpstream(): Promise<string> {
   trackPid(pid);
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, 10_000, "upstream");
   return `http://127.0.0.1:${port}`;
+}
+
+async function startApp(redisUrl: string): Promise<string> {
+  const app = await benchServer("app", { REDIS_URL: redisUrl });
+  return app.url;
+}
+
+/** Caddy's reverse_proxy (Go net/http, as kamal-proxy) with `procs` cores. */
+async function startCaddy(upstreams: string[], procs: number) {
+  const port = freePort();
+  const dir = join(workDir, `caddy-${port}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "Caddyfile"),
+    `{
+  admin off
+  auto_https off
+  persist_config off
+}
+http://127.0.0.1:${port} {
+  bind 127.0.0.1
+  reverse_proxy ${upstreams.map((u) => u.slice(7)).join(" ")} {
+    lb_policy round_robin
+  }
+}
+`,
+  );
+  const pid = startDaemon(
+    ["caddy", "run", "--adapter", "caddyfile", "--config", join(dir, "Caddyfile")],
+    { GOMAXPROCS: String(procs), XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, HOME: dir },
+    join(dir, "run.log"),
+  );
+  trackPid(pid);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, 10_000, "caddy");
+  return { url, pid };
 }
 
 async function startProbe(name: string, upstreams: string[]) {
