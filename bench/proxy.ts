@@ -289,7 +289,6 @@ async function startCaddy(upstreams: string[], procs: number) {
     `{
   admin off
   auto_https off
-  persist_config off
 }
 http://127.0.0.1:${port} {
   bind 127.0.0.1
