@@ -175,6 +175,8 @@ try {
       for (const failure of failures.slice(0, 12)) console.log(`  ${failure}`);
     }
   }
+  // a persistent client keeps retrying its Sentinels once the demo is down, and the process alive
+  control.disconnect();
   console.log(
     "\n| droplet deleted | failed requests (per round) | last failure after | replaced, with a commit, after (median) |",
   );
