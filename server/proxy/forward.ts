@@ -154,7 +154,17 @@ export async function forward(
       wait.done();
       member.inFlight--;
       if (wait.timedOut) {
-        return timedOut(deps, member, track, started, visitor, requestId, method, path);
+        const fault = noAnswer(settings.responseTimeoutMs);
+        return backendFault(
+          deps,
+          member,
+          track,
+          started,
+          visitor,
+          requestId,
+          { method, path },
+          fault,
+        );
       }
       const fault = error as UpstreamFault;
       if (request.signal.aborted || fault.kind === "cancelled") {
@@ -164,7 +174,17 @@ export async function forward(
       }
       lastError = fault.message;
       if (fault.kind === "malformed") {
-        return malformed(deps, member, track, started, visitor, requestId, method, path, lastError);
+        const said = malformedAnswer(lastError);
+        return backendFault(
+          deps,
+          member,
+          track,
+          started,
+          visitor,
+          requestId,
+          { method, path },
+          said,
+        );
       }
       // a kept-alive connection the backend had just closed: once more, on a new one
       if (fault.kind === "reset" && fault.reused && retryable && !freshAgain) {
@@ -221,52 +241,52 @@ function answerBody(
   );
 }
 
-/** An answer the backend got wrong (RFC 9112): never passed on, and the backend stays in. */
-function malformed(
+/** What a backend did wrong, as its status, log line and sentence for the visitor. */
+interface BackendFault {
+  status: 502 | 504;
+  logged: string;
+  said: string;
+}
+
+/**
+ * An answer the backend got wrong (RFC 9112: never passed on) or did not send in time: the
+ * backend stays in, the visitor gets a sentence.
+ */
+function backendFault(
   deps: ForwardDeps,
   member: Member,
   track: Track,
   started: number,
   visitor: string,
   requestId: string,
-  method: string,
-  path: string,
-  reason: string,
+  request: { method: string; path: string },
+  fault: BackendFault,
 ): Response {
-  record(deps, track, member.backend.id, 502, started, visitor);
+  record(deps, track, member.backend.id, fault.status, started, visitor);
   deps.log.line(
-    `502 ${method} ${path.slice(0, 80)}: ${member.backend.id} answered malformed HTTP: ${reason}`,
+    `${fault.status} ${request.method} ${request.path.slice(0, 80)}: ${member.backend.id} ${fault.logged}`,
   );
   return plainAnswer(
-    502,
-    `The ${track} backend ${member.backend.id} sent a malformed answer.`,
+    fault.status,
+    `The ${track} backend ${member.backend.id} ${fault.said}`,
     requestId,
-    { "x-dropship-track": track },
+    {
+      "x-dropship-track": track,
+    },
   );
 }
 
-function timedOut(
-  deps: ForwardDeps,
-  member: Member,
-  track: Track,
-  started: number,
-  visitor: string,
-  requestId: string,
-  method: string,
-  path: string,
-): Response {
-  const seconds = deps.settings.responseTimeoutMs / 1000;
-  record(deps, track, member.backend.id, 504, started, visitor);
-  deps.log.line(
-    `504 ${method} ${path.slice(0, 80)}: ${member.backend.id} sent no answer within ${seconds} s`,
-  );
-  return plainAnswer(
-    504,
-    `The ${track} backend ${member.backend.id} did not answer within ${seconds} s (proxy.response_timeout).`,
-    requestId,
-    { "x-dropship-track": track },
-  );
-}
+const malformedAnswer = (reason: string): BackendFault => ({
+  status: 502,
+  logged: `answered malformed HTTP: ${reason}`,
+  said: "sent a malformed answer.",
+});
+
+const noAnswer = (timeoutMs: number): BackendFault => ({
+  status: 504,
+  logged: `sent no answer within ${timeoutMs / 1000} s`,
+  said: `did not answer within ${timeoutMs / 1000} s (proxy.response_timeout).`,
+});
 
 /** Metrics for every answer; the canary's window only for what the backends caused. */
 function record(

@@ -1,5 +1,5 @@
 /** Hop-by-hop fields (RFC 9110 §7.6.1), which a proxy must not forward. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",

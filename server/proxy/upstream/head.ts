@@ -1,3 +1,5 @@
+import { HOP_BY_HOP } from "../headers.ts";
+
 /**
  * An upstream answer's head, parsed strictly (RFC 9112). The backends are our own, but a
  * proxy that is lenient with them is one a compromised or buggy app can use to split answers
@@ -28,18 +30,6 @@ export type HeadResult = ResponseHead | { error: string } | undefined;
 
 export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_FIELDS = 200;
-
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "proxy-authenticate",
-  "proxy-authorization",
-]);
 
 const CR = 13;
 const LF = 10;
