@@ -149,42 +149,24 @@ export async function forward(
     let upstream: UpstreamAnswer;
     try {
       upstream = await exchange.answer;
-      wait.done();
     } catch (error) {
-      wait.done();
       member.inFlight--;
-      if (wait.timedOut) {
-        const fault = noAnswer(settings.responseTimeoutMs);
-        return backendFault(
-          deps,
-          member,
-          track,
-          started,
-          visitor,
-          requestId,
-          { method, path },
-          fault,
-        );
-      }
       const fault = error as UpstreamFault;
-      if (request.signal.aborted || fault.kind === "cancelled") {
+      // a timeout cancels the exchange too: only a cancel that was not ours is the visitor's
+      if (!wait.timedOut && (request.signal.aborted || fault.kind === "cancelled")) {
         record(deps, track, member.backend.id, 499, started);
         deps.log.line(`499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`);
         return plainAnswer(499, "The client closed the request.", requestId);
       }
       lastError = fault.message;
-      if (fault.kind === "malformed") {
-        const said = malformedAnswer(lastError);
-        return backendFault(
-          deps,
-          member,
-          track,
-          started,
-          visitor,
-          requestId,
-          { method, path },
-          said,
-        );
+      const wrong = wait.timedOut
+        ? noAnswer(settings.responseTimeoutMs)
+        : fault.kind === "malformed"
+          ? malformedAnswer(lastError)
+          : undefined;
+      if (wrong) {
+        const where = { method, path };
+        return backendFault(deps, member, track, started, visitor, requestId, where, wrong);
       }
       // a kept-alive connection the backend had just closed: once more, on a new one
       if (fault.kind === "reset" && fault.reused && retryable && !freshAgain) {
@@ -197,6 +179,8 @@ export async function forward(
       const again = fault.kind === "connect" || retryable;
       member = again && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
       continue;
+    } finally {
+      wait.done();
     }
     member.inFlight--;
     record(deps, track, member.backend.id, upstream.status, started, visitor);

@@ -1,3 +1,4 @@
+import { connectRedis } from "../shared/state/redis.ts";
 import type { Core } from "./core.ts";
 import { type ForwardDeps, forward, refuse } from "./forward.ts";
 import { publicReserved, reservedPath } from "./reserved.ts";
@@ -105,7 +106,6 @@ export function startAdmin(core: Core) {
 export async function watchCertificates(core: Core) {
   const { certificates, env } = core;
   if (!core.tlsOn) return undefined;
-  const { connectRedis } = await import("../shared/state/redis.ts");
   const subscriber = connectRedis(env.redisUrl, {
     purpose: "dropship-proxy certificates",
     persistent: true,

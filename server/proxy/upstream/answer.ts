@@ -27,7 +27,7 @@ export interface ReaderEvents {
 }
 
 /** Bodies up to this size are read whole before the answer goes out, keeping their Content-Length. */
-export const WHOLE_UP_TO = 4 * 1024 * 1024;
+const WHOLE_UP_TO = 4 * 1024 * 1024;
 const STREAM_HIGH_WATER = 256 * 1024;
 const EMPTY = new Uint8Array(0);
 
@@ -54,10 +54,6 @@ export class AnswerReader {
     private readonly flow: Flow,
     private readonly events: ReaderEvents,
   ) {}
-
-  get answered(): boolean {
-    return this.head !== undefined && this.whole === undefined;
-  }
 
   feed(bytes: Uint8Array): void {
     if (this.over) return;

@@ -125,12 +125,6 @@ export class UpstreamClient {
     this.idle.clear();
   }
 
-  idleCount(): number {
-    let n = 0;
-    for (const list of this.idle.values()) n += list.length;
-    return n;
-  }
-
   private exchange(
     conn: Connection,
     origin: Origin,

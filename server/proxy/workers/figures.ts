@@ -1,5 +1,5 @@
 import type { ErrorWindow, TallyEntry } from "../analysis.ts";
-import type { Metrics, MetricsSnapshot } from "../metrics.ts";
+import { Metrics, type MetricsSnapshot } from "../metrics.ts";
 
 /** What a worker tells its supervisor, over IPC. */
 export type WorkerMessage =
@@ -22,7 +22,8 @@ export type WorkerMessage =
  */
 export class Figures {
   private readonly latest = new Map<number, MetricsSnapshot>();
-  private readonly retired: MetricsSnapshot[] = [];
+  /** the counters of workers that have exited, added up */
+  private readonly retired = new Metrics();
   private readonly inFlight = new Map<number, Map<string, number>>();
 
   constructor(
@@ -43,7 +44,7 @@ export class Figures {
   /** A worker exited: its counters stay counted, its in-flight requests are gone. */
   retire(worker: number): void {
     const last = this.latest.get(worker);
-    if (last) this.retired.push(last);
+    if (last) this.retired.absorb(last);
     this.latest.delete(worker);
     this.inFlight.delete(worker);
     this.rebuild();
@@ -57,35 +58,8 @@ export class Figures {
 
   private rebuild(): void {
     this.combined.reset();
-    for (const snapshot of this.retired) this.combined.absorb(snapshot);
+    this.combined.absorb(this.retired.snapshot());
     for (const snapshot of this.latest.values()) this.combined.absorb(snapshot);
-    // many restarts would grow this list: fold it into one
-    if (this.retired.length > 8) this.retired.splice(0, this.retired.length, this.foldRetired());
-  }
-
-  private foldRetired(): MetricsSnapshot {
-    const series = new Map<string, MetricsSnapshot["series"][number]>();
-    const refusals = new Map<number, number>();
-    for (const snapshot of this.retired) {
-      for (const s of snapshot.series) {
-        const key = `${s.track}\u0000${s.backend}`;
-        const sum = series.get(key);
-        if (!sum) {
-          series.set(key, { ...s, requests: [...s.requests], buckets: [...s.buckets] });
-          continue;
-        }
-        const requests = new Map(sum.requests);
-        for (const [status, count] of s.requests)
-          requests.set(status, (requests.get(status) ?? 0) + count);
-        sum.requests = [...requests];
-        sum.buckets = sum.buckets.map((n, i) => n + (s.buckets[i] ?? 0));
-        sum.sum += s.sum;
-        sum.count += s.count;
-      }
-      for (const [status, count] of snapshot.refusals)
-        refusals.set(status, (refusals.get(status) ?? 0) + count);
-    }
-    return { series: [...series.values()], refusals: [...refusals] };
   }
 }
 
