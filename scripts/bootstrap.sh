@@ -31,6 +31,8 @@ need dnsmasq dnsmasq-base
 need pebble pebble
 # the emulator carries DigitalOcean load balancers out with HAProxy (demo --ha, the tests)
 need haproxy haproxy
+# and gives each droplet its own /proc figures (CPU, memory) with LXCFS, over its cgroups
+need lxcfs lxcfs
 # the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
 case "${1:-}" in
   test*) need chromium "chromium fonts-liberation"; need certutil libnss3-tools ;;

@@ -82,17 +82,14 @@ export function createApi(fleet: Fleet, options: ApiOptions) {
     })
     .post("/v2/droplets", ({ body, set }) => {
       const droplet = fleet.create((body ?? {}) as CreateRequest);
+      const action = fleet.createActionOf(droplet.id);
       set.status = 202;
       return {
         droplet,
         links: {
-          actions: [
-            {
-              id: droplet.id + 1,
-              rel: "create",
-              href: `${options.baseUrl}/v2/actions/${droplet.id + 1}`,
-            },
-          ],
+          actions: action
+            ? [{ id: action.id, rel: "create", href: `${options.baseUrl}/v2/actions/${action.id}` }]
+            : [],
         },
       };
     })
@@ -119,6 +116,18 @@ export function createApi(fleet: Fleet, options: ApiOptions) {
       set.status = 204;
       return "";
     })
+    .post("/v2/droplets/:id/actions", ({ params, body, set }) => {
+      set.status = 201;
+      return { action: fleet.act(Number(params.id), body) };
+    })
+    .get("/v2/droplets/:id/actions", ({ params }) => {
+      const actions = fleet.listActions(Number(params.id));
+      return { actions, links: {}, meta: { total: actions.length } };
+    })
+    .get("/v2/droplets/:id/actions/:action", ({ params }) => ({
+      action: fleet.getAction(Number(params.action), Number(params.id)),
+    }))
+    .get("/v2/actions/:id", ({ params }) => ({ action: fleet.getAction(Number(params.id)) }))
     .post("/v2/firewalls", ({ body, set }) => {
       set.status = 202;
       return { firewall: fleet.createFirewall(body) };

@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeHostKey } from "../shared/cloud/hostkeys.ts";
+import type { Size } from "../shared/cloud/sizes.ts";
 import { isAlive } from "../shared/proc.ts";
 import { Balancers } from "./balancer.ts";
 import { IMAGES, REGIONS, SIZES } from "./catalog.ts";
+import { Cgroups } from "./cgroups.ts";
 import { hostKeyFromUserData } from "./cloudinit.ts";
 import { DnsServer } from "./dns.ts";
 import {
@@ -31,6 +33,8 @@ import {
   leftoverHosts,
   NETWORKS,
 } from "./host.ts";
+import { limitsFor } from "./limits.ts";
+import { Lxcfs } from "./lxcfs.ts";
 
 export interface SshKey {
   id: number;
@@ -50,6 +54,22 @@ export interface CreateRequest {
   vpc_uuid?: unknown;
 }
 
+/** An action as the API shows it (GET /v2/actions/:id). */
+export interface DropletAction {
+  id: number;
+  status: "in-progress" | "completed" | "errored";
+  type: string;
+  started_at: string;
+  completed_at: string | null;
+  resource_id: number;
+  resource_type: "droplet";
+  region: ReturnType<typeof regionView>;
+  region_slug: string;
+}
+
+/** How long a resize takes here: the limits change at once, the action is seen in progress. */
+const RESIZE_MS = 300;
+
 interface DropletRecord {
   id: number;
   name: string;
@@ -63,6 +83,8 @@ interface DropletRecord {
   privateIp: string;
   status: "new" | "active";
   created_at: string;
+  /** GB; a resize without `disk: true` keeps the disk it had */
+  disk?: number;
   pid?: number;
   vpc_uuid: string;
 }
@@ -81,11 +103,16 @@ export class Fleet {
   private nextId = 100_000_001;
   private nextHost = 10;
   private nextRecord = 3_000_001;
+  private nextAction = 2_000_000_001;
   /** DigitalOcean DNS, answered by a real DNS server on the public network's gateway */
   private dns: DnsServer | undefined;
 
   /** the account's load balancers, carried out by HAProxy */
   readonly balancers: Balancers;
+  /** droplets' resize and other actions, by id */
+  private readonly actions = new Map<number, DropletAction>();
+  /** each droplet limited to its size's CPUs, memory and processes; undefined: unlimited */
+  private limits: { cgroups: Cgroups; lxcfs: Lxcfs } | undefined;
 
   constructor(private readonly dir: string) {
     this.balancers = new Balancers(
@@ -121,6 +148,37 @@ export class Fleet {
     ensureBridges();
   }
 
+  /**
+   * Limits each droplet to its size, as a VM would be: cgroups for its CPUs, memory and
+   * processes, and LXCFS so that what reads /proc there sees only the droplet. Where the machine
+   * cannot, droplets run unlimited; either way one line says which, and limits.json keeps it
+   * for the demo.
+   */
+  async startLimits(say: (line: string) => void): Promise<void> {
+    const cgroups = Cgroups.detect();
+    const unlimited = typeof cgroups === "string" ? cgroups : Lxcfs.missing();
+    if (typeof cgroups !== "string") cgroups.removeAll(); // an earlier emulator's, killed
+    let why = unlimited;
+    if (typeof cgroups !== "string" && !unlimited) {
+      const lxcfs = new Lxcfs();
+      try {
+        await lxcfs.start(join(this.dir, "lxcfs.log"));
+        this.limits = { cgroups, lxcfs };
+      } catch (error) {
+        why = (error as Error).message;
+      }
+    }
+    say(
+      this.limits
+        ? "droplets limited by size: CPU quota, memory and processes (cgroup v1), their own /proc (LXCFS)"
+        : `droplets run unlimited, each seeing the whole machine: ${why}`,
+    );
+    writeFileSync(
+      join(this.dir, "limits.json"),
+      JSON.stringify(this.limits ? { limited: true } : { limited: false, why }),
+    );
+  }
+
   /** Starts the DNS server for /v2/domains; without dnsmasq the API still keeps the records. */
   async startDns(say: (line: string) => void): Promise<void> {
     const dns = new DnsServer(this.dir, NETWORKS.public.gateway, 53);
@@ -142,6 +200,8 @@ export class Fleet {
     for (const droplet of this.droplets.values())
       destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
     this.droplets.clear();
+    this.limits?.cgroups.removeAll();
+    this.limits?.lxcfs.stop();
     this.save();
     rmSync(LOCK, { force: true });
   }
@@ -229,9 +289,15 @@ export class Fleet {
           ? input.vpc_uuid
           : "5a4981aa-9653-4bd1-bef5-d6bff52042e4",
     };
+    const limits = this.limits && {
+      cgroupProcs: this.limits.cgroups.create(droplet.id, limitsFor(size)),
+      procDir: this.limits.lxcfs.procDir,
+    };
     this.droplets.set(droplet.id, droplet);
+    this.startAction(droplet, "create");
     const hostKey = hostKeyFromUserData(userData) ?? generateHostKey();
     droplet.pid = bootHost({
+      limits,
       id: droplet.id,
       name,
       ip: droplet.ip,
@@ -267,6 +333,7 @@ export class Fleet {
     if (!droplet)
       throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
     destroyHost(droplet.id, droplet.pid, this.hostDir(droplet.id));
+    this.limits?.cgroups.remove(id);
     this.droplets.delete(id);
     this.rulesets.delete(id);
     for (const firewall of this.firewalls.values())
@@ -274,6 +341,109 @@ export class Fleet {
     this.save();
     this.enforceFirewalls();
     this.balancersFollow(id);
+  }
+
+  /**
+   * POST /v2/droplets/:id/actions. `resize` is the one the emulator carries out: the droplet's
+   * cgroup limits change in place, so a running droplet sees its new CPUs and memory at once
+   * (DigitalOcean powers it off first; the emulator has no power cycle to offer).
+   */
+  act(id: number, body: unknown): DropletAction {
+    const droplet = this.droplets.get(id);
+    if (!droplet)
+      throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+    const input = body && typeof body === "object" ? (body as Record<string, unknown>) : {};
+    if (input.type !== "resize")
+      throw new ApiFault(
+        422,
+        "unprocessable_entity",
+        typeof input.type === "string" && input.type
+          ? `${input.type} is not an action the emulator carries out; it does resize`
+          : "Type can't be blank",
+      );
+    const size = SIZES.find((s) => s.slug === input.size);
+    if (!size)
+      throw new ApiFault(
+        422,
+        "unprocessable_entity",
+        "You specified an invalid size for Droplet resize.",
+      );
+    if (input.disk !== undefined && typeof input.disk !== "boolean")
+      throw new ApiFault(422, "unprocessable_entity", "Disk must be true or false.");
+    const disk = droplet.disk ?? (SIZES.find((s) => s.slug === droplet.size) as Size).disk;
+    if (size.disk < disk)
+      throw new ApiFault(
+        422,
+        "unprocessable_entity",
+        `The size ${size.slug} has a ${size.disk} GB disk, smaller than this Droplet's ${disk} GB; a disk cannot shrink.`,
+      );
+    if (this.pendingAction(id))
+      throw new ApiFault(422, "unprocessable_entity", "Droplet already has a pending event.");
+    const action = this.startAction(droplet, "resize");
+    setTimeout(() => {
+      if (!this.droplets.has(id)) return this.finishAction(id, "resize", "errored");
+      try {
+        this.limits?.cgroups.apply(id, limitsFor(size));
+      } catch (error) {
+        console.error(`emulator: resize of ${droplet.name} failed: ${(error as Error).message}`);
+        return this.finishAction(id, "resize", "errored");
+      }
+      droplet.size = size.slug;
+      droplet.disk = input.disk === true ? size.disk : disk;
+      this.save();
+      this.finishAction(id, "resize", "completed");
+    }, RESIZE_MS);
+    return action;
+  }
+
+  /** GET /v2/actions/:id, or /v2/droplets/:droplet/actions/:id with the droplet given. */
+  getAction(id: number, droplet?: number): DropletAction {
+    const action = this.actions.get(id);
+    if (!action || (droplet !== undefined && action.resource_id !== droplet))
+      throw new ApiFault(404, "not_found", "The resource you were accessing could not be found.");
+    return action;
+  }
+
+  /** GET /v2/droplets/:id/actions, newest first. */
+  listActions(droplet: number): DropletAction[] {
+    this.get(droplet);
+    return [...this.actions.values()].filter((a) => a.resource_id === droplet).reverse();
+  }
+
+  /** The action a droplet's creation started, for the link POST /v2/droplets answers. */
+  createActionOf(droplet: number): DropletAction | undefined {
+    return [...this.actions.values()].find((a) => a.resource_id === droplet && a.type === "create");
+  }
+
+  private startAction(droplet: DropletRecord, type: string): DropletAction {
+    const action: DropletAction = {
+      id: this.nextAction++,
+      status: "in-progress",
+      type,
+      started_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      completed_at: null,
+      resource_id: droplet.id,
+      resource_type: "droplet",
+      region: regionView(droplet.region),
+      region_slug: droplet.region,
+    };
+    this.actions.set(action.id, action);
+    return action;
+  }
+
+  private finishAction(droplet: number, type: string, status: "completed" | "errored"): void {
+    for (const action of this.actions.values()) {
+      if (action.resource_id !== droplet || action.type !== type) continue;
+      if (action.status !== "in-progress") continue;
+      action.status = status;
+      action.completed_at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    }
+  }
+
+  private pendingAction(droplet: number): boolean {
+    return [...this.actions.values()].some(
+      (a) => a.resource_id === droplet && a.status === "in-progress" && a.type !== "create",
+    );
   }
 
   createFirewall(body: unknown): Firewall {
@@ -480,7 +650,7 @@ export class Fleet {
       name: droplet.name,
       memory: size.memory,
       vcpus: size.vcpus,
-      disk: size.disk,
+      disk: droplet.disk ?? size.disk,
       locked: false,
       status: droplet.status,
       created_at: droplet.created_at,
@@ -497,13 +667,7 @@ export class Fleet {
       size: { ...size, available: true, regions: Object.keys(REGIONS), transfer: 1 },
       size_slug: droplet.size,
       networks: { v4: active ? [address("public"), address("private")] : [], v6: [] },
-      region: {
-        slug: droplet.region,
-        name: REGIONS[droplet.region],
-        available: true,
-        features: ["private_networking"],
-        sizes: SIZES.map((s) => s.slug),
-      },
+      region: regionView(droplet.region),
       tags: droplet.tags,
       volume_ids: [],
       vpc_uuid: droplet.vpc_uuid,
@@ -521,6 +685,7 @@ export class Fleet {
         });
         socket.end();
         droplet.status = "active";
+        this.finishAction(droplet.id, "create", "completed");
         this.save();
         return;
       } catch {
@@ -566,6 +731,16 @@ function claimMachine() {
     }
   }
   writeFileSync(LOCK, String(process.pid));
+}
+
+function regionView(slug: string) {
+  return {
+    slug,
+    name: REGIONS[slug],
+    available: true,
+    features: ["private_networking"],
+    sizes: SIZES.map((s) => s.slug),
+  };
 }
 
 function fingerprintOf(publicKey: string): string | undefined {

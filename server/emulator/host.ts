@@ -1,6 +1,7 @@
 import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../shared/proc.ts";
+import { LXCFS_PROC_FILES } from "./limits.ts";
 
 /**
  * The emulated droplets' two networks, as on DigitalOcean: a public one (eth0) and the VPC's
@@ -24,6 +25,8 @@ export interface HostSpec {
   authorizedKeys: string[];
   /** where this host's private directories live */
   dir: string;
+  /** its limits by size: the cgroups its first process joins, and LXCFS's /proc files */
+  limits?: { cgroupProcs: string[]; procDir: string };
 }
 
 export const namespaceOf = (id: number) => `dsemu-${id}`;
@@ -109,8 +112,20 @@ export function bootHost(spec: HostSpec): number {
     public: { ip: spec.ip, veth: vethOf(spec.id, "public") },
     private: { ip: spec.privateIp, veth: vethOf(spec.id, "private") },
   });
+  // the host's first process joins its cgroups before it becomes the host, so all of it is in them
+  const joinCgroups = spec.limits
+    ? [
+        "sh",
+        "-c",
+        'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"',
+        "sh",
+        ...spec.limits.cgroupProcs,
+        "--",
+      ]
+    : [];
   const child = Bun.spawn(
     [
+      ...joinCgroups,
       "ip",
       "netns",
       "exec",
@@ -204,11 +219,19 @@ function prepareFiles(spec: HostSpec) {
       "",
     ].join("\n"),
   );
+  // before /run is covered: LXCFS's files are under it
+  const ownProc = spec.limits
+    ? [
+        ...LXCFS_PROC_FILES.map((f) => `mount --bind ${spec.limits?.procDir}/${f} /proc/${f}`),
+        `if [ -e ${spec.limits.procDir}/../sys/devices/system/cpu/online ]; then mount --bind ${spec.limits.procDir}/../sys/devices/system/cpu/online /sys/devices/system/cpu/online; fi`,
+      ].join("\n")
+    : "# no limits: this machine's /proc";
   writeFileSync(
     join(dir, "init.sh"),
     `#!/bin/bash
-# PID 1 of an emulated droplet: private directories, its own name, its own sshd.
+# PID 1 of an emulated droplet: its own /proc figures, private directories, its own name and sshd.
 set -e
+${ownProc}
 mount -t tmpfs tmpfs /run
 mkdir -p /run/sshd /run/dropship
 mount --bind ${dir}/etc /etc

@@ -57,6 +57,7 @@ await serverMain(
       throw new Error(`cannot prepare the droplet network: ${(error as Error).message}`);
     }
     await fleet.startDns((line) => console.log(`dropship-emulator: ${line}`));
+    await fleet.startLimits((line) => console.log(`dropship-emulator: ${line}`));
     const baseUrl = `http://127.0.0.1:${port}`;
     const app = createApi(fleet, { token: env.token, ratePerMinute, baseUrl });
     app.listen({ port, hostname: "127.0.0.1" });

@@ -155,6 +155,39 @@ export class DigitalOcean {
     return toDroplet(response.data.droplet);
   }
 
+  /**
+   * Resizes a droplet (`POST /v2/droplets/:id/actions`, type resize): its CPUs and memory, and
+   * its disk too with `disk` (which cannot be undone). Answers once the action has completed.
+   */
+  async resizeDroplet(
+    droplet: Pick<Droplet, "id" | "name">,
+    size: string,
+    options: { disk?: boolean; timeoutMs?: number; pollMs?: number } = {},
+  ): Promise<Droplet> {
+    const response = await this.call(`resize droplet ${droplet.name} to ${size}`, () =>
+      this.api.droplet.resizeDroplet({ droplet_id: droplet.id, size, disk: options.disk }),
+    );
+    const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+    for (let action = response.data.action; ; ) {
+      if (action.status === "completed") return this.getDroplet(droplet.id, droplet.name);
+      if (action.status === "errored" || Date.now() > deadline)
+        throw new CloudError(
+          `resize droplet ${droplet.name} to ${size}`,
+          undefined,
+          undefined,
+          action.status === "errored"
+            ? `action ${action.id} errored; the droplet keeps its size (see its actions in the control panel)`
+            : `action ${action.id} still ${action.status}; it may yet finish — look in the control panel`,
+        );
+      await Bun.sleep(options.pollMs ?? 2_000);
+      action = (
+        await this.call(`read action ${action.id}`, () =>
+          this.api.action.getAction({ action_id: action.id }),
+        )
+      ).data.action;
+    }
+  }
+
   /** Every droplet with the tag, across pages. */
   async listByTag(tag: string): Promise<Droplet[]> {
     const out: Droplet[] = [];

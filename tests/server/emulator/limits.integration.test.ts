@@ -1,0 +1,288 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { cgroupPath, placesFrom } from "../../../server/emulator/limits.ts";
+import { LXCFS_DIR, lxcfsMounted } from "../../../server/emulator/lxcfs.ts";
+import { parseCpu } from "../../../server/monitor/procfs.ts";
+import { DigitalOcean, type Droplet } from "../../../server/shared/cloud/digitalocean.ts";
+import { hostKeyUserData, makeHostKey } from "../../../server/shared/cloud/hostkeys.ts";
+import { Ssh } from "../../../server/shared/ssh.ts";
+import { startEmulator, userKey } from "../../helpers/emulator.ts";
+
+const ROOT = resolve(import.meta.dir, "../../..");
+const emulator = await startEmulator();
+const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
+const account = userKey();
+const key = await provider.ensureSshKey("limits", account.publicKey);
+
+/** The emulator's cgroups sit under this process's own (the test started it). */
+const places = placesFrom(
+  readFileSync("/proc/mounts", "utf8"),
+  readFileSync("/proc/self/cgroup", "utf8"),
+);
+if (typeof places === "string") throw new Error(`this machine cannot limit droplets: ${places}`);
+const cgroupOf = (controller: "cpu" | "memory" | "pids", id: number) =>
+  cgroupPath(places[controller].mount, places[controller].base, id);
+
+interface Host {
+  droplet: Droplet;
+  ssh: Ssh;
+}
+
+async function boot(name: string, size: string): Promise<Host> {
+  const hostKey = makeHostKey(name);
+  const created = await provider.createDroplet({
+    name,
+    region: "nyc3",
+    size,
+    image: "debian-12-x64",
+    sshKeys: [key.id],
+    tags: ["limits"],
+    userData: hostKeyUserData(hostKey),
+  });
+  const droplet = await provider.waitActive(created, 15_000, 50);
+  const ssh = await Ssh.connect({
+    host: droplet.ip as string,
+    privateKey: account.privateKey,
+    hostPublicKey: hostKey.publicKey,
+  });
+  return { droplet, ssh };
+}
+
+const memTotalKb = async (host: Host) =>
+  Number(/^MemTotal:\s+(\d+) kB/m.exec(await host.ssh.check("cat /proc/meminfo"))?.[1]);
+const processors = async (host: Host) =>
+  (await host.ssh.check("cat /proc/cpuinfo")).split("\n").filter((l) => l.startsWith("processor"))
+    .length;
+const busyShare = (before: string, after: string) => {
+  const [a, b] = [parseCpu(before), parseCpu(after)];
+  return (b.busy - a.busy) / (b.total - a.total);
+};
+
+test("the emulator says at start that droplets are limited by size", () => {
+  expect(emulator.started).toContain("droplets limited by size");
+  expect(lxcfsMounted()).toBe(true);
+});
+
+describe("two droplets of one size", () => {
+  const hosts: Host[] = [];
+
+  test("each see about their size's memory and CPUs, not the machine's", async () => {
+    hosts.push(
+      await boot("small-1", "s-1vcpu-512mb-10gb"),
+      await boot("small-2", "s-1vcpu-512mb-10gb"),
+    );
+    for (const host of hosts) {
+      expect(await memTotalKb(host)).toBe(512 * 1024);
+      expect(await processors(host)).toBe(1);
+      // free and the like read the same file: everything on the droplet sees its size
+      expect(await host.ssh.check("free -m | awk '/^Mem:/ {print $2}'")).toBe("512\n");
+    }
+    const [first] = hosts;
+    expect(
+      readFileSync(
+        join(cgroupOf("memory", first?.droplet.id ?? 0), "memory.limit_in_bytes"),
+        "utf8",
+      ).trim(),
+    ).toBe(String(512 * 1024 * 1024));
+    expect(
+      readFileSync(
+        join(cgroupOf("cpu", first?.droplet.id ?? 0), "cpu.cfs_quota_us"),
+        "utf8",
+      ).trim(),
+    ).toBe("100000");
+    expect(
+      readFileSync(join(cgroupOf("pids", first?.droplet.id ?? 0), "pids.max"), "utf8").trim(),
+    ).toBe("1024");
+  }, 60_000);
+
+  test("a busy loop on one shows in its own /proc/stat and not in its neighbour's", async () => {
+    const [busy, quiet] = hosts as [Host, Host];
+    const before = [
+      await busy.ssh.check("head -1 /proc/stat"),
+      await quiet.ssh.check("head -1 /proc/stat"),
+    ];
+    await busy.ssh.check("timeout 3 sh -c 'while :; do :; done' || true");
+    const after = [
+      await busy.ssh.check("head -1 /proc/stat"),
+      await quiet.ssh.check("head -1 /proc/stat"),
+    ];
+    const busyCpu = busyShare(before[0] as string, after[0] as string);
+    const quietCpu = busyShare(before[1] as string, after[1] as string);
+    // its one vCPU was all taken; the machine has two cores, so the neighbour saw it not at all
+    expect(busyCpu).toBeGreaterThan(0.8);
+    expect(quietCpu).toBeLessThan(0.2);
+  }, 30_000);
+
+  test("a process allocating past the droplet's memory is killed there alone, and the monitor raises the memory alert", async () => {
+    const [full, neighbour] = hosts as [Host, Host];
+    // the neighbour's process outlives what happens next door
+    await neighbour.ssh.check(
+      "nohup sleep 600 < /dev/null > /dev/null 2>&1 & echo $! > /srv/sleeper",
+    );
+    await full.ssh.check(
+      "redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --logfile /srv/redis.log",
+    );
+    await full.ssh.check(
+      [
+        "cd /srv;",
+        "REDIS_URL=redis://127.0.0.1:6379 DROPSHIP_ROLE=production PORT=9100 HOST=127.0.0.1",
+        "DROPSHIP_MONITOR_MEM=60 DROPSHIP_MONITOR_FOR=1s DROPSHIP_MONITOR_INTERVAL=500ms",
+        `nohup ${process.execPath} ${ROOT}/server/monitor/main.ts < /dev/null > /srv/monitor.log 2>&1 &`,
+      ].join(" "),
+    );
+    await until(
+      async () => (await full.ssh.exec("curl -sf http://127.0.0.1:9100/healthz")).code === 0,
+      15_000,
+      "the monitor",
+    );
+    // up to ~75% of 512 MB, held while the monitor looks, then on past the limit
+    const hog = [
+      "import time",
+      "held = [b'x' * (8 << 20) for _ in range(48)]",
+      "time.sleep(8)",
+      "while True: held.append(b'x' * (8 << 20))",
+    ].join("\n");
+    await full.ssh.check(`echo ${Buffer.from(hog).toString("base64")} | base64 -d > /srv/hog.py`);
+    await full.ssh.check(
+      "nohup sh -c 'python3 /srv/hog.py > /srv/hog.log 2>&1; echo $? > /srv/hog.exit' < /dev/null > /dev/null 2>&1 &",
+    );
+    await until(
+      async () =>
+        /dropship_alert_firing\{[^}]*alert="[^"]*memory/.test(
+          await full.ssh.check("curl -s http://127.0.0.1:9100/metrics"),
+        ),
+      20_000,
+      "the memory alert",
+    );
+    await until(
+      async () => (await full.ssh.exec("cat /srv/hog.exit")).code === 0,
+      30_000,
+      "the hog's end",
+    );
+    // killed by the kernel's OOM killer (SIGKILL: 128 + 9), in this droplet's cgroup only
+    expect((await full.ssh.check("cat /srv/hog.exit")).trim()).toBe("137");
+    const oom = readFileSync(
+      join(cgroupOf("memory", full.droplet.id), "memory.oom_control"),
+      "utf8",
+    );
+    expect(Number(/oom_kill (\d+)/.exec(oom)?.[1])).toBeGreaterThan(0);
+    expect((await full.ssh.exec("curl -sf http://127.0.0.1:9100/healthz")).code).toBe(0);
+    expect((await neighbour.ssh.exec("kill -0 $(cat /srv/sleeper)")).code).toBe(0);
+    const neighbourOom = readFileSync(
+      join(cgroupOf("memory", neighbour.droplet.id), "memory.oom_control"),
+      "utf8",
+    );
+    expect(neighbourOom).toMatch(/oom_kill 0/);
+    expect(await full.ssh.check("cat /srv/monitor.log")).toMatch(/firing: .*memory/);
+  }, 90_000);
+
+  test("resize changes what the droplet sees, at once; the disk stays unless asked", async () => {
+    const [, host] = hosts as [Host, Host];
+    const resized = await provider.resizeDroplet(host.droplet, "s-2vcpu-2gb", { pollMs: 100 });
+    expect(resized.size).toBe("s-2vcpu-2gb");
+    expect(await memTotalKb(host)).toBe(2048 * 1024);
+    expect(await processors(host)).toBe(2);
+    const view = await api(`/droplets/${host.droplet.id}`);
+    expect(view.droplet).toMatchObject({
+      memory: 2048,
+      vcpus: 2,
+      disk: 10,
+      size_slug: "s-2vcpu-2gb",
+    });
+    const actions = await api(`/droplets/${host.droplet.id}/actions`);
+    expect(actions.actions[0]).toMatchObject({
+      type: "resize",
+      status: "completed",
+      resource_id: host.droplet.id,
+      resource_type: "droplet",
+      region_slug: "nyc3",
+    });
+    expect(actions.actions.map((a: { type: string }) => a.type)).toEqual(["resize", "create"]);
+    const one = await api(`/actions/${actions.actions[0].id}`);
+    expect(one.action.completed_at).toMatch(/Z$/);
+    // and back down: CPU and memory can shrink again when the disk was not grown
+    await provider.resizeDroplet(host.droplet, "s-1vcpu-1gb", { pollMs: 100 });
+    expect(await memTotalKb(host)).toBe(1024 * 1024);
+    expect(await processors(host)).toBe(1);
+  }, 30_000);
+
+  test("a bad resize is refused as the API refuses it, and changes nothing", async () => {
+    const [, host] = hosts as [Host, Host];
+    const id = host.droplet.id;
+    const post = (body: unknown) => apiRaw(`/droplets/${id}/actions`, body);
+    const wrongSize = await post({ type: "resize", size: "s-64vcpu-1tb" });
+    expect(wrongSize.status).toBe(422);
+    expect(((await wrongSize.json()) as { message: string }).message).toBe(
+      "You specified an invalid size for Droplet resize.",
+    );
+    expect((await post({ type: "reboot" })).status).toBe(422);
+    expect(
+      (await apiRaw("/droplets/1/actions", { type: "resize", size: "s-1vcpu-1gb" })).status,
+    ).toBe(404);
+    // a grown disk cannot shrink: after disk: true to 60 GB, a 25 GB size is refused
+    await provider.resizeDroplet(host.droplet, "s-2vcpu-2gb", { disk: true, pollMs: 100 });
+    const shrink = await post({ type: "resize", size: "s-1vcpu-1gb" });
+    expect(shrink.status).toBe(422);
+    expect(((await shrink.json()) as { message: string }).message).toContain(
+      "a disk cannot shrink",
+    );
+    expect((await api(`/droplets/${id}`)).droplet).toMatchObject({
+      size_slug: "s-2vcpu-2gb",
+      disk: 60,
+    });
+    expect(await memTotalKb(host)).toBe(2048 * 1024);
+  }, 30_000);
+
+  test("deleting a droplet removes its cgroups", async () => {
+    const [first] = hosts as [Host];
+    first.ssh.close();
+    const dirs = (["cpu", "memory", "pids"] as const).map((c) => cgroupOf(c, first.droplet.id));
+    expect(dirs.every(existsSync)).toBe(true);
+    await provider.deleteDroplet(first.droplet.id);
+    expect(dirs.some(existsSync)).toBe(false);
+  }, 30_000);
+
+  test("a stopped emulator leaves no cgroup, LXCFS mount or process behind", async () => {
+    for (const host of hosts.slice(1)) host.ssh.close();
+    const folders = (["cpu", "memory", "pids"] as const).map((c) => join(cgroupOf(c, 0), ".."));
+    expect(folders.every(existsSync)).toBe(true);
+    expect(await emulator.stop()).toBe(0);
+    expect(folders.filter(existsSync)).toEqual([]);
+    expect(lxcfsMounted()).toBe(false);
+    expect(existsSync(LXCFS_DIR)).toBe(false);
+    const lxcfsProcesses = readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(LXCFS_DIR);
+        } catch {
+          return false;
+        }
+      });
+    expect(lxcfsProcesses).toEqual([]);
+  }, 30_000);
+});
+
+async function apiRaw(path: string, body?: unknown): Promise<Response> {
+  return fetch(`${emulator.apiUrl}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { authorization: `Bearer ${emulator.token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the API's JSON, read by the test's expectations
+async function api(path: string): Promise<any> {
+  const response = await apiRaw(path);
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(200);
+  }
+}
