@@ -8,6 +8,7 @@ import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
 import { formatUsers, tokenHash } from "../server/shared/users.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
+import { demoAutoscale, readEmulatorLimits } from "./lib/demo-autoscale.ts";
 import { startEmulatorDaemon } from "./lib/emulator.ts";
 import { pebbleRoot, preparePebble, untilPebbleAnswers } from "./lib/pebble.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
@@ -119,6 +120,11 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
     record,
   );
   const provider = new DigitalOcean({ token: apiToken, apiUrl });
+  const limitsFile = join(RUN, "emulator", "limits.json");
+  const autoscale = demoAutoscale(
+    readEmulatorLimits(existsSync(limitsFile) ? readFileSync(limitsFile, "utf8") : undefined),
+  );
+  process.stdout.write(`\n  ${autoscale.note}`);
 
   // HTTPS as on a real account: the domain in the account's DNS (answered by the emulator's
   // DNS server), certificates over ACME from Let's Encrypt's test CA, which validates through
@@ -146,15 +152,15 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
   const redisPassword = crypto.randomUUID().replaceAll("-", "");
   const configFile = join(RUN, "dropship.yml");
   // The demo's pushes run the unit tests (the full suite starts emulators of its own). The
-  // autoscaler is off: the droplets share this machine's CPU, so a build would look like load;
-  // bun run scale works against the demo. Self-healing is on, with a demo-sized silence; with
-  // --ha the proxies trust the load balancer's X-Forwarded-For from the emulator's VPC.
+  // autoscaler is on where droplets have their own CPU (demoAutoscale). Self-healing is on, with
+  // a demo-sized silence; with --ha the proxies trust the load balancer's X-Forwarded-For from
+  // the emulator's VPC.
   writeFileSync(
     configFile,
     [
       "name: demo",
       `roles: { proxy: { count: ${ha ? 2 : 1} }, redis: { count: ${ha ? 2 : 1} }, production: { count: 2 }, staging: { count: 1 } }`,
-      "autoscale: { enabled: false, min: 2, max: 3 }",
+      ...autoscale.config,
       "heal: { after: 30s }",
       "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit }, health_timeout: 30s }",
       `gitops: { repo: ${JSON.stringify(gitopsDir)} }`,

@@ -238,7 +238,9 @@ async function maybeKeepFleet(configFile: string, redisUrl: string, paths: Local
     ...(mailer ? { notify: (mail: Mail) => mailer.send(mail) } : {}),
   };
   const breaker = breakerFor(deps);
-  const scaler = scaling ? startAutoscaler(deps, 10_000, breaker) : undefined;
+  // looked at twice within autoscale/for, so a breach is acted on soon after it has lasted
+  const tickMs = Math.min(10_000, Math.max(1_000, config.autoscale.for / 2));
+  const scaler = scaling ? startAutoscaler(deps, tickMs, breaker) : undefined;
   const healer = healing ? startHealer(deps, breaker, 5_000) : undefined;
   if (scaler)
     console.log(

@@ -1,0 +1,94 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
+import { loadPlan, parseEnvFile, percentile } from "./lib/load.ts";
+
+const SPEC = {
+  verb: "load",
+  usage: ["load [DURATION] [--connections N]"],
+  about: `Sends visitors' requests to the running demo for DURATION (default 60s, at most 10m)
+over N connections (default 32, at most 256), to its site over HTTPS through the public
+entry, and nowhere else: the address is read from the demo's own settings
+(.dropship/demo.env) and must be on the emulator's public network. The proxy droplet runs
+hot, the autoscaler adds a production droplet (the dashboard and the GitOps log show it),
+and removes it again once the load is over. Prints requests a second every 5 s and a summary.`,
+  options: {
+    connections: { type: "string", value: "N", description: "requests in flight at once (32)" },
+  },
+  positionals: 1,
+} satisfies VerbSpec;
+
+const ROOT = resolve(import.meta.dir, "..");
+/** the emulator's public network: a demo's entry is always on it */
+const EMULATOR_PUBLIC = /^10\.77\.\d{1,3}\.\d{1,3}$/;
+
+await runVerb(SPEC, async ({ values, positionals }) => {
+  const plan = loadPlan(positionals[0], values.connections as string | undefined);
+  if (typeof plan === "string") throw new ArgumentError(plan);
+  const envFile = join(
+    resolve(process.env.DROPSHIP_DEMO_DIR ?? join(ROOT, ".dropship")),
+    "demo.env",
+  );
+  if (!existsSync(envFile))
+    throw new UsageError(
+      `no demo is running (${envFile} is not there); start one with bun run demo`,
+    );
+  const demo = parseEnvFile(readFileSync(envFile, "utf8"));
+  const entry = URL.canParse(demo.PROXY_URL ?? "")
+    ? new URL(demo.PROXY_URL as string).hostname
+    : "";
+  if (!EMULATOR_PUBLIC.test(entry) || !demo.DROPSHIP_DOMAIN || !demo.DROPSHIP_CA_FILE)
+    throw new UsageError(
+      `${envFile} does not name a demo entry on the emulator's network (PROXY_URL ${demo.PROXY_URL ?? "unset"}); start the demo again`,
+    );
+  const ca = readFileSync(demo.DROPSHIP_CA_FILE, "utf8");
+  const domain = demo.DROPSHIP_DOMAIN;
+  const url = `https://${entry}/`;
+  console.log(
+    `load: ${plan.connections} connections to https://${domain}/ at ${entry} for ${plan.durationMs / 1000} s`,
+  );
+
+  const started = performance.now();
+  const end = started + plan.durationMs;
+  const latencies: number[] = [];
+  let done = 0;
+  let failed = 0;
+  let lastFailure = "";
+  const visitor = async () => {
+    while (performance.now() < end) {
+      const sent = performance.now();
+      try {
+        const response = await fetch(url, {
+          headers: { host: domain },
+          tls: { ca, serverName: domain },
+          signal: AbortSignal.timeout(10_000),
+        });
+        await response.arrayBuffer();
+        if (response.status >= 500) {
+          failed++;
+          lastFailure = `HTTP ${response.status}`;
+        }
+      } catch (error) {
+        failed++;
+        lastFailure = (error as Error).message;
+      }
+      done++;
+      latencies.push(performance.now() - sent);
+    }
+  };
+  let reported = 0;
+  const ticker = setInterval(() => {
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `load: ${seconds.toFixed(0)} s, ${((done - reported) / 5).toFixed(0)} req/s, ${failed} failed so far`,
+    );
+    reported = done;
+  }, 5_000);
+  await Promise.all(Array.from({ length: plan.connections }, visitor));
+  clearInterval(ticker);
+  latencies.sort((a, b) => a - b);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `load: done — ${done} requests in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(0)} req/s), ${failed} failed${failed ? ` (last: ${lastFailure})` : ""}; latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+  );
+});
