@@ -5,8 +5,8 @@ export type EmulatorLimits = { limited: true } | { limited: false; why: string }
  * The demo's autoscaler, from whether droplets have their own CPU: on, with thresholds a
  * demo reaches in a minute of `bun run load`, when each droplet sees only its own load; off,
  * and why, when every droplet sees the whole machine (a build would look like load).
- * A hot proxy gets 2 minutes before it is an alert, so the load scales out without first
- * cutting the canary off.
+ * A hot proxy or staging host gets 2 minutes before it is an alert, so a minute of load scales
+ * out without cutting the canary off (their alerts do).
  */
 export function demoAutoscale(limits: EmulatorLimits): { config: string[]; note: string } {
   if (!limits.limited)
@@ -16,10 +16,10 @@ export function demoAutoscale(limits: EmulatorLimits): { config: string[]; note:
     };
   return {
     config: [
-      "autoscale: { enabled: true, metric: proxy_cpu, up_above: 50, down_below: 20, for: 10s, cooldown: 30s, min: 2, max: 3 }",
-      "monitor: { roles: { proxy: { for: 2m } } }",
+      "autoscale: { enabled: true, metric: proxy_cpu, up_above: 40, down_below: 15, for: 10s, cooldown: 20s, min: 2, max: 3 }",
+      "monitor: { roles: { proxy: { for: 2m }, staging: { for: 2m } } }",
     ],
-    note: "autoscaler on, demo-sized: proxy CPU above 50% for 10 s adds a production droplet (3 at most), below 20% for 10 s removes it, 30 s apart; try bun run load 60s",
+    note: "autoscaler on, demo-sized: proxy CPU above 40% for 10 s adds a production droplet (3 at most), below 15% for 10 s removes it, 20 s apart; try bun run load 60s",
   };
 }
 

@@ -197,6 +197,38 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(history).toMatch(
       /^deploy staging: \w{12} from staging by demo\ndeploy production: \w{12} from master by demo\nsetup: created demo-proxy-1, demo-redis-1, demo-production-1, demo-production-2, demo-staging-1\n$/,
     );
+
+    // each droplet has its own CPU, so the autoscaler is on: a bounded load through the entry
+    // makes the proxy droplet hot, a production droplet is added with a commit and serves, and
+    // once the load is over it is removed with another
+    expect(up.out).toContain("autoscaler on, demo-sized");
+    const gitLog = () =>
+      Bun.spawnSync(["git", "-C", settings.GITOPS_REPO as string, "log", "--format=%s"])
+        .stdout.toString()
+        .split("\n");
+    const load = Bun.spawn([process.execPath, join(ROOT, "scripts/load.ts"), "30s"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", DROPSHIP_DEMO_DIR: dir },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const added = await within(150_000, "a scale-out commit", () =>
+      gitLog().find((line) => line.startsWith("scale out: proxy_cpu")),
+    );
+    expect(added).toMatch(/^scale out: proxy_cpu \d+ > 40 for \d+s — added demo-production-3 /);
+    const loaded = await new Response(load.stdout).text();
+    expect(await load.exited).toBe(0);
+    // not one visitor failed while the droplet was added and put in the rotation
+    expect(loaded).toMatch(/load: done — \d+ requests in [\d.]+ s \(\d+ req\/s\), 0 failed;/);
+    const serving = run("scripts/status.ts", [], settings).out;
+    expect(serving).toMatch(
+      /demo-production-3\s+production\s+10\.78\.\d+\.\d+\s+\w{12}\s+in rotation\s+healthy/,
+    );
+    const removed = await within(120_000, "a scale-in commit", () =>
+      gitLog().find((line) => line.startsWith("scale in: proxy_cpu")),
+    );
+    expect(removed).toMatch(/^scale in: proxy_cpu \d+ < 15 for \d+s — removed demo-production-3 /);
+    expect(namespaces()).toHaveLength(5);
   } finally {
     const down = run("scripts/demo.ts", ["--down"], env);
     expect(down.out).toContain("no droplet left");
@@ -204,7 +236,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
   for (const pid of pids) expect(isAlive(pid)).toBe(false);
   expect(namespaces()).toEqual([]);
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
-}, 240_000);
+}, 480_000);
 
 test("demo --ha in the foreground: two proxies behind a load balancer, Redis with Sentinel, dead droplets replaced, Ctrl-C tears it all down", async () => {
   const dir = tempDir("dropship-demo-fg-");
@@ -353,3 +385,14 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
   expect(balancerNamespaces()).toEqual([]);
   expect(existsSync(join(dir, "demo"))).toBe(false);
 }, 420_000);
+
+/** Polls until `found` answers something, at most `timeoutMs`. */
+async function within<T>(timeoutMs: number, what: string, found: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = found();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s`);
+    await Bun.sleep(500);
+  }
+}
