@@ -41,7 +41,7 @@ function options(args: string[]): { port: number; ratePerMinute: number } {
 
 await serverMain(
   "dropship-emulator",
-  "a local DigitalOcean API (v2, the calls dropship makes; --port 7070, --rate-limit 250 a minute) whose droplets are real hosts on this machine: a network namespace each, with a public address on 10.77.0.0/16, a private one on 10.78.0.0/16 (the VPC; this machine is in it, as the control host) and its own sshd. On start it removes what an earlier run left, on stop every droplet. Needs Linux and root",
+  "a local DigitalOcean API (v2, the calls dropship makes; --port 7070, --rate-limit 250 a minute) whose droplets are real hosts on this machine: a network namespace each, with a public address on 10.77.0.0/16, a private one on 10.78.0.0/16 (the VPC; this machine is in it, as the control host) and its own sshd, limited to its size (CPU quota, memory, processes; cgroup v1) and shown its own /proc figures (LXCFS), where the machine allows. On start it removes what an earlier run left, on stop every droplet. Needs Linux and root",
   SPEC,
   async () => {
     const env = readEnv(SPEC);
