@@ -1,4 +1,4 @@
-import { availableParallelism, hostname } from "node:os";
+import { availableParallelism, cpus, hostname } from "node:os";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { ADMIN_PORT, host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
@@ -74,7 +74,12 @@ await serverMain(
       WORKER === undefined ? console.log(`dropship-proxy: ${line}`) : undefined,
     );
     if (WORKER !== undefined) return runWorker(env, config, Number(WORKER));
-    const count = workerCount(env.workers ?? config.proxy.workers, availableParallelism());
+    // the CPUs it may run on, and those /proc says it has: a droplet's vCPUs, also where a CPU
+    // quota is shown through LXCFS (the emulator's droplets) while every core is allowed
+    const count = workerCount(
+      env.workers ?? config.proxy.workers,
+      Math.min(availableParallelism(), cpus().length || Number.POSITIVE_INFINITY),
+    );
     return count > 1 ? runSupervisor(env, config, count) : runSingle(env, config);
   },
 );
