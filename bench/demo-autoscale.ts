@@ -60,6 +60,7 @@ try {
     // past the cooldown the last round's scale-in started
     if (round > 1) await Bun.sleep(25_000);
     const before = commits().length;
+    const known = new Set(["demo-production-1", "demo-production-2"]);
     const loadStart = Date.now();
     const load = Bun.spawn([process.execPath, join(ROOT, "scripts/load.ts"), loadFor], {
       cwd: ROOT,
@@ -70,7 +71,6 @@ try {
     let peakProxyCpu = 0;
     let trigger: number | undefined;
     let serving: number | undefined;
-    let added: string | undefined;
     while (serving === undefined && Date.now() - loadStart < 300_000) {
       await Bun.sleep(250);
       const lines = readFileSync(receiverLog, "utf8").split("\n");
@@ -81,18 +81,16 @@ try {
         peakProxyCpu = Math.max(peakProxyCpu, Number(cpu[1]));
         if (trigger === undefined && / scale out: /.test(line)) trigger = at;
       }
-      const out = commits()
-        .slice(0, commits().length - before)
-        .find((c) => c.subject.startsWith("scale out"));
-      added ??= out && /added (\S+)/.exec(out.subject)?.[1];
-      if (!added) continue;
-      // a new visitor lands on production hosts in turn: the new one answers within a few
+      if (trigger === undefined) continue;
+      // new visitors land on the production hosts in turn: a host that was not there before
+      // answers within a few once it is in the rotation (before or after its commit)
       for (let i = 0; i < 12 && serving === undefined; i++) {
         const response = await fetch(`https://${entry}/`, {
           headers: { host: "shop.test" },
           tls: { ca, serverName: "shop.test" },
         }).catch(() => undefined);
-        if ((await response?.text())?.includes(`on ${added}`)) serving = Date.now();
+        const host = /on (demo-production-\d+)/.exec((await response?.text()) ?? "")?.[1];
+        if (host && !known.has(host)) serving = Date.now();
       }
     }
     const loaded = await new Response(load.stdout).text();
