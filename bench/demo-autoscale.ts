@@ -11,19 +11,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnvFile } from "../scripts/lib/load.ts";
-import { cleanup, median, ROOT, workDir } from "./lib.ts";
+import { cleanup, demoRunner, median, ROOT, workDir } from "./lib.ts";
 
 const rounds = Number(process.argv[2] ?? 2);
 const loadFor = process.argv[3] ?? "40s";
 const demoDir = join(workDir, "demo");
-const env = { ...process.env, DROPSHIP_DEMO_DIR: demoDir };
-const demo = (args: string[]) =>
-  Bun.spawnSync([process.execPath, join(ROOT, "scripts/demo.ts"), ...args], {
-    cwd: ROOT,
-    env,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+const { demo, env } = demoRunner(demoDir);
 
 interface Round {
   triggerMs: number;

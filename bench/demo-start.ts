@@ -6,17 +6,10 @@
  *   bun bench/demo-start.ts [rounds=3]
  */
 import { join } from "node:path";
-import { cleanup, median, ROOT, workDir } from "./lib.ts";
+import { cleanup, demoRunner, median, workDir } from "./lib.ts";
 
 const rounds = Number(process.argv[2] ?? 3);
-const env = { ...process.env, DROPSHIP_DEMO_DIR: join(workDir, "demo") };
-const demo = (args: string[]) =>
-  Bun.spawnSync([process.execPath, join(ROOT, "scripts/demo.ts"), ...args], {
-    cwd: ROOT,
-    env,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+const { demo } = demoRunner(join(workDir, "demo"));
 try {
   const totals: number[] = [];
   const steps = new Map<string, number[]>();

@@ -12,23 +12,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
+import { parseEnvFile } from "../scripts/lib/load.ts";
 import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 import { findPrimary } from "../server/shared/state/sentinel.ts";
 import { parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
-import { cleanup, median, ROOT, workDir } from "./lib.ts";
+import { cleanup, demoRunner, median, workDir } from "./lib.ts";
 
 const rounds = Number(process.argv[2] ?? 3);
 const clients = Number(process.argv[3] ?? 8);
 const roles = (process.argv[4] ?? "proxy,production,redis").split(",");
 const demoDir = join(workDir, "demo");
-const demo = (args: string[]) =>
-  Bun.spawnSync([process.execPath, join(ROOT, "scripts/demo.ts"), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DROPSHIP_DEMO_DIR: demoDir },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+const { demo } = demoRunner(demoDir);
 
 interface Round {
   role: string;
@@ -47,15 +42,7 @@ interface Round {
 try {
   const up = demo(["--ha", "--detach"]);
   if (up.exitCode !== 0) throw new Error(`the demo did not come up:\n${up.stdout}${up.stderr}`);
-  const env = Object.fromEntries(
-    readFileSync(join(demoDir, "demo.env"), "utf8")
-      .trim()
-      .split("\n")
-      .map((line) => [
-        line.slice(0, line.indexOf("=")),
-        line.slice(line.indexOf("=") + 1).replace(/^'(.*)'$/, "$1"),
-      ]),
-  ) as Record<string, string>;
+  const env = parseEnvFile(readFileSync(join(demoDir, "demo.env"), "utf8"));
   const entry = new URL(env.PROXY_URL as string).hostname;
   const ca = readFileSync(env.DROPSHIP_CA_FILE as string, "utf8");
   const api = env.DIGITALOCEAN_API_URL as string;

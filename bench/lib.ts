@@ -11,6 +11,19 @@ const dir = mkdtempSync(join(tmpdir(), "dropship-bench-"));
 /** Scratch space for this run's logs and configs, removed by cleanup(). */
 export const workDir = dir;
 
+/** `scripts/demo.ts` with its state in `dir`, each call run to completion. */
+export function demoRunner(dir: string) {
+  const env = { ...process.env, DROPSHIP_DEMO_DIR: dir };
+  const demo = (args: string[]) =>
+    Bun.spawnSync([process.execPath, join(ROOT, "scripts/demo.ts"), ...args], {
+      cwd: ROOT,
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+  return { demo, env };
+}
+
 /** Remembers a process this run started, so cleanup() stops it. */
 export function trackPid(pid: number) {
   pids.push(pid);

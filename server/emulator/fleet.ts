@@ -238,13 +238,7 @@ export class Fleet {
         "Name Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -)",
       );
     }
-    const size = SIZES.find((s) => s.slug === input.size);
-    if (!size)
-      throw new ApiFault(
-        422,
-        "unprocessable_entity",
-        "You specified an invalid size for Droplet creation.",
-      );
+    const size = knownSize(input.size, "creation");
     const region = typeof input.region === "string" ? input.region : "nyc3";
     if (!(region in REGIONS))
       throw new ApiFault(
@@ -361,13 +355,7 @@ export class Fleet {
           ? `${input.type} is not an action the emulator carries out; it does resize`
           : "Type can't be blank",
       );
-    const size = SIZES.find((s) => s.slug === input.size);
-    if (!size)
-      throw new ApiFault(
-        422,
-        "unprocessable_entity",
-        "You specified an invalid size for Droplet resize.",
-      );
+    const size = knownSize(input.size, "resize");
     if (input.disk !== undefined && typeof input.disk !== "boolean")
       throw new ApiFault(422, "unprocessable_entity", "Disk must be true or false.");
     const disk = droplet.disk ?? (SIZES.find((s) => s.slug === droplet.size) as Size).disk;
@@ -731,6 +719,18 @@ function claimMachine() {
     }
   }
   writeFileSync(LOCK, String(process.pid));
+}
+
+/** A size the API offers, or its 422 for this call. */
+function knownSize(slug: unknown, call: "creation" | "resize"): Size {
+  const size = SIZES.find((s) => s.slug === slug);
+  if (!size)
+    throw new ApiFault(
+      422,
+      "unprocessable_entity",
+      `You specified an invalid size for Droplet ${call}.`,
+    );
+  return size;
 }
 
 function regionView(slug: string) {
