@@ -157,7 +157,8 @@ export class Fleet {
   async startLimits(say: (line: string) => void): Promise<void> {
     const cgroups = Cgroups.detect();
     const unlimited = typeof cgroups === "string" ? cgroups : Lxcfs.missing();
-    if (typeof cgroups !== "string") cgroups.removeAll(); // an earlier emulator's, killed
+    // an earlier emulator's, if it was killed (the folders too: a droplet's creation makes them)
+    if (typeof cgroups !== "string") cgroups.removeAll();
     let why = unlimited;
     if (typeof cgroups !== "string" && !unlimited) {
       const lxcfs = new Lxcfs();

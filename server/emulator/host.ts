@@ -117,7 +117,7 @@ export function bootHost(spec: HostSpec): number {
     ? [
         "sh",
         "-c",
-        'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"',
+        'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; exec "$@"',
         "sh",
         ...spec.limits.cgroupProcs,
         "--",
