@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   CONTROLLERS,
   type Controller,
+  cgroupFolder,
   cgroupPath,
   type Limits,
   limitFiles,
@@ -63,22 +64,13 @@ export class Cgroups {
       writeFileSync(join(this.dirOf(controller, id), file), value);
   }
 
-  /** What a droplet's cgroups say about it, for tests and the resize check. */
-  read(id: number, controller: Controller, file: string): string {
-    return readFileSync(join(this.dirOf(controller, id), file), "utf8").trim();
-  }
-
-  exists(id: number): boolean {
-    return CONTROLLERS.some((c) => existsSync(this.dirOf(c, id)));
-  }
-
   /** Removes a droplet's cgroups, killing what still runs in them (a host just killed). */
   remove(id: number): void {
     for (const controller of CONTROLLERS) removeCgroup(this.dirOf(controller, id));
   }
 
   /** Droplet cgroups that are here, by id (an earlier emulator's, or this one's). */
-  ids(): number[] {
+  private ids(): number[] {
     const ids = new Set<number>();
     for (const controller of CONTROLLERS) {
       const folder = this.folderOf(controller);
@@ -95,10 +87,10 @@ export class Cgroups {
     for (const controller of CONTROLLERS) removeCgroup(this.folderOf(controller));
   }
 
-  /** The emulator's folder in one hierarchy (where tests look for leftovers). */
-  folderOf(controller: Controller): string {
+  /** The emulator's folder in one hierarchy. */
+  private folderOf(controller: Controller): string {
     const { mount, base } = this.places[controller];
-    return join(cgroupPath(mount, base, 0), "..");
+    return cgroupFolder(mount, base);
   }
 
   private dirOf(controller: Controller, id: number): string {

@@ -67,9 +67,14 @@ export function parseProcCgroup(text: string): Partial<Record<string, string>> {
   return paths;
 }
 
-/** Where a droplet's cgroup is in one controller's hierarchy, under the emulator's own. */
+/** The folder of the droplets' cgroups in one controller's hierarchy, under the emulator's own. */
+export function cgroupFolder(mount: string, base: string): string {
+  return `${mount}${base === "/" ? "" : base}/${CGROUP_FOLDER}`;
+}
+
+/** Where a droplet's cgroup is in one controller's hierarchy. */
 export function cgroupPath(mount: string, base: string, id: number): string {
-  return `${mount}${base === "/" ? "" : base}/${CGROUP_FOLDER}/${id}`;
+  return `${cgroupFolder(mount, base)}/${id}`;
 }
 
 /**

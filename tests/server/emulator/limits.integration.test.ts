@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { cgroupPath, placesFrom } from "../../../server/emulator/limits.ts";
+import { cgroupFolder, cgroupPath, placesFrom } from "../../../server/emulator/limits.ts";
 import { LXCFS_DIR, lxcfsMounted } from "../../../server/emulator/lxcfs.ts";
 import { parseCpu } from "../../../server/monitor/procfs.ts";
 import { DigitalOcean, type Droplet } from "../../../server/shared/cloud/digitalocean.ts";
@@ -245,7 +245,9 @@ describe("two droplets of one size", () => {
 
   test("a stopped emulator leaves no cgroup, LXCFS mount or process behind", async () => {
     for (const host of hosts.slice(1)) host.ssh.close();
-    const folders = (["cpu", "memory", "pids"] as const).map((c) => join(cgroupOf(c, 0), ".."));
+    const folders = (["cpu", "memory", "pids"] as const).map((c) =>
+      cgroupFolder(places[c].mount, places[c].base),
+    );
     expect(folders.every(existsSync)).toBe(true);
     expect(await emulator.stop()).toBe(0);
     expect(folders.filter(existsSync)).toEqual([]);
