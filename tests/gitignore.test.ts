@@ -18,7 +18,13 @@ const ignored = (path: string) =>
 test("a lock file a push needs is never ignored; secrets and local state are", () => {
   for (const lock of ["bun.lock", "bun.lockb", "package-lock.json"])
     expect(ignored(lock)).toBe(false);
-  for (const local of [".env", ".env.production", ".dropship/fleet.env", "node_modules/x"]) {
+  for (const local of [
+    ".env",
+    ".env.production",
+    ".dropship/fleet.env",
+    "node_modules/x",
+    ".e1600f8a777ea8cd-00000000.bun-build",
+  ]) {
     expect(ignored(local)).toBe(true);
   }
 });
