@@ -200,13 +200,14 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
 
     // each droplet has its own CPU, so the autoscaler is on: a bounded load through the entry
     // makes the proxy droplet hot, a production droplet is added with a commit and serves, and
-    // once the load is over it is removed with another
+    // once the load is over it is removed with another (the decision comes 15–25 s into the
+    // load: the monitor's 5 s interval, the 10 s window, a 5 s tick)
     expect(up.out).toContain("autoscaler on, demo-sized");
     const gitLog = () =>
       Bun.spawnSync(["git", "-C", settings.GITOPS_REPO as string, "log", "--format=%s"])
         .stdout.toString()
         .split("\n");
-    const load = Bun.spawn([process.execPath, join(ROOT, "scripts/load.ts"), "30s"], {
+    const load = Bun.spawn([process.execPath, join(ROOT, "scripts/load.ts"), "40s"], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", DROPSHIP_DEMO_DIR: dir },
       stdout: "pipe",
