@@ -234,6 +234,36 @@ describe("two droplets of one size", () => {
     expect(await memTotalKb(host)).toBe(2048 * 1024);
   }, 30_000);
 
+  test("a resize to less memory than the droplet uses errors, and the droplet keeps its size", async () => {
+    const [host] = hosts as [Host];
+    await provider.resizeDroplet(host.droplet, "s-1vcpu-1gb", { pollMs: 100 });
+    // 640 MB held, more than the 512 MB size it is then asked to shrink to
+    const hold = "import time\nheld = [b'x' * (8 << 20) for _ in range(80)]\ntime.sleep(60)";
+    await host.ssh.check(`echo ${Buffer.from(hold).toString("base64")} | base64 -d > /srv/hold.py`);
+    await host.ssh.check(
+      "nohup python3 /srv/hold.py < /dev/null > /dev/null 2>&1 & echo $! > /srv/hold.pid",
+    );
+    await until(
+      async () =>
+        Number(
+          readFileSync(join(cgroupOf("memory", host.droplet.id), "memory.usage_in_bytes"), "utf8"),
+        ) >
+        640 * 1024 * 1024,
+      15_000,
+      "640 MB in use",
+    );
+    await expect(
+      provider.resizeDroplet(host.droplet, "s-1vcpu-512mb-10gb", { pollMs: 100 }),
+    ).rejects.toThrow("errored; the droplet keeps its size");
+    expect((await api(`/droplets/${host.droplet.id}`)).droplet).toMatchObject({
+      size_slug: "s-1vcpu-1gb",
+      memory: 1024,
+    });
+    expect(await memTotalKb(host)).toBe(1024 * 1024);
+    expect((await host.ssh.exec("kill -0 $(cat /srv/hold.pid)")).code).toBe(0);
+    await host.ssh.exec("kill $(cat /srv/hold.pid)");
+  }, 60_000);
+
   test("deleting a droplet removes its cgroups", async () => {
     const [first] = hosts as [Host];
     first.ssh.close();
