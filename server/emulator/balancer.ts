@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../shared/proc.ts";
 import { REGIONS } from "./catalog.ts";
-import { ApiFault } from "./fault.ts";
+import { ApiFault, apiTime } from "./fault.ts";
 import { addNamespace, removeNamespace } from "./host.ts";
 import {
   checkLoadBalancerBody,
@@ -194,7 +194,7 @@ export class Balancers {
     const record: BalancerRecord = {
       id: crypto.randomUUID(),
       status: "new",
-      created_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      created_at: apiTime(),
       ...settings,
     };
     const balancer = new Balancer(n, ip, privateIp, this.dirOf(n));

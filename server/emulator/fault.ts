@@ -8,3 +8,6 @@ export class ApiFault extends Error {
     super(message);
   }
 }
+
+/** Now as the API writes times: ISO 8601 in UTC, whole seconds. */
+export const apiTime = (): string => new Date().toISOString().replace(/\.\d+Z$/, "Z");

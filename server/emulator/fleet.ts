@@ -16,7 +16,7 @@ import {
   type DomainRecord,
   zoneFile,
 } from "./domains.ts";
-import { ApiFault } from "./fault.ts";
+import { ApiFault, apiTime } from "./fault.ts";
 import {
   checkDropletIds,
   checkFirewallBody,
@@ -278,7 +278,7 @@ export class Fleet {
       tags,
       ...this.allocateAddresses(),
       status: "new",
-      created_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      created_at: apiTime(),
       vpc_uuid:
         typeof input.vpc_uuid === "string"
           ? input.vpc_uuid
@@ -289,7 +289,7 @@ export class Fleet {
       procDir: this.limits.lxcfs.procDir,
     };
     this.droplets.set(droplet.id, droplet);
-    this.startAction(droplet, "create");
+    const creation = this.startAction(droplet, "create");
     const hostKey = hostKeyFromUserData(userData) ?? generateHostKey();
     droplet.pid = bootHost({
       limits,
@@ -305,7 +305,7 @@ export class Fleet {
     // a new host has no table yet: nft runs only when a firewall applies to it
     this.rulesets.set(droplet.id, rulesetFor(droplet, [], []));
     this.enforceFirewalls();
-    void this.markActiveWhenListening(droplet);
+    void this.markActiveWhenListening(droplet, creation);
     this.balancersFollow();
     return this.view(droplet);
   }
@@ -370,17 +370,17 @@ export class Fleet {
       throw new ApiFault(422, "unprocessable_entity", "Droplet already has a pending event.");
     const action = this.startAction(droplet, "resize");
     setTimeout(() => {
-      if (!this.droplets.has(id)) return this.finishAction(id, "resize", "errored");
+      if (!this.droplets.has(id)) return this.finishAction(action, "errored");
       try {
         this.limits?.cgroups.apply(id, limitsFor(size));
       } catch (error) {
         console.error(`emulator: resize of ${droplet.name} failed: ${(error as Error).message}`);
-        return this.finishAction(id, "resize", "errored");
+        return this.finishAction(action, "errored");
       }
       droplet.size = size.slug;
       droplet.disk = input.disk === true ? size.disk : disk;
       this.save();
-      this.finishAction(id, "resize", "completed");
+      this.finishAction(action, "completed");
     }, RESIZE_MS);
     return action;
   }
@@ -409,7 +409,7 @@ export class Fleet {
       id: this.nextAction++,
       status: "in-progress",
       type,
-      started_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      started_at: apiTime(),
       completed_at: null,
       resource_id: droplet.id,
       resource_type: "droplet",
@@ -420,13 +420,9 @@ export class Fleet {
     return action;
   }
 
-  private finishAction(droplet: number, type: string, status: "completed" | "errored"): void {
-    for (const action of this.actions.values()) {
-      if (action.resource_id !== droplet || action.type !== type) continue;
-      if (action.status !== "in-progress") continue;
-      action.status = status;
-      action.completed_at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-    }
+  private finishAction(action: DropletAction, status: "completed" | "errored"): void {
+    action.status = status;
+    action.completed_at = apiTime();
   }
 
   private pendingAction(droplet: number): boolean {
@@ -441,7 +437,7 @@ export class Fleet {
     const firewall: Firewall = {
       id: crypto.randomUUID(),
       status: "succeeded",
-      created_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      created_at: apiTime(),
       pending_changes: [],
       ...checked.value,
     };
@@ -663,7 +659,7 @@ export class Fleet {
     };
   }
 
-  private async markActiveWhenListening(droplet: DropletRecord) {
+  private async markActiveWhenListening(droplet: DropletRecord, creation: DropletAction) {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && this.droplets.has(droplet.id)) {
       try {
@@ -674,7 +670,7 @@ export class Fleet {
         });
         socket.end();
         droplet.status = "active";
-        this.finishAction(droplet.id, "create", "completed");
+        this.finishAction(creation, "completed");
         this.save();
         return;
       } catch {

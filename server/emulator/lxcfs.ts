@@ -59,12 +59,7 @@ export class Lxcfs {
   stop(): void {
     const child = this.process;
     this.process = undefined;
-    if (child && child.exitCode === null) {
-      child.kill("SIGTERM");
-      const deadline = Date.now() + 3_000;
-      while (isAlive(child.pid) && Date.now() < deadline) Bun.sleepSync(20);
-      if (isAlive(child.pid)) child.kill("SIGKILL");
-    }
+    if (child && child.exitCode === null) stopProcess(child.pid);
     unmount();
   }
 }
@@ -80,13 +75,17 @@ export function lxcfsMounted(): boolean {
 function clearLeftover(): void {
   if (existsSync(PIDFILE)) {
     const pid = Number(readFileSync(PIDFILE, "utf8").trim());
-    if (pid > 0 && isAlive(pid) && commandOf(pid).includes("lxcfs")) {
-      process.kill(pid, "SIGTERM");
-      const deadline = Date.now() + 3_000;
-      while (isAlive(pid) && Date.now() < deadline) Bun.sleepSync(20);
-    }
+    if (pid > 0 && isAlive(pid) && commandOf(pid).includes("lxcfs")) stopProcess(pid);
   }
   unmount();
+}
+
+/** SIGTERM (LXCFS unmounts and exits, ~1.5 s), SIGKILL after 3 s. */
+function stopProcess(pid: number): void {
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + 3_000;
+  while (isAlive(pid) && Date.now() < deadline) Bun.sleepSync(20);
+  if (isAlive(pid)) process.kill(pid, "SIGKILL");
 }
 
 function unmount(): void {
