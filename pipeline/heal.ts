@@ -133,8 +133,9 @@ let resetting: Promise<unknown> = Promise.resolve();
 /**
  * A Redis or proxy host ran a Sentinel: every Sentinel forgets the dead one (and a dead
  * replica), so the majority a failover needs counts only Sentinels that exist. In the
- * background, one Sentinel at a time, 30 s apart, and only while the primary is healthy (see
- * resetSentinels); until then the dead one is merely counted. Where Redis has no replica there
+ * background, one Sentinel at a time, each once the one before has found the others again (30 s
+ * apart at most), and only while the primary is healthy (see resetSentinels); until then the
+ * dead one is merely counted. Where Redis has no replica there
  * are no Sentinels.
  */
 function forgetTheDead(deps: ScaleDeps, victim: FleetHostRecord): void {

@@ -6,7 +6,8 @@ import { InventoryRepo } from "../../gitops/repo.ts";
 import { isAlive } from "../../server/shared/proc.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
-import { findPrimary } from "../../server/shared/state/sentinel.ts";
+import { findPrimary, livePeers } from "../../server/shared/state/sentinel.ts";
+import { SENTINEL_PORT, sentinelHosts } from "../../server/shared/state/sentinel-fleet.ts";
 import { parseSentinelUrl } from "../../server/shared/state/sentinel-url.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
@@ -348,6 +349,18 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
     expect(await (await deleteDroplet(proxies[1] as FleetHostRecord))()).toBe(
       "heal: replaced demo-proxy-2 (gone from the cloud API) with demo-proxy-3",
     );
+    // one droplet at a time: the next is lost once the fleet is whole again — the new proxy's
+    // Sentinel known to all, the dead one's forgotten by all (heal resets them one by one)
+    const target = parseSentinelUrl(redisUrl);
+    target.sentinels = sentinelHosts((await repo.read()).hosts).map((h) => ({
+      host: h.address,
+      port: SENTINEL_PORT,
+    }));
+    const whole = async () =>
+      (await Promise.all(target.sentinels.map((s) => livePeers(s, target)))).every(
+        (p) => p?.down === 0 && p.sentinels === target.sentinels.length - 1 && p.replicas === 1,
+      );
+    await within(120_000, "a whole set of Sentinels", async () => (await whole()) || undefined);
     const acknowledged = Array.from({ length: 10 }, (_, i) => `ha-${i}`);
     for (const name of acknowledged)
       await changeFlag(control, name, { enabled: true, rollout: 100 }, "test", "create");
@@ -394,10 +407,14 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
 }, 600_000);
 
 /** Polls until `found` answers something, at most `timeoutMs`. */
-async function within<T>(timeoutMs: number, what: string, found: () => T | undefined): Promise<T> {
+async function within<T>(
+  timeoutMs: number,
+  what: string,
+  found: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = found();
+    const value = await found();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s`);
     await Bun.sleep(500);

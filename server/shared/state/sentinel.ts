@@ -162,8 +162,8 @@ async function primaryHealthy(
 /**
  * Every Sentinel forgets the replicas and Sentinels it knew and finds the live ones again (so
  * a dead one stops counting toward the majority a failover needs), the way Redis's
- * documentation says to remove a Sentinel: one at a time, `spacingMs` apart so each has found
- * the others again before the next forgets, and only while the primary is healthy — a
+ * documentation says to remove a Sentinel: one at a time, each having found the others again
+ * before the next forgets (at most `spacingMs` apart), and only while the primary is healthy — a
  * Sentinel reset during a failover forgets the replica it would promote. Answers what did not
  * go as planned; a Sentinel that does not answer is skipped.
  */
@@ -172,7 +172,7 @@ export async function resetSentinels(
   options: { spacingMs: number; waitMs: number },
 ): Promise<string[]> {
   const faults: string[] = [];
-  for (const [i, sentinel] of target.sentinels.entries()) {
+  for (const sentinel of target.sentinels) {
     const deadline = Date.now() + options.waitMs;
     while (!(await primaryHealthy(sentinel, target)) && Date.now() < deadline)
       await Bun.sleep(1000);
@@ -180,10 +180,55 @@ export async function resetSentinels(
       faults.push(`${sentinel.host}:${sentinel.port} does not see a healthy primary; not reset`);
       continue;
     }
-    await askSentinel(sentinel, target.sentinelPassword, ["SENTINEL", "RESET", target.name]).catch(
-      (error) => faults.push(`${sentinel.host}:${sentinel.port}: ${(error as Error).message}`),
-    );
-    if (i < target.sentinels.length - 1) await Bun.sleep(options.spacingMs);
+    const before = await livePeers(sentinel, target);
+    const reset = await askSentinel(sentinel, target.sentinelPassword, [
+      "SENTINEL",
+      "RESET",
+      target.name,
+    ]).catch((error) => {
+      faults.push(`${sentinel.host}:${sentinel.port}: ${(error as Error).message}`);
+      return undefined;
+    });
+    if (reset === undefined) continue;
+    // the next forgets only once this one knows again every live Sentinel (hello messages, every
+    // 2 s) and replica (the primary's INFO, every 10 s) it knew, or after spacingMs, Redis's
+    // advice, at most; the last too, so that the Sentinels are whole when this returns
+    const until = Date.now() + options.spacingMs;
+    while (Date.now() < until) {
+      const now = await livePeers(sentinel, target);
+      if (now && before && now.sentinels >= before.sentinels && now.replicas >= before.replicas)
+        break;
+      await Bun.sleep(500);
+    }
   }
   return faults;
+}
+
+/**
+ * How many Sentinels and replicas this Sentinel knows and does not think down, and how many it
+ * still lists as down (a dead one it has not been reset to forget).
+ */
+export async function livePeers(
+  sentinel: { host: string; port: number },
+  target: SentinelTarget,
+): Promise<{ sentinels: number; replicas: number; down: number } | undefined> {
+  let down = 0;
+  const count = async (what: "SENTINELS" | "REPLICAS") => {
+    const reply = await askSentinel(sentinel, target.sentinelPassword, [
+      "SENTINEL",
+      what,
+      target.name,
+    ]).catch(() => undefined);
+    if (!Array.isArray(reply)) return undefined;
+    const flags = reply
+      .filter((entry) => Array.isArray(entry))
+      .map((entry) => String(entry[entry.indexOf("flags") + 1] ?? ""));
+    const live = flags.filter((f) => !/s_down|o_down|disconnected/.test(f)).length;
+    down += flags.length - live;
+    return live;
+  };
+  const [sentinels, replicas] = [await count("SENTINELS"), await count("REPLICAS")];
+  return sentinels === undefined || replicas === undefined
+    ? undefined
+    : { sentinels, replicas, down };
 }

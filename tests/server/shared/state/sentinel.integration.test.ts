@@ -8,7 +8,12 @@ import { aclFile, redisPasswordFor, redisUrls } from "../../../../server/shared/
 import { changeFlag, listFlags } from "../../../../server/shared/state/flags.ts";
 import { KEYS } from "../../../../server/shared/state/keys.ts";
 import { connectRedis, whenReady } from "../../../../server/shared/state/redis.ts";
-import { findPrimary, sentinelView } from "../../../../server/shared/state/sentinel.ts";
+import {
+  findPrimary,
+  livePeers,
+  resetSentinels,
+  sentinelView,
+} from "../../../../server/shared/state/sentinel.ts";
 import { type SentinelTarget, sentinelUrl } from "../../../../server/shared/state/sentinel-url.ts";
 import { freePort } from "../../../helpers/ports.ts";
 import { track, waitForLine } from "../../../helpers/processes.ts";
@@ -168,6 +173,23 @@ test("a replica that does not confirm in time: the change says it is not safe ye
     replica.kill("SIGCONT");
   }
 }, 20_000);
+
+test("a Sentinel lost for good is forgotten by the others, who still know each other and the replica", async () => {
+  const extra = await sentinel("sentinel-extra", freePort(), primaryPort);
+  const peers = () => Promise.all(target.sentinels.map((s) => livePeers(s, target)));
+  // hello messages make the fourth known to the three (every 2 s)
+  for (let i = 0; i < 60 && !(await peers()).every((p) => p?.sentinels === 3); i++)
+    await Bun.sleep(250);
+  expect(await peers()).toEqual(Array(3).fill({ sentinels: 3, replicas: 1, down: 0 }));
+  extra.kill("SIGKILL");
+  await extra.exited;
+  // still listed, as down once down-after-milliseconds (3 s) has passed
+  for (let i = 0; i < 40 && !(await peers()).every((p) => p?.down === 1); i++) await Bun.sleep(250);
+  expect(await peers()).toEqual(Array(3).fill({ sentinels: 2, replicas: 1, down: 1 }));
+  expect(await resetSentinels(target, { spacingMs: 30_000, waitMs: 10_000 })).toEqual([]);
+  // each, the last included, found the others and the replica again before it returned
+  expect(await peers()).toEqual(Array(3).fill({ sentinels: 2, replicas: 1, down: 0 }));
+}, 60_000);
 
 test("the primary lost: a failover within seconds, no acknowledged change lost, clients follow", async () => {
   const monitor = nativeRedis(redisUrls(controlUrl, hosts)["monitor-shop-production-1"] as string);
