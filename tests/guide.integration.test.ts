@@ -96,7 +96,7 @@ test("docs/digitalocean.md takes a fresh clone to a deployed fleet, verbatim", a
   afterAll(async () => {
     receiver.kill("SIGTERM");
     await receiver.exited;
-  });
+  }, 30_000);
   const started = await waitForLine(receiver.stdout, /autoscaler o/, 30_000, "the receiver");
   expect(started).toContain(`dropship-receiver: config: ${config}\n`);
   expect(started).toContain("autoscaler on (proxy_cpu, 2–3 hosts)");

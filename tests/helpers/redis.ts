@@ -79,7 +79,7 @@ export async function startRedis(
   afterAll(async () => {
     await stop();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 30_000);
   return server;
 }
 

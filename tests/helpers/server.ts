@@ -57,9 +57,11 @@ export async function startServer(
     child.kill("SIGTERM");
     return child.exited;
   };
+  // a server may take a while to stop on a busy machine (the emulator deletes its droplets):
+  // more than the 5 s a hook gets by default
   afterAll(async () => {
     if (child.exitCode === null) await stop();
-  });
+  }, 60_000);
   return {
     url: `http://127.0.0.1:${port}`,
     port,
