@@ -144,6 +144,10 @@ export async function forward(
   while (member) {
     tried.add(member.backend.id);
     member.inFlight++;
+    // Bun's idle timer keeps running while the visitor waits for the backend, and fires on
+    // 4-second ticks: a short idle_timeout could cut a visitor off mid-request. Off until the
+    // answer starts (response_timeout bounds the wait), then on again, whatever the outcome.
+    server.timeout(request, 0);
     const exchange = deps.client.send(member.origin, { method, target: path, head, body });
     const wait = new AnswerWait(deps.deadlines, exchange, request);
     let upstream: UpstreamAnswer;
@@ -181,6 +185,7 @@ export async function forward(
       continue;
     } finally {
       wait.done();
+      server.timeout(request, settings.idleTimeoutS);
     }
     member.inFlight--;
     record(deps, track, member.backend.id, upstream.status, started, visitor);
