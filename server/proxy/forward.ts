@@ -145,7 +145,7 @@ export async function forward(
     tried.add(member.backend.id);
     member.inFlight++;
     // Bun's idle timer keeps running while the visitor waits for the backend, and fires on
-    // 4-second ticks: a short idle_timeout could cut a visitor off mid-request. Off until the
+    // ticks of seconds: a short idle_timeout could cut a visitor off mid-request. Off until the
     // answer starts (response_timeout bounds the wait), then on again, whatever the outcome.
     server.timeout(request, 0);
     const exchange = deps.client.send(member.origin, { method, target: path, head, body });
