@@ -212,23 +212,24 @@ export async function livePeers(
   sentinel: { host: string; port: number },
   target: SentinelTarget,
 ): Promise<{ sentinels: number; replicas: number; down: number } | undefined> {
-  let down = 0;
-  const count = async (what: "SENTINELS" | "REPLICAS") => {
+  const flagsOf = async (what: "SENTINELS" | "REPLICAS") => {
     const reply = await askSentinel(sentinel, target.sentinelPassword, [
       "SENTINEL",
       what,
       target.name,
     ]).catch(() => undefined);
     if (!Array.isArray(reply)) return undefined;
-    const flags = reply
+    return reply
       .filter((entry) => Array.isArray(entry))
       .map((entry) => String(entry[entry.indexOf("flags") + 1] ?? ""));
-    const live = flags.filter((f) => !/s_down|o_down|disconnected/.test(f)).length;
-    down += flags.length - live;
-    return live;
   };
-  const [sentinels, replicas] = [await count("SENTINELS"), await count("REPLICAS")];
-  return sentinels === undefined || replicas === undefined
-    ? undefined
-    : { sentinels, replicas, down };
+  const [sentinels, replicas] = [await flagsOf("SENTINELS"), await flagsOf("REPLICAS")];
+  if (!sentinels || !replicas) return undefined;
+  const isDown = (flags: string) => /s_down|o_down|disconnected/.test(flags);
+  const live = (all: string[]) => all.filter((flags) => !isDown(flags)).length;
+  return {
+    sentinels: live(sentinels),
+    replicas: live(replicas),
+    down: [...sentinels, ...replicas].filter(isDown).length,
+  };
 }
