@@ -1,6 +1,8 @@
+import type { Server } from "bun";
 import { connectRedis } from "../shared/state/redis.ts";
 import type { Core } from "./core.ts";
 import { type ForwardDeps, forward, refuse } from "./forward.ts";
+import { ProxyProtocolFront } from "./front.ts";
 import { publicReserved, reservedPath } from "./reserved.ts";
 import { closing, HttpsListener, plainHttpAnswer, type Retiring } from "./tls.ts";
 import { isWebSocketUpgrade, openTunnel, type Tunnel } from "./websocket.ts";
@@ -8,26 +10,51 @@ import { isWebSocketUpgrade, openTunnel, type Tunnel } from "./websocket.ts";
 /**
  * The visitors' side: HTTP on `port`, and with TLS on, HTTPS on `httpsPort` (plain HTTP then
  * answers ACME challenges and redirects). Every listener uses reusePort, so that several
- * workers, or the next release during an upgrade, share the ports.
+ * workers, or the next release during an upgrade, share the ports. With proxy.proxy_protocol,
+ * a PROXY protocol front holds each public port and the Bun.serve listeners sit behind it on
+ * the loopback address (Bun.serve cannot read the protocol); the visitor's address is then
+ * the one the load balancer's header gave.
  */
 export async function startPublic(core: Core) {
   const { env, admin, peers, tunnels, certificates, idleTimeoutS } = core;
+  const proxied = core.config.proxy.proxy_protocol;
+  const bindHost = proxied ? "127.0.0.1" : env.host;
+  const fronts: ProxyProtocolFront[] = [];
+  /** A front on this public port for the listener `behind` names, when the protocol is on. */
+  const frontFor = (port: number, behind: () => number | undefined) => {
+    if (!proxied) return undefined;
+    const front = new ProxyProtocolFront({
+      hostname: env.host,
+      port,
+      innerPort: behind,
+      isTrusted: core.deps.settings.isTrusted,
+      log: (line) => core.log.line(line),
+    });
+    fronts.push(front);
+    return front;
+  };
+  const peerOf = (server: Server<unknown>, request: Request, front?: ProxyProtocolFront) => {
+    const ip = server.requestIP(request);
+    if (!ip) return "unknown";
+    return front?.sourceOf(ip.port) ?? ip.address;
+  };
   /** The app's listener: plain HTTP, or HTTPS with these certificates. */
   const appListener = (
     port: number,
     listenerDeps: ForwardDeps,
+    front: () => ProxyProtocolFront | undefined,
     tls?: Bun.TLSOptions[],
     retiring?: Retiring,
   ) =>
     Bun.serve<Tunnel>({
       port,
-      hostname: env.host,
+      hostname: bindHost,
       reusePort: true,
       idleTimeout: idleTimeoutS,
       ...(tls ? { tls } : {}),
       websocket: { ...tunnels.handlers, idleTimeout: idleTimeoutS },
       fetch(request, server) {
-        const peer = server.requestIP(request)?.address ?? "unknown";
+        const peer = peerOf(server, request, front());
         // Bun builds `url` anew on each read: read it once
         const url = request.url;
         const reserved = reservedPath(url);
@@ -42,34 +69,46 @@ export async function startPublic(core: Core) {
         return forward(request, url, server, peer, listenerDeps);
       },
     });
-  const https = new HttpsListener(env.httpsPort, (port, tls, retiring) =>
-    appListener(port, core.httpsDeps, tls, retiring),
+  // behind a front, each listener takes a loopback port of its own, and keeps it across new
+  // certificates (HttpsListener binds its next listener to the port the first one got)
+  let httpsFront: ProxyProtocolFront | undefined;
+  const https = new HttpsListener(proxied ? 0 : env.httpsPort, (port, tls, retiring) =>
+    appListener(port, core.httpsDeps, () => httpsFront, tls, retiring),
   );
   if (core.tlsOn) {
     https.use(certificates.current());
     certificates.onChange(() => https.use(certificates.current()));
+    httpsFront = frontFor(env.httpsPort, () => https.listeningPort);
   }
+  let plainFront: ProxyProtocolFront | undefined;
+  const plainPort = proxied ? 0 : env.port;
   const server = core.tlsOn
     ? Bun.serve({
-        port: env.port,
-        hostname: env.host,
+        port: plainPort,
+        hostname: bindHost,
         reusePort: true,
         idleTimeout: idleTimeoutS,
         fetch: (request, plain) => {
-          peers.set(request, plain.requestIP(request)?.address ?? "unknown");
+          peers.set(request, peerOf(plain, request, plainFront));
           return plainHttpAnswer(
             request,
             core.redis,
-            () => https.listeningPort ?? env.httpsPort,
+            () => httpsFront?.port ?? https.listeningPort ?? env.httpsPort,
             (health) => publicReserved("/_dropship/healthz", health, admin),
           );
         },
       })
-    : appListener(env.port, core.deps);
+    : appListener(plainPort, core.deps, () => plainFront);
+  plainFront = frontFor(env.port, () => server.port);
   return {
-    port: server.port as number,
-    https,
-    stop: () => Promise.all([server.stop(), https.stop()]),
+    port: plainFront?.port ?? (server.port as number),
+    /** the public HTTPS port, once there is a certificate to serve */
+    httpsPort: () =>
+      https.listeningPort === undefined ? undefined : (httpsFront?.port ?? https.listeningPort),
+    stop: () => {
+      for (const front of fronts) front.stop();
+      return Promise.all([server.stop(), https.stop()]);
+    },
   };
 }
 

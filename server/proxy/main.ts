@@ -144,7 +144,7 @@ async function runSingle(env: ProxyEnv, config: Config) {
   const publicSide = await startPublic(core);
   const admin = startAdmin(core);
   const stopDuties = hostDuties(core, window, publicSide.port);
-  listeningLine(core, publicSide.port, publicSide.https.listeningPort, admin.listeningPort);
+  listeningLine(core, publicSide.port, publicSide.httpsPort(), admin.listeningPort);
   onShutdown(async () => {
     await Promise.all([publicSide.stop(), admin.stop()]);
     subscriber?.disconnect();

@@ -39,6 +39,8 @@ export interface LoadBalancerRequest {
     target_port: number;
     tls_passthrough?: boolean;
   }[];
+  /** every rule's connections start with a PROXY protocol header naming the visitor */
+  enable_proxy_protocol?: boolean;
   health_check: {
     protocol: string;
     port: number;

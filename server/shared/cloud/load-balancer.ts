@@ -11,7 +11,8 @@ export const PROXY_HEALTH_PATH = "/_dropship/healthz";
  * passed through on 443, so the certificates stay with the proxies and ACME's HTTP-01 reaches
  * any of them. The health check is the proxy's own, at the API's shortest interval: a dead
  * proxy is out after two misses (6 s), back after two answers; in between HAProxy-style
- * retries move a refused connection to another proxy.
+ * retries move a refused connection to another proxy. With proxy.proxy_protocol, every
+ * connection starts with a PROXY header, so the proxies know an HTTPS visitor's address too.
  */
 export function loadBalancerFor(config: Config): LoadBalancerRequest {
   return {
@@ -34,6 +35,7 @@ export function loadBalancerFor(config: Config): LoadBalancerRequest {
         tls_passthrough: true,
       },
     ],
+    enable_proxy_protocol: config.proxy.proxy_protocol,
     health_check: {
       protocol: "http",
       port: config.ports.proxy,

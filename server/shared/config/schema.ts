@@ -111,6 +111,11 @@ export const ConfigSchema = T.Object(
           description:
             "CIDRs of load balancers in front, whose X-Forwarded-For, -Proto and -Host are kept",
         }),
+        proxy_protocol: T.Boolean({
+          default: false,
+          description:
+            "the load balancer sends the PROXY protocol, so the visitor's address is known over HTTPS too (believed from trusted_proxies only)",
+        }),
         response_timeout: Duration(
           "30s",
           "the backend's answer must start within this, or 504",

@@ -181,6 +181,15 @@ function crossFieldErrors(config: Config): string[] {
       `proxy/trusted_proxies: roles/proxy/count is ${roles.proxy.count}, so a load balancer sends every visitor, and the proxies believe its X-Forwarded-For only from these blocks — add your VPC's range (like 10.116.0.0/20; the control panel shows it under Networking › VPC)`,
     );
   }
+  if (
+    proxy.proxy_protocol === true &&
+    Array.isArray(proxy.trusted_proxies) &&
+    proxy.trusted_proxies.length === 0
+  ) {
+    errors.push(
+      "proxy/proxy_protocol: a PROXY header is believed only from proxy/trusted_proxies, which is empty — add the load balancer's addresses (your VPC's range, like 10.116.0.0/20)",
+    );
+  }
   const branches = config.pipeline?.branches;
   if (Array.isArray(branches?.production) && Array.isArray(branches?.staging)) {
     for (const branch of branches.staging.filter((b) => branches.production.includes(b))) {

@@ -27,6 +27,11 @@ test("dropship asks for HTTP on 80, TLS passed through on 443 and the proxy's he
     ],
     health_check: { protocol: "http", path: "/_dropship/healthz", check_interval_seconds: 3 },
   });
+  expect(request.enable_proxy_protocol).toBe(false);
+  const withProxyProtocol = { ...checked.config.proxy, proxy_protocol: true };
+  expect(
+    loadBalancerFor({ ...checked.config, proxy: withProxyProtocol }).enable_proxy_protocol,
+  ).toBe(true);
   // and the emulator takes it as the API would, defaults filled in
   const body = checkLoadBalancerBody(request, () => true);
   if (!body.ok) throw new Error(body.message);

@@ -175,6 +175,17 @@ describe("each kind of error names the path and the fault", () => {
     const one = validateConfig({});
     if (!one.ok) throw new Error(one.errors.join("\n"));
     expect(one.config.roles.proxy.count).toBe(1);
+    expect(one.config.proxy.proxy_protocol).toBe(false);
+  });
+
+  test("the PROXY protocol is believed only from trusted proxies, so it needs some", () => {
+    expect(errorsOf({ proxy: { proxy_protocol: true } })).toEqual([
+      "proxy/proxy_protocol: a PROXY header is believed only from proxy/trusted_proxies, which is empty — add the load balancer's addresses (your VPC's range, like 10.116.0.0/20)",
+    ]);
+    expect(errorsOf({ proxy: { proxy_protocol: "yes" } })[0]).toStartWith("proxy/proxy_protocol: ");
+    const ok = validateConfig({ proxy: { proxy_protocol: true, trusted_proxies: ["10.0.0.0/8"] } });
+    if (!ok.ok) throw new Error(ok.errors.join("\n"));
+    expect(ok.config.proxy.proxy_protocol).toBe(true);
   });
 
   test("rules between fields name both fields", () => {
