@@ -89,6 +89,15 @@ try {
     DROPSHIP_PROXY_WORKERS: workers,
   });
   const dropship = await benchServer("proxy", dropshipEnv("1"), "/_dropship/healthz");
+  // the PROXY protocol front (proxy.proxy_protocol) costs a loopback hop per connection's bytes;
+  // wrk sends no header, which a trusted peer may do, so this measures that hop alone
+  const frontConfig = join(workDir, "proxy-protocol.yml");
+  writeFileSync(frontConfig, "proxy: { proxy_protocol: true, trusted_proxies: [127.0.0.1/32] }\n");
+  const fronted = await benchServer(
+    "proxy",
+    { ...dropshipEnv("1"), DROPSHIP_CONFIG: frontConfig },
+    "/_dropship/healthz",
+  );
   const dropshipBox = await benchServer("proxy", dropshipEnv("auto"), "/_dropship/healthz");
   const baselineRoot = process.env.BENCH_BASELINE;
   const baseline = baselineRoot
@@ -118,6 +127,12 @@ try {
       pids: () => [dropship.pid],
       scope: "core",
       headers: returning,
+    },
+    {
+      name: "dropship-proxy (1 process), behind its PROXY protocol front",
+      url: fronted.url,
+      pids: () => [fronted.pid],
+      scope: "core",
     },
     ...(baseline
       ? [

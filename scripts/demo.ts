@@ -153,8 +153,8 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
   const configFile = join(RUN, "dropship.yml");
   // The demo's pushes run the unit tests (the full suite starts emulators of its own). The
   // autoscaler is on where droplets have their own CPU (demoAutoscale). Self-healing is on, with
-  // a demo-sized silence; with --ha the proxies trust the load balancer's X-Forwarded-For from
-  // the emulator's VPC.
+  // a demo-sized silence; with --ha the proxies trust the load balancer's X-Forwarded-For and
+  // PROXY protocol header from the emulator's VPC, so the app sees HTTPS visitors' addresses.
   writeFileSync(
     configFile,
     [
@@ -164,7 +164,7 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
       "heal: { after: 30s }",
       "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit }, health_timeout: 30s }",
       `gitops: { repo: ${JSON.stringify(gitopsDir)} }`,
-      `proxy: { ${ha ? "trusted_proxies: [10.78.0.0/16], " : ""}tls: { domains: [${DOMAIN}], email: ops@${DOMAIN}, acme_directory: ${JSON.stringify(pebble.directory)} } }`,
+      `proxy: { ${ha ? "trusted_proxies: [10.78.0.0/16], proxy_protocol: true, " : ""}tls: { domains: [${DOMAIN}], email: ops@${DOMAIN}, acme_directory: ${JSON.stringify(pebble.directory)} } }`,
       "",
     ].join("\n"),
   );
