@@ -92,3 +92,30 @@ function reasonToReplace(afterMs: number, now: number, facts: HostFacts): string
     return `silent for ${duration(afterMs)}: no monitor figures and its health check failing`;
   return undefined;
 }
+
+/**
+ * How long a Sentinel may name another primary than the majority before it is pointed at theirs:
+ * after a failover every Sentinel switches within seconds, so one still behind after this lost
+ * touch and would stay behind (and a later failover would miss its vote).
+ */
+export const STALE_SENTINEL_MS = 30_000;
+
+export interface SentinelsSeen {
+  /** the Sentinels naming the majority's primary, and the quorum they need */
+  agreeing: number;
+  quorum: number;
+  failingOver: boolean;
+  /** each stale Sentinel ("host:port") and since when it has been seen stale */
+  staleSince: ReadonlyMap<string, number>;
+}
+
+/**
+ * Which stale Sentinels to point at the majority's primary now, a pure function: those stale for
+ * `forMs`, and only while a quorum of Sentinels, more than the stale ones, agree on a primary
+ * that is not failing over — the majority is then surely right.
+ */
+export function sentinelsToRepoint(seen: SentinelsSeen, now: number, forMs = STALE_SENTINEL_MS) {
+  const stale = [...seen.staleSince];
+  if (seen.failingOver || seen.agreeing < seen.quorum || seen.agreeing <= stale.length) return [];
+  return stale.filter(([, since]) => now - since >= forMs).map(([sentinel]) => sentinel);
+}

@@ -2,12 +2,17 @@ import { replaceHost } from "../../pipeline/heal.ts";
 import type { ScaleDeps } from "../../pipeline/scale.ts";
 import type { RoleName } from "../shared/config/schema.ts";
 import { healthUrlOf } from "../shared/roles.ts";
+import { redisPasswordFor } from "../shared/state/acl.ts";
 import { listHosts } from "../shared/state/hosts.ts";
-import { sentinelView } from "../shared/state/sentinel.ts";
+import { repointSentinel, type SentinelView, sentinelView } from "../shared/state/sentinel.ts";
 import { SENTINEL_PORT, sentinelHosts } from "../shared/state/sentinel-fleet.ts";
-import { isSentinelUrl, parseSentinelUrl } from "../shared/state/sentinel-url.ts";
+import {
+  isSentinelUrl,
+  parseSentinelUrl,
+  type SentinelTarget,
+} from "../shared/state/sentinel-url.ts";
 import type { ProvisionBreaker } from "./breaker.ts";
-import { type HealInput, type HostFacts, planHealing } from "./heal.ts";
+import { type HostFacts, planHealing, sentinelsToRepoint } from "./heal.ts";
 
 /** Whether a health URL answers 200 within two seconds. */
 export async function probeHealth(url: string): Promise<boolean> {
@@ -38,6 +43,7 @@ export function startHealer(
   const busy = new Set<RoleName>();
   const said = new Set<string>();
   const running = new Set<Promise<unknown>>();
+  const staleSince = new Map<string, number>();
   const sayOnce = (line: string) => {
     if (said.has(line)) return;
     said.add(line);
@@ -74,13 +80,21 @@ export function startHealer(
         lastReportAt: reports ? reports.find((r) => r.host === host.name)?.at : now,
         failingSince: failingSince.get(host.name) ?? null,
       }));
+      const sentinels = await sentinelsOf(deps);
       const plan = planHealing(config.heal.after, {
         now,
         hosts: facts,
         busy,
         breakerOpen: breaker.open,
-        redis: await redisAsSentinelsSeeIt(deps),
+        redis: sentinels
+          ? {
+              replica: true,
+              primary: sentinels.view.primary,
+              failingOver: sentinels.view.failingOver,
+            }
+          : { replica: false },
       });
+      if (sentinels) await repointStale(sentinels, now);
       for (const line of plan.held) sayOnce(line);
       for (const { host, why } of plan.replace) {
         busy.add(host.role);
@@ -109,6 +123,30 @@ export function startHealer(
       ticking = false;
     }
   };
+  /** Stale Sentinels (see sentinelsToRepoint) are pointed at the majority's primary. */
+  const repointStale = async ({ target, view }: Sentinels, now: number) => {
+    const keyOf = (s: { host: string; port: number }) => `${s.host}:${s.port}`;
+    const stale = new Map(view.stale.map((s) => [keyOf(s), s]));
+    for (const key of staleSince.keys()) if (!stale.has(key)) staleSince.delete(key);
+    for (const key of stale.keys()) if (!staleSince.has(key)) staleSince.set(key, now);
+    const quorum = Number(view.settings.quorum ?? 2);
+    const seen = { agreeing: view.agreeing, quorum, failingOver: view.failingOver, staleSince };
+    for (const key of sentinelsToRepoint(seen, now)) {
+      staleSince.delete(key);
+      const authPass = redisPasswordFor(target.password, "sentinel");
+      const fault = await repointSentinel(
+        stale.get(key) as { host: string; port: number },
+        target,
+        view.settings,
+        authPass,
+      );
+      say(
+        fault
+          ? `heal: the Sentinel at ${key} names another primary; pointing it at ${view.primary} failed (${fault}); trying again later`
+          : `heal: the Sentinel at ${key} named another primary than the other ${view.agreeing}; pointed it at ${view.primary}`,
+      );
+    }
+  };
   const timer = setInterval(() => void tick(), intervalMs);
   return {
     tick,
@@ -118,15 +156,20 @@ export function startHealer(
   };
 }
 
-/** The primary and whether a failover is under way, where Redis has a replica. */
-async function redisAsSentinelsSeeIt(deps: ScaleDeps): Promise<HealInput["redis"]> {
+interface Sentinels {
+  target: SentinelTarget;
+  view: SentinelView;
+}
+
+/** The Sentinels there are now and what they say, where Redis has a replica. */
+async function sentinelsOf(deps: ScaleDeps): Promise<Sentinels | undefined> {
   const controlUrl = deps.playbookEnv.REDIS_URL;
-  if (!controlUrl || !isSentinelUrl(controlUrl)) return { replica: false };
+  if (!controlUrl || !isSentinelUrl(controlUrl)) return undefined;
   const target = parseSentinelUrl(controlUrl);
   // the Sentinels there are now: those the URL was made with may have been replaced
   target.sentinels = sentinelHosts((await deps.repo.read()).hosts).map((h) => ({
     host: h.address,
     port: SENTINEL_PORT,
   }));
-  return { replica: true, ...(await sentinelView(target)) };
+  return { target, view: await sentinelView(target) };
 }

@@ -117,33 +117,101 @@ export async function findPrimary(target: SentinelTarget): Promise<{ host: strin
   throw new Error(`no Sentinel named the primary of ${target.name} (${faults.join("; ")})`);
 }
 
+type Sentinel = { host: string; port: number };
+
+/** What the Sentinels say of the primary, as the healer reads it. */
+export interface SentinelView {
+  /** the primary's address as most Sentinels name it */
+  primary: string | undefined;
+  /** whether those Sentinels see it down or are failing over */
+  failingOver: boolean;
+  /** how many Sentinels name that primary */
+  agreeing: number;
+  /**
+   * Sentinels that answer but name another primary, or none: they lost touch (one reset just
+   * before the primary died learns of nothing, since Sentinels find each other through it)
+   */
+  stale: Sentinel[];
+  /** the majority's own settings for the primary (ip, port, quorum, timeouts), by field */
+  settings: Record<string, string>;
+}
+
 /**
- * The primary as most Sentinels see it, and whether those Sentinels see it down or failing
- * over. A Sentinel that lost touch (reset just before the primary died: it learns of others
- * through the primary) keeps naming the old one; the majority outvotes it.
+ * The primary as most Sentinels see it. A Sentinel that lost touch keeps naming the old one;
+ * the majority outvotes it, and it is listed as stale.
  */
-export async function sentinelView(
-  target: SentinelTarget,
-): Promise<{ primary: string | undefined; failingOver: boolean }> {
-  const views: { ip: string; flags: string }[] = [];
+export async function sentinelView(target: SentinelTarget): Promise<SentinelView> {
+  const views: { sentinel: Sentinel; fields: Record<string, string> | undefined }[] = [];
   for (const sentinel of target.sentinels) {
     const reply = await askSentinel(sentinel, target.sentinelPassword, [
       "SENTINEL",
       "MASTER",
       target.name,
     ]).catch(() => undefined);
-    if (!Array.isArray(reply)) continue;
-    const field = (name: string) => String(reply[reply.indexOf(name) + 1] ?? "");
-    views.push({ ip: field("ip"), flags: field("flags") });
+    // no answer at all: down, not stale; an error answer: it does not know the primary
+    if (reply === undefined) continue;
+    views.push({ sentinel, fields: Array.isArray(reply) ? fieldsOf(reply) : undefined });
   }
+  const keyOf = (fields: Record<string, string>) => `${fields.ip}:${fields.port}`;
   const counts = new Map<string, number>();
-  for (const view of views) counts.set(view.ip, (counts.get(view.ip) ?? 0) + 1);
-  const primary = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  const failingOver = views.some(
-    (view) => view.ip === primary && /failover|o_down|s_down/.test(view.flags),
-  );
-  return { primary, failingOver };
+  for (const { fields } of views)
+    if (fields) counts.set(keyOf(fields), (counts.get(keyOf(fields)) ?? 0) + 1);
+  const [top, agreeing = 0] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
+  const majority = views.filter((v) => v.fields && keyOf(v.fields) === top);
+  return {
+    primary: majority[0]?.fields?.ip,
+    failingOver: majority.some((v) => /failover|o_down|s_down/.test(v.fields?.flags ?? "")),
+    agreeing,
+    stale: views.filter((v) => !v.fields || keyOf(v.fields) !== top).map((v) => v.sentinel),
+    settings: majority[0]?.fields ?? {},
+  };
 }
+
+/** A flat RESP map ([name, value, name, value, …]) as an object. */
+function fieldsOf(reply: Reply[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
+  return fields;
+}
+
+/**
+ * Points a stale Sentinel at the primary the majority names, with the majority's settings and
+ * the `sentinel` user's password: it forgets the old one (SENTINEL REMOVE) and monitors the
+ * new one, then finds the replicas and other Sentinels through it. Answers what went wrong.
+ */
+export async function repointSentinel(
+  sentinel: Sentinel,
+  target: SentinelTarget,
+  majority: Record<string, string>,
+  authPass: string,
+): Promise<string | undefined> {
+  const { ip, port, quorum } = majority;
+  if (!ip || !port || !quorum) return "the majority's view of the primary is incomplete";
+  const ask = (args: string[]) =>
+    askSentinel(sentinel, target.sentinelPassword, ["SENTINEL", ...args]).then(
+      (reply) => (isError(reply) ? reply.error : undefined),
+      (error: Error) => error.message,
+    );
+  // one that never knew the primary has nothing to remove: its error is no fault
+  await ask(["REMOVE", target.name]);
+  const fault =
+    (await ask(["MONITOR", target.name, ip, port, quorum])) ??
+    (await ask([
+      "SET",
+      target.name,
+      "auth-user",
+      "sentinel",
+      "auth-pass",
+      authPass,
+      ...["down-after-milliseconds", "failover-timeout", "parallel-syncs"].flatMap((name) =>
+        majority[name] ? [name, majority[name]] : [],
+      ),
+    ]));
+  return fault && `${sentinel.host}:${sentinel.port}: ${fault}`;
+}
+
+const isError = (reply: Reply): reply is { error: string } =>
+  typeof reply === "object" && reply !== null && !Array.isArray(reply);
 
 /** Whether this Sentinel sees the primary healthy: known, up, and no failover under way. */
 async function primaryHealthy(

@@ -1,6 +1,11 @@
 import { expect, test } from "bun:test";
 import type { FleetHostRecord } from "../../../gitops/model.ts";
-import { type HostFacts, planHealing } from "../../../server/receiver/heal.ts";
+import {
+  type HostFacts,
+  planHealing,
+  STALE_SENTINEL_MS,
+  sentinelsToRepoint,
+} from "../../../server/receiver/heal.ts";
 import type { RoleName } from "../../../server/shared/config/schema.ts";
 
 const MIN = 60_000;
@@ -105,4 +110,35 @@ test("with a replica, a dead Redis host is replaced once Sentinel is done with i
   expect(names(plan(gone, { redis: sentinel("10.78.0.99") }))).toEqual([
     "shop-redis-2: gone from the cloud API",
   ]);
+});
+
+test("a Sentinel naming another primary is pointed at the majority's once it has stayed behind", () => {
+  const seen = (agreeing: number, stale: [string, number][], failingOver = false) => ({
+    agreeing,
+    quorum: 2,
+    failingOver,
+    staleSince: new Map(stale),
+  });
+  const lately = NOW - STALE_SENTINEL_MS + 1000;
+  const long = NOW - STALE_SENTINEL_MS;
+  // behind for a few seconds: a failover's switch still reaching it
+  expect(sentinelsToRepoint(seen(3, [["10.78.0.5:26379", lately]]), NOW)).toEqual([]);
+  expect(
+    sentinelsToRepoint(
+      seen(3, [
+        ["10.78.0.5:26379", long],
+        ["10.78.0.6:26379", lately],
+      ]),
+      NOW,
+    ),
+  ).toEqual(["10.78.0.5:26379"]);
+  // not while the majority is failing over, below its quorum, or not more than the stale ones
+  expect(sentinelsToRepoint(seen(3, [["10.78.0.5:26379", long]], true), NOW)).toEqual([]);
+  expect(sentinelsToRepoint(seen(1, [["10.78.0.5:26379", long]]), NOW)).toEqual([]);
+  const split: [string, number][] = [
+    ["10.78.0.5:26379", long],
+    ["10.78.0.6:26379", long],
+  ];
+  expect(sentinelsToRepoint(seen(2, split), NOW)).toEqual([]);
+  expect(sentinelsToRepoint(seen(3, split), NOW)).toEqual(["10.78.0.5:26379", "10.78.0.6:26379"]);
 });

@@ -11,6 +11,7 @@ import { connectRedis, whenReady } from "../../../../server/shared/state/redis.t
 import {
   findPrimary,
   livePeers,
+  repointSentinel,
   resetSentinels,
   sentinelView,
 } from "../../../../server/shared/state/sentinel.ts";
@@ -191,6 +192,31 @@ test("a Sentinel lost for good is forgotten by the others, who still know each o
   expect(await peers()).toEqual(Array(3).fill({ sentinels: 2, replicas: 1, down: 0 }));
 }, 60_000);
 
+test("a Sentinel naming a primary that is gone is listed stale, and pointed at the majority's", async () => {
+  // one that lost touch: it names an old primary (nothing listens there any more), so it
+  // hears of no replica and no other Sentinel
+  const stalePort = freePort();
+  await sentinel("sentinel-stale", stalePort, freePort());
+  const stale = { host: "127.0.0.1", port: stalePort };
+  const all: SentinelTarget = { ...target, sentinels: [...target.sentinels, stale] };
+  const before = await sentinelView(all);
+  expect(before).toMatchObject({ primary: "127.0.0.1", agreeing: 3, stale: [stale] });
+  expect(before.settings).toMatchObject({ port: String(primaryPort), quorum: "2" });
+  expect(
+    await repointSentinel(stale, all, before.settings, redisPasswordFor(MASTER, "sentinel")),
+  ).toBeUndefined();
+  // it names the primary at once, and finds the replica (the primary's INFO, every 10 s, which
+  // it reads only with the password it was given) and the other Sentinels (their hello
+  // messages, every 2 s) through it
+  let peers = await livePeers(stale, all);
+  for (let i = 0; i < 60 && !(peers?.sentinels === 3 && peers.replicas === 1); i++) {
+    await Bun.sleep(250);
+    peers = await livePeers(stale, all);
+  }
+  expect(peers).toEqual({ sentinels: 3, replicas: 1, down: 0 });
+  expect(await sentinelView(all)).toMatchObject({ agreeing: 4, stale: [] });
+}, 30_000);
+
 test("the primary lost: a failover within seconds, no acknowledged change lost, clients follow", async () => {
   const monitor = nativeRedis(redisUrls(controlUrl, hosts)["monitor-shop-production-1"] as string);
   expect(await monitor.hexists(KEYS.flags, "checkout")).toBe(1);
@@ -218,7 +244,7 @@ test("the primary lost: a failover within seconds, no acknowledged change lost, 
     await Bun.sleep(200);
     view = await sentinelView(target);
   }
-  expect(view).toEqual({ primary: "127.0.0.1", failingOver: false });
+  expect(view).toMatchObject({ primary: "127.0.0.1", failingOver: false, stale: [] });
   const names = (await listFlags(control)).map((f) => f.name);
   for (let i = 0; i < 20; i++) expect(names).toContain(`before-${i}`);
   expect(names).toContain("after");
