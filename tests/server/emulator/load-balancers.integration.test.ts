@@ -236,6 +236,57 @@ test("a newly tagged droplet joins the rotation by itself", async () => {
   expect(Object.keys(seen).sort()).toEqual(["lb-proxy-1", "lb-proxy-3"]);
 }, 60_000);
 
+/** A kept-alive connection through the load balancer's 443 (bytes passed through) and who answered its first request. */
+async function heldConnection() {
+  let text = "";
+  let closed = false;
+  const socket = await Bun.connect({
+    hostname: lbIp,
+    port: 443,
+    socket: {
+      data: (_s, data) => {
+        text += data.toString();
+      },
+      close: () => {
+        closed = true;
+      },
+      error: () => {
+        closed = true;
+      },
+    },
+  });
+  socket.write("GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+  for (let i = 0; i < 50 && !text.includes("}"); i++) await Bun.sleep(50);
+  const who = /"who":"([^"]+)"/.exec(text)?.[1];
+  return { socket, who, closed: () => closed };
+}
+
+test("a connection held since before a reload is closed too when its droplet goes", async () => {
+  const four = await create("lb-proxy-4", ["shop", "shop:proxy"]);
+  serveIn(four);
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !(await whoAnswers(4, 443))["lb-proxy-4"]) await Bun.sleep(300);
+  let held = await heldConnection();
+  for (let i = 0; i < 10 && held.who !== "lb-proxy-4"; i++) {
+    held.socket.end();
+    held = await heldConnection();
+  }
+  expect(held.who).toBe("lb-proxy-4");
+  // a change of configuration: HAProxy's next worker takes the listeners, and this connection
+  // stays with the one before, which the admin socket no longer reaches
+  const put = await api(`/load_balancers/${lbId}`, {
+    method: "PUT",
+    body: JSON.stringify(REQUEST),
+  });
+  expect(put.status).toBe(200);
+  await Bun.sleep(500);
+  expect(held.closed()).toBe(false);
+  await provider.deleteDroplet(four.id, "lb-proxy-4");
+  // closed at once, so its client connects again, instead of waiting on an address that is gone
+  for (let i = 0; i < 40 && !held.closed(); i++) await Bun.sleep(50);
+  expect(held.closed()).toBe(true);
+}, 60_000);
+
 test("what the API refuses, it refuses with its status and error body", async () => {
   const post = (body: unknown) =>
     api("/load_balancers", { method: "POST", body: JSON.stringify(body) });
