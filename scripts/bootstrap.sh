@@ -13,6 +13,9 @@ need redis-server redis-server
 need git git
 need sshd openssh-server
 need ansible-playbook ansible
+# Mitogen runs the playbooks' tasks in one Python per host (ansible.cfg: strategy)
+dpkg-query -W -f='${Status}' ansible-mitogen 2>/dev/null | grep -q "ok installed" ||
+  missing="$missing ansible-mitogen"
 need ip iproute2
 need unshare util-linux
 need zstd zstd

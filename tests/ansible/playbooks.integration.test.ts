@@ -26,6 +26,7 @@ const knownHosts = join(dir, "known_hosts");
 const inventory = join(dir, "inventory.yml");
 const redisPassword = crypto.randomUUID().replaceAll("-", "");
 const hosts: { name: string; role: RoleName; droplet: Droplet; hostPublicKey: string }[] = [];
+let env: Record<string, string> = {};
 
 test("four droplets come up and the four playbooks converge on them", async () => {
   const key = await provider.ensureSshKey("dropship", account.publicKey);
@@ -73,7 +74,7 @@ test("four droplets come up and the four playbooks converge on them", async () =
   const redisIp = hosts.find((h) => h.role === "redis")?.droplet.ip;
   const controlUrl = `redis://control:${redisPassword}@${redisIp}:6379/0`;
   const users = hosts.map((h) => ({ name: h.name, role: h.role }));
-  const env = {
+  env = {
     DROPSHIP_REDIS_PASSWORD: redisPassword,
     DROPSHIP_REDIS_ACL: aclFile(redisPassword, users),
     DROPSHIP_REDIS_URLS: JSON.stringify(redisUrls(controlUrl, users)),
@@ -155,3 +156,33 @@ test("each host has the service user and private directories, and nothing leaks 
   expect(Bun.spawnSync(["id", "dropship"]).exitCode).not.toBe(0);
   expect(await Bun.file("/srv/dropship/bin/dropship-service").exists()).toBe(false);
 });
+
+test("a host whose key is not the pinned one is refused: nothing runs there", async () => {
+  const web = hosts.find((h) => h.name === "web-1") as (typeof hosts)[number];
+  const canary = hosts.find((h) => h.name === "canary-1") as (typeof hosts)[number];
+  // web-1's address pinned to another host's key: a new droplet at an old address, or a
+  // machine in the middle
+  const wrongKnownHosts = join(dir, "known_hosts.wrong");
+  writeFileSync(
+    wrongKnownHosts,
+    `${knownHostsLine(web.droplet.ip as string, { privateKey: "", publicKey: canary.hostPublicKey })}\n`,
+  );
+  const wrongInventory = join(dir, "inventory.wrong.yml");
+  writeFileSync(
+    wrongInventory,
+    inventoryYaml(
+      [
+        {
+          name: web.name,
+          role: web.role,
+          address: web.droplet.ip as string,
+          dropletId: web.droplet.id,
+        },
+      ],
+      { privateKeyFile: keyFile, knownHostsFile: wrongKnownHosts },
+    ),
+  );
+  await expect(runPlaybook("product.yml", wrongInventory, env)).rejects.toThrow(
+    /product\.yml failed on web-1[\s\S]*UNREACHABLE/,
+  );
+}, 60_000);
