@@ -15,11 +15,15 @@ export interface NativeRedis extends StateCommands {
 /**
  * The monitor's Redis connection, on Bun's built-in client: the state functions need only a
  * few commands, and it keeps the process about 15 MB smaller than ioredis would (see
- * docs/benchmarks.md). It reconnects on its own; while Redis is away a command fails at once.
+ * docs/benchmarks.md). It reconnects on its own; while Redis is away a command fails at once,
+ * and one that gets no answer (a server that vanished closes no connection) fails after
+ * ANSWER_TIMEOUT_MS.
  */
 export function nativeRedis(url: string): NativeRedis {
   return isSentinelUrl(url) ? viaSentinel(parseSentinelUrl(url)) : direct(url);
 }
+
+const ANSWER_TIMEOUT_MS = 5000;
 
 function direct(url: string, autoReconnect = true): NativeRedis {
   const client = new RedisClient(url, {
@@ -35,7 +39,18 @@ function direct(url: string, autoReconnect = true): NativeRedis {
       });
       await connecting;
     }
-    return client.send(command, args.map(String));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silence = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Redis did not answer ${command} within ${ANSWER_TIMEOUT_MS} ms`)),
+        ANSWER_TIMEOUT_MS,
+      );
+    });
+    try {
+      return await Promise.race([client.send(command, args.map(String)), silence]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
   return {
     get connected() {
@@ -61,8 +76,9 @@ function toRecord(reply: unknown): Record<string, string> {
 
 /**
  * Bun's client knows nothing of Sentinel: the primary is asked of the Sentinels, and asked
- * again when a command fails (the connection lost, or READONLY from a primary that was
- * demoted), then the command is tried once more on the primary they name.
+ * again when a command fails (the connection lost, no answer, or READONLY from a primary that
+ * was demoted), then the command is tried once more, on a new connection to the primary they
+ * name.
  */
 function viaSentinel(target: SentinelTarget): NativeRedis {
   let current: { address: string; client: NativeRedis } | undefined;
@@ -83,6 +99,9 @@ function viaSentinel(target: SentinelTarget): NativeRedis {
     try {
       return await command(current?.client ?? (await primary()));
     } catch {
+      // the connection may be a dead one that still looks open: never reuse it
+      current?.client.close();
+      current = undefined;
       return command(await primary());
     }
   };

@@ -155,7 +155,8 @@ export class ProxyProtocolFront {
             this.sources.set(inner.localPort, source);
             const early = relay.inner.queued.splice(0);
             for (const bytes of [first, ...early]) send(inner, relay.inner, bytes, outer);
-            outer.resume();
+            // read on, unless the inner side is already backed up (its drain resumes then)
+            if (relay.inner.queued.length === 0) outer.resume();
           },
           data: (inner, bytes) => send(outer, relay.outer, bytes, inner),
           drain: (inner) => flush(inner, relay.inner, outer),

@@ -59,7 +59,11 @@ export function connectRedis(url: string, options: ConnectOptions): RedisClient 
  * The primary, found through Sentinel and found again after a failover (ioredis asks the
  * Sentinels on every reconnect). Unlike a single server's client, commands wait while the
  * primary changes — up to 10 s, more than a failover takes (Sentinel's down-after is 3 s) —
- * so a failover delays requests instead of failing them.
+ * so a failover delays requests instead of failing them. A primary whose droplet vanished
+ * closes no connection: nothing tells the client its socket is dead, and every command on it
+ * would time out until TCP gives up (minutes). So the client also listens to the Sentinels for
+ * the switch to a new primary (ioredis's failover detector: a subscription on each of them)
+ * and reconnects then.
  */
 function viaSentinel(url: string, options: ConnectOptions): RedisClient {
   const target = parseSentinelUrl(url);
@@ -73,6 +77,7 @@ function viaSentinel(url: string, options: ConnectOptions): RedisClient {
     sentinelPassword: target.sentinelPassword || undefined,
     connectTimeout: 2000,
     sentinelCommandTimeout: 1000,
+    failoverDetector: true,
     commandTimeout: 10_000,
     enableOfflineQueue: true,
     maxRetriesPerRequest: options.persistent ? 20 : 3,
