@@ -84,8 +84,13 @@ export function addNamespace(ns: string, links: Record<NetworkName, Link>): void
   inNs("ip", "link", "set", "lo", "up");
 }
 
-/** Kills whatever still runs in the namespace, then removes it and its links to the bridges. */
+/**
+ * Cuts the namespace's links to the bridges, kills whatever still runs in it, and removes it.
+ * The links go first, as a droplet deleted in the cloud is switched off: its connections end
+ * without a word (no FIN, no RST), and its peers learn of it only by waiting or being told.
+ */
 export function removeNamespace(ns: string, outsideVeths: readonly string[]): void {
+  for (const veth of outsideVeths) run(["ip", "link", "del", veth], { allowFailure: true });
   for (const pidInNs of run(["ip", "netns", "pids", ns], { allowFailure: true })
     .split(/\s+/)
     .filter(Boolean)) {
@@ -95,7 +100,6 @@ export function removeNamespace(ns: string, outsideVeths: readonly string[]): vo
       // gone
     }
   }
-  for (const veth of outsideVeths) run(["ip", "link", "del", veth], { allowFailure: true });
   run(["ip", "netns", "del", ns], { allowFailure: true });
 }
 
@@ -152,8 +156,10 @@ export function bootHost(spec: HostSpec): number {
   return child.pid;
 }
 
-/** Stops everything on the host and removes its namespace, links and files. */
+/** Stops everything on the host and removes its namespace, links and files: off the network first. */
 export function destroyHost(id: number, pid: number | undefined, dir: string): void {
+  for (const network of ["public", "private"] as const)
+    run(["ip", "link", "del", vethOf(id, network)[0]], { allowFailure: true });
   if (pid) {
     try {
       // `unshare --fork` ignores SIGTERM; SIGKILL takes the host's PID 1 and so all of it.
