@@ -30,6 +30,8 @@ const vethsOf = (n: number) => ({
 export class Balancer {
   readonly paths: HaproxyPaths;
   private readonly configFile: string;
+  /** the master's CLI, which reaches every worker, those still finishing an old configuration too */
+  private readonly masterSocket: string;
   private master: ReturnType<typeof Bun.spawn> | undefined;
   /** the configuration in force */
   config = "";
@@ -41,6 +43,7 @@ export class Balancer {
     private readonly dir: string,
   ) {
     this.configFile = join(dir, "haproxy.cfg");
+    this.masterSocket = join(dir, "master.sock");
     this.paths = { socket: join(dir, "admin.sock"), stateFile: join(dir, "servers.state") };
   }
 
@@ -59,7 +62,10 @@ export class Balancer {
     const log = join(this.dir, "haproxy.log");
     writeFileSync(log, "");
     this.master = Bun.spawn(
-      ["ip", "netns", "exec", namespaceOf(this.n), "haproxy", "-W", "-db", "-f", this.configFile],
+      [
+        ...["ip", "netns", "exec", namespaceOf(this.n)],
+        ...["haproxy", "-W", "-db", "-S", this.masterSocket, "-f", this.configFile],
+      ],
       { stdin: "ignore", stdout: Bun.file(log), stderr: Bun.file(log) },
     );
     this.master.unref();
@@ -103,33 +109,51 @@ export class Balancer {
   }
 
   /**
-   * Closes every connection to these servers (a droplet that is gone): a client whose
-   * connection was passed through to it hears at once and connects again, instead of waiting
-   * until the kernel gives up on the address.
+   * Closes every connection to these servers (`backend/server`: a droplet that is gone), in
+   * every worker: a client whose connection was passed through to it hears at once and
+   * connects again, instead of waiting on an address that answers nothing. A worker still
+   * finishing an older configuration holds connections too, and refuses `shutdown sessions
+   * server` there ("Proxy is disabled"), so each session is closed by its own id.
    */
   async shutdownSessions(servers: string[]): Promise<void> {
     if (servers.length === 0) return;
-    await this.admin(servers.map((server) => `shutdown sessions server ${server}`).join(";"));
+    const gone = new Set(servers);
+    const processes = (await this.ask(this.masterSocket, "show proc")) ?? "";
+    for (const [, pid] of processes.matchAll(/^(\d+)\s+worker\b/gm)) {
+      const sessions = (await this.ask(this.masterSocket, `@!${pid} show sess`)) ?? "";
+      const closing = [...sessions.matchAll(/^(0x[0-9a-f]+): .* be=(\S+) srv=(\S+) /gm)]
+        .filter(([, , backend, server]) => gone.has(`${backend}/${server}`))
+        .map(([, id]) => `@!${pid} shutdown session ${id}`);
+      if (closing.length > 0) await this.ask(this.masterSocket, closing.join(";"));
+    }
   }
 
   /** `show servers state` through the admin socket, into the file the next worker reads. */
   private async saveServerStates(): Promise<void> {
-    const states = await this.admin("show servers state");
+    const states = await this.ask(this.paths.socket, "show servers state");
     // no states: every target starts as up, and its checks decide again
     if (states) writeFileSync(this.paths.stateFile, states);
   }
 
-  /** One line to HAProxy's admin socket; its answer, or undefined when it did not answer. */
-  private async admin(command: string): Promise<string | undefined> {
-    if (!existsSync(this.paths.socket)) return undefined;
+  /**
+   * One line to one of HAProxy's sockets (commands separated by `;`); its answer, or undefined
+   * when it did not answer. Each command's answer ends with an empty line; the whole is in once
+   * there is one per command (waiting for the socket to close could cost a second a call).
+   */
+  private async ask(socketPath: string, command: string): Promise<string | undefined> {
+    if (!existsSync(socketPath)) return undefined;
     const chunks: Buffer[] = [];
     const done = Promise.withResolvers<void>();
+    const answers = command.split(";").length;
+    let text = "";
     try {
       const socket = await Bun.connect({
-        unix: this.paths.socket,
+        unix: socketPath,
         socket: {
           data: (_s, data) => {
             chunks.push(Buffer.from(data));
+            text += data.toString();
+            if (text.split("\n\n").length > answers) done.resolve();
           },
           close: () => done.resolve(),
           error: () => done.resolve(),
