@@ -67,7 +67,7 @@ export function connectRedis(url: string, options: ConnectOptions): RedisClient 
  */
 function viaSentinel(url: string, options: ConnectOptions): RedisClient {
   const target = parseSentinelUrl(url);
-  return new Redis({
+  const client = new Redis({
     sentinels: target.sentinels,
     name: target.name,
     role: "master",
@@ -88,6 +88,27 @@ function viaSentinel(url: string, options: ConnectOptions): RedisClient {
       ? (times) => Math.min(100 * times, 1000)
       : (times) => (times > 5 ? null : 500),
   });
+  quietFailoverDetector(client);
+  return client;
+}
+
+/**
+ * The failover detector's own connections to the Sentinels have no error listener, so ioredis
+ * would print "[ioredis] Unhandled error event" for each of their failures: one a minute for
+ * every Sentinel that is down, in every process. They reconnect by themselves, and the main
+ * connection reports what matters, so their errors are dropped here. ioredis (pinned) makes
+ * them, and its own resolving connections, in `connectToSentinel`.
+ */
+function quietFailoverDetector(client: Redis): void {
+  type Maker = (...args: unknown[]) => Redis;
+  const connector = (client as unknown as { connector?: { connectToSentinel?: Maker } }).connector;
+  const make = connector?.connectToSentinel?.bind(connector);
+  if (!connector || !make) return;
+  connector.connectToSentinel = (...args) => {
+    const sentinel = make(...args);
+    sentinel.on("error", () => {});
+    return sentinel;
+  };
 }
 
 /** Resolves once the client is ready, or rejects with a sentence after `ms`. */

@@ -151,6 +151,27 @@ test("every role reaches the primary through Sentinel with its own user", async 
   }
 });
 
+test("a Sentinel that is down costs no log noise from the clients' failover detector", async () => {
+  const said: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => {
+    said.push(args.map(String).join(" "));
+  };
+  try {
+    const dead = { host: "127.0.0.1", port: freePort() };
+    const url = sentinelUrl({ ...target, sentinels: [...target.sentinels, dead] });
+    const client = connectRedis(url, { purpose: "test", persistent: true, log: () => {} });
+    await whenReady(client, url, 10_000);
+    expect(await client.ping()).toBe("PONG");
+    // once ready, the detector connects to every Sentinel, the dead one too
+    await Bun.sleep(1500);
+    client.disconnect();
+  } finally {
+    console.error = original;
+  }
+  expect(said.filter((line) => line.includes("[ioredis]"))).toEqual([]);
+});
+
 test("a change is acknowledged once the replica has it", async () => {
   await changeFlag(control, "checkout", { enabled: true, rollout: 100 }, "ann", "create");
   // WAIT returned only after the replica had it: read it there directly
