@@ -5,7 +5,8 @@
  * round: requests that failed, how long after the deletion the last failure came (full
  * service again), and how long until self-healing committed the replacement (the fleet whole
  * again); for Redis also how long until a flag change worked again, and whether every change
- * acknowledged before the loss was still there after it. Needs root (the emulator).
+ * acknowledged before the loss was still there after it. One droplet at a time: each round
+ * starts once the Sentinels are whole again after the last. Needs root (the emulator).
  *
  *   bun bench/failover.ts [rounds=3] [clients=8] [roles=proxy,production,redis]
  */
@@ -15,7 +16,8 @@ import { InventoryRepo } from "../gitops/repo.ts";
 import { parseEnvFile } from "../scripts/lib/load.ts";
 import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
-import { findPrimary } from "../server/shared/state/sentinel.ts";
+import { findPrimary, livePeers } from "../server/shared/state/sentinel.ts";
+import { SENTINEL_PORT, sentinelHosts } from "../server/shared/state/sentinel-fleet.ts";
 import { parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { cleanup, demoRunner, median, workDir } from "./lib.ts";
 
@@ -90,9 +92,34 @@ try {
     }
   };
 
+  /**
+   * One droplet at a time, as the issue asks: a round starts once the fleet is whole again —
+   * every Sentinel knowing every other live one and the replica, and none listed down (after a
+   * replacement the heal resets them one by one in the background, up to a couple of minutes).
+   */
+  const untilSentinelsWhole = async () => {
+    const started = performance.now();
+    for (;;) {
+      const target = parseSentinelUrl(env.REDIS_URL as string);
+      target.sentinels = sentinelHosts((await repo.read()).hosts).map((h) => ({
+        host: h.address,
+        port: SENTINEL_PORT,
+      }));
+      const peers = await Promise.all(target.sentinels.map((s) => livePeers(s, target)));
+      const others = target.sentinels.length - 1;
+      if (peers.every((p) => p?.down === 0 && p.sentinels === others && p.replicas === 1)) return;
+      if (performance.now() - started > 240_000) {
+        console.log("  (the Sentinels were not whole after 240 s; going on)");
+        return;
+      }
+      await Bun.sleep(1000);
+    }
+  };
+
   const results: Round[] = [];
   for (const role of roles) {
     for (let round = 1; round <= rounds; round++) {
+      await untilSentinelsWhole();
       const primary =
         role === "redis" ? (await findPrimary(parseSentinelUrl(env.REDIS_URL as string))).host : "";
       const victim = (await repo.read()).hosts.find(

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import tls from "node:tls";
+import { selfSigned } from "../../../scripts/lib/certificates.ts";
 import { putCertificate } from "../../../server/shared/state/tls.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { addBackend, startProxy } from "../../helpers/proxy.ts";
@@ -17,30 +18,13 @@ import { startUpstream } from "../../helpers/upstream.ts";
 const BALANCER = "127.0.0.3";
 const VISITOR = "127.0.0.5";
 const dir = fileTempDir("dropship-proxy-protocol-");
-const cert = Bun.spawnSync(
-  [
-    "openssl",
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "site.key",
-    "-out",
-    "site.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=shop.test",
-    "-addext",
-    "subjectAltName=DNS:shop.test",
-  ],
-  { cwd: dir, stderr: "pipe" },
-);
-if (cert.exitCode !== 0) throw new Error(`openssl: ${cert.stderr}`);
+selfSigned({
+  certFile: join(dir, "site.pem"),
+  keyFile: join(dir, "site.key"),
+  commonName: "shop.test",
+  names: ["DNS:shop.test"],
+  days: 2,
+});
 const ca = readFileSync(join(dir, "site.pem"), "utf8");
 
 const redis = await startRedis();
