@@ -126,7 +126,7 @@ try {
         (h) => h.role === role && (role !== "redis" || h.address === primary),
       );
       if (!victim) throw new Error(`no ${role} host left`);
-      const commits = (await repo.history()).length;
+      const lastBefore = (await repo.history(1))[0]?.sha;
       let ok = 0;
       let failed = 0;
       let inFlight = 0;
@@ -160,8 +160,18 @@ try {
       const acked = role === "redis" ? await changeSome(round) : [];
       await fetch(`${api}/droplets/${victim.dropletId}`, { method: "DELETE", headers: auth });
       const changed = role === "redis" ? untilChangesWork(deletedAt) : undefined;
-      while ((await repo.history()).length === commits) {
-        if (performance.now() - deletedAt > 180_000)
+      // the heal's commit, among those after the deletion (the demo's autoscaler may commit
+      // scaling steps meanwhile; history() gives the newest 50, so counting them would not do)
+      const healed = async () => {
+        const history = await repo.history();
+        const newer = history.slice(
+          0,
+          history.findIndex((c) => c.sha === lastBefore),
+        );
+        return newer.some((c) => c.message.startsWith(`heal: replaced ${victim.name} `));
+      };
+      while (!(await healed())) {
+        if (performance.now() - deletedAt > 240_000)
           throw new Error(`${victim.name} was not replaced`);
         await Bun.sleep(250);
       }

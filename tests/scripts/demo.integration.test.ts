@@ -329,7 +329,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
     });
     /** Deletes the droplet; answers, once deleted, the wait for the commit that replaces it. */
     const deleteDroplet = async (victim: FleetHostRecord) => {
-      const commits = (await repo.history()).length;
+      const lastBefore = (await repo.history(1))[0]?.sha;
       deletedAt = performance.now();
       await fetch(`${api}/droplets/${victim.dropletId}`, { method: "DELETE", headers: auth });
       // the heal's commit; with the autoscaler on, a scaling commit may come before it
@@ -337,8 +337,12 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
         const deadline = Date.now() + 240_000;
         for (;;) {
           const history = await repo.history();
+          // those after the deletion: history() gives the newest 50, so counting would not do
           const healed = history
-            .slice(0, history.length - commits)
+            .slice(
+              0,
+              history.findIndex((c) => c.sha === lastBefore),
+            )
             .find((c) => c.message.startsWith("heal: "));
           if (healed || Date.now() > deadline) return healed?.message ?? history[0]?.message;
           await Bun.sleep(500);
