@@ -5,8 +5,8 @@ import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { forgetHost, putBackend, removeBackend } from "../server/shared/state/routing.ts";
 import { resetSentinels } from "../server/shared/state/sentinel.ts";
-import { SENTINEL_PORT, sentinelHosts } from "../server/shared/state/sentinel-fleet.ts";
-import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
+import { currentSentinels } from "../server/shared/state/sentinel-fleet.ts";
+import { isSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { withRoleLock } from "./lock.ts";
 import {
   appUrlOf,
@@ -144,12 +144,7 @@ function forgetTheDead(deps: ScaleDeps, victim: FleetHostRecord): void {
   if (victim.role !== "redis" && victim.role !== "proxy") return;
   resetting = resetting
     .then(async () => {
-      const target = parseSentinelUrl(controlUrl);
-      // the Sentinels there are now, not only those the URL was made with
-      target.sentinels = sentinelHosts((await deps.repo.read()).hosts).map((h) => ({
-        host: h.address,
-        port: SENTINEL_PORT,
-      }));
+      const target = currentSentinels(controlUrl, (await deps.repo.read()).hosts);
       const faults = await resetSentinels(target, { spacingMs: 30_000, waitMs: 300_000 });
       for (const fault of faults)
         deps.say(`! a Sentinel did not forget ${victim.name} (${fault}); it counts it until reset`);

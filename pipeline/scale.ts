@@ -34,8 +34,8 @@ import {
   removeBackend,
 } from "../server/shared/state/routing.ts";
 import { findPrimary } from "../server/shared/state/sentinel.ts";
-import { sentinelPlaybookEnv } from "../server/shared/state/sentinel-fleet.ts";
-import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
+import { currentSentinels, sentinelPlaybookEnv } from "../server/shared/state/sentinel-fleet.ts";
+import { isSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { reasonOnly } from "../server/shared/text/words.ts";
 import { lastShipped, releaseDir } from "./deploy.ts";
 import { withRoleLock } from "./lock.ts";
@@ -450,10 +450,12 @@ async function sentinelEnvFor(
   }
   if (role !== "redis" && role !== "proxy") return {};
   const master = decodeURIComponent(new URL(controlUrl).password);
-  const primary = await findPrimary(parseSentinelUrl(controlUrl));
+  const fleet = (await deps.repo.read()).hosts;
+  // the Sentinels there are now: after a few replacements none of the URL's may be left
+  const primary = await findPrimary(currentSentinels(controlUrl, fleet));
   const env = sentinelPlaybookEnv(master, primary.host);
   if (role !== "redis") return env;
-  const hosts = [...(await deps.repo.read()).hosts, { name, role }];
+  const hosts = [...fleet, { name, role }];
   return { ...env, DROPSHIP_REDIS_PASSWORD: master, DROPSHIP_REDIS_ACL: aclFile(master, hosts) };
 }
 

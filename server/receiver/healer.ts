@@ -5,12 +5,8 @@ import { healthUrlOf } from "../shared/roles.ts";
 import { redisPasswordFor } from "../shared/state/acl.ts";
 import { listHosts } from "../shared/state/hosts.ts";
 import { repointSentinel, type SentinelView, sentinelView } from "../shared/state/sentinel.ts";
-import { SENTINEL_PORT, sentinelHosts } from "../shared/state/sentinel-fleet.ts";
-import {
-  isSentinelUrl,
-  parseSentinelUrl,
-  type SentinelTarget,
-} from "../shared/state/sentinel-url.ts";
+import { currentSentinels } from "../shared/state/sentinel-fleet.ts";
+import { isSentinelUrl, type SentinelTarget } from "../shared/state/sentinel-url.ts";
 import type { ProvisionBreaker } from "./breaker.ts";
 import { type HostFacts, planHealing, sentinelsToRepoint } from "./heal.ts";
 
@@ -165,11 +161,6 @@ interface Sentinels {
 async function sentinelsOf(deps: ScaleDeps): Promise<Sentinels | undefined> {
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !isSentinelUrl(controlUrl)) return undefined;
-  const target = parseSentinelUrl(controlUrl);
-  // the Sentinels there are now: those the URL was made with may have been replaced
-  target.sentinels = sentinelHosts((await deps.repo.read()).hosts).map((h) => ({
-    host: h.address,
-    port: SENTINEL_PORT,
-  }));
+  const target = currentSentinels(controlUrl, (await deps.repo.read()).hosts);
   return { target, view: await sentinelView(target) };
 }

@@ -1,6 +1,6 @@
 import type { RoleName } from "../config/schema.ts";
 import { redisPasswordFor } from "./acl.ts";
-import { type SentinelTarget, sentinelUrl } from "./sentinel-url.ts";
+import { parseSentinelUrl, type SentinelTarget, sentinelUrl } from "./sentinel-url.ts";
 
 /** The name the Sentinels know the fleet's primary by. */
 export const SENTINEL_NAME = "dropship";
@@ -42,4 +42,19 @@ export function sentinelPlaybookEnv(master: string, primary: string): Record<str
     DROPSHIP_SENTINEL_AUTH: redisPasswordFor(master, "sentinel"),
     DROPSHIP_REDIS_REPLICA_AUTH: redisPasswordFor(master, "replica"),
   };
+}
+
+/**
+ * A Sentinel URL's target with the Sentinels there are now — the inventory's Redis and proxy
+ * hosts — in place of those the URL was made with: replaced hosts take their Sentinels with
+ * them, and after a few losses none of the URL's may be left.
+ */
+export function currentSentinels(
+  url: string,
+  hosts: readonly { role: RoleName; address: string }[],
+): SentinelTarget {
+  const target = parseSentinelUrl(url);
+  const now = sentinelHosts(hosts).map((h) => ({ host: h.address, port: SENTINEL_PORT }));
+  if (now.length > 0) target.sentinels = now;
+  return target;
 }
