@@ -142,7 +142,6 @@ export class Balancer {
    */
   private async ask(socketPath: string, command: string): Promise<string | undefined> {
     if (!existsSync(socketPath)) return undefined;
-    const chunks: Buffer[] = [];
     const done = Promise.withResolvers<void>();
     const answers = command.split(";").length;
     let text = "";
@@ -151,7 +150,6 @@ export class Balancer {
         unix: socketPath,
         socket: {
           data: (_s, data) => {
-            chunks.push(Buffer.from(data));
             text += data.toString();
             if (text.split("\n\n").length > answers) done.resolve();
           },
@@ -162,7 +160,7 @@ export class Balancer {
       socket.write(`${command}\n`);
       await Promise.race([done.promise, Bun.sleep(1000)]);
       socket.end();
-      return Buffer.concat(chunks).toString();
+      return text;
     } catch {
       return undefined;
     }

@@ -17,14 +17,10 @@ interface Relay {
   decided: boolean;
   outer: Side;
   inner: Side;
-  innerSocket: Socket<RelayRef> | undefined;
+  innerSocket: Socket | undefined;
   /** the inner connection's local port, the key of its source while it lasts */
   innerPort: number | undefined;
   closed: boolean;
-}
-interface RelayRef {
-  relay: Relay;
-  outerSocket: Socket<Relay>;
 }
 
 export interface FrontSettings {
@@ -142,10 +138,9 @@ export class ProxyProtocolFront {
     const port = this.settings.innerPort();
     if (port === undefined) return void outer.end();
     try {
-      await Bun.connect<RelayRef>({
+      await Bun.connect({
         hostname: "127.0.0.1",
         port,
-        data: { relay, outerSocket: outer },
         socket: {
           open: (inner) => {
             if (relay.closed) return void inner.end();
