@@ -17,6 +17,7 @@ export type ProxyHeader =
   | { kind: "malformed"; reason: string };
 
 const V1_PREFIX = "PROXY ";
+const V1_PREFIX_BYTES = [...V1_PREFIX].map((c) => c.charCodeAt(0));
 /** the longest v1 line the specification allows, CRLF included */
 const V1_MAX = 107;
 const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
@@ -26,13 +27,7 @@ const PORT = /^(0|[1-9]\d{0,4})$/;
 
 export function readProxyHeader(bytes: Uint8Array): ProxyHeader {
   if (startsWith(bytes, V2_SIGNATURE)) return readV2(bytes);
-  if (
-    startsWith(
-      bytes,
-      [...V1_PREFIX].map((c) => c.charCodeAt(0)),
-    )
-  )
-    return readV1(bytes);
+  if (startsWith(bytes, V1_PREFIX_BYTES)) return readV1(bytes);
   return { kind: "none" };
 }
 
