@@ -58,12 +58,15 @@ export function connectRedis(url: string, options: ConnectOptions): RedisClient 
 /**
  * The primary, found through Sentinel and found again after a failover (ioredis asks the
  * Sentinels on every reconnect). Unlike a single server's client, commands wait while the
- * primary changes — up to 10 s, more than a failover takes (Sentinel's down-after is 3 s) —
- * so a failover delays requests instead of failing them. A primary whose droplet vanished
- * closes no connection: nothing tells the client its socket is dead, and every command on it
- * would time out until TCP gives up (minutes). So the client also listens to the Sentinels for
- * the switch to a new primary (ioredis's failover detector: a subscription on each of them)
- * and reconnects then.
+ * primary changes — up to 15 s: a failover takes ~4–5 s (Sentinel's down-after is 3 s), ~11 s
+ * when the Sentinels' first leader election splits and is tried again (failover-timeout 3 s,
+ * the retry twice that later) — so a failover delays requests instead of failing them.
+ * A primary whose droplet vanished closes no connection: nothing tells the client its socket
+ * is dead, and every command on it would time out until TCP gives up (minutes). So the client
+ * also listens to the Sentinels for the switch to a new primary (ioredis's failover detector:
+ * a subscription on each of them) and reconnects then. A vanished host does not refuse a
+ * connection either, and the lost primary's Sentinel may be the first one asked: 1 s to accept
+ * before the next is tried, plenty on a private network.
  */
 function viaSentinel(url: string, options: ConnectOptions): RedisClient {
   const target = parseSentinelUrl(url);
@@ -75,10 +78,10 @@ function viaSentinel(url: string, options: ConnectOptions): RedisClient {
     password: target.password || undefined,
     db: target.db,
     sentinelPassword: target.sentinelPassword || undefined,
-    connectTimeout: 2000,
+    connectTimeout: 1000,
     sentinelCommandTimeout: 1000,
     failoverDetector: true,
-    commandTimeout: 10_000,
+    commandTimeout: 15_000,
     enableOfflineQueue: true,
     maxRetriesPerRequest: options.persistent ? 20 : 3,
     retryStrategy: options.persistent

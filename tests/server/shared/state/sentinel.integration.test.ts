@@ -66,7 +66,7 @@ async function sentinel(name: string, port: number, primaryPort: number) {
     "sentinel auth-user dropship sentinel",
     `sentinel auth-pass dropship ${redisPasswordFor(MASTER, "sentinel")}`,
     "sentinel down-after-milliseconds dropship 3000",
-    "sentinel failover-timeout dropship 10000",
+    "sentinel failover-timeout dropship 3000",
   ];
   writeFileSync(join(dir, `${name}.conf`), `${conf.join("\n")}\n`);
   const child = track(
