@@ -60,11 +60,7 @@ export function readFleet(inventoryFiles: string | string[]): Fleet {
       `${files.join(" + ")}: needs all.vars.ansible_ssh_private_key_file and a UserKnownHostsFile in ansible_ssh_common_args`,
     );
   }
-  const pinned = new Map<string, string>();
-  for (const line of readFileSync(knownHostsFile, "utf8").split("\n")) {
-    const [address, type, blob] = line.trim().split(/\s+/);
-    if (address && type && blob) pinned.set(address, `${type} ${blob}`);
-  }
+  const pinned = readPinnedKeys(knownHostsFile);
   const hosts: FleetHost[] = [];
   for (const [role, members] of groups) {
     for (const [name, host] of Object.entries(members)) {
@@ -89,6 +85,16 @@ export function readFleet(inventoryFiles: string | string[]): Fleet {
     privateKey: readFileSync(vars.ansible_ssh_private_key_file, "utf8"),
     privateKeyFile: vars.ansible_ssh_private_key_file,
   };
+}
+
+/** Each host's pinned key in a known_hosts file dropship wrote, by address. */
+export function readPinnedKeys(knownHostsFile: string): Map<string, string> {
+  const pinned = new Map<string, string>();
+  for (const line of readFileSync(knownHostsFile, "utf8").split("\n")) {
+    const [address, type, blob] = line.trim().split(/\s+/);
+    if (address && type && blob) pinned.set(address, `${type} ${blob}`);
+  }
+  return pinned;
 }
 
 /**

@@ -1,12 +1,20 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { addHost, type FleetHostRecord, removeHost } from "../gitops/model.ts";
+import { hostCommands } from "../server/shared/host/layout.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
+import { targetOf, withSsh } from "../server/shared/ssh.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { forgetHost, putBackend, removeBackend } from "../server/shared/state/routing.ts";
 import { resetSentinels } from "../server/shared/state/sentinel.ts";
-import { currentSentinels } from "../server/shared/state/sentinel-fleet.ts";
+import {
+  currentSentinels,
+  repointSentinelsIn,
+  sentinelsParam,
+} from "../server/shared/state/sentinel-fleet.ts";
 import { isSentinelUrl } from "../server/shared/state/sentinel-url.ts";
+import { readPinnedKeys } from "./fleet.ts";
 import { withRoleLock } from "./lock.ts";
 import {
   appUrlOf,
@@ -96,6 +104,7 @@ async function swapIn(
     throw error;
   }
   say(`✓ ${record.name} replaces ${victim.name}`);
+  if (victim.role === "redis" || victim.role === "proxy") await nameLiveSentinels(deps);
   forgetTheDead(deps, victim);
   await recordEvent(deps.redis, KEYS.scaling, {
     action: "heal",
@@ -125,6 +134,44 @@ async function pointDomains(deps: ScaleDeps, proxy: FleetHostRecord): Promise<vo
         : `▸ ${domain} A ${entry} (${pointed})`,
     );
   }
+}
+
+/**
+ * A Sentinel's host was replaced: every host's services are told the Sentinels there are now,
+ * for their next start (a running ioredis client has learned them from the Sentinels it asks),
+ * and so is the control machine's fleet.env. Otherwise, once every host a URL names has been
+ * replaced, a restarted service (a deploy) or a command finds no Sentinel at all. Never fatal:
+ * a host that cannot be reached keeps the list it has, and the log says which.
+ */
+async function nameLiveSentinels(deps: ScaleDeps): Promise<void> {
+  const controlUrl = deps.playbookEnv.REDIS_URL;
+  if (!controlUrl || !isSentinelUrl(controlUrl)) return;
+  const { hosts } = await deps.repo.read();
+  const param = sentinelsParam(hosts);
+  const pinned = readPinnedKeys(deps.knownHostsFile);
+  let told = 0;
+  await Promise.all(
+    hosts.map(async (host) => {
+      const hostPublicKey = pinned.get(host.address);
+      try {
+        if (!hostPublicKey) throw new Error(`no pinned host key in ${deps.knownHostsFile}`);
+        await withSsh(targetOf({ address: host.address, hostPublicKey }, deps), (ssh) =>
+          ssh.check(hostCommands.pointSentinels(param)),
+        );
+        told++;
+      } catch (error) {
+        deps.say(
+          `! ${host.name} still names the Sentinels it had (${(error as Error).message}); bun run setup tells it`,
+        );
+      }
+    }),
+  );
+  if (deps.fleetEnv && existsSync(deps.fleetEnv)) {
+    const text = readFileSync(deps.fleetEnv, "utf8");
+    const now = repointSentinelsIn(text, param);
+    if (now !== text) writeFileSync(deps.fleetEnv, now, { mode: 0o600 });
+  }
+  deps.say(`▸ ${told} of ${hosts.length} hosts name the Sentinels there are now`);
 }
 
 /** The resets under way, one after another: two replacements never reset Sentinels at once. */

@@ -8,6 +8,7 @@ import { runPlaybook } from "../server/shared/ansible.ts";
 import { type DigitalOcean, providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { createHosts, recordOf } from "../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../server/shared/cloud/spec.ts";
+import { fleetEnvFile } from "../server/shared/config/env-file.ts";
 import type { LocalPaths } from "../server/shared/config/paths.ts";
 import type { Config, RoleName } from "../server/shared/config/schema.ts";
 import { deliverRelease, releaseFiles } from "../server/shared/deliver.ts";
@@ -34,7 +35,11 @@ import {
   removeBackend,
 } from "../server/shared/state/routing.ts";
 import { findPrimary } from "../server/shared/state/sentinel.ts";
-import { currentSentinels, sentinelPlaybookEnv } from "../server/shared/state/sentinel-fleet.ts";
+import {
+  currentSentinels,
+  sentinelPlaybookEnv,
+  withCurrentSentinels,
+} from "../server/shared/state/sentinel-fleet.ts";
 import { isSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { reasonOnly } from "../server/shared/text/words.ts";
 import { lastShipped, releaseDir } from "./deploy.ts";
@@ -61,6 +66,8 @@ export interface ScaleDeps {
   configFile?: string;
   /** DROPSHIP_USERS_FILE: the named users, given to a new proxy host */
   usersFile?: string;
+  /** the control machine's .dropship/fleet.env (bun run setup), kept naming live Sentinels */
+  fleetEnv?: string;
 }
 
 const ACTOR = "dropship scale";
@@ -93,6 +100,7 @@ export function scaleDeps(
     knownHostsFile: paths.knownHosts,
     workDir: paths.work,
     usersFile: paths.users,
+    fleetEnv: fleetEnvFile(env),
     playbookEnv: playbookEnvFrom(env),
     say,
   };
@@ -230,11 +238,16 @@ export async function provisionHost(
         knownHostsFile: deps.knownHostsFile,
       }),
     );
-    const redisUsers = await addRedisUser(deps, name, role);
+    // the Sentinels there are now, not those of the setup-time URL (some may be replaced)
+    const controlUrl = deps.playbookEnv.REDIS_URL
+      ? withCurrentSentinels(deps.playbookEnv.REDIS_URL, (await deps.repo.read()).hosts)
+      : undefined;
+    const redisUsers = await addRedisUser(deps, name, role, controlUrl);
     const sentinelEnv = await sentinelEnvFor(deps, role, name);
     say(`▸ converge ${name} (${address}) with ${PLAYBOOKS[role]}`);
     await runPlaybook(PLAYBOOKS[role], hostInventory, {
       ...deps.playbookEnv,
+      ...(controlUrl ? { REDIS_URL: controlUrl } : {}),
       ...redisUsers,
       ...sentinelEnv,
       ...(role === "proxy" ? proxyPlaybookEnv(deps) : {}),
@@ -372,8 +385,8 @@ async function addRedisUser(
   deps: ScaleDeps,
   name: string,
   role: RoleName,
+  controlUrl: string | undefined,
 ): Promise<Record<string, string>> {
-  const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !usesAcl(controlUrl)) return {};
   const master = decodeURIComponent(new URL(controlUrl).password);
   await onEveryRedisServer(deps, [

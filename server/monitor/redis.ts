@@ -78,12 +78,13 @@ function toRecord(reply: unknown): Record<string, string> {
  * Bun's client knows nothing of Sentinel: the primary is asked of the Sentinels, and asked
  * again when a command fails (the connection lost, no answer, or READONLY from a primary that
  * was demoted), then the command is tried once more, on a new connection to the primary they
- * name.
+ * name. Each time it also learns the Sentinels there are now, as ioredis does: the monitor runs
+ * for months, and the hosts its REDIS_URL names may all have been replaced meanwhile.
  */
 function viaSentinel(target: SentinelTarget): NativeRedis {
   let current: { address: string; client: NativeRedis } | undefined;
   const primary = async () => {
-    const { host, port } = await findPrimary(target);
+    const { host, port } = await findPrimary(target, { learn: true });
     const address = `${host}:${port}`;
     if (current?.address !== address) {
       current?.client.close();
@@ -109,7 +110,11 @@ function viaSentinel(target: SentinelTarget): NativeRedis {
     get connected() {
       return current?.client.connected ?? false;
     },
-    close: () => current?.client.close(),
+    // closed, it forgets the primary too: a later command asks the Sentinels again
+    close: () => {
+      current?.client.close();
+      current = undefined;
+    },
     eval: (script, numberOfKeys, ...args) => call((c) => c.eval(script, numberOfKeys, ...args)),
     hexists: (key, field) => call((c) => c.hexists(key, field)),
     hget: (key, field) => call((c) => c.hget(key, field)),

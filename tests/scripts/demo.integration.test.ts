@@ -353,6 +353,26 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
     expect(await (await deleteDroplet(proxies[1] as FleetHostRecord))()).toBe(
       "heal: replaced demo-proxy-2 (gone from the cloud API) with demo-proxy-3",
     );
+    // every host's services name the Sentinels there are now, for their next start: the new
+    // proxy's, not the dead one's
+    const afterProxy = (await repo.read()).hosts;
+    const live = sentinelHosts(afterProxy).map((h) => h.address);
+    expect(live).not.toContain(proxies[1]?.address);
+    const named = (host: FleetHostRecord) => {
+      const file = join(
+        dir,
+        "demo/emulator/droplets",
+        String(host.dropletId),
+        "srv/dropship/shared/monitor.env",
+      );
+      const url = parseEnv(readFileSync(file, "utf8")).REDIS_URL as string;
+      return parseSentinelUrl(url).sentinels.map((s) => s.host);
+    };
+    await within(
+      30_000,
+      "every host naming the live Sentinels",
+      () => afterProxy.every((h) => named(h).join() === live.join()) || undefined,
+    );
     // one droplet at a time: the next is lost once the fleet is whole again — the new proxy's
     // Sentinel known to all, the dead one's forgotten by all (heal resets them one by one)
     const target = parseSentinelUrl(redisUrl);

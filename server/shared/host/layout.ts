@@ -68,4 +68,13 @@ export const hostCommands = {
     const tail = `tail -n ${options.lines}${options.follow ? " -F" : ""} ${HOST_ROOT}/logs/${service}.log`;
     return `if [ -d /run/systemd/system ]; then ${journal}; else ${tail}; fi`;
   },
+  /**
+   * names other Sentinels in every service's Redis URL (the `sentinels=` value, encoded: see
+   * sentinelsParam), for the services' next start; prints the files it changed
+   */
+  pointSentinels: (param: string) => {
+    if (!/^[A-Za-z0-9.%_-]+$/.test(param)) throw new Error(`not a sentinels= value: ${param}`);
+    const pattern = `s#(redis-sentinel://[^[:space:]'"]*[?&]sentinels=)[^&[:space:]'"]*#\\1${param}#g`;
+    return `for f in ${HOST_ROOT}/shared/*.env; do [ -f "$f" ] || continue; if grep -q 'redis-sentinel://' "$f"; then sed -i -E '${pattern.replaceAll("'", `'"'"'`)}' "$f" && echo "$f"; fi; done`;
+  },
 };

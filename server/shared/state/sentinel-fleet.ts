@@ -1,6 +1,11 @@
 import type { RoleName } from "../config/schema.ts";
 import { redisPasswordFor } from "./acl.ts";
-import { parseSentinelUrl, type SentinelTarget, sentinelUrl } from "./sentinel-url.ts";
+import {
+  isSentinelUrl,
+  parseSentinelUrl,
+  type SentinelTarget,
+  sentinelUrl,
+} from "./sentinel-url.ts";
 
 /** The name the Sentinels know the fleet's primary by. */
 export const SENTINEL_NAME = "dropship";
@@ -57,4 +62,42 @@ export function currentSentinels(
   const now = sentinelHosts(hosts).map((h) => ({ host: h.address, port: SENTINEL_PORT }));
   if (now.length > 0) target.sentinels = now;
   return target;
+}
+
+/** `url` naming the Sentinels there are now (see currentSentinels); any other URL as it is. */
+export function withCurrentSentinels(
+  url: string,
+  hosts: readonly { role: RoleName; address: string }[],
+): string {
+  return isSentinelUrl(url) ? sentinelUrl(currentSentinels(url, hosts)) : url;
+}
+
+/**
+ * The `sentinels=` value a URL has for these Sentinel hosts, as it is written in one (encoded).
+ * Only an address's characters and the encoding's `%` can be in it, so it is safe in a shell
+ * command and a sed pattern.
+ */
+export function sentinelsParam(hosts: readonly { role: RoleName; address: string }[]): string {
+  const url = new URL("redis-sentinel://x/0");
+  url.searchParams.set(
+    "sentinels",
+    sentinelHosts(hosts)
+      .map((h) => `${h.address}:${SENTINEL_PORT}`)
+      .join(","),
+  );
+  const value = url.search.slice("?sentinels=".length);
+  if (!/^[A-Za-z0-9.%_-]+$/.test(value)) throw new Error(`no Sentinel hosts to name (${value})`);
+  return value;
+}
+
+/**
+ * A settings file's text with every Sentinel URL's `sentinels=` value replaced by `param`:
+ * the hosts' service settings and the control machine's fleet.env, after a Sentinel host was
+ * replaced. Nothing else in the text changes.
+ */
+export function repointSentinelsIn(text: string, param: string): string {
+  return text.replace(
+    /(redis-sentinel:\/\/[^\s'"]*?[?&]sentinels=)[^&\s'"]*/g,
+    (_, head: string) => `${head}${param}`,
+  );
 }

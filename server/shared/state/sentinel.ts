@@ -96,9 +96,13 @@ export async function askSentinel(
 
 /**
  * The primary the Sentinels name now: the first that answers is asked. Throws, naming every
- * Sentinel and what it said, when none knows.
+ * Sentinel and what it said, when none knows. With `learn`, the target's list of Sentinels
+ * becomes the one that answered, then the others it knows (see nextSentinels).
  */
-export async function findPrimary(target: SentinelTarget): Promise<{ host: string; port: number }> {
+export async function findPrimary(
+  target: SentinelTarget,
+  options: { learn?: boolean } = {},
+): Promise<{ host: string; port: number }> {
   const faults: string[] = [];
   for (const sentinel of target.sentinels) {
     try {
@@ -107,8 +111,17 @@ export async function findPrimary(target: SentinelTarget): Promise<{ host: strin
         "GET-MASTER-ADDR-BY-NAME",
         target.name,
       ]);
-      if (Array.isArray(reply) && typeof reply[0] === "string")
+      if (Array.isArray(reply) && typeof reply[0] === "string") {
+        if (options.learn) {
+          const peers = await askSentinel(sentinel, target.sentinelPassword, [
+            "SENTINEL",
+            "SENTINELS",
+            target.name,
+          ]).catch(() => []);
+          target.sentinels = nextSentinels(sentinel, peers, target.sentinels);
+        }
         return { host: reply[0], port: Number(reply[1]) };
+      }
       faults.push(`${sentinel.host}:${sentinel.port} does not know ${target.name}`);
     } catch (error) {
       faults.push(`${sentinel.host}:${sentinel.port}: ${(error as Error).message}`);
@@ -118,6 +131,27 @@ export async function findPrimary(target: SentinelTarget): Promise<{ host: strin
 }
 
 type Sentinel = { host: string; port: number };
+
+/**
+ * Whom to ask next time, learned as ioredis learns them: the Sentinel that answered, then the
+ * others it knows and does not hold down (SENTINEL SENTINELS), then the rest of those known
+ * before. A long-running client started with a URL whose Sentinels have all been replaced since
+ * would otherwise find none at its next failover.
+ */
+export function nextSentinels(answered: Sentinel, peers: Reply, known: Sentinel[]): Sentinel[] {
+  const live = (Array.isArray(peers) ? peers : [])
+    .filter((peer): peer is Reply[] => Array.isArray(peer))
+    .map(fieldsOf)
+    .filter((f) => f.ip && Number(f.port) > 0 && !/s_down|o_down|disconnected/.test(f.flags ?? ""))
+    .map((f) => ({ host: f.ip as string, port: Number(f.port) }));
+  const seen = new Set<string>();
+  return [answered, ...live, ...known].filter((s) => {
+    const key = `${s.host}:${s.port}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
 
 /** What the Sentinels say of the primary, as the healer reads it. */
 export interface SentinelView {

@@ -7,6 +7,7 @@ import {
   isReleaseName,
   releaseVersion,
 } from "../../../../server/shared/host/layout.ts";
+import { repointSentinelsIn } from "../../../../server/shared/state/sentinel-fleet.ts";
 import { tempDir } from "../../../helpers/tmp.ts";
 
 /** Runs a layout command against a folder standing in for HOST_ROOT. */
@@ -66,4 +67,32 @@ test("services and logs go through systemd where it runs, else dropship-service 
   expect(hostCommands.log("proxy", { lines: 0, follow: true })).toContain(
     "tail -n 0 -F /srv/dropship/logs/proxy.log",
   );
+});
+
+test("every service's Redis URL is told the live Sentinels, the way the control machine's file is", () => {
+  const root = tempDir("dropship-layout-");
+  mkdirSync(join(root, "shared"));
+  const old = "10.78.0.2%3A26379%2C10.78.0.3%3A26379";
+  const param = "10.78.0.12%3A26379%2C10.78.0.14%3A26379";
+  // as Ansible's env.j2 writes them: quoted where the value has shell characters
+  const monitor = [
+    "# Written by Ansible (dropship_service); settings for dropship-monitor.",
+    "PORT=9100",
+    `REDIS_URL='redis-sentinel://monitor-web-1:p%2Fw@dropship/0?sentinels=${old}&sentinel_password=s'`,
+    "DROPSHIP_LOG_TIME=1",
+    "",
+  ].join("\n");
+  const single = "PORT=3000\nREDIS_URL=redis://app:pw@10.78.0.2:6379/0\n";
+  writeFileSync(join(root, "shared/monitor.env"), monitor);
+  writeFileSync(join(root, "shared/app.env"), single);
+  writeFileSync(join(root, "shared/notes.txt"), `redis-sentinel://x@dropship/0?sentinels=${old}`);
+  const changed = onHost(root, hostCommands.pointSentinels(param));
+  expect(changed).toBe(`${join(root, "shared/monitor.env")}\n`);
+  const now = readFileSync(join(root, "shared/monitor.env"), "utf8");
+  expect(now).toBe(monitor.replace(old, param));
+  expect(now).toBe(repointSentinelsIn(monitor, param));
+  expect(readFileSync(join(root, "shared/app.env"), "utf8")).toBe(single);
+  expect(readFileSync(join(root, "shared/notes.txt"), "utf8")).toContain(old);
+  // anything but an encoded host list is refused before it reaches a shell
+  expect(() => hostCommands.pointSentinels("x';reboot;'")).toThrow("not a sentinels= value");
 });

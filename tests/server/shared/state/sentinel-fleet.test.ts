@@ -1,10 +1,13 @@
 import { expect, test } from "bun:test";
 import {
   currentSentinels,
+  repointSentinelsIn,
   SENTINEL_PORT,
   sentinelHosts,
+  sentinelsParam,
+  withCurrentSentinels,
 } from "../../../../server/shared/state/sentinel-fleet.ts";
-import { sentinelUrl } from "../../../../server/shared/state/sentinel-url.ts";
+import { parseSentinelUrl, sentinelUrl } from "../../../../server/shared/state/sentinel-url.ts";
 
 const url = sentinelUrl({
   username: "control",
@@ -45,4 +48,52 @@ test("the Sentinels asked are the inventory's now, not those the URL was made wi
     "10.78.0.3",
     "10.78.0.4",
   ]);
+});
+
+const fleet = [
+  { role: "redis" as const, address: "10.78.0.12" },
+  { role: "proxy" as const, address: "10.78.0.14" },
+  { role: "production" as const, address: "10.78.0.15" },
+];
+
+test("a URL is made to name the Sentinels there are now; any other URL stays as it is", () => {
+  const now = parseSentinelUrl(withCurrentSentinels(url, fleet));
+  expect(now.sentinels.map((s) => s.host)).toEqual(["10.78.0.12", "10.78.0.14"]);
+  expect(now).toMatchObject({
+    username: "control",
+    password: "master-password-0123",
+    sentinelPassword: "sentinel-password-0123",
+  });
+  const plain = "redis://control:pw@10.78.0.12:6379/0";
+  expect(withCurrentSentinels(plain, fleet)).toBe(plain);
+});
+
+test("a settings file's Sentinel URLs get the new list; nothing else in it changes", () => {
+  const param = sentinelsParam(fleet);
+  expect(param).toBe("10.78.0.12%3A26379%2C10.78.0.14%3A26379");
+  const proxyUrl = url.replace("control:", "proxy:");
+  const text = [
+    "# Written by bun run setup",
+    `REDIS_URL=${url}`,
+    `PROXY_REDIS='${proxyUrl}'`,
+    "PROXY_URL=http://10.78.0.14",
+    "OTHER=redis://control:pw@10.78.0.12:6379/0?sentinels=keep",
+    "",
+  ].join("\n");
+  const now = repointSentinelsIn(text, param);
+  const lines = now.split("\n");
+  expect(parseSentinelUrl((lines[1] as string).slice("REDIS_URL=".length))).toEqual(
+    parseSentinelUrl(withCurrentSentinels(url, fleet)),
+  );
+  expect(lines[2]).toBe(`PROXY_REDIS='${withCurrentSentinels(proxyUrl, fleet)}'`);
+  expect([lines[0], lines[3], lines[4], lines[5]]).toEqual([
+    "# Written by bun run setup",
+    "PROXY_URL=http://10.78.0.14",
+    "OTHER=redis://control:pw@10.78.0.12:6379/0?sentinels=keep",
+    "",
+  ]);
+  // a fleet without Sentinel hosts has nothing to name
+  expect(() => sentinelsParam([{ role: "production", address: "10.78.0.15" }])).toThrow(
+    "no Sentinel hosts",
+  );
 });

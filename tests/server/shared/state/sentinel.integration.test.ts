@@ -15,7 +15,11 @@ import {
   resetSentinels,
   sentinelView,
 } from "../../../../server/shared/state/sentinel.ts";
-import { type SentinelTarget, sentinelUrl } from "../../../../server/shared/state/sentinel-url.ts";
+import {
+  parseSentinelUrl,
+  type SentinelTarget,
+  sentinelUrl,
+} from "../../../../server/shared/state/sentinel-url.ts";
 import { freePort } from "../../../helpers/ports.ts";
 import { track, waitForLine } from "../../../helpers/processes.ts";
 
@@ -89,7 +93,9 @@ const replica = await server("replica", replicaPort, [
   `masterauth ${redisPasswordFor(MASTER, "replica")}`,
 ]);
 const sentinelPorts = [freePort(), freePort(), freePort()];
-for (const [i, port] of sentinelPorts.entries()) await sentinel(`sentinel-${i}`, port, primaryPort);
+const sentinels: Subprocess[] = [];
+for (const [i, port] of sentinelPorts.entries())
+  sentinels.push(await sentinel(`sentinel-${i}`, port, primaryPort));
 
 // the replica has made its first copy before anything is asked of it
 for (let tries = 0; ; tries++) {
@@ -236,6 +242,36 @@ test("a Sentinel naming a primary that is gone is listed stale, and pointed at t
   }
   expect(peers).toEqual({ sentinels: 3, replicas: 1, down: 0 });
   expect(await sentinelView(all)).toMatchObject({ agreeing: 4, stale: [] });
+}, 30_000);
+
+test("the monitor's client learns the Sentinels its URL does not name, and asks them once its own is gone", async () => {
+  const given = parseSentinelUrl(
+    redisUrls(controlUrl, hosts)["monitor-shop-production-1"] as string,
+  );
+  await changeFlag(control, "learned", { enabled: true, rollout: 100 }, "ann", "create");
+  // the first Sentinel knows the two others (their hello messages, every 2 s)
+  const first = target.sentinels[0] as SentinelTarget["sentinels"][0];
+  for (let i = 0; i < 60 && (await livePeers(first, target))?.sentinels !== 2; i++)
+    await Bun.sleep(250);
+  // a URL made when only the first Sentinel's host was there: the others came later
+  const url = sentinelUrl({ ...given, sentinels: [first] });
+  const monitor = nativeRedis(url);
+  const fresh = nativeRedis(url);
+  expect(await monitor.hexists(KEYS.flags, "learned")).toBe(1);
+  sentinels[0]?.kill("SIGSTOP");
+  try {
+    // closed, the client asks the Sentinels for the primary again on its next command
+    monitor.close();
+    expect(await monitor.hexists(KEYS.flags, "learned")).toBe(1);
+    // a client that never learned them has only the URL's Sentinel, which answers nothing
+    await expect(fresh.hexists(KEYS.flags, "learned")).rejects.toThrow(
+      "no Sentinel named the primary",
+    );
+  } finally {
+    sentinels[0]?.kill("SIGCONT");
+    monitor.close();
+    fresh.close();
+  }
 }, 30_000);
 
 test("the primary lost without a word: a failover within seconds, no acknowledged change lost, clients follow", async () => {
