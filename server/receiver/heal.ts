@@ -6,7 +6,8 @@ export interface HostFacts {
   host: FleetHostRecord;
   /**
    * how many listings in a row lacked its droplet (0: listed); a droplet is gone only when two
-   * did, so a host scale-in is removing, or a listing made mid-change, is not taken for dead
+   * did, so a host scale-in is removing, or a listing made mid-change, is not taken for dead (the
+   * healer counts the API's 404 for the droplet by id as the second)
    */
   missingListings: number;
   /** when its monitor last reported figures (undefined: never) */

@@ -1,5 +1,6 @@
 import { replaceHost } from "../../pipeline/heal.ts";
 import type { ScaleDeps } from "../../pipeline/scale.ts";
+import { CloudError } from "../shared/cloud/digitalocean.ts";
 import type { RoleName } from "../shared/config/schema.ts";
 import { healthUrlOf } from "../shared/roles.ts";
 import { redisPasswordFor } from "../shared/state/acl.ts";
@@ -9,6 +10,16 @@ import { currentSentinels } from "../shared/state/sentinel-fleet.ts";
 import { isSentinelUrl, type SentinelTarget } from "../shared/state/sentinel-url.ts";
 import type { ProvisionBreaker } from "./breaker.ts";
 import { type HostFacts, planHealing, sentinelsToRepoint } from "./heal.ts";
+
+/** Whether the cloud API answers 404 for the droplet (any other answer or failure: no). */
+async function goneById(deps: ScaleDeps, id: number): Promise<boolean> {
+  try {
+    await deps.provider.getDroplet(id);
+    return false;
+  } catch (error) {
+    return error instanceof CloudError && error.status === 404;
+  }
+}
 
 /** Whether a health URL answers 200 within two seconds. */
 export async function probeHealth(url: string): Promise<boolean> {
@@ -66,8 +77,12 @@ export function startHealer(
         hosts.map(async (h) => {
           if (await probe(healthUrlOf(config, h.role, h.address))) failingSince.delete(h.name);
           else if (!failingSince.has(h.name)) failingSince.set(h.name, now);
-          if (listed)
-            missing.set(h.name, listed.has(h.dropletId) ? 0 : (missing.get(h.name) ?? 0) + 1);
+          if (!listed) return;
+          missing.set(h.name, listed.has(h.dropletId) ? 0 : (missing.get(h.name) ?? 0) + 1);
+          // missing from one listing: asked for by id, a 404 says it is gone now, a tick sooner
+          // than a second listing would (a droplet a listing made mid-change missed is found)
+          if (missing.get(h.name) === 1 && (await goneById(deps, h.dropletId)))
+            missing.set(h.name, 2);
         }),
       );
       const facts: HostFacts[] = hosts.map((host) => ({
