@@ -244,10 +244,10 @@ export function haproxyConfig(
               ...(check.protocol === "https" ? ["check-ssl verify none"] : []),
             ]
           : [`track rule0/droplet-${target.id}`]),
+        // a target that fails its checks gets no new connections and keeps those it has, as
+        // DigitalOcean's "stops sending traffic" (killing them cut requests in flight on a sick
+        // but working target); a deleted droplet's are closed when it goes (see balancer.ts)
         ...(settings.enable_proxy_protocol ? ["send-proxy"] : []),
-        // a target that fails its checks takes its connections with it: the clients connect
-        // again (to a live one) at once rather than wait on a dead address
-        "on-marked-down shutdown-sessions",
       ].join(" ");
     for (const target of targets)
       lines.push(

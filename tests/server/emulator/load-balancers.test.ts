@@ -57,18 +57,14 @@ test("the API's fields become HAProxy's: frontends per rule, checks, retries", (
   expect(config).toContain("  timeout check 3s\n");
   expect(config).toContain("  option redispatch\n");
   expect(config).toContain("  http-check send meth GET uri /_dropship/healthz\n");
-  expect(config).toContain(
-    "  server droplet-7 10.78.0.12:80 check port 80 on-marked-down shutdown-sessions\n",
-  );
+  expect(config).toContain("  server droplet-7 10.78.0.12:80 check port 80\n");
   // one health check per target: the 443 servers follow the 80 ones
-  expect(config).toContain(
-    "  server droplet-7 10.78.0.12:443 track rule0/droplet-7 on-marked-down shutdown-sessions\n",
-  );
+  expect(config).toContain("  server droplet-7 10.78.0.12:443 track rule0/droplet-7\n");
   expect(config).not.toContain("10.78.0.13");
   const proxied = checkLoadBalancerBody({ ...request, enable_proxy_protocol: true }, () => true);
   if (!proxied.ok) throw new Error(proxied.message);
   expect(haproxyConfig(proxied.value, "10.77.0.20", targets, paths)).toContain(
-    "track rule0/droplet-7 send-proxy on-marked-down shutdown-sessions",
+    "track rule0/droplet-7 send-proxy",
   );
 });
 
