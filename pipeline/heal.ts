@@ -104,7 +104,10 @@ async function swapIn(
     throw error;
   }
   say(`✓ ${record.name} replaces ${victim.name}`);
-  if (victim.role === "redis" || victim.role === "proxy") await nameLiveSentinels(deps);
+  if (victim.role === "redis" || victim.role === "proxy")
+    await nameLiveSentinels(deps).catch((error) =>
+      say(`! the hosts still name the Sentinels they had: ${(error as Error).message}`),
+    );
   forgetTheDead(deps, victim);
   await recordEvent(deps.redis, KEYS.scaling, {
     action: "heal",
@@ -140,8 +143,9 @@ async function pointDomains(deps: ScaleDeps, proxy: FleetHostRecord): Promise<vo
  * A Sentinel's host was replaced: every host's services are told the Sentinels there are now,
  * for their next start (a running ioredis client has learned them from the Sentinels it asks),
  * and so is the control machine's fleet.env. Otherwise, once every host a URL names has been
- * replaced, a restarted service (a deploy) or a command finds no Sentinel at all. Never fatal:
- * a host that cannot be reached keeps the list it has, and the log says which.
+ * replaced, a restarted service (a deploy) or a command finds no Sentinel at all. Never fatal
+ * (the replacement is made): a host that cannot be reached keeps the list it has, and the log
+ * says which.
  */
 async function nameLiveSentinels(deps: ScaleDeps): Promise<void> {
   const controlUrl = deps.playbookEnv.REDIS_URL;
