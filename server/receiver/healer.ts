@@ -56,12 +56,18 @@ export function startHealer(
     said.add(line);
     say(`heal: ${line}`);
   };
+  // hosts already replaced: a tick that read the inventory before the replacement's commit, and
+  // judged after it, would otherwise plan the same host again
+  const replaced = new Set<string>();
   let ticking = false;
   const tick = async () => {
     if (ticking) return;
     ticking = true;
     try {
-      const { hosts } = await deps.repo.read();
+      const { hosts: inventory } = await deps.repo.read();
+      for (const name of replaced)
+        if (!inventory.some((h) => h.name === name)) replaced.delete(name);
+      const hosts = inventory.filter((h) => !replaced.has(h.name));
       const listed = await deps.provider
         .listByTag(config.digitalocean.tag)
         .then((droplets) => new Set(droplets.map((d) => d.id)))
@@ -85,12 +91,14 @@ export function startHealer(
             missing.set(h.name, 2);
         }),
       );
-      const facts: HostFacts[] = hosts.map((host) => ({
-        host,
-        missingListings: missing.get(host.name) ?? 0,
-        lastReportAt: reports ? reports.find((r) => r.host === host.name)?.at : now,
-        failingSince: failingSince.get(host.name) ?? null,
-      }));
+      const facts: HostFacts[] = hosts
+        .filter((host) => !replaced.has(host.name))
+        .map((host) => ({
+          host,
+          missingListings: missing.get(host.name) ?? 0,
+          lastReportAt: reports ? reports.find((r) => r.host === host.name)?.at : now,
+          failingSince: failingSince.get(host.name) ?? null,
+        }));
       const sentinels = await sentinelsOf(deps);
       const plan = planHealing(config.heal.after, {
         now,
@@ -112,7 +120,8 @@ export function startHealer(
         const replacing = replaceHost(deps, host, why)
           .then((record) => {
             breaker.succeeded();
-            if (!record) say(`heal: ${host.name} left the inventory meanwhile; nothing to replace`);
+            if (record) replaced.add(host.name);
+            else say(`heal: ${host.name} left the inventory meanwhile; nothing to replace`);
           })
           .catch((error) => {
             breaker.failed((error as Error).message);

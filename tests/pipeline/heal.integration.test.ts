@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { FleetHostRecord } from "../../gitops/model.ts";
 import { scaleOut } from "../../pipeline/scale.ts";
 import { breakerFor } from "../../server/receiver/autoscaler.ts";
-import { startHealer } from "../../server/receiver/healer.ts";
+import { probeHealth, startHealer } from "../../server/receiver/healer.ts";
 import { hostCommands } from "../../server/shared/host/layout.ts";
 import { targetOf, withSsh } from "../../server/shared/ssh.ts";
 import { KEYS } from "../../server/shared/state/keys.ts";
@@ -79,13 +79,31 @@ test("a replacement that keeps failing leaves no droplet, opens the breaker and 
 }, 120_000);
 
 test("a droplet gone from the API is replaced: rotation swapped, one commit, one notice", async () => {
+  // health checks that wait for a gate, to hold one tick between its reading and its judging
+  let gate = Promise.resolve();
+  let open = () => {};
+  const probe = async (url: string) => {
+    await gate;
+    return probeHealth(url);
+  };
   // ticked by hand: one listing without the droplet, and the API's 404 for it, are enough
-  const healer = startHealer(deps, breakerFor(deps), 3_600_000);
+  const healer = startHealer(deps, breakerFor(deps), 3_600_000, probe);
   healers.push(healer);
   // meanwhile the first host's monitor stops: silent, but it serves, so it stays
   await onHost(first, hostCommands.service("stop", "monitor"));
   await healer.tick();
+  // a tick that reads the fleet before the replacement's commit and judges it after: the
+  // replaced host is not planned again
+  gate = new Promise((resolve) => {
+    open = resolve;
+  });
+  const late = healer.tick();
+  await Bun.sleep(500);
   await healer.idle();
+  open();
+  await late;
+  await healer.idle();
+  expect(lines.filter((l) => l.includes("left the inventory meanwhile"))).toEqual([]);
   const [commit] = await repo.history();
   expect(commit?.message).toBe(
     "heal: replaced shop-production-2 (gone from the cloud API) with shop-production-3",
