@@ -64,10 +64,8 @@ export function startHealer(
     if (ticking) return;
     ticking = true;
     try {
-      const { hosts: inventory } = await deps.repo.read();
-      for (const name of replaced)
-        if (!inventory.some((h) => h.name === name)) replaced.delete(name);
-      const hosts = inventory.filter((h) => !replaced.has(h.name));
+      const { hosts } = await deps.repo.read();
+      for (const name of replaced) if (!hosts.some((h) => h.name === name)) replaced.delete(name);
       const listed = await deps.provider
         .listByTag(config.digitalocean.tag)
         .then((droplets) => new Set(droplets.map((d) => d.id)))
