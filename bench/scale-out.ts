@@ -60,7 +60,7 @@ try {
     workDir: work,
     // the app reports a Redis it cannot reach as degraded, not failing: enough to serve
     playbookEnv: { REDIS_URL: "redis://:unused@10.77.0.1:1/0" },
-    // "▸ converge …", "▸ deliver …", "▸ into rotation": when each step started
+    // "▸ converge … (the release sent meanwhile)", "▸ start …", "▸ into rotation": when each step started
     say: (line: string) => {
       const step = /^▸ (\w+)/.exec(line)?.[1];
       if (step) steps[step] = performance.now();
@@ -68,7 +68,7 @@ try {
   };
   const rows: number[][] = [];
   console.log(
-    "| round | create + SSH | converge | deliver + health | into rotation → first answer | total |\n|---|---|---|---|---|---|",
+    "| round | create + SSH | converge ∥ send release | start + health | into rotation → first answer | total |\n|---|---|---|---|---|---|",
   );
   for (let round = 1; round <= rounds; round++) {
     const started = performance.now();
@@ -82,8 +82,8 @@ try {
     const s = (a: number, b: number) => (b - a) / 1000;
     const row = [
       s(started, steps.converge ?? started),
-      s(steps.converge ?? started, steps.deliver ?? started),
-      s(steps.deliver ?? started, steps.into ?? started),
+      s(steps.converge ?? started, steps.start ?? started),
+      s(steps.start ?? started, steps.into ?? started),
       s(steps.into ?? started, serving),
       s(started, serving),
     ];

@@ -65,6 +65,7 @@ async function swapIn(
     deps,
     victim.role,
     releaseToGive(deps, victim.role, victim.release),
+    victim.name,
   );
   const app = victim.role === "production" || victim.role === "staging";
   try {
@@ -85,7 +86,7 @@ async function swapIn(
     }
     say(`▸ delete ${victim.name} (droplet ${victim.dropletId}) if it still exists`);
     await provider.deleteDroplet(victim.dropletId, victim.name);
-    await removeRedisUser(deps, victim.name);
+    await removeRedisUser(deps, victim.name, victim.name);
     await forgetHost(deps.redis, victim.name, ACTOR).catch((error) =>
       say(`! ${victim.name}'s figures and alerts stay in Redis: ${(error as Error).message}`),
     );
@@ -99,7 +100,7 @@ async function swapIn(
       await removeBackend(deps.redis, backendIdFor(appUrlOf(config, record)), ACTOR).catch(
         () => undefined,
       );
-    await removeRedisUser(deps, record.name);
+    await removeRedisUser(deps, record.name, victim.name);
     await provider.deleteDroplet(record.dropletId, record.name);
     throw error;
   }

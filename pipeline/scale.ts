@@ -11,7 +11,7 @@ import { dropletSpecFor } from "../server/shared/cloud/spec.ts";
 import { fleetEnvFile } from "../server/shared/config/env-file.ts";
 import type { LocalPaths } from "../server/shared/config/paths.ts";
 import type { Config, RoleName } from "../server/shared/config/schema.ts";
-import { deliverRelease, releaseFiles } from "../server/shared/deliver.ts";
+import { releaseFiles, stageRelease, switchRelease } from "../server/shared/deliver.ts";
 import { hostCommands, releaseVersion } from "../server/shared/host/layout.ts";
 import type { Mail } from "../server/shared/mailer.ts";
 import { healthUrlOf, ROLES } from "../server/shared/roles.ts";
@@ -209,12 +209,15 @@ export function releaseToGive(
 /**
  * One new host of a role: created (tagged, host key pinned), converged with the role's playbook,
  * given the release and healthy. Scale-out and self-healing both add hosts this way. A failure
- * on the way deletes the droplet (and the Redis user made for it) and throws.
+ * on the way deletes the droplet (and the Redis user made for it) and throws. `replacing` names
+ * a dead host the new one replaces: it is not asked for anything (its Redis server, its Sentinel),
+ * which would cost a connect timeout each.
  */
 export async function provisionHost(
   deps: ScaleDeps,
   role: RoleName,
   release: ReleaseToGive,
+  replacing?: string,
 ): Promise<FleetHostRecord> {
   const { config, provider, say } = deps;
   await reconcile(deps, false);
@@ -239,40 +242,50 @@ export async function provisionHost(
       }),
     );
     // the Sentinels there are now, not those of the setup-time URL (some may be replaced)
+    const fleet = (await deps.repo.read()).hosts.filter((h) => h.name !== replacing);
     const controlUrl = deps.playbookEnv.REDIS_URL
-      ? withCurrentSentinels(deps.playbookEnv.REDIS_URL, (await deps.repo.read()).hosts)
+      ? withCurrentSentinels(deps.playbookEnv.REDIS_URL, fleet)
       : undefined;
-    const redisUsers = await addRedisUser(deps, name, role, controlUrl);
-    const sentinelEnv = await sentinelEnvFor(deps, role, name);
-    say(`▸ converge ${name} (${address}) with ${PLAYBOOKS[role]}`);
-    await runPlaybook(PLAYBOOKS[role], hostInventory, {
-      ...deps.playbookEnv,
-      ...(controlUrl ? { REDIS_URL: controlUrl } : {}),
-      ...redisUsers,
-      ...sentinelEnv,
-      ...(role === "proxy" ? proxyPlaybookEnv(deps) : {}),
-      [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(config)),
-    });
-    say(`▸ deliver ${release.version}`);
+    const redisUsers = await addRedisUser(deps, name, role, controlUrl, replacing);
+    const sentinelEnv = await sentinelEnvFor(deps, role, name, fleet);
     const pinned = { address, hostPublicKey: host.hostKey.publicKey };
     await withSsh(targetOf(pinned, deps), async (ssh) => {
-      await deliverRelease(
-        ssh,
-        { version: release.version, binaries: releaseFiles(release.dir, role) },
-        {
-          cacheDir: join(deps.workDir, "cache", "releases"),
-          // the playbook could not start them before their binaries arrived: start them all
-          restart: ROLES[role].services,
-          healthUrl: healthUrlOf(config, role, address),
-          healthTimeoutMs: config.pipeline.health_timeout,
-        },
+      // the release's binaries travel while the playbook runs: nothing starts them before
+      // `current` points at them, after both are done
+      say(
+        `▸ converge ${name} (${address}) with ${PLAYBOOKS[role]}, sending ${release.version} meanwhile`,
       );
+      const [converged, staged] = await Promise.allSettled([
+        runPlaybook(PLAYBOOKS[role], hostInventory, {
+          ...deps.playbookEnv,
+          ...(controlUrl ? { REDIS_URL: controlUrl } : {}),
+          ...redisUsers,
+          ...sentinelEnv,
+          ...(role === "proxy" ? proxyPlaybookEnv(deps) : {}),
+          [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(config)),
+        }),
+        stageRelease(
+          ssh,
+          { version: release.version, binaries: releaseFiles(release.dir, role) },
+          { cacheDir: join(deps.workDir, "cache", "releases") },
+        ),
+      ]);
+      if (converged.status === "rejected") throw converged.reason;
+      if (staged.status === "rejected") throw staged.reason;
+      say(`▸ start ${release.version}`);
+      await switchRelease(ssh, release.version, {
+        cacheDir: join(deps.workDir, "cache", "releases"),
+        // the playbook could not start them before their binaries arrived: start them all
+        restart: ROLES[role].services,
+        healthUrl: healthUrlOf(config, role, address),
+        healthTimeoutMs: config.pipeline.health_timeout,
+      });
       await ssh.check(hostCommands.recordDeployed(release.version));
     });
     return recordOf(host, role, release.version);
   } catch (error) {
     say(`✗ ${(error as Error).message} — undoing: deleting ${name}`);
-    await removeRedisUser(deps, name);
+    await removeRedisUser(deps, name, replacing);
     await provider.deleteDroplet(host.droplet.id, name);
     throw error;
   }
@@ -386,28 +399,44 @@ async function addRedisUser(
   name: string,
   role: RoleName,
   controlUrl: string | undefined,
+  except?: string,
 ): Promise<Record<string, string>> {
   if (!controlUrl || !usesAcl(controlUrl)) return {};
   const master = decodeURIComponent(new URL(controlUrl).password);
-  await onEveryRedisServer(deps, [
-    ["ACL", "SETUSER", ...aclSetUser(master, monitorUser({ name }))],
-    ["ACL", "SAVE"],
-  ]);
+  await onEveryRedisServer(
+    deps,
+    [
+      ["ACL", "SETUSER", ...aclSetUser(master, monitorUser({ name }))],
+      ["ACL", "SAVE"],
+    ],
+    except,
+  );
   const urls = redisUrls(controlUrl, [{ name, role }]);
   const service = role === "proxy" ? ["proxy"] : role === "redis" ? [] : [appUser(role)];
   const own = [...service, monitorUser({ name })];
   return { DROPSHIP_REDIS_URLS: JSON.stringify(Object.fromEntries(own.map((u) => [u, urls[u]]))) };
 }
 
-/** A removed host's monitor user goes with it; never fatal (the host is gone either way). */
-export async function removeRedisUser(deps: ScaleDeps, name: string): Promise<void> {
+/**
+ * A removed host's monitor user goes with it; never fatal (the host is gone either way). The
+ * Redis server of `except` (a dead host's) is not asked.
+ */
+export async function removeRedisUser(
+  deps: ScaleDeps,
+  name: string,
+  except?: string,
+): Promise<void> {
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !usesAcl(controlUrl)) return;
   try {
-    await onEveryRedisServer(deps, [
-      ["ACL", "DELUSER", monitorUser({ name })],
-      ["ACL", "SAVE"],
-    ]);
+    await onEveryRedisServer(
+      deps,
+      [
+        ["ACL", "DELUSER", monitorUser({ name })],
+        ["ACL", "SAVE"],
+      ],
+      except,
+    );
   } catch (error) {
     deps.say(`! the Redis user of ${name} stays: ${(error as Error).message}`);
   }
@@ -416,30 +445,41 @@ export async function removeRedisUser(deps: ScaleDeps, name: string): Promise<vo
 /**
  * ACL changes are not replicated: with a replica, each Redis server of the inventory is told
  * itself, at its own address as the control user (a server that does not answer is gone, and
- * said); with one server, the connection dropship has.
+ * said), all at once, so one that is gone costs one connect timeout, not one each; the server of
+ * host `except` (dead, being replaced) not at all. With one server, the connection dropship has.
  */
-async function onEveryRedisServer(deps: ScaleDeps, commands: string[][]): Promise<void> {
+async function onEveryRedisServer(
+  deps: ScaleDeps,
+  commands: string[][],
+  except?: string,
+): Promise<void> {
   const controlUrl = deps.playbookEnv.REDIS_URL as string;
   if (!isSentinelUrl(controlUrl)) {
     for (const command of commands) await deps.redis.call(...(command as [string, ...string[]]));
     return;
   }
   const master = decodeURIComponent(new URL(controlUrl).password);
-  const servers = (await deps.repo.read()).hosts.filter((h) => h.role === "redis");
+  const servers = (await deps.repo.read()).hosts.filter(
+    (h) => h.role === "redis" && h.name !== except,
+  );
   let told = 0;
-  for (const server of servers) {
-    const url = controlRedisUrlAt(master, server.address, deps.config.ports.redis);
-    const client = connectRedis(url, { purpose: "acl", persistent: false, log: () => {} });
-    try {
-      await whenReady(client, url, 3000);
-      for (const command of commands) await client.call(...(command as [string, ...string[]]));
-      told++;
-    } catch (error) {
-      deps.say(`! ${server.name} did not take the Redis user change: ${(error as Error).message}`);
-    } finally {
-      client.disconnect();
-    }
-  }
+  await Promise.all(
+    servers.map(async (server) => {
+      const url = controlRedisUrlAt(master, server.address, deps.config.ports.redis);
+      const client = connectRedis(url, { purpose: "acl", persistent: false, log: () => {} });
+      try {
+        await whenReady(client, url, 3000);
+        for (const command of commands) await client.call(...(command as [string, ...string[]]));
+        told++;
+      } catch (error) {
+        deps.say(
+          `! ${server.name} did not take the Redis user change: ${(error as Error).message}`,
+        );
+      } finally {
+        client.disconnect();
+      }
+    }),
+  );
   if (told === 0) throw new Error("no Redis server took the user change");
 }
 
@@ -455,6 +495,7 @@ async function sentinelEnvFor(
   deps: ScaleDeps,
   role: RoleName,
   name: string,
+  fleet: FleetHostRecord[],
 ): Promise<Record<string, string>> {
   const controlUrl = deps.playbookEnv.REDIS_URL;
   if (!controlUrl || !isSentinelUrl(controlUrl)) {
@@ -463,7 +504,6 @@ async function sentinelEnvFor(
   }
   if (role !== "redis" && role !== "proxy") return {};
   const master = decodeURIComponent(new URL(controlUrl).password);
-  const fleet = (await deps.repo.read()).hosts;
   // the Sentinels there are now: after a few replacements none of the URL's may be left
   const primary = await findPrimary(currentSentinels(controlUrl, fleet));
   const env = sentinelPlaybookEnv(master, primary.host);

@@ -25,9 +25,10 @@ import { aclFile, redisUrls } from "../../server/shared/state/acl.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
-import { findPrimary } from "../../server/shared/state/sentinel.ts";
+import { alignSentinelTimings, findPrimary } from "../../server/shared/state/sentinel.ts";
 import {
   controlSentinelUrl,
+  SENTINEL_TIMINGS,
   sentinelPlaybookEnv,
 } from "../../server/shared/state/sentinel-fleet.ts";
 import { isSentinelUrl, parseSentinelUrl } from "../../server/shared/state/sentinel-url.ts";
@@ -344,6 +345,11 @@ export async function bringUp(
   building.catch(() => undefined); // awaited below, where a failure stops the bring-up
   await convergeFleet(s);
   if (sentinel) {
+    // Sentinels keep their files: one set up by an older dropship gets this one's timings here
+    await o.step("the Sentinels' timings are this version's");
+    const say = o.say ?? ((line: string) => console.log(`  ${line}`));
+    for (const line of await alignSentinelTimings(parseSentinelUrl(redisUrl), SENTINEL_TIMINGS))
+      say(line);
     await o.step("wait for the Redis replica to hold a copy (changes wait for it from now on)");
     await untilReplicated(redisUrl);
   }

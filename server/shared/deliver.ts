@@ -61,13 +61,35 @@ export async function deliverRelease(
   release: Release,
   options: DeliveryOptions,
 ): Promise<FileReport[]> {
+  const before = await runningRelease(ssh);
+  const reports = await stageRelease(ssh, release, options);
+  // the same release again (a re-run): nothing to switch, and no restart to cost requests
+  const unchanged = before === release.version && reports.every((r) => r.mode === "skip");
+  await switchRelease(ssh, release.version, options, unchanged);
+  return reports;
+}
+
+/** The release `current` points at on the host ("" when none). */
+export async function runningRelease(ssh: Ssh): Promise<string> {
+  return (await ssh.exec(hostCommands.currentRelease())).stdout.trim();
+}
+
+/**
+ * The first half of a delivery: the release's binaries put in releases/<version> on the host
+ * (each checked by its SHA-256) without touching what runs. A new host's can go while the
+ * playbook converges it: nothing starts a release that `current` does not point at.
+ */
+export async function stageRelease(
+  ssh: Ssh,
+  release: Release,
+  options: Pick<DeliveryOptions, "cacheDir" | "log">,
+): Promise<FileReport[]> {
   const log = options.log ?? (() => {});
   const host = ssh.target.host;
   if (!isReleaseName(release.version))
     throw new DeliveryError(`release name ${JSON.stringify(release.version)} is not valid`);
   mkdirSync(options.cacheDir, { recursive: true });
   const dir = releaseDirOnHost(release.version);
-  const before = (await ssh.exec(hostCommands.currentRelease())).stdout.trim();
   await ssh.check(`mkdir -p ${dir}`);
   const reports: FileReport[] = [];
   const scratch = mkdtempSync(join(tmpdir(), "dropship-delta-"));
@@ -107,30 +129,40 @@ export async function deliverRelease(
       log(`${host}: ${name} ${report.mode} (${(report.bytesSent / 1024).toFixed(0)} KiB sent)`);
       reports.push(report);
     }
-    // the same release again (a re-run): nothing to switch, and no restart to cost requests
-    const unchanged = before === release.version && reports.every((r) => r.mode === "skip");
-    if (!unchanged) {
-      await ssh.check(hostCommands.switchTo(release.version));
-      for (const service of options.restart) {
-        await ssh.check(hostCommands.service("restart", service));
-      }
-      for (const service of options.handover ?? []) {
-        await ssh.check(hostCommands.service("handover", service));
-      }
-    }
-    if (options.healthUrl)
-      await waitForVersion(
-        host,
-        options.healthUrl,
-        release.version,
-        options.healthTimeoutMs ?? 30_000,
-      );
-    const keep = options.keep ?? 3;
-    await ssh.check(hostCommands.prune(keep));
     return reports;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The second half: `current` pointed at a staged release, its services restarted (or handed
+ * over), /healthz read back until it reports the release, and old releases pruned.
+ * `unchanged` (the host already runs it, nothing new was sent) only checks health.
+ */
+export async function switchRelease(
+  ssh: Ssh,
+  version: string,
+  options: DeliveryOptions,
+  unchanged = false,
+): Promise<void> {
+  if (!unchanged) {
+    await ssh.check(hostCommands.switchTo(version));
+    for (const service of options.restart) {
+      await ssh.check(hostCommands.service("restart", service));
+    }
+    for (const service of options.handover ?? []) {
+      await ssh.check(hostCommands.service("handover", service));
+    }
+  }
+  if (options.healthUrl)
+    await waitForVersion(
+      ssh.target.host,
+      options.healthUrl,
+      version,
+      options.healthTimeoutMs ?? 30_000,
+    );
+  await ssh.check(hostCommands.prune(options.keep ?? 3));
 }
 
 /** Healthy answers in a row before a host counts as up: one good answer can be a process on its way out. */

@@ -147,8 +147,9 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   expect(ufwRules).toContain(
     "-A ufw-user-input -s 10.78.0.0/16 -p tcp -m tcp --dport 3000 -j ACCEPT",
   );
+  // one rule per source, its ports listed (SSH, the monitor and the app from the control host)
   expect(ufwRules).toContain(
-    "-A ufw-user-input -s 10.78.0.1/32 -p tcp -m tcp --dport 22 -j ACCEPT",
+    "-A ufw-user-input -s 10.78.0.1/32 -p tcp -m multiport --dports 22,3000,9100 -j ACCEPT",
   );
   const cloudTable = inWeb("nft", "list", "table", "inet", "dropship_firewall").stdout.toString();
   expect(cloudTable).toContain("dport 3000");

@@ -10,6 +10,16 @@ import {
 /** The name the Sentinels know the fleet's primary by. */
 export const SENTINEL_NAME = "dropship";
 export const SENTINEL_PORT = 26379;
+/**
+ * The Sentinels' timings, as ansible's sentinel.conf.j2 writes them for a new Sentinel (a unit
+ * test holds the two alike). Sentinel keeps its file from then on, so a fleet set up by an
+ * older dropship keeps that one's until setup gives them again (alignSentinelTimings).
+ */
+export const SENTINEL_TIMINGS: Readonly<Record<string, string>> = {
+  "down-after-milliseconds": "3000",
+  "failover-timeout": "3000",
+  "parallel-syncs": "1",
+};
 
 /**
  * Where the Sentinels run: on every Redis host and every proxy host. Two Redis hosts and one

@@ -244,6 +244,44 @@ export async function repointSentinel(
   return fault && `${sentinel.host}:${sentinel.port}: ${fault}`;
 }
 
+/**
+ * Gives every Sentinel that answers these timings for the primary (SENTINEL SET, which Sentinel
+ * also writes to its file) where its own differ. Answers a line per change and per fault; a
+ * Sentinel that does not answer is a fault, not an error (setup goes on).
+ */
+export async function alignSentinelTimings(
+  target: SentinelTarget,
+  timings: Readonly<Record<string, string>>,
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (const sentinel of target.sentinels) {
+    const where = `${sentinel.host}:${sentinel.port}`;
+    try {
+      const reply = await askSentinel(sentinel, target.sentinelPassword, [
+        "SENTINEL",
+        "MASTER",
+        target.name,
+      ]);
+      if (!Array.isArray(reply)) throw new Error("it does not know the primary");
+      const now = fieldsOf(reply);
+      const differ = Object.entries(timings).filter(([name, value]) => now[name] !== value);
+      if (differ.length === 0) continue;
+      await askSentinel(sentinel, target.sentinelPassword, [
+        "SENTINEL",
+        "SET",
+        target.name,
+        ...differ.flat(),
+      ]);
+      lines.push(
+        `${where}: ${differ.map(([name, value]) => `${name} ${now[name]} → ${value}`).join(", ")}`,
+      );
+    } catch (error) {
+      lines.push(`! ${where}: timings not checked: ${(error as Error).message}`);
+    }
+  }
+  return lines;
+}
+
 const isError = (reply: Reply): reply is { error: string } =>
   typeof reply === "object" && reply !== null && !Array.isArray(reply);
 

@@ -9,7 +9,7 @@ import {
   knownHostsLine,
   makeHostKey,
 } from "../../../server/shared/cloud/hostkeys.ts";
-import { deliverRelease } from "../../../server/shared/deliver.ts";
+import { deliverRelease, stageRelease, switchRelease } from "../../../server/shared/deliver.ts";
 import { Ssh } from "../../../server/shared/ssh.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
@@ -96,12 +96,21 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
     "release-1",
     "release-2",
   ]);
-  for (const n of [3, 4])
-    await deliverRelease(
-      ssh,
-      { version: `release-${n}`, binaries: [build(`release-${n}`)] },
-      options,
-    );
+  // staged (as while a new host converges): on the host, but nothing switched or restarted
+  const running = async () =>
+    ((await (await fetch(`http://${ip}:3000/healthz`)).json()) as { version: string }).version;
+  const v3 = build("release-3");
+  const staged = await stageRelease(ssh, { version: "release-3", binaries: [v3] }, options);
+  expect(staged[0]?.mode).toBe("delta");
+  expect(
+    (await ssh.check("sha256sum /srv/dropship/releases/release-3/dropship-app")).split(" ")[0],
+  ).toBe(new Bun.CryptoHasher("sha256").update(await Bun.file(v3).arrayBuffer()).digest("hex"));
+  expect((await ssh.check("readlink /srv/dropship/current")).trim()).toBe("releases/release-2");
+  expect((await ssh.check("cat /run/dropship/app.pid")).trim()).toBe(pid);
+  expect(await running()).toBe("release-2");
+  await switchRelease(ssh, "release-3", options);
+  expect(await running()).toBe("release-3");
+  await deliverRelease(ssh, { version: "release-4", binaries: [build("release-4")] }, options);
   expect((await ssh.check("ls /srv/dropship/releases")).trim().split("\n").sort()).toEqual([
     "release-2",
     "release-3",

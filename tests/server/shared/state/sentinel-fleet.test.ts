@@ -1,8 +1,11 @@
 import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import {
   currentSentinels,
   repointSentinelsIn,
   SENTINEL_PORT,
+  SENTINEL_TIMINGS,
   sentinelHosts,
   sentinelsParam,
   withCurrentSentinels,
@@ -96,4 +99,21 @@ test("a settings file's Sentinel URLs get the new list; nothing else in it chang
   expect(() => sentinelsParam([{ role: "production", address: "10.78.0.15" }])).toThrow(
     "no Sentinel hosts",
   );
+});
+
+test("the timings setup gives the Sentinels are those the playbook writes for a new one", () => {
+  const template = readFileSync(
+    resolve(
+      import.meta.dir,
+      "../../../../ansible/roles/dropship_sentinel/templates/sentinel.conf.j2",
+    ),
+    "utf8",
+  );
+  const written = Object.fromEntries(
+    [...template.matchAll(/^sentinel (\S+) \{\{ dropship_sentinel_name \}\} (\d+)$/gm)].map((m) => [
+      m[1],
+      m[2],
+    ]),
+  );
+  expect(written).toEqual({ ...SENTINEL_TIMINGS });
 });

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -9,6 +9,8 @@ import { changeFlag, listFlags } from "../../../../server/shared/state/flags.ts"
 import { KEYS } from "../../../../server/shared/state/keys.ts";
 import { connectRedis, whenReady } from "../../../../server/shared/state/redis.ts";
 import {
+  alignSentinelTimings,
+  askSentinel,
   findPrimary,
   livePeers,
   repointSentinel,
@@ -201,6 +203,37 @@ test("a replica that does not confirm in time: the change says it is not safe ye
     replica.kill("SIGCONT");
   }
 }, 20_000);
+
+test("a Sentinel with an older version's timings is given this one's; the others are left alone", async () => {
+  const [older, ...others] = target.sentinels;
+  if (!older) throw new Error("no Sentinel");
+  const timings = { "down-after-milliseconds": "3000", "failover-timeout": "3000" };
+  const ask = (s: typeof older, args: string[]) =>
+    askSentinel(s, target.sentinelPassword, ["SENTINEL", ...args]);
+  const timingsOf = async (s: typeof older) => {
+    const reply = (await ask(s, ["MASTER", "dropship"])) as string[];
+    const at = (name: string) => reply[reply.indexOf(name) + 1];
+    return {
+      "down-after-milliseconds": at("down-after-milliseconds"),
+      "failover-timeout": at("failover-timeout"),
+    };
+  };
+  await ask(older, ["SET", "dropship", "failover-timeout", "10000"]);
+  const gone = { host: "127.0.0.1", port: freePort() };
+  const lines = await alignSentinelTimings(
+    { ...target, sentinels: [...target.sentinels, gone] },
+    timings,
+  );
+  expect(lines[0]).toBe(`127.0.0.1:${older.port}: failover-timeout 10000 → 3000`);
+  expect(lines[1]).toStartWith(`! 127.0.0.1:${gone.port}: timings not checked:`);
+  expect(lines).toHaveLength(2);
+  for (const s of [older, ...others]) expect(await timingsOf(s)).toEqual(timings);
+  // Sentinel wrote it to its file: a restart would keep it
+  expect(readFileSync(join(dir, "sentinel-0.conf"), "utf8")).toContain(
+    "sentinel failover-timeout dropship 3000",
+  );
+  expect(await alignSentinelTimings(target, timings)).toEqual([]);
+});
 
 test("a Sentinel lost for good is forgotten by the others, who still know each other and the replica", async () => {
   const extra = await sentinel("sentinel-extra", freePort(), primaryPort);
