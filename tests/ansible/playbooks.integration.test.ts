@@ -151,6 +151,10 @@ test("each host has the service user and private directories, and nothing leaks 
     (await ssh.check("cat /srv/dropship/shared/app.env")).includes("DROPSHIP_TRACK=production"),
   ).toBe(true);
   expect((await ssh.exec("test -e /srv/dropship/data/redis/redis.conf")).code).not.toBe(0);
+  // the firewall, set going in the background, is on with its rules
+  const ufw = await ssh.check("ufw status");
+  expect(ufw).toContain("Status: active");
+  expect(ufw).toMatch(/3000\/tcp\s+ALLOW\s+10\.78\.0\.0\/16/);
   ssh.close();
   // and this machine, whose /usr and /var the hosts share, gained no user and no file
   expect(Bun.spawnSync(["id", "dropship"]).exitCode).not.toBe(0);
