@@ -150,12 +150,28 @@ export async function forward(
     server.timeout(request, 0);
     const exchange = deps.client.send(member.origin, { method, target: path, head, body });
     const wait = new AnswerWait(deps.deadlines, exchange, request);
+    // a backend that goes silent is only found out by its checks: what may be repeated and
+    // waits on it then goes elsewhere (see Member.waiting)
+    let left = false;
+    const leave = retryable
+      ? () => {
+          left = true;
+          exchange.cancel("its backend left the rotation");
+        }
+      : undefined;
+    const waitingOn = member;
+    if (leave) waitingOn.waiting.add(leave);
     let upstream: UpstreamAnswer;
     try {
       upstream = await exchange.answer;
     } catch (error) {
       member.inFlight--;
       const fault = error as UpstreamFault;
+      if (left && !request.signal.aborted) {
+        lastError = `${member.backend.id} stopped answering and left the rotation`;
+        member = tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
+        continue;
+      }
       // a timeout cancels the exchange too: only a cancel that was not ours is the visitor's
       if (!wait.timedOut && (request.signal.aborted || fault.kind === "cancelled")) {
         record(deps, track, member.backend.id, 499, started);
@@ -184,6 +200,7 @@ export async function forward(
       member = again && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
       continue;
     } finally {
+      if (leave) waitingOn.waiting.delete(leave);
       wait.done();
       server.timeout(request, settings.idleTimeoutS);
     }

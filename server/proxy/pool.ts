@@ -27,6 +27,12 @@ export interface Member {
   origin: Origin;
   health: Health;
   inFlight: number;
+  /**
+   * Requests sent here that may be repeated and have no answer yet: when the backend leaves
+   * the rotation for failing its checks each is told, and goes to another backend instead of
+   * waiting out the response timeout on a host that went silent.
+   */
+  waiting: Set<() => void>;
 }
 
 /**
@@ -59,7 +65,13 @@ export class Pool {
         known.backend = backend;
         next.set(backend.id, known);
       } else {
-        const member = { backend, origin: originOf(backend.url), health: UNCHECKED, inFlight: 0 };
+        const member: Member = {
+          backend,
+          origin: originOf(backend.url),
+          health: UNCHECKED,
+          inFlight: 0,
+          waiting: new Set(),
+        };
         next.set(backend.id, member);
         added.push(member);
       }
@@ -121,6 +133,11 @@ export class Pool {
   private setHealth(member: Member, health: Health): void {
     const was = member.health.healthy;
     member.health = health;
+    if (was && !health.healthy && member.waiting.size > 0) {
+      const waiting = [...member.waiting];
+      member.waiting.clear();
+      for (const leave of waiting) leave();
+    }
     if (was === health.healthy || member.backend.draining) return;
     this.onRotation(member, health.healthy, health.healthy ? "health check passed" : health.reason);
   }

@@ -46,3 +46,47 @@ test("a production app killed under load costs no idempotent request", async () 
   expect(dead?.healthy).toBe(false);
   expect(dead?.reason).toBeTruthy();
 });
+
+test("a production app gone silent: the requests it had taken go to another backend once it leaves the rotation", async () => {
+  // stopped, not killed: its socket still accepts and nothing answers, as a droplet cut off the
+  // network looks from the proxy (no reset, no FIN)
+  const sleeper = await startServer("app", { REDIS_URL: redis.url });
+  await addBackend(state, "production", sleeper.url);
+  const id = sleeper.url.slice(7);
+  const healthy = async () => {
+    const status = (await (
+      await fetch(`${proxy.adminUrl}/_dropship/status`, { headers: admin })
+    ).json()) as { backends: { id: string; healthy: boolean }[] };
+    return status.backends.find((b) => b.id === id)?.healthy === true;
+  };
+  for (let i = 0; i < 100 && !(await healthy()); i++) await Bun.sleep(100);
+  expect(await healthy()).toBe(true);
+  process.kill(sleeper.pid, "SIGSTOP");
+  try {
+    // least-in-flight sends about half of these to the silent one
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const started = performance.now();
+        const response = await fetch(`${proxy.url}/`);
+        const body = await response.text();
+        return {
+          status: response.status,
+          from: response.headers.get("x-dropship-backend"),
+          hello: body.startsWith("Hello"),
+          seconds: (performance.now() - started) / 1000,
+        };
+      }),
+    );
+    // every one answered by the survivor, long before the 30 s response timeout
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ status: 200, hello: true });
+      expect(answer.from).not.toBe(id);
+      expect(answer.seconds).toBeLessThan(10);
+    }
+    // and some had been taken by the silent one: they waited for its checks to fail (~2 s)
+    expect(Math.max(...answers.map((a) => a.seconds))).toBeGreaterThan(1);
+    expect(await healthy()).toBe(false);
+  } finally {
+    process.kill(sleeper.pid, "SIGKILL");
+  }
+}, 60_000);
