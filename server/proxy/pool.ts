@@ -29,8 +29,8 @@ export interface Member {
   inFlight: number;
   /**
    * Requests sent here that may be repeated and have no answer yet: when the backend leaves
-   * the rotation for failing its checks each is told, and goes to another backend instead of
-   * waiting out the response timeout on a host that went silent.
+   * the rotation (failed checks, or a connection that failed) each is told, and goes to another
+   * backend instead of waiting out the response timeout on a host that went silent.
    */
   waiting: Set<() => void>;
 }
