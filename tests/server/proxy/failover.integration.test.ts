@@ -65,7 +65,7 @@ test("a production app gone silent: the requests it had taken go to another back
   await Bun.sleep(600);
   process.kill(sleeper.pid, "SIGSTOP");
   try {
-    // least-in-flight sends about half of these to the silent one
+    // least-in-flight, taking turns, sends some of these to the silent one
     const answers = await Promise.all(
       Array.from({ length: 12 }, async () => {
         const started = performance.now();
@@ -87,7 +87,7 @@ test("a production app gone silent: the requests it had taken go to another back
     }
     // and some had been taken by the silent one: they waited for its checks to fail (~2 s)
     expect(Math.max(...answers.map((a) => a.seconds))).toBeGreaterThan(1);
-    // each worker checks for itself: the status page's may say so a check or two later
+    // the status page is the supervisor's, whose own checks may find it out a check or two later
     for (let i = 0; i < 50 && (await healthy()); i++) await Bun.sleep(100);
     expect(await healthy()).toBe(false);
   } finally {
