@@ -347,7 +347,7 @@ export async function bringUp(
   if (sentinel) {
     // Sentinels keep their files: one set up by an older dropship gets this one's timings here
     await o.step("the Sentinels' timings are this version's");
-    const say = o.say ?? ((line: string) => console.log(`  ${line}`));
+    const say = sayOf(o);
     for (const line of await alignSentinelTimings(parseSentinelUrl(redisUrl), SENTINEL_TIMINGS))
       say(line);
     await o.step("wait for the Redis replica to hold a copy (changes wait for it from now on)");
@@ -381,13 +381,16 @@ export async function bringUp(
   return { fleet, redisUrl };
 }
 
+/** A line within a step: the caller's way, else indented on stdout. */
+const sayOf = (o: BringUpOptions) => o.say ?? ((line: string) => console.log(`  ${line}`));
+
 /**
  * Points each domain at the public entry where DigitalOcean holds its zone (else says which
  * records to create by hand), then gets the certificates once; a failure is said, and the
  * receiver keeps trying with backoff.
  */
 async function bringUpHttps(s: SetupSettings, fleet: Fleet, redisUrl: string, o: BringUpOptions) {
-  const say = o.say ?? ((line: string) => console.log(`  ${line}`));
+  const say = sayOf(o);
   const entry = entryOf(fleet);
   const { tls } = s.config.proxy;
   for (const domain of tls.domains) {
