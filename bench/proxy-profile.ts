@@ -53,6 +53,8 @@ try {
       PORT: String(port),
       REDIS_URL: redis.url,
       DROPSHIP_ADMIN_PORT: String(freePort()),
+      DROPSHIP_PROXY_WORKERS: "1",
+      DROPSHIP_PROXY_ENGINE: process.env.DROPSHIP_PROXY_ENGINE ?? "own",
     },
     join(workDir, "proxy.log"),
   );

@@ -98,6 +98,12 @@ try {
     { ...dropshipEnv("1"), DROPSHIP_CONFIG: frontConfig },
     "/_dropship/healthz",
   );
+  // every request through Bun.serve, as before the own front (DROPSHIP_PROXY_ENGINE=serve)
+  const served = await benchServer(
+    "proxy",
+    { ...dropshipEnv("1"), DROPSHIP_PROXY_ENGINE: "serve" },
+    "/_dropship/healthz",
+  );
   const dropshipBox = await benchServer("proxy", dropshipEnv("auto"), "/_dropship/healthz");
   const baselineRoot = process.env.BENCH_BASELINE;
   const baseline = baselineRoot
@@ -127,6 +133,12 @@ try {
       pids: () => [dropship.pid],
       scope: "core",
       headers: returning,
+    },
+    {
+      name: "dropship-proxy (1 process), all by Bun.serve",
+      url: served.url,
+      pids: () => [served.pid],
+      scope: "core",
     },
     {
       name: "dropship-proxy (1 process), behind its PROXY protocol front",

@@ -29,6 +29,8 @@ export interface ProxyEnv {
   redisUrl: string;
   adminToken: string;
   usersFile: string;
+  /** who reads the public HTTP port: the own front (default) or Bun.serve alone */
+  engine?: "own" | "serve";
 }
 
 export type Core = Awaited<ReturnType<typeof startCore>>;

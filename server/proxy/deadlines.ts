@@ -1,5 +1,12 @@
 import type { Exchange } from "./upstream/client.ts";
 
+/** What a wait needs of the visitor's signal: an AbortSignal, or the own front's. */
+export interface AbortLike {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: EventListenerObject, options?: { once: boolean }): void;
+  removeEventListener(type: "abort", listener: EventListenerObject): void;
+}
+
 /** Something waiting on an answer, swept by Deadlines. */
 export interface Watched {
   /** when it has waited too long (ms since the epoch) */
@@ -73,7 +80,7 @@ export class AnswerWait implements Watched {
   constructor(
     private readonly deadlines: Deadlines,
     private readonly exchange: Pick<Exchange, "cancel">,
-    private readonly request: { readonly signal: AbortSignal },
+    private readonly request: { readonly signal: AbortLike },
     now = Date.now(),
   ) {
     this.deadline = now + deadlines.timeoutMs;

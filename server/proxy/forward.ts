@@ -2,10 +2,11 @@ import type { Server } from "bun";
 import type { Track } from "../shared/routing/model.ts";
 import type { WindowSink } from "./analysis.ts";
 import { announcesBody, refusalOf } from "./classify.ts";
-import { AnswerWait, type Deadlines } from "./deadlines.ts";
+import { type AbortLike, AnswerWait, type Deadlines } from "./deadlines.ts";
 import {
   cookieValue,
   downstreamFields,
+  type FieldSource,
   isIdempotent,
   requestIdOf,
   upstreamHead,
@@ -13,8 +14,6 @@ import {
 } from "./headers.ts";
 import type { RateLimitedLog } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import type { Member } from "./pool.ts";
-import { pathStart } from "./reserved.ts";
 import type { Routing } from "./routing.ts";
 import type { UpstreamAnswer, UpstreamClient, UpstreamFault } from "./upstream/client.ts";
 
@@ -41,6 +40,58 @@ export interface ForwardDeps {
   deadlines: Deadlines;
   client: UpstreamClient;
   settings: ForwardSettings;
+}
+
+/** The visitor's request as forward() reads it: a Request, or one the own front parsed. */
+export interface Visit {
+  readonly method: string;
+  readonly headers: FieldSource;
+  readonly body: ReadableStream<Uint8Array> | null;
+  readonly signal: AbortLike;
+}
+
+export type AnswerBody = Uint8Array | ReadableStream<Uint8Array> | null;
+
+/** How a listener answers: a Response for Bun.serve, bytes on the socket for the own front. */
+export interface Answering<V extends Visit, R> {
+  /** the listener's idle timer off (while the backend is awaited) or on again */
+  idle(visit: V, on: boolean): void;
+  answer(visit: V, status: number, reason: string, fields: [string, string][], body: AnswerBody): R;
+}
+
+const encoder = new TextEncoder();
+
+/** An answer the proxy writes itself: a sentence, as plain text. */
+function plain<V extends Visit, R>(
+  answering: Answering<V, R>,
+  visit: V,
+  status: number,
+  text: string,
+  requestId: string,
+  extra: [string, string][] = [],
+): R {
+  const fields: [string, string][] = [
+    ["content-type", "text/plain; charset=utf-8"],
+    ["x-request-id", requestId],
+    ...extra,
+  ];
+  return answering.answer(visit, status, "", fields, encoder.encode(`${text}\n`));
+}
+
+/** Bun.serve's way to answer: a Response, its idle timer through `server.timeout`. */
+export function serveAnswering(
+  server: Server<unknown>,
+  idleTimeoutS: number,
+): Answering<Request, Response> {
+  return {
+    idle: (request, on) => server.timeout(request, on ? idleTimeoutS : 0),
+    answer: (request, status, reason, fields, body) =>
+      new Response(answerBody(body, request, server, idleTimeoutS), {
+        status,
+        statusText: reason,
+        headers: fields,
+      }),
+  };
 }
 
 export const plainAnswer = (
@@ -93,13 +144,13 @@ export function chooseBackend(routing: Routing, clientId: string) {
  * headers. A request that may be repeated and has no body is then tried on another backend.
  * The client's disconnect cancels the upstream request; a slow upstream gets a 504.
  */
-export async function forward(
-  request: Request,
-  url: string,
-  server: Server<unknown>,
+export async function forward<V extends Visit, R>(
+  request: V,
+  path: string,
+  answering: Answering<V, R>,
   peer: string,
   deps: ForwardDeps,
-): Promise<Response> {
+): Promise<R> {
   const { routing, settings } = deps;
   const started = performance.now();
   const cookie = request.headers.get("cookie");
@@ -114,15 +165,19 @@ export async function forward(
   if (!member) {
     record(deps, track, "none", 503, started, visitor);
     deps.log.line(`503 to ${visitor}: no healthy ${track} backend`);
-    return plainAnswer(
+    return plain(
+      answering,
+      request,
       503,
       `No healthy ${track} backend is available right now; try again in a moment.`,
       requestId,
-      { "x-dropship-track": track, "retry-after": "1" },
+      [
+        ["x-dropship-track", track],
+        ["retry-after", "1"],
+      ],
     );
   }
 
-  const path = url.slice(pathStart(url));
   const method = request.method;
   // Bun hands over no body for GET and HEAD (refuse() turned away those that announced one)
   const body = method === "GET" || method === "HEAD" ? null : request.body;
@@ -147,7 +202,7 @@ export async function forward(
     // Bun's idle timer keeps running while the visitor waits for the backend, and fires on
     // ticks of seconds: a short idle_timeout could cut a visitor off mid-request. Off until the
     // answer starts (response_timeout bounds the wait), then on again, whatever the outcome.
-    server.timeout(request, 0);
+    answering.idle(request, false);
     const exchange = deps.client.send(member.origin, { method, target: path, head, body });
     const wait = new AnswerWait(deps.deadlines, exchange, request);
     // a backend that goes silent is only found out by its checks: what may be repeated and
@@ -176,7 +231,7 @@ export async function forward(
       if (!wait.timedOut && (request.signal.aborted || fault.kind === "cancelled")) {
         record(deps, track, member.backend.id, 499, started);
         deps.log.line(`499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`);
-        return plainAnswer(499, "The client closed the request.", requestId);
+        return plain(answering, request, 499, "The client closed the request.", requestId);
       }
       lastError = fault.message;
       const wrong = wait.timedOut
@@ -185,8 +240,18 @@ export async function forward(
           ? malformedAnswer(lastError)
           : undefined;
       if (wrong) {
-        const where = { method, path };
-        return backendFault(deps, member, track, started, visitor, requestId, where, wrong);
+        record(deps, track, member.backend.id, wrong.status, started, visitor);
+        deps.log.line(
+          `${wrong.status} ${method} ${path.slice(0, 80)}: ${member.backend.id} ${wrong.logged}`,
+        );
+        return plain(
+          answering,
+          request,
+          wrong.status,
+          `The ${track} backend ${member.backend.id} ${wrong.said}`,
+          requestId,
+          [["x-dropship-track", track]],
+        );
       }
       // a kept-alive connection the backend had just closed: once more, on a new one
       if (fault.kind === "reset" && fault.reused && retryable && !freshAgain) {
@@ -202,29 +267,30 @@ export async function forward(
     } finally {
       if (leave) waitingOn.waiting.delete(leave);
       wait.done();
-      server.timeout(request, settings.idleTimeoutS);
+      answering.idle(request, true);
     }
     member.inFlight--;
     record(deps, track, member.backend.id, upstream.status, started, visitor);
     const fields = downstreamFields(upstream.fields, track, member.backend.id, requestId);
     if (settings.hsts) fields.push(["strict-transport-security", settings.hsts]);
     visitorCookies(fields, cookie, knownClient, clientId, track, settings.https);
-    return new Response(answerBody(upstream.body, request, server, settings.idleTimeoutS), {
-      status: upstream.status,
-      statusText: upstream.reason,
-      headers: fields,
-    });
+    return answering.answer(request, upstream.status, upstream.reason, fields, upstream.body);
   }
 
   record(deps, track, [...tried].join(","), 502, started, visitor);
   deps.log.line(
     `502 ${method} ${path.slice(0, 80)}: ${[...tried].join(", ")} unreachable (${lastError})`,
   );
-  return plainAnswer(
+  return plain(
+    answering,
+    request,
     502,
     `The ${track} backend${tried.size > 1 ? "s" : ""} ${[...tried].join(", ")} could not be reached (${lastError}).`,
     requestId,
-    { "x-dropship-track": track, "retry-after": "1" },
+    [
+      ["x-dropship-track", track],
+      ["retry-after", "1"],
+    ],
   );
 }
 
@@ -233,7 +299,7 @@ export async function forward(
  * downloads over 4 MiB) with the idle timeout off until it ends.
  */
 function answerBody(
-  body: UpstreamAnswer["body"],
+  body: AnswerBody,
   request: Request,
   server: Server<unknown>,
   idleTimeoutS: number,
@@ -252,34 +318,6 @@ interface BackendFault {
   status: 502 | 504;
   logged: string;
   said: string;
-}
-
-/**
- * An answer the backend got wrong (RFC 9112: never passed on) or did not send in time: the
- * backend stays in, the visitor gets a sentence.
- */
-function backendFault(
-  deps: ForwardDeps,
-  member: Member,
-  track: Track,
-  started: number,
-  visitor: string,
-  requestId: string,
-  request: { method: string; path: string },
-  fault: BackendFault,
-): Response {
-  record(deps, track, member.backend.id, fault.status, started, visitor);
-  deps.log.line(
-    `${fault.status} ${request.method} ${request.path.slice(0, 80)}: ${member.backend.id} ${fault.logged}`,
-  );
-  return plainAnswer(
-    fault.status,
-    `The ${track} backend ${member.backend.id} ${fault.said}`,
-    requestId,
-    {
-      "x-dropship-track": track,
-    },
-  );
 }
 
 const malformedAnswer = (reason: string): BackendFault => ({

@@ -1,26 +1,14 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { readProxyHeader } from "./proxy-protocol.ts";
+import { type Connection, connectInner, flush, newConnection, relayClosed, send } from "./relay.ts";
 
 /** How long a connection may take to send its first bytes (the header, or the request). */
 const HEADER_TIMEOUT_S = 10;
 
-interface Side {
-  /** bytes the socket did not take yet; the other side is paused until they are written */
-  queued: Uint8Array[];
-  /** the other side has closed: end this one once the queue is written */
-  endWhenFlushed: boolean;
-}
-
-interface Relay {
+interface Relay extends Connection {
   /** bytes read before the header was decided */
   head: Uint8Array;
   decided: boolean;
-  outer: Side;
-  inner: Side;
-  innerSocket: Socket | undefined;
-  /** the inner connection's local port, the key of its source while it lasts */
-  innerPort: number | undefined;
-  closed: boolean;
 }
 
 export interface FrontSettings {
@@ -57,15 +45,7 @@ export class ProxyProtocolFront {
       reusePort: true,
       socket: {
         open: (socket) => {
-          socket.data = {
-            head: new Uint8Array(0),
-            decided: false,
-            outer: { queued: [], endWhenFlushed: false },
-            inner: { queued: [], endWhenFlushed: false },
-            innerSocket: undefined,
-            innerPort: undefined,
-            closed: false,
-          };
+          socket.data = { ...newConnection(), head: new Uint8Array(0), decided: false };
           socket.timeout(HEADER_TIMEOUT_S);
         },
         data: (socket, bytes) => this.fromOuter(socket, bytes),
@@ -73,8 +53,10 @@ export class ProxyProtocolFront {
         timeout: (socket) => {
           if (!socket.data.decided) socket.end();
         },
-        close: (socket) => this.closed(socket.data, socket.data.innerSocket, socket.data.inner),
-        error: (socket) => this.closed(socket.data, socket.data.innerSocket, socket.data.inner),
+        close: (socket) =>
+          relayClosed(socket.data, socket.data.innerSocket, socket.data.inner, this.sources),
+        error: (socket) =>
+          relayClosed(socket.data, socket.data.innerSocket, socket.data.inner, this.sources),
       },
     };
     this.listener = Bun.listen<Relay>(options);
@@ -120,11 +102,15 @@ export class ProxyProtocolFront {
     relay.decided = true;
     relay.head = new Uint8Array(0);
     socket.timeout(0);
-    // read on once the connection behind is open
-    socket.pause();
     const source = header.kind === "header" ? (header.source ?? peer) : peer;
     const rest = header.kind === "header" ? head.subarray(header.length) : head;
-    void this.connectInner(socket, source, rest);
+    void connectInner(socket, socket.data, {
+      port: this.settings.innerPort(),
+      source,
+      first: rest,
+      sources: this.sources,
+      log: this.settings.log,
+    });
   }
 
   private refuse(socket: Socket<Relay>, what: string): void {
@@ -132,86 +118,6 @@ export class ProxyProtocolFront {
     socket.data.decided = true;
     socket.end();
   }
-
-  private async connectInner(outer: Socket<Relay>, source: string, first: Uint8Array) {
-    const relay = outer.data;
-    const port = this.settings.innerPort();
-    if (port === undefined) return void outer.end();
-    try {
-      await Bun.connect({
-        hostname: "127.0.0.1",
-        port,
-        socket: {
-          open: (inner) => {
-            if (relay.closed) return void inner.end();
-            relay.innerSocket = inner;
-            relay.innerPort = inner.localPort;
-            // known before the listener behind reads a byte of the request
-            this.sources.set(inner.localPort, source);
-            const early = relay.inner.queued.splice(0);
-            for (const bytes of [first, ...early]) send(inner, relay.inner, bytes, outer);
-            // read on, unless the inner side is already backed up (its drain resumes then)
-            if (relay.inner.queued.length === 0) outer.resume();
-          },
-          data: (inner, bytes) => send(outer, relay.outer, bytes, inner),
-          drain: (inner) => flush(inner, relay.inner, outer),
-          close: () => this.closed(relay, outer, relay.outer),
-          error: () => this.closed(relay, outer, relay.outer),
-        },
-      });
-    } catch {
-      this.settings.log(`the listener behind port ${this.settings.port} refused a connection`);
-      outer.end();
-    }
-  }
-
-  /** One side closed: the other ends too, once what it was still owed is written. */
-  private closed<Other>(relay: Relay, other: Socket<Other> | undefined, otherSide: Side): void {
-    if (relay.closed) return;
-    relay.closed = true;
-    if (relay.innerPort !== undefined) this.sources.delete(relay.innerPort);
-    if (!other) return;
-    if (otherSide.queued.length === 0) other.end();
-    else otherSide.endWhenFlushed = true;
-  }
-}
-
-/**
- * Writes to `to`, queueing what it does not take and pausing `from` until it drains. Before
- * `to` exists (the inner connection still opening), bytes wait in the queue.
- */
-function send<To, From>(
-  to: Socket<To> | undefined,
-  side: Side,
-  bytes: Uint8Array,
-  from: Socket<From>,
-): void {
-  if (bytes.length === 0) return;
-  if (!to || side.queued.length > 0) {
-    side.queued.push(bytes.slice());
-    if (to) from.pause();
-    return;
-  }
-  const written = to.write(bytes);
-  if (written < bytes.length) {
-    side.queued.push(bytes.slice(Math.max(written, 0)));
-    from.pause();
-  }
-}
-
-/** `to` drained: what waited goes out, and `from` reads again once nothing waits. */
-function flush<To, From>(to: Socket<To>, side: Side, from: Socket<From> | undefined): void {
-  while (side.queued.length > 0) {
-    const bytes = side.queued[0] as Uint8Array;
-    const written = to.write(bytes);
-    if (written < bytes.length) {
-      side.queued[0] = bytes.slice(Math.max(written, 0));
-      return;
-    }
-    side.queued.shift();
-  }
-  if (side.endWhenFlushed) to.end();
-  else from?.resume();
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -27,6 +27,12 @@ export interface ForwardContext {
   https?: boolean;
 }
 
+/** A request's fields, read by name or in order: a Headers, or the own front's (../native). */
+export interface FieldSource {
+  get(name: string): string | null;
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
 /** The request's fields as they go to the backend, rendered as header lines. */
 export interface UpstreamHead {
   /** `name: value\r\n` lines; Host among them only when forwarded */
@@ -45,7 +51,7 @@ const SET_BY_PROXY = new Set(["x-request-id", "x-dropship-client", "x-dropship-t
  * and X-Forwarded-* that only a trusted peer may have set before us. One pass over the fields,
  * rendered straight into the request's head.
  */
-export function upstreamHead(incoming: Headers, context: ForwardContext): UpstreamHead {
+export function upstreamHead(incoming: FieldSource, context: ForwardContext): UpstreamHead {
   const connection = incoming.get("connection");
   const named = connection ? connectionTokens(connection) : undefined;
   let lines = "";
@@ -152,7 +158,7 @@ export function downstreamFields(
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The client's X-Request-Id when it is sane, else a new one. */
-export function requestIdOf(headers: Headers): string {
+export function requestIdOf(headers: FieldSource): string {
   const given = headers.get("x-request-id");
   return given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
 }

@@ -1,9 +1,10 @@
 import type { Server } from "bun";
 import { connectRedis } from "../shared/state/redis.ts";
 import type { Core } from "./core.ts";
-import { type ForwardDeps, forward, refuse } from "./forward.ts";
+import { type Answering, type ForwardDeps, forward, refuse, serveAnswering } from "./forward.ts";
 import { ProxyProtocolFront } from "./front.ts";
-import { publicReserved, reservedPath } from "./reserved.ts";
+import { OwnFront } from "./native/front.ts";
+import { pathStart, publicReserved, reservedPath } from "./reserved.ts";
 import { closing, HttpsListener, plainHttpAnswer, type Retiring } from "./tls.ts";
 import { isWebSocketUpgrade, openTunnel, type Tunnel } from "./websocket.ts";
 
@@ -18,7 +19,10 @@ import { isWebSocketUpgrade, openTunnel, type Tunnel } from "./websocket.ts";
 export async function startPublic(core: Core) {
   const { env, admin, peers, tunnels, certificates, idleTimeoutS } = core;
   const proxied = core.config.proxy.proxy_protocol;
-  const bindHost = proxied ? "127.0.0.1" : env.host;
+  // the own front holds the public HTTP port when it serves the app in plain HTTP; behind a
+  // PROXY-protocol load balancer or with TLS on, Bun.serve answers as before
+  const own = env.engine !== "serve" && !proxied && !core.tlsOn;
+  const bindHost = proxied || own ? "127.0.0.1" : env.host;
   const fronts: ProxyProtocolFront[] = [];
   /** A front on this public port for the listener `behind` names, when the protocol is on. */
   const frontFor = (port: number, behind: () => number | undefined) => {
@@ -33,7 +37,7 @@ export async function startPublic(core: Core) {
     fronts.push(front);
     return front;
   };
-  const peerOf = (server: Server<unknown>, request: Request, front?: ProxyProtocolFront) => {
+  const peerOf = (server: Server<unknown>, request: Request, front?: Front) => {
     const ip = server.requestIP(request);
     if (!ip) return "unknown";
     return front?.sourceOf(ip.port) ?? ip.address;
@@ -42,11 +46,12 @@ export async function startPublic(core: Core) {
   const appListener = (
     port: number,
     listenerDeps: ForwardDeps,
-    front: () => ProxyProtocolFront | undefined,
+    front: () => Front | undefined,
     tls?: Bun.TLSOptions[],
     retiring?: Retiring,
-  ) =>
-    Bun.serve<Tunnel>({
+  ) => {
+    let answering: Answering<Request, Response> | undefined;
+    return Bun.serve<Tunnel>({
       port,
       hostname: bindHost,
       reusePort: true,
@@ -65,10 +70,13 @@ export async function startPublic(core: Core) {
         const refusal = refuse(request, url, peer, listenerDeps);
         if (refusal) return refusal;
         if (isWebSocketUpgrade(request)) return openTunnel(request, server, peer, listenerDeps);
-        if (retiring?.now) return closing(forward(request, url, server, peer, listenerDeps));
-        return forward(request, url, server, peer, listenerDeps);
+        answering ??= serveAnswering(server, idleTimeoutS);
+        const path = url.slice(pathStart(url));
+        if (retiring?.now) return closing(forward(request, path, answering, peer, listenerDeps));
+        return forward(request, path, answering, peer, listenerDeps);
       },
     });
+  };
   // behind a front, each listener takes a loopback port of its own, and keeps it across new
   // certificates (HttpsListener binds its next listener to the port the first one got)
   let httpsFront: ProxyProtocolFront | undefined;
@@ -80,8 +88,8 @@ export async function startPublic(core: Core) {
     certificates.onChange(() => https.use(certificates.current()));
     httpsFront = frontFor(env.httpsPort, () => https.listeningPort);
   }
-  let plainFront: ProxyProtocolFront | undefined;
-  const plainPort = proxied ? 0 : env.port;
+  let plainFront: Front | undefined;
+  const plainPort = proxied || own ? 0 : env.port;
   const server = core.tlsOn
     ? Bun.serve({
         port: plainPort,
@@ -99,7 +107,16 @@ export async function startPublic(core: Core) {
         },
       })
     : appListener(plainPort, core.deps, () => plainFront);
-  plainFront = frontFor(env.port, () => server.port);
+  plainFront = own
+    ? new OwnFront({
+        hostname: env.host,
+        port: env.port,
+        innerPort: () => server.port,
+        idleTimeoutS,
+        deps: core.deps,
+        log: (line) => core.log.line(line),
+      })
+    : frontFor(env.port, () => server.port);
   return {
     port: plainFront?.port ?? (server.port as number),
     /** the public HTTPS port, once there is a certificate to serve */
@@ -107,9 +124,19 @@ export async function startPublic(core: Core) {
       https.listeningPort === undefined ? undefined : (httpsFront?.port ?? https.listeningPort),
     stop: () => {
       for (const front of fronts) front.stop();
-      return Promise.all([server.stop(), https.stop()]);
+      return Promise.all([
+        plainFront instanceof OwnFront ? plainFront.stop() : undefined,
+        server.stop(),
+        https.stop(),
+      ]);
     },
   };
+}
+
+/** A listener in front of Bun.serve, which tells it the visitor's address. */
+interface Front {
+  readonly port: number;
+  sourceOf(innerPeerPort: number): string | undefined;
 }
 
 /** The admin listener: plain HTTP, or HTTPS with the site's certificates once there are some. */

@@ -47,6 +47,16 @@ const SPEC = {
     fallback: "",
     parse: (text: string) => text,
   } satisfies Variable<string>,
+  engine: {
+    name: "DROPSHIP_PROXY_ENGINE",
+    description:
+      "own: plain HTTP/1.1 for the app answered on Bun.listen, the rest by Bun.serve; serve: all by Bun.serve",
+    fallback: "own",
+    parse: (text: string): "own" | "serve" => {
+      if (text === "own" || text === "serve") return text;
+      throw new Error(`is ${JSON.stringify(text)} — use own or serve`);
+    },
+  } satisfies Variable<"own" | "serve">,
   workers: {
     name: "DROPSHIP_PROXY_WORKERS",
     description: "proxy processes on the ports (auto or 1–64); overrides proxy.workers",

@@ -1,0 +1,405 @@
+import type { Socket, TCPSocketListener } from "bun";
+import { refusalOf } from "../classify.ts";
+import type { AbortLike } from "../deadlines.ts";
+import {
+  type AnswerBody,
+  type Answering,
+  type ForwardDeps,
+  forward,
+  type Visit,
+} from "../forward.ts";
+import {
+  type Connection,
+  connectInner,
+  flush,
+  newConnection,
+  relayClosed,
+  send,
+} from "../relay.ts";
+import { answerHead } from "./answer.ts";
+import {
+  MAX_OWN_HEAD,
+  type OwnRequest,
+  type RequestFields,
+  readRequestHead,
+} from "./request-head.ts";
+
+const EMPTY = new Uint8Array(0);
+/** Answers up to this size go out in one write with their head. */
+const ONE_WRITE = 64 * 1024;
+/** Pipelined bytes held while an answer is made; past this the visitor is not read. */
+const MAX_PIPELINED = 4 * MAX_OWN_HEAD;
+
+/** One visitor's connection. */
+interface Visitor {
+  peer: string;
+  /** bytes read and not yet taken by a request */
+  pending: Uint8Array;
+  searched: number;
+  /** a request is being answered */
+  busy: boolean;
+  /** the connection was passed on to Bun.serve behind, for good */
+  relay: Connection | undefined;
+  /** pass it on once `backlog` is written */
+  passWhenFlushed: boolean;
+  /** bytes of our answers the socket did not take yet */
+  backlog: Uint8Array[];
+  drained: (() => void) | undefined;
+  endWhenFlushed: boolean;
+  closed: boolean;
+  signal: VisitorSignal | undefined;
+}
+
+/** The visitor's leaving, for AnswerWait: a signal without an AbortController's cost. */
+class VisitorSignal implements AbortLike {
+  aborted = false;
+  private listener: EventListenerObject | undefined;
+  addEventListener(_type: "abort", listener: EventListenerObject): void {
+    this.listener = listener;
+  }
+  removeEventListener(): void {
+    this.listener = undefined;
+  }
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.handleEvent(new Event("abort"));
+  }
+}
+
+/** A request this front answers, as forward() reads it. */
+class OwnVisit implements Visit {
+  readonly body = null;
+  readonly method: string;
+  readonly headers: RequestFields;
+  constructor(
+    request: OwnRequest,
+    readonly signal: VisitorSignal,
+    readonly socket: Socket<Visitor>,
+    readonly close: boolean,
+  ) {
+    this.method = request.method;
+    this.headers = request.fields;
+  }
+}
+
+export interface OwnFrontSettings {
+  hostname: string;
+  port: number;
+  /** the Bun.serve listener behind, on 127.0.0.1, for everything passed on */
+  innerPort: () => number | undefined;
+  idleTimeoutS: number;
+  deps: ForwardDeps;
+  log: (line: string) => void;
+}
+
+/**
+ * The public HTTP listener on Bun.listen: plain, bodiless HTTP/1.1 requests for the app (the
+ * bulk of a site's traffic) are read, forwarded and answered here, without Bun.serve's Request
+ * and Response objects; anything else (a body, an upgrade, the proxy's own paths, a refusal,
+ * whatever is odd) passes the connection, from that request on, to the Bun.serve listener
+ * behind it on loopback, which answers as it always has and learns the visitor's address from
+ * `sourceOf`. Keep-alive and pipelining are served in order; the idle timeout runs only while
+ * the connection waits for a request.
+ */
+export class OwnFront {
+  private readonly sources = new Map<number, string>();
+  private readonly listener: TCPSocketListener<Visitor>;
+  private readonly open = new Set<Socket<Visitor>>();
+  private readonly answering: Answering<OwnVisit, Promise<void> | undefined>;
+  private stopped = false;
+  private stopping: (() => void) | undefined;
+
+  constructor(private readonly settings: OwnFrontSettings) {
+    this.answering = { idle: () => undefined, answer: (...a) => this.answer(...a) };
+    const options: Bun.TCPSocketListenOptions<Visitor> & { reusePort: boolean } = {
+      hostname: settings.hostname,
+      port: settings.port,
+      reusePort: true,
+      socket: {
+        open: (socket) => {
+          socket.data = {
+            peer: socket.remoteAddress,
+            pending: EMPTY,
+            searched: 0,
+            busy: false,
+            relay: undefined,
+            passWhenFlushed: false,
+            backlog: [],
+            drained: undefined,
+            endWhenFlushed: false,
+            closed: false,
+            signal: undefined,
+          };
+          this.open.add(socket);
+          socket.timeout(settings.idleTimeoutS);
+        },
+        data: (socket, bytes) => this.read(socket, bytes),
+        drain: (socket) => this.drain(socket),
+        timeout: (socket) => {
+          if (!socket.data.busy && !socket.data.relay) socket.end();
+        },
+        close: (socket) => this.closed(socket),
+        error: (socket) => this.closed(socket),
+      },
+    };
+    this.listener = Bun.listen<Visitor>(options);
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** The visitor's address behind a loopback connection from this front, if one is known. */
+  sourceOf(innerPeerPort: number): string | undefined {
+    return this.sources.get(innerPeerPort);
+  }
+
+  /**
+   * Stops accepting; idle connections close now, busy ones after their answer (with
+   * `Connection: close`). Resolves once every connection this front answers on has closed;
+   * those passed on close with the listener behind.
+   */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.listener.stop();
+    for (const socket of this.open) {
+      if (!socket.data.busy && !socket.data.relay) socket.end();
+    }
+    if (this.ownCount() === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.stopping = resolve;
+    });
+  }
+
+  private ownCount(): number {
+    let count = 0;
+    for (const socket of this.open) if (!socket.data.relay) count++;
+    return count;
+  }
+
+  private read(socket: Socket<Visitor>, bytes: Uint8Array): void {
+    const visitor = socket.data;
+    if (visitor.relay) {
+      send(visitor.relay.innerSocket, visitor.relay.inner, bytes, socket);
+      return;
+    }
+    visitor.pending = visitor.pending.length ? concat(visitor.pending, bytes) : bytes;
+    if (visitor.busy) {
+      // held for after the answer: Bun hands each read its own buffer, kept as it is
+      if (visitor.pending.length > MAX_PIPELINED) socket.pause();
+      return;
+    }
+    this.next(socket);
+  }
+
+  /** Takes the next request off the connection, if a whole head is there. */
+  private next(socket: Socket<Visitor>): void {
+    const visitor = socket.data;
+    if (visitor.busy || visitor.relay || visitor.closed || visitor.endWhenFlushed) return;
+    if (visitor.pending.length === 0) return;
+    const read = readRequestHead(visitor.pending, visitor.searched);
+    if (read.kind === "more") {
+      visitor.searched = Math.max(0, visitor.pending.length - 3);
+      return;
+    }
+    if (read.kind === "pass" || refusalOf(read.method, "http", read.host, false)) {
+      this.pass(socket);
+      return;
+    }
+    visitor.pending = visitor.pending.subarray(read.size);
+    visitor.searched = 0;
+    visitor.busy = true;
+    socket.timeout(0);
+    void this.serve(socket, read);
+  }
+
+  private async serve(socket: Socket<Visitor>, request: OwnRequest): Promise<void> {
+    const visitor = socket.data;
+    const signal = new VisitorSignal();
+    visitor.signal = signal;
+    const close = request.close || this.stopped;
+    const visit = new OwnVisit(request, signal, socket, close);
+    try {
+      await forward(visit, request.target, this.answering, visitor.peer, this.settings.deps);
+    } catch (error) {
+      // forward() answers every fault itself; this is a bug, and the connection cannot go on
+      this.settings.log(`an answer to ${visitor.peer} failed: ${(error as Error).message}`);
+      visitor.endWhenFlushed = true;
+    }
+    visitor.busy = false;
+    visitor.signal = undefined;
+    if (visitor.closed) return;
+    if (close || visitor.endWhenFlushed || this.stopped) {
+      this.endAfterBacklog(socket);
+      return;
+    }
+    socket.timeout(this.settings.idleTimeoutS);
+    socket.resume();
+    this.next(socket);
+  }
+
+  private answer(
+    visit: OwnVisit,
+    status: number,
+    reason: string,
+    fields: [string, string][],
+    body: AnswerBody,
+  ): Promise<void> | undefined {
+    const { socket } = visit;
+    // a stop that came while the backend was asked still closes this connection after it
+    const close = visit.close || this.stopped;
+    const visitor = socket.data;
+    if (visitor.closed) {
+      if (body instanceof ReadableStream) body.cancel().catch(() => undefined);
+      return undefined;
+    }
+    const { head, framing } = answerHead(visit.method, status, reason, fields, body, close);
+    if (framing === "whole" && (body as Uint8Array).length <= ONE_WRITE) {
+      const whole = body as Uint8Array;
+      const bytes = Buffer.allocUnsafe(head.length + whole.length);
+      bytes.write(head, 0, "latin1");
+      bytes.set(whole, head.length);
+      this.write(socket, bytes);
+      return undefined;
+    }
+    this.write(socket, Buffer.from(head, "latin1"));
+    if (framing === "whole") this.write(socket, body as Uint8Array);
+    if (framing === "none" || framing === "whole") {
+      if (body instanceof ReadableStream) body.cancel().catch(() => undefined);
+      return undefined;
+    }
+    return this.pump(socket, body as ReadableStream<Uint8Array>, framing === "chunked-stream");
+  }
+
+  /** A streamed answer, written as the visitor takes it; a stream cut short ends the connection. */
+  private async pump(
+    socket: Socket<Visitor>,
+    body: ReadableStream<Uint8Array>,
+    chunked: boolean,
+  ): Promise<void> {
+    const visitor = socket.data;
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (visitor.closed) {
+          reader.cancel().catch(() => undefined);
+          return;
+        }
+        if (done) break;
+        if (value.length === 0) continue;
+        if (chunked) this.write(socket, Buffer.from(`${value.length.toString(16)}\r\n`));
+        const flowing = this.write(socket, value);
+        if (chunked) this.write(socket, CRLF);
+        if (!flowing || visitor.backlog.length) {
+          await new Promise<void>((resolve) => {
+            visitor.drained = resolve;
+          });
+        }
+      }
+      if (chunked) this.write(socket, LAST_CHUNK);
+    } catch {
+      // the backend's answer broke off: without its last chunk the visitor sees it as cut
+      visitor.endWhenFlushed = true;
+    }
+  }
+
+  /** Writes or queues `bytes`; false when the socket is backed up. */
+  private write(socket: Socket<Visitor>, bytes: Uint8Array): boolean {
+    const visitor = socket.data;
+    if (visitor.closed) return true;
+    if (visitor.backlog.length) {
+      visitor.backlog.push(bytes);
+      return false;
+    }
+    const written = socket.write(bytes);
+    if (written === bytes.length) return true;
+    visitor.backlog.push(bytes.subarray(Math.max(0, written)));
+    return false;
+  }
+
+  private drain(socket: Socket<Visitor>): void {
+    const visitor = socket.data;
+    if (visitor.relay) {
+      flush(socket, visitor.relay.outer, visitor.relay.innerSocket);
+      return;
+    }
+    while (visitor.backlog.length) {
+      const next = visitor.backlog[0] as Uint8Array;
+      const written = socket.write(next);
+      if (written < next.length) {
+        visitor.backlog[0] = next.subarray(Math.max(0, written));
+        return;
+      }
+      visitor.backlog.shift();
+    }
+    const drained = visitor.drained;
+    visitor.drained = undefined;
+    drained?.();
+    if (visitor.endWhenFlushed && !visitor.busy) socket.end();
+    else if (visitor.passWhenFlushed) this.pass(socket);
+  }
+
+  private endAfterBacklog(socket: Socket<Visitor>): void {
+    socket.data.endWhenFlushed = true;
+    if (socket.data.backlog.length === 0) socket.end();
+  }
+
+  /** From this request on, the connection is Bun.serve's, relayed byte for byte. */
+  private pass(socket: Socket<Visitor>): void {
+    const visitor = socket.data;
+    if (visitor.backlog.length) {
+      visitor.passWhenFlushed = true;
+      return;
+    }
+    visitor.passWhenFlushed = false;
+    const relay = newConnection();
+    visitor.relay = relay;
+    const first = visitor.pending.slice();
+    visitor.pending = EMPTY;
+    socket.timeout(0);
+    void connectInner(socket, relay, {
+      port: this.settings.innerPort(),
+      source: visitor.peer,
+      first,
+      sources: this.sources,
+      log: this.settings.log,
+    });
+    this.checkStopped();
+  }
+
+  private closed(socket: Socket<Visitor>): void {
+    const visitor = socket.data;
+    if (visitor.closed) return;
+    visitor.closed = true;
+    this.open.delete(socket);
+    visitor.signal?.abort();
+    const drained = visitor.drained;
+    visitor.drained = undefined;
+    drained?.();
+    const relay = visitor.relay;
+    if (relay) relayClosed(relay, relay.innerSocket, relay.inner, this.sources);
+    this.checkStopped();
+  }
+
+  private checkStopped(): void {
+    if (this.stopping && this.ownCount() === 0) {
+      const resolve = this.stopping;
+      this.stopping = undefined;
+      resolve();
+    }
+  }
+}
+
+const CRLF = new Uint8Array([13, 10]);
+const LAST_CHUNK = new Uint8Array([48, 13, 10, 13, 10]);
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,133 @@
+import type { Socket } from "bun";
+
+/** One direction of a relay. */
+export interface Side {
+  /** bytes the socket did not take yet; the other side is paused until they are written */
+  queued: Uint8Array[];
+  /** the other side has closed: end this one once the queue is written */
+  endWhenFlushed: boolean;
+}
+
+/** A visitor's connection passed on, byte for byte, to a Bun.serve listener on loopback. */
+export interface Connection {
+  outer: Side;
+  inner: Side;
+  innerSocket: Socket | undefined;
+  /** the inner connection's local port, the key of its source while it lasts */
+  innerPort: number | undefined;
+  closed: boolean;
+}
+
+export function newConnection(): Connection {
+  return {
+    outer: { queued: [], endWhenFlushed: false },
+    inner: { queued: [], endWhenFlushed: false },
+    innerSocket: undefined,
+    innerPort: undefined,
+    closed: false,
+  };
+}
+
+export interface InnerSettings {
+  /** the listener behind, on 127.0.0.1; undefined when there is none */
+  port: number | undefined;
+  /** the visitor's address, told to the listener behind through `sources` */
+  source: string;
+  /** bytes already read from the visitor, sent first */
+  first: Uint8Array;
+  /** inner connection's local port → visitor's address */
+  sources: Map<number, string>;
+  log: (line: string) => void;
+}
+
+/**
+ * Opens the connection behind and relays both ways; the outer socket is paused until it is
+ * open. The listener behind learns the visitor's address from `sources` before it reads a byte.
+ */
+export async function connectInner<Outer>(
+  outer: Socket<Outer>,
+  relay: Connection,
+  settings: InnerSettings,
+): Promise<void> {
+  const { port, source, first, sources } = settings;
+  if (port === undefined) return void outer.end();
+  outer.pause();
+  try {
+    await Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        open: (inner) => {
+          if (relay.closed) return void inner.end();
+          relay.innerSocket = inner;
+          relay.innerPort = inner.localPort;
+          sources.set(inner.localPort, source);
+          const early = relay.inner.queued.splice(0);
+          for (const bytes of [first, ...early]) send(inner, relay.inner, bytes, outer);
+          // read on, unless the inner side is already backed up (its drain resumes then)
+          if (relay.inner.queued.length === 0) outer.resume();
+        },
+        data: (inner, bytes) => send(outer, relay.outer, bytes, inner),
+        drain: (inner) => flush(inner, relay.inner, outer),
+        close: () => relayClosed(relay, outer, relay.outer, sources),
+        error: () => relayClosed(relay, outer, relay.outer, sources),
+      },
+    });
+  } catch {
+    settings.log(`the listener behind (127.0.0.1:${port}) refused a connection`);
+    outer.end();
+  }
+}
+
+/** One side closed: the other ends too, once what it was still owed is written. */
+export function relayClosed<Other>(
+  relay: Connection,
+  other: Socket<Other> | undefined,
+  otherSide: Side,
+  sources: Map<number, string>,
+): void {
+  if (relay.closed) return;
+  relay.closed = true;
+  if (relay.innerPort !== undefined) sources.delete(relay.innerPort);
+  if (!other) return;
+  if (otherSide.queued.length === 0) other.end();
+  else otherSide.endWhenFlushed = true;
+}
+
+/**
+ * Writes to `to`, queueing what it does not take and pausing `from` until it drains. Before
+ * `to` exists (the inner connection still opening), bytes wait in the queue.
+ */
+export function send<To, From>(
+  to: Socket<To> | undefined,
+  side: Side,
+  bytes: Uint8Array,
+  from: Socket<From>,
+): void {
+  if (bytes.length === 0) return;
+  if (!to || side.queued.length > 0) {
+    side.queued.push(bytes.slice());
+    if (to) from.pause();
+    return;
+  }
+  const written = to.write(bytes);
+  if (written < bytes.length) {
+    side.queued.push(bytes.slice(Math.max(written, 0)));
+    from.pause();
+  }
+}
+
+/** `to` drained: what waited goes out, and `from` reads again once nothing waits. */
+export function flush<To, From>(to: Socket<To>, side: Side, from: Socket<From> | undefined): void {
+  while (side.queued.length > 0) {
+    const bytes = side.queued[0] as Uint8Array;
+    const written = to.write(bytes);
+    if (written < bytes.length) {
+      side.queued[0] = bytes.slice(Math.max(written, 0));
+      return;
+    }
+    side.queued.shift();
+  }
+  if (side.endWhenFlushed) to.end();
+  else from?.resume();
+}

@@ -1,0 +1,240 @@
+import { expect, test } from "bun:test";
+import type { Socket } from "bun";
+import { addBackend, startProxy } from "../../../helpers/proxy.ts";
+import { rawRequest, statusOf } from "../../../helpers/raw.ts";
+import { connectTo, startRedis } from "../../../helpers/redis.ts";
+import { BIG_BODY, startUpstream } from "../../../helpers/upstream.ts";
+
+const redis = await startRedis();
+const state = await connectTo(redis);
+const upstream = startUpstream("only");
+await addBackend(state, "production", upstream.url);
+const config = "health: { interval: 200ms, timeout: 1s }\nproxy: { idle_timeout: 2s }\n";
+// one process each, so that every request on a port meets the same front
+const own = await startProxy(redis, config, { DROPSHIP_PROXY_WORKERS: "1" });
+const served = await startProxy(redis, config, {
+  DROPSHIP_PROXY_WORKERS: "1",
+  DROPSHIP_PROXY_ENGINE: "serve",
+});
+
+/** A status line, wherever it is: the answers' bodies do not end in a newline. */
+const STATUS_LINE = /HTTP\/1\.1 (\d{3}) /g;
+
+/** A connection whose received bytes can be awaited, and whose close is seen. */
+async function connection(port: number) {
+  let received = "";
+  let closed = false;
+  const socket: Socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data(_socket, data) {
+        received += data.toString("latin1");
+      },
+      close() {
+        closed = true;
+      },
+      error() {
+        closed = true;
+      },
+    },
+  });
+  return {
+    socket,
+    received: () => received,
+    closed: () => closed,
+    /** waits until `count` answers' status lines have come, or `ms` has passed */
+    async answers(count: number, ms = 5000) {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        if ((received.match(STATUS_LINE)?.length ?? 0) >= count) break;
+        await Bun.sleep(10);
+      }
+      return [...received.matchAll(STATUS_LINE)].map((m) => Number(m[1]));
+    },
+  };
+}
+
+/** What must be the same whichever front answered: status, our fields, the body. */
+function essence(answer: string) {
+  const [head = "", ...rest] = answer.split("\r\n\r\n");
+  const fields = head
+    .split("\r\n")
+    .slice(1)
+    .map((line) => line.toLowerCase())
+    .filter((line) =>
+      /^(x-dropship-track|x-dropship-backend|content-type|etag|allow|retry-after|content-encoding):/.test(
+        line,
+      ),
+    )
+    .sort();
+  return { status: statusOf(answer), fields, body: rest.join("\r\n\r\n") };
+}
+
+const SAME_EITHER_WAY: [string, string][] = [
+  ["a plain GET", "GET /plain?x=1 HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"],
+  ["HEAD", "HEAD /plain HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"],
+  ["a 304", "GET /not-modified HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"],
+  ["a 500 from the app", "GET /fail HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"],
+  [
+    "a body, passed on",
+    "POST /form HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+  ],
+  [
+    "the proxy's health",
+    "GET /_dropship/healthz HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n",
+  ],
+  ["no Host", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"],
+  ["a bad Host", "GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"],
+  ["TRACE", "TRACE / HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"],
+  [
+    "a body on GET",
+    "GET / HTTP/1.1\r\nHost: site.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+  ],
+  [
+    "an absolute-form target",
+    "GET http://site.test/abs HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n",
+  ],
+  ["a bare LF", "GET /lf HTTP/1.1\nHost: site.test\nConnection: close\n\n"],
+  ["garbage", "\u0000\u0001\u0002 nothing like HTTP\r\n\r\n"],
+];
+
+for (const [what, request] of SAME_EITHER_WAY) {
+  test(`${what}: the own front answers as Bun.serve alone does`, async () => {
+    const [mine, theirs] = await Promise.all([
+      rawRequest(own.url, request, { quietMs: 150 }),
+      rawRequest(served.url, request, { quietMs: 150 }),
+    ]);
+    // Bun.serve waits on a head ended by bare LFs; then so does the own front
+    expect(mine.length > 0).toBe(theirs.length > 0);
+    expect(essence(mine)).toEqual(essence(theirs));
+  });
+}
+
+test("a chunked answer and a 1 MiB one arrive whole, on one kept-alive connection", async () => {
+  const visitor = await connection(own.port);
+  visitor.socket.write("GET /chunked HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  expect(await visitor.answers(1)).toEqual([200]);
+  await Bun.sleep(300);
+  const chunked = visitor.received();
+  expect(chunked).toContain("transfer-encoding: chunked\r\n");
+  expect(chunked.endsWith("0\r\n\r\n")).toBe(true);
+  for (let i = 0; i < 5; i++) expect(chunked).toContain(`chunk ${i}\n`);
+  visitor.socket.write("GET /big HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  expect(await visitor.answers(2)).toEqual([200, 200]);
+  const until = performance.now() + 5000;
+  while (!visitor.received().endsWith(Buffer.from(BIG_BODY.subarray(-64)).toString("latin1"))) {
+    if (performance.now() > until) throw new Error("the 1 MiB answer did not end");
+    await Bun.sleep(20);
+  }
+  const big = visitor.received().slice(chunked.length);
+  const [head = "", body = ""] = [
+    big.slice(0, big.indexOf("\r\n\r\n")),
+    big.slice(big.indexOf("\r\n\r\n") + 4),
+  ];
+  expect(head).toContain(`content-length: ${BIG_BODY.length}`);
+  expect(Buffer.from(body, "latin1").equals(Buffer.from(BIG_BODY))).toBe(true);
+  expect(visitor.closed()).toBe(false);
+  visitor.socket.end();
+});
+
+test("pipelined requests are answered in order; a body then passes the connection to Bun.serve", async () => {
+  const visitor = await connection(own.port);
+  visitor.socket.write(
+    "GET /p1 HTTP/1.1\r\nHost: site.test\r\n\r\n" +
+      "HEAD /p2 HTTP/1.1\r\nHost: site.test\r\n\r\n" +
+      "GET /p3 HTTP/1.1\r\nHost: site.test\r\n\r\n",
+  );
+  expect(await visitor.answers(3)).toEqual([200, 200, 200]);
+  // Bun.serve (1.4.5) answers nothing at all to a pipeline with a body followed by another
+  // request, so the rest is sent an answer at a time
+  visitor.socket.write("POST /p4 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 4\r\n\r\nbody");
+  expect(await visitor.answers(4)).toEqual([200, 200, 200, 200]);
+  visitor.socket.write("GET /p5 HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  expect(await visitor.answers(5)).toEqual([200, 200, 200, 200, 200]);
+  await Bun.sleep(100);
+  const bodies = visitor.received().match(/only \w+ \/p\d/g);
+  // HEAD's answer has no body
+  expect(bodies).toEqual(["only GET /p1", "only GET /p3", "only POST /p4", "only GET /p5"]);
+  const p4 = upstream.received.find((r) => r.path === "/p4");
+  expect(p4?.bodyBytes).toBe(4);
+  visitor.socket.end();
+});
+
+test("a head sent a byte at a time is answered; so is the next one on the connection", async () => {
+  const visitor = await connection(own.port);
+  for (const byte of "GET /slowly HTTP/1.1\r\nHost: site.test\r\n\r\n") {
+    visitor.socket.write(byte);
+    await Bun.sleep(2);
+  }
+  expect(await visitor.answers(1)).toEqual([200]);
+  visitor.socket.write("GET /after HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  expect(await visitor.answers(2)).toEqual([200, 200]);
+  expect(visitor.received()).toContain("only GET /after");
+  visitor.socket.end();
+});
+
+test("Connection: close is answered with Connection: close, and the connection ends", async () => {
+  const visitor = await connection(own.port);
+  visitor.socket.write("GET /bye HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n");
+  expect(await visitor.answers(1)).toEqual([200]);
+  const until = performance.now() + 2000;
+  while (!visitor.closed() && performance.now() < until) await Bun.sleep(10);
+  expect(visitor.closed()).toBe(true);
+  expect(visitor.received().toLowerCase()).toContain("connection: close\r\n");
+});
+
+test("an idle connection is closed after idle_timeout; one mid-head too", async () => {
+  const idle = await connection(own.port);
+  const partial = await connection(own.port);
+  partial.socket.write("GET /never-finished HTTP/1.1\r\nHost: site");
+  const until = performance.now() + 6000;
+  while (!(idle.closed() && partial.closed()) && performance.now() < until) await Bun.sleep(50);
+  expect(idle.closed()).toBe(true);
+  expect(partial.closed()).toBe(true);
+  expect(upstream.received.some((r) => r.path === "/never-finished")).toBe(false);
+});
+
+test("a visitor who never reads a pipeline of big answers costs another visitor nothing", async () => {
+  const hog = await connection(own.port);
+  hog.socket.pause();
+  hog.socket.write("GET /big HTTP/1.1\r\nHost: site.test\r\n\r\n".repeat(200));
+  await Bun.sleep(300);
+  const started = performance.now();
+  for (let i = 0; i < 20; i++) {
+    const response = await fetch(`${own.url}/other-${i}`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(`only GET /other-${i}`);
+  }
+  expect(performance.now() - started).toBeLessThan(5000);
+  // the hog got no more than its socket's buffers took: the rest of its pipeline waits unread
+  const bigs = upstream.received.filter((r) => r.path === "/big").length;
+  expect(bigs).toBeLessThan(200);
+  hog.socket.terminate();
+});
+
+test("a visitor who leaves a slow request cancels it upstream, and the front goes on", async () => {
+  const before = upstream.cancelled;
+  const visitor = await connection(own.port);
+  visitor.socket.write("GET /hang?ms=3000 HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  await Bun.sleep(300);
+  visitor.socket.terminate();
+  const until = performance.now() + 2500;
+  while (upstream.cancelled === before && performance.now() < until) await Bun.sleep(20);
+  expect(upstream.cancelled).toBe(before + 1);
+  expect((await fetch(`${own.url}/still`)).status).toBe(200);
+  expect(own.stderr()).toMatch(/499 GET \/hang\?ms=3000/);
+});
+
+test("on SIGTERM an answer in flight is finished, with Connection: close", async () => {
+  const single = await startProxy(redis, config, { DROPSHIP_PROXY_WORKERS: "1" });
+  const visitor = await connection(single.port);
+  visitor.socket.write("GET /slow?ms=600 HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  await Bun.sleep(200);
+  const exited = single.stop();
+  expect(await visitor.answers(1, 3000)).toEqual([200]);
+  await Bun.sleep(50);
+  expect(visitor.received()).toContain("slow only");
+  expect(visitor.received().toLowerCase()).toContain("connection: close\r\n");
+  expect(await exited).toBe(0);
+});

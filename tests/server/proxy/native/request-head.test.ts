@@ -1,0 +1,95 @@
+import { expect, test } from "bun:test";
+import { MAX_OWN_HEAD, readRequestHead } from "../../../../server/proxy/native/request-head.ts";
+
+const bytes = (text: string) => Buffer.from(text, "latin1");
+const read = (text: string) => readRequestHead(bytes(text));
+
+test("a plain GET is read here: method, target, Host, fields in order, its size", () => {
+  const head =
+    "GET /a/b?c=1 HTTP/1.1\r\nHost: example.com\r\nX-One:  spaced \t\r\nCookie: a=1\r\n\r\n";
+  const result = readRequestHead(bytes(`${head}GET /next`));
+  if (result.kind !== "own") throw new Error(`not read here: ${result.kind}`);
+  expect(result.method).toBe("GET");
+  expect(result.target).toBe("/a/b?c=1");
+  expect(result.host).toBe("example.com");
+  expect(result.size).toBe(head.length);
+  expect(result.close).toBe(false);
+  const seen: string[] = [];
+  result.fields.forEach((value, name) => {
+    seen.push(`${name}=${value}`);
+  });
+  expect(seen).toEqual(["host=example.com", "x-one=spaced", "cookie=a=1"]);
+});
+
+test("repeated fields are joined as Headers.get joins them; an absent one is null", () => {
+  const result = read("GET / HTTP/1.1\r\nHost: h\r\nAccept: a\r\naccept: b\r\n\r\n");
+  if (result.kind !== "own") throw new Error(result.kind);
+  expect(result.fields.get("accept")).toBe("a, b");
+  expect(result.fields.get("cookie")).toBeNull();
+});
+
+test("Connection: close is seen, in any case and among other tokens", () => {
+  const result = read("HEAD / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Close\r\n\r\n");
+  expect(result.kind === "own" && result.close).toBe(true);
+});
+
+test("a head not all there yet asks for more, until it is too big to be read here", () => {
+  expect(read("GET / HTTP/1.1\r\nHost: h\r\n").kind).toBe("more");
+  expect(read("GET / HTTP/1.1\r\nHost: h\r\n\r").kind).toBe("more");
+  const huge = `GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${"a".repeat(MAX_OWN_HEAD)}`;
+  expect(read(huge).kind).toBe("pass");
+  expect(read(`${huge}\r\n\r\n`).kind).toBe("pass");
+});
+
+const passed: [string, string][] = [
+  ["a body by length", "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"],
+  ["a zero length", "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"],
+  ["a chunked body", "POST /f HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"],
+  [
+    "an upgrade",
+    "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+  ],
+  ["Connection: upgrade alone", "GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n"],
+  ["100-continue", "PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n"],
+  ["HTTP/1.0", "GET / HTTP/1.0\r\nHost: h\r\n\r\n"],
+  ["HTTP/2 in a request line", "GET / HTTP/2.0\r\nHost: h\r\n\r\n"],
+  ["an absolute-form target", "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["an asterisk target", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["the proxy's health path", "GET /_dropship/healthz HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["the seed's flag path", "GET /disable/1 HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["CONNECT", "CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["TRACE", "TRACE / HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["a lower-case method", "get / HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["an unknown method", "BREW / HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["two spaces in the request line", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["a bare LF ending a line", "GET / HTTP/1.1\nHost: h\r\n\r\n"],
+  ["bare LFs only, never a CRLF", "GET / HTTP/1.1\nHost: h\n\n"],
+  ["a bare LF at the very start", "\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["a bare CR in a value", "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n"],
+  ["a folded field (obs-fold)", "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n"],
+  ["a space before the colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n"],
+  ["an empty field name", "GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n"],
+  ["a NUL in a value", "GET / HTTP/1.1\r\nHost: h\r\nX: a\u0000b\r\n\r\n"],
+  ["a byte over 127 in a value", "GET / HTTP/1.1\r\nHost: h\r\nX: caf\u00e9\r\n\r\n"],
+  ["a byte over 127 in the target", "GET /caf\u00e9 HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ["no Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"],
+  ["an empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n"],
+  ["two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"],
+  [
+    "more than 100 fields",
+    `GET / HTTP/1.1\r\nHost: h\r\n${Array.from({ length: 100 }, (_, i) => `X-${i}: v\r\n`).join("")}\r\n`,
+  ],
+];
+
+for (const [what, text] of passed) {
+  test(`${what}: passed on to Bun.serve, not read here`, () => {
+    expect(read(text).kind).toBe("pass");
+  });
+}
+
+test("a search resumed part way finds the same end", () => {
+  const text = bytes("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const whole = readRequestHead(text);
+  const resumed = readRequestHead(text, text.length - 3);
+  expect(resumed).toEqual(whole);
+});
