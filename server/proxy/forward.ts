@@ -14,6 +14,7 @@ import {
 } from "./headers.ts";
 import type { RateLimitedLog } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { LEFT_ROTATION } from "./pool.ts";
 import type { Routing } from "./routing.ts";
 import type { UpstreamAnswer, UpstreamClient, UpstreamFault } from "./upstream/client.ts";
 
@@ -206,23 +207,16 @@ export async function forward<V extends Visit, R>(
     const exchange = deps.client.send(member.origin, { method, target: path, head, body });
     const wait = new AnswerWait(deps.deadlines, exchange, request);
     // a backend that goes silent is only found out by its checks: what may be repeated and
-    // waits on it then goes elsewhere (see Member.waiting)
-    let left = false;
-    const leave = retryable
-      ? () => {
-          left = true;
-          exchange.cancel("its backend left the rotation");
-        }
-      : undefined;
-    const waitingOn = member;
-    if (leave) waitingOn.waiting.add(leave);
+    // waits on it then goes elsewhere (Member.waiting; the pool cancels it as LEFT_ROTATION)
+    const waitingOn = retryable ? member : undefined;
+    waitingOn?.waiting.add(exchange);
     let upstream: UpstreamAnswer;
     try {
       upstream = await exchange.answer;
     } catch (error) {
       member.inFlight--;
       const fault = error as UpstreamFault;
-      if (left && !request.signal.aborted) {
+      if (exchange.cancelledBecause === LEFT_ROTATION && !request.signal.aborted) {
         lastError = `${member.backend.id} stopped answering and left the rotation`;
         member = tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
         continue;
@@ -265,7 +259,7 @@ export async function forward<V extends Visit, R>(
       member = again && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
       continue;
     } finally {
-      if (leave) waitingOn.waiting.delete(leave);
+      waitingOn?.waiting.delete(exchange);
       wait.done();
       answering.idle(request, true);
     }

@@ -6,7 +6,7 @@ import {
   type Health,
   UNCHECKED,
 } from "./health.ts";
-import type { Origin } from "./upstream/client.ts";
+import type { Exchange, Origin } from "./upstream/client.ts";
 
 /** A backend URL (http://host:port, checked when it was stored) as the client dials it. */
 export function originOf(url: string): Origin {
@@ -32,8 +32,11 @@ export interface Member {
    * the rotation (failed checks, or a connection that failed) each is told, and goes to another
    * backend instead of waiting out the response timeout on a host that went silent.
    */
-  waiting: Set<() => void>;
+  waiting: Set<Exchange>;
 }
+
+/** Why a waiting exchange was cancelled when its backend left the rotation. */
+export const LEFT_ROTATION = "its backend left the rotation";
 
 /**
  * The backends the proxy routes to, with their health and in-flight counts. Picks the
@@ -136,7 +139,7 @@ export class Pool {
     if (was && !health.healthy && member.waiting.size > 0) {
       const waiting = [...member.waiting];
       member.waiting.clear();
-      for (const leave of waiting) leave();
+      for (const exchange of waiting) exchange.cancel(LEFT_ROTATION);
     }
     if (was === health.healthy || member.backend.draining) return;
     this.onRotation(member, health.healthy, health.healthy ? "health check passed" : health.reason);

@@ -40,6 +40,8 @@ export interface Exchange {
   answer: Promise<UpstreamAnswer>;
   /** gives up on the request: the connection is closed */
   cancel(reason: string): void;
+  /** the reason of the first cancel, if there was one */
+  cancelledBecause: string | undefined;
 }
 
 export interface ClientSettings {
@@ -106,16 +108,19 @@ export class UpstreamClient {
       if (idle) start(idle, true);
       else this.open(origin).then((conn) => start(conn, false), reject);
     });
-    return {
+    const exchange: Exchange = {
       answer,
+      cancelledBecause: undefined,
       cancel: (reason) => {
         cancelled = reason;
+        exchange.cancelledBecause ??= reason;
         // only while the connection is still this request's: it may carry another by now
         if (connection && connection.reader === reader && reader !== undefined) {
           this.destroy(connection);
         }
       },
     };
+    return exchange;
   }
 
   /** Idle connections closed, and no new ones kept. */
