@@ -48,6 +48,8 @@ interface Visitor {
   endWhenFlushed: boolean;
   closed: boolean;
   signal: VisitorSignal | undefined;
+  /** the streamed answer being written, cancelled (its backend connection closed) if they leave */
+  streaming: ReadableStreamDefaultReader<Uint8Array> | undefined;
 }
 
 /** The visitor's leaving, for AnswerWait: a signal without an AbortController's cost. */
@@ -132,6 +134,7 @@ export class OwnFront {
             endWhenFlushed: false,
             closed: false,
             signal: undefined,
+            streaming: undefined,
           };
           this.open.add(socket);
           socket.timeout(settings.idleTimeoutS);
@@ -282,6 +285,7 @@ export class OwnFront {
   ): Promise<void> {
     const visitor = socket.data;
     const reader = body.getReader();
+    visitor.streaming = reader;
     try {
       for (;;) {
         const { done, value } = await reader.read();
@@ -304,6 +308,8 @@ export class OwnFront {
     } catch {
       // the backend's answer broke off: without its last chunk the visitor sees it as cut
       visitor.endWhenFlushed = true;
+    } finally {
+      visitor.streaming = undefined;
     }
   }
 
@@ -377,6 +383,9 @@ export class OwnFront {
     visitor.closed = true;
     this.open.delete(socket);
     visitor.signal?.abort();
+    // a quiet stream (server-sent events) would otherwise hold its backend connection until
+    // its next bytes
+    visitor.streaming?.cancel().catch(() => undefined);
     const drained = visitor.drained;
     visitor.drained = undefined;
     drained?.();

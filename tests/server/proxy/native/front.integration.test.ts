@@ -238,3 +238,48 @@ test("on SIGTERM an answer in flight is finished, with Connection: close", async
   expect(visitor.received().toLowerCase()).toContain("connection: close\r\n");
   expect(await exited).toBe(0);
 });
+
+test("a visitor who leaves a quiet event stream closes its backend connection at once", async () => {
+  // a backend of raw bytes: one event, then silence; it notes when the proxy hangs up
+  let hungUp = 0;
+  const backend = Bun.listen<{ events: boolean }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        socket.data = { events: false };
+      },
+      data(socket, bytes) {
+        const text = bytes.toString();
+        if (text.startsWith("GET /healthz")) {
+          socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+          return;
+        }
+        socket.data.events = true;
+        socket.write(
+          "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n" +
+            "d\r\ndata: first\n\n\r\n",
+        );
+      },
+      close(socket) {
+        if (socket.data.events) hungUp = performance.now();
+      },
+    },
+  });
+  const otherRedis = await startRedis();
+  await addBackend(await connectTo(otherRedis), "production", `http://127.0.0.1:${backend.port}`);
+  const streaming = await startProxy(otherRedis, config, { DROPSHIP_PROXY_WORKERS: "1" });
+  const visitor = await connection(streaming.port);
+  visitor.socket.write("GET /events HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  const until = performance.now() + 3000;
+  while (!visitor.received().includes("data: first") && performance.now() < until) {
+    await Bun.sleep(10);
+  }
+  expect(visitor.received()).toContain("data: first");
+  const left = performance.now();
+  visitor.socket.terminate();
+  while (hungUp === 0 && performance.now() < left + 2000) await Bun.sleep(10);
+  expect(hungUp).toBeGreaterThan(0);
+  expect(hungUp - left).toBeLessThan(1000);
+  backend.stop(true);
+});
