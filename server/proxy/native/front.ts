@@ -49,7 +49,7 @@ interface Visitor {
   closed: boolean;
   signal: VisitorSignal | undefined;
   /** the streamed answer being written, cancelled (its backend connection closed) if they leave */
-  streaming: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  streaming: { cancel(): Promise<void> } | undefined;
 }
 
 /** The visitor's leaving, for AnswerWait: a signal without an AbortController's cost. */
