@@ -27,7 +27,7 @@ import {
 const EMPTY = new Uint8Array(0);
 /** Answers up to this size go out in one write with their head. */
 const ONE_WRITE = 64 * 1024;
-/** Pipelined bytes held while an answer is made; past this the visitor is not read. */
+/** Bytes read ahead of the request being answered; past this the visitor is not read. */
 const MAX_PIPELINED = 4 * MAX_OWN_HEAD;
 
 /** One visitor's connection. */
@@ -36,16 +36,17 @@ interface Visitor {
   /** bytes read and not yet taken by a request */
   pending: Uint8Array;
   searched: number;
-  /** a request is being answered */
+  /** a request is being answered: until its answer is all in the kernel's hands */
   busy: boolean;
+  /** the answer is all made and waits for the visitor to read it: progress re-arms the timer */
+  flushing: boolean;
   /** the connection was passed on to Bun.serve behind, for good */
   relay: Connection | undefined;
-  /** pass it on once `backlog` is written */
-  passWhenFlushed: boolean;
   /** bytes of our answers the socket did not take yet */
   backlog: Uint8Array[];
   drained: (() => void) | undefined;
-  endWhenFlushed: boolean;
+  /** the answer being made broke off: the connection ends after it */
+  closeAfter: boolean;
   closed: boolean;
   signal: VisitorSignal | undefined;
   /** the streamed answer being written, cancelled (its backend connection closed) if they leave */
@@ -127,11 +128,11 @@ export class OwnFront {
             pending: EMPTY,
             searched: 0,
             busy: false,
+            flushing: false,
             relay: undefined,
-            passWhenFlushed: false,
             backlog: [],
             drained: undefined,
-            endWhenFlushed: false,
+            closeAfter: false,
             closed: false,
             signal: undefined,
             streaming: undefined,
@@ -142,7 +143,11 @@ export class OwnFront {
         data: (socket, bytes) => this.read(socket, bytes),
         drain: (socket) => this.drain(socket),
         timeout: (socket) => {
-          if (!socket.data.busy && !socket.data.relay) socket.end();
+          const visitor = socket.data;
+          if (visitor.relay) return;
+          // waiting for a request, or for a visitor who stopped reading their answer
+          if (visitor.flushing) socket.terminate();
+          else if (!visitor.busy) socket.end();
         },
         close: (socket) => this.closed(socket),
         error: (socket) => this.closed(socket),
@@ -189,19 +194,17 @@ export class OwnFront {
       send(visitor.relay.innerSocket, visitor.relay.inner, bytes, socket);
       return;
     }
+    // Bun hands each read its own buffer: it is kept as it is
     visitor.pending = visitor.pending.length ? concat(visitor.pending, bytes) : bytes;
-    if (visitor.busy) {
-      // held for after the answer: Bun hands each read its own buffer, kept as it is
-      if (visitor.pending.length > MAX_PIPELINED) socket.pause();
-      return;
-    }
+    // held for after the answer, up to a point: past it the visitor is not read
+    if (visitor.pending.length > MAX_PIPELINED) socket.pause();
     this.next(socket);
   }
 
   /** Takes the next request off the connection, if a whole head is there. */
   private next(socket: Socket<Visitor>): void {
     const visitor = socket.data;
-    if (visitor.busy || visitor.relay || visitor.closed || visitor.endWhenFlushed) return;
+    if (visitor.busy || visitor.relay || visitor.closed) return;
     if (visitor.pending.length === 0) return;
     const read = readRequestHead(visitor.pending, visitor.searched);
     if (read.kind === "more") {
@@ -223,24 +226,33 @@ export class OwnFront {
     const visitor = socket.data;
     const signal = new VisitorSignal();
     visitor.signal = signal;
-    const close = request.close || this.stopped;
-    const visit = new OwnVisit(request, signal, socket, close);
+    const visit = new OwnVisit(request, signal, socket, request.close);
     try {
       await forward(visit, request.target, this.answering, visitor.peer, this.settings.deps);
     } catch (error) {
       // forward() answers every fault itself; this is a bug, and the connection cannot go on
       this.settings.log(`an answer to ${visitor.peer} failed: ${(error as Error).message}`);
-      visitor.endWhenFlushed = true;
+      visitor.closeAfter = true;
+    }
+    visitor.signal = undefined;
+    // the next request is taken only once this answer is written: a visitor who does not read
+    // costs one answer's bytes, however many they asked for
+    if (visitor.backlog.length && !visitor.closed) {
+      visitor.flushing = true;
+      socket.timeout(this.settings.idleTimeoutS);
+      await new Promise<void>((resolve) => {
+        visitor.drained = resolve;
+      });
+      visitor.flushing = false;
     }
     visitor.busy = false;
-    visitor.signal = undefined;
     if (visitor.closed) return;
-    if (close || visitor.endWhenFlushed || this.stopped) {
-      this.endAfterBacklog(socket);
+    if (request.close || visitor.closeAfter || this.stopped) {
+      socket.end();
       return;
     }
     socket.timeout(this.settings.idleTimeoutS);
-    socket.resume();
+    if (visitor.pending.length <= MAX_PIPELINED) socket.resume();
     this.next(socket);
   }
 
@@ -307,7 +319,7 @@ export class OwnFront {
       if (chunked) this.write(socket, LAST_CHUNK);
     } catch {
       // the backend's answer broke off: without its last chunk the visitor sees it as cut
-      visitor.endWhenFlushed = true;
+      visitor.closeAfter = true;
     } finally {
       visitor.streaming = undefined;
     }
@@ -333,6 +345,8 @@ export class OwnFront {
       flush(socket, visitor.relay.outer, visitor.relay.innerSocket);
       return;
     }
+    // the visitor is reading: the idle timer starts again
+    if (visitor.flushing) socket.timeout(this.settings.idleTimeoutS);
     while (visitor.backlog.length) {
       const next = visitor.backlog[0] as Uint8Array;
       const written = socket.write(next);
@@ -345,23 +359,11 @@ export class OwnFront {
     const drained = visitor.drained;
     visitor.drained = undefined;
     drained?.();
-    if (visitor.endWhenFlushed && !visitor.busy) socket.end();
-    else if (visitor.passWhenFlushed) this.pass(socket);
-  }
-
-  private endAfterBacklog(socket: Socket<Visitor>): void {
-    socket.data.endWhenFlushed = true;
-    if (socket.data.backlog.length === 0) socket.end();
   }
 
   /** From this request on, the connection is Bun.serve's, relayed byte for byte. */
   private pass(socket: Socket<Visitor>): void {
     const visitor = socket.data;
-    if (visitor.backlog.length) {
-      visitor.passWhenFlushed = true;
-      return;
-    }
-    visitor.passWhenFlushed = false;
     const relay = newConnection();
     visitor.relay = relay;
     const first = visitor.pending.slice();
