@@ -27,6 +27,8 @@ import {
 const EMPTY = new Uint8Array(0);
 /** Answers up to this size go out in one write with their head. */
 const ONE_WRITE = 64 * 1024;
+/** How long an idle connection is kept after a stop, for the request its client may be sending. */
+const STOP_GRACE_S = 1;
 /** Bytes read ahead of the request being answered; past this the visitor is not read. */
 const MAX_PIPELINED = 4 * MAX_OWN_HEAD;
 
@@ -166,15 +168,18 @@ export class OwnFront {
   }
 
   /**
-   * Stops accepting; idle connections close now, busy ones after their answer (with
-   * `Connection: close`). Resolves once every connection this front answers on has closed;
+   * Stops accepting; every connection closes after its next answer (with `Connection: close`),
+   * an idle one after STOP_GRACE_S without a request. Resolves once every connection this front answers on has closed;
    * those passed on close with the listener behind.
    */
   stop(): Promise<void> {
     this.stopped = true;
     this.listener.stop();
+    // closing an idle keep-alive connection at once races the request its client is sending
+    // on it (a reset for them): such a request is answered, with Connection: close, and a
+    // connection that sends none is closed by its timer
     for (const socket of this.open) {
-      if (!socket.data.busy && !socket.data.relay) socket.end();
+      if (!socket.data.busy && !socket.data.relay) socket.timeout(STOP_GRACE_S);
     }
     if (this.ownCount() === 0) return Promise.resolve();
     return new Promise((resolve) => {
