@@ -95,7 +95,6 @@ export async function startCore(
     settings: {
       forwardHost: config.proxy.forward_host,
       responseTimeoutMs: config.proxy.response_timeout,
-      idleTimeoutS,
       isTrusted: (address) => inAnyCidr(address, trusted),
       isAdminCredential,
       https: false,

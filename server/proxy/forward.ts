@@ -23,8 +23,6 @@ const MAX_TRIES = 3;
 export interface ForwardSettings {
   forwardHost: boolean;
   responseTimeoutMs: number;
-  /** the listener's idle timeout in seconds, restored once a streamed answer ends */
-  idleTimeoutS: number;
   isTrusted: (address: string) => boolean;
   isAdminCredential: (authorization: string) => boolean;
   /** the listener speaks TLS: X-Forwarded-Proto https, cookies Secure */

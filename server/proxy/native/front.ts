@@ -1,4 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
+import { flushBacklog, writeOrQueue } from "../backlog.ts";
 import { refusalOf } from "../classify.ts";
 import type { AbortLike } from "../deadlines.ts";
 import {
@@ -334,14 +335,7 @@ export class OwnFront {
   private write(socket: Socket<Visitor>, bytes: Uint8Array): boolean {
     const visitor = socket.data;
     if (visitor.closed) return true;
-    if (visitor.backlog.length) {
-      visitor.backlog.push(bytes);
-      return false;
-    }
-    const written = socket.write(bytes);
-    if (written === bytes.length) return true;
-    visitor.backlog.push(bytes.subarray(Math.max(0, written)));
-    return false;
+    return writeOrQueue(socket, visitor.backlog, bytes);
   }
 
   private drain(socket: Socket<Visitor>): void {
@@ -352,15 +346,7 @@ export class OwnFront {
     }
     // the visitor is reading: the idle timer starts again
     if (visitor.flushing) socket.timeout(this.settings.idleTimeoutS);
-    while (visitor.backlog.length) {
-      const next = visitor.backlog[0] as Uint8Array;
-      const written = socket.write(next);
-      if (written < next.length) {
-        visitor.backlog[0] = next.subarray(Math.max(0, written));
-        return;
-      }
-      visitor.backlog.shift();
-    }
+    if (!flushBacklog(socket, visitor.backlog)) return;
     const drained = visitor.drained;
     visitor.drained = undefined;
     drained?.();

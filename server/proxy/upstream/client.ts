@@ -1,4 +1,5 @@
 import type { Socket } from "bun";
+import { flushBacklog, writeOrQueue } from "../backlog.ts";
 import type { UpstreamHead } from "../headers.ts";
 import { AnswerReader, type UpstreamAnswer } from "./answer.ts";
 
@@ -318,26 +319,11 @@ export class UpstreamClient {
 /** Writes or queues `bytes`; false when the socket is backed up (wait for drain). */
 function write(conn: Connection, bytes: Uint8Array): boolean {
   if (conn.closed || !conn.socket) return true;
-  if (conn.backlog.length) {
-    conn.backlog.push(bytes);
-    return false;
-  }
-  const written = conn.socket.write(bytes);
-  if (written === bytes.length) return true;
-  conn.backlog.push(bytes.subarray(Math.max(0, written)));
-  return false;
+  return writeOrQueue(conn.socket, conn.backlog, bytes);
 }
 
 function flush(conn: Connection): void {
-  while (conn.backlog.length && conn.socket) {
-    const next = conn.backlog[0] as Uint8Array;
-    const written = conn.socket.write(next);
-    if (written < next.length) {
-      conn.backlog[0] = next.subarray(Math.max(0, written));
-      return;
-    }
-    conn.backlog.shift();
-  }
+  if (conn.socket && !flushBacklog(conn.socket, conn.backlog)) return;
   const drained = conn.drained;
   conn.drained = undefined;
   drained?.();
