@@ -12,6 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import Redis from "ioredis";
 import { InventoryRepo } from "../gitops/repo.ts";
 import { parseEnvFile } from "../scripts/lib/load.ts";
 import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
@@ -39,6 +40,38 @@ interface Round {
   /** Redis: when a flag change worked again, and whether the acknowledged ones survived */
   changedAfterMs?: number;
   ackedKept?: boolean;
+  /** Redis: the Sentinels' candidacies, and those that failed for want of a majority */
+  elections?: { tries: number; notElected: number };
+}
+
+/**
+ * Every Sentinel's own events while a round runs (each publishes its own on a channel of the
+ * event's name): a failed candidacy is `-failover-abort-not-elected`, a split vote.
+ */
+function watchElections(target: ReturnType<typeof parseSentinelUrl>) {
+  const events: string[] = [];
+  const subscribers = target.sentinels.map((s) => {
+    const sub = new Redis({
+      host: s.host,
+      port: s.port,
+      password: target.sentinelPassword || undefined,
+      retryStrategy: () => null,
+      connectTimeout: 1000,
+    });
+    sub.on("error", () => {});
+    sub.on("pmessage", (_pattern, channel) => events.push(channel));
+    sub.psubscribe("*").catch(() => {});
+    return sub;
+  });
+  return {
+    count: () => ({
+      tries: events.filter((e) => e === "+try-failover").length,
+      notElected: events.filter((e) => e === "-failover-abort-not-elected").length,
+    }),
+    stop: () => {
+      for (const sub of subscribers) sub.disconnect();
+    },
+  };
 }
 
 try {
@@ -92,6 +125,16 @@ try {
     }
   };
 
+  /** The Sentinels of the inventory's hosts now (the setup-time URL names those of then). */
+  const sentinelsNow = (inventory: { hosts: Parameters<typeof sentinelHosts>[0] }) => {
+    const target = parseSentinelUrl(env.REDIS_URL as string);
+    target.sentinels = sentinelHosts(inventory.hosts).map((h) => ({
+      host: h.address,
+      port: SENTINEL_PORT,
+    }));
+    return target;
+  };
+
   /**
    * One droplet at a time, as the issue asks: a round starts once the fleet is whole again —
    * every Sentinel knowing every other live one and the replica, and none listed down (after a
@@ -100,11 +143,7 @@ try {
   const untilSentinelsWhole = async () => {
     const started = performance.now();
     for (;;) {
-      const target = parseSentinelUrl(env.REDIS_URL as string);
-      target.sentinels = sentinelHosts((await repo.read()).hosts).map((h) => ({
-        host: h.address,
-        port: SENTINEL_PORT,
-      }));
+      const target = sentinelsNow(await repo.read());
       const peers = await Promise.all(target.sentinels.map((s) => livePeers(s, target)));
       const others = target.sentinels.length - 1;
       if (peers.every((p) => p?.down === 0 && p.sentinels === others && p.replicas === 1)) return;
@@ -154,6 +193,8 @@ try {
           }
         }
       });
+      const elections =
+        role === "redis" ? watchElections(sentinelsNow(await repo.read())) : undefined;
       await Bun.sleep(1000);
       deletedAt = performance.now();
       inFlightAtDelete = inFlight;
@@ -180,6 +221,7 @@ try {
       await Promise.all(load);
       const changedAfterMs = await changed;
       const names = role === "redis" ? (await listFlags(control)).map((f) => f.name) : [];
+      elections?.stop();
       const result = {
         role,
         failed,
@@ -189,12 +231,16 @@ try {
         healedMs,
         failures,
         ...(role === "redis"
-          ? { changedAfterMs, ackedKept: acked.every((name) => names.includes(name)) }
+          ? {
+              changedAfterMs,
+              ackedKept: acked.every((name) => names.includes(name)),
+              elections: elections?.count(),
+            }
           : {}),
       };
       results.push(result);
       console.log(
-        `${role} round ${round}: ${victim.name} deleted with ${inFlightAtDelete} in flight — ${failed} failed of ${ok + failed}, last failure ${lastFailure === null ? "none" : `${Math.round(lastFailure)} ms`} after, replaced with a commit after ${(healedMs / 1000).toFixed(1)} s${role === "redis" ? `; flag changes worked again after ${((changedAfterMs ?? 0) / 1000).toFixed(1)} s; ${acked.length} acknowledged changes ${result.ackedKept ? "all kept" : "NOT all kept"}` : ""}`,
+        `${role} round ${round}: ${victim.name} deleted with ${inFlightAtDelete} in flight — ${failed} failed of ${ok + failed}, last failure ${lastFailure === null ? "none" : `${Math.round(lastFailure)} ms`} after, replaced with a commit after ${(healedMs / 1000).toFixed(1)} s${role === "redis" ? `; flag changes worked again after ${((changedAfterMs ?? 0) / 1000).toFixed(1)} s; ${acked.length} acknowledged changes ${result.ackedKept ? "all kept" : "NOT all kept"}; Sentinel candidacies ${result.elections?.tries}, not elected ${result.elections?.notElected}` : ""}`,
       );
       for (const failure of failures.slice(0, 12)) console.log(`  ${failure}`);
     }

@@ -75,20 +75,33 @@ export function startHealer(
         });
       // without the monitors' figures (Redis away) nobody is judged silent: a Redis outage
       // can fail every app's health at once, and that is not a reason to replace them all
-      const reports = await listHosts(deps.redis).catch(() => undefined);
+      const reading = listHosts(deps.redis).catch(() => undefined);
+      // the Sentinels are asked meanwhile: a lost host's Sentinel costs a connect timeout
+      const asking = sentinelsOf(deps).then(
+        (sentinels) => () => sentinels,
+        (error) => () => {
+          throw error;
+        },
+      );
       const now = Date.now();
       await Promise.all(
         hosts.map(async (h) => {
+          if (listed) {
+            missing.set(h.name, listed.has(h.dropletId) ? 0 : (missing.get(h.name) ?? 0) + 1);
+            // missing from one listing: asked for by id, a 404 says it is gone now, a tick
+            // sooner than a second listing would (a droplet a listing made mid-change missed
+            // is found)
+            if (missing.get(h.name) === 1 && (await goneById(deps, h.dropletId)))
+              missing.set(h.name, 2);
+          }
+          // a droplet the API says is gone is not probed: it cannot answer, and waiting out
+          // its probe's timeout would only delay its replacement
+          if ((missing.get(h.name) ?? 0) >= 2) return;
           if (await probe(healthUrlOf(config, h.role, h.address))) failingSince.delete(h.name);
           else if (!failingSince.has(h.name)) failingSince.set(h.name, now);
-          if (!listed) return;
-          missing.set(h.name, listed.has(h.dropletId) ? 0 : (missing.get(h.name) ?? 0) + 1);
-          // missing from one listing: asked for by id, a 404 says it is gone now, a tick sooner
-          // than a second listing would (a droplet a listing made mid-change missed is found)
-          if (missing.get(h.name) === 1 && (await goneById(deps, h.dropletId)))
-            missing.set(h.name, 2);
         }),
       );
+      const reports = await reading;
       const facts: HostFacts[] = hosts
         .filter((host) => !replaced.has(host.name))
         .map((host) => ({
@@ -97,7 +110,7 @@ export function startHealer(
           lastReportAt: reports ? reports.find((r) => r.host === host.name)?.at : now,
           failingSince: failingSince.get(host.name) ?? null,
         }));
-      const sentinels = await sentinelsOf(deps);
+      const sentinels = (await asking)();
       const plan = planHealing(config.heal.after, {
         now,
         hosts: facts,

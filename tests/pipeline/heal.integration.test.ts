@@ -82,7 +82,9 @@ test("a droplet gone from the API is replaced: rotation swapped, one commit, one
   // health checks that wait for a gate, to hold one tick between its reading and its judging
   let gate = Promise.resolve();
   let open = () => {};
+  const probed: string[] = [];
   const probe = async (url: string) => {
+    probed.push(new URL(url).hostname);
     await gate;
     return probeHealth(url);
   };
@@ -104,6 +106,9 @@ test("a droplet gone from the API is replaced: rotation swapped, one commit, one
   await late;
   await healer.idle();
   expect(lines.filter((l) => l.includes("left the inventory meanwhile"))).toEqual([]);
+  // the API's 404 is enough: the gone droplet is not probed (its timeout would hold the tick)
+  expect(probed).toContain(first.address);
+  expect(probed).not.toContain(second.address);
   const [commit] = await repo.history();
   expect(commit?.message).toBe(
     "heal: replaced shop-production-2 (gone from the cloud API) with shop-production-3",
