@@ -12,12 +12,12 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Redis from "ioredis";
 import { InventoryRepo } from "../gitops/repo.ts";
 import { parseEnvFile } from "../scripts/lib/load.ts";
 import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 import { findPrimary, livePeers } from "../server/shared/state/sentinel.ts";
+import { watchSentinelEvents } from "../server/shared/state/sentinel-events.ts";
 import { SENTINEL_PORT, sentinelHosts } from "../server/shared/state/sentinel-fleet.ts";
 import { parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { cleanup, demoRunner, median, workDir } from "./lib.ts";
@@ -42,36 +42,6 @@ interface Round {
   ackedKept?: boolean;
   /** Redis: the Sentinels' candidacies, and those that failed for want of a majority */
   elections?: { tries: number; notElected: number };
-}
-
-/**
- * Every Sentinel's own events while a round runs (each publishes its own on a channel of the
- * event's name): a failed candidacy is `-failover-abort-not-elected`, a split vote.
- */
-function watchElections(target: ReturnType<typeof parseSentinelUrl>) {
-  const events: string[] = [];
-  const subscribers = target.sentinels.map((s) => {
-    const sub = new Redis({
-      host: s.host,
-      port: s.port,
-      password: target.sentinelPassword || undefined,
-      retryStrategy: () => null,
-      connectTimeout: 1000,
-    });
-    sub.on("error", () => {});
-    sub.on("pmessage", (_pattern, channel) => events.push(channel));
-    sub.psubscribe("*").catch(() => {});
-    return sub;
-  });
-  return {
-    count: () => ({
-      tries: events.filter((e) => e === "+try-failover").length,
-      notElected: events.filter((e) => e === "-failover-abort-not-elected").length,
-    }),
-    stop: () => {
-      for (const sub of subscribers) sub.disconnect();
-    },
-  };
 }
 
 try {
@@ -160,7 +130,8 @@ try {
     for (let round = 1; round <= rounds; round++) {
       await untilSentinelsWhole();
       const primary =
-        role === "redis" ? (await findPrimary(parseSentinelUrl(env.REDIS_URL as string))).host : "";
+        // the Sentinels there are now: by round 3 every one the setup-time URL names may be gone
+        role === "redis" ? (await findPrimary(sentinelsNow(await repo.read()))).host : "";
       const victim = (await repo.read()).hosts.find(
         (h) => h.role === role && (role !== "redis" || h.address === primary),
       );
@@ -194,7 +165,7 @@ try {
         }
       });
       const elections =
-        role === "redis" ? watchElections(sentinelsNow(await repo.read())) : undefined;
+        role === "redis" ? watchSentinelEvents(sentinelsNow(await repo.read())) : undefined;
       await Bun.sleep(1000);
       deletedAt = performance.now();
       inFlightAtDelete = inFlight;
@@ -234,7 +205,7 @@ try {
           ? {
               changedAfterMs,
               ackedKept: acked.every((name) => names.includes(name)),
-              elections: elections?.count(),
+              elections: elections?.elections(),
             }
           : {}),
       };
@@ -243,6 +214,8 @@ try {
         `${role} round ${round}: ${victim.name} deleted with ${inFlightAtDelete} in flight — ${failed} failed of ${ok + failed}, last failure ${lastFailure === null ? "none" : `${Math.round(lastFailure)} ms`} after, replaced with a commit after ${(healedMs / 1000).toFixed(1)} s${role === "redis" ? `; flag changes worked again after ${((changedAfterMs ?? 0) / 1000).toFixed(1)} s; ${acked.length} acknowledged changes ${result.ackedKept ? "all kept" : "NOT all kept"}; Sentinel candidacies ${result.elections?.tries}, not elected ${result.elections?.notElected}` : ""}`,
       );
       for (const failure of failures.slice(0, 12)) console.log(`  ${failure}`);
+      if ((changedAfterMs ?? 0) > 15_000)
+        for (const line of elections?.story(deletedAt) ?? []) console.log(`  ${line}`);
     }
   }
   // a persistent client keeps retrying its Sentinels once the demo is down, and the process alive

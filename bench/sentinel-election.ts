@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
 import { freePort, startDaemon } from "../scripts/lib/processes.ts";
+import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
+import { sentinelUrl } from "../server/shared/state/sentinel-url.ts";
 
 const [trials = 10, count = 4, failoverTimeout = 3000] = process.argv.slice(2, 5).map(Number);
 const downAfter = (process.argv[5] ?? "3000").split(",").map(Number);
@@ -103,7 +105,18 @@ async function whole(primary: number) {
 }
 
 await whole(ports[0] as number);
-const results: { ms: number; splits: number; tries: number }[] = [];
+// our own client, as the proxy and the CLI make it: when does a write work again?
+const url = sentinelUrl({
+  username: "",
+  password: "",
+  name: "dropship",
+  db: 0,
+  sentinels: sentinelPorts.map((port) => ({ host: "127.0.0.1", port })),
+  sentinelPassword: "",
+});
+const client = connectRedis(url, { purpose: "bench", persistent: true, log: () => {} });
+await whenReady(client, url, 10_000);
+const results: { ms: number; splits: number; tries: number; writeMs: number }[] = [];
 let primaryIndex = 0;
 for (let trial = 0; trial < trials; trial++) {
   const lost = primaryIndex;
@@ -122,6 +135,17 @@ for (let trial = 0; trial < trials; trial++) {
   const start = performance.now();
   process.kill(pidOf(`redis-${lost}`) as number, "SIGSTOP");
   process.kill(sentinelPid(lost), "SIGSTOP");
+  // one write at a time from just after the loss, as a person changing a flag would retry
+  const writing = (async () => {
+    for (;;) {
+      try {
+        await client.set("bench-after", String(trial));
+        return performance.now() - start;
+      } catch {
+        await Bun.sleep(100);
+      }
+    }
+  })();
   let ms = 0;
   while (!ms) {
     const views = await Promise.all(live.map((c) => view(c).catch(() => undefined)));
@@ -132,9 +156,10 @@ for (let trial = 0; trial < trials; trial++) {
   }
   const splits = events.filter((e) => e.endsWith("-failover-abort-not-elected")).length;
   const tries = events.filter((e) => e.endsWith("+try-failover")).length;
-  results.push({ ms, splits, tries });
+  const writeMs = await writing;
+  results.push({ ms, splits, tries, writeMs });
   console.log(
-    `trial ${trial + 1}: new primary after ${(ms / 1000).toFixed(1)} s; ${tries} tries, ${splits} aborted (not elected)`,
+    `trial ${trial + 1}: new primary after ${(ms / 1000).toFixed(1)} s, a write worked again after ${(writeMs / 1000).toFixed(1)} s; ${tries} tries, ${splits} aborted (not elected)`,
   );
   for (const sub of listeners) sub.disconnect();
   process.kill(pidOf(`redis-${lost}`) as number, "SIGCONT");
@@ -146,12 +171,15 @@ for (let trial = 0; trial < trials; trial++) {
 const sorted = results.map((r) => r.ms).sort((a, b) => a - b);
 const median = sorted[Math.floor(sorted.length / 2)] as number;
 const split = results.filter((r) => r.splits > 0).length;
+const writes = results.map((r) => r.writeMs).sort((a, b) => a - b);
 console.log(
   `${count} Sentinels, failover-timeout ${failoverTimeout}, down-after ${downAfter.join(",")}: ` +
     `${split} of ${results.length} split; new primary after median ${(median / 1000).toFixed(1)} s, ` +
-    `max ${((sorted.at(-1) ?? 0) / 1000).toFixed(1)} s`,
+    `max ${((sorted.at(-1) ?? 0) / 1000).toFixed(1)} s; a write again after median ` +
+    `${((writes[Math.floor(writes.length / 2)] ?? 0) / 1000).toFixed(1)} s, max ${((writes.at(-1) ?? 0) / 1000).toFixed(1)} s`,
 );
-for (const client of clients) client.disconnect();
+client.disconnect();
+for (const sentinelClient of clients) sentinelClient.disconnect();
 for (const pid of pids) {
   try {
     process.kill(pid, "SIGCONT");

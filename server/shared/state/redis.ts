@@ -64,7 +64,10 @@ export function connectRedis(url: string, options: ConnectOptions): RedisClient 
  * A primary whose droplet vanished closes no connection: nothing tells the client its socket
  * is dead, and every command on it would time out until TCP gives up (minutes). So the client
  * also listens to the Sentinels for the switch to a new primary (ioredis's failover detector:
- * a subscription on each of them) and reconnects then. A vanished host does not refuse a
+ * a subscription on each of them) and reconnects then. Reconnecting first ends the old socket
+ * and waits `disconnectTimeout` for the peer's close, which a vanished host never sends: 300 ms
+ * rather than ioredis's 2 s, which every failover paid (bench/sentinel-election.ts: a write
+ * worked again 0.3 s after the new primary instead of 2.0 s). A vanished host does not refuse a
  * connection either, and the lost primary's Sentinel may be the first one asked: 1 s to accept
  * before the next is tried, plenty on a private network.
  */
@@ -79,6 +82,7 @@ function viaSentinel(url: string, options: ConnectOptions): RedisClient {
     db: target.db,
     sentinelPassword: target.sentinelPassword || undefined,
     connectTimeout: 1000,
+    disconnectTimeout: 300,
     sentinelCommandTimeout: 1000,
     failoverDetector: true,
     commandTimeout: 15_000,
