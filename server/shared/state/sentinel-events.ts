@@ -30,7 +30,8 @@ export function watchSentinelEvents(target: SentinelTarget) {
     sub.on("pmessage", (_pattern: string, channel: string, message: string) =>
       events.push({ at: performance.now(), sentinel: host, name: channel, detail: message }),
     );
-    sub.psubscribe("[+-]*").catch(() => {});
+    // two patterns: in a Redis glob `[+-]` would be a range, not the two characters
+    sub.psubscribe("+*", "-*").catch(() => {});
     return sub;
   });
   const count = (name: string) => events.filter((e) => e.name === name).length;

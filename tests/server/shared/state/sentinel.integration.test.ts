@@ -8,6 +8,7 @@ import { aclFile, redisPasswordFor, redisUrls } from "../../../../server/shared/
 import { changeFlag, listFlags } from "../../../../server/shared/state/flags.ts";
 import { KEYS } from "../../../../server/shared/state/keys.ts";
 import { connectRedis, whenReady } from "../../../../server/shared/state/redis.ts";
+import { watchSentinelEvents } from "../../../../server/shared/state/sentinel-events.ts";
 import {
   alignSentinelTimings,
   askSentinel,
@@ -312,6 +313,8 @@ test("the primary lost without a word: a failover within seconds, no acknowledge
   expect(await monitor.hexists(KEYS.flags, "checkout")).toBe(1);
   for (let i = 0; i < 20; i++)
     await changeFlag(control, `before-${i}`, { enabled: true, rollout: 100 }, "ann", "create");
+  const told = watchSentinelEvents(target);
+  await Bun.sleep(200); // subscribed
   const lostAt = performance.now();
   // frozen, not killed: like a droplet that vanished, it closes no connection, so the clients
   // learn of the loss only from the Sentinels (a killed process's FIN would tell them at once)
@@ -337,6 +340,14 @@ test("the primary lost without a word: a failover within seconds, no acknowledge
     view = await sentinelView(target);
   }
   expect(view).toMatchObject({ primary: "127.0.0.1", failingOver: false, stale: [] });
+  // and each told its own part: the switch, heard from every one of them, and at least one
+  // candidacy (two more if a vote split)
+  told.stop();
+  const switched = told.events.filter((e) => e.name === "+switch-master");
+  expect(switched.map((e) => e.detail)).toEqual(
+    sentinelPorts.map(() => `dropship 127.0.0.1 ${primaryPort} 127.0.0.1 ${replicaPort}`),
+  );
+  expect(told.elections().tries).toBeGreaterThanOrEqual(1);
   const names = (await listFlags(control)).map((f) => f.name);
   for (let i = 0; i < 20; i++) expect(names).toContain(`before-${i}`);
   expect(names).toContain("after");
