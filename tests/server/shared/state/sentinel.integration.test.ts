@@ -8,7 +8,6 @@ import { aclFile, redisPasswordFor, redisUrls } from "../../../../server/shared/
 import { changeFlag, listFlags } from "../../../../server/shared/state/flags.ts";
 import { KEYS } from "../../../../server/shared/state/keys.ts";
 import { connectRedis, whenReady } from "../../../../server/shared/state/redis.ts";
-import { watchSentinelEvents } from "../../../../server/shared/state/sentinel-events.ts";
 import {
   alignSentinelTimings,
   askSentinel,
@@ -18,6 +17,7 @@ import {
   resetSentinels,
   sentinelView,
 } from "../../../../server/shared/state/sentinel.ts";
+import { watchSentinelEvents } from "../../../../server/shared/state/sentinel-events.ts";
 import {
   parseSentinelUrl,
   type SentinelTarget,
