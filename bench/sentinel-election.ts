@@ -14,18 +14,20 @@ import { join } from "node:path";
 import Redis from "ioredis";
 import { freePort, startDaemon } from "../scripts/lib/processes.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
+import { watchSentinelEvents } from "../server/shared/state/sentinel-events.ts";
 import { sentinelUrl } from "../server/shared/state/sentinel-url.ts";
 
 const [trials = 10, count = 4, failoverTimeout = 3000] = process.argv.slice(2, 5).map(Number);
 const downAfter = (process.argv[5] ?? "3000").split(",").map(Number);
 const downAfterOf = (i: number) => downAfter[i] ?? downAfter[downAfter.length - 1] ?? 3000;
 const dir = mkdtempSync(join(tmpdir(), "dropship-election-"));
-const pids: number[] = [];
+const redisPids: number[] = [];
+const sentinelPids: number[] = [];
 
 function redis(name: string, port: number, extra: string[]) {
   const argv = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir];
   argv.push("--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", ...extra);
-  pids.push(startDaemon(argv, {}, join(dir, `${name}.log`)));
+  redisPids.push(startDaemon(argv, {}, join(dir, `${name}.log`)));
 }
 
 function sentinel(i: number, port: number, primaryPort: number) {
@@ -38,7 +40,7 @@ function sentinel(i: number, port: number, primaryPort: number) {
     `sentinel failover-timeout dropship ${failoverTimeout}`,
   ];
   writeFileSync(join(dir, `sentinel-${i}.conf`), `${conf.join("\n")}\n`);
-  pids.push(
+  sentinelPids.push(
     startDaemon(
       ["redis-server", join(dir, `sentinel-${i}.conf`), "--sentinel"],
       {},
@@ -57,9 +59,6 @@ const clients = sentinelPorts.map(
   (port) => new Redis({ port, host: "127.0.0.1", lazyConnect: false, maxRetriesPerRequest: 1 }),
 );
 for (const client of clients) client.on("error", () => {});
-
-const pidOf = (name: string) => pids[name === "redis-0" ? 0 : name === "redis-1" ? 1 : 2];
-const sentinelPid = (i: number) => pids[2 + i] as number;
 
 async function view(client: Redis) {
   const [host, port] = (await client.call("SENTINEL", "get-master-addr-by-name", "dropship")) as [
@@ -106,14 +105,16 @@ async function whole(primary: number) {
 
 await whole(ports[0] as number);
 // our own client, as the proxy and the CLI make it: when does a write work again?
-const url = sentinelUrl({
+const host = "127.0.0.1";
+const target = {
   username: "",
   password: "",
   name: "dropship",
   db: 0,
-  sentinels: sentinelPorts.map((port) => ({ host: "127.0.0.1", port })),
+  sentinels: sentinelPorts.map((port) => ({ host, port })),
   sentinelPassword: "",
-});
+};
+const url = sentinelUrl(target);
 const client = connectRedis(url, { purpose: "bench", persistent: true, log: () => {} });
 await whenReady(client, url, 10_000);
 const results: { ms: number; splits: number; tries: number; writeMs: number }[] = [];
@@ -122,19 +123,14 @@ for (let trial = 0; trial < trials; trial++) {
   const lost = primaryIndex;
   const next = ports[1 - lost] as number;
   const live = clients.filter((_, i) => i !== lost);
-  const events: string[] = [];
-  const listeners = live.map((_, k) => {
-    const i = clients.indexOf(live[k] as Redis);
-    const sub = new Redis({ port: sentinelPorts[i], host: "127.0.0.1" });
-    sub.on("error", () => {});
-    sub.psubscribe("*");
-    sub.on("pmessage", (_p, channel) => events.push(`${i} ${channel}`));
-    return sub;
+  const told = watchSentinelEvents({
+    ...target,
+    sentinels: sentinelPorts.filter((_, i) => i !== lost).map((port) => ({ host, port })),
   });
   await Bun.sleep(300);
   const start = performance.now();
-  process.kill(pidOf(`redis-${lost}`) as number, "SIGSTOP");
-  process.kill(sentinelPid(lost), "SIGSTOP");
+  const frozen = [redisPids[lost], sentinelPids[lost]] as number[];
+  for (const pid of frozen) process.kill(pid, "SIGSTOP");
   // one write at a time from just after the loss, as a person changing a flag would retry
   const writing = (async () => {
     for (;;) {
@@ -154,16 +150,14 @@ for (let trial = 0; trial < trials; trial++) {
     else if (performance.now() - start > 90_000) throw new Error("no failover within 90 s");
     else await Bun.sleep(20);
   }
-  const splits = events.filter((e) => e.endsWith("-failover-abort-not-elected")).length;
-  const tries = events.filter((e) => e.endsWith("+try-failover")).length;
+  const { tries, notElected: splits } = told.elections();
   const writeMs = await writing;
   results.push({ ms, splits, tries, writeMs });
   console.log(
     `trial ${trial + 1}: new primary after ${(ms / 1000).toFixed(1)} s, a write worked again after ${(writeMs / 1000).toFixed(1)} s; ${tries} tries, ${splits} aborted (not elected)`,
   );
-  for (const sub of listeners) sub.disconnect();
-  process.kill(pidOf(`redis-${lost}`) as number, "SIGCONT");
-  process.kill(sentinelPid(lost), "SIGCONT");
+  told.stop();
+  for (const pid of frozen) process.kill(pid, "SIGCONT");
   primaryIndex = 1 - lost;
   await whole(next);
 }
@@ -180,7 +174,7 @@ console.log(
 );
 client.disconnect();
 for (const sentinelClient of clients) sentinelClient.disconnect();
-for (const pid of pids) {
+for (const pid of [...redisPids, ...sentinelPids]) {
   try {
     process.kill(pid, "SIGCONT");
     process.kill(pid, "SIGKILL");
