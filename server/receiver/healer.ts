@@ -77,12 +77,8 @@ export function startHealer(
       // can fail every app's health at once, and that is not a reason to replace them all
       const reading = listHosts(deps.redis).catch(() => undefined);
       // the Sentinels are asked meanwhile: a lost host's Sentinel costs a connect timeout
-      const asking = sentinelsOf(deps).then(
-        (sentinels) => () => sentinels,
-        (error) => () => {
-          throw error;
-        },
-      );
+      const asking = sentinelsOf(deps);
+      asking.catch(() => {}); // awaited below, where a failure is the tick's to report
       const now = Date.now();
       await Promise.all(
         hosts.map(async (h) => {
@@ -110,7 +106,7 @@ export function startHealer(
           lastReportAt: reports ? reports.find((r) => r.host === host.name)?.at : now,
           failingSince: failingSince.get(host.name) ?? null,
         }));
-      const sentinels = (await asking)();
+      const sentinels = await asking;
       const plan = planHealing(config.heal.after, {
         now,
         hosts: facts,
