@@ -48,6 +48,10 @@ export function ensureBridges(): void {
       bridge,
     );
     if (!exists) run(["ip", "link", "add", "name", bridge, "type", "bridge"]);
+    // A bridge left to itself takes the lowest MAC among its ports, so deleting one droplet
+    // could change this machine's MAC on the network: every other host's ARP entry for it went
+    // stale and their packets here were dropped for up to a minute (a load balancer's FIN, seen).
+    run(["ip", "link", "set", bridge, "address", macFor(gateway)]);
     const addresses = run(["ip", "-o", "addr", "show", "dev", bridge]);
     if (!addresses.includes(`${gateway}/${PREFIX}`))
       run(["ip", "addr", "add", `${gateway}/${PREFIX}`, "dev", bridge]);

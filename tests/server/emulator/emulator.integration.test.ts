@@ -1,10 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { macFor, NETWORKS } from "../../../server/emulator/host.ts";
 import {
   CloudError,
   DigitalOcean,
   type Droplet,
 } from "../../../server/shared/cloud/digitalocean.ts";
 import { hostKeyUserData, makeHostKey } from "../../../server/shared/cloud/hostkeys.ts";
+import { run } from "../../../server/shared/proc.ts";
 import { Ssh } from "../../../server/shared/ssh.ts";
 import { namespaces, startEmulator, userKey } from "../../helpers/emulator.ts";
 
@@ -85,8 +87,16 @@ describe("three droplets", () => {
   });
 
   test("delete tears each one down: its processes, its namespace, its address", async () => {
+    // this machine's MAC on each network stays what the hosts' ARP entries hold for it
+    const bridgeMacs = () =>
+      Object.values(NETWORKS).map(
+        ({ bridge }) => /link\/ether (\S+)/.exec(run(["ip", "-o", "link", "show", bridge]))?.[1],
+      );
+    const gatewayMacs = Object.values(NETWORKS).map(({ gateway }) => macFor(gateway));
+    expect(bridgeMacs()).toEqual(gatewayMacs);
     for (const { droplet } of made) {
       await provider.deleteDroplet(droplet.id, droplet.name);
+      expect(bridgeMacs()).toEqual(gatewayMacs);
       expect(namespaces()).not.toContain(`dsemu-${droplet.id}`);
       await expect(provider.getDroplet(droplet.id, droplet.name)).rejects.toThrow(
         `read droplet ${droplet.name}: 404 not_found — The resource you were accessing could not be found.`,
