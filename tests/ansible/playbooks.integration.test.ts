@@ -161,6 +161,39 @@ test("each host has the service user and private directories, and nothing leaks 
   expect(await Bun.file("/srv/dropship/bin/dropship-service").exists()).toBe(false);
 });
 
+test("each service on a host gets its own settings, not those of the service set up beside it", async () => {
+  const on = async (name: string, command: string) => {
+    const host = hosts.find((h) => h.name === name) as (typeof hosts)[number];
+    const ssh = await Ssh.connect({
+      host: host.droplet.ip as string,
+      privateKey: account.privateKey,
+      hostPublicKey: host.hostPublicKey,
+    });
+    try {
+      return await ssh.check(command);
+    } finally {
+      ssh.close();
+    }
+  };
+  // redis-server needs no Redis URL: the monitor's, with its password, is not in its settings
+  const redisEnv = await on("redis-1", "cat /srv/dropship/shared/redis.env");
+  expect(redisEnv).toContain("DROPSHIP_LOG_TIME=1");
+  expect(redisEnv).not.toContain("REDIS_URL");
+  // the proxy's admin token and low port are the proxy's: Ansible lets a role entry's vars reach
+  // every other role of the play unless role vars are private (ansible.cfg); the monitor got the
+  // low port (under systemd, the right to bind ports below 1024)
+  const proxyHost = await on(
+    "proxy-1",
+    "cat /srv/dropship/shared/proxy.env; echo ---; cat /srv/dropship/shared/monitor.env; echo ---; ls /etc/sysctl.d",
+  );
+  const [proxyEnv, monitorEnv, sysctl] = proxyHost.split("---\n");
+  expect(proxyEnv).toContain("DROPSHIP_ADMIN_TOKEN=");
+  expect(monitorEnv).toContain("DROPSHIP_ROLE=proxy");
+  expect(monitorEnv).not.toContain("DROPSHIP_ADMIN_TOKEN");
+  expect(sysctl).toContain("60-dropship-proxy.conf");
+  expect(sysctl).not.toContain("60-dropship-monitor.conf");
+});
+
 test("a host whose key is not the pinned one is refused: nothing runs there", async () => {
   const web = hosts.find((h) => h.name === "web-1") as (typeof hosts)[number];
   const canary = hosts.find((h) => h.name === "canary-1") as (typeof hosts)[number];
