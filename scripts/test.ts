@@ -1,0 +1,92 @@
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { runVerb, type VerbSpec } from "./lib/cli.ts";
+import { type Lane, splitLanes, summaryOf } from "./lib/test-lanes.ts";
+
+const SPEC = {
+  verb: "test",
+  usage: ["test [--serial] [-- BUN_TEST_OPTIONS]"],
+  about: `Runs every test file in two lanes at once: the files that boot droplets on the local
+emulator one after another (they share its networks), every other file beside them. The
+droplet lane's output streams; the other lane's is printed whole when both are done, then a
+line per lane. Fails when either lane fails. Options after -- go to both bun test runs.`,
+  options: {
+    serial: {
+      type: "boolean",
+      description: "run the second lane after the first instead of beside it",
+    },
+  },
+} satisfies VerbSpec;
+
+const ROOT = resolve(import.meta.dir, "..");
+// the tests get this shell's environment, not the .env runVerb loads for the commands
+const ENVIRONMENT = { ...process.env };
+/** Per test: the emulator suites' longest steps (a converge, a health window) fit in it. */
+const TIMEOUT_MS = 30_000;
+
+interface LaneRun {
+  lane: Lane;
+  files: number;
+  code: number;
+  seconds: number;
+  output: string;
+}
+
+await runVerb(SPEC, async ({ values, rest }) => {
+  const paths = [...new Bun.Glob("tests/**/*.test.ts").scanSync({ cwd: ROOT })];
+  const lanes = splitLanes(
+    paths.map((path) => ({ path, source: readFileSync(join(ROOT, path), "utf8") })),
+  );
+  const children = new Set<Bun.Subprocess>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      for (const child of children) child.kill(signal);
+    });
+  }
+  const runLane = async (lane: Lane, stream: boolean): Promise<LaneRun> => {
+    const files = lanes[lane];
+    const started = performance.now();
+    const child = Bun.spawn(
+      [process.execPath, "test", `--timeout=${TIMEOUT_MS}`, ...rest, ...files],
+      {
+        cwd: ROOT,
+        env: ENVIRONMENT,
+        stdin: "ignore",
+        stdout: stream ? "inherit" : "pipe",
+        stderr: stream ? "inherit" : "pipe",
+      },
+    );
+    children.add(child);
+    const [out, err, code] = await Promise.all([
+      stream ? "" : new Response(child.stdout as ReadableStream).text(),
+      stream ? "" : new Response(child.stderr as ReadableStream).text(),
+      child.exited,
+    ]);
+    children.delete(child);
+    const seconds = (performance.now() - started) / 1000;
+    return { lane, files: files.length, code, seconds, output: out + err };
+  };
+
+  console.log(
+    `dropship test: ${lanes.droplets.length} files that boot droplets, one after another; ` +
+      `${lanes.loopback.length} others ${values.serial ? "after them" : "beside them"}`,
+  );
+  let runs: LaneRun[];
+  if (values.serial) {
+    const droplets = await runLane("droplets", true);
+    runs = [droplets, await runLane("loopback", false)];
+  } else {
+    runs = await Promise.all([runLane("droplets", true), runLane("loopback", false)]);
+  }
+  const loopback = runs[1] as LaneRun;
+  console.log(`\n── the other lane (${loopback.files} files) ──\n${loopback.output}`);
+  for (const run of runs) {
+    // the streamed lane's summary went by above; the buffered one is summed up here
+    const summary = run.output ? ` — ${summaryOf(run.output)}` : "";
+    console.log(
+      `dropship test: ${run.lane} lane ${run.code === 0 ? "passed" : `FAILED (exit ${run.code})`}` +
+        ` in ${run.seconds.toFixed(0)} s, ${run.files} files${summary}`,
+    );
+  }
+  if (runs.some((run) => run.code !== 0)) process.exitCode = 1;
+});

@@ -1,0 +1,52 @@
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { laneOf, splitLanes, summaryOf } from "../../../scripts/lib/test-lanes.ts";
+
+const ROOT = resolve(import.meta.dir, "../../..");
+
+// made up at run time: this file's own text must not read as booting droplets
+const call = (name: string) => `const it = await ${name}();`;
+const DEMO = ["scripts", "demo.ts"].join("/");
+
+test("a file that starts the emulator, its DNS, the scaling fixture or the demo boots droplets", () => {
+  expect(laneOf(call("startEmulator"))).toBe("droplets");
+  expect(laneOf(call("scalingFixture"))).toBe("droplets");
+  expect(laneOf(call("new DnsServer"))).toBe("droplets");
+  expect(laneOf(`run("${DEMO}", ["--detach"], env)`)).toBe("droplets");
+  expect(laneOf(`import { startEmulator } from "../helpers/emulator.ts";`)).toBe("loopback");
+  expect(laneOf(call("startProxy"))).toBe("loopback");
+});
+
+test("the tree's test files split as their needs say, each lane sorted, as file paths", () => {
+  const paths = [...new Bun.Glob("tests/**/*.test.ts").scanSync({ cwd: ROOT })];
+  const lanes = splitLanes(
+    paths.map((path) => ({ path, source: readFileSync(join(ROOT, path), "utf8") })),
+  );
+  expect(lanes.droplets.length + lanes.loopback.length).toBe(paths.length);
+  for (const file of [
+    "tests/scripts/demo.integration.test.ts",
+    "tests/server/receiver/push.integration.test.ts",
+    "tests/guide.integration.test.ts",
+    "tests/pipeline/scale.integration.test.ts",
+    "tests/server/emulator/emulator.integration.test.ts",
+    "tests/server/receiver/certificates.integration.test.ts",
+  ])
+    expect(lanes.droplets).toContain(`./${file}`);
+  for (const file of [
+    // its own namespace and subnet, not the emulator's
+    "tests/ansible/dropship-service.integration.test.ts",
+    "tests/server/proxy/http.integration.test.ts",
+    "tests/scripts/lib/test-lanes.test.ts",
+  ])
+    expect(lanes.loopback).toContain(`./${file}`);
+  expect(lanes.droplets).toEqual([...lanes.droplets].sort());
+  expect(lanes.loopback).toEqual([...lanes.loopback].sort());
+});
+
+test("a run's summary is its count lines, in one line", () => {
+  const output =
+    "tests/a.test.ts:\n(pass) x [1ms]\n\n 12 pass\n 1 fail\n 40 expect() calls\nRan 13 tests across 2 files. [3.10s]\n";
+  expect(summaryOf(output)).toBe("12 pass, 1 fail, Ran 13 tests across 2 files. [3.10s]");
+  expect(summaryOf("error: something broke before any test\n")).toBe("");
+});
