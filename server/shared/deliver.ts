@@ -1,10 +1,9 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { RoleName } from "./config/schema.ts";
 import { currentBinary, hostCommands, isReleaseName, releaseDirOnHost } from "./host/layout.ts";
+import { type PackBase, packed, unpackCommand } from "./packing.ts";
 import { SOURCES_FILE } from "./platform.ts";
-import { run } from "./proc.ts";
 import { binaryOf, ROLES } from "./roles.ts";
 import type { Ssh } from "./ssh.ts";
 
@@ -47,13 +46,17 @@ export function releaseFiles(dir: string, role: RoleName): string[] {
     .filter(existsSync);
 }
 
+/** Smaller files (SOURCES) go as they are: packing them saves nothing worth a round trip. */
+const PACK_FROM = 1024 * 1024;
+
 const sha256 = async (path: string) =>
   new Bun.CryptoHasher("sha256").update(await Bun.file(path).arrayBuffer()).digest("hex");
 
 /**
  * Puts a release on a host over SSH: each binary skipped when the host already has it, else
  * sent as a zstd delta against the host's current binary when this machine still has that
- * one, else whole; then `current` is switched atomically, the services restarted, /healthz
+ * one, else against a binary of this release already there (they share the Bun runtime), else
+ * whole, packed with zstd; then `current` is switched atomically, the services restarted, /healthz
  * read back, and old releases pruned. The release a host already runs is only health-checked.
  */
 export async function deliverRelease(
@@ -92,47 +95,52 @@ export async function stageRelease(
   const dir = releaseDirOnHost(release.version);
   await ssh.check(`mkdir -p ${dir}`);
   const reports: FileReport[] = [];
-  const scratch = mkdtempSync(join(tmpdir(), "dropship-delta-"));
-  try {
-    for (const local of release.binaries) {
-      const name = basename(local);
-      const want = await sha256(local);
-      const remoteSum = async (path: string) =>
-        (await ssh.exec(`sha256sum ${path} 2>/dev/null`)).stdout.split(" ")[0] ?? "";
-      if ((await remoteSum(`${dir}/${name}`)) === want) {
-        reports.push({ name, mode: "skip", bytesSent: 0 });
-        continue;
-      }
-      const base = await remoteSum(currentBinary(name));
-      const cached = join(options.cacheDir, `${base}.bin`);
-      let report: FileReport;
-      if (base && existsSync(cached)) {
-        const delta = join(scratch, `${name}.zst`);
-        run(["zstd", "-q", "-f", "--long=27", `--patch-from=${cached}`, local, "-o", delta]);
-        await ssh.put(delta, `${dir}/${name}.zst`);
-        await ssh.check(
-          `zstd -q -f -d --long=27 --patch-from=${currentBinary(name)} ${dir}/${name}.zst -o ${dir}/${name}.part && rm ${dir}/${name}.zst`,
-        );
-        report = { name, mode: "delta", bytesSent: statSync(delta).size };
-      } else {
-        await ssh.put(local, `${dir}/${name}.part`);
-        report = { name, mode: "full", bytesSent: statSync(local).size };
-      }
-      if ((await remoteSum(`${dir}/${name}.part`)) !== want) {
-        await ssh.exec(`rm -f ${dir}/${name}.part`);
-        throw new DeliveryError(
-          `${host}: ${name} of ${release.version} arrived damaged (checksum differs); nothing was switched`,
-        );
-      }
-      await ssh.check(`chmod 755 ${dir}/${name}.part && mv -f ${dir}/${name}.part ${dir}/${name}`);
-      copyFileSync(local, join(options.cacheDir, `${want}.bin`));
-      log(`${host}: ${name} ${report.mode} (${(report.bytesSent / 1024).toFixed(0)} KiB sent)`);
-      reports.push(report);
+  const remoteSum = async (path: string) =>
+    (await ssh.exec(`sha256sum ${path} 2>/dev/null`)).stdout.split(" ")[0] ?? "";
+  /** this release's binaries already on the host: a base for the next one's delta */
+  const onHost: (PackBase & { remote: string })[] = [];
+  /** The host's current binary of that name if this machine still has it, else a sibling. */
+  const baseFor = async (name: string) => {
+    const current = await remoteSum(currentBinary(name));
+    const cached = join(options.cacheDir, `${current}.bin`);
+    if (current && existsSync(cached))
+      return { path: cached, sha: current, remote: currentBinary(name) };
+    return onHost[0];
+  };
+  for (const local of release.binaries) {
+    const name = basename(local);
+    const want = await sha256(local);
+    const target = `${dir}/${name}`;
+    const big = statSync(local).size >= PACK_FROM;
+    if ((await remoteSum(target)) === want) {
+      reports.push({ name, mode: "skip", bytesSent: 0 });
+      if (big) onHost.push({ path: local, sha: want, remote: target });
+      continue;
     }
-    return reports;
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    let report: FileReport;
+    if (!big) {
+      await ssh.put(local, `${target}.part`);
+      report = { name, mode: "full", bytesSent: statSync(local).size };
+    } else {
+      const base = await baseFor(name);
+      const pack = await packed(options.cacheDir, local, want, base);
+      await ssh.put(pack, `${target}.zst`);
+      await ssh.check(unpackCommand(`${target}.zst`, `${target}.part`, base?.remote));
+      report = { name, mode: base ? "delta" : "full", bytesSent: statSync(pack).size };
+    }
+    if ((await remoteSum(`${target}.part`)) !== want) {
+      await ssh.exec(`rm -f ${target}.part`);
+      throw new DeliveryError(
+        `${host}: ${name} of ${release.version} arrived damaged (checksum differs); nothing was switched`,
+      );
+    }
+    await ssh.check(`chmod 755 ${target}.part && mv -f ${target}.part ${target}`);
+    copyFileSync(local, join(options.cacheDir, `${want}.bin`));
+    if (big) onHost.push({ path: local, sha: want, remote: target });
+    log(`${host}: ${name} ${report.mode} (${(report.bytesSent / 1024).toFixed(0)} KiB sent)`);
+    reports.push(report);
   }
+  return reports;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { inventoryYaml } from "../../../gitops/inventory.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
@@ -71,8 +71,25 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
     healthTimeoutMs: 20_000,
   };
   const v1 = build("release-1");
-  const first = await deliverRelease(ssh, { version: "release-1", binaries: [v1] }, options);
-  expect(first).toEqual([{ name: "dropship-app", mode: "full", bytesSent: Bun.file(v1).size }]);
+  const monitor1 = join(dirname(v1), "dropship-monitor");
+  const first = await deliverRelease(
+    ssh,
+    { version: "release-1", binaries: [v1, monitor1] },
+    options,
+  );
+  // a new host: the first binary goes whole, packed; the second as a delta against it (the two
+  // are mostly the same Bun runtime)
+  expect(first.map((r) => `${r.name} ${r.mode}`)).toEqual([
+    "dropship-app full",
+    "dropship-monitor delta",
+  ]);
+  expect(first[0]?.bytesSent).toBeLessThan(Bun.file(v1).size * 0.7);
+  expect(first[1]?.bytesSent).toBeLessThan(Bun.file(monitor1).size / 100);
+  expect(
+    (await ssh.check("sha256sum /srv/dropship/releases/release-1/dropship-monitor")).split(" ")[0],
+  ).toBe(
+    new Bun.CryptoHasher("sha256").update(await Bun.file(monitor1).arrayBuffer()).digest("hex"),
+  );
   expect(await (await fetch(`http://${ip}:3000/`)).text()).toStartWith(
     "Hello from dropship production release-1 on web-1",
   );
@@ -116,7 +133,11 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
     "release-3",
     "release-4",
   ]);
-  expect(readdirSync(join(dir, "cache")).length).toBe(4);
+  // a base for each binary sent; each pack made once, none left half-written
+  expect(readdirSync(join(dir, "cache")).filter((f) => f.endsWith(".bin"))).toHaveLength(5);
+  const packs = readdirSync(join(dir, "cache/packed"));
+  expect(packs).toHaveLength(5);
+  expect(packs.every((f) => /^([0-9a-f]{64}-)?[0-9a-f]{64}\.zst$/.test(f))).toBe(true);
   ssh.close();
 
   // a key the host does not accept: the error names the user, the host and the key's path
