@@ -7,9 +7,10 @@ const SPEC = {
   verb: "test",
   usage: ["test [--serial] [-- BUN_TEST_OPTIONS]"],
   about: `Runs every test file in two lanes at once: the files that boot droplets on the local
-emulator one after another (they share its networks), every other file beside them. The
+emulator one after another (they share its networks), every other file beside them. Files
+marked \`// lane: alone\` (they measure this machine's own CPU) run first, by themselves. The
 droplet lane's output streams; the other lane's is printed whole when both are done, then a
-line per lane. Fails when either lane fails. Options after -- go to both bun test runs.`,
+line per lane. Fails when any lane fails. Options after -- go to every bun test run.`,
   options: {
     serial: {
       type: "boolean",
@@ -45,6 +46,7 @@ await runVerb(SPEC, async ({ values, rest }) => {
   }
   const runLane = async (lane: Lane, stream: boolean): Promise<LaneRun> => {
     const files = lanes[lane];
+    if (files.length === 0) return { lane, files: 0, code: 0, seconds: 0, output: "" };
     const started = performance.now();
     const child = Bun.spawn(
       [process.execPath, "test", `--timeout=${TIMEOUT_MS}`, ...rest, ...files],
@@ -68,17 +70,19 @@ await runVerb(SPEC, async ({ values, rest }) => {
   };
 
   console.log(
-    `dropship test: ${lanes.droplets.length} files that boot droplets, one after another; ` +
+    `dropship test: ${lanes.alone.length} files alone first; ` +
+      `${lanes.droplets.length} files that boot droplets, one after another; ` +
       `${lanes.loopback.length} others ${values.serial ? "after them" : "beside them"}`,
   );
+  const alone = await runLane("alone", true);
   let runs: LaneRun[];
   if (values.serial) {
     const droplets = await runLane("droplets", true);
-    runs = [droplets, await runLane("loopback", false)];
+    runs = [alone, droplets, await runLane("loopback", false)];
   } else {
-    runs = await Promise.all([runLane("droplets", true), runLane("loopback", false)]);
+    runs = [alone, ...(await Promise.all([runLane("droplets", true), runLane("loopback", false)]))];
   }
-  const loopback = runs[1] as LaneRun;
+  const loopback = runs[2] as LaneRun;
   console.log(`\n── the other lane (${loopback.files} files) ──\n${loopback.output}`);
   for (const run of runs) {
     // the streamed lane's summary went by above; the buffered one is summed up here

@@ -1,10 +1,14 @@
 /**
  * Which lane a test file runs in. Files that boot droplets share this machine's emulator
  * networks (its bridges, addresses and `dsemu-` namespaces), so they run one after another;
- * every other file runs in a second lane beside them. Most of the droplet lane is waiting
- * (hosts booting, health windows, drains), so the second lane costs it little.
+ * every other file runs in a second lane beside them. A file that measures this machine
+ * itself (its real CPU) says `// lane: alone` and runs first, with nothing beside it.
  */
-export type Lane = "droplets" | "loopback";
+export type Lane = "alone" | "droplets" | "loopback";
+
+export const LANES: readonly Lane[] = ["alone", "droplets", "loopback"];
+
+const ALONE = /^\/\/ lane: alone\b/m;
 
 /**
  * The ways a test boots droplets: the emulator helper, the scaling fixture built on it, the
@@ -19,15 +23,15 @@ const BOOTS_DROPLETS = [
 ];
 
 export function laneOf(source: string): Lane {
+  if (ALONE.test(source)) return "alone";
   return BOOTS_DROPLETS.some((pattern) => pattern.test(source)) ? "droplets" : "loopback";
 }
 
 /** Test files by lane, each sorted, as paths bun test reads as files (`./tests/…`). */
 export function splitLanes(files: { path: string; source: string }[]): Record<Lane, string[]> {
-  const lanes: Record<Lane, string[]> = { droplets: [], loopback: [] };
+  const lanes: Record<Lane, string[]> = { alone: [], droplets: [], loopback: [] };
   for (const { path, source } of files) lanes[laneOf(source)].push(`./${path}`);
-  lanes.droplets.sort();
-  lanes.loopback.sort();
+  for (const lane of LANES) lanes[lane].sort();
   return lanes;
 }
 

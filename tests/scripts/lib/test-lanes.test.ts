@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { laneOf, splitLanes, summaryOf } from "../../../scripts/lib/test-lanes.ts";
+import { LANES, laneOf, splitLanes, summaryOf } from "../../../scripts/lib/test-lanes.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
 
@@ -18,30 +18,40 @@ test("a file that starts the emulator, its DNS, the scaling fixture or the demo 
   expect(laneOf(call("startProxy"))).toBe("loopback");
 });
 
+test("a file that says so runs alone, whatever else it does", () => {
+  const mark = ["// lane", "alone — it reads this machine's CPU"].join(": ");
+  expect(laneOf(`${mark}\n${call("startEmulator")}`)).toBe("alone");
+  expect(laneOf(`const x = 1; ${mark}`)).toBe("loopback");
+});
+
 test("the tree's test files split as their needs say, each lane sorted, as file paths", () => {
   const paths = [...new Bun.Glob("tests/**/*.test.ts").scanSync({ cwd: ROOT })];
   const lanes = splitLanes(
     paths.map((path) => ({ path, source: readFileSync(join(ROOT, path), "utf8") })),
   );
-  expect(lanes.droplets.length + lanes.loopback.length).toBe(paths.length);
-  for (const file of [
+  expect(lanes.alone.length + lanes.droplets.length + lanes.loopback.length).toBe(paths.length);
+  // the pre-commit hook runs this in a copy without the integration tests: those it has
+  const present = (files: string[]) => files.filter((file) => paths.includes(file));
+  expect(lanes.alone).toEqual(
+    present(["tests/server/monitor/monitor.integration.test.ts"]).map((f) => `./${f}`),
+  );
+  for (const file of present([
     "tests/scripts/demo.integration.test.ts",
     "tests/server/receiver/push.integration.test.ts",
     "tests/guide.integration.test.ts",
     "tests/pipeline/scale.integration.test.ts",
     "tests/server/emulator/emulator.integration.test.ts",
     "tests/server/receiver/certificates.integration.test.ts",
-  ])
+  ]))
     expect(lanes.droplets).toContain(`./${file}`);
-  for (const file of [
+  for (const file of present([
     // its own namespace and subnet, not the emulator's
     "tests/ansible/dropship-service.integration.test.ts",
     "tests/server/proxy/http.integration.test.ts",
     "tests/scripts/lib/test-lanes.test.ts",
-  ])
+  ]))
     expect(lanes.loopback).toContain(`./${file}`);
-  expect(lanes.droplets).toEqual([...lanes.droplets].sort());
-  expect(lanes.loopback).toEqual([...lanes.loopback].sort());
+  for (const lane of LANES) expect(lanes[lane]).toEqual([...lanes[lane]].sort());
 });
 
 test("a run's summary is its count lines, in one line", () => {

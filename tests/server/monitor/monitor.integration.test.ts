@@ -1,3 +1,5 @@
+// lane: alone — these tests load this machine's real CPU and read it back; another test beside
+// them would fire alerts of its own (npm test runs this file by itself, before the rest)
 import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
