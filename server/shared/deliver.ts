@@ -49,8 +49,23 @@ export function releaseFiles(dir: string, role: RoleName): string[] {
 /** Smaller files (SOURCES) go as they are: packing them saves nothing worth a round trip. */
 const PACK_FROM = 1024 * 1024;
 
-const sha256 = async (path: string) =>
-  new Bun.CryptoHasher("sha256").update(await Bun.file(path).arrayBuffer()).digest("hex");
+/** Digests by path, size and time: a release goes to every host at once, and is read once. */
+const digests = new Map<string, Promise<string>>();
+const sha256 = (path: string): Promise<string> => {
+  const { size, mtimeMs } = statSync(path);
+  const key = `${path}\0${size}\0${mtimeMs}`;
+  let digest = digests.get(key);
+  if (!digest) {
+    digest = Bun.file(path)
+      .arrayBuffer()
+      .then((bytes) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex"));
+    // a failed read is not kept: the next delivery reads again
+    digest.catch(() => digests.delete(key));
+    if (digests.size > 256) digests.clear();
+    digests.set(key, digest);
+  }
+  return digest;
+};
 
 /**
  * Puts a release on a host over SSH: each binary skipped when the host already has it, else

@@ -51,7 +51,8 @@ export function packed(
     mkdirSync(dir, { recursive: true });
     prune(dir);
     const temp = `${file}.${process.pid}.part`;
-    const argv = ["zstd", "-q", "-f", ZSTD_WINDOW];
+    // level 1: a whole binary in 0.9 s to 53 MB, where the default level takes 1.6 s for 48
+    const argv = ["zstd", "-q", "-f", "-1", ZSTD_WINDOW];
     if (base) argv.push(`--patch-from=${base.path}`);
     const { code, stderr } = await runAsync([...argv, local, "-o", temp]);
     if (code !== 0) {

@@ -138,6 +138,14 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   const packs = readdirSync(join(dir, "cache/packed"));
   expect(packs).toHaveLength(5);
   expect(packs.every((f) => /^([0-9a-f]{64}-)?[0-9a-f]{64}\.zst$/.test(f))).toBe(true);
+  // a copy that cannot be made says which side failed
+  const missing = join(dir, "missing");
+  await expect(ssh.put(missing, "/tmp/never")).rejects.toThrow(
+    `${ip}: copying ${missing} failed: ENOENT`,
+  );
+  await expect(ssh.put(v1, "/no/such/dir/x")).rejects.toThrow(
+    `${ip}: copying to /no/such/dir/x failed (exit 1): `,
+  );
   ssh.close();
 
   // a key the host does not accept: the error names the user, the host and the key's path
