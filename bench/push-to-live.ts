@@ -96,7 +96,7 @@ try {
     const steps = [...output.matchAll(/^remote: {3}(\S.*?)(?:: ok)? \((\d+\.\d) s\)\s*$/gm)].map(
       ([, name, s]) => `${name?.trim()} ${s} s`,
     );
-    const shipped = [...output.matchAll(/remote: {3}shipped (\d+) KiB/g)].map(
+    const shipped = [...output.matchAll(/remote: {3}\S+: shipped (\d+) KiB/g)].map(
       ([, kib]) => `${kib} KiB`,
     );
     console.log(`${label}: ${total.toFixed(1)} s push to live`);

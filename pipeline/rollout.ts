@@ -1,6 +1,11 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { deliverRelease, waitForVersion } from "../server/shared/deliver.ts";
+import {
+  type FileReport,
+  stageRelease,
+  switchRelease as switchStaged,
+  waitForVersion,
+} from "../server/shared/deliver.ts";
 import { hostCommands } from "../server/shared/host/layout.ts";
 import { changedServices, parseSources, SOURCES_FILE } from "../server/shared/platform.ts";
 import type { Service } from "../server/shared/roles.ts";
@@ -37,12 +42,17 @@ const timed = async <T>(
 };
 
 /**
- * Ships a release to a role's hosts one at a time: drain at the proxy, deliver, restart,
- * wait for /healthz to report the release, back into rotation. When a host fails, it and
- * every host already updated go back to the release they ran before, and the error says so.
+ * Ships a release to a role's hosts: first put on every host at once, while all of them still
+ * serve (a host that cannot take it fails the deploy with nothing switched); then one host at
+ * a time: drain at the proxy, switch, restart, wait for /healthz to report the release, back
+ * into rotation. When a host fails, it and every host already updated go back to the release
+ * they ran before, and the error says so.
  */
 export async function rollout(options: RolloutOptions): Promise<void> {
   const { say } = options;
+  const staged = await timed(say, `staged on ${options.hosts.map((h) => h.name).join(", ")}`, () =>
+    stageEverywhere(options),
+  );
   const updated: { host: FleetHost; previous: string | undefined }[] = [];
   for (const host of options.hosts) {
     say(`▸ ${host.name} (${host.address})`);
@@ -51,28 +61,26 @@ export async function rollout(options: RolloutOptions): Promise<void> {
       try {
         previous = (await ssh.exec(hostCommands.currentRelease())).stdout.trim() || undefined;
         const restart = [...options.services, ...(await changedOn(ssh, options))];
+        // the release it already runs, none of it sent again: health only, no restart
+        const unchanged =
+          previous === options.version &&
+          (staged.get(host.name) ?? []).every((r) => r.mode === "skip");
         await timed(say, "drained", async () => {
           await options.drain(host, true);
           await Bun.sleep(options.drainGraceMs);
         });
-        const reports = await timed(
-          say,
-          `delivered, restarted, healthy on ${options.version}`,
-          () =>
-            deliverRelease(
-              ssh,
-              { version: options.version, binaries: options.binaries },
-              {
-                cacheDir: options.cacheDir,
-                restart,
-                healthUrl: `http://${host.address}:${options.healthPort}/healthz`,
-                healthTimeoutMs: options.healthTimeoutMs,
-              },
-            ),
-        );
-        const sent = reports.reduce((sum, r) => sum + r.bytesSent, 0);
-        say(
-          `  shipped ${(sent / 1024).toFixed(0)} KiB (${reports.map((r) => `${r.name} ${r.mode}`).join(", ")})`,
+        await timed(say, `switched, restarted, healthy on ${options.version}`, () =>
+          switchStaged(
+            ssh,
+            options.version,
+            {
+              cacheDir: options.cacheDir,
+              restart,
+              healthUrl: `http://${host.address}:${options.healthPort}/healthz`,
+              healthTimeoutMs: options.healthTimeoutMs,
+            },
+            unchanged,
+          ),
         );
         // the releases that went live, in order: what `bun run rollback` goes back along
         await ssh.check(hostCommands.recordDeployed(options.version));
@@ -82,13 +90,48 @@ export async function rollout(options: RolloutOptions): Promise<void> {
         say(`✗ ${host.name}: ${(error as Error).message}`);
         updated.push({ host, previous });
         await rollBack(updated.reverse(), options);
-        await dropRelease(updated, options);
+        await dropRelease(options.hosts, options);
         throw new Error(
           `${host.name} did not come up on ${options.version}; rolled ${updated.map((u) => u.host.name).join(", ")} back to ${updated.map((u) => u.previous ?? "nothing").join(", ")}`,
         );
       }
     });
   }
+}
+
+/** The release put on every host at once, each host's files said; any failure drops it from all. */
+async function stageEverywhere(options: RolloutOptions): Promise<Map<string, FileReport[]>> {
+  const release = { version: options.version, binaries: options.binaries };
+  const results = await Promise.allSettled(
+    options.hosts.map((host) =>
+      withSsh(targetOf(host, options), (ssh) =>
+        stageRelease(ssh, release, { cacheDir: options.cacheDir }),
+      ),
+    ),
+  );
+  const staged = new Map<string, FileReport[]>();
+  const failed: string[] = [];
+  results.forEach((result, i) => {
+    const host = options.hosts[i] as FleetHost;
+    if (result.status === "fulfilled") {
+      staged.set(host.name, result.value);
+      const sent = result.value.reduce((sum, r) => sum + r.bytesSent, 0);
+      options.say(
+        `  ${host.name}: shipped ${(sent / 1024).toFixed(0)} KiB (${result.value.map((r) => `${r.name} ${r.mode}`).join(", ")})`,
+      );
+    } else {
+      const message = (result.reason as Error).message;
+      options.say(`✗ ${host.name}: ${message}`);
+      failed.push(`${host.name} (${message})`);
+    }
+  });
+  if (failed.length > 0) {
+    await dropRelease(options.hosts, options);
+    throw new Error(
+      `${options.version} could not be put on ${failed.join(", ")}; no host was switched`,
+    );
+  }
+  return staged;
 }
 
 /** Which of `alsoWhenChanged` run other code on the host than in the release. */
@@ -151,11 +194,12 @@ export async function releasesOn(
 }
 
 /** A release that never came up is removed from the hosts it reached, so nothing goes back to it. */
-async function dropRelease(hosts: { host: FleetHost }[], options: RolloutOptions) {
-  for (const { host } of hosts) {
+async function dropRelease(hosts: FleetHost[], options: RolloutOptions) {
+  for (const host of hosts) {
+    // one that cannot be reached keeps the files; nothing points at them, and prune takes them
     await withSsh(targetOf(host, options), (ssh) =>
       ssh.exec(hostCommands.dropReleaseUnlessCurrent(options.version)),
-    );
+    ).catch(() => undefined);
   }
 }
 

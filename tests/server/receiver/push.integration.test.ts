@@ -8,6 +8,7 @@ import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
+import { targetOf, withSsh } from "../../../server/shared/ssh.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { formatUsers, tokenHash } from "../../../server/shared/users.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
@@ -283,12 +284,53 @@ test("a release that fails on the second host rolls the first one back too", asy
   );
   const push = git("push", "prod", "HEAD:master");
   expect(push.code).not.toBe(0);
-  expect(push.output).toMatch(/remote: {3}delivered, restarted, healthy on \w{12}/);
+  expect(push.output).toMatch(/remote: {3}switched, restarted, healthy on \w{12}/);
   expect(push.output).toMatch(/remote: ✗ web-2: .* did not report \w{12} within 15000 ms/);
   expect(push.output).toContain(`remote: ↺ web-2: back on ${before.slice(0, 12)}`);
   expect(push.output).toContain(`remote: ↺ web-1: back on ${before.slice(0, 12)}`);
   expect(serverBranch()).toBe(before);
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(before.slice(0, 12));
+}, 120_000);
+
+test("a host that cannot take the release fails the push before any host leaves the rotation", async () => {
+  const before = serverBranch();
+  commitBadChange("server/app/app.ts", "Hello from dropship", "Hallo from dropship", "a greeting");
+  const release = head().slice(0, 12);
+  // web-2's releases folder already holds a file by the release's name: mkdir fails there
+  const web2 = hosts[1] as (typeof hosts)[number];
+  const onWeb2 = (command: string) =>
+    withSsh(
+      targetOf(
+        { address: web2.droplet.ip as string, hostPublicKey: web2.hostKey.publicKey },
+        { privateKey: account.privateKey },
+      ),
+      (ssh) => ssh.check(command),
+    );
+  await onWeb2(`touch /srv/dropship/releases/${release}`);
+  try {
+    const push = git("push", "prod", "HEAD:master");
+    expect(push.code).not.toBe(0);
+    expect(push.output).toMatch(/remote: {3}web-1: shipped \d+ KiB/);
+    expect(push.output).toContain(`remote: ✗ web-2: `);
+    expect(push.output).toContain(`${release} could not be put on web-2 (`);
+    expect(push.output).toContain("no host was switched");
+    expect(push.output).not.toContain("remote:   drained");
+    expect(serverBranch()).toBe(before);
+    for (const h of hosts)
+      expect(await versionOn(h.droplet.ip as string)).toBe(before.slice(0, 12));
+    // nothing left on web-1 to go back to by mistake
+    const web1 = hosts[0] as (typeof hosts)[number];
+    const left = await withSsh(
+      targetOf(
+        { address: web1.droplet.ip as string, hostPublicKey: web1.hostKey.publicKey },
+        { privateKey: account.privateKey },
+      ),
+      (ssh) => ssh.exec(`test -e /srv/dropship/releases/${release}`),
+    );
+    expect(left.code).not.toBe(0);
+  } finally {
+    await onWeb2(`rm -f /srv/dropship/releases/${release}`);
+  }
 }, 120_000);
 
 test("pushes that delete or rewrite master, or bring wrong credentials, are refused", () => {
