@@ -16,6 +16,10 @@
  *
  * BENCH_BASELINE=<another checkout> adds that checkout's dropship-proxy as a target, so a change
  * is compared with what came before in the same run (git worktree add /tmp/base <commit>).
+ *
+ * BENCH_PROXY_VARIANT="NAME=VALUE …" adds one dropship-proxy process with those variables set
+ * for it alone, e.g. the runtime's own (BUN_JSC_useConcurrentGC=false), so the upstream and the
+ * probes run as always.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -105,6 +109,15 @@ try {
     "/_dropship/healthz",
   );
   const dropshipBox = await benchServer("proxy", dropshipEnv("auto"), "/_dropship/healthz");
+  const variantEnv = Object.fromEntries(
+    (process.env.BENCH_PROXY_VARIANT ?? "")
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+  );
+  const variant = process.env.BENCH_PROXY_VARIANT
+    ? await benchServer("proxy", { ...dropshipEnv("1"), ...variantEnv }, "/_dropship/healthz")
+    : undefined;
   const baselineRoot = process.env.BENCH_BASELINE;
   const baseline = baselineRoot
     ? await benchServer("proxy", dropshipEnv("1"), "/_dropship/healthz", baselineRoot)
@@ -146,6 +159,16 @@ try {
       pids: () => [fronted.pid],
       scope: "core",
     },
+    ...(variant
+      ? [
+          {
+            name: `dropship-proxy (1 process), ${process.env.BENCH_PROXY_VARIANT}`,
+            url: variant.url,
+            pids: () => [variant.pid],
+            scope: "core" as const,
+          },
+        ]
+      : []),
     ...(baseline
       ? [
           {
