@@ -138,6 +138,9 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   const packs = readdirSync(join(dir, "cache/packed"));
   expect(packs).toHaveLength(5);
   expect(packs.every((f) => /^([0-9a-f]{64}-)?[0-9a-f]{64}\.zst$/.test(f))).toBe(true);
+  // a copied file is the login user's alone until it is moved into place
+  await ssh.put(v1, "/tmp/copied");
+  expect((await ssh.check("stat -c %a /tmp/copied")).trim()).toBe("600");
   // a copy that cannot be made says which side failed
   const missing = join(dir, "missing");
   await expect(ssh.put(missing, "/tmp/never")).rejects.toThrow(
