@@ -1,3 +1,4 @@
+import { type Link, LinkedSet } from "./linked-set.ts";
 import type { Exchange } from "./upstream/client.ts";
 
 /** What a wait needs of the visitor's signal: an AbortSignal, or the own front's. */
@@ -13,6 +14,8 @@ export interface Watched {
   deadline: number;
   /** when it counts as slow; 0 once told */
   slowAt: number;
+  /** its place among those watched */
+  readonly link: Link<Watched>;
   expire(): void;
   slow(): void;
 }
@@ -25,7 +28,7 @@ export interface Watched {
  * listener on every request's signal ~9% (bench/proxy.ts, measured side by side).
  */
 export class Deadlines {
-  private readonly waiting = new Set<Watched>();
+  private readonly waiting = new LinkedSet<Watched>();
   private readonly timer: ReturnType<typeof setInterval>;
 
   constructor(
@@ -36,18 +39,18 @@ export class Deadlines {
     this.timer.unref();
   }
 
-  watch(entry: Watched): void {
-    this.waiting.add(entry);
+  watch(entry: Watched): Link<Watched> {
+    return this.waiting.add(entry);
   }
 
-  unwatch(entry: Watched): void {
-    this.waiting.delete(entry);
+  unwatch(link: Link<Watched>): void {
+    this.waiting.remove(link);
   }
 
   sweep(now: number): void {
-    for (const entry of this.waiting) {
+    for (const entry of this.waiting.values()) {
       if (now >= entry.deadline) {
-        this.waiting.delete(entry);
+        this.unwatch(entry.link);
         entry.expire();
       } else if (entry.slowAt !== 0 && now >= entry.slowAt) {
         entry.slowAt = 0;
@@ -75,6 +78,7 @@ export class AnswerWait implements Watched {
   deadline: number;
   slowAt: number;
   timedOut = false;
+  readonly link: Link<Watched>;
   private listening = false;
 
   constructor(
@@ -85,7 +89,7 @@ export class AnswerWait implements Watched {
   ) {
     this.deadline = now + deadlines.timeoutMs;
     this.slowAt = now + deadlines.tickMs;
-    deadlines.watch(this);
+    this.link = deadlines.watch(this);
   }
 
   expire(): void {
@@ -110,7 +114,7 @@ export class AnswerWait implements Watched {
 
   /** The answer came (or failed): nothing more to watch. */
   done(): void {
-    this.deadlines.unwatch(this);
+    this.deadlines.unwatch(this.link);
     if (this.listening) this.request.signal.removeEventListener("abort", this);
   }
 }

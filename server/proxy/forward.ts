@@ -206,8 +206,7 @@ export async function forward<V extends Visit, R>(
     const wait = new AnswerWait(deps.deadlines, exchange, request);
     // a backend that goes silent is only found out by its checks: what may be repeated and
     // waits on it then goes elsewhere (Member.waiting; the pool cancels it as LEFT_ROTATION)
-    const waitingOn = retryable ? member : undefined;
-    waitingOn?.waiting.add(exchange);
+    const waiting = retryable ? member.waiting.add(exchange) : undefined;
     let upstream: UpstreamAnswer;
     try {
       upstream = await exchange.answer;
@@ -257,7 +256,7 @@ export async function forward<V extends Visit, R>(
       member = again && tried.size < MAX_TRIES ? routing.pool.pick(track, tried) : undefined;
       continue;
     } finally {
-      waitingOn?.waiting.delete(exchange);
+      if (waiting) waiting.owner?.remove(waiting);
       wait.done();
       answering.idle(request, true);
     }

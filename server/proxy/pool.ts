@@ -6,6 +6,7 @@ import {
   type Health,
   UNCHECKED,
 } from "./health.ts";
+import { LinkedSet } from "./linked-set.ts";
 import type { Exchange, Origin } from "./upstream/client.ts";
 
 /** A backend URL (http://host:port, checked when it was stored) as the client dials it. */
@@ -32,7 +33,7 @@ export interface Member {
    * the rotation (failed checks, or a connection that failed) each is told, and goes to another
    * backend instead of waiting out the response timeout on a host that went silent.
    */
-  waiting: Set<Exchange>;
+  waiting: LinkedSet<Exchange>;
 }
 
 /** Why a waiting exchange was cancelled when its backend left the rotation. */
@@ -73,7 +74,7 @@ export class Pool {
           origin: originOf(backend.url),
           health: UNCHECKED,
           inFlight: 0,
-          waiting: new Set(),
+          waiting: new LinkedSet(),
         };
         next.set(backend.id, member);
         added.push(member);
@@ -137,9 +138,7 @@ export class Pool {
     const was = member.health.healthy;
     member.health = health;
     if (was && !health.healthy && member.waiting.size > 0) {
-      const waiting = [...member.waiting];
-      member.waiting.clear();
-      for (const exchange of waiting) exchange.cancel(LEFT_ROTATION);
+      for (const exchange of member.waiting.drain()) exchange.cancel(LEFT_ROTATION);
     }
     if (was === health.healthy || member.backend.draining) return;
     this.onRotation(member, health.healthy, health.healthy ? "health check passed" : health.reason);
