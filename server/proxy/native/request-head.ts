@@ -1,4 +1,5 @@
 import type { FieldSource } from "../headers.ts";
+import { latin1 } from "../upstream/head.ts";
 
 /** A head larger than this is not read here: Bun.serve behind answers it (431). */
 export const MAX_OWN_HEAD = 16 * 1024;
@@ -75,7 +76,7 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
   if (end < 0) return bytes.length >= MAX_OWN_HEAD ? PASS : MORE;
   if (end > MAX_OWN_HEAD) return PASS;
   // one string for the whole head; every token below is a slice of it
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, end).toString("latin1");
+  const text = latin1(bytes, end);
 
   let at = 0;
   while (at < 8 && bytes[at] !== 32) {

@@ -201,7 +201,8 @@ export class AnswerReader {
   }
 
   private hand(body: UpstreamAnswer["body"]): void {
-    this.events.answer({ ...(this.head as Omit<UpstreamAnswer, "body">), body });
+    const head = this.head as Omit<UpstreamAnswer, "body">;
+    this.events.answer({ status: head.status, reason: head.reason, fields: head.fields, body });
   }
 
   private stream(): void {

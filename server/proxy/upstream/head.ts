@@ -175,7 +175,7 @@ export function parseHead(bytes: Uint8Array, method: string, searchFrom = 0): He
       lengths.length === 1 && !lengths[0]?.includes(",")
         ? lengths
         : lengths.flatMap((v) => v.split(",").map((p) => p.trim()));
-    if (!all.every((v) => DIGITS.test(v)) || new Set(all).size !== 1) {
+    if (!all.every((v) => DIGITS.test(v) && v === all[0])) {
       return {
         error: `its Content-Length ${JSON.stringify(lengths.join(", ").slice(0, 60))} is not one number`,
       };
@@ -229,9 +229,14 @@ function text(bytes: Uint8Array, from: number, to: number): string {
   return latin1(bytes.subarray(from, to), to - from);
 }
 
-/** The first `end` bytes as a string, one character per byte (header bytes are Latin-1). */
-function latin1(bytes: Uint8Array, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, end).toString("latin1");
+const bufferToString = Buffer.prototype.toString;
+
+/**
+ * The first `end` bytes as a string, one character per byte (header bytes are Latin-1). Read
+ * in place: a Buffer over `bytes.buffer` costs the typed array its fast form, and twice the time.
+ */
+export function latin1(bytes: Uint8Array, end: number): string {
+  return bufferToString.call(bytes, "latin1", 0, end);
 }
 
 export function isHeadError(result: HeadResult): result is { error: string } {
