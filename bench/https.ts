@@ -22,7 +22,9 @@ import {
   cpuTicks,
   median,
   ROOT,
+  routeToProduction,
   startNginx,
+  startTrivialUpstream,
   trackPid,
   workDir,
 } from "./lib.ts";
@@ -30,7 +32,7 @@ import {
 const [seconds = 10, rounds = 3, connections = 50] = process.argv.slice(2).map(Number);
 
 try {
-  const upstreams = await Promise.all([0, 1].map(() => startUpstream()));
+  const upstreams = await Promise.all([0, 1].map(() => startTrivialUpstream()));
   const cert = join(workDir, "site.pem");
   const key = join(workDir, "site.key");
   selfSigned({
@@ -41,15 +43,9 @@ try {
     days: 30,
   });
   const redis = await benchRedis();
+  await routeToProduction(redis.url, upstreams);
   const state = connectRedis(redis.url, { purpose: "bench", persistent: true });
   await whenReady(state, redis.url, 5000);
-  for (const url of upstreams)
-    await putBackend(
-      state,
-      { id: backendIdFor(url), url, track: "production", draining: false },
-      "bench",
-    );
-  await changeCanary(state, { weight: 0 }, "bench");
   await putCertificate(state, "shop.test", {
     cert: readFileSync(cert, "utf8"),
     key: readFileSync(key, "utf8"),
@@ -131,17 +127,4 @@ function measure(target: { url: string; pids: () => number[] }, headers: string[
     p99: p99ms,
     cpu: requests > 0 ? (((after - before) / 100) * 1e6) / requests : 0,
   };
-}
-
-async function startUpstream(): Promise<string> {
-  const port = freePort();
-  trackPid(
-    startDaemon(
-      [process.execPath, join(ROOT, "bench/upstream.ts")],
-      { PORT: String(port) },
-      join(workDir, `upstream-${port}.log`),
-    ),
-  );
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 10_000, "upstream");
-  return `http://127.0.0.1:${port}`;
 }

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmulatorDaemon } from "../scripts/lib/emulator.ts";
 import { freePort, startDaemon, stopAll, waitForHttp } from "../scripts/lib/processes.ts";
+import { backendIdFor } from "../server/shared/routing/model.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
+import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 const pids: number[] = [];
@@ -42,6 +44,37 @@ export async function benchRedis(): Promise<{ url: string; port: number; pid: nu
   await whenReady(probe, url, 10_000);
   probe.disconnect();
   return { url, port, pid };
+}
+
+/**
+ * bench/upstream.ts (a fixed small body) on a free port, once it answers; `prefix` goes before
+ * the command (e.g. `taskset -c 0`).
+ */
+export async function startTrivialUpstream(prefix: string[] = []): Promise<string> {
+  const port = freePort();
+  const pid = startDaemon(
+    [...prefix, process.execPath, join(ROOT, "bench/upstream.ts")],
+    { PORT: String(port) },
+    join(dir, `upstream-${port}.log`),
+  );
+  pids.push(pid);
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 10_000, "upstream");
+  return `http://127.0.0.1:${port}`;
+}
+
+/** The routing table: every upstream a production backend, no canary. */
+export async function routeToProduction(redisUrl: string, upstreams: string[]): Promise<void> {
+  const admin = connectRedis(redisUrl, { purpose: "bench", persistent: true });
+  await whenReady(admin, redisUrl, 5000);
+  for (const url of upstreams) {
+    await putBackend(
+      admin,
+      { id: backendIdFor(url), url, track: "production", draining: false },
+      "bench",
+    );
+  }
+  await changeCanary(admin, { weight: 0 }, "bench");
+  admin.disconnect();
 }
 
 /** One of our servers as its own process, once its health path answers. */

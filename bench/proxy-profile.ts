@@ -12,31 +12,22 @@ import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts"
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
-import { benchRedis, cleanup, ROOT, trackPid, workDir } from "./lib.ts";
+import {
+  benchRedis,
+  cleanup,
+  ROOT,
+  routeToProduction,
+  startTrivialUpstream,
+  trackPid,
+  workDir,
+} from "./lib.ts";
 
 const [seconds = 8, connections = 50] = process.argv.slice(2).map(Number);
 
 try {
-  const upstreamPort = freePort();
-  trackPid(
-    startDaemon(
-      [process.execPath, join(ROOT, "bench/upstream.ts")],
-      { PORT: String(upstreamPort) },
-      join(workDir, "upstream.log"),
-    ),
-  );
-  const upstream = `http://127.0.0.1:${upstreamPort}`;
-  await waitForHttp(`${upstream}/healthz`, 10_000, "upstream");
+  const upstream = await startTrivialUpstream();
   const redis = await benchRedis();
-  const admin = connectRedis(redis.url, { purpose: "bench", persistent: true });
-  await whenReady(admin, redis.url, 5000);
-  await putBackend(
-    admin,
-    { id: backendIdFor(upstream), url: upstream, track: "production", draining: false },
-    "bench",
-  );
-  await changeCanary(admin, { weight: 0 }, "bench");
-  admin.disconnect();
+  await routeToProduction(redis.url, [upstream]);
 
   const port = freePort();
   const profiles = join(workDir, "profiles");

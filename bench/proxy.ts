@@ -36,8 +36,10 @@ import {
   cpuTicks,
   median,
   ROOT,
+  routeToProduction,
   rssMb,
   startNginx,
+  startTrivialUpstream,
   trackPid,
   workDir,
 } from "./lib.ts";
@@ -73,19 +75,9 @@ const cores = availableParallelism();
 try {
   const redis = await benchRedis();
   const upstreams = await Promise.all(
-    [0, 1].map(() => (upstreamKind === "app" ? startApp(redis.url) : startUpstream())),
+    [0, 1].map(() => (upstreamKind === "app" ? startApp(redis.url) : startTrivialUpstream())),
   );
-  const admin = connectRedis(redis.url, { purpose: "bench", persistent: true });
-  await whenReady(admin, redis.url, 5000);
-  for (const url of upstreams) {
-    await putBackend(
-      admin,
-      { id: backendIdFor(url), url, track: "production", draining: false },
-      "bench",
-    );
-  }
-  await changeCanary(admin, { weight: 0 }, "bench");
-  admin.disconnect();
+  await routeToProduction(redis.url, upstreams);
 
   const dropshipEnv = (workers: string) => ({
     REDIS_URL: redis.url,
@@ -310,18 +302,6 @@ function latencyMs(out: string, percentile: string): number {
   if (!match) return Number.NaN;
   const value = Number(match[1]);
   return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
-}
-
-async function startUpstream(): Promise<string> {
-  const port = freePort();
-  const pid = startDaemon(
-    [process.execPath, join(ROOT, "bench/upstream.ts")],
-    { PORT: String(port) },
-    join(workDir, `upstream-${port}.log`),
-  );
-  trackPid(pid);
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 10_000, "upstream");
-  return `http://127.0.0.1:${port}`;
 }
 
 async function startApp(redisUrl: string): Promise<string> {
