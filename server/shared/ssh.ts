@@ -135,38 +135,36 @@ export class Ssh {
    */
   put(localPath: string, remotePath: string): Promise<void> {
     const host = this.target.host;
+    const copy = `umask 077 && cat > '${remotePath.replaceAll("'", "'\\''")}'`;
     return new Promise((resolve, reject) => {
-      this.client.exec(
-        `umask 077 && cat > '${remotePath.replaceAll("'", "'\\''")}'`,
-        (error, channel) => {
-          if (error)
-            return reject(new SshError(`${host}: cannot copy to ${remotePath}: ${error.message}`));
-          let stderr = "";
-          let readFault: Error | undefined;
-          channel.on("data", () => {});
-          channel.stderr.on("data", (chunk: Buffer) => {
-            stderr += chunk.toString();
-          });
-          channel.on("close", (code: number | null) => {
-            if (readFault)
-              reject(new SshError(`${host}: copying ${localPath} failed: ${readFault.message}`));
-            else if (code === 0) resolve();
-            else
-              reject(
-                new SshError(
-                  `${host}: copying to ${remotePath} failed (exit ${code ?? "none"}): ${stderr.trim()}`,
-                ),
-              );
-          });
-          const source = createReadStream(localPath, { highWaterMark: 1024 * 1024 });
-          source.on("error", (fault) => {
-            // the partial file stays as .part or .zst, which the delivery checks by checksum
-            readFault = fault;
-            channel.close();
-          });
-          source.pipe(channel);
-        },
-      );
+      this.client.exec(copy, (error, channel) => {
+        if (error)
+          return reject(new SshError(`${host}: cannot copy to ${remotePath}: ${error.message}`));
+        let stderr = "";
+        let readFault: Error | undefined;
+        channel.on("data", () => {});
+        channel.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString();
+        });
+        channel.on("close", (code: number | null) => {
+          if (readFault)
+            reject(new SshError(`${host}: copying ${localPath} failed: ${readFault.message}`));
+          else if (code === 0) resolve();
+          else
+            reject(
+              new SshError(
+                `${host}: copying to ${remotePath} failed (exit ${code ?? "none"}): ${stderr.trim()}`,
+              ),
+            );
+        });
+        const source = createReadStream(localPath, { highWaterMark: 1024 * 1024 });
+        source.on("error", (fault) => {
+          // the partial file stays as .part or .zst, which the delivery checks by checksum
+          readFault = fault;
+          channel.close();
+        });
+        source.pipe(channel);
+      });
     });
   }
 
