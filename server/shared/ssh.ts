@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import { Client, type ConnectConfig } from "ssh2";
+import { shellQuote } from "./text/shell.ts";
 
 export interface SshTarget {
   host: string;
@@ -135,7 +136,7 @@ export class Ssh {
    */
   put(localPath: string, remotePath: string): Promise<void> {
     const host = this.target.host;
-    const copy = `umask 077 && cat > '${remotePath.replaceAll("'", "'\\''")}'`;
+    const copy = `umask 077 && cat > ${shellQuote(remotePath)}`;
     return new Promise((resolve, reject) => {
       this.client.exec(copy, (error, channel) => {
         if (error)
