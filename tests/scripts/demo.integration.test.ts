@@ -215,8 +215,11 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       stdout: "pipe",
       stderr: "pipe",
     });
-    const added = await within(150_000, "a scale-out commit", () =>
-      gitLog().find((line) => line.startsWith("scale out: proxy_cpu")),
+    const added = await within(
+      150_000,
+      "a scale-out commit",
+      () => gitLog().find((line) => line.startsWith("scale out: proxy_cpu")),
+      () => autoscalerLines(dir),
     );
     expect(added).toMatch(/^scale out: proxy_cpu \d+ > 40 for \d+s — added demo-production-3 /);
     const loaded = await new Response(load.stdout).text();
@@ -227,8 +230,11 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(serving).toMatch(
       /demo-production-3\s+production\s+10\.78\.\d+\.\d+\s+\w{12}\s+in rotation\s+healthy/,
     );
-    const removed = await within(120_000, "a scale-in commit", () =>
-      gitLog().find((line) => line.startsWith("scale in: proxy_cpu")),
+    const removed = await within(
+      120_000,
+      "a scale-in commit",
+      () => gitLog().find((line) => line.startsWith("scale in: proxy_cpu")),
+      () => autoscalerLines(dir),
     );
     expect(removed).toMatch(/^scale in: proxy_cpu \d+ < 15 for \d+s — removed demo-production-3 /);
     expect(namespaces()).toHaveLength(5);
@@ -459,17 +465,34 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
   expect(existsSync(join(dir, "demo"))).toBe(false);
 }, 600_000);
 
-/** Polls until `found` answers something, at most `timeoutMs`. */
+/**
+ * Polls until `found` answers something, at most `timeoutMs`; on timeout the error adds what
+ * `why` says (the lines of a log that tell what happened instead).
+ */
 async function within<T>(
   timeoutMs: number,
   what: string,
   found: () => T | undefined | Promise<T | undefined>,
+  why: () => string = () => "",
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await found();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline) {
+      const context = why();
+      throw new Error(`no ${what} within ${timeoutMs / 1000} s${context ? `:\n${context}` : ""}`);
+    }
     await Bun.sleep(500);
   }
+}
+
+/** The autoscaler's lines in a demo's receiver log: its decisions and failures. */
+function autoscalerLines(demoDir: string): string {
+  const log = join(demoDir, "demo/receiver.log");
+  if (!existsSync(log)) return `(no ${log})`;
+  const lines = readFileSync(log, "utf8")
+    .split("\n")
+    .filter((line) => line.includes("autoscaler") || line.includes("scale "));
+  return lines.slice(-20).join("\n") || `(no autoscaler line in ${log})`;
 }
