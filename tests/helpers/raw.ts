@@ -27,10 +27,13 @@ export async function rawRequest(
   });
   socket.write(request);
   const started = performance.now();
-  let length = -1;
-  while (!closed && length !== received.length && performance.now() - started < maxMs) {
-    length = received.length;
-    await Bun.sleep(quietMs);
+  let length = 0;
+  let changed = started;
+  // until closed, or quiet for quietMs (looked at often, so that a close ends the wait at once)
+  for (let now = started; !closed && now - changed < quietMs && now - started < maxMs; ) {
+    await Bun.sleep(Math.min(10, quietMs));
+    now = performance.now();
+    if (received.length !== length) [length, changed] = [received.length, now];
   }
   socket.end();
   return received;
