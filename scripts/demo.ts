@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
+import { EMULATOR } from "../server/emulator/network.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../server/shared/config/validate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
@@ -52,7 +53,7 @@ const PIDS = join(RUN, "pids.json");
 const ENV_FILE = join(STATE, "demo.env");
 /** the demo's domain, and the emulator's DNS server that answers for it */
 const DOMAIN = "shop.test";
-const EMULATOR_DNS = "10.77.0.1:53";
+const EMULATOR_DNS = `${EMULATOR.public.gateway}:53`;
 
 await runVerb(SPEC, async ({ values }) => {
   if (values.detach && values.down) throw new ArgumentError("--detach or --down, not both");
@@ -164,7 +165,7 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
       "heal: { after: 30s }",
       "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit }, health_timeout: 30s }",
       `gitops: { repo: ${JSON.stringify(gitopsDir)} }`,
-      `proxy: { ${ha ? "trusted_proxies: [10.78.0.0/16], proxy_protocol: true, " : ""}tls: { domains: [${DOMAIN}], email: ops@${DOMAIN}, acme_directory: ${JSON.stringify(pebble.directory)} } }`,
+      `proxy: { ${ha ? `trusted_proxies: [${EMULATOR.private.prefix}.0.0/16], proxy_protocol: true, ` : ""}tls: { domains: [${DOMAIN}], email: ops@${DOMAIN}, acme_directory: ${JSON.stringify(pebble.directory)} } }`,
       "",
     ].join("\n"),
   );
@@ -281,7 +282,11 @@ async function down() {
   rmSync(ENV_FILE, { force: true });
   const left = run(["ip", "netns", "list"])
     .split("\n")
-    .filter((line) => line.startsWith("dsemu-") || line.startsWith("dslb-"));
+    .filter(
+      (line) =>
+        line.startsWith(EMULATOR.hostNamespacePrefix) ||
+        line.startsWith(EMULATOR.balancerNamespacePrefix),
+    );
   if (left.length > 0)
     throw new UsageError(
       `stopped the demo, but these namespaces are left: ${left.join(", ")} — the next emulator start removes them`,

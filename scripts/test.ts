@@ -1,20 +1,22 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { EMULATOR_NETWORK_VARIABLE } from "../server/emulator/network.ts";
 import { runVerb, type VerbSpec } from "./lib/cli.ts";
-import { type Lane, splitLanes, summaryOf } from "./lib/test-lanes.ts";
+import { LANE_NETWORK, type Lane, splitLanes, summaryOf } from "./lib/test-lanes.ts";
 
 const SPEC = {
   verb: "test",
   usage: ["test [--serial] [-- BUN_TEST_OPTIONS]"],
-  about: `Runs every test file in two lanes at once: the files that boot droplets on the local
-emulator one after another (they share its networks), every other file beside them. Files
-marked \`// lane: alone\` (they measure this machine's own CPU) run first, by themselves. The
-droplet lane's output streams; the other lane's is printed whole when both are done, then a
-line per lane. Fails when any lane fails. Options after -- go to every bun test run.`,
+  about: `Runs every test file in three lanes at once: the files that boot droplets on the local
+emulator one after another (they share its networks), those marked \`// lane: droplets-1\` the
+same way on a second emulator network, and every other file beside them. Files marked
+\`// lane: alone\` (they measure this machine's own CPU) run first, by themselves. The first
+droplet lane's output streams; the others' is printed whole when all are done, then a line per
+lane. Fails when any lane fails. Options after -- go to every bun test run.`,
   options: {
     serial: {
       type: "boolean",
-      description: "run the second lane after the first instead of beside it",
+      description: "run the lanes one after another instead of beside each other",
     },
   },
 } satisfies VerbSpec;
@@ -52,7 +54,10 @@ await runVerb(SPEC, async ({ values, rest }) => {
       [process.execPath, "test", `--timeout=${TIMEOUT_MS}`, ...rest, ...files],
       {
         cwd: ROOT,
-        env: ENVIRONMENT,
+        env:
+          LANE_NETWORK[lane] === undefined
+            ? ENVIRONMENT
+            : { ...ENVIRONMENT, [EMULATOR_NETWORK_VARIABLE]: String(LANE_NETWORK[lane]) },
         stdin: "ignore",
         stdout: stream ? "inherit" : "pipe",
         stderr: stream ? "inherit" : "pipe",
@@ -71,19 +76,19 @@ await runVerb(SPEC, async ({ values, rest }) => {
 
   console.log(
     `dropship test: ${lanes.alone.length} files alone first; ` +
-      `${lanes.droplets.length} files that boot droplets, one after another; ` +
+      `${lanes.droplets.length} and ${lanes["droplets-1"].length} files that boot droplets, one after another on each of two emulator networks; ` +
       `${lanes.loopback.length} others ${values.serial ? "after them" : "beside them"}`,
   );
   const alone = await runLane("alone", true);
-  let runs: LaneRun[];
+  const after: Lane[] = ["droplets", "droplets-1", "loopback"];
+  let runs: LaneRun[] = [alone];
   if (values.serial) {
-    const droplets = await runLane("droplets", true);
-    runs = [alone, droplets, await runLane("loopback", false)];
+    for (const lane of after) runs.push(await runLane(lane, lane === "droplets"));
   } else {
-    runs = [alone, ...(await Promise.all([runLane("droplets", true), runLane("loopback", false)]))];
+    runs = [alone, ...(await Promise.all(after.map((lane) => runLane(lane, lane === "droplets"))))];
   }
-  const loopback = runs[2] as LaneRun;
-  console.log(`\n── the other lane (${loopback.files} files) ──\n${loopback.output}`);
+  for (const run of runs.filter((run) => run.output))
+    console.log(`\n── the ${run.lane} lane (${run.files} files) ──\n${run.output}`);
   for (const run of runs) {
     // the streamed lane's summary went by above; the buffered one is summed up here
     const summary = run.output ? ` — ${summaryOf(run.output)}` : "";

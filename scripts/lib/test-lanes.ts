@@ -1,19 +1,25 @@
 /**
- * Which lane a test file runs in. Files that boot droplets share this machine's emulator
- * networks (its bridges, addresses and `dsemu-` namespaces), so they run one after another;
- * every other file runs in a second lane beside them. A file that measures this machine
- * itself (its real CPU) says `// lane: alone` and runs first, with nothing beside it.
+ * Which lane a test file runs in. Files that boot droplets share an emulator network (its
+ * bridges, addresses and namespaces), so those on one network run one after another. There are
+ * two: the files marked `// lane: droplets-1` boot theirs on emulator network 1, in a lane beside
+ * the other droplet files (network 0), so the two halves' converges use each other's idle CPU.
+ * Every other file runs in a lane beside them. A file that measures this machine itself (its real
+ * CPU) says `// lane: alone` and runs first, with nothing beside it.
  */
-export type Lane = "alone" | "droplets" | "loopback";
+export type Lane = "alone" | "droplets" | "droplets-1" | "loopback";
 
-export const LANES: readonly Lane[] = ["alone", "droplets", "loopback"];
+export const LANES: readonly Lane[] = ["alone", "droplets", "droplets-1", "loopback"];
+
+/** The emulator network each droplet lane's files boot their droplets on. */
+export const LANE_NETWORK: Partial<Record<Lane, number>> = { droplets: 0, "droplets-1": 1 };
 
 const ALONE = /^\/\/ lane: alone\b/m;
+const SECOND_NETWORK = /^\/\/ lane: droplets-1\b/m;
 
 /**
  * The ways a test boots droplets: the emulator helper, the scaling fixture built on it, the
- * demo; and the emulator's DNS server, whose pid file is the machine's one (a second one stops
- * the first).
+ * demo; and the emulator's DNS server, whose pid file is its network's one (a second one
+ * stops the first).
  */
 const BOOTS_DROPLETS = [
   /\bstartEmulator\(/,
@@ -24,12 +30,13 @@ const BOOTS_DROPLETS = [
 
 export function laneOf(source: string): Lane {
   if (ALONE.test(source)) return "alone";
-  return BOOTS_DROPLETS.some((pattern) => pattern.test(source)) ? "droplets" : "loopback";
+  if (!BOOTS_DROPLETS.some((pattern) => pattern.test(source))) return "loopback";
+  return SECOND_NETWORK.test(source) ? "droplets-1" : "droplets";
 }
 
 /** Test files by lane, each sorted, as paths bun test reads as files (`./tests/…`). */
 export function splitLanes(files: { path: string; source: string }[]): Record<Lane, string[]> {
-  const lanes: Record<Lane, string[]> = { alone: [], droplets: [], loopback: [] };
+  const lanes: Record<Lane, string[]> = { alone: [], droplets: [], "droplets-1": [], loopback: [] };
   for (const { path, source } of files) lanes[laneOf(source)].push(`./${path}`);
   for (const lane of LANES) lanes[lane].sort();
   return lanes;

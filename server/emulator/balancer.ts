@@ -12,12 +12,13 @@ import {
   type Target,
   targetsOf,
 } from "./load-balancers.ts";
+import { EMULATOR, idsOfNamespaces } from "./network.ts";
 
 /** A load balancer's namespace and the host-side ends of its links to the two networks. */
-const namespaceOf = (n: number) => `dslb-${n}`;
+const namespaceOf = (n: number) => `${EMULATOR.balancerNamespacePrefix}${n}`;
 const vethsOf = (n: number) => ({
-  public: [`dsl${n}h`, `dsl${n}c`] as const,
-  private: [`dsm${n}h`, `dsm${n}c`] as const,
+  public: [`${EMULATOR.vethTag}l${n}h`, `${EMULATOR.vethTag}l${n}c`] as const,
+  private: [`${EMULATOR.vethTag}m${n}h`, `${EMULATOR.vethTag}m${n}c`] as const,
 });
 
 /**
@@ -176,11 +177,10 @@ export function removeBalancer(n: number, dir: string): void {
 
 /** Load balancer namespaces a previous emulator left, by number. */
 export function leftoverBalancers(): number[] {
-  return run(["ip", "netns", "list"], { allowFailure: true })
-    .split("\n")
-    .map((line) => /^dslb-(\d+)/.exec(line)?.[1])
-    .filter((n): n is string => n !== undefined)
-    .map(Number);
+  return idsOfNamespaces(
+    run(["ip", "netns", "list"], { allowFailure: true }),
+    EMULATOR.balancerNamespacePrefix,
+  );
 }
 
 interface BalancerRecord extends LoadBalancerSettings {

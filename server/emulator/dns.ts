@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { EMULATOR } from "./network.ts";
 
 /** An A record as a DNS server answers it. */
 export interface ARecord {
@@ -13,7 +14,7 @@ export function hostsFileText(records: readonly ARecord[]): string {
 }
 
 /** Where the running emulator's dnsmasq says its pid, so the next emulator can find it. */
-const PID_FILE = "/run/dropship-emulator-dns.pid";
+const PID_FILE = EMULATOR.dnsPidFile;
 
 /**
  * An emulator killed outright leaves its dnsmasq holding the port (dnsmasq changes its

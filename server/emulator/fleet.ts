@@ -35,6 +35,7 @@ import {
 } from "./host.ts";
 import { limitsFor } from "./limits.ts";
 import { Lxcfs } from "./lxcfs.ts";
+import { EMULATOR, EMULATOR_NETWORK_VARIABLE } from "./network.ts";
 
 export interface SshKey {
   id: number;
@@ -679,7 +680,7 @@ export class Fleet {
     }
   }
 
-  /** The n-th droplet is 10.77.a.b on the public network and 10.78.a.b in the VPC. */
+  /** The n-th droplet is 10.77.a.b on the public network and 10.78.a.b in the VPC (network 0). */
   private allocateAddresses(): { ip: string; privateIp: string } {
     const n = this.nextHost++;
     const host = `${Math.floor(n / 250)}.${(n % 250) + 2}`;
@@ -703,15 +704,15 @@ export class Fleet {
   }
 }
 
-/** Droplet ids, names and addresses are the machine's: one emulator runs at a time. */
-const LOCK = "/run/dropship-emulator.pid";
+/** Droplet ids, names and addresses are the network's: one emulator runs on it at a time. */
+const LOCK = EMULATOR.lockFile;
 
 function claimMachine() {
   if (existsSync(LOCK)) {
     const pid = Number(readFileSync(LOCK, "utf8"));
     if (pid && pid !== process.pid && isAlive(pid)) {
       throw new Error(
-        `another emulator (pid ${pid}) is running on this machine; stop it first (its droplets share the 10.77.0.0/16 and 10.78.0.0/16 networks)`,
+        `another emulator (pid ${pid}) is running on this machine's emulator network ${EMULATOR.network}; stop it first (its droplets share ${NETWORKS.public.prefix}.0.0/16 and ${NETWORKS.private.prefix}.0.0/16), or give this one another network with ${EMULATOR_NETWORK_VARIABLE}`,
       );
     }
   }

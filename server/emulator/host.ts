@@ -2,6 +2,7 @@ import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../shared/proc.ts";
 import { LXCFS_PROC_FILES } from "./limits.ts";
+import { EMULATOR, idsOfNamespaces } from "./network.ts";
 
 /**
  * The emulated droplets' two networks, as on DigitalOcean: a public one (eth0) and the VPC's
@@ -9,8 +10,8 @@ import { LXCFS_PROC_FILES } from "./limits.ts";
  * on the public one it is the internet, on the private one the control host inside the VPC.
  */
 export const NETWORKS = {
-  public: { bridge: "dsemu0", gateway: "10.77.0.1", prefix: "10.77", device: "eth0" },
-  private: { bridge: "dsemu1", gateway: "10.78.0.1", prefix: "10.78", device: "eth1" },
+  public: { ...EMULATOR.public, device: "eth0" },
+  private: { ...EMULATOR.private, device: "eth1" },
 } as const;
 export type NetworkName = keyof typeof NETWORKS;
 const PREFIX = 16;
@@ -29,12 +30,12 @@ export interface HostSpec {
   limits?: { cgroupProcs: string[]; procDir: string };
 }
 
-export const namespaceOf = (id: number) => `dsemu-${id}`;
+export const namespaceOf = (id: number) => `${EMULATOR.hostNamespacePrefix}${id}`;
 /** The host-side and droplet-side ends of a droplet's link to one network. */
-const vethOf = (id: number, network: NetworkName) =>
-  network === "public"
-    ? ([`dse${id}h`, `dse${id}c`] as const)
-    : ([`dsp${id}h`, `dsp${id}c`] as const);
+const vethOf = (id: number, network: NetworkName) => {
+  const stem = `${EMULATOR.vethTag}${network === "public" ? "e" : "p"}${id}`;
+  return [`${stem}h`, `${stem}c`] as const;
+};
 
 /** A MAC derived from the address, so a re-created host never leaves stale ARP entries. */
 export function macFor(ip: string): string {
@@ -181,11 +182,10 @@ export function destroyHost(id: number, pid: number | undefined, dir: string): v
 
 /** Namespaces this emulator made that are still there, by id. */
 export function leftoverHosts(): number[] {
-  return run(["ip", "netns", "list"], { allowFailure: true })
-    .split("\n")
-    .map((line) => /^dsemu-(\d+)/.exec(line)?.[1])
-    .filter((id): id is string => id !== undefined)
-    .map(Number);
+  return idsOfNamespaces(
+    run(["ip", "netns", "list"], { allowFailure: true }),
+    EMULATOR.hostNamespacePrefix,
+  );
 }
 
 function prepareFiles(spec: HostSpec) {

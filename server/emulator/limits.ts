@@ -1,4 +1,5 @@
 import type { Size } from "../shared/cloud/sizes.ts";
+import { EMULATOR } from "./network.ts";
 
 /**
  * What a droplet of a size may use on the emulator's machine, and how cgroup v1 and LXCFS say
@@ -15,8 +16,8 @@ export type Controller = (typeof CONTROLLERS)[number];
  */
 export const SAME_PATH: readonly Controller[] = ["cpu", "cpuacct", "cpuset"];
 
-/** The name of the folder the droplets' cgroups live in, under the emulator's own. */
-export const CGROUP_FOLDER = "dropship-emulator";
+/** The name of the folder the droplets' cgroups live in, under the emulator's own (one per network). */
+export const CGROUP_FOLDER = EMULATOR.cgroupFolder;
 
 /** The /proc files LXCFS answers per cgroup, bind-mounted over each droplet's own. */
 export const LXCFS_PROC_FILES = ["stat", "meminfo", "cpuinfo", "uptime", "loadavg"] as const;

@@ -1,14 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive, run } from "../shared/proc.ts";
+import { EMULATOR } from "./network.ts";
 
 /**
  * LXCFS (Debian's `lxcfs`), a FUSE file system that answers /proc/stat, meminfo, cpuinfo,
- * uptime and loadavg for the cgroup of whoever reads them. One runs per emulator, at a fixed
- * place, as the emulator itself is one per machine; droplets bind its files over their /proc.
+ * uptime and loadavg for the cgroup of whoever reads them. One runs per emulator, at its
+ * network's place (one emulator per network); droplets bind its files over their /proc.
  */
-export const LXCFS_DIR = "/run/dropship-emulator-lxcfs";
-const PIDFILE = "/run/dropship-emulator-lxcfs.pid";
+export const LXCFS_DIR = EMULATOR.lxcfsDir;
+const PIDFILE = EMULATOR.lxcfsPidFile;
 
 export class Lxcfs {
   private process: ReturnType<typeof Bun.spawn> | undefined;

@@ -2,8 +2,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EnvError, readEnv, text, type Variable } from "../shared/env.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
-import { createApi } from "./api.ts";
-import { Fleet } from "./fleet.ts";
+import { EMULATOR_NETWORK_VARIABLE, emulatorNames, emulatorNetworkOf } from "./network.ts";
 
 const SPEC = {
   token: {
@@ -12,6 +11,13 @@ const SPEC = {
     parse: (value: string) => value,
   } satisfies Variable<string>,
   dir: text("DROPSHIP_EMULATOR_DIR", ".dropship/emulator", "the droplets' state"),
+  network: {
+    name: EMULATOR_NETWORK_VARIABLE,
+    description:
+      "which emulator network: 0 is 10.77.0.0/16 public and 10.78.0.0/16 private, n is 10.(77+2n) and 10.(78+2n); one emulator runs on each",
+    fallback: 0,
+    parse: (value: string) => emulatorNetworkOf({ [EMULATOR_NETWORK_VARIABLE]: value }),
+  } satisfies Variable<number>,
 };
 
 /** --port and --rate-limit: whole numbers above 0; a fault is a bad setting (exit 2). */
@@ -41,15 +47,19 @@ function options(args: string[]): { port: number; ratePerMinute: number } {
 
 await serverMain(
   "dropship-emulator",
-  "a local DigitalOcean API (v2, the calls dropship makes; --port 7070, --rate-limit 250 a minute) whose droplets are real hosts on this machine: a network namespace each, with a public address on 10.77.0.0/16, a private one on 10.78.0.0/16 (the VPC; this machine is in it, as the control host) and its own sshd, limited to its size (CPU quota, memory, processes; cgroup v1) and shown its own /proc figures (LXCFS), where the machine allows. On start it removes what an earlier run left, on stop every droplet. Needs Linux and root",
+  "a local DigitalOcean API (v2, the calls dropship makes; --port 7070, --rate-limit 250 a minute) whose droplets are real hosts on this machine: a network namespace each, with a public address on 10.77.0.0/16, a private one on 10.78.0.0/16 (the VPC; this machine is in it, as the control host; other networks with DROPSHIP_EMULATOR_NETWORK) and its own sshd, limited to its size (CPU quota, memory, processes; cgroup v1) and shown its own /proc figures (LXCFS), where the machine allows. On start it removes what an earlier run left, on stop every droplet. Needs Linux and root",
   SPEC,
   async () => {
     const env = readEnv(SPEC);
     const { port, ratePerMinute } = options(process.argv.slice(2));
+    const names = emulatorNames(env.network);
     if (process.platform !== "linux")
       throw new Error(`needs Linux (network namespaces); this is ${process.platform}`);
     if (process.getuid?.() !== 0)
       throw new Error("needs root to create network namespaces and hosts; run it with sudo");
+    // the network's names are fixed when these load: only after the variable was checked
+    const { Fleet } = await import("./fleet.ts");
+    const { createApi } = await import("./api.ts");
     const fleet = new Fleet(resolve(env.dir));
     try {
       fleet.start();
@@ -62,7 +72,7 @@ await serverMain(
     const app = createApi(fleet, { token: env.token, ratePerMinute, baseUrl });
     app.listen({ port, hostname: "127.0.0.1" });
     console.log(
-      `dropship emulator listening on ${baseUrl}/v2 — droplets public on 10.77.0.0/16, private on 10.78.0.0/16${fleet.dnsServer ? `; DNS for /v2/domains at ${fleet.dnsServer}` : ""}`,
+      `dropship emulator listening on ${baseUrl}/v2 — droplets public on ${names.public.prefix}.0.0/16, private on ${names.private.prefix}.0.0/16${fleet.dnsServer ? `; DNS for /v2/domains at ${fleet.dnsServer}` : ""}`,
     );
     onShutdown(async () => {
       fleet.stop();

@@ -1,17 +1,18 @@
 import { afterAll } from "bun:test";
+import { EMULATOR } from "../../server/emulator/network.ts";
 import { run } from "../../server/shared/proc.ts";
 
 /**
  * A stranger on the internet: a namespace of its own on the emulator's public bridge, with
  * an address that is neither this machine's (the control host's) nor a droplet's.
  */
-export function startOutsider(ip = "10.77.254.9") {
+export function startOutsider(ip = `${EMULATOR.public.prefix}.254.9`) {
   const ns = `dsout-${process.pid}`;
   const veth = `dso${process.pid % 100000}`;
   run(["ip", "netns", "add", ns]);
   run(["ip", "link", "add", `${veth}h`, "type", "veth", "peer", "name", `${veth}c`]);
   run(["ip", "link", "set", `${veth}c`, "netns", ns]);
-  run(["ip", "link", "set", `${veth}h`, "master", "dsemu0", "up"]);
+  run(["ip", "link", "set", `${veth}h`, "master", EMULATOR.public.bridge, "up"]);
   run(["ip", "netns", "exec", ns, "ip", "addr", "add", `${ip}/16`, "dev", `${veth}c`]);
   run(["ip", "netns", "exec", ns, "ip", "link", "set", `${veth}c`, "up"]);
   afterAll(() => {

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
 import type { ScaleDeps } from "../../pipeline/scale.ts";
+import { EMULATOR } from "../../server/emulator/network.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../../server/shared/config/validate.ts";
 import { type Mail, Mailer } from "../../server/shared/mailer.ts";
@@ -21,7 +22,7 @@ const ROOT = resolve(import.meta.dir, "../..");
  */
 export async function scalingFixture(prefix: string, settings: Record<string, unknown>) {
   const emulator = await startEmulator();
-  const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
+  const redis = await startRedis({ bind: ["127.0.0.1", EMULATOR.public.gateway] });
   const state = await connectTo(redis);
   const proxy = await startProxy(redis);
   const dir = fileTempDir(prefix);
@@ -51,7 +52,7 @@ export async function scalingFixture(prefix: string, settings: Record<string, un
     publicKey: account.publicKey,
     knownHostsFile: join(dir, "known_hosts"),
     workDir: join(dir, "work"),
-    playbookEnv: { REDIS_URL: redis.url.replace("127.0.0.1", "10.77.0.1") },
+    playbookEnv: { REDIS_URL: redis.url.replace("127.0.0.1", EMULATOR.public.gateway) },
     say: (line: string) => lines.push(line),
     notify: (mail: Mail) => mailer.send(mail),
   };

@@ -1,7 +1,13 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { LANES, laneOf, splitLanes, summaryOf } from "../../../scripts/lib/test-lanes.ts";
+import {
+  LANE_NETWORK,
+  LANES,
+  laneOf,
+  splitLanes,
+  summaryOf,
+} from "../../../scripts/lib/test-lanes.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
 
@@ -18,6 +24,16 @@ test("a file that starts the emulator, its DNS, the scaling fixture or the demo 
   expect(laneOf(call("startProxy"))).toBe("loopback");
 });
 
+test("a droplet file marked for the second network gets a lane of its own, on network 1", () => {
+  const mark = ["// lane", "droplets-1 — beside the others"].join(": ");
+  expect(laneOf(`${mark}\n${call("startEmulator")}`)).toBe("droplets-1");
+  expect(laneOf(`${mark}\n${call("scalingFixture")}`)).toBe("droplets-1");
+  // the mark moves droplet files only; a mark not at a line's start is no mark
+  expect(laneOf(`${mark}\n${call("startProxy")}`)).toBe("loopback");
+  expect(laneOf(`const x = 1; ${mark}\n${call("startEmulator")}`)).toBe("droplets");
+  expect(LANE_NETWORK).toEqual({ droplets: 0, "droplets-1": 1 });
+});
+
 test("a file that says so runs alone, whatever else it does", () => {
   const mark = ["// lane", "alone — it reads this machine's CPU"].join(": ");
   expect(laneOf(`${mark}\n${call("startEmulator")}`)).toBe("alone");
@@ -29,7 +45,7 @@ test("the tree's test files split as their needs say, each lane sorted, as file 
   const lanes = splitLanes(
     paths.map((path) => ({ path, source: readFileSync(join(ROOT, path), "utf8") })),
   );
-  expect(lanes.alone.length + lanes.droplets.length + lanes.loopback.length).toBe(paths.length);
+  expect(LANES.reduce((sum, lane) => sum + lanes[lane].length, 0)).toBe(paths.length);
   // the pre-commit hook runs this in a copy without the integration tests: those it has
   const present = (files: string[]) => files.filter((file) => paths.includes(file));
   expect(lanes.alone).toEqual(
@@ -37,13 +53,17 @@ test("the tree's test files split as their needs say, each lane sorted, as file 
   );
   for (const file of present([
     "tests/scripts/demo.integration.test.ts",
+    "tests/scripts/setup.integration.test.ts",
+    "tests/server/emulator/emulator.integration.test.ts",
+  ]))
+    expect(lanes.droplets).toContain(`./${file}`);
+  for (const file of present([
     "tests/server/receiver/push.integration.test.ts",
     "tests/guide.integration.test.ts",
     "tests/pipeline/scale.integration.test.ts",
-    "tests/server/emulator/emulator.integration.test.ts",
     "tests/server/receiver/certificates.integration.test.ts",
   ]))
-    expect(lanes.droplets).toContain(`./${file}`);
+    expect(lanes["droplets-1"]).toContain(`./${file}`);
   for (const file of present([
     // its own namespace and subnet, not the emulator's
     "tests/ansible/dropship-service.integration.test.ts",

@@ -1,9 +1,11 @@
+// lane: droplets-1 — its droplets boot on emulator network 1, beside the other droplet files
 import { afterEach, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { addHost, EMPTY } from "../../../gitops/model.ts";
 import { InventoryRepo } from "../../../gitops/repo.ts";
 import { gitopsInventories } from "../../../pipeline/fleet.ts";
+import { EMULATOR } from "../../../server/emulator/network.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
@@ -23,7 +25,7 @@ const TOKEN = "push-token-0123456789abcdef";
 const ANN_TOKEN = "ann-token-0123456789abcdef";
 const BOB_TOKEN = "bob-token-0123456789abcdef";
 const emulator = await startEmulator();
-const redis = await startRedis({ bind: ["127.0.0.1", "10.77.0.1"] });
+const redis = await startRedis({ bind: ["127.0.0.1", EMULATOR.public.gateway] });
 const state = await connectTo(redis);
 const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
 const account = userKey();
@@ -68,7 +70,7 @@ const fleetEnv = {
   DROPSHIP_SSH_KEY: connection.privateKeyFile,
   DROPSHIP_KNOWN_HOSTS: connection.knownHostsFile,
 };
-const appRedisUrl = redis.url.replace("127.0.0.1", "10.77.0.1");
+const appRedisUrl = redis.url.replace("127.0.0.1", EMULATOR.public.gateway);
 await runPlaybook("product.yml", inventory, { REDIS_URL: appRedisUrl });
 for (const h of hosts) await addBackend(state, "production", `http://${h.droplet.ip}:3000`);
 const proxy = await startProxy(redis);
@@ -221,7 +223,7 @@ test("probe", async () => {
   await tryTo("repos", () => readdirSync(${JSON.stringify(join(dir, "repos"))}));
   await tryTo("parent environ", () => readFileSync("/proc/1/environ", "utf8"));
   await tryTo("cache write", () => writeFileSync("node_modules/.poisoned", "x"));
-  await tryTo("redis", () => fetch(${JSON.stringify(`http://10.77.0.1:${redis.port}/`)}).then((r) => r.status));
+  await tryTo("redis", () => fetch(${JSON.stringify(`http://${EMULATOR.public.gateway}:${redis.port}/`)}).then((r) => r.status));
   await tryTo("registry", () => fetch("https://registry.npmjs.org/").then((r) => r.status));
   throw new Error("probe done");
 });

@@ -1,7 +1,9 @@
+// lane: droplets-1 — its droplets boot on emulator network 1, beside the other droplet files
 import { expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { inventoryYaml } from "../../../gitops/inventory.ts";
+import { EMULATOR } from "../../../server/emulator/network.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import {
@@ -56,7 +58,7 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   );
   // No Redis for this host: the app serves /healthz as "degraded", which is all this needs.
   await runPlaybook("product.yml", join(dir, "inventory.yml"), {
-    REDIS_URL: "redis://:unused@10.77.0.1:1/0",
+    REDIS_URL: `redis://:unused@${EMULATOR.public.gateway}:1/0`,
   });
 
   const ssh = await Ssh.connect({
