@@ -1,3 +1,4 @@
+import { EMULATOR, EMULATOR_NETWORK_VARIABLE } from "../../server/emulator/network.ts";
 import type { DigitalOcean, Droplet } from "../../server/shared/cloud/digitalocean.ts";
 import { makeHostKey } from "../../server/shared/cloud/hostkeys.ts";
 import { run } from "../../server/shared/proc.ts";
@@ -10,13 +11,21 @@ export interface TestEmulator extends RunningServer {
   readonly dir: string;
 }
 
-/** The DigitalOcean emulator as its own process, with a token and a state dir of its own. */
+/**
+ * The DigitalOcean emulator as its own process, with a token and a state dir of its own, on
+ * this test process's emulator network.
+ */
 export async function startEmulator(ratePerMinute = 1000): Promise<TestEmulator> {
   const dir = fileTempDir("dropship-emulator-");
   const token = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
   const server = await startServer(
     "emulator",
-    { DIGITALOCEAN_TOKEN: token, DROPSHIP_EMULATOR_DIR: dir },
+    {
+      DIGITALOCEAN_TOKEN: token,
+      DROPSHIP_EMULATOR_DIR: dir,
+      // the lane's network (npm test runs droplet files on two at once)
+      [EMULATOR_NETWORK_VARIABLE]: String(EMULATOR.network),
+    },
     {
       ready: /listening on/,
       timeoutMs: 15_000,
