@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { EMULATOR } from "../server/emulator/network.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { loadPlan, parseEnvFile, percentile } from "./lib/load.ts";
 
@@ -11,7 +12,9 @@ over N connections (default 32, at most 256), to its site over HTTPS through the
 entry, and nowhere else: the address is read from the demo's own settings
 (.dropship/demo.env) and must be on the emulator's public network. The proxy droplet runs
 hot, the autoscaler adds a production droplet (the dashboard and the GitOps log show it),
-and removes it again once the load is over. Prints requests a second every 5 s and a summary.`,
+and removes it again once the load is over. Prints requests a second every 5 s and a summary;
+Ctrl-C (SIGINT) or SIGTERM ends the load early, once the requests in flight are answered, and
+still prints it.`,
   options: {
     connections: { type: "string", value: "N", description: "requests in flight at once (32)" },
   },
@@ -20,7 +23,9 @@ and removes it again once the load is over. Prints requests a second every 5 s a
 
 const ROOT = resolve(import.meta.dir, "..");
 /** the emulator's public network: a demo's entry is always on it */
-const EMULATOR_PUBLIC = /^10\.77\.\d{1,3}\.\d{1,3}$/;
+const EMULATOR_PUBLIC = new RegExp(
+  `^${EMULATOR.public.prefix.replaceAll(".", "\\.")}\\.\\d{1,3}\\.\\d{1,3}$`,
+);
 
 await runVerb(SPEC, async ({ values, positionals }) => {
   const plan = loadPlan(positionals[0], values.connections as string | undefined);
@@ -49,7 +54,12 @@ await runVerb(SPEC, async ({ values, positionals }) => {
   );
 
   const started = performance.now();
-  const end = started + plan.durationMs;
+  let end = started + plan.durationMs;
+  // the visitors stop after the request each has in flight, and the summary is printed
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      end = performance.now();
+    });
   const latencies: number[] = [];
   let done = 0;
   let failed = 0;

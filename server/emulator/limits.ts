@@ -23,6 +23,13 @@ export const CGROUP_FOLDER = EMULATOR.cgroupFolder;
 export const LXCFS_PROC_FILES = ["stat", "meminfo", "cpuinfo", "uptime", "loadavg"] as const;
 
 const CFS_PERIOD_US = 100_000;
+/**
+ * The CPU weight of one vCPU: a busy process's (the kernel's default for a cgroup). A droplet
+ * weighs as much as its vCPUs busy, and the emulator's folder as all its droplets together, so a
+ * hot droplet gets its vCPU on a busy machine as a busy process would, not a share of one
+ * default weight split among every droplet.
+ */
+const SHARES_PER_VCPU = 1024;
 /** threads count against pids.max: a Bun process runs ~10-20, Ansible forks per task */
 const PIDS_PER_VCPU = 1024;
 
@@ -47,11 +54,20 @@ export function limitFiles(
   return [
     { controller: "cpu", file: "cpu.cfs_period_us", value: String(CFS_PERIOD_US) },
     { controller: "cpu", file: "cpu.cfs_quota_us", value: String(CFS_PERIOD_US * limits.vcpus) },
+    { controller: "cpu", file: "cpu.shares", value: String(SHARES_PER_VCPU * limits.vcpus) },
     { controller: "memory", file: "memory.limit_in_bytes", value: String(limits.memoryBytes) },
     // no swap for a droplet: past its memory a process is killed, as on DigitalOcean
     { controller: "memory", file: "memory.swappiness", value: "0" },
     { controller: "pids", file: "pids.max", value: String(limits.pids) },
   ];
+}
+
+/** The emulator folder's CPU weight: its droplets' together, and never below one vCPU's. */
+export function folderShares(dropletShares: number[]): number {
+  return Math.max(
+    SHARES_PER_VCPU,
+    dropletShares.reduce((sum, shares) => sum + shares, 0),
+  );
 }
 
 /**

@@ -200,32 +200,42 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       /^deploy staging: \w{12} from staging by demo\ndeploy production: \w{12} from master by demo\nsetup: created demo-proxy-1, demo-redis-1, demo-production-1, demo-production-2, demo-staging-1\n$/,
     );
 
-    // each droplet has its own CPU, so the autoscaler is on: a bounded load through the entry
-    // makes the proxy droplet hot, a production droplet is added with a commit and serves, and
-    // once the load is over it is removed with another (the decision comes 15–25 s into the
-    // load: the monitor's 5 s interval, the 10 s window, a 5 s tick)
+    // each droplet has its own CPU, so the autoscaler is on: a load through the entry makes the
+    // proxy droplet hot, a production droplet is added with a commit and serves, and once the
+    // load is over it is removed with another (the decision comes 15–25 s into the load on a
+    // quiet machine: the monitor's 5 s interval, the 10 s window, a 5 s tick). The load goes on
+    // until the commit, as a person would run it: on a machine busy with other tests the proxy
+    // droplet gets less of the CPU, and may reach 40% of its vCPU later.
     expect(up.out).toContain("autoscaler on, demo-sized");
     const gitLog = () =>
       Bun.spawnSync(["git", "-C", settings.GITOPS_REPO as string, "log", "--format=%s"])
         .stdout.toString()
         .split("\n");
-    const load = Bun.spawn([process.execPath, join(ROOT, "scripts/load.ts"), "40s"], {
+    const loadLog = join(dir, "load.log");
+    const loadStarted = new Date().toISOString();
+    const load = Bun.spawn([process.execPath, join(ROOT, "scripts/load.ts"), "200s"], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", DROPSHIP_DEMO_DIR: dir },
-      stdout: "pipe",
-      stderr: "pipe",
+      stdout: Bun.file(loadLog),
+      stderr: Bun.file(loadLog),
     });
     const added = await within(
-      150_000,
+      180_000,
       "a scale-out commit",
       () => gitLog().find((line) => line.startsWith("scale out: proxy_cpu")),
-      () => autoscalerLines(dir),
+      () => `${autoscalerLines(dir, loadStarted)}\n${readFileSync(loadLog, "utf8")}`,
     );
     expect(added).toMatch(/^scale out: proxy_cpu \d+ > 40 for \d+s — added demo-production-3 /);
-    const loaded = await new Response(load.stdout).text();
+    // Ctrl-C ends the load once the requests in flight are answered, and it still sums up
+    load.kill("SIGINT");
     expect(await load.exited).toBe(0);
+    const loaded = readFileSync(loadLog, "utf8");
+    const summary = /load: done — \d+ requests in ([\d.]+) s \(\d+ req\/s\), 0 failed;/.exec(
+      loaded,
+    );
     // not one visitor failed while the droplet was added and put in the rotation
-    expect(loaded).toMatch(/load: done — \d+ requests in [\d.]+ s \(\d+ req\/s\), 0 failed;/);
+    expect(summary?.[0] ?? loaded).toStartWith("load: done");
+    expect(Number(summary?.[1])).toBeLessThan(200);
     const serving = run("scripts/status.ts", [], settings).out;
     expect(serving).toMatch(
       /demo-production-3\s+production\s+10\.78\.\d+\.\d+\s+\w{12}\s+in rotation\s+healthy/,
@@ -245,7 +255,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
   for (const pid of pids) expect(isAlive(pid)).toBe(false);
   expect(namespaces()).toEqual([]);
   expect(existsSync(join(dir, "demo.env"))).toBe(false);
-}, 480_000);
+}, 600_000);
 
 test("demo --ha in the foreground: two proxies behind a load balancer, Redis with Sentinel, dead droplets replaced, Ctrl-C tears it all down", async () => {
   const dir = tempDir("dropship-demo-fg-");
@@ -487,12 +497,15 @@ async function within<T>(
   }
 }
 
-/** The autoscaler's lines in a demo's receiver log: its decisions and failures. */
-function autoscalerLines(demoDir: string): string {
+/**
+ * The autoscaler's lines in a demo's receiver log (its decisions and failures), those since
+ * `since` (an ISO time: the lines start with one), the last 40 of them.
+ */
+function autoscalerLines(demoDir: string, since = ""): string {
   const log = join(demoDir, "demo/receiver.log");
   if (!existsSync(log)) return `(no ${log})`;
   const lines = readFileSync(log, "utf8")
     .split("\n")
-    .filter((line) => line.includes("autoscaler") || line.includes("scale "));
-  return lines.slice(-20).join("\n") || `(no autoscaler line in ${log})`;
+    .filter((line) => line >= since && (line.includes("autoscaler") || line.includes("scale ")));
+  return lines.slice(-40).join("\n") || `(no autoscaler line in ${log})`;
 }
