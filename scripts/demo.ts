@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
-import { EMULATOR } from "../server/emulator/network.ts";
+import { EMULATOR } from "../server/emulator/this-network.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../server/shared/config/validate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";

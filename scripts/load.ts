@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { EMULATOR } from "../server/emulator/network.ts";
+import { EMULATOR } from "../server/emulator/this-network.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { loadPlan, parseEnvFile, percentile } from "./lib/load.ts";
 

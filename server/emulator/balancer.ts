@@ -12,7 +12,8 @@ import {
   type Target,
   targetsOf,
 } from "./load-balancers.ts";
-import { EMULATOR, idsOfNamespaces } from "./network.ts";
+import { idsOfNamespaces } from "./network.ts";
+import { EMULATOR } from "./this-network.ts";
 
 /** A load balancer's namespace and the host-side ends of its links to the two networks. */
 const namespaceOf = (n: number) => `${EMULATOR.balancerNamespacePrefix}${n}`;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { EMULATOR } from "./network.ts";
+import { EMULATOR } from "./this-network.ts";
 
 /** An A record as a DNS server answers it. */
 export interface ARecord {

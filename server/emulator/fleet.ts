@@ -35,7 +35,8 @@ import {
 } from "./host.ts";
 import { limitsFor } from "./limits.ts";
 import { Lxcfs } from "./lxcfs.ts";
-import { EMULATOR, EMULATOR_NETWORK_VARIABLE } from "./network.ts";
+import { EMULATOR_NETWORK_VARIABLE } from "./network.ts";
+import { EMULATOR } from "./this-network.ts";
 
 export interface SshKey {
   id: number;

@@ -2,7 +2,8 @@ import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../shared/proc.ts";
 import { LXCFS_PROC_FILES } from "./limits.ts";
-import { EMULATOR, idsOfNamespaces } from "./network.ts";
+import { idsOfNamespaces } from "./network.ts";
+import { EMULATOR } from "./this-network.ts";
 
 /**
  * The emulated droplets' two networks, as on DigitalOcean: a public one (eth0) and the VPC's

@@ -1,5 +1,5 @@
 import type { Size } from "../shared/cloud/sizes.ts";
-import { EMULATOR } from "./network.ts";
+import { EMULATOR } from "./this-network.ts";
 
 /**
  * What a droplet of a size may use on the emulator's machine, and how cgroup v1 and LXCFS say

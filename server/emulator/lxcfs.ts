@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive, run } from "../shared/proc.ts";
-import { EMULATOR } from "./network.ts";
+import { EMULATOR } from "./this-network.ts";
 
 /**
  * LXCFS (Debian's `lxcfs`), a FUSE file system that answers /proc/stat, meminfo, cpuinfo,

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EnvError, readEnv, text, type Variable } from "../shared/env.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
-import { EMULATOR_NETWORK_VARIABLE, emulatorNames, emulatorNetworkOf } from "./network.ts";
+import { EMULATOR_NETWORK_VARIABLE, emulatorNames, parseEmulatorNetwork } from "./network.ts";
 
 const SPEC = {
   token: {
@@ -16,7 +16,7 @@ const SPEC = {
     description:
       "which emulator network: 0 is 10.77.0.0/16 public and 10.78.0.0/16 private, n is 10.(77+2n) and 10.(78+2n); one emulator runs on each",
     fallback: 0,
-    parse: (value: string) => emulatorNetworkOf({ [EMULATOR_NETWORK_VARIABLE]: value }),
+    parse: parseEmulatorNetwork,
   } satisfies Variable<number>,
 };
 

@@ -25,17 +25,26 @@ export interface EmulatorNames {
   cgroupFolder: string;
 }
 
-/** The network an environment names, or an error that says what is wrong and what is right. */
-export function emulatorNetworkOf(env: Record<string, string | undefined>): number {
-  const value = env[EMULATOR_NETWORK_VARIABLE];
-  if (value === undefined || value === "") return 0;
+/** A network's number as written, or an error that says what is wrong and what is right. */
+export function parseEmulatorNetwork(value: string): number {
   const network = Number(value);
   if (!/^\d+$/.test(value) || network > MAX_NETWORK)
     throw new Error(
-      `${EMULATOR_NETWORK_VARIABLE} is ${JSON.stringify(value)}: give a whole number from 0 to ${MAX_NETWORK} ` +
+      `${JSON.stringify(value)} is not a network: give a whole number from 0 to ${MAX_NETWORK} ` +
         "(network n is 10.(77+2n).0.0/16 public and 10.(78+2n).0.0/16 private), or leave it unset for 0",
     );
   return network;
+}
+
+/** The network an environment names: DROPSHIP_EMULATOR_NETWORK, 0 when unset. */
+export function emulatorNetworkOf(env: Record<string, string | undefined>): number {
+  const value = env[EMULATOR_NETWORK_VARIABLE];
+  if (value === undefined || value === "") return 0;
+  try {
+    return parseEmulatorNetwork(value);
+  } catch (error) {
+    throw new Error(`${EMULATOR_NETWORK_VARIABLE}: ${(error as Error).message}`);
+  }
 }
 
 export function emulatorNames(network: number): EmulatorNames {
@@ -62,9 +71,6 @@ export function emulatorNames(network: number): EmulatorNames {
     cgroupFolder: `dropship-emulator${suffix}`,
   };
 }
-
-/** This process's emulator network, from DROPSHIP_EMULATOR_NETWORK, checked once on load. */
-export const EMULATOR = emulatorNames(emulatorNetworkOf(process.env));
 
 /** The ids of the namespaces named `prefix` + id in `ip netns list`'s output. */
 export function idsOfNamespaces(list: string, prefix: string): number[] {

@@ -1,4 +1,5 @@
-import { EMULATOR, EMULATOR_NETWORK_VARIABLE } from "../../server/emulator/network.ts";
+import { EMULATOR_NETWORK_VARIABLE } from "../../server/emulator/network.ts";
+import { EMULATOR } from "../../server/emulator/this-network.ts";
 import type { DigitalOcean, Droplet } from "../../server/shared/cloud/digitalocean.ts";
 import { makeHostKey } from "../../server/shared/cloud/hostkeys.ts";
 import { run } from "../../server/shared/proc.ts";

@@ -1,5 +1,5 @@
 import { afterAll } from "bun:test";
-import { EMULATOR } from "../../server/emulator/network.ts";
+import { EMULATOR } from "../../server/emulator/this-network.ts";
 import { run } from "../../server/shared/proc.ts";
 
 /**

@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
 import type { ScaleDeps } from "../../pipeline/scale.ts";
-import { EMULATOR } from "../../server/emulator/network.ts";
+import { EMULATOR } from "../../server/emulator/this-network.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../../server/shared/config/validate.ts";
 import { type Mail, Mailer } from "../../server/shared/mailer.ts";

@@ -54,7 +54,7 @@ test("every other network shares no bridge, address, name or file with another",
 test("a network that is not a whole number from 0 to 9 is refused, with what to give", () => {
   for (const bad of ["10", "-1", "1.5", "one", " 1"])
     expect(() => emulatorNetworkOf({ [EMULATOR_NETWORK_VARIABLE]: bad })).toThrow(
-      `${EMULATOR_NETWORK_VARIABLE} is ${JSON.stringify(bad)}: give a whole number from 0 to 9`,
+      `${EMULATOR_NETWORK_VARIABLE}: ${JSON.stringify(bad)} is not a network: give a whole number from 0 to 9`,
     );
 });
 
@@ -63,4 +63,23 @@ test("a network's namespaces are told from the other networks' by their whole pr
   expect(idsOfNamespaces(list, "dsemu-")).toEqual([3, 12]);
   expect(idsOfNamespaces(list, "dsemu1-")).toEqual([4]);
   expect(idsOfNamespaces(list, "dslb-")).toEqual([1]);
+});
+
+test("the emulator refuses a bad network as a setting's fault, before it touches the machine", () => {
+  const main = Bun.spawnSync(
+    [process.execPath, `${import.meta.dir}/../../../server/emulator/main.ts`],
+    {
+      env: {
+        PATH: process.env.PATH ?? "",
+        DIGITALOCEAN_TOKEN: "t",
+        [EMULATOR_NETWORK_VARIABLE]: "x",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  expect(main.exitCode).toBe(2);
+  expect(main.stderr.toString()).toContain(
+    `bad settings: ${EMULATOR_NETWORK_VARIABLE}: "x" is not a network: give a whole number from 0 to 9`,
+  );
 });

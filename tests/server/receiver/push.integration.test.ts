@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { addHost, EMPTY } from "../../../gitops/model.ts";
 import { InventoryRepo } from "../../../gitops/repo.ts";
 import { gitopsInventories } from "../../../pipeline/fleet.ts";
-import { EMULATOR } from "../../../server/emulator/network.ts";
+import { EMULATOR } from "../../../server/emulator/this-network.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";

@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { inventoryYaml } from "../../../gitops/inventory.ts";
-import { EMULATOR } from "../../../server/emulator/network.ts";
+import { EMULATOR } from "../../../server/emulator/this-network.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import {
