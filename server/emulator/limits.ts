@@ -24,12 +24,12 @@ export const LXCFS_PROC_FILES = ["stat", "meminfo", "cpuinfo", "uptime", "loadav
 
 const CFS_PERIOD_US = 100_000;
 /**
- * The CPU weight of one vCPU: a busy process's (the kernel's default for a cgroup). A droplet
- * weighs as much as its vCPUs busy, and the emulator's folder as all its droplets together, so a
- * hot droplet gets its vCPU on a busy machine as a busy process would, not a share of one
- * default weight split among every droplet.
+ * The CPU weight of one vCPU: four busy processes' (the kernel's default for one is 1024). On
+ * DigitalOcean a droplet's vCPU is its own, so the work of this machine (the control host's, the
+ * tests') must not starve it below its size: a droplet weighs this much a vCPU, and the
+ * emulator's folder all its droplets together. Its quota still caps it at its size.
  */
-const SHARES_PER_VCPU = 1024;
+const SHARES_PER_VCPU = 4096;
 /** threads count against pids.max: a Bun process runs ~10-20, Ansible forks per task */
 const PIDS_PER_VCPU = 1024;
 

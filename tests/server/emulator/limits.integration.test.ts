@@ -97,9 +97,9 @@ describe("two droplets of one size", () => {
     expect(
       readFileSync(join(cgroupOf("pids", first?.droplet.id ?? 0), "pids.max"), "utf8").trim(),
     ).toBe("1024");
-    // a droplet weighs as one busy process a vCPU; the folder as its droplets together
-    expect(cpuShares(cgroupOf("cpu", first?.droplet.id ?? 0))).toBe(1024);
-    expect(cpuShares(cpuFolder())).toBe(1024 * hosts.length);
+    // a droplet weighs as four busy processes a vCPU; the folder as its droplets together
+    expect(cpuShares(cgroupOf("cpu", first?.droplet.id ?? 0))).toBe(4096);
+    expect(cpuShares(cpuFolder())).toBe(4096 * hosts.length);
   }, 60_000);
 
   test("a busy loop on one shows in its own /proc/stat and not in its neighbour's", async () => {
@@ -189,8 +189,8 @@ describe("two droplets of one size", () => {
     expect(resized.size).toBe("s-2vcpu-2gb");
     expect(await memTotalKb(host)).toBe(2048 * 1024);
     expect(await processors(host)).toBe(2);
-    expect(cpuShares(cgroupOf("cpu", host.droplet.id))).toBe(2048);
-    expect(cpuShares(cpuFolder())).toBe(1024 + 2048);
+    expect(cpuShares(cgroupOf("cpu", host.droplet.id))).toBe(2 * 4096);
+    expect(cpuShares(cpuFolder())).toBe(4096 + 2 * 4096);
     const view = await api(`/droplets/${host.droplet.id}`);
     expect(view.droplet).toMatchObject({
       memory: 2048,
