@@ -6,17 +6,22 @@ import { LANE_NETWORK, type Lane, splitLanes, summaryOf } from "./lib/test-lanes
 
 const SPEC = {
   verb: "test",
-  usage: ["test [--serial] [-- BUN_TEST_OPTIONS]"],
-  about: `Runs every test file in three lanes at once: the files that boot droplets on the local
-emulator one after another (they share its networks), those marked \`// lane: droplets-1\` the
-same way on a second emulator network, and every other file beside them. Files marked
-\`// lane: alone\` (they measure this machine's own CPU) run first, by themselves. The first
-droplet lane's output streams; the others' is printed whole when all are done, then a line per
+  usage: ["test [--serial] [--droplets-beside] [-- BUN_TEST_OPTIONS]"],
+  about: `Runs every test file in lanes: the files that boot droplets on the local emulator one
+after another (they share its networks), then those marked \`// lane: droplets-1\` the same way
+on a second emulator network, and every other file beside them. Files marked
+\`// lane: alone\` (they measure this machine's own CPU) run first, by themselves. The droplet
+lanes' output streams; the other lane's is printed whole when all are done, then a line per
 lane. Fails when any lane fails. Options after -- go to every bun test run.`,
   options: {
     serial: {
       type: "boolean",
-      description: "run the lanes one after another instead of beside each other",
+      description: "run the other lane after the droplet lanes instead of beside them",
+    },
+    "droplets-beside": {
+      type: "boolean",
+      description:
+        "run the two droplet lanes beside each other: a fifth faster on 2 cores, but the load makes timing tests fail there (see docs/benchmarks.md); for a machine with more cores",
     },
   },
 } satisfies VerbSpec;
@@ -74,18 +79,24 @@ await runVerb(SPEC, async ({ values, rest }) => {
     return { lane, files: files.length, code, seconds, output: out + err };
   };
 
+  const beside = values["droplets-beside"] === true;
   console.log(
     `dropship test: ${lanes.alone.length} files alone first; ` +
-      `${lanes.droplets.length} and ${lanes["droplets-1"].length} files that boot droplets, one after another on each of two emulator networks; ` +
+      `${lanes.droplets.length} and ${lanes["droplets-1"].length} files that boot droplets, one after another on each of two emulator networks, ${beside ? "the networks beside each other" : "one network after the other"}; ` +
       `${lanes.loopback.length} others ${values.serial ? "after them" : "beside them"}`,
   );
   const alone = await runLane("alone", true);
-  const after: Lane[] = ["droplets", "droplets-1", "loopback"];
-  let runs: LaneRun[] = [alone];
+  const dropletLanes = async (): Promise<LaneRun[]> =>
+    beside
+      ? Promise.all([runLane("droplets", true), runLane("droplets-1", false)])
+      : [await runLane("droplets", true), await runLane("droplets-1", true)];
+  let runs: LaneRun[];
   if (values.serial) {
-    for (const lane of after) runs.push(await runLane(lane, lane === "droplets"));
+    const droplets = await dropletLanes();
+    runs = [alone, ...droplets, await runLane("loopback", false)];
   } else {
-    runs = [alone, ...(await Promise.all(after.map((lane) => runLane(lane, lane === "droplets"))))];
+    const [droplets, loopback] = await Promise.all([dropletLanes(), runLane("loopback", false)]);
+    runs = [alone, ...droplets, loopback];
   }
   for (const run of runs.filter((run) => run.output))
     console.log(`\n── the ${run.lane} lane (${run.files} files) ──\n${run.output}`);

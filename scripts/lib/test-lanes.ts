@@ -1,10 +1,11 @@
 /**
  * Which lane a test file runs in. Files that boot droplets share an emulator network (its
  * bridges, addresses and namespaces), so those on one network run one after another. There are
- * two: the files marked `// lane: droplets-1` boot theirs on emulator network 1, in a lane beside
- * the other droplet files (network 0), so the two halves' converges use each other's idle CPU.
- * Every other file runs in a lane beside them. A file that measures this machine itself (its real
- * CPU) says `// lane: alone` and runs first, with nothing beside it.
+ * two: the files marked `// lane: droplets-1` boot theirs on emulator network 1, the other
+ * droplet files on network 0; `scripts/test.ts --droplets-beside` runs the two lanes beside each
+ * other where the machine has the cores for it. Every other file runs in a lane beside
+ * them. A file that measures this machine itself (its real CPU) says `// lane: alone` and runs
+ * first, with nothing beside it.
  */
 export type Lane = "alone" | "droplets" | "droplets-1" | "loopback";
 
