@@ -12,7 +12,6 @@ import {
   type Controller,
   cgroupFolder,
   cgroupPath,
-  folderShares,
   type Limits,
   limitFiles,
   type Places,
@@ -63,23 +62,11 @@ export class Cgroups {
   apply(id: number, limits: Limits): void {
     for (const { controller, file, value } of limitFiles(limits))
       writeFileSync(join(this.dirOf(controller, id), file), value);
-    this.weighFolder();
   }
 
   /** Removes a droplet's cgroups, killing what still runs in them (a host just killed). */
   remove(id: number): void {
     for (const controller of CONTROLLERS) removeCgroup(this.dirOf(controller, id));
-    this.weighFolder();
-  }
-
-  /** The folder's CPU weight made its droplets' together again (one was added, resized or removed). */
-  private weighFolder(): void {
-    const folder = this.folderOf("cpu");
-    if (!existsSync(folder)) return;
-    const shares = readdirSync(folder, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() && /^\d+$/.test(entry.name))
-      .map((entry) => Number(readFileSync(join(folder, entry.name, "cpu.shares"), "utf8")));
-    writeFileSync(join(folder, "cpu.shares"), String(folderShares(shares)));
   }
 
   /** Droplet cgroups that are here, by id (an earlier emulator's, or this one's). */

@@ -23,13 +23,6 @@ export const CGROUP_FOLDER = EMULATOR.cgroupFolder;
 export const LXCFS_PROC_FILES = ["stat", "meminfo", "cpuinfo", "uptime", "loadavg"] as const;
 
 const CFS_PERIOD_US = 100_000;
-/**
- * The CPU weight of one vCPU: four busy processes' (the kernel's default for one is 1024). On
- * DigitalOcean a droplet's vCPU is its own, so the work of this machine (the control host's, the
- * tests') must not starve it below its size: a droplet weighs this much a vCPU, and the
- * emulator's folder all its droplets together. Its quota still caps it at its size.
- */
-const SHARES_PER_VCPU = 4096;
 /** threads count against pids.max: a Bun process runs ~10-20, Ansible forks per task */
 const PIDS_PER_VCPU = 1024;
 
@@ -54,20 +47,11 @@ export function limitFiles(
   return [
     { controller: "cpu", file: "cpu.cfs_period_us", value: String(CFS_PERIOD_US) },
     { controller: "cpu", file: "cpu.cfs_quota_us", value: String(CFS_PERIOD_US * limits.vcpus) },
-    { controller: "cpu", file: "cpu.shares", value: String(SHARES_PER_VCPU * limits.vcpus) },
     { controller: "memory", file: "memory.limit_in_bytes", value: String(limits.memoryBytes) },
     // no swap for a droplet: past its memory a process is killed, as on DigitalOcean
     { controller: "memory", file: "memory.swappiness", value: "0" },
     { controller: "pids", file: "pids.max", value: String(limits.pids) },
   ];
-}
-
-/** The emulator folder's CPU weight: its droplets' together, and never below one vCPU's. */
-export function folderShares(dropletShares: number[]): number {
-  return Math.max(
-    SHARES_PER_VCPU,
-    dropletShares.reduce((sum, shares) => sum + shares, 0),
-  );
 }
 
 /**

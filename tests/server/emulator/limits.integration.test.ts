@@ -1,4 +1,4 @@
-// lane: droplets-1 — its droplets boot on emulator network 1, beside the other droplet files
+// lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -24,8 +24,6 @@ const places = placesFrom(
 if (typeof places === "string") throw new Error(`this machine cannot limit droplets: ${places}`);
 const cgroupOf = (controller: "cpu" | "memory" | "pids", id: number) =>
   cgroupPath(places[controller].mount, places[controller].base, id);
-const cpuFolder = () => cgroupFolder(places.cpu.mount, places.cpu.base);
-const cpuShares = (dir: string) => Number(readFileSync(join(dir, "cpu.shares"), "utf8"));
 
 interface Host {
   droplet: Droplet;
@@ -97,9 +95,6 @@ describe("two droplets of one size", () => {
     expect(
       readFileSync(join(cgroupOf("pids", first?.droplet.id ?? 0), "pids.max"), "utf8").trim(),
     ).toBe("1024");
-    // a droplet weighs as four busy processes a vCPU; the folder as its droplets together
-    expect(cpuShares(cgroupOf("cpu", first?.droplet.id ?? 0))).toBe(4096);
-    expect(cpuShares(cpuFolder())).toBe(4096 * hosts.length);
   }, 60_000);
 
   test("a busy loop on one shows in its own /proc/stat and not in its neighbour's", async () => {
@@ -189,8 +184,6 @@ describe("two droplets of one size", () => {
     expect(resized.size).toBe("s-2vcpu-2gb");
     expect(await memTotalKb(host)).toBe(2048 * 1024);
     expect(await processors(host)).toBe(2);
-    expect(cpuShares(cgroupOf("cpu", host.droplet.id))).toBe(2 * 4096);
-    expect(cpuShares(cpuFolder())).toBe(4096 + 2 * 4096);
     const view = await api(`/droplets/${host.droplet.id}`);
     expect(view.droplet).toMatchObject({
       memory: 2048,
@@ -279,10 +272,6 @@ describe("two droplets of one size", () => {
     expect(dirs.every(existsSync)).toBe(true);
     await provider.deleteDroplet(first.droplet.id);
     expect(dirs.some(existsSync)).toBe(false);
-    // the rest weigh what they weigh (one was resized): the folder is theirs together
-    const rest = hosts.slice(1).map((host) => cpuShares(cgroupOf("cpu", host.droplet.id)));
-    expect(rest.length).toBeGreaterThan(0);
-    expect(cpuShares(cpuFolder())).toBe(rest.reduce((sum, shares) => sum + shares, 0));
   }, 30_000);
 
   test("a stopped emulator leaves no cgroup, LXCFS mount or process behind", async () => {

@@ -1,7 +1,6 @@
 import { expect, test } from "bun:test";
 import {
   cgroupPath,
-  folderShares,
   limitFiles,
   limitsFor,
   parseProcCgroup,
@@ -39,8 +38,6 @@ test("a size's limits: its vCPUs as a CFS quota, its memory with no swap, 1024 p
   const value = (file: string) => files.find((f) => f.file === file)?.value;
   expect(value("cpu.cfs_period_us")).toBe("100000");
   expect(value("cpu.cfs_quota_us")).toBe("400000");
-  // four vCPUs weigh as sixteen busy processes when the machine's CPU is contended
-  expect(value("cpu.shares")).toBe("16384");
   expect(value("memory.limit_in_bytes")).toBe(String(8192 * 1024 * 1024));
   expect(value("memory.swappiness")).toBe("0");
   expect(value("pids.max")).toBe("4096");
@@ -90,10 +87,4 @@ test("LXCFS needs the CPU hierarchies at one path: an emulator whose cpu and cpu
   expect(placesFrom(MOUNTS, OWN.replace("1:cpu:/", "1:cpu:/other"))).toContain(
     "cpu, cpuacct and cpuset cgroups differ",
   );
-});
-
-test("the emulator's folder weighs as its droplets together, and at least one vCPU", () => {
-  expect(folderShares([])).toBe(4096);
-  expect(folderShares([4096])).toBe(4096);
-  expect(folderShares([4096, 8192, 16384])).toBe(28672);
 });
