@@ -24,7 +24,7 @@ export async function startEmulator(ratePerMinute = 1000): Promise<TestEmulator>
     {
       DIGITALOCEAN_TOKEN: token,
       DROPSHIP_EMULATOR_DIR: dir,
-      // the lane's network (npm test runs droplet files on two at once)
+      // the lane's network (npm test runs droplet files on two, one lane each)
       [EMULATOR_NETWORK_VARIABLE]: String(EMULATOR.network),
     },
     {
