@@ -66,8 +66,9 @@ const deps = (over: Partial<CertificateDeps["tls"]> = {}, renewal = {}): Certifi
   renewal: {
     renewBeforeMs: 30 * 86_400_000,
     warnBeforeMs: 14 * 86_400_000,
-    firstRetryMs: 50,
-    maxRetryMs: 1000,
+    // long enough that no round in this file sees a backoff run out by the clock
+    firstRetryMs: 60_000,
+    maxRetryMs: 60 * 60_000,
     ...renewal,
   },
   entry: async () => ["127.0.0.1"],
@@ -243,13 +244,15 @@ test("a person hears once when renewal still fails two weeks before expiry", asy
 
 test("the CA down, then up: the failure backs off, and the next try issues", async () => {
   await pebble.stop();
-  const renewal = { renewBeforeMs: 20 * 365 * 86_400_000, firstRetryMs: 60_000 };
+  const renewal = { renewBeforeMs: 20 * 365 * 86_400_000 };
+  const before = Date.now();
   const down = await certificateRound(deps({ domains: ["shop.test"] }, renewal));
   expect(down?.map((o) => o.detail)).toEqual([
     `the CA at ${pebble.directory} could not be reached (ECONNREFUSED)`,
   ]);
   const failed = (await readStatuses(control)).get("shop.test");
   expect(failed).toMatchObject({ failures: 1 });
+  expect(Date.parse(failed?.nextAttemptAt as string)).toBeGreaterThanOrEqual(before + 60_000);
   await pebble.start();
   // a restarted pebble has a new root; certificates of the old one are still served a moment
   appendFileSync(rootFile, await pebble.root());
