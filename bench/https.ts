@@ -10,10 +10,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { selfSigned } from "../scripts/lib/certificates.ts";
-import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
-import { backendIdFor } from "../server/shared/routing/model.ts";
+import { freePort } from "../scripts/lib/processes.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
-import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
 import { putCertificate } from "../server/shared/state/tls.ts";
 import {
   benchRedis,
@@ -21,11 +19,9 @@ import {
   cleanup,
   cpuTicks,
   median,
-  ROOT,
   routeToProduction,
   startNginx,
   startTrivialUpstream,
-  trackPid,
   workDir,
 } from "./lib.ts";
 

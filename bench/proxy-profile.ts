@@ -9,16 +9,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
-import { backendIdFor } from "../server/shared/routing/model.ts";
-import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
-import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
 import {
   benchRedis,
   cleanup,
   ROOT,
   routeToProduction,
   startTrivialUpstream,
-  trackPid,
   workDir,
 } from "./lib.ts";
 

@@ -25,9 +25,6 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
-import { backendIdFor } from "../server/shared/routing/model.ts";
-import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
-import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
 import {
   benchRedis,
   benchServer,
