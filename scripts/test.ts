@@ -6,22 +6,24 @@ import { LANE_NETWORK, type Lane, splitLanes, summaryOf } from "./lib/test-lanes
 
 const SPEC = {
   verb: "test",
-  usage: ["test [--serial] [--droplets-beside] [-- BUN_TEST_OPTIONS]"],
-  about: `Runs every test file in lanes: the files that boot droplets on the local emulator one
-after another (they share its networks), then those marked \`// lane: droplets-1\` the same way
-on a second emulator network, and every other file beside them. Files marked
-\`// lane: alone\` (they measure this machine's own CPU) run first, by themselves. The droplet
-lanes' output streams; the other lane's is printed whole when all are done, then a line per
-lane. Fails when any lane fails. Options after -- go to every bun test run.`,
+  usage: ["test [--serial] [--droplets-in-turn] [-- BUN_TEST_OPTIONS]"],
+  about: `Runs every test file in lanes. Files marked \`// lane: alone\` (they measure this
+machine's own CPU) run first, by themselves. Then the files that boot droplets on the local
+emulator, one after another within a lane (they share its network): those marked
+\`// lane: quiet\` (timing claims that need the droplet work to themselves) first, then the
+other files on emulator network 0 beside those marked \`// lane: droplets-1\` on network 1.
+Every other file runs beside them all. The first droplet lanes' output streams; the others'
+is printed whole when all are done, then a line per lane. Fails when any lane fails. Options
+after -- go to every bun test run.`,
   options: {
     serial: {
       type: "boolean",
-      description: "run the other lane after the droplet lanes instead of beside them",
+      description: "run every lane after the one before",
     },
-    "droplets-beside": {
+    "droplets-in-turn": {
       type: "boolean",
       description:
-        "run the two droplet lanes beside each other: a fifth faster on 2 cores, but the load makes timing tests fail there (see docs/benchmarks.md); for a machine with more cores",
+        "run the two droplet lanes one after the other, not beside each other (for a machine with one core)",
     },
   },
 } satisfies VerbSpec;
@@ -79,17 +81,20 @@ await runVerb(SPEC, async ({ values, rest }) => {
     return { lane, files: files.length, code, seconds, output: out + err };
   };
 
-  const beside = values["droplets-beside"] === true;
+  const beside = values["droplets-in-turn"] !== true && values.serial !== true;
   console.log(
     `dropship test: ${lanes.alone.length} files alone first; ` +
-      `${lanes.droplets.length} and ${lanes["droplets-1"].length} files that boot droplets, one after another on each of two emulator networks, ${beside ? "the networks beside each other" : "one network after the other"}; ` +
+      `${lanes.quiet.length} quiet files that boot droplets, then ${lanes.droplets.length} and ${lanes["droplets-1"].length} on two emulator networks, ${beside ? "the networks beside each other" : "one network after the other"}; ` +
       `${lanes.loopback.length} others ${values.serial ? "after them" : "beside them"}`,
   );
   const alone = await runLane("alone", true);
-  const dropletLanes = async (): Promise<LaneRun[]> =>
-    beside
-      ? Promise.all([runLane("droplets", true), runLane("droplets-1", false)])
+  const dropletLanes = async (): Promise<LaneRun[]> => {
+    const quiet = await runLane("quiet", true);
+    const rest = beside
+      ? await Promise.all([runLane("droplets", true), runLane("droplets-1", false)])
       : [await runLane("droplets", true), await runLane("droplets-1", true)];
+    return [quiet, ...rest];
+  };
   let runs: LaneRun[];
   if (values.serial) {
     const droplets = await dropletLanes();

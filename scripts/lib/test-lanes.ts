@@ -2,19 +2,26 @@
  * Which lane a test file runs in. Files that boot droplets share an emulator network (its
  * bridges, addresses and namespaces), so those on one network run one after another. There are
  * two: the files marked `// lane: droplets-1` boot theirs on emulator network 1, the other
- * droplet files on network 0; `scripts/test.ts --droplets-beside` runs the two lanes beside each
- * other where the machine has the cores for it. Every other file runs in a lane beside
+ * droplet files on network 0, and scripts/test.ts runs the two lanes beside each other. A
+ * droplet file whose timing claims need the machine's droplet work to itself (the demo's
+ * scale-out under load, its Sentinel failover) says `// lane: quiet`: it runs on network 0
+ * before both, with no other droplet lane beside it. Every other file runs in a lane beside
  * them. A file that measures this machine itself (its real CPU) says `// lane: alone` and runs
  * first, with nothing beside it.
  */
-export type Lane = "alone" | "droplets" | "droplets-1" | "loopback";
+export type Lane = "alone" | "quiet" | "droplets" | "droplets-1" | "loopback";
 
-export const LANES: readonly Lane[] = ["alone", "droplets", "droplets-1", "loopback"];
+export const LANES: readonly Lane[] = ["alone", "quiet", "droplets", "droplets-1", "loopback"];
 
 /** The emulator network each droplet lane's files boot their droplets on. */
-export const LANE_NETWORK: Partial<Record<Lane, number>> = { droplets: 0, "droplets-1": 1 };
+export const LANE_NETWORK: Partial<Record<Lane, number>> = {
+  quiet: 0,
+  droplets: 0,
+  "droplets-1": 1,
+};
 
 const ALONE = /^\/\/ lane: alone\b/m;
+const QUIET = /^\/\/ lane: quiet\b/m;
 const SECOND_NETWORK = /^\/\/ lane: droplets-1\b/m;
 
 /**
@@ -32,12 +39,19 @@ const BOOTS_DROPLETS = [
 export function laneOf(source: string): Lane {
   if (ALONE.test(source)) return "alone";
   if (!BOOTS_DROPLETS.some((pattern) => pattern.test(source))) return "loopback";
+  if (QUIET.test(source)) return "quiet";
   return SECOND_NETWORK.test(source) ? "droplets-1" : "droplets";
 }
 
 /** Test files by lane, each sorted, as paths bun test reads as files (`./tests/…`). */
 export function splitLanes(files: { path: string; source: string }[]): Record<Lane, string[]> {
-  const lanes: Record<Lane, string[]> = { alone: [], droplets: [], "droplets-1": [], loopback: [] };
+  const lanes: Record<Lane, string[]> = {
+    alone: [],
+    quiet: [],
+    droplets: [],
+    "droplets-1": [],
+    loopback: [],
+  };
   for (const { path, source } of files) lanes[laneOf(source)].push(`./${path}`);
   for (const lane of LANES) lanes[lane].sort();
   return lanes;

@@ -1,3 +1,4 @@
+// lane: quiet — its scale-out under load and Sentinel failover make timing claims: no other droplet lane runs beside it
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";

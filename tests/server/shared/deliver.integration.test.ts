@@ -1,4 +1,3 @@
-// lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
