@@ -12,8 +12,8 @@ machine's own CPU) run first, by themselves. Then the files that boot droplets o
 emulator, one after another within a lane (they share its network): those marked
 \`// lane: quiet\` (timing claims that need the droplet work to themselves) first, then the
 other files on emulator network 0 beside those marked \`// lane: droplets-1\` on network 1.
-Every other file runs beside them all. The first droplet lanes' output streams; the others'
-is printed whole when all are done, then a line per lane. Fails when any lane fails. Options
+Every other file runs beside them all. The alone, quiet and network 0 lanes' output streams;
+the others' is printed whole when all are done, then a line per lane. Fails when any lane fails. Options
 after -- go to every bun test run.`,
   options: {
     serial: {
