@@ -5,9 +5,9 @@ import { announcesBody, refusalOf } from "./classify.ts";
 import { type AbortLike, AnswerWait, type Deadlines } from "./deadlines.ts";
 import {
   cookieValue,
-  downstreamFields,
   type FieldSource,
   isIdempotent,
+  ourFields,
   requestIdOf,
   upstreamHead,
   visitorAddress,
@@ -17,6 +17,7 @@ import type { Metrics } from "./metrics.ts";
 import { LEFT_ROTATION } from "./pool.ts";
 import type { Routing } from "./routing.ts";
 import type { UpstreamAnswer, UpstreamClient, UpstreamFault } from "./upstream/client.ts";
+import type { ResponseHead } from "./upstream/head.ts";
 
 const COOKIE_AGE = 60 * 60 * 24 * 365;
 const MAX_TRIES = 3;
@@ -55,7 +56,17 @@ export type AnswerBody = Uint8Array | ReadableStream<Uint8Array> | null;
 export interface Answering<V extends Visit, R> {
   /** the listener's idle timer off (while the backend is awaited) or on again */
   idle(visit: V, on: boolean): void;
-  answer(visit: V, status: number, reason: string, fields: [string, string][], body: AnswerBody): R;
+  /**
+   * `fields` are the proxy's; `passed`, when the answer is a backend's, its head: its reason
+   * and its fields, which go first.
+   */
+  answer(
+    visit: V,
+    status: number,
+    fields: [string, string][],
+    body: AnswerBody,
+    passed?: ResponseHead,
+  ): R;
 }
 
 const encoder = new TextEncoder();
@@ -74,7 +85,7 @@ function plain<V extends Visit, R>(
     ["x-request-id", requestId],
     ...extra,
   ];
-  return answering.answer(visit, status, "", fields, encoder.encode(`${text}\n`));
+  return answering.answer(visit, status, fields, encoder.encode(`${text}\n`));
 }
 
 /** Bun.serve's way to answer: a Response, its idle timer through `server.timeout`. */
@@ -84,11 +95,11 @@ export function serveAnswering(
 ): Answering<Request, Response> {
   return {
     idle: (request, on) => server.timeout(request, on ? idleTimeoutS : 0),
-    answer: (request, status, reason, fields, body) =>
+    answer: (request, status, fields, body, passed) =>
       new Response(answerBody(body, request, server, idleTimeoutS), {
         status,
-        statusText: reason,
-        headers: fields,
+        statusText: passed?.reason ?? "",
+        headers: passed ? passed.fields.concat(fields) : fields,
       }),
   };
 }
@@ -262,10 +273,10 @@ export async function forward<V extends Visit, R>(
     }
     member.inFlight--;
     record(deps, track, member.backend.id, upstream.status, started, visitor);
-    const fields = downstreamFields(upstream.fields, track, member.backend.id, requestId);
+    const fields = ourFields(track, member.backend.id, requestId);
     if (settings.hsts) fields.push(["strict-transport-security", settings.hsts]);
     visitorCookies(fields, cookie, knownClient, clientId, track, settings.https);
-    return answering.answer(request, upstream.status, upstream.reason, fields, upstream.body);
+    return answering.answer(request, upstream.status, fields, upstream.body, upstream.head);
   }
 
   record(deps, track, [...tried].join(","), 502, started, visitor);

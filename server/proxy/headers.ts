@@ -133,26 +133,16 @@ export function visitorAddress(
   return peer;
 }
 
-const OURS = new Set(["x-dropship-track", "x-dropship-backend", "x-request-id"]);
+/** The names of the fields the proxy adds to every answer: a backend's own are dropped (./upstream/head.ts). */
+export const OURS = new Set(["x-dropship-track", "x-dropship-backend", "x-request-id"]);
 
-/**
- * What the visitor receives: the backend's fields (hop-by-hop ones already left out by the
- * parser) without any it set in our names, plus ours.
- */
-export function downstreamFields(
-  fields: [string, string][],
-  track: string,
-  backend: string,
-  requestId: string,
-): [string, string][] {
-  const out: [string, string][] = [];
-  for (const field of fields) if (!OURS.has(field[0])) out.push(field);
-  out.push(
+/** What the proxy adds to the backend's fields for the visitor: the track, backend and request id. */
+export function ourFields(track: string, backend: string, requestId: string): [string, string][] {
+  return [
     ["x-dropship-track", track],
     ["x-dropship-backend", backend],
     ["x-request-id", requestId],
-  );
-  return out;
+  ];
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

@@ -17,6 +17,7 @@ import {
   relayClosed,
   send,
 } from "../relay.ts";
+import type { ResponseHead } from "../upstream/head.ts";
 import { answerHead } from "./answer.ts";
 import {
   MAX_OWN_HEAD,
@@ -265,9 +266,9 @@ export class OwnFront {
   private answer(
     visit: OwnVisit,
     status: number,
-    reason: string,
     fields: [string, string][],
     body: AnswerBody,
+    passed?: ResponseHead,
   ): Promise<void> | undefined {
     const { socket } = visit;
     // a stop that came while the backend was asked still closes this connection after it
@@ -277,16 +278,17 @@ export class OwnFront {
       if (body instanceof ReadableStream) body.cancel().catch(() => undefined);
       return undefined;
     }
-    const { head, framing } = answerHead(visit.method, status, reason, fields, body, close);
-    if (framing === "whole" && (body as Uint8Array).length <= ONE_WRITE) {
-      const whole = body as Uint8Array;
-      const bytes = Buffer.allocUnsafe(head.length + whole.length);
-      bytes.write(head, 0, "latin1");
-      bytes.set(whole, head.length);
-      this.write(socket, bytes);
-      return undefined;
-    }
-    this.write(socket, Buffer.from(head, "latin1"));
+    const { bytes, framing, inlined } = answerHead(
+      visit.method,
+      status,
+      fields,
+      passed,
+      body,
+      close,
+      ONE_WRITE,
+    );
+    this.write(socket, bytes);
+    if (inlined) return undefined;
     if (framing === "whole") this.write(socket, body as Uint8Array);
     if (framing === "none" || framing === "whole") {
       if (body instanceof ReadableStream) body.cancel().catch(() => undefined);

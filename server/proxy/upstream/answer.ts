@@ -1,11 +1,11 @@
 import { ChunkedDecoder } from "./chunked.ts";
-import { type Framing, isHeadError, parseHead } from "./head.ts";
+import { type Framing, isHeadError, parseHead, type ResponseHead } from "./head.ts";
 
-/** What the proxy makes its Response from. */
+/** A backend's answer, as the proxy passes it on. */
 export interface UpstreamAnswer {
   status: number;
-  reason: string;
-  fields: [string, string][];
+  /** its head: the reason and the fields the visitor gets */
+  head: ResponseHead;
   /** whole when it was all in hand (its Content-Length then survives), else a stream */
   body: Uint8Array | ReadableStream<Uint8Array> | null;
 }
@@ -44,7 +44,7 @@ export class AnswerReader {
   private remaining = 0;
   private whole: Uint8Array | undefined;
   private filled = 0;
-  private head: Omit<UpstreamAnswer, "body"> | undefined;
+  private head: ResponseHead | undefined;
   private decoder: ChunkedDecoder | undefined;
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   private over = false;
@@ -102,7 +102,7 @@ export class AnswerReader {
       this.pending = EMPTY;
       this.framing = head.framing;
       this.reusable = head.reusable;
-      this.head = { status: head.status, reason: head.reason, fields: head.fields };
+      this.head = head;
       this.startBody(buffer);
       return;
     }
@@ -201,8 +201,8 @@ export class AnswerReader {
   }
 
   private hand(body: UpstreamAnswer["body"]): void {
-    const head = this.head as Omit<UpstreamAnswer, "body">;
-    this.events.answer({ status: head.status, reason: head.reason, fields: head.fields, body });
+    const head = this.head as ResponseHead;
+    this.events.answer({ status: head.status, head, body });
   }
 
   private stream(): void {

@@ -1,4 +1,5 @@
-import { HOP_BY_HOP } from "../headers.ts";
+import { copyLowered, equalsIgnoringCase, NameTable } from "../field-names.ts";
+import { HOP_BY_HOP, OURS } from "../headers.ts";
 
 /**
  * An upstream answer's head, parsed strictly (RFC 9112). The backends are our own, but a
@@ -14,16 +15,98 @@ export type Framing =
   | { kind: "chunked" }
   | { kind: "close" };
 
-export interface ResponseHead {
-  status: number;
-  reason: string;
-  /** lower-case names, hop-by-hop fields (and those Connection names) already left out */
-  fields: [string, string][];
-  framing: Framing;
+/**
+ * An answer's head as read: its bytes and where in them the parts the visitor gets are. No
+ * string is made from it unless asked (`reason`, `fields`): the own front writes the kept field
+ * lines from these bytes straight into the visitor's answer (../native/answer.ts).
+ */
+export class ResponseHead {
+  status = 0;
+  framing: Framing = { kind: "close" };
   /** the connection may carry another request after this answer */
-  reusable: boolean;
+  reusable = false;
   /** bytes the head took, CRLF CRLF included */
-  size: number;
+  size = 0;
+  /** the backend sent a Date, which is passed on (no second one is added) */
+  dated = false;
+  reasonAt = 0;
+  reasonEnd = 0;
+  /**
+   * The kept field lines, four numbers each: name start and end, value start and end (the
+   * value without its surrounding spaces). Hop-by-hop fields, those Connection names, the
+   * proxy's own names and Content-Length are not among them.
+   */
+  lines: number[] = [];
+  /** the Content-Length's value as it goes on, when there is one: a range, or a string */
+  lengthAt = -1;
+  lengthEnd = -1;
+  lengthText: string | undefined;
+
+  constructor(readonly bytes: Uint8Array) {}
+
+  get reason(): string {
+    return this.reasonEnd > this.reasonAt
+      ? latin1Range(this.bytes, this.reasonAt, this.reasonEnd)
+      : "";
+  }
+
+  /** The Content-Length passed on: a HEAD or 304 answer says the size it would have had. */
+  get length(): string | undefined {
+    if (this.lengthText !== undefined) return this.lengthText;
+    return this.lengthAt < 0 ? undefined : latin1Range(this.bytes, this.lengthAt, this.lengthEnd);
+  }
+
+  /** The kept fields as lower-case names and values, Content-Length last (for a Response). */
+  get fields(): [string, string][] {
+    const { bytes, lines } = this;
+    const out: [string, string][] = [];
+    for (let i = 0; i < lines.length; i += 4) {
+      out.push([
+        latin1Range(bytes, lines[i] as number, lines[i + 1] as number).toLowerCase(),
+        latin1Range(bytes, lines[i + 2] as number, lines[i + 3] as number),
+      ]);
+    }
+    const length = this.length;
+    if (length !== undefined) out.push(["content-length", length]);
+    return out;
+  }
+
+  /** Bytes that writeFields writes. */
+  get fieldsSize(): number {
+    const lines = this.lines;
+    let size = 0;
+    for (let i = 0; i < lines.length; i += 4) {
+      size +=
+        (lines[i + 1] as number) -
+        (lines[i] as number) +
+        (lines[i + 3] as number) -
+        (lines[i + 2] as number) +
+        4;
+    }
+    return size;
+  }
+
+  /** Writes the kept fields as `name: value` CRLF lines, names in lower case, from `at`; returns the end. */
+  writeFields(out: Uint8Array, at: number): number {
+    const { bytes, lines } = this;
+    for (let i = 0; i < lines.length; i += 4) {
+      at = copyLowered(bytes, lines[i] as number, lines[i + 1] as number, out, at);
+      out[at++] = 58;
+      out[at++] = 32;
+      const valueEnd = lines[i + 3] as number;
+      for (let b = lines[i + 2] as number; b < valueEnd; b++) out[at++] = bytes[b] as number;
+      out[at++] = 13;
+      out[at++] = 10;
+    }
+    return at;
+  }
+
+  /** Writes the reason phrase's bytes from `at`; returns the end. */
+  writeReason(out: Uint8Array, at: number): number {
+    const { bytes, reasonEnd } = this;
+    for (let b = this.reasonAt; b < reasonEnd; b++) out[at++] = bytes[b] as number;
+    return at;
+  }
 }
 
 export type HeadResult = ResponseHead | { error: string } | undefined;
@@ -55,6 +138,30 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
 /** field-value bytes: visible, obs-text, SP and HTAB; no CR, LF, NUL or other controls */
 const VCHAR = new Uint8Array(256);
 for (let b = 0; b < 256; b++) VCHAR[b] = b === 9 || (b >= 32 && b !== 127) ? 1 : 0;
+
+/** What the parser does with a field, by its name. */
+enum Kind {
+  Kept = 0,
+  Dropped = 1,
+  Length = 2,
+  TransferEncoding = 3,
+  Connection = 4,
+  Date = 5,
+}
+
+/**
+ * Names that are not simply kept: hop-by-hop ones and the proxy's own are dropped (the proxy
+ * sets its own), framing and Connection are read, a Date is noted.
+ */
+const KINDS = new Map<string, Kind>();
+for (const name of HOP_BY_HOP) KINDS.set(name, Kind.Dropped);
+for (const name of OURS) KINDS.set(name, Kind.Dropped);
+// read rather than dropped (both are hop-by-hop too)
+KINDS.set("transfer-encoding", Kind.TransferEncoding);
+KINDS.set("connection", Kind.Connection);
+KINDS.set("content-length", Kind.Length);
+KINDS.set("date", Kind.Date);
+const NAMES = new NameTable(KINDS, Kind.Kept);
 
 /**
  * Parses the head at the start of `bytes`, answering the request made with `method`.
@@ -90,14 +197,14 @@ export function parseHead(bytes: Uint8Array, method: string, searchFrom = 0): He
       error: `its status line is not HTTP/1.x: ${JSON.stringify(text(bytes, 0, Math.min(end, 60)))}`,
     };
   }
-  const head = latin1(bytes, end);
+  const head = new ResponseHead(bytes);
   const http10 = bytes[7] === 48;
   const status =
     ((bytes[9] as number) - 48) * 100 +
     ((bytes[10] as number) - 48) * 10 +
     ((bytes[11] as number) - 48);
+  head.status = status;
   let at = 12;
-  let reason = "";
   const statusEnd = lineEnd(bytes, at, end);
   if (statusEnd < 0) return { error: "a line in its head does not end in CRLF" };
   if (statusEnd > at) {
@@ -106,13 +213,18 @@ export function parseHead(bytes: Uint8Array, method: string, searchFrom = 0): He
       if (!VCHAR[bytes[i] as number])
         return { error: "its reason phrase holds a control character" };
     }
-    reason = head.slice(at + 1, statusEnd);
+    head.reasonAt = at + 1;
+    head.reasonEnd = statusEnd;
   }
   at = statusEnd + 2;
 
-  const fields: [string, string][] = [];
-  let lengths: string[] | undefined;
-  let transferEncoding: string | undefined;
+  const lines = head.lines;
+  /** Content-Length values: ranges, two numbers each */
+  let lengths: number[] | undefined;
+  let chunked = false;
+  let transferEncodings = 0;
+  /** a Transfer-Encoding other than chunked, refused below */
+  let coding: string | undefined;
   let connection: string | undefined;
   let count = 0;
   while (at < end - 2) {
@@ -125,88 +237,136 @@ export function parseHead(bytes: Uint8Array, method: string, searchFrom = 0): He
       if (bytes[at] === 32 || bytes[at] === 9)
         return { error: "it folds a header field over lines (obs-fold)" };
       return {
-        error: `the field name ${JSON.stringify(head.slice(at, Math.min(stop, at + 60)))} is not a token followed by ':'`,
+        error: `the field name ${JSON.stringify(text(bytes, at, Math.min(stop, at + 60)))} is not a token followed by ':'`,
       };
     }
     let from = colon + 1;
     let to = stop;
     for (let i = from; i < to; i++) {
       if (!VCHAR[bytes[i] as number])
-        return { error: `the ${head.slice(at, colon)} field holds a control character` };
+        return { error: `the ${text(bytes, at, colon)} field holds a control character` };
     }
     while (from < to && (bytes[from] === 32 || bytes[from] === 9)) from++;
     while (to > from && (bytes[to - 1] === 32 || bytes[to - 1] === 9)) to--;
-    const name = head.slice(at, colon).toLowerCase();
-    const value = head.slice(from, to);
+    const kind = NAMES.kindOf(bytes, at, colon);
+    const nameAt = at;
     at = stop + 2;
-    if (name === "content-length") {
-      if (lengths === undefined) lengths = [value];
-      else lengths.push(value);
-      continue;
+    switch (kind) {
+      case Kind.Kept:
+      case Kind.Date:
+        if (kind === Kind.Date) head.dated = true;
+        lines.push(nameAt, colon, from, to);
+        break;
+      case Kind.Length:
+        if (lengths === undefined) lengths = [from, to];
+        else lengths.push(from, to);
+        break;
+      case Kind.TransferEncoding:
+        if (++transferEncodings > 1) return { error: "it has two Transfer-Encoding fields" };
+        chunked = equalsIgnoringCase(bytes, from, to, "chunked");
+        if (!chunked) coding = text(bytes, from, Math.min(to, from + 40)).toLowerCase();
+        break;
+      case Kind.Connection: {
+        const value = text(bytes, from, to).toLowerCase();
+        connection = connection === undefined ? value : `${connection},${value}`;
+        break;
+      }
     }
-    if (name === "transfer-encoding") {
-      if (transferEncoding !== undefined) return { error: "it has two Transfer-Encoding fields" };
-      transferEncoding = value.toLowerCase();
-      continue;
-    }
-    if (name === "connection") {
-      connection =
-        connection === undefined ? value.toLowerCase() : `${connection},${value.toLowerCase()}`;
-      continue;
-    }
-    if (HOP_BY_HOP.has(name)) continue;
-    fields.push([name, value]);
   }
 
   let closes = http10;
   if (connection !== undefined) {
     const named = new Set(connection.split(",").map((t) => t.trim()));
     if (named.has("close")) closes = true;
-    for (let i = fields.length - 1; i >= 0; i--) {
-      if (named.has((fields[i] as [string, string])[0])) fields.splice(i, 1);
-    }
+    named.delete("close");
+    named.delete("keep-alive");
+    if (named.size > 0) dropNamed(head, named);
   }
   const bodiless = method === "HEAD" || status < 200 || status === 204 || status === 304;
 
   let length: number | undefined;
   if (lengths !== undefined) {
-    // a list ("5, 5") or repeated fields that agree are one length (RFC 9110 §8.6)
-    const all =
-      lengths.length === 1 && !lengths[0]?.includes(",")
-        ? lengths
-        : lengths.flatMap((v) => v.split(",").map((p) => p.trim()));
-    if (!all.every((v) => DIGITS.test(v) && v === all[0])) {
+    length = readLength(head, lengths);
+    if (length === undefined) {
+      const given: string[] = [];
+      for (let i = 0; i < lengths.length; i += 2) {
+        given.push(text(bytes, lengths[i] as number, lengths[i + 1] as number));
+      }
       return {
-        error: `its Content-Length ${JSON.stringify(lengths.join(", ").slice(0, 60))} is not one number`,
+        error: `its Content-Length ${JSON.stringify(given.join(", ").slice(0, 60))} is not one number`,
       };
     }
-    length = Number(all[0]);
-    // passed on as it came: a HEAD or 304 answer says the size it would have had
-    fields.push(["content-length", all[0] as string]);
   }
-  if (transferEncoding !== undefined && lengths !== undefined) {
+  if (transferEncodings > 0 && lengths !== undefined) {
     return { error: "it has both Transfer-Encoding and Content-Length" };
   }
-  if (transferEncoding !== undefined && transferEncoding !== "chunked") {
-    return {
-      error: `its Transfer-Encoding ${JSON.stringify(transferEncoding.slice(0, 40))} is not chunked`,
-    };
+  if (coding !== undefined) {
+    return { error: `its Transfer-Encoding ${JSON.stringify(coding)} is not chunked` };
   }
   if (status === 101) return { error: "it switches protocols, which was not asked for" };
 
-  let framing: Framing;
-  if (bodiless) framing = { kind: "none" };
-  else if (transferEncoding !== undefined) framing = { kind: "chunked" };
-  else if (length !== undefined) framing = { kind: "length", length };
-  else framing = { kind: "close" };
-  return {
-    status,
-    reason,
-    fields,
-    framing,
-    reusable: !closes && framing.kind !== "close",
-    size: end,
-  };
+  if (bodiless) head.framing = NONE;
+  else if (chunked) head.framing = CHUNKED;
+  else if (length !== undefined) head.framing = { kind: "length", length };
+  else head.framing = CLOSE;
+  head.reusable = !closes && head.framing.kind !== "close";
+  head.size = end;
+  return head;
+}
+
+const NONE: Framing = { kind: "none" };
+const CHUNKED: Framing = { kind: "chunked" };
+const CLOSE: Framing = { kind: "close" };
+
+/**
+ * The Content-Length, set on `head` as it goes on; undefined unless the values are one number.
+ * A list ("5, 5") or repeated fields that agree are one length (RFC 9110 §8.6).
+ */
+function readLength(head: ResponseHead, lengths: number[]): number | undefined {
+  const bytes = head.bytes;
+  if (lengths.length === 2) {
+    const at = lengths[0] as number;
+    const to = lengths[1] as number;
+    let value = 0;
+    let i = at;
+    for (; i < to && i - at < 15; i++) {
+      const c = bytes[i] as number;
+      if (c < 48 || c > 57) break;
+      value = value * 10 + c - 48;
+    }
+    if (i === to && to > at) {
+      head.lengthAt = at;
+      head.lengthEnd = to;
+      return value;
+    }
+  }
+  const all: string[] = [];
+  for (let i = 0; i < lengths.length; i += 2) {
+    for (const part of text(bytes, lengths[i] as number, lengths[i + 1] as number).split(",")) {
+      all.push(part.trim());
+    }
+  }
+  if (!all.every((v) => DIGITS.test(v) && v === all[0])) return undefined;
+  head.lengthText = all[0] as string;
+  return Number(all[0]);
+}
+
+/** Leaves out the kept fields the Connection field names (they were for this hop only). */
+function dropNamed(head: ResponseHead, named: Set<string>): void {
+  const { bytes, lines } = head;
+  const kept: number[] = [];
+  for (let i = 0; i < lines.length; i += 4) {
+    const name = text(bytes, lines[i] as number, lines[i + 1] as number).toLowerCase();
+    if (!named.has(name))
+      kept.push(
+        lines[i] as number,
+        lines[i + 1] as number,
+        lines[i + 2] as number,
+        lines[i + 3] as number,
+      );
+    else if (name === "date") head.dated = false;
+  }
+  head.lines = kept;
 }
 
 const DIGITS = /^\d{1,15}$/;
@@ -226,7 +386,12 @@ function lineEnd(bytes: Uint8Array, from: number, end: number): number {
 }
 
 function text(bytes: Uint8Array, from: number, to: number): string {
-  return latin1(bytes.subarray(from, to), to - from);
+  return latin1Range(bytes, from, to);
+}
+
+/** bytes[from, to) as a string, one character per byte. */
+export function latin1Range(bytes: Uint8Array, from: number, to: number): string {
+  return bufferToString.call(bytes, "latin1", from, to);
 }
 
 const bufferToString = Buffer.prototype.toString;

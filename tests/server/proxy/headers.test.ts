@@ -1,12 +1,13 @@
 import { expect, test } from "bun:test";
 import {
   cookieValue,
-  downstreamFields,
   isIdempotent,
+  ourFields,
   requestIdOf,
   upstreamHeaders,
   visitorAddress,
 } from "../../../server/proxy/headers.ts";
+import { isHeadError, parseHead } from "../../../server/proxy/upstream/head.ts";
 
 const context = {
   peer: "203.0.113.9",
@@ -108,19 +109,15 @@ test("the visitor is the peer, or behind trusted proxies the right-most untruste
 });
 
 test("the client gets the upstream's fields, repeated cookies intact, plus track and backend", () => {
-  const out = new Headers(
-    downstreamFields(
-      [
-        ["set-cookie", "a=1"],
-        ["set-cookie", "b=2"],
-        ["x-dropship-track", "forged"],
-        ["content-type", "text/plain"],
-      ],
-      "production",
-      "10.0.0.5:3000",
-      "req-2",
+  const passed = parseHead(
+    Buffer.from(
+      "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Dropship-Track: forged\r\nX-Request-Id: forged\r\nContent-Type: text/plain\r\n\r\n",
     ),
+    "GET",
   );
+  if (!passed || isHeadError(passed)) throw new Error(JSON.stringify(passed));
+  // as a Response is made from them (../forward.ts serveAnswering)
+  const out = new Headers(passed.fields.concat(ourFields("production", "10.0.0.5:3000", "req-2")));
   expect(out.getSetCookie()).toEqual(["a=1", "b=2"]);
   expect(out.get("content-type")).toBe("text/plain");
   expect(out.get("x-dropship-track")).toBe("production");

@@ -126,3 +126,63 @@ test("Latin-1 bytes in a value arrive as they were sent", () => {
   if (!head || isHeadError(head)) throw new Error(JSON.stringify(head));
   expect(head.fields[0]).toEqual(["x-name", "caf\u00e9"]);
 });
+
+test("the proxy's own names from a backend are left out; the proxy sets them itself", () => {
+  const head = parse(
+    "HTTP/1.1 200 OK\r\nX-Request-Id: forged\r\nx-dropship-track: forged\r\nX-DROPSHIP-BACKEND: forged\r\nX-Dropship-Tracks: kept\r\nContent-Length: 0\r\n\r\n",
+  );
+  if (!head || isHeadError(head)) throw new Error(JSON.stringify(head));
+  expect(head.fields).toEqual([
+    ["x-dropship-tracks", "kept"],
+    ["content-length", "0"],
+  ]);
+});
+
+test("names are passed on in lower case, values without their surrounding spaces", () => {
+  const head = parse("HTTP/1.1 200 OK\r\nX-Mixed-CASE:\t  a  b \t\r\nX-Empty:\r\n\r\n");
+  if (!head || isHeadError(head)) throw new Error(JSON.stringify(head));
+  expect(head.fields).toEqual([
+    ["x-mixed-case", "a  b"],
+    ["x-empty", ""],
+  ]);
+  const out = new Uint8Array(head.fieldsSize);
+  expect(head.writeFields(out, 0)).toBe(out.length);
+  expect(Buffer.from(out).toString("latin1")).toBe("x-mixed-case: a  b\r\nx-empty: \r\n");
+});
+
+test("a Date is noted, unless Connection names it (then it was for this hop only)", () => {
+  const dated = parse("HTTP/1.1 200 OK\r\nDate: Wed, 02 Dec 2026 01:02:03 GMT\r\n\r\n");
+  if (!dated || isHeadError(dated)) throw new Error(JSON.stringify(dated));
+  expect(dated.dated).toBe(true);
+  const hop = parse("HTTP/1.1 200 OK\r\nConnection: Date\r\nDate: x\r\nX-A: 1\r\n\r\n");
+  if (!hop || isHeadError(hop)) throw new Error(JSON.stringify(hop));
+  expect(hop.dated).toBe(false);
+  expect(hop.fields).toEqual([["x-a", "1"]]);
+});
+
+test("the reason phrase and a Content-Length are read only when asked, from the head's bytes", () => {
+  const head = parse("HTTP/1.1 299 Quite All Right\r\nContent-Length: 0012\r\n\r\n", "HEAD");
+  if (!head || isHeadError(head)) throw new Error(JSON.stringify(head));
+  expect(head.reason).toBe("Quite All Right");
+  expect(head.length).toBe("0012");
+  const listed = parse("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n");
+  if (!listed || isHeadError(listed)) throw new Error(JSON.stringify(listed));
+  expect(listed.length).toBe("7");
+  expect(listed.framing).toEqual({ kind: "length", length: 7 });
+});
+
+test("a length of more than 15 digits, or an empty one, is not one number", () => {
+  expect(isHeadError(parse("HTTP/1.1 200 OK\r\nContent-Length: 1234567890123456\r\n\r\n"))).toBe(
+    true,
+  );
+  expect(isHeadError(parse("HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n"))).toBe(true);
+  expect(isHeadError(parse("HTTP/1.1 200 OK\r\nContent-Length: 5 5\r\n\r\n"))).toBe(true);
+});
+
+test("a coding other than chunked is refused whatever the case; chunked in any case is read", () => {
+  const upper = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n");
+  if (!upper || isHeadError(upper)) throw new Error(JSON.stringify(upper));
+  expect(upper.framing).toEqual({ kind: "chunked" });
+  const gzip = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: GZIP\r\n\r\n");
+  expect((gzip as { error: string }).error).toBe('its Transfer-Encoding "gzip" is not chunked');
+});
