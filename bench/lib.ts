@@ -192,3 +192,22 @@ http {
   }
   return { url, pids: () => [master, ...childrenOf(master)] };
 }
+
+/**
+ * The fields a browser sends with a page request to a site it has visited, as wrk arguments:
+ * what real traffic's heads look like (wrk alone sends Host and nothing else).
+ */
+export const BROWSER_FIELDS = [
+  "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+  "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+  "Accept-Language: en-GB,en;q=0.5",
+  "Accept-Encoding: gzip, deflate, br, zstd",
+  "Referer: http://shop.example/catalogue?page=2",
+  "Cookie: dropship_client=bench-visitor-1; dropship_track=production; session=4f1c2a9e8b7d6c5f",
+  "Connection: keep-alive",
+  "Upgrade-Insecure-Requests: 1",
+  "Sec-Fetch-Dest: document",
+  "Sec-Fetch-Mode: navigate",
+  "Sec-Fetch-Site: same-origin",
+  "Priority: u=0, i",
+].flatMap((field) => ["-H", field]);

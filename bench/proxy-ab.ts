@@ -11,13 +11,15 @@
  *
  * e.g. `git worktree add /tmp/before HEAD~1`, then `bun bench/proxy-ab.ts /tmp/before .`.
  * BENCH_AB_PROCESSES (3), BENCH_AB_ROUNDS (5), BENCH_AB_SECONDS (3) and BENCH_AB_CONNECTIONS
- * (50) set the run; the trivial upstream is used. Needs wrk and taskset.
+ * (50) set the run; BENCH_AB_BROWSER=1 sends a browser's fields (lib.ts BROWSER_FIELDS) rather
+ * than wrk's bare Host; the trivial upstream is used. Needs wrk and taskset.
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
 import {
+  BROWSER_FIELDS,
   benchRedis,
   cleanup,
   cpuTicks,
@@ -40,6 +42,7 @@ const processes = setting("BENCH_AB_PROCESSES", 3);
 const rounds = setting("BENCH_AB_ROUNDS", 5);
 const seconds = setting("BENCH_AB_SECONDS", 3);
 const connections = setting("BENCH_AB_CONNECTIONS", 50);
+const fields = process.env.BENCH_AB_BROWSER === "1" ? BROWSER_FIELDS : [];
 const cores = availableParallelism();
 const proxyCore = ["taskset", "-c", String(cores - 1)];
 const otherCores = cores > 1 ? ["taskset", "-c", `0-${cores - 2}`] : [];
@@ -65,6 +68,7 @@ function wrk(url: string, duration: number): { requests: number; rps: number } {
     "-t1",
     `-c${connections}`,
     `-d${duration}s`,
+    ...fields,
     url,
   ]).stdout.toString();
   return {
@@ -117,7 +121,7 @@ try {
     console.log(`round ${round} of ${rounds} done`);
   }
   console.log(
-    `\n${processes} processes a variant, ${rounds} rounds of wrk -t1 -c${connections} -d${seconds}s in shuffled order; proxies on core ${cores - 1}; medians over every process and round\n`,
+    `\n${processes} processes a variant, ${rounds} rounds of wrk -t1 -c${connections} -d${seconds}s${fields.length ? " with a browser's fields" : ""} in shuffled order; proxies on core ${cores - 1}; medians over every process and round\n`,
   );
   console.log("| variant | proxy CPU µs/req | per process | req/s | minor faults/req |");
   console.log("|---|---|---|---|---|");

@@ -61,6 +61,49 @@ export function copyLowered(
   return to;
 }
 
+/** Bytes that writeLine writes for the field at `i` of `lines`. */
+export function lineSize(lines: number[], i: number): number {
+  return (
+    (lines[i + 1] as number) -
+    (lines[i] as number) +
+    (lines[i + 3] as number) -
+    (lines[i + 2] as number) +
+    4
+  );
+}
+
+/**
+ * Writes the field at `i` of `lines` (four numbers a field: name start and end, value start and
+ * end, in `bytes`) into `out` from `at` as `name: value` CRLF, the name in lower case; returns
+ * the end.
+ */
+export function writeLine(
+  bytes: Uint8Array,
+  lines: number[],
+  i: number,
+  out: Uint8Array,
+  at: number,
+): number {
+  let to = copyLowered(bytes, lines[i] as number, lines[i + 1] as number, out, at);
+  out[to++] = 58;
+  out[to++] = 32;
+  const valueEnd = lines[i + 3] as number;
+  for (let b = lines[i + 2] as number; b < valueEnd; b++) out[to++] = bytes[b] as number;
+  out[to++] = 13;
+  out[to++] = 10;
+  return to;
+}
+
+const bufferToString = Buffer.prototype.toString;
+
+/**
+ * bytes[from, to) as a string, one character per byte (header bytes are Latin-1). Read in
+ * place: a Buffer over `bytes.buffer` costs the typed array its fast form, and twice the time.
+ */
+export function latin1Range(bytes: Uint8Array, from: number, to: number): string {
+  return bufferToString.call(bytes, "latin1", from, to);
+}
+
 function lower(byte: number): number {
   return byte >= 65 && byte <= 90 ? byte + 32 : byte;
 }

@@ -1,3 +1,5 @@
+import { latin1Range, lineSize, writeLine } from "./field-names.ts";
+
 /** Hop-by-hop fields (RFC 9110 §7.6.1), which a proxy must not forward. */
 export const HOP_BY_HOP = new Set([
   "connection",
@@ -37,63 +39,161 @@ export interface FieldSource {
 export interface UpstreamHead {
   /** `name: value\r\n` lines; Host among them only when forwarded */
   lines: string;
+  /** the visitor's fields kept as they came, written from their bytes before `lines` */
+  passed?: PassedLines;
   hasHost: boolean;
   /** the visitor sent a Content-Length, which the body keeps */
   hasLength: boolean;
 }
 
+/** A request's fields as bytes (../native/request-head.ts): the head and where each line is. */
+export interface FieldBytes {
+  readonly bytes: Uint8Array;
+  /** four numbers a field: name start and end, value start and end (without spaces around) */
+  readonly lines: number[];
+  /** each field's rule, by its name */
+  readonly rules: Rule[];
+}
+
+/** Which of a request's field lines go on: the index in `lines` of each kept one. */
+export interface PassedLines {
+  fields: FieldBytes;
+  kept: number[];
+}
+
 /** Fields the proxy sets itself: the visitor's are never passed on. */
 const SET_BY_PROXY = new Set(["x-request-id", "x-dropship-client", "x-dropship-track", "expect"]);
+
+/** What becomes of a visitor's field on its way to a backend, by its name. */
+export enum Rule {
+  Keep = 0,
+  Drop = 1,
+  Host = 2,
+  Authorization = 3,
+  ForwardedFor = 4,
+  ForwardedProto = 5,
+  ForwardedHost = 6,
+  Length = 7,
+}
+
+export const RULES = new Map<string, Rule>();
+for (const name of HOP_BY_HOP) RULES.set(name, Rule.Drop);
+for (const name of SET_BY_PROXY) RULES.set(name, Rule.Drop);
+RULES.set("host", Rule.Host);
+RULES.set("authorization", Rule.Authorization);
+RULES.set("x-forwarded-for", Rule.ForwardedFor);
+RULES.set("x-forwarded-proto", Rule.ForwardedProto);
+RULES.set("x-forwarded-host", Rule.ForwardedHost);
+RULES.set("content-length", Rule.Length);
+
+/** The rules whose decision reads the field's value. */
+const READS_VALUE = [false, false, true, true, true, false, false, false];
+
+/** What upstreamHead has learnt from the fields so far. */
+interface Seen {
+  host: string;
+  hasHost: boolean;
+  hasLength: boolean;
+  forwardedFor: string | null;
+  forwardedProto: boolean;
+  forwardedHost: boolean;
+}
+
+/** Whether a field goes on to the backend as it came: the one place this is decided. */
+function passes(rule: Rule, value: string, context: ForwardContext, seen: Seen): boolean {
+  switch (rule) {
+    case Rule.Keep:
+      return true;
+    case Rule.Drop:
+      return false;
+    case Rule.Host:
+      seen.host = value;
+      if (!context.forwardHost) return false;
+      seen.hasHost = true;
+      return true;
+    case Rule.Authorization:
+      return !context.isAdminCredential(value);
+    case Rule.ForwardedFor:
+      if (context.peerTrusted) seen.forwardedFor = value;
+      return false;
+    case Rule.ForwardedProto:
+      if (!context.peerTrusted) return false;
+      seen.forwardedProto = true;
+      return true;
+    case Rule.ForwardedHost:
+      if (!context.peerTrusted) return false;
+      seen.forwardedHost = true;
+      return true;
+    case Rule.Length:
+      seen.hasLength = true;
+      return true;
+  }
+}
 
 /**
  * What the upstream receives: the client's fields without hop-by-hop ones and `Expect` (the
  * proxy answers 100-continue itself), with `Host` kept as nginx's `$host` and kamal-proxy do,
  * and X-Forwarded-* that only a trusted peer may have set before us. One pass over the fields,
- * rendered straight into the request's head.
+ * rendered straight into the request's head; fields that come as bytes stay bytes.
  */
-export function upstreamHead(incoming: FieldSource, context: ForwardContext): UpstreamHead {
+export function upstreamHead(
+  incoming: FieldSource & { raw?: FieldBytes },
+  context: ForwardContext,
+): UpstreamHead {
   const connection = incoming.get("connection");
   const named = connection ? connectionTokens(connection) : undefined;
+  const seen: Seen = {
+    host: "",
+    hasHost: false,
+    hasLength: false,
+    forwardedFor: null,
+    forwardedProto: false,
+    forwardedHost: false,
+  };
   let lines = "";
-  let host = "";
-  let hasHost = false;
-  let hasLength = false;
-  let forwardedFor: string | null = null;
-  let forwardedProto = false;
-  let forwardedHost = false;
-  incoming.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || SET_BY_PROXY.has(name) || named?.has(name)) return;
-    switch (name) {
-      case "host":
-        host = value;
-        if (!context.forwardHost) return;
-        hasHost = true;
-        break;
-      case "authorization":
-        if (context.isAdminCredential(value)) return;
-        break;
-      case "x-forwarded-for":
-        if (context.peerTrusted) forwardedFor = value;
-        return;
-      case "x-forwarded-proto":
-        if (!context.peerTrusted) return;
-        forwardedProto = true;
-        break;
-      case "x-forwarded-host":
-        if (!context.peerTrusted) return;
-        forwardedHost = true;
-        break;
-      case "content-length":
-        hasLength = true;
-        break;
+  let passed: PassedLines | undefined;
+  const raw = incoming.raw;
+  if (raw) {
+    const { bytes, lines: at, rules } = raw;
+    const kept: number[] = [];
+    for (let i = 0; i < at.length; i += 4) {
+      let rule = rules[i >> 2] as Rule;
+      if (named?.has(latin1Range(bytes, at[i] as number, at[i + 1] as number).toLowerCase())) {
+        rule = Rule.Drop;
+      }
+      const value = READS_VALUE[rule]
+        ? latin1Range(bytes, at[i + 2] as number, at[i + 3] as number)
+        : "";
+      if (passes(rule, value, context, seen)) kept.push(i);
     }
-    lines += `${name}: ${value}\r\n`;
-  });
+    passed = { fields: raw, kept };
+  } else {
+    incoming.forEach((value, name) => {
+      const rule = named?.has(name) ? Rule.Drop : (RULES.get(name) ?? Rule.Keep);
+      if (passes(rule, value, context, seen)) lines += `${name}: ${value}\r\n`;
+    });
+  }
+  const { forwardedFor } = seen;
   lines += `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${context.peer}` : context.peer}\r\n`;
-  if (!forwardedProto) lines += `x-forwarded-proto: ${context.https ? "https" : "http"}\r\n`;
-  if (!forwardedHost) lines += `x-forwarded-host: ${host}\r\n`;
+  if (!seen.forwardedProto) lines += `x-forwarded-proto: ${context.https ? "https" : "http"}\r\n`;
+  if (!seen.forwardedHost) lines += `x-forwarded-host: ${seen.host}\r\n`;
   lines += `x-request-id: ${context.requestId}\r\nx-dropship-client: ${context.clientId}\r\nx-dropship-track: ${context.track}\r\n`;
-  return { lines, hasHost, hasLength };
+  return { lines, passed, hasHost: seen.hasHost, hasLength: seen.hasLength };
+}
+
+/** Bytes that writePassed writes. */
+export function passedSize(passed: PassedLines): number {
+  const { lines } = passed.fields;
+  let size = 0;
+  for (const i of passed.kept) size += lineSize(lines, i);
+  return size;
+}
+
+/** Writes the kept lines as `name: value` CRLF, names in lower case, from `at`; returns the end. */
+export function writePassed(passed: PassedLines, out: Uint8Array, at: number): number {
+  const { bytes, lines } = passed.fields;
+  for (const i of passed.kept) at = writeLine(bytes, lines, i, out, at);
+  return at;
 }
 
 /** The same fields as a Headers (the WebSocket client takes them so). */

@@ -1,30 +1,47 @@
-import type { FieldSource } from "../headers.ts";
-import { latin1 } from "../upstream/head.ts";
+import { equalsIgnoringCase, latin1Range, NameTable } from "../field-names.ts";
+import { type FieldBytes, type FieldSource, RULES, Rule } from "../headers.ts";
 
 /** A head larger than this is not read here: Bun.serve behind answers it (431). */
 export const MAX_OWN_HEAD = 16 * 1024;
 const MAX_FIELDS = 100;
 
-/** The fields of a request read here, in order, names in lower case. */
-export class RequestFields implements FieldSource {
+/**
+ * The fields of a request read here, as the head's bytes and where each field is in them: a
+ * value becomes a string only when asked for (`get`), and the fields that go on to the backend
+ * are copied from these bytes (../headers.ts upstreamHead).
+ */
+export class RequestFields implements FieldSource, FieldBytes {
   constructor(
-    readonly names: string[],
-    readonly values: string[],
+    readonly bytes: Uint8Array,
+    readonly lines: number[],
+    readonly rules: Rule[],
   ) {}
 
-  /** Repeated fields joined with ", ", as Headers.get does. */
+  /** These fields as bytes, for upstreamHead. */
+  get raw(): FieldBytes {
+    return this;
+  }
+
+  /** Repeated fields joined with ", ", as Headers.get does; `name` in lower case. */
   get(name: string): string | null {
+    const { bytes, lines } = this;
     let found: string | null = null;
-    for (let i = 0; i < this.names.length; i++) {
-      if (this.names[i] !== name) continue;
-      found = found === null ? (this.values[i] as string) : `${found}, ${this.values[i]}`;
+    for (let i = 0; i < lines.length; i += 4) {
+      if (!equalsIgnoringCase(bytes, lines[i] as number, lines[i + 1] as number, name)) continue;
+      const value = latin1Range(bytes, lines[i + 2] as number, lines[i + 3] as number);
+      found = found === null ? value : `${found}, ${value}`;
     }
     return found;
   }
 
+  /** Each field in order, its name in lower case. */
   forEach(callback: (value: string, name: string) => void): void {
-    for (let i = 0; i < this.names.length; i++) {
-      callback(this.values[i] as string, this.names[i] as string);
+    const { bytes, lines } = this;
+    for (let i = 0; i < lines.length; i += 4) {
+      callback(
+        latin1Range(bytes, lines[i + 2] as number, lines[i + 3] as number),
+        latin1Range(bytes, lines[i] as number, lines[i + 1] as number).toLowerCase(),
+      );
     }
   }
 }
@@ -54,10 +71,29 @@ const MORE: HeadRead = { kind: "more" };
 const PASS: HeadRead = { kind: "pass" };
 
 /** Methods that may come without a body; with no Content-Length or Transfer-Encoding they have none. */
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-/** Fields that mean a body, an upgrade or a 100-continue: Bun.serve behind handles those. */
-const PASSED_FIELDS = new Set(["content-length", "transfer-encoding", "upgrade", "expect"]);
+/** The method in bytes[0, end), as one of METHODS (no string made), or undefined. */
+function methodOf(bytes: Uint8Array, end: number): string | undefined {
+  for (const method of METHODS) {
+    if (method.length !== end) continue;
+    let i = 0;
+    while (i < end && bytes[i] === method.charCodeAt(i)) i++;
+    if (i === end) return method;
+  }
+  return undefined;
+}
+
+/** How this front reads a field: its rule for upstreamHead, or one of these. */
+const PASSED = -1;
+const CONNECTION = -2;
+const KINDS = new Map<string, number>(RULES);
+// a body, an upgrade or a 100-continue: Bun.serve behind handles those
+for (const name of ["content-length", "transfer-encoding", "upgrade", "expect"]) {
+  KINDS.set(name, PASSED);
+}
+KINDS.set("connection", CONNECTION);
+const NAMES = new NameTable<number>(KINDS, Rule.Keep);
 
 const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
@@ -75,17 +111,14 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
   if (end === BARE_LF) return PASS;
   if (end < 0) return bytes.length >= MAX_OWN_HEAD ? PASS : MORE;
   if (end > MAX_OWN_HEAD) return PASS;
-  // one string for the whole head; every token below is a slice of it
-  const text = latin1(bytes, end);
-
   let at = 0;
   while (at < 8 && bytes[at] !== 32) {
     const c = bytes[at] as number;
     if (c < 65 || c > 90) return PASS;
     at++;
   }
-  const method = text.slice(0, at);
-  if (!METHODS.has(method) || bytes[at] !== 32 || bytes[at + 1] !== 47) return PASS;
+  const method = methodOf(bytes, at);
+  if (method === undefined || bytes[at] !== 32 || bytes[at + 1] !== 47) return PASS;
   const targetAt = at + 1;
   at = targetAt;
   while (at < end) {
@@ -94,8 +127,8 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
     at++;
   }
   if (bytes[at] !== 32) return PASS;
-  const target = text.slice(targetAt, at);
-  if (isReserved(target)) return PASS;
+  if (isReserved(bytes, targetAt, at)) return PASS;
+  const target = latin1Range(bytes, targetAt, at);
   // " HTTP/1.1\r\n"
   if (
     bytes[at + 1] !== 72 ||
@@ -113,16 +146,16 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
   }
   at += 11;
 
-  const names: string[] = [];
-  const values: string[] = [];
+  const lines: number[] = [];
+  const rules: Rule[] = [];
   let host: string | undefined;
   let close = false;
   while (at < end - 2) {
-    if (names.length === MAX_FIELDS) return PASS;
+    if (rules.length === MAX_FIELDS) return PASS;
     const nameAt = at;
     while (at < end && (bytes[at] as number) < 128 && TCHAR[bytes[at] as number]) at++;
     if (at === nameAt || bytes[at] !== 58) return PASS;
-    const name = text.slice(nameAt, at).toLowerCase();
+    const nameEnd = at;
     at++;
     while (bytes[at] === 32 || bytes[at] === 9) at++;
     const valueAt = at;
@@ -136,19 +169,20 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
     while (valueEnd > valueAt && (bytes[valueEnd - 1] === 32 || bytes[valueEnd - 1] === 9)) {
       valueEnd--;
     }
-    const value = text.slice(valueAt, valueEnd);
     at += 2;
-    if (PASSED_FIELDS.has(name)) return PASS;
-    if (name === "host") {
+    let kind = NAMES.kindOf(bytes, nameAt, nameEnd);
+    if (kind === PASSED) return PASS;
+    if (kind === Rule.Host) {
       if (host !== undefined) return PASS;
-      host = value;
-    } else if (name === "connection") {
-      const tokens = value.toLowerCase();
+      host = latin1Range(bytes, valueAt, valueEnd);
+    } else if (kind === CONNECTION) {
+      const tokens = latin1Range(bytes, valueAt, valueEnd).toLowerCase();
       if (tokens.includes("upgrade")) return PASS;
       if (tokens.includes("close")) close = true;
+      kind = Rule.Drop;
     }
-    names.push(name);
-    values.push(value);
+    lines.push(nameAt, nameEnd, valueAt, valueEnd);
+    rules.push(kind as Rule);
   }
   if (host === undefined || host === "") return PASS;
   return {
@@ -156,15 +190,23 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
     method,
     target,
     host,
-    fields: new RequestFields(names, values),
+    fields: new RequestFields(bytes, lines, rules),
     close,
     size: end,
   };
 }
 
 /** The proxy's own paths (`/_dropship…`, `/disable/…`): Bun.serve behind answers them. */
-function isReserved(target: string): boolean {
-  return target.startsWith("/_dropship") || target.startsWith("/disable/");
+function isReserved(bytes: Uint8Array, at: number, end: number): boolean {
+  return startsWith(bytes, at, end, "/_dropship") || startsWith(bytes, at, end, "/disable/");
+}
+
+function startsWith(bytes: Uint8Array, at: number, end: number, prefix: string): boolean {
+  if (end - at < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    if (bytes[at + i] !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 const BARE_LF = -2;

@@ -1,6 +1,6 @@
 import type { Socket } from "bun";
 import { flushBacklog, writeOrQueue } from "../backlog.ts";
-import type { UpstreamHead } from "../headers.ts";
+import { passedSize, type UpstreamHead, writePassed } from "../headers.ts";
 import { AnswerReader, type UpstreamAnswer } from "./answer.ts";
 
 export type { UpstreamAnswer } from "./answer.ts";
@@ -174,10 +174,7 @@ export class UpstreamClient {
     };
     const { head, body } = request;
     const chunked = body !== null && !head.hasLength;
-    const text = `${request.method} ${request.target} HTTP/1.1\r\n${head.hasHost ? "" : `host: ${origin.host}\r\n`}${head.lines}${chunked ? "transfer-encoding: chunked\r\n" : ""}\r\n`;
-    // header values are bytes (obs-text is Latin-1), and ASCII is the same either way: one pass
-    // (a test for non-ASCII first cost as much again, since it flattens the string twice)
-    write(conn, Buffer.from(text, "latin1"));
+    write(conn, requestHead(request, origin, chunked));
     if (body === null) {
       conn.sent = true;
       return reader;
@@ -314,6 +311,25 @@ export class UpstreamClient {
       }
     }
   }
+}
+
+/**
+ * The request's head as bytes: its line, the visitor's fields kept from their own bytes, then
+ * the lines the proxy wrote. Header values are bytes (obs-text is Latin-1), and ASCII is the
+ * same either way: the strings are written as Latin-1, in one pass each (a test for non-ASCII
+ * first cost as much again, since it flattens the string twice).
+ */
+export function requestHead(request: UpstreamRequest, origin: Origin, chunked: boolean): Buffer {
+  const { head } = request;
+  const start = `${request.method} ${request.target} HTTP/1.1\r\n${head.hasHost ? "" : `host: ${origin.host}\r\n`}`;
+  const end = `${head.lines}${chunked ? "transfer-encoding: chunked\r\n" : ""}\r\n`;
+  const passed = head.passed;
+  if (passed === undefined) return Buffer.from(start + end, "latin1");
+  const bytes = Buffer.allocUnsafe(start.length + passedSize(passed) + end.length);
+  let at = bytes.write(start, 0, "latin1");
+  at = writePassed(passed, bytes, at);
+  bytes.write(end, at, "latin1");
+  return bytes;
 }
 
 /** Writes or queues `bytes`; false when the socket is backed up (wait for drain). */

@@ -1,4 +1,4 @@
-import { copyLowered, equalsIgnoringCase, NameTable } from "../field-names.ts";
+import { equalsIgnoringCase, latin1Range, lineSize, NameTable, writeLine } from "../field-names.ts";
 import { HOP_BY_HOP, OURS } from "../headers.ts";
 
 /**
@@ -75,29 +75,14 @@ export class ResponseHead {
   get fieldsSize(): number {
     const lines = this.lines;
     let size = 0;
-    for (let i = 0; i < lines.length; i += 4) {
-      size +=
-        (lines[i + 1] as number) -
-        (lines[i] as number) +
-        (lines[i + 3] as number) -
-        (lines[i + 2] as number) +
-        4;
-    }
+    for (let i = 0; i < lines.length; i += 4) size += lineSize(lines, i);
     return size;
   }
 
   /** Writes the kept fields as `name: value` CRLF lines, names in lower case, from `at`; returns the end. */
   writeFields(out: Uint8Array, at: number): number {
     const { bytes, lines } = this;
-    for (let i = 0; i < lines.length; i += 4) {
-      at = copyLowered(bytes, lines[i] as number, lines[i + 1] as number, out, at);
-      out[at++] = 58;
-      out[at++] = 32;
-      const valueEnd = lines[i + 3] as number;
-      for (let b = lines[i + 2] as number; b < valueEnd; b++) out[at++] = bytes[b] as number;
-      out[at++] = 13;
-      out[at++] = 10;
-    }
+    for (let i = 0; i < lines.length; i += 4) at = writeLine(bytes, lines, i, out, at);
     return at;
   }
 
@@ -387,21 +372,6 @@ function lineEnd(bytes: Uint8Array, from: number, end: number): number {
 
 function text(bytes: Uint8Array, from: number, to: number): string {
   return latin1Range(bytes, from, to);
-}
-
-/** bytes[from, to) as a string, one character per byte. */
-export function latin1Range(bytes: Uint8Array, from: number, to: number): string {
-  return bufferToString.call(bytes, "latin1", from, to);
-}
-
-const bufferToString = Buffer.prototype.toString;
-
-/**
- * The first `end` bytes as a string, one character per byte (header bytes are Latin-1). Read
- * in place: a Buffer over `bytes.buffer` costs the typed array its fast form, and twice the time.
- */
-export function latin1(bytes: Uint8Array, end: number): string {
-  return bufferToString.call(bytes, "latin1", 0, end);
 }
 
 export function isHeadError(result: HeadResult): result is { error: string } {

@@ -4,9 +4,13 @@ import {
   isIdempotent,
   ourFields,
   requestIdOf,
+  type UpstreamHead,
+  upstreamHead,
   upstreamHeaders,
   visitorAddress,
 } from "../../../server/proxy/headers.ts";
+import { readRequestHead } from "../../../server/proxy/native/request-head.ts";
+import { requestHead } from "../../../server/proxy/upstream/client.ts";
 import { isHeadError, parseHead } from "../../../server/proxy/upstream/head.ts";
 
 const context = {
@@ -142,4 +146,84 @@ test("cookie values are found only under their exact name", () => {
 test("GET, HEAD and OPTIONS are the methods a proxy may send twice", () => {
   expect(["GET", "HEAD", "OPTIONS"].every(isIdempotent)).toBe(true);
   expect(["POST", "PUT", "PATCH", "DELETE"].some(isIdempotent)).toBe(false);
+});
+
+/** The head a backend receives for `raw`, through the own front's bytes, and through a Headers. */
+function bothWays(raw: string, ctx: typeof context): { bytes: string; headers: string } {
+  const read = readRequestHead(Buffer.from(raw, "latin1"));
+  if (read.kind !== "own") throw new Error(`not read by the own front: ${read.kind}`);
+  const origin = { hostname: "10.0.0.5", port: 3000, host: "10.0.0.5:3000" };
+  const send = (head: UpstreamHead) =>
+    requestHead({ method: read.method, target: read.target, head, body: null }, origin, false)
+      .toString("latin1")
+      .split("\r\n");
+  const headers = new Headers();
+  read.fields.forEach((value, name) => headers.append(name, value));
+  const [line, ...fields] = send(upstreamHead(read.fields, ctx));
+  const [sameLine, ...sameFields] = send(upstreamHead(headers, ctx));
+  // a Headers gives its fields sorted by name: compare them as sets
+  return {
+    bytes: [line, ...fields.sort()].join("\n"),
+    headers: [sameLine, ...sameFields.sort()].join("\n"),
+  };
+}
+
+test("a request read as bytes sends its backend what the same request as a Headers does", () => {
+  const cases: [string, typeof context][] = [
+    [
+      "GET /a?b=1 HTTP/1.1\r\nHost: Shop.Example\r\nUser-Agent: UA/1 \r\nAccept:*/*\r\nCookie: dropship_client=abc\r\n\r\n",
+      context,
+    ],
+    [
+      "GET / HTTP/1.1\r\nhost: shop.example\r\nConnection: keep-alive, X-Secret-Hop\r\nX-SECRET-HOP: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: Basic abc\r\nX-Kept: yes\r\n\r\n",
+      context,
+    ],
+    [
+      "HEAD /x HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-For: 198.51.100.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: claimed.example\r\nX-Request-Id: mine\r\nX-Dropship-Track: production\r\nX-Dropship-Client: forged\r\n\r\n",
+      context,
+    ],
+    [
+      "GET /x HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-For: 198.51.100.1, 10.0.0.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\n\r\n",
+      trusted,
+    ],
+    [
+      "DELETE /x HTTP/1.1\r\nHost: shop.example\r\nAuthorization: Bearer admin-token\r\n\r\n",
+      context,
+    ],
+    [
+      "OPTIONS /x HTTP/1.1\r\nHost: shop.example\r\nAuthorization: Bearer user-42\r\n\r\n",
+      { ...context, forwardHost: false },
+    ],
+  ];
+  for (const [raw, ctx] of cases) {
+    const { bytes, headers } = bothWays(raw, ctx);
+    expect(bytes).toBe(headers);
+  }
+});
+
+test("fields read as bytes go on in their order, names in lower case, then the proxy's", () => {
+  const read = readRequestHead(
+    Buffer.from(
+      "GET /p HTTP/1.1\r\nHost: shop.example\r\nX-Token: Bearer admin-token\r\nAuthorization: Bearer admin-token\r\nUser-Agent:  ua  \r\nConnection: close\r\n\r\n",
+      "latin1",
+    ),
+  );
+  if (read.kind !== "own") throw new Error(read.kind);
+  const head = upstreamHead(read.fields, context);
+  const origin = { hostname: "10.0.0.5", port: 3000, host: "10.0.0.5:3000" };
+  const sent = requestHead({ method: "GET", target: "/p", head, body: null }, origin, false);
+  expect(sent.toString("latin1").split("\r\n")).toEqual([
+    "GET /p HTTP/1.1",
+    "host: shop.example",
+    "x-token: Bearer admin-token",
+    "user-agent: ua",
+    "x-forwarded-for: 203.0.113.9",
+    "x-forwarded-proto: http",
+    "x-forwarded-host: shop.example",
+    "x-request-id: req-1",
+    "x-dropship-client: c1",
+    "x-dropship-track: staging",
+    "",
+    "",
+  ]);
 });
