@@ -158,7 +158,9 @@ function bothWays(raw: string, ctx: typeof context): { bytes: string; headers: s
       .toString("latin1")
       .split("\r\n");
   const headers = new Headers();
-  read.fields.forEach((value, name) => headers.append(name, value));
+  read.fields.forEach((value, name) => {
+    headers.append(name, value);
+  });
   const [line, ...fields] = send(upstreamHead(read.fields, ctx));
   const [sameLine, ...sameFields] = send(upstreamHead(headers, ctx));
   // a Headers gives its fields sorted by name: compare them as sets
