@@ -140,8 +140,7 @@ export function upstreamHead(
   incoming: FieldSource & { raw?: FieldBytes },
   context: ForwardContext,
 ): UpstreamHead {
-  const connection = incoming.get("connection");
-  const named = connection ? connectionTokens(connection) : undefined;
+  const named = connectionNamed(incoming.get("connection"));
   const seen: Seen = {
     host: "",
     hasHost: false,
@@ -204,6 +203,17 @@ export function upstreamHeaders(incoming: Headers, context: ForwardContext): Hea
     if (colon > 0) headers.append(line.slice(0, colon), line.slice(colon + 2));
   }
   return headers;
+}
+
+/**
+ * The fields Connection names, which were for this hop only; those dropped anyway (its usual
+ * `keep-alive`) are left out, so that a browser's request needs no field's name as a string.
+ */
+function connectionNamed(connection: string | null): Set<string> | undefined {
+  if (!connection || connection.toLowerCase() === "keep-alive") return undefined;
+  const named = connectionTokens(connection);
+  for (const name of named) if (RULES.get(name) === Rule.Drop) named.delete(name);
+  return named.size > 0 ? named : undefined;
 }
 
 function connectionTokens(value: string): Set<string> {

@@ -229,3 +229,17 @@ test("fields read as bytes go on in their order, names in lower case, then the p
     "",
   ]);
 });
+
+test("Connection naming only fields dropped anyway drops nothing more; naming others drops them", () => {
+  const kept = upstreamHeaders(
+    new Headers({ host: "h", connection: "Keep-Alive, TE", "x-kept": "1" }),
+    context,
+  );
+  expect(kept.get("x-kept")).toBe("1");
+  const named = upstreamHeaders(
+    new Headers({ host: "h", connection: "keep-alive, X-Kept, close", "x-kept": "1", close: "x" }),
+    context,
+  );
+  expect(named.get("x-kept")).toBeNull();
+  expect(named.get("close")).toBeNull();
+});
