@@ -263,7 +263,7 @@ export function parseHead(bytes: Uint8Array, method: string, searchFrom = 0): He
   if (connection !== undefined) {
     const named = new Set(connection.split(",").map((t) => t.trim()));
     if (named.has("close")) closes = true;
-    named.delete("close");
+    // its usual token names a field dropped anyway
     named.delete("keep-alive");
     if (named.size > 0) dropNamed(head, named);
   }

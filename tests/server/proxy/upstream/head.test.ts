@@ -186,3 +186,19 @@ test("a coding other than chunked is refused whatever the case; chunked in any c
   const gzip = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: GZIP\r\n\r\n");
   expect((gzip as { error: string }).error).toBe('its Transfer-Encoding "gzip" is not chunked');
 });
+
+test("a field named by Connection goes, even one called Close; keep-alive names nothing kept", () => {
+  const head = parse("HTTP/1.1 200 OK\r\nConnection: close\r\nClose: x\r\nX-A: 1\r\n\r\n");
+  if (!head || isHeadError(head)) throw new Error(JSON.stringify(head));
+  expect(head.fields).toEqual([["x-a", "1"]]);
+  expect(head.reusable).toBe(false);
+  const kept = parse(
+    "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n",
+  );
+  if (!kept || isHeadError(kept)) throw new Error(JSON.stringify(kept));
+  expect(kept.fields).toEqual([
+    ["x-a", "1"],
+    ["content-length", "0"],
+  ]);
+  expect(kept.reusable).toBe(true);
+});
