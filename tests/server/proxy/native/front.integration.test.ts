@@ -113,6 +113,42 @@ for (const [what, request] of SAME_EITHER_WAY) {
   });
 }
 
+test("the app receives the same fields whichever front read the request, odd ones included", async () => {
+  const fields =
+    "Host: Site.Test\r\nUSER-AGENT:  raw\t \r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\n" +
+    "Keep-Alive: timeout=5\r\nTE: trailers\r\nAuthorization: Bearer test-admin-token-0123456789\r\n" +
+    "X-Request-Id: ../../etc\r\nX-Dropship-Track: staging\r\nX-Dropship-Client: forged\r\n" +
+    "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: bank.example\r\n" +
+    "Accept: a\r\naccept: b\r\nCookie: session=1; dropship_track=production\r\nX-Empty:\r\n";
+  const seen = async (url: string, path: string) => {
+    const answer = await rawRequest(
+      url,
+      `GET ${path} HTTP/1.1\r\n${fields}Connection: close\r\n\r\n`,
+      {
+        quietMs: 1000,
+      },
+    );
+    expect(statusOf(answer)).toBe(200);
+    const got = upstream.received.findLast((r) => r.path === path);
+    if (!got) throw new Error(`the app received no ${path}`);
+    // the ids are new for each request: there must be one, whatever it is
+    const { "x-request-id": id, "x-dropship-client": client, ...rest } = got.headers;
+    expect(id).toMatch(/^[\w-]{36}$/);
+    expect(client).toMatch(/^[\w-]{36}$/);
+    return rest;
+  };
+  const mine = await seen(own.url, "/fields/own");
+  const theirs = await seen(served.url, "/fields/served");
+  expect(mine).toEqual(theirs);
+  expect(mine.authorization).toBeUndefined();
+  expect(mine["x-hop"]).toBeUndefined();
+  expect(mine["x-forwarded-for"]).toBe("127.0.0.1");
+  expect(mine["x-forwarded-host"]).toBe("Site.Test");
+  expect(mine["x-dropship-track"]).toBe("production");
+  expect(mine["user-agent"]).toBe("raw");
+  expect(mine.accept).toBe("a, b");
+});
+
 test("a chunked answer and a 1 MiB one arrive whole, on one kept-alive connection", async () => {
   const visitor = await connection(own.port);
   visitor.socket.write("GET /chunked HTTP/1.1\r\nHost: site.test\r\n\r\n");
