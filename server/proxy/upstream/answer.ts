@@ -45,6 +45,7 @@ export class AnswerReader {
   private whole: Uint8Array | undefined;
   private filled = 0;
   private head: ResponseHead | undefined;
+  private headRead = false;
   private decoder: ChunkedDecoder | undefined;
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   private over = false;
@@ -78,7 +79,7 @@ export class AnswerReader {
       this.controller.error(new Error(`the backend's answer was cut short: ${reason}`));
       this.events.finished(false);
     } else {
-      this.events.fault(this.head ? `its answer was cut short (${reason})` : reason, false);
+      this.events.fault(this.headRead ? `its answer was cut short (${reason})` : reason, false);
     }
   }
 
@@ -103,6 +104,7 @@ export class AnswerReader {
       this.framing = head.framing;
       this.reusable = head.reusable;
       this.head = head;
+      this.headRead = true;
       this.startBody(buffer);
       return;
     }
@@ -202,6 +204,8 @@ export class AnswerReader {
 
   private hand(body: UpstreamAnswer["body"]): void {
     const head = this.head as ResponseHead;
+    // the head holds the bytes it was read from: a long stream need not keep them
+    this.head = undefined;
     this.events.answer({ status: head.status, head, body });
   }
 
