@@ -35,6 +35,12 @@ export class NameTable<K> {
   }
 }
 
+/** tchar (RFC 9110 §5.6.2), by byte: what a field name is made of */
+export const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+
 /** Whether bytes[at, end) spell `name` (lower-case ASCII) in any case. */
 export function equalsIgnoringCase(
   bytes: Uint8Array,

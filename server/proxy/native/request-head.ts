@@ -1,4 +1,4 @@
-import { equalsIgnoringCase, latin1Range, NameTable } from "../field-names.ts";
+import { equalsIgnoringCase, latin1Range, NameTable, TCHAR } from "../field-names.ts";
 import { type FieldBytes, type FieldSource, RULES, Rule } from "../headers.ts";
 
 /** A head larger than this is not read here: Bun.serve behind answers it (431). */
@@ -95,11 +95,6 @@ for (const name of ["content-length", "transfer-encoding", "upgrade", "expect"])
 KINDS.set("connection", CONNECTION);
 const NAMES = new NameTable<number>(KINDS, Rule.Keep);
 
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TCHAR[c.charCodeAt(0)] = 1;
-}
-
 /**
  * Reads a request head from the start of `bytes`, strictly (RFC 9112): a request line of a
  * known method, an origin-form target of visible ASCII and `HTTP/1.1`; field lines of a token,
@@ -153,7 +148,7 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
   while (at < end - 2) {
     if (rules.length === MAX_FIELDS) return PASS;
     const nameAt = at;
-    while (at < end && (bytes[at] as number) < 128 && TCHAR[bytes[at] as number]) at++;
+    while (at < end && TCHAR[bytes[at] as number]) at++;
     if (at === nameAt || bytes[at] !== 58) return PASS;
     const nameEnd = at;
     at++;

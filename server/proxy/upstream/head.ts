@@ -1,4 +1,11 @@
-import { equalsIgnoringCase, latin1Range, lineSize, NameTable, writeLine } from "../field-names.ts";
+import {
+  equalsIgnoringCase,
+  latin1Range,
+  lineSize,
+  NameTable,
+  TCHAR,
+  writeLine,
+} from "../field-names.ts";
 import { HOP_BY_HOP, OURS } from "../headers.ts";
 
 /**
@@ -115,11 +122,6 @@ export function headEnd(bytes: Uint8Array, from = 0): number {
   return -1;
 }
 
-/** tchar (RFC 9110 §5.6.2), by byte */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TCHAR[c.charCodeAt(0)] = 1;
-}
 /** field-value bytes: visible, obs-text, SP and HTAB; no CR, LF, NUL or other controls */
 const VCHAR = new Uint8Array(256);
 for (let b = 0; b < 256; b++) VCHAR[b] = b === 9 || (b >= 32 && b !== 127) ? 1 : 0;
