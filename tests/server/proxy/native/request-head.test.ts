@@ -75,6 +75,14 @@ const passed: [string, string][] = [
   ["no Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"],
   ["an empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n"],
   ["two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"],
+  // names are known by their bytes, in any case
+  ["two Host fields in other cases", "GET / HTTP/1.1\r\nHOST: a\r\nhOsT: b\r\n\r\n"],
+  ["a length in upper case", "GET / HTTP/1.1\r\nHost: h\r\nCONTENT-LENGTH: 0\r\n\r\n"],
+  ["chunked in mixed case", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-ENCODING: chunked\r\n\r\n"],
+  ["an upgrade in upper case", "GET / HTTP/1.1\r\nHost: h\r\nUPGRADE: websocket\r\n\r\n"],
+  ["Expect in lower case", "PUT / HTTP/1.1\r\nHost: h\r\nexpect: 100-continue\r\n\r\n"],
+  ["Connection: UPGRADE", "GET / HTTP/1.1\r\nHost: h\r\nCONNECTION: UPGRADE\r\n\r\n"],
+  ["a byte over 127 in a name", "GET / HTTP/1.1\r\nHost: h\r\nX-\u00c4: 1\r\n\r\n"],
   [
     "more than 100 fields",
     `GET / HTTP/1.1\r\nHost: h\r\n${Array.from({ length: 100 }, (_, i) => `X-${i}: v\r\n`).join("")}\r\n`,
@@ -86,6 +94,17 @@ for (const [what, text] of passed) {
     expect(read(text).kind).toBe("pass");
   });
 }
+
+test("a name only like a known one is an ordinary field; values are read only when asked", () => {
+  const result = read(
+    "GET / HTTP/1.1\r\nHost: h\r\nContent-Lengths: 3\r\nX-Host: other\r\nCOOKIE: a=1\r\ncookie: b=2\r\n\r\n",
+  );
+  if (result.kind !== "own") throw new Error(result.kind);
+  expect(result.host).toBe("h");
+  expect(result.fields.get("cookie")).toBe("a=1, b=2");
+  expect(result.fields.get("content-lengths")).toBe("3");
+  expect(result.fields.get("content-length")).toBeNull();
+});
 
 test("a search resumed part way finds the same end", () => {
   const text = bytes("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
