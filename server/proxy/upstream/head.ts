@@ -265,8 +265,11 @@ export function parseHead(bytes: Uint8Array, method: string, searchFrom = 0): He
   if (connection !== undefined) {
     const named = new Set(connection.split(",").map((t) => t.trim()));
     if (named.has("close")) closes = true;
-    // its usual token names a field dropped anyway
-    named.delete("keep-alive");
+    // tokens naming fields that are never kept (its usual keep-alive) need no look at the lines
+    for (const name of named) {
+      const kind = KINDS.get(name);
+      if (kind !== undefined && kind !== Kind.Date) named.delete(name);
+    }
     if (named.size > 0) dropNamed(head, named);
   }
   const bodiless = method === "HEAD" || status < 200 || status === 204 || status === 304;
