@@ -113,3 +113,49 @@ export function latin1Range(bytes: Uint8Array, from: number, to: number): string
 function lower(byte: number): number {
   return byte >= 65 && byte <= 90 ? byte + 32 : byte;
 }
+
+/**
+ * Writes `text` into `out` from `at`, a byte a character (its low byte, as Buffer's "latin1"
+ * does); returns the end. In JavaScript on purpose: for a head's short strings a call into the
+ * runtime, and the flattening of a concatenated string it needs first, cost more than the copy.
+ */
+export function writeLatin1(out: Uint8Array, at: number, text: string): number {
+  const length = text.length;
+  for (let i = 0; i < length; i++) out[at + i] = text.charCodeAt(i);
+  return at + length;
+}
+
+/** Bytes that writeField writes. */
+export const fieldSize = (name: string, value: string): number => name.length + value.length + 4;
+
+/** Writes `name: value` CRLF from `at`; returns the end. */
+export function writeField(out: Uint8Array, at: number, name: string, value: string): number {
+  let to = writeLatin1(out, at, name);
+  out[to++] = 58;
+  out[to++] = 32;
+  to = writeLatin1(out, to, value);
+  out[to++] = 13;
+  out[to++] = 10;
+  return to;
+}
+
+/** Digits of a length (a non-negative integer) in decimal. */
+export function decimalSize(n: number): number {
+  let size = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    size++;
+  }
+  return size;
+}
+
+/** Writes a non-negative integer in decimal from `at`; returns the end. */
+export function writeDecimal(out: Uint8Array, at: number, n: number): number {
+  const end = at + decimalSize(n);
+  let to = end;
+  do {
+    out[--to] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  return end;
+}

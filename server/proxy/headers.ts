@@ -37,9 +37,9 @@ export interface FieldSource {
 
 /** The request's fields as they go to the backend, rendered as header lines. */
 export interface UpstreamHead {
-  /** `name: value\r\n` lines; Host among them only when forwarded */
-  lines: string;
-  /** the visitor's fields kept as they came, written from their bytes before `lines` */
+  /** names and values in turn, each a `name: value` line; Host among them only when forwarded */
+  fields: string[];
+  /** the visitor's fields kept as they came, written from their bytes before `fields` */
   passed?: PassedLines;
   hasHost: boolean;
   /** the visitor sent a Content-Length, which the body keeps */
@@ -149,7 +149,7 @@ export function upstreamHead(
     forwardedProto: false,
     forwardedHost: false,
   };
-  let lines = "";
+  const fields: string[] = [];
   let passed: PassedLines | undefined;
   const raw = incoming.raw;
   if (raw) {
@@ -169,15 +169,22 @@ export function upstreamHead(
   } else {
     incoming.forEach((value, name) => {
       const rule = named?.has(name) ? Rule.Drop : (RULES.get(name) ?? Rule.Keep);
-      if (passes(rule, value, context, seen)) lines += `${name}: ${value}\r\n`;
+      if (passes(rule, value, context, seen)) fields.push(name, value);
     });
   }
   const { forwardedFor } = seen;
-  lines += `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${context.peer}` : context.peer}\r\n`;
-  if (!seen.forwardedProto) lines += `x-forwarded-proto: ${context.https ? "https" : "http"}\r\n`;
-  if (!seen.forwardedHost) lines += `x-forwarded-host: ${seen.host}\r\n`;
-  lines += `x-request-id: ${context.requestId}\r\nx-dropship-client: ${context.clientId}\r\nx-dropship-track: ${context.track}\r\n`;
-  return { lines, passed, hasHost: seen.hasHost, hasLength: seen.hasLength };
+  fields.push("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${context.peer}` : context.peer);
+  if (!seen.forwardedProto) fields.push("x-forwarded-proto", context.https ? "https" : "http");
+  if (!seen.forwardedHost) fields.push("x-forwarded-host", seen.host);
+  fields.push(
+    "x-request-id",
+    context.requestId,
+    "x-dropship-client",
+    context.clientId,
+    "x-dropship-track",
+    context.track,
+  );
+  return { fields, passed, hasHost: seen.hasHost, hasLength: seen.hasLength };
 }
 
 /** Bytes that writePassed writes. */
@@ -198,9 +205,9 @@ export function writePassed(passed: PassedLines, out: Uint8Array, at: number): n
 /** The same fields as a Headers (the WebSocket client takes them so). */
 export function upstreamHeaders(incoming: Headers, context: ForwardContext): Headers {
   const headers = new Headers();
-  for (const line of upstreamHead(incoming, context).lines.split("\r\n")) {
-    const colon = line.indexOf(": ");
-    if (colon > 0) headers.append(line.slice(0, colon), line.slice(colon + 2));
+  const { fields } = upstreamHead(incoming, context);
+  for (let i = 0; i < fields.length; i += 2) {
+    headers.append(fields[i] as string, fields[i + 1] as string);
   }
   return headers;
 }

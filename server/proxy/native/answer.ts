@@ -1,3 +1,4 @@
+import { decimalSize, fieldSize, writeDecimal, writeField, writeLatin1 } from "../field-names.ts";
 import type { AnswerBody } from "../forward.ts";
 import type { ResponseHead } from "../upstream/head.ts";
 
@@ -36,6 +37,10 @@ function statusStart(status: number): string {
   return start;
 }
 
+const CHUNKED = "transfer-encoding: chunked\r\n";
+const CLOSE = "connection: close\r\n";
+const LENGTH = "content-length: ";
+
 /**
  * The answer's head as it goes to the visitor, as bytes, and how its body follows: a whole body
  * with its length, a sized stream as it is, any other stream chunked; none after HEAD, 1xx, 204
@@ -53,56 +58,74 @@ export function answerHead(
   close: boolean,
   inlineUpTo = 0,
   now = Date.now(),
-): { bytes: Buffer; framing: Framing; inlined: boolean } {
-  let tail = "";
+): { bytes: Uint8Array; framing: Framing; inlined: boolean } {
+  // sized first and written in place: no string is concatenated, no runtime call made
+  let size = 0;
   let dated = passed?.dated === true;
   for (const [name, value] of fields) {
     if (name === "content-length") continue;
     if (name === "date") dated = true;
-    tail += `${name}: ${value}\r\n`;
+    size += fieldSize(name, value);
   }
-  if (!dated) tail += `date: ${httpDate(now)}\r\n`;
-  const length = passed?.length;
+  const date = dated ? undefined : httpDate(now);
+  if (date !== undefined) size += fieldSize("date", date);
+  const passedLength = passed?.length;
   let framing: Framing;
+  // the Content-Length written: a string (the backend's), a number (ours), or none
+  let length: string | number | undefined;
   if (method === "HEAD" || status < 200 || status === 204 || status === 304) {
-    if (length !== undefined && status !== 204) tail += `content-length: ${length}\r\n`;
+    if (status !== 204) length = passedLength;
     framing = "none";
   } else if (body === null) {
-    tail += "content-length: 0\r\n";
+    length = 0;
     framing = "none";
   } else if (body instanceof Uint8Array) {
-    tail += `content-length: ${body.length}\r\n`;
+    length = body.length;
     framing = "whole";
-  } else if (length !== undefined) {
-    tail += `content-length: ${length}\r\n`;
+  } else if (passedLength !== undefined) {
+    length = passedLength;
     framing = "sized-stream";
   } else {
-    tail += "transfer-encoding: chunked\r\n";
     framing = "chunked-stream";
   }
-  if (close) tail += "connection: close\r\n";
-  tail += "\r\n";
+  if (typeof length === "number") size += LENGTH.length + decimalSize(length) + 2;
+  else if (length !== undefined) size += LENGTH.length + length.length + 2;
+  if (framing === "chunked-stream") size += CHUNKED.length;
+  if (close) size += CLOSE.length;
+  size += 2;
 
+  const start = statusStart(status);
   const ownReason = passed === undefined || passed.reasonEnd <= passed.reasonAt;
-  const start = ownReason
-    ? `${statusStart(status)}${REASONS[status] ?? ""}\r\n`
-    : statusStart(status);
-  const inlined = framing === "whole" && (body as Uint8Array).length <= inlineUpTo;
-  const size =
+  const reason = ownReason ? (REASONS[status] ?? "") : "";
+  size +=
     start.length +
-    (ownReason ? 0 : (passed as ResponseHead).reasonEnd - (passed as ResponseHead).reasonAt + 2) +
-    (passed ? passed.fieldsSize : 0) +
-    tail.length +
-    (inlined ? (body as Uint8Array).length : 0);
-  const bytes = Buffer.allocUnsafe(size);
-  let at = bytes.write(start, 0, "latin1");
-  if (!ownReason) {
-    at = (passed as ResponseHead).writeReason(bytes, at);
+    (ownReason
+      ? reason.length
+      : (passed as ResponseHead).reasonEnd - (passed as ResponseHead).reasonAt) +
+    2 +
+    (passed ? passed.fieldsSize : 0);
+  const inlined = framing === "whole" && (body as Uint8Array).length <= inlineUpTo;
+  const bytes = new Uint8Array(size + (inlined ? (body as Uint8Array).length : 0));
+  let at = writeLatin1(bytes, 0, start);
+  at = ownReason ? writeLatin1(bytes, at, reason) : (passed as ResponseHead).writeReason(bytes, at);
+  bytes[at++] = 13;
+  bytes[at++] = 10;
+  if (passed) at = passed.writeFields(bytes, at);
+  for (const [name, value] of fields) {
+    if (name !== "content-length") at = writeField(bytes, at, name, value);
+  }
+  if (date !== undefined) at = writeField(bytes, at, "date", date);
+  if (length !== undefined) {
+    at = writeLatin1(bytes, at, LENGTH);
+    at =
+      typeof length === "number" ? writeDecimal(bytes, at, length) : writeLatin1(bytes, at, length);
     bytes[at++] = 13;
     bytes[at++] = 10;
   }
-  if (passed) at = passed.writeFields(bytes, at);
-  at += bytes.write(tail, at, "latin1");
+  if (framing === "chunked-stream") at = writeLatin1(bytes, at, CHUNKED);
+  if (close) at = writeLatin1(bytes, at, CLOSE);
+  bytes[at++] = 13;
+  bytes[at++] = 10;
   if (inlined) bytes.set(body as Uint8Array, at);
   return { bytes, framing, inlined };
 }

@@ -154,7 +154,9 @@ function bothWays(raw: string, ctx: typeof context): { bytes: string; headers: s
   if (read.kind !== "own") throw new Error(`not read by the own front: ${read.kind}`);
   const origin = { hostname: "10.0.0.5", port: 3000, host: "10.0.0.5:3000" };
   const send = (head: UpstreamHead) =>
-    requestHead({ method: read.method, target: read.target, head, body: null }, origin, false)
+    Buffer.from(
+      requestHead({ method: read.method, target: read.target, head, body: null }, origin, false),
+    )
       .toString("latin1")
       .split("\r\n");
   const headers = new Headers();
@@ -214,7 +216,7 @@ test("fields read as bytes go on in their order, names in lower case, then the p
   const head = upstreamHead(read.fields, context);
   const origin = { hostname: "10.0.0.5", port: 3000, host: "10.0.0.5:3000" };
   const sent = requestHead({ method: "GET", target: "/p", head, body: null }, origin, false);
-  expect(sent.toString("latin1").split("\r\n")).toEqual([
+  expect(Buffer.from(sent).toString("latin1").split("\r\n")).toEqual([
     "GET /p HTTP/1.1",
     "host: shop.example",
     "x-token: Bearer admin-token",
