@@ -9,6 +9,9 @@
  *
  *   bun bench/proxy-perf.ts [seconds=5] [connections=50] [checkout=.]
  *
+ * BENCH_PERF_PROBE=raw-sockets (or another of bench/probes/) profiles that probe instead, for
+ * the floor the proxy is compared with: what Bun spends with no HTTP work of its own.
+ *
  * The proxy runs on the last core and everything else on the others. Needs perf
  * (apt-get install linux-perf), wrk and taskset; run as root, or with perf_event_paranoid ≤ 1.
  */
@@ -29,6 +32,7 @@ const args = process.argv.slice(2);
 const seconds = Number(args[0] ?? 5);
 const connections = Number(args[1] ?? 50);
 const checkout = resolve(args[2] ?? ".");
+const probe = process.env.BENCH_PERF_PROBE;
 const cores = availableParallelism();
 const otherCores = cores > 1 ? ["taskset", "-c", `0-${cores - 2}`] : [];
 
@@ -115,9 +119,11 @@ try {
   const dumps = join(workDir, "jitdump");
   mkdirSync(dumps);
   const port = freePort();
+  const script = probe ? `bench/probes/${probe}.ts` : "server/proxy/main.ts";
   const pid = startDaemon(
-    ["taskset", "-c", String(cores - 1), process.execPath, join(checkout, "server/proxy/main.ts")],
+    ["taskset", "-c", String(cores - 1), process.execPath, join(checkout, script)],
     {
+      UPSTREAMS: upstreams.join(","),
       HOST: "127.0.0.1",
       PORT: String(port),
       REDIS_URL: redis.url,
@@ -130,7 +136,8 @@ try {
   );
   trackPid(pid);
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/_dropship/healthz`, 15_000, "proxy");
+  // a probe answers every path from the upstreams
+  await waitForHttp(`${url}/${probe ? "healthz" : "_dropship/healthz"}`, 15_000, "proxy");
   const load = (duration: number) =>
     Bun.spawnSync([
       ...otherCores,
@@ -151,13 +158,13 @@ try {
   perf.kill("SIGINT");
   await perf.exited;
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const script = Bun.spawnSync(["perf", "script", "-i", data], { stderr: "ignore" }).stdout;
+  const samples = Bun.spawnSync(["perf", "script", "-i", data], { stderr: "ignore" }).stdout;
   // one JS thread, one dump (named jit-<pid>-<n>.dump)
   const dump = readdirSync(dumps).find((f) => f.startsWith("jit-"));
   if (!dump) throw new Error(`no JIT dump in ${dumps}: see the proxy's log`);
   if (requests === 0) throw new Error(`wrk made no requests: ${out}`);
   const codes = jitCode(readFileSync(join(dumps, dump)));
-  const { byFunction, total } = attribute(script.toString(), codes);
+  const { byFunction, total } = attribute(samples.toString(), codes);
   // 2000 samples a second: a sample is 500 µs of CPU
   const us = (samples: number) => ((samples * 500) / requests).toFixed(2);
   const all = total.kernel + total.native + total.jit;
