@@ -232,6 +232,33 @@ test("fields read as bytes go on in their order, names in lower case, then the p
   ]);
 });
 
+test("the request head says the backend's Host when the visitor's is not forwarded, and chunked for an unsized body", () => {
+  const head = upstreamHead(new Headers({ host: "shop.example", "x-note": "caf\u00e9" }), {
+    ...context,
+    forwardHost: false,
+  });
+  const origin = { hostname: "10.0.0.5", port: 3000, host: "10.0.0.5:3000" };
+  const sent = requestHead(
+    { method: "POST", target: "/upload?a=1", head, body: new ReadableStream() },
+    origin,
+    true,
+  );
+  expect(Buffer.from(sent).toString("latin1").split("\r\n")).toEqual([
+    "POST /upload?a=1 HTTP/1.1",
+    "host: 10.0.0.5:3000",
+    "x-note: caf\u00e9",
+    "x-forwarded-for: 203.0.113.9",
+    "x-forwarded-proto: http",
+    "x-forwarded-host: shop.example",
+    "x-request-id: req-1",
+    "x-dropship-client: c1",
+    "x-dropship-track: staging",
+    "transfer-encoding: chunked",
+    "",
+    "",
+  ]);
+});
+
 test("Connection naming only fields dropped anyway drops nothing more; naming others drops them", () => {
   const kept = upstreamHeaders(
     new Headers({ host: "h", connection: "Keep-Alive, TE", "x-kept": "1" }),
