@@ -120,8 +120,7 @@ export class AnswerReader {
     if (framing.kind === "length") {
       const { length } = framing;
       if (rest.length >= length) {
-        // a view, not a copy: Bun hands each read its own buffer, and the head holds it anyway
-        this.hand(rest.subarray(0, length));
+        this.hand(rest.slice(0, length));
         this.finish(rest.length === length);
         return;
       }
