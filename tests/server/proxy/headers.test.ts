@@ -205,6 +205,16 @@ test("a request read as bytes sends its backend what the same request as a Heade
   }
 });
 
+/** The lines the proxy adds for `context` and a visitor's Host of shop.example. */
+const PROXY_LINES = [
+  "x-forwarded-for: 203.0.113.9",
+  "x-forwarded-proto: http",
+  "x-forwarded-host: shop.example",
+  "x-request-id: req-1",
+  "x-dropship-client: c1",
+  "x-dropship-track: staging",
+];
+
 test("fields read as bytes go on in their order, names in lower case, then the proxy's", () => {
   const read = readRequestHead(
     Buffer.from(
@@ -221,12 +231,7 @@ test("fields read as bytes go on in their order, names in lower case, then the p
     "host: shop.example",
     "x-token: Bearer admin-token",
     "user-agent: ua",
-    "x-forwarded-for: 203.0.113.9",
-    "x-forwarded-proto: http",
-    "x-forwarded-host: shop.example",
-    "x-request-id: req-1",
-    "x-dropship-client: c1",
-    "x-dropship-track: staging",
+    ...PROXY_LINES,
     "",
     "",
   ]);
@@ -247,12 +252,7 @@ test("the request head says the backend's Host when the visitor's is not forward
     "POST /upload?a=1 HTTP/1.1",
     "host: 10.0.0.5:3000",
     "x-note: caf\u00e9",
-    "x-forwarded-for: 203.0.113.9",
-    "x-forwarded-proto: http",
-    "x-forwarded-host: shop.example",
-    "x-request-id: req-1",
-    "x-dropship-client: c1",
-    "x-dropship-track: staging",
+    ...PROXY_LINES,
     "transfer-encoding: chunked",
     "",
     "",
