@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { EMULATOR_NETWORK_VARIABLE } from "../server/emulator/network.ts";
 import { runVerb, type VerbSpec } from "./lib/cli.ts";
-import { LANE_NETWORK, type Lane, splitLanes, summaryOf } from "./lib/test-lanes.ts";
+import { failuresOf, LANE_NETWORK, type Lane, splitLanes, summaryOf } from "./lib/test-lanes.ts";
 
 const SPEC = {
   verb: "test",
@@ -13,7 +13,8 @@ emulator, one after another within a lane (they share its network): those marked
 \`// lane: quiet\` (timing claims that need the droplet work to themselves) first, then the
 other files on emulator network 0 beside those marked \`// lane: droplets-1\` on network 1.
 Every other file runs beside them all. The alone, quiet and network 0 lanes' output streams;
-the others' is printed whole when all are done, then a line per lane. Fails when any lane fails. Options
+the others' is printed whole when all are done, then each failed test with its error, then a
+line per lane. Fails when any lane fails. Options
 after -- go to every bun test run.`,
   options: {
     serial: {
@@ -39,6 +40,8 @@ interface LaneRun {
   files: number;
   code: number;
   seconds: number;
+  /** Whether the output went by as it came (so it is not printed again at the end). */
+  streamed: boolean;
   output: string;
 }
 
@@ -55,7 +58,8 @@ await runVerb(SPEC, async ({ values, rest }) => {
   }
   const runLane = async (lane: Lane, stream: boolean): Promise<LaneRun> => {
     const files = lanes[lane];
-    if (files.length === 0) return { lane, files: 0, code: 0, seconds: 0, output: "" };
+    if (files.length === 0)
+      return { lane, files: 0, code: 0, seconds: 0, streamed: stream, output: "" };
     const started = performance.now();
     const child = Bun.spawn(
       [process.execPath, "test", `--timeout=${TIMEOUT_MS}`, ...rest, ...files],
@@ -66,19 +70,28 @@ await runVerb(SPEC, async ({ values, rest }) => {
             ? ENVIRONMENT
             : { ...ENVIRONMENT, [EMULATOR_NETWORK_VARIABLE]: String(LANE_NETWORK[lane]) },
         stdin: "ignore",
-        stdout: stream ? "inherit" : "pipe",
-        stderr: stream ? "inherit" : "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
       },
     );
     children.add(child);
-    const [out, err, code] = await Promise.all([
-      stream ? "" : new Response(child.stdout as ReadableStream).text(),
-      stream ? "" : new Response(child.stderr as ReadableStream).text(),
+    // both streams into one log, in the order they come; a streamed lane's also goes on as it comes
+    const log: string[] = [];
+    const collect = async (from: ReadableStream<Uint8Array>, to: NodeJS.WriteStream) => {
+      const decoder = new TextDecoder();
+      for await (const chunk of from) {
+        log.push(decoder.decode(chunk, { stream: true }));
+        if (stream) to.write(chunk);
+      }
+    };
+    const [, , code] = await Promise.all([
+      collect(child.stdout, process.stdout),
+      collect(child.stderr, process.stderr),
       child.exited,
     ]);
     children.delete(child);
     const seconds = (performance.now() - started) / 1000;
-    return { lane, files: files.length, code, seconds, output: out + err };
+    return { lane, files: files.length, code, seconds, streamed: stream, output: log.join("") };
   };
 
   const beside = values["droplets-in-turn"] !== true && values.serial !== true;
@@ -103,10 +116,12 @@ await runVerb(SPEC, async ({ values, rest }) => {
     const [droplets, loopback] = await Promise.all([dropletLanes(), runLane("loopback", false)]);
     runs = [alone, ...droplets, loopback];
   }
-  for (const run of runs.filter((run) => run.output))
+  for (const run of runs.filter((run) => !run.streamed && run.output))
     console.log(`\n── the ${run.lane} lane (${run.files} files) ──\n${run.output}`);
+  // a long log's end is what a reader sees first: what failed, wherever it went by, goes there
+  for (const run of runs.filter((run) => run.code !== 0))
+    console.log(`\n── what failed in the ${run.lane} lane ──\n${failuresOf(run.output)}`);
   for (const run of runs) {
-    // the streamed lane's summary went by above; the buffered one is summed up here
     const summary = run.output ? ` — ${summaryOf(run.output)}` : "";
     console.log(
       `dropship test: ${run.lane} lane ${run.code === 0 ? "passed" : `FAILED (exit ${run.code})`}` +

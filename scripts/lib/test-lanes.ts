@@ -65,3 +65,34 @@ export function summaryOf(output: string): string {
     .map((line) => line.trim())
     .join(", ");
 }
+
+/** How many lines before a failed test, at most, its excerpt keeps (bun prints the error there). */
+const EXCERPT_LINES = 40;
+const RESULT_LINE = /^\((pass|fail|skip|todo)\) /;
+const FILE_LINE = /^\S.*\.test\.ts:$/;
+
+/**
+ * What a failed lane's reader needs at the end of a long log: each failed test with the lines
+ * bun printed for it (from the previous test's result or file header on, at most
+ * EXCERPT_LINES), or, when no test is marked failed (a crash, a failed preload), the log's last
+ * EXCERPT_LINES lines.
+ */
+export function failuresOf(output: string): string {
+  const lines = output.split("\n");
+  const excerpts: string[] = [];
+  for (const [index, line] of lines.entries()) {
+    if (!line.startsWith("(fail) ")) continue;
+    let start = index;
+    while (
+      start > 0 &&
+      index - start < EXCERPT_LINES &&
+      !RESULT_LINE.test(lines[start - 1] as string) &&
+      !FILE_LINE.test(lines[start - 1] as string)
+    )
+      start--;
+    const file = lines.slice(0, start).findLast((candidate) => FILE_LINE.test(candidate));
+    excerpts.push([...(file ? [file] : []), ...lines.slice(start, index + 1)].join("\n"));
+  }
+  if (excerpts.length > 0) return excerpts.join("\n\n");
+  return lines.slice(-EXCERPT_LINES).join("\n").trim();
+}

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
+  failuresOf,
   LANE_NETWORK,
   LANES,
   laneOf,
@@ -90,4 +91,46 @@ test("a run's summary is its count lines, in one line", () => {
     "tests/a.test.ts:\n(pass) x [1ms]\n\n 12 pass\n 1 fail\n 40 expect() calls\nRan 13 tests across 2 files. [3.10s]\n";
   expect(summaryOf(output)).toBe("12 pass, 1 fail, Ran 13 tests across 2 files. [3.10s]");
   expect(summaryOf("error: something broke before any test\n")).toBe("");
+});
+
+test("a failed test is shown with its file and the error bun printed before it", () => {
+  const output = [
+    "tests/a.test.ts:",
+    "(pass) first [1ms]",
+    "error: expect(received).toBe(expected)",
+    "Expected: 1",
+    "Received: 2",
+    "(fail) second [2ms]",
+    "(pass) third [1ms]",
+    "",
+    "tests/b.test.ts:",
+    "boom",
+    "(fail) fourth [3ms]",
+    " 2 pass",
+    " 2 fail",
+  ].join("\n");
+  expect(failuresOf(output)).toBe(
+    [
+      "tests/a.test.ts:",
+      "error: expect(received).toBe(expected)",
+      "Expected: 1",
+      "Received: 2",
+      "(fail) second [2ms]",
+      "",
+      "tests/b.test.ts:",
+      "boom",
+      "(fail) fourth [3ms]",
+    ].join("\n"),
+  );
+});
+
+test("a long error keeps its last lines; a run with no failed test shows its end", () => {
+  const noise = Array.from({ length: 100 }, (_, index) => `line ${index}`);
+  const excerpt = failuresOf(["tests/a.test.ts:", ...noise, "(fail) long [1ms]"].join("\n"));
+  expect(excerpt.split("\n")).toHaveLength(42);
+  expect(excerpt).toStartWith("tests/a.test.ts:\nline 60\n");
+  expect(failuresOf([...noise, "error: preload failed"].join("\n"))).toStartWith("line 61\n");
+  expect(failuresOf([...noise, "error: preload failed"].join("\n"))).toEndWith(
+    "error: preload failed",
+  );
 });
