@@ -125,6 +125,9 @@ export function writeLatin1(out: Uint8Array, at: number, text: string): number {
   return at + length;
 }
 
+/** The field line that frames a body as chunks, in either direction. */
+export const CHUNKED_LINE = "transfer-encoding: chunked\r\n";
+
 /** Bytes that writeField writes. */
 export const fieldSize = (name: string, value: string): number => name.length + value.length + 4;
 

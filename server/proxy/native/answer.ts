@@ -1,4 +1,11 @@
-import { decimalSize, fieldSize, writeDecimal, writeField, writeLatin1 } from "../field-names.ts";
+import {
+  CHUNKED_LINE,
+  decimalSize,
+  fieldSize,
+  writeDecimal,
+  writeField,
+  writeLatin1,
+} from "../field-names.ts";
 import type { AnswerBody } from "../forward.ts";
 import type { ResponseHead } from "../upstream/head.ts";
 
@@ -37,7 +44,6 @@ function statusStart(status: number): string {
   return start;
 }
 
-const CHUNKED = "transfer-encoding: chunked\r\n";
 const CLOSE = "connection: close\r\n";
 const LENGTH = "content-length: ";
 
@@ -90,7 +96,7 @@ export function answerHead(
   }
   if (typeof length === "number") size += LENGTH.length + decimalSize(length) + 2;
   else if (length !== undefined) size += LENGTH.length + length.length + 2;
-  if (framing === "chunked-stream") size += CHUNKED.length;
+  if (framing === "chunked-stream") size += CHUNKED_LINE.length;
   if (close) size += CLOSE.length;
   size += 2;
 
@@ -122,7 +128,7 @@ export function answerHead(
     bytes[at++] = 13;
     bytes[at++] = 10;
   }
-  if (framing === "chunked-stream") at = writeLatin1(bytes, at, CHUNKED);
+  if (framing === "chunked-stream") at = writeLatin1(bytes, at, CHUNKED_LINE);
   if (close) at = writeLatin1(bytes, at, CLOSE);
   bytes[at++] = 13;
   bytes[at++] = 10;

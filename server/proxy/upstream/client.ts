@@ -1,6 +1,6 @@
 import type { Socket } from "bun";
 import { flushBacklog, writeOrQueue } from "../backlog.ts";
-import { fieldSize, writeField, writeLatin1 } from "../field-names.ts";
+import { CHUNKED_LINE, fieldSize, writeField, writeLatin1 } from "../field-names.ts";
 import { passedSize, type UpstreamHead, writePassed } from "../headers.ts";
 import { AnswerReader, type UpstreamAnswer } from "./answer.ts";
 
@@ -332,7 +332,7 @@ export function requestHead(
   for (let i = 0; i < fields.length; i += 2) {
     size += fieldSize(fields[i] as string, fields[i + 1] as string);
   }
-  if (chunked) size += CHUNKED.length;
+  if (chunked) size += CHUNKED_LINE.length;
   const bytes = new Uint8Array(size);
   let at = writeLatin1(bytes, 0, method);
   bytes[at++] = 32;
@@ -343,7 +343,7 @@ export function requestHead(
   for (let i = 0; i < fields.length; i += 2) {
     at = writeField(bytes, at, fields[i] as string, fields[i + 1] as string);
   }
-  if (chunked) at = writeLatin1(bytes, at, CHUNKED);
+  if (chunked) at = writeLatin1(bytes, at, CHUNKED_LINE);
   bytes[at++] = 13;
   bytes[at] = 10;
   return bytes;
@@ -352,7 +352,6 @@ export function requestHead(
 const REQUEST_LINE_END = " HTTP/1.1\r\n";
 /** the request line's bytes besides its method and target */
 const REQUEST_LINE_SIZE = 1 + REQUEST_LINE_END.length;
-const CHUNKED = "transfer-encoding: chunked\r\n";
 
 /** Writes or queues `bytes`; false when the socket is backed up (wait for drain). */
 function write(conn: Connection, bytes: Uint8Array): boolean {
