@@ -43,6 +43,14 @@ const listNamespaces = (prefix: string) =>
     .split("\n")
     .filter((line) => line.startsWith(prefix));
 const namespaces = () => listNamespaces("dsemu-");
+/**
+ * How soon after the Redis primary's droplet is deleted a change must work again. A failover
+ * takes ~4–5 s, ~11 s when the Sentinels' first election splits (server/shared/state/redis.ts);
+ * on this shared machine, beside the other tests, a second split has taken it to 26 s. Without
+ * Sentinel it would not come back at all (the dead primary's socket times out in minutes), so
+ * the bound still tells a failover from none; past 15 s the test prints what the Sentinels did.
+ */
+const FAILOVER_BOUND_MS = 40_000;
 const balancerNamespaces = () => listNamespaces("dslb-");
 
 test("the demo comes up on droplets, serves both tracks, deploys a push, and --down leaves nothing", async () => {
@@ -129,8 +137,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     // the CLI works against it with demo.env's settings
     const flip = run("scripts/flags.ts", ["set", "disableSET", "on"], settings);
     expect(flip.out.trim()).toBe("disableSET: off → on");
-    await Bun.sleep(300);
-    expect((await visit(`/set`)).status).toBe(403);
+    expect(await settled(10_000, async () => (await visit(`/set`)).status, 403)).toBe(403);
     run("scripts/flags.ts", ["set", "disableSET", "off"], settings);
     const status = run("scripts/status.ts", [], settings);
     expect(status.code).toBe(0);
@@ -171,25 +178,28 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(greetings).toEqual(new Set(["Hi from dropship produ"]));
     // an aborted canary stays off until the next staging deploy starts a new one
     expect(run("scripts/canary.ts", ["abort"], settings).code).toBe(0);
-    await Bun.sleep(300);
-    const blocked = new Set<string | null>();
-    for (let i = 0; i < 30; i++) blocked.add((await visit(`/`)).headers.get("x-dropship-track"));
-    expect(blocked).toEqual(new Set(["production"]));
+    const tracksOf30 = async () => {
+      const tracks = new Set<string | null>();
+      for (let i = 0; i < 30; i++) tracks.add((await visit(`/`)).headers.get("x-dropship-track"));
+      return [...tracks].sort().join();
+    };
+    expect(await settled(10_000, tracksOf30, "production")).toBe("production");
     const canaryPush = git("push", settings.GIT_REMOTE as string, "HEAD:staging");
     const canaryOut = canaryPush.stdout.toString() + canaryPush.stderr.toString();
     const release = /remote: {3}canary (\w{12}) active: 30% of new visitors/.exec(canaryOut)?.[1];
     expect(release).toBeTruthy();
     expect(canaryPush.exitCode).toBe(0);
-    await Bun.sleep(300);
-    const canaryBodies = new Set<string>();
-    for (let i = 0; i < 60; i++) {
-      const response = await visit(`/`);
-      const body = await response.text();
-      if (response.headers.get("x-dropship-track") === "staging") canaryBodies.add(body);
-    }
-    expect(canaryBodies).toEqual(
-      new Set([`Hi from dropship staging ${release} on demo-staging-1\n`]),
-    );
+    const canaryBodiesOf60 = async () => {
+      const bodies = new Set<string>();
+      for (let i = 0; i < 60; i++) {
+        const response = await visit(`/`);
+        const body = await response.text();
+        if (response.headers.get("x-dropship-track") === "staging") bodies.add(body);
+      }
+      return [...bodies].join("");
+    };
+    const canaryBody = `Hi from dropship staging ${release} on demo-staging-1\n`;
+    expect(await settled(10_000, canaryBodiesOf60, canaryBody)).toBe(canaryBody);
     const history = Bun.spawnSync([
       "git",
       "-C",
@@ -447,7 +457,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
         await changeFlag(control, "ha-after", { enabled: true, rollout: 100 }, "test", "create");
         changedAfter = performance.now() - deletedAt;
       } catch (error) {
-        if (performance.now() - deletedAt > 30_000) throw error;
+        if (performance.now() - deletedAt > FAILOVER_BOUND_MS) throw error;
         await Bun.sleep(200);
       }
     }
@@ -456,7 +466,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
       console.error(
         `the flag change worked again only after ${(changedAfter / 1000).toFixed(1)} s; since the deletion:\n${[...sentinelEvents.story(deletedAt), ...clientEvents].join("\n")}`,
       );
-    expect(changedAfter).toBeLessThan(15_000);
+    expect(changedAfter).toBeLessThan(FAILOVER_BOUND_MS);
     await Bun.sleep(1000);
     stop = true;
     await Promise.all(load);
@@ -510,6 +520,20 @@ async function within<T>(
   if (value !== undefined) return value;
   const context = why();
   throw new Error(`no ${what} within ${timeoutMs / 1000} s${context ? `:\n${context}` : ""}`);
+}
+
+/**
+ * What `read` answers once it is `wanted`, or its last answer after `timeoutMs`: a change that
+ * spreads (a flag, the routing table) is awaited, not slept on, and a failure shows what was
+ * seen instead.
+ */
+async function settled<T>(timeoutMs: number, read: () => Promise<T>, wanted: T): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value === wanted || Date.now() > deadline) return value;
+    await Bun.sleep(100);
+  }
 }
 
 /** Polls until `found` answers something, at most `timeoutMs`; undefined if it never does. */
