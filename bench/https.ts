@@ -23,6 +23,7 @@ import {
   startNginx,
   startTrivialUpstream,
   workDir,
+  wrkOutput,
 } from "./lib.ts";
 
 const [seconds = 10, rounds = 3, connections = 50] = process.argv.slice(2).map(Number);
@@ -80,7 +81,7 @@ try {
   for (let round = 1; round <= rounds; round++)
     for (const mode of modes)
       for (const target of targets) {
-        const run = measure(target, mode.headers);
+        const run = await measure(target, mode.headers);
         const keyName = `${mode.name}|${target.name}`;
         results.set(keyName, [...(results.get(keyName) ?? []), run]);
         console.error(`round ${round} ${mode.name} ${target.name}: ${run.rps.toFixed(0)} req/s`);
@@ -102,14 +103,18 @@ try {
   await cleanup();
 }
 
-function measure(target: { url: string; pids: () => number[] }, headers: string[]) {
+async function measure(target: { url: string; pids: () => number[] }, headers: string[]) {
   const pids = target.pids();
   const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  const wrk = Bun.spawnSync(
-    ["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...headers, `${target.url}/`],
-    { stdout: "pipe", stderr: "pipe" },
-  );
-  const out = wrk.stdout.toString();
+  const out = await wrkOutput([
+    "wrk",
+    "-t1",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--latency",
+    ...headers,
+    `${target.url}/`,
+  ]);
   const after = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0];

@@ -101,6 +101,24 @@ export async function cleanup() {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * wrk's report for `argv` (wrk and its options, after any `taskset` prefix), awaited: a bench
+ * whose rounds ran wrk with spawnSync never yielded to the event loop, so it heard no Ctrl-C or
+ * kill until its last round and left the servers it started running.
+ */
+export async function wrkOutput(argv: string[]): Promise<string> {
+  const wrk = Bun.spawn(argv, { stdout: "pipe", stderr: "inherit" });
+  const [out] = await Promise.all([new Response(wrk.stdout).text(), wrk.exited]);
+  return out;
+}
+
+// a bench stopped mid-run (Ctrl-C, or a kill by its pid) stops the servers it started too,
+// rather than leaving them on their ports; its own `finally` never runs then
+for (const name of ["SIGINT", "SIGTERM"] as const)
+  process.once(name, () => {
+    cleanup().finally(() => process.exit(name === "SIGINT" ? 130 : 143));
+  });
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);

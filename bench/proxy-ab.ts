@@ -28,6 +28,7 @@ import {
   startTrivialUpstream,
   trackPid,
   workDir,
+  wrkOutput,
 } from "./lib.ts";
 
 const variants = process.argv.slice(2);
@@ -61,8 +62,8 @@ function minorFaults(pid: number): number {
   return Number(fields.split(" ")[7]);
 }
 
-function wrk(url: string, duration: number): { requests: number; rps: number } {
-  const out = Bun.spawnSync([
+async function wrk(url: string, duration: number): Promise<{ requests: number; rps: number }> {
+  const out = await wrkOutput([
     ...otherCores,
     "wrk",
     "-t1",
@@ -70,7 +71,7 @@ function wrk(url: string, duration: number): { requests: number; rps: number } {
     `-d${duration}s`,
     ...fields,
     url,
-  ]).stdout.toString();
+  ]);
   return {
     requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
@@ -107,12 +108,12 @@ try {
       runs.push({ variant, url: `${url}/`, pid, cpu: [], rps: [], faults: [] });
     }
   }
-  for (const run of runs) wrk(run.url, 2); // warm: the JIT tiers up before anything counts
+  for (const run of runs) await wrk(run.url, 2); // warm: the JIT tiers up before anything counts
   for (let round = 1; round <= rounds; round++) {
     for (const run of [...runs].sort(() => Math.random() - 0.5)) {
       const ticks = cpuTicks(run.pid);
       const faults = minorFaults(run.pid);
-      const { requests, rps } = wrk(run.url, seconds);
+      const { requests, rps } = await wrk(run.url, seconds);
       // clock ticks are 10 ms: µs a request = ticks × 10⁴ / requests
       run.cpu.push(((cpuTicks(run.pid) - ticks) * 1e4) / requests);
       run.faults.push((minorFaults(run.pid) - faults) / requests);

@@ -39,6 +39,7 @@ import {
   startTrivialUpstream,
   trackPid,
   workDir,
+  wrkOutput,
 } from "./lib.ts";
 
 const args = process.argv.slice(2);
@@ -264,22 +265,15 @@ interface Run {
 async function measure(target: Target): Promise<Run> {
   const pids = target.pids();
   const cpuBefore = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  const wrk = Bun.spawnSync(
-    [
-      "wrk",
-      "-t1",
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--latency",
-      ...(target.headers ?? []),
-      `${target.url}/`,
-    ],
-    {
-      stdout: "pipe",
-      stderr: "pipe",
-    },
-  );
-  const out = wrk.stdout.toString();
+  const out = await wrkOutput([
+    "wrk",
+    "-t1",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--latency",
+    ...(target.headers ?? []),
+    `${target.url}/`,
+  ]);
   const cpuAfter = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0];
