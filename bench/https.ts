@@ -17,13 +17,12 @@ import {
   benchRedis,
   benchServer,
   cleanup,
-  cpuTicks,
   median,
   routeToProduction,
   startNginx,
   startTrivialUpstream,
   workDir,
-  wrkOutput,
+  wrkRun,
 } from "./lib.ts";
 
 const [seconds = 10, rounds = 3, connections = 50] = process.argv.slice(2).map(Number);
@@ -104,28 +103,11 @@ try {
 }
 
 async function measure(target: { url: string; pids: () => number[] }, headers: string[]) {
-  const pids = target.pids();
-  const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  const out = await wrkOutput([
-    "wrk",
-    "-t1",
-    `-c${connections}`,
-    `-d${seconds}s`,
-    "--latency",
-    ...headers,
-    `${target.url}/`,
-  ]);
-  const after = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0];
-  if (errors) console.error(`${target.url}: ${errors}`);
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-  const p99ms = p99
-    ? Number(p99[1]) * (p99[2] === "us" ? 0.001 : p99[2] === "s" ? 1000 : 1)
-    : Number.NaN;
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p99: p99ms,
-    cpu: requests > 0 ? (((after - before) / 100) * 1e6) / requests : 0,
-  };
+  const run = await wrkRun(target.url, target.pids(), {
+    connections,
+    seconds,
+    extra: headers,
+    label: target.url,
+  });
+  return { rps: run.rps, p99: run.p99, cpu: run.cpuMicros };
 }

@@ -112,6 +112,54 @@ export async function wrkOutput(argv: string[]): Promise<string> {
   return out;
 }
 
+export interface WrkRun {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** CPU the measured processes spent, a request (µs) */
+  cpuMicros: number;
+}
+
+/**
+ * One `wrk -t1 --latency` run against `url` (`extra` are more of wrk's options, such as
+ * headers) with the CPU `pids` spent over it; wrk's errors are said on stderr with `label`.
+ */
+export async function wrkRun(
+  url: string,
+  pids: number[],
+  options: { connections: number; seconds: number; extra?: string[]; label: string },
+): Promise<WrkRun> {
+  const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const out = await wrkOutput([
+    "wrk",
+    "-t1",
+    `-c${options.connections}`,
+    `-d${options.seconds}s`,
+    "--latency",
+    ...(options.extra ?? []),
+    `${url}/`,
+  ]);
+  const after = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0];
+  if (errors) console.error(`${options.label}: ${errors}`);
+  const ticksPerSecond = 100;
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50: latencyMs(out, "50%"),
+    p99: latencyMs(out, "99%"),
+    cpuMicros: requests > 0 ? (((after - before) / ticksPerSecond) * 1e6) / requests : 0,
+  };
+}
+
+/** A percentile's latency from wrk's --latency report, in ms. */
+function latencyMs(out: string, percentile: string): number {
+  const match = new RegExp(`${percentile}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+  if (!match) return Number.NaN;
+  const value = Number(match[1]);
+  return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
+}
+
 // a bench stopped mid-run (Ctrl-C, or a kill by its pid) stops the servers it started too,
 // rather than leaving them on their ports; its own `finally` never runs then
 for (const name of ["SIGINT", "SIGTERM"] as const)

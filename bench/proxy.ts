@@ -30,7 +30,6 @@ import {
   benchServer,
   childrenOf,
   cleanup,
-  cpuTicks,
   median,
   ROOT,
   routeToProduction,
@@ -38,8 +37,9 @@ import {
   startNginx,
   startTrivialUpstream,
   trackPid,
+  type WrkRun,
   workDir,
-  wrkOutput,
+  wrkRun,
 } from "./lib.ts";
 
 const args = process.argv.slice(2);
@@ -254,45 +254,19 @@ try {
   await cleanup();
 }
 
-interface Run {
-  rps: number;
-  p50: number;
-  p99: number;
-  cpuMicros: number;
+interface Run extends WrkRun {
   rssMb: number;
 }
 
 async function measure(target: Target): Promise<Run> {
   const pids = target.pids();
-  const cpuBefore = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  const out = await wrkOutput([
-    "wrk",
-    "-t1",
-    `-c${connections}`,
-    `-d${seconds}s`,
-    "--latency",
-    ...(target.headers ?? []),
-    `${target.url}/`,
-  ]);
-  const cpuAfter = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)?.[0];
-  if (errors) console.error(`${target.name}: ${errors}`);
-  const ticksPerSecond = 100;
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p50: latencyMs(out, "50%"),
-    p99: latencyMs(out, "99%"),
-    cpuMicros: requests > 0 ? (((cpuAfter - cpuBefore) / ticksPerSecond) * 1e6) / requests : 0,
-    rssMb: pids.reduce((sum, pid) => sum + rssMb(pid), 0),
-  };
-}
-
-function latencyMs(out: string, percentile: string): number {
-  const match = new RegExp(`${percentile}\\s+([\\d.]+)(us|ms|s)`).exec(out);
-  if (!match) return Number.NaN;
-  const value = Number(match[1]);
-  return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
+  const run = await wrkRun(target.url, pids, {
+    connections,
+    seconds,
+    extra: target.headers,
+    label: target.name,
+  });
+  return { ...run, rssMb: pids.reduce((sum, pid) => sum + rssMb(pid), 0) };
 }
 
 async function startApp(redisUrl: string): Promise<string> {
