@@ -62,7 +62,9 @@ const balancerNamespaces = () => listNamespaces("dslb-");
 test("the demo comes up on droplets, serves both tracks, deploys a push, and --down leaves nothing", async () => {
   const dir = tempDir("dropship-demo-");
   const env = { DROPSHIP_DEMO_DIR: dir };
+  const step = stepClock("demo");
   const up = run("scripts/demo.ts", ["--detach"], env);
+  step("up");
   expect(up.err).toBe("");
   expect(up.code).toBe(0);
   for (const step of ["DigitalOcean emulator", "5 droplets", "Ansible", "deliver", "receiver"])
@@ -182,6 +184,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
         greetings.add(body.slice(0, 22));
     }
     expect(greetings).toEqual(new Set(["Hi from dropship produ"]));
+    step("pushed to master");
     // an aborted canary stays off until the next staging deploy starts a new one
     expect(run("scripts/canary.ts", ["abort"], settings).code).toBe(0);
     const tracksOf30 = async () => {
@@ -206,6 +209,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     };
     const canaryBody = `Hi from dropship staging ${release} on demo-staging-1\n`;
     expect(await settled(10_000, canaryBodiesOf60, canaryBody)).toBe(canaryBody);
+    step("pushed to staging");
     const history = Bun.spawnSync([
       "git",
       "-C",
@@ -248,6 +252,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       console.log(
         `demo test: the load alone did not decide a scale-out in ${LOAD_ALONE_MS / 1000} s; a 60 s busy loop on demo-proxy-1`,
       );
+      step("no scale-out from the load alone");
       const burn = run(
         "scripts/exec.ts",
         [
@@ -263,6 +268,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       [autoscalerLines(dir, loadStarted), readFileSync(loadLog, "utf8")].join("\n"),
     );
     expect(added).toMatch(/^scale out: proxy_cpu \d+ > 40 for \d+s — added demo-production-3 /);
+    step("scaled out");
     // Ctrl-C ends the load once the requests in flight are answered, and it still sums up
     load.kill("SIGINT");
     expect(await load.exited).toBe(0);
@@ -284,9 +290,11 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       () => autoscalerLines(dir),
     );
     expect(removed).toMatch(/^scale in: proxy_cpu \d+ < 15 for \d+s — removed demo-production-3 /);
+    step("scaled in");
     expect(namespaces()).toHaveLength(5);
   } finally {
     const down = run("scripts/demo.ts", ["--down"], env);
+    step("down");
     expect(down.out).toContain("no droplet left");
   }
   for (const pid of pids) expect(isAlive(pid)).toBe(false);
@@ -296,6 +304,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
 
 test("demo --ha in the foreground: two proxies behind a load balancer, Redis with Sentinel, dead droplets replaced, Ctrl-C tears it all down", async () => {
   const dir = tempDir("dropship-demo-fg-");
+  const step = stepClock("demo --ha");
   const demo = Bun.spawn([process.execPath, join(ROOT, "scripts/demo.ts"), "--ha"], {
     cwd: ROOT,
     env: {
@@ -313,6 +322,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
     if (out.includes("Ctrl-C stops the demo")) break;
   }
   expect(out).toContain("dropship demo is up");
+  step("up");
   const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
   try {
     expect(namespaces()).toHaveLength(7);
@@ -407,6 +417,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
     expect(await (await deleteDroplet(proxies[1] as FleetHostRecord))()).toBe(
       "heal: replaced demo-proxy-2 (gone from the cloud API) with demo-proxy-3",
     );
+    step("proxy replaced");
     // every host's services name the Sentinels there are now, for their next start: the new
     // proxy's, not the dead one's
     const afterProxy = (await repo.read()).hosts;
@@ -439,6 +450,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
         (p) => p?.down === 0 && p.sentinels === target.sentinels.length - 1 && p.replicas === 1,
       );
     await within(120_000, "a whole set of Sentinels", async () => (await whole()) || undefined);
+    step("Sentinels whole");
     // what the Sentinels and the client do meanwhile, told if the failover is slow
     const sentinelEvents = watchSentinelEvents(target);
     const clientEvents: string[] = [];
@@ -468,6 +480,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
       }
     }
     sentinelEvents.stop();
+    step("changes work after the failover");
     if (changedAfter >= 15_000)
       console.error(
         `the flag change worked again only after ${(changedAfter / 1000).toFixed(1)} s; since the deletion:\n${[...sentinelEvents.story(deletedAt), ...clientEvents].join("\n")}`,
@@ -490,6 +503,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
       (h) => h.role === "redis" && !redisBefore.includes(h.name),
     );
     expect(newRedis).toBeDefined();
+    step("Redis host replaced");
     await within(
       60_000,
       "the new Redis host as the replica",
@@ -505,6 +519,7 @@ test("demo --ha in the foreground: two proxies behind a load balancer, Redis wit
   } finally {
     demo.kill("SIGINT");
     expect(await demo.exited).toBe(0);
+    step("down");
   }
   for (const pid of pids) expect(isAlive(pid)).toBe(false);
   expect(namespaces()).toEqual([]);
@@ -526,6 +541,13 @@ async function within<T>(
   if (value !== undefined) return value;
   const context = why();
   throw new Error(`no ${what} within ${timeoutMs / 1000} s${context ? `:\n${context}` : ""}`);
+}
+
+/** Says how far into a test each step came, so a slow or failed run's log shows where time went. */
+function stepClock(test: string): (what: string) => void {
+  const started = performance.now();
+  return (what) =>
+    console.log(`${test} test: ${what} at ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
 /**
