@@ -43,6 +43,7 @@ const listNamespaces = (prefix: string) =>
     .split("\n")
     .filter((line) => line.startsWith(prefix));
 const namespaces = () => listNamespaces("dsemu-");
+const balancerNamespaces = () => listNamespaces("dslb-");
 /**
  * How soon after the Redis primary's droplet is deleted a change must work again. A failover
  * takes ~4–5 s, ~11 s when the Sentinels' first election splits (server/shared/state/redis.ts);
@@ -57,7 +58,6 @@ const FAILOVER_BOUND_MS = 40_000;
  * (three runs of three), so a longer wait only lengthens the suite.
  */
 const LOAD_ALONE_MS = 35_000;
-const balancerNamespaces = () => listNamespaces("dslb-");
 
 test("the demo comes up on droplets, serves both tracks, deploys a push, and --down leaves nothing", async () => {
   const dir = tempDir("dropship-demo-");
@@ -67,8 +67,8 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
   step("up");
   expect(up.err).toBe("");
   expect(up.code).toBe(0);
-  for (const step of ["DigitalOcean emulator", "5 droplets", "Ansible", "deliver", "receiver"])
-    expect(up.out).toContain(step);
+  for (const part of ["DigitalOcean emulator", "5 droplets", "Ansible", "deliver", "receiver"])
+    expect(up.out).toContain(part);
   const pids = JSON.parse(readFileSync(join(dir, "demo/pids.json"), "utf8")) as number[];
   const settings = parseEnv(readFileSync(join(dir, "demo.env"), "utf8"));
   try {
