@@ -556,12 +556,12 @@ function stepClock(test: string): (what: string) => void {
  * seen instead.
  */
 async function settled<T>(timeoutMs: number, read: () => Promise<T>, wanted: T): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value === wanted || Date.now() > deadline) return value;
-    await Bun.sleep(100);
-  }
+  let last = undefined as T; // pollFor reads at once
+  await pollFor(timeoutMs, async () => {
+    last = await read();
+    return last === wanted || undefined;
+  });
+  return last;
 }
 
 /** Polls until `found` answers something, at most `timeoutMs`; undefined if it never does. */
