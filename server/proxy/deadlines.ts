@@ -10,7 +10,7 @@ export interface AbortLike {
 
 /** Something waiting on an answer, swept by Deadlines. */
 export interface Watched {
-  /** when it has waited too long (ms since the epoch) */
+  /** when it has waited too long (ms on the monotonic clock, performance.now()) */
   deadline: number;
   /** when it counts as slow; 0 once told */
   slowAt: number;
@@ -23,7 +23,9 @@ export interface Watched {
 /**
  * The response timeout, for requests waiting on their answer's headers: one sweep every
  * `tickMs` expires those past their deadline and tells those waiting longer than a tick that
- * they are slow. A request that answers quickly pays for no timer, no promise and no
+ * they are slow. Times are the monotonic clock's: a wall clock stepped forward (NTP at boot, an
+ * operator) would otherwise time out every request in flight at once, and one stepped back
+ * would hold them past their timeout. A request that answers quickly pays for no timer, no promise and no
  * AbortSignal: in Bun 1.4 a controller per request cost ~12% of the proxy's CPU, and an abort
  * listener on every request's signal ~9% (bench/proxy.ts, measured side by side).
  */
@@ -35,7 +37,7 @@ export class Deadlines {
     readonly timeoutMs: number,
     readonly tickMs = 100,
   ) {
-    this.timer = setInterval(() => this.sweep(Date.now()), tickMs);
+    this.timer = setInterval(() => this.sweep(performance.now()), tickMs);
     this.timer.unref();
   }
 
@@ -85,7 +87,7 @@ export class AnswerWait implements Watched {
     private readonly deadlines: Deadlines,
     private readonly exchange: Pick<Exchange, "cancel">,
     private readonly request: { readonly signal: AbortLike },
-    now = Date.now(),
+    now = performance.now(),
   ) {
     this.deadline = now + deadlines.timeoutMs;
     this.slowAt = now + deadlines.tickMs;

@@ -63,3 +63,17 @@ test("a visitor gone before the wait turned slow cancels it at the sweep", () =>
   expect(upstream.cancelled).toEqual(["the visitor went away"]);
   wait.done();
 });
+
+test("waits and the sweeps' timer go by the monotonic clock, which no wall-clock step moves", async () => {
+  const ticking = new Deadlines(1_000, 10);
+  const upstream = exchange();
+  const before = performance.now();
+  const wait = new AnswerWait(ticking, upstream, new Request("http://x/"));
+  expect(wait.deadline).toBeGreaterThanOrEqual(before + 1_000);
+  expect(wait.deadline).toBeLessThanOrEqual(performance.now() + 1_000);
+  // several sweeps by the timer: on another clock than the wait's, one would expire it
+  await Bun.sleep(50);
+  expect(upstream.cancelled).toEqual([]);
+  wait.done();
+  ticking.stop();
+});
