@@ -8,13 +8,14 @@ export function startTrafficReports(
   count: () => number,
   intervalMs = 5000,
 ) {
-  let last = { count: count(), at: Date.now() };
+  // the rate over the monotonic clock, which a wall-clock step cannot stretch or reverse
+  let last = { count: count(), at: performance.now() };
   const timer = setInterval(() => {
-    const now = { count: count(), at: Date.now() };
+    const now = { count: count(), at: performance.now() };
     const rps = Math.round(rateBetween(last, now) * 10) / 10;
     last = now;
     if (redis.status === "ready")
-      reportTraffic(redis, { proxy, rps, at: now.at }).catch(() => undefined);
+      reportTraffic(redis, { proxy, rps, at: Date.now() }).catch(() => undefined);
   }, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };

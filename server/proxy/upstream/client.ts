@@ -87,7 +87,7 @@ export class UpstreamClient {
   constructor(private readonly settings: ClientSettings) {
     this.maxIdle = settings.maxIdle ?? 256;
     this.idleMs = settings.idleMs ?? 4000;
-    this.sweeper = setInterval(() => this.closeIdle(Date.now()), 1000);
+    this.sweeper = setInterval(() => this.closeIdle(performance.now()), 1000);
     this.sweeper.unref();
   }
 
@@ -231,7 +231,7 @@ export class UpstreamClient {
       this.destroy(conn);
       return;
     }
-    conn.idleSince = Date.now();
+    conn.idleSince = performance.now();
     list.push(conn);
   }
 
