@@ -66,7 +66,8 @@ test("a kept-alive connection is used again, and closed once idle past idleMs, n
       await Bun.sleep(50);
     }
     expect(backend.closed.length - closedBefore).toBe(1);
-    expect((backend.closed.at(-1) as number) - idleFrom).toBeGreaterThanOrEqual(idleMs);
+    // the connection went idle a moment before the answer reached this test: a few ms of slack
+    expect((backend.closed.at(-1) as number) - idleFrom).toBeGreaterThan(idleMs - 5);
   } finally {
     client.close();
   }
