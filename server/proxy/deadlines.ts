@@ -25,9 +25,9 @@ export interface Watched {
  * `tickMs` expires those past their deadline and tells those waiting longer than a tick that
  * they are slow. Times are the monotonic clock's: a wall clock stepped forward (NTP at boot, an
  * operator) would otherwise time out every request in flight at once, and one stepped back
- * would hold them past their timeout. A request that answers quickly pays for no timer, no promise and no
- * AbortSignal: in Bun 1.4 a controller per request cost ~12% of the proxy's CPU, and an abort
- * listener on every request's signal ~9% (bench/proxy.ts, measured side by side).
+ * would hold them past their timeout. A request that answers quickly pays for no timer, no
+ * promise and no AbortSignal: in Bun 1.4 a controller per request cost ~12% of the proxy's
+ * CPU, and an abort listener on every request's signal ~9% (bench/proxy.ts, side by side).
  */
 export class Deadlines {
   private readonly waiting = new LinkedSet<Watched>();
