@@ -24,6 +24,8 @@ export async function startSmtp(): Promise<SmtpSink> {
     new Promise<void>((resolve, reject) => {
       server = new SMTPServer({
         secure: false,
+        // a stopped server is down: a mail half-sent then is cut off, not waited for (30 s)
+        closeTimeout: 1000,
         disabledCommands: ["STARTTLS"],
         authMethods: ["PLAIN", "LOGIN"],
         onAuth(auth, _session, callback) {
