@@ -58,6 +58,8 @@ try {
     {
       REDIS_URL: redis.url,
       DROPSHIP_CONFIG: config,
+      // one process, as nginx has one worker (`proxy.workers` is one per core by default)
+      DROPSHIP_PROXY_WORKERS: "1",
       DROPSHIP_HTTPS_PORT: String(httpsPort),
       DROPSHIP_ADMIN_PORT: String(freePort()),
     },
