@@ -5,7 +5,7 @@ import { type Answering, type ForwardDeps, forward, refuse, serveAnswering } fro
 import { ProxyProtocolFront } from "./front.ts";
 import { OwnFront } from "./native/front.ts";
 import { pathStart, publicReserved, reservedPath } from "./reserved.ts";
-import { closing, HttpsListener, plainHttpAnswer, type Retiring } from "./tls.ts";
+import { closing, HttpsListener, type Listener, plainHttpAnswer, type Retiring } from "./tls.ts";
 import { isWebSocketUpgrade, openTunnel, type Tunnel } from "./websocket.ts";
 
 /**
@@ -19,9 +19,11 @@ import { isWebSocketUpgrade, openTunnel, type Tunnel } from "./websocket.ts";
 export async function startPublic(core: Core) {
   const { env, admin, peers, tunnels, certificates, idleTimeoutS } = core;
   const proxied = core.config.proxy.proxy_protocol;
-  // the own front holds the public HTTP port when it serves the app in plain HTTP; behind a
-  // PROXY-protocol load balancer or with TLS on, Bun.serve answers as before
+  // the own front holds the public HTTP port when it serves the app in plain HTTP, and the
+  // HTTPS port while one certificate is served; behind a PROXY-protocol load balancer, and
+  // for several certificates (SNI, which Bun.listen lacks), Bun.serve answers as before
   const own = env.engine !== "serve" && !proxied && !core.tlsOn;
+  const ownTls = env.engine !== "serve" && !proxied && core.tlsOn;
   const bindHost = proxied || own ? "127.0.0.1" : env.host;
   const fronts: ProxyProtocolFront[] = [];
   /** A front on this public port for the listener `behind` names, when the protocol is on. */
@@ -49,11 +51,12 @@ export async function startPublic(core: Core) {
     front: () => Front | undefined,
     tls?: Bun.TLSOptions[],
     retiring?: Retiring,
+    hostname = bindHost,
   ) => {
     let answering: Answering<Request, Response> | undefined;
     return Bun.serve<Tunnel>({
       port,
-      hostname: bindHost,
+      hostname,
       reusePort: true,
       idleTimeout: idleTimeoutS,
       ...(tls ? { tls } : {}),
@@ -80,9 +83,48 @@ export async function startPublic(core: Core) {
   // behind a front, each listener takes a loopback port of its own, and keeps it across new
   // certificates (HttpsListener binds its next listener to the port the first one got)
   let httpsFront: ProxyProtocolFront | undefined;
-  const https = new HttpsListener(proxied ? 0 : env.httpsPort, (port, tls, retiring) =>
-    appListener(port, core.httpsDeps, () => httpsFront, tls, retiring),
-  );
+  // the own fronts on the HTTPS port, the retiring ones too: what they pass on (bodies,
+  // upgrades, the proxy's paths) goes to one listener behind them, in plain HTTP on loopback
+  const tlsFronts = new Set<OwnFront>();
+  const tlsSources: Front = {
+    port: 0,
+    sourceOf: (innerPort) => {
+      for (const front of tlsFronts) {
+        const source = front.sourceOf(innerPort);
+        if (source !== undefined) return source;
+      }
+      return undefined;
+    },
+  };
+  const behindTls = ownTls
+    ? appListener(0, core.httpsDeps, () => tlsSources, undefined, undefined, "127.0.0.1")
+    : undefined;
+  const ownTlsFront = (port: number, tls: Bun.TLSOptions, retiring: Retiring) => {
+    for (const front of tlsFronts) if (front.done) tlsFronts.delete(front);
+    const front = new OwnFront({
+      hostname: env.host,
+      port,
+      innerPort: () => behindTls?.port,
+      idleTimeoutS,
+      deps: core.httpsDeps,
+      log: (line) => core.log.line(line),
+      tls: { cert: tls.cert as string, key: tls.key as string },
+      retiring,
+    });
+    tlsFronts.add(front);
+    return front;
+  };
+  const https = new HttpsListener<Listener>(proxied ? 0 : env.httpsPort, (port, tls, retiring) => {
+    if (ownTls && tls.length === 1) {
+      core.say(`HTTPS for ${tls[0]?.serverName} is answered by the proxy's own front`);
+      return ownTlsFront(port, tls[0] as Bun.TLSOptions, retiring);
+    }
+    if (ownTls) {
+      const names = tls.map((pair) => pair.serverName).join(", ");
+      core.say(`HTTPS for ${names} is answered by Bun.serve (a certificate each, chosen by SNI)`);
+    }
+    return appListener(port, core.httpsDeps, () => httpsFront, tls, retiring);
+  });
   if (core.tlsOn) {
     https.use(certificates.current());
     certificates.onChange(() => https.use(certificates.current()));
@@ -128,6 +170,7 @@ export async function startPublic(core: Core) {
         plainFront instanceof OwnFront ? plainFront.stop() : undefined,
         server.stop(),
         https.stop(),
+        behindTls?.stop(),
       ]);
     },
   };

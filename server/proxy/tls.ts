@@ -166,6 +166,12 @@ export interface Retiring {
   now: boolean;
 }
 
+/** What HttpsListener swaps: a Bun.serve server, or the proxy's own front (../native/front.ts). */
+export interface Listener {
+  readonly port: number | undefined;
+  stop(): Promise<unknown>;
+}
+
 /**
  * The HTTPS listener. Bun keeps serving a listener's first certificate whatever reload() is
  * given, so a new certificate gets a new listener on the same port (SO_REUSEPORT). The old one
@@ -173,22 +179,18 @@ export interface Retiring {
  * between requests rather than have an idle connection closed under a request they are
  * sending, and only then stops accepting and lets what is in flight finish.
  */
-export class HttpsListener {
-  private server: Server<unknown> | undefined;
+export class HttpsListener<L extends Listener = Server<unknown>> {
+  private server: L | undefined;
   private retiring: Retiring = { now: false };
   /** the server in use is an adopted plain-HTTP one */
   private plain = false;
   private port: number;
   /** listeners in their grace, each with the timer that stops it */
-  private readonly retired = new Map<ReturnType<typeof setTimeout>, Server<unknown>>();
+  private readonly retired = new Map<ReturnType<typeof setTimeout>, L>();
 
   constructor(
     port: number,
-    private readonly make: (
-      port: number,
-      tls: Bun.TLSOptions[],
-      retiring: Retiring,
-    ) => Server<unknown>,
+    private readonly make: (port: number, tls: Bun.TLSOptions[], retiring: Retiring) => L,
     private readonly graceMs = 2000,
   ) {
     this.port = port;
@@ -202,7 +204,7 @@ export class HttpsListener {
    * Serves with this plain-HTTP server until the first certificate replaces it, at once: its
    * clients cannot go on over TLS whatever the grace.
    */
-  adopt(server: Server<unknown>): void {
+  adopt(server: L): void {
     this.server = server;
     this.plain = true;
     this.port = server.port ?? this.port;

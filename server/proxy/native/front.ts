@@ -17,6 +17,7 @@ import {
   relayClosed,
   send,
 } from "../relay.ts";
+import type { Retiring } from "../tls.ts";
 import type { ResponseHead } from "../upstream/head.ts";
 import { answerHead } from "./answer.ts";
 import {
@@ -100,6 +101,10 @@ export interface OwnFrontSettings {
   idleTimeoutS: number;
   deps: ForwardDeps;
   log: (line: string) => void;
+  /** HTTPS: this one certificate (Bun.listen takes one, with no SNI list) */
+  tls?: { cert: string; key: string };
+  /** set when a listener with a newer certificate has taken over: answers then close */
+  retiring?: Retiring;
 }
 
 /**
@@ -125,6 +130,7 @@ export class OwnFront {
       hostname: settings.hostname,
       port: settings.port,
       reusePort: true,
+      ...(settings.tls ? { tls: settings.tls } : {}),
       socket: {
         open: (socket) => {
           socket.data = {
@@ -148,6 +154,10 @@ export class OwnFront {
         drain: (socket) => this.drain(socket),
         timeout: (socket) => {
           const visitor = socket.data;
+          if (visitor === undefined) {
+            socket.terminate();
+            return;
+          }
           if (visitor.relay) return;
           // waiting for a request, or for a visitor who stopped reading their answer
           if (visitor.flushing) socket.terminate();
@@ -155,6 +165,9 @@ export class OwnFront {
         },
         close: (socket) => this.closed(socket),
         error: (socket) => this.closed(socket),
+        // without a handshake handler Bun 1.4 never fires the idle timer of a TLS connection
+        // that has not finished its handshake: a stranger could hold sockets open for good
+        handshake: () => undefined,
       },
     };
     this.listener = Bun.listen<Visitor>(options);
@@ -189,6 +202,16 @@ export class OwnFront {
     });
   }
 
+  /** Connections close after their answer: the front stops, or a newer certificate's took over. */
+  private get closing(): boolean {
+    return this.stopped || this.settings.retiring?.now === true;
+  }
+
+  /** Stopped, with no connection of its own or passed on left. */
+  get done(): boolean {
+    return this.stopped && this.open.size === 0 && this.sources.size === 0;
+  }
+
   private ownCount(): number {
     let count = 0;
     for (const socket of this.open) if (!socket.data.relay) count++;
@@ -197,6 +220,10 @@ export class OwnFront {
 
   private read(socket: Socket<Visitor>, bytes: Uint8Array): void {
     const visitor = socket.data;
+    if (visitor === undefined) {
+      socket.terminate();
+      return;
+    }
     if (visitor.relay) {
       send(visitor.relay.innerSocket, visitor.relay.inner, bytes, socket);
       return;
@@ -254,7 +281,7 @@ export class OwnFront {
     }
     visitor.busy = false;
     if (visitor.closed) return;
-    if (request.close || visitor.closeAfter || this.stopped) {
+    if (request.close || visitor.closeAfter || this.closing) {
       socket.end();
       return;
     }
@@ -272,7 +299,7 @@ export class OwnFront {
   ): Promise<void> | undefined {
     const { socket } = visit;
     // a stop that came while the backend was asked still closes this connection after it
-    const close = visit.close || this.stopped;
+    const close = visit.close || this.closing;
     const visitor = socket.data;
     if (visitor.closed) {
       if (body instanceof ReadableStream) body.cancel().catch(() => undefined);
@@ -342,6 +369,7 @@ export class OwnFront {
 
   private drain(socket: Socket<Visitor>): void {
     const visitor = socket.data;
+    if (visitor === undefined) return;
     if (visitor.relay) {
       flush(socket, visitor.relay.outer, visitor.relay.innerSocket);
       return;
@@ -374,7 +402,8 @@ export class OwnFront {
 
   private closed(socket: Socket<Visitor>): void {
     const visitor = socket.data;
-    if (visitor.closed) return;
+    // under load Bun may report a TLS socket closed before `open` gave it its data
+    if (visitor === undefined || visitor.closed) return;
     visitor.closed = true;
     this.open.delete(socket);
     visitor.signal?.abort();
