@@ -52,26 +52,31 @@ try {
   state.disconnect();
   const config = join(workDir, "dropship.yml");
   writeFileSync(config, "proxy: { tls: { domains: [shop.test] } }\n");
-  const httpsPort = freePort();
-  const dropship = await benchServer(
-    "proxy",
-    {
-      REDIS_URL: redis.url,
-      DROPSHIP_CONFIG: config,
-      // one process, as nginx has one worker (`proxy.workers` is one per core by default)
-      DROPSHIP_PROXY_WORKERS: "1",
-      DROPSHIP_HTTPS_PORT: String(httpsPort),
-      DROPSHIP_ADMIN_PORT: String(freePort()),
-    },
-    "/_dropship/healthz",
-  );
+  /** One process, as nginx has one worker (`proxy.workers` is one per core by default). */
+  const startDropship = async (name: string, env: Record<string, string> = {}) => {
+    const httpsPort = freePort();
+    const server = await benchServer(
+      "proxy",
+      {
+        REDIS_URL: redis.url,
+        DROPSHIP_CONFIG: config,
+        DROPSHIP_PROXY_WORKERS: "1",
+        DROPSHIP_HTTPS_PORT: String(httpsPort),
+        DROPSHIP_ADMIN_PORT: String(freePort()),
+        ...env,
+      },
+      "/_dropship/healthz",
+    );
+    return { name, url: `https://127.0.0.1:${httpsPort}`, pids: () => [server.pid] };
+  };
   const nginx = await startNginx(upstreams, { cert, key });
   const targets = [
-    {
-      name: "dropship-proxy (1 process)",
-      url: `https://127.0.0.1:${httpsPort}`,
-      pids: () => [dropship.pid],
-    },
+    // one certificate: the proxy's own front terminates TLS
+    await startDropship("dropship-proxy (1 process)"),
+    // the way every HTTPS request went before session 25, and still goes with two certificates
+    await startDropship("dropship-proxy (1 process), all by Bun.serve", {
+      DROPSHIP_PROXY_ENGINE: "serve",
+    }),
     { name: "nginx (1 worker)", url: nginx.url, pids: nginx.pids },
   ];
   const modes = [
