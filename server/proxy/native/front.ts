@@ -167,7 +167,7 @@ export class OwnFront {
         error: (socket) => this.closed(socket),
         // without a handshake handler Bun 1.4 never fires the idle timer of a TLS connection
         // that has not finished its handshake: a stranger could hold sockets open for good
-        handshake: () => undefined,
+        ...(settings.tls ? { handshake: () => undefined } : {}),
       },
     };
     this.listener = Bun.listen<Visitor>(options);
