@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { putCertificate } from "../../../server/shared/state/tls.ts";
 import { launchChromium } from "../../helpers/chromium.ts";
@@ -7,56 +7,21 @@ import { freePort } from "../../helpers/ports.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually, startServer } from "../../helpers/server.ts";
+import { testCa } from "../../helpers/test-ca.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 // The dashboard over HTTPS in headless Chromium, which trusts a CA of this test's own through
 // its NSS database (as a person trusts the demo's CA) and resolves shop.test to the proxy.
 const dir = fileTempDir("dropship-dash-tls-");
-const openssl = (...args: string[]) => {
-  const run = Bun.spawnSync(["openssl", ...args], { cwd: dir, stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`openssl ${args[0]}: ${run.stderr.toString()}`);
-};
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-openssl(
-  "req",
-  "-x509",
-  ...EC,
-  "-keyout",
-  "ca.key",
-  "-out",
-  "ca.pem",
-  "-days",
-  "2",
-  "-subj",
-  "/CN=dropship test CA",
-);
-openssl("req", ...EC, "-keyout", "site.key", "-out", "site.csr", "-subj", "/CN=shop.test");
-Bun.write(join(dir, "ext"), "subjectAltName=DNS:shop.test\n");
-openssl(
-  "x509",
-  "-req",
-  "-in",
-  "site.csr",
-  "-CA",
-  "ca.pem",
-  "-CAkey",
-  "ca.key",
-  "-CAcreateserial",
-  "-out",
-  "site.pem",
-  "-days",
-  "40",
-  "-extfile",
-  "ext",
-);
+const { caFile, issue } = testCa(dir);
+const site = issue("shop.test", "site", 40);
 
 const redis = await startRedis();
 const state = await connectTo(redis);
 const app = await startServer("app", { REDIS_URL: redis.url, DROPSHIP_TRACK: "production" });
 await addBackend(state, "production", app.url);
 await putCertificate(state, "shop.test", {
-  cert: readFileSync(join(dir, "site.pem"), "utf8"),
-  key: readFileSync(join(dir, "site.key"), "utf8"),
+  ...site,
   notAfter: new Date(Date.now() + 40 * 86_400_000).toISOString(),
   issuedAt: new Date().toISOString(),
   issuer: "CN=dropship test CA",
@@ -83,7 +48,7 @@ for (const argv of [
     "-n",
     "dropship-test",
     "-i",
-    join(dir, "ca.pem"),
+    caFile,
   ],
 ]) {
   const run = Bun.spawnSync(argv, { stderr: "pipe" });

@@ -1,64 +1,19 @@
 import { afterAll, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { putCertificate } from "../../../../server/shared/state/tls.ts";
 import { freePort } from "../../../helpers/ports.ts";
 import { addBackend, startProxy } from "../../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../../helpers/redis.ts";
 import { eventually } from "../../../helpers/server.ts";
+import { testCa } from "../../../helpers/test-ca.ts";
 import { fileTempDir } from "../../../helpers/tmp.ts";
 
 // HTTPS through the proxy's own front: while one certificate is served, the front on raw
 // sockets terminates TLS itself (Bun.listen takes one certificate); a second name moves the
 // port to Bun.serve, which chooses a certificate by SNI.
 const dir = fileTempDir("dropship-tls-front-");
-const openssl = (...args: string[]) => {
-  const run = Bun.spawnSync(["openssl", ...args], { cwd: dir, stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`openssl ${args[0]}: ${run.stderr.toString()}`);
-};
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-openssl(
-  "req",
-  "-x509",
-  ...EC,
-  "-keyout",
-  "ca.key",
-  "-out",
-  "ca.pem",
-  "-days",
-  "2",
-  "-subj",
-  "/CN=test CA",
-);
-const ca = readFileSync(join(dir, "ca.pem"), "utf8");
-/** A certificate for `name` from the test's CA. */
-function issue(name: string, file: string) {
-  openssl("req", ...EC, "-keyout", `${file}.key`, "-out", `${file}.csr`, "-subj", `/CN=${name}`);
-  writeFileSync(join(dir, `${file}.ext`), `subjectAltName=DNS:${name}\n`);
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    `${file}.csr`,
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    `${file}.pem`,
-    "-days",
-    "2",
-    "-extfile",
-    `${file}.ext`,
-  );
-  return {
-    cert: readFileSync(join(dir, `${file}.pem`), "utf8"),
-    key: readFileSync(join(dir, `${file}.key`), "utf8"),
-  };
-}
+const { ca, issue } = testCa(dir);
 const first = issue("shop.test", "first");
 const second = issue("shop.test", "second");
 const www = issue("www.shop.test", "www");
