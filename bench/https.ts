@@ -1,7 +1,9 @@
 /**
  * HTTPS through dropship-proxy next to nginx (1 worker) with the same certificate (ECDSA
  * P-256) and the same two upstreams, in one run: requests over kept-alive TLS connections, and
- * the new-connection rate (a TLS handshake for every request, `Connection: close`).
+ * the new-connection rate (a TLS handshake for every request, `Connection: close`). The proxy
+ * runs both ways: as shipped (one certificate, so its own front terminates TLS) and with every
+ * request answered by Bun.serve (`DROPSHIP_PROXY_ENGINE=serve`, as with two certificates).
  *
  *   bun bench/https.ts [seconds=10] [rounds=3] [connections=50]
  *
