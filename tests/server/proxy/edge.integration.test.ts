@@ -167,10 +167,14 @@ describe("clients that go away", () => {
       ),
     ];
     await Promise.all(hostile);
+    // the steady load ran through the hostile requests (each of its 8 clients was answered
+    // while they came), and then on until 100 answers in all: a busy CI machine answers
+    // fewer in a fixed time
+    expect(statuses.length).toBeGreaterThan(8);
     await Bun.sleep(300);
+    await eventually(async () => statuses.length > 100, 10_000, "100 answers to the steady load");
     stop = true;
     await load;
-    expect(statuses.length).toBeGreaterThan(100);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     expect(await backendsHealthy()).toBe(true);
   });
