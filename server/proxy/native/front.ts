@@ -56,6 +56,8 @@ interface Visitor {
   signal: VisitorSignal | undefined;
   /** the streamed answer being written, cancelled (its backend connection closed) if they leave */
   streaming: { cancel(): Promise<void> } | undefined;
+  /** when the armed idle timer is due (performance.now()); see `arm` */
+  idleDue: number;
 }
 
 /** The visitor's leaving, for AnswerWait: a signal without an AbortController's cost. */
@@ -146,9 +148,10 @@ export class OwnFront {
             closed: false,
             signal: undefined,
             streaming: undefined,
+            idleDue: 0,
           };
           this.open.add(socket);
-          socket.timeout(settings.idleTimeoutS);
+          arm(socket, settings.idleTimeoutS);
         },
         data: (socket, bytes) => this.read(socket, bytes),
         drain: (socket) => this.drain(socket),
@@ -159,6 +162,11 @@ export class OwnFront {
             return;
           }
           if (visitor.relay) return;
+          const left = visitor.idleDue - performance.now();
+          if (left > 0) {
+            socket.timeout(Math.ceil(left / 1000));
+            return;
+          }
           // waiting for a request, or for a visitor who stopped reading their answer
           if (visitor.flushing) socket.terminate();
           else if (!visitor.busy) socket.end();
@@ -194,7 +202,7 @@ export class OwnFront {
     // on it (a reset for them): such a request is answered, with Connection: close, and a
     // connection that sends none is closed by its timer
     for (const socket of this.open) {
-      if (!socket.data.busy && !socket.data.relay) socket.timeout(STOP_GRACE_S);
+      if (!socket.data.busy && !socket.data.relay) arm(socket, STOP_GRACE_S);
     }
     if (this.ownCount() === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -273,7 +281,7 @@ export class OwnFront {
     // costs one answer's bytes, however many they asked for
     if (visitor.backlog.length && !visitor.closed) {
       visitor.flushing = true;
-      socket.timeout(this.settings.idleTimeoutS);
+      arm(socket, this.settings.idleTimeoutS);
       await new Promise<void>((resolve) => {
         visitor.drained = resolve;
       });
@@ -285,7 +293,7 @@ export class OwnFront {
       socket.end();
       return;
     }
-    socket.timeout(this.settings.idleTimeoutS);
+    arm(socket, this.settings.idleTimeoutS);
     if (visitor.pending.length <= MAX_PIPELINED) socket.resume();
     this.next(socket);
   }
@@ -375,7 +383,7 @@ export class OwnFront {
       return;
     }
     // the visitor is reading: the idle timer starts again
-    if (visitor.flushing) socket.timeout(this.settings.idleTimeoutS);
+    if (visitor.flushing) arm(socket, this.settings.idleTimeoutS);
     if (!flushBacklog(socket, visitor.backlog)) return;
     const drained = visitor.drained;
     visitor.drained = undefined;
@@ -425,6 +433,17 @@ export class OwnFront {
       resolve();
     }
   }
+}
+
+/**
+ * Arms the idle timer for `seconds`. Bun's socket timers tick every 4 s, so a timer fires up
+ * to 4 s early (measured: a 2 s timeout set just before a tick fired after 76 ms), which would
+ * cut a connection opened a moment before the tick ahead of its first request or its TLS
+ * hello; the timeout handler arms again for what is left until `idleDue` has passed.
+ */
+function arm(socket: Socket<Visitor>, seconds: number): void {
+  socket.data.idleDue = performance.now() + seconds * 1000;
+  socket.timeout(seconds);
 }
 
 const CRLF = new Uint8Array([13, 10]);

@@ -226,12 +226,30 @@ test("an idle connection is closed after idle_timeout; one mid-head too", async 
   const idle = await connection(own.port);
   const partial = await connection(own.port);
   partial.socket.write("GET /never-finished HTTP/1.1\r\nHost: site");
-  const until = performance.now() + 6000;
+  // 2 s, on Bun's socket timer that ticks every 4 s: closed within 2–6 s
+  const until = performance.now() + 8000;
   while (!(idle.closed() && partial.closed()) && performance.now() < until) await Bun.sleep(50);
   expect(idle.closed()).toBe(true);
   expect(partial.closed()).toBe(true);
   expect(upstream.received.some((r) => r.path === "/never-finished")).toBe(false);
 });
+
+test("no connection is cut before idle_timeout, wherever it opens in the timer's 4 s tick", async () => {
+  // Bun's socket timer fires up to 4 s early (a 2 s timeout set just before its tick fired
+  // after 76 ms): 16 silent connections opened 250 ms apart, across a whole tick, each live
+  // the 2 s of idle_timeout at least, and are closed by it
+  const lifetimes = await Promise.all(
+    Array.from({ length: 16 }, async (_, i) => {
+      await Bun.sleep(i * 250);
+      const opened = performance.now();
+      const visitor = await connection(own.port);
+      while (!visitor.closed() && performance.now() < opened + 10_000) await Bun.sleep(10);
+      return visitor.closed() ? performance.now() - opened : Number.POSITIVE_INFINITY;
+    }),
+  );
+  expect(lifetimes.filter((ms) => ms < 2000)).toEqual([]);
+  expect(lifetimes.filter((ms) => ms > 7000)).toEqual([]);
+}, 20_000);
 
 test("a visitor who never reads a pipeline of big answers costs another visitor nothing", async () => {
   const bigsBefore = upstream.received.filter((r) => r.path === "/big").length;
@@ -251,7 +269,7 @@ test("a visitor who never reads a pipeline of big answers costs another visitor 
   const bigs = upstream.received.filter((r) => r.path === "/big").length - bigsBefore;
   expect(bigs).toBeLessThan(10);
   // and once idle_timeout (2 s here) passes without them reading a byte, they are cut off
-  const until = performance.now() + 4000;
+  const until = performance.now() + 8000;
   while (!hog.closed() && performance.now() < until) await Bun.sleep(50);
   expect(hog.closed()).toBe(true);
 });
