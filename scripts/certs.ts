@@ -12,7 +12,8 @@ const SPEC = {
   usage: ["certs list", "certs renew [DOMAIN]"],
   about: `The HTTPS certificates of proxy.tls: list shows each domain's expiry, issuer and the last
 renewal error; renew asks the CA now for one domain (or every one), whatever its expiry, as the
-receiver does by itself 30 days before expiry (proxy/tls/renew_before).`,
+receiver does by itself 30 days before expiry (proxy/tls/renew_before). The certificate names
+every domain that points at the proxy, the one asked for and the others.`,
   env: [
     "DROPSHIP_CONFIG",
     "REDIS_URL",

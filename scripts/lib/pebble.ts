@@ -22,7 +22,13 @@ export interface PebbleSetup {
  */
 export function preparePebble(
   dir: string,
-  options: { httpPort: number; dnsServer: string; validitySeconds?: number },
+  options: {
+    httpPort: number;
+    dnsServer: string;
+    validitySeconds?: number;
+    /** names pebble refuses to issue for, as a CA refuses a name by its policy */
+    blocklist?: string[];
+  },
 ): PebbleSetup {
   const [port, management] = [freePort(), freePort()];
   const key = join(dir, "pebble-key.pem");
@@ -48,6 +54,7 @@ export function preparePebble(
         ocspResponderURL: "",
         externalAccountBindingRequired: false,
         ...(options.validitySeconds ? { certificateValidityPeriod: options.validitySeconds } : {}),
+        ...(options.blocklist ? { domainBlocklist: options.blocklist } : {}),
       },
     }),
   );

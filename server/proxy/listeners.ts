@@ -115,14 +115,13 @@ export async function startPublic(core: Core) {
     return front;
   };
   const https = new HttpsListener<Listener>(proxied ? 0 : env.httpsPort, (port, tls, retiring) => {
-    if (ownTls && tls.length === 1) {
-      core.say(`HTTPS for ${tls[0]?.serverName} is answered by the proxy's own front`);
+    const names = tls.map((pair) => pair.serverName).join(", ");
+    if (ownTls && oneCertificate(tls)) {
+      core.say(`HTTPS for ${names} is answered by the proxy's own front`);
       return ownTlsFront(port, tls[0] as Bun.TLSOptions, retiring);
     }
-    if (ownTls) {
-      const names = tls.map((pair) => pair.serverName).join(", ");
-      core.say(`HTTPS for ${names} is answered by Bun.serve (a certificate each, chosen by SNI)`);
-    }
+    if (ownTls)
+      core.say(`HTTPS for ${names} is answered by Bun.serve (certificates chosen by SNI)`);
     return appListener(port, core.httpsDeps, () => httpsFront, tls, retiring);
   });
   if (core.tlsOn) {
@@ -175,6 +174,10 @@ export async function startPublic(core: Core) {
     },
   };
 }
+
+/** Every name is served the same certificate: the own front can hold it, needing no SNI. */
+const oneCertificate = (tls: Bun.TLSOptions[]) =>
+  tls.every((pair) => pair.cert === tls[0]?.cert && pair.key === tls[0]?.key);
 
 /** A listener in front of Bun.serve, which tells it the visitor's address. */
 interface Front {

@@ -10,10 +10,20 @@ import {
   TLS_KEYS,
   withIssuingLock,
 } from "../shared/state/tls.ts";
-import { issueCertificate, newAccountKey, resolutionFault } from "../shared/tls/acme.ts";
+import {
+  CaUnreachable,
+  issueCertificate,
+  newAccountKey,
+  resolutionFault,
+} from "../shared/tls/acme.ts";
 import { certificateFacts } from "../shared/tls/certificate.ts";
 import { readOwnCertificate } from "../shared/tls/files.ts";
-import { afterFailure, type RenewalSettings, renewalPlan } from "../shared/tls/renewal.ts";
+import {
+  afterFailure,
+  orderNames,
+  type RenewalSettings,
+  renewalPlan,
+} from "../shared/tls/renewal.ts";
 
 export interface CertificateDeps {
   redis: RedisClient;
@@ -42,14 +52,20 @@ export type Outcome = { domain: string; result: "issued" | "failed" | "stored"; 
 /** The lock outlives any one issuing round; a holder that died lets go after this. */
 const LOCK_MS = 10 * 60_000;
 const CHALLENGE_MS = 15 * 60_000;
+/** Let's Encrypt's limit of names on one certificate */
+const MAX_NAMES = 100;
 
 /**
  * One round of the certificate manager: a certificate from files is checked and stored; with
- * ACME, every domain without a certificate, or close to expiry, is issued for under the Redis
- * lock (so several control processes never race), a failure waits a doubled time before the
- * next try, and a person hears once when renewal still fails close to expiry. `force` issues
- * for these domains now, whatever their expiry and backoff (bun run certs renew).
- * Answers undefined when another process held the lock.
+ * ACME, when any domain has no certificate or is close to expiry, one certificate is issued
+ * under the Redis lock (so several control processes never race) naming every domain that
+ * points at the entry, the due ones and the others alike, because the proxy's own TLS front
+ * serves one certificate (Bun.listen takes no SNI list). A domain that does not point at the
+ * entry, or waits out a failure of its own, is left out; if the CA refuses the whole order, each
+ * due domain is asked for alone, so one bad name holds up no other. A failure waits a doubled
+ * time before the next try, and a person hears once when renewal still fails close to expiry.
+ * `force` issues for these domains now, whatever their expiry and backoff (bun run certs
+ * renew). Answers undefined when another process held the lock.
  */
 export async function certificateRound(
   deps: CertificateDeps,
@@ -62,7 +78,11 @@ export async function certificateRound(
     const held = await readCertificates(redis);
     const attempts = await readStatuses(redis);
     const plan = renewalPlan(tls.domains, held, attempts, now, deps.renewal);
-    const issue = force ? force.map((domain) => ({ domain, why: "asked for" })) : plan.issue;
+    const due = new Map(
+      (force ? force.map((domain) => ({ domain, why: "asked for" })) : plan.issue).map(
+        ({ domain, why }) => [domain, why],
+      ),
+    );
     for (const warning of plan.warn) {
       deps.mail?.({
         subject: `[dropship] the certificate for ${warning.domain} expires ${warning.notAfter} and renewal fails`,
@@ -75,60 +95,100 @@ export async function certificateRound(
       deps.say(`certificates: mailed that ${warning.domain} is not renewing`);
     }
     const outcomes: Outcome[] = [];
-    for (const { domain, why } of issue) {
-      try {
-        const fault = await resolutionFault(domain, await deps.entry(), deps.dnsServer);
-        if (fault) throw new Error(fault);
-        deps.say(`certificates: asking ${tls.acme_directory} for ${domain} (${why})`);
-        const request = {
-          directory: tls.acme_directory,
-          email: tls.email,
-          domain,
-          accountKey: await accountKey(redis),
-          challenges: {
-            put: (token: string, answer: string) =>
-              putChallenge(redis, token, answer, CHALLENGE_MS),
-            remove: (token: string) => removeChallenge(redis, token),
-          },
-          ...(deps.directoryCa ? { directoryCa: deps.directoryCa } : {}),
-        };
-        const known = await redis.hget(TLS_KEYS.accountUrls, tls.acme_directory);
-        const issued = known
-          ? await issueCertificate({ ...request, accountUrl: known }).catch((error: Error) => {
-              // an account the CA no longer knows (a test CA restarted): register again
-              if (!/account/i.test(error.message)) throw error;
-              return issueCertificate(request);
-            })
-          : await issueCertificate(request);
-        await redis.hset(TLS_KEYS.accountUrls, tls.acme_directory, issued.accountUrl);
-        const facts = certificateFacts(issued.cert);
-        if (!facts) throw new Error("the CA's answer is not a certificate");
+    if (due.size === 0) return outcomes;
+    const failed = async (domain: string, message: string) => {
+      const status = afterFailure(attempts.get(domain), message, new Date(), deps.renewal);
+      await putStatus(redis, domain, status);
+      outcomes.push({ domain, result: "failed", detail: message });
+      deps.say(
+        `certificates: ${domain} not issued (${status.failures} in a row; next try after ${status.nextAttemptAt}): ${message}`,
+      );
+    };
+    let entry: string[];
+    try {
+      entry = await deps.entry();
+    } catch (error) {
+      for (const domain of due.keys()) await failed(domain, (error as Error).message);
+      return outcomes;
+    }
+    const ready: string[] = [];
+    for (const domain of orderNames(tls.domains, new Set(due.keys()), held, attempts, now)) {
+      const fault = await resolutionFault(domain, entry, deps.dnsServer);
+      if (!fault) ready.push(domain);
+      else if (due.has(domain)) await failed(domain, fault);
+    }
+    const issueFor = async (names: string[]) => {
+      const whys = names.filter((name) => due.has(name)).map((name) => `${name}: ${due.get(name)}`);
+      deps.say(
+        `certificates: asking ${tls.acme_directory} for ${names.join(", ")} (${whys.join("; ")})`,
+      );
+      const issued = await issueWithAccount(deps, names);
+      const facts = certificateFacts(issued.cert);
+      if (!facts) throw new Error("the CA's answer is not a certificate");
+      const notAfter = facts.notAfter.toISOString();
+      for (const domain of names) {
         await putCertificate(redis, domain, {
           cert: issued.cert,
           key: issued.key,
-          notAfter: facts.notAfter.toISOString(),
+          notAfter,
           issuedAt: now.toISOString(),
           issuer: facts.issuer,
         });
         await putStatus(redis, domain, { failures: 0 });
-        outcomes.push({
-          domain,
-          result: "issued",
-          detail: `valid until ${facts.notAfter.toISOString()}`,
-        });
-        deps.say(`certificates: ${domain} issued, valid until ${facts.notAfter.toISOString()}`);
+        outcomes.push({ domain, result: "issued", detail: `valid until ${notAfter}` });
+      }
+      deps.say(`certificates: ${names.join(", ")} issued, valid until ${notAfter}`);
+    };
+    for (let at = 0; at < ready.length; at += MAX_NAMES) {
+      const names = ready.slice(at, at + MAX_NAMES);
+      try {
+        await issueFor(names);
       } catch (error) {
         const message = (error as Error).message;
-        const status = afterFailure(attempts.get(domain), message, new Date(), deps.renewal);
-        await putStatus(redis, domain, status);
-        outcomes.push({ domain, result: "failed", detail: message });
-        deps.say(
-          `certificates: ${domain} not issued (${status.failures} in a row; next try after ${status.nextAttemptAt}): ${message}`,
-        );
+        const alone = names.filter((name) => due.has(name));
+        if (names.length > 1 && alone.length > 0 && !(error instanceof CaUnreachable)) {
+          deps.say(
+            `certificates: one certificate for ${names.join(", ")} was not issued (${message}); asking for ${alone.join(", ")} one by one`,
+          );
+          for (const domain of alone) {
+            await issueFor([domain]).catch((one: Error) => failed(domain, one.message));
+          }
+          continue;
+        }
+        // names not due keep the certificate they have
+        if (alone.length === 0)
+          deps.say(`certificates: ${names.join(", ")} not renewed early (${message})`);
+        for (const domain of alone) await failed(domain, message);
       }
     }
     return outcomes;
   });
+}
+
+/** An order at the CA with the account kept in Redis, registering it when the CA knows it not. */
+async function issueWithAccount(deps: CertificateDeps, domains: string[]) {
+  const { redis, tls } = deps;
+  const request = {
+    directory: tls.acme_directory,
+    email: tls.email,
+    domains,
+    accountKey: await accountKey(redis),
+    challenges: {
+      put: (token: string, answer: string) => putChallenge(redis, token, answer, CHALLENGE_MS),
+      remove: (token: string) => removeChallenge(redis, token),
+    },
+    ...(deps.directoryCa ? { directoryCa: deps.directoryCa } : {}),
+  };
+  const known = await redis.hget(TLS_KEYS.accountUrls, tls.acme_directory);
+  const issued = known
+    ? await issueCertificate({ ...request, accountUrl: known }).catch((error: Error) => {
+        // an account the CA no longer knows (a test CA restarted): register again
+        if (!/account/i.test(error.message)) throw error;
+        return issueCertificate(request);
+      })
+    : await issueCertificate(request);
+  await redis.hset(TLS_KEYS.accountUrls, tls.acme_directory, issued.accountUrl);
+  return issued;
 }
 
 async function storeOwnCertificate(deps: CertificateDeps, now: Date): Promise<Outcome[]> {

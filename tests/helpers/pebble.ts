@@ -20,6 +20,7 @@ export async function startPebble(options: {
   httpPort: number;
   dnsServer: string;
   validitySeconds?: number;
+  blocklist?: string[];
 }): Promise<Pebble> {
   const dir = fileTempDir("pebble-");
   const setup = preparePebble(dir, options);

@@ -29,8 +29,11 @@ export function testCa(dir: string) {
   return {
     ca: readFileSync(caFile, "utf8"),
     caFile,
-    /** A certificate and key for `name`, valid for `days`, in `<file>.pem` and `<file>.key`. */
-    issue(name: string, file: string, days = 2) {
+    /**
+     * A certificate and key for `name` (and any `more` names), valid for `days`, in
+     * `<file>.pem` and `<file>.key`.
+     */
+    issue(name: string, file: string, days = 2, more: readonly string[] = []) {
       openssl(
         "req",
         ...EC,
@@ -41,7 +44,10 @@ export function testCa(dir: string) {
         "-subj",
         `/CN=${name}`,
       );
-      writeFileSync(join(dir, `${file}.ext`), `subjectAltName=DNS:${name}\n`);
+      writeFileSync(
+        join(dir, `${file}.ext`),
+        `subjectAltName=${[name, ...more].map((n) => `DNS:${n}`).join(",")}\n`,
+      );
       openssl(
         "x509",
         "-req",

@@ -9,7 +9,8 @@ import * as acme from "acme-client";
 export interface IssueRequest {
   directory: string;
   email: string;
-  domain: string;
+  /** the names the certificate covers, the first its common name */
+  domains: readonly string[];
   /** PEM account key (made once and kept by the caller) */
   accountKey: string;
   /** the account's URL at this directory, once known: registering again is skipped */
@@ -33,7 +34,11 @@ export async function newAccountKey(): Promise<string> {
   return (await acme.crypto.createPrivateEcdsaKey()).toString();
 }
 
+/** The CA's directory did not answer: asking again for fewer names would not help. */
+export class CaUnreachable extends Error {}
+
 export async function issueCertificate(request: IssueRequest): Promise<Issued> {
+  if (request.domains.length === 0) throw new Error("a certificate needs at least one name");
   // acme-client turns a CA that cannot be reached into a TypeError of its own; ask first
   try {
     const answer = await fetch(request.directory, {
@@ -43,7 +48,7 @@ export async function issueCertificate(request: IssueRequest): Promise<Issued> {
     if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as Error).message;
-    throw new Error(`the CA at ${request.directory} could not be reached (${code})`);
+    throw new CaUnreachable(`the CA at ${request.directory} could not be reached (${code})`);
   }
   return issue(request);
 }
@@ -64,7 +69,7 @@ async function issue(request: IssueRequest): Promise<Issued> {
     ...(request.accountUrl ? { accountUrl: request.accountUrl } : {}),
   });
   const [key, csr] = await acme.crypto.createCsr(
-    { commonName: request.domain, altNames: [request.domain] },
+    { commonName: request.domains[0], altNames: [...request.domains] },
     await acme.crypto.createPrivateEcdsaKey(),
   );
   const cert = await client.auto({

@@ -62,6 +62,27 @@ export function renewalPlan(
   return plan;
 }
 
+/**
+ * The names one order asks for, in this order: every due domain, and every other held one
+ * that is not waiting out a failure of its own, so that one certificate names the whole site
+ * (the proxy's own TLS front serves one). A name that is neither due nor held is waiting.
+ */
+export function orderNames(
+  domains: readonly string[],
+  due: ReadonlySet<string>,
+  held: ReadonlyMap<string, Held>,
+  attempts: ReadonlyMap<string, Attempts>,
+  now: Date,
+): string[] {
+  const waiting = (domain: string) => {
+    const next = attempts.get(domain)?.nextAttemptAt;
+    return next !== undefined && Date.parse(next) > now.getTime();
+  };
+  return [...new Set([...domains, ...due])].filter(
+    (domain) => due.has(domain) || (held.has(domain) && !waiting(domain)),
+  );
+}
+
 /** The status after a failed attempt: one more failure, the next try after a doubled wait. */
 export function afterFailure(
   before: Attempts | undefined,

@@ -41,11 +41,13 @@ await dns.start([
   { name: "shop.test", address: "127.0.0.1" },
   { name: "www.shop.test", address: "127.0.0.1" },
   { name: "elsewhere.test", address: "192.0.2.9" },
+  { name: "refused.test", address: "127.0.0.1" },
 ]);
 afterAll(() => dns.stop());
 const pebble = await startPebble({
   httpPort: proxy.port,
   dnsServer: `127.0.0.1:${dns.port}`,
+  blocklist: ["refused.test"],
 });
 const rootFile = join(dir, "root.pem");
 writeFileSync(rootFile, await pebble.root());
@@ -146,7 +148,7 @@ test("before any certificate, :80 redirects, answers health and no stranger's ch
   expect(app.received).toHaveLength(0); // nothing over plain HTTP reached the app
 }, 60_000);
 
-test("issue over ACME HTTP-01, then serve HTTPS by SNI with Secure cookies and HSTS", async () => {
+test("issue one certificate naming both domains over ACME HTTP-01, then serve HTTPS with Secure cookies and HSTS", async () => {
   const outcomes = await certificateRound(deps());
   expect(outcomes?.map((o) => `${o.domain} ${o.result}`)).toEqual([
     "shop.test issued",
@@ -162,16 +164,19 @@ test("issue over ACME HTTP-01, then serve HTTPS by SNI with Secure cookies and H
     path: "/hello?x=1",
     headers: { "x-forwarded-proto": "https", host: `shop.test:${httpsPort}` },
   });
-  // each name gets its own certificate, chosen by SNI
-  // (a listener replaced a moment ago keeps accepting for its 2 s of grace, without the new name)
-  await eventually(
-    async () =>
-      certificateFacts(await servedCertificate("www.shop.test"))?.names[0] === "www.shop.test",
-    5000,
-    "www.shop.test's own certificate",
+  // one order, one certificate naming both, so the proxy's own front serves both names
+  // (a listener replaced a moment ago keeps accepting for its 2 s of grace)
+  expect(said).toContain(
+    `certificates: asking ${pebble.directory} for shop.test, www.shop.test (shop.test: no certificate yet; www.shop.test: no certificate yet)`,
   );
   await settled();
-  expect(certificateFacts(await servedCertificate("shop.test"))?.names).toEqual(["shop.test"]);
+  for (const name of ["shop.test", "www.shop.test"]) {
+    const names = certificateFacts(await servedCertificate(name))?.names;
+    expect(names?.toSorted()).toEqual(["shop.test", "www.shop.test"]);
+  }
+  expect(proxy.stderr()).toContain(
+    "HTTPS for shop.test, www.shop.test is answered by the proxy's own front",
+  );
   expect((await curl("www.shop.test")).out).toMatch(/\n0 200$/);
   // the admin listener takes the site's certificate too, and speaks plain HTTP no more
   const adminPort = new URL(proxy.adminUrl).port;
@@ -195,6 +200,36 @@ test("renewal: a certificate inside renew_before is issued again and served at o
     async () => (await servedCertificate("shop.test")) !== before,
     5000,
     "the new certificate",
+  );
+  expect((await curl("shop.test")).out).toMatch(/\n0 200$/);
+}, 60_000);
+
+test("a name the CA refuses holds up no other: each due name is then asked for alone", async () => {
+  said.length = 0;
+  const outcomes = await certificateRound(
+    deps({ domains: ["shop.test", "refused.test"] }),
+    new Date(),
+    ["shop.test", "refused.test"],
+  );
+  expect(outcomes?.map((o) => `${o.domain} ${o.result}`)).toEqual([
+    "shop.test issued",
+    "refused.test failed",
+  ]);
+  expect(outcomes?.[1]?.detail).toContain("refused.test");
+  expect(
+    said.some((line) =>
+      line.startsWith("certificates: one certificate for shop.test, refused.test was not issued ("),
+    ),
+  ).toBe(true);
+  expect((await readStatuses(control)).get("refused.test")).toMatchObject({ failures: 1 });
+  expect((await readStatuses(control)).get("shop.test")).toEqual({ failures: 0 });
+  await settled();
+  await eventually(
+    async () =>
+      JSON.stringify(certificateFacts(await servedCertificate("shop.test"))?.names) ===
+      JSON.stringify(["shop.test"]),
+    5000,
+    "shop.test's certificate of its own",
   );
   expect((await curl("shop.test")).out).toMatch(/\n0 200$/);
 }, 60_000);

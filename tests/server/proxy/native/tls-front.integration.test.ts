@@ -9,14 +9,15 @@ import { eventually } from "../../../helpers/server.ts";
 import { testCa } from "../../../helpers/test-ca.ts";
 import { fileTempDir } from "../../../helpers/tmp.ts";
 
-// HTTPS through the proxy's own front: while one certificate is served, the front on raw
-// sockets terminates TLS itself (Bun.listen takes one certificate); a second name moves the
-// port to Bun.serve, which chooses a certificate by SNI.
+// HTTPS through the proxy's own front: while one certificate is served (for one name, or one
+// naming several), the front on raw sockets terminates TLS itself (Bun.listen takes one
+// certificate); a second certificate moves the port to Bun.serve, which chooses one by SNI.
 const dir = fileTempDir("dropship-tls-front-");
 const { ca, issue } = testCa(dir);
 const first = issue("shop.test", "first");
 const second = issue("shop.test", "second");
 const www = issue("www.shop.test", "www");
+const both = issue("shop.test", "both", 2, ["www.shop.test"]);
 
 const redis = await startRedis();
 const state = await connectTo(redis);
@@ -189,7 +190,7 @@ test("a WebSocket over TLS is passed behind the own front and echoes", async () 
   expect(received.at(-1)?.headers).toMatchObject({ "x-forwarded-proto": "https" });
 }, 30_000);
 
-test("a new certificate takes over with no failed request; a second name moves HTTPS to Bun.serve and SNI", async () => {
+test("a new certificate takes over with no failed request; a second name's own moves HTTPS to Bun.serve and SNI, one naming both brings it back to the own front", async () => {
   // as on the proxy droplet (proxy.yml): connections queued on a closing listener move on
   const migrate = Bun.spawnSync(["sysctl", "-n", "net.ipv4.tcp_migrate_req"])
     .stdout.toString()
@@ -251,6 +252,26 @@ test("a new certificate takes over with no failed request; a second name moves H
   };
   await Bun.sleep(2000);
   await eventually(allCurrent, 10_000, "each name's current certificate, five times running");
+  // one certificate naming both (as the issuer asks for): the own front serves both names
+  await store("shop.test", both);
+  await store("www.shop.test", both);
+  await eventually(
+    async () =>
+      proxy
+        .stderr()
+        .includes("HTTPS for shop.test, www.shop.test is answered by the proxy's own front"),
+    5000,
+    "the own front for two names",
+  );
+  await Bun.sleep(2000);
+  const bothServed = async () => {
+    for (let i = 0; i < 5; i++) {
+      if ((await served("shop.test")) !== print(both.cert)) return false;
+      if ((await served("www.shop.test")) !== print(both.cert)) return false;
+    }
+    return true;
+  };
+  await eventually(bothServed, 10_000, "the certificate naming both, five times running");
   running = false;
   await Promise.all(clients);
   expect(failures).toEqual([]);

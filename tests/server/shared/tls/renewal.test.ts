@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { afterFailure, renewalPlan } from "../../../../server/shared/tls/renewal.ts";
+import { afterFailure, orderNames, renewalPlan } from "../../../../server/shared/tls/renewal.ts";
 import { certificateRows } from "../../../../server/shared/tls/rows.ts";
 
 const DAY = 86_400_000;
@@ -44,6 +44,39 @@ test("a failure waits a doubling time, capped, before the next try", () => {
   expect(renewalPlan(["due.test"], held, waiting, now, settings).issue).toEqual([]);
   const later = new Date(now.getTime() + 6 * 60_000);
   expect(renewalPlan(["due.test"], held, waiting, later, settings).issue).toHaveLength(1);
+});
+
+test("one order names the due domains and every held one not waiting out a failure", () => {
+  const held = new Map([
+    ["shop.test", expiring(20)],
+    ["www.shop.test", expiring(80)],
+    ["api.shop.test", expiring(80)],
+  ]);
+  const failed = afterFailure(undefined, "does not resolve", now, settings);
+  const attempts = new Map([
+    ["api.shop.test", failed],
+    ["new.shop.test", failed],
+  ]);
+  const domains = ["shop.test", "www.shop.test", "api.shop.test", "new.shop.test", "x.test"];
+  // api.shop.test and new.shop.test wait out their failures; x.test is neither held nor due
+  expect(orderNames(domains, new Set(["shop.test"]), held, attempts, now)).toEqual([
+    "shop.test",
+    "www.shop.test",
+  ]);
+  // once the wait is over, the held one rides along again; a due one is asked for whatever
+  const later = new Date(Date.parse(failed.nextAttemptAt as string) + 1);
+  expect(orderNames(domains, new Set(["new.shop.test"]), held, attempts, later)).toEqual([
+    "shop.test",
+    "www.shop.test",
+    "api.shop.test",
+    "new.shop.test",
+  ]);
+  // a name asked for that the config does not list comes last
+  expect(orderNames(["shop.test"], new Set(["other.test"]), held, new Map(), now)).toEqual([
+    "shop.test",
+    "other.test",
+  ]);
+  expect(orderNames(domains, new Set(), new Map(), new Map(), now)).toEqual([]);
 });
 
 test("a person hears once when renewal still fails inside warn_before", () => {
