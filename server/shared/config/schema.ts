@@ -131,7 +131,11 @@ export const ConfigSchema = T.Object(
           "a backend that takes longer to accept a connection is skipped for another",
           true,
         ),
-        idle_timeout: Duration("120s", "an idle keep-alive connection is closed after this", true),
+        idle_timeout: Duration(
+          "120s",
+          "an idle keep-alive connection is closed after this (0–4 s after: Bun's socket timers tick every 4 s; Bun.serve's listeners may close a kept-alive one up to 4 s early, so keep it over 8 s)",
+          true,
+        ),
         drain_grace: Duration(
           "250ms",
           "WebSockets on a draining backend are closed (1001) after this",
