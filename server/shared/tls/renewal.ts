@@ -48,8 +48,7 @@ export function renewalPlan(
         ? `it expires ${cert.notAfter}`
         : undefined;
     if (!why) continue;
-    const waiting = tried?.nextAttemptAt && Date.parse(tried.nextAttemptAt) > now.getTime();
-    if (!waiting) plan.issue.push({ domain, why });
+    if (!waiting(tried, now)) plan.issue.push({ domain, why });
     if (
       cert &&
       tried &&
@@ -74,13 +73,14 @@ export function orderNames(
   attempts: ReadonlyMap<string, Attempts>,
   now: Date,
 ): string[] {
-  const waiting = (domain: string) => {
-    const next = attempts.get(domain)?.nextAttemptAt;
-    return next !== undefined && Date.parse(next) > now.getTime();
-  };
   return [...new Set([...domains, ...due])].filter(
-    (domain) => due.has(domain) || (held.has(domain) && !waiting(domain)),
+    (domain) => due.has(domain) || (held.has(domain) && !waiting(attempts.get(domain), now)),
   );
+}
+
+/** A failed attempt's backoff has not run out yet. */
+function waiting(tried: Attempts | undefined, now: Date): boolean {
+  return tried?.nextAttemptAt !== undefined && Date.parse(tried.nextAttemptAt) > now.getTime();
 }
 
 /** The status after a failed attempt: one more failure, the next try after a doubled wait. */
