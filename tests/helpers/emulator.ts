@@ -1,10 +1,13 @@
+import { afterAll } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { EMULATOR_NETWORK_VARIABLE } from "../../server/emulator/network.ts";
 import { EMULATOR } from "../../server/emulator/this-network.ts";
 import type { DigitalOcean, Droplet } from "../../server/shared/cloud/digitalocean.ts";
 import { makeHostKey } from "../../server/shared/cloud/hostkeys.ts";
 import { run } from "../../server/shared/proc.ts";
 import { type RunningServer, startServer } from "./server.ts";
-import { fileTempDir } from "./tmp.ts";
 
 export interface TestEmulator extends RunningServer {
   readonly apiUrl: string;
@@ -17,7 +20,7 @@ export interface TestEmulator extends RunningServer {
  * this test process's emulator network.
  */
 export async function startEmulator(ratePerMinute = 1000): Promise<TestEmulator> {
-  const dir = fileTempDir("dropship-emulator-");
+  const dir = mkdtempSync(join(tmpdir(), "dropship-emulator-"));
   const token = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
   const server = await startServer(
     "emulator",
@@ -33,6 +36,12 @@ export async function startEmulator(ratePerMinute = 1000): Promise<TestEmulator>
       args: (port) => ["--port", String(port), "--rate-limit", String(ratePerMinute)],
     },
   );
+  // one hook, so the emulator has stopped before its directory goes: a stopping emulator saves
+  // its state once more, which made the directory again when that was removed first
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
   return { ...server, apiUrl: `${server.url}/v2`, token, dir };
 }
 

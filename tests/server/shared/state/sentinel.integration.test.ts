@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -33,8 +33,10 @@ const MASTER = "sentinel-test-master-password";
 const dir = mkdtempSync(join(tmpdir(), "dropship-sentinel-"));
 const hosts = [{ name: "shop-production-1", role: "production" as const }];
 const children: Subprocess[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");
+  await Promise.all(children.map((child) => child.exited));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function server(name: string, port: number, extra: string[]) {
