@@ -12,10 +12,13 @@ import type { ResponseHead } from "../upstream/head.ts";
 /** Reasons for the statuses the proxy writes itself (an upstream's own reason is passed on). */
 const REASONS: Record<number, string> = {
   200: "OK",
+  400: "Bad Request",
   499: "Client Closed Request",
   502: "Bad Gateway",
   503: "Service Unavailable",
+  501: "Not Implemented",
   504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
 };
 
 /** How the body follows the head. */

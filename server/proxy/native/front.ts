@@ -26,8 +26,10 @@ import {
   type RequestFields,
   readRequestHead,
 } from "./request-head.ts";
+import { type LineFault, requestLineFault } from "./request-line.ts";
 
 const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
 /** Answers up to this size go out in one write with their head. */
 const ONE_WRITE = 64 * 1024;
 /** How long an idle connection is kept after a stop, for the request its client may be sending. */
@@ -254,7 +256,9 @@ export class OwnFront {
       return;
     }
     if (read.kind === "pass" || refusalOf(read.method, "http", read.host, false)) {
-      this.pass(socket);
+      const fault = read.kind === "pass" ? requestLineFault(visitor.pending) : undefined;
+      if (fault) this.refuseLine(socket, fault);
+      else this.pass(socket);
       return;
     }
     visitor.pending = visitor.pending.subarray(read.size);
@@ -388,6 +392,35 @@ export class OwnFront {
     const drained = visitor.drained;
     visitor.drained = undefined;
     drained?.();
+  }
+
+  /**
+   * A request line Bun.serve would answer with a bare status or none: answered here with a
+   * sentence, logged and counted as its refusals are, and the connection closed after it.
+   */
+  private refuseLine(socket: Socket<Visitor>, fault: LineFault): void {
+    const visitor = socket.data;
+    const { log, metrics } = this.settings.deps;
+    log.line(`${fault.status} to ${visitor.peer}: ${fault.reason}`);
+    metrics.refused(fault.status);
+    visitor.busy = true;
+    visitor.pending = EMPTY;
+    socket.timeout(0);
+    const body = encoder.encode(`${fault.reason}\n`);
+    const fields: [string, string][] = [
+      ["content-type", "text/plain; charset=utf-8"],
+      ["x-request-id", crypto.randomUUID()],
+    ];
+    const { bytes } = answerHead("GET", fault.status, fields, undefined, body, true, ONE_WRITE);
+    if (this.write(socket, bytes) || visitor.closed) {
+      socket.end();
+      return;
+    }
+    // the rest in the backlog: the connection ends once the visitor has taken it, or is cut
+    // when they do not read it within idle_timeout
+    visitor.flushing = true;
+    visitor.drained = () => socket.end();
+    arm(socket, this.settings.idleTimeoutS);
   }
 
   /** From this request on, the connection is Bun.serve's, relayed byte for byte. */

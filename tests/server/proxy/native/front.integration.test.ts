@@ -95,8 +95,11 @@ const SAME_EITHER_WAY: [string, string][] = [
     "an absolute-form target",
     "GET http://site.test/abs HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n",
   ],
-  ["a bare LF", "GET /lf HTTP/1.1\nHost: site.test\nConnection: close\n\n"],
-  ["garbage", "\u0000\u0001\u0002 nothing like HTTP\r\n\r\n"],
+  [
+    "an unusual method Bun.serve reads",
+    "PURGE /cache HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n",
+  ],
+  ["HTTP/1.0", "GET /old HTTP/1.0\r\nHost: site.test\r\n\r\n"],
 ];
 
 for (const [what, request] of SAME_EITHER_WAY) {
@@ -107,11 +110,57 @@ for (const [what, request] of SAME_EITHER_WAY) {
       rawRequest(own.url, request, { quietMs: 1000 }),
       rawRequest(served.url, request, { quietMs: 1000 }),
     ]);
-    // Bun.serve waits on a head ended by bare LFs; then so does the own front
     expect(mine.length > 0).toBe(theirs.length > 0);
     expect(essence(mine)).toEqual(essence(theirs));
   });
 }
+
+// Bun.serve answers these with a bare 505 or 400, or closes without a word
+const BAD_LINES: [string, string, number, string][] = [
+  ["a bare LF", "GET /lf HTTP/1.1\nHost: site.test\n\n", 400, "ends in a bare LF"],
+  ["garbage", "\u0000\u0001\u0002 nothing like HTTP\r\n\r\n", 400, "not three parts"],
+  ["a space in the target", "GET /a b HTTP/1.1\r\nHost: site.test\r\n\r\n", 400, "%20"],
+  ["a tab for a space", "GET\t/ HTTP/1.1\r\nHost: site.test\r\n\r\n", 400, "not three parts"],
+  ["no version", "GET /\r\nHost: site.test\r\n\r\n", 400, "not three parts"],
+  ["HTTP/2's preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "send HTTP/1.1"],
+  ["a lower-case method", "get / HTTP/1.1\r\nHost: site.test\r\n\r\n", 501, "GET, not get"],
+  ["an unknown method", "FOO / HTTP/1.1\r\nHost: site.test\r\n\r\n", 501, "method FOO"],
+  [
+    "a raw 0xFF in the target",
+    "GET /\xff HTTP/1.1\r\nHost: site.test\r\n\r\n",
+    400,
+    "percent-encode",
+  ],
+];
+
+for (const [what, request, status, says] of BAD_LINES) {
+  test(`${what}: the own front answers ${status} with what to send, closes, and the app sees nothing`, async () => {
+    const before = upstream.received.length;
+    const visitor = await connection(own.port);
+    visitor.socket.write(request);
+    expect(await visitor.answers(1)).toEqual([status]);
+    const until = performance.now() + 2000;
+    while (!visitor.closed() && performance.now() < until) await Bun.sleep(10);
+    expect(visitor.closed()).toBe(true);
+    const answer = visitor.received();
+    expect(answer).toContain("connection: close\r\n");
+    expect(answer).toContain("content-type: text/plain; charset=utf-8\r\n");
+    const body = answer.slice(answer.indexOf("\r\n\r\n") + 4);
+    expect(body).toContain(says);
+    expect(answer).toContain(`content-length: ${Buffer.byteLength(body)}\r\n`);
+    expect(upstream.received.length).toBe(before);
+  });
+}
+
+test("a bad line after a good request on the connection: the first is answered, then the 501", async () => {
+  const visitor = await connection(own.port);
+  visitor.socket.write(
+    "GET /before HTTP/1.1\r\nHost: site.test\r\n\r\nget /after HTTP/1.1\r\nHost: site.test\r\n\r\n",
+  );
+  expect(await visitor.answers(2)).toEqual([200, 501]);
+  expect(visitor.received()).toContain("only GET /before");
+  expect(upstream.received.some((r) => r.path === "/after")).toBe(false);
+});
 
 test("the app receives the same fields whichever front read the request, odd ones included", async () => {
   const fields =

@@ -139,6 +139,15 @@ test("what the own front passes on over TLS (a body, the proxy's paths) is answe
   expect(health.answer).toStartWith("HTTP/1.1 200 ");
 }, 30_000);
 
+test("over TLS too, a request line Bun.serve would drop is answered by the front with what to send", async () => {
+  const before = received.length;
+  const { answer } = await exchange("get /lower HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+  expect(answer).toStartWith("HTTP/1.1 501 Not Implemented\r\n");
+  expect(answer).toContain("connection: close\r\n");
+  expect(answer).toEndWith("methods are case-sensitive (GET, not get).\n");
+  expect(received.length).toBe(before);
+}, 30_000);
+
 test("a connection that never finishes its TLS hello is closed by idle_timeout; others are served meanwhile", async () => {
   const closedAfter = (hello: Uint8Array | undefined) =>
     new Promise<number>((resolve, reject) => {
