@@ -13,10 +13,11 @@ import type { ResponseHead } from "../upstream/head.ts";
 const REASONS: Record<number, string> = {
   200: "OK",
   400: "Bad Request",
+  431: "Request Header Fields Too Large",
   499: "Client Closed Request",
+  501: "Not Implemented",
   502: "Bad Gateway",
   503: "Service Unavailable",
-  501: "Not Implemented",
   504: "Gateway Timeout",
   505: "HTTP Version Not Supported",
 };

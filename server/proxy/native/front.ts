@@ -20,13 +20,13 @@ import {
 import type { Retiring } from "../tls.ts";
 import type { ResponseHead } from "../upstream/head.ts";
 import { answerHead } from "./answer.ts";
+import { type HeadFault, headSizeFault, requestLineFault } from "./head-faults.ts";
 import {
   MAX_OWN_HEAD,
   type OwnRequest,
   type RequestFields,
   readRequestHead,
 } from "./request-head.ts";
-import { type LineFault, requestLineFault } from "./request-line.ts";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
@@ -256,8 +256,11 @@ export class OwnFront {
       return;
     }
     if (read.kind === "pass" || refusalOf(read.method, "http", read.host, false)) {
-      const fault = read.kind === "pass" ? requestLineFault(visitor.pending) : undefined;
-      if (fault) this.refuseLine(socket, fault);
+      const fault =
+        read.kind === "pass"
+          ? (requestLineFault(visitor.pending) ?? headSizeFault(visitor.pending))
+          : undefined;
+      if (fault) this.refuseHead(socket, fault);
       else this.pass(socket);
       return;
     }
@@ -395,10 +398,11 @@ export class OwnFront {
   }
 
   /**
-   * A request line Bun.serve would answer with a bare status or none: answered here with a
-   * sentence, logged and counted as its refusals are, and the connection closed after it.
+   * A request line or head size Bun.serve would answer with a bare status or none: answered
+   * here with a sentence, logged and counted as its refusals are, and the connection closed
+   * after it.
    */
-  private refuseLine(socket: Socket<Visitor>, fault: LineFault): void {
+  private refuseHead(socket: Socket<Visitor>, fault: HeadFault): void {
     const visitor = socket.data;
     const { log, metrics } = this.settings.deps;
     log.line(`${fault.status} to ${visitor.peer}: ${fault.reason}`);

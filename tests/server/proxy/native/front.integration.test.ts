@@ -115,7 +115,7 @@ for (const [what, request] of SAME_EITHER_WAY) {
   });
 }
 
-// Bun.serve answers these with a bare 505 or 400, or closes without a word
+// Bun.serve answers these with a bare 505, 400 or 431, or closes without a word
 const BAD_LINES: [string, string, number, string][] = [
   ["a bare LF", "GET /lf HTTP/1.1\nHost: site.test\n\n", 400, "ends in a bare LF"],
   ["garbage", "\u0000\u0001\u0002 nothing like HTTP\r\n\r\n", 400, "not three parts"],
@@ -130,6 +130,12 @@ const BAD_LINES: [string, string, number, string][] = [
     "GET /\xff HTTP/1.1\r\nHost: site.test\r\n\r\n",
     400,
     "percent-encode",
+  ],
+  [
+    "a head over 16 KiB",
+    `GET / HTTP/1.1\r\nHost: site.test\r\nCookie: ${"c".repeat(20_000)}\r\n\r\n`,
+    431,
+    "an oversized Cookie is the usual cause",
   ],
 ];
 

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { requestLineFault } from "../../../../server/proxy/native/request-line.ts";
+import { headSizeFault, requestLineFault } from "../../../../server/proxy/native/head-faults.ts";
 
 const bytes = (text: string) => Buffer.from(text, "latin1");
 const fault = (line: string) => requestLineFault(bytes(`${line}Host: a.test\r\n\r\n`));
@@ -82,4 +82,24 @@ test("a target byte that is not visible ASCII is a 400 that says to percent-enco
         "The request target has a byte that is not visible ASCII; percent-encode it (%FF for the byte 0xFF).",
     });
   }
+});
+
+test("a head over 16 KiB, whole or still coming, is a 431 that names the usual cause; 16 KiB is not", () => {
+  const head = (size: number) => {
+    const start = "GET / HTTP/1.1\r\nHost: a.test\r\nCookie: ";
+    return bytes(`${start}${"c".repeat(size - start.length - 4)}\r\n\r\n`);
+  };
+  expect(head(16_384)).toHaveLength(16_384);
+  expect(headSizeFault(head(16_384))).toBeUndefined();
+  expect(headSizeFault(head(16_385))).toEqual({
+    status: 431,
+    reason:
+      "The request head (its line and fields together) is over 16 KiB; send a shorter URL or fewer and smaller fields (an oversized Cookie is the usual cause).",
+  });
+  // no end in the first 16 KiB: it can only be longer
+  expect(headSizeFault(head(40_000).subarray(0, 16_384))?.status).toBe(431);
+  expect(headSizeFault(head(40_000).subarray(0, 16_383))).toBeUndefined();
+  // a small head with a pipelined one behind it is judged by its own size
+  const two = Buffer.concat([head(200), head(20_000)]);
+  expect(headSizeFault(two)).toBeUndefined();
 });

@@ -1,4 +1,5 @@
 import { latin1Range, TCHAR } from "../field-names.ts";
+import { headEnd, MAX_OWN_HEAD } from "./request-head.ts";
 
 /**
  * The methods Bun.serve reads (measured on Bun 1.4.5): on any other it closes the connection
@@ -42,9 +43,9 @@ const SERVE_METHODS = new Set([
   "UNSUBSCRIBE",
 ]);
 
-/** A request line the proxy answers itself, and closes the connection after. */
-export interface LineFault {
-  status: 400 | 501 | 505;
+/** A request the front answers itself, closing the connection after. */
+export interface HeadFault {
+  status: 400 | 431 | 501 | 505;
   reason: string;
 }
 
@@ -60,7 +61,7 @@ const ECHO_UP_TO = 24;
  * (an unknown method), and would read an obs-text target as UTF-8 and send the app a target
  * the visitor never sent.
  */
-export function requestLineFault(bytes: Uint8Array): LineFault | undefined {
+export function requestLineFault(bytes: Uint8Array): HeadFault | undefined {
   const lf = bytes.indexOf(10);
   if (lf < 0) return undefined;
   if (lf === 0 || bytes[lf - 1] !== 13) {
@@ -125,4 +126,20 @@ function spacesIn(bytes: Uint8Array, end: number): number[] {
   const at: number[] = [];
   for (let i = 0; i < end && at.length < 3; i++) if (bytes[i] === 32) at.push(i);
   return at;
+}
+
+const TOO_BIG: HeadFault = {
+  status: 431,
+  reason:
+    "The request head (its line and fields together) is over 16 KiB; send a shorter URL or fewer and smaller fields (an oversized Cookie is the usual cause).",
+};
+
+/**
+ * A head that is, or will be, over 16 KiB: Bun.serve's own limit too (measured: a head of
+ * 16384 bytes read, one of 16385 a bare `431` with no reason), here said in a sentence.
+ */
+export function headSizeFault(bytes: Uint8Array): HeadFault | undefined {
+  const end = headEnd(bytes, 0);
+  if (end === -1) return bytes.length >= MAX_OWN_HEAD ? TOO_BIG : undefined;
+  return end > MAX_OWN_HEAD ? TOO_BIG : undefined;
 }
