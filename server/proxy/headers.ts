@@ -169,7 +169,9 @@ export function upstreamHead(
   } else {
     incoming.forEach((value, name) => {
       const rule = named?.has(name) ? Rule.Drop : (RULES.get(name) ?? Rule.Keep);
-      if (passes(rule, value, context, seen)) fields.push(name, value);
+      if (passes(rule, value, context, seen)) {
+        fields.push(name, rule === Rule.Length ? oneLength(value) : value);
+      }
     });
   }
   const { forwardedFor } = seen;
@@ -185,6 +187,15 @@ export function upstreamHead(
     context.track,
   );
   return { fields, passed, hasHost: seen.hasHost, hasLength: seen.hasLength };
+}
+
+/**
+ * One Content-Length: Bun.serve reads repeated equal ones (RFC 9112 §6.3 allows it), refuses
+ * ones that differ, and joins the rest as `2, 2`, which a backend refuses as no number.
+ */
+function oneLength(value: string): string {
+  const comma = value.indexOf(",");
+  return comma < 0 ? value : value.slice(0, comma).trim();
 }
 
 /** Bytes that writePassed writes. */

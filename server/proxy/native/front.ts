@@ -20,7 +20,7 @@ import {
 import type { Retiring } from "../tls.ts";
 import type { ResponseHead } from "../upstream/head.ts";
 import { answerHead } from "./answer.ts";
-import { type HeadFault, headSizeFault, requestLineFault } from "./head-faults.ts";
+import { fieldFault, type HeadFault, headSizeFault, requestLineFault } from "./head-faults.ts";
 import {
   MAX_OWN_HEAD,
   type OwnRequest,
@@ -258,7 +258,9 @@ export class OwnFront {
     if (read.kind === "pass" || refusalOf(read.method, "http", read.host, false)) {
       const fault =
         read.kind === "pass"
-          ? (requestLineFault(visitor.pending) ?? headSizeFault(visitor.pending))
+          ? (requestLineFault(visitor.pending) ??
+            headSizeFault(visitor.pending) ??
+            fieldFault(visitor.pending))
           : undefined;
       if (fault) this.refuseHead(socket, fault);
       else this.pass(socket);
@@ -398,7 +400,7 @@ export class OwnFront {
   }
 
   /**
-   * A request line or head size Bun.serve would answer with a bare status or none: answered
+   * A request line, head size or field Bun.serve would answer with a bare status or none: answered
    * here with a sentence, logged and counted as its refusals are, and the connection closed
    * after it.
    */

@@ -259,6 +259,20 @@ test("the request head says the backend's Host when the visitor's is not forward
   ]);
 });
 
+test("a Content-Length Bun.serve joined from equal repeats goes on as one number", () => {
+  const incoming = new Headers([
+    ["host", "shop.example"],
+    ["content-length", "2"],
+    ["content-length", "2"],
+  ]);
+  expect(incoming.get("content-length")).toBe("2, 2");
+  const head = upstreamHead(incoming, context);
+  expect(head.hasLength).toBe(true);
+  const at = head.fields.indexOf("content-length");
+  expect(head.fields.slice(at, at + 2)).toEqual(["content-length", "2"]);
+  expect(head.fields.filter((field) => field === "content-length")).toHaveLength(1);
+});
+
 test("Connection naming only fields dropped anyway drops nothing more; naming others drops them", () => {
   const kept = upstreamHeaders(
     new Headers({ host: "h", connection: "Keep-Alive, TE", "x-kept": "1" }),

@@ -158,6 +158,90 @@ for (const [what, request, status, says] of BAD_LINES) {
   });
 }
 
+// Field faults Bun.serve refuses with a bare 400 or 431: the same status from the own front,
+// with a sentence; and odd fields Bun.serve reads, which the own front must not refuse
+const POST = "POST /form HTTP/1.1\r\nHost: site.test\r\n";
+const BAD_FIELDS: [string, string, string][] = [
+  [
+    "a folded line",
+    "GET / HTTP/1.1\r\nHost: site.test\r\nX-A: 1\r\n folded\r\n\r\n",
+    "folded line",
+  ],
+  [
+    "a space before the colon",
+    "GET / HTTP/1.1\r\nHost: site.test\r\nX-A : 1\r\n\r\n",
+    "before the colon",
+  ],
+  [
+    "a NUL in a value",
+    "GET / HTTP/1.1\r\nHost: site.test\r\nX-A: a\u0000b\r\n\r\n",
+    "control byte 0x00",
+  ],
+  ["a bare LF in a field line", "GET / HTTP/1.1\r\nHost: site.test\nX-A: b\r\n\r\n", "bare LF"],
+  [
+    "199 fields",
+    `GET / HTTP/1.1\r\nHost: site.test\r\n${"X: b\r\n".repeat(198)}\r\n`,
+    "more than 198 fields",
+  ],
+  [
+    "both framings",
+    `${POST}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    "smuggle",
+  ],
+  ["gzip, chunked", `${POST}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`, "chunked alone"],
+  [
+    "HTTP/1.0 chunked",
+    "POST /form HTTP/1.0\r\nHost: site.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "HTTP/1.0",
+  ],
+  ["a length of +2", `${POST}Content-Length: +2\r\n\r\nab`, "not a decimal number"],
+  ["two lengths that differ", `${POST}Content-Length: 2\r\nContent-Length: 02\r\n\r\nab`, "differ"],
+];
+
+for (const [what, request, says] of BAD_FIELDS) {
+  test(`${what}: the own front refuses it as Bun.serve does, saying why`, async () => {
+    const before = upstream.received.length;
+    const [mine, theirs] = await Promise.all([
+      rawRequest(own.url, request, { quietMs: 1000 }),
+      rawRequest(served.url, request, { quietMs: 1000 }),
+    ]);
+    expect(statusOf(theirs)).toBeGreaterThanOrEqual(400);
+    expect(statusOf(mine)).toBe(statusOf(theirs));
+    expect(mine).toContain("connection: close\r\n");
+    expect(mine.slice(mine.indexOf("\r\n\r\n") + 4)).toContain(says);
+    expect(upstream.received.length).toBe(before);
+  });
+}
+
+const ODD_BUT_READ: [string, string][] = [
+  [
+    "DEL and obs-text in values",
+    "GET /odd HTTP/1.1\r\nHost: site.test\r\nX-A: a\u007fb\r\nX-B: caf\u00e9\r\n",
+  ],
+  ["Chunked in capitals", `${POST}Transfer-Encoding: Chunked \r\n\r\n2\r\nab\r\n0\r\n`],
+  ["a padded length", `${POST}Content-Length:   02  \r\n\r\nab`],
+  ["the same length twice", `${POST}Content-Length: 2\r\nCONTENT-LENGTH: 2\r\n\r\nab`],
+  ["150 fields", `GET /many HTTP/1.1\r\nHost: site.test\r\n${"X: b\r\n".repeat(149)}`],
+];
+
+for (const [what, head] of ODD_BUT_READ) {
+  test(`${what}: read by both fronts alike, never refused by the own front`, async () => {
+    const request = head.includes("\r\n\r\n")
+      ? head.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")
+      : `${head}Connection: close\r\n\r\n`;
+    const [mine, theirs] = await Promise.all([
+      rawRequest(own.url, request.endsWith("0\r\n") ? `${request}\r\n` : request, {
+        quietMs: 1000,
+      }),
+      rawRequest(served.url, request.endsWith("0\r\n") ? `${request}\r\n` : request, {
+        quietMs: 1000,
+      }),
+    ]);
+    expect(statusOf(theirs)).toBe(200);
+    expect(statusOf(mine)).toBe(200);
+  });
+}
+
 test("a bad line after a good request on the connection: the first is answered, then the 501", async () => {
   const visitor = await connection(own.port);
   visitor.socket.write(

@@ -1,5 +1,9 @@
 import { expect, test } from "bun:test";
-import { headSizeFault, requestLineFault } from "../../../../server/proxy/native/head-faults.ts";
+import {
+  fieldFault,
+  headSizeFault,
+  requestLineFault,
+} from "../../../../server/proxy/native/head-faults.ts";
 
 const bytes = (text: string) => Buffer.from(text, "latin1");
 const fault = (line: string) => requestLineFault(bytes(`${line}Host: a.test\r\n\r\n`));
@@ -102,4 +106,73 @@ test("a head over 16 KiB, whole or still coming, is a 431 that names the usual c
   // a small head with a pipelined one behind it is judged by its own size
   const two = Buffer.concat([head(200), head(20_000)]);
   expect(headSizeFault(two)).toBeUndefined();
+});
+
+const fields = (text: string, line = "POST / HTTP/1.1") =>
+  fieldFault(bytes(`${line}\r\nHost: a.test\r\n${text}\r\n`));
+
+test("fields Bun.serve reads are no fault here either, odd ones included", () => {
+  for (const text of [
+    "X-A: a\x7fb\r\n",
+    "X-A: caf\xe9\r\n",
+    "X-A: a\tb\r\n",
+    "X-Empty:\r\n",
+    "Transfer-Encoding: Chunked \r\n",
+    "Content-Length:   02  \r\n",
+    "Content-Length: 2\r\nCONTENT-LENGTH: 2\r\n",
+    `${"X: b\r\n".repeat(197)}`,
+  ]) {
+    expect(fields(text)).toBeUndefined();
+  }
+  // nothing wrong yet, and no end: not judged
+  expect(fieldFault(bytes("GET / HTTP/1.1\r\nHost: a.test\r\nX-A: b"))).toBeUndefined();
+});
+
+test("each field fault Bun.serve refuses is named, with what to send", () => {
+  const reason = (text: string, line?: string) => fields(text, line)?.reason;
+  expect(reason("X-A: 1\r\n folded\r\n")).toStartWith("A field line starts with a space or tab");
+  expect(reason("X-A b\r\n")).toBe("A field line has no colon; send each field as Name: value.");
+  expect(reason(": b\r\n")).toBe("A field line has no name before its colon; send Name: value.");
+  for (const text of ["X-A : b\r\n", "X(A): b\r\n", "X\x80A: b\r\n"]) {
+    expect(reason(text)).toStartWith("A field name has a byte a name may not have");
+  }
+  expect(reason("X-A: a\x01b\r\n")).toBe(
+    "The value of X-A holds the control byte 0x01; send visible characters, spaces and tabs only.",
+  );
+  expect(reason(`${"X".repeat(30)}: a\rb\r\n`)).toStartWith(
+    "The value of a field holds the control byte 0x0d",
+  );
+  expect(reason("X-A: b\nX-B: c\r\n")).toBe(
+    "A field line ends in a bare LF; end each line of the head with CRLF.",
+  );
+  expect(fields(`${"X: b\r\n".repeat(198)}`)).toEqual({
+    status: 431,
+    reason: "The request has more than 198 fields; send fewer.",
+  });
+});
+
+test("framing Bun.serve refuses is named: both lengths, codings, HTTP/1.0 chunked, lengths", () => {
+  const reason = (text: string, line?: string) => fields(text, line)?.reason;
+  expect(reason("Content-Length: 2\r\nTransfer-Encoding: chunked\r\n")).toStartWith(
+    "The request has both Content-Length and Transfer-Encoding",
+  );
+  for (const coding of ["gzip, chunked", "chunked, chunked", "identity", ""]) {
+    expect(reason(`Transfer-Encoding: ${coding}\r\n`)).toStartWith(
+      "Transfer-Encoding is read here as chunked alone",
+    );
+  }
+  expect(reason("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n")).toStartWith(
+    "Transfer-Encoding is read here as chunked alone",
+  );
+  expect(reason("Transfer-Encoding: chunked\r\n", "POST / HTTP/1.0")).toBe(
+    "Transfer-Encoding is not defined for HTTP/1.0; send HTTP/1.1, or a Content-Length.",
+  );
+  for (const length of ["", "-1", "+2", "0x2", "2, 2"]) {
+    expect(reason(`Content-Length: ${length}\r\n`)).toBe(
+      "Content-Length is not a decimal number; send the body's size in bytes.",
+    );
+  }
+  expect(reason("Content-Length: 2\r\nContent-Length: 02\r\n")).toBe(
+    "The request has Content-Length fields that differ; send one.",
+  );
 });
