@@ -1,4 +1,4 @@
-import { latin1Range, TCHAR } from "../field-names.ts";
+import { equalsIgnoringCase, latin1Range, TCHAR } from "../field-names.ts";
 import { headEnd, MAX_OWN_HEAD } from "./request-head.ts";
 
 /**
@@ -203,9 +203,11 @@ export function fieldFault(bytes: Uint8Array): HeadFault | undefined {
         );
       }
     }
-    const name = latin1Range(bytes, at, colon).toLowerCase();
-    if (name === "content-length") lengths.push(latin1Range(bytes, colon + 1, end).trim());
-    else if (name === "transfer-encoding") codings.push(latin1Range(bytes, colon + 1, end).trim());
+    if (equalsIgnoringCase(bytes, at, colon, "content-length")) {
+      lengths.push(latin1Range(bytes, colon + 1, end).trim());
+    } else if (equalsIgnoringCase(bytes, at, colon, "transfer-encoding")) {
+      codings.push(latin1Range(bytes, colon + 1, end).trim());
+    }
     at = lf + 1;
   }
   if (lengths.length && codings.length) {
