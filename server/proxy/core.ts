@@ -104,7 +104,7 @@ export async function startCore(
     ...deps,
     settings: { ...deps.settings, https: true, hsts: hstsValue(tlsSettings.hsts) },
   };
-  const tunnels = new Tunnels(config.proxy.drain_grace);
+  const tunnels = new Tunnels(config.proxy.drain_grace, log);
   mirror.onChange(() => tunnels.closeDraining(pool));
 
   await mirror.start();

@@ -4,9 +4,21 @@ import { cookieValue, requestIdOf, upstreamHeaders } from "./headers.ts";
 import type { Member, Pool } from "./pool.ts";
 import { pathStart } from "./reserved.ts";
 
+/**
+ * Bytes a tunnel holds for a side that does not read, either way, before it is cut off: the
+ * largest message Bun.serve takes from a visitor (its maxPayloadLength), so no one message
+ * trips it. Neither side can be paused (Bun.serve's WebSocket and the WebSocket client read
+ * whatever comes), so without it a visitor who reads nothing, or who floods a slow backend,
+ * held the proxy's memory: 63 MiB sat in one tunnel's client buffer in a trial, and Bun.serve
+ * silently dropped every message past its own 16 MiB, keeping the connection.
+ */
+export const TUNNEL_BUFFER = 16 * 1024 * 1024;
+
 /** One visitor's WebSocket joined to one to its backend. */
 export interface Tunnel {
   member: Member;
+  /** the visitor's address, for the log */
+  peer: string;
   upstream: WebSocket;
   client?: ServerWebSocket<Tunnel>;
   /** messages from the backend that arrived before the visitor's side was open */
@@ -64,11 +76,17 @@ export async function openTunnel(
     protocols: protocols ? protocols.split(",").map((p) => p.trim()) : [],
   } as unknown as string[]);
   upstream.binaryType = "arraybuffer";
-  const tunnel: Tunnel = { member, upstream, early: [], closing: false };
+  const tunnel: Tunnel = { member, peer, upstream, early: [], closing: false };
   upstream.addEventListener("message", (event) => {
     const data = event.data as string | ArrayBuffer;
-    if (tunnel.client) tunnel.client.send(data);
-    else tunnel.early.push(data);
+    const { client } = tunnel;
+    if (!client) {
+      // the visitor's side opens as the upgrade is answered, a moment after the backend's
+      tunnel.early.push(data);
+      return;
+    }
+    client.send(data);
+    if (client.getBufferedAmount() > TUNNEL_BUFFER) cutOff(tunnel, "visitor", deps.log);
   });
   const opened = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), settings.responseTimeoutMs);
@@ -111,6 +129,33 @@ export async function openTunnel(
   return undefined;
 }
 
+/**
+ * Ends a tunnel one side of which has let TUNNEL_BUFFER wait: that side at once (a close frame
+ * would only queue behind what it does not read), the other with a reason.
+ */
+function cutOff(tunnel: Tunnel, slow: "visitor" | "backend", log: { line(text: string): void }) {
+  if (tunnel.closing) return;
+  tunnel.closing = true;
+  const { member, peer } = tunnel;
+  const mib = TUNNEL_BUFFER / 1024 / 1024;
+  if (slow === "visitor") {
+    log.line(`closed the WebSocket of ${peer}: it read nothing while ${mib} MiB waited for it`);
+    tunnel.client?.terminate();
+    tunnel.upstream.close(1001, "the visitor stopped reading");
+  } else {
+    log.line(
+      `closed the WebSocket of ${peer}: ${member.backend.id} read nothing while ${mib} MiB waited for it`,
+    );
+    terminate(tunnel.upstream);
+    tunnel.client?.close(1013, "the backend is not keeping up; try again later");
+  }
+}
+
+/** Bun's WebSocket client can drop its connection without a close frame; the standard one cannot. */
+function terminate(socket: WebSocket): void {
+  (socket as WebSocket & { terminate(): void }).terminate();
+}
+
 /** A close code that may go on the wire (1005 and 1006 only describe a missing one). */
 function sendable(code: number): number {
   return code === 1000 ||
@@ -127,9 +172,15 @@ function sendable(code: number): number {
 export class Tunnels {
   private readonly open = new Set<Tunnel>();
 
-  constructor(private readonly drainGraceMs: number) {}
+  constructor(
+    private readonly drainGraceMs: number,
+    private readonly log: { line(text: string): void },
+  ) {}
 
+  /** Bun.serve's WebSocket settings: its own limit a backstop behind TUNNEL_BUFFER's check. */
   readonly handlers = {
+    backpressureLimit: 2 * TUNNEL_BUFFER,
+    closeOnBackpressureLimit: true,
     open: (ws: ServerWebSocket<Tunnel>) => {
       const tunnel = ws.data;
       tunnel.client = ws;
@@ -138,7 +189,9 @@ export class Tunnels {
       tunnel.early = [];
     },
     message: (ws: ServerWebSocket<Tunnel>, message: string | Buffer) => {
-      ws.data.upstream.send(message);
+      const { upstream } = ws.data;
+      upstream.send(message);
+      if (upstream.bufferedAmount > TUNNEL_BUFFER) cutOff(ws.data, "backend", this.log);
     },
     close: (ws: ServerWebSocket<Tunnel>, code: number, reason: string) => {
       const tunnel = ws.data;
