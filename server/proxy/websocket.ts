@@ -80,6 +80,7 @@ export async function openTunnel(
   upstream.addEventListener("message", (event) => {
     const data = event.data as string | ArrayBuffer;
     const { client } = tunnel;
+    if (tunnel.closing) return;
     if (!client) {
       // the visitor's side opens as the upgrade is answered, a moment after the backend's
       tunnel.early.push(data);
@@ -189,7 +190,8 @@ export class Tunnels {
       tunnel.early = [];
     },
     message: (ws: ServerWebSocket<Tunnel>, message: string | Buffer) => {
-      const { upstream } = ws.data;
+      const { upstream, closing } = ws.data;
+      if (closing) return;
       upstream.send(message);
       if (upstream.bufferedAmount > TUNNEL_BUFFER) cutOff(ws.data, "backend", this.log);
     },
