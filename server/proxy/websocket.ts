@@ -78,9 +78,9 @@ export async function openTunnel(
   upstream.binaryType = "arraybuffer";
   const tunnel: Tunnel = { member, peer, upstream, early: [], closing: false };
   upstream.addEventListener("message", (event) => {
+    if (tunnel.closing) return;
     const data = event.data as string | ArrayBuffer;
     const { client } = tunnel;
-    if (tunnel.closing) return;
     if (!client) {
       // the visitor's side opens as the upgrade is answered, a moment after the backend's
       tunnel.early.push(data);

@@ -159,7 +159,8 @@ const fieldName = (bytes: Uint8Array, at: number, end: number) =>
  */
 export function fieldFault(bytes: Uint8Array): HeadFault | undefined {
   const lineEnd = bytes.indexOf(10);
-  const http10 = lineEnd > 3 && bytes[lineEnd - 2] === 48 && bytes[lineEnd - 4] === 49;
+  // the request line ends in its version and CRLF
+  const http10 = latin1Range(bytes, lineEnd - 9, lineEnd - 1) === "HTTP/1.0";
   const lengths: string[] = [];
   const codings: string[] = [];
   let fields = 0;
