@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { checkAdmin } from "../shared/auth.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { FlagClient } from "../shared/flags/client.ts";
@@ -11,6 +12,7 @@ import { VERSION } from "../shared/version.ts";
 import { createAdmin } from "./admin.ts";
 import type { WindowSink } from "./analysis.ts";
 import { startHealthChecks } from "./checker.ts";
+import { ConnectionBudget, capWarning, connectionCap, openFileLimit } from "./connections.ts";
 import { Deadlines } from "./deadlines.ts";
 import type { ForwardDeps } from "./forward.ts";
 import { RateLimitedLog } from "./log.ts";
@@ -104,6 +106,7 @@ export async function startCore(
     ...deps,
     settings: { ...deps.settings, https: true, hsts: hstsValue(tlsSettings.hsts) },
   };
+  const connections = connectionBudget(config, deps.settings.isTrusted, say);
   const tunnels = new Tunnels(config.proxy.drain_grace, log);
   mirror.onChange(() => tunnels.closeDraining(pool));
 
@@ -126,6 +129,7 @@ export async function startCore(
     deps,
     httpsDeps,
     tunnels,
+    connections,
     idleTimeoutS,
     tlsOn: tlsSettings.domains.length > 0,
     say,
@@ -137,4 +141,33 @@ export async function startCore(
       redis.disconnect();
     },
   };
+}
+
+/**
+ * This process's connection budget (proxy.max_connections, .max_connections_per_address), its
+ * auto cap read from the open-file limit Bun raised at start; Linux's /proc says what it is,
+ * and elsewhere the usual 1024 is assumed.
+ */
+function connectionBudget(
+  config: Config,
+  isTrusted: (address: string) => boolean,
+  say: (line: string) => void,
+): ConnectionBudget {
+  let limits = "";
+  try {
+    limits = readFileSync("/proc/self/limits", "utf8");
+  } catch {
+    // not Linux: the default below
+  }
+  const openFiles = openFileLimit(limits) ?? 1024;
+  const setting = config.proxy.max_connections;
+  const max = connectionCap(setting, openFiles);
+  if (setting !== "auto") {
+    const warning = capWarning(max, openFiles);
+    if (warning) say(warning);
+  }
+  return new ConnectionBudget(
+    { max, perAddress: config.proxy.max_connections_per_address },
+    isTrusted,
+  );
 }

@@ -1,4 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
+import { type Admission, type ConnectionBudget, refusalFor } from "./connections.ts";
 import { readProxyHeader } from "./proxy-protocol.ts";
 import { type Connection, connectInner, flush, newConnection, relayClosed, send } from "./relay.ts";
 
@@ -9,6 +10,8 @@ interface Relay extends Connection {
   /** bytes read before the header was decided */
   head: Uint8Array;
   decided: boolean;
+  /** the address this connection is counted under in the budget, until it closes */
+  counted: string | undefined;
 }
 
 export interface FrontSettings {
@@ -19,6 +22,10 @@ export interface FrontSettings {
   /** whether a header from this peer is believed */
   isTrusted: (address: string) => boolean;
   log: (line: string) => void;
+  /** the process's connections: counted under the peer, then under the visitor a header names */
+  connections?: ConnectionBudget;
+  /** a connection turned away, with the status it would have had */
+  refused?: (status: number) => void;
 }
 
 /**
@@ -45,7 +52,14 @@ export class ProxyProtocolFront {
       reusePort: true,
       socket: {
         open: (socket) => {
-          socket.data = { ...newConnection(), head: new Uint8Array(0), decided: false };
+          const peer = socket.remoteAddress;
+          socket.data = {
+            ...newConnection(),
+            head: new Uint8Array(0),
+            decided: false,
+            counted: undefined,
+          };
+          if (!this.count(socket, peer)) return;
           socket.timeout(HEADER_TIMEOUT_S);
         },
         data: (socket, bytes) => this.fromOuter(socket, bytes),
@@ -53,10 +67,8 @@ export class ProxyProtocolFront {
         timeout: (socket) => {
           if (!socket.data.decided) socket.end();
         },
-        close: (socket) =>
-          relayClosed(socket.data, socket.data.innerSocket, socket.data.inner, this.sources),
-        error: (socket) =>
-          relayClosed(socket.data, socket.data.innerSocket, socket.data.inner, this.sources),
+        close: (socket) => this.closed(socket),
+        error: (socket) => this.closed(socket),
       },
     };
     this.listener = Bun.listen<Relay>(options);
@@ -103,6 +115,11 @@ export class ProxyProtocolFront {
     relay.head = new Uint8Array(0);
     socket.timeout(0);
     const source = header.kind === "header" ? (header.source ?? peer) : peer;
+    if (source !== peer) {
+      // the load balancer's connection is the visitor's from here on, and counts as theirs
+      this.uncount(relay);
+      if (!this.count(socket, source)) return;
+    }
     const rest = header.kind === "header" ? head.subarray(header.length) : head;
     void connectInner(socket, socket.data, {
       port: this.settings.innerPort(),
@@ -111,6 +128,45 @@ export class ProxyProtocolFront {
       sources: this.sources,
       log: this.settings.log,
     });
+  }
+
+  /** Counts the connection under `address`; false when it was turned away instead. */
+  private count(socket: Socket<Relay>, address: string): boolean {
+    const { connections } = this.settings;
+    if (!connections) return true;
+    const admission = connections.admit(address);
+    if (admission === "admitted") {
+      socket.data.counted = address;
+      return true;
+    }
+    this.turnAway(socket, address, admission, connections);
+    return false;
+  }
+
+  private uncount(relay: Relay): void {
+    if (relay.counted === undefined) return;
+    this.settings.connections?.release(relay.counted);
+    relay.counted = undefined;
+  }
+
+  /** Over the process's limits: closed without a word, as what follows may be TLS. */
+  private turnAway(
+    socket: Socket<Relay>,
+    address: string,
+    admission: Exclude<Admission, "admitted">,
+    connections: ConnectionBudget,
+  ): void {
+    const { status, reason } = refusalFor(admission, connections.limits);
+    this.settings.log(`${status} to ${address}: a connection turned away: ${reason}`);
+    this.settings.refused?.(status);
+    socket.data.decided = true;
+    socket.end();
+  }
+
+  private closed(socket: Socket<Relay>): void {
+    const relay = socket.data;
+    this.uncount(relay);
+    relayClosed(relay, relay.innerSocket, relay.inner, this.sources);
   }
 
   private refuse(socket: Socket<Relay>, what: string): void {

@@ -35,6 +35,8 @@ export async function startPublic(core: Core) {
       innerPort: behind,
       isTrusted: core.deps.settings.isTrusted,
       log: (line) => core.log.line(line),
+      connections: core.connections,
+      refused: (status) => core.metrics.refused(status),
     });
     fronts.push(front);
     return front;
@@ -110,6 +112,7 @@ export async function startPublic(core: Core) {
       log: (line) => core.log.line(line),
       tls: { cert: tls.cert as string, key: tls.key as string },
       retiring,
+      connections: core.connections,
     });
     tlsFronts.add(front);
     return front;
@@ -130,11 +133,14 @@ export async function startPublic(core: Core) {
     httpsFront = frontFor(env.httpsPort, () => https.listeningPort);
   }
   let plainFront: Front | undefined;
-  const plainPort = proxied || own ? 0 : env.port;
+  // beside the own HTTPS front, plain HTTP (redirects, ACME) is Bun.serve's behind a front
+  // that only counts connections: a flood there would otherwise take the process's files
+  const plainBehind = proxied || own || ownTls;
+  const plainPort = plainBehind ? 0 : env.port;
   const server = core.tlsOn
     ? Bun.serve({
         port: plainPort,
-        hostname: bindHost,
+        hostname: plainBehind ? "127.0.0.1" : env.host,
         reusePort: true,
         idleTimeout: idleTimeoutS,
         fetch: (request, plain) => {
@@ -148,16 +154,19 @@ export async function startPublic(core: Core) {
         },
       })
     : appListener(plainPort, core.deps, () => plainFront);
-  plainFront = own
-    ? new OwnFront({
-        hostname: env.host,
-        port: env.port,
-        innerPort: () => server.port,
-        idleTimeoutS,
-        deps: core.deps,
-        log: (line) => core.log.line(line),
-      })
-    : frontFor(env.port, () => server.port);
+  plainFront =
+    own || ownTls
+      ? new OwnFront({
+          hostname: env.host,
+          port: env.port,
+          innerPort: () => server.port,
+          idleTimeoutS,
+          deps: core.deps,
+          log: (line) => core.log.line(line),
+          connections: core.connections,
+          passAll: ownTls,
+        })
+      : frontFor(env.port, () => server.port);
   return {
     port: plainFront?.port ?? (server.port as number),
     /** the public HTTPS port, once there is a certificate to serve */

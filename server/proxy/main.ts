@@ -133,8 +133,10 @@ function listeningLine(
   adminPort: number | undefined,
   extra = "",
 ) {
-  const { pool, certificates, config, env } = core;
+  const { pool, certificates, config, env, connections } = core;
   const counts = `${pool.available("production")} production and ${pool.available("staging")} staging backends healthy`;
+  const { max, perAddress } = connections.limits;
+  const limits = `, at most ${max} connections a process${perAddress > 0 ? ` and ${perAddress} an address` : ""}`;
   const domains = config.proxy.tls.domains;
   const httpsNote = !core.tlsOn
     ? ""
@@ -142,7 +144,7 @@ function listeningLine(
       ? `, https on :${httpsPort} for ${[...certificates.current().keys()].join(", ")}`
       : `, https once a certificate for ${domains.join(", ")} is issued`;
   console.log(
-    `dropship-proxy ${VERSION} listening on http://${env.host}:${port}${httpsNote} (admin on :${adminPort})${extra} — ${counts}`,
+    `dropship-proxy ${VERSION} listening on http://${env.host}:${port}${httpsNote} (admin on :${adminPort})${extra}${limits} — ${counts}`,
   );
 }
 

@@ -27,6 +27,7 @@ export async function startProxy(
   redis: TestRedis,
   config = "health: { interval: 200ms, timeout: 1s }\n",
   env: Record<string, string> = {},
+  wrap: string[] = [],
 ): Promise<RunningProxy> {
   const dir = fileTempDir("dropship-proxy-");
   const file = join(dir, "dropship.yml");
@@ -38,14 +39,18 @@ export async function startProxy(
   }));
   writeFileSync(join(dir, "users"), formatUsers(users), { mode: 0o600 });
   // port 0: the proxy picks a free one and says which (two ports picked here could collide)
-  const server = await startServer("proxy", {
-    REDIS_URL: redis.url,
-    DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
-    DROPSHIP_CONFIG: file,
-    DROPSHIP_USERS_FILE: join(dir, "users"),
-    DROPSHIP_ADMIN_PORT: "0",
-    ...env,
-  });
+  const server = await startServer(
+    "proxy",
+    {
+      REDIS_URL: redis.url,
+      DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
+      DROPSHIP_CONFIG: file,
+      DROPSHIP_USERS_FILE: join(dir, "users"),
+      DROPSHIP_ADMIN_PORT: "0",
+      ...env,
+    },
+    { wrap },
+  );
   const adminPort = /\(admin on :(\d+)\)/.exec(server.started)?.[1];
   if (!adminPort) throw new Error(`the proxy did not say its admin port:\n${server.started}`);
   return Object.assign(server, { adminUrl: `http://127.0.0.1:${adminPort}` });

@@ -24,12 +24,23 @@ export interface RunningServer {
 export async function startServer(
   name: string,
   env: Record<string, string>,
-  options: { ready?: RegExp; timeoutMs?: number; args?: (port: number) => string[] } = {},
+  options: {
+    ready?: RegExp;
+    timeoutMs?: number;
+    args?: (port: number) => string[];
+    /** a command that runs the server, as `prlimit --nofile=300:300 --` does */
+    wrap?: string[];
+  } = {},
 ): Promise<RunningServer> {
   const port = freePort();
   const child = track(
     Bun.spawn(
-      [process.execPath, resolve(ROOT, `server/${name}/main.ts`), ...(options.args?.(port) ?? [])],
+      [
+        ...(options.wrap ?? []),
+        process.execPath,
+        resolve(ROOT, `server/${name}/main.ts`),
+        ...(options.args?.(port) ?? []),
+      ],
       {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), ...env },

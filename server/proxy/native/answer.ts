@@ -13,6 +13,7 @@ import type { ResponseHead } from "../upstream/head.ts";
 const REASONS: Record<number, string> = {
   200: "OK",
   400: "Bad Request",
+  429: "Too Many Requests",
   431: "Request Header Fields Too Large",
   499: "Client Closed Request",
   501: "Not Implemented",

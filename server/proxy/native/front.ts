@@ -1,6 +1,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { flushBacklog, writeOrQueue } from "../backlog.ts";
 import { refusalOf } from "../classify.ts";
+import { type Admission, type ConnectionBudget, refusalFor } from "../connections.ts";
 import type { AbortLike } from "../deadlines.ts";
 import {
   type AnswerBody,
@@ -109,6 +110,11 @@ export interface OwnFrontSettings {
   tls?: { cert: string; key: string };
   /** set when a listener with a newer certificate has taken over: answers then close */
   retiring?: Retiring;
+  /** the process's connections, counted here; past its limits a connection is turned away */
+  connections?: ConnectionBudget;
+  /** every request passes to the listener behind (HTTP beside HTTPS: redirects, ACME): the
+   * front is there to count the connections Bun.serve cannot */
+  passAll?: boolean;
 }
 
 /**
@@ -137,21 +143,13 @@ export class OwnFront {
       ...(settings.tls ? { tls: settings.tls } : {}),
       socket: {
         open: (socket) => {
-          socket.data = {
-            peer: socket.remoteAddress,
-            pending: EMPTY,
-            searched: 0,
-            busy: false,
-            flushing: false,
-            relay: undefined,
-            backlog: [],
-            drained: undefined,
-            closeAfter: false,
-            closed: false,
-            signal: undefined,
-            streaming: undefined,
-            idleDue: 0,
-          };
+          const peer = socket.remoteAddress;
+          const admission = settings.connections?.admit(peer) ?? "admitted";
+          socket.data = newVisitor(peer);
+          if (admission !== "admitted") {
+            this.turnAway(socket, admission);
+            return;
+          }
           this.open.add(socket);
           arm(socket, settings.idleTimeoutS);
         },
@@ -238,8 +236,13 @@ export class OwnFront {
       send(visitor.relay.innerSocket, visitor.relay.inner, bytes, socket);
       return;
     }
+    if (visitor.closed) return;
     // Bun hands each read its own buffer: it is kept as it is
     visitor.pending = visitor.pending.length ? concat(visitor.pending, bytes) : bytes;
+    if (this.settings.passAll) {
+      this.pass(socket);
+      return;
+    }
     // held for after the answer, up to a point: past it the visitor is not read
     if (visitor.pending.length > MAX_PIPELINED) socket.pause();
     this.next(socket);
@@ -429,6 +432,30 @@ export class OwnFront {
     arm(socket, this.settings.idleTimeoutS);
   }
 
+  /**
+   * A connection over the process's limits: refused before it costs more than its file, with a
+   * sentence where it can be read (plain HTTP; over TLS it would cost a handshake first), and
+   * closed at once, whatever it sends; logged and counted as refusals are. A client that sent
+   * its request already may see the close before the sentence.
+   */
+  private turnAway(socket: Socket<Visitor>, admission: Exclude<Admission, "admitted">): void {
+    const { connections, deps, tls } = this.settings;
+    const { status, reason } = refusalFor(admission, (connections as ConnectionBudget).limits);
+    const visitor = socket.data;
+    visitor.closed = true;
+    deps.log.line(`${status} to ${visitor.peer}: a connection turned away: ${reason}`);
+    deps.metrics.refused(status);
+    if (tls) {
+      socket.terminate();
+      return;
+    }
+    const fields: [string, string][] = [["content-type", "text/plain; charset=utf-8"]];
+    if (status === 503) fields.push(["retry-after", "1"]);
+    const body = encoder.encode(`${reason}\n`);
+    socket.write(answerHead("GET", status, fields, undefined, body, true, ONE_WRITE).bytes);
+    socket.end();
+  }
+
   /** From this request on, the connection is Bun.serve's, relayed byte for byte. */
   private pass(socket: Socket<Visitor>): void {
     const visitor = socket.data;
@@ -453,6 +480,7 @@ export class OwnFront {
     if (visitor === undefined || visitor.closed) return;
     visitor.closed = true;
     this.open.delete(socket);
+    this.settings.connections?.release(visitor.peer);
     visitor.signal?.abort();
     // a quiet stream (server-sent events) would otherwise hold its backend connection until
     // its next bytes
@@ -472,6 +500,24 @@ export class OwnFront {
       resolve();
     }
   }
+}
+
+function newVisitor(peer: string): Visitor {
+  return {
+    peer,
+    pending: EMPTY,
+    searched: 0,
+    busy: false,
+    flushing: false,
+    relay: undefined,
+    backlog: [],
+    drained: undefined,
+    closeAfter: false,
+    closed: false,
+    signal: undefined,
+    streaming: undefined,
+    idleDue: 0,
+  };
 }
 
 /**

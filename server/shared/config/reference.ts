@@ -49,7 +49,12 @@ function walk(node: Node, path: string, rows: string[]) {
 }
 
 function typeOf(node: Node): string {
-  if (node.anyOf) return node.anyOf.map((choice) => `\`${String(choice.const)}\``).join(" \\| ");
+  if (node.anyOf)
+    return node.anyOf
+      .map((choice) =>
+        choice.const === undefined ? typeOf(choice) : `\`${String(choice.const)}\``,
+      )
+      .join(" \\| ");
   if (node.duration) return node.positive ? "duration > 0" : "duration";
   const range =
     node.minimum !== undefined || node.maximum !== undefined

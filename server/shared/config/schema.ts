@@ -136,6 +136,21 @@ export const ConfigSchema = T.Object(
           "an idle keep-alive connection is closed after this (0–4 s after: Bun's socket timers tick every 4 s; Bun.serve's listeners may close a kept-alive one up to 4 s early, so keep it over 8 s)",
           true,
         ),
+        max_connections: T.Union(
+          [T.Literal("auto"), T.Integer({ minimum: 1, maximum: 10_000_000 })],
+          {
+            default: "auto",
+            description:
+              "connections each proxy process holds at once, past which new ones are refused (503); auto: a fifth of its open-file limit",
+          },
+        ),
+        max_connections_per_address: T.Integer({
+          minimum: 0,
+          maximum: 10_000_000,
+          default: 256,
+          description:
+            "connections one visitor's address may hold at once in each proxy process (429 past it; trusted_proxies exempt); 0: no limit",
+        }),
         drain_grace: Duration(
           "250ms",
           "WebSockets on a draining backend are closed (1001) after this",

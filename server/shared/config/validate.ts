@@ -106,7 +106,11 @@ function describe(error: ValueError): string {
     case ValueErrorType.StringPattern:
       return `${shown} is not valid — ${String(schema.hint ?? `must match ${schema.pattern}`)}`;
     case ValueErrorType.Union: {
-      const options = ((schema.anyOf ?? []) as TSchema[]).map((s) => String(s.const));
+      const options = ((schema.anyOf ?? []) as TSchema[]).map((s) =>
+        s.const === undefined
+          ? `a whole number from ${s.minimum} to ${s.maximum}`
+          : String(s.const),
+      );
       const hint = typeof error.value === "string" ? suggest(error.value, options) : undefined;
       return `${shown} is not one of ${options.join(", ")}${hint ? ` — did you mean ${hint}?` : ""}`;
     }

@@ -103,6 +103,10 @@ describe("each kind of error names the path and the fault", () => {
     expect(errorsOf({ autoscale: { metric: "proxy-cpu" } })).toEqual([
       'autoscale/metric: "proxy-cpu" is not one of proxy_cpu, production_cpu, rps_per_host — did you mean proxy_cpu?',
     ]);
+    expect(errorsOf({ proxy: { max_connections: 0, workers: "many" } })).toEqual([
+      'proxy/workers: "many" is not one of auto, a whole number from 1 to 64',
+      "proxy/max_connections: 0 is not one of auto, a whole number from 1 to 10000000",
+    ]);
   });
 
   test("a malformed slug or path explains the format", () => {
