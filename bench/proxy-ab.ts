@@ -38,6 +38,10 @@ if (variants.length === 0) {
   );
   process.exit(2);
 }
+if (!Bun.which("wrk")) {
+  console.error("bench/proxy-ab: wrk is missing — apt-get install wrk");
+  process.exit(1);
+}
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const processes = setting("BENCH_AB_PROCESSES", 3);
 const rounds = setting("BENCH_AB_ROUNDS", 5);
