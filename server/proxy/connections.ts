@@ -1,3 +1,5 @@
+import { addressBytes } from "../shared/net/cidr.ts";
+
 /** Whether a new connection may stay: yes, or which limit it is over. */
 export type Admission = "admitted" | "address-full" | "full";
 
@@ -30,9 +32,10 @@ export class ConnectionBudget {
   admit(address: string): Admission {
     if (this.open >= this.limits.max) return "full";
     if (this.limits.perAddress > 0 && !this.isExempt(address)) {
-      const held = this.byAddress.get(address) ?? 0;
+      const key = addressKey(address);
+      const held = this.byAddress.get(key) ?? 0;
       if (held >= this.limits.perAddress) return "address-full";
-      this.byAddress.set(address, held + 1);
+      this.byAddress.set(key, held + 1);
     }
     this.open++;
     return "admitted";
@@ -41,16 +44,33 @@ export class ConnectionBudget {
   /** Counts an admitted connection out again. */
   release(address: string): void {
     this.open--;
-    const held = this.byAddress.get(address);
+    const key = addressKey(address);
+    const held = this.byAddress.get(key);
     if (held === undefined) return;
-    if (held <= 1) this.byAddress.delete(address);
-    else this.byAddress.set(address, held - 1);
+    if (held <= 1) this.byAddress.delete(key);
+    else this.byAddress.set(key, held - 1);
   }
 
-  /** How many connections `address` holds now. */
+  /** How many connections `address` (its /64, for IPv6) holds now. */
   heldBy(address: string): number {
-    return this.byAddress.get(address) ?? 0;
+    return this.byAddress.get(addressKey(address)) ?? 0;
   }
+}
+
+/**
+ * What an address is counted under: IPv4 as itself (`::ffff:` forms too), IPv6 by its /64 —
+ * one subscriber's whole prefix, from which a stranger could take a new address for every
+ * connection.
+ */
+export function addressKey(address: string): string {
+  if (!address.includes(":")) return address;
+  if (address.startsWith("::ffff:") && address.includes(".")) return address.slice(7);
+  const bytes = addressBytes(address);
+  if (!bytes) return address;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i += 2)
+    groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  return `${groups.join(":")}::/64`;
 }
 
 /**

@@ -149,7 +149,7 @@ export const ConfigSchema = T.Object(
           maximum: 10_000_000,
           default: 256,
           description:
-            "connections one visitor's address may hold at once in each proxy process (429 past it; trusted_proxies exempt); 0: no limit",
+            "connections one visitor's address (IPv6: its /64) may hold at once in each proxy process (429 past it; trusted_proxies exempt); 0: no limit",
         }),
         drain_grace: Duration(
           "250ms",

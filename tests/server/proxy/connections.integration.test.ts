@@ -237,7 +237,10 @@ test("behind a PROXY-protocol balancer each visitor the header names is counted,
     `${FAST}proxy: { proxy_protocol: true, trusted_proxies: [127.0.0.3/32], max_connections_per_address: 2 }\n`,
     ONE,
   );
-  const header = (source: string) => `PROXY TCP4 ${source} 127.0.0.1 4000 80\r\n`;
+  const header = (source: string) =>
+    source.includes(":")
+      ? `PROXY TCP6 ${source} ::1 4000 80\r\n`
+      : `PROXY TCP4 ${source} 127.0.0.1 4000 80\r\n`;
   // the balancer's four connections: two for one visitor, then one more for them, one for another
   const visitor = await Promise.all(
     [1, 2].map(() => hold(behind.port, "127.0.0.3", header("203.0.113.9"))),
@@ -250,6 +253,22 @@ test("behind a PROXY-protocol balancer each visitor the header names is counted,
   await eventually(async () => another.closed(), 3000, "another visitor's answer");
   expect(statusOf(another.received())).toBe(200);
   expect(visitor.map((h) => h.closed())).toEqual([false, false]);
-  release(visitor);
+  // over IPv6 a visitor is their /64: a new address from it for each connection counts as one
+  const sixes = await Promise.all(
+    ["2001:db8:1:2::1", "2001:db8:1:2::2"].map((source) =>
+      hold(behind.port, "127.0.0.3", header(source)),
+    ),
+  );
+  const sameNetwork = await hold(behind.port, "127.0.0.3", header("2001:db8:1:2:ffff::3"));
+  await eventually(async () => sameNetwork.closed(), 3000, "a third connection from the /64");
+  expect(behind.stderr()).toContain("429 to 2001:db8:1:2:ffff::3: a connection turned away");
+  const otherNetwork = await hold(
+    behind.port,
+    "127.0.0.3",
+    header("2001:db8:1:3::1") + GET("/plain"),
+  );
+  await eventually(async () => otherNetwork.closed(), 3000, "another /64's answer");
+  expect(statusOf(otherNetwork.received())).toBe(200);
+  release([...visitor, ...sixes]);
   await behind.stop();
 }, 30_000);

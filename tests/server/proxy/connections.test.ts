@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import {
+  addressKey,
   ConnectionBudget,
   capWarning,
   connectionCap,
@@ -48,6 +49,24 @@ test("an exempt address, or a per-address limit of 0, is held to the total only"
   const unlimited = budget(5, 0);
   for (let i = 0; i < 5; i++) expect(unlimited.admit("a")).toBe("admitted");
   expect(unlimited.admit("a")).toBe("full");
+});
+
+test("IPv6 addresses are counted by their /64, IPv4 ones as they are, however written", () => {
+  expect(addressKey("203.0.113.9")).toBe("203.0.113.9");
+  expect(addressKey("::ffff:203.0.113.9")).toBe("203.0.113.9");
+  expect(addressKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
+  expect(addressKey("2001:0db8:0001:0002:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
+  expect(addressKey("2001:db8::9")).toBe("2001:db8:0:0::/64");
+  expect(addressKey("unknown")).toBe("unknown");
+  const connections = budget(100, 2);
+  expect(connections.admit("2001:db8:1:2::1")).toBe("admitted");
+  expect(connections.admit("2001:db8:1:2::2")).toBe("admitted");
+  expect(connections.admit("2001:db8:1:2:ffff::3")).toBe("address-full");
+  expect(connections.admit("2001:db8:1:3::1")).toBe("admitted");
+  expect(connections.admit("::ffff:198.51.100.1")).toBe("admitted");
+  expect(connections.heldBy("198.51.100.1")).toBe(1);
+  connections.release("2001:db8:1:2::1");
+  expect(connections.heldBy("2001:db8:1:2::9")).toBe(1);
 });
 
 test("a refusal says which limit, with the number and what to do", () => {
