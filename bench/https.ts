@@ -2,8 +2,10 @@
  * HTTPS through dropship-proxy next to nginx (1 worker) with the same certificate (ECDSA
  * P-256) and the same two upstreams, in one run: requests over kept-alive TLS connections, and
  * the new-connection rate (a TLS handshake for every request, `Connection: close`). The proxy
- * runs both ways: as shipped (one certificate, so its own front terminates TLS) and with every
- * request answered by Bun.serve (`DROPSHIP_PROXY_ENGINE=serve`, as with two certificates).
+ * runs three ways: as shipped (one certificate, so its own front terminates TLS), with two
+ * certificates (Bun.serve chooses by SNI, on loopback behind a front that counts connections),
+ * and with every request answered by Bun.serve on the public port (`DROPSHIP_PROXY_ENGINE=serve`,
+ * as with two certificates before).
  *
  *   bun bench/https.ts [seconds=10] [rounds=3] [connections=50]
  *
@@ -51,9 +53,28 @@ try {
     issuedAt: new Date().toISOString(),
     issuer: "bench",
   });
+  // a second name with a certificate of its own: Bun.serve chooses by SNI, behind the front
+  const wwwCert = join(workDir, "www.pem");
+  const wwwKey = join(workDir, "www.key");
+  selfSigned({
+    certFile: wwwCert,
+    keyFile: wwwKey,
+    commonName: "www.shop.test",
+    names: ["DNS:www.shop.test"],
+    days: 30,
+  });
+  await putCertificate(state, "www.shop.test", {
+    cert: readFileSync(wwwCert, "utf8"),
+    key: readFileSync(wwwKey, "utf8"),
+    notAfter: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    issuedAt: new Date().toISOString(),
+    issuer: "bench",
+  });
   state.disconnect();
   const config = join(workDir, "dropship.yml");
   writeFileSync(config, "proxy: { tls: { domains: [shop.test] } }\n");
+  const twoNames = join(workDir, "dropship-two.yml");
+  writeFileSync(twoNames, "proxy: { tls: { domains: [shop.test, www.shop.test] } }\n");
   /** One process, as nginx has one worker (`proxy.workers` is one per core by default). */
   const startDropship = async (name: string, env: Record<string, string> = {}) => {
     const httpsPort = freePort();
@@ -75,9 +96,14 @@ try {
   const targets = [
     // one certificate: the proxy's own front terminates TLS
     await startDropship("dropship-proxy (1 process)"),
-    // the way every HTTPS request went before session 25, and still goes with two certificates
+    // the way every HTTPS request went before session 25, and with two certificates before
+    // session 28 (Bun.serve on the public port)
     await startDropship("dropship-proxy (1 process), all by Bun.serve", {
       DROPSHIP_PROXY_ENGINE: "serve",
+    }),
+    // two certificates: Bun.serve on loopback behind a front that passes TLS and counts
+    await startDropship("dropship-proxy (1 process), two certificates", {
+      DROPSHIP_CONFIG: twoNames,
     }),
     { name: "nginx (1 worker)", url: nginx.url, pids: nginx.pids },
   ];

@@ -117,14 +117,39 @@ export async function startPublic(core: Core) {
     tlsFronts.add(front);
     return front;
   };
+  /**
+   * Several certificates: Bun.serve chooses one by SNI, on loopback behind a front that passes
+   * the TLS bytes untouched and counts the connections, as it cannot.
+   */
+  const countedTls = (port: number, tls: Bun.TLSOptions[], retiring: Retiring): Listener => {
+    let front: OwnFront | undefined;
+    const inner = appListener(0, core.httpsDeps, () => front, tls, retiring, "127.0.0.1");
+    front = new OwnFront({
+      hostname: env.host,
+      port,
+      innerPort: () => inner.port,
+      idleTimeoutS,
+      deps: core.httpsDeps,
+      log: (line) => core.log.line(line),
+      connections: core.connections,
+      passing: "tls",
+    });
+    const counting = front;
+    return {
+      port: counting.port,
+      stop: () => Promise.all([counting.stop(), inner.stop()]),
+    };
+  };
   const https = new HttpsListener<Listener>(proxied ? 0 : env.httpsPort, (port, tls, retiring) => {
     const names = tls.map((pair) => pair.serverName).join(", ");
     if (ownTls && oneCertificate(tls)) {
       core.say(`HTTPS for ${names} is answered by the proxy's own front`);
       return ownTlsFront(port, tls[0] as Bun.TLSOptions, retiring);
     }
-    if (ownTls)
+    if (ownTls) {
       core.say(`HTTPS for ${names} is answered by Bun.serve (certificates chosen by SNI)`);
+      return countedTls(port, tls, retiring);
+    }
     return appListener(port, core.httpsDeps, () => httpsFront, tls, retiring);
   });
   if (core.tlsOn) {
@@ -164,7 +189,7 @@ export async function startPublic(core: Core) {
           deps: core.deps,
           log: (line) => core.log.line(line),
           connections: core.connections,
-          passAll: ownTls,
+          ...(ownTls ? { passing: "http" as const } : {}),
         })
       : frontFor(env.port, () => server.port);
   return {

@@ -112,9 +112,12 @@ export interface OwnFrontSettings {
   retiring?: Retiring;
   /** the process's connections, counted here; past its limits a connection is turned away */
   connections?: ConnectionBudget;
-  /** every request passes to the listener behind (HTTP beside HTTPS: redirects, ACME): the
-   * front is there to count the connections Bun.serve cannot */
-  passAll?: boolean;
+  /**
+   * Every connection passes, from its first byte, to the listener behind, which reads what it
+   * carries — plain HTTP beside HTTPS (redirects, ACME), or TLS for several certificates (SNI,
+   * which Bun.listen lacks): the front is there to count the connections Bun.serve cannot.
+   */
+  passing?: "http" | "tls";
 }
 
 /**
@@ -239,7 +242,7 @@ export class OwnFront {
     if (visitor.closed) return;
     // Bun hands each read its own buffer: it is kept as it is
     visitor.pending = visitor.pending.length ? concat(visitor.pending, bytes) : bytes;
-    if (this.settings.passAll) {
+    if (this.settings.passing) {
       this.pass(socket);
       return;
     }
@@ -439,13 +442,13 @@ export class OwnFront {
    * its request already may see the close before the sentence.
    */
   private turnAway(socket: Socket<Visitor>, admission: Exclude<Admission, "admitted">): void {
-    const { connections, deps, tls } = this.settings;
+    const { connections, deps, tls, passing } = this.settings;
     const { status, reason } = refusalFor(admission, (connections as ConnectionBudget).limits);
     const visitor = socket.data;
     visitor.closed = true;
     deps.log.line(`${status} to ${visitor.peer}: a connection turned away: ${reason}`);
     deps.metrics.refused(status);
-    if (tls) {
+    if (tls || passing === "tls") {
       socket.terminate();
       return;
     }

@@ -176,58 +176,96 @@ test("a flood past the open-file limit is turned away: no spinning, and visitors
   await small.stop();
 }, 30_000);
 
-test("HTTPS: over the limit a connection is closed before its handshake; plain HTTP beside it counts too", async () => {
+test("HTTPS: over the limit a connection is closed before its handshake, with one certificate or several; plain HTTP beside it counts too", async () => {
   const dir = fileTempDir("dropship-connections-");
-  selfSigned({
-    certFile: join(dir, "site.pem"),
-    keyFile: join(dir, "site.key"),
-    commonName: "shop.test",
-    names: ["DNS:shop.test"],
-    days: 2,
-  });
-  const ca = readFileSync(join(dir, "site.pem"), "utf8");
-  await putCertificate(state, "shop.test", {
-    cert: ca,
-    key: readFileSync(join(dir, "site.key"), "utf8"),
-    notAfter: new Date(Date.now() + 2 * 86_400_000).toISOString(),
-    issuedAt: new Date().toISOString(),
-    issuer: "CN=shop.test",
-  });
+  /** A certificate of its own for `name`, stored for the proxy; its PEM, to trust it. */
+  const certificate = async (name: string) => {
+    const [certFile, keyFile] = [join(dir, `${name}.pem`), join(dir, `${name}.key`)];
+    selfSigned({ certFile, keyFile, commonName: name, names: [`DNS:${name}`], days: 2 });
+    const cert = readFileSync(certFile, "utf8");
+    await putCertificate(state, name, {
+      cert,
+      key: readFileSync(keyFile, "utf8"),
+      notAfter: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+      issuedAt: new Date().toISOString(),
+      issuer: `CN=${name}`,
+    });
+    return cert;
+  };
+  const ca: Record<string, string> = { "shop.test": await certificate("shop.test") };
   const httpsPort = freePort();
   const secure = await startProxy(
     redis,
-    `${FAST}proxy: { max_connections_per_address: 2, tls: { domains: [shop.test] } }\n`,
+    `${FAST}proxy: { max_connections_per_address: 2, tls: { domains: [shop.test, www.shop.test] } }\n`,
     { ...ONE, DROPSHIP_HTTPS_PORT: String(httpsPort) },
   );
-  await eventually(
-    async () =>
-      secure.stderr().includes("HTTPS for shop.test is answered by the proxy's own front"),
-    5000,
-    "the own front on HTTPS",
-  );
-  const handshake = (from: string) =>
+  const handshake = (from: string, name: string) =>
     new Promise<tls.TLSSocket | string>((resolve) => {
       // node's types leave localAddress out of TLS options; it is passed to the TCP socket
-      const options = { host: "127.0.0.1", port: httpsPort, servername: "shop.test", ca };
+      const options = { host: "127.0.0.1", port: httpsPort, servername: name, ca: ca[name] };
       const socket = tls.connect({ ...options, localAddress: from } as tls.ConnectionOptions, () =>
         resolve(socket),
       );
       socket.on("error", (error) => resolve(error.message));
       socket.on("close", () => resolve("closed before the handshake"));
     });
-  const two = await Promise.all([handshake("127.0.0.2"), handshake("127.0.0.2")]);
-  expect(two.map((s) => typeof s)).toEqual(["object", "object"]);
-  expect(typeof (await handshake("127.0.0.2"))).toBe("string");
+  const heldTwice = async (name: string) => {
+    const two = await Promise.all([handshake("127.0.0.2", name), handshake("127.0.0.2", name)]);
+    expect(two.map((s) => typeof s)).toEqual(["object", "object"]);
+    // cut off at once (a reset, or a close) with no handshake
+    expect(await handshake("127.0.0.2", name)).toMatch(
+      /^(closed before the handshake|.*ECONNRESET)/,
+    );
+    return two as tls.TLSSocket[];
+  };
+
+  // one certificate: the own front terminates TLS
+  await eventually(
+    async () =>
+      secure.stderr().includes("HTTPS for shop.test is answered by the proxy's own front"),
+    5000,
+    "the own front on HTTPS",
+  );
+  const two = await heldTwice("shop.test");
   // the address's two are held on the HTTPS port: on port 80 it is over its limit as well
-  const plain = await request(secure.port, "127.0.0.2", "/basket");
-  expect(statusOf(plain)).toBe(429);
+  expect(statusOf(await request(secure.port, "127.0.0.2", "/basket"))).toBe(429);
   // another address: HTTPS served, and port 80 answered by the listener behind (a redirect)
-  const other = await handshake("127.0.0.4");
+  const other = await handshake("127.0.0.4", "shop.test");
   expect(typeof other).toBe("object");
   (other as tls.TLSSocket).destroy();
   const redirect = await request(secure.port, "127.0.0.4", "/basket");
   expect(redirect).toContain(`Location: https://shop.test:${httpsPort}/basket`);
-  for (const socket of two) (socket as tls.TLSSocket).destroy();
+  for (const socket of two) socket.destroy();
+
+  // a second name's own certificate: Bun.serve chooses by SNI, behind a front that counts
+  ca["www.shop.test"] = await certificate("www.shop.test");
+  await eventually(
+    async () =>
+      secure.stderr().includes("HTTPS for shop.test, www.shop.test is answered by Bun.serve"),
+    5000,
+    "Bun.serve for two certificates",
+  );
+  // the listener replaced keeps accepting for its 2 s of grace
+  await Bun.sleep(2500);
+  const twoMore = await heldTwice("www.shop.test");
+  const visitor = await handshake("127.0.0.4", "www.shop.test");
+  expect(typeof visitor).toBe("object");
+  const before = upstream.received.length;
+  const answer = await new Promise<string>((resolve) => {
+    let text = "";
+    const socket = visitor as tls.TLSSocket;
+    socket.on("data", (data: Buffer) => {
+      text += data.toString("latin1");
+    });
+    socket.on("close", () => resolve(text));
+    socket.write("GET /plain HTTP/1.1\r\nHost: www.shop.test\r\nConnection: close\r\n\r\n");
+  });
+  expect(statusOf(answer)).toBe(200);
+  // Bun.serve behind the front still knows whose request it is
+  expect(upstream.received.slice(before).map((r) => r.headers["x-forwarded-for"])).toEqual([
+    "127.0.0.4",
+  ]);
+  for (const socket of twoMore) socket.destroy();
   await secure.stop();
 }, 30_000);
 
