@@ -1,5 +1,5 @@
 import { type Link, LinkedSet } from "./linked-set.ts";
-import type { Exchange } from "./upstream/client.ts";
+import type { Exchange, Upload } from "./upstream/client.ts";
 
 /** What a wait needs of the visitor's signal: an AbortSignal, or the own front's. */
 export interface AbortLike {
@@ -15,8 +15,9 @@ export interface Watched {
   /** when it counts as slow; 0 once told */
   slowAt: number;
   /** its place among those watched */
-  readonly link: Link<Watched>;
-  expire(): void;
+  link: Link<Watched>;
+  /** past its deadline at `now`: give up, or watch on to a later deadline */
+  expire(now: number): void;
   slow(): void;
 }
 
@@ -53,7 +54,7 @@ export class Deadlines {
     for (const entry of this.waiting.values()) {
       if (now >= entry.deadline) {
         this.unwatch(entry.link);
-        entry.expire();
+        entry.expire(now);
       } else if (entry.slowAt !== 0 && now >= entry.slowAt) {
         entry.slowAt = 0;
         entry.slow();
@@ -80,12 +81,14 @@ export class AnswerWait implements Watched {
   deadline: number;
   slowAt: number;
   timedOut = false;
-  readonly link: Link<Watched>;
+  /** it timed out waiting for the visitor's body, not for the backend */
+  visitorStalled = false;
+  link: Link<Watched>;
   private listening = false;
 
   constructor(
     private readonly deadlines: Deadlines,
-    private readonly exchange: Pick<Exchange, "cancel">,
+    private readonly exchange: Pick<Exchange, "cancel"> & { readonly upload?: Upload },
     private readonly request: { readonly signal: AbortLike },
     now = performance.now(),
   ) {
@@ -94,7 +97,19 @@ export class AnswerWait implements Watched {
     this.link = deadlines.watch(this);
   }
 
-  expire(): void {
+  expire(now: number): void {
+    const upload = this.exchange.upload;
+    if (upload !== undefined) {
+      // the wait for the answer starts when the body has gone out whole, and a body that is
+      // still moving is not late: an upload slower than the timeout arrives whole
+      const due = upload.movedAt + this.deadlines.timeoutMs;
+      if (due > now) {
+        this.deadline = due;
+        this.link = this.deadlines.watch(this);
+        return;
+      }
+      this.visitorStalled = upload.waitingOn === "visitor";
+    }
     this.timedOut = true;
     this.exchange.cancel("no answer within the response timeout");
   }

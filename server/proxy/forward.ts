@@ -235,6 +235,22 @@ export async function forward<V extends Visit, R>(
         deps.log.line(`499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`);
         return plain(answering, request, 499, "The client closed the request.", requestId);
       }
+      if (wait.visitorStalled) {
+        const seconds = settings.responseTimeoutMs / 1000;
+        // the visitor's doing: neither the backend's health nor the canary's verdict hears of it
+        record(deps, track, member.backend.id, 408, started);
+        deps.log.line(
+          `408 ${method} ${path.slice(0, 80)}: ${visitor} sent nothing of its body for ${seconds} s`,
+        );
+        return plain(
+          answering,
+          request,
+          408,
+          `The request's body stopped coming: nothing of it arrived for ${seconds} s (proxy.response_timeout). Send it again, without pauses.`,
+          requestId,
+          [["connection", "close"]],
+        );
+      }
       lastError = fault.message;
       const wrong = wait.timedOut
         ? noAnswer(settings.responseTimeoutMs)

@@ -137,7 +137,13 @@ export async function startPublic(core: Core) {
     const counting = front;
     return {
       port: counting.port,
-      stop: () => Promise.all([counting.stop(), inner.stop()]),
+      // the front first, then, a moment later, the listener behind (stopped together, a fresh
+      // HTTPS request was reset in certificate swaps under load: one test run in two)
+      stop: async () => {
+        await counting.stop();
+        await passedOn([counting]);
+        await inner.stop();
+      },
     };
   };
   const https = new HttpsListener<Listener>(proxied ? 0 : env.httpsPort, (port, tls, retiring) => {
@@ -197,16 +203,33 @@ export async function startPublic(core: Core) {
     /** the public HTTPS port, once there is a certificate to serve */
     httpsPort: () =>
       https.listeningPort === undefined ? undefined : (httpsFront?.port ?? https.listeningPort),
-    stop: () => {
+    stop: async () => {
+      // the fronts, then the listeners behind them (see INNER_GRACE_MS); HTTPS is a front of
+      // its own beside the own front, and a listener behind one behind the PROXY protocol
       for (const front of fronts) front.stop();
-      return Promise.all([
-        plainFront instanceof OwnFront ? plainFront.stop() : undefined,
-        server.stop(),
-        https.stop(),
-        behindTls?.stop(),
-      ]);
+      const ownFronts = [plainFront instanceof OwnFront ? plainFront.stop() : undefined];
+      if (ownTls) ownFronts.push(https.stop());
+      await Promise.all(ownFronts);
+      // a PROXY-protocol front passes every connection; the own fronts say when they last did
+      if (proxied) await Bun.sleep(INNER_GRACE_MS);
+      else await passedOn([...(plainFront instanceof OwnFront ? [plainFront] : []), ...tlsFronts]);
+      await Promise.all([server.stop(), behindTls?.stop(), ownTls ? undefined : https.stop()]);
     },
   };
+}
+
+/**
+ * How long a listener behind a front outlives it when both stop: a connection the front has
+ * just passed waits in that listener's own accept queue, which nothing migrates (no other
+ * listener shares its loopback port), so stopping it at once resets such connections.
+ */
+const INNER_GRACE_MS = 1000;
+
+/** Waits until INNER_GRACE_MS has passed since any of these fronts last passed a connection. */
+async function passedOn(fronts: readonly OwnFront[]): Promise<void> {
+  const last = Math.max(...fronts.map((front) => front.lastPassAt));
+  const left = last + INNER_GRACE_MS - performance.now();
+  if (left > 0) await Bun.sleep(left);
 }
 
 /** Every name is served the same certificate: the own front can hold it, needing no SNI. */

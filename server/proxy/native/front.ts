@@ -136,6 +136,8 @@ export class OwnFront {
   private readonly answering: Answering<OwnVisit, Promise<void> | undefined>;
   private stopped = false;
   private stopping: (() => void) | undefined;
+  /** when a connection was last passed to the listener behind (performance.now()) */
+  lastPassAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly settings: OwnFrontSettings) {
     this.answering = { idle: () => undefined, answer: (...a) => this.answer(...a) };
@@ -464,6 +466,7 @@ export class OwnFront {
     const visitor = socket.data;
     const relay = newConnection();
     visitor.relay = relay;
+    this.lastPassAt = performance.now();
     const first = visitor.pending.slice();
     visitor.pending = EMPTY;
     socket.timeout(0);

@@ -38,8 +38,20 @@ export interface UpstreamRequest {
   body: ReadableStream<Uint8Array> | null;
 }
 
+/**
+ * A request's body on its way to the backend: what it waits on (the backend while connecting
+ * or not reading, the visitor while their next bytes have not come), and when it last moved
+ * (performance.now()). Once it has gone out whole, `movedAt` is when it did.
+ */
+export interface Upload {
+  waitingOn: "visitor" | "backend" | "done";
+  movedAt: number;
+}
+
 export interface Exchange {
   answer: Promise<UpstreamAnswer>;
+  /** the request's body, while there is one */
+  readonly upload: Upload | undefined;
   /** gives up on the request: the connection is closed */
   cancel(reason: string): void;
   /** the reason of the first cancel, if there was one */
@@ -95,6 +107,8 @@ export class UpstreamClient {
     let cancelled: string | undefined;
     let connection: Connection | undefined;
     let reader: AnswerReader | undefined;
+    const upload: Upload | undefined =
+      request.body === null ? undefined : { waitingOn: "backend", movedAt: performance.now() };
     const answer = new Promise<UpstreamAnswer>((resolve, reject) => {
       const start = (conn: Connection, reused: boolean) => {
         connection = conn;
@@ -103,7 +117,7 @@ export class UpstreamClient {
           reject(new UpstreamFault(cancelled, "cancelled"));
           return;
         }
-        reader = this.exchange(conn, origin, request, reused, resolve, reject);
+        reader = this.exchange(conn, origin, request, reused, resolve, reject, upload);
       };
       const idle = this.takeIdle(`${origin.hostname}:${origin.port}`);
       if (idle) start(idle, true);
@@ -111,6 +125,7 @@ export class UpstreamClient {
     });
     const exchange: Exchange = {
       answer,
+      upload,
       cancelledBecause: undefined,
       cancel: (reason) => {
         cancelled = reason;
@@ -138,6 +153,7 @@ export class UpstreamClient {
     reused: boolean,
     resolve: (answer: UpstreamAnswer) => void,
     reject: (fault: UpstreamFault) => void,
+    progress: Upload | undefined,
   ): AnswerReader {
     let answered = false;
     conn.sent = false;
@@ -176,11 +192,11 @@ export class UpstreamClient {
     const { head, body } = request;
     const chunked = body !== null && !head.hasLength;
     write(conn, requestHead(request, origin, chunked));
-    if (body === null) {
+    if (body === null || progress === undefined) {
       conn.sent = true;
       return reader;
     }
-    this.upload(conn, body, chunked).then(
+    this.upload(conn, body, chunked, progress).then(
       () => {
         conn.sent = true;
         this.release(conn);
@@ -195,10 +211,17 @@ export class UpstreamClient {
     return reader;
   }
 
-  private async upload(conn: Connection, body: ReadableStream<Uint8Array>, chunked: boolean) {
+  private async upload(
+    conn: Connection,
+    body: ReadableStream<Uint8Array>,
+    chunked: boolean,
+    progress: Upload,
+  ) {
     const reader = body.getReader();
     for (;;) {
+      progress.waitingOn = "visitor";
       const { done, value } = await reader.read();
+      progress.movedAt = performance.now();
       if (conn.closed) {
         reader.cancel().catch(() => undefined);
         return;
@@ -210,9 +233,14 @@ export class UpstreamClient {
           write(conn, value) &&
           write(conn, encoder.encode("\r\n"))
         : write(conn, value);
-      if (!ok) await new Promise<void>((resolve) => (conn.drained = resolve));
+      if (!ok) {
+        progress.waitingOn = "backend";
+        await new Promise<void>((resolve) => (conn.drained = resolve));
+        progress.movedAt = performance.now();
+      }
     }
     if (chunked) write(conn, encoder.encode("0\r\n\r\n"));
+    progress.waitingOn = "done";
   }
 
   private release(conn: Connection): void {

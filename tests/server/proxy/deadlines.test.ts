@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { AnswerWait, Deadlines } from "../../../server/proxy/deadlines.ts";
+import type { Upload } from "../../../server/proxy/upstream/client.ts";
 
 const deadlines = new Deadlines(1_000, 100);
 deadlines.stop(); // swept by hand below, not by its timer
@@ -82,4 +83,47 @@ test("waits and the sweeps' timer go by the monotonic clock, which no wall-clock
   expect(upstream.cancelled).toEqual([]);
   wait.done();
   ticking.stop();
+});
+
+test("while a request's body moves its wait is not late; the answer's wait starts at its last byte", () => {
+  const upload: Upload = { waitingOn: "backend", movedAt: 20_000 };
+  const upstream = { ...exchange(), upload };
+  const wait = new AnswerWait(
+    deadlines,
+    upstream,
+    new Request("http://x/", { method: "POST" }),
+    20_000,
+  );
+  // bytes came from the visitor at 20.8 s and at 21.6 s: the wait runs on past 21 s
+  upload.waitingOn = "visitor";
+  upload.movedAt = 20_800;
+  deadlines.sweep(21_000);
+  upload.movedAt = 21_600;
+  deadlines.sweep(21_800);
+  // the body went out whole at 22.5 s: the backend has until 23.5 s to answer
+  upload.waitingOn = "done";
+  upload.movedAt = 22_500;
+  deadlines.sweep(23_400);
+  expect([upstream.cancelled, wait.timedOut, deadlines.size]).toEqual([[], false, 1]);
+  deadlines.sweep(23_500);
+  expect(upstream.cancelled).toEqual(["no answer within the response timeout"]);
+  expect([wait.timedOut, wait.visitorStalled, deadlines.size]).toEqual([true, false, 0]);
+});
+
+test("a body that stops coming is the visitor's doing; one the backend stops taking is not", () => {
+  for (const waitingOn of ["visitor", "backend"] as const) {
+    const upload: Upload = { waitingOn, movedAt: 30_000 };
+    const upstream = { ...exchange(), upload };
+    const wait = new AnswerWait(
+      deadlines,
+      upstream,
+      new Request("http://x/", { method: "POST" }),
+      30_000,
+    );
+    deadlines.sweep(30_900);
+    expect(wait.timedOut).toBe(false);
+    deadlines.sweep(31_000);
+    expect([wait.timedOut, wait.visitorStalled]).toEqual([true, waitingOn === "visitor"]);
+    expect(deadlines.size).toBe(0);
+  }
 });

@@ -225,6 +225,71 @@ test("an upstream that sends no headers within response_timeout gets the visitor
   expect(fine.status).toBe(200);
 });
 
+/** A POST of `parts` sent `gapMs` apart on one connection; everything read until it closes. */
+async function trickle(parts: string[], gapMs: number, length: number) {
+  let received = "";
+  let closed = false;
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port: proxy.port,
+    socket: {
+      data(_socket, data) {
+        received += data.toString("latin1");
+      },
+      close() {
+        closed = true;
+      },
+    },
+  });
+  const started = performance.now();
+  socket.write(
+    `POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`,
+  );
+  for (const part of parts) {
+    await Bun.sleep(gapMs);
+    if (!closed) socket.write(part);
+  }
+  while (!closed && performance.now() - started < 8000) await Bun.sleep(20);
+  socket.end();
+  return { received, took: performance.now() - started };
+}
+
+test("an upload slower than response_timeout arrives whole: the answer's wait starts at its last byte", async () => {
+  // response_timeout is 1 s here; the body takes ~2.4 s, a part every 0.6 s
+  const before = upstream.received.length;
+  const { received } = await trickle(
+    ["0123456789", "0123456789", "0123456789", "0123456789"],
+    600,
+    40,
+  );
+  expect(received).toMatch(/^HTTP\/1\.1 200 /);
+  expect(upstream.received.slice(before).map((r) => [r.path, r.bodyBytes])).toEqual([
+    ["/form", 40],
+  ]);
+});
+
+test("a visitor who stops sending their body is told 408 after response_timeout; the backend is not blamed", async () => {
+  const metrics = () =>
+    fetch(`${proxy.adminUrl}/_dropship/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    }).then((r) => r.text());
+  const timeouts = (text: string) =>
+    [...text.matchAll(/dropship_proxy_requests_total\{[^}]*status="504"[^}]*\} (\d+)/g)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+  const before = timeouts(await metrics());
+  const { received, took } = await trickle(["0123456789"], 100, 100);
+  expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  expect(received).toContain(
+    "The request's body stopped coming: nothing of it arrived for 1 s (proxy.response_timeout). Send it again, without pauses.",
+  );
+  expect(took).toBeLessThan(4000);
+  expect(proxy.stderr()).toContain("408 POST /form: 127.0.0.1 sent nothing of its body for 1 s");
+  expect(timeouts(await metrics())).toBe(before);
+  expect((await fetch(`${proxy.url}/`)).status).toBe(200);
+});
+
 test("a quiet event stream outlives idle_timeout; an idle keep-alive connection does not", async () => {
   // idle_timeout is 1 s here; the stream says nothing for 2.5 s
   const text = await raw("GET /quiet?ms=2500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", {
