@@ -118,7 +118,7 @@ export const ConfigSchema = T.Object(
         }),
         response_timeout: Duration(
           "30s",
-          "the backend's answer must start within this, or 504",
+          "the backend's answer must start within this of the request's last byte, or 504; a request body that stops coming for this long is a 408",
           true,
         ),
         workers: T.Union([T.Literal("auto"), T.Integer({ minimum: 1, maximum: 64 })], {
