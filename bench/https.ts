@@ -33,43 +33,32 @@ const [seconds = 10, rounds = 3, connections = 50] = process.argv.slice(2).map(N
 
 try {
   const upstreams = await Promise.all([0, 1].map(() => startTrivialUpstream()));
-  const cert = join(workDir, "site.pem");
-  const key = join(workDir, "site.key");
-  selfSigned({
-    certFile: cert,
-    keyFile: key,
-    commonName: "shop.test",
-    names: ["DNS:shop.test"],
-    days: 30,
-  });
   const redis = await benchRedis();
   await routeToProduction(redis.url, upstreams);
   const state = connectRedis(redis.url, { purpose: "bench", persistent: true });
   await whenReady(state, redis.url, 5000);
-  await putCertificate(state, "shop.test", {
-    cert: readFileSync(cert, "utf8"),
-    key: readFileSync(key, "utf8"),
-    notAfter: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-    issuedAt: new Date().toISOString(),
-    issuer: "bench",
-  });
+  /** A self-signed certificate for `name` in the work directory, stored for the proxy. */
+  const certificate = async (name: string) => {
+    const [cert, key] = [join(workDir, `${name}.pem`), join(workDir, `${name}.key`)];
+    selfSigned({
+      certFile: cert,
+      keyFile: key,
+      commonName: name,
+      names: [`DNS:${name}`],
+      days: 30,
+    });
+    await putCertificate(state, name, {
+      cert: readFileSync(cert, "utf8"),
+      key: readFileSync(key, "utf8"),
+      notAfter: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      issuedAt: new Date().toISOString(),
+      issuer: "bench",
+    });
+    return { cert, key };
+  };
+  const { cert, key } = await certificate("shop.test");
   // a second name with a certificate of its own: Bun.serve chooses by SNI, behind the front
-  const wwwCert = join(workDir, "www.pem");
-  const wwwKey = join(workDir, "www.key");
-  selfSigned({
-    certFile: wwwCert,
-    keyFile: wwwKey,
-    commonName: "www.shop.test",
-    names: ["DNS:www.shop.test"],
-    days: 30,
-  });
-  await putCertificate(state, "www.shop.test", {
-    cert: readFileSync(wwwCert, "utf8"),
-    key: readFileSync(wwwKey, "utf8"),
-    notAfter: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-    issuedAt: new Date().toISOString(),
-    issuer: "bench",
-  });
+  await certificate("www.shop.test");
   state.disconnect();
   const config = join(workDir, "dropship.yml");
   writeFileSync(config, "proxy: { tls: { domains: [shop.test] } }\n");

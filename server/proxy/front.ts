@@ -42,6 +42,8 @@ export interface FrontSettings {
 export class ProxyProtocolFront {
   private readonly sources = new Map<number, string>();
   private readonly listener: TCPSocketListener<Relay>;
+  /** when a connection was last passed to the listener behind (performance.now()) */
+  lastPassAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly settings: FrontSettings) {
     // reusePort works for Bun.listen as for Bun.serve (workers share the port); bun-types 1.4
@@ -121,6 +123,7 @@ export class ProxyProtocolFront {
       if (!this.count(socket, source)) return;
     }
     const rest = header.kind === "header" ? head.subarray(header.length) : head;
+    this.lastPassAt = performance.now();
     void connectInner(socket, socket.data, {
       port: this.settings.innerPort(),
       source,

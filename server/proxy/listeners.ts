@@ -210,9 +210,11 @@ export async function startPublic(core: Core) {
       const ownFronts = [plainFront instanceof OwnFront ? plainFront.stop() : undefined];
       if (ownTls) ownFronts.push(https.stop());
       await Promise.all(ownFronts);
-      // a PROXY-protocol front passes every connection; the own fronts say when they last did
-      if (proxied) await Bun.sleep(INNER_GRACE_MS);
-      else await passedOn([...(plainFront instanceof OwnFront ? [plainFront] : []), ...tlsFronts]);
+      await passedOn([
+        ...fronts,
+        ...(plainFront instanceof OwnFront ? [plainFront] : []),
+        ...tlsFronts,
+      ]);
       await Promise.all([server.stop(), behindTls?.stop(), ownTls ? undefined : https.stop()]);
     },
   };
@@ -226,7 +228,7 @@ export async function startPublic(core: Core) {
 const INNER_GRACE_MS = 1000;
 
 /** Waits until INNER_GRACE_MS has passed since any of these fronts last passed a connection. */
-async function passedOn(fronts: readonly OwnFront[]): Promise<void> {
+async function passedOn(fronts: readonly { lastPassAt: number }[]): Promise<void> {
   const last = Math.max(...fronts.map((front) => front.lastPassAt));
   const left = last + INNER_GRACE_MS - performance.now();
   if (left > 0) await Bun.sleep(left);
