@@ -36,10 +36,12 @@ if (variants.length === 0) {
   console.error(
     "bench/proxy-ab: name at least one checkout, e.g. bun bench/proxy-ab.ts /tmp/before .",
   );
+  await cleanup();
   process.exit(2);
 }
 if (!Bun.which("wrk")) {
   console.error("bench/proxy-ab: wrk is missing — apt-get install wrk");
+  await cleanup(); // lib.ts made its scratch directory on import
   process.exit(1);
 }
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);

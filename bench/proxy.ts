@@ -47,6 +47,7 @@ const [seconds = 10, rounds = 3, connections = 50] = args.slice(0, 3).map(Number
 const upstreamKind = args[3] ?? "trivial";
 if (upstreamKind !== "trivial" && upstreamKind !== "app") {
   console.error(`bench/proxy: the upstream is ${upstreamKind} — use trivial or app`);
+  await cleanup();
   process.exit(2);
 }
 for (const tool of ["wrk", "nginx", "haproxy", "caddy"]) {
@@ -54,6 +55,7 @@ for (const tool of ["wrk", "nginx", "haproxy", "caddy"]) {
     console.error(
       `bench/proxy: ${tool} is missing — apt-get install wrk nginx-light haproxy caddy`,
     );
+    await cleanup(); // lib.ts made its scratch directory on import
     process.exit(1);
   }
 }
