@@ -10,6 +10,7 @@ import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { CANARY_ANALYSIS_ALERT, changeCanary, clearAlert } from "../shared/state/routing.ts";
 import type { User } from "../shared/users.ts";
+import { WrongCredentials } from "../shared/wrong-credentials.ts";
 import { crossOriginRefusal } from "./classify.ts";
 import { ASSETS } from "./dashboard/assets.ts";
 import { dashboardData } from "./dashboard/data.ts";
@@ -31,6 +32,11 @@ export interface AdminDeps {
   version: string;
   /** the peer address of a request, for the audit */
   peerOf: (request: Request) => string;
+  /** the visitor's own address (behind trusted proxies, from X-Forwarded-For), whose wrong
+   * credentials are counted; the peer's when not given */
+  visitorOf?: (request: Request) => string;
+  /** wrong credentials by address, shared by every listener of the process */
+  wrongCredentials?: WrongCredentials;
   /** where refused changes are said */
   log: (line: string) => void;
   /** the certificates served, with their expiry (none without HTTPS) */
@@ -50,6 +56,8 @@ export function createAdmin(deps: AdminDeps) {
   const { routing, flags } = deps;
   const actors = new WeakMap<Request, string>();
   const actor = (request: Request) => actors.get(request) ?? "admin";
+  const wrongCredentials = deps.wrongCredentials ?? new WrongCredentials();
+  const visitorOf = deps.visitorOf ?? deps.peerOf;
 
   const save = async <T>(work: () => Promise<T>): Promise<T | Response> => {
     try {
@@ -83,8 +91,22 @@ export function createAdmin(deps: AdminDeps) {
             "The admin API is off: start dropship-proxy with DROPSHIP_ADMIN_TOKEN set.",
           );
         }
-        const auth = checkAdmin(request.headers.get("authorization"), deps.token, deps.users());
+        const visitor = visitorOf(request);
+        const now = performance.now();
+        const held = wrongCredentials.held(visitor, now);
+        if (held) {
+          return text(429, `Refused: ${held.reason}.`, { "retry-after": `${held.retryAfterS}` });
+        }
+        const authorization = request.headers.get("authorization");
+        const auth = checkAdmin(authorization, deps.token, deps.users());
         if (!auth.ok) {
+          // a request without credentials is how git and browsers ask which they need
+          const hold = authorization === null ? undefined : wrongCredentials.failed(visitor, now);
+          if (hold) {
+            deps.log(
+              `${visitor} gave wrong admin credentials ${wrongCredentials.policy.limit} times within ${wrongCredentials.policy.windowMs / 1000} s: refused for ${hold.retryAfterS} s`,
+            );
+          }
           return text(
             401,
             `Admin credentials are needed: ${auth.reason}. Send Authorization: Bearer <token>.`,
@@ -104,6 +126,7 @@ export function createAdmin(deps: AdminDeps) {
             `Refused: ${crossOrigin}. Change flags and the canary from the dashboard or the CLI.`,
           );
         }
+        wrongCredentials.succeeded(visitor);
         actors.set(request, `${auth.user}@${deps.peerOf(request)}`);
       })
       .get("/_dropship/healthz", () =>

@@ -1,4 +1,4 @@
-import { addressBytes } from "../shared/net/cidr.ts";
+import { addressKey } from "../shared/net/cidr.ts";
 
 /** Whether a new connection may stay: yes, or which limit it is over. */
 export type Admission = "admitted" | "address-full" | "full";
@@ -55,22 +55,6 @@ export class ConnectionBudget {
   heldBy(address: string): number {
     return this.byAddress.get(addressKey(address)) ?? 0;
   }
-}
-
-/**
- * What an address is counted under: IPv4 as itself (`::ffff:` forms too), IPv6 by its /64 —
- * one subscriber's whole prefix, from which a stranger could take a new address for every
- * connection.
- */
-export function addressKey(address: string): string {
-  if (!address.includes(":")) return address;
-  if (address.startsWith("::ffff:") && address.includes(".")) return address.slice(7);
-  const bytes = addressBytes(address);
-  if (!bytes) return address;
-  const groups: string[] = [];
-  for (let i = 0; i < 8; i += 2)
-    groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
-  return `${groups.join(":")}::/64`;
 }
 
 /**

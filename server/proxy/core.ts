@@ -9,12 +9,14 @@ import { StateMirror } from "../shared/state/mirror.ts";
 import { connectRedis } from "../shared/state/redis.ts";
 import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
+import { WrongCredentials } from "../shared/wrong-credentials.ts";
 import { createAdmin } from "./admin.ts";
 import type { WindowSink } from "./analysis.ts";
 import { startHealthChecks } from "./checker.ts";
 import { ConnectionBudget, capWarning, connectionCap, openFileLimit } from "./connections.ts";
 import { Deadlines } from "./deadlines.ts";
 import type { ForwardDeps } from "./forward.ts";
+import { visitorAddress } from "./headers.ts";
 import { RateLimitedLog } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
@@ -66,6 +68,7 @@ export async function startCore(
   const trusted = config.proxy.trusted_proxies
     .map((text) => parseCidr(text))
     .filter((c) => c !== undefined);
+  const isTrusted = (address: string) => inAnyCidr(address, trusted);
   const users = env.usersFile ? usersFile(env.usersFile, say) : () => [];
   const isAdminCredential = (authorization: string) =>
     env.adminToken !== "" && checkAdmin(authorization, env.adminToken, users()).ok;
@@ -82,6 +85,13 @@ export async function startCore(
     metrics,
     version: VERSION,
     peerOf: (request) => peers.get(request) ?? "unknown",
+    visitorOf: (request) =>
+      visitorAddress(
+        peers.get(request) ?? "unknown",
+        request.headers.get("x-forwarded-for"),
+        isTrusted,
+      ),
+    wrongCredentials: new WrongCredentials(),
     certificates: () => certificates.views(),
     log: (line) => log.line(line),
   });
@@ -97,7 +107,7 @@ export async function startCore(
     settings: {
       forwardHost: config.proxy.forward_host,
       responseTimeoutMs: config.proxy.response_timeout,
-      isTrusted: (address) => inAnyCidr(address, trusted),
+      isTrusted,
       isAdminCredential,
       https: false,
     },

@@ -15,8 +15,10 @@ import { redact } from "../shared/secrets.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
+import { WrongCredentials } from "../shared/wrong-credentials.ts";
 import { gitHttpBackend, parseGitPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
+import { pusherAddress } from "./pusher.ts";
 
 const SPEC = {
   port: port(9000, "port for git pushes"),
@@ -145,7 +147,8 @@ await serverMain(
     }
     for (const repo of served) if (!repoExists(repos, repo)) createRepo(repoPath(repos, repo));
     const users = usersFile(paths.users, (line) => console.error(`dropship-receiver: ${line}`));
-    const server = Bun.serve({
+    const wrongCredentials = new WrongCredentials();
+    const server: Bun.Server<undefined> = Bun.serve({
       port: env.port,
       hostname: env.host,
       idleTimeout: 255,
@@ -158,8 +161,30 @@ await serverMain(
             "dropship-receiver serves git repositories: http://HOST:PORT/NAME.git\n",
             { status: 404 },
           );
-        const auth = checkAdmin(request.headers.get("authorization"), env.token, users());
+        const address = pusherAddress(
+          server.requestIP(request)?.address ?? "unknown",
+          request.headers.get("x-forwarded-for"),
+        );
+        const now = performance.now();
+        const held = address === undefined ? undefined : wrongCredentials.held(address, now);
+        if (held) {
+          return new Response(`Refused: ${held.reason}.\n`, {
+            status: 429,
+            headers: { "retry-after": `${held.retryAfterS}` },
+          });
+        }
+        const authorization = request.headers.get("authorization");
+        const auth = checkAdmin(authorization, env.token, users());
         if (!auth.ok) {
+          // git asks without credentials first, and only then with them
+          const hold =
+            address === undefined || authorization === null
+              ? undefined
+              : wrongCredentials.failed(address, now);
+          if (hold)
+            console.error(
+              `dropship-receiver: ${address} gave wrong push credentials ${wrongCredentials.policy.limit} times within ${wrongCredentials.policy.windowMs / 1000} s: refused for ${hold.retryAfterS} s`,
+            );
           return new Response(
             `Push credentials are needed: ${auth.reason}. Put the admin token in the remote URL's password.\n`,
             {
@@ -168,6 +193,7 @@ await serverMain(
             },
           );
         }
+        if (address !== undefined) wrongCredentials.succeeded(address);
         if (path.repo === INVENTORY) return serveInventory(request, path.rest, auth.user);
         if (!served.has(path.repo))
           return new Response(

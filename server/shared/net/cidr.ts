@@ -96,3 +96,19 @@ function covers({ bytes, bits }: Cidr, address: Uint8Array): boolean {
   const mask = (0xff << (8 - rest)) & 0xff;
   return ((bytes[whole] as number) & mask) === ((address[whole] as number) & mask);
 }
+
+/**
+ * What an address is counted under: IPv4 as itself (`::ffff:` forms too), IPv6 by its /64 —
+ * one subscriber's whole prefix, from which a stranger could take a new address for every
+ * connection.
+ */
+export function addressKey(address: string): string {
+  if (!address.includes(":")) return address;
+  if (address.startsWith("::ffff:") && address.includes(".")) return address.slice(7);
+  const bytes = addressBytes(address);
+  if (!bytes) return address;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i += 2)
+    groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  return `${groups.join(":")}::/64`;
+}

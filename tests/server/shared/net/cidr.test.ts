@@ -1,5 +1,10 @@
 import { expect, test } from "bun:test";
-import { addressBytes, inAnyCidr, parseCidr } from "../../../../server/shared/net/cidr.ts";
+import {
+  addressBytes,
+  addressKey,
+  inAnyCidr,
+  parseCidr,
+} from "../../../../server/shared/net/cidr.ts";
 
 const blocks = (...texts: string[]) =>
   texts.map((t) => parseCidr(t)).filter((b) => b !== undefined);
@@ -39,4 +44,13 @@ test("what is not an address block is refused, and no blocks trust no one", () =
   }
   expect(inAnyCidr("127.0.0.1", [])).toBe(false);
   expect(inAnyCidr("not an address", blocks("0.0.0.0/0"))).toBe(false);
+});
+
+test("an address is keyed as itself for IPv4 (::ffff: forms too), by its /64 for IPv6", () => {
+  expect(addressKey("203.0.113.9")).toBe("203.0.113.9");
+  expect(addressKey("::ffff:203.0.113.9")).toBe("203.0.113.9");
+  expect(addressKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
+  expect(addressKey("2001:0db8:0001:0002:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
+  expect(addressKey("2001:db8::9")).toBe("2001:db8:0:0::/64");
+  expect(addressKey("unknown")).toBe("unknown");
 });
