@@ -1,4 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { totalmem } from "node:os";
 import { basename, join } from "node:path";
 import { setRelease } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
@@ -22,6 +23,7 @@ import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
 import { withRoleLock } from "./lock.ts";
 import { rollout } from "./rollout.ts";
+import { stepLimits } from "./sandbox.ts";
 
 export interface DeploySettings {
   config: Config;
@@ -89,6 +91,8 @@ export async function deploy(
           cacheRoot: join(settings.workDir, "cache", "node_modules"),
           testCommand: testCommandOf(config, role),
           say,
+          stepTimeoutMs: config.pipeline.step_timeout,
+          limits: stepLimits(config.pipeline, totalmem()),
         });
         const version = releaseVersion(commit);
         keepRelease(settings.workDir, version, built);

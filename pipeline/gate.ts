@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { formatDuration } from "../server/shared/config/duration.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { SOURCES_FILE } from "../server/shared/platform.ts";
 import { run } from "../server/shared/proc.ts";
 import { binaryOf, ROLES } from "../server/shared/roles.ts";
-import { sandboxArgv } from "./sandbox.ts";
+import { describeLimits, type StepLimits, sandboxArgv } from "./sandbox.ts";
 
 export interface GateOptions {
   commit: string;
@@ -15,6 +16,12 @@ export interface GateOptions {
   say: (line: string) => void;
   /** the unprivileged user the steps run as when the receiver is root (default dropship-build) */
   buildUser?: string;
+  /** a step still running after this is stopped (pipeline.step_timeout) */
+  stepTimeoutMs: number;
+  /** what the pushed code's processes may take (pipeline.step_memory, step_processes) */
+  limits: StepLimits;
+  /** the repository the commit is in (default: the working directory, as in a git hook) */
+  repo?: string;
 }
 
 /** The user pushed code runs as; scripts/bootstrap.sh makes it. */
@@ -30,19 +37,21 @@ export class GateError extends Error {
  * stamped with the commit. Any failure is a GateError saying which step and why.
  */
 export async function runGate(options: GateOptions): Promise<string[]> {
-  const { workspace, say } = options;
+  const { workspace, say, limits } = options;
   const user = sandboxUser(options.buildUser ?? BUILD_USER);
   rmSync(workspace, { recursive: true, force: true });
   mkdirSync(workspace, { recursive: true });
+  const step = (label: string, argv: string[], cwd: string) =>
+    runStep(say, label, argv, cwd, options.stepTimeoutMs);
+  say(`▸ sandbox: ${describeLimits(limits, options.stepTimeoutMs)}`);
   await step(
-    say,
     "checkout",
     ["sh", "-c", `git archive --format=tar ${options.commit} | tar -x -C ${workspace}`],
-    process.cwd(),
+    options.repo ?? process.cwd(),
   );
   if (user) run(["chown", "-R", "-h", `${user.uid}:${user.gid}`, workspace]);
   const sandboxed = (argv: string[], network: boolean, dependencies?: string) =>
-    sandboxArgv({ argv, workspace, bun: process.execPath, network, dependencies, user });
+    sandboxArgv({ argv, workspace, bun: process.execPath, network, dependencies, user, limits });
 
   const lockFile = ["bun.lock", "package-lock.json"]
     .map((f) => join(workspace, f))
@@ -61,12 +70,7 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     say("▸ install: cached");
   } else {
     const frozen = lockFile.endsWith("bun.lock") ? ["--frozen-lockfile"] : [];
-    await step(
-      say,
-      "install",
-      sandboxed([process.execPath, "install", ...frozen], true),
-      workspace,
-    );
+    await step("install", sandboxed([process.execPath, "install", ...frozen], true), workspace);
     mkdirSync(dirname(cached), { recursive: true });
     renameSync(join(workspace, "node_modules"), cached);
     // the build user wrote it; from now on no push can change it, whatever its tests do
@@ -77,16 +81,14 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     scripts?: Record<string, string>;
   };
   if (pkg.scripts?.check)
-    await step(say, "check", offline([process.execPath, "run", "check"]), workspace);
+    await step("check", offline([process.execPath, "run", "check"]), workspace);
   await step(
-    say,
     `test (${options.testCommand})`,
     offline(["sh", "-c", options.testCommand]),
     workspace,
   );
   const version = releaseVersion(options.commit);
   await step(
-    say,
     "build",
     offline([
       process.execPath,
@@ -125,11 +127,12 @@ function sandboxUser(buildUser: string): { uid: number; gid: number } | undefine
   return { uid, gid };
 }
 
-async function step(
+async function runStep(
   say: (line: string) => void,
   label: string,
   argv: string[],
   cwd: string,
+  timeoutMs: number,
 ): Promise<void> {
   const started = performance.now();
   say(`▸ ${label}`);
@@ -152,9 +155,24 @@ async function step(
     }
     if (pending.trim()) say(`    ${pending}`);
   };
-  await Promise.all([relay(child.stdout), relay(child.stderr)]);
-  const code = await child.exited;
+  // killing bubblewrap ends the sandbox's PID namespace, and with it every process inside
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    child.kill("SIGKILL");
+  }, timeoutMs);
+  try {
+    await Promise.all([relay(child.stdout), relay(child.stderr)]);
+    await child.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+  const code = child.exitCode;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (late)
+    throw new GateError(
+      `${label} was still running after ${formatDuration(timeoutMs)} (pipeline/step_timeout) and was stopped; make it finish sooner, or raise pipeline/step_timeout`,
+    );
   if (code !== 0) throw new GateError(`${label} failed (exit ${code}) after ${seconds} s`);
   say(`  ${label}: ok (${seconds} s)`);
 }

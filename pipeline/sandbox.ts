@@ -1,5 +1,6 @@
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { dirname } from "node:path";
+import { formatDuration } from "../server/shared/config/duration.ts";
 
 /**
  * The test gate's sandbox: each step of a pushed tree (install, check, test, build) runs as an
@@ -21,6 +22,38 @@ export interface SandboxStep {
   network: boolean;
   /** the build user to become (numeric: no passwd file is needed inside), when run as root */
   user?: { uid: number; gid: number };
+  /** what the step's processes may take; none: as much as the receiver may */
+  limits?: StepLimits;
+}
+
+/** What pushed code may take of the control host, whatever it does. */
+export interface StepLimits {
+  /** memory each process may take (RLIMIT_DATA: past it an allocation fails), and /tmp may hold */
+  memoryBytes: number;
+  /** processes and threads of the step's user at once (RLIMIT_NPROC) */
+  processes: number;
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * The limits a config asks for: `step_memory` in MiB, or `auto`, half the control host's
+ * memory, so that one runaway process of a test cannot take the receiver down with it.
+ */
+export function stepLimits(
+  pipeline: { step_memory: "auto" | number; step_processes: number },
+  memoryBytes: number,
+): StepLimits {
+  const mib =
+    pipeline.step_memory === "auto"
+      ? Math.max(256, Math.floor(memoryBytes / 2 / MIB))
+      : pipeline.step_memory;
+  return { memoryBytes: mib * MIB, processes: pipeline.step_processes };
+}
+
+/** The limits in a person's words, for the push's output. */
+export function describeLimits(limits: StepLimits, timeoutMs: number): string {
+  return `each step stopped after ${formatDuration(timeoutMs)}; ${limits.memoryBytes / MIB} MiB a process; ${limits.processes} processes and threads (pipeline/step_timeout, step_memory, step_processes)`;
 }
 
 /** The only variables a step sees. */
@@ -70,6 +103,11 @@ export function sandboxArgv(
         "--",
       ]
     : [];
+  // prlimit runs with root's rights (or the receiver's), before setpriv takes them: the build
+  // user can lower these limits but never raise them
+  const limited = step.limits
+    ? ["prlimit", `--nproc=${step.limits.processes}`, `--data=${step.limits.memoryBytes}`, "--"]
+    : [];
   const env = Object.entries(stepEnvironment(step)).flatMap(([k, v]) => ["--setenv", k, v]);
   const etc = [
     "/etc/ssl",
@@ -99,9 +137,11 @@ export function sandboxArgv(
     "/proc",
     "--dev",
     "/dev",
-    // /tmp and the home are the build user's to write, as on any system
+    // /tmp and the home are the build user's to write, as on any system; /tmp is memory, so
+    // it is bounded as a process is
     "--perms",
     "1777",
+    ...(step.limits ? ["--size", String(step.limits.memoryBytes)] : []),
     "--tmpfs",
     "/tmp",
     "--perms",
@@ -127,6 +167,7 @@ export function sandboxArgv(
     "--clearenv",
     ...env,
     "--",
+    ...limited,
     ...become,
     ...step.argv,
   ];

@@ -1,5 +1,10 @@
 import { expect, test } from "bun:test";
-import { sandboxArgv, stepEnvironment } from "../../pipeline/sandbox.ts";
+import {
+  describeLimits,
+  sandboxArgv,
+  stepEnvironment,
+  stepLimits,
+} from "../../pipeline/sandbox.ts";
 
 const step = {
   argv: ["sh", "-c", "bun test"],
@@ -73,4 +78,43 @@ test("install alone keeps the network, and gets no dependencies mounted", () => 
   expect(install.join(" ")).not.toContain("--ro-bind /srv/work/cache");
   const rooted = sandboxArgv({ ...step, network: true, user: { uid: 9, gid: 9 } }, LINKS);
   expect(rooted).not.toContain("--unshare-net");
+});
+
+test("limits: prlimit as root before setpriv, so the build user can lower them but never raise them", () => {
+  const limits = { memoryBytes: 512 * 1024 * 1024, processes: 1024 };
+  const argv = sandboxArgv({ ...step, user: { uid: 999, gid: 995 }, limits }, LINKS);
+  const at = argv.indexOf("prlimit");
+  expect(argv.slice(at, at + 4)).toEqual([
+    "prlimit",
+    "--nproc=1024",
+    `--data=${512 * 1024 * 1024}`,
+    "--",
+  ]);
+  expect(at).toBeGreaterThan(argv.indexOf("--clearenv"));
+  expect(at).toBeLessThan(argv.indexOf("setpriv"));
+  // /tmp is memory: bounded the same
+  expect(argv.slice(argv.indexOf("--tmpfs") - 2, argv.indexOf("--tmpfs") + 2)).toEqual([
+    "--size",
+    String(512 * 1024 * 1024),
+    "--tmpfs",
+    "/tmp",
+  ]);
+  expect(sandboxArgv(step, LINKS)).not.toContain("prlimit");
+});
+
+test("step_memory auto is half the control host's memory, at least 256 MiB; a number is MiB", () => {
+  const GIB = 1024 * 1024 * 1024;
+  expect(stepLimits({ step_memory: "auto", step_processes: 1024 }, 2 * GIB)).toEqual({
+    memoryBytes: GIB,
+    processes: 1024,
+  });
+  expect(stepLimits({ step_memory: "auto", step_processes: 64 }, 0.25 * GIB).memoryBytes).toBe(
+    256 * 1024 * 1024,
+  );
+  expect(stepLimits({ step_memory: 3000, step_processes: 64 }, 2 * GIB).memoryBytes).toBe(
+    3000 * 1024 * 1024,
+  );
+  expect(describeLimits({ memoryBytes: GIB, processes: 1024 }, 900_000)).toBe(
+    "each step stopped after 15m; 1024 MiB a process; 1024 processes and threads (pipeline/step_timeout, step_memory, step_processes)",
+  );
 });

@@ -326,6 +326,23 @@ export const ConfigSchema = T.Object(
         }),
         lock_timeout: Duration("10m", "a push waits this long for another deploy"),
         health_timeout: Duration("60s", "a host must be healthy within this", true),
+        step_timeout: Duration(
+          "15m",
+          "a step of the test gate (install, check, test, build) still running after this is stopped and the push rejected",
+          true,
+        ),
+        step_memory: T.Union([T.Literal("auto"), T.Integer({ minimum: 256, maximum: 1048576 })], {
+          default: "auto",
+          description:
+            "MiB of memory each process of the pushed code may reserve (RLIMIT_DATA: past it an allocation fails; Bun reserves ahead, so it fills about half), and the most its /tmp holds; auto: half the control host's memory",
+        }),
+        step_processes: T.Integer({
+          minimum: 64,
+          maximum: 65536,
+          default: 1024,
+          description:
+            "processes and threads the pushed code may run at once, as the build user (a fork bomb stops there)",
+        }),
       },
       "git push pipeline",
     ),
