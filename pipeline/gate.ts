@@ -127,6 +127,9 @@ function sandboxUser(buildUser: string): { uid: number; gid: number } | undefine
   return { uid, gid };
 }
 
+/** The longest line of a step's output passed on whole; a longer one goes on in parts. */
+export const MAX_LINE = 16 * 1024;
+
 async function runStep(
   say: (line: string) => void,
   label: string,
@@ -146,13 +149,20 @@ async function runStep(
     stderr: "pipe",
   });
   const relay = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
     let pending = "";
     for await (const chunk of stream) {
-      pending += new TextDecoder().decode(chunk);
+      pending += decoder.decode(chunk, { stream: true });
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
+      // output with no line end would otherwise gather here without bound
+      while (pending.length > MAX_LINE) {
+        lines.push(pending.slice(0, MAX_LINE));
+        pending = pending.slice(MAX_LINE);
+      }
       for (const line of lines) if (line.trim()) say(`    ${line}`);
     }
+    pending += decoder.decode();
     if (pending.trim()) say(`    ${pending}`);
   };
   // killing bubblewrap ends the sandbox's PID namespace, and with it every process inside

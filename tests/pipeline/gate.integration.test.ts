@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { GateError, runGate } from "../../pipeline/gate.ts";
+import { GateError, MAX_LINE, runGate } from "../../pipeline/gate.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
 // Pushed code that does not stop, eats memory or forks without end, run through the real gate:
@@ -106,4 +106,13 @@ test("pushed code that forks without end stops at pipeline/step_processes", asyn
   expect(said).toMatch(/Cannot fork|Resource temporarily unavailable/);
   // and none is left behind once the step is over
   expect(running("sleep 4242.5")).toBe("");
+});
+
+test("output with no line end is passed on in parts, never gathered whole", async () => {
+  const { said, error } = await gate("head -c 1000000 /dev/zero | tr '\\0' x", {});
+  expect(error).toBeUndefined();
+  const parts = said.split("\n").filter((line) => line.startsWith("    x"));
+  expect(parts.length).toBe(Math.ceil(1_000_000 / MAX_LINE));
+  for (const part of parts) expect(part.length).toBeLessThanOrEqual(MAX_LINE + 4);
+  expect(parts.join("").replaceAll(" ", "").length).toBe(1_000_000);
 });
