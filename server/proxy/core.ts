@@ -4,6 +4,13 @@ import type { Config } from "../shared/config/schema.ts";
 import { FlagClient } from "../shared/flags/client.ts";
 import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
 import { inAnyCidr, parseCidr } from "../shared/net/cidr.ts";
+import {
+  ConnectionBudget,
+  capWarning,
+  connectionCap,
+  openFileLimit,
+} from "../shared/net/connections.ts";
+import { RateLimitedLog } from "../shared/rate-limited-log.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { StateMirror } from "../shared/state/mirror.ts";
 import { connectRedis } from "../shared/state/redis.ts";
@@ -13,11 +20,9 @@ import { WrongCredentials } from "../shared/wrong-credentials.ts";
 import { createAdmin } from "./admin.ts";
 import type { WindowSink } from "./analysis.ts";
 import { startHealthChecks } from "./checker.ts";
-import { ConnectionBudget, capWarning, connectionCap, openFileLimit } from "./connections.ts";
 import { Deadlines } from "./deadlines.ts";
 import type { ForwardDeps } from "./forward.ts";
 import { visitorAddress } from "./headers.ts";
-import { RateLimitedLog } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
 import { Routing } from "./routing.ts";

@@ -1,4 +1,5 @@
 import type { Server } from "bun";
+import type { RateLimitedLog } from "../shared/rate-limited-log.ts";
 import type { Track } from "../shared/routing/model.ts";
 import type { WindowSink } from "./analysis.ts";
 import { announcesBody, refusalOf } from "./classify.ts";
@@ -12,7 +13,6 @@ import {
   upstreamHead,
   visitorAddress,
 } from "./headers.ts";
-import type { RateLimitedLog } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { LEFT_ROTATION } from "./pool.ts";
 import type { Routing } from "./routing.ts";

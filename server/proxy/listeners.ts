@@ -1,8 +1,8 @@
 import type { Server } from "bun";
+import { ProxyProtocolFront } from "../shared/net/proxy-protocol-front.ts";
 import { connectRedis } from "../shared/state/redis.ts";
 import type { Core } from "./core.ts";
 import { type Answering, type ForwardDeps, forward, refuse, serveAnswering } from "./forward.ts";
-import { ProxyProtocolFront } from "./front.ts";
 import { OwnFront } from "./native/front.ts";
 import { pathStart, publicReserved, reservedPath } from "./reserved.ts";
 import { closing, HttpsListener, type Listener, plainHttpAnswer, type Retiring } from "./tls.ts";

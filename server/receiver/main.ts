@@ -16,6 +16,7 @@ import { onShutdown, serverMain } from "../shared/serve.ts";
 import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
 import { WrongCredentials } from "../shared/wrong-credentials.ts";
+import { receiverFront } from "./front.ts";
 import { gitHttpBackend, parseGitPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
 import { pusherAddress } from "./pusher.ts";
@@ -148,9 +149,10 @@ await serverMain(
     for (const repo of served) if (!repoExists(repos, repo)) createRepo(repoPath(repos, repo));
     const users = usersFile(paths.users, (line) => console.error(`dropship-receiver: ${line}`));
     const wrongCredentials = new WrongCredentials();
+    // behind the counting front (./front.ts), on loopback
     const server: Bun.Server<undefined> = Bun.serve({
-      port: env.port,
-      hostname: env.host,
+      port: 0,
+      hostname: "127.0.0.1",
       idleTimeout: 255,
       async fetch(request) {
         const url = new URL(request.url);
@@ -161,8 +163,9 @@ await serverMain(
             "dropship-receiver serves git repositories: http://HOST:PORT/NAME.git\n",
             { status: 404 },
           );
+        const ip = server.requestIP(request);
         const address = pusherAddress(
-          server.requestIP(request)?.address ?? "unknown",
+          ip ? (front.sourceOf(ip.port) ?? ip.address) : "unknown",
           request.headers.get("x-forwarded-for"),
         );
         const now = performance.now();
@@ -203,14 +206,16 @@ await serverMain(
         return gitHttpBackend(request, repos, path, auth.user, hookEnv);
       },
     });
+    const front = receiverFront(env.host, env.port, () => server.port);
     console.log(
-      `dropship-receiver ${VERSION} listening on http://${env.host}:${server.port} — repositories in ${repos}`,
+      `dropship-receiver ${VERSION} listening on http://${env.host}:${front.port} — repositories in ${repos}`,
     );
     const autoscaler = await maybeKeepFleet(located.file ?? "", env.redisUrl, paths);
     const certificates = await maybeCertificates(located.file, env.redisUrl);
     onShutdown(async () => {
       autoscaler?.stop();
       certificates?.stop();
+      front.stop();
       await server.stop();
     });
   },

@@ -1,7 +1,15 @@
 import type { Socket, TCPSocketListener } from "bun";
+import { type Admission, type ConnectionBudget, refusalFor } from "../../shared/net/connections.ts";
+import {
+  type Connection,
+  connectInner,
+  flush,
+  newConnection,
+  relayClosed,
+  send,
+} from "../../shared/net/relay.ts";
 import { flushBacklog, writeOrQueue } from "../backlog.ts";
 import { refusalOf } from "../classify.ts";
-import { type Admission, type ConnectionBudget, refusalFor } from "../connections.ts";
 import type { AbortLike } from "../deadlines.ts";
 import {
   type AnswerBody,
@@ -10,14 +18,6 @@ import {
   forward,
   type Visit,
 } from "../forward.ts";
-import {
-  type Connection,
-  connectInner,
-  flush,
-  newConnection,
-  relayClosed,
-  send,
-} from "../relay.ts";
 import type { Retiring } from "../tls.ts";
 import type { ResponseHead } from "../upstream/head.ts";
 import { answerHead } from "./answer.ts";

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { RateLimitedLog } from "../../../server/proxy/log.ts";
+import { RateLimitedLog } from "../../../server/shared/rate-limited-log.ts";
 
 test("at most N lines a second; what was held back is counted on the next line", () => {
   const lines: string[] = [];

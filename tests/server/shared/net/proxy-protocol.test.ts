@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ipv6Text, readProxyHeader } from "../../../server/proxy/proxy-protocol.ts";
+import { ipv6Text, readProxyHeader } from "../../../../server/shared/net/proxy-protocol.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];

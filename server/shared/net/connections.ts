@@ -1,4 +1,4 @@
-import { addressKey } from "../shared/net/cidr.ts";
+import { addressKey } from "./cidr.ts";
 
 /** Whether a new connection may stay: yes, or which limit it is over. */
 export type Admission = "admitted" | "address-full" | "full";
@@ -26,6 +26,8 @@ export class ConnectionBudget {
   constructor(
     readonly limits: ConnectionLimits,
     private readonly isExempt: (address: string) => boolean,
+    /** who holds the connections, as a refusal names it */
+    readonly holder = "this proxy",
   ) {}
 
   /** Counts a new connection from `address` in, unless it is over a limit. */
@@ -64,15 +66,17 @@ export class ConnectionBudget {
 export function refusalFor(
   admission: Exclude<Admission, "admitted">,
   limits: ConnectionLimits,
+  holder = "this proxy",
 ): { status: number; reason: string } {
   if (admission === "address-full")
     return {
       status: 429,
-      reason: `This address has ${limits.perAddress} connections open to this proxy already, the most one address may hold; close some, or send more requests on each (keep-alive), then try again.`,
+      reason: `This address has ${limits.perAddress} connections open to ${holder} already, the most one address may hold; close some, or send more requests on each (keep-alive), then try again.`,
     };
+  const capital = holder.charAt(0).toUpperCase() + holder.slice(1);
   return {
     status: 503,
-    reason: `This proxy holds ${limits.max} connections, the most it takes at once; try again in a moment.`,
+    reason: `${capital} holds ${limits.max} connections, the most it takes at once; try again in a moment.`,
   };
 }
 

@@ -5,7 +5,7 @@ import {
   connectionCap,
   openFileLimit,
   refusalFor,
-} from "../../../server/proxy/connections.ts";
+} from "../../../../server/shared/net/connections.ts";
 
 const BALANCER = "10.0.0.9";
 const budget = (max: number, perAddress: number) =>

@@ -12,6 +12,8 @@ export class RateLimitedLog {
     private readonly perSecond = 20,
     private readonly write: (line: string) => void = (line) => console.error(line),
     private readonly now: () => number = Date.now,
+    /** the server whose lines these are */
+    private readonly name = "dropship-proxy",
   ) {}
 
   line(text: string): void {
@@ -26,9 +28,9 @@ export class RateLimitedLog {
     }
     this.written++;
     if (this.suppressed > 0) {
-      this.write(`dropship-proxy: (${this.suppressed} similar lines not logged)`);
+      this.write(`${this.name}: (${this.suppressed} similar lines not logged)`);
       this.suppressed = 0;
     }
-    this.write(`dropship-proxy: ${text}`);
+    this.write(`${this.name}: ${text}`);
   }
 }

@@ -1,4 +1,4 @@
-import { addressBytes } from "../shared/net/cidr.ts";
+import { addressBytes } from "./cidr.ts";
 
 /**
  * The PROXY protocol (HAProxy's, versions 1 and 2), which a load balancer passing TLS through

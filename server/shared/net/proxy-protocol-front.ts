@@ -159,7 +159,7 @@ export class ProxyProtocolFront {
     admission: Exclude<Admission, "admitted">,
     connections: ConnectionBudget,
   ): void {
-    const { status, reason } = refusalFor(admission, connections.limits);
+    const { status, reason } = refusalFor(admission, connections.limits, connections.holder);
     this.settings.log(`${status} to ${address}: a connection turned away: ${reason}`);
     this.settings.refused?.(status);
     socket.data.decided = true;
