@@ -1,0 +1,69 @@
+import { expect, test } from "bun:test";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventually, startServer } from "../../helpers/server.ts";
+import { fileTempDir } from "../../helpers/tmp.ts";
+
+// A pusher whose connection drops while the gate runs (a laptop's Wi-Fi, a Ctrl-C): the push
+// goes on without them, as a build on Heroku does, and the branch names what was shipped.
+const dir = fileTempDir();
+const TOKEN = "disconnect-token-0123456789";
+// a test that writes far more than a pipe holds once nobody reads the push's answer
+writeFileSync(
+  join(dir, "dropship.yml"),
+  `pipeline:\n  repos: [app]\n  test: { master: "echo testing; sleep 4; head -c 400000 /dev/zero | tr '\\\\0' y | fold -w 100; echo tested" }\n`,
+);
+const receiver = await startServer("receiver", {
+  DROPSHIP_ADMIN_TOKEN: TOKEN,
+  DROPSHIP_REPOS: join(dir, "repos"),
+  DROPSHIP_WORK: join(dir, "work"),
+  DROPSHIP_GITOPS_REPO: join(dir, "inventory"),
+  DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+});
+
+const app = join(dir, "app");
+mkdirSync(join(app, "scripts"), { recursive: true });
+writeFileSync(join(app, "package.json"), '{ "name": "pushed", "private": true }\n');
+writeFileSync(
+  join(app, "package-lock.json"),
+  '{ "name": "pushed", "lockfileVersion": 3, "requires": true, "packages": { "": { "name": "pushed" } } }\n',
+);
+writeFileSync(
+  join(app, "scripts/build.ts"),
+  'import { mkdirSync } from "node:fs";\nmkdirSync(process.argv[3] as string, { recursive: true });\n',
+);
+const git = (cwd: string, ...args: string[]) =>
+  Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@t", ...args], {
+    cwd,
+    stderr: "pipe",
+  })
+    .stdout.toString()
+    .trim();
+git(app, "init", "-q");
+git(app, "add", ".");
+git(app, "commit", "-q", "-m", "pushed");
+const commit = git(app, "rev-parse", "HEAD");
+
+test("a push whose pusher goes away during the gate goes on: the branch moves and the lock is let go", async () => {
+  const push = Bun.spawn(
+    ["git", "push", `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/app.git`, "HEAD:master"],
+    // a group of its own: git push runs git-remote-http, which holds the connection
+    { cwd: app, stdout: "pipe", stderr: "pipe", detached: true },
+  );
+  let said = "";
+  void (async () => {
+    for await (const chunk of push.stderr) said += new TextDecoder().decode(chunk);
+  })();
+  await eventually(async () => said.includes("remote:     testing"), 15_000, "the test step");
+  process.kill(-push.pid, "SIGKILL");
+  await push.exited;
+  const repo = join(dir, "repos", "app.git");
+  await eventually(
+    async () => git(repo, "rev-parse", "--verify", "-q", "refs/heads/master") === commit,
+    20_000,
+    "master to move to the pushed commit",
+  );
+  expect(existsSync(join(dir, "work", "locks", "production.lock"))).toBe(false);
+  // what the pusher saw ends where they left
+  expect(said.includes("passed the gate")).toBe(false);
+}, 40_000);
