@@ -1,3 +1,6 @@
+import net from "node:net";
+import { eventually } from "./server.ts";
+
 /**
  * Raw HTTP over one TCP connection, for what a client library would tidy away: repeated or
  * empty fields, odd request lines, bodies cut off half way.
@@ -56,4 +59,42 @@ export async function abortUpload(baseUrl: string, head: string, partial: string
 export function statusOf(answer: string): number {
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer);
   return match ? Number(match[1]) : 0;
+}
+
+/** A raw connection from a loopback address of a test's own: what came back, and whether it closed. */
+export interface Held {
+  socket: net.Socket;
+  received(): string;
+  closed(): boolean;
+}
+
+/** Opens a connection to `port` from the address `from` (127.0.0.x), and sends `first` if given. */
+export function holdOpen(port: number, from: string, first?: string): Promise<Held> {
+  return new Promise((resolve) => {
+    let received = "";
+    let closed = false;
+    const socket = net.connect({ host: "127.0.0.1", port, localAddress: from });
+    const held = { socket, received: () => received, closed: () => closed };
+    socket.on("connect", () => {
+      if (first) socket.write(first);
+      resolve(held);
+    });
+    socket.on("data", (data: Buffer) => {
+      received += data.toString("latin1");
+    });
+    socket.on("error", () => {
+      closed = true;
+      resolve(held);
+    });
+    socket.on("close", () => {
+      closed = true;
+    });
+  });
+}
+
+/** Sends `request` on a connection of its own from `from`; the whole answer, once closed. */
+export async function answerFrom(port: number, from: string, request: string): Promise<string> {
+  const held = await holdOpen(port, from, request);
+  await eventually(async () => held.closed(), 5000, `the answer on port ${port} to ${from}`);
+  return held.received();
 }

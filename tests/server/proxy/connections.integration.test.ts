@@ -1,13 +1,12 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
 import tls from "node:tls";
 import { selfSigned } from "../../../scripts/lib/certificates.ts";
 import { putCertificate } from "../../../server/shared/state/tls.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
-import { statusOf } from "../../helpers/raw.ts";
+import { answerFrom, type Held, holdOpen, statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
@@ -22,45 +21,11 @@ await addBackend(state, "production", upstream.url);
 const FAST = "health: { interval: 200ms, timeout: 1s }\n";
 const ONE = { DROPSHIP_PROXY_WORKERS: "1" };
 
-/** A raw connection from `from`: what came back, and whether the proxy closed it. */
-interface Held {
-  socket: net.Socket;
-  received(): string;
-  closed(): boolean;
-}
-
-function hold(port: number, from: string, first?: string): Promise<Held> {
-  return new Promise((resolve) => {
-    let received = "";
-    let closed = false;
-    const socket = net.connect({ host: "127.0.0.1", port, localAddress: from });
-    const held = { socket, received: () => received, closed: () => closed };
-    socket.on("connect", () => {
-      if (first) socket.write(first);
-      resolve(held);
-    });
-    socket.on("data", (data: Buffer) => {
-      received += data.toString("latin1");
-    });
-    socket.on("error", () => {
-      closed = true;
-      resolve(held);
-    });
-    socket.on("close", () => {
-      closed = true;
-    });
-  });
-}
-
 const GET = (path: string) =>
   `GET ${path} HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n`;
 
 /** One request on a connection of its own from `from`; the whole answer, once closed. */
-async function request(port: number, from: string, path = "/plain"): Promise<string> {
-  const held = await hold(port, from, GET(path));
-  await eventually(async () => held.closed(), 5000, `the answer to ${path} from ${from}`);
-  return held.received();
-}
+const request = (port: number, from: string, path = "/plain") => answerFrom(port, from, GET(path));
 
 const release = (held: Held[]) => {
   for (const h of held) h.socket.destroy();
@@ -87,8 +52,8 @@ const limited = await startProxy(
 
 test("one address holds at most max_connections_per_address; the next is told 429 and closed, others are served", async () => {
   expect(limited.started).toContain("at most 6 connections a process and 3 an address");
-  const idle = await Promise.all([1, 2, 3].map(() => hold(limited.port, "127.0.0.2")));
-  const extra = await hold(limited.port, "127.0.0.2");
+  const idle = await Promise.all([1, 2, 3].map(() => holdOpen(limited.port, "127.0.0.2")));
+  const extra = await holdOpen(limited.port, "127.0.0.2");
   await eventually(async () => extra.closed(), 3000, "the fourth connection closed");
   expect(statusOf(extra.received())).toBe(429);
   expect(extra.received()).toContain(
@@ -118,12 +83,12 @@ test("past max_connections new connections are told 503 and closed; those held s
     3000,
     "an empty proxy",
   );
-  const keptAlive = await hold(limited.port, "127.0.0.2");
+  const keptAlive = await holdOpen(limited.port, "127.0.0.2");
   const idle = [
-    ...(await Promise.all([1, 2].map(() => hold(limited.port, "127.0.0.2")))),
-    ...(await Promise.all([1, 2, 3].map(() => hold(limited.port, "127.0.0.4")))),
+    ...(await Promise.all([1, 2].map(() => holdOpen(limited.port, "127.0.0.2")))),
+    ...(await Promise.all([1, 2, 3].map(() => holdOpen(limited.port, "127.0.0.4")))),
   ];
-  const extra = await hold(limited.port, "127.0.0.5");
+  const extra = await holdOpen(limited.port, "127.0.0.5");
   await eventually(async () => extra.closed(), 3000, "the seventh connection closed");
   expect(statusOf(extra.received())).toBe(503);
   expect(extra.received()).toContain(
@@ -153,7 +118,7 @@ test("a flood past the open-file limit is turned away: no spinning, and visitors
   const flood: Held[] = [];
   for (let i = 0; i < 8; i++)
     flood.push(
-      ...(await Promise.all(Array.from({ length: 50 }, () => hold(small.port, "127.0.0.2")))),
+      ...(await Promise.all(Array.from({ length: 50 }, () => holdOpen(small.port, "127.0.0.2")))),
     );
   await eventually(
     async () => flood.filter((h) => h.closed()).length >= 340,
@@ -281,26 +246,26 @@ test("behind a PROXY-protocol balancer each visitor the header names is counted,
       : `PROXY TCP4 ${source} 127.0.0.1 4000 80\r\n`;
   // the balancer's four connections: two for one visitor, then one more for them, one for another
   const visitor = await Promise.all(
-    [1, 2].map(() => hold(behind.port, "127.0.0.3", header("203.0.113.9"))),
+    [1, 2].map(() => holdOpen(behind.port, "127.0.0.3", header("203.0.113.9"))),
   );
-  const third = await hold(behind.port, "127.0.0.3", header("203.0.113.9"));
+  const third = await holdOpen(behind.port, "127.0.0.3", header("203.0.113.9"));
   await eventually(async () => third.closed(), 3000, "the visitor's third connection closed");
   expect(third.received()).toBe("");
   expect(behind.stderr()).toContain("429 to 203.0.113.9: a connection turned away");
-  const another = await hold(behind.port, "127.0.0.3", header("203.0.113.10") + GET("/plain"));
+  const another = await holdOpen(behind.port, "127.0.0.3", header("203.0.113.10") + GET("/plain"));
   await eventually(async () => another.closed(), 3000, "another visitor's answer");
   expect(statusOf(another.received())).toBe(200);
   expect(visitor.map((h) => h.closed())).toEqual([false, false]);
   // over IPv6 a visitor is their /64: a new address from it for each connection counts as one
   const sixes = await Promise.all(
     ["2001:db8:1:2::1", "2001:db8:1:2::2"].map((source) =>
-      hold(behind.port, "127.0.0.3", header(source)),
+      holdOpen(behind.port, "127.0.0.3", header(source)),
     ),
   );
-  const sameNetwork = await hold(behind.port, "127.0.0.3", header("2001:db8:1:2:ffff::3"));
+  const sameNetwork = await holdOpen(behind.port, "127.0.0.3", header("2001:db8:1:2:ffff::3"));
   await eventually(async () => sameNetwork.closed(), 3000, "a third connection from the /64");
   expect(behind.stderr()).toContain("429 to 2001:db8:1:2:ffff::3: a connection turned away");
-  const otherNetwork = await hold(
+  const otherNetwork = await holdOpen(
     behind.port,
     "127.0.0.3",
     header("2001:db8:1:3::1") + GET("/plain"),

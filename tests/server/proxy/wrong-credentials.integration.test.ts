@@ -1,7 +1,6 @@
 import { expect, test } from "bun:test";
-import net from "node:net";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
-import { statusOf } from "../../helpers/raw.ts";
+import { answerFrom, statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
@@ -20,22 +19,12 @@ const publicPort = proxy.port;
 const adminPort = Number(new URL(proxy.adminUrl).port);
 
 /** One request on a connection of its own from `from`; the whole answer, once closed. */
-function send(port: number, from: string, path: string, fields: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let received = "";
-    const socket = net.connect({ host: "127.0.0.1", port, localAddress: from });
-    socket.on("connect", () =>
-      socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: shop.test\r\n${fields.map((f) => `${f}\r\n`).join("")}Connection: close\r\n\r\n`,
-      ),
-    );
-    socket.on("data", (data: Buffer) => {
-      received += data.toString("latin1");
-    });
-    socket.on("close", () => resolve(received));
-    socket.on("error", reject);
-  });
-}
+const send = (port: number, from: string, path: string, fields: string[] = []) =>
+  answerFrom(
+    port,
+    from,
+    `GET ${path} HTTP/1.1\r\nHost: shop.test\r\n${fields.map((f) => `${f}\r\n`).join("")}Connection: close\r\n\r\n`,
+  );
 
 const bearer = (token: string) => `Authorization: Bearer ${token}`;
 const RIGHT = bearer(ADMIN_TOKEN);

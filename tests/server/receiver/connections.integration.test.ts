@@ -1,62 +1,19 @@
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import net from "node:net";
-import { join } from "node:path";
 import { PER_ADDRESS } from "../../../server/receiver/front.ts";
-import { statusOf } from "../../helpers/raw.ts";
-import { eventually, startServer } from "../../helpers/server.ts";
-import { fileTempDir } from "../../helpers/tmp.ts";
+import { answerFrom, type Held, holdOpen, statusOf } from "../../helpers/raw.ts";
+import { startReceiver } from "../../helpers/receiver.ts";
+import { eventually } from "../../helpers/server.ts";
 
 // Strangers holding the receiver's connections open, on raw sockets from loopback addresses of
 // their own (127.0.0.2 and .5 are strangers, .4 a teammate; 127.0.0.1 is the control host).
-const dir = fileTempDir();
 const TOKEN = "connections-token-0123456789";
-writeFileSync(join(dir, "dropship.yml"), "pipeline: { repos: [app] }\n");
-const receiver = await startServer("receiver", {
-  DROPSHIP_ADMIN_TOKEN: TOKEN,
-  DROPSHIP_REPOS: join(dir, "repos"),
-  DROPSHIP_WORK: join(dir, "work"),
-  DROPSHIP_GITOPS_REPO: join(dir, "inventory"),
-  DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-});
-
-interface Held {
-  socket: net.Socket;
-  received(): string;
-  closed(): boolean;
-}
-
-function hold(from: string, first?: string): Promise<Held> {
-  return new Promise((resolve) => {
-    let received = "";
-    let closed = false;
-    const socket = net.connect({ host: "127.0.0.1", port: receiver.port, localAddress: from });
-    const held = { socket, received: () => received, closed: () => closed };
-    socket.on("connect", () => {
-      if (first) socket.write(first);
-      resolve(held);
-    });
-    socket.on("data", (data: Buffer) => {
-      received += data.toString("latin1");
-    });
-    socket.on("error", () => {
-      closed = true;
-      resolve(held);
-    });
-    socket.on("close", () => {
-      closed = true;
-    });
-  });
-}
+const { receiver } = await startReceiver("pipeline: { repos: [app] }\n", TOKEN);
+const hold = (from: string, first?: string) => holdOpen(receiver.port, from, first);
 
 const HEALTH = "GET /healthz HTTP/1.1\r\nHost: control\r\nConnection: close\r\n\r\n";
 const REFS = `GET /app.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: control\r\nAuthorization: Basic ${Buffer.from(`ann:${TOKEN}`).toString("base64")}\r\nConnection: close\r\n\r\n`;
 
-async function answer(from: string, request = HEALTH): Promise<string> {
-  const held = await hold(from, request);
-  await eventually(async () => held.closed(), 5000, `an answer to ${from}`);
-  return held.received();
-}
+const answer = (from: string, request = HEALTH) => answerFrom(receiver.port, from, request);
 
 test("one address holds at most PER_ADDRESS connections; the next is closed at once, and others are served", async () => {
   const idle: Held[] = [];

@@ -1,44 +1,22 @@
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import net from "node:net";
-import { join } from "node:path";
-import { statusOf } from "../../helpers/raw.ts";
-import { startServer } from "../../helpers/server.ts";
-import { fileTempDir } from "../../helpers/tmp.ts";
+import { answerFrom, statusOf } from "../../helpers/raw.ts";
+import { startReceiver } from "../../helpers/receiver.ts";
 
 // Strangers guessing the push password, on raw sockets from loopback addresses of their own
 // (127.0.0.2 guesses; 127.0.0.1 is the control host itself, or a TLS proxy on it).
-const dir = fileTempDir();
 const TOKEN = "credentials-token-0123456789";
-writeFileSync(join(dir, "dropship.yml"), "pipeline: { repos: [app] }\n");
-const receiver = await startServer("receiver", {
-  DROPSHIP_ADMIN_TOKEN: TOKEN,
-  DROPSHIP_REPOS: join(dir, "repos"),
-  DROPSHIP_WORK: join(dir, "work"),
-  DROPSHIP_GITOPS_REPO: join(dir, "inventory"),
-  DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-});
+const { receiver } = await startReceiver("pipeline: { repos: [app] }\n", TOKEN);
 const REFS = "/app.git/info/refs?service=git-upload-pack";
 const basic = (password: string) =>
   `Authorization: Basic ${Buffer.from(`ann:${password}`).toString("base64")}`;
 const RIGHT = basic(TOKEN);
 
-function send(from: string, fields: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let received = "";
-    const socket = net.connect({ host: "127.0.0.1", port: receiver.port, localAddress: from });
-    socket.on("connect", () =>
-      socket.write(
-        `GET ${REFS} HTTP/1.1\r\nHost: control\r\n${fields.map((f) => `${f}\r\n`).join("")}Connection: close\r\n\r\n`,
-      ),
-    );
-    socket.on("data", (data: Buffer) => {
-      received += data.toString("latin1");
-    });
-    socket.on("close", () => resolve(received));
-    socket.on("error", reject);
-  });
-}
+const send = (from: string, fields: string[] = []) =>
+  answerFrom(
+    receiver.port,
+    from,
+    `GET ${REFS} HTTP/1.1\r\nHost: control\r\n${fields.map((f) => `${f}\r\n`).join("")}Connection: close\r\n\r\n`,
+  );
 
 const lsRemote = () =>
   Bun.spawnSync(["git", "ls-remote", `http://ann:${TOKEN}@127.0.0.1:${receiver.port}/app.git`], {

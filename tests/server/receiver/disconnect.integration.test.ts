@@ -1,25 +1,17 @@
 import { expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, startServer } from "../../helpers/server.ts";
-import { fileTempDir } from "../../helpers/tmp.ts";
+import { startReceiver } from "../../helpers/receiver.ts";
+import { eventually } from "../../helpers/server.ts";
 
 // A pusher whose connection drops while the gate runs (a laptop's Wi-Fi, a Ctrl-C): the push
 // goes on without them, as a build on Heroku does, and the branch names what was shipped.
-const dir = fileTempDir();
 const TOKEN = "disconnect-token-0123456789";
 // a test that writes far more than a pipe holds once nobody reads the push's answer
-writeFileSync(
-  join(dir, "dropship.yml"),
+const { receiver, dir } = await startReceiver(
   `pipeline:\n  repos: [app]\n  test: { master: "echo testing; sleep 4; head -c 400000 /dev/zero | tr '\\\\0' y | fold -w 100; echo tested" }\n`,
+  TOKEN,
 );
-const receiver = await startServer("receiver", {
-  DROPSHIP_ADMIN_TOKEN: TOKEN,
-  DROPSHIP_REPOS: join(dir, "repos"),
-  DROPSHIP_WORK: join(dir, "work"),
-  DROPSHIP_GITOPS_REPO: join(dir, "inventory"),
-  DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-});
 
 const app = join(dir, "app");
 mkdirSync(join(app, "scripts"), { recursive: true });
