@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { gitopsDir, inventoryRepoFor } from "../../gitops/repo.ts";
 import { fleetSource } from "../../pipeline/fleet.ts";
 import { createRepo, repoExists, repoPath } from "../../pipeline/repos.ts";
@@ -13,6 +13,7 @@ import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
 import type { Mail } from "../shared/mailer.ts";
 import { redact } from "../shared/secrets.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
+import type { CertificatePair } from "../shared/tls/certificate.ts";
 import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
 import { WrongCredentials } from "../shared/wrong-credentials.ts";
@@ -20,6 +21,7 @@ import { receiverFront } from "./front.ts";
 import { gitHttpBackend, parseGitPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
 import { pusherAddress } from "./pusher.ts";
+import { readPushCertificate, watchPushCertificate } from "./tls.ts";
 
 const SPEC = {
   port: port(9000, "port for git pushes"),
@@ -149,72 +151,93 @@ await serverMain(
     for (const repo of served) if (!repoExists(repos, repo)) createRepo(repoPath(repos, repo));
     const users = usersFile(paths.users, (line) => console.error(`dropship-receiver: ${line}`));
     const wrongCredentials = new WrongCredentials();
-    // behind the counting front (./front.ts), on loopback
-    const server: Bun.Server<undefined> = Bun.serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      idleTimeout: 255,
-      async fetch(request) {
-        const url = new URL(request.url);
-        if (url.pathname === "/healthz") return Response.json({ status: "ok", version: VERSION });
-        const path = parseGitPath(url.pathname);
-        if (!path)
-          return new Response(
-            "dropship-receiver serves git repositories: http://HOST:PORT/NAME.git\n",
-            { status: 404 },
-          );
-        const ip = server.requestIP(request);
-        const address = pusherAddress(
-          ip ? (front.sourceOf(ip.port) ?? ip.address) : "unknown",
-          request.headers.get("x-forwarded-for"),
+    const handle = async (request: Request, server: Bun.Server<undefined>) => {
+      const url = new URL(request.url);
+      if (url.pathname === "/healthz") return Response.json({ status: "ok", version: VERSION });
+      const path = parseGitPath(url.pathname);
+      if (!path)
+        return new Response(
+          "dropship-receiver serves git repositories: http://HOST:PORT/NAME.git\n",
+          { status: 404 },
         );
-        const now = performance.now();
-        const held = address === undefined ? undefined : wrongCredentials.held(address, now);
-        if (held) {
-          return new Response(`Refused: ${held.reason}.\n`, {
-            status: 429,
-            headers: { "retry-after": `${held.retryAfterS}` },
-          });
-        }
-        const authorization = request.headers.get("authorization");
-        const auth = checkAdmin(authorization, env.token, users());
-        if (!auth.ok) {
-          // git asks without credentials first, and only then with them
-          const hold =
-            address === undefined || authorization === null
-              ? undefined
-              : wrongCredentials.failed(address, now);
-          if (hold)
-            console.error(
-              `dropship-receiver: ${address} gave wrong push credentials ${wrongCredentials.policy.limit} times within ${wrongCredentials.policy.windowMs / 1000} s: refused for ${hold.retryAfterS} s`,
-            );
-          return new Response(
-            `Push credentials are needed: ${auth.reason}. Put the admin token in the remote URL's password.\n`,
-            {
-              status: 401,
-              headers: { "www-authenticate": 'Basic realm="dropship"' },
-            },
+      const ip = server.requestIP(request);
+      const address = pusherAddress(
+        ip ? (front.sourceOf(ip.port) ?? ip.address) : "unknown",
+        request.headers.get("x-forwarded-for"),
+      );
+      const now = performance.now();
+      const held = address === undefined ? undefined : wrongCredentials.held(address, now);
+      if (held) {
+        return new Response(`Refused: ${held.reason}.\n`, {
+          status: 429,
+          headers: { "retry-after": `${held.retryAfterS}` },
+        });
+      }
+      const authorization = request.headers.get("authorization");
+      const auth = checkAdmin(authorization, env.token, users());
+      if (!auth.ok) {
+        // git asks without credentials first, and only then with them
+        const hold =
+          address === undefined || authorization === null
+            ? undefined
+            : wrongCredentials.failed(address, now);
+        if (hold)
+          console.error(
+            `dropship-receiver: ${address} gave wrong push credentials ${wrongCredentials.policy.limit} times within ${wrongCredentials.policy.windowMs / 1000} s: refused for ${hold.retryAfterS} s`,
           );
-        }
-        if (address !== undefined) wrongCredentials.succeeded(address);
-        if (path.repo === INVENTORY) return serveInventory(request, path.rest, auth.user);
-        if (!served.has(path.repo))
-          return new Response(
-            `no repository ${path.repo}.git here — this receiver serves ${[...served].map((r) => `${r}.git`).join(", ")} (pipeline/repos in dropship.yml)\n`,
-            { status: 404 },
-          );
-        return gitHttpBackend(request, repos, path, auth.user, hookEnv);
-      },
-    });
+        return new Response(
+          `Push credentials are needed: ${auth.reason}. Put the admin token in the remote URL's password.\n`,
+          {
+            status: 401,
+            headers: { "www-authenticate": 'Basic realm="dropship"' },
+          },
+        );
+      }
+      if (address !== undefined) wrongCredentials.succeeded(address);
+      if (path.repo === INVENTORY) return serveInventory(request, path.rest, auth.user);
+      if (!served.has(path.repo))
+        return new Response(
+          `no repository ${path.repo}.git here — this receiver serves ${[...served].map((r) => `${r}.git`).join(", ")} (pipeline/repos in dropship.yml)\n`,
+          { status: 404 },
+        );
+      return gitHttpBackend(request, repos, path, auth.user, hookEnv);
+    };
+    // behind the counting front (./front.ts), on loopback; with pipeline.tls it speaks HTTPS, the
+    // front passing the TLS bytes untouched
+    const listen = (tls?: CertificatePair): Bun.Server<undefined> =>
+      Bun.serve({
+        port: 0,
+        hostname: "127.0.0.1",
+        idleTimeout: 255,
+        ...(tls ? { tls } : {}),
+        fetch: handle,
+      });
+    const pushTls = config.pipeline.tls.certificate_file ? config.pipeline.tls : undefined;
+    const configDir = located.file ? dirname(located.file) : process.cwd();
+    let server = listen(pushTls ? readPushCertificate(pushTls, configDir) : undefined);
     const front = receiverFront(env.host, env.port, () => server.port);
+    // a renewed certificate gets a listener of its own; the one before finishes what it holds
+    const renewals = pushTls
+      ? watchPushCertificate(
+          pushTls,
+          configDir,
+          (pair) => {
+            const before = server;
+            server = listen(pair);
+            setTimeout(() => before.stop(), 2_000);
+          },
+          (line) => console.error(`dropship-receiver: ${line}`),
+        )
+      : undefined;
     console.log(
-      `dropship-receiver ${VERSION} listening on http://${env.host}:${front.port} — repositories in ${repos}`,
+      `dropship-receiver ${VERSION} listening on ${pushTls ? "https" : "http"}://${env.host}:${front.port} — repositories in ${repos}`,
     );
     const autoscaler = await maybeKeepFleet(located.file ?? "", env.redisUrl, paths);
     const certificates = await maybeCertificates(located.file, env.redisUrl);
     onShutdown(async () => {
       autoscaler?.stop();
       certificates?.stop();
+      renewals?.stop();
       front.stop();
       await server.stop();
     });

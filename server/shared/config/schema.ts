@@ -343,6 +343,17 @@ export const ConfigSchema = T.Object(
           description:
             "processes and threads the pushed code may run at once, as the build user (a fork bomb stops there)",
         }),
+        tls: Section(
+          {
+            certificate_file: T.String({
+              default: "",
+              description:
+                "PEM chain the receiver serves git over HTTPS with (with key_file); read again when it changes",
+            }),
+            key_file: T.String({ default: "", description: "its PEM private key" }),
+          },
+          "HTTPS for git pushes; empty: plain HTTP",
+        ),
       },
       "git push pipeline",
     ),

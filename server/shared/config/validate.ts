@@ -175,6 +175,13 @@ function crossFieldErrors(config: Config): string[] {
     }
   }
   errors.push(...tlsErrors(proxy.tls));
+  const pushTls = config.pipeline.tls;
+  if (pushTls && Boolean(pushTls.certificate_file) !== Boolean(pushTls.key_file))
+    errors.push(
+      pushTls.certificate_file
+        ? "pipeline/tls/key_file: certificate_file needs its key — set key_file to the PEM private key"
+        : "pipeline/tls/certificate_file: key_file needs its certificate — set certificate_file to the PEM chain",
+    );
   if (
     typeof roles.proxy?.count === "number" &&
     roles.proxy.count > 1 &&

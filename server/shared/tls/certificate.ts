@@ -59,7 +59,7 @@ export function certificateFault(
     return `${what.cert} does not cover ${uncovered.join(", ")} (it is for ${certificateFacts(pair.cert)?.names.join(", ") || "no DNS name"}) — get one that lists every domain in proxy.tls.domains`;
   const notAfter = new Date(leaf.validTo);
   if (notAfter.getTime() <= now.getTime())
-    return `${what.cert} expired on ${notAfter.toISOString()} — renew it, or drop certificate_file and key_file to let dropship get one over ACME`;
+    return `${what.cert} expired on ${notAfter.toISOString()} — renew it (for the proxy, dropping certificate_file and key_file lets dropship get one over ACME)`;
   if (new Date(leaf.validFrom).getTime() > now.getTime())
     return `${what.cert} is not valid before ${new Date(leaf.validFrom).toISOString()} — check this machine's clock`;
   return undefined;

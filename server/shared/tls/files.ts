@@ -11,6 +11,8 @@ export function readOwnCertificate(
   tls: { certificate_file: string; key_file: string; domains: readonly string[] },
   baseDir: string,
   now = new Date(),
+  /** where the settings are in the config, for the messages */
+  section = "proxy/tls",
 ): CertificatePair {
   const at = (file: string) => (isAbsolute(file) ? file : resolve(baseDir, file));
   const certFile = at(tls.certificate_file);
@@ -20,9 +22,9 @@ export function readOwnCertificate(
     ["key_file", keyFile],
   ] as const)
     if (!existsSync(file))
-      throw new Error(`proxy/tls/${setting}: no file at ${file} — give the path of the PEM file`);
+      throw new Error(`${section}/${setting}: no file at ${file} — give the path of the PEM file`);
   const pair = { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") };
   const fault = certificateFault(pair, tls.domains, now, { cert: certFile, key: keyFile });
-  if (fault) throw new Error(`proxy/tls: ${fault}`);
+  if (fault) throw new Error(`${section}: ${fault}`);
   return pair;
 }

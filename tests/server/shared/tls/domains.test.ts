@@ -45,3 +45,18 @@ test("the config refuses what cannot work in proxy/tls, naming the setting", () 
   );
   expect(errors({ domains: ["shop.test"], renew_before: "45d" })).toEqual([]);
 });
+
+test("the config refuses half a certificate in pipeline/tls, naming the setting", () => {
+  const errors = (tls: unknown) => {
+    const result = validateConfig({ pipeline: { tls } });
+    return result.ok ? [] : result.errors;
+  };
+  expect(errors({ certificate_file: "c.pem", key_file: "k.pem" })).toEqual([]);
+  expect(errors({})).toEqual([]);
+  expect(errors({ certificate_file: "c.pem" })).toEqual([
+    "pipeline/tls/key_file: certificate_file needs its key — set key_file to the PEM private key",
+  ]);
+  expect(errors({ key_file: "k.pem" })).toEqual([
+    "pipeline/tls/certificate_file: key_file needs its certificate — set certificate_file to the PEM chain",
+  ]);
+});
