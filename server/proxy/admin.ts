@@ -10,7 +10,7 @@ import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { CANARY_ANALYSIS_ALERT, changeCanary, clearAlert } from "../shared/state/routing.ts";
 import type { User } from "../shared/users.ts";
-import { WrongCredentials } from "../shared/wrong-credentials.ts";
+import { holdStarted, judgeCredentials, WrongCredentials } from "../shared/wrong-credentials.ts";
 import { crossOriginRefusal } from "./classify.ts";
 import { ASSETS } from "./dashboard/assets.ts";
 import { dashboardData } from "./dashboard/data.ts";
@@ -92,24 +92,23 @@ export function createAdmin(deps: AdminDeps) {
           );
         }
         const visitor = visitorOf(request);
-        const now = performance.now();
-        const held = wrongCredentials.held(visitor, now);
-        if (held) {
-          return text(429, `Refused: ${held.reason}.`, { "retry-after": `${held.retryAfterS}` });
+        const verdict = judgeCredentials(
+          wrongCredentials,
+          visitor,
+          request.headers.get("authorization"),
+          (authorization) => checkAdmin(authorization, deps.token ?? "", deps.users()),
+          performance.now(),
+        );
+        if (verdict.status === 429) {
+          const { hold } = verdict;
+          return text(429, `Refused: ${hold.reason}.`, { "retry-after": `${hold.retryAfterS}` });
         }
-        const authorization = request.headers.get("authorization");
-        const auth = checkAdmin(authorization, deps.token, deps.users());
-        if (!auth.ok) {
-          // a request without credentials is how git and browsers ask which they need
-          const hold = authorization === null ? undefined : wrongCredentials.failed(visitor, now);
-          if (hold) {
-            deps.log(
-              `${visitor} gave wrong admin credentials ${wrongCredentials.policy.limit} times within ${wrongCredentials.policy.windowMs / 1000} s: refused for ${hold.retryAfterS} s`,
-            );
-          }
+        if (!verdict.ok) {
+          if (verdict.started)
+            deps.log(holdStarted(visitor, "admin credentials", wrongCredentials, verdict.started));
           return text(
             401,
-            `Admin credentials are needed: ${auth.reason}. Send Authorization: Bearer <token>.`,
+            `Admin credentials are needed: ${verdict.reason}. Send Authorization: Bearer <token>.`,
             {
               "www-authenticate": 'Basic realm="dropship", charset="UTF-8"',
             },
@@ -119,15 +118,14 @@ export function createAdmin(deps: AdminDeps) {
         const crossOrigin = changing ? crossOriginRefusal(request.headers) : undefined;
         if (crossOrigin) {
           deps.log(
-            `403 ${request.method} ${path} for ${auth.user}@${deps.peerOf(request)}: ${crossOrigin}`,
+            `403 ${request.method} ${path} for ${verdict.user}@${deps.peerOf(request)}: ${crossOrigin}`,
           );
           return text(
             403,
             `Refused: ${crossOrigin}. Change flags and the canary from the dashboard or the CLI.`,
           );
         }
-        wrongCredentials.succeeded(visitor);
-        actors.set(request, `${auth.user}@${deps.peerOf(request)}`);
+        actors.set(request, `${verdict.user}@${deps.peerOf(request)}`);
       })
       .get("/_dropship/healthz", () =>
         Response.json({

@@ -16,7 +16,7 @@ import { onShutdown, serverMain } from "../shared/serve.ts";
 import type { CertificatePair } from "../shared/tls/certificate.ts";
 import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
-import { WrongCredentials } from "../shared/wrong-credentials.ts";
+import { holdStarted, judgeCredentials, WrongCredentials } from "../shared/wrong-credentials.ts";
 import { receiverFront } from "./front.ts";
 import { gitHttpBackend, parseGitPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
@@ -165,42 +165,38 @@ await serverMain(
         ip ? (front.sourceOf(ip.port) ?? ip.address) : "unknown",
         request.headers.get("x-forwarded-for"),
       );
-      const now = performance.now();
-      const held = address === undefined ? undefined : wrongCredentials.held(address, now);
-      if (held) {
-        return new Response(`Refused: ${held.reason}.\n`, {
+      const verdict = judgeCredentials(
+        wrongCredentials,
+        address,
+        request.headers.get("authorization"),
+        (authorization) => checkAdmin(authorization, env.token, users()),
+        performance.now(),
+      );
+      if (verdict.status === 429)
+        return new Response(`Refused: ${verdict.hold.reason}.\n`, {
           status: 429,
-          headers: { "retry-after": `${held.retryAfterS}` },
+          headers: { "retry-after": `${verdict.hold.retryAfterS}` },
         });
-      }
-      const authorization = request.headers.get("authorization");
-      const auth = checkAdmin(authorization, env.token, users());
-      if (!auth.ok) {
-        // git asks without credentials first, and only then with them
-        const hold =
-          address === undefined || authorization === null
-            ? undefined
-            : wrongCredentials.failed(address, now);
-        if (hold)
+      if (!verdict.ok) {
+        if (verdict.started && address !== undefined)
           console.error(
-            `dropship-receiver: ${address} gave wrong push credentials ${wrongCredentials.policy.limit} times within ${wrongCredentials.policy.windowMs / 1000} s: refused for ${hold.retryAfterS} s`,
+            `dropship-receiver: ${holdStarted(address, "push credentials", wrongCredentials, verdict.started)}`,
           );
         return new Response(
-          `Push credentials are needed: ${auth.reason}. Put the admin token in the remote URL's password.\n`,
+          `Push credentials are needed: ${verdict.reason}. Put the admin token in the remote URL's password.\n`,
           {
             status: 401,
             headers: { "www-authenticate": 'Basic realm="dropship"' },
           },
         );
       }
-      if (address !== undefined) wrongCredentials.succeeded(address);
-      if (path.repo === INVENTORY) return serveInventory(request, path.rest, auth.user);
+      if (path.repo === INVENTORY) return serveInventory(request, path.rest, verdict.user);
       if (!served.has(path.repo))
         return new Response(
           `no repository ${path.repo}.git here — this receiver serves ${[...served].map((r) => `${r}.git`).join(", ")} (pipeline/repos in dropship.yml)\n`,
           { status: 404 },
         );
-      return gitHttpBackend(request, repos, path, auth.user, hookEnv);
+      return gitHttpBackend(request, repos, path, verdict.user, hookEnv);
     };
     // behind the counting front (./front.ts), on loopback; with pipeline.tls it speaks HTTPS, the
     // front passing the TLS bytes untouched

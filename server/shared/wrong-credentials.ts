@@ -1,3 +1,4 @@
+import type { AuthResult } from "./auth.ts";
 import { addressKey } from "./net/cidr.ts";
 
 export interface CredentialPolicy {
@@ -88,4 +89,49 @@ export class WrongCredentials {
       reason: `${limit} wrong credentials came from this address within ${windowMs / 1000} s, so it is not heard for ${windowMs / 1000} s. Wait ${retryAfterS} s, then send the right token`,
     };
   }
+}
+
+/** What a request's credentials come to, once its address's hold is looked at first. */
+export type Verdict =
+  | { ok: true; status: 200; user: string }
+  | { ok: false; status: 429; hold: Hold }
+  /** `started`: this wrong credential began a hold on the address, to be logged once */
+  | { ok: false; status: 401; reason: string; started?: Hold };
+
+/**
+ * Checks a request's credentials under the throttle: a held address is refused unchecked; a
+ * wrong credential counts against its address (a request without any does not: git and
+ * browsers ask that way first); a right one clears it. `address` undefined: never held (the
+ * control host itself, for the receiver).
+ */
+export function judgeCredentials(
+  throttle: WrongCredentials,
+  address: string | undefined,
+  authorization: string | null,
+  check: (authorization: string | null) => AuthResult,
+  now: number,
+): Verdict {
+  const held = address === undefined ? undefined : throttle.held(address, now);
+  if (held) return { ok: false, status: 429, hold: held };
+  const auth = check(authorization);
+  if (auth.ok) {
+    if (address !== undefined) throttle.succeeded(address);
+    return { ok: true, status: 200, user: auth.user };
+  }
+  const started =
+    address === undefined || authorization === null ? undefined : throttle.failed(address, now);
+  return started
+    ? { ok: false, status: 401, reason: auth.reason, started }
+    : { ok: false, status: 401, reason: auth.reason };
+}
+
+/** The log line for a hold that began: the address and the count, never a token. */
+export function holdStarted(
+  address: string,
+  what: string,
+  throttle: WrongCredentials,
+  hold: Hold,
+): string {
+  const { limit, windowMs } = throttle.policy;
+  return `${address} gave wrong ${what} ${limit} times within ${windowMs / 1000} s: refused for ${hold.retryAfterS} s`;
 }

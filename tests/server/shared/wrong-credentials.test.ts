@@ -1,5 +1,10 @@
 import { expect, test } from "bun:test";
-import { WrongCredentials } from "../../../server/shared/wrong-credentials.ts";
+import {
+  type Hold,
+  holdStarted,
+  judgeCredentials,
+  WrongCredentials,
+} from "../../../server/shared/wrong-credentials.ts";
 
 const policy = { limit: 3, windowMs: 60_000, tracked: 100 };
 
@@ -56,4 +61,58 @@ test("memory is bounded: past `tracked` addresses the longest-known is forgotten
   // a hold that has run out is dropped when next asked about
   expect(throttle.held("10.0.3.231", 70_000)).toBeUndefined();
   expect(throttle.size).toBe(3);
+});
+
+test("judgeCredentials: a held address is refused unchecked; only wrong credentials count; a right one clears", () => {
+  const throttle = new WrongCredentials(policy);
+  let checked = 0;
+  const check = (authorization: string | null) => {
+    checked++;
+    return authorization === "Bearer right"
+      ? ({ ok: true, user: "ann" } as const)
+      : ({
+          ok: false,
+          reason: authorization ? "wrong credentials" : "credentials required",
+        } as const);
+  };
+  const judge = (address: string | undefined, authorization: string | null, now = 0) =>
+    judgeCredentials(throttle, address, authorization, check, now);
+  // asking without credentials, as git does first, never counts
+  for (let i = 0; i < 5; i++)
+    expect(judge("198.51.100.1", null)).toEqual({
+      ok: false,
+      status: 401,
+      reason: "credentials required",
+    });
+  expect(judge("198.51.100.1", "Bearer right")).toEqual({ ok: true, status: 200, user: "ann" });
+  expect(judge("198.51.100.1", "Bearer a")).toMatchObject({
+    status: 401,
+    reason: "wrong credentials",
+  });
+  expect(judge("198.51.100.1", "Bearer b")).not.toHaveProperty("started");
+  const third = judge("198.51.100.1", "Bearer c");
+  expect(third).toMatchObject({ status: 401, started: { retryAfterS: 60 } });
+  expect(
+    holdStarted(
+      "198.51.100.1",
+      "admin credentials",
+      throttle,
+      (third as { started: Hold }).started,
+    ),
+  ).toBe("198.51.100.1 gave wrong admin credentials 3 times within 60 s: refused for 60 s");
+  const before = checked;
+  expect(judge("198.51.100.1", "Bearer right", 1_000)).toMatchObject({
+    status: 429,
+    hold: { retryAfterS: 59 },
+  });
+  expect(checked).toBe(before);
+  // a right token before the limit clears the count
+  judge("198.51.100.2", "Bearer a");
+  judge("198.51.100.2", "Bearer b");
+  judge("198.51.100.2", "Bearer right");
+  judge("198.51.100.2", "Bearer c");
+  expect(judge("198.51.100.2", "Bearer d")).not.toHaveProperty("started");
+  // no address (the control host itself): never held
+  for (let i = 0; i < 10; i++) judge(undefined, "Bearer wrong");
+  expect(judge(undefined, "Bearer right")).toMatchObject({ ok: true });
 });
