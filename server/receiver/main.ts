@@ -54,6 +54,20 @@ const SPEC = {
     "",
     "the private key for the hosts, its .pub beside it (default: digitalocean/ssh_key)",
   ),
+  idleTimeout: {
+    name: "DROPSHIP_RECEIVER_IDLE_TIMEOUT",
+    description:
+      "seconds an idle connection is kept open (1–255); a push's own request is never cut while it runs",
+    fallback: 255,
+    parse: (value: string) => {
+      const seconds = Number(value);
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 255)
+        throw new Error(
+          `is ${JSON.stringify(value)} — use a whole number of seconds from 1 to 255`,
+        );
+      return seconds;
+    },
+  } satisfies Variable<number>,
   knownHosts: text(
     "DROPSHIP_KNOWN_HOSTS",
     PATH_DEFAULTS.DROPSHIP_KNOWN_HOSTS,
@@ -190,6 +204,9 @@ await serverMain(
           },
         );
       }
+      // the answer streams for as long as the push runs, minutes of a silent test included: Bun's
+      // idle timer would cut it (it does for a streamed answer), so it is off for this request
+      server.timeout(request, 0);
       if (path.repo === INVENTORY) return serveInventory(request, path.rest, verdict.user);
       if (!served.has(path.repo))
         return new Response(
@@ -204,7 +221,7 @@ await serverMain(
       Bun.serve({
         port: 0,
         hostname: "127.0.0.1",
-        idleTimeout: 255,
+        idleTimeout: env.idleTimeout,
         ...(tls ? { tls } : {}),
         fetch: handle,
       });

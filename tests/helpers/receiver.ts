@@ -11,6 +11,7 @@ import { fileTempDir } from "./tmp.ts";
 export async function startReceiver(
   config: string,
   token: string,
+  env: Record<string, string> = {},
 ): Promise<{ receiver: RunningServer; dir: string }> {
   const dir = fileTempDir();
   writeFileSync(join(dir, "dropship.yml"), config);
@@ -20,6 +21,7 @@ export async function startReceiver(
     DROPSHIP_WORK: join(dir, "work"),
     DROPSHIP_GITOPS_REPO: join(dir, "inventory"),
     DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+    ...env,
   });
   return { receiver, dir };
 }
