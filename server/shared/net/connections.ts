@@ -13,11 +13,10 @@ export interface ConnectionLimits {
 /**
  * The connections a process holds (a proxy process, the receiver), counted as they open and
  * close, so that neither one address nor everyone together can take every file the process
- * may open: past that, Bun's
- * listeners spin on a failing accept() at 100% CPU and nobody is answered (measured: a
- * process limited to 400 files, 450 idle connections from one address, five seconds of a full
- * core and no answer to anyone). Exempt addresses (trusted load balancers, which carry many
- * visitors on their connections) count towards the total only.
+ * may open: past that, Bun's listeners spin on a failing accept() at 100% CPU and nobody is
+ * answered (measured: a process limited to 400 files, 450 idle connections from one address,
+ * five seconds of a full core and no answer to anyone). Exempt addresses (trusted load
+ * balancers, which carry many visitors on their connections) count towards the total only.
  */
 export class ConnectionBudget {
   private readonly byAddress = new Map<string, number>();
