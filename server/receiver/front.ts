@@ -33,13 +33,22 @@ export function receiverFront(
     "the receiver",
   );
   const log = new RateLimitedLog(20, undefined, undefined, "dropship-receiver");
-  return new ProxyProtocolFront({
+  const settings = {
     hostname,
     port,
     innerPort,
     // no load balancer stands before the receiver: a PROXY header is a stranger's forgery
     isTrusted: () => false,
-    log: (line) => log.line(line),
+    log: (line: string) => log.line(line),
     connections,
-  });
+    // one receiver a port: a second one started by mistake (and its autoscaler) must fail
+    reusePort: false,
+  };
+  try {
+    return new ProxyProtocolFront(settings);
+  } catch (error) {
+    throw new Error(
+      `cannot listen on ${hostname}:${port} (${(error as Error).message}): another receiver, or another program, holds the port — stop it, or set PORT to a free one`,
+    );
+  }
 }

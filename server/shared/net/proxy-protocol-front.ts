@@ -26,6 +26,8 @@ export interface FrontSettings {
   connections?: ConnectionBudget;
   /** a connection turned away, with the status it would have had */
   refused?: (status: number) => void;
+  /** share the port with other processes (the proxy's workers, a handover); default true */
+  reusePort?: boolean;
 }
 
 /**
@@ -51,7 +53,7 @@ export class ProxyProtocolFront {
     const options: Bun.TCPSocketListenOptions<Relay> & { reusePort: boolean } = {
       hostname: settings.hostname,
       port: settings.port,
-      reusePort: true,
+      reusePort: settings.reusePort ?? true,
       socket: {
         open: (socket) => {
           const peer = socket.remoteAddress;
