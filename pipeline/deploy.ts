@@ -1,11 +1,19 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { totalmem } from "node:os";
-import { basename, join } from "node:path";
-import { setRelease } from "../gitops/model.ts";
+import { basename, dirname, join } from "node:path";
+import { fromYaml, setRelease } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
 import type { Config, RoleName } from "../server/shared/config/schema.ts";
 import { releaseFiles } from "../server/shared/deliver.ts";
-import { releaseVersion } from "../server/shared/host/layout.ts";
+import { HOST_RELEASES_KEPT, releaseVersion } from "../server/shared/host/layout.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
@@ -22,6 +30,7 @@ import { testCommandOf } from "./branches.ts";
 import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
 import { withRoleLock } from "./lock.ts";
+import { describePrune, pruneWorkDir } from "./prune.ts";
 import { rollout } from "./rollout.ts";
 import { stepLimits } from "./sandbox.ts";
 
@@ -48,6 +57,7 @@ export async function deploy(
   say(`dropship: ${branch} ${releaseVersion(commit)} by ${settings.pusher} → ${role}`);
   let redis: RedisClient | undefined;
   let result = "failed";
+  let kept = false;
   try {
     if (settings.redisUrl) {
       redis = connectRedis(settings.redisUrl, {
@@ -96,6 +106,7 @@ export async function deploy(
         });
         const version = releaseVersion(commit);
         keepRelease(settings.workDir, version, built);
+        kept = true;
         const source = settings.fleet?.();
         const fleet = source ? readFleet(source.inventories) : { hosts: [], privateKey: "" };
         const hosts = fleet.hosts.filter((h) => h.role === role);
@@ -172,6 +183,7 @@ export async function deploy(
     say(`✗ push rejected: ${(error as Error).message}`);
     return 1;
   } finally {
+    if (kept) pruneAfterPush(settings, say);
     if (redis?.status === "ready") {
       await recordEvent(redis, KEYS.deploys, {
         commit,
@@ -195,7 +207,44 @@ export function releaseDir(workDir: string, version: string): string {
 function keepRelease(workDir: string, version: string, binaries: string[]) {
   const dir = releaseDir(workDir, version);
   mkdirSync(dir, { recursive: true });
-  for (const binary of binaries) copyFileSync(binary, join(dir, basename(binary)));
+  // the build's digests too: what lets the prune tell a kept release's copies from others
+  const sums = binaries[0] && join(dirname(binaries[0]), "SHA256SUMS");
+  for (const file of sums && existsSync(sums) ? [...binaries, sums] : binaries) {
+    // a new file, never the old one rewritten: a delivery of this release may be reading it
+    const target = join(dir, basename(file));
+    rmSync(target, { force: true });
+    copyFileSync(file, target);
+  }
+  // kept again: the newest, whatever its name
+  const now = new Date();
+  utimesSync(dir, now, now);
+}
+
+/**
+ * Lets go of old releases, copies and installs, keeping the releases each role was last given
+ * and what the inventory says a host runs. A failure is said, never fatal: the push is done.
+ */
+function pruneAfterPush(settings: DeploySettings, say: (line: string) => void): void {
+  try {
+    const inventories = settings.fleet?.()?.inventories ?? [];
+    const inUse = [
+      // what each host keeps, a rollback's targets: a new host given one must find it here
+      ...(["production", "staging"] as const).flatMap((role) =>
+        recentlyShipped(settings.workDir, role, HOST_RELEASES_KEPT).map(releaseVersion),
+      ),
+      ...inventories
+        .filter(existsSync)
+        .flatMap((file) => fromYaml(readFileSync(file, "utf8")).hosts.map((h) => h.release ?? "")),
+    ];
+    const report = pruneWorkDir(settings.workDir, {
+      keepReleases: settings.config.pipeline.keep_releases,
+      inUse,
+    });
+    const said = describePrune(report);
+    if (said) say(`  ${said}`);
+  } catch (error) {
+    say(`  ! old releases were not let go: ${(error as Error).message}`);
+  }
 }
 
 /** What the last deploy of a role shipped, kept beside the role's lock. */
@@ -217,7 +266,19 @@ export function shippedFrom(workDir: string, role: RoleName): string | undefined
 export function recordShipped(workDir: string, role: RoleName, commit: string, branch = ""): void {
   mkdirSync(join(workDir, "locks"), { recursive: true });
   writeFileSync(join(workDir, "locks", `${role}.shipped`), `${`${commit} ${branch}`.trim()}\n`);
+  const history = [...recentlyShipped(workDir, role, HISTORY_KEPT - 1), commit];
+  writeFileSync(historyFile(workDir, role), `${history.join("\n")}\n`);
 }
+
+/** The commits a role was given last, oldest first: what its hosts keep to go back to. */
+export function recentlyShipped(workDir: string, role: RoleName, count: number): string[] {
+  const file = historyFile(workDir, role);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").split("\n").filter(Boolean).slice(-count);
+}
+
+const HISTORY_KEPT = 10;
+const historyFile = (workDir: string, role: RoleName) => join(workDir, "locks", `${role}.history`);
 
 async function drainAt(redis: RedisClient | undefined, url: string, draining: boolean) {
   if (redis?.status !== "ready") return;

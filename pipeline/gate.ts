@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
@@ -68,6 +68,9 @@ export async function runGate(options: GateOptions): Promise<string[]> {
   const cached = join(options.cacheRoot, key, "node_modules");
   if (existsSync(cached)) {
     say("▸ install: cached");
+    // used again: the last to be let go (pipeline/prune.ts keeps the few last used)
+    const now = new Date();
+    utimesSync(dirname(cached), now, now);
   } else {
     const frozen = lockFile.endsWith("bun.lock") ? ["--frozen-lockfile"] : [];
     await step("install", sandboxed([process.execPath, "install", ...frozen], true), workspace);

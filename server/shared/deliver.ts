@@ -1,7 +1,13 @@
 import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { RoleName } from "./config/schema.ts";
-import { currentBinary, hostCommands, isReleaseName, releaseDirOnHost } from "./host/layout.ts";
+import {
+  currentBinary,
+  HOST_RELEASES_KEPT,
+  hostCommands,
+  isReleaseName,
+  releaseDirOnHost,
+} from "./host/layout.ts";
 import { type PackBase, packed, unpackCommand } from "./packing.ts";
 import { SOURCES_FILE } from "./platform.ts";
 import { binaryOf, ROLES } from "./roles.ts";
@@ -185,7 +191,7 @@ export async function switchRelease(
       version,
       options.healthTimeoutMs ?? 30_000,
     );
-  await ssh.check(hostCommands.prune(options.keep ?? 3));
+  await ssh.check(hostCommands.prune(options.keep ?? HOST_RELEASES_KEPT));
 }
 
 /** Healthy answers in a row before a host counts as up: one good answer can be a process on its way out. */

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type RunningServer, startServer } from "./server.ts";
 import { fileTempDir } from "./tmp.ts";
@@ -24,4 +24,35 @@ export async function startReceiver(
     ...env,
   });
   return { receiver, dir };
+}
+
+/** Runs git in `cwd` as a throwaway committer; answers its output. */
+export const git = (cwd: string, ...args: string[]): string =>
+  Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@t", ...args], {
+    cwd,
+    stderr: "pipe",
+  })
+    .stdout.toString()
+    .trim();
+
+/**
+ * The smallest app the gate takes: a package.json with a lock file and a build script that
+ * makes its output folder, committed in `<dir>/app`. Answers the folder and the commit.
+ */
+export function pushableApp(dir: string): { app: string; commit: string } {
+  const app = join(dir, "app");
+  mkdirSync(join(app, "scripts"), { recursive: true });
+  writeFileSync(join(app, "package.json"), '{ "name": "pushed", "private": true }\n');
+  writeFileSync(
+    join(app, "package-lock.json"),
+    '{ "name": "pushed", "lockfileVersion": 3, "requires": true, "packages": { "": { "name": "pushed" } } }\n',
+  );
+  writeFileSync(
+    join(app, "scripts/build.ts"),
+    'import { mkdirSync } from "node:fs";\nmkdirSync(process.argv[3] as string, { recursive: true });\n',
+  );
+  git(app, "init", "-q");
+  git(app, "add", ".");
+  git(app, "commit", "-q", "-m", "pushed");
+  return { app, commit: git(app, "rev-parse", "HEAD") };
 }

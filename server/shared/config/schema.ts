@@ -326,6 +326,13 @@ export const ConfigSchema = T.Object(
         }),
         lock_timeout: Duration("10m", "a push waits this long for another deploy"),
         health_timeout: Duration("60s", "a host must be healthy within this", true),
+        keep_releases: T.Integer({
+          minimum: 2,
+          maximum: 1000,
+          default: 5,
+          description:
+            "the newest releases the control host keeps to give new hosts (each ~330 MB); older ones go after each push, except those the hosts run or keep to roll back to",
+        }),
         step_timeout: Duration(
           "15m",
           "a step of the test gate (install, check, test, build) still running after this is stopped and the push rejected",

@@ -20,6 +20,9 @@ export const releaseVersion = (commit: string): string => commit.slice(0, 12);
 /** A release name safe in a path and a shell command. */
 export const isReleaseName = (text: string): boolean => /^[\w.-]{1,64}$/.test(text);
 
+/** Releases a host keeps: its current one and the newest others, for a rollback. */
+export const HOST_RELEASES_KEPT = 3;
+
 export const releaseDirOnHost = (version: string) => `${HOST_ROOT}/releases/${version}`;
 export const currentBinary = (name: string) => `${HOST_ROOT}/current/${name}`;
 export const HOST_AUDIT_LOG = `${HOST_ROOT}/audit.log`;

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { startReceiver } from "../../helpers/receiver.ts";
+import { git, pushableApp, startReceiver } from "../../helpers/receiver.ts";
 import { eventually } from "../../helpers/server.ts";
 
 // The push's own connection: a pusher whose connection drops while the gate runs (a laptop's
@@ -19,28 +19,7 @@ const quiet = await startReceiver(
   { DROPSHIP_RECEIVER_IDLE_TIMEOUT: "2" },
 );
 
-const app = join(dir, "app");
-mkdirSync(join(app, "scripts"), { recursive: true });
-writeFileSync(join(app, "package.json"), '{ "name": "pushed", "private": true }\n');
-writeFileSync(
-  join(app, "package-lock.json"),
-  '{ "name": "pushed", "lockfileVersion": 3, "requires": true, "packages": { "": { "name": "pushed" } } }\n',
-);
-writeFileSync(
-  join(app, "scripts/build.ts"),
-  'import { mkdirSync } from "node:fs";\nmkdirSync(process.argv[3] as string, { recursive: true });\n',
-);
-const git = (cwd: string, ...args: string[]) =>
-  Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@t", ...args], {
-    cwd,
-    stderr: "pipe",
-  })
-    .stdout.toString()
-    .trim();
-git(app, "init", "-q");
-git(app, "add", ".");
-git(app, "commit", "-q", "-m", "pushed");
-const commit = git(app, "rev-parse", "HEAD");
+const { app, commit } = pushableApp(dir);
 
 test("a push whose pusher goes away during the gate goes on: the branch moves and the lock is let go", async () => {
   const push = Bun.spawn(
