@@ -2,6 +2,18 @@ const BACKEND = "/usr/lib/git-core/git-http-backend";
 const REPO = /^\/([A-Za-z0-9][\w.-]{0,63})\.git(\/.*)$/;
 const SERVICES = new Set(["/info/refs", "/git-upload-pack", "/git-receive-pack", "/HEAD"]);
 
+/** git settings for the backend, over whatever the repository's own config says. */
+export function gitConfig(settings: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(settings);
+  return Object.fromEntries([
+    ["GIT_CONFIG_COUNT", String(entries.length)],
+    ...entries.flatMap(([key, value], i) => [
+      [`GIT_CONFIG_KEY_${i}`, key],
+      [`GIT_CONFIG_VALUE_${i}`, value],
+    ]),
+  ]);
+}
+
 /** The repository a path names, and the rest of the path; undefined for anything else. */
 export function parseGitPath(pathname: string): { repo: string; rest: string } | undefined {
   const match = REPO.exec(pathname);

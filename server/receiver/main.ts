@@ -18,7 +18,7 @@ import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
 import { holdStarted, judgeCredentials, WrongCredentials } from "../shared/wrong-credentials.ts";
 import { receiverFront } from "./front.ts";
-import { gitHttpBackend, parseGitPath } from "./git-http.ts";
+import { gitConfig, gitHttpBackend, parseGitPath } from "./git-http.ts";
 import { preReceive } from "./hook.ts";
 import { pusherAddress } from "./pusher.ts";
 import { readPushCertificate, watchPushCertificate } from "./tls.ts";
@@ -80,11 +80,7 @@ const SPEC = {
 /** The repository name under which the receiver serves the GitOps inventory. */
 const INVENTORY = "inventory";
 /** git's own setting, over whatever the repository says: git http-backend refuses pushes. */
-const READ_ONLY = {
-  GIT_CONFIG_COUNT: "1",
-  GIT_CONFIG_KEY_0: "http.receivepack",
-  GIT_CONFIG_VALUE_0: "false",
-};
+const READ_ONLY = gitConfig({ "http.receivepack": "false" });
 
 if (process.argv.includes("--hook")) {
   const env = process.env;
@@ -145,6 +141,8 @@ await serverMain(
       DROPSHIP_WORK: paths.work,
       DROPSHIP_REPO: process.env.DROPSHIP_REPO || "app",
       REDIS_URL: env.redisUrl,
+      // a bigger push is refused while it arrives, before it is stored or tested
+      ...gitConfig({ "receive.maxInputSize": `${config.pipeline.push_limit}m` }),
     };
     /** The GitOps inventory, for clone and fetch: written by dropship only, never pushed to. */
     const serveInventory = (request: Request, rest: string, user: string) => {

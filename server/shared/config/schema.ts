@@ -326,6 +326,13 @@ export const ConfigSchema = T.Object(
         }),
         lock_timeout: Duration("10m", "a push waits this long for another deploy"),
         health_timeout: Duration("60s", "a host must be healthy within this", true),
+        push_limit: T.Integer({
+          minimum: 1,
+          maximum: 1048576,
+          default: 1024,
+          description:
+            "MiB a push may send (git's receive.maxInputSize): a bigger one is refused as it arrives, and nothing of it is kept",
+        }),
         keep_releases: T.Integer({
           minimum: 2,
           maximum: 1000,
