@@ -27,6 +27,7 @@ import {
 } from "../server/shared/state/routing.ts";
 import { PLATFORM_ROLES, upgradePlatform } from "../server/shared/upgrade.ts";
 import { testCommandOf } from "./branches.ts";
+import { type DiskLimits, diskLimits, freeSpace, LEAST_AUTO_MIB } from "./disk.ts";
 import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
 import { withRoleLock } from "./lock.ts";
@@ -95,6 +96,8 @@ export async function deploy(
             `${branch} moved to ${releaseVersion(now)} while this push waited; pull, then push again`,
           );
         }
+        // what the last push left behind goes first: a disk nearly full can still take this one
+        pruneOld(settings, say);
         const built = await runGate({
           commit,
           workspace: join(settings.workDir, "workspaces", role),
@@ -102,7 +105,7 @@ export async function deploy(
           testCommand: testCommandOf(config, role),
           say,
           stepTimeoutMs: config.pipeline.step_timeout,
-          limits: stepLimits(config.pipeline, totalmem()),
+          limits: stepLimits(config.pipeline, totalmem(), gateDiskLimits(settings)),
         });
         const version = releaseVersion(commit);
         keepRelease(settings.workDir, version, built);
@@ -183,7 +186,7 @@ export async function deploy(
     say(`✗ push rejected: ${(error as Error).message}`);
     return 1;
   } finally {
-    if (kept) pruneAfterPush(settings, say);
+    if (kept) pruneOld(settings, say);
     if (redis?.status === "ready") {
       await recordEvent(redis, KEYS.deploys, {
         commit,
@@ -220,11 +223,23 @@ function keepRelease(workDir: string, version: string, binaries: string[]) {
   utimesSync(dir, now, now);
 }
 
+/** What this push's gate may write: pipeline/step_disk, or half the space free under the work folder. */
+function gateDiskLimits(settings: DeploySettings): DiskLimits {
+  mkdirSync(settings.workDir, { recursive: true });
+  const free = freeSpace(settings.workDir);
+  const limits = diskLimits(settings.config.pipeline.step_disk, free);
+  if (!limits)
+    throw new Error(
+      `the control host's disk under ${settings.workDir} has ${Math.floor((free.bavail * free.bsize) / 1024 / 1024)} MiB free, and a push needs ${2 * LEAST_AUTO_MIB} (pipeline/step_disk auto gives it half); free space there, or set pipeline/step_disk`,
+    );
+  return limits;
+}
+
 /**
  * Lets go of old releases, copies and installs, keeping the releases each role was last given
  * and what the inventory says a host runs. A failure is said, never fatal: the push is done.
  */
-function pruneAfterPush(settings: DeploySettings, say: (line: string) => void): void {
+function pruneOld(settings: DeploySettings, say: (line: string) => void): void {
   try {
     const inventories = settings.fleet?.()?.inventories ?? [];
     const inUse = [

@@ -5,7 +5,10 @@ import { releaseVersion } from "../server/shared/host/layout.ts";
 import { SOURCES_FILE } from "../server/shared/platform.ts";
 import { run } from "../server/shared/proc.ts";
 import { binaryOf, ROLES } from "../server/shared/roles.ts";
+import { type DiskLimits, watchDisk } from "./disk.ts";
 import { describeLimits, type StepLimits, sandboxArgv } from "./sandbox.ts";
+
+const MIB = 1024 * 1024;
 
 export interface GateOptions {
   commit: string;
@@ -42,11 +45,24 @@ export async function runGate(options: GateOptions): Promise<string[]> {
   rmSync(workspace, { recursive: true, force: true });
   mkdirSync(workspace, { recursive: true });
   const step = (label: string, argv: string[], cwd: string) =>
-    runStep(say, label, argv, cwd, options.stepTimeoutMs);
+    runStep(say, label, argv, cwd, {
+      timeoutMs: options.stepTimeoutMs,
+      workspace,
+      disk: limits.disk,
+    });
   say(`▸ sandbox: ${describeLimits(limits, options.stepTimeoutMs)}`);
+  // a small push can unpack to a great deal (a file of zeros compresses 1000 to 1): the
+  // checkout is held to the same disk limits as the steps
   await step(
     "checkout",
-    ["sh", "-c", `git archive --format=tar ${options.commit} | tar -x -C ${workspace}`],
+    [
+      "prlimit",
+      `--fsize=${limits.disk.bytes}`,
+      "--",
+      "sh",
+      "-c",
+      `git archive --format=tar ${options.commit} | tar -x -C ${workspace}`,
+    ],
     options.repo ?? process.cwd(),
   );
   if (user) run(["chown", "-R", "-h", `${user.uid}:${user.gid}`, workspace]);
@@ -133,12 +149,18 @@ function sandboxUser(buildUser: string): { uid: number; gid: number } | undefine
 /** The longest line of a step's output passed on whole; a longer one goes on in parts. */
 export const MAX_LINE = 16 * 1024;
 
+interface StepBounds {
+  timeoutMs: number;
+  workspace: string;
+  disk: DiskLimits;
+}
+
 async function runStep(
   say: (line: string) => void,
   label: string,
   argv: string[],
   cwd: string,
-  timeoutMs: number,
+  bounds: StepBounds,
 ): Promise<void> {
   const started = performance.now();
   say(`▸ ${label}`);
@@ -169,23 +191,36 @@ async function runStep(
     if (pending.trim()) say(`    ${pending}`);
   };
   // killing bubblewrap ends the sandbox's PID namespace, and with it every process inside
-  let late = false;
-  const timer = setTimeout(() => {
-    late = true;
+  let stopped: string | undefined;
+  const stop = (why: string) => {
+    stopped ??= why;
     child.kill("SIGKILL");
-  }, timeoutMs);
+  };
+  const { timeoutMs, disk } = bounds;
+  const timer = setTimeout(
+    () =>
+      stop(
+        `${label} was still running after ${formatDuration(timeoutMs)} (pipeline/step_timeout) and was stopped; make it finish sooner, or raise pipeline/step_timeout`,
+      ),
+    timeoutMs,
+  );
+  const unwatch = await watchDisk(bounds.workspace, disk, (which) =>
+    stop(
+      which === "bytes"
+        ? `${label} filled its workspace past ${Math.floor(disk.bytes / MIB)} MiB (pipeline/step_disk) and was stopped; write less there, or raise pipeline/step_disk`
+        : `${label} made more than ${disk.files} files in its workspace (pipeline/step_disk) and was stopped; make fewer, or free inodes on the control host`,
+    ),
+  );
   try {
     await Promise.all([relay(child.stdout), relay(child.stderr)]);
     await child.exited;
   } finally {
     clearTimeout(timer);
+    unwatch();
   }
   const code = child.exitCode;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  if (late)
-    throw new GateError(
-      `${label} was still running after ${formatDuration(timeoutMs)} (pipeline/step_timeout) and was stopped; make it finish sooner, or raise pipeline/step_timeout`,
-    );
+  if (stopped) throw new GateError(stopped);
   if (code !== 0) throw new GateError(`${label} failed (exit ${code}) after ${seconds} s`);
   say(`  ${label}: ok (${seconds} s)`);
 }

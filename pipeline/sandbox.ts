@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
+import type { DiskLimits } from "./disk.ts";
 
 /**
  * The test gate's sandbox: each step of a pushed tree (install, check, test, build) runs as an
@@ -32,6 +33,8 @@ export interface StepLimits {
   memoryBytes: number;
   /** processes and threads of the step's user at once (RLIMIT_NPROC) */
   processes: number;
+  /** what the workspace may hold; no one file larger than its bytes (RLIMIT_FSIZE) */
+  disk: DiskLimits;
 }
 
 const MIB = 1024 * 1024;
@@ -43,17 +46,31 @@ const MIB = 1024 * 1024;
 export function stepLimits(
   pipeline: { step_memory: "auto" | number; step_processes: number },
   memoryBytes: number,
+  disk: DiskLimits,
 ): StepLimits {
   const mib =
     pipeline.step_memory === "auto"
       ? Math.max(256, Math.floor(memoryBytes / 2 / MIB))
       : pipeline.step_memory;
-  return { memoryBytes: mib * MIB, processes: pipeline.step_processes };
+  return { memoryBytes: mib * MIB, processes: pipeline.step_processes, disk };
 }
 
 /** The limits in a person's words, for the push's output. */
 export function describeLimits(limits: StepLimits, timeoutMs: number): string {
-  return `each step stopped after ${formatDuration(timeoutMs)}; ${limits.memoryBytes / MIB} MiB a process; ${limits.processes} processes and threads (pipeline/step_timeout, step_memory, step_processes)`;
+  const { bytes, files } = limits.disk;
+  const disk = `${Math.floor(bytes / MIB)} MiB${files === undefined ? "" : ` and ${files} files`} in the workspace`;
+  return `each step stopped after ${formatDuration(timeoutMs)}; ${limits.memoryBytes / MIB} MiB a process; ${limits.processes} processes and threads; ${disk} (pipeline/step_timeout, step_memory, step_processes, step_disk)`;
+}
+
+/** prlimit's command line for the limits, set before the build user is become. */
+export function prlimitArgv(limits: StepLimits): string[] {
+  return [
+    "prlimit",
+    `--nproc=${limits.processes}`,
+    `--data=${limits.memoryBytes}`,
+    `--fsize=${limits.disk.bytes}`,
+    "--",
+  ];
 }
 
 /** The only variables a step sees. */
@@ -105,9 +122,7 @@ export function sandboxArgv(
     : [];
   // prlimit runs with root's rights (or the receiver's), before setpriv takes them: the build
   // user can lower these limits but never raise them
-  const limited = step.limits
-    ? ["prlimit", `--nproc=${step.limits.processes}`, `--data=${step.limits.memoryBytes}`, "--"]
-    : [];
+  const limited = step.limits ? prlimitArgv(step.limits) : [];
   const env = Object.entries(stepEnvironment(step)).flatMap(([k, v]) => ["--setenv", k, v]);
   const etc = [
     "/etc/ssl",

@@ -36,14 +36,27 @@ const lockHash = new Bun.CryptoHasher("sha256")
 mkdirSync(join(dir, "cache", lockHash, "node_modules"), { recursive: true });
 
 const MIB = 1024 * 1024;
-const LIMITS = { memoryBytes: 512 * MIB, processes: 1024 };
+const LIMITS = {
+  memoryBytes: 512 * MIB,
+  processes: 1024,
+  disk: { bytes: 2048 * MIB, files: 100_000 } as { bytes: number; files?: number },
+};
 
-async function gate(testCommand: string, options: { timeoutMs?: number; limits?: typeof LIMITS }) {
+// a commit whose one file, 200 MiB of zeros, is a few hundred KiB in git: it unpacks to far more
+writeFileSync(join(repo, "zeros"), new Uint8Array(200 * MIB));
+git("add", "zeros");
+git("commit", "-q", "-m", "a small push that unpacks big");
+const unpacksBig = git("rev-parse", "HEAD");
+
+async function gate(
+  testCommand: string,
+  options: { timeoutMs?: number; limits?: typeof LIMITS; commit?: string },
+) {
   const said: string[] = [];
   let error: Error | undefined;
   try {
     await runGate({
-      commit,
+      commit: options.commit ?? commit,
       repo,
       workspace: join(dir, "workspace"),
       cacheRoot: join(dir, "cache"),
@@ -115,4 +128,57 @@ test("output with no line end is passed on in parts, never gathered whole", asyn
   expect(parts.length).toBe(Math.ceil(1_000_000 / MAX_LINE));
   for (const part of parts) expect(part.length).toBeLessThanOrEqual(MAX_LINE + 4);
   expect(parts.join("").replaceAll(" ", "").length).toBe(1_000_000);
+});
+
+test("a step that fills its workspace past pipeline/step_disk is stopped, and the push rejected", async () => {
+  // 4 MiB files, each well under the size one file may have, 160 MiB in all, then a long wait
+  const fill =
+    "i=0; while [ $i -lt 40 ]; do head -c 4194304 /dev/zero > f$i; i=$((i+1)); done; echo filled; sleep 3232.5";
+  const limits = { ...LIMITS, disk: { bytes: 64 * MIB, files: 100_000 } };
+  const started = performance.now();
+  const { said, error } = await gate(fill, { limits });
+  expect(error).toBeInstanceOf(GateError);
+  expect(error?.message).toBe(
+    `test (${fill}) filled its workspace past 64 MiB (pipeline/step_disk) and was stopped; write less there, or raise pipeline/step_disk`,
+  );
+  expect(said).toContain("; 64 MiB and 100000 files in the workspace (");
+  // stopped by the watch, long before the step's timeout
+  expect(performance.now() - started).toBeLessThan(30_000);
+  expect(running("sleep 3232.5")).toBe("");
+});
+
+test("one file may not be larger than pipeline/step_disk: the write fails at once", async () => {
+  const limits = { ...LIMITS, disk: { bytes: 64 * MIB } };
+  const { said, error } = await gate(
+    "head -c 100000000 /dev/zero > big; echo wrote $?; ls -l big; rm big",
+    { limits },
+  );
+  expect(error).toBeUndefined();
+  expect(said).toContain("File size limit exceeded");
+  expect(said).not.toContain("wrote 0");
+  expect(said).toContain(` ${64 * MIB} `);
+});
+
+test("a step that makes more files than its share of the free ones is stopped", async () => {
+  const many =
+    "mkdir many && cd many && i=0; while [ $i -lt 3000 ]; do : > f$i; i=$((i+1)); done; echo made; sleep 3333.5";
+  const limits = { ...LIMITS, disk: { bytes: 2048 * MIB, files: 500 } };
+  const { error } = await gate(many, { limits });
+  expect(error?.message).toBe(
+    `test (${many}) made more than 500 files in its workspace (pipeline/step_disk) and was stopped; make fewer, or free inodes on the control host`,
+  );
+  expect(running("sleep 3333.5")).toBe("");
+});
+
+test("a small push that unpacks past pipeline/step_disk fails its checkout", async () => {
+  const limits = { ...LIMITS, disk: { bytes: 64 * MIB } };
+  const { said, error } = await gate("true", { limits, commit: unpacksBig });
+  expect(error?.message).toStartWith("checkout failed");
+  expect(said).toMatch(/File size limit exceeded|File too large/);
+  expect(said).not.toContain("▸ test");
+  // the same commit within a larger limit checks out and passes
+  const roomy = await gate("test $(stat -c %s zeros) = 209715200", {
+    commit: unpacksBig,
+  });
+  expect(roomy.error).toBeUndefined();
 });

@@ -81,13 +81,18 @@ test("install alone keeps the network, and gets no dependencies mounted", () => 
 });
 
 test("limits: prlimit as root before setpriv, so the build user can lower them but never raise them", () => {
-  const limits = { memoryBytes: 512 * 1024 * 1024, processes: 1024 };
+  const limits = {
+    memoryBytes: 512 * 1024 * 1024,
+    processes: 1024,
+    disk: { bytes: 2048 * 1024 * 1024, files: 5000 },
+  };
   const argv = sandboxArgv({ ...step, user: { uid: 999, gid: 995 }, limits }, LINKS);
   const at = argv.indexOf("prlimit");
-  expect(argv.slice(at, at + 4)).toEqual([
+  expect(argv.slice(at, at + 5)).toEqual([
     "prlimit",
     "--nproc=1024",
     `--data=${512 * 1024 * 1024}`,
+    `--fsize=${2048 * 1024 * 1024}`,
     "--",
   ]);
   expect(at).toBeGreaterThan(argv.indexOf("--clearenv"));
@@ -104,17 +109,22 @@ test("limits: prlimit as root before setpriv, so the build user can lower them b
 
 test("step_memory auto is half the control host's memory, at least 256 MiB; a number is MiB", () => {
   const GIB = 1024 * 1024 * 1024;
-  expect(stepLimits({ step_memory: "auto", step_processes: 1024 }, 2 * GIB)).toEqual({
+  const disk = { bytes: 3 * GIB, files: 1000 };
+  expect(stepLimits({ step_memory: "auto", step_processes: 1024 }, 2 * GIB, disk)).toEqual({
     memoryBytes: GIB,
     processes: 1024,
+    disk,
   });
-  expect(stepLimits({ step_memory: "auto", step_processes: 64 }, 0.25 * GIB).memoryBytes).toBe(
-    256 * 1024 * 1024,
-  );
-  expect(stepLimits({ step_memory: 3000, step_processes: 64 }, 2 * GIB).memoryBytes).toBe(
+  expect(
+    stepLimits({ step_memory: "auto", step_processes: 64 }, 0.25 * GIB, disk).memoryBytes,
+  ).toBe(256 * 1024 * 1024);
+  expect(stepLimits({ step_memory: 3000, step_processes: 64 }, 2 * GIB, disk).memoryBytes).toBe(
     3000 * 1024 * 1024,
   );
-  expect(describeLimits({ memoryBytes: GIB, processes: 1024 }, 900_000)).toBe(
-    "each step stopped after 15m; 1024 MiB a process; 1024 processes and threads (pipeline/step_timeout, step_memory, step_processes)",
+  expect(describeLimits({ memoryBytes: GIB, processes: 1024, disk }, 900_000)).toBe(
+    "each step stopped after 15m; 1024 MiB a process; 1024 processes and threads; 3072 MiB and 1000 files in the workspace (pipeline/step_timeout, step_memory, step_processes, step_disk)",
   );
+  expect(
+    describeLimits({ memoryBytes: GIB, processes: 64, disk: { bytes: 64 * 1024 * 1024 } }, 60_000),
+  ).toContain("; 64 MiB in the workspace (");
 });

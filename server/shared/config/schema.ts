@@ -350,6 +350,11 @@ export const ConfigSchema = T.Object(
           description:
             "MiB of memory each process of the pushed code may reserve (RLIMIT_DATA: past it an allocation fails; Bun reserves ahead, so it fills about half), and the most its /tmp holds; auto: half the control host's memory",
         }),
+        step_disk: T.Union([T.Literal("auto"), T.Integer({ minimum: 64, maximum: 1073741824 })], {
+          default: "auto",
+          description:
+            "MiB the gate's workspace may hold (no one file larger: RLIMIT_FSIZE), and half the filesystem's free files; past it the step is stopped and the push rejected; auto: half the space free under the work folder when the push begins",
+        }),
         step_processes: T.Integer({
           minimum: 64,
           maximum: 65536,

@@ -42,8 +42,13 @@ test("a push lets go of releases past pipeline/keep_releases, keeping those prod
   expect(readdirSync(join(work, "releases")).sort()).toEqual(
     [pushed, "333333333333", "444444444444", "777777777777"].sort(),
   );
+  // before the gate, all but the newest two and what production was given (1, 3, 4); after
+  // it, 1 too, which this push made the fourth-last given, and 6, no longer among the newest
   expect(said).toMatch(
-    /remote:\s+let go of 5 older releases \(000000000000, 111111111111, 222222222222, 555555555555, 666666666666\): \d+ MiB freed \(pipeline\/keep_releases\)/,
+    /remote:\s+let go of 3 older releases \(000000000000, 222222222222, 555555555555\): \d+ MiB freed \(pipeline\/keep_releases\)\s+remote: ▸ sandbox/,
+  );
+  expect(said).toMatch(
+    /passed the gate .*\s+remote:\s+let go of 2 older releases \(111111111111, 666666666666\): \d+ MiB freed/,
   );
   expect(
     readFileSync(join(work, "locks", "production.history"), "utf8")
