@@ -172,6 +172,8 @@ async function runStep(
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...Object.fromEntries(git) },
     stdout: "pipe",
     stderr: "pipe",
+    // a group of its own, stopped whole: the checkout's git and tar with the shell that runs them
+    detached: true,
   });
   const relay = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
@@ -194,7 +196,11 @@ async function runStep(
   let stopped: string | undefined;
   const stop = (why: string) => {
     stopped ??= why;
-    child.kill("SIGKILL");
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL"); // the group is gone already
+    }
   };
   const { timeoutMs, disk } = bounds;
   const timer = setTimeout(
