@@ -26,6 +26,34 @@ export async function startReceiver(
   return { receiver, dir };
 }
 
+/**
+ * Runs a receiver that must not start, with `config` as its dropship.yml, to its end: answers
+ * its exit code, what it wrote to stderr, and the folder its config is in.
+ */
+export function receiverThatStops(
+  config: string,
+  token: string,
+  port = 0,
+): { code: number | null; stderr: string; dir: string } {
+  const dir = fileTempDir();
+  writeFileSync(join(dir, "dropship.yml"), config);
+  const run = Bun.spawnSync([process.execPath, "server/receiver/main.ts"], {
+    cwd: join(import.meta.dir, "../.."),
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DROPSHIP_ADMIN_TOKEN: token,
+      DROPSHIP_REPOS: join(dir, "repos"),
+      DROPSHIP_WORK: join(dir, "work"),
+      DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+    },
+    stderr: "pipe",
+    timeout: 20_000,
+  });
+  return { code: run.exitCode, stderr: run.stderr.toString(), dir };
+}
+
 /** Runs git in `cwd` as a throwaway committer; answers its output. */
 export const git = (cwd: string, ...args: string[]): string =>
   Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@t", ...args], {

@@ -1,11 +1,8 @@
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { PER_ADDRESS } from "../../../server/receiver/front.ts";
 import { answerFrom, type Held, holdOpen, statusOf } from "../../helpers/raw.ts";
-import { startReceiver } from "../../helpers/receiver.ts";
+import { receiverThatStops, startReceiver } from "../../helpers/receiver.ts";
 import { eventually } from "../../helpers/server.ts";
-import { fileTempDir } from "../../helpers/tmp.ts";
 
 // Strangers holding the receiver's connections open, on raw sockets from loopback addresses of
 // their own (127.0.0.2 and .5 are strangers, .4 a teammate; 127.0.0.1 is the control host).
@@ -60,27 +57,12 @@ test("a connection that sends nothing is closed after 10 s; one that forges a PR
 
 test("a second receiver on the same port does not start beside the first: it says the port is held", () => {
   // SO_REUSEPORT would let it share the port, and its autoscaler and healer run twice
-  const dir = fileTempDir();
-  writeFileSync(join(dir, "dropship.yml"), "pipeline: { repos: [app] }\n");
-  const second = Bun.spawnSync([process.execPath, "server/receiver/main.ts"], {
-    cwd: join(import.meta.dir, "../../.."),
-    env: {
-      PATH: process.env.PATH ?? "",
-      PORT: String(receiver.port),
-      HOST: "127.0.0.1",
-      DROPSHIP_ADMIN_TOKEN: TOKEN,
-      DROPSHIP_REPOS: join(dir, "repos"),
-      DROPSHIP_WORK: join(dir, "work"),
-      DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-    },
-    stderr: "pipe",
-    timeout: 20_000,
-  });
-  expect(second.exitCode).toBe(1);
-  expect(second.stderr.toString()).toContain(
+  const second = receiverThatStops("pipeline: { repos: [app] }\n", TOKEN, receiver.port);
+  expect(second.code).toBe(1);
+  expect(second.stderr).toContain(
     `dropship-receiver: cannot listen on 127.0.0.1:${receiver.port} (`,
   );
-  expect(second.stderr.toString()).toContain(
+  expect(second.stderr).toContain(
     "another receiver, or another program, holds the port — stop it, or set PORT to a free one",
   );
 });

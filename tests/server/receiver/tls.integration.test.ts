@@ -5,7 +5,7 @@ import tls from "node:tls";
 import { selfSigned } from "../../../scripts/lib/certificates.ts";
 import { CHECK_MS } from "../../../server/receiver/tls.ts";
 import { rawRequest } from "../../helpers/raw.ts";
-import { startReceiver } from "../../helpers/receiver.ts";
+import { receiverThatStops, startReceiver } from "../../helpers/receiver.ts";
 import { eventually } from "../../helpers/server.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
@@ -116,27 +116,12 @@ test("a renewed certificate is served to new connections within seconds, with no
 }, 40_000);
 
 test("a certificate that cannot be used stops the receiver at the door, naming the file and the fix", () => {
-  const dir = fileTempDir();
-  writeFileSync(
-    join(dir, "dropship.yml"),
+  const run = receiverThatStops(
     "pipeline: { tls: { certificate_file: nowhere.crt, key_file: nowhere.key } }\n",
+    TOKEN,
   );
-  const run = Bun.spawnSync([process.execPath, "server/receiver/main.ts"], {
-    cwd: join(import.meta.dir, "../../.."),
-    env: {
-      PATH: process.env.PATH ?? "",
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DROPSHIP_ADMIN_TOKEN: TOKEN,
-      DROPSHIP_REPOS: join(dir, "repos"),
-      DROPSHIP_WORK: join(dir, "work"),
-      DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-    },
-    stderr: "pipe",
-    timeout: 20_000,
-  });
-  expect(run.exitCode).toBe(1);
-  expect(run.stderr.toString()).toContain(
-    `dropship-receiver: pipeline/tls/certificate_file: no file at ${join(dir, "nowhere.crt")} — give the path of the PEM file`,
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain(
+    `dropship-receiver: pipeline/tls/certificate_file: no file at ${join(run.dir, "nowhere.crt")} — give the path of the PEM file`,
   );
 });
