@@ -44,6 +44,12 @@ const SPEC = {
   ),
   cpu: percent("DROPSHIP_MONITOR_CPU", "CPU alert threshold in percent (config, else 50)"),
   memory: percent("DROPSHIP_MONITOR_MEM", "memory alert threshold in percent (config, else 50)"),
+  disk: percent("DROPSHIP_MONITOR_DISK", "disk alert threshold in percent (config, else 90)"),
+  diskPath: text(
+    "DROPSHIP_MONITOR_DISK_PATH",
+    "/",
+    "a path on the filesystem the disk alert watches",
+  ),
   forMs: duration(
     "DROPSHIP_MONITOR_FOR",
     "how long a breach lasts before it fires (config, else 30s)",
@@ -67,7 +73,7 @@ const SPEC = {
   ),
 };
 
-await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC, async () => {
+await serverMain("dropship-monitor", "CPU, memory and disk alerts for one host", SPEC, async () => {
   const env = readEnv(SPEC);
   if (env.smtpUrl && !env.to)
     throw new Error("SMTP_URL is set but ALERT_EMAIL_TO is not — say who gets the mail");
@@ -75,7 +81,7 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
   const monitorConfig = config.monitor;
   const override = monitorConfig.roles[env.role];
   const forMs = env.forMs ?? override?.for ?? monitorConfig.for;
-  const rule = (metric: "cpu" | "memory", threshold: number): Rule => ({
+  const rule = (metric: Rule["metric"], threshold: number): Rule => ({
     metric,
     threshold,
     clearBelow: Math.max(0, threshold - monitorConfig.hysteresis),
@@ -85,6 +91,7 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
   const rules = [
     rule("cpu", env.cpu ?? override?.cpu ?? monitorConfig.cpu),
     rule("memory", env.memory ?? override?.memory ?? monitorConfig.memory),
+    rule("disk", env.disk ?? override?.disk ?? monitorConfig.disk),
   ];
   const log = (line: string) => console.error(`dropship-monitor: ${line}`);
   const redis = nativeRedis(env.redisUrl);
@@ -103,6 +110,7 @@ await serverMain("dropship-monitor", "CPU and memory alerts for one host", SPEC,
     role: env.role,
     release: VERSION,
     rules,
+    diskPath: env.diskPath,
     intervalMs: env.intervalMs ?? monitorConfig.interval,
     noDataMs: monitorConfig.no_data,
     mailGapMs: monitorConfig.mail_gap,

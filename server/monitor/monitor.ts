@@ -1,3 +1,4 @@
+import { statfsSync } from "node:fs";
 import type { Mailer } from "../shared/mailer.ts";
 import type { Alert } from "../shared/routing/model.ts";
 import { type HostReport, listHosts, reportHost } from "../shared/state/hosts.ts";
@@ -5,7 +6,7 @@ import type { StateCommands } from "../shared/state/redis.ts";
 import { changeCanary, clearAlert, raiseAlert } from "../shared/state/routing.ts";
 import { composeMail } from "./mail.ts";
 import { due, type GateState, NEW_GATE, offer } from "./mailgate.ts";
-import { type CpuTimes, cpuPercent, parseCpu, parseMemoryPercent } from "./procfs.ts";
+import { type CpuTimes, cpuPercent, diskPercent, parseCpu, parseMemoryPercent } from "./procfs.ts";
 import {
   checkSilence,
   INITIAL,
@@ -23,6 +24,8 @@ export interface MonitorOptions {
   role: string;
   release: string;
   rules: Rule[];
+  /** the filesystem the disk rule watches: the root one on a droplet */
+  diskPath: string;
   intervalMs: number;
   noDataMs: number;
   /** least time between two mails about one host */
@@ -37,11 +40,11 @@ export interface MonitorOptions {
 }
 
 const CANARY_ROLES = new Set(["proxy", "staging"]);
-const LABEL = { cpu: "CPU", memory: "memory" } as const;
+const LABEL = { cpu: "CPU", memory: "memory", disk: "disk" } as const;
 
 /** Samples this host, runs the rules, keeps Redis's alerts in step, and mails people. */
 export class Monitor {
-  readonly latest = { cpu: 0, memory: 0, at: 0, samples: 0 };
+  readonly latest = { cpu: 0, memory: 0, disk: 0, at: 0, samples: 0 };
   readonly firing = new Map<string, Alert>();
   private readonly states = new Map<string, RuleState>();
   private readonly silences = new Map<string, SilenceState>();
@@ -71,12 +74,14 @@ export class Monitor {
     const cpu = this.previousCpu ? cpuPercent(this.previousCpu, times) : 0;
     this.previousCpu = times;
     const memory = parseMemoryPercent(await Bun.file("/proc/meminfo").text());
-    Object.assign(this.latest, { cpu, memory, at: now, samples: this.latest.samples + 1 });
+    const disk = diskPercent(statfsSync(this.options.diskPath));
+    const values = { cpu, memory, disk };
+    Object.assign(this.latest, { ...values, at: now, samples: this.latest.samples + 1 });
     this.hostInfo.set(host, { role, release });
 
     for (const rule of this.options.rules) {
       const id = `${rule.metric}:${host}`;
-      const value = rule.metric === "cpu" ? cpu : memory;
+      const value = values[rule.metric];
       const result = step(rule, this.states.get(id) ?? INITIAL, value, now);
       this.states.set(id, result.state);
       if (!result.transition) continue;

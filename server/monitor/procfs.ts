@@ -25,6 +25,23 @@ export function cpuPercent(before: CpuTimes, after: CpuTimes): number {
   return Math.min(100, Math.max(0, (100 * (after.busy - before.busy)) / total));
 }
 
+/** A filesystem's blocks, as statfs counts them. */
+export interface FsBlocks {
+  blocks: number;
+  bfree: number;
+  bavail: number;
+}
+
+/**
+ * Percent of a filesystem in use as `df` shows it: used over what users can have (the blocks
+ * reserved for root count as neither), so 100% is when an unprivileged write fails.
+ */
+export function diskPercent(fs: FsBlocks): number {
+  const used = fs.blocks - fs.bfree;
+  const usable = used + fs.bavail;
+  return usable > 0 ? (100 * used) / usable : 0;
+}
+
 /** Percent of memory in use: what MemAvailable says cannot be had without swapping. */
 export function parseMemoryPercent(meminfo: string): number {
   const field = (name: string) => {

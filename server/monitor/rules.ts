@@ -1,4 +1,4 @@
-export type Metric = "cpu" | "memory";
+export type Metric = "cpu" | "memory" | "disk";
 
 export interface Rule {
   metric: Metric;

@@ -15,6 +15,7 @@ export const MONITOR_DEFAULTS: MonitorSettings = {
     interval: 5000,
     cpu: 50,
     memory: 50,
+    disk: 90,
     for: 30_000,
     hysteresis: 5,
     repeat: 4 * 3_600_000,
@@ -66,7 +67,8 @@ export function settingsFromJson(text: string): MonitorSettings {
     throw new Error(
       `${SETTINGS_VARIABLE} lacks ${wrong.length > 0 ? `monitor.${wrong.join(", monitor.")}` : "monitor.roles or canary.after_alert"} — run the playbooks again from the control host`,
     );
-  return value;
+  // a control host from before the disk alert hands over no threshold for it
+  return { ...value, monitor: { ...value.monitor, disk: m.disk ?? MONITOR_DEFAULTS.monitor.disk } };
 }
 
 /**

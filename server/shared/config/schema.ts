@@ -53,6 +53,7 @@ const MetricThresholds = T.Object(
   {
     cpu: T.Optional(T.Number({ minimum: 0, maximum: 100, description: "CPU percent" })),
     memory: T.Optional(T.Number({ minimum: 0, maximum: 100, description: "memory percent" })),
+    disk: T.Optional(T.Number({ minimum: 0, maximum: 100, description: "disk percent" })),
     for: T.Optional(
       T.Unsafe<DurationText>(T.String({ duration: true, description: "how long a breach lasts" })),
     ),
@@ -239,6 +240,7 @@ export const ConfigSchema = T.Object(
         interval: Duration("5s", "sampling interval", true),
         cpu: Percent(50, "alert above this CPU percent"),
         memory: Percent(50, "alert above this memory percent"),
+        disk: Percent(90, "alert above this percent of the root filesystem in use (df's Use%)"),
         for: Duration("30s", "how long a breach must last before it fires"),
         hysteresis: Percent(5, "clear only below threshold minus this"),
         repeat: Duration("4h", "re-send while still firing", true),
@@ -251,7 +253,7 @@ export const ConfigSchema = T.Object(
             production: T.Optional(MetricThresholds),
             staging: T.Optional(MetricThresholds),
           },
-          "per-role overrides of cpu, memory and for",
+          "per-role overrides of cpu, memory, disk and for",
         ),
       },
       "host monitoring and alerts",

@@ -1,5 +1,11 @@
 import { expect, test } from "bun:test";
-import { cpuPercent, parseCpu, parseMemoryPercent } from "../../../server/monitor/procfs.ts";
+import { statfsSync } from "node:fs";
+import {
+  cpuPercent,
+  diskPercent,
+  parseCpu,
+  parseMemoryPercent,
+} from "../../../server/monitor/procfs.ts";
 
 test("CPU busy share comes from /proc/stat deltas, steal counted as busy, iowait as idle", () => {
   const before = parseCpu("cpu  100 0 100 700 50 0 0 50 0 0\ncpu0 1 2 3\n");
@@ -27,4 +33,18 @@ test("this machine's own /proc reads as percentages", async () => {
   const cpu = cpuPercent(first, parseCpu(await Bun.file("/proc/stat").text()));
   expect(cpu).toBeGreaterThanOrEqual(0);
   expect(cpu).toBeLessThanOrEqual(100);
+});
+
+test("disk in use is df's Use%: the blocks reserved for root count as neither used nor free", () => {
+  // 1000 blocks, 300 free of which 50 only for root: 700 used of the 950 a user can have
+  expect(diskPercent({ blocks: 1000, bfree: 300, bavail: 250 })).toBeCloseTo(73.684, 3);
+  expect(diskPercent({ blocks: 1000, bfree: 50, bavail: 0 })).toBe(100);
+  expect(diskPercent({ blocks: 0, bfree: 0, bavail: 0 })).toBe(0);
+});
+
+test("this machine's root filesystem reads as df reads it", () => {
+  const df = Bun.spawnSync(["df", "--output=pcent", "/"]).stdout.toString();
+  const shown = Number(/(\d+)%/.exec(df)?.[1]);
+  // df rounds up; a write between the two reads moves it by a hair at most
+  expect(Math.abs(Math.ceil(diskPercent(statfsSync("/"))) - shown)).toBeLessThanOrEqual(1);
 });

@@ -54,3 +54,10 @@ test("handed-over settings that are not JSON or lack a field say so and what to 
     settingsFromJson(JSON.stringify({ monitor: { cpu: 50 }, canary: { after_alert: "resume" } })),
   ).toThrow("DROPSHIP_MONITOR_SETTINGS lacks monitor.interval, monitor.memory");
 });
+
+test("settings from a control host older than the disk alert get its default threshold", () => {
+  const { disk: _, ...older } = MONITOR_DEFAULTS.monitor;
+  const settings = settingsFromJson(JSON.stringify({ ...MONITOR_DEFAULTS, monitor: older }));
+  expect(settings.monitor.disk).toBe(90);
+  expect(settings.monitor.cpu).toBe(50);
+});

@@ -1,23 +1,13 @@
-import { afterAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { diskOfItsOwn } from "../../helpers/disk.ts";
 import { git, pushableApp, startReceiver } from "../../helpers/receiver.ts";
 
 // The control host's disk, on a disk of 1000 MiB of its own (tmpfs): a push first lets go of
 // what the pushes before it left, and is refused with a sentence when the disk is still too full.
 const MIB = 1024 * 1024;
-const top = mkdtempSync(join(tmpdir(), "dropship-test-disk-"));
-const work = join(top, "work");
-mkdirSync(work);
-const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1000m", "dropship-test", work]);
-if (mounted.exitCode !== 0) throw new Error(`mount tmpfs: ${mounted.stderr}`);
-// the mount first, then the folder it was on
-const unmount = () => {
-  Bun.spawnSync(["umount", "-l", work]);
-  rmSync(top, { recursive: true, force: true });
-};
-afterAll(unmount);
+const { path: work, remove } = diskOfItsOwn(1000);
 
 const TOKEN = "disk-token-0123456789";
 // a receiver that does not start must not leave the mount behind
@@ -26,7 +16,7 @@ const { receiver, dir } = await startReceiver(
   TOKEN,
   { DROPSHIP_WORK: work },
 ).catch((error) => {
-  unmount();
+  remove();
   throw error;
 });
 const { app, commit } = pushableApp(dir);
