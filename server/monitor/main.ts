@@ -1,3 +1,4 @@
+import { statfsSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { parseDuration } from "../shared/config/duration.ts";
 import { host, oneOf, port, readEnv, redisUrl, text, type Variable } from "../shared/env.ts";
@@ -77,6 +78,13 @@ await serverMain("dropship-monitor", "CPU, memory and disk alerts for one host",
   const env = readEnv(SPEC);
   if (env.smtpUrl && !env.to)
     throw new Error("SMTP_URL is set but ALERT_EMAIL_TO is not — say who gets the mail");
+  try {
+    statfsSync(env.diskPath);
+  } catch {
+    throw new Error(
+      `DROPSHIP_MONITOR_DISK_PATH is ${env.diskPath}, where there is nothing to read — give a path on the filesystem to watch, or leave it unset for /`,
+    );
+  }
   const config = await monitorSettings((line) => console.log(`dropship-monitor: ${line}`));
   const monitorConfig = config.monitor;
   const override = monitorConfig.roles[env.role];

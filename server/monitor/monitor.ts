@@ -74,12 +74,14 @@ export class Monitor {
     const cpu = this.previousCpu ? cpuPercent(this.previousCpu, times) : 0;
     this.previousCpu = times;
     const memory = parseMemoryPercent(await Bun.file("/proc/meminfo").text());
-    const disk = diskPercent(statfsSync(this.options.diskPath));
-    const values = { cpu, memory, disk };
+    // a disk that cannot be read (its folder removed) must not stop the CPU and memory rules
+    const disk = this.diskNow();
+    const values = { cpu, memory, disk: disk ?? this.latest.disk };
     Object.assign(this.latest, { ...values, at: now, samples: this.latest.samples + 1 });
     this.hostInfo.set(host, { role, release });
 
     for (const rule of this.options.rules) {
+      if (rule.metric === "disk" && disk === undefined) continue;
       const id = `${rule.metric}:${host}`;
       const value = values[rule.metric];
       const result = step(rule, this.states.get(id) ?? INITIAL, value, now);
@@ -107,6 +109,23 @@ export class Monitor {
       if (this.options.watch) await this.watchOthers(redis, now);
       await this.syncAlerts(redis);
     });
+  }
+
+  private diskFault = false;
+
+  private diskNow(): number | undefined {
+    try {
+      const percent = diskPercent(statfsSync(this.options.diskPath));
+      this.diskFault = false;
+      return percent;
+    } catch (error) {
+      if (!this.diskFault)
+        this.options.log(
+          `cannot read the disk at ${this.options.diskPath}: ${(error as Error).message}`,
+        );
+      this.diskFault = true;
+      return undefined;
+    }
   }
 
   private async watchOthers(redis: StateCommands, now: number) {

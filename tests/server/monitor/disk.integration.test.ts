@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { diskOfItsOwn } from "../../helpers/disk.ts";
@@ -14,7 +14,7 @@ const { path: disk, remove } = diskOfItsOwn(16);
 const config = fileTempDir();
 
 // whatever fails to start must not leave the mount behind
-const { state, smtp, monitor } = await (async () => {
+const { redis, state, smtp, monitor } = await (async () => {
   const redis = await startRedis();
   const state = await connectTo(redis);
   const smtp = await startSmtp();
@@ -35,7 +35,7 @@ const { state, smtp, monitor } = await (async () => {
     ALERT_EMAIL_TO: "ops@example.com",
     ALERT_EMAIL_FROM: "dropship@example.com",
   });
-  return { state, smtp, monitor };
+  return { redis, state, smtp, monitor };
 })().catch((error) => {
   remove();
   throw error;
@@ -71,3 +71,47 @@ test("a disk past monitor/disk mails once, is an alert in Redis, and mails once 
   await Bun.sleep(1500);
   expect(smtp.mails).toHaveLength(2);
 }, 60_000);
+
+test("a disk path with nothing at it stops the monitor at the door, saying what to set", () => {
+  const run = Bun.spawnSync([process.execPath, "server/monitor/main.ts"], {
+    cwd: join(import.meta.dir, "../../.."),
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: "0",
+      REDIS_URL: redis.url,
+      DROPSHIP_ROLE: "production",
+      DROPSHIP_MONITOR_DISK_PATH: join(config, "nowhere"),
+    },
+    stderr: "pipe",
+    timeout: 20_000,
+  });
+  expect(run.exitCode).toBe(1);
+  expect(run.stderr.toString()).toContain(
+    `dropship-monitor: DROPSHIP_MONITOR_DISK_PATH is ${join(config, "nowhere")}, where there is nothing to read — give a path on the filesystem to watch, or leave it unset for /`,
+  );
+});
+
+test("a disk gone from under a running monitor is said once; CPU and memory go on", async () => {
+  const volume = join(fileTempDir(), "volume");
+  mkdirSync(volume);
+  const other = await startServer("monitor", {
+    REDIS_URL: redis.url,
+    DROPSHIP_ROLE: "production",
+    DROPSHIP_HOSTNAME: "web-2",
+    DROPSHIP_MONITOR_DISK_PATH: volume,
+    DROPSHIP_MONITOR_INTERVAL: "250ms",
+  });
+  rmSync(volume, { recursive: true });
+  const samples = async () =>
+    ((await (await fetch(`${other.url}/healthz`)).json()) as { samples: number }).samples;
+  const before = await samples();
+  await Bun.sleep(1500);
+  expect(await samples()).toBeGreaterThan(before + 3);
+  const said = other
+    .stderr()
+    .split("\n")
+    .filter((l) => l.includes("cannot read the disk at"));
+  expect(said).toEqual([
+    `dropship-monitor: cannot read the disk at ${volume}: ENOENT: no such file or directory, statfs '${volume}'`,
+  ]);
+});
