@@ -98,18 +98,26 @@ export async function deploy(
         }
         // what the last push left behind goes first: a disk nearly full can still take this one
         pruneOld(settings, say);
-        const built = await runGate({
-          commit,
-          workspace: join(settings.workDir, "workspaces", role),
-          cacheRoot: join(settings.workDir, "cache", "node_modules"),
-          testCommand: testCommandOf(config, role),
-          say,
-          stepTimeoutMs: config.pipeline.step_timeout,
-          limits: stepLimits(config.pipeline, totalmem(), gateDiskLimits(settings)),
-        });
+        const workspace = join(settings.workDir, "workspaces", role);
         const version = releaseVersion(commit);
-        keepRelease(settings.workDir, version, built);
-        kept = true;
+        try {
+          const built = await runGate({
+            commit,
+            workspace,
+            cacheRoot: join(settings.workDir, "cache", "node_modules"),
+            testCommand: testCommandOf(config, role),
+            say,
+            stepTimeoutMs: config.pipeline.step_timeout,
+            limits: stepLimits(config.pipeline, totalmem(), gateDiskLimits(settings)),
+          });
+          keepRelease(settings.workDir, version, built);
+          kept = true;
+        } finally {
+          // the tree, its build and whatever its tests wrote (~450 MB a role) are kept no longer
+          // than the push: the release is kept on its own; under the lock, so the next push of
+          // this role has not begun in it
+          rmSync(workspace, { recursive: true, force: true });
+        }
         const source = settings.fleet?.();
         const fleet = source ? readFleet(source.inventories) : { hosts: [], privateKey: "" };
         const hosts = fleet.hosts.filter((h) => h.role === role);

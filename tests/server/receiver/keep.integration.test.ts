@@ -50,6 +50,8 @@ test("a push lets go of releases past pipeline/keep_releases, keeping those prod
   expect(said).toMatch(
     /passed the gate .*\s+remote:\s+let go of 2 older releases \(111111111111, 666666666666\): \d+ MiB freed/,
   );
+  // nor is the gate's workspace kept once the push is done
+  expect(readdirSync(join(work, "workspaces"))).toEqual([]);
   expect(
     readFileSync(join(work, "locks", "production.history"), "utf8")
       .trim()
