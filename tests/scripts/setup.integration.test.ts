@@ -382,18 +382,21 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   let running = true;
   const failures: string[] = [];
   let served = 0;
+  const upgradeStarted = performance.now();
   const load = [...Array(8)].map(async (_, i) => {
     while (running) {
       const response = await fetch(
         `${proxy}/`,
         i % 2 ? { headers: { connection: "close" } } : {},
       ).catch((e: Error) => e);
-      if (response instanceof Error) failures.push(response.message);
-      else if (response.status !== 200) failures.push(`HTTP ${response.status}`);
+      const at = `${((performance.now() - upgradeStarted) / 1000).toFixed(2)} s`;
+      if (response instanceof Error) failures.push(`${at}: ${response.message}`);
+      else if (response.status !== 200) failures.push(`${at}: HTTP ${response.status}`);
       else served++;
       if (!(response instanceof Error)) await response.arrayBuffer().catch(() => undefined);
     }
   });
+  const countersBefore = resetCounters(dropletNs(proxyHost));
   const { stdout: upgradeOut, code: upgradeCode } = await runAsync(
     [process.execPath, join(checkout, "scripts/upgrade.ts")],
     { cwd: checkout, env: cliEnv },
@@ -404,6 +407,19 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   expect(upgradeOut).toMatch(new RegExp(`  shop-proxy-1: proxy handed over on ${upgradedTo} \\(`));
   expect(upgradeOut).toContain("  shop-redis-1: monitor unchanged\n");
   expect(upgradeCode).toBe(0);
+  // a failure here has been seen once in ~10 runs and not reproduced: say what the droplet's
+  // kernel counted, and when the proxies started and stopped, for the one who meets it next
+  if (failures.length > 0) {
+    const after = resetCounters(dropletNs(proxyHost));
+    const counted = Object.entries(after).map(
+      ([name, n]) => `${name} +${n - (countersBefore[name] ?? 0)}`,
+    );
+    console.log(
+      `setup test: ${failures.length} requests failed while the proxy was handed over (seconds after the upgrade began): ${failures.join("; ")}\n` +
+        `  the proxy droplet's TCP counters meanwhile: ${counted.join(", ")}\n` +
+        `  the end of its log:\n${cli("logs.ts", ["shop-proxy-1", "--since", "5m"]).out.split("\n").slice(-30).join("\n")}`,
+    );
+  }
   expect(failures).toEqual([]);
   expect(served).toBeGreaterThan(50);
   const health = (await (await fetch(`${proxy}/_dropship/healthz`)).json()) as { version: string };
@@ -411,3 +427,31 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   const proxyLog = cli("logs.ts", ["shop-proxy-1", "--since", "5m"]);
   expect(proxyLog.out).toContain(`dropship-proxy ${upgradedTo} listening (upgraded) on http`);
 }, 360_000);
+
+/**
+ * A network namespace's TCP counters that tell where a reset came from: a listener's queue
+ * dropped or not handed over (migrated) on close, or a socket closed with data unread.
+ */
+function resetCounters(namespace: string): Record<string, number> {
+  const names = [
+    "TcpOutRsts",
+    "TcpEstabResets",
+    "TcpExtListenDrops",
+    "TcpExtListenOverflows",
+    "TcpExtTCPAbortOnClose",
+    "TcpExtTCPAbortOnData",
+    "TcpExtTCPMigrateReqSuccess",
+    "TcpExtTCPMigrateReqFailure",
+  ];
+  // -a absolute, -s without the history file nstat keeps otherwise, -z zeros too
+  const out = Bun.spawnSync(["ip", "netns", "exec", namespace, "nstat", "-asz", ...names], {
+    stdout: "pipe",
+  }).stdout.toString();
+  return Object.fromEntries(
+    out
+      .split("\n")
+      .map((line) => line.split(/\s+/))
+      .filter(([name, value]) => name && names.includes(name) && value)
+      .map(([name, value]) => [name as string, Number(value)]),
+  );
+}
