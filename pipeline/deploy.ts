@@ -303,7 +303,8 @@ export function recentlyShipped(workDir: string, role: RoleName, count: number):
 const HISTORY_KEPT = 10;
 const historyFile = (workDir: string, role: RoleName) => join(workDir, "locks", `${role}.history`);
 
-async function drainAt(redis: RedisClient | undefined, url: string, draining: boolean) {
+/** Takes a backend out of the proxies' rotation or puts it back; nothing when Redis is not there. */
+export async function drainAt(redis: RedisClient | undefined, url: string, draining: boolean) {
   if (redis?.status !== "ready") return;
   const id = backendIdFor(url);
   const backend = (await listBackends(redis)).find((b) => b.id === id);

@@ -8,7 +8,11 @@ import { runPlaybook } from "../server/shared/ansible.ts";
 import { type DigitalOcean, providerFromEnv } from "../server/shared/cloud/digitalocean.ts";
 import { createHosts, recordOf } from "../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../server/shared/cloud/spec.ts";
-import { fleetEnvFile } from "../server/shared/config/env-file.ts";
+import {
+  appSettingsFile,
+  appSettingsVariable,
+  fleetEnvFile,
+} from "../server/shared/config/env-file.ts";
 import type { LocalPaths } from "../server/shared/config/paths.ts";
 import type { Config, RoleName } from "../server/shared/config/schema.ts";
 import { releaseFiles, stageRelease, switchRelease } from "../server/shared/deliver.ts";
@@ -68,6 +72,8 @@ export interface ScaleDeps {
   usersFile?: string;
   /** the control machine's .dropship/fleet.env (bun run setup), kept naming live Sentinels */
   fleetEnv?: string;
+  /** the control machine's .dropship/app.env (bun run env): the app's settings, for a new app host */
+  appSettings?: string;
 }
 
 const ACTOR = "dropship scale";
@@ -101,6 +107,7 @@ export function scaleDeps(
     workDir: paths.work,
     usersFile: paths.users,
     fleetEnv: fleetEnvFile(env),
+    appSettings: appSettingsFile(env),
     playbookEnv: playbookEnvFrom(env),
     say,
   };
@@ -262,6 +269,9 @@ export async function provisionHost(
           ...redisUsers,
           ...sentinelEnv,
           ...(role === "proxy" ? proxyPlaybookEnv(deps) : {}),
+          ...(role === "production" || role === "staging"
+            ? appSettingsVariable(deps.appSettings)
+            : {}),
           [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(config)),
         }),
         stageRelease(

@@ -14,6 +14,7 @@ import { fleetFirewalls } from "../../server/shared/cloud/firewall.ts";
 import { loadBalancerFor, PROXY_HEALTH_PATH } from "../../server/shared/cloud/load-balancer.ts";
 import { createHosts, recordOf } from "../../server/shared/cloud/provision.ts";
 import { dropletSpecFor } from "../../server/shared/cloud/spec.ts";
+import { appSettingsFile, appSettingsVariable } from "../../server/shared/config/env-file.ts";
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
 import { deliverRelease, releaseFiles } from "../../server/shared/deliver.ts";
 import { hostCommands } from "../../server/shared/host/layout.ts";
@@ -204,6 +205,7 @@ async function convergeFleet(s: SetupSettings): Promise<void> {
     DROPSHIP_USERS: existsSync(s.usersFile) ? readFileSync(s.usersFile, "utf8") : "",
     DROPSHIP_ADMIN_ALLOW: s.config.proxy.admin_allow.join(","),
     [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(s.config)),
+    ...appSettingsVariable(appSettingsFile()),
   };
   await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, env)));
 }

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { APP_SETTINGS_VARIABLE } from "./app-settings.ts";
 import { runAsync } from "./proc.ts";
 import { redact } from "./secrets.ts";
 
@@ -54,9 +55,12 @@ export async function runPlaybook(
       .join("\n");
     const hosts = failedHosts.map(([h]) => h).join(", ") || "(no recap)";
     throw new AnsibleError(
-      redact(
-        `${playbook} failed on ${hosts} (exit ${code}):\n${fatal || err.trim().split("\n").slice(-5).join("\n")}`,
-        { ...process.env, ...env },
+      withoutAppSettings(
+        redact(
+          `${playbook} failed on ${hosts} (exit ${code}):\n${fatal || err.trim().split("\n").slice(-5).join("\n")}`,
+          { ...process.env, ...env },
+        ),
+        env[APP_SETTINGS_VARIABLE],
       ),
     );
   }
@@ -82,4 +86,13 @@ export function parseRecap(output: string): Record<string, HostRecap> {
     }
   }
   return recap;
+}
+
+/** A text with every value of the app's settings (JSON, as Ansible is given them) masked. */
+function withoutAppSettings(text: string, json: string | undefined): string {
+  if (!json) return text;
+  let out = text;
+  for (const [name, value] of Object.entries(JSON.parse(json) as Record<string, string>))
+    if (value.length >= 4) out = out.split(value).join(`<${name}>`);
+  return out;
 }

@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import { Client, type ConnectConfig } from "ssh2";
 import { shellQuote } from "./text/shell.ts";
 
@@ -135,6 +136,19 @@ export class Ssh {
    * or a binary is no one else's until the caller moves and chmods it.
    */
   put(localPath: string, remotePath: string): Promise<void> {
+    return this.send(
+      createReadStream(localPath, { highWaterMark: 1024 * 1024 }),
+      localPath,
+      remotePath,
+    );
+  }
+
+  /** Writes `text` to a file on the host, readable by the login user alone, as `put` does. */
+  write(text: string, remotePath: string): Promise<void> {
+    return this.send(Readable.from([Buffer.from(text)]), "the text", remotePath);
+  }
+
+  private send(source: Readable, what: string, remotePath: string): Promise<void> {
     const host = this.target.host;
     const copy = `umask 077 && cat > ${shellQuote(remotePath)}`;
     return new Promise((resolve, reject) => {
@@ -149,7 +163,7 @@ export class Ssh {
         });
         channel.on("close", (code: number | null) => {
           if (readFault)
-            reject(new SshError(`${host}: copying ${localPath} failed: ${readFault.message}`));
+            reject(new SshError(`${host}: copying ${what} failed: ${readFault.message}`));
           else if (code === 0) resolve();
           else
             reject(
@@ -158,7 +172,6 @@ export class Ssh {
               ),
             );
         });
-        const source = createReadStream(localPath, { highWaterMark: 1024 * 1024 });
         source.on("error", (fault) => {
           // the partial file stays as .part or .zst, which the delivery checks by checksum
           readFault = fault;

@@ -1,5 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { APP_SETTINGS_VARIABLE, settingsFaults } from "../app-settings.ts";
 import { localDir, locateConfig } from "./locate.ts";
 
 /** `KEY=value` lines, as `.env` files hold them (quotes around a value are taken off). */
@@ -61,4 +62,41 @@ export function loadLocalSettings(env = process.env, cwd = process.cwd()): void 
   }
   const fleet = fleetEnvFile(env, cwd);
   if (existsSync(fleet)) mergeMissing(env, parseEnvFile(readFileSync(fleet, "utf8")));
+}
+
+/** The team's own settings for its app (`bun run env`), beside the config (untracked, 0600). */
+export function appSettingsFile(env = process.env, cwd = process.cwd()): string {
+  return join(localDir(locateConfig(env, cwd), cwd), "app.env");
+}
+
+/** The app's settings kept at `path`; none when there is no file. */
+export function readAppSettings(path: string): Record<string, string> {
+  return existsSync(path) ? parseEnvFile(readFileSync(path, "utf8")) : {};
+}
+
+/** Writes the app's settings whole: a file beside it, then renamed over it. */
+export function writeAppSettings(path: string, lines: string[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const next = `${path}.next`;
+  writeFileSync(
+    next,
+    `# The app's own settings (bun run env): every app host's dropship-app starts with them. Untracked.\n${lines.join("\n")}${lines.length ? "\n" : ""}`,
+    { mode: 0o600 },
+  );
+  chmodSync(next, 0o600);
+  renameSync(next, path);
+}
+
+/**
+ * The app's settings as Ansible takes them (DROPSHIP_APP_SETTINGS), read fresh from `path`,
+ * so a host made after `bun run env` has what the others have; a file edited into a fault
+ * stops the converge with its path.
+ */
+export function appSettingsVariable(path: string | undefined): Record<string, string> {
+  if (!path) return {};
+  const settings = readAppSettings(path);
+  const faults = settingsFaults(settings);
+  if (faults.length > 0)
+    throw new Error(`${path}: ${faults.join("; ")} — set them again with bun run env`);
+  return { [APP_SETTINGS_VARIABLE]: JSON.stringify(settings) };
 }

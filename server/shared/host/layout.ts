@@ -27,6 +27,8 @@ export const releaseDirOnHost = (version: string) => `${HOST_ROOT}/releases/${ve
 export const currentBinary = (name: string) => `${HOST_ROOT}/current/${name}`;
 export const HOST_AUDIT_LOG = `${HOST_ROOT}/audit.log`;
 export const USERS_ON_HOST = `${HOST_ROOT}/data/users`;
+/** the app's settings, dropship's and the team's (written by Ansible and by `bun run env`) */
+export const APP_ENV_ON_HOST = `${HOST_ROOT}/shared/app.env`;
 
 export const hostCommands = {
   /** prints the release `current` points at (nothing when there is none) */

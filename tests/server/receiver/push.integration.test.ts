@@ -9,6 +9,7 @@ import { EMULATOR } from "../../../server/emulator/this-network.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
+import { appSettingsVariable } from "../../../server/shared/config/env-file.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
 import { targetOf, withSsh } from "../../../server/shared/ssh.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
@@ -454,6 +455,122 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(nothing.code).toBe(1);
   expect(nothing.output).toContain("web-1 does not have release no-such-release");
 }, 180_000);
+
+test("bun run env gives the app its settings, host by host under load; a converge keeps them; a host that fails puts all back", async () => {
+  const env = {
+    PATH: process.env.PATH ?? "",
+    DROPSHIP_REPOS: join(dir, "repos"),
+    DROPSHIP_WORK: join(dir, "work"),
+    DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+    ...fleetEnv,
+    REDIS_URL: redis.url,
+    DROPSHIP_ACTOR: "ann@example.com",
+  };
+  const envCli = async (...args: string[]) => {
+    const { code, stdout, stderr } = await runAsync(
+      [process.execPath, join(ROOT, "scripts/env.ts"), ...args],
+      { env },
+    );
+    return { code, output: stdout + stderr };
+  };
+  const [web1, web2] = hosts as [(typeof hosts)[0], (typeof hosts)[0]];
+  const onHost = (h: typeof web1, command: string) =>
+    withSsh(
+      targetOf(
+        { address: h.droplet.ip as string, hostPublicKey: h.hostKey.publicKey },
+        { privateKey: account.privateKey },
+      ),
+      (ssh) => ssh.check(command),
+    );
+  const appPid = async (h: typeof web1) => (await onHost(h, "cat /run/dropship/app.pid")).trim();
+  /** What the running app was started with. */
+  const appEnvironment = async (h: typeof web1) =>
+    Object.fromEntries(
+      (await onHost(h, `tr '\\0' '\\n' < /proc/${await appPid(h)}/environ`))
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+  const secret = "s3cr3t $value, with spaces";
+
+  let stop = false;
+  const outcomes: string[] = [];
+  const load = Array.from({ length: 8 }, async () => {
+    while (!stop) {
+      const response = await fetch(`${proxy.url}/`).catch((error: Error) => error);
+      if (response instanceof Error) outcomes.push(`error ${response.message}`);
+      else outcomes.push(response.status === 200 ? "ok" : `HTTP ${response.status}`);
+      if (!(response instanceof Error)) await response.arrayBuffer().catch(() => undefined);
+    }
+  });
+  const set = await envCli("set", "GREETING_STYLE=warm", `API_TOKEN=${secret}`);
+  stop = true;
+  await Promise.all(load);
+  expect(set.output).toContain("app settings: added API_TOKEN, GREETING_STYLE");
+  expect(set.output).toMatch(/ {2}web-1: restarted with them, healthy on \w{12} \(/);
+  expect(set.output).toContain("✓ 2 app hosts run with them (web-1, web-2)");
+  expect(set.output).not.toContain("s3cr3t");
+  expect(set.code).toBe(0);
+  expect(outcomes.length).toBeGreaterThan(100);
+  expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
+  for (const h of hosts)
+    expect(await appEnvironment(h)).toMatchObject({
+      API_TOKEN: secret,
+      GREETING_STYLE: "warm",
+      PORT: "3000",
+      DROPSHIP_TRACK: "production",
+    });
+  const listed = await envCli();
+  expect(listed.output).toBe(
+    "API_TOKEN  (set, 26 characters)\nGREETING_STYLE  (set, 4 characters)\n",
+  );
+  expect((await envCli("get", "API_TOKEN")).output).toBe(`${secret}\n`);
+  expect((await envCli("set", "GREETING_STYLE=warm")).output).toBe(
+    "nothing to change: the app has these settings already\n",
+  );
+  const audit = await state.xrevrange(KEYS.audit, "+", "-", "COUNT", 5);
+  expect(JSON.stringify(audit)).toContain('"env","target","app","actor","ann@example.com"');
+  expect(JSON.stringify(audit)).toContain("added API_TOKEN, GREETING_STYLE");
+  expect(JSON.stringify(audit)).not.toContain("s3cr3t");
+
+  // a converge with the same settings, as setup's or a new host's: the file Ansible writes is
+  // the one bun run env wrote, so nothing is restarted
+  const pids = await Promise.all(hosts.map(appPid));
+  await runPlaybook("product.yml", inventory, {
+    REDIS_URL: appRedisUrl,
+    ...appSettingsVariable(join(dir, ".dropship/app.env")),
+  });
+  expect(await Promise.all(hosts.map(appPid))).toEqual(pids);
+  expect((await appEnvironment(web2)).API_TOKEN).toBe(secret);
+
+  // web-2 cannot restart: web-1, already changed, goes back to the old settings too
+  await onHost(web2, "chmod -x /srv/dropship/current/dropship-app");
+  try {
+    const failed = await envCli("unset", "API_TOKEN");
+    expect(failed.output).toMatch(/ {2}web-1: restarted with them/);
+    expect(failed.output).toContain("✗ web-2: ");
+    expect(failed.output).toContain("↺ web-1: back on its old settings");
+    expect(failed.output).toContain("web-2 did not come up with the new settings (");
+    expect(failed.output).toContain("web-2, web-1 have their old ones again; ");
+    expect(failed.output).toContain("keeps the old settings too");
+    expect(failed.code).toBe(1);
+    expect((await appEnvironment(web1)).API_TOKEN).toBe(secret);
+    expect(readFileSync(join(dir, ".dropship/app.env"), "utf8")).toContain("API_TOKEN=");
+  } finally {
+    await onHost(
+      web2,
+      "chmod +x /srv/dropship/current/dropship-app && /srv/dropship/bin/dropship-service restart app",
+    );
+    await addBackend(state, "production", `http://${web2.droplet.ip}:3000`);
+  }
+  const unset = await envCli("unset", "API_TOKEN");
+  expect(unset.code).toBe(0);
+  for (const h of hosts) {
+    const running = await appEnvironment(h);
+    expect(running.API_TOKEN).toBeUndefined();
+    expect(running.GREETING_STYLE).toBe("warm");
+  }
+}, 300_000);
 
 test("a push to main deploys production too (pipeline.branches); another branch is only stored", async () => {
   commitBadChange("README.md", "# dropship", "# dropship, pushed on main", "a change on main");

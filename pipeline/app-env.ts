@@ -1,0 +1,99 @@
+import { type AppSettings, hostAppEnv } from "../server/shared/app-settings.ts";
+import { parseEnvFile } from "../server/shared/config/env-file.ts";
+import { waitForVersion } from "../server/shared/deliver.ts";
+import { APP_ENV_ON_HOST, hostCommands } from "../server/shared/host/layout.ts";
+import { type AccountKey, type Ssh, targetOf, withSsh } from "../server/shared/ssh.ts";
+import type { FleetHost } from "./fleet.ts";
+
+export interface AppSettingsRollout extends AccountKey {
+  /** the app hosts, in the order they are restarted */
+  hosts: FleetHost[];
+  settings: AppSettings;
+  healthUrl: (host: FleetHost) => string;
+  healthTimeoutMs: number;
+  /** takes a host out of the proxy's rotation (true) or puts it back (false) */
+  drain: (host: FleetHost, draining: boolean) => Promise<void>;
+  /** time for in-flight requests to finish once a host is drained */
+  drainGraceMs: number;
+  say: (line: string) => void;
+}
+
+/**
+ * Gives every app host the team's settings, one host at a time as a deploy does: drained at
+ * the proxy, its app.env rewritten, the app restarted on the release it runs and healthy, back
+ * into rotation. A host that already has them is left alone. When one does not come up, it and
+ * every host changed before it get their old settings back (restarted, healthy, in rotation)
+ * and the error says so. Answers the hosts that were restarted.
+ */
+export async function rollOutAppSettings(options: AppSettingsRollout): Promise<string[]> {
+  const changed: { host: FleetHost; before: string }[] = [];
+  for (const host of options.hosts) {
+    await withSsh(targetOf(host, options), async (ssh) => {
+      const before = await ssh.check(`cat ${APP_ENV_ON_HOST}`).catch((error: Error) => {
+        throw new Error(
+          `${host.name} has no ${APP_ENV_ON_HOST} (${error.message.trim()}) — converge it first: bun run setup`,
+        );
+      });
+      const after = hostAppEnv(parseEnvFile(before), options.settings);
+      if (after === before) {
+        options.say(`  ${host.name}: has them already`);
+        return;
+      }
+      const started = performance.now();
+      try {
+        const release = await restartWith(ssh, host, after, options);
+        changed.push({ host, before });
+        options.say(
+          release
+            ? `  ${host.name}: restarted with them, healthy on ${release} (${((performance.now() - started) / 1000).toFixed(1)} s)`
+            : `  ${host.name}: has them; no release yet, so its first delivery starts the app with them`,
+        );
+      } catch (error) {
+        options.say(`✗ ${host.name}: ${(error as Error).message}`);
+        const back = [{ host, before }, ...changed.reverse()];
+        for (const { host: other, before: old } of back)
+          await withSsh(targetOf(other, options), (again) =>
+            restartWith(again, other, old, options),
+          ).then(
+            () => options.say(`↺ ${other.name}: back on its old settings`),
+            (fault: Error) =>
+              options.say(
+                `✗ ${other.name}: putting its old settings back failed too: ${fault.message} — look at it by hand`,
+              ),
+          );
+        throw new Error(
+          `${host.name} did not come up with the new settings (${(error as Error).message}); ${back.map((b) => b.host.name).join(", ")} have their old ones again`,
+        );
+      }
+    });
+  }
+  return changed.map((c) => c.host.name);
+}
+
+/**
+ * Drains the host, puts `text` in place as its app.env, restarts the app on the release it
+ * runs and waits for its health, then puts it back into rotation. A host with no release yet
+ * only gets the file: its first delivery starts the app. Answers the release.
+ */
+async function restartWith(
+  ssh: Ssh,
+  host: FleetHost,
+  text: string,
+  options: AppSettingsRollout,
+): Promise<string | undefined> {
+  const release = (await ssh.exec(hostCommands.currentRelease())).stdout.trim() || undefined;
+  if (release) {
+    await options.drain(host, true);
+    await Bun.sleep(options.drainGraceMs);
+  }
+  // root's alone (umask 077 in write), as Ansible leaves it; renamed over the old one whole
+  await ssh.write(text, `${APP_ENV_ON_HOST}.next`);
+  await ssh.check(
+    `chown root:root ${APP_ENV_ON_HOST}.next && mv -f ${APP_ENV_ON_HOST}.next ${APP_ENV_ON_HOST}`,
+  );
+  if (!release) return undefined;
+  await ssh.check(hostCommands.service("restart", "app"));
+  await waitForVersion(host.address, options.healthUrl(host), release, options.healthTimeoutMs);
+  await options.drain(host, false);
+  return release;
+}

@@ -1,0 +1,162 @@
+import { join } from "node:path";
+import { rollOutAppSettings } from "../pipeline/app-env.ts";
+import { drainAt } from "../pipeline/deploy.ts";
+import { readFleet } from "../pipeline/fleet.ts";
+import { withRoleLock } from "../pipeline/lock.ts";
+import {
+  type AppSettings,
+  describeChange,
+  nameFault,
+  parseAssignments,
+  settingsFaults,
+  settingsLines,
+} from "../server/shared/app-settings.ts";
+import {
+  appSettingsFile,
+  readAppSettings,
+  writeAppSettings,
+} from "../server/shared/config/env-file.ts";
+import { healthUrlOf } from "../server/shared/roles.ts";
+import { recordAction } from "../server/shared/state/audit.ts";
+import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
+import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
+import { receiverSettings } from "./lib/receiver-env.ts";
+import { actor } from "./lib/redis.ts";
+
+const SPEC = {
+  verb: "env",
+  usage: ["env", "env get NAME", "env set NAME=value [NAME=value …]", "env unset NAME [NAME …]"],
+  about: `The app's own settings: environment variables every production and staging host's
+dropship-app starts with, beside dropship's own (PORT, HOST, REDIS_URL, DROPSHIP_TRACK), as
+Heroku's config vars. Kept on this machine in .dropship/app.env beside the config (untracked,
+0600) and given to every app host Ansible sets up. set and unset change them and restart the
+app hosts with them one at a time, as a deploy does: drained at the proxy, restarted on the
+release they run, healthy, back in rotation; a host that does not come up puts every host
+back on the old settings. Without a command: the names, not the values; get prints one.`,
+  env: [...FLEET_ENV, "REDIS_URL", "DROPSHIP_ACTOR"],
+  positionals: 64,
+} satisfies VerbSpec;
+
+const APP_ROLES = ["production", "staging"] as const;
+
+await runVerb(SPEC, async ({ positionals: [command, ...args] }) => {
+  const file = appSettingsFile();
+  const current = readAppSettings(file);
+  if (command === undefined || command === "list") return list(current, file);
+  if (command === "get") return get(current, args);
+  if (command === "set") {
+    const parsed = parseAssignments(args);
+    if ("faults" in parsed) throw new ArgumentError(parsed.faults.join("\n"));
+    if (args.length === 0) throw new ArgumentError("say NAME=value for each setting");
+    return change(file, current, { ...current, ...parsed.settings });
+  }
+  if (command === "unset") {
+    if (args.length === 0) throw new ArgumentError("say the names to unset");
+    const unknown = args.filter((name) => !(name in current));
+    if (unknown.length > 0)
+      throw new ArgumentError(
+        `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not set (bun run env lists what is)`,
+      );
+    return change(
+      file,
+      current,
+      Object.fromEntries(Object.entries(current).filter(([name]) => !args.includes(name))),
+    );
+  }
+  throw new ArgumentError(`unknown command ${command} — use get, set or unset`);
+});
+
+function list(settings: AppSettings, file: string) {
+  const names = Object.keys(settings).sort();
+  if (names.length === 0) {
+    console.log(`no app settings yet (${file}) — bun run env set NAME=value`);
+    return;
+  }
+  // any may be a secret, a URL's user part too (a Sentry DSN's key): no value is shown
+  for (const name of names) console.log(`${name}  (set, ${settings[name]?.length} characters)`);
+}
+
+function get(settings: AppSettings, [name, ...more]: string[]) {
+  if (!name || more.length > 0) throw new ArgumentError("say one name");
+  const fault = nameFault(name);
+  if (fault) throw new ArgumentError(fault);
+  const value = settings[name];
+  if (value === undefined) throw new UsageError(`${name} is not set (bun run env lists what is)`);
+  console.log(value);
+}
+
+/** Keeps the new settings, then gives them to every app host; on a failure, keeps the old again. */
+async function change(file: string, before: AppSettings, after: AppSettings) {
+  const what = describeChange(before, after);
+  if (!what) {
+    console.log("nothing to change: the app has these settings already");
+    return;
+  }
+  const faults = settingsFaults(after);
+  if (faults.length > 0) throw new ArgumentError(faults.join("\n"));
+  const settings = receiverSettings();
+  const fleet = readFleet(settings.fleet.inventories);
+  writeAppSettings(file, settingsLines(after));
+  console.log(`app settings: ${what} (${file})`);
+  const redis = await reachRedis(settings.redisUrl);
+  try {
+    const restarted: string[] = [];
+    for (const role of APP_ROLES) {
+      const hosts = fleet.hosts.filter((h) => h.role === role);
+      if (hosts.length === 0) continue;
+      console.log(`▸ ${role}: ${hosts.map((h) => h.name).join(", ")}`);
+      // deploys and scaling of the role take turns with this, as they do with each other
+      restarted.push(
+        ...(await withRoleLock(
+          join(settings.workDir, "locks"),
+          role,
+          `bun run env by ${actor()}`,
+          settings.config.pipeline.lock_timeout,
+          (line) => console.log(line),
+          () =>
+            rollOutAppSettings({
+              hosts,
+              privateKey: fleet.privateKey,
+              privateKeyFile: fleet.privateKeyFile,
+              settings: after,
+              healthUrl: (host) => healthUrlOf(settings.config, role, host.address),
+              healthTimeoutMs: settings.config.pipeline.health_timeout,
+              drain: (host, draining) =>
+                drainAt(redis, `http://${host.address}:${settings.config.ports.app}`, draining),
+              drainGraceMs: 500,
+              say: (line) => console.log(line),
+            }),
+        ).catch((error: Error) => {
+          writeAppSettings(file, settingsLines(before));
+          throw new UsageError(`${error.message}; ${file} keeps the old settings too`);
+        })),
+      );
+    }
+    if (redis)
+      await recordAction(redis, { kind: "env", target: "app", actor: actor(), what }).catch(
+        () => undefined,
+      );
+    console.log(
+      `✓ ${restarted.length} app ${restarted.length === 1 ? "host runs" : "hosts run"} with them${restarted.length ? ` (${restarted.join(", ")})` : ""}; a new app host gets them when it is set up`,
+    );
+  } finally {
+    redis?.disconnect();
+  }
+}
+
+/** Redis for draining at the proxy and the audit; without it hosts restart undrained, said so. */
+async function reachRedis(url: string | undefined): Promise<RedisClient | undefined> {
+  if (!url) {
+    console.log("  (REDIS_URL not set: no draining at the proxy, no audit)");
+    return undefined;
+  }
+  const redis = connectRedis(url, { purpose: "cli", persistent: false });
+  try {
+    await whenReady(redis, url, 5000);
+    return redis;
+  } catch {
+    redis.disconnect();
+    console.log("  (Redis unreachable: no draining at the proxy, no audit)");
+    return undefined;
+  }
+}
