@@ -1,8 +1,10 @@
 // lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { scaleIn, scaleOut } from "../../pipeline/scale.ts";
+import { settingsLines } from "../../server/shared/app-settings.ts";
+import { writeAppSettings } from "../../server/shared/config/env-file.ts";
 import { validateConfig } from "../../server/shared/config/validate.ts";
 import { KEYS } from "../../server/shared/state/keys.ts";
 import { scalingFixture } from "../helpers/scaling.ts";
@@ -30,7 +32,14 @@ const {
 });
 
 test("scale out adds a host that serves through the proxy and lands in an inventory commit", async () => {
+  // the app's own settings (bun run env), as they are when the host is made
+  deps.appSettings = join(dir, "app.env");
+  writeAppSettings(deps.appSettings, settingsLines({ SENTRY_DSN: "https://k@sentry.example/1" }));
   const added = await scaleOut(deps, "proxy_cpu 78 > 50 for 60s");
+  const onDroplet = join(emulator.dir, "droplets", String(added.dropletId));
+  expect(readFileSync(join(onDroplet, "srv/dropship/shared/app.env"), "utf8")).toContain(
+    "\nSENTRY_DSN=https://k@sentry.example/1\n",
+  );
   expect(added).toMatchObject({
     name: "shop-production-1",
     role: "production",
