@@ -20,7 +20,7 @@ import { healthUrlOf } from "../server/shared/roles.ts";
 import { recordAction } from "../server/shared/state/audit.ts";
 import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
-import { receiverSettings } from "./lib/receiver-env.ts";
+import { settingsWithHostsIfAny } from "./lib/receiver-env.ts";
 import { actor } from "./lib/redis.ts";
 
 const SPEC = {
@@ -88,16 +88,17 @@ function get(settings: AppSettings, [name, ...more]: string[]) {
 /** Keeps the new settings, then gives them to every app host; on a failure, keeps the old again. */
 async function change(file: string, before: AppSettings, after: AppSettings) {
   const what = describeChange(before, after);
-  if (!what) {
-    console.log("nothing to change: the app has these settings already");
-    return;
-  }
   const faults = settingsFaults(after);
   if (faults.length > 0) throw new ArgumentError(faults.join("\n"));
-  const settings = receiverSettings();
-  const fleet = readFleet(settings.fleet.inventories);
+  const settings = settingsWithHostsIfAny();
   writeAppSettings(file, settingsLines(after));
-  console.log(`app settings: ${what} (${file})`);
+  // unchanged here, the hosts are still checked: a run cut short left some with the old ones
+  console.log(`app settings: ${what || "unchanged"} (${file})`);
+  if (!settings.fleet) {
+    console.log("no hosts yet: bun run setup gives them to the app hosts it makes");
+    return;
+  }
+  const fleet = readFleet(settings.fleet.inventories);
   const redis = await reachRedis(settings.redisUrl);
   try {
     const restarted: string[] = [];
@@ -132,12 +133,12 @@ async function change(file: string, before: AppSettings, after: AppSettings) {
         })),
       );
     }
-    if (redis)
+    if (redis && what)
       await recordAction(redis, { kind: "env", target: "app", actor: actor(), what }).catch(
         () => undefined,
       );
     console.log(
-      `✓ ${restarted.length} app ${restarted.length === 1 ? "host runs" : "hosts run"} with them${restarted.length ? ` (${restarted.join(", ")})` : ""}; a new app host gets them when it is set up`,
+      `✓ every app host has them${restarted.length ? ` (restarted: ${restarted.join(", ")})` : ", none needed a restart"}; a new app host gets them when it is set up`,
     );
   } finally {
     redis?.disconnect();

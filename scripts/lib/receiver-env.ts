@@ -6,16 +6,22 @@ import { UsageError } from "./cli.ts";
 
 /** What deploy and rollback need, from the same variables the receiver reads. */
 export function receiverSettings(env: Record<string, string | undefined> = process.env) {
-  const { config } = loadLocatedConfig((line) => console.error(line), env);
-  const paths = localPaths(config, env);
-  const fleet = fleetSource(env, config, paths);
+  const settings = settingsWithHostsIfAny(env);
+  const { fleet, config } = settings;
   if (!fleet)
     throw new UsageError(
       `no hosts: the GitOps inventory (${config.gitops.repo}) is empty and DROPSHIP_INVENTORY is not set — bun run scale adds hosts`,
     );
+  return { ...settings, fleet };
+}
+
+/** The same, where a deployment with no hosts yet is no fault (fleet undefined). */
+export function settingsWithHostsIfAny(env: Record<string, string | undefined> = process.env) {
+  const { config } = loadLocatedConfig((line) => console.error(line), env);
+  const paths = localPaths(config, env);
   return {
     config,
-    fleet,
+    fleet: fleetSource(env, config, paths),
     redisUrl: env.REDIS_URL || undefined,
     workDir: paths.work,
     repo: join(paths.repos, `${env.DROPSHIP_REPO || "app"}.git`),
