@@ -1,6 +1,6 @@
 import type { TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import { checkAdmin } from "../shared/auth.ts";
+import { checkCredentials } from "../shared/auth.ts";
 import type { FlagClient } from "../shared/flags/client.ts";
 import { describeFlag } from "../shared/flags/model.ts";
 import { FlagChangeBody, FlagName } from "../shared/flags/schema.ts";
@@ -9,7 +9,7 @@ import { CanaryChangeBody } from "../shared/routing/schema.ts";
 import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import { CANARY_ANALYSIS_ALERT, changeCanary, clearAlert } from "../shared/state/routing.ts";
-import type { User } from "../shared/users.ts";
+import type { UsersSource } from "../shared/users-file.ts";
 import { holdStarted, judgeCredentials, WrongCredentials } from "../shared/wrong-credentials.ts";
 import { crossOriginRefusal } from "./classify.ts";
 import { ASSETS } from "./dashboard/assets.ts";
@@ -24,7 +24,7 @@ export interface AdminDeps {
   /** undefined: admin routes answer 503 until the proxy is started with a token */
   token: string | undefined;
   /** the named users, read afresh when their file changes */
-  users: () => readonly User[];
+  users: UsersSource;
   redis: RedisClient;
   routing: Routing;
   flags: FlagClient;
@@ -96,7 +96,7 @@ export function createAdmin(deps: AdminDeps) {
           wrongCredentials,
           visitor,
           request.headers.get("authorization"),
-          (authorization) => checkAdmin(authorization, deps.token ?? "", deps.users()),
+          (authorization) => checkCredentials(authorization, deps.token ?? "", deps.users),
           performance.now(),
         );
         if (verdict.status === 429) {

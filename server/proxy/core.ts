@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { checkAdmin } from "../shared/auth.ts";
+import { checkCredentials } from "../shared/auth.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { FlagClient } from "../shared/flags/client.ts";
 import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
@@ -14,7 +14,7 @@ import { RateLimitedLog } from "../shared/rate-limited-log.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { StateMirror } from "../shared/state/mirror.ts";
 import { connectRedis } from "../shared/state/redis.ts";
-import { usersFile } from "../shared/users-file.ts";
+import { type UsersSource, usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
 import { WrongCredentials } from "../shared/wrong-credentials.ts";
 import { createAdmin } from "./admin.ts";
@@ -74,9 +74,9 @@ export async function startCore(
     .map((text) => parseCidr(text))
     .filter((c) => c !== undefined);
   const isTrusted = (address: string) => inAnyCidr(address, trusted);
-  const users = env.usersFile ? usersFile(env.usersFile, say) : () => [];
+  const users: UsersSource = env.usersFile ? usersFile(env.usersFile, say) : () => [];
   const isAdminCredential = (authorization: string) =>
-    env.adminToken !== "" && checkAdmin(authorization, env.adminToken, users()).ok;
+    env.adminToken !== "" && checkCredentials(authorization, env.adminToken, users).ok;
   const tlsSettings = config.proxy.tls;
   const certificates = new Certificates(redis, tlsSettings.domains, say);
 

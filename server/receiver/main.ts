@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { gitopsDir, inventoryRepoFor } from "../../gitops/repo.ts";
 import { fleetSource } from "../../pipeline/fleet.ts";
 import { createRepo, repoExists, repoPath } from "../../pipeline/repos.ts";
-import { checkAdmin } from "../shared/auth.ts";
+import { checkCredentials } from "../shared/auth.ts";
 import { loadLocalSettings } from "../shared/config/env-file.ts";
 import { ConfigError, loadConfigOrDefaults } from "../shared/config/load.ts";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
@@ -181,7 +181,7 @@ await serverMain(
         wrongCredentials,
         address,
         request.headers.get("authorization"),
-        (authorization) => checkAdmin(authorization, env.token, users()),
+        (authorization) => checkCredentials(authorization, env.token, users),
         performance.now(),
       );
       if (verdict.status === 429)

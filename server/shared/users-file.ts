@@ -2,20 +2,26 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { parseUsers, type User } from "./users.ts";
 
 /**
- * The users in a users file, read again when the file changes (looked at no more than once a
- * second), so `bun run users add` takes effect without a restart. A broken file at start-up
- * is an error; broken later, or missing, it means no named users until it is there and right
- * — the admin token still works — and that is said once.
+ * The users, as last read; `"now"` looks at the file whatever the time since the last look
+ * (for a token no one holds yet: it may be a user just added).
  */
-export function usersFile(file: string, log: (line: string) => void): () => readonly User[] {
+export type UsersSource = (when?: "now") => readonly User[];
+
+/**
+ * The users in a users file, read again when the file changes (looked at no more than once a
+ * second, or at once when asked), so `bun run users add` takes effect without a restart. A
+ * broken file at start-up is an error; broken later, or missing, it means no named users
+ * until it is there and right — the admin token still works — and that is said once.
+ */
+export function usersFile(file: string, log: (line: string) => void): UsersSource {
   let users: User[] = [];
   if (existsSync(file)) users = loadUsersFile(file);
   else log(`users file: none at ${file} yet; only the admin token is accepted until it is there`);
   let stamp = stampOf(file);
   let lookedAt = Date.now();
   let said = "";
-  return () => {
-    if (Date.now() - lookedAt < 1000) return users;
+  return (when) => {
+    if (when !== "now" && Date.now() - lookedAt < 1000) return users;
     lookedAt = Date.now();
     const now = stampOf(file);
     if (now === stamp) return users;

@@ -53,7 +53,7 @@ export const hostCommands = {
   /** keeps the current release and the newest `keep - 1` others */
   prune: (keep: number) =>
     `cd ${HOST_ROOT}/releases && current=$(basename "$(readlink ${HOST_ROOT}/current)") && ls -1t | grep -vx "$current" | tail -n +${keep} | xargs -r rm -rf`,
-  /** puts a users file copied to `staged` in place for the proxy, which reads it within 1 s */
+  /** puts a users file copied to `staged` in place for the proxy, which reads it within 1 s (at once for a token it does not know) */
   installUsers: (staged: string) =>
     `chown dropship:dropship ${staged} && chmod 600 ${staged} && mv -f ${staged} ${USERS_ON_HOST}`,
   /** prints the source digests of what runs */

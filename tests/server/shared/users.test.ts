@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkAdmin, checkCredentials } from "../../../server/shared/auth.ts";
 import {
   addUser,
   formatUsers,
@@ -56,4 +57,27 @@ test("a running server sees a changed users file within a second, and a broken o
   expect(said).toEqual([
     `users file: ${file}, line 1: not NAME sha256:HEX — manage the file with bun run users; only the admin token is accepted until it is fixed`,
   ]);
+});
+
+test("a token no one holds makes the file be looked at at once: a user just added is let in, not counted as a guess", () => {
+  const file = join(fileTempDir("dropship-users-"), "users");
+  writeFileSync(file, formatUsers([ann]));
+  const users = usersFile(file, () => {});
+  const bobToken = "b".repeat(64);
+  const asBob = `Bearer ${bobToken}`;
+  expect(checkCredentials(asBob, "admin-token", users)).toEqual({
+    ok: false,
+    reason: "wrong credentials",
+  });
+  // within the second the file is otherwise left alone for
+  writeFileSync(
+    file,
+    formatUsers([ann, { name: "bob", hash: tokenHash(bobToken), added: "2026-12-04" }]),
+  );
+  expect(checkAdmin(asBob, "admin-token", users())).toMatchObject({ ok: false });
+  expect(checkCredentials(asBob, "admin-token", users)).toEqual({ ok: true, user: "bob" });
+  expect(checkCredentials("Bearer admin-token", "admin-token", users)).toEqual({
+    ok: true,
+    user: "admin",
+  });
 });
