@@ -134,6 +134,15 @@ const commitBadChange = (file: string, from: string, to: string, message: string
 };
 const versionOn = async (ip: string) =>
   ((await (await fetch(`http://${ip}:3000/healthz`)).json()) as { version: string }).version;
+/** What the commands (deploy, rollback, env) run with: the receiver's settings and the fleet. */
+const cliEnv = {
+  PATH: process.env.PATH ?? "",
+  DROPSHIP_REPOS: join(dir, "repos"),
+  DROPSHIP_WORK: join(dir, "work"),
+  DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+  ...fleetEnv,
+  REDIS_URL: redis.url,
+};
 const serverBranch = () =>
   Bun.spawnSync(["git", "--git-dir", join(dir, "repos/app.git"), "rev-parse", "master"])
     .stdout.toString()
@@ -417,14 +426,7 @@ test("bun run status shows the hosts, the fleet's cost and the deploys: who push
 });
 
 test("bun run rollback and bun run deploy do the same without a push, and move the branch", async () => {
-  const env = {
-    PATH: process.env.PATH ?? "",
-    DROPSHIP_REPOS: join(dir, "repos"),
-    DROPSHIP_WORK: join(dir, "work"),
-    DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-    ...fleetEnv,
-    REDIS_URL: redis.url,
-  };
+  const env = cliEnv;
   const cli = (script: string, ...args: string[]) => {
     const proc = Bun.spawnSync([process.execPath, join(ROOT, script), ...args], {
       env,
@@ -457,15 +459,7 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
 }, 180_000);
 
 test("bun run env gives the app its settings, host by host under load; a converge keeps them; a host that fails puts all back", async () => {
-  const env = {
-    PATH: process.env.PATH ?? "",
-    DROPSHIP_REPOS: join(dir, "repos"),
-    DROPSHIP_WORK: join(dir, "work"),
-    DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-    ...fleetEnv,
-    REDIS_URL: redis.url,
-    DROPSHIP_ACTOR: "ann@example.com",
-  };
+  const env = { ...cliEnv, DROPSHIP_ACTOR: "ann@example.com" };
   const envCli = async (...args: string[]) => {
     const { code, stdout, stderr } = await runAsync(
       [process.execPath, join(ROOT, "scripts/env.ts"), ...args],
