@@ -5,10 +5,9 @@ import { APP_ENV_ON_HOST, hostCommands } from "../server/shared/host/layout.ts";
 import { type AccountKey, type Ssh, targetOf, withSsh } from "../server/shared/ssh.ts";
 import type { FleetHost } from "./fleet.ts";
 
-export interface AppSettingsRollout extends AccountKey {
+export interface HostRestarts extends AccountKey {
   /** the app hosts, in the order they are restarted */
   hosts: FleetHost[];
-  settings: AppSettings;
   healthUrl: (host: FleetHost) => string;
   healthTimeoutMs: number;
   /** takes a host out of the proxy's rotation (true) or puts it back (false) */
@@ -16,6 +15,10 @@ export interface AppSettingsRollout extends AccountKey {
   /** time for in-flight requests to finish once a host is drained */
   drainGraceMs: number;
   say: (line: string) => void;
+}
+
+export interface AppSettingsRollout extends HostRestarts {
+  settings: AppSettings;
 }
 
 /**
@@ -71,26 +74,57 @@ export async function rollOutAppSettings(options: AppSettingsRollout): Promise<s
 }
 
 /**
- * Drains the host, puts `text` in place as its app.env, restarts the app on the release it
- * runs and waits for its health, then puts it back into rotation. A host with no release yet
- * only gets the file: its first delivery starts the app. Answers the release.
+ * Restarts the app on every host, one at a time as a deploy does: drained at the proxy,
+ * restarted on the release it runs with the settings it has, healthy, back into rotation (what
+ * Heroku's `ps:restart` and Kamal's `app boot` do). Stops at a host that does not come up,
+ * which stays out of the rotation; those before it serve again. Answers the hosts restarted.
+ */
+export async function restartApps(options: HostRestarts): Promise<string[]> {
+  const restarted: string[] = [];
+  for (const host of options.hosts) {
+    const started = performance.now();
+    const release = await withSsh(targetOf(host, options), (ssh) =>
+      restartWith(ssh, host, undefined, options),
+    ).catch((error: Error) => {
+      throw new Error(
+        `${host.name} did not come up after its restart (${error.message}); it is out of the rotation${restarted.length ? `, ${restarted.join(", ")} restarted and serving` : ""} — read its log: bun run logs ${host.name}`,
+      );
+    });
+    if (!release) {
+      options.say(`  ${host.name}: no release yet, nothing to restart`);
+      continue;
+    }
+    options.say(
+      `  ${host.name}: restarted, healthy on ${release} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    );
+    restarted.push(host.name);
+  }
+  return restarted;
+}
+
+/**
+ * Drains the host, puts `text` (when given) in place as its app.env, restarts the app on the
+ * release it runs and waits for its health, then puts it back into rotation. A host with no
+ * release yet only gets the file: its first delivery starts the app. Answers the release.
  */
 async function restartWith(
   ssh: Ssh,
   host: FleetHost,
-  text: string,
-  options: AppSettingsRollout,
+  text: string | undefined,
+  options: HostRestarts,
 ): Promise<string | undefined> {
   const release = (await ssh.exec(hostCommands.currentRelease())).stdout.trim() || undefined;
   if (release) {
     await options.drain(host, true);
     await Bun.sleep(options.drainGraceMs);
   }
-  // root's alone (umask 077 in write), as Ansible leaves it; renamed over the old one whole
-  await ssh.write(text, `${APP_ENV_ON_HOST}.next`);
-  await ssh.check(
-    `chown root:root ${APP_ENV_ON_HOST}.next && mv -f ${APP_ENV_ON_HOST}.next ${APP_ENV_ON_HOST}`,
-  );
+  if (text !== undefined) {
+    // root's alone (umask 077 in write), as Ansible leaves it; renamed over the old one whole
+    await ssh.write(text, `${APP_ENV_ON_HOST}.next`);
+    await ssh.check(
+      `chown root:root ${APP_ENV_ON_HOST}.next && mv -f ${APP_ENV_ON_HOST}.next ${APP_ENV_ON_HOST}`,
+    );
+  }
   if (!release) return undefined;
   await ssh.check(hostCommands.service("restart", "app"));
   await waitForVersion(host.address, options.healthUrl(host), release, options.healthTimeoutMs);

@@ -1,8 +1,4 @@
-import { join } from "node:path";
 import { rollOutAppSettings } from "../pipeline/app-env.ts";
-import { drainAt } from "../pipeline/deploy.ts";
-import { readFleet } from "../pipeline/fleet.ts";
-import { withRoleLock } from "../pipeline/lock.ts";
 import {
   type AppSettings,
   describeChange,
@@ -16,12 +12,9 @@ import {
   readAppSettings,
   writeAppSettings,
 } from "../server/shared/config/env-file.ts";
-import { healthUrlOf } from "../server/shared/roles.ts";
-import { recordAction } from "../server/shared/state/audit.ts";
-import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
+import { eachAppRole } from "./lib/app-hosts.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { settingsWithHostsIfAny } from "./lib/receiver-env.ts";
-import { actor } from "./lib/redis.ts";
 
 const SPEC = {
   verb: "env",
@@ -98,66 +91,17 @@ async function change(file: string, before: AppSettings, after: AppSettings) {
     console.log("no hosts yet: bun run setup gives them to the app hosts it makes");
     return;
   }
-  const fleet = readFleet(settings.fleet.inventories);
-  const redis = await reachRedis(settings.redisUrl);
-  try {
-    const restarted: string[] = [];
-    for (const role of APP_ROLES) {
-      const hosts = fleet.hosts.filter((h) => h.role === role);
-      if (hosts.length === 0) continue;
-      console.log(`▸ ${role}: ${hosts.map((h) => h.name).join(", ")}`);
-      // deploys and scaling of the role take turns with this, as they do with each other
-      restarted.push(
-        ...(await withRoleLock(
-          join(settings.workDir, "locks"),
-          role,
-          `bun run env by ${actor()}`,
-          settings.config.pipeline.lock_timeout,
-          (line) => console.log(line),
-          () =>
-            rollOutAppSettings({
-              hosts,
-              privateKey: fleet.privateKey,
-              privateKeyFile: fleet.privateKeyFile,
-              settings: after,
-              healthUrl: (host) => healthUrlOf(settings.config, role, host.address),
-              healthTimeoutMs: settings.config.pipeline.health_timeout,
-              drain: (host, draining) =>
-                drainAt(redis, `http://${host.address}:${settings.config.ports.app}`, draining),
-              drainGraceMs: 500,
-              say: (line) => console.log(line),
-            }),
-        ).catch((error: Error) => {
-          writeAppSettings(file, settingsLines(before));
-          throw new UsageError(`${error.message}; ${file} keeps the old settings too`);
-        })),
-      );
-    }
-    if (redis && what)
-      await recordAction(redis, { kind: "env", target: "app", actor: actor(), what }).catch(
-        () => undefined,
-      );
-    console.log(
-      `✓ every app host has them${restarted.length ? ` (restarted: ${restarted.join(", ")})` : ", none needed a restart"}; a new app host gets them when it is set up`,
-    );
-  } finally {
-    redis?.disconnect();
-  }
-}
-
-/** Redis for draining at the proxy and the audit; without it hosts restart undrained, said so. */
-async function reachRedis(url: string | undefined): Promise<RedisClient | undefined> {
-  if (!url) {
-    console.log("  (REDIS_URL not set: no draining at the proxy, no audit)");
-    return undefined;
-  }
-  const redis = connectRedis(url, { purpose: "cli", persistent: false });
-  try {
-    await whenReady(redis, url, 5000);
-    return redis;
-  } catch {
-    redis.disconnect();
-    console.log("  (Redis unreachable: no draining at the proxy, no audit)");
-    return undefined;
-  }
+  const audit = what ? { kind: "env", target: "app", what } : undefined;
+  const restarted = await eachAppRole(
+    { ...settings, fleet: settings.fleet },
+    APP_ROLES,
+    audit,
+    (options) => rollOutAppSettings({ ...options, settings: after }),
+  ).catch((error: Error) => {
+    writeAppSettings(file, settingsLines(before));
+    throw new UsageError(`${error.message}; ${file} keeps the old settings too`);
+  });
+  console.log(
+    `✓ every app host has them${restarted.length ? ` (restarted: ${restarted.join(", ")})` : ", none needed a restart"}; a new app host gets them when it is set up`,
+  );
 }

@@ -458,7 +458,7 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(nothing.output).toContain("web-1 does not have release no-such-release");
 }, 180_000);
 
-test("bun run env gives the app its settings, host by host under load; a converge keeps them; a host that fails puts all back", async () => {
+test("bun run env gives the app its settings, host by host under load; a converge keeps them; a host that fails puts all back; bun run restart", async () => {
   const env = { ...cliEnv, DROPSHIP_ACTOR: "ann@example.com" };
   const envCli = async (...args: string[]) => {
     const { code, stdout, stderr } = await runAsync(
@@ -566,6 +566,19 @@ test("bun run env gives the app its settings, host by host under load; a converg
     expect(running.API_TOKEN).toBeUndefined();
     expect(running.GREETING_STYLE).toBe("warm");
   }
+
+  // bun run restart: the same rolling restart with nothing changed, each app a new process
+  const before = await Promise.all(hosts.map(appPid));
+  const { code, stdout } = await runAsync(
+    [process.execPath, join(ROOT, "scripts/restart.ts"), "production"],
+    { env },
+  );
+  expect(stdout).toMatch(/ {2}web-1: restarted, healthy on \w{12} \(/);
+  expect(stdout).toContain("✓ restarted web-1, web-2, one at a time");
+  expect(code).toBe(0);
+  const after = await Promise.all(hosts.map(appPid));
+  expect(after.filter((pid, i) => pid === before[i])).toEqual([]);
+  expect((await appEnvironment(web1)).GREETING_STYLE).toBe("warm");
 }, 300_000);
 
 test("a push to main deploys production too (pipeline.branches); another branch is only stored", async () => {
