@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
-import { SOURCES_FILE } from "../server/shared/platform.ts";
+import { BUILD_SERVERS_VARIABLE, SOURCES_FILE } from "../server/shared/platform.ts";
 import { run } from "../server/shared/proc.ts";
-import { binaryOf, ROLES } from "../server/shared/roles.ts";
+import { binaryOf, RELEASED } from "../server/shared/roles.ts";
 import { type DiskLimits, watchDisk } from "./disk.ts";
 import { describeLimits, type StepLimits, sandboxArgv } from "./sandbox.ts";
 
@@ -66,8 +66,22 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     options.repo ?? process.cwd(),
   );
   if (user) run(["chown", "-R", "-h", `${user.uid}:${user.gid}`, workspace]);
-  const sandboxed = (argv: string[], network: boolean, dependencies?: string) =>
-    sandboxArgv({ argv, workspace, bun: process.execPath, network, dependencies, user, limits });
+  const sandboxed = (
+    argv: string[],
+    network: boolean,
+    dependencies?: string,
+    env?: Record<string, string>,
+  ) =>
+    sandboxArgv({
+      argv,
+      workspace,
+      bun: process.execPath,
+      network,
+      dependencies,
+      user,
+      limits,
+      ...(env ? { env } : {}),
+    });
 
   const lockFile = ["bun.lock", "package-lock.json"]
     .map((f) => join(workspace, f))
@@ -95,7 +109,8 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     // the build user wrote it; from now on no push can change it, whatever its tests do
     if (user) run(["chown", "-R", "-h", "root:root", cached]);
   }
-  const offline = (argv: string[]) => sandboxed(argv, false, cached);
+  const offline = (argv: string[], env?: Record<string, string>) =>
+    sandboxed(argv, false, cached, env);
   const pkg = (await Bun.file(join(workspace, "package.json")).json()) as {
     scripts?: Record<string, string>;
   };
@@ -107,21 +122,25 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     workspace,
   );
   const version = releaseVersion(options.commit);
+  // every host's servers (not the receiver, which runs here): a tree whose build script does
+  // not read the variable builds them all, and the rest is left out below
   await step(
     "build",
-    offline([
-      process.execPath,
-      "scripts/build.ts",
-      "--outdir",
-      join(workspace, "dist"),
-      "--version",
-      version,
-    ]),
+    offline(
+      [
+        process.execPath,
+        "scripts/build.ts",
+        "--outdir",
+        join(workspace, "dist"),
+        "--version",
+        version,
+      ],
+      { [BUILD_SERVERS_VARIABLE]: RELEASED.join(",") },
+    ),
     workspace,
   );
-  // every host's servers and the digests that tell an upgrade what changed
-  return [...new Set(Object.values(ROLES).flatMap((role) => role.services))]
-    .map(binaryOf)
+  // and the digests that tell an upgrade what changed
+  return RELEASED.map(binaryOf)
     .concat(SOURCES_FILE)
     .map((name) => join(workspace, "dist", name))
     .filter(existsSync);

@@ -25,6 +25,8 @@ export interface SandboxStep {
   user?: { uid: number; gid: number };
   /** what the step's processes may take; none: as much as the receiver may */
   limits?: StepLimits;
+  /** variables of the step's own, besides the sandbox's few (no secret ever goes here) */
+  env?: Record<string, string>;
 }
 
 /** What pushed code may take of the control host, whatever it does. */
@@ -81,6 +83,7 @@ export function stepEnvironment(step: SandboxStep): Record<string, string> {
     TMPDIR: "/tmp",
     CI: "true",
     LANG: "C.UTF-8",
+    ...step.env,
   };
 }
 

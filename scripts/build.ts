@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { formatSources, SOURCES_FILE } from "../server/shared/platform.ts";
+import { BUILD_SERVERS_VARIABLE, formatSources, SOURCES_FILE } from "../server/shared/platform.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 
 const SPEC = {
@@ -12,6 +12,7 @@ git commit it was built from (\`--version\` prints it, /healthz reports it; "-di
 work tree has uncommitted changes). Writes SHA256SUMS beside them, and SOURCES: the digest
 of each server's bundled code and Bun runtime, the same for two builds of the same code, so an
 upgrade can tell which servers a commit changed.`,
+  env: ["DROPSHIP_BUILD_SERVERS"],
   options: {
     outdir: { type: "string", value: "DIR", description: "where the binaries go (default dist/)" },
     version: {
@@ -32,10 +33,11 @@ await runVerb(SPEC, async ({ values }) => {
     throw new ArgumentError(
       `version ${JSON.stringify(version)} is not valid — letters, digits, dots, dashes`,
     );
+  const wanted = serversToBuild(process.env[BUILD_SERVERS_VARIABLE]);
   mkdirSync(outdir, { recursive: true });
   const sums: string[] = [];
   const sources = new Map<string, string>();
-  for (const name of SERVERS) {
+  for (const name of wanted) {
     const entry = join(ROOT, `server/${name}/main.ts`);
     if (!existsSync(entry)) continue;
     const outfile = join(outdir, `dropship-${name}`);
@@ -73,6 +75,18 @@ await runVerb(SPEC, async ({ values }) => {
   writeFileSync(join(outdir, SOURCES_FILE), formatSources(sources));
   console.log(`wrote ${outdir}`);
 });
+
+/** The servers DROPSHIP_BUILD_SERVERS names (all when unset), in the usual order. */
+function serversToBuild(list: string | undefined): readonly (typeof SERVERS)[number][] {
+  if (!list) return SERVERS;
+  const named = list.split(",").map((name) => name.trim());
+  const unknown = named.filter((name) => !(SERVERS as readonly string[]).includes(name));
+  if (unknown.length > 0)
+    throw new ArgumentError(
+      `${BUILD_SERVERS_VARIABLE} names ${unknown.join(", ")}, not one of ${SERVERS.join(", ")}`,
+    );
+  return SERVERS.filter((name) => named.includes(name));
+}
 
 /** The bundle a server compiles from, without the version stamp, and the runtime it runs on. */
 async function sourceDigest(entry: string): Promise<string> {

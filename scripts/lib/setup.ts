@@ -18,8 +18,9 @@ import { appSettingsFile, appSettingsVariable } from "../../server/shared/config
 import type { Config, RoleName } from "../../server/shared/config/schema.ts";
 import { deliverRelease, releaseFiles } from "../../server/shared/deliver.ts";
 import { hostCommands } from "../../server/shared/host/layout.ts";
+import { BUILD_SERVERS_VARIABLE } from "../../server/shared/platform.ts";
 import { run, runAsync } from "../../server/shared/proc.ts";
-import { healthUrlOf, ROLES } from "../../server/shared/roles.ts";
+import { healthUrlOf, RELEASED, ROLES } from "../../server/shared/roles.ts";
 import { backendIdFor } from "../../server/shared/routing/model.ts";
 import { targetOf, withSsh } from "../../server/shared/ssh.ts";
 import { aclFile, redisUrls } from "../../server/shared/state/acl.ts";
@@ -215,7 +216,9 @@ export async function buildRelease(work: string, version: string): Promise<strin
   const outdir = releaseDir(work, version);
   mkdirSync(outdir, { recursive: true });
   const build = [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir];
-  const { code, stdout, stderr } = await runAsync([...build, "--version", version]);
+  const { code, stdout, stderr } = await runAsync([...build, "--version", version], {
+    env: { ...process.env, [BUILD_SERVERS_VARIABLE]: RELEASED.join(",") },
+  });
   if (code !== 0) throw new Error(`the ${version} build failed:\n${stdout}${stderr}`);
   return outdir;
 }

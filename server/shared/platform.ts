@@ -33,3 +33,9 @@ export function changedServices(
     return now === undefined || now !== release.get(binary);
   });
 }
+
+/**
+ * Which servers `bun run build` compiles, comma-separated (unset: all four). A release's build
+ * in the gate leaves out the receiver, which runs on the control host and is never shipped.
+ */
+export const BUILD_SERVERS_VARIABLE = "DROPSHIP_BUILD_SERVERS";

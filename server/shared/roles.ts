@@ -18,6 +18,11 @@ export const ROLES: Record<RoleName, RoleRuns> = {
   staging: { services: ["app", "monitor"], health: "app" },
 };
 
+/** Every server some host runs: what a release carries (the receiver runs on the control host). */
+export const RELEASED: readonly Service[] = [
+  ...new Set(Object.values(ROLES).flatMap((role) => role.services)),
+];
+
 /** The platform's own servers: what `bun run upgrade` ships, the app being the user's. */
 export const PLATFORM: readonly Service[] = ["proxy", "monitor"];
 

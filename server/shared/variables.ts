@@ -21,6 +21,8 @@ export const VARIABLES = {
   DROPSHIP_USERS_FILE:
     "named users and their token hashes, written by bun run users (default .dropship/users)",
   DROPSHIP_REPO: "the repository that deploys (default app)",
+  DROPSHIP_BUILD_SERVERS:
+    "the servers to compile, comma-separated (default all: proxy,app,monitor,receiver)",
   DROPSHIP_INVENTORY: "an Ansible inventory of hosts kept by hand (default: the GitOps inventory)",
   DROPSHIP_GITOPS_REPO: "the GitOps inventory repository (default: the config's gitops/repo)",
   DROPSHIP_GITOPS_TOKEN: "credentials for pushing the inventory to gitops/remote",

@@ -57,14 +57,17 @@ export async function scalingFixture(prefix: string, settings: Record<string, un
     notify: (mail: Mail) => mailer.send(mail),
   };
   mkdirSync(releaseDir(deps.workDir, "rel-1"), { recursive: true });
-  const built = Bun.spawnSync([
-    process.execPath,
-    join(ROOT, "scripts/build.ts"),
-    "--outdir",
-    releaseDir(deps.workDir, "rel-1"),
-    "--version",
-    "rel-1",
-  ]);
+  const built = Bun.spawnSync(
+    [
+      process.execPath,
+      join(ROOT, "scripts/build.ts"),
+      "--outdir",
+      releaseDir(deps.workDir, "rel-1"),
+      "--version",
+      "rel-1",
+    ],
+    { env: { ...process.env, DROPSHIP_BUILD_SERVERS: "proxy,app,monitor" } },
+  );
   if (built.exitCode !== 0)
     throw new Error(`the release did not build: ${built.stderr.toString()}`);
   recordShipped(deps.workDir, "production", "rel-1");

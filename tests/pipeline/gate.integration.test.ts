@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { GateError, MAX_LINE, runGate } from "../../pipeline/gate.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
@@ -54,8 +54,9 @@ async function gate(
 ) {
   const said: string[] = [];
   let error: Error | undefined;
+  let files: string[] = [];
   try {
-    await runGate({
+    files = await runGate({
       commit: options.commit ?? commit,
       repo,
       workspace: join(dir, "workspace"),
@@ -68,7 +69,7 @@ async function gate(
   } catch (caught) {
     error = caught as Error;
   }
-  return { said: said.join("\n"), error };
+  return { said: said.join("\n"), error, files: files.map((file) => basename(file)) };
 }
 
 const running = (marker: string) => Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim();
@@ -181,4 +182,16 @@ test("a small push that unpacks past pipeline/step_disk fails its checkout", asy
     commit: unpacksBig,
   });
   expect(roomy.error).toBeUndefined();
+});
+
+test("the build is asked for the servers a release carries, not the receiver", async () => {
+  // a build script that makes what DROPSHIP_BUILD_SERVERS names, and nothing without it
+  writeFileSync(
+    join(repo, "scripts/build.ts"),
+    'import { writeFileSync, mkdirSync } from "node:fs";\nconst out = process.argv[3] as string;\nmkdirSync(out, { recursive: true });\nfor (const name of (process.env.DROPSHIP_BUILD_SERVERS as string).split(",")) writeFileSync(out + "/dropship-" + name, "");\n',
+  );
+  git("commit", "-q", "-am", "a build that reads the servers asked for");
+  const { error, files } = await gate("true", { commit: git("rev-parse", "HEAD") });
+  expect(error).toBeUndefined();
+  expect(files.sort()).toEqual(["dropship-app", "dropship-monitor", "dropship-proxy"]);
 });
