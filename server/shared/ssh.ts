@@ -137,7 +137,7 @@ export class Ssh {
    */
   put(localPath: string, remotePath: string): Promise<void> {
     return this.send(
-      createReadStream(localPath, { highWaterMark: 1024 * 1024 }),
+      () => createReadStream(localPath, { highWaterMark: 1024 * 1024 }),
       localPath,
       remotePath,
     );
@@ -145,10 +145,11 @@ export class Ssh {
 
   /** Writes `text` to a file on the host, readable by the login user alone, as `put` does. */
   write(text: string, remotePath: string): Promise<void> {
-    return this.send(Readable.from([Buffer.from(text)]), "the text", remotePath);
+    return this.send(() => Readable.from([Buffer.from(text)]), "the text", remotePath);
   }
 
-  private send(source: Readable, what: string, remotePath: string): Promise<void> {
+  /** `open` is called once the channel is there, so a source that fails at once is caught. */
+  private send(open: () => Readable, what: string, remotePath: string): Promise<void> {
     const host = this.target.host;
     const copy = `umask 077 && cat > ${shellQuote(remotePath)}`;
     return new Promise((resolve, reject) => {
@@ -172,6 +173,7 @@ export class Ssh {
               ),
             );
         });
+        const source = open();
         source.on("error", (fault) => {
           // the partial file stays as .part or .zst, which the delivery checks by checksum
           readFault = fault;
