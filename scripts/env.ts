@@ -91,14 +91,21 @@ async function change(file: string, before: AppSettings, after: AppSettings) {
     console.log("no hosts yet: bun run setup gives them to the app hosts it makes");
     return;
   }
-  const audit = what ? { kind: "env", target: "app", what } : undefined;
-  const restarted = await eachAppRole(
-    { ...settings, fleet: settings.fleet },
-    APP_ROLES,
-    audit,
-    (options) => rollOutAppSettings({ ...options, settings: after }),
-  ).catch((error: Error) => {
+  const withHosts = { ...settings, fleet: settings.fleet };
+  const rollOut = (to: AppSettings, audit?: { kind: string; target: string; what: string }) =>
+    eachAppRole(withHosts, APP_ROLES, audit, (options) =>
+      rollOutAppSettings({ ...options, settings: to }),
+    );
+  const restarted = await rollOut(
+    after,
+    what ? { kind: "env", target: "app", what } : undefined,
+  ).catch(async (error: Error) => {
     writeAppSettings(file, settingsLines(before));
+    // the role that failed is back already; one done before it (production, when staging
+    // failed) has the new settings: every host that differs from the old ones gets them back
+    await rollOut(before).catch((again: Error) =>
+      console.log(`✗ putting the old settings back on every host failed: ${again.message}`),
+    );
     throw new UsageError(`${error.message}; ${file} keeps the old settings too`);
   });
   console.log(
