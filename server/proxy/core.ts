@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { checkCredentials } from "../shared/auth.ts";
+import { checkAdmin } from "../shared/auth.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { FlagClient } from "../shared/flags/client.ts";
 import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
@@ -75,8 +75,10 @@ export async function startCore(
     .filter((c) => c !== undefined);
   const isTrusted = (address: string) => inAnyCidr(address, trusted);
   const users: UsersSource = env.usersFile ? usersFile(env.usersFile, say) : () => [];
+  // on the request path (an app's own Authorization is checked before it passes): the users
+  // as last read, never a look at the file for a token no one holds
   const isAdminCredential = (authorization: string) =>
-    env.adminToken !== "" && checkCredentials(authorization, env.adminToken, users).ok;
+    env.adminToken !== "" && checkAdmin(authorization, env.adminToken, users()).ok;
   const tlsSettings = config.proxy.tls;
   const certificates = new Certificates(redis, tlsSettings.domains, say);
 
