@@ -2,7 +2,14 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { EMULATOR_NETWORK_VARIABLE } from "../server/emulator/network.ts";
 import { runVerb, type VerbSpec } from "./lib/cli.ts";
-import { failuresOf, LANE_NETWORK, type Lane, splitLanes, summaryOf } from "./lib/test-lanes.ts";
+import {
+  failuresOf,
+  LANE_NETWORK,
+  LANE_NICENESS,
+  type Lane,
+  splitLanes,
+  summaryOf,
+} from "./lib/test-lanes.ts";
 
 const SPEC = {
   verb: "test",
@@ -12,7 +19,8 @@ machine's own CPU) run first, by themselves. Then the files that boot droplets o
 emulator, one after another within a lane (they share its network): those marked
 \`// lane: quiet\` (timing claims that need the droplet work to themselves) first, then the
 other files on emulator network 0 beside those marked \`// lane: droplets-1\` on network 1.
-Every other file runs beside them all. The alone, quiet and network 0 lanes' output streams;
+Every other file runs beside them all, yielding the CPU to them (nice 10): the suite ends
+when the droplet lanes do. The alone, quiet and network 0 lanes' output streams;
 the others' is printed whole when all are done, then each failed test with its error, then a
 line per lane. Fails when any lane fails. Options
 after -- go to every bun test run.`,
@@ -61,8 +69,16 @@ await runVerb(SPEC, async ({ values, rest }) => {
     if (files.length === 0)
       return { lane, files: 0, code: 0, seconds: 0, streamed: stream, output: "" };
     const started = performance.now();
+    const niceness = LANE_NICENESS[lane];
     const child = Bun.spawn(
-      [process.execPath, "test", `--timeout=${TIMEOUT_MS}`, ...rest, ...files],
+      [
+        ...(niceness === undefined ? [] : ["nice", "-n", String(niceness)]),
+        process.execPath,
+        "test",
+        `--timeout=${TIMEOUT_MS}`,
+        ...rest,
+        ...files,
+      ],
       {
         cwd: ROOT,
         env:
