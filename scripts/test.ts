@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { EMULATOR_NETWORK_VARIABLE } from "../server/emulator/network.ts";
 import { runVerb, type VerbSpec } from "./lib/cli.ts";
@@ -7,6 +7,7 @@ import {
   LANE_NETWORK,
   LANE_NICENESS,
   type Lane,
+  leftInSession,
   splitLanes,
   summaryOf,
 } from "./lib/test-lanes.ts";
@@ -19,8 +20,9 @@ machine's own CPU) run first, by themselves. Then the files that boot droplets o
 emulator, one after another within a lane (they share its network): those marked
 \`// lane: quiet\` (timing claims that need the droplet work to themselves) first, then the
 other files on emulator network 0 beside those marked \`// lane: droplets-1\` on network 1.
-Every other file runs beside them all, yielding the CPU to them (nice 10): the suite ends
-when the droplet lanes do. The alone, quiet and network 0 lanes' output streams;
+Every other file runs beside them all, yielding the CPU to them (nice 5): the suite ends
+when the droplet lanes do. Each lane runs in a session of its own: what its tests leave
+running is stopped when it ends, and named. The alone, quiet and network 0 lanes' output streams;
 the others' is printed whole when all are done, then each failed test with its error, then a
 line per lane. Fails when any lane fails. Options
 after -- go to every bun test run.`,
@@ -42,6 +44,8 @@ const ROOT = resolve(import.meta.dir, "..");
 const ENVIRONMENT = { ...process.env };
 /** Per test: the emulator suites' longest steps (a converge, a health window) fit in it. */
 const TIMEOUT_MS = 30_000;
+/** How long a lane's output may stay open once its bun test has exited and its session is cleared. */
+const OUTPUT_GRACE_MS = 5_000;
 
 interface LaneRun {
   lane: Lane;
@@ -70,8 +74,11 @@ await runVerb(SPEC, async ({ values, rest }) => {
       return { lane, files: 0, code: 0, seconds: 0, streamed: stream, output: "" };
     const started = performance.now();
     const niceness = LANE_NICENESS[lane];
+    // in a session of its own (setsid execs, so the session is the child's pid): what its
+    // tests leave running is found by it, and stopped, once it is done
     const child = Bun.spawn(
       [
+        "setsid",
         ...(niceness === undefined ? [] : ["nice", "-n", String(niceness)]),
         process.execPath,
         "test",
@@ -93,19 +100,50 @@ await runVerb(SPEC, async ({ values, rest }) => {
     children.add(child);
     // both streams into one log, in the order they come; a streamed lane's also goes on as it comes
     const log: string[] = [];
+    const readers: { cancel(): Promise<void> }[] = [];
     const collect = async (from: ReadableStream<Uint8Array>, to: NodeJS.WriteStream) => {
+      const reader = from.getReader();
+      readers.push(reader);
       const decoder = new TextDecoder();
-      for await (const chunk of from) {
-        log.push(decoder.decode(chunk, { stream: true }));
-        if (stream) to.write(chunk);
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done || !value) return;
+        log.push(decoder.decode(value, { stream: true }));
+        if (stream) to.write(value);
       }
     };
-    const [, , code] = await Promise.all([
+    const collected = Promise.all([
       collect(child.stdout, process.stdout),
       collect(child.stderr, process.stderr),
-      child.exited,
     ]);
+    const code = await child.exited;
     children.delete(child);
+    // a process a test left running holds the lane's output open, and the run would wait for
+    // it for ever (seen: a proxy and a Redis whose file failed before its hooks were set)
+    const notes: string[] = [];
+    const left = stopLeftovers(child.pid);
+    if (left.length > 0)
+      notes.push(
+        `dropship test: the ${lane} lane left ${left.length} processes running, stopped now: ${left.map((p) => `${p.pid} ${p.name}`).join(", ")}`,
+      );
+    let grace: Timer | undefined;
+    const ended = await Promise.race([
+      collected.then(() => true),
+      new Promise<false>((resolve) => {
+        grace = setTimeout(() => resolve(false), OUTPUT_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(grace);
+    if (!ended) {
+      for (const reader of readers) void reader.cancel().catch(() => {});
+      notes.push(
+        `dropship test: the ${lane} lane's output was still open ${OUTPUT_GRACE_MS / 1000} s after it ended (a process outside its session holds it); stopped reading`,
+      );
+    }
+    for (const note of notes) {
+      log.push(`\n${note}\n`);
+      if (stream) console.log(note);
+    }
     const seconds = (performance.now() - started) / 1000;
     return { lane, files: files.length, code, seconds, streamed: stream, output: log.join("") };
   };
@@ -146,3 +184,25 @@ await runVerb(SPEC, async ({ values, rest }) => {
   }
   if (runs.some((run) => run.code !== 0)) process.exitCode = 1;
 });
+
+/** Kills what is still in a lane's session once its bun test has exited, and says what it was. */
+function stopLeftovers(sid: number): { pid: number; name: string }[] {
+  const stats = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .flatMap((name) => {
+      try {
+        return [{ pid: Number(name), stat: readFileSync(`/proc/${name}/stat`, "utf8") }];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+  const left = leftInSession(stats, sid);
+  for (const { pid } of left) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return left;
+}

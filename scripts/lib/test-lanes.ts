@@ -21,13 +21,14 @@ export const LANE_NETWORK: Partial<Record<Lane, number>> = {
 };
 
 /**
- * How much a lane yields the CPU to the others (nice(1)'s scale). The files on loopback wait
- * on timers and sockets more than they compute, and nothing waits for them: the suite ends
- * when the droplet lanes end. Beside them at equal weight they took a third of the machine from
- * the demo's lane, which then ran ~40% slower than alone; yielding, they use what the droplet
- * lanes leave idle (a quarter of the machine over a run).
+ * How much a lane yields the CPU to the others (nice(1)'s scale). Nothing waits for the files
+ * on loopback: the suite ends when the droplet lanes do, and a quarter of the machine was idle
+ * over a run. Yielding, they take less from the demo's lane and the droplet lanes behind it
+ * (at nice 10 the suite's critical path was ~70 s shorter), and use what those leave idle. Not
+ * more than 5: at 10 a proxy started by a loopback file did not say it was listening within
+ * 10 s while the droplet lanes converged.
  */
-export const LANE_NICENESS: Partial<Record<Lane, number>> = { loopback: 10 };
+export const LANE_NICENESS: Partial<Record<Lane, number>> = { loopback: 5 };
 
 const ALONE = /^\/\/ lane: alone\b/m;
 const QUIET = /^\/\/ lane: quiet\b/m;
@@ -64,6 +65,23 @@ export function splitLanes(files: { path: string; source: string }[]): Record<La
   for (const { path, source } of files) lanes[laneOf(source)].push(`./${path}`);
   for (const lane of LANES) lanes[lane].sort();
   return lanes;
+}
+
+/**
+ * The processes still in session `sid` (a lane runs in a session of its own, led by its bun
+ * test process), from `/proc/<pid>/stat` texts, with their names: what a lane left running.
+ */
+export function leftInSession(
+  stats: { pid: number; stat: string }[],
+  sid: number,
+): { pid: number; name: string }[] {
+  return stats.flatMap(({ pid, stat }) => {
+    // the name is in parentheses and may hold spaces and parentheses itself
+    const close = stat.lastIndexOf(")");
+    const fields = stat.slice(close + 2).split(" ");
+    if (close < 0 || Number(fields[3]) !== sid || pid === sid) return [];
+    return [{ pid, name: stat.slice(stat.indexOf("(") + 1, close) }];
+  });
 }
 
 /** The last summary lines of a bun test run ("N pass", "M fail", "Ran …"), for the report. */

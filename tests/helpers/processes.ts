@@ -2,7 +2,11 @@ import type { Subprocess } from "bun";
 
 const running = new Set<Subprocess>();
 
-/** Remembers a child so it is killed when the test process exits, even after a failure. */
+/**
+ * Remembers a child so it is killed when the test process exits, even after a failure. Under
+ * `bun test` (1.4) no exit event comes: there the lane's session is what catches a leftover
+ * (scripts/test.ts), and the helpers stop a child that never became ready themselves.
+ */
 export function track<P extends Subprocess>(child: P): P {
   running.add(child);
   child.exited.then(() => running.delete(child));

@@ -60,7 +60,14 @@ export async function startRedis(
         { stdout: "pipe", stderr: "inherit" },
       ),
     );
-    await waitForLine(child.stdout, /Ready to accept connections/, 10_000, "redis-server");
+    const started = child;
+    // not left running when it never says so (see startServer)
+    await waitForLine(started.stdout, /Ready to accept connections/, 10_000, "redis-server").catch(
+      (error) => {
+        started.kill("SIGKILL");
+        throw error;
+      },
+    );
   };
   const stop = async () => {
     if (!child) return;

@@ -58,12 +58,17 @@ export async function startServer(
       process.stderr.write(text);
     }
   })();
+  // a server that never says it is ready is stopped here: the file's hooks may never run
+  // (a top-level await that throws ends the file), and bun test emits no exit event to kill it
   const started = await waitForLine(
     child.stdout,
     options.ready ?? /listening on/,
     options.timeoutMs ?? 10_000,
     name,
-  );
+  ).catch((error) => {
+    child.kill("SIGKILL");
+    throw error;
+  });
   const stop = async () => {
     child.kill("SIGTERM");
     return child.exited;

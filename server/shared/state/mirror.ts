@@ -54,13 +54,24 @@ export class StateMirror {
     this.subscriber.on("ready", () => void this.sync());
   }
 
-  /** Subscribes and reads everything, waiting at most `startWaitMs`; never rejects. */
+  /**
+   * Subscribes, then reads everything, waiting at most `startWaitMs`; never rejects. The read
+   * that ends the wait comes after the subscription holds, so no change falls between them;
+   * a read done before it (the commands' connection is often ready first) does not end it.
+   */
   async start(): Promise<void> {
-    this.subscriber.subscribe(KEYS.events).catch(() => {});
+    let subscribed = false;
+    void this.subscriber.subscribe(KEYS.events).then(
+      async () => {
+        await this.sync();
+        subscribed = true;
+      },
+      () => {},
+    );
     this.poll = setInterval(() => void this.sync(), this.options.pollMs ?? 30_000);
     const wait = this.options.startWaitMs ?? 2000;
     const deadline = Date.now() + wait;
-    while (this.syncedAt === null && Date.now() < deadline) await Bun.sleep(10);
+    while (!(subscribed && !this.status().stale) && Date.now() < deadline) await Bun.sleep(10);
   }
 
   /** Every field of a hash as stored JSON. */

@@ -6,6 +6,7 @@ import {
   LANE_NETWORK,
   LANES,
   laneOf,
+  leftInSession,
   splitLanes,
   summaryOf,
 } from "../../../scripts/lib/test-lanes.ts";
@@ -133,4 +134,37 @@ test("a long error keeps its last lines; a run with no failed test shows its end
   expect(failuresOf([...noise, "error: preload failed"].join("\n"))).toEndWith(
     "error: preload failed",
   );
+});
+
+test("what a lane left running is the rest of its session, named, odd names included", () => {
+  const stat = (pid: number, name: string, sid: number) =>
+    `${pid} (${name}) S 1 ${pid} ${sid} 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 1 0 5000`;
+  const stats = [
+    { pid: 100, stat: stat(100, "bun", 100) }, // the lane's own bun test: it leads the session
+    { pid: 101, stat: stat(101, "redis-server", 100) },
+    { pid: 102, stat: stat(102, "a (b) c", 100) },
+    { pid: 103, stat: stat(103, "sshd", 7) }, // another session: a daemon that left it
+  ];
+  expect(leftInSession(stats, 100)).toEqual([
+    { pid: 101, name: "redis-server" },
+    { pid: 102, name: "a (b) c" },
+  ]);
+  expect(leftInSession(stats, 7)).toEqual([{ pid: 103, name: "sshd" }]);
+  expect(leftInSession(stats, 200)).toEqual([]);
+});
+
+test("the lane's session is the one a real leftover is in", async () => {
+  const child = Bun.spawn(["setsid", "sh", "-c", "sleep 30 > /dev/null & echo $!"], {
+    stdout: "pipe",
+  });
+  const sleeper = Number((await new Response(child.stdout).text()).trim());
+  await child.exited;
+  try {
+    const stat = readFileSync(`/proc/${sleeper}/stat`, "utf8");
+    expect(leftInSession([{ pid: sleeper, stat }], child.pid)).toEqual([
+      { pid: sleeper, name: "sleep" },
+    ]);
+  } finally {
+    process.kill(sleeper, "SIGKILL");
+  }
 });

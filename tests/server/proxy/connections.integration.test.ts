@@ -177,9 +177,10 @@ test("HTTPS: over the limit a connection is closed before its handshake, with on
   const heldTwice = async (name: string) => {
     const two = await Promise.all([handshake("127.0.0.2", name), handshake("127.0.0.2", name)]);
     expect(two.map((s) => typeof s)).toEqual(["object", "object"]);
-    // cut off at once (a reset, or a close) with no handshake
+    // cut off at once (a reset, or a close) with no handshake; the client says the close
+    // itself when it comes before the close event (seen on a busy machine)
     expect(await handshake("127.0.0.2", name)).toMatch(
-      /^(closed before the handshake|.*ECONNRESET)/,
+      /^(closed before the handshake|.*ECONNRESET|Client network socket disconnected before secure TLS connection was established)/,
     );
     return two as tls.TLSSocket[];
   };
