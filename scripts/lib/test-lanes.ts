@@ -79,7 +79,9 @@ export function leftInSession(
     // the name is in parentheses and may hold spaces and parentheses itself
     const close = stat.lastIndexOf(")");
     const fields = stat.slice(close + 2).split(" ");
-    if (close < 0 || Number(fields[3]) !== sid || pid === sid) return [];
+    // a zombie is dead already: it holds nothing open, and only its parent can take it away
+    if (close < 0 || Number(fields[3]) !== sid || pid === sid || /^[ZX]$/.test(fields[0] ?? ""))
+      return [];
     return [{ pid, name: stat.slice(stat.indexOf("(") + 1, close) }];
   });
 }

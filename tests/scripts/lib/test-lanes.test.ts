@@ -136,14 +136,15 @@ test("a long error keeps its last lines; a run with no failed test shows its end
   );
 });
 
-test("what a lane left running is the rest of its session, named, odd names included", () => {
-  const stat = (pid: number, name: string, sid: number) =>
-    `${pid} (${name}) S 1 ${pid} ${sid} 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 1 0 5000`;
+test("what a lane left running is the rest of its session, named, odd names included, the dead not", () => {
+  const stat = (pid: number, name: string, sid: number, state = "S") =>
+    `${pid} (${name}) ${state} 1 ${pid} ${sid} 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 1 0 5000`;
   const stats = [
     { pid: 100, stat: stat(100, "bun", 100) }, // the lane's own bun test: it leads the session
     { pid: 101, stat: stat(101, "redis-server", 100) },
     { pid: 102, stat: stat(102, "a (b) c", 100) },
     { pid: 103, stat: stat(103, "sshd", 7) }, // another session: a daemon that left it
+    { pid: 104, stat: stat(104, "lxcfs", 100, "Z") }, // dead, waiting for its parent
   ];
   expect(leftInSession(stats, 100)).toEqual([
     { pid: 101, name: "redis-server" },
