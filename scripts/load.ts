@@ -2,21 +2,27 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { EMULATOR } from "../server/emulator/this-network.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
-import { loadPlan, parseEnvFile, percentile } from "./lib/load.ts";
+import { loadPlan, parseEnvFile, pauseAfter, percentile } from "./lib/load.ts";
 
 const SPEC = {
   verb: "load",
-  usage: ["load [DURATION] [--connections N]"],
+  usage: ["load [DURATION] [--connections N] [--rate N]"],
   about: `Sends visitors' requests to the running demo for DURATION (default 60s, at most 10m)
 over N connections (default 32, at most 256), to its site over HTTPS through the public
 entry, and nowhere else: the address is read from the demo's own settings
 (.dropship/demo.env) and must be on the emulator's public network. The proxy droplet runs
 hot, the autoscaler adds a production droplet (the dashboard and the GitOps log show it),
-and removes it again once the load is over. Prints requests a second every 5 s and a summary;
+and removes it again once the load is over. With --rate, at most N requests a second in all:
+steady traffic to watch, not a machine's worth. Prints requests a second every 5 s and a summary;
 Ctrl-C (SIGINT) or SIGTERM ends the load early, once the requests in flight are answered, and
 still prints it.`,
   options: {
     connections: { type: "string", value: "N", description: "requests in flight at once (32)" },
+    rate: {
+      type: "string",
+      value: "N",
+      description: "requests a second in all, at most (as many as the connections carry)",
+    },
   },
   positionals: 1,
 } satisfies VerbSpec;
@@ -28,7 +34,11 @@ const EMULATOR_PUBLIC = new RegExp(
 );
 
 await runVerb(SPEC, async ({ values, positionals }) => {
-  const plan = loadPlan(positionals[0], values.connections as string | undefined);
+  const plan = loadPlan(
+    positionals[0],
+    values.connections as string | undefined,
+    values.rate as string | undefined,
+  );
   if (typeof plan === "string") throw new ArgumentError(plan);
   const envFile = join(
     resolve(process.env.DROPSHIP_DEMO_DIR ?? join(ROOT, ".dropship")),
@@ -50,15 +60,17 @@ await runVerb(SPEC, async ({ values, positionals }) => {
   const domain = demo.DROPSHIP_DOMAIN;
   const url = `https://${entry}/`;
   console.log(
-    `load: ${plan.connections} connections to https://${domain}/ at ${entry} for ${plan.durationMs / 1000} s`,
+    `load: ${plan.connections} connections${plan.rate ? `, ${plan.rate} requests a second at most,` : ""} to https://${domain}/ at ${entry} for ${plan.durationMs / 1000} s`,
   );
 
   const started = performance.now();
   let end = started + plan.durationMs;
   // the visitors stop after the request each has in flight, and the summary is printed
+  const stopped = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.once(signal, () => {
       end = performance.now();
+      stopped.resolve();
     });
   const latencies: number[] = [];
   let done = 0;
@@ -84,6 +96,9 @@ await runVerb(SPEC, async ({ values, positionals }) => {
       }
       done++;
       latencies.push(performance.now() - sent);
+      const pause = Math.min(pauseAfter(plan, sent, performance.now()), end - performance.now());
+      // a visitor waiting for its next turn is not in flight: Ctrl-C ends its wait
+      if (pause > 0) await Promise.race([Bun.sleep(pause), stopped.promise]);
     }
   };
   let reported = 0;

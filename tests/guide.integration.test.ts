@@ -2,6 +2,7 @@ import { afterAll, expect, test } from "bun:test";
 import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runAsync } from "../server/shared/proc.ts";
+import { BUILD_CACHE_ENV } from "./helpers/build-cache.ts";
 import { startEmulator } from "./helpers/emulator.ts";
 import { track, waitForLine } from "./helpers/processes.ts";
 import { fileTempDir } from "./helpers/tmp.ts";
@@ -27,6 +28,8 @@ const env = {
   GIT_ASKPASS: askpass,
   // the package cache of this machine, so the push gate's install need not download again
   BUN_INSTALL_CACHE_DIR: join(process.env.HOME ?? "/root", ".bun/install/cache"),
+  // and the run's build cache, for setup's build of the commit the demos built already
+  ...BUILD_CACHE_ENV,
 };
 
 async function runBlock(index: number, stdin = "") {

@@ -1,17 +1,23 @@
 import { parseDuration } from "../../server/shared/config/duration.ts";
 
 /** The bounds `bun run load` keeps, so a typo cannot leave a machine loaded for hours. */
-export const LOAD_LIMITS = { maxMs: 10 * 60_000, maxConnections: 256 } as const;
+export const LOAD_LIMITS = { maxMs: 10 * 60_000, maxConnections: 256, maxRate: 100_000 } as const;
 
 export interface LoadPlan {
   durationMs: number;
   connections: number;
+  /** requests a second in all, at most; as many as the connections carry when unset */
+  rate?: number;
 }
 
-/** `60s` and `--connections 32` read and bounded; a fault names the value and the fix. */
+/**
+ * `60s`, `--connections 32` and `--rate N` read and bounded; a fault names the value and the
+ * fix.
+ */
 export function loadPlan(
   duration: string | undefined,
   connections: string | undefined,
+  rate?: string,
 ): LoadPlan | string {
   const durationMs = parseDuration(duration ?? "60s");
   if (durationMs === undefined || durationMs <= 0)
@@ -21,7 +27,21 @@ export function loadPlan(
   const count = Number(connections ?? "32");
   if (!Number.isInteger(count) || count < 1 || count > LOAD_LIMITS.maxConnections)
     return `--connections ${connections} is not a whole number from 1 to ${LOAD_LIMITS.maxConnections}`;
-  return { durationMs, connections: count };
+  if (rate === undefined) return { durationMs, connections: count };
+  const perSecond = Number(rate);
+  if (!Number.isInteger(perSecond) || perSecond < 1 || perSecond > LOAD_LIMITS.maxRate)
+    return `--rate ${rate} is not a whole number of requests a second from 1 to ${LOAD_LIMITS.maxRate}`;
+  return { durationMs, connections: count, rate: perSecond };
+}
+
+/**
+ * How long a connection waits after a request sent at `sentAt` before its next (ms, on the
+ * same clock as `now`): none without a rate; with one, each connection sends once every
+ * connections/rate seconds, so all of them together keep to the rate.
+ */
+export function pauseAfter(plan: LoadPlan, sentAt: number, now: number): number {
+  if (plan.rate === undefined) return 0;
+  return Math.max(0, sentAt + (plan.connections * 1000) / plan.rate - now);
 }
 
 /** The demo's settings file, read as a shell would (NAME=value, single quotes around some). */

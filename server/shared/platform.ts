@@ -39,3 +39,11 @@ export function changedServices(
  * in the gate leaves out the receiver, which runs on the control host and is never shipped.
  */
 export const BUILD_SERVERS_VARIABLE = "DROPSHIP_BUILD_SERVERS";
+
+/**
+ * A directory of binaries `bun run build` made before, by what they were compiled from (the
+ * bundle with its version stamp, the Bun that compiles it, the flags): the same again is
+ * copied from there, not compiled (unset: every build compiles). Only for builds of code this
+ * machine trusts: the gate's sandbox clears the environment, so a pushed tree never sees it.
+ */
+export const BUILD_CACHE_VARIABLE = "DROPSHIP_BUILD_CACHE";

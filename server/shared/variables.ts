@@ -23,6 +23,8 @@ export const VARIABLES = {
   DROPSHIP_REPO: "the repository that deploys (default app)",
   DROPSHIP_BUILD_SERVERS:
     "the servers to compile, comma-separated (default all: proxy,app,monitor,receiver)",
+  DROPSHIP_BUILD_CACHE:
+    "a directory where bun run build keeps what it compiled, to copy the same again (default: none)",
   DROPSHIP_INVENTORY: "an Ansible inventory of hosts kept by hand (default: the GitOps inventory)",
   DROPSHIP_GITOPS_REPO: "the GitOps inventory repository (default: the config's gitops/repo)",
   DROPSHIP_GITOPS_TOKEN: "credentials for pushing the inventory to gitops/remote",

@@ -4,11 +4,18 @@ import { join, resolve } from "node:path";
 import { tempDir } from "../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const build = (outdir: string, servers: string) =>
+const build = (outdir: string, servers: string, env: Record<string, string> = {}) =>
   Bun.spawnSync(
-    [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir, "--version", "t-1"],
+    [
+      process.execPath,
+      join(ROOT, "scripts/build.ts"),
+      "--outdir",
+      outdir,
+      "--version",
+      env.VERSION ?? "t-1",
+    ],
     {
-      env: { PATH: process.env.PATH ?? "", DROPSHIP_BUILD_SERVERS: servers },
+      env: { PATH: process.env.PATH ?? "", DROPSHIP_BUILD_SERVERS: servers, ...env },
       stdout: "pipe",
       stderr: "pipe",
     },
@@ -28,4 +35,35 @@ test("DROPSHIP_BUILD_SERVERS compiles only the servers it names; a name it does 
   expect(unknown.stderr.toString()).toContain(
     "DROPSHIP_BUILD_SERVERS names gateway, not one of proxy, app, monitor, receiver",
   );
+}, 60_000);
+
+test("DROPSHIP_BUILD_CACHE: the same build again is copied, byte for byte; another version is compiled", () => {
+  const cache = join(tempDir("dropship-build-cache-"), "builds");
+  const sums = (outdir: string) => readFileSync(join(outdir, "SHA256SUMS"), "utf8");
+  const COPIED = "(the same as a build in the cache)";
+  const first = tempDir("dropship-build-");
+  const compiled = build(first, "monitor", { DROPSHIP_BUILD_CACHE: cache });
+  expect(compiled.exitCode).toBe(0);
+  expect(compiled.stdout.toString()).not.toContain(COPIED);
+  expect(readdirSync(cache)).toHaveLength(1);
+
+  const again = tempDir("dropship-build-");
+  const copied = build(again, "monitor", { DROPSHIP_BUILD_CACHE: cache });
+  expect(copied.stderr.toString()).toBe("");
+  expect(copied.stdout.toString()).toContain(COPIED);
+  expect(sums(again)).toBe(sums(first));
+  expect(readFileSync(join(again, "SOURCES"), "utf8")).toBe(
+    readFileSync(join(first, "SOURCES"), "utf8"),
+  );
+  // a working binary, the one compiled: it runs and says its version
+  const version = Bun.spawnSync([join(again, "dropship-monitor"), "--version"]);
+  expect(version.stdout.toString().trim()).toBe("dropship-monitor t-1");
+
+  // the version is compiled in: another one is another binary, compiled and kept beside
+  const other = tempDir("dropship-build-");
+  const next = build(other, "monitor", { DROPSHIP_BUILD_CACHE: cache, VERSION: "t-2" });
+  expect(next.exitCode).toBe(0);
+  expect(next.stdout.toString()).not.toContain(COPIED);
+  expect(sums(other)).not.toBe(sums(first));
+  expect(readdirSync(cache)).toHaveLength(2);
 }, 60_000);

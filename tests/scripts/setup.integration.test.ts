@@ -7,6 +7,7 @@ import { InventoryRepo } from "../../gitops/repo.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { runAsync } from "../../server/shared/proc.ts";
 import { readAudit } from "../../server/shared/state/audit.ts";
+import { BUILD_CACHE_ENV } from "../helpers/build-cache.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
 import { reaches, startOutsider } from "../helpers/outsider.ts";
 import { waitForLine } from "../helpers/processes.ts";
@@ -28,6 +29,7 @@ test("bun run setup brings a deployment up on the API, and a second run only com
   const env = {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? "/root",
+    ...BUILD_CACHE_ENV,
     DROPSHIP_CONFIG: join(dir, "dropship.yml"),
     DIGITALOCEAN_TOKEN: emulator.token,
     DIGITALOCEAN_API_URL: emulator.apiUrl,

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { loadPlan, parseEnvFile, percentile } from "../../../scripts/lib/load.ts";
+import { loadPlan, parseEnvFile, pauseAfter, percentile } from "../../../scripts/lib/load.ts";
 
 test("a load is bounded: 60 s and 32 connections by default, 10 minutes and 256 at most", () => {
   expect(loadPlan(undefined, undefined)).toEqual({ durationMs: 60_000, connections: 32 });
@@ -10,6 +10,23 @@ test("a load is bounded: 60 s and 32 connections by default, 10 minutes and 256 
   expect(loadPlan("soon", undefined)).toBe('"soon" is not a duration — write it like 30s or 2m');
   expect(loadPlan("30s", "1000")).toBe("--connections 1000 is not a whole number from 1 to 256");
   expect(loadPlan("30s", "0")).toBe("--connections 0 is not a whole number from 1 to 256");
+});
+
+test("a rate is a whole number of requests a second, and the connections share it", () => {
+  const plan = loadPlan("30s", "4", "100");
+  expect(plan).toEqual({ durationMs: 30_000, connections: 4, rate: 100 });
+  if (typeof plan === "string") throw new Error(plan);
+  // each of 4 connections sends every 40 ms: a request sent at 1000 and answered at 1010
+  // waits 30 ms; one answered after its turn goes again at once
+  expect(pauseAfter(plan, 1000, 1010)).toBe(30);
+  expect(pauseAfter(plan, 1000, 1050)).toBe(0);
+  const unpaced = loadPlan("30s", "4");
+  if (typeof unpaced === "string") throw new Error(unpaced);
+  expect(pauseAfter(unpaced, 1000, 1001)).toBe(0);
+  for (const bad of ["0", "2.5", "fast", "100001"])
+    expect(loadPlan("30s", "4", bad)).toBe(
+      `--rate ${bad} is not a whole number of requests a second from 1 to 100000`,
+    );
 });
 
 test("demo.env is read as a shell reads it, quotes and all", () => {

@@ -116,6 +116,34 @@ const pushAsync = async (...args: string[]) => {
   const { code, stdout, stderr } = await runAsync(gitArgs(["push", ...args]), { cwd: clone });
   return { code, output: stdout + stderr };
 };
+/**
+ * A push whose output is watched as it comes: `seen(text)` answers true once it has said
+ * `text`, false if it ended without; `done` is the whole push.
+ */
+const pushWatched = (...args: string[]) => {
+  const proc = Bun.spawn(gitArgs(["push", ...args]), {
+    cwd: clone,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let output = "";
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  const done = Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]).then(
+    ([, , code]) => ({ code, output }),
+  );
+  const seen = async (text: string) => {
+    let ended = false;
+    void done.finally(() => {
+      ended = true;
+    });
+    while (!output.includes(text) && !ended) await Bun.sleep(50);
+    return output.includes(text);
+  };
+  return { seen, done };
+};
 Bun.spawnSync(["git", "clone", "-q", ROOT, clone]);
 git("remote", "add", "prod", `http://ann:${ANN_TOKEN}@127.0.0.1:${receiver.port}/app.git`);
 const head = () => git("rev-parse", "HEAD").output.trim();
@@ -171,6 +199,11 @@ test("a passing push to master is tested, built and rolled out to every producti
 test("a deploy under steady load through the proxy fails no request", async () => {
   appendFileSync(join(clone, "README.md"), "\nA line for the second release.\n");
   git("commit", "-qam", "second release");
+  const pushing = pushWatched("prod", "HEAD:master");
+  // the load from the build on: the steps before it (checkout, install, check, tests) run in
+  // the receiver's sandbox and touch nothing that serves, and a load at full speed beside them
+  // only took the machine's cores from them
+  expect(await pushing.seen("▸ build")).toBe(true);
   let stop = false;
   const outcomes: string[] = [];
   const load = Array.from({ length: 8 }, async () => {
@@ -184,7 +217,7 @@ test("a deploy under steady load through the proxy fails no request", async () =
       }
     }
   });
-  const push = await pushAsync("prod", "HEAD:master");
+  const push = await pushing.done;
   stop = true;
   await Promise.all(load);
   expect(push.code).toBe(0);
