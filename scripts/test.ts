@@ -19,11 +19,12 @@ const SPEC = {
   usage: ["test [--serial] [--droplets-in-turn] [-- BUN_TEST_OPTIONS]"],
   about: `Runs every test file in lanes. Files marked \`// lane: alone\` (they measure this
 machine's own CPU) run first, by themselves. Then the files that boot droplets on the local
-emulator, one after another within a lane (they share its network): those on emulator
-network 0 beside those marked \`// lane: droplets-1\` on network 1.
+emulator, one after another within a lane (they share its network): those marked
+\`// lane: quiet\` (timing claims that need the droplet work to themselves) first, then the
+other files on emulator network 0 beside those marked \`// lane: droplets-1\` on network 1.
 Every other file runs beside them all, yielding the CPU to them (nice 5): the suite ends
 when the droplet lanes do. Each lane runs in a session of its own: what its tests leave
-running is stopped when it ends, and named. The alone and network 0 lanes' output streams;
+running is stopped when it ends, and named. The alone, quiet and network 0 lanes' output streams;
 the others' is printed whole when all are done, then each failed test with its error, then a
 line per lane. Fails when any lane fails. The lanes share one build cache
 (DROPSHIP_BUILD_CACHE, removed at the end), unless the shell names its own. Options
@@ -161,14 +162,17 @@ await runVerb(SPEC, async ({ values, rest }) => {
   const beside = values["droplets-in-turn"] !== true && values.serial !== true;
   console.log(
     `dropship test: ${lanes.alone.length} files alone first; ` +
-      `${lanes.droplets.length} and ${lanes["droplets-1"].length} files that boot droplets on two emulator networks, ${beside ? "the networks beside each other" : "one network after the other"}; ` +
+      `${lanes.quiet.length} quiet files that boot droplets, then ${lanes.droplets.length} and ${lanes["droplets-1"].length} on two emulator networks, ${beside ? "the networks beside each other" : "one network after the other"}; ` +
       `${lanes.loopback.length} others ${values.serial ? "after them" : "beside them"}`,
   );
   const alone = await runLane("alone", true);
-  const dropletLanes = async (): Promise<LaneRun[]> =>
-    beside
+  const dropletLanes = async (): Promise<LaneRun[]> => {
+    const quiet = await runLane("quiet", true);
+    const rest = beside
       ? await Promise.all([runLane("droplets", true), runLane("droplets-1", false)])
       : [await runLane("droplets", true), await runLane("droplets-1", true)];
+    return [quiet, ...rest];
+  };
   let runs: LaneRun[];
   if (values.serial) {
     const droplets = await dropletLanes();

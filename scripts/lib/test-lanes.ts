@@ -2,16 +2,20 @@
  * Which lane a test file runs in. Files that boot droplets share an emulator network (its
  * bridges, addresses and namespaces), so those on one network run one after another. There are
  * two: the files marked `// lane: droplets-1` boot theirs on emulator network 1, the other
- * droplet files on network 0, and scripts/test.ts runs the two lanes beside each other. Every
- * other file runs in a lane beside them. A file that measures this machine itself (its real
- * CPU) says `// lane: alone` and runs first, with nothing beside it.
+ * droplet files on network 0, and scripts/test.ts runs the two lanes beside each other. A
+ * droplet file whose timing claims need the machine's droplet work to itself (the demo's
+ * scale-out under load, its Sentinel failover) says `// lane: quiet`: it runs on network 0
+ * before both, with no other droplet lane beside it. Every other file runs in a lane beside
+ * them. A file that measures this machine itself (its real CPU) says `// lane: alone` and runs
+ * first, with nothing beside it.
  */
-export type Lane = "alone" | "droplets" | "droplets-1" | "loopback";
+export type Lane = "alone" | "quiet" | "droplets" | "droplets-1" | "loopback";
 
-export const LANES: readonly Lane[] = ["alone", "droplets", "droplets-1", "loopback"];
+export const LANES: readonly Lane[] = ["alone", "quiet", "droplets", "droplets-1", "loopback"];
 
 /** The emulator network each droplet lane's files boot their droplets on. */
 export const LANE_NETWORK: Partial<Record<Lane, number>> = {
+  quiet: 0,
   droplets: 0,
   "droplets-1": 1,
 };
@@ -19,14 +23,15 @@ export const LANE_NETWORK: Partial<Record<Lane, number>> = {
 /**
  * How much a lane yields the CPU to the others (nice(1)'s scale). Nothing waits for the files
  * on loopback: the suite ends when the droplet lanes do, and a quarter of the machine was idle
- * over a run. Yielding, they take less from the droplet lanes (at nice 10 the suite's critical
- * path was ~70 s shorter), and use what those leave idle. Not
+ * over a run. Yielding, they take less from the demo's lane and the droplet lanes behind it
+ * (at nice 10 the suite's critical path was ~70 s shorter), and use what those leave idle. Not
  * more than 5: at 10 a proxy started by a loopback file did not say it was listening within
  * 10 s while the droplet lanes converged.
  */
 export const LANE_NICENESS: Partial<Record<Lane, number>> = { loopback: 5 };
 
 const ALONE = /^\/\/ lane: alone\b/m;
+const QUIET = /^\/\/ lane: quiet\b/m;
 const SECOND_NETWORK = /^\/\/ lane: droplets-1\b/m;
 
 /**
@@ -44,6 +49,7 @@ const BOOTS_DROPLETS = [
 export function laneOf(source: string): Lane {
   if (ALONE.test(source)) return "alone";
   if (!BOOTS_DROPLETS.some((pattern) => pattern.test(source))) return "loopback";
+  if (QUIET.test(source)) return "quiet";
   return SECOND_NETWORK.test(source) ? "droplets-1" : "droplets";
 }
 
@@ -51,6 +57,7 @@ export function laneOf(source: string): Lane {
 export function splitLanes(files: { path: string; source: string }[]): Record<Lane, string[]> {
   const lanes: Record<Lane, string[]> = {
     alone: [],
+    quiet: [],
     droplets: [],
     "droplets-1": [],
     loopback: [],

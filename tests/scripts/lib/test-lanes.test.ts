@@ -33,7 +33,16 @@ test("a droplet file marked for the second network gets a lane of its own, on ne
   // the mark moves droplet files only; a mark not at a line's start is no mark
   expect(laneOf(`${mark}\n${call("startProxy")}`)).toBe("loopback");
   expect(laneOf(`const x = 1; ${mark}\n${call("startEmulator")}`)).toBe("droplets");
-  expect(LANE_NETWORK).toEqual({ droplets: 0, "droplets-1": 1 });
+  expect(LANE_NETWORK).toEqual({ quiet: 0, droplets: 0, "droplets-1": 1 });
+});
+
+test("a droplet file marked quiet gets the quiet lane, on network 0; a loopback file stays", () => {
+  const mark = ["// lane", "quiet — timing claims"].join(": ");
+  expect(laneOf(`${mark}\n${call("startEmulator")}`)).toBe("quiet");
+  expect(laneOf(`${mark}\nrun("${DEMO}", [], env)`)).toBe("quiet");
+  expect(laneOf(`${mark}\n${call("startProxy")}`)).toBe("loopback");
+  expect(laneOf(`const x = 1; ${mark}\n${call("startEmulator")}`)).toBe("droplets");
+  expect(LANE_NETWORK.quiet).toBe(0);
 });
 
 test("a file that says so runs alone, whatever else it does", () => {
@@ -53,16 +62,16 @@ test("the tree's test files split as their needs say, each lane sorted, as file 
   expect(lanes.alone).toEqual(
     present(["tests/server/monitor/monitor.integration.test.ts"]).map((f) => `./${f}`),
   );
+  expect(lanes.quiet).toEqual(
+    present(["tests/scripts/demo.integration.test.ts"]).map((f) => `./${f}`),
+  );
   for (const file of present([
     "tests/guide.integration.test.ts",
-    "tests/scripts/demo.integration.test.ts",
     "tests/scripts/setup.integration.test.ts",
     "tests/server/emulator/emulator.integration.test.ts",
   ]))
     expect(lanes.droplets).toContain(`./${file}`);
-  // the two demos, the longest files, one on each network
   for (const file of present([
-    "tests/scripts/demo-ha.integration.test.ts",
     "tests/server/receiver/push.integration.test.ts",
     "tests/pipeline/scale.integration.test.ts",
     "tests/server/receiver/certificates.integration.test.ts",

@@ -1,4 +1,3 @@
-// lane: droplets-1 — on emulator network 1: the two demos split the networks, and this evens them
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
