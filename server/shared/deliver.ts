@@ -75,8 +75,9 @@ const sha256 = (path: string): Promise<string> => {
 
 /**
  * Puts a release on a host over SSH: each binary skipped when the host already has it, else
- * sent as a zstd delta against the host's current binary when this machine still has that
- * one, else against a binary of this release already there (they share the Bun runtime), else
+ * sent as a delta (server/shared/packing.ts) against the host's current binary when this
+ * machine still has that one, else against a binary of this release already there (they share
+ * the Bun runtime), else
  * whole, packed with zstd; then `current` is switched atomically, the services restarted, /healthz
  * read back, and old releases pruned. The release a host already runs is only health-checked.
  */
@@ -145,9 +146,9 @@ export async function stageRelease(
     } else {
       const base = await baseFor(name);
       const pack = await packed(options.cacheDir, local, want, base);
-      await ssh.put(pack, `${target}.zst`);
-      await ssh.check(unpackCommand(`${target}.zst`, `${target}.part`, base?.remote));
-      report = { name, mode: base ? "delta" : "full", bytesSent: statSync(pack).size };
+      await ssh.put(pack.file, `${target}.zst`);
+      await ssh.check(unpackCommand(`${target}.zst`, `${target}.part`, base?.remote, pack.runs));
+      report = { name, mode: base ? "delta" : "full", bytesSent: statSync(pack.file).size };
     }
     if ((await remoteSum(`${target}.part`)) !== want) {
       await ssh.exec(`rm -f ${target}.part`);

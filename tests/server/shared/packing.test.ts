@@ -1,7 +1,14 @@
 import { expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { packed, unpackCommand } from "../../../server/shared/packing.ts";
+import {
+  BLOCK,
+  blockDelta,
+  type Pack,
+  packed,
+  sameBlocks,
+  unpackCommand,
+} from "../../../server/shared/packing.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 const dir = fileTempDir("dropship-packing-");
@@ -17,8 +24,8 @@ function binary(name: string, own: string): string {
   return path;
 }
 
-const unpack = (pack: string, target: string, base?: string) =>
-  Bun.spawnSync(["sh", "-c", unpackCommand(pack, target, base)]).exitCode;
+const unpack = (pack: Pack, target: string, base?: string) =>
+  Bun.spawnSync(["sh", "-c", unpackCommand(pack.file, target, base, pack.runs)]).exitCode;
 
 test("a whole pack and a delta against a base both unpack to the very file", async () => {
   const cache = join(dir, "cache-1");
@@ -26,14 +33,72 @@ test("a whole pack and a delta against a base both unpack to the very file", asy
   const monitor = binary("monitor", "monitor code ");
   const whole = await packed(cache, app, sha(app), undefined);
   const delta = await packed(cache, monitor, sha(monitor), { path: app, sha: sha(app) });
-  expect(Bun.file(whole).size).toBeLessThan(Bun.file(app).size);
-  expect(Bun.file(delta).size).toBeLessThan(Bun.file(monitor).size / 50);
+  expect(whole.runs).toBeUndefined();
+  expect(Bun.file(whole.file).size).toBeLessThan(Bun.file(app).size);
+  // their first two blocks are the same, as two builds share the runtime: copied on the host,
+  // and only the rest is sent
+  expect(delta.runs).toEqual([
+    { from: "base", start: 0, count: 2 },
+    { from: "pack", start: 2, count: 1 },
+  ]);
+  expect(Bun.file(delta.file).size).toBeLessThan(Bun.file(monitor).size / 50);
   expect(unpack(whole, join(dir, "app.out"))).toBe(0);
   expect(unpack(delta, join(dir, "monitor.out"), app)).toBe(0);
   expect(sha(join(dir, "app.out"))).toBe(sha(app));
   expect(sha(join(dir, "monitor.out"))).toBe(sha(monitor));
-  // the host's command removes the pack it read
-  expect(existsSync(whole)).toBe(false);
+  // the host's command removes the pack it read, and what it unpacked from it
+  expect(readdirSync(join(cache, "packed"))).toEqual([]);
+});
+
+test("a block delta copies what matches wherever it is, and sends a header that differs", async () => {
+  const cache = join(dir, "cache-6");
+  const app = join(dir, "app6");
+  writeFileSync(
+    app,
+    Buffer.concat([readFileSync(binary("part6", "")), readFileSync(binary("x6", "app"))]),
+  );
+  // another header in the first block (as the ELF header of a binary of another size), the
+  // same three blocks after it, another end
+  const bytes = readFileSync(app);
+  bytes.write("ELF", 40);
+  const other = join(dir, "other6");
+  writeFileSync(
+    other,
+    Buffer.concat([bytes.subarray(0, 4 * BLOCK), Buffer.from("end".repeat(99))]),
+  );
+  const delta = await packed(cache, other, sha(other), { path: app, sha: sha(app) });
+  expect(delta.runs).toEqual([
+    { from: "pack", start: 0, count: 1 },
+    { from: "base", start: 1, count: 3 },
+    { from: "pack", start: 4, count: 1 },
+  ]);
+  expect(unpack(delta, join(dir, "other6.out"), app)).toBe(0);
+  expect(sha(join(dir, "other6.out"))).toBe(sha(other));
+});
+
+test("a file that matches its base in less than half its blocks is a zstd patch of it", async () => {
+  const cache = join(dir, "cache-5");
+  const app = binary("app5", "app code ");
+  const moved = join(dir, "moved");
+  // another runtime in front: every block is shifted
+  writeFileSync(moved, Buffer.concat([Buffer.from("another runtime"), readFileSync(app)]));
+  expect(await sameBlocks(app, moved)).toEqual([false, false, false]);
+  const delta = await packed(cache, moved, sha(moved), { path: app, sha: sha(app) });
+  expect(delta.runs).toBeUndefined();
+  expect(Bun.file(delta.file).size).toBeLessThan(Bun.file(moved).size / 50);
+  expect(unpack(delta, join(dir, "moved.out"), app)).toBe(0);
+  expect(sha(join(dir, "moved.out"))).toBe(sha(moved));
+});
+
+test("a block delta's runs: stretches of blocks copied or sent, when half or more are copied", () => {
+  expect(blockDelta([true, true, false, true, false])).toEqual([
+    { from: "base", start: 0, count: 2 },
+    { from: "pack", start: 2, count: 1 },
+    { from: "base", start: 3, count: 1 },
+    { from: "pack", start: 4, count: 1 },
+  ]);
+  expect(blockDelta([false, true, false])).toBeUndefined();
+  expect(blockDelta([])).toBeUndefined();
 });
 
 test("hosts asking at once share one pack; a pack unused for a week goes when the next is made", async () => {
@@ -46,15 +111,15 @@ test("hosts asking at once share one pack; a pack unused for a week goes when th
   expect(a).toBe(b);
   expect(readdirSync(join(cache, "packed"))).toEqual([`${sha(app)}.zst`]);
   const weekAgo = new Date(Date.now() - 8 * 24 * 60 * 60 * 1000);
-  utimesSync(a, weekAgo, weekAgo);
+  utimesSync(a.file, weekAgo, weekAgo);
   // used again: kept, and its clock starts over
-  expect(await packed(cache, app, sha(app), undefined)).toBe(a);
+  expect(await packed(cache, app, sha(app), undefined)).toEqual(a);
   const other = binary("app3", "v3 ");
   await packed(cache, other, sha(other), undefined);
   expect(readdirSync(join(cache, "packed")).sort()).toEqual(
     [`${sha(app)}.zst`, `${sha(other)}.zst`].sort(),
   );
-  utimesSync(a, weekAgo, weekAgo);
+  utimesSync(a.file, weekAgo, weekAgo);
   const third = binary("app4", "v4 ");
   await packed(cache, third, sha(third), undefined);
   expect(readdirSync(join(cache, "packed")).sort()).toEqual(
