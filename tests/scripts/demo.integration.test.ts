@@ -244,10 +244,15 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     const loadLog = join(dir, "load.log");
     const loadStarted = new Date().toISOString();
     const load = Bun.spawn(
-      [process.execPath, join(ROOT, "scripts/load.ts"), "200s", "--connections", "4"].concat([
+      [
+        process.execPath,
+        join(ROOT, "scripts/load.ts"),
+        "200s",
+        "--connections",
+        "4",
         "--rate",
         String(STEADY_RATE),
-      ]),
+      ],
       {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? "", DROPSHIP_DEMO_DIR: dir },

@@ -111,14 +111,10 @@ const git = (...args: string[]) => {
   const proc = Bun.spawnSync(gitArgs(args), { cwd: clone, stdout: "pipe", stderr: "pipe" });
   return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
 };
-/** A push that leaves the event loop free, so load can run meanwhile. */
-const pushAsync = async (...args: string[]) => {
-  const { code, stdout, stderr } = await runAsync(gitArgs(["push", ...args]), { cwd: clone });
-  return { code, output: stdout + stderr };
-};
 /**
- * A push whose output is watched as it comes: `seen(text)` answers true once it has said
- * `text`, false if it ended without; `done` is the whole push.
+ * A push that leaves the event loop free, so load can run meanwhile, its output watched as it
+ * comes: `seen(text)` answers true once it has said `text`, false if it ended without; `done`
+ * is the whole push.
  */
 const pushWatched = (...args: string[]) => {
   const proc = Bun.spawn(gitArgs(["push", ...args]), {
@@ -406,7 +402,7 @@ test("two pushes to master at once take turns, and the later one does not deploy
     },
   });
   const remote = `http://bob:${BOB_TOKEN}@127.0.0.1:${receiver.port}/app.git`;
-  const first = pushAsync("prod", "HEAD:master");
+  const first = pushWatched("prod", "HEAD:master").done;
   await Bun.sleep(300);
   const racing = Bun.spawn(["git", "-C", second, "push", remote, "HEAD:master"], {
     stdout: "pipe",
