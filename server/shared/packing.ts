@@ -2,10 +2,12 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
   utimesSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { runAsync } from "./proc.ts";
@@ -69,40 +71,77 @@ export function packed(
   if (pending) return pending;
   const made = (async (): Promise<Pack> => {
     const dir = join(cacheDir, "packed");
+    const kept = base ? keptDelta(dir, base.sha, sha) : keptWhole(dir, sha);
+    if (kept) {
+      // in use again: the pruning below leaves it alone for another KEEP_MS
+      const now = new Date();
+      for (const path of [kept.file, ...(kept.runs ? [runsFile(kept.file)] : [])])
+        utimesSync(path, now, now);
+      return kept;
+    }
     const runs = base ? blockDelta(await sameBlocks(base.path, local)) : undefined;
     const name = base ? `${base.sha}-${sha}${runs ? ".blocks" : ""}.zst` : `${sha}.zst`;
     const file = join(dir, name);
-    const pack = runs ? { file, runs } : { file };
-    if (existsSync(file)) {
-      // in use again: the pruning below leaves it alone for another KEEP_MS
-      const now = new Date();
-      utimesSync(file, now, now);
-      return pack;
-    }
     mkdirSync(dir, { recursive: true });
     prune(dir);
     const temp = `${file}.${process.pid}.part`;
-    // level 1: a whole binary in 0.9 s to 53 MB, where the default level takes 1.6 s for 48
-    const argv = ["zstd", "-q", "-f", "-1", ZSTD_WINDOW];
-    const { code, stderr } = runs
-      ? await packBlocks([...argv, "-o", temp], local, runs)
-      : await runAsync([
-          ...argv,
-          ...(base ? [`--patch-from=${base.path}`] : []),
-          local,
-          "-o",
-          temp,
-        ]);
-    if (code !== 0) {
+    try {
+      // level 1: a whole binary in 0.9 s to 53 MB, where the default level takes 1.6 s for 48
+      const argv = ["zstd", "-q", "-f", "-1", ZSTD_WINDOW];
+      const { code, stderr } = runs
+        ? await packBlocks([...argv, "-o", temp], local, runs)
+        : await runAsync([
+            ...argv,
+            ...(base ? [`--patch-from=${base.path}`] : []),
+            local,
+            "-o",
+            temp,
+          ]);
+      if (code !== 0) throw new Error(`zstd could not pack ${local}: ${stderr.trim()}`);
+      // the runs first: a pack is only found with them (keptDelta)
+      if (runs) writeWhole(runsFile(file), JSON.stringify(runs));
+      // whole or not at all, for a delivery beside this one that finds it
+      renameSync(temp, file);
+    } finally {
       rmSync(temp, { force: true });
-      throw new Error(`zstd could not pack ${local}: ${stderr.trim()}`);
     }
-    // whole or not at all, for a delivery beside this one that finds it
-    renameSync(temp, file);
-    return pack;
+    return runs ? { file, runs } : { file };
   })().finally(() => making.delete(key));
   making.set(key, made);
   return made;
+}
+
+/** A whole pack of `sha` made before. */
+function keptWhole(dir: string, sha: string): Pack | undefined {
+  const file = join(dir, `${sha}.zst`);
+  return existsSync(file) ? { file } : undefined;
+}
+
+/**
+ * A delta of `sha` against `baseSha` made before, a block delta with its runs: found by name,
+ * its two files are not compared again (a second of reading two binaries, once per host).
+ */
+function keptDelta(dir: string, baseSha: string, sha: string): Pack | undefined {
+  const blocks = join(dir, `${baseSha}-${sha}.blocks.zst`);
+  if (existsSync(blocks)) {
+    try {
+      return { file: blocks, runs: JSON.parse(readFileSync(runsFile(blocks), "utf8")) as Run[] };
+    } catch {
+      // its runs are gone (pruned apart from it): made again
+      return undefined;
+    }
+  }
+  const patch = join(dir, `${baseSha}-${sha}.zst`);
+  return existsSync(patch) ? { file: patch } : undefined;
+}
+
+/** Where a block delta's runs are kept beside it. */
+const runsFile = (pack: string) => `${pack}.runs`;
+
+function writeWhole(path: string, text: string): void {
+  const temp = `${path}.${process.pid}.part`;
+  writeFileSync(temp, text);
+  renameSync(temp, path);
 }
 
 /**
@@ -165,8 +204,15 @@ async function packBlocks(
       zstd.stdin.write(await Bun.file(file).slice(start, end).bytes());
       await zstd.stdin.flush();
     }
-  } finally {
     await zstd.stdin.end();
+  } catch (error) {
+    // zstd stopped reading because it failed (what it said is the error), or a read failed:
+    // either way it stops before the caller removes its output
+    zstd.kill();
+    const code = await zstd.exited;
+    const said = (await stderr).trim();
+    if (said) return { code: code || 1, stderr: said };
+    throw error;
   }
   return { code: await zstd.exited, stderr: await stderr };
 }

@@ -137,13 +137,19 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   ]);
   // a base for each binary sent; each pack made once, none left half-written
   expect(readdirSync(join(dir, "cache")).filter((f) => f.endsWith(".bin"))).toHaveLength(5);
-  const packs = readdirSync(join(dir, "cache/packed"));
+  const kept = readdirSync(join(dir, "cache/packed"));
+  const packs = kept.filter((f) => f.endsWith(".zst"));
   expect(packs).toHaveLength(5);
-  // whole packs, and deltas by block (every binary here is built on the same Bun)
+  // whole packs, and deltas by block (every binary here is built on the same Bun), each
+  // with its runs beside it
   expect(
     packs.every((f) => /^[0-9a-f]{64}\.zst$|^[0-9a-f]{64}-[0-9a-f]{64}\.blocks\.zst$/.test(f)),
   ).toBe(true);
-  expect(packs.filter((f) => f.endsWith(".blocks.zst")).length).toBeGreaterThan(0);
+  const deltas = packs.filter((f) => f.endsWith(".blocks.zst"));
+  expect(deltas.length).toBeGreaterThan(0);
+  expect(kept.filter((f) => !f.endsWith(".zst")).sort()).toEqual(
+    deltas.map((f) => `${f}.runs`).sort(),
+  );
   // a copied file is the login user's alone until it is moved into place
   await ssh.put(v1, "/tmp/copied");
   expect((await ssh.check("stat -c %a /tmp/copied")).trim()).toBe("600");

@@ -1,6 +1,14 @@
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { join, resolve } from "node:path";
 import {
   BLOCK,
   blockDelta,
@@ -12,6 +20,7 @@ import {
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 const dir = fileTempDir("dropship-packing-");
+const PACKING = resolve(import.meta.dir, "../../../server/shared/packing.ts");
 const sha = (path: string) =>
   new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 
@@ -46,8 +55,11 @@ test("a whole pack and a delta against a base both unpack to the very file", asy
   expect(unpack(delta, join(dir, "monitor.out"), app)).toBe(0);
   expect(sha(join(dir, "app.out"))).toBe(sha(app));
   expect(sha(join(dir, "monitor.out"))).toBe(sha(monitor));
-  // the host's command removes the pack it read, and what it unpacked from it
-  expect(readdirSync(join(cache, "packed"))).toEqual([]);
+  // the host's command removes the pack it read, and what it unpacked from it (the host's
+  // files are the cache's here); the delta's runs stay on this machine for the next host
+  expect(readdirSync(join(cache, "packed"))).toEqual([
+    `${sha(app)}-${sha(monitor)}.blocks.zst.runs`,
+  ]);
 });
 
 test("a block delta copies what matches wherever it is, and sends a header that differs", async () => {
@@ -132,6 +144,55 @@ test("a file zstd cannot read is an error that names it, and leaves no half-made
   const missing = join(dir, "missing");
   await expect(packed(cache, missing, "0".repeat(64), undefined)).rejects.toThrow(
     `zstd could not pack ${missing}`,
+  );
+  expect(readdirSync(join(cache, "packed"))).toEqual([]);
+});
+
+test("a delta made before is found by name, its runs kept beside it: the two files are not read again", async () => {
+  const cache = join(dir, "cache-7");
+  const app = binary("app7", "app code ");
+  const other = binary("other7", "other code ");
+  const first = await packed(cache, other, sha(other), { path: app, sha: sha(app) });
+  expect(first.runs).toBeDefined();
+  const baseSha = sha(app);
+  // the base gone from this machine: comparing again would find no block the same
+  rmSync(app);
+  const again = await packed(cache, other, sha(other), { path: app, sha: baseSha });
+  expect(again).toEqual(first);
+  // a week unused goes for both, the pack and its runs
+  const weekAgo = new Date(Date.now() - 8 * 24 * 60 * 60 * 1000);
+  for (const name of readdirSync(join(cache, "packed")))
+    utimesSync(join(cache, "packed", name), weekAgo, weekAgo);
+  const third = binary("third7", "third ");
+  await packed(cache, third, sha(third), undefined);
+  expect(readdirSync(join(cache, "packed"))).toEqual([`${sha(third)}.zst`]);
+});
+
+test("zstd failing while it is fed the blocks is an error with what it said, and leaves nothing half-made", async () => {
+  const cache = join(dir, "cache-8");
+  const app = binary("app8", "app code ");
+  const other = binary("other8", "other code ");
+  // a zstd that creates its output, then fails as a full disk makes it
+  const bin = join(dir, "failing-zstd");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, "zstd"),
+    '#!/bin/sh\nfor a; do [ "$prev" = -o ] && : > "$a"; prev=$a; done\necho "zstd: error 70 : Write error : No space left on device" >&2\nexit 1\n',
+  );
+  chmodSync(join(bin, "zstd"), 0o755);
+  // in a process of its own: Bun.spawn finds programs on the PATH its process started with
+  const pack = Bun.spawnSync(
+    [
+      process.execPath,
+      "-e",
+      `const { packed } = await import(${JSON.stringify(PACKING)});
+       await packed(...${JSON.stringify([cache, other, sha(other), { path: app, sha: sha(app) }])})`,
+    ],
+    { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stderr: "pipe" },
+  );
+  expect(pack.exitCode).toBe(1);
+  expect(pack.stderr.toString()).toContain(
+    `zstd could not pack ${other}: zstd: error 70 : Write error : No space left on device`,
   );
   expect(readdirSync(join(cache, "packed"))).toEqual([]);
 });
