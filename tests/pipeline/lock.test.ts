@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { withRoleLock } from "../../pipeline/lock.ts";
 import { tempDir } from "../helpers/tmp.ts";
@@ -63,4 +63,58 @@ test("a lock left by a process that died is taken over", async () => {
       async () => "ran",
     ),
   ).toBe("ran");
+});
+
+test("a lock file with no holder in it is waited on while new, and taken over once stale", async () => {
+  const dir = tempDir();
+  const file = join(dir, "production.lock");
+  // what an earlier dropship left when it died between creating the file and writing it
+  writeFileSync(file, "");
+  const said: string[] = [];
+  await expect(
+    withRoleLock(
+      dir,
+      "production",
+      "next",
+      300,
+      (l) => said.push(l),
+      async () => "ran",
+    ),
+  ).rejects.toThrow("waiting for the production deploy of another push");
+  expect(said).toEqual(["waiting: a production deploy is running (another push)"]);
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(file, old, old);
+  expect(
+    await withRoleLock(
+      dir,
+      "production",
+      "next",
+      300,
+      () => {},
+      async () => "ran",
+    ),
+  ).toBe("ran");
+  // nothing of either try is left behind
+  expect(readdirSync(dir)).toEqual([]);
+});
+
+test("one process asking twice for a role's lock takes turns with itself", async () => {
+  const dir = tempDir();
+  const order: string[] = [];
+  const hold = (name: string) =>
+    withRoleLock(
+      dir,
+      "production",
+      name,
+      5000,
+      () => {},
+      async () => {
+        order.push(`${name} in`);
+        await Bun.sleep(100);
+        order.push(`${name} out`);
+      },
+    );
+  await Promise.all([hold("first"), hold("second")]);
+  expect(order).toEqual(["first in", "first out", "second in", "second out"]);
+  expect(readdirSync(dir)).toEqual([]);
 });
