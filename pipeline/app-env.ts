@@ -54,18 +54,37 @@ export async function rollOutAppSettings(options: AppSettingsRollout): Promise<s
       } catch (error) {
         options.say(`✗ ${host.name}: ${(error as Error).message}`);
         const back = [{ host, before }, ...changed.reverse()];
+        const restored: string[] = [];
+        const stuck: string[] = [];
         for (const { host: other, before: old } of back)
           await withSsh(targetOf(other, options), (again) =>
             restartWith(again, other, old, options),
           ).then(
-            () => options.say(`↺ ${other.name}: back on its old settings`),
-            (fault: Error) =>
+            () => {
+              restored.push(other.name);
+              options.say(`↺ ${other.name}: back on its old settings`);
+            },
+            (fault: Error) => {
+              stuck.push(other.name);
               options.say(
                 `✗ ${other.name}: putting its old settings back failed too: ${fault.message} — look at it by hand`,
-              ),
+              );
+            },
           );
         throw new Error(
-          `${host.name} did not come up with the new settings (${(error as Error).message}); ${back.map((b) => b.host.name).join(", ")} have their old ones again`,
+          [
+            `${host.name} did not come up with the new settings (${(error as Error).message})`,
+            ...(restored.length > 0
+              ? [
+                  `${restored.join(", ")} ${restored.length === 1 ? "has its" : "have their"} old ones again`,
+                ]
+              : []),
+            ...(stuck.length > 0
+              ? [
+                  `${stuck.join(", ")} could not be put back and ${stuck.length === 1 ? "is" : "are"} out of the rotation — look at ${stuck.length === 1 ? "it" : "them"} by hand`,
+                ]
+              : []),
+          ].join("; "),
         );
       }
     });

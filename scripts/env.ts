@@ -103,6 +103,7 @@ async function change(file: string, before: AppSettings, after: AppSettings) {
     writeAppSettings(file, settingsLines(before));
     // the role that failed is back already; one done before it (production, when staging
     // failed) has the new settings: every host that differs from the old ones gets them back
+    console.log("↺ the old settings again, on every host:");
     await rollOut(before).catch((again: Error) =>
       console.log(`✗ putting the old settings back on every host failed: ${again.message}`),
     );

@@ -10,6 +10,7 @@ import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
 import { appSettingsVariable } from "../../../server/shared/config/env-file.ts";
+import { APP_ENV_ON_HOST } from "../../../server/shared/host/layout.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
 import { targetOf, withSsh } from "../../../server/shared/ssh.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
@@ -487,7 +488,7 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(nothing.output).toContain("web-1 does not have release no-such-release");
 }, 180_000);
 
-test("bun run env gives the app its settings, host by host under load; a converge keeps them; a host that fails puts all back; bun run restart", async () => {
+test("bun run env gives the app its settings, host by host under load; a converge keeps them; a host that fails puts all back, in every role; bun run restart", async () => {
   const env = { ...cliEnv, DROPSHIP_ACTOR: "ann@example.com" };
   const envCli = async (...args: string[]) => {
     const { code, stdout, stderr } = await runAsync(
@@ -576,7 +577,10 @@ test("bun run env gives the app its settings, host by host under load; a converg
     expect(failed.output).toContain("✗ web-2: ");
     expect(failed.output).toContain("↺ web-1: back on its old settings");
     expect(failed.output).toContain("web-2 did not come up with the new settings (");
-    expect(failed.output).toContain("web-2, web-1 have their old ones again; ");
+    expect(failed.output).toContain("✗ web-2: putting its old settings back failed too: ");
+    expect(failed.output).toContain(
+      "; web-1 has its old ones again; web-2 could not be put back and is out of the rotation — look at it by hand; ",
+    );
     expect(failed.output).toContain("keeps the old settings too");
     expect(failed.code).toBe(1);
     expect((await appEnvironment(web1)).API_TOKEN).toBe(secret);
@@ -587,6 +591,42 @@ test("bun run env gives the app its settings, host by host under load; a converg
       "chmod +x /srv/dropship/current/dropship-app && /srv/dropship/bin/dropship-service restart app",
     );
     await addBackend(state, "production", `http://${web2.droplet.ip}:3000`);
+  }
+
+  // web-2 a staging host for a while, and it cannot restart: production went first and has the
+  // new settings by then, so every role is given the old ones again
+  await gitops.commit(
+    {
+      ...fleet,
+      hosts: fleet.hosts.map((h) => (h.name === "web-2" ? { ...h, role: "staging" } : h)),
+    },
+    "web-2 is a staging host",
+  );
+  await onHost(web2, "chmod -x /srv/dropship/current/dropship-app");
+  try {
+    const failed = await envCli("unset", "API_TOKEN");
+    expect(failed.output).toMatch(/▸ production: web-1\n {2}web-1: restarted with them, /);
+    expect(failed.output).toContain("▸ staging: web-2\n✗ web-2: ");
+    expect(failed.output).toContain("✗ web-2: putting its old settings back failed too: ");
+    expect(failed.output).toMatch(
+      /↺ the old settings again, on every host:\n▸ production: web-1\n {2}web-1: restarted with them, healthy on \w{12} [^\n]*\n▸ staging: web-2\n {2}web-2: has them already\n/,
+    );
+    expect(failed.output).toContain("web-2 did not come up with the new settings (");
+    expect(failed.output).toContain(
+      "; web-2 could not be put back and is out of the rotation — look at it by hand; ",
+    );
+    expect(failed.output).toContain("keeps the old settings too");
+    expect(failed.code).toBe(1);
+    expect((await appEnvironment(web1)).API_TOKEN).toBe(secret);
+    // web-2's app is down (it cannot start), its old settings in place for when it does
+    expect(await onHost(web2, `cat ${APP_ENV_ON_HOST}`)).toContain("API_TOKEN=");
+  } finally {
+    await onHost(
+      web2,
+      "chmod +x /srv/dropship/current/dropship-app && /srv/dropship/bin/dropship-service restart app",
+    );
+    await addBackend(state, "production", `http://${web2.droplet.ip}:3000`);
+    await gitops.commit(fleet, "web-2 is a production host again");
   }
   const unset = await envCli("unset", "API_TOKEN");
   expect(unset.code).toBe(0);
