@@ -12,6 +12,7 @@ import { recentEvents } from "../server/shared/state/events.ts";
 import { listFlags } from "../server/shared/state/flags.ts";
 import { listHosts } from "../server/shared/state/hosts.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
+import { readMaintenance } from "../server/shared/state/maintenance.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { listAlerts, listBackends, readCanary } from "../server/shared/state/routing.ts";
 import { readCertificates, readStatuses } from "../server/shared/state/tls.ts";
@@ -102,18 +103,29 @@ async function askProxy(notes: string[], domain?: string): Promise<ProxyBackend[
 async function show(redis: RedisClient) {
   const notes: string[] = [];
   const { config } = loadLocatedConfig(() => {});
-  const [backends, reports, canary, alerts, flags, deploys, scaling, inventory, proxy] =
-    await Promise.all([
-      listBackends(redis),
-      listHosts(redis),
-      readCanary(redis),
-      listAlerts(redis),
-      listFlags(redis),
-      recentEvents(redis, KEYS.deploys, 8),
-      recentEvents(redis, KEYS.scaling, 5),
-      readInventory(),
-      askProxy(notes, config.proxy.tls.domains[0]),
-    ]);
+  const [
+    backends,
+    reports,
+    canary,
+    alerts,
+    flags,
+    deploys,
+    scaling,
+    inventory,
+    proxy,
+    maintenance,
+  ] = await Promise.all([
+    listBackends(redis),
+    listHosts(redis),
+    readCanary(redis),
+    listAlerts(redis),
+    listFlags(redis),
+    recentEvents(redis, KEYS.deploys, 8),
+    recentEvents(redis, KEYS.scaling, 5),
+    readInventory(),
+    askProxy(notes, config.proxy.tls.domains[0]),
+    readMaintenance(redis),
+  ]);
   console.log("HOSTS");
   const rows = fleetRows({ inventory, reports, backends, proxy, now: Date.now() });
   printTable([
@@ -137,6 +149,10 @@ async function show(redis: RedisClient) {
       ? `\nCOST    ${formatCost(hourlyCost(inventory.map((h) => h.size)))} for ${inventory.length} droplets`
       : "\nCOST    no droplets in the GitOps inventory",
   );
+  if (maintenance?.on)
+    console.log(
+      `MAINTENANCE on since ${maintenance.since} (by ${maintenance.by}): every app request gets a 503 page — bun run maintenance off`,
+    );
   const blocked = canary.state === "aborted" || alerts.some((a) => a.canary);
   console.log(
     `CANARY  weight ${canary.weight}%, ${canary.state}${canary.reason ? ` (${canary.reason})` : ""}${blocked ? " — staging gets nothing" : ""}`,

@@ -58,7 +58,7 @@ export async function startCore(
 ) {
   const mirror = new StateMirror({
     redisUrl: env.redisUrl,
-    hashes: [KEYS.flags, KEYS.backends, KEYS.canary, KEYS.alerts],
+    hashes: [KEYS.flags, KEYS.backends, KEYS.canary, KEYS.alerts, KEYS.maintenance],
   });
   const flags = new FlagClient({ redisUrl: env.redisUrl, mirror, defaults: BUILT_IN_FLAGS });
   const log = new RateLimitedLog();

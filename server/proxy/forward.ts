@@ -1,5 +1,6 @@
 import type { Server } from "bun";
 import type { RateLimitedLog } from "../shared/rate-limited-log.ts";
+import { MAINTENANCE_FIELDS } from "../shared/routing/maintenance.ts";
 import type { Track } from "../shared/routing/model.ts";
 import type { WindowSink } from "./analysis.ts";
 import { announcesBody, refusalOf } from "./classify.ts";
@@ -171,6 +172,17 @@ export async function forward<V extends Visit, R>(
   const visitor = peerTrusted
     ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
     : peer;
+  const maintenance = routing.maintenance;
+  if (maintenance) {
+    // not the canary's window: a 503 here is no backend's fault
+    record(deps, "production", "maintenance", 503, started);
+    return answering.answer(
+      request,
+      503,
+      [...MAINTENANCE_FIELDS, ["x-request-id", requestId]],
+      maintenance.page,
+    );
+  }
   let { track, member } = chooseBackend(routing, clientId);
   if (!member) {
     record(deps, track, "none", 503, started, visitor);

@@ -1,4 +1,5 @@
 import type { FlagClient } from "../shared/flags/client.ts";
+import { maintenancePage, parseMaintenance } from "../shared/routing/maintenance.ts";
 import {
   type Alert,
   type Backend,
@@ -8,14 +9,15 @@ import {
   parseCanary,
   type Track,
 } from "../shared/routing/model.ts";
-import { CANARY_FIELD, KEYS } from "../shared/state/keys.ts";
+import { CANARY_FIELD, KEYS, MAINTENANCE_FIELD } from "../shared/state/keys.ts";
 import type { StateMirror } from "../shared/state/mirror.ts";
 import type { Member, Pool } from "./pool.ts";
 import { canaryBlock, chooseTrack } from "./split.ts";
 
 /**
  * The proxy's routing view, rebuilt from the state mirror whenever it changes, so the hot
- * path reads plain fields: the pool, the canary, and whether staging is blocked and why.
+ * path reads plain fields: the pool, the canary, whether staging is blocked and why, and the
+ * maintenance page while maintenance is on.
  */
 export class Routing {
   canary: Canary;
@@ -23,6 +25,8 @@ export class Routing {
   blockedBecause: string | undefined;
   /** when staging last became blocked or unblocked, for the status page */
   changedAt = Date.now();
+  /** while maintenance is on: what every app request is answered with */
+  maintenance: { message: string; page: Uint8Array } | undefined;
 
   constructor(
     readonly mirror: StateMirror,
@@ -57,6 +61,13 @@ export class Routing {
     if ((blocked === undefined) !== (this.blockedBecause === undefined))
       this.changedAt = Date.now();
     this.blockedBecause = blocked;
+    const maintenance = parseMaintenance(this.mirror.get(KEYS.maintenance, MAINTENANCE_FIELD));
+    if (!maintenance?.on) this.maintenance = undefined;
+    else if (this.maintenance?.message !== maintenance.message)
+      this.maintenance = {
+        message: maintenance.message,
+        page: new TextEncoder().encode(maintenancePage(maintenance.message)),
+      };
     if (added.length > 0) this.onNewMembers(added);
   }
 }

@@ -27,6 +27,9 @@ export function statusOf(
       blockedBecause: routing.blockedBecause ?? null,
       since: new Date(routing.changedAt).toISOString(),
     },
+    maintenance: routing.maintenance
+      ? { on: true, message: routing.maintenance.message }
+      : { on: false, message: null },
     alerts: routing.alerts,
     backends: routing.pool.all().map((m) => ({
       id: m.backend.id,

@@ -1,4 +1,5 @@
 import type { Server, ServerWebSocket } from "bun";
+import { MAINTENANCE_FIELDS } from "../shared/routing/maintenance.ts";
 import { chooseBackend, type ForwardDeps, plainAnswer, setVisitorCookies } from "./forward.ts";
 import { cookieValue, requestIdOf, upstreamHeaders } from "./headers.ts";
 import type { Member, Pool } from "./pool.ts";
@@ -49,6 +50,13 @@ export async function openTunnel(
   const knownClient = cookieValue(cookie, "dropship_client");
   const clientId = knownClient ?? crypto.randomUUID();
   const requestId = requestIdOf(request.headers);
+  const maintenance = deps.routing.maintenance;
+  if (maintenance) {
+    return new Response(maintenance.page, {
+      status: 503,
+      headers: [...MAINTENANCE_FIELDS, ["x-request-id", requestId]],
+    });
+  }
   const { track, member } = chooseBackend(deps.routing, clientId);
   if (!member) {
     return plainAnswer(503, `No healthy ${track} backend is available right now.`, requestId, {

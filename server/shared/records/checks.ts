@@ -2,7 +2,7 @@
 // (biome.json leaves this file alone: it is compared with a fresh generation.)
 import type { Static } from "@sinclair/typebox";
 import type { FlagRecord, FlagChangeBody } from "../flags/schema.ts";
-import type { BackendRecord, CanaryRecord, AlertRecord, CanaryChangeBody } from "../routing/schema.ts";
+import type { BackendRecord, CanaryRecord, AlertRecord, MaintenanceRecord, CanaryChangeBody } from "../routing/schema.ts";
 import type { StateEventRecord, HostReportRecord } from "../state/schema.ts";
 import { recordReader } from "./read.ts";
 
@@ -85,6 +85,21 @@ export const alert = recordReader<Static<typeof AlertRecord>>(
         (typeof value['summary'] === 'string') &&
         (typeof value['since'] === 'string') &&
         (typeof value['canary'] === 'boolean')
+      )
+    }
+  })(),
+);
+
+export const maintenance = recordReader<Static<typeof MaintenanceRecord>>(
+  ["on","message","since","by"],
+  (() => {
+    return (value: any): boolean => {
+      return (
+        (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
+        (typeof value['on'] === 'boolean') &&
+        (typeof value['message'] === 'string') &&
+        (typeof value['since'] === 'string') &&
+        (typeof value['by'] === 'string')
       )
     }
   })(),

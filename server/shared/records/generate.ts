@@ -1,7 +1,13 @@
 import type { TObject } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { FlagChangeBody, FlagRecord } from "../flags/schema.ts";
-import { AlertRecord, BackendRecord, CanaryChangeBody, CanaryRecord } from "../routing/schema.ts";
+import {
+  AlertRecord,
+  BackendRecord,
+  CanaryChangeBody,
+  CanaryRecord,
+  MaintenanceRecord,
+} from "../routing/schema.ts";
 import { HostReportRecord, StateEventRecord } from "../state/schema.ts";
 
 /** Every shared record: its name in checks.ts, its schema and the file the schema is in. */
@@ -11,6 +17,12 @@ export const RECORDS: readonly { name: string; schema: TObject; from: string; as
   { name: "BackendRecord", schema: BackendRecord, from: "../routing/schema.ts", as: "backend" },
   { name: "CanaryRecord", schema: CanaryRecord, from: "../routing/schema.ts", as: "canary" },
   { name: "AlertRecord", schema: AlertRecord, from: "../routing/schema.ts", as: "alert" },
+  {
+    name: "MaintenanceRecord",
+    schema: MaintenanceRecord,
+    from: "../routing/schema.ts",
+    as: "maintenance",
+  },
   {
     name: "CanaryChangeBody",
     schema: CanaryChangeBody,

@@ -2,7 +2,7 @@ import { Type as T } from "@sinclair/typebox";
 
 /**
  * The routing records as schemas (see flags/schema.ts for how they are used): backends, the
- * canary and alerts, as stored in Redis, and the canary's admin body.
+ * canary, alerts and maintenance mode, as stored in Redis, and the canary's admin body.
  */
 
 export const TrackName = T.Union([T.Literal("production"), T.Literal("staging")], {
@@ -39,6 +39,13 @@ export const AlertRecord = T.Object({
   summary: T.String(),
   since: T.String(),
   canary: T.Boolean({ description: "an alert that takes staging out of the rotation" }),
+});
+
+export const MaintenanceRecord = T.Object({
+  on: T.Boolean({ description: "every app request is answered 503 with the page while on" }),
+  message: T.String({ description: "what the page says to visitors" }),
+  since: T.String({ description: "when it was last turned on or off" }),
+  by: T.String({ description: "who turned it on or off" }),
 });
 
 /** PUT /_dropship/canary */

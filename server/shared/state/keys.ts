@@ -11,6 +11,8 @@ export const KEYS = {
   canary: "dropship:canary",
   /** hash: alert id → JSON Alert, for every alert now firing */
   alerts: "dropship:alerts",
+  /** hash: "current" → JSON Maintenance (on or off, the page's message) */
+  maintenance: "dropship:maintenance",
   /** string: a host's latest figures, JSON HostReport; one key per host, so each monitor's
    *  Redis user can be allowed its own host's key and no other */
   host: (name: string) => `dropship:host:${name}`,
@@ -39,10 +41,14 @@ export type MirroredHash =
   | typeof KEYS.flags
   | typeof KEYS.backends
   | typeof KEYS.canary
-  | typeof KEYS.alerts;
+  | typeof KEYS.alerts
+  | typeof KEYS.maintenance;
 
 /** The one field of the canary hash. */
 export const CANARY_FIELD = "current";
+
+/** The one field of the maintenance hash. */
+export const MAINTENANCE_FIELD = "current";
 
 /** Audit entries kept; older ones are trimmed (approximately, as XADD MAXLEN ~ does). */
 export const AUDIT_LENGTH = 10_000;

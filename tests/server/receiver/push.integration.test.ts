@@ -14,6 +14,7 @@ import { APP_ENV_ON_HOST } from "../../../server/shared/host/layout.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
 import { targetOf, withSsh } from "../../../server/shared/ssh.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
+import { changeMaintenance } from "../../../server/shared/state/maintenance.ts";
 import { formatUsers, tokenHash } from "../../../server/shared/users.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
@@ -427,21 +428,24 @@ test("two pushes to master at once take turns, and the later one does not deploy
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(head().slice(0, 12));
 }, 180_000);
 
-test("bun run status shows the hosts, the fleet's cost and the deploys: who pushed what, and how it ended", () => {
-  const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/status.ts")], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      REDIS_URL: redis.url,
-      PROXY_URL: proxy.url,
-      DASHBOARD_URL: `${proxy.adminUrl}/_dropship/`,
-      DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
-      ...fleetEnv,
-    },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(proc.exitCode).toBe(0);
-  const out = proc.stdout.toString();
+test("bun run status shows the hosts, the fleet's cost and the deploys: who pushed what, and how it ended; and maintenance while on", async () => {
+  const status = () => {
+    const proc = Bun.spawnSync([process.execPath, join(ROOT, "scripts/status.ts")], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        REDIS_URL: redis.url,
+        PROXY_URL: proxy.url,
+        DASHBOARD_URL: `${proxy.adminUrl}/_dropship/`,
+        DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
+        ...fleetEnv,
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(proc.exitCode).toBe(0);
+    return proc.stdout.toString();
+  };
+  const out = status();
   expect(out).toMatch(new RegExp(`master\\s+${head().slice(0, 12)}\\s+ann\\s+deployed`));
   expect(out).toMatch(/master\s+\w{12}\s+bob\s+failed/);
   for (const h of hosts) {
@@ -453,6 +457,15 @@ test("bun run status shows the hosts, the fleet's cost and the deploys: who push
   }
   expect(out).toContain("COST    $0.0179/h (~$12/month) for 2 droplets");
   expect(out).toContain("ALERTS  none");
+  expect(out).not.toContain("MAINTENANCE");
+  await changeMaintenance(state, { on: true, message: "back soon" }, "ann@example.com");
+  try {
+    expect(status()).toMatch(
+      /\nMAINTENANCE on since \S+ \(by ann@example\.com\): every app request gets a 503 page — bun run maintenance off\n/,
+    );
+  } finally {
+    await changeMaintenance(state, { on: false, message: "" }, "ann@example.com");
+  }
 });
 
 test("bun run rollback and bun run deploy do the same without a push, and move the branch", async () => {

@@ -43,6 +43,7 @@ const SAMPLES: Record<string, Record<string, unknown>> = {
     since: "now",
     canary: false,
   },
+  maintenance: { on: true, message: "back soon", since: "2026-12-04T13:00:00.000Z", by: "ann" },
   canaryChange: { weight: 0 },
   event: { hash: "dropship:flags", field: "x", value: "", version: 3 },
   hostReport: {

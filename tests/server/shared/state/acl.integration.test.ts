@@ -11,7 +11,8 @@ import {
 } from "../../../../server/shared/state/acl.ts";
 import { changeFlag } from "../../../../server/shared/state/flags.ts";
 import { listHosts, reportHost } from "../../../../server/shared/state/hosts.ts";
-import { KEYS } from "../../../../server/shared/state/keys.ts";
+import { KEYS, MAINTENANCE_FIELD } from "../../../../server/shared/state/keys.ts";
+import { changeMaintenance, readMaintenance } from "../../../../server/shared/state/maintenance.ts";
 import {
   connectRedis,
   type RedisClient,
@@ -163,7 +164,7 @@ test("every user may ask INFO, which ioredis's ready check needs", async () => {
     expect(await (await as(user)).info("server")).toContain("redis_version");
 });
 
-test("the proxy changes flags and the canary, and cannot change the routing table", async () => {
+test("the proxy changes flags and the canary, and cannot change the routing table or maintenance", async () => {
   const proxy = await as("proxy");
   await changeFlag(proxy, "beta", { enabled: false, rollout: 100 }, "ann", "update");
   await changeCanary(proxy, { weight: 10 }, "ann");
@@ -171,6 +172,12 @@ test("the proxy changes flags and the canary, and cannot change the routing tabl
     putBackend(proxy, { id: "x:1", url: "http://x:1", track: "staging", draining: false }, "p"),
   );
   await refused(proxy.xadd(KEYS.deploys, "*", "result", "forged"));
+  // maintenance: the control host turns it on, the proxy reads it and cannot turn it off
+  await changeMaintenance(control, { on: true, message: "back soon" }, "ann");
+  expect((await readMaintenance(proxy))?.on).toBe(true);
+  await refused(changeMaintenance(proxy, { on: false, message: "" }, "p"));
+  await refused((await as("app-production")).hget(KEYS.maintenance, MAINTENANCE_FIELD));
+  await changeMaintenance(control, { on: false, message: "" }, "ann");
 });
 
 test("certificates and keys: the proxy reads them and changes none; no other role reads them", async () => {
