@@ -78,6 +78,7 @@ export async function dashboardData(
   return {
     version: status.version,
     canary: status.canary,
+    maintenance: status.maintenance,
     alerts: status.alerts,
     flags: status.flags,
     certificates: status.certificates,

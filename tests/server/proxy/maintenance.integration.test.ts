@@ -128,6 +128,11 @@ test("on: every app request gets the page with its message, and the app gets non
   });
   const dashboard = await (await fetch(`${proxy.adminUrl}/_dropship/`, { headers: admin })).text();
   expect(dashboard).toContain("Maintenance is on: every visitor gets the maintenance page (503)");
+  // and what its script reads every few seconds, which would otherwise write the canary over it
+  const live = (await (
+    await fetch(`${proxy.adminUrl}/_dropship/dashboard.json`, { headers: admin })
+  ).json()) as { maintenance: { on: boolean } };
+  expect(live.maintenance.on).toBe(true);
   // counted, but not as a backend's error: the canary's analysis is no track's business here
   const metrics = await (
     await fetch(`${proxy.adminUrl}/_dropship/metrics`, { headers: admin })
