@@ -164,14 +164,7 @@ export async function forward<V extends Visit, R>(
 ): Promise<R> {
   const { routing, settings } = deps;
   const started = performance.now();
-  const cookie = request.headers.get("cookie");
-  const knownClient = cookieValue(cookie, "dropship_client");
-  const clientId = knownClient ?? crypto.randomUUID();
   const requestId = requestIdOf(request.headers);
-  const peerTrusted = settings.isTrusted(peer);
-  const visitor = peerTrusted
-    ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
-    : peer;
   const maintenance = routing.maintenance;
   if (maintenance) {
     // not the canary's window: a 503 here is no backend's fault
@@ -183,6 +176,13 @@ export async function forward<V extends Visit, R>(
       maintenance.page,
     );
   }
+  const cookie = request.headers.get("cookie");
+  const knownClient = cookieValue(cookie, "dropship_client");
+  const clientId = knownClient ?? crypto.randomUUID();
+  const peerTrusted = settings.isTrusted(peer);
+  const visitor = peerTrusted
+    ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
+    : peer;
   let { track, member } = chooseBackend(routing, clientId);
   if (!member) {
     record(deps, track, "none", 503, started, visitor);

@@ -46,9 +46,6 @@ export async function openTunnel(
   deps: ForwardDeps,
 ): Promise<Response | undefined> {
   const { settings } = deps;
-  const cookie = request.headers.get("cookie");
-  const knownClient = cookieValue(cookie, "dropship_client");
-  const clientId = knownClient ?? crypto.randomUUID();
   const requestId = requestIdOf(request.headers);
   const maintenance = deps.routing.maintenance;
   if (maintenance) {
@@ -57,6 +54,9 @@ export async function openTunnel(
       headers: [...MAINTENANCE_FIELDS, ["x-request-id", requestId]],
     });
   }
+  const cookie = request.headers.get("cookie");
+  const knownClient = cookieValue(cookie, "dropship_client");
+  const clientId = knownClient ?? crypto.randomUUID();
   const { track, member } = chooseBackend(deps.routing, clientId);
   if (!member) {
     return plainAnswer(503, `No healthy ${track} backend is available right now.`, requestId, {

@@ -119,7 +119,7 @@ function keptWhole(dir: string, sha: string): Pack | undefined {
 
 /**
  * A delta of `sha` against `baseSha` made before, a block delta with its runs: found by name,
- * its two files are not compared again (a second of reading two binaries, once per host).
+ * its two files are not read and compared again for every host a release goes to.
  */
 function keptDelta(dir: string, baseSha: string, sha: string): Pack | undefined {
   const blocks = join(dir, `${baseSha}-${sha}.blocks.zst`);

@@ -34,14 +34,20 @@ const secure = await startProxy(
   { DROPSHIP_HTTPS_PORT: String(httpsPort) },
 );
 
-function maintenance(...args: string[]) {
-  const proc = Bun.spawnSync([process.execPath, resolve(ROOT, "scripts/maintenance.ts"), ...args], {
+/** The command, run without blocking: the app above answers the proxy's health checks meanwhile. */
+async function maintenance(...args: string[]) {
+  const proc = Bun.spawn([process.execPath, resolve(ROOT, "scripts/maintenance.ts"), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", REDIS_URL: redis.url, DROPSHIP_ACTOR: "ann@laptop" },
     stdout: "pipe",
     stderr: "pipe",
   });
-  return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, out, err };
 }
 
 const statusNow = async (path = "/") => {
@@ -51,10 +57,20 @@ const statusNow = async (path = "/") => {
 };
 
 test("on: every app request gets the page with its message, and the app gets none; the proxy's own paths go on; off: served again", async () => {
-  expect(maintenance().out).toBe("off: the app serves every request (never turned on)\n");
+  expect((await maintenance()).out).toBe("off: the app serves every request (never turned on)\n");
   expect(await statusNow()).toBe(200);
 
-  const on = maintenance("on", "Moving", "to", "a", "new", "<database>,", "back", "by", "15:00.");
+  const on = await maintenance(
+    "on",
+    "Moving",
+    "to",
+    "a",
+    "new",
+    "<database>,",
+    "back",
+    "by",
+    "15:00.",
+  );
   expect(on.err).toBe("");
   expect(on.code).toBe(0);
   expect(on.out).toMatch(
@@ -139,11 +155,11 @@ test("on: every app request gets the page with its message, and the app gets non
   ).text();
   expect(metrics).toMatch(/backend="maintenance"[^\n]*status="503"[^\n]*\} [1-9]/);
 
-  expect(maintenance("show").out).toMatch(
+  expect((await maintenance("show")).out).toMatch(
     /^on since \S+ \(by ann@laptop\): every app request is answered 503 with “Moving to a new <database>, back by 15:00\.”\n$/,
   );
 
-  const off = maintenance("off");
+  const off = await maintenance("off");
   expect(off.out).toMatch(
     /^maintenance: on → off\noff since \S+ \(by ann@laptop\): the app serves every request\n$/,
   );
@@ -157,24 +173,26 @@ test("on: every app request gets the page with its message, and the app gets non
 });
 
 test("a message that cannot be a page's line is refused with what to do, and nothing changes", async () => {
-  expect(maintenance("off").code).toBe(0);
-  const bad = maintenance("on", "two\nlines");
+  expect((await maintenance("off")).code).toBe(0);
+  const bad = await maintenance("on", "two\nlines");
   expect(bad.code).toBe(2);
   expect(bad.err).toContain(
     "the message holds a control character (a newline, a tab): write it as one line",
   );
-  const long = maintenance("on", "x".repeat(501));
+  const long = await maintenance("on", "x".repeat(501));
   expect(long.code).toBe(2);
   expect(long.err).toContain("the message has 501 characters; keep it to 500");
-  expect(maintenance("off", "now").err).toContain("unexpected now");
-  expect(maintenance("sideways").err).toContain("unknown command sideways — use show, on or off");
-  expect(maintenance("show").out).toMatch(/^off /);
+  expect((await maintenance("off", "now")).err).toContain("unexpected now");
+  expect((await maintenance("sideways")).err).toContain(
+    "unknown command sideways — use show, on or off",
+  );
+  expect((await maintenance("show")).out).toMatch(/^off /);
   expect(await statusNow()).toBe(200);
   // without a message, the default sentence
-  expect(maintenance("on").out).toContain(
+  expect((await maintenance("on")).out).toContain(
     "with “This site is down for maintenance and will be back shortly.”",
   );
   await eventually(async () => (await statusNow()) === 503, 5000, "the proxy in maintenance");
-  maintenance("off");
+  await maintenance("off");
   await eventually(async () => (await statusNow()) === 200, 5000, "the proxy out of maintenance");
 });
