@@ -271,7 +271,8 @@ Push to it from this checkout:
   git push demo HEAD:master        # tested, built and rolled out to both production droplets
 
 Everything else reads ${ENV_FILE}: set -a; . ${ENV_FILE}; set +a
-then bun run status, bun run flags set disableSET on, bun run scale --dry-run, bun run canary weight 50.`);
+then bun run status, bun run flags set disableSET on, bun run scale --dry-run, bun run canary weight 50,
+bun run maintenance on.`);
 }
 
 async function down() {

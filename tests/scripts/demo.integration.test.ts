@@ -155,6 +155,14 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     expect(flip.out.trim()).toBe("disableSET: off → on");
     expect(await settled(10_000, async () => (await visit(`/set`)).status, 403)).toBe(403);
     run("scripts/flags.ts", ["set", "disableSET", "off"], settings);
+    // maintenance: the compiled proxy on its droplet reads it from the Redis droplet (as its
+    // own Redis user) and gives every visitor the page, until it is off again
+    const on = run("scripts/maintenance.ts", ["on", "Back", "at", "15:00"], settings);
+    expect(on.out).toStartWith("maintenance: off → on\n");
+    expect(await settled(10_000, async () => (await visit(`/`)).status, 503)).toBe(503);
+    expect(await (await visit(`/basket`)).text()).toContain("<p>Back at 15:00</p>");
+    expect(run("scripts/maintenance.ts", ["off"], settings).code).toBe(0);
+    expect(await settled(10_000, async () => (await visit(`/`)).status, 200)).toBe(200);
     const status = run("scripts/status.ts", [], settings);
     expect(status.code).toBe(0);
     expect(status.out).toMatch(
