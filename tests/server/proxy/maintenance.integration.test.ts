@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { resolve } from "node:path";
+import { runAsync } from "../../../server/shared/proc.ts";
 import { readAudit } from "../../../server/shared/state/audit.ts";
 import { putCertificate, putChallenge } from "../../../server/shared/state/tls.ts";
 import { freePort } from "../../helpers/ports.ts";
@@ -36,18 +37,14 @@ const secure = await startProxy(
 
 /** The command, run without blocking: the app above answers the proxy's health checks meanwhile. */
 async function maintenance(...args: string[]) {
-  const proc = Bun.spawn([process.execPath, resolve(ROOT, "scripts/maintenance.ts"), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", REDIS_URL: redis.url, DROPSHIP_ACTOR: "ann@laptop" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, out, err };
+  const { code, stdout, stderr } = await runAsync(
+    [process.execPath, resolve(ROOT, "scripts/maintenance.ts"), ...args],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", REDIS_URL: redis.url, DROPSHIP_ACTOR: "ann@laptop" },
+    },
+  );
+  return { code, out: stdout, err: stderr };
 }
 
 const statusNow = async (path = "/") => {

@@ -582,9 +582,22 @@ test("bun run env gives the app its settings, host by host under load; a converg
   expect(await Promise.all(hosts.map(appPid))).toEqual(pids);
   expect((await appEnvironment(web2)).API_TOKEN).toBe(secret);
 
+  /** `work` while web-2's app cannot start; then it is started again and back in rotation. */
+  const whileWeb2CannotStart = async (work: () => Promise<void>) => {
+    await onHost(web2, "chmod -x /srv/dropship/current/dropship-app");
+    try {
+      await work();
+    } finally {
+      await onHost(
+        web2,
+        "chmod +x /srv/dropship/current/dropship-app && /srv/dropship/bin/dropship-service restart app",
+      );
+      await addBackend(state, "production", `http://${web2.droplet.ip}:3000`);
+    }
+  };
+
   // web-2 cannot restart: web-1, already changed, goes back to the old settings too
-  await onHost(web2, "chmod -x /srv/dropship/current/dropship-app");
-  try {
+  await whileWeb2CannotStart(async () => {
     const failed = await envCli("unset", "API_TOKEN");
     expect(failed.output).toMatch(/ {2}web-1: restarted with them/);
     expect(failed.output).toContain("✗ web-2: ");
@@ -598,13 +611,7 @@ test("bun run env gives the app its settings, host by host under load; a converg
     expect(failed.code).toBe(1);
     expect((await appEnvironment(web1)).API_TOKEN).toBe(secret);
     expect(readFileSync(join(dir, ".dropship/app.env"), "utf8")).toContain("API_TOKEN=");
-  } finally {
-    await onHost(
-      web2,
-      "chmod +x /srv/dropship/current/dropship-app && /srv/dropship/bin/dropship-service restart app",
-    );
-    await addBackend(state, "production", `http://${web2.droplet.ip}:3000`);
-  }
+  });
 
   // web-2 a staging host for a while, and it cannot restart: production went first and has the
   // new settings by then, so every role is given the old ones again
@@ -615,30 +622,26 @@ test("bun run env gives the app its settings, host by host under load; a converg
     },
     "web-2 is a staging host",
   );
-  await onHost(web2, "chmod -x /srv/dropship/current/dropship-app");
   try {
-    const failed = await envCli("unset", "API_TOKEN");
-    expect(failed.output).toMatch(/▸ production: web-1\n {2}web-1: restarted with them, /);
-    expect(failed.output).toContain("▸ staging: web-2\n✗ web-2: ");
-    expect(failed.output).toContain("✗ web-2: putting its old settings back failed too: ");
-    expect(failed.output).toMatch(
-      /↺ the old settings again, on every host:\n▸ production: web-1\n {2}web-1: restarted with them, healthy on \w{12} [^\n]*\n▸ staging: web-2\n {2}web-2: has them already\n/,
-    );
-    expect(failed.output).toContain("web-2 did not come up with the new settings (");
-    expect(failed.output).toContain(
-      "; web-2 could not be put back and is out of the rotation — look at it by hand; ",
-    );
-    expect(failed.output).toContain("keeps the old settings too");
-    expect(failed.code).toBe(1);
-    expect((await appEnvironment(web1)).API_TOKEN).toBe(secret);
-    // web-2's app is down (it cannot start), its old settings in place for when it does
-    expect(await onHost(web2, `cat ${APP_ENV_ON_HOST}`)).toContain("API_TOKEN=");
+    await whileWeb2CannotStart(async () => {
+      const failed = await envCli("unset", "API_TOKEN");
+      expect(failed.output).toMatch(/▸ production: web-1\n {2}web-1: restarted with them, /);
+      expect(failed.output).toContain("▸ staging: web-2\n✗ web-2: ");
+      expect(failed.output).toContain("✗ web-2: putting its old settings back failed too: ");
+      expect(failed.output).toMatch(
+        /↺ the old settings again, on every host:\n▸ production: web-1\n {2}web-1: restarted with them, healthy on \w{12} [^\n]*\n▸ staging: web-2\n {2}web-2: has them already\n/,
+      );
+      expect(failed.output).toContain("web-2 did not come up with the new settings (");
+      expect(failed.output).toContain(
+        "; web-2 could not be put back and is out of the rotation — look at it by hand; ",
+      );
+      expect(failed.output).toContain("keeps the old settings too");
+      expect(failed.code).toBe(1);
+      expect((await appEnvironment(web1)).API_TOKEN).toBe(secret);
+      // web-2's app is down (it cannot start), its old settings in place for when it does
+      expect(await onHost(web2, `cat ${APP_ENV_ON_HOST}`)).toContain("API_TOKEN=");
+    });
   } finally {
-    await onHost(
-      web2,
-      "chmod +x /srv/dropship/current/dropship-app && /srv/dropship/bin/dropship-service restart app",
-    );
-    await addBackend(state, "production", `http://${web2.droplet.ip}:3000`);
     await gitops.commit(fleet, "web-2 is a production host again");
   }
   const unset = await envCli("unset", "API_TOKEN");
