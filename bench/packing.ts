@@ -9,6 +9,7 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fileSha256 } from "../server/shared/file-digest.ts";
 import { packed, unpackCommand, ZSTD_WINDOW } from "../server/shared/packing.ts";
 import { median, ROOT, workDir } from "./lib.ts";
 
@@ -24,11 +25,6 @@ const build = (version: string, servers: string) => {
   );
   if (proc.exitCode !== 0) throw new Error(proc.stderr.toString());
   return out;
-};
-const sha = async (path: string) => {
-  const hash = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(path).stream()) hash.update(chunk);
-  return hash.digest("hex");
 };
 /** CPU seconds (user + system) of a shell command, as the host would run it. */
 const cpuOf = (command: string) => {
@@ -54,8 +50,8 @@ const pairs = [
 ];
 console.log(`| pair | method | sent | pack (wall) | unpack CPU |\n|---|---|---|---|---|`);
 for (const { what, base, file } of pairs) {
-  const baseSha = await sha(base);
-  const fileSha = await sha(file);
+  const baseSha = await fileSha256(base);
+  const fileSha = await fileSha256(file);
   const block = { sent: 0, pack: [] as number[], unpack: [] as number[] };
   const patch = { sent: 0, pack: [] as number[], unpack: [] as number[] };
   for (let i = 0; i < rounds; i++) {
@@ -65,7 +61,7 @@ for (const { what, base, file } of pairs) {
     block.pack.push(performance.now() - started);
     block.sent = Bun.file(pack.file).size;
     block.unpack.push(cpuOf(unpackCommand(pack.file, join(dir, "out"), base, pack.runs)));
-    if ((await sha(join(dir, "out"))) !== fileSha)
+    if ((await fileSha256(join(dir, "out"))) !== fileSha)
       throw new Error("the block delta unpacked wrong");
     const patchFile = join(dir, `patch-${i}.zst`);
     started = performance.now();

@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { RoleName } from "./config/schema.ts";
+import { fileSha256 } from "./file-digest.ts";
 import {
   currentBinary,
   HOST_RELEASES_KEPT,
@@ -62,9 +63,7 @@ const sha256 = (path: string): Promise<string> => {
   const key = `${path}\0${size}\0${mtimeMs}`;
   let digest = digests.get(key);
   if (!digest) {
-    digest = Bun.file(path)
-      .arrayBuffer()
-      .then((bytes) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex"));
+    digest = fileSha256(path);
     // a failed read is not kept: the next delivery reads again
     digest.catch(() => digests.delete(key));
     if (digests.size > 256) digests.clear();
