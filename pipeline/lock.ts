@@ -1,19 +1,21 @@
-import { linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
-import { isAlive } from "../server/shared/proc.ts";
-
-/**
- * A lock file with no holder in it this old was left by an earlier dropship, which created the
- * file and then wrote it, and died in between.
- */
-const STALE_UNREADABLE_MS = 10_000;
-
-/** Locks this process has asked for, for a name of its own for each. */
-let taken = 0;
+import { tryLockExclusive, tryLockShared, unlock } from "../server/shared/file-lock.ts";
 
 /**
  * One deploy at a time per role, across processes (each push runs in its own hook process):
- * an exclusive lock file that names its holder, made whole by a hard link and released on exit.
+ * flock(2) on `<role>.lock`, which names its holder while it is held. The kernel lets go of
+ * the lock when its holder ends, however it ends, so there is no dead holder to find and take
+ * over (when a file's existence was the lock, two waiters could both take over a dead
+ * holder's). The file stays: removing it would let a waiter lock a file no longer there.
  */
 export async function withRoleLock<T>(
   dir: string,
@@ -24,64 +26,58 @@ export async function withRoleLock<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${role}.lock`);
-  const deadline = Date.now() + timeoutMs;
-  let announced = false;
-  // the lock appears with its holder's name in it (a hard link to a file written first), so
-  // no process ever finds it empty, as it could between a create and a write
-  const mine = `${file}.${process.pid}.${++taken}`;
-  writeFileSync(mine, JSON.stringify({ pid: process.pid, holder }));
-  for (;;) {
-    try {
-      linkSync(mine, file);
-      rmSync(mine, { force: true });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        rmSync(mine, { force: true });
-        throw error;
-      }
+  const file = lockFile(dir, role);
+  // an open file description of its own per request: one process asking twice takes turns
+  const fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let announced = false;
+    while (!tryLockExclusive(fd, file)) {
       const current = readHolder(file);
-      const age = ageOf(file);
-      // released meanwhile: try again at once
-      if (age === undefined) continue;
-      if (current ? !isAlive(current.pid) : age > STALE_UNREADABLE_MS) {
-        rmSync(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        rmSync(mine, { force: true });
+      if (Date.now() > deadline)
         throw new Error(
-          `gave up after ${Math.round(timeoutMs / 1000)} s waiting for the ${role} deploy of ${current?.holder ?? "another push"}`,
+          `gave up after ${Math.round(timeoutMs / 1000)} s waiting for the ${role} deploy of ${current ?? "another push"}`,
         );
-      }
-      if (!announced)
-        say(`waiting: a ${role} deploy is running (${current?.holder ?? "another push"})`);
+      if (!announced) say(`waiting: a ${role} deploy is running (${current ?? "another push"})`);
       announced = true;
       await Bun.sleep(250);
     }
-  }
-  const release = () => rmSync(file, { force: true });
-  process.once("exit", release);
-  try {
-    return await work();
+    ftruncateSync(fd, 0);
+    writeSync(fd, JSON.stringify({ pid: process.pid, holder }), 0);
+    try {
+      return await work();
+    } finally {
+      ftruncateSync(fd, 0);
+    }
   } finally {
-    release();
+    closeSync(fd); // and with it the lock
   }
 }
 
-function readHolder(file: string): { pid: number; holder: string } | undefined {
+/** Whether a deploy of the role holds its lock now. */
+export function roleLockHeld(dir: string, role: string): boolean {
+  const file = lockFile(dir, role);
+  let fd: number;
   try {
-    return JSON.parse(readFileSync(file, "utf8"));
+    fd = openSync(file, constants.O_RDONLY);
   } catch {
-    return undefined;
+    return false; // never taken
+  }
+  try {
+    const free = tryLockShared(fd, file);
+    if (free) unlock(fd, file);
+    return !free;
+  } finally {
+    closeSync(fd);
   }
 }
 
-/** How long ago the file was written, undefined when it is not there. */
-function ageOf(file: string): number | undefined {
+const lockFile = (dir: string, role: string) => join(dir, `${role}.lock`);
+
+/** Who holds the lock, as they wrote it; undefined between their lock and their write. */
+function readHolder(file: string): string | undefined {
   try {
-    return Date.now() - statSync(file).mtimeMs;
+    return (JSON.parse(readFileSync(file, "utf8")) as { holder: string }).holder;
   } catch {
     return undefined;
   }

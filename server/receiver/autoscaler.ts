@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { roleLockHeld } from "../../pipeline/lock.ts";
 import { type ScaleDeps, scaleIn, scaleOut } from "../../pipeline/scale.ts";
 import { scaleMail } from "../../pipeline/scale-mail.ts";
 import type { Config } from "../shared/config/schema.ts";
@@ -66,7 +66,7 @@ export function startAutoscaler(
       const hosts = (await deps.repo.read()).hosts.filter((h) => h.role === "production").length;
       const value = await readMetric(deps, config, hosts);
       if (value === undefined) return;
-      const deploying = existsSync(join(deps.workDir, "locks", "production.lock"));
+      const deploying = roleLockHeld(join(deps.workDir, "locks"), "production");
       state = { ...state, failures: breaker.failures };
       const decision = decide(policy, state, {
         now: Date.now(),

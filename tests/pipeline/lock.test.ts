@@ -1,8 +1,11 @@
 import { expect, test } from "bun:test";
-import { existsSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { withRoleLock } from "../../pipeline/lock.ts";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { roleLockHeld, withRoleLock } from "../../pipeline/lock.ts";
+import { waitForLine } from "../helpers/processes.ts";
 import { tempDir } from "../helpers/tmp.ts";
+
+const LOCK = resolve(import.meta.dir, "../../pipeline/lock.ts");
 
 test("a second deploy of a role waits, says for whom, and gives up after the lock timeout", async () => {
   const dir = tempDir();
@@ -20,6 +23,7 @@ test("a second deploy of a role waits, says for whom, and gives up after the loc
       }),
   );
   await Bun.sleep(20);
+  expect(roleLockHeld(dir, "production")).toBe(true);
   const started = performance.now();
   await expect(
     withRoleLock(
@@ -33,7 +37,8 @@ test("a second deploy of a role waits, says for whom, and gives up after the loc
   ).rejects.toThrow("gave up after 0 s waiting for the production deploy of master abc by ann");
   expect(performance.now() - started).toBeGreaterThanOrEqual(400);
   expect(said).toEqual(["waiting: a production deploy is running (master abc by ann)"]);
-  // another role is not held up, and the lock is gone once its holder is done
+  // another role is not held up, and the lock is free once its holder is done
+  expect(roleLockHeld(dir, "staging")).toBe(false);
   expect(
     await withRoleLock(
       dir,
@@ -46,56 +51,88 @@ test("a second deploy of a role waits, says for whom, and gives up after the loc
   ).toBe("ran");
   release();
   await holding;
-  expect(existsSync(join(dir, "production.lock"))).toBe(false);
-});
-
-test("a lock left by a process that died is taken over", async () => {
-  const dir = tempDir();
-  // a pid that is not running: the holder crashed without releasing
-  writeFileSync(join(dir, "production.lock"), JSON.stringify({ pid: 2 ** 22 + 1, holder: "gone" }));
+  expect(roleLockHeld(dir, "production")).toBe(false);
+  // asking whether it is held takes nothing from the next deploy
   expect(
     await withRoleLock(
       dir,
       "production",
       "next",
-      200,
+      100,
       () => {},
       async () => "ran",
     ),
   ).toBe("ran");
 });
 
-test("a lock file with no holder in it is waited on while new, and taken over once stale", async () => {
+test("a holder that is killed lets go at once, and of two waiters only one goes in at a time", async () => {
   const dir = tempDir();
-  const file = join(dir, "production.lock");
-  // what an earlier dropship left when it died between creating the file and writing it
-  writeFileSync(file, "");
-  const said: string[] = [];
-  await expect(
-    withRoleLock(
-      dir,
-      "production",
-      "next",
-      300,
-      (l) => said.push(l),
-      async () => "ran",
-    ),
-  ).rejects.toThrow("waiting for the production deploy of another push");
-  expect(said).toEqual(["waiting: a production deploy is running (another push)"]);
-  const old = new Date(Date.now() - 60_000);
-  utimesSync(file, old, old);
+  const log = join(dir, "log");
+  writeFileSync(log, "");
+  // a deploy in a process of its own: in, a while, out; each step appended to the log
+  const script = join(dir, "deploy.ts");
+  writeFileSync(
+    script,
+    `import { appendFileSync } from "node:fs";
+import { withRoleLock } from ${JSON.stringify(LOCK)};
+const [name, ms] = [process.argv[2], Number(process.argv[3])];
+await withRoleLock(${JSON.stringify(join(dir, "locks"))}, "production", name, 10_000, (l) => console.log(l), async () => {
+  appendFileSync(${JSON.stringify(log)}, name + " in\\n");
+  console.log("in");
+  await Bun.sleep(ms);
+  appendFileSync(${JSON.stringify(log)}, name + " out\\n");
+});
+`,
+  );
+  const deploy = (name: string, ms: number) =>
+    Bun.spawn([process.execPath, script, name, String(ms)], { stdout: "pipe", stderr: "inherit" });
+  const holder = deploy("holder", 60_000);
+  try {
+    await waitForLine(holder.stdout, /^in$/m, 10_000, "the holder");
+    const waiters = [deploy("first", 300), deploy("second", 300)];
+    for (const waiter of waiters)
+      await waitForLine(
+        waiter.stdout,
+        /waiting: a production deploy is running \(holder\)/,
+        10_000,
+        "a waiter",
+      );
+    // dies holding it: no exit handler runs, nothing is cleaned up
+    holder.kill("SIGKILL");
+    expect(await Promise.all(waiters.map((w) => w.exited))).toEqual([0, 0]);
+  } finally {
+    holder.kill("SIGKILL");
+  }
+  const lines = readFileSync(log, "utf8").trim().split("\n");
+  expect(lines[0]).toBe("holder in");
+  // each waiter's out comes before the other's in
+  const order = lines.slice(1).map((l) => l.split(" ")[1]);
+  expect(order).toEqual(["in", "out", "in", "out"]);
   expect(
-    await withRoleLock(
-      dir,
-      "production",
-      "next",
-      300,
-      () => {},
-      async () => "ran",
-    ),
-  ).toBe("ran");
-  // nothing of either try is left behind
-  expect(readdirSync(dir)).toEqual([]);
+    lines
+      .slice(1)
+      .map((l) => l.split(" ")[0])
+      .sort(),
+  ).toEqual(["first", "first", "second", "second"]);
+  expect(roleLockHeld(join(dir, "locks"), "production")).toBe(false);
+});
+
+test("a lock file an older dropship left, empty or naming a dead holder, holds no one up", async () => {
+  for (const left of ["", JSON.stringify({ pid: 2 ** 22 + 1, holder: "gone" })]) {
+    const dir = tempDir();
+    writeFileSync(join(dir, "production.lock"), left);
+    expect(roleLockHeld(dir, "production")).toBe(false);
+    expect(
+      await withRoleLock(
+        dir,
+        "production",
+        "next",
+        100,
+        () => {},
+        async () => "ran",
+      ),
+    ).toBe("ran");
+  }
 });
 
 test("one process asking twice for a role's lock takes turns with itself", async () => {
@@ -116,5 +153,4 @@ test("one process asking twice for a role's lock takes turns with itself", async
     );
   await Promise.all([hold("first"), hold("second")]);
   expect(order).toEqual(["first in", "first out", "second in", "second out"]);
-  expect(readdirSync(dir)).toEqual([]);
 });
