@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { roleLockHeld } from "../../../pipeline/lock.ts";
 import { git, pushableApp, startReceiver } from "../../helpers/receiver.ts";
 import { eventually } from "../../helpers/server.ts";
 
@@ -40,7 +40,7 @@ test("a push whose pusher goes away during the gate goes on: the branch moves an
     20_000,
     "master to move to the pushed commit",
   );
-  expect(existsSync(join(dir, "work", "locks", "production.lock"))).toBe(false);
+  expect(roleLockHeld(join(dir, "work", "locks"), "production")).toBe(false);
   // what the pusher saw ends where they left
   expect(said.includes("passed the gate")).toBe(false);
 }, 40_000);
