@@ -31,6 +31,7 @@ import { type DiskLimits, diskLimits, freeSpace, LEAST_AUTO_MIB } from "./disk.t
 import { type FleetSource, readFleet } from "./fleet.ts";
 import { runGate } from "./gate.ts";
 import { withRoleLock } from "./lock.ts";
+import { recordPass, reusableRelease } from "./passed.ts";
 import { describePrune, pruneWorkDir } from "./prune.ts";
 import { rollout } from "./rollout.ts";
 import { stepLimits } from "./sandbox.ts";
@@ -98,26 +99,36 @@ export async function deploy(
         }
         // what the last push left behind goes first: a disk nearly full can still take this one
         pruneOld(settings, say);
-        const workspace = join(settings.workDir, "workspaces", role);
         const version = releaseVersion(commit);
-        try {
-          const built = await runGate({
-            commit,
-            workspace,
-            cacheRoot: join(settings.workDir, "cache", "node_modules"),
-            testCommand: testCommandOf(config, role),
-            say,
-            stepTimeoutMs: config.pipeline.step_timeout,
-            limits: stepLimits(config.pipeline, totalmem(), gateDiskLimits(settings)),
-          });
-          keepRelease(settings.workDir, version, built);
-          kept = true;
-        } finally {
-          // the tree, its build and whatever its tests wrote (~450 MB a role) are kept no longer
-          // than the push: the release is kept on its own; under the lock, so the next push of
-          // this role has not begun in it
-          rmSync(workspace, { recursive: true, force: true });
+        const testCommand = testCommandOf(config, role);
+        const dir = releaseDir(settings.workDir, version);
+        const passedAt = await reusableRelease(dir, commit, testCommand);
+        if (passedAt) {
+          say(
+            `▸ gate: ${version} passed it at ${passedAt} with this test (${testCommand}); its build is used as it is`,
+          );
+        } else {
+          const workspace = join(settings.workDir, "workspaces", role);
+          try {
+            const built = await runGate({
+              commit,
+              workspace,
+              cacheRoot: join(settings.workDir, "cache", "node_modules"),
+              testCommand,
+              say,
+              stepTimeoutMs: config.pipeline.step_timeout,
+              limits: stepLimits(config.pipeline, totalmem(), gateDiskLimits(settings)),
+            });
+            keepRelease(settings.workDir, version, built);
+            await recordPass(dir, commit, testCommand, built);
+          } finally {
+            // the tree, its build and whatever its tests wrote (~450 MB a role) are kept no
+            // longer than the push: the release is kept on its own; under the lock, so the next
+            // push of this role has not begun in it
+            rmSync(workspace, { recursive: true, force: true });
+          }
         }
+        kept = true;
         const source = settings.fleet?.();
         const fleet = source ? readFleet(source.inventories) : { hosts: [], privateKey: "" };
         const hosts = fleet.hosts.filter((h) => h.role === role);

@@ -63,3 +63,72 @@ export function digestsOf(sums: string): string[] {
     .map((line) => /^([0-9a-f]{64}) /.exec(line)?.[1])
     .filter((sha): sha is string => sha !== undefined);
 }
+
+/** A kept release's record of the gates its commit passed (`PASSED` in its directory). */
+export interface PassedGates {
+  commit: string;
+  /** each test command it passed with, with when */
+  tests: { command: string; at: string }[];
+  /** the SHA-256 of each file of the release as it was kept, by name */
+  files: Record<string, string>;
+}
+
+/**
+ * When `commit` passed the gate with `test` before, as `PASSED` records it; undefined when it
+ * did not (another test command, another commit, or no record a dropship of now wrote).
+ */
+export function passedBefore(
+  record: string | undefined,
+  commit: string,
+  test: string,
+): string | undefined {
+  const passed = parsePassed(record);
+  if (passed?.commit !== commit) return undefined;
+  return passed.tests.find((t) => t.command === test)?.at;
+}
+
+/** The record once `commit` has passed with `test` (again) at `at`. */
+export function withPass(
+  record: string | undefined,
+  commit: string,
+  test: string,
+  at: string,
+  files: Record<string, string>,
+): PassedGates {
+  const passed = parsePassed(record);
+  // the same files as the passes before (a gate of the same tree builds the same), else anew
+  const same = passed?.commit === commit && sameFiles(passed.files, files);
+  const tests = same ? passed.tests.filter((t) => t.command !== test) : [];
+  return { commit, tests: [...tests, { command: test, at }], files };
+}
+
+/** The files a record says its release had, as `[name, sha256]`; none: a record not to trust. */
+export function passedFiles(record: string | undefined): [string, string][] {
+  return Object.entries(parsePassed(record)?.files ?? {});
+}
+
+const sameFiles = (a: Record<string, string>, b: Record<string, string>) =>
+  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+
+function parsePassed(record: string | undefined): PassedGates | undefined {
+  if (record === undefined) return undefined;
+  try {
+    const value = JSON.parse(record) as Partial<PassedGates>;
+    if (typeof value.commit !== "string" || !Array.isArray(value.tests)) return undefined;
+    if (typeof value.files !== "object" || value.files === null) return undefined;
+    const files = Object.entries(value.files);
+    if (files.length === 0 || files.some(([, sha]) => !/^[0-9a-f]{64}$/.test(String(sha))))
+      return undefined;
+    const tests = value.tests.filter(
+      (t): t is { command: string; at: string } =>
+        typeof t?.command === "string" && typeof t?.at === "string",
+    );
+    return {
+      commit: value.commit,
+      tests,
+      files: Object.fromEntries(files) as Record<string, string>,
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -675,6 +675,28 @@ test("a push to main deploys production too (pipeline.branches); another branch 
   expect(push.output).toMatch(/remote: ✓ \w{12} is live on production/);
   expect(push.code).toBe(0);
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(head().slice(0, 12));
+  // the same commit to master: it passed this gate on main, so its build is promoted as it is
+  const again = git("push", "prod", "HEAD:master");
+  expect(again.output).toMatch(
+    new RegExp(
+      `remote: ▸ gate: ${head().slice(0, 12)} passed it at \\S+Z with this test \\(bun test tests/server/app/requests\\.test\\.ts\\); its build is used as it is`,
+    ),
+  );
+  expect(again.output).not.toContain("▸ sandbox");
+  expect(again.output).not.toContain("▸ test");
+  expect(again.output).toMatch(/remote: ✓ \w{12} is live on production/);
+  expect(again.code).toBe(0);
+  // master has this commit now: the next tests build on it, as they would on master
+  undo = undefined;
+  const kept = join(dir, "work", "releases", head().slice(0, 12));
+  const passed = JSON.parse(readFileSync(join(kept, "PASSED"), "utf8")) as {
+    tests: { command: string }[];
+    files: Record<string, string>;
+  };
+  expect(passed.tests.map((t) => t.command)).toEqual([
+    "bun test tests/server/app/requests.test.ts",
+  ]);
+  expect(Object.keys(passed.files)).toContain("dropship-app");
   const feature = git("push", "prod", "HEAD:feature/x");
   expect(feature.output).toContain(
     "remote: refs/heads/feature/x: stored, not deployed (only master, main and staging deploy)",
