@@ -78,7 +78,10 @@ import { withRoleLock } from ${JSON.stringify(LOCK)};
 const [name, ms] = [process.argv[2], Number(process.argv[3])];
 await withRoleLock(${JSON.stringify(join(dir, "locks"))}, "production", name, 10_000, (l) => console.log(l), async () => {
   appendFileSync(${JSON.stringify(log)}, name + " in\\n");
-  console.log("in");
+  // a process the deploy starts that outlives it (an ssh control master) holds no lock
+  const child = name === "holder" ? Bun.spawn(["sleep", "30"], { stdio: ["ignore", "ignore", "ignore"] }) : undefined;
+  child?.unref();
+  console.log("in", child?.pid ?? 0);
   await Bun.sleep(ms);
   appendFileSync(${JSON.stringify(log)}, name + " out\\n");
 });
@@ -87,8 +90,10 @@ await withRoleLock(${JSON.stringify(join(dir, "locks"))}, "production", name, 10
   const deploy = (name: string, ms: number) =>
     Bun.spawn([process.execPath, script, name, String(ms)], { stdout: "pipe", stderr: "inherit" });
   const holder = deploy("holder", 60_000);
+  let child = 0;
   try {
-    await waitForLine(holder.stdout, /^in$/m, 10_000, "the holder");
+    const said = await waitForLine(holder.stdout, /^in \d+$/m, 10_000, "the holder");
+    child = Number(/^in (\d+)$/m.exec(said)?.[1]);
     const waiters = [deploy("first", 300), deploy("second", 300)];
     for (const waiter of waiters)
       await waitForLine(
@@ -102,6 +107,7 @@ await withRoleLock(${JSON.stringify(join(dir, "locks"))}, "production", name, 10
     expect(await Promise.all(waiters.map((w) => w.exited))).toEqual([0, 0]);
   } finally {
     holder.kill("SIGKILL");
+    if (child) process.kill(child, "SIGKILL");
   }
   const lines = readFileSync(log, "utf8").trim().split("\n");
   expect(lines[0]).toBe("holder in");
