@@ -63,7 +63,8 @@ export async function startServer(
   const started = await waitForLine(
     child.stdout,
     options.ready ?? /listening on/,
-    options.timeoutMs ?? 10_000,
+    // generous: the loopback lane yields the CPU to the droplet lanes (nice 10 beside the demo)
+    options.timeoutMs ?? 30_000,
     name,
   ).catch((error) => {
     child.kill("SIGKILL");
