@@ -10,8 +10,6 @@ import {
   LANE_NICENESS,
   type Lane,
   leftInSession,
-  QUIET_PHASE_NICENESS,
-  sessionOf,
   splitLanes,
   summaryOf,
 } from "./lib/test-lanes.ts";
@@ -24,8 +22,7 @@ machine's own CPU) run first, by themselves. Then the files that boot droplets o
 emulator, one after another within a lane (they share its network): those marked
 \`// lane: quiet\` (timing claims that need the droplet work to themselves) first, then the
 other files on emulator network 0 beside those marked \`// lane: droplets-1\` on network 1.
-Every other file runs beside them all, yielding the CPU to them (nice 10 beside the quiet
-lane, nice 5 after it): the suite ends
+Every other file runs beside them all, yielding the CPU to them (nice 5): the suite ends
 when the droplet lanes do. Each lane runs in a session of its own: what its tests leave
 running is stopped when it ends, and named. The alone, quiet and network 0 lanes' output streams;
 the others' is printed whole when all are done, then each failed test with its error, then a
@@ -82,17 +79,12 @@ await runVerb(SPEC, async ({ values, rest }) => {
       for (const child of children) child.kill(signal);
     });
   }
-  /** The session (its leader's pid) of each lane running now. */
-  const sessions = new Map<Lane, number>();
-  const runLane = async (
-    lane: Lane,
-    stream: boolean,
-    niceness = LANE_NICENESS[lane],
-  ): Promise<LaneRun> => {
+  const runLane = async (lane: Lane, stream: boolean): Promise<LaneRun> => {
     const files = lanes[lane];
     if (files.length === 0)
       return { lane, files: 0, code: 0, seconds: 0, streamed: stream, output: "" };
     const started = performance.now();
+    const niceness = LANE_NICENESS[lane];
     // in a session of its own (setsid execs, so the session is the child's pid): what its
     // tests leave running is found by it, and stopped, once it is done
     const child = Bun.spawn(
@@ -117,7 +109,6 @@ await runVerb(SPEC, async ({ values, rest }) => {
       },
     );
     children.add(child);
-    sessions.set(lane, child.pid);
     // both streams into one log, in the order they come; a streamed lane's also goes on as it comes
     const log: string[] = [];
     const readers: { cancel(): Promise<void> }[] = [];
@@ -138,7 +129,6 @@ await runVerb(SPEC, async ({ values, rest }) => {
     ]);
     const code = await child.exited;
     children.delete(child);
-    sessions.delete(lane);
     // a process a test left running holds the lane's output open, and the run would wait for
     // it for ever (seen: a proxy and a Redis whose file failed before its hooks were set)
     const notes: string[] = [];
@@ -178,13 +168,6 @@ await runVerb(SPEC, async ({ values, rest }) => {
   const alone = await runLane("alone", true);
   const dropletLanes = async (): Promise<LaneRun[]> => {
     const quiet = await runLane("quiet", true);
-    for (const [lane, niceness] of Object.entries(LANE_NICENESS) as [Lane, number][]) {
-      const sid = sessions.get(lane);
-      if (sid !== undefined && QUIET_PHASE_NICENESS[lane] !== undefined) {
-        const note = reniceSession(sid, niceness);
-        if (note) console.log(`dropship test: the ${lane} lane ${note}`);
-      }
-    }
     const rest = beside
       ? await Promise.all([runLane("droplets", true), runLane("droplets-1", false)])
       : [await runLane("droplets", true), await runLane("droplets-1", true)];
@@ -195,15 +178,7 @@ await runVerb(SPEC, async ({ values, rest }) => {
     const droplets = await dropletLanes();
     runs = [alone, ...droplets, await runLane("loopback", false)];
   } else {
-    // the loopback lane yields more while the quiet lane runs, and its usual share after
-    const niceness =
-      lanes.quiet.length > 0
-        ? (QUIET_PHASE_NICENESS.loopback ?? LANE_NICENESS.loopback)
-        : LANE_NICENESS.loopback;
-    const [droplets, loopback] = await Promise.all([
-      dropletLanes(),
-      runLane("loopback", false, niceness),
-    ]);
+    const [droplets, loopback] = await Promise.all([dropletLanes(), runLane("loopback", false)]);
     runs = [alone, ...droplets, loopback];
   }
   for (const run of runs.filter((run) => !run.streamed && run.output))
@@ -222,44 +197,9 @@ await runVerb(SPEC, async ({ values, rest }) => {
   if (OWN_BUILD_CACHE) rmSync(OWN_BUILD_CACHE, { recursive: true, force: true });
 });
 
-/**
- * Every thread of every process in a lane's session at `niceness` (a niceness is a thread's
- * own on Linux, and new threads and processes take their creator's); what went wrong, if any.
- */
-function reniceSession(sid: number, niceness: number): string | undefined {
-  const threads = sessionOf(processStats(), sid).flatMap((pid) => {
-    try {
-      return readdirSync(`/proc/${pid}/task`);
-    } catch {
-      return []; // gone meanwhile
-    }
-  });
-  const renice = Bun.spawnSync(["renice", "-n", String(niceness), "-p", ...threads], {
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  const err = renice.stderr.toString().trim();
-  // a thread that ended in between is no fault
-  const faults = err.split("\n").filter((line) => line && !/No such process/.test(line));
-  return faults.length > 0 ? `could not all go to nice ${niceness}: ${faults[0]}` : undefined;
-}
-
 /** Kills what is still in a lane's session once its bun test has exited, and says what it was. */
 function stopLeftovers(sid: number): { pid: number; name: string }[] {
-  const left = leftInSession(processStats(), sid);
-  for (const { pid } of left) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return left;
-}
-
-/** Every process's /proc/<pid>/stat text now. */
-function processStats(): { pid: number; stat: string }[] {
-  return readdirSync("/proc")
+  const stats = readdirSync("/proc")
     .filter((name) => /^\d+$/.test(name))
     .flatMap((name) => {
       try {
@@ -268,4 +208,13 @@ function processStats(): { pid: number; stat: string }[] {
         return []; // gone meanwhile
       }
     });
+  const left = leftInSession(stats, sid);
+  for (const { pid } of left) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return left;
 }

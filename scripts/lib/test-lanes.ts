@@ -30,19 +30,6 @@ export const LANE_NETWORK: Partial<Record<Lane, number>> = {
  */
 export const LANE_NICENESS: Partial<Record<Lane, number>> = { loopback: 5 };
 
-/**
- * How much a lane yields while the quiet lane runs, before it goes back to LANE_NICENESS (its
- * processes reniced; root may lower a niceness). The demo's two bring-ups are the quiet lane's
- * heaviest work and its only competitor then is the loopback lane; once the two droplet lanes
- * run, 5 again, the most the loopback files stood beside them.
- */
-export const QUIET_PHASE_NICENESS: Partial<Record<Lane, number>> = { loopback: 10 };
-
-/** A lane's session whole: its leader (`sid`) and every live process in it, from /proc stat texts. */
-export function sessionOf(stats: { pid: number; stat: string }[], sid: number): number[] {
-  return [sid, ...leftInSession(stats, sid).map((p) => p.pid)];
-}
-
 const ALONE = /^\/\/ lane: alone\b/m;
 const QUIET = /^\/\/ lane: quiet\b/m;
 const SECOND_NETWORK = /^\/\/ lane: droplets-1\b/m;

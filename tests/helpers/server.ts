@@ -63,8 +63,7 @@ export async function startServer(
   const started = await waitForLine(
     child.stdout,
     options.ready ?? /listening on/,
-    // generous: the loopback lane yields the CPU to the droplet lanes (nice 10 beside the demo)
-    options.timeoutMs ?? 30_000,
+    options.timeoutMs ?? 10_000,
     name,
   ).catch((error) => {
     child.kill("SIGKILL");

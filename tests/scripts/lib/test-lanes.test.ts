@@ -7,7 +7,6 @@ import {
   LANES,
   laneOf,
   leftInSession,
-  sessionOf,
   splitLanes,
   summaryOf,
 } from "../../../scripts/lib/test-lanes.ts";
@@ -153,8 +152,6 @@ test("what a lane left running is the rest of its session, named, odd names incl
   ]);
   expect(leftInSession(stats, 7)).toEqual([{ pid: 103, name: "sshd" }]);
   expect(leftInSession(stats, 200)).toEqual([]);
-  // the whole session, to renice: its leader first, the dead left out
-  expect(sessionOf(stats, 100)).toEqual([100, 101, 102]);
 });
 
 test("the lane's session is the one a real leftover is in", async () => {
