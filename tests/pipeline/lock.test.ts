@@ -7,6 +7,17 @@ import { tempDir } from "../helpers/tmp.ts";
 
 const LOCK = resolve(import.meta.dir, "../../pipeline/lock.ts");
 
+/** A deploy that takes the role's lock within 100 ms, or fails. */
+const deployAtOnce = (dir: string, role = "production") =>
+  withRoleLock(
+    dir,
+    role,
+    "next",
+    100,
+    () => {},
+    async () => "ran",
+  );
+
 test("a second deploy of a role waits, says for whom, and gives up after the lock timeout", async () => {
   const dir = tempDir();
   const said: string[] = [];
@@ -39,30 +50,12 @@ test("a second deploy of a role waits, says for whom, and gives up after the loc
   expect(said).toEqual(["waiting: a production deploy is running (master abc by ann)"]);
   // another role is not held up, and the lock is free once its holder is done
   expect(roleLockHeld(dir, "staging")).toBe(false);
-  expect(
-    await withRoleLock(
-      dir,
-      "staging",
-      "staging x",
-      100,
-      () => {},
-      async () => "ran",
-    ),
-  ).toBe("ran");
+  expect(await deployAtOnce(dir, "staging")).toBe("ran");
   release();
   await holding;
   expect(roleLockHeld(dir, "production")).toBe(false);
   // asking whether it is held takes nothing from the next deploy
-  expect(
-    await withRoleLock(
-      dir,
-      "production",
-      "next",
-      100,
-      () => {},
-      async () => "ran",
-    ),
-  ).toBe("ran");
+  expect(await deployAtOnce(dir)).toBe("ran");
 });
 
 test("a holder that is killed lets go at once, and of two waiters only one goes in at a time", async () => {
@@ -128,16 +121,7 @@ test("a lock file an older dropship left, empty or naming a dead holder, holds n
     const dir = tempDir();
     writeFileSync(join(dir, "production.lock"), left);
     expect(roleLockHeld(dir, "production")).toBe(false);
-    expect(
-      await withRoleLock(
-        dir,
-        "production",
-        "next",
-        100,
-        () => {},
-        async () => "ran",
-      ),
-    ).toBe("ran");
+    expect(await deployAtOnce(dir)).toBe("ran");
   }
 });
 
