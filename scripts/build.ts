@@ -16,7 +16,7 @@ const SPEC = {
   about: `Compiles the servers into single binaries with \`bun build --compile\`: dist/dropship-proxy,
 dropship-app, dropship-monitor and dropship-receiver, each stamped with the
 git commit it was built from (\`--version\` prints it, /healthz reports it; "-dirty" when the
-work tree has uncommitted changes). Writes SHA256SUMS beside them, and SOURCES: the digest
+work tree has uncommitted changes to tracked files). Writes SHA256SUMS beside them, and SOURCES: the digest
 of each server's bundled code and Bun runtime, the same for two builds of the same code, so an
 upgrade can tell which servers a commit changed. With DROPSHIP_BUILD_CACHE, a binary compiled
 before from the same bundle, version and Bun is copied from there instead.`,
@@ -132,7 +132,10 @@ function gitVersion(): string {
     stderr: "pipe",
   });
   if (sha.exitCode !== 0) throw new UsageError("not a git checkout; give --version");
+  // untracked files are not the code built (dropship.yml, made by copying the example, is one)
   const dirty =
-    Bun.spawnSync(["git", "status", "--porcelain"], { cwd: ROOT }).stdout.toString().trim() !== "";
+    Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: ROOT })
+      .stdout.toString()
+      .trim() !== "";
   return `${sha.stdout.toString().trim()}${dirty ? "-dirty" : ""}`;
 }
