@@ -8,7 +8,7 @@ import { createRepo } from "../../pipeline/repos.ts";
 import { monitorSettingsOf, SETTINGS_VARIABLE } from "../../server/monitor/settings.ts";
 import { certificateDeps, tlsWanted } from "../../server/receiver/certificate-deps.ts";
 import { certificateRound } from "../../server/receiver/certificates.ts";
-import { runPlaybook } from "../../server/shared/ansible.ts";
+import { convergeSummary, runPlaybook } from "../../server/shared/ansible.ts";
 import type { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { fleetFirewalls } from "../../server/shared/cloud/firewall.ts";
 import { loadBalancerFor, PROXY_HEALTH_PATH } from "../../server/shared/cloud/load-balancer.ts";
@@ -196,8 +196,11 @@ export function addressOf(fleet: Fleet, role: RoleName): string {
   return host.address;
 }
 
-/** The four playbooks at once, reading the GitOps inventory as every later run will. */
-async function convergeFleet(s: SetupSettings): Promise<void> {
+/**
+ * The four playbooks at once, reading the GitOps inventory as every later run will; answers
+ * what they changed, in a line.
+ */
+async function convergeFleet(s: SetupSettings): Promise<string> {
   const inventories = inventoriesOf(s);
   const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
   const env = {
@@ -208,7 +211,9 @@ async function convergeFleet(s: SetupSettings): Promise<void> {
     [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(s.config)),
     ...appSettingsVariable(appSettingsFile()),
   };
-  await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, env)));
+  return convergeSummary(
+    await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, env))),
+  );
 }
 
 /** Compiles the binaries stamped `version` into the release directory the receiver keeps. */
@@ -348,7 +353,7 @@ export async function bringUp(
     staging === production ? undefined : buildRelease(s.work, staging),
   );
   building.catch(() => undefined); // awaited below, where a failure stops the bring-up
-  await convergeFleet(s);
+  sayOf(o)(await convergeFleet(s));
   if (sentinel) {
     // Sentinels keep their files: one set up by an older dropship gets this one's timings here
     await o.step("the Sentinels' timings are this version's");

@@ -88,6 +88,23 @@ export function parseRecap(output: string): Record<string, HostRecap> {
   return recap;
 }
 
+/**
+ * What a converge did, in a line: how many hosts, and the changes on each host that changed.
+ * "Nothing changed" on a fleet converged before is what idempotent playbooks promise.
+ */
+export function convergeSummary(recaps: Record<string, HostRecap>[]): string {
+  const changes = new Map<string, number>();
+  for (const recap of recaps)
+    for (const [host, r] of Object.entries(recap))
+      changes.set(host, (changes.get(host) ?? 0) + r.changed);
+  const hosts = `${changes.size} ${changes.size === 1 ? "host" : "hosts"}`;
+  const changed = [...changes].filter(([, n]) => n > 0);
+  const total = changed.reduce((sum, [, n]) => sum + n, 0);
+  if (total === 0) return `${hosts} as configured already: nothing changed`;
+  const each = changed.map(([host, n]) => `${host} ${n}`).join(", ");
+  return `${hosts} configured: ${total} ${total === 1 ? "change" : "changes"} (${each})`;
+}
+
 /** A text with every value of the app's settings (JSON, as Ansible is given them) masked. */
 function withoutAppSettings(text: string, json: string | undefined): string {
   if (!json) return text;

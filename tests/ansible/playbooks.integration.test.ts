@@ -91,13 +91,10 @@ test("four droplets come up and the four playbooks converge on them", async () =
     "redis-1",
     "web-1",
   ]);
-
-  const second = await Promise.all(playbooks.map((p) => runPlaybook(p, inventory, env)));
-  for (const recap of second)
-    for (const [host, stats] of Object.entries(recap))
-      expect({ host, changed: stats.changed }).toEqual({ host, changed: 0 });
+  // a second converge changes nothing: tests/guide.integration.test.ts runs setup twice on its
+  // fleet, and the second says so
   console.log(
-    `4 droplets: create → SSH-ready ${((ready - started) / 1000).toFixed(1)} s; first converge of 4 playbooks in parallel ${((converged - ready) / 1000).toFixed(1)} s; second run ${((performance.now() - converged) / 1000).toFixed(1)} s`,
+    `4 droplets: create → SSH-ready ${((ready - started) / 1000).toFixed(1)} s; converge of 4 playbooks in parallel ${((converged - ready) / 1000).toFixed(1)} s`,
   );
 }, 180_000);
 
