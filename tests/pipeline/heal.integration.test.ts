@@ -1,4 +1,3 @@
-// lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { FleetHostRecord } from "../../gitops/model.ts";
