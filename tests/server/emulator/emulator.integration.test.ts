@@ -1,5 +1,8 @@
+// lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { describe, expect, test } from "bun:test";
 import { macFor, NETWORKS } from "../../../server/emulator/host.ts";
+import { EMULATOR_NETWORK_VARIABLE } from "../../../server/emulator/network.ts";
+import { EMULATOR } from "../../../server/emulator/this-network.ts";
 import {
   CloudError,
   DigitalOcean,
@@ -36,8 +39,9 @@ describe("three droplets", () => {
     }
     for (const entry of made) {
       entry.droplet = await provider.waitActive(entry.droplet, 15_000, 50);
-      expect(entry.droplet.ip).toMatch(/^10\.78\.\d+\.\d+$/); // in the VPC
-      expect(entry.droplet.publicIp).toMatch(/^10\.77\.\d+\.\d+$/);
+      // in the VPC, and on the public network
+      expect(entry.droplet.ip?.startsWith(`${EMULATOR.private.prefix}.`)).toBe(true);
+      expect(entry.droplet.publicIp?.startsWith(`${EMULATOR.public.prefix}.`)).toBe(true);
     }
     expect(new Set(made.map((m) => m.droplet.ip)).size).toBe(3);
     for (const { droplet, hostPublicKey } of made) {
@@ -97,7 +101,7 @@ describe("three droplets", () => {
     for (const { droplet } of made) {
       await provider.deleteDroplet(droplet.id, droplet.name);
       expect(bridgeMacs()).toEqual(gatewayMacs);
-      expect(namespaces()).not.toContain(`dsemu-${droplet.id}`);
+      expect(namespaces()).not.toContain(`${EMULATOR.hostNamespacePrefix}${droplet.id}`);
       await expect(provider.getDroplet(droplet.id, droplet.name)).rejects.toThrow(
         `read droplet ${droplet.name}: 404 not_found — The resource you were accessing could not be found.`,
       );
@@ -183,10 +187,10 @@ test("stopping the emulator leaves no namespace behind", async () => {
     tags: [],
   });
   await provider.waitActive(droplet, 15_000, 50);
-  expect(namespaces()).toContain(`dsemu-${droplet.id}`);
+  expect(namespaces()).toContain(`${EMULATOR.hostNamespacePrefix}${droplet.id}`);
   expect(await emulator.stop()).toBe(0);
-  expect(namespaces().filter((n) => n.startsWith("dsemu-"))).toEqual([]);
-  expect(await Bun.file("/run/dropship-emulator.pid").exists()).toBe(false);
+  expect(namespaces().filter((n) => n.startsWith(EMULATOR.hostNamespacePrefix))).toEqual([]);
+  expect(await Bun.file(EMULATOR.lockFile).exists()).toBe(false);
 }, 30_000);
 
 test("an emulator killed outright leaves hosts that the next one clears at start", async () => {
@@ -204,11 +208,11 @@ test("an emulator killed outright leaves hosts that the next one clears at start
   await crashedProvider.waitActive(droplet, 15_000, 50);
   process.kill(crashed.pid, "SIGKILL");
   await Bun.sleep(200);
-  expect(namespaces()).toContain(`dsemu-${droplet.id}`);
+  expect(namespaces()).toContain(`${EMULATOR.hostNamespacePrefix}${droplet.id}`);
   const next = await startEmulator();
-  expect(namespaces().filter((n) => n.startsWith("dsemu-"))).toEqual([]);
+  expect(namespaces().filter((n) => n.startsWith(EMULATOR.hostNamespacePrefix))).toEqual([]);
   // its DNS server died with it (else the next one's could not take the port)
-  expect(next.started).toContain("DNS for /v2/domains at 10.77.0.1:53");
+  expect(next.started).toContain(`DNS for /v2/domains at ${EMULATOR.public.gateway}:53`);
   expect(await next.stop()).toBe(0);
 }, 30_000);
 
@@ -219,6 +223,7 @@ test("a second emulator on the same machine is refused with the reason", async (
       PATH: process.env.PATH ?? "",
       DIGITALOCEAN_TOKEN: "x",
       DROPSHIP_EMULATOR_DIR: first.dir,
+      [EMULATOR_NETWORK_VARIABLE]: String(EMULATOR.network),
     },
     stderr: "pipe",
   });
