@@ -16,10 +16,11 @@ const SPEC = {
   about: `Compiles the servers into single binaries with \`bun build --compile\`: dist/dropship-proxy,
 dropship-app, dropship-monitor and dropship-receiver, each stamped with the
 git commit it was built from (\`--version\` prints it, /healthz reports it; "-dirty" when the
-work tree has uncommitted changes to tracked files). Writes SHA256SUMS beside them, and SOURCES: the digest
-of each server's bundled code and Bun runtime, the same for two builds of the same code, so an
-upgrade can tell which servers a commit changed. With DROPSHIP_BUILD_CACHE, a binary compiled
-before from the same bundle, version and Bun is copied from there instead.`,
+work tree has uncommitted changes to tracked files). Writes SHA256SUMS beside them, and
+SOURCES: the digest of each server's bundled code and Bun runtime, the same for two builds of
+the same code, so an upgrade can tell which servers a commit changed. With
+DROPSHIP_BUILD_CACHE, a binary compiled before from the same bundle, version and Bun is copied
+from there instead.`,
   env: ["DROPSHIP_BUILD_SERVERS", "DROPSHIP_BUILD_CACHE"],
   options: {
     outdir: { type: "string", value: "DIR", description: "where the binaries go (default dist/)" },

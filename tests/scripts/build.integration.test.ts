@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tempDir } from "../helpers/tmp.ts";
 
@@ -66,4 +66,33 @@ test("DROPSHIP_BUILD_CACHE: the same build again is copied, byte for byte; anoth
   expect(next.stdout.toString()).not.toContain(COPIED);
   expect(sums(other)).not.toBe(sums(first));
   expect(readdirSync(cache)).toHaveLength(2);
+}, 60_000);
+
+test("a build is named after its checkout's commit, -dirty only with changes to tracked files", () => {
+  const checkout = join(tempDir("dropship-build-checkout-"), "app");
+  Bun.spawnSync(["git", "clone", "-q", "--shared", ROOT, checkout]);
+  symlinkSync(join(ROOT, "node_modules"), join(checkout, "node_modules"));
+  const sha = Bun.spawnSync(["git", "-C", checkout, "rev-parse", "--short=12", "HEAD"])
+    .stdout.toString()
+    .trim();
+  const versionBuilt = () => {
+    const outdir = tempDir("dropship-build-");
+    const built = Bun.spawnSync(
+      [process.execPath, join(checkout, "scripts/build.ts"), "--outdir", outdir],
+      {
+        cwd: checkout,
+        env: { PATH: process.env.PATH ?? "", DROPSHIP_BUILD_SERVERS: "monitor" },
+        stderr: "pipe",
+      },
+    );
+    expect(built.stderr.toString()).toBe("");
+    return Bun.spawnSync([join(outdir, "dropship-monitor"), "--version"])
+      .stdout.toString()
+      .trim();
+  };
+  // dropship.yml, copied from the example as the guide says, is untracked: not a change to the code
+  writeFileSync(join(checkout, "dropship.yml"), "name: shop\n");
+  expect(versionBuilt()).toBe(`dropship-monitor ${sha}`);
+  appendFileSync(join(checkout, "server/monitor/main.ts"), "\n");
+  expect(versionBuilt()).toBe(`dropship-monitor ${sha}-dirty`);
 }, 60_000);
