@@ -33,6 +33,7 @@ import {
   leftoverHosts,
   NETWORKS,
 } from "./host.ts";
+import type { HostInit } from "./host-init.ts";
 import { limitsFor } from "./limits.ts";
 import { Lxcfs } from "./lxcfs.ts";
 import { EMULATOR_NETWORK_VARIABLE } from "./network.ts";
@@ -116,7 +117,11 @@ export class Fleet {
   /** each droplet limited to its size's CPUs, memory and processes; undefined: unlimited */
   private limits: { cgroups: Cgroups; lxcfs: Lxcfs } | undefined;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    /** what every droplet boots as its PID 1 */
+    private readonly init: HostInit = "shell",
+  ) {
     this.balancers = new Balancers(
       dir,
       () =>
@@ -158,7 +163,12 @@ export class Fleet {
    */
   async startLimits(say: (line: string) => void): Promise<void> {
     const cgroups = Cgroups.detect();
-    const unlimited = typeof cgroups === "string" ? cgroups : Lxcfs.missing();
+    const unlimited =
+      typeof cgroups === "string"
+        ? cgroups
+        : this.init === "systemd"
+          ? "droplets that boot systemd take no limits yet (their own /proc and cgroups are nspawn's)"
+          : Lxcfs.missing();
     // an earlier emulator's, if it was killed (the folders too: a droplet's creation makes them)
     if (typeof cgroups !== "string") cgroups.removeAll();
     let why = unlimited;
@@ -295,6 +305,7 @@ export class Fleet {
     const hostKey = hostKeyFromUserData(userData) ?? generateHostKey();
     droplet.pid = bootHost({
       limits,
+      init: this.init,
       id: droplet.id,
       name,
       ip: droplet.ip,

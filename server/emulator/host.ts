@@ -1,6 +1,17 @@
-import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { run } from "../shared/proc.ts";
+import type { HostInit } from "./host-init.ts";
 import { LXCFS_PROC_FILES } from "./limits.ts";
 import { idsOfNamespaces } from "./network.ts";
 import { EMULATOR } from "./this-network.ts";
@@ -29,6 +40,8 @@ export interface HostSpec {
   dir: string;
   /** its limits by size: the cgroups its first process joins, and LXCFS's /proc files */
   limits?: { cgroupProcs: string[]; procDir: string };
+  /** what runs as its PID 1: a shell that starts sshd, or systemd as on DigitalOcean's images */
+  init: HostInit;
 }
 
 export const namespaceOf = (id: number) => `${EMULATOR.hostNamespacePrefix}${id}`;
@@ -118,6 +131,7 @@ export function removeNamespace(ns: string, outsideVeths: readonly string[]): vo
 export function bootHost(spec: HostSpec): number {
   const ns = namespaceOf(spec.id);
   prepareFiles(spec);
+  if (spec.init === "systemd") prepareSystemd(spec);
   addNamespace(ns, {
     public: { ip: spec.ip, veth: vethOf(spec.id, "public") },
     private: { ip: spec.privateIp, veth: vethOf(spec.id, "private") },
@@ -134,32 +148,69 @@ export function bootHost(spec: HostSpec): number {
       ]
     : [];
   const child = Bun.spawn(
-    [
-      ...joinCgroups,
-      "ip",
-      "netns",
-      "exec",
-      ns,
-      "unshare",
-      "--mount",
-      "--uts",
-      "--pid",
-      "--fork",
-      "--kill-child",
-      "--mount-proc",
-      "--propagation",
-      "private",
-      "bash",
-      join(spec.dir, "init.sh"),
-    ],
+    [...joinCgroups, ...(spec.init === "systemd" ? nspawnArgv(spec, ns) : shellArgv(spec, ns))],
     {
       stdin: "ignore",
       stdout: Bun.file(join(spec.dir, "host.log")),
       stderr: Bun.file(join(spec.dir, "host.log")),
+      // nspawn leaves /proc/sys read-only but for this: the playbooks set the proxy's sysctls
+      env:
+        spec.init === "systemd"
+          ? { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: "network" }
+          : undefined,
     },
   );
   child.unref();
   return child.pid;
+}
+
+/** PID 1 a shell (init.sh) in new mount, UTS and PID namespaces inside the network namespace. */
+function shellArgv(spec: HostSpec, ns: string): string[] {
+  return [
+    "ip",
+    "netns",
+    "exec",
+    ns,
+    "unshare",
+    "--mount",
+    "--uts",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount-proc",
+    "--propagation",
+    "private",
+    "bash",
+    join(spec.dir, "init.sh"),
+  ];
+}
+
+/**
+ * PID 1 systemd, in a container of this machine's own system (/usr read-only, a fresh /var)
+ * with the droplet's /etc, /root and /srv, on the droplet's network namespace. Killing nspawn
+ * leaves the container running: it ends with the namespace's processes (destroyHost).
+ */
+function nspawnArgv(spec: HostSpec, ns: string): string[] {
+  return [
+    "systemd-nspawn",
+    "--boot",
+    "--directory=/",
+    "--volatile=yes",
+    // no system bus here to register with, or to make a scope for it
+    "--register=no",
+    "--keep-unit",
+    "--quiet",
+    "--console=passive",
+    `--machine=${ns}`,
+    `--network-namespace-path=/run/netns/${ns}`,
+    // ufw and nftables, as root on a droplet may
+    "--capability=CAP_NET_ADMIN,CAP_NET_RAW",
+    `--bind=${join(spec.dir, "etc")}:/etc`,
+    `--bind=${join(spec.dir, "root")}:/root`,
+    `--bind=${join(spec.dir, "srv")}:/srv`,
+    // what is installed (dpkg-query): the machine's packages are the droplet's
+    "--bind-ro=/var/lib/dpkg",
+  ];
 }
 
 /** Stops everything on the host and removes its namespace, links and files: off the network first. */
@@ -189,6 +240,21 @@ export function leftoverHosts(): number[] {
   );
 }
 
+const sshdConfig = (hostKey: string) =>
+  [
+    "ListenAddress 0.0.0.0",
+    "Port 22",
+    `HostKey ${hostKey}`,
+    "PermitRootLogin prohibit-password",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "UsePAM no",
+    "PidFile /run/sshd.pid",
+    "Subsystem sftp internal-sftp",
+    "AcceptEnv LANG LC_*",
+    "",
+  ].join("\n");
+
 function prepareFiles(spec: HostSpec) {
   const { dir } = spec;
   rmSync(dir, { recursive: true, force: true });
@@ -214,22 +280,7 @@ function prepareFiles(spec: HostSpec) {
   );
   // the emulator's DNS server (/v2/domains), which answers at once and forwards nothing
   writeFileSync(join(dir, "etc/resolv.conf"), `nameserver ${NETWORKS.public.gateway}\n`);
-  writeFileSync(
-    join(dir, "ssh/sshd_config"),
-    [
-      "ListenAddress 0.0.0.0",
-      "Port 22",
-      `HostKey ${join(dir, "ssh/host_key")}`,
-      "PermitRootLogin prohibit-password",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "UsePAM no",
-      "PidFile /run/sshd.pid",
-      "Subsystem sftp internal-sftp",
-      "AcceptEnv LANG LC_*",
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(join(dir, "ssh/sshd_config"), sshdConfig(join(dir, "ssh/host_key")));
   // before /run is covered: LXCFS's files are under it
   const ownProc = spec.limits
     ? [
@@ -254,6 +305,32 @@ hostname ${spec.name}
 while true; do wait || true; sleep 1; done
 `,
   );
+}
+
+/**
+ * The droplet's /etc made a new Debian droplet's for systemd: its own machine id, sshd (the
+ * packaged unit) with the droplet's host key and the emulator's settings, and no service of
+ * this machine's enabled but sshd.
+ */
+function prepareSystemd(spec: HostSpec) {
+  const etc = join(spec.dir, "etc");
+  writeFileSync(join(etc, "machine-id"), `${randomBytes(16).toString("hex")}\n`);
+  const ssh = join(etc, "ssh");
+  for (const name of readdirSync(ssh))
+    if (name.startsWith("ssh_host_")) rmSync(join(ssh, name), { force: true });
+  copyFileSync(join(spec.dir, "ssh/host_key"), join(ssh, "ssh_host_droplet_key"));
+  chmodSync(join(ssh, "ssh_host_droplet_key"), 0o600);
+  writeFileSync(join(ssh, "sshd_config"), sshdConfig("/etc/ssh/ssh_host_droplet_key"));
+  const units = join(etc, "systemd/system");
+  for (const name of readdirSync(units))
+    if (name.endsWith(".wants")) rmSync(join(units, name), { recursive: true, force: true });
+  mkdirSync(join(units, "multi-user.target.wants"));
+  symlinkSync(
+    "/lib/systemd/system/ssh.service",
+    join(units, "multi-user.target.wants/ssh.service"),
+  );
+  rmSync(join(units, "default.target"), { force: true });
+  symlinkSync("/lib/systemd/system/multi-user.target", join(units, "default.target"));
 }
 
 /** Puts a droplet's firewall ruleset in force inside its network namespace (nftables). */

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EnvError, readEnv, text, type Variable } from "../shared/env.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
+import { type HostInit, parseHostInit } from "./host-init.ts";
 import { EMULATOR_NETWORK_VARIABLE, emulatorNames, parseEmulatorNetwork } from "./network.ts";
 
 const SPEC = {
@@ -18,6 +19,13 @@ const SPEC = {
     fallback: 0,
     parse: parseEmulatorNetwork,
   } satisfies Variable<number>,
+  init: {
+    name: "DROPSHIP_EMULATOR_INIT",
+    description:
+      "what each droplet boots: shell (default: an sshd under a shell; services run under dropship-service) or systemd (systemd in a container, as DigitalOcean's images: needs systemd-nspawn)",
+    fallback: "shell",
+    parse: (value: string) => parseHostInit(value),
+  } satisfies Variable<HostInit>,
 };
 
 /** --port and --rate-limit: whole numbers above 0; a fault is a bad setting (exit 2). */
@@ -60,7 +68,7 @@ await serverMain(
     // the network's names are fixed when these load: only after the variable was checked
     const { Fleet } = await import("./fleet.ts");
     const { createApi } = await import("./api.ts");
-    const fleet = new Fleet(resolve(env.dir));
+    const fleet = new Fleet(resolve(env.dir), env.init);
     try {
       fleet.start();
     } catch (error) {

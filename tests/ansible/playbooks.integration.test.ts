@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import Redis from "ioredis";
 import { inventoryYaml } from "../../gitops/inventory.ts";
 import { runPlaybook } from "../../server/shared/ansible.ts";
@@ -11,12 +11,17 @@ import {
   makeHostKey,
 } from "../../server/shared/cloud/hostkeys.ts";
 import type { RoleName } from "../../server/shared/config/schema.ts";
+import { deliverRelease, waitForVersion } from "../../server/shared/deliver.ts";
+import { hostCommands } from "../../server/shared/host/layout.ts";
 import { Ssh } from "../../server/shared/ssh.ts";
 import { aclFile, redisUrls, redisUsers } from "../../server/shared/state/acl.ts";
 import { startEmulator, userKey } from "../helpers/emulator.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
-const emulator = await startEmulator();
+// droplets that boot systemd, as DigitalOcean's do: the playbooks' systemd path (units, the
+// packaged Redis off, restarts) runs here; every other droplet test runs dropship-service's
+const emulator = await startEmulator(1000, "systemd");
+const ROOT = resolve(import.meta.dir, "../..");
 const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
 const account = userKey();
 const dir = fileTempDir("dropship-ansible-");
@@ -220,3 +225,110 @@ test("a host whose key is not the pinned one is refused: nothing runs there", as
     /product\.yml failed on web-1[\s\S]*UNREACHABLE/,
   );
 }, 60_000);
+
+/** A command's output on a host, over SSH as root. */
+async function on(name: string, command: string): Promise<string> {
+  const host = hosts.find((h) => h.name === name) as (typeof hosts)[number];
+  const ssh = await Ssh.connect({
+    host: host.droplet.ip as string,
+    privateKey: account.privateKey,
+    hostPublicKey: host.hostPublicKey,
+  });
+  try {
+    return await ssh.check(command);
+  } finally {
+    ssh.close();
+  }
+}
+
+test("under systemd each service is a unit of its own: enabled, run as dropship, logged to the journal; the packaged Redis is off", async () => {
+  expect((await on("redis-1", "cat /proc/1/comm")).trim()).toBe("systemd");
+  const redis = await on(
+    "redis-1",
+    [
+      "systemctl is-active dropship-redis",
+      "systemctl is-enabled dropship-redis",
+      "systemctl show -p User --value dropship-redis",
+      "systemctl is-enabled redis-server || true",
+      "systemctl is-active redis-server || true",
+      "journalctl -u dropship-redis -o cat --no-pager",
+    ].join("; "),
+  );
+  const [active, enabled, user, packagedEnabled, packagedActive] = redis.split("\n");
+  expect([active, enabled, user]).toEqual(["active", "enabled", "dropship"]);
+  expect([packagedEnabled, packagedActive]).toEqual(["disabled", "inactive"]);
+  expect(redis).toContain("Ready to accept connections");
+  // the proxy may bind port 80 as dropship; the monitor beside it gets no such right
+  const units = await on(
+    "proxy-1",
+    "systemctl cat dropship-proxy; echo ---; systemctl cat dropship-monitor",
+  );
+  const [proxyUnit, monitorUnit] = units.split("---\n");
+  expect(proxyUnit).toContain("AmbientCapabilities=CAP_NET_BIND_SERVICE");
+  expect(proxyUnit).toContain("User=dropship");
+  expect(monitorUnit).not.toContain("AmbientCapabilities");
+});
+
+test("under systemd a delivered release runs under its unit: enabled for the next boot, restarted by it, logged to the journal", async () => {
+  const outdir = join(dir, "release-1");
+  const build = Bun.spawnSync(
+    [
+      process.execPath,
+      join(ROOT, "scripts/build.ts"),
+      "--outdir",
+      outdir,
+      "--version",
+      "release-1",
+    ],
+    { stderr: "pipe", env: { ...process.env, DROPSHIP_BUILD_SERVERS: "app,monitor" } },
+  );
+  if (build.exitCode !== 0) throw new Error(build.stderr.toString());
+  const web = hosts.find((h) => h.name === "web-1") as (typeof hosts)[number];
+  const ip = web.droplet.ip as string;
+  const ssh = await Ssh.connect({
+    host: ip,
+    privateKey: account.privateKey,
+    hostPublicKey: web.hostPublicKey,
+  });
+  try {
+    await deliverRelease(
+      ssh,
+      {
+        version: "release-1",
+        binaries: [join(outdir, "dropship-app"), join(outdir, "dropship-monitor")],
+      },
+      {
+        cacheDir: join(dir, "cache"),
+        // as a production host's delivery does
+        restart: ["app", "monitor"],
+        healthUrl: `http://${ip}:3000/healthz`,
+        healthTimeoutMs: 20_000,
+      },
+    );
+    const unit = async () =>
+      (
+        await ssh.check(
+          "systemctl is-enabled dropship-app; systemctl is-active dropship-app; pid=$(systemctl show -p MainPID --value dropship-app); echo $pid; ps -o user= -p $pid",
+        )
+      ).split("\n");
+    const [enabled, active, pid, user] = await unit();
+    // the first delivery started it; the host's next boot starts it too
+    expect([enabled, active, user]).toEqual(["enabled", "active", "dropship"]);
+    await ssh.check(hostCommands.service("restart", "app"));
+    await waitForVersion(ip, `http://${ip}:3000/healthz`, "release-1", 20_000);
+    const [, activeAgain, pidAgain] = await unit();
+    expect(activeAgain).toBe("active");
+    expect(pidAgain).not.toBe(pid);
+    // what bun run logs reads on such a host: the app's lines, each with its time
+    const log = await ssh.check(hostCommands.log("app", { lines: 20, follow: false }));
+    expect(log).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z .*dropship-app/m);
+    // a converge now finds the units as it left them, and leaves the app running
+    const again = await runPlaybook("product.yml", inventory, env);
+    expect(again["web-1"]?.changed).toBe(0);
+    expect((await unit())[2]).toBe(pidAgain);
+    await ssh.check(hostCommands.service("stop", "app"));
+    expect((await ssh.exec("systemctl is-active dropship-app")).stdout.trim()).toBe("inactive");
+  } finally {
+    ssh.close();
+  }
+}, 120_000);

@@ -2,6 +2,7 @@ import { afterAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { HostInit } from "../../server/emulator/host-init.ts";
 import { EMULATOR_NETWORK_VARIABLE } from "../../server/emulator/network.ts";
 import { EMULATOR } from "../../server/emulator/this-network.ts";
 import type { DigitalOcean, Droplet } from "../../server/shared/cloud/digitalocean.ts";
@@ -19,7 +20,10 @@ export interface TestEmulator extends RunningServer {
  * The DigitalOcean emulator as its own process, with a token and a state dir of its own, on
  * this test process's emulator network.
  */
-export async function startEmulator(ratePerMinute = 1000): Promise<TestEmulator> {
+export async function startEmulator(
+  ratePerMinute = 1000,
+  init: HostInit = "shell",
+): Promise<TestEmulator> {
   const dir = mkdtempSync(join(tmpdir(), "dropship-emulator-"));
   const token = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
   const server = await startServer(
@@ -29,6 +33,7 @@ export async function startEmulator(ratePerMinute = 1000): Promise<TestEmulator>
       DROPSHIP_EMULATOR_DIR: dir,
       // the lane's network (npm test runs droplet files on two, one lane each)
       [EMULATOR_NETWORK_VARIABLE]: String(EMULATOR.network),
+      DROPSHIP_EMULATOR_INIT: init,
     },
     {
       ready: /listening on/,
