@@ -280,7 +280,7 @@ test("under systemd a delivered release runs under its unit: enabled for the nex
       "--version",
       "release-1",
     ],
-    { stderr: "pipe", env: { ...process.env, DROPSHIP_BUILD_SERVERS: "app,monitor" } },
+    { stderr: "pipe", env: { ...process.env, DROPSHIP_BUILD_SERVERS: "app" } },
   );
   if (build.exitCode !== 0) throw new Error(build.stderr.toString());
   const web = hosts.find((h) => h.name === "web-1") as (typeof hosts)[number];
@@ -293,14 +293,11 @@ test("under systemd a delivered release runs under its unit: enabled for the nex
   try {
     await deliverRelease(
       ssh,
-      {
-        version: "release-1",
-        binaries: [join(outdir, "dropship-app"), join(outdir, "dropship-monitor")],
-      },
+      // the app alone (a monitor delivered would be started by the converge below)
+      { version: "release-1", binaries: [join(outdir, "dropship-app")] },
       {
         cacheDir: join(dir, "cache"),
-        // as a production host's delivery does
-        restart: ["app", "monitor"],
+        restart: ["app"],
         healthUrl: `http://${ip}:3000/healthz`,
         healthTimeoutMs: 20_000,
       },
@@ -332,3 +329,88 @@ test("under systemd a delivered release runs under its unit: enabled for the nex
     ssh.close();
   }
 }, 120_000);
+
+test("under systemd a proxy is handed over to its next release under load, with no failed request", async () => {
+  const release = (version: string) => {
+    const outdir = join(dir, version);
+    const build = Bun.spawnSync(
+      [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir, "--version", version],
+      { stderr: "pipe", env: { ...process.env, DROPSHIP_BUILD_SERVERS: "proxy" } },
+    );
+    if (build.exitCode !== 0) throw new Error(build.stderr.toString());
+    return { version, binaries: [join(outdir, "dropship-proxy")] };
+  };
+  const proxy = hosts.find((h) => h.name === "proxy-1") as (typeof hosts)[number];
+  const ip = proxy.droplet.ip as string;
+  const health = `http://${ip}/_dropship/healthz`;
+  const ssh = await Ssh.connect({
+    host: ip,
+    privateKey: account.privateKey,
+    hostPublicKey: proxy.hostPublicKey,
+  });
+  const options = {
+    cacheDir: join(dir, "cache"),
+    restart: [],
+    handover: ["proxy"],
+    healthUrl: health,
+    healthTimeoutMs: 30_000,
+  };
+  try {
+    // the first release starts it: port 80 as dropship, by the unit's capability
+    await deliverRelease(ssh, release("edge-1"), options);
+    expect(
+      await ssh.check("ps -o user= -p $(systemctl show -p MainPID --value dropship-proxy)"),
+    ).toBe("dropship\n");
+    const next = release("edge-2");
+    let running = true;
+    let served = 0;
+    let failed = 0;
+    const failures: string[] = [];
+    const load = [...Array(8)].map(async (_, i) => {
+      while (running) {
+        // half of them a new connection a request: a refused one fails here
+        const response = await fetch(
+          health,
+          i % 2 ? { headers: { connection: "close" } } : {},
+        ).catch((e: Error) => e);
+        if (response instanceof Error) {
+          // a restart instead refuses thousands: the first few say enough
+          if (++failed <= 5) failures.push(response.message);
+        } else {
+          await response.arrayBuffer();
+          served++;
+        }
+      }
+    });
+    await deliverRelease(ssh, next, options);
+    await Bun.sleep(300);
+    running = false;
+    await Promise.all(load);
+    expect({ failed, failures }).toEqual({ failed: 0, failures: [] });
+    expect(served).toBeGreaterThan(50);
+    expect(((await (await fetch(health)).json()) as { version: string }).version).toBe("edge-2");
+    // the second unit carried the ports and is gone again; the first runs the new release
+    expect(
+      await ssh.check(
+        "systemctl is-active dropship-proxy-handover || true; systemctl is-active dropship-proxy",
+      ),
+    ).toBe("inactive\nactive\n");
+    // a release whose proxy never listens: the second unit is stopped, the running proxy stays
+    await ssh.check(
+      "mkdir -p /srv/dropship/releases/broken && printf '#!/bin/sh\\nexit 1\\n' > /srv/dropship/releases/broken/dropship-proxy && chmod 755 /srv/dropship/releases/broken/dropship-proxy",
+    );
+    await ssh.check(hostCommands.switchTo("broken"));
+    const broken = await ssh.exec(hostCommands.service("handover", "proxy"));
+    expect(broken.code).toBe(4);
+    expect(broken.stderr).toMatch(
+      /dropship-handover: the new proxy did not listen on .*80.* within 30 s; the old one \(\d+\) keeps serving — see journalctl -u dropship-proxy-handover/,
+    );
+    expect(((await (await fetch(health)).json()) as { version: string }).version).toBe("edge-2");
+    expect(await ssh.check("systemctl is-active dropship-proxy-handover || true")).toBe(
+      "inactive\n",
+    );
+    await ssh.check(`${hostCommands.switchTo("edge-2")} && rm -rf /srv/dropship/releases/broken`);
+  } finally {
+    ssh.close();
+  }
+}, 180_000);

@@ -60,12 +60,18 @@ export const hostCommands = {
   readSources: () => `cat ${HOST_ROOT}/current/${SOURCES_FILE} 2>/dev/null`,
   /**
    * stops, restarts or hands over a service, with or without systemd. A handover starts the
-   * next process beside the running one and stops the old one once the new one listens
-   * (dropship-service); a systemd unit has one main process, so there it is a restart.
+   * next process beside the running one and stops the old one once the new one listens: under
+   * systemd, whose unit has one main process, a second unit carries the ports while the first
+   * restarts (dropship-handover; a host whose playbooks came from a dropship without it is
+   * restarted until its next converge); without systemd, dropship-service runs both processes.
    */
   service: (action: "restart" | "stop" | "handover", service: string) => {
-    const systemd = action === "handover" ? "restart" : action;
-    return `if [ -d /run/systemd/system ]; then systemctl ${systemd} dropship-${service}; else ${HOST_ROOT}/bin/dropship-service ${action} ${service}; fi`;
+    const handover = `${HOST_ROOT}/bin/dropship-handover`;
+    const systemd =
+      action === "handover"
+        ? `if [ -x ${handover} ]; then ${handover} ${service}; else systemctl restart dropship-${service}; fi`
+        : `systemctl ${action} dropship-${service}`;
+    return `if [ -d /run/systemd/system ]; then ${systemd}; else ${HOST_ROOT}/bin/dropship-service ${action} ${service}; fi`;
   },
   /** prints (or with `follow`, keeps printing) a service's log; `tail -F` survives rotation */
   log: (service: string, options: { lines: number; follow: boolean }) => {
