@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Redis from "ioredis";
 import { inventoryYaml } from "../../gitops/inventory.ts";
@@ -32,6 +32,10 @@ const inventory = join(dir, "inventory.yml");
 const redisPassword = crypto.randomUUID().replaceAll("-", "");
 const hosts: { name: string; role: RoleName; droplet: Droplet; hostPublicKey: string }[] = [];
 let env: Record<string, string> = {};
+// the deployment's config the proxy host gets a copy of, as it is: Jinja's braces included
+const configFile = join(dir, "dropship.yml");
+const configText = `${readFileSync(join(ROOT, "dropship.example.yml"), "utf8")}# {{ not a template }} {% nor this %}\n`;
+writeFileSync(configFile, configText);
 
 test("four droplets come up and the four playbooks converge on them", async () => {
   const key = await provider.ensureSshKey("dropship", account.publicKey);
@@ -85,6 +89,7 @@ test("four droplets come up and the four playbooks converge on them", async () =
     DROPSHIP_REDIS_URLS: JSON.stringify(redisUrls(controlUrl, users)),
     REDIS_URL: controlUrl,
     DROPSHIP_ADMIN_TOKEN: "admin-token-0123456789abcdef",
+    DROPSHIP_CONFIG_FILE: configFile,
   };
   const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
   const first = await Promise.all(playbooks.map((p) => runPlaybook(p, inventory, env)));
@@ -164,19 +169,6 @@ test("each host has the service user and private directories, and nothing leaks 
 });
 
 test("each service on a host gets its own settings, not those of the service set up beside it", async () => {
-  const on = async (name: string, command: string) => {
-    const host = hosts.find((h) => h.name === name) as (typeof hosts)[number];
-    const ssh = await Ssh.connect({
-      host: host.droplet.ip as string,
-      privateKey: account.privateKey,
-      hostPublicKey: host.hostPublicKey,
-    });
-    try {
-      return await ssh.check(command);
-    } finally {
-      ssh.close();
-    }
-  };
   // redis-server needs no Redis URL: the monitor's, with its password, is not in its settings
   const redisEnv = await on("redis-1", "cat /srv/dropship/shared/redis.env");
   expect(redisEnv).toContain("DROPSHIP_LOG_TIME=1");
@@ -193,6 +185,9 @@ test("each service on a host gets its own settings, not those of the service set
   expect(monitorEnv).toContain("DROPSHIP_ROLE=proxy");
   expect(monitorEnv).not.toContain("DROPSHIP_ADMIN_TOKEN");
   expect(sysctl).toContain("60-dropship-proxy.conf");
+  expect(await on("proxy-1", "cat /srv/dropship/proxy.yml")).toBe(configText);
+  // the kernel settings the proxy needs are in force, not only written down
+  expect(await on("proxy-1", "sysctl -n net.ipv4.tcp_migrate_req")).toBe("1\n");
   expect(sysctl).not.toContain("60-dropship-monitor.conf");
 });
 
