@@ -1,6 +1,6 @@
 /**
- * A droplet's first process. \`shell\` (bash starting sshd; services run under dropship-service)
- * is the lighter; \`systemd\` boots systemd in a container (systemd-nspawn) joined to the
+ * A droplet's first process. `shell` (bash starting sshd; services run under dropship-service)
+ * is the lighter; `systemd` boots systemd in a container (systemd-nspawn) joined to the
  * droplet's network namespace, so the playbooks' and commands' systemd paths run as they do on
  * a real droplet. (Apart from host.ts: the emulator reads it before the network's names are set.)
  */

@@ -21,7 +21,9 @@ const ROOT = resolve(import.meta.dir, "../..");
  * and a production release "rel-1" built and recorded as shipped, as a push would leave it.
  */
 export async function scalingFixture(prefix: string, settings: Record<string, unknown>) {
-  const emulator = await startEmulator();
+  // droplets that boot systemd, as DigitalOcean's do: a host scaling or healing adds runs its
+  // services as units, the path a real account takes
+  const emulator = await startEmulator(1000, "systemd");
   const redis = await startRedis({ bind: ["127.0.0.1", EMULATOR.public.gateway] });
   const state = await connectTo(redis);
   const proxy = await startProxy(redis);

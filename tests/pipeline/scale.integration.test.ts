@@ -1,6 +1,6 @@
 // lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { scaleIn, scaleOut } from "../../pipeline/scale.ts";
 import { settingsLines } from "../../server/shared/app-settings.ts";
@@ -40,6 +40,14 @@ test("scale out adds a host that serves through the proxy and lands in an invent
   expect(readFileSync(join(onDroplet, "srv/dropship/shared/app.env"), "utf8")).toContain(
     "\nSENTRY_DSN=https://k@sentry.example/1\n",
   );
+  // its droplet boots systemd (the fixture's emulator): the app and the monitor are units,
+  // enabled for its next boot
+  for (const service of ["app", "monitor"])
+    expect(
+      readlinkSync(
+        join(onDroplet, `etc/systemd/system/multi-user.target.wants/dropship-${service}.service`),
+      ),
+    ).toBe(`/etc/systemd/system/dropship-${service}.service`);
   expect(added).toMatchObject({
     name: "shop-production-1",
     role: "production",
