@@ -318,6 +318,23 @@ test("under systemd a delivered release runs under its unit: enabled for the nex
     const again = await runPlaybook("product.yml", inventory, env);
     expect(again["web-1"]?.changed).toBe(0);
     expect((await unit())[2]).toBe(pidAgain);
+    // a release that cannot start: systemd restarts it until its start limit, then refuses
+    // starts for a while, even by hand; the restart that puts the last release back (as a
+    // rollback does) still starts it
+    await ssh.check(
+      "mkdir -p /srv/dropship/releases/broken && printf '#!/bin/sh\\nexit 1\\n' > /srv/dropship/releases/broken/dropship-app && chmod 755 /srv/dropship/releases/broken/dropship-app",
+    );
+    await ssh.check(hostCommands.switchTo("broken"));
+    await ssh.exec(hostCommands.service("restart", "app"));
+    const state = async () => (await ssh.exec("systemctl is-active dropship-app")).stdout.trim();
+    const deadline = Date.now() + 20_000;
+    while ((await state()) !== "failed" && Date.now() < deadline) await Bun.sleep(250);
+    expect(await state()).toBe("failed");
+    expect((await ssh.exec("systemctl restart dropship-app")).code).not.toBe(0);
+    await ssh.check(hostCommands.switchTo("release-1"));
+    await ssh.check(hostCommands.service("restart", "app"));
+    await waitForVersion(ip, `http://${ip}:3000/healthz`, "release-1", 20_000);
+    await ssh.check("rm -rf /srv/dropship/releases/broken");
     await ssh.check(hostCommands.service("stop", "app"));
     expect((await ssh.exec("systemctl is-active dropship-app")).stdout.trim()).toBe("inactive");
   } finally {

@@ -67,10 +67,15 @@ export const hostCommands = {
    */
   service: (action: "restart" | "stop" | "handover", service: string) => {
     const handover = `${HOST_ROOT}/bin/dropship-handover`;
+    const unit = `dropship-${service}`;
+    // a unit that crashed in a loop (a release that could not start) is refused a start for a
+    // while, even by hand: a rollback's restart would leave the host down; reset-failed lifts it
     const systemd =
       action === "handover"
-        ? `if [ -x ${handover} ]; then ${handover} ${service}; else systemctl restart dropship-${service}; fi`
-        : `systemctl ${action} dropship-${service}`;
+        ? `if [ -x ${handover} ]; then ${handover} ${service}; else systemctl reset-failed ${unit} 2>/dev/null; systemctl restart ${unit}; fi`
+        : action === "restart"
+          ? `systemctl reset-failed ${unit} 2>/dev/null; systemctl restart ${unit}`
+          : `systemctl ${action} ${unit}`;
     return `if [ -d /run/systemd/system ]; then ${systemd}; else ${HOST_ROOT}/bin/dropship-service ${action} ${service}; fi`;
   },
   /** prints (or with `follow`, keeps printing) a service's log; `tail -F` survives rotation */

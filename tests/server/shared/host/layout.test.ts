@@ -59,10 +59,10 @@ test("switching, recording, listing, dropping and pruning releases work on a rea
 
 test("services and logs go through systemd where it runs, else dropship-service and the log file", () => {
   expect(hostCommands.service("handover", "proxy")).toBe(
-    "if [ -d /run/systemd/system ]; then if [ -x /srv/dropship/bin/dropship-handover ]; then /srv/dropship/bin/dropship-handover proxy; else systemctl restart dropship-proxy; fi; else /srv/dropship/bin/dropship-service handover proxy; fi",
+    "if [ -d /run/systemd/system ]; then if [ -x /srv/dropship/bin/dropship-handover ]; then /srv/dropship/bin/dropship-handover proxy; else systemctl reset-failed dropship-proxy 2>/dev/null; systemctl restart dropship-proxy; fi; else /srv/dropship/bin/dropship-service handover proxy; fi",
   );
   expect(hostCommands.service("restart", "app")).toBe(
-    "if [ -d /run/systemd/system ]; then systemctl restart dropship-app; else /srv/dropship/bin/dropship-service restart app; fi",
+    "if [ -d /run/systemd/system ]; then systemctl reset-failed dropship-app 2>/dev/null; systemctl restart dropship-app; else /srv/dropship/bin/dropship-service restart app; fi",
   );
   expect(hostCommands.log("app", { lines: 100, follow: false })).toBe(
     "if [ -d /run/systemd/system ]; then journalctl -u dropship-app -o cat --no-pager -n 100; else tail -n 100 /srv/dropship/logs/app.log; fi",
