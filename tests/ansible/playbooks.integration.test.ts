@@ -264,7 +264,7 @@ test("under systemd each service is a unit of its own: enabled, run as dropship,
   expect(monitorUnit).not.toContain("AmbientCapabilities");
 });
 
-test("under systemd a delivered release runs under its unit: enabled for the next boot, restarted by it, logged to the journal", async () => {
+test("under systemd a delivered release runs under its unit: enabled for the next boot, restarted by it, logged to the journal, and back after a release that crash-looped", async () => {
   const outdir = join(dir, "release-1");
   const build = Bun.spawnSync(
     [
