@@ -145,12 +145,7 @@ test("redis-server runs on the redis host's private address with a user per role
 });
 
 test("each host has the service user and private directories, and nothing leaks to its neighbours", async () => {
-  const web = hosts.find((h) => h.name === "web-1");
-  const ssh = await Ssh.connect({
-    host: web?.droplet.ip as string,
-    privateKey: account.privateKey,
-    hostPublicKey: web?.hostPublicKey as string,
-  });
+  const { ssh } = await sshTo("web-1");
   expect(
     (await ssh.check("id -u dropship && stat -c %a /srv/dropship/shared")).trim().split("\n")[1],
   ).toBe("700");
@@ -221,14 +216,21 @@ test("a host whose key is not the pinned one is refused: nothing runs there", as
   );
 }, 60_000);
 
-/** A command's output on a host, over SSH as root. */
-async function on(name: string, command: string): Promise<string> {
+/** A host of the test's by name, its address and an SSH connection to it as root. */
+async function sshTo(name: string): Promise<{ ip: string; ssh: Ssh }> {
   const host = hosts.find((h) => h.name === name) as (typeof hosts)[number];
+  const ip = host.droplet.ip as string;
   const ssh = await Ssh.connect({
-    host: host.droplet.ip as string,
+    host: ip,
     privateKey: account.privateKey,
     hostPublicKey: host.hostPublicKey,
   });
+  return { ip, ssh };
+}
+
+/** A command's output on a host, over SSH as root. */
+async function on(name: string, command: string): Promise<string> {
+  const { ssh } = await sshTo(name);
   try {
     return await ssh.check(command);
   } finally {
@@ -278,13 +280,7 @@ test("under systemd a delivered release runs under its unit: enabled for the nex
     { stderr: "pipe", env: { ...process.env, DROPSHIP_BUILD_SERVERS: "app" } },
   );
   if (build.exitCode !== 0) throw new Error(build.stderr.toString());
-  const web = hosts.find((h) => h.name === "web-1") as (typeof hosts)[number];
-  const ip = web.droplet.ip as string;
-  const ssh = await Ssh.connect({
-    host: ip,
-    privateKey: account.privateKey,
-    hostPublicKey: web.hostPublicKey,
-  });
+  const { ip, ssh } = await sshTo("web-1");
   try {
     await deliverRelease(
       ssh,
@@ -352,14 +348,8 @@ test("under systemd a proxy is handed over to its next release under load, with 
     if (build.exitCode !== 0) throw new Error(build.stderr.toString());
     return { version, binaries: [join(outdir, "dropship-proxy")] };
   };
-  const proxy = hosts.find((h) => h.name === "proxy-1") as (typeof hosts)[number];
-  const ip = proxy.droplet.ip as string;
+  const { ip, ssh } = await sshTo("proxy-1");
   const health = `http://${ip}/_dropship/healthz`;
-  const ssh = await Ssh.connect({
-    host: ip,
-    privateKey: account.privateKey,
-    hostPublicKey: proxy.hostPublicKey,
-  });
   const options = {
     cacheDir: join(dir, "cache"),
     restart: [],

@@ -24,12 +24,17 @@ const {
   mailer,
   subjects,
   deps,
-} = await scalingFixture("dropship-scale-", {
-  name: "shop",
-  roles: { production: { count: 1 } },
-  autoscale: { min: 1, max: 2 },
-  pipeline: { health_timeout: "15s" },
-});
+} = await scalingFixture(
+  "dropship-scale-",
+  {
+    name: "shop",
+    roles: { production: { count: 1 } },
+    autoscale: { min: 1, max: 2 },
+    pipeline: { health_timeout: "15s" },
+  },
+  // the hosts scaling adds boot systemd, as on DigitalOcean: they run their services as units
+  "systemd",
+);
 
 test("scale out adds a host that serves through the proxy and lands in an inventory commit", async () => {
   // the app's own settings (bun run env), as they are when the host is made
@@ -40,8 +45,7 @@ test("scale out adds a host that serves through the proxy and lands in an invent
   expect(readFileSync(join(onDroplet, "srv/dropship/shared/app.env"), "utf8")).toContain(
     "\nSENTRY_DSN=https://k@sentry.example/1\n",
   );
-  // its droplet boots systemd (the fixture's emulator): the app and the monitor are units,
-  // enabled for its next boot
+  // its droplet boots systemd: the app and the monitor are units, enabled for its next boot
   for (const service of ["app", "monitor"])
     expect(
       readlinkSync(
