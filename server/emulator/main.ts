@@ -24,7 +24,7 @@ const SPEC = {
     description:
       "what each droplet boots: shell (default: an sshd under a shell; services run under dropship-service) or systemd (systemd in a container, as DigitalOcean's images: needs systemd-nspawn)",
     fallback: "shell",
-    parse: (value: string) => parseHostInit(value),
+    parse: parseHostInit,
   } satisfies Variable<HostInit>,
 };
 

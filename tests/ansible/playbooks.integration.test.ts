@@ -228,6 +228,17 @@ async function sshTo(name: string): Promise<{ ip: string; ssh: Ssh }> {
   return { ip, ssh };
 }
 
+/** One server built as release `version`, as the deliveries take it. */
+function release(version: string, server: "app" | "proxy") {
+  const outdir = join(dir, version);
+  const build = Bun.spawnSync(
+    [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir, "--version", version],
+    { stderr: "pipe", env: { ...process.env, DROPSHIP_BUILD_SERVERS: server } },
+  );
+  if (build.exitCode !== 0) throw new Error(build.stderr.toString());
+  return { version, binaries: [join(outdir, `dropship-${server}`)] };
+}
+
 /** A command's output on a host, over SSH as root. */
 async function on(name: string, command: string): Promise<string> {
   const { ssh } = await sshTo(name);
@@ -267,25 +278,12 @@ test("under systemd each service is a unit of its own: enabled, run as dropship,
 });
 
 test("under systemd a delivered release runs under its unit: enabled for the next boot, restarted by it, logged to the journal, and back after a release that crash-looped", async () => {
-  const outdir = join(dir, "release-1");
-  const build = Bun.spawnSync(
-    [
-      process.execPath,
-      join(ROOT, "scripts/build.ts"),
-      "--outdir",
-      outdir,
-      "--version",
-      "release-1",
-    ],
-    { stderr: "pipe", env: { ...process.env, DROPSHIP_BUILD_SERVERS: "app" } },
-  );
-  if (build.exitCode !== 0) throw new Error(build.stderr.toString());
   const { ip, ssh } = await sshTo("web-1");
   try {
     await deliverRelease(
       ssh,
       // the app alone (a monitor delivered would be started by the converge below)
-      { version: "release-1", binaries: [join(outdir, "dropship-app")] },
+      release("release-1", "app"),
       {
         cacheDir: join(dir, "cache"),
         restart: ["app"],
@@ -339,15 +337,6 @@ test("under systemd a delivered release runs under its unit: enabled for the nex
 }, 120_000);
 
 test("under systemd a proxy is handed over to its next release under load, with no failed request", async () => {
-  const release = (version: string) => {
-    const outdir = join(dir, version);
-    const build = Bun.spawnSync(
-      [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir, "--version", version],
-      { stderr: "pipe", env: { ...process.env, DROPSHIP_BUILD_SERVERS: "proxy" } },
-    );
-    if (build.exitCode !== 0) throw new Error(build.stderr.toString());
-    return { version, binaries: [join(outdir, "dropship-proxy")] };
-  };
   const { ip, ssh } = await sshTo("proxy-1");
   const health = `http://${ip}/_dropship/healthz`;
   const options = {
@@ -359,11 +348,11 @@ test("under systemd a proxy is handed over to its next release under load, with 
   };
   try {
     // the first release starts it: port 80 as dropship, by the unit's capability
-    await deliverRelease(ssh, release("edge-1"), options);
+    await deliverRelease(ssh, release("edge-1", "proxy"), options);
     expect(
       await ssh.check("ps -o user= -p $(systemctl show -p MainPID --value dropship-proxy)"),
     ).toBe("dropship\n");
-    const next = release("edge-2");
+    const next = release("edge-2", "proxy");
     let running = true;
     let served = 0;
     let failed = 0;
