@@ -404,8 +404,11 @@ test("two pushes to master at once take turns, and the later one does not deploy
     },
   });
   const remote = `http://bob:${BOB_TOKEN}@127.0.0.1:${receiver.port}/app.git`;
-  const first = pushWatched("prod", "HEAD:master").done;
-  await Bun.sleep(300);
+  const firstPush = pushWatched("prod", "HEAD:master");
+  // the racing push starts once the first holds the deploy lock (its gate has begun): after a
+  // fixed 300 ms the second won the lock once on a busy machine, and the test is about order
+  expect(await firstPush.seen("▸ sandbox")).toBe(true);
+  const first = firstPush.done;
   const racing = Bun.spawn(["git", "-C", second, "push", remote, "HEAD:master"], {
     stdout: "pipe",
     stderr: "pipe",
