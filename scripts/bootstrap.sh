@@ -36,13 +36,11 @@ need pebble pebble
 need haproxy haproxy
 # and gives each droplet its own /proc figures (CPU, memory) with LXCFS, over its cgroups
 need lxcfs lxcfs
+# its droplets boot systemd, as DigitalOcean's images do, in containers
+need systemd-nspawn systemd-container
 # the dashboard's browser test drives Debian's Chromium (playwright-core downloads no browser)
-# and the playbooks' test boots droplets with systemd, as DigitalOcean's images do
-# (DROPSHIP_EMULATOR_INIT=systemd), in containers
 case "${1:-}" in
-  test*)
-    need chromium "chromium fonts-liberation"; need certutil libnss3-tools
-    need systemd-nspawn systemd-container ;;
+  test*) need chromium "chromium fonts-liberation"; need certutil libnss3-tools ;;
 esac
 
 if [ -n "$missing" ]; then

@@ -35,7 +35,7 @@ import {
 } from "./host.ts";
 import type { HostInit } from "./host-init.ts";
 import { limitsFor } from "./limits.ts";
-import { Lxcfs } from "./lxcfs.ts";
+import { LXCFS_DIR, Lxcfs } from "./lxcfs.ts";
 import { EMULATOR_NETWORK_VARIABLE } from "./network.ts";
 import { EMULATOR } from "./this-network.ts";
 
@@ -120,7 +120,7 @@ export class Fleet {
   constructor(
     private readonly dir: string,
     /** what every droplet boots as its PID 1 */
-    private readonly init: HostInit = "shell",
+    private readonly init: HostInit = "systemd",
   ) {
     this.balancers = new Balancers(
       dir,
@@ -163,12 +163,7 @@ export class Fleet {
    */
   async startLimits(say: (line: string) => void): Promise<void> {
     const cgroups = Cgroups.detect();
-    const unlimited =
-      typeof cgroups === "string"
-        ? cgroups
-        : this.init === "systemd"
-          ? "droplets that boot systemd take no limits yet (their own /proc and cgroups are nspawn's)"
-          : Lxcfs.missing();
+    const unlimited = typeof cgroups === "string" ? cgroups : Lxcfs.missing();
     // an earlier emulator's, if it was killed (the folders too: a droplet's creation makes them)
     if (typeof cgroups !== "string") cgroups.removeAll();
     let why = unlimited;
@@ -298,7 +293,7 @@ export class Fleet {
     };
     const limits = this.limits && {
       cgroupProcs: this.limits.cgroups.create(droplet.id, limitsFor(size)),
-      procDir: this.limits.lxcfs.procDir,
+      lxcfsDir: LXCFS_DIR,
     };
     this.droplets.set(droplet.id, droplet);
     const creation = this.startAction(droplet, "create");

@@ -12,7 +12,7 @@ import {
 import { join } from "node:path";
 import { run } from "../shared/proc.ts";
 import type { HostInit } from "./host-init.ts";
-import { LXCFS_PROC_FILES } from "./limits.ts";
+import { lxcfsMounts } from "./limits.ts";
 import { idsOfNamespaces } from "./network.ts";
 import { EMULATOR } from "./this-network.ts";
 
@@ -38,8 +38,8 @@ export interface HostSpec {
   authorizedKeys: string[];
   /** where this host's private directories live */
   dir: string;
-  /** its limits by size: the cgroups its first process joins, and LXCFS's /proc files */
-  limits?: { cgroupProcs: string[]; procDir: string };
+  /** its limits by size: the cgroups its first process joins, and where LXCFS is mounted */
+  limits?: { cgroupProcs: string[]; lxcfsDir: string };
   /** what runs as its PID 1: a shell that starts sshd, or systemd as on DigitalOcean's images */
   init: HostInit;
 }
@@ -210,6 +210,9 @@ function nspawnArgv(spec: HostSpec, ns: string): string[] {
     `--bind=${join(spec.dir, "srv")}:/srv`,
     // what is installed (dpkg-query): the machine's packages are the droplet's
     "--bind-ro=/var/lib/dpkg",
+    // its size's figures: nspawn cannot bind LXCFS's files one by one (it finds none), so
+    // the whole of it goes where Debian's lxcfs package mounts it, and a unit binds the files
+    ...(spec.limits ? [`--bind-ro=${spec.limits.lxcfsDir}:${LXCFS_IN_CONTAINER}`] : []),
   ];
 }
 
@@ -283,10 +286,7 @@ function prepareFiles(spec: HostSpec) {
   writeFileSync(join(dir, "ssh/sshd_config"), sshdConfig(join(dir, "ssh/host_key")));
   // before /run is covered: LXCFS's files are under it
   const ownProc = spec.limits
-    ? [
-        ...LXCFS_PROC_FILES.map((f) => `mount --bind ${spec.limits?.procDir}/${f} /proc/${f}`),
-        `if [ -e ${spec.limits.procDir}/../sys/devices/system/cpu/online ]; then mount --bind ${spec.limits.procDir}/../sys/devices/system/cpu/online /sys/devices/system/cpu/online; fi`,
-      ].join("\n")
+    ? lxcfsMounts(spec.limits.lxcfsDir).join("\n")
     : "# no limits: this machine's /proc";
   writeFileSync(
     join(dir, "init.sh"),
@@ -331,7 +331,31 @@ function prepareSystemd(spec: HostSpec) {
   );
   rmSync(join(units, "default.target"), { force: true });
   symlinkSync("/lib/systemd/system/multi-user.target", join(units, "default.target"));
+  if (spec.limits) {
+    writeFileSync(join(units, OWN_PROC_UNIT), ownProcUnit());
+    mkdirSync(join(units, "sysinit.target.wants"));
+    symlinkSync(`../${OWN_PROC_UNIT}`, join(units, "sysinit.target.wants", OWN_PROC_UNIT));
+  }
 }
+
+/** Where a systemd droplet sees the emulator's LXCFS (Debian's lxcfs package mounts it there). */
+const LXCFS_IN_CONTAINER = "/var/lib/lxcfs";
+const OWN_PROC_UNIT = "emulated-droplet-proc.service";
+
+/** Binds LXCFS's files over /proc first thing at boot, before anything reads them. */
+const ownProcUnit = () =>
+  [
+    "[Unit]",
+    "Description=This emulated droplet's /proc figures, by its size (LXCFS)",
+    "DefaultDependencies=no",
+    "Before=sysinit.target",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    ...lxcfsMounts(LXCFS_IN_CONTAINER).map((line) => `ExecStart=/bin/sh -c '${line}'`),
+    "",
+  ].join("\n");
 
 /** Puts a droplet's firewall ruleset in force inside its network namespace (nftables). */
 export function applyRuleset(id: number, script: string): void {

@@ -22,6 +22,18 @@ export const CGROUP_FOLDER = EMULATOR.cgroupFolder;
 /** The /proc files LXCFS answers per cgroup, bind-mounted over each droplet's own. */
 export const LXCFS_PROC_FILES = ["stat", "meminfo", "cpuinfo", "uptime", "loadavg"] as const;
 
+/**
+ * The shell lines that put LXCFS's files (mounted at `lxcfsDir`) over a droplet's own /proc
+ * files and its online CPUs (which LXCFS answers only where the kernel lets it).
+ */
+export function lxcfsMounts(lxcfsDir: string): string[] {
+  const online = "sys/devices/system/cpu/online";
+  return [
+    ...LXCFS_PROC_FILES.map((f) => `mount --bind ${lxcfsDir}/proc/${f} /proc/${f}`),
+    `if [ -e ${lxcfsDir}/${online} ]; then mount --bind ${lxcfsDir}/${online} /${online}; fi`,
+  ];
+}
+
 const CFS_PERIOD_US = 100_000;
 /** threads count against pids.max: a Bun process runs ~10-20, Ansible forks per task */
 const PIDS_PER_VCPU = 1024;

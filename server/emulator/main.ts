@@ -22,8 +22,8 @@ const SPEC = {
   init: {
     name: "DROPSHIP_EMULATOR_INIT",
     description:
-      "what each droplet boots: shell (default: an sshd under a shell; services run under dropship-service) or systemd (systemd in a container, as DigitalOcean's images: needs systemd-nspawn)",
-    fallback: "shell",
+      "what each droplet boots: systemd (default: systemd in a container, as DigitalOcean's images; needs systemd-nspawn) or shell (an sshd under a shell, services under dropship-service: lighter, for a machine without systemd-nspawn)",
+    fallback: "systemd",
     parse: parseHostInit,
   } satisfies Variable<HostInit>,
 };

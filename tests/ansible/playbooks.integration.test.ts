@@ -20,7 +20,7 @@ import { fileTempDir } from "../helpers/tmp.ts";
 
 // droplets that boot systemd, as DigitalOcean's do: the playbooks' systemd path (units, the
 // packaged Redis off, restarts) runs here; every other droplet test runs dropship-service's
-const emulator = await startEmulator(1000, "systemd");
+const emulator = await startEmulator();
 const ROOT = resolve(import.meta.dir, "../..");
 const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
 const account = userKey();

@@ -22,7 +22,7 @@ export interface TestEmulator extends RunningServer {
  */
 export async function startEmulator(
   ratePerMinute = 1000,
-  init: HostInit = "shell",
+  init: HostInit = "systemd",
 ): Promise<TestEmulator> {
   const dir = mkdtempSync(join(tmpdir(), "dropship-emulator-"));
   const token = `dop_v1_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -79,3 +79,7 @@ export async function createActive(
   });
   return provider.waitActive(droplet, 15_000, 50);
 }
+
+/** The shell command that prints a dropship service's main pid on a droplet that boots systemd. */
+export const mainPidOf = (service: string) =>
+  `systemctl show -p MainPID --value dropship-${service}`;

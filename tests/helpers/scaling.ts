@@ -3,7 +3,6 @@ import { join, resolve } from "node:path";
 import { InventoryRepo } from "../../gitops/repo.ts";
 import { recordShipped, releaseDir } from "../../pipeline/deploy.ts";
 import type { ScaleDeps } from "../../pipeline/scale.ts";
-import type { HostInit } from "../../server/emulator/host-init.ts";
 import { EMULATOR } from "../../server/emulator/this-network.ts";
 import { DigitalOcean } from "../../server/shared/cloud/digitalocean.ts";
 import { validateConfig } from "../../server/shared/config/validate.ts";
@@ -21,13 +20,8 @@ const ROOT = resolve(import.meta.dir, "../..");
  * public network, a proxy routing from it, an SMTP server, an account key, the inventory repo,
  * and a production release "rel-1" built and recorded as shipped, as a push would leave it.
  */
-export async function scalingFixture(
-  prefix: string,
-  settings: Record<string, unknown>,
-  /** what the droplets boot: the scaling test's boot systemd, as DigitalOcean's do */
-  init: HostInit = "shell",
-) {
-  const emulator = await startEmulator(1000, init);
+export async function scalingFixture(prefix: string, settings: Record<string, unknown>) {
+  const emulator = await startEmulator();
   const redis = await startRedis({ bind: ["127.0.0.1", EMULATOR.public.gateway] });
   const state = await connectTo(redis);
   const proxy = await startProxy(redis);

@@ -24,17 +24,12 @@ const {
   mailer,
   subjects,
   deps,
-} = await scalingFixture(
-  "dropship-scale-",
-  {
-    name: "shop",
-    roles: { production: { count: 1 } },
-    autoscale: { min: 1, max: 2 },
-    pipeline: { health_timeout: "15s" },
-  },
-  // the hosts scaling adds boot systemd, as on DigitalOcean: they run their services as units
-  "systemd",
-);
+} = await scalingFixture("dropship-scale-", {
+  name: "shop",
+  roles: { production: { count: 1 } },
+  autoscale: { min: 1, max: 2 },
+  pipeline: { health_timeout: "15s" },
+});
 
 test("scale out adds a host that serves through the proxy and lands in an inventory commit", async () => {
   // the app's own settings (bun run env), as they are when the host is made

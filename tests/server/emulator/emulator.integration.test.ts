@@ -1,5 +1,6 @@
 // lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
 import { macFor, NETWORKS } from "../../../server/emulator/host.ts";
 import { EMULATOR_NETWORK_VARIABLE } from "../../../server/emulator/network.ts";
 import { EMULATOR } from "../../../server/emulator/this-network.ts";
@@ -13,6 +14,7 @@ import { run } from "../../../server/shared/proc.ts";
 import { Ssh } from "../../../server/shared/ssh.ts";
 import { namespaces, startEmulator, userKey } from "../../helpers/emulator.ts";
 
+const ROOT = resolve(import.meta.dir, "../../..");
 const emulator = await startEmulator();
 const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
 const account = userKey();
@@ -64,10 +66,12 @@ describe("three droplets", () => {
       hostPublicKey: second?.hostPublicKey as string,
     });
     expect((await ssh.check("cat /srv/owner")).trim()).toBe(second?.droplet.name as string);
-    // its own PID namespace: PID 1 is the host's init, and the emulator (bun) is not in sight
+    // its own PID namespace: PID 1 is the host's systemd, and the emulator (bun) is not in sight
     const processes = await ssh.check("ps -e -o pid=,comm=");
-    expect(processes).toMatch(/^\s*1 bash$/m);
+    expect(processes).toMatch(/^\s*1 systemd$/m);
     expect(processes).not.toMatch(/\bbun\b/);
+    // nor this checkout: a droplet has its own /srv, /etc, /root, /tmp and /var, and no /work
+    expect((await ssh.exec(`test -e ${ROOT}/package.json`)).code).not.toBe(0);
     ssh.close();
     expect(first?.droplet.name).toBe("web-1");
     expect(await Bun.file("/srv/owner").exists()).toBe(false);

@@ -7,8 +7,10 @@ import { LXCFS_DIR, lxcfsMounted } from "../../../server/emulator/lxcfs.ts";
 import { parseCpu } from "../../../server/monitor/procfs.ts";
 import { DigitalOcean, type Droplet } from "../../../server/shared/cloud/digitalocean.ts";
 import { hostKeyUserData, makeHostKey } from "../../../server/shared/cloud/hostkeys.ts";
+import { BUILD_SERVERS_VARIABLE } from "../../../server/shared/platform.ts";
 import { Ssh } from "../../../server/shared/ssh.ts";
 import { startEmulator, userKey } from "../../helpers/emulator.ts";
+import { tempDir } from "../../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
 const emulator = await startEmulator();
@@ -30,24 +32,39 @@ interface Host {
   ssh: Ssh;
 }
 
-async function boot(name: string, size: string): Promise<Host> {
+async function boot(
+  name: string,
+  size: string,
+  on: { provider: DigitalOcean; keyId: number } = { provider, keyId: key.id },
+): Promise<Host> {
   const hostKey = makeHostKey(name);
-  const created = await provider.createDroplet({
+  const created = await on.provider.createDroplet({
     name,
     region: "nyc3",
     size,
     image: "debian-12-x64",
-    sshKeys: [key.id],
+    sshKeys: [on.keyId],
     tags: ["limits"],
     userData: hostKeyUserData(hostKey),
   });
-  const droplet = await provider.waitActive(created, 15_000, 50);
+  const droplet = await on.provider.waitActive(created, 15_000, 50);
   const ssh = await Ssh.connect({
     host: droplet.ip as string,
     privateKey: account.privateKey,
     hostPublicKey: hostKey.publicKey,
   });
   return { droplet, ssh };
+}
+
+/** dropship-monitor built from this checkout (the run's build cache makes it a copy). */
+function monitorBinary(): string {
+  const outdir = tempDir("dropship-limits-build-");
+  const build = Bun.spawnSync(
+    [process.execPath, join(ROOT, "scripts/build.ts"), "--outdir", outdir],
+    { stderr: "pipe", env: { ...process.env, [BUILD_SERVERS_VARIABLE]: "monitor" } },
+  );
+  if (build.exitCode !== 0) throw new Error(build.stderr.toString());
+  return join(outdir, "dropship-monitor");
 }
 
 const memTotalKb = async (host: Host) =>
@@ -74,6 +91,9 @@ describe("two droplets of one size", () => {
       await boot("small-2", "s-1vcpu-512mb-10gb"),
     );
     for (const host of hosts) {
+      // systemd is their PID 1, as on DigitalOcean, and the size's figures are in place
+      // before its first service starts
+      expect((await host.ssh.check("cat /proc/1/comm")).trim()).toBe("systemd");
       expect(await memTotalKb(host)).toBe(512 * 1024);
       expect(await processors(host)).toBe(1);
       // free and the like read the same file: everything on the droplet sees its size
@@ -135,12 +155,14 @@ describe("two droplets of one size", () => {
     await full.ssh.check(
       "redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --logfile /srv/redis.log",
     );
+    // the monitor as a droplet runs it: its binary, for this machine's files are not there
+    await full.ssh.put(monitorBinary(), "/srv/dropship-monitor");
     await full.ssh.check(
       [
-        "cd /srv;",
+        "chmod 755 /srv/dropship-monitor; cd /srv;",
         "REDIS_URL=redis://127.0.0.1:6379 DROPSHIP_ROLE=production PORT=9100 HOST=127.0.0.1",
         "DROPSHIP_MONITOR_MEM=60 DROPSHIP_MONITOR_FOR=1s DROPSHIP_MONITOR_INTERVAL=500ms",
-        `nohup ${process.execPath} ${ROOT}/server/monitor/main.ts < /dev/null > /srv/monitor.log 2>&1 &`,
+        "nohup /srv/dropship-monitor < /dev/null > /srv/monitor.log 2>&1 &",
       ].join(" "),
     );
     await until(
@@ -307,6 +329,24 @@ describe("two droplets of one size", () => {
     expect(lxcfsProcesses).toEqual([]);
   }, 30_000);
 });
+
+test("a droplet that boots a shell instead (DROPSHIP_EMULATOR_INIT=shell) is held to its size too", async () => {
+  const shell = await startEmulator(1000, "shell");
+  const shellProvider = new DigitalOcean({ token: shell.token, apiUrl: shell.apiUrl });
+  const shellKey = await shellProvider.ensureSshKey("limits", account.publicKey);
+  const host = await boot("shell-1", "s-1vcpu-512mb-10gb", {
+    provider: shellProvider,
+    keyId: shellKey.id,
+  });
+  expect((await host.ssh.check("cat /proc/1/comm")).trim()).toBe("bash");
+  expect(await memTotalKb(host)).toBe(512 * 1024);
+  expect(await processors(host)).toBe(1);
+  expect(
+    readFileSync(join(cgroupOf("memory", host.droplet.id), "memory.limit_in_bytes"), "utf8").trim(),
+  ).toBe(String(512 * 1024 * 1024));
+  host.ssh.close();
+  expect(await shell.stop()).toBe(0);
+}, 60_000);
 
 async function apiRaw(path: string, body?: unknown): Promise<Response> {
   return fetch(`${emulator.apiUrl}${path}`, {

@@ -10,13 +10,13 @@ import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
 import { appSettingsVariable } from "../../../server/shared/config/env-file.ts";
-import { APP_ENV_ON_HOST } from "../../../server/shared/host/layout.ts";
+import { APP_ENV_ON_HOST, hostCommands } from "../../../server/shared/host/layout.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
 import { targetOf, withSsh } from "../../../server/shared/ssh.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { changeMaintenance } from "../../../server/shared/state/maintenance.ts";
 import { formatUsers, tokenHash } from "../../../server/shared/users.ts";
-import { startEmulator, userKey } from "../../helpers/emulator.ts";
+import { mainPidOf, startEmulator, userKey } from "../../helpers/emulator.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { startServer } from "../../helpers/server.ts";
@@ -522,7 +522,7 @@ test("bun run env gives the app its settings, host by host under load; a converg
       ),
       (ssh) => ssh.check(command),
     );
-  const appPid = async (h: typeof web1) => (await onHost(h, "cat /run/dropship/app.pid")).trim();
+  const appPid = async (h: typeof web1) => (await onHost(h, mainPidOf("app"))).trim();
   /** What the running app was started with. */
   const appEnvironment = async (h: typeof web1) =>
     Object.fromEntries(
@@ -593,7 +593,7 @@ test("bun run env gives the app its settings, host by host under load; a converg
     } finally {
       await onHost(
         web2,
-        "chmod +x /srv/dropship/current/dropship-app && /srv/dropship/bin/dropship-service restart app",
+        `chmod +x /srv/dropship/current/dropship-app && ${hostCommands.service("restart", "app")}`,
       );
       await addBackend(state, "production", `http://${web2.droplet.ip}:3000`);
     }

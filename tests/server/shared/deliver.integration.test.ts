@@ -12,7 +12,7 @@ import {
 } from "../../../server/shared/cloud/hostkeys.ts";
 import { deliverRelease, stageRelease, switchRelease } from "../../../server/shared/deliver.ts";
 import { Ssh } from "../../../server/shared/ssh.ts";
-import { startEmulator, userKey } from "../../helpers/emulator.ts";
+import { mainPidOf, startEmulator, userKey } from "../../helpers/emulator.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
@@ -105,10 +105,10 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   ).toBe("release-2");
 
   // the release the host already runs is not sent, switched or restarted again
-  const pid = (await ssh.check("cat /run/dropship/app.pid")).trim();
+  const pid = (await ssh.check(mainPidOf("app"))).trim();
   const again = await deliverRelease(ssh, { version: "release-2", binaries: [v2] }, options);
   expect(again).toEqual([{ name: "dropship-app", mode: "skip", bytesSent: 0 }]);
-  expect((await ssh.check("cat /run/dropship/app.pid")).trim()).toBe(pid);
+  expect((await ssh.check(mainPidOf("app"))).trim()).toBe(pid);
 
   expect((await ssh.check("readlink /srv/dropship/current")).trim()).toBe("releases/release-2");
   expect((await ssh.check("ls /srv/dropship/releases")).trim().split("\n").sort()).toEqual([
@@ -125,7 +125,7 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
     (await ssh.check("sha256sum /srv/dropship/releases/release-3/dropship-app")).split(" ")[0],
   ).toBe(new Bun.CryptoHasher("sha256").update(await Bun.file(v3).arrayBuffer()).digest("hex"));
   expect((await ssh.check("readlink /srv/dropship/current")).trim()).toBe("releases/release-2");
-  expect((await ssh.check("cat /run/dropship/app.pid")).trim()).toBe(pid);
+  expect((await ssh.check(mainPidOf("app"))).trim()).toBe(pid);
   expect(await running()).toBe("release-2");
   await switchRelease(ssh, "release-3", options);
   expect(await running()).toBe("release-3");
