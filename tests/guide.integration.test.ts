@@ -413,20 +413,23 @@ test("a named user, exec and logs on the fleet, each audited as its actor", asyn
     /dropship-monitor \w{12} \(production\) listening on .* — cpu > 50% for/,
   );
   expect((await dropship("logs", ["web-9"])).err).toContain('"web-9" is neither a role');
-  // -f follows: a line written on the host after it started comes through, prefixed
+  // -f follows: the app's lines after it started come through, prefixed: here its next start
   const follow = Bun.spawn(
     [process.execPath, join(clone, "scripts/logs.ts"), "dropship-production-1", "-f", "-n", "0"],
     { cwd: clone, env, stdout: "pipe", stderr: "pipe" },
   );
   try {
-    await Bun.sleep(1500); // its tail -F runs on the host
-    await dropship("exec", [
-      "dropship-production-1",
-      "--",
-      "echo follow-marker >> /srv/dropship/logs/app.log",
-    ]);
-    const followed = await waitForLine(follow.stdout, /follow-marker/, 10_000, "bun run logs -f");
-    expect(followed).toMatch(/^dropship-production-1 app {5}\| follow-marker$/m);
+    await Bun.sleep(1500); // its journalctl -f runs on the host
+    await dropship("exec", ["dropship-production-1", "--", "systemctl restart dropship-app"]);
+    const followed = await waitForLine(
+      follow.stdout,
+      /\(production\) listening on/,
+      15_000,
+      "bun run logs -f",
+    );
+    expect(followed).toMatch(
+      /^dropship-production-1 app {5}\| \S+Z dropship-app \w{12} \(production\) listening on/m,
+    );
   } finally {
     follow.kill("SIGINT");
     expect(await follow.exited).toBe(0);
