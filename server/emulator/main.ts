@@ -76,6 +76,9 @@ await serverMain(
     }
     await fleet.startDns((line) => console.log(`dropship-emulator: ${line}`));
     await fleet.startLimits((line) => console.log(`dropship-emulator: ${line}`));
+    console.log(
+      `dropship-emulator: droplets boot ${env.init === "systemd" ? "systemd, as DigitalOcean's images do (systemd-nspawn)" : "a shell that starts their sshd; services run under dropship-service"}`,
+    );
     const baseUrl = `http://127.0.0.1:${port}`;
     const app = createApi(fleet, { token: env.token, ratePerMinute, baseUrl });
     app.listen({ port, hostname: "127.0.0.1" });

@@ -77,8 +77,9 @@ const busyShare = (before: string, after: string) => {
   return (b.busy - a.busy) / (b.total - a.total);
 };
 
-test("the emulator says at start that droplets are limited by size", () => {
+test("the emulator says at start that droplets are limited by size, and boot systemd", () => {
   expect(emulator.started).toContain("droplets limited by size");
+  expect(emulator.started).toContain("droplets boot systemd");
   expect(lxcfsMounted()).toBe(true);
 });
 
@@ -332,6 +333,7 @@ describe("two droplets of one size", () => {
 
 test("a droplet that boots a shell instead (DROPSHIP_EMULATOR_INIT=shell) is held to its size too", async () => {
   const shell = await startEmulator(1000, "shell");
+  expect(shell.started).toContain("droplets boot a shell");
   const shellProvider = new DigitalOcean({ token: shell.token, apiUrl: shell.apiUrl });
   const shellKey = await shellProvider.ensureSshKey("limits", account.publicKey);
   const host = await boot("shell-1", "s-1vcpu-512mb-10gb", {
