@@ -132,6 +132,7 @@ export function bootHost(spec: HostSpec): number {
   const ns = namespaceOf(spec.id);
   prepareFiles(spec);
   if (spec.init === "systemd") prepareSystemd(spec);
+  else prepareShell(spec);
   addNamespace(ns, {
     public: { ip: spec.ip, veth: vethOf(spec.id, "public") },
     private: { ip: spec.privateIp, veth: vethOf(spec.id, "private") },
@@ -283,6 +284,11 @@ function prepareFiles(spec: HostSpec) {
   );
   // the emulator's DNS server (/v2/domains), which answers at once and forwards nothing
   writeFileSync(join(dir, "etc/resolv.conf"), `nameserver ${NETWORKS.public.gateway}\n`);
+}
+
+/** PID 1 a shell that mounts the droplet's own directories over the machine's and starts sshd. */
+function prepareShell(spec: HostSpec) {
+  const { dir } = spec;
   writeFileSync(join(dir, "ssh/sshd_config"), sshdConfig(join(dir, "ssh/host_key")));
   // before /run is covered: LXCFS's files are under it
   const ownProc = spec.limits
@@ -353,7 +359,8 @@ const ownProcUnit = () =>
     "[Service]",
     "Type=oneshot",
     "RemainAfterExit=yes",
-    ...lxcfsMounts(LXCFS_IN_CONTAINER).map((line) => `ExecStart=/bin/sh -c '${line}'`),
+    // one shell for all: a process each made it the slowest unit of the boot (0.35 s)
+    `ExecStart=/bin/sh -ec '${lxcfsMounts(LXCFS_IN_CONTAINER).join("; ")}'`,
     "",
   ].join("\n");
 
