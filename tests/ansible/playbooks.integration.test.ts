@@ -15,11 +15,11 @@ import { deliverRelease, waitForVersion } from "../../server/shared/deliver.ts";
 import { hostCommands } from "../../server/shared/host/layout.ts";
 import { Ssh } from "../../server/shared/ssh.ts";
 import { aclFile, redisUrls, redisUsers } from "../../server/shared/state/acl.ts";
-import { startEmulator, userKey } from "../helpers/emulator.ts";
+import { mainPidOf, startEmulator, userKey } from "../helpers/emulator.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
-// droplets that boot systemd, as DigitalOcean's do: the playbooks' systemd path (units, the
-// packaged Redis off, restarts) runs here; every other droplet test runs dropship-service's
+// droplets that boot systemd, as DigitalOcean's do (the emulator's default): the playbooks'
+// systemd path (units, the packaged Redis off, restarts) is checked here
 const emulator = await startEmulator();
 const ROOT = resolve(import.meta.dir, "../..");
 const provider = new DigitalOcean({ token: emulator.token, apiUrl: emulator.apiUrl });
@@ -294,7 +294,7 @@ test("under systemd a delivered release runs under its unit: enabled for the nex
     const unit = async () =>
       (
         await ssh.check(
-          "systemctl is-enabled dropship-app; systemctl is-active dropship-app; pid=$(systemctl show -p MainPID --value dropship-app); echo $pid; ps -o user= -p $pid",
+          `systemctl is-enabled dropship-app; systemctl is-active dropship-app; pid=$(${mainPidOf("app")}); echo $pid; ps -o user= -p $pid`,
         )
       ).split("\n");
     const [enabled, active, pid, user] = await unit();
@@ -349,9 +349,7 @@ test("under systemd a proxy is handed over to its next release under load, with 
   try {
     // the first release starts it: port 80 as dropship, by the unit's capability
     await deliverRelease(ssh, release("edge-1", "proxy"), options);
-    expect(
-      await ssh.check("ps -o user= -p $(systemctl show -p MainPID --value dropship-proxy)"),
-    ).toBe("dropship\n");
+    expect(await ssh.check(`ps -o user= -p $(${mainPidOf("proxy")})`)).toBe("dropship\n");
     const next = release("edge-2", "proxy");
     let running = true;
     let served = 0;
