@@ -63,7 +63,11 @@ async function issue(request: IssueRequest): Promise<Issued> {
   const client = new acme.Client({
     directoryUrl: request.directory,
     accountKey: request.accountKey,
-    backoffAttempts: 8,
+    // how often it asks whether the CA has validated: first after 1 s, then 2, 4, … 30 s, ~2.5
+    // minutes in all (acme-client's first wait is 5 s, where a validation takes ~1 s)
+    backoffMin: 1000,
+    backoffMax: 30_000,
+    backoffAttempts: 10,
     // a known account is not registered again: acme-client would then send an update that
     // says nothing without a contact, which pebble refuses
     ...(request.accountUrl ? { accountUrl: request.accountUrl } : {}),
