@@ -7,7 +7,7 @@ import { validateConfig } from "../server/shared/config/validate.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
-import { formatUsers, tokenHash } from "../server/shared/users.ts";
+import { formatUsers, newUserToken, tokenHash } from "../server/shared/users.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { demoAutoscale, readEmulatorLimits } from "./lib/demo-autoscale.ts";
 import { startEmulatorDaemon } from "./lib/emulator.ts";
@@ -142,7 +142,7 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
 
   const adminToken = crypto.randomUUID().replaceAll("-", "");
   // a named user, so the demo's pushes and changes are recorded as demo's (bun run users)
-  const demoToken = crypto.randomUUID().replaceAll("-", "").repeat(2);
+  const demoToken = newUserToken();
   writeFileSync(
     join(RUN, "users"),
     formatUsers([

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fleetSource, readFleet } from "../pipeline/fleet.ts";
@@ -9,6 +8,7 @@ import { targetOf, withSsh } from "../server/shared/ssh.ts";
 import {
   addUser,
   formatUsers,
+  newUserToken,
   parseUsers,
   removeUser,
   tokenHash,
@@ -43,7 +43,7 @@ await runVerb(SPEC, async ({ positionals: [verb, name, ...extra] }) => {
     throw new ArgumentError(
       verb ? `cannot ${verb} ${name ?? ""}`.trim() : "say list, add or remove",
     );
-  const token = randomBytes(32).toString("hex");
+  const token = newUserToken();
   const next = changed(() =>
     verb === "add"
       ? addUser(users, {

@@ -1,7 +1,10 @@
+import { randomBytes } from "node:crypto";
+
 /**
  * Named users: who holds which token. The users file keeps one line per user, `NAME
  * sha256:HEX ADDED`, never a token. SHA-256 without salt or stretching is enough here because
- * every token is 32 random bytes made by `bun run users add`; there is nothing to guess.
+ * every token is 32 random bytes (`newUserToken`, as `bun run users add` makes them); there is
+ * nothing to guess.
  */
 export interface User {
   name: string;
@@ -25,6 +28,11 @@ export function userNameError(name: string): string | undefined {
     return `${ADMIN_USER} is the holder of DROPSHIP_ADMIN_TOKEN — choose another name`;
   if (NAME.test(name)) return undefined;
   return `user name ${JSON.stringify(name)} is not valid — use a lowercase letter, then up to 31 lowercase letters, digits, dots, dashes or underscores`;
+}
+
+/** A user's token: 32 random bytes, hex. */
+export function newUserToken(): string {
+  return randomBytes(32).toString("hex");
 }
 
 export function tokenHash(token: string): string {

@@ -5,6 +5,7 @@ import { checkAdmin, checkCredentials } from "../../../server/shared/auth.ts";
 import {
   addUser,
   formatUsers,
+  newUserToken,
   parseUsers,
   removeUser,
   tokenHash,
@@ -22,6 +23,16 @@ test("a users file holds names and token hashes, read back as written", () => {
     ann,
     { ...ann, name: "bob.ops", hash: tokenHash("b") },
   ]);
+});
+
+test("a new token is 32 random bytes, hex, none repeating itself", () => {
+  const tokens = Array.from({ length: 100 }, newUserToken);
+  for (const token of tokens) {
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    // the demo once made its user's token of one UUID twice over (122 random bits)
+    expect(token.slice(32)).not.toBe(token.slice(0, 32));
+  }
+  expect(new Set(tokens).size).toBe(100);
 });
 
 test("a broken line names the file, the line and the fix", () => {
