@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Redis from "ioredis";
 import { inventoryYaml } from "../../gitops/inventory.ts";
+import { EMULATOR } from "../../server/emulator/this-network.ts";
 import { runPlaybook } from "../../server/shared/ansible.ts";
 import { DigitalOcean, type Droplet } from "../../server/shared/cloud/digitalocean.ts";
 import {
@@ -156,7 +157,10 @@ test("each host has the service user and private directories, and nothing leaks 
   // the firewall, set going in the background, is on with its rules
   const ufw = await ssh.check("ufw status");
   expect(ufw).toContain("Status: active");
-  expect(ufw).toMatch(/3000\/tcp\s+ALLOW\s+10\.78\.0\.0\/16/);
+  // the app's port from the VPC (whichever emulator network this runs on)
+  expect(ufw).toMatch(
+    new RegExp(`3000/tcp\\s+ALLOW\\s+${EMULATOR.private.prefix.replace(".", "\\.")}\\.0\\.0/16`),
+  );
   ssh.close();
   // and this machine, whose /usr and /var the hosts share, gained no user and no file
   expect(Bun.spawnSync(["id", "dropship"]).exitCode).not.toBe(0);
@@ -275,6 +279,12 @@ test("under systemd each service is a unit of its own: enabled, run as dropship,
   expect(proxyUnit).toContain("AmbientCapabilities=CAP_NET_BIND_SERVICE");
   expect(proxyUnit).toContain("User=dropship");
   expect(monitorUnit).not.toContain("AmbientCapabilities");
+  // systemd runs the units as written: the first converge's were read once written
+  const stale = await on(
+    "proxy-1",
+    "systemctl show -p NeedDaemonReload --value dropship-proxy dropship-proxy-handover dropship-monitor",
+  );
+  expect(stale.split("\n").filter(Boolean)).toEqual(["no", "no", "no"]);
 });
 
 test("under systemd a delivered release runs under its unit: enabled for the next boot, restarted by it, logged to the journal, and back after a release that crash-looped", async () => {
@@ -312,6 +322,20 @@ test("under systemd a delivered release runs under its unit: enabled for the nex
     const again = await runPlaybook("product.yml", inventory, env);
     expect(again["web-1"]?.changed).toBe(0);
     expect((await unit())[2]).toBe(pidAgain);
+    // a unit changed on the host (and loaded so) is written back by the next converge, and
+    // systemd reads it again: it runs what the file says, not what it loaded before
+    const restartSec = async () =>
+      (await ssh.check("systemctl show -p RestartUSec --value dropship-app")).trim();
+    await ssh.check(
+      "sed -i 's/^RestartSec=1$/RestartSec=7/' /etc/systemd/system/dropship-app.service && systemctl daemon-reload",
+    );
+    expect(await restartSec()).toBe("7s");
+    const mended = await runPlaybook("product.yml", inventory, env);
+    expect(mended["web-1"]?.changed).toBeGreaterThan(0);
+    expect(await restartSec()).toBe("1s");
+    expect(
+      (await ssh.check("systemctl show -p NeedDaemonReload --value dropship-app")).trim(),
+    ).toBe("no");
     // a release that cannot start: systemd restarts it until its start limit, then refuses
     // starts for a while, even by hand; the restart that puts the last release back (as a
     // rollback does) still starts it
