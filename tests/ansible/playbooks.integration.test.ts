@@ -92,6 +92,13 @@ test("four droplets come up and the four playbooks converge on them", async () =
     DROPSHIP_ADMIN_TOKEN: "admin-token-0123456789abcdef",
     DROPSHIP_CONFIG_FILE: configFile,
   };
+  // the Redis host as Debian's redis-server package leaves a real droplet: its own server
+  // enabled and started on 127.0.0.1:6379 with no password (the emulator's droplets share
+  // this machine's packages, so no install runs there to do it)
+  await on(
+    "redis-1",
+    "chown -R redis:redis /etc/redis && install -d -o redis -g redis /var/lib/redis /var/log/redis && systemctl enable -q --now redis-server && systemctl is-active redis-server",
+  );
   const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
   const first = await Promise.all(playbooks.map((p) => runPlaybook(p, inventory, env)));
   const converged = performance.now();
@@ -268,6 +275,7 @@ test("under systemd each service is a unit of its own: enabled, run as dropship,
   );
   const [active, enabled, user, packagedEnabled, packagedActive] = redis.split("\n");
   expect([active, enabled, user]).toEqual(["active", "enabled", "dropship"]);
+  // started before the first converge (as the package does), stopped by it for good
   expect([packagedEnabled, packagedActive]).toEqual(["disabled", "inactive"]);
   expect(redis).toContain("Ready to accept connections");
   // the proxy may bind port 80 as dropship; the monitor beside it gets no such right
