@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   copyFileSync,
-  cpSync,
   mkdirSync,
   readdirSync,
   rmSync,
@@ -263,7 +262,9 @@ function prepareFiles(spec: HostSpec) {
   const { dir } = spec;
   rmSync(dir, { recursive: true, force: true });
   for (const sub of ["srv", "root/.ssh", "ssh"]) mkdirSync(join(dir, sub), { recursive: true });
-  cpSync("/etc", join(dir, "etc"), { recursive: true, verbatimSymlinks: true });
+  // as the image has it, owners and groups included (cpSync made every file root's: the redis
+  // user's /etc/redis, the shadow group's /etc/shadow, ssl-cert's /etc/ssl/private)
+  run(["cp", "-a", "/etc", join(dir, "etc")]);
   chmodSync(join(dir, "root"), 0o700);
   chmodSync(join(dir, "root/.ssh"), 0o700);
   writeFileSync(join(dir, "root/.ssh/authorized_keys"), `${spec.authorizedKeys.join("\n")}\n`, {

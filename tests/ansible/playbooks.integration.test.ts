@@ -94,10 +94,10 @@ test("four droplets come up and the four playbooks converge on them", async () =
   };
   // the Redis host as Debian's redis-server package leaves a real droplet: its own server
   // enabled and started on 127.0.0.1:6379 with no password (the emulator's droplets share
-  // this machine's packages, so no install runs there to do it)
+  // this machine's packages, so no install runs there to do it; their /var is new at boot)
   await on(
     "redis-1",
-    "chown -R redis:redis /etc/redis && install -d -o redis -g redis /var/lib/redis /var/log/redis && systemctl enable -q --now redis-server && systemctl is-active redis-server",
+    "install -d -o redis -g redis /var/lib/redis /var/log/redis && systemctl enable -q --now redis-server && systemctl is-active redis-server",
   );
   const playbooks = ["redis.yml", "proxy.yml", "product.yml", "staging.yml"] as const;
   const first = await Promise.all(playbooks.map((p) => runPlaybook(p, inventory, env)));

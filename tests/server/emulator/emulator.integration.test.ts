@@ -72,6 +72,10 @@ describe("three droplets", () => {
     expect(processes).not.toMatch(/\bbun\b/);
     // nor this checkout: a droplet has its own /srv, /etc, /root, /tmp and /var, and no /work
     expect((await ssh.exec(`test -e ${ROOT}/package.json`)).code).not.toBe(0);
+    // its /etc is the image's, owners and groups as they are (the shadow group reads passwords)
+    expect((await ssh.check("stat -c '%U:%G %a' /etc/shadow")).trim()).toBe(
+      Bun.spawnSync(["stat", "-c", "%U:%G %a", "/etc/shadow"]).stdout.toString().trim(),
+    );
     ssh.close();
     expect(first?.droplet.name).toBe("web-1");
     expect(await Bun.file("/srv/owner").exists()).toBe(false);
