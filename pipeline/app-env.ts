@@ -1,6 +1,6 @@
 import { type AppSettings, hostAppEnv } from "../server/shared/app-settings.ts";
 import { parseEnvFile } from "../server/shared/config/env-file.ts";
-import { waitForVersion } from "../server/shared/deliver.ts";
+import { exitingOf, waitForVersion } from "../server/shared/deliver.ts";
 import { APP_ENV_ON_HOST, hostCommands } from "../server/shared/host/layout.ts";
 import { type AccountKey, type Ssh, targetOf, withSsh } from "../server/shared/ssh.ts";
 import type { FleetHost } from "./fleet.ts";
@@ -146,7 +146,13 @@ async function restartWith(
   }
   if (!release) return undefined;
   await ssh.check(hostCommands.service("restart", "app"));
-  await waitForVersion(host.address, options.healthUrl(host), release, options.healthTimeoutMs);
+  await waitForVersion(
+    host.address,
+    options.healthUrl(host),
+    release,
+    options.healthTimeoutMs,
+    exitingOf(ssh, ["app"]),
+  );
   await options.drain(host, false);
   return release;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
+  exitingOf,
   type FileReport,
   stageRelease,
   switchRelease as switchStaged,
@@ -166,6 +167,7 @@ async function rollBack(
           `http://${host.address}:${options.healthPort}/healthz`,
           previous,
           options.healthTimeoutMs,
+          exitingOf(ssh, services),
         );
         options.say(`↺ ${host.name}: back on ${previous}`);
       } else {
@@ -217,5 +219,11 @@ export async function switchRelease(
       ...services.map((s) => hostCommands.service("restart", s)),
     ].join(" && "),
   );
-  await waitForVersion(ssh.target.host, healthUrl, release, healthTimeoutMs);
+  await waitForVersion(
+    ssh.target.host,
+    healthUrl,
+    release,
+    healthTimeoutMs,
+    exitingOf(ssh, services),
+  );
 }

@@ -9,6 +9,7 @@ import {
   isReleaseName,
   releaseDirOnHost,
 } from "./host/layout.ts";
+import { startFailure } from "./host/start-failure.ts";
 import { type PackBase, packed, unpackCommand } from "./packing.ts";
 import { SOURCES_FILE } from "./platform.ts";
 import { binaryOf, ROLES } from "./roles.ts";
@@ -190,23 +191,54 @@ export async function switchRelease(
       options.healthUrl,
       version,
       options.healthTimeoutMs ?? 30_000,
+      unchanged ? undefined : exitingOf(ssh, options.restart),
     );
   await ssh.check(hostCommands.prune(options.keep ?? HOST_RELEASES_KEPT));
+}
+
+/** For waitForVersion: why one of `services`, just restarted on the host, cannot be running. */
+export function exitingOf(ssh: Ssh, services: string[]): () => Promise<string | undefined> {
+  return async () => {
+    for (const service of services) {
+      const reason = startFailure(
+        service,
+        (await ssh.exec(hostCommands.startState(service))).stdout,
+      );
+      if (reason) return reason;
+    }
+    return undefined;
+  };
 }
 
 /** Healthy answers in a row before a host counts as up: one good answer can be a process on its way out. */
 const SETTLED = 3;
 
+/** How often a health wait asks the host whether a restarted service keeps exiting. */
+const EXITING_EVERY_MS = 1000;
+
+/**
+ * Waits until `url` reports `version` SETTLED times in a row. `exiting` (see `exitingOf`) ends
+ * the wait at once when a restarted service cannot start, naming what it said: a release that
+ * exits at start fails in seconds, not after the whole health timeout.
+ */
 export async function waitForVersion(
   host: string,
   url: string,
   version: string,
   timeoutMs: number,
+  exiting?: () => Promise<string | undefined>,
 ) {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";
   let good = 0;
+  let askedAt = Date.now();
   while (Date.now() < deadline) {
+    if (exiting && Date.now() - askedAt >= EXITING_EVERY_MS) {
+      askedAt = Date.now();
+      // a host that does not answer this is left to the health check's own verdict
+      const reason = await exiting().catch(() => undefined);
+      if (reason) throw new DeliveryError(`${host}: ${reason}`);
+    }
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
       const body = (await response.json()) as { version?: string };

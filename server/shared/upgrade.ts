@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, RoleName } from "./config/schema.ts";
-import { deliverRelease, releaseFiles, waitForVersion } from "./deliver.ts";
+import { deliverRelease, exitingOf, releaseFiles, waitForVersion } from "./deliver.ts";
 import { hostCommands } from "./host/layout.ts";
 import { changedServices, parseSources, SOURCES_FILE } from "./platform.ts";
 import { HANDED_OVER, PLATFORM, ROLES, type Service, serviceHealthUrl } from "./roles.ts";
@@ -115,6 +115,7 @@ async function goBack(
     healthUrl,
     previous,
     options.config.pipeline.health_timeout,
+    exitingOf(ssh, restart),
   );
   await ssh.exec(hostCommands.dropRelease(options.version));
 }

@@ -78,6 +78,15 @@ export const hostCommands = {
           : `systemctl ${action} ${unit}`;
     return `if [ -d /run/systemd/system ]; then ${systemd}; else ${HOST_ROOT}/bin/dropship-service ${action} ${service}; fi`;
   },
+  /**
+   * prints a service's state under systemd (its automatic restarts since dropship's last
+   * restart, which resets them, and its state), `--`, and its last journal lines: what
+   * `startFailure` reads. Nothing without systemd.
+   */
+  startState: (service: string) => {
+    const unit = `dropship-${service}`;
+    return `if [ -d /run/systemd/system ]; then systemctl show -p NRestarts -p ActiveState ${unit}; echo --; journalctl -u ${unit} -o cat -n 20 --no-pager; fi`;
+  },
   /** prints (or with `follow`, keeps printing) a service's log; `tail -F` survives rotation */
   log: (service: string, options: { lines: number; follow: boolean }) => {
     const journal = `journalctl -u dropship-${service} -o cat --no-pager -n ${options.lines}${options.follow ? " -f" : ""}`;
