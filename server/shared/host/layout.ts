@@ -85,7 +85,7 @@ export const hostCommands = {
    */
   startState: (service: string) => {
     const unit = `dropship-${service}`;
-    return `if [ -d /run/systemd/system ]; then systemctl show -p NRestarts -p ActiveState ${unit}; echo --; journalctl -u ${unit} -o cat -n 20 --no-pager; fi`;
+    return `if [ -d /run/systemd/system ]; then systemctl show -p NRestarts -p ActiveState ${unit}; echo --; journalctl -u ${unit} -o cat -n 60 --no-pager; fi`;
   },
   /** prints (or with `follow`, keeps printing) a service's log; `tail -F` survives rotation */
   log: (service: string, options: { lines: number; follow: boolean }) => {

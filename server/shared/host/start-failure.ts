@@ -5,9 +5,13 @@ export const RESTARTS_GIVEN_UP = 3;
 
 const STARTED = /^Started /;
 const EXITED = /^dropship-\S+\.service: Main process exited, (code=\S+, status=\S+)/;
-/** systemd's own lines about a unit's process, which say nothing the summary does not. */
-const BOOKKEEPING =
-  /^(Started|Starting|Stopped|Stopping|Failed to start) |^dropship-\S+\.service: (Scheduled restart job|Failed with result|Main process exited|Consumed|Deactivated successfully|Start request repeated too quickly|Succeeded)/;
+/** systemd's lines about starting and stopping the unit, which say nothing the summary does not. */
+const SYSTEMD_STEP = /^(Started|Starting|Stopped|Stopping|Failed to start) /;
+/** systemd's lines about the unit's process; of them only why it could not be run is kept. */
+const SYSTEMD_ABOUT = /^dropship-\S+\.service: /;
+const COULD_NOT_RUN = /^dropship-\S+\.service: Failed (at step |to (?!kill ))/;
+const said = (line: string) =>
+  !SYSTEMD_STEP.test(line) && (!SYSTEMD_ABOUT.test(line) || COULD_NOT_RUN.test(line));
 
 /**
  * Why a service restarted by dropship cannot be running, from `hostCommands.startState`'s
@@ -36,10 +40,10 @@ export function startFailure(service: string, output: string): string | undefine
   const recent = attempts.slice(-(restarts + 1));
   const ended = recent.findLast((lines) => lines.some((line) => EXITED.test(line))) ?? [];
   const how = ended.map((line) => EXITED.exec(line)?.[1]).find(Boolean);
-  const said = ended.filter((line) => !BOOKKEEPING.test(line)).slice(-3);
+  const lines = ended.filter(said).slice(-3);
   return redact(
     `dropship-${service} keeps exiting (${how ?? "no exit status"}; restarted ${restarts} time${restarts === 1 ? "" : "s"}): ${
-      said.length > 0 ? said.join(" / ") : "it printed nothing"
+      lines.length > 0 ? lines.join(" / ") : "it printed nothing"
     } (bun run logs shows more)`,
   );
 }

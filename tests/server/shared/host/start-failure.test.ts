@@ -13,6 +13,7 @@ Stopped dropship-app.service - dropship app.
 Started dropship-app.service - dropship app.
 error: REDIS_URL is not a redis:// URL — set it in the app's settings
 dropship-app.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED
+dropship-app.service: Failed to kill control group /system.slice/dropship-app.service, ignoring: Input/output error
 dropship-app.service: Failed with result 'exit-code'.
 dropship-app.service: Scheduled restart job, restart counter is at 3.
 Stopped dropship-app.service - dropship app.
