@@ -334,7 +334,7 @@ test("a release that exits at start on the second host is given up there at once
   expect(push.output).toMatch(/remote: {3}switched, restarted, healthy on \w{12}/);
   // systemd's restarts counted, not the 15 s health timeout waited out
   expect(push.output).toMatch(
-    /remote: ✗ web-2: .*dropship-app keeps exiting \(code=exited, status=3\/\w+; restarted \d+ times\): error: this release cannot run on web-2 \(bun run logs shows more\)/,
+    /remote: ✗ web-2: .*dropship-app keeps exiting \(code=exited, status=3\/\w+; restarted \d+ times\): \S+Z error: this release cannot run on web-2 \(bun run logs shows more\)/,
   );
   expect(push.output).not.toContain("within 15000 ms");
   expect(push.output).toContain(`remote: ↺ web-2: back on ${before.slice(0, 12)}`);
