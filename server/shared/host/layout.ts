@@ -80,12 +80,12 @@ export const hostCommands = {
   },
   /**
    * prints a service's state under systemd (its automatic restarts since dropship's last
-   * restart, which resets them, and its state), `--`, and its last journal lines: what
-   * `startFailure` reads. Nothing without systemd.
+   * restart, which resets them, and its state), `--`, and its last journal entries as JSON
+   * with the attempt each belongs to: what `startFailure` reads. Nothing without systemd.
    */
   startState: (service: string) => {
     const unit = `dropship-${service}`;
-    return `if [ -d /run/systemd/system ]; then systemctl show -p NRestarts -p ActiveState ${unit}; echo --; journalctl -u ${unit} -o cat -n 60 --no-pager; fi`;
+    return `if [ -d /run/systemd/system ]; then systemctl show -p NRestarts -p ActiveState ${unit}; echo --; journalctl -u ${unit} -n 60 -o json --all --output-fields=MESSAGE,INVOCATION_ID,_SYSTEMD_INVOCATION_ID --no-pager; fi`;
   },
   /** prints (or with `follow`, keeps printing) a service's log; `tail -F` survives rotation */
   log: (service: string, options: { lines: number; follow: boolean }) => {

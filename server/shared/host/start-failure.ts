@@ -3,7 +3,6 @@ import { redact } from "../secrets.ts";
 /** Automatic restarts after which a service counts as unable to start (RestartSec=1: ~3 s). */
 export const RESTARTS_GIVEN_UP = 3;
 
-const STARTED = /^Started /;
 const EXITED = /^dropship-\S+\.service: Main process exited, (code=\S+, status=\S+)/;
 /** systemd's lines about starting and stopping the unit, which say nothing the summary does not. */
 const SYSTEMD_STEP = /^(Started|Starting|Stopped|Stopping|Failed to start) /;
@@ -30,14 +29,16 @@ export function startFailure(service: string, output: string): string | undefine
   );
   const restarts = Number(state.get("NRestarts") ?? 0);
   if (restarts < RESTARTS_GIVEN_UP && state.get("ActiveState") !== "failed") return undefined;
-  // the journal by attempt, each from systemd's "Started"; only those since dropship's restart,
-  // and of them the last that ended (the newest may have only begun)
-  const attempts: string[][] = [[]];
-  for (const line of output.slice(separator + 4).split("\n")) {
-    if (STARTED.test(line)) attempts.push([]);
-    else if (line.trim()) attempts.at(-1)?.push(line);
+  // the journal by attempt (systemd's invocation ids, not the order of its lines: a process's
+  // last words and systemd's lines about it reach the journal by different ways and can pass
+  // each other); only the attempts since dropship's restart, and of them the last that ended
+  const attempts = new Map<string, string[]>();
+  for (const { attempt, message } of journalEntries(output.slice(separator + 4))) {
+    const lines = attempts.get(attempt) ?? [];
+    lines.push(message);
+    attempts.set(attempt, lines);
   }
-  const recent = attempts.slice(-(restarts + 1));
+  const recent = [...attempts.values()].slice(-(restarts + 1));
   const ended = recent.findLast((lines) => lines.some((line) => EXITED.test(line))) ?? [];
   const how = ended.map((line) => EXITED.exec(line)?.[1]).find(Boolean);
   const lines = ended.filter(said).slice(-3);
@@ -46,4 +47,28 @@ export function startFailure(service: string, output: string): string | undefine
       lines.length > 0 ? lines.join(" / ") : "it printed nothing"
     } (bun run logs shows more)`,
   );
+}
+
+/** `journalctl -o json` lines as the attempt (invocation) each belongs to and its message */
+function journalEntries(journal: string): { attempt: string; message: string }[] {
+  const entries: { attempt: string; message: string }[] = [];
+  for (const line of journal.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let fields: Record<string, unknown>;
+    try {
+      fields = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    // systemd's own lines carry INVOCATION_ID, the process's output _SYSTEMD_INVOCATION_ID
+    const attempt = fields.INVOCATION_ID ?? fields._SYSTEMD_INVOCATION_ID;
+    // journalctl writes a message that is not clean UTF-8 as an array of its bytes
+    const message = Array.isArray(fields.MESSAGE)
+      ? Buffer.from(fields.MESSAGE.filter((byte) => typeof byte === "number")).toString()
+      : fields.MESSAGE;
+    if (typeof attempt === "string" && typeof message === "string" && message.trim()) {
+      entries.push({ attempt, message });
+    }
+  }
+  return entries;
 }

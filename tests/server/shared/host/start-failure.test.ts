@@ -1,40 +1,62 @@
 import { expect, test } from "bun:test";
 import { startFailure } from "../../../../server/shared/host/start-failure.ts";
 
-// outputs of hostCommands.startState, in the shape a systemd droplet prints them
+// outputs of hostCommands.startState, in the shape a systemd droplet prints them: the unit's
+// state, then its journal as JSON, each entry with the attempt (invocation) it belongs to
+
+/** a journal entry as `journalctl -o json` prints it: systemd's own or the process's output */
+const entry = (attempt: string, message: string, from: "systemd" | "process" = "systemd") =>
+  JSON.stringify({
+    __CURSOR: `s=1;i=${attempt}`,
+    MESSAGE: message,
+    ...(from === "systemd" ? { INVOCATION_ID: attempt, _PID: "1" } : {}),
+    ...(from === "process" ? { _SYSTEMD_INVOCATION_ID: attempt, _PID: "80" } : {}),
+  });
+const startState = (state: string, entries: string[]) => `${state}\n--\n${entries.join("\n")}\n`;
 
 // an app that exits at start; the last attempt has begun and printed nothing yet
-const crashing = `NRestarts=3
-ActiveState=activating
---
-Started dropship-app.service - dropship app.
-dropship-app 1f2e3d4c5b6a (production) listening on http://10.78.0.14:3000 — flags loaded
-Stopped dropship-app.service - dropship app.
-Started dropship-app.service - dropship app.
-error: REDIS_URL is not a redis:// URL — set it in the app's settings
-dropship-app.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED
-dropship-app.service: Failed to kill control group /system.slice/dropship-app.service, ignoring: Input/output error
-dropship-app.service: Failed with result 'exit-code'.
-dropship-app.service: Scheduled restart job, restart counter is at 3.
-Stopped dropship-app.service - dropship app.
-Started dropship-app.service - dropship app.
-`;
+const crashing = startState("NRestarts=3\nActiveState=activating", [
+  entry("a0", "Started dropship-app.service - dropship app."),
+  entry(
+    "a0",
+    "dropship-app 1f2e3d4c5b6a (production) listening on http://10.78.0.14:3000",
+    "process",
+  ),
+  entry("a0", "Stopped dropship-app.service - dropship app."),
+  entry("a1", "Started dropship-app.service - dropship app."),
+  entry("a1", "error: REDIS_URL is not a redis:// URL — set it in the app's settings", "process"),
+  entry("a1", "dropship-app.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED"),
+  entry(
+    "a1",
+    "dropship-app.service: Failed to kill control group /system.slice/dropship-app.service, ignoring: Input/output error",
+  ),
+  entry("a1", "dropship-app.service: Failed with result 'exit-code'."),
+  entry("a1", "dropship-app.service: Scheduled restart job, restart counter is at 3."),
+  entry("a1", "Stopped dropship-app.service - dropship app."),
+  entry("a2", "Started dropship-app.service - dropship app."),
+]);
 
 // a binary that cannot be run (as seen on a droplet: chmod -x), sampled while systemd had it
 // "active" for a moment between two attempts
-const unrunnable = `NRestarts=3
-ActiveState=active
---
-Stopped dropship-zz.service.
-Started dropship-zz.service.
-dropship-zz.service: Failed to locate executable /srv/x: Permission denied
-dropship-zz.service: Failed at step EXEC spawning /srv/x: Permission denied
-dropship-zz.service: Main process exited, code=exited, status=203/EXEC
-dropship-zz.service: Failed with result 'exit-code'.
-dropship-zz.service: Scheduled restart job, restart counter is at 3.
-Stopped dropship-zz.service.
-Started dropship-zz.service.
-`;
+const unrunnable = startState("NRestarts=3\nActiveState=active", [
+  entry("z2", "Stopped dropship-zz.service."),
+  entry("z3", "Started dropship-zz.service."),
+  entry(
+    "z3",
+    "dropship-zz.service: Failed to locate executable /srv/x: Permission denied",
+    "process",
+  ),
+  entry(
+    "z3",
+    "dropship-zz.service: Failed at step EXEC spawning /srv/x: Permission denied",
+    "process",
+  ),
+  entry("z3", "dropship-zz.service: Main process exited, code=exited, status=203/EXEC"),
+  entry("z3", "dropship-zz.service: Failed with result 'exit-code'."),
+  entry("z3", "dropship-zz.service: Scheduled restart job, restart counter is at 3."),
+  entry("z3", "Stopped dropship-zz.service."),
+  entry("z4", "Started dropship-zz.service."),
+]);
 
 test("a service that keeps exiting is named with how its last attempt ended and what it said", () => {
   expect(startFailure("app", crashing)).toBe(
@@ -46,21 +68,19 @@ test("a service that keeps exiting is named with how its last attempt ended and 
 });
 
 test("one that systemd gave up on counts whatever its restarts; the lines of the release before are not its", () => {
-  const gaveUp = `NRestarts=1
-ActiveState=failed
---
-Started dropship-monitor.service - dropship monitor.
-dropship-monitor: an old release's line
-Stopped dropship-monitor.service - dropship monitor.
-Started dropship-monitor.service - dropship monitor.
-dropship-monitor.service: Main process exited, code=killed, status=9/KILL
-Stopped dropship-monitor.service - dropship monitor.
-Started dropship-monitor.service - dropship monitor.
-dropship-monitor.service: Main process exited, code=killed, status=9/KILL
-dropship-monitor.service: Start request repeated too quickly.
-dropship-monitor.service: Failed with result 'signal'.
-Failed to start dropship-monitor.service - dropship monitor.
-`;
+  const gaveUp = startState("NRestarts=1\nActiveState=failed", [
+    entry("m0", "Started dropship-monitor.service - dropship monitor."),
+    entry("m0", "dropship-monitor: an old release's line", "process"),
+    entry("m0", "Stopped dropship-monitor.service - dropship monitor."),
+    entry("m1", "Started dropship-monitor.service - dropship monitor."),
+    entry("m1", "dropship-monitor.service: Main process exited, code=killed, status=9/KILL"),
+    entry("m1", "Stopped dropship-monitor.service - dropship monitor."),
+    entry("m2", "Started dropship-monitor.service - dropship monitor."),
+    entry("m2", "dropship-monitor.service: Main process exited, code=killed, status=9/KILL"),
+    entry("m2", "dropship-monitor.service: Start request repeated too quickly."),
+    entry("m2", "dropship-monitor.service: Failed with result 'signal'."),
+    entry("m2", "Failed to start dropship-monitor.service - dropship monitor."),
+  ]);
   expect(startFailure("monitor", gaveUp)).toBe(
     "dropship-monitor keeps exiting (code=killed, status=9/KILL; restarted 1 time): it printed nothing (bun run logs shows more)",
   );
@@ -69,9 +89,60 @@ Failed to start dropship-monitor.service - dropship monitor.
 test("a service still starting, one restarted once or twice, and a host without systemd are not failures", () => {
   expect(startFailure("app", crashing.replace("NRestarts=3", "NRestarts=2"))).toBeUndefined();
   expect(
-    startFailure("app", "NRestarts=0\nActiveState=active\n--\nStarted dropship-app.service.\n"),
+    startFailure(
+      "app",
+      startState("NRestarts=0\nActiveState=active", [entry("b1", "Started dropship-app.service.")]),
+    ),
   ).toBeUndefined();
   expect(startFailure("app", "")).toBeUndefined();
+});
+
+test("lines are counted to their attempt however the journal ordered them", () => {
+  // seen in CI: the child's lines of the third attempt reached the journal before systemd's
+  // "Started" for it, and the app's last words after systemd's line that it had exited
+  const passing = startState("NRestarts=3\nActiveState=activating", [
+    entry("z2", "dropship-zz.service: Main process exited, code=exited, status=203/EXEC"),
+    entry("z2", "Stopped dropship-zz.service."),
+    entry(
+      "z3",
+      "dropship-zz.service: Failed to locate executable /srv/x: Permission denied",
+      "process",
+    ),
+    entry(
+      "z3",
+      "dropship-zz.service: Failed at step EXEC spawning /srv/x: Permission denied",
+      "process",
+    ),
+    entry("z3", "Started dropship-zz.service."),
+    entry("z3", "dropship-zz.service: Main process exited, code=exited, status=203/EXEC"),
+    entry("z4", "Started dropship-zz.service."),
+  ]);
+  expect(startFailure("zz", passing)).toBe(
+    "dropship-zz keeps exiting (code=exited, status=203/EXEC; restarted 3 times): dropship-zz.service: Failed to locate executable /srv/x: Permission denied / dropship-zz.service: Failed at step EXEC spawning /srv/x: Permission denied (bun run logs shows more)",
+  );
+  const lastWordsLate = startState("NRestarts=3\nActiveState=activating", [
+    entry("a3", "Started dropship-app.service."),
+    entry("a3", "dropship-app.service: Main process exited, code=exited, status=1/FAILURE"),
+    entry("a3", "error: cannot listen on :3000", "process"),
+    entry("a4", "Started dropship-app.service."),
+  ]);
+  expect(startFailure("app", lastWordsLate)).toBe(
+    "dropship-app keeps exiting (code=exited, status=1/FAILURE; restarted 3 times): error: cannot listen on :3000 (bun run logs shows more)",
+  );
+});
+
+test("a message journalctl writes as bytes is read as text; lines that are not entries are skipped", () => {
+  const bytes = [...Buffer.from("error: caf\u00e9 \u001b[31mred\u001b[0m")];
+  const output = startState("NRestarts=3\nActiveState=activating", [
+    "Warning: journal has been rotated since unit was started",
+    entry("a1", "Started dropship-app.service."),
+    JSON.stringify({ MESSAGE: bytes, _SYSTEMD_INVOCATION_ID: "a1" }),
+    JSON.stringify({ MESSAGE: "no attempt: not the unit's" }),
+    entry("a1", "dropship-app.service: Main process exited, code=exited, status=1/FAILURE"),
+  ]);
+  expect(startFailure("app", output)).toBe(
+    "dropship-app keeps exiting (code=exited, status=1/FAILURE; restarted 3 times): error: caf\u00e9 \u001b[31mred\u001b[0m (bun run logs shows more)",
+  );
 });
 
 test("what it said is redacted of the secrets this process knows", () => {
