@@ -33,6 +33,15 @@ export const APP_ENV_ON_HOST = `${HOST_ROOT}/shared/app.env`;
 export const hostCommands = {
   /** prints the release `current` points at (nothing when there is none) */
   currentRelease: () => `basename "$(readlink ${HOST_ROOT}/current)" 2>/dev/null`,
+  /**
+   * moves a checked binary into place (`<path>.part`, its digest known) and records the digest
+   * beside it, as the base's digest for the next delivery's delta; no record while it moves
+   */
+  placeBinary: (path: string, sha256: string) =>
+    `chmod 755 ${path}.part && rm -f ${path}.sha256 && mv -f ${path}.part ${path} && echo ${sha256} > ${path}.sha256`,
+  /** prints a binary's digest as recorded when it was delivered, else as read from the file */
+  recordedDigest: (path: string) =>
+    `cat ${path}.sha256 2>/dev/null || sha256sum ${path} 2>/dev/null`,
   /** points `current` at a release, atomically (rename over the old link) */
   switchTo: (version: string) =>
     `cd ${HOST_ROOT} && ln -sfn releases/${version} current.next && mv -T current.next current`,

@@ -118,12 +118,31 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   // staged (as while a new host converges): on the host, but nothing switched or restarted
   const running = async () =>
     ((await (await fetch(`http://${ip}:3000/healthz`)).json()) as { version: string }).version;
+  // each binary's digest is recorded beside it, the next delta's base read from the record; a
+  // binary changed on the host since (a new file: the running one cannot be written) is found
+  // out by the result's checksum, hashed, and sent again: whole, as this machine never had it
+  const sha256Of = async (path: string) =>
+    new Bun.CryptoHasher("sha256").update(await Bun.file(path).arrayBuffer()).digest("hex");
+  expect((await ssh.check("cat /srv/dropship/current/dropship-app.sha256")).trim()).toBe(
+    await sha256Of(v2),
+  );
+  await ssh.check(
+    "cd /srv/dropship/current && cp dropship-app changed && dd if=/dev/zero of=changed bs=64K seek=16 count=1 conv=notrunc status=none && mv changed dropship-app",
+  );
   const v3 = build("release-3");
-  const staged = await stageRelease(ssh, { version: "release-3", binaries: [v3] }, options);
-  expect(staged[0]?.mode).toBe("delta");
+  const said: string[] = [];
+  const staged = await stageRelease(
+    ssh,
+    { version: "release-3", binaries: [v3] },
+    { ...options, log: (line) => said.push(line) },
+  );
+  expect(said).toContain(
+    `${ip}: dropship-app: the host's current one is not what its record says; hashed it, sending again`,
+  );
+  expect(staged[0]?.mode).toBe("full");
   expect(
     (await ssh.check("sha256sum /srv/dropship/releases/release-3/dropship-app")).split(" ")[0],
-  ).toBe(new Bun.CryptoHasher("sha256").update(await Bun.file(v3).arrayBuffer()).digest("hex"));
+  ).toBe(await sha256Of(v3));
   expect((await ssh.check("readlink /srv/dropship/current")).trim()).toBe("releases/release-2");
   expect((await ssh.check(mainPidOf("app"))).trim()).toBe(pid);
   expect(await running()).toBe("release-2");
@@ -139,7 +158,8 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   expect(readdirSync(join(dir, "cache")).filter((f) => f.endsWith(".bin"))).toHaveLength(5);
   const kept = readdirSync(join(dir, "cache/packed"));
   const packs = kept.filter((f) => f.endsWith(".zst"));
-  expect(packs).toHaveLength(5);
+  // and release-3 whole, after the delta against the record that proved wrong
+  expect(packs).toHaveLength(6);
   // whole packs, and deltas by block (every binary here is built on the same Bun), each
   // with its runs beside it
   expect(
