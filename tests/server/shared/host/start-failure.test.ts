@@ -36,21 +36,26 @@ const crashing = startState("NRestarts=3\nActiveState=activating", [
   entry("a2", "Started dropship-app.service - dropship app."),
 ]);
 
+/** what the forked child says of an attempt whose binary cannot be run (chmod -x) */
+const cannotRun = (attempt: string) => [
+  entry(
+    attempt,
+    "dropship-zz.service: Failed to locate executable /srv/x: Permission denied",
+    "process",
+  ),
+  entry(
+    attempt,
+    "dropship-zz.service: Failed at step EXEC spawning /srv/x: Permission denied",
+    "process",
+  ),
+];
+
 // a binary that cannot be run (as seen on a droplet: chmod -x), sampled while systemd had it
 // "active" for a moment between two attempts
 const unrunnable = startState("NRestarts=3\nActiveState=active", [
   entry("z2", "Stopped dropship-zz.service."),
   entry("z3", "Started dropship-zz.service."),
-  entry(
-    "z3",
-    "dropship-zz.service: Failed to locate executable /srv/x: Permission denied",
-    "process",
-  ),
-  entry(
-    "z3",
-    "dropship-zz.service: Failed at step EXEC spawning /srv/x: Permission denied",
-    "process",
-  ),
+  ...cannotRun("z3"),
   entry("z3", "dropship-zz.service: Main process exited, code=exited, status=203/EXEC"),
   entry("z3", "dropship-zz.service: Failed with result 'exit-code'."),
   entry("z3", "dropship-zz.service: Scheduled restart job, restart counter is at 3."),
@@ -98,21 +103,13 @@ test("a service still starting, one restarted once or twice, and a host without 
 });
 
 test("lines are counted to their attempt however the journal ordered them", () => {
-  // seen in CI: the child's lines of the third attempt reached the journal before systemd's
-  // "Started" for it, and the app's last words after systemd's line that it had exited
+  // CI once saw an attempt's "Failed at step EXEC" lines counted to another attempt when
+  // attempts were told apart by systemd's "Started": here they reach the journal before it, and
+  // an app's last words after systemd's line that it had exited
   const passing = startState("NRestarts=3\nActiveState=activating", [
     entry("z2", "dropship-zz.service: Main process exited, code=exited, status=203/EXEC"),
     entry("z2", "Stopped dropship-zz.service."),
-    entry(
-      "z3",
-      "dropship-zz.service: Failed to locate executable /srv/x: Permission denied",
-      "process",
-    ),
-    entry(
-      "z3",
-      "dropship-zz.service: Failed at step EXEC spawning /srv/x: Permission denied",
-      "process",
-    ),
+    ...cannotRun("z3"),
     entry("z3", "Started dropship-zz.service."),
     entry("z3", "dropship-zz.service: Main process exited, code=exited, status=203/EXEC"),
     entry("z4", "Started dropship-zz.service."),
