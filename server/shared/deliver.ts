@@ -123,7 +123,7 @@ export async function stageRelease(
   await ssh.check(`mkdir -p ${dir}`);
   const reports: FileReport[] = [];
   const remoteSum = async (path: string) =>
-    (await ssh.exec(`sha256sum ${path} 2>/dev/null`)).stdout.split(" ")[0] ?? "";
+    (await ssh.exec(hostCommands.sha256(path))).stdout.split(" ")[0] ?? "";
   /** this release's binaries already on the host: a base for the next one's delta */
   const onHost: Base[] = [];
   /**

@@ -39,9 +39,16 @@ export const hostCommands = {
    */
   placeBinary: (path: string, sha256: string) =>
     `chmod 755 ${path}.part && rm -f ${path}.sha256 && mv -f ${path}.part ${path} && echo ${sha256} > ${path}.sha256`,
+  /**
+   * prints a file's SHA-256 first: OpenSSL's, which uses the CPU's SHA instructions (0.11 s for
+   * a 105 MB binary where coreutils' sha256sum took 0.26), or sha256sum's on a host without it;
+   * nothing for a missing file, without starting OpenSSL (~20 ms a call)
+   */
+  sha256: (path: string) =>
+    `if [ -f ${path} ]; then openssl dgst -sha256 -r ${path} 2>/dev/null || sha256sum ${path}; fi`,
   /** prints a binary's digest as recorded when it was delivered, else as read from the file */
   recordedDigest: (path: string) =>
-    `cat ${path}.sha256 2>/dev/null || sha256sum ${path} 2>/dev/null`,
+    `cat ${path}.sha256 2>/dev/null || ${hostCommands.sha256(path)}`,
   /** points `current` at a release, atomically (rename over the old link) */
   switchTo: (version: string) =>
     `cd ${HOST_ROOT} && ln -sfn releases/${version} current.next && mv -T current.next current`,

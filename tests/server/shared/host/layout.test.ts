@@ -99,3 +99,31 @@ test("every service's Redis URL is told the live Sentinels, the way the control 
   // anything but an encoded host list is refused before it reaches a shell
   expect(() => hostCommands.pointSentinels("x';reboot;'")).toThrow("not a sentinels= value");
 });
+
+test("a binary's digest: recorded beside it when delivered, else read by OpenSSL, else by sha256sum", () => {
+  const root = tempDir("dropship-layout-digest-");
+  const binary = join(root, "dropship-app");
+  writeFileSync(binary, "a binary's bytes");
+  const digest = new Bun.CryptoHasher("sha256").update("a binary's bytes").digest("hex");
+  const first = (output: string) => output.split(" ")[0];
+  const run = (command: string, path?: string) => {
+    const result = Bun.spawnSync(["/bin/sh", "-c", command], {
+      env: path ? { PATH: path } : process.env,
+    });
+    return result.stdout.toString();
+  };
+  expect(first(run(hostCommands.sha256(binary)))).toBe(digest);
+  // a host without openssl: only the shell's own tools and sha256sum on its PATH
+  const tools = join(root, "bin");
+  mkdirSync(tools);
+  Bun.spawnSync(["ln", "-s", Bun.which("sha256sum") as string, join(tools, "sha256sum")]);
+  expect(run(`command -v openssl || echo none`, tools).trim()).toBe("none");
+  expect(first(run(hostCommands.sha256(binary), tools))).toBe(digest);
+  // a missing file prints nothing, whichever reads it
+  expect(run(hostCommands.sha256(join(root, "missing")))).toBe("");
+  expect(run(hostCommands.sha256(join(root, "missing")), tools)).toBe("");
+  // the record wins over the file (a delivery checks what it built on), absent it the file
+  expect(first(run(hostCommands.recordedDigest(binary)))).toBe(digest);
+  writeFileSync(`${binary}.sha256`, `${"f".repeat(64)}\n`);
+  expect(run(hostCommands.recordedDigest(binary)).trim()).toBe("f".repeat(64));
+});
