@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { inventoryYaml } from "../../../gitops/inventory.ts";
 import { EMULATOR } from "../../../server/emulator/this-network.ts";
@@ -11,6 +11,7 @@ import {
   makeHostKey,
 } from "../../../server/shared/cloud/hostkeys.ts";
 import { deliverRelease, stageRelease, switchRelease } from "../../../server/shared/deliver.ts";
+import { hostCommands } from "../../../server/shared/host/layout.ts";
 import { Ssh } from "../../../server/shared/ssh.ts";
 import { mainPidOf, startEmulator, userKey } from "../../helpers/emulator.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
@@ -170,6 +171,41 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   expect(kept.filter((f) => !f.endsWith(".zst")).sort()).toEqual(
     deltas.map((f) => `${f}.runs`).sort(),
   );
+  // the same for a binary sent as a zstd patch (less than half its blocks match its base's):
+  // against the wrong base it does not unpack at all, and is sent again whole
+  const random = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes)));
+  const MiB = 1024 * 1024;
+  const synthetic = (version: string, content: Buffer) => {
+    mkdirSync(join(dir, version));
+    writeFileSync(join(dir, version, "dropship-x"), content);
+    return { version, binaries: [join(dir, version, "dropship-x")] };
+  };
+  const x1 = random(3 * MiB);
+  await stageRelease(ssh, synthetic("synthetic-1", x1), options);
+  await ssh.check(hostCommands.switchTo("synthetic-1"));
+  await ssh.check(
+    "cd /srv/dropship/current && head -c 3145728 /dev/urandom > changed && mv changed dropship-x",
+  );
+  const x2 = Buffer.concat([random(2 * MiB), x1.subarray(2 * MiB)]);
+  said.length = 0;
+  const patched = await stageRelease(ssh, synthetic("synthetic-2", x2), {
+    ...options,
+    log: (line) => said.push(line),
+  });
+  expect(said[0]).toBe(
+    `${ip}: dropship-x: the host's current one is not what its record says; hashed it, sending again`,
+  );
+  expect(patched[0]?.mode).toBe("full");
+  expect(
+    (await ssh.check("sha256sum /srv/dropship/releases/synthetic-2/dropship-x")).split(" ")[0],
+  ).toBe(new Bun.CryptoHasher("sha256").update(x2).digest("hex"));
+  expect(
+    readdirSync(join(dir, "cache/packed")).filter((f) =>
+      /^[0-9a-f]{64}-[0-9a-f]{64}\.zst$/.test(f),
+    ),
+  ).toHaveLength(1);
+  await ssh.check(hostCommands.switchTo("release-4"));
+
   // a copied file is the login user's alone until it is moved into place
   await ssh.put(v1, "/tmp/copied");
   expect((await ssh.check("stat -c %a /tmp/copied")).trim()).toBe("600");
