@@ -29,6 +29,7 @@ import { PLATFORM_ROLES, upgradePlatform } from "../server/shared/upgrade.ts";
 import { testCommandOf } from "./branches.ts";
 import { type DiskLimits, diskLimits, freeSpace, LEAST_AUTO_MIB } from "./disk.ts";
 import { type FleetSource, readFleet } from "./fleet.ts";
+import { freezeRefusal, readFreeze } from "./freeze.ts";
 import { runGate } from "./gate.ts";
 import { withRoleLock } from "./lock.ts";
 import { recordPass, reusableRelease } from "./passed.ts";
@@ -78,6 +79,12 @@ export async function deploy(
       config.pipeline.lock_timeout,
       say,
       async () => {
+        // checked under the lock: a freeze set while this push waited for it counts too
+        const frozen = freezeRefusal(readFreeze(settings.workDir));
+        if (frozen) {
+          result = "frozen";
+          throw new Error(frozen);
+        }
         // git checks the branch's old value only after this hook; a push that waited for the
         // lock must not deploy on top of a branch that moved meanwhile.
         // The previous holder released the lock a moment before git moved its branch, so the

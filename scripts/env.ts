@@ -1,4 +1,5 @@
 import { rollOutAppSettings } from "../pipeline/app-env.ts";
+import { refuseWhileFrozen } from "../pipeline/freeze.ts";
 import {
   type AppSettings,
   describeChange,
@@ -84,6 +85,7 @@ async function change(file: string, before: AppSettings, after: AppSettings) {
   const faults = settingsFaults(after);
   if (faults.length > 0) throw new ArgumentError(faults.join("\n"));
   const settings = settingsWithHostsIfAny();
+  refuseWhileFrozen(settings.workDir);
   writeAppSettings(file, settingsLines(after));
   // unchanged here, the hosts are still checked: a run cut short left some with the old ones
   console.log(`app settings: ${what || "unchanged"} (${file})`);

@@ -1,4 +1,5 @@
 import { restartApps } from "../pipeline/app-env.ts";
+import { refuseWhileFrozen } from "../pipeline/freeze.ts";
 import type { RoleName } from "../server/shared/config/schema.ts";
 import { eachAppRole } from "./lib/app-hosts.ts";
 import { ArgumentError, FLEET_ENV, runVerb, type VerbSpec } from "./lib/cli.ts";
@@ -19,8 +20,10 @@ await runVerb(SPEC, async ({ positionals: [role] }) => {
   if (role !== undefined && role !== "production" && role !== "staging")
     throw new ArgumentError(`say production or staging, not ${role}`);
   const roles: RoleName[] = role ? [role] : ["production", "staging"];
+  const settings = receiverSettings();
+  refuseWhileFrozen(settings.workDir);
   const restarted = await eachAppRole(
-    receiverSettings(),
+    settings,
     roles,
     { kind: "restart", target: role ?? "app", what: "rolling restart" },
     restartApps,

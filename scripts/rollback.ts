@@ -4,6 +4,7 @@ import { setRelease } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
 import { recordShipped } from "../pipeline/deploy.ts";
 import { readFleet } from "../pipeline/fleet.ts";
+import { readFreeze } from "../pipeline/freeze.ts";
 import { releasesOn, switchRelease } from "../pipeline/rollout.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { healthUrlOf, ROLES } from "../server/shared/roles.ts";
@@ -26,6 +27,12 @@ await runVerb(SPEC, async ({ positionals: [role, release] }) => {
   if (role !== "production" && role !== "staging")
     throw new ArgumentError(`say production or staging${role ? `, not ${role}` : ""}`);
   const settings = receiverSettings();
+  const freeze = readFreeze(settings.workDir);
+  // the way back from a bad release is what a freeze during an incident is for
+  if (freeze)
+    console.log(
+      `(deploys are frozen since ${freeze.since} by ${freeze.by}: “${freeze.reason}”; a rollback goes all the same)`,
+    );
   const fleet = readFleet(settings.fleet.inventories);
   const hosts = fleet.hosts.filter((h) => h.role === role);
   if (hosts.length === 0)

@@ -2,8 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FleetHostRecord } from "../gitops/model.ts";
 import { gitopsDir, InventoryRepo } from "../gitops/repo.ts";
+import { describeFreeze, readFreeze } from "../pipeline/freeze.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
+import { localPaths } from "../server/shared/config/paths.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
 import { fleetRows, type ProxyBackend } from "../server/shared/fleet-view.ts";
@@ -28,10 +30,11 @@ const SPEC = {
 health and in-flight requests (asked of the proxy's admin listener, at DASHBOARD_URL or on
 port ${ADMIN_PORT} of PROXY_URL's host, when that and DROPSHIP_ADMIN_TOKEN are
 set), CPU and memory from its monitor; the fleet's cost per hour from the GitOps inventory;
-the canary, alerts, flags, the last deploys and scaling events.`,
+the canary, alerts, flags, the last deploys and scaling events; a deploy freeze while it is on.`,
   env: [
     "REDIS_URL",
     "DROPSHIP_CONFIG",
+    "DROPSHIP_WORK",
     "DROPSHIP_GITOPS_REPO",
     "PROXY_URL",
     "DASHBOARD_URL",
@@ -153,6 +156,8 @@ async function show(redis: RedisClient) {
     console.log(
       `MAINTENANCE on since ${maintenance.since} (by ${maintenance.by}): every app request gets a 503 page — bun run maintenance off`,
     );
+  const freeze = readFreeze(localPaths(config, process.env).work);
+  if (freeze) console.log(`DEPLOYS ${describeFreeze(freeze)}`);
   const blocked = canary.state === "aborted" || alerts.some((a) => a.canary);
   console.log(
     `CANARY  weight ${canary.weight}%, ${canary.state}${canary.reason ? ` (${canary.reason})` : ""}${blocked ? " — staging gets nothing" : ""}`,

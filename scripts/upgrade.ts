@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { readFleet } from "../pipeline/fleet.ts";
+import { refuseWhileFrozen } from "../pipeline/freeze.ts";
 import { run } from "../server/shared/proc.ts";
 import { PLATFORM_ROLES, upgradePlatform } from "../server/shared/upgrade.ts";
 import { auditAction } from "./lib/audit.ts";
@@ -30,6 +31,7 @@ await runVerb(SPEC, async () => {
     );
   const version = run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"]).trim();
   const settings = receiverSettings();
+  refuseWhileFrozen(settings.workDir);
   const fleet = readFleet(settings.fleet.inventories);
   const hosts = fleet.hosts.filter((h) => PLATFORM_ROLES.includes(h.role));
   if (hosts.length === 0)

@@ -21,7 +21,9 @@ export async function auditAction(
   const line = `${new Date().toISOString()} ${action.kind} by ${who}: ${what}`;
   for (const ssh of hosts)
     await ssh.check(`umask 077; printf '%s\\n' ${shellQuote(line)} >> ${HOST_AUDIT_LOG}`);
-  if (!process.env.REDIS_URL) return `(REDIS_URL is not set: audited in ${HOST_AUDIT_LOG} only)`;
+  // an action on no host (a freeze) has only the stream
+  const only = hosts.length > 0 ? `audited in ${HOST_AUDIT_LOG} only` : "not audited";
+  if (!process.env.REDIS_URL) return `(REDIS_URL is not set: ${only})`;
   try {
     const redis = await cliRedis();
     try {
@@ -30,7 +32,7 @@ export async function auditAction(
       redis.disconnect();
     }
   } catch (error) {
-    return `(the audit stream is unreachable, ${(error as Error).message}: audited in ${HOST_AUDIT_LOG} only)`;
+    return `(the audit stream is unreachable, ${(error as Error).message}: ${only})`;
   }
   return undefined;
 }

@@ -479,7 +479,7 @@ test("bun run status shows the hosts, the fleet's cost and the deploys: who push
   }
 });
 
-test("bun run rollback and bun run deploy do the same without a push, and move the branch", async () => {
+test("bun run rollback and bun run deploy do the same without a push, and move the branch; a freeze refuses all but the rollback", async () => {
   const env = cliEnv;
   const cli = (script: string, ...args: string[]) => {
     const proc = Bun.spawnSync([process.execPath, join(ROOT, script), ...args], {
@@ -490,8 +490,13 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
     return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
   };
   const live = serverBranch();
+  // frozen deploys (bun run freeze): a rollback goes all the same, saying so
+  expect(cli("scripts/freeze.ts", "on", "incident", "42").code).toBe(0);
   const back = cli("scripts/rollback.ts", "production");
   expect({ code: back.code, output: back.output }).toMatchObject({ code: 0 });
+  expect(back.output).toMatch(
+    /^\(deploys are frozen since \S+Z by [^:]+: “incident 42”; a rollback goes all the same\)\n/,
+  );
   const previous = /↺ web-1: \w{12} → (\w{12})/.exec(back.output)?.[1] as string;
   expect(previous).toBeTruthy();
   expect(previous).not.toBe(live.slice(0, 12));
@@ -500,6 +505,25 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   const [recorded] = await gitops.history(1);
   expect(recorded?.message).toMatch(new RegExp(`^rollback production: back to ${previous} by `));
   expect((await gitops.read()).hosts.map((h) => h.release)).toEqual([previous, previous]);
+
+  // … where a push, bun run deploy and bun run restart are refused before anything moves
+  const frozen =
+    /deploys are frozen since \S+Z by [^:]+: “incident 42” — bun run freeze off lifts it \(rollbacks still go\)/;
+  const pushed = git("push", "prod", `${live}:refs/heads/master`);
+  expect(pushed.code).not.toBe(0);
+  expect(pushed.output).toMatch(new RegExp(`remote: ✗ push rejected: ${frozen.source}`));
+  expect(pushed.output).not.toContain("▸ gate");
+  const refused = cli("scripts/deploy.ts", "master", live);
+  expect(refused.code).toBe(1);
+  expect(refused.output).toMatch(frozen);
+  const [record] = await state.xrevrange(KEYS.deploys, "+", "-", "COUNT", 1);
+  expect(record?.[1]).toEqual(expect.arrayContaining(["result", "frozen"]));
+  const restart = cli("scripts/restart.ts");
+  expect(restart.code).toBe(1);
+  expect(restart.output).toMatch(new RegExp(`dropship restart: ${frozen.source}`));
+  expect(serverBranch().slice(0, 12)).toBe(previous);
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(previous);
+  expect(cli("scripts/freeze.ts", "off").code).toBe(0);
 
   const forward = cli("scripts/deploy.ts", "master", live);
   expect(forward.output).toContain(`✓ ${live.slice(0, 12)} is live on production`);
