@@ -521,6 +521,11 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   const restart = cli("scripts/restart.ts");
   expect(restart.code).toBe(1);
   expect(restart.output).toMatch(new RegExp(`dropship restart: ${frozen.source}`));
+  const status = cli("scripts/status.ts");
+  expect(status.output).toMatch(
+    /\nDEPLOYS frozen since \S+Z by [^:]+: “incident 42” — pushes, deploy, env, restart and upgrade are refused; rollback, scaling and healing go on\n/,
+  );
+  expect(status.output).toMatch(/master\s+\w{12}\s+\S+\s+frozen/);
   expect(serverBranch().slice(0, 12)).toBe(previous);
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(previous);
   expect(cli("scripts/freeze.ts", "off").code).toBe(0);

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { inventoryYaml } from "../../../gitops/inventory.ts";
@@ -173,20 +174,19 @@ test("a built app is delivered over SSH, answers on its host's address, then upd
   );
   // the same for a binary sent as a zstd patch (less than half its blocks match its base's):
   // against the wrong base it does not unpack at all, and is sent again whole
-  const random = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes)));
   const MiB = 1024 * 1024;
   const synthetic = (version: string, content: Buffer) => {
     mkdirSync(join(dir, version));
     writeFileSync(join(dir, version, "dropship-x"), content);
     return { version, binaries: [join(dir, version, "dropship-x")] };
   };
-  const x1 = random(3 * MiB);
+  const x1 = randomBytes(3 * MiB);
   await stageRelease(ssh, synthetic("synthetic-1", x1), options);
   await ssh.check(hostCommands.switchTo("synthetic-1"));
   await ssh.check(
     "cd /srv/dropship/current && head -c 3145728 /dev/urandom > changed && mv changed dropship-x",
   );
-  const x2 = Buffer.concat([random(2 * MiB), x1.subarray(2 * MiB)]);
+  const x2 = Buffer.concat([randomBytes(2 * MiB), x1.subarray(2 * MiB)]);
   said.length = 0;
   const patched = await stageRelease(ssh, synthetic("synthetic-2", x2), {
     ...options,
