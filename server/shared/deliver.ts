@@ -122,8 +122,10 @@ export async function stageRelease(
   const dir = releaseDirOnHost(release.version);
   await ssh.check(`mkdir -p ${dir}`);
   const reports: FileReport[] = [];
-  const remoteSum = async (path: string) =>
-    (await ssh.exec(hostCommands.sha256(path))).stdout.split(" ")[0] ?? "";
+  /** the digest a host command prints first ("" when none) */
+  const digestBy = async (command: string) =>
+    (await ssh.exec(command)).stdout.trim().split(/\s/)[0] ?? "";
+  const remoteSum = (path: string) => digestBy(hostCommands.sha256(path));
   /** this release's binaries already on the host: a base for the next one's delta */
   const onHost: Base[] = [];
   /**
@@ -133,9 +135,9 @@ export async function stageRelease(
    */
   const baseFor = async (name: string, hashed = false): Promise<Base | undefined> => {
     const remote = currentBinary(name);
-    const current = hashed
-      ? await remoteSum(remote)
-      : (await ssh.exec(hostCommands.recordedDigest(remote))).stdout.trim().split(" ")[0];
+    const current = await digestBy(
+      hashed ? hostCommands.sha256(remote) : hostCommands.recordedDigest(remote),
+    );
     // what the host says names a file here: a digest, or nothing
     const cached = join(options.cacheDir, `${current}.bin`);
     if (current && SHA256_HEX.test(current) && existsSync(cached))
