@@ -1,3 +1,6 @@
+import type { FileSink } from "bun";
+import { pipeInto } from "../shared/proc.ts";
+
 const BACKEND = "/usr/lib/git-core/git-http-backend";
 const REPO = /^\/([A-Za-z0-9][\w.-]{0,63})\.git(\/.*)$/;
 const SERVICES = new Set(["/info/refs", "/git-upload-pack", "/git-receive-pack", "/HEAD"]);
@@ -62,13 +65,8 @@ export async function gitHttpBackend(
     stdout: "pipe",
     stderr: "pipe",
   });
-  if (request.body && child.stdin) {
-    (async () => {
-      const writer = child.stdin as import("bun").FileSink;
-      for await (const chunk of request.body as ReadableStream<Uint8Array>) writer.write(chunk);
-      await writer.end();
-    })().catch(() => child.kill());
-  }
+  if (request.body && child.stdin)
+    pipeInto(request.body, child.stdin as FileSink).catch(() => child.kill());
   return cgiResponse(child.stdout);
 }
 

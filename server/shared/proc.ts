@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { FileSink } from "bun";
 import { redact } from "./secrets.ts";
 
 export class CommandError extends Error {
@@ -48,6 +49,19 @@ export async function runAsync(
     proc.exited,
   ]);
   return { code, stdout, stderr };
+}
+
+/**
+ * Streams `body` into a child's stdin. Each write is awaited: one the pipe cannot take whole
+ * answers a promise, which rejects (EPIPE) when the child exits first, and left unawaited that
+ * rejection stops this whole process. Awaiting also keeps one chunk waiting, not the body.
+ */
+export async function pipeInto(body: AsyncIterable<Uint8Array>, stdin: FileSink): Promise<void> {
+  for await (const chunk of body) {
+    const pending = stdin.write(chunk);
+    if (pending instanceof Promise) await pending;
+  }
+  await stdin.end();
 }
 
 /**
