@@ -31,6 +31,7 @@ import { type DiskLimits, diskLimits, freeSpace, LEAST_AUTO_MIB } from "./disk.t
 import { type FleetSource, readFleet } from "./fleet.ts";
 import { freezeRefusal, readFreeze } from "./freeze.ts";
 import { runGate } from "./gate.ts";
+import { type HookEvent, runHook } from "./hooks.ts";
 import { withRoleLock } from "./lock.ts";
 import { recordPass, reusableRelease } from "./passed.ts";
 import { describePrune, pruneWorkDir } from "./prune.ts";
@@ -44,6 +45,10 @@ export interface DeploySettings {
   redisUrl?: string;
   workDir: string;
   pusher: string;
+  /** what started it, for the hooks (default: a push) */
+  command?: "push" | "deploy";
+  /** where pipeline/hooks run: the config's folder (default: the work folder) */
+  hookDir?: string;
 }
 
 /** Tests, builds and rolls out one commit of a branch; answers the exit code. */
@@ -143,6 +148,31 @@ export async function deploy(
           say(`  no ${role} hosts in the inventory: built and tested, nothing to deploy`);
           result = "accepted";
         } else {
+          const event: HookEvent = {
+            command: settings.command ?? "push",
+            role,
+            branch,
+            commit,
+            version,
+            performer: settings.pusher,
+            hosts: hosts.map((h) => h.name),
+          };
+          const hooks = config.pipeline.hooks;
+          const hookOptions = {
+            timeoutMs: hooks.timeout,
+            cwd: settings.hookDir ?? settings.workDir,
+            say,
+          };
+          if (hooks.pre_deploy) {
+            try {
+              await runHook("pre_deploy", hooks.pre_deploy, event, hookOptions);
+            } catch (error) {
+              result = "refused";
+              throw new Error(
+                `${(error as Error).message} — no host was changed; fix what it checks (or the hook), then ${settings.command === "deploy" ? "deploy" : "push"} again`,
+              );
+            }
+          }
           await rollout({
             hosts,
             privateKey: fleet.privateKey,
@@ -196,6 +226,15 @@ export async function deploy(
             ).catch((error) =>
               say(`  ! not recorded in the GitOps inventory: ${(error as Error).message}`),
             );
+          }
+          if (hooks.post_deploy) {
+            const runtime = (performance.now() - started) / 1000;
+            await runHook(
+              "post_deploy",
+              hooks.post_deploy,
+              { ...event, runtime },
+              hookOptions,
+            ).catch((error) => say(`  ! ${(error as Error).message} (the release is live)`));
           }
         }
         recordShipped(settings.workDir, role, commit, branch);

@@ -42,7 +42,7 @@ await runVerb(SPEC, async ({ positionals: [branch, commitArg] }) => {
     role,
     tip || "0".repeat(40),
     commit,
-    { ...settings, fleet: () => settings.fleet, pusher: who },
+    { ...settings, fleet: () => settings.fleet, pusher: who, command: "deploy" },
     (line) => console.log(line),
   );
   if (code !== 0) throw new UsageError(`${releaseVersion(commit)} was not deployed (see above)`);

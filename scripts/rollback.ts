@@ -5,6 +5,7 @@ import { inventoryRepoFor } from "../gitops/repo.ts";
 import { recordShipped } from "../pipeline/deploy.ts";
 import { readFleet } from "../pipeline/fleet.ts";
 import { readFreeze } from "../pipeline/freeze.ts";
+import { runHook } from "../pipeline/hooks.ts";
 import { releasesOn, switchRelease } from "../pipeline/rollout.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { healthUrlOf, ROLES } from "../server/shared/roles.ts";
@@ -26,6 +27,7 @@ before the current one), one host at a time, each restarted and health-checked; 
 await runVerb(SPEC, async ({ positionals: [role, release] }) => {
   if (role !== "production" && role !== "staging")
     throw new ArgumentError(`say production or staging${role ? `, not ${role}` : ""}`);
+  const started = performance.now();
   const settings = receiverSettings();
   const freeze = readFreeze(settings.workDir);
   // the way back from a bad release is what a freeze during an incident is for
@@ -98,5 +100,23 @@ await runVerb(SPEC, async ({ positionals: [role, release] }) => {
   } else {
     // the next push then checks against the branch itself
     rmSync(join(settings.workDir, "locks", `${role}.shipped`), { force: true });
+  }
+  const { hooks } = settings.config.pipeline;
+  if (hooks.post_deploy && target) {
+    const event = {
+      command: "rollback" as const,
+      role,
+      branch,
+      commit,
+      version: target,
+      performer: actor(),
+      hosts: hosts.map((h) => h.name),
+      runtime: (performance.now() - started) / 1000,
+    };
+    await runHook("post_deploy", hooks.post_deploy, event, {
+      timeoutMs: hooks.timeout,
+      cwd: settings.hookDir,
+      say: (line) => console.log(line),
+    }).catch((error) => console.log(`  ! ${(error as Error).message} (the rollback is done)`));
   }
 });

@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fleetSource } from "../../pipeline/fleet.ts";
 import { loadLocatedConfig } from "../../server/shared/config/locate.ts";
 import { localPaths } from "../../server/shared/config/paths.ts";
@@ -17,10 +17,12 @@ export function receiverSettings(env: Record<string, string | undefined> = proce
 
 /** The same, where a deployment with no hosts yet is no fault (fleet undefined). */
 export function settingsWithHostsIfAny(env: Record<string, string | undefined> = process.env) {
-  const { config } = loadLocatedConfig((line) => console.error(line), env);
+  const { config, located } = loadLocatedConfig((line) => console.error(line), env);
   const paths = localPaths(config, env);
   return {
     config,
+    /** where pipeline/hooks run: beside the config */
+    hookDir: located.file ? dirname(located.file) : process.cwd(),
     fleet: fleetSource(env, config, paths),
     redisUrl: env.REDIS_URL || undefined,
     workDir: paths.work,

@@ -110,6 +110,7 @@ if (process.argv.includes("--hook")) {
     redisUrl: env.REDIS_URL || undefined,
     workDir: paths.work,
     pusher: env.REMOTE_USER ?? "unknown",
+    hookDir: env.DROPSHIP_CONFIG ? dirname(env.DROPSHIP_CONFIG) : undefined,
   });
   process.exit(code);
 }

@@ -364,6 +364,22 @@ export const ConfigSchema = T.Object(
           description:
             "processes and threads the pushed code may run at once, as the build user (a fork bomb stops there)",
         }),
+        hooks: Section(
+          {
+            pre_deploy: T.String({
+              default: "",
+              description:
+                "shell command run on the control host once a release passed its gate, before any host changes; a non-zero exit refuses the deploy",
+            }),
+            post_deploy: T.String({
+              default: "",
+              description:
+                "shell command run on the control host once a release is live on every host of its role, and after a rollback; its failure is said, not fatal",
+            }),
+            timeout: Duration("5m", "a hook still running after this is stopped (and fails)", true),
+          },
+          "commands around each deploy, given DROPSHIP_COMMAND, _ROLE, _BRANCH, _COMMIT, _VERSION, _PERFORMER, _HOSTS and _RUNTIME; empty: none",
+        ),
         tls: Section(
           {
             certificate_file: T.String({

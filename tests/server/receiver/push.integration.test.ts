@@ -1,6 +1,6 @@
 // lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { afterEach, expect, test } from "bun:test";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { addHost, EMPTY } from "../../../gitops/model.ts";
 import { InventoryRepo } from "../../../gitops/repo.ts";
@@ -490,6 +490,33 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
     return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
   };
   const live = serverBranch();
+  // the team's hooks (pipeline/hooks), run beside the config: each writes what it was told
+  const config = join(dir, "dropship.yml");
+  const good = readFileSync(config, "utf8");
+  writeFileSync(
+    config,
+    `${good.replace("pipeline:\n", "pipeline:\n  hooks:\n    pre_deploy: 'test ! -e refuse || { echo \"no deploys during the migration\" >&2; exit 1; }; env | grep ^DROPSHIP_ | sort > pre-$DROPSHIP_COMMAND.env'\n    post_deploy: 'env | sort > post-$DROPSHIP_COMMAND.env'\n")}`,
+  );
+  const told = (file: string) =>
+    existsSync(join(dir, file))
+      ? Object.fromEntries(
+          readFileSync(join(dir, file), "utf8")
+            .trim()
+            .split("\n")
+            .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+        )
+      : undefined;
+  undo = () => {
+    writeFileSync(config, good);
+    for (const file of [
+      "refuse",
+      "pre-push.env",
+      "pre-deploy.env",
+      "post-deploy.env",
+      "post-rollback.env",
+    ])
+      rmSync(join(dir, file), { force: true });
+  };
   // frozen deploys (bun run freeze): a rollback goes all the same, saying so
   expect(cli("scripts/freeze.ts", "on", "incident", "42").code).toBe(0);
   const back = cli("scripts/rollback.ts", "production");
@@ -505,6 +532,13 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   const [recorded] = await gitops.history(1);
   expect(recorded?.message).toMatch(new RegExp(`^rollback production: back to ${previous} by `));
   expect((await gitops.read()).hosts.map((h) => h.release)).toEqual([previous, previous]);
+  expect(told("post-rollback.env")).toMatchObject({
+    DROPSHIP_COMMAND: "rollback",
+    DROPSHIP_ROLE: "production",
+    DROPSHIP_BRANCH: "master",
+    DROPSHIP_VERSION: previous,
+    DROPSHIP_HOSTS: "web-1,web-2",
+  });
 
   // … where a push, bun run deploy and bun run restart are refused before anything moves
   const frozen =
@@ -529,12 +563,44 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(serverBranch().slice(0, 12)).toBe(previous);
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(previous);
   expect(cli("scripts/freeze.ts", "off").code).toBe(0);
+  expect(told("pre-push.env")).toBeUndefined();
+
+  // a pre_deploy hook that fails refuses the deploy after the gate, before any host changes
+  writeFileSync(join(dir, "refuse"), "");
+  const hooked = git("push", "prod", `${live}:refs/heads/master`);
+  expect(hooked.code).not.toBe(0);
+  expect(hooked.output).toMatch(/remote: ▸ pipeline\/hooks\/pre_deploy\s*\n/);
+  expect(hooked.output).toContain("remote:     no deploys during the migration");
+  expect(hooked.output).toMatch(
+    /remote: ✗ push rejected: pipeline\/hooks\/pre_deploy failed \(exit 1\) after \d+\.\d s; it said: no deploys during the migration — no host was changed; fix what it checks \(or the hook\), then push again/,
+  );
+  const [refusal] = await state.xrevrange(KEYS.deploys, "+", "-", "COUNT", 1);
+  expect(refusal?.[1]).toEqual(expect.arrayContaining(["result", "refused"]));
+  expect(serverBranch().slice(0, 12)).toBe(previous);
+  for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(previous);
+  rmSync(join(dir, "refuse"));
 
   const forward = cli("scripts/deploy.ts", "master", live);
   expect(forward.output).toContain(`✓ ${live.slice(0, 12)} is live on production`);
+  expect(forward.output).toMatch(/ {2}pipeline\/hooks\/post_deploy: ok \(\d+\.\d s\)/);
   expect(forward.code).toBe(0);
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(live.slice(0, 12));
   expect(serverBranch()).toBe(live);
+  const deployEvent = {
+    DROPSHIP_COMMAND: "deploy",
+    DROPSHIP_ROLE: "production",
+    DROPSHIP_BRANCH: "master",
+    DROPSHIP_COMMIT: live,
+    DROPSHIP_VERSION: live.slice(0, 12),
+    DROPSHIP_HOSTS: "web-1,web-2",
+  };
+  expect(told("pre-deploy.env")).toMatchObject(deployEvent);
+  expect(told("pre-deploy.env")?.DROPSHIP_RUNTIME).toBeUndefined();
+  expect(told("post-deploy.env")).toMatchObject(deployEvent);
+  expect(Number(told("post-deploy.env")?.DROPSHIP_RUNTIME)).toBeGreaterThan(0);
+  // the deploy's facts, and none of the secrets of the command that ran it (its REDIS_URL)
+  expect(Object.keys(told("post-deploy.env") ?? {})).not.toContain("REDIS_URL");
+  expect(readFileSync(join(dir, "post-deploy.env"), "utf8")).not.toContain(redis.password);
 
   const nothing = cli("scripts/rollback.ts", "production", "no-such-release");
   expect(nothing.code).toBe(1);
