@@ -479,7 +479,7 @@ test("bun run status shows the hosts, the fleet's cost and the deploys: who push
   }
 });
 
-test("bun run rollback and bun run deploy do the same without a push, and move the branch; a freeze refuses all but the rollback", async () => {
+test("bun run rollback and bun run deploy do the same without a push, and move the branch; a freeze refuses all but the rollback; the team's hooks run around them", async () => {
   const env = cliEnv;
   const cli = (script: string, ...args: string[]) => {
     const proc = Bun.spawnSync([process.execPath, join(ROOT, script), ...args], {
