@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { BUILD_SERVERS_VARIABLE, SOURCES_FILE } from "../server/shared/platform.ts";
-import { run } from "../server/shared/proc.ts";
+import { relayLines, run } from "../server/shared/proc.ts";
 import { binaryOf, RELEASED } from "../server/shared/roles.ts";
 import { type DiskLimits, watchDisk } from "./disk.ts";
 import { describeLimits, type StepLimits, sandboxArgv } from "./sandbox.ts";
@@ -194,23 +194,8 @@ async function runStep(
     // a group of its own, stopped whole: the checkout's git and tar with the shell that runs them
     detached: true,
   });
-  const relay = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    let pending = "";
-    for await (const chunk of stream) {
-      pending += decoder.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      // output with no line end would otherwise gather here without bound
-      while (pending.length > MAX_LINE) {
-        lines.push(pending.slice(0, MAX_LINE));
-        pending = pending.slice(MAX_LINE);
-      }
-      for (const line of lines) if (line.trim()) say(`    ${line}`);
-    }
-    pending += decoder.decode();
-    if (pending.trim()) say(`    ${pending}`);
-  };
+  const relay = (stream: ReadableStream<Uint8Array>) =>
+    relayLines(stream, (line) => say(`    ${line}`), MAX_LINE);
   // killing bubblewrap ends the sandbox's PID namespace, and with it every process inside
   let stopped: string | undefined;
   const stop = (why: string) => {

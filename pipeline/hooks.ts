@@ -1,4 +1,5 @@
 import { formatDuration } from "../server/shared/config/duration.ts";
+import { relayLines } from "../server/shared/proc.ts";
 import { redact } from "../server/shared/secrets.ts";
 
 /**
@@ -88,27 +89,16 @@ export async function runHook(
     detached: true,
   });
   const tail: string[] = [];
-  const relay = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    let pending = "";
-    const emit = (line: string) => {
-      if (!line.trim()) return;
-      say(`    ${redact(line)}`);
-      tail.push(line);
-      if (tail.length > TAIL_LINES) tail.shift();
-    };
-    for await (const chunk of stream) {
-      pending += decoder.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      while (pending.length > MAX_LINE) {
-        lines.push(pending.slice(0, MAX_LINE));
-        pending = pending.slice(MAX_LINE);
-      }
-      for (const line of lines) emit(line);
-    }
-    emit(pending + decoder.decode());
-  };
+  const relay = (stream: ReadableStream<Uint8Array>) =>
+    relayLines(
+      stream,
+      (line) => {
+        say(`    ${redact(line)}`);
+        tail.push(line);
+        if (tail.length > TAIL_LINES) tail.shift();
+      },
+      MAX_LINE,
+    );
   const stopGroup = () => {
     try {
       process.kill(-child.pid, "SIGKILL");

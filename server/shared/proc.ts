@@ -65,6 +65,32 @@ export async function pipeInto(body: AsyncIterable<Uint8Array>, stdin: FileSink)
 }
 
 /**
+ * Reads a child's output to its end, handing on each line that is not blank as it comes; a
+ * line longer than `maxLine` goes on in parts (output with no line end would otherwise gather
+ * here without bound).
+ */
+export async function relayLines(
+  stream: ReadableStream<Uint8Array>,
+  line: (text: string) => void,
+  maxLine: number,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    while (pending.length > maxLine) {
+      lines.push(pending.slice(0, maxLine));
+      pending = pending.slice(maxLine);
+    }
+    for (const text of lines) if (text.trim()) line(text);
+  }
+  pending += decoder.decode();
+  if (pending.trim()) line(pending);
+}
+
+/**
  * Whether a process is still running. A killed child lingers as a zombie until it is reaped
  * (here PID 1 reaps orphans about once a second), so a zombie counts as gone.
  */
