@@ -15,8 +15,8 @@ const said = (line: string) =>
 /**
  * Why a service restarted by dropship cannot be running, from `hostCommands.startState`'s
  * output: it has exited RESTARTS_GIVEN_UP times since (the restart resets the count), or systemd
- * gave up on it. Says how its last finished attempt ended and what it printed (secrets
- * redacted); undefined while it may still come up, and for a host without systemd (no output).
+ * gave up on it. Says how its last finished attempt ended and what it printed, or the latest
+ * finished attempt that printed anything (secrets redacted); undefined while it may still come up, and for a host without systemd (no output).
  */
 export function startFailure(service: string, output: string): string | undefined {
   const separator = output.indexOf("\n--\n");
@@ -39,9 +39,14 @@ export function startFailure(service: string, output: string): string | undefine
     attempts.set(attempt, lines);
   }
   const recent = [...attempts.values()].slice(-(restarts + 1));
-  const ended = recent.findLast((lines) => lines.some((line) => EXITED.test(line))) ?? [];
-  const how = ended.map((line) => EXITED.exec(line)?.[1]).find(Boolean);
-  const lines = ended.filter(said).slice(-3);
+  const ended = recent.filter((lines) => lines.some((line) => EXITED.test(line)));
+  const how = (ended.at(-1) ?? []).map((line) => EXITED.exec(line)?.[1]).find(Boolean);
+  // what the last ended attempt said may not be in the journal yet when systemd's line that it
+  // exited is (CI saw "it printed nothing" there): then what the one before it said
+  const lines =
+    ended
+      .map((attempt) => attempt.filter(said).slice(-3))
+      .findLast((printed) => printed.length > 0) ?? [];
   return redact(
     `dropship-${service} keeps exiting (${how ?? "no exit status"}; restarted ${restarts} time${restarts === 1 ? "" : "s"}): ${
       lines.length > 0 ? lines.join(" / ") : "it printed nothing"

@@ -128,6 +128,25 @@ test("lines are counted to their attempt however the journal ordered them", () =
   );
 });
 
+test("when the last attempt's words are not in the journal yet, the attempt before it is quoted", () => {
+  // CI saw "it printed nothing" for a binary that cannot be run: systemd's line that the
+  // attempt exited was read before the child's lines saying why reached the journal
+  const laggingJournal = startState("NRestarts=3\nActiveState=activating", [
+    entry("z1", "Started dropship-zz.service."),
+    ...cannotRun("z1"),
+    entry("z1", "dropship-zz.service: Main process exited, code=exited, status=203/EXEC"),
+    entry("z2", "Started dropship-zz.service."),
+    ...cannotRun("z2"),
+    entry("z2", "dropship-zz.service: Main process exited, code=exited, status=203/EXEC"),
+    entry("z3", "Started dropship-zz.service."),
+    entry("z3", "dropship-zz.service: Main process exited, code=exited, status=1/FAILURE"),
+    entry("z4", "Started dropship-zz.service."),
+  ]);
+  expect(startFailure("zz", laggingJournal)).toBe(
+    "dropship-zz keeps exiting (code=exited, status=1/FAILURE; restarted 3 times): dropship-zz.service: Failed to locate executable /srv/x: Permission denied / dropship-zz.service: Failed at step EXEC spawning /srv/x: Permission denied (bun run logs shows more)",
+  );
+});
+
 test("a message journalctl writes as bytes is read as text; lines that are not entries are skipped", () => {
   const bytes = [...Buffer.from("error: caf\u00e9 \u001b[31mred\u001b[0m")];
   const output = startState("NRestarts=3\nActiveState=activating", [
