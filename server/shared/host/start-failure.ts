@@ -15,8 +15,9 @@ const said = (line: string) =>
 /**
  * Why a service restarted by dropship cannot be running, from `hostCommands.startState`'s
  * output: it has exited RESTARTS_GIVEN_UP times since (the restart resets the count), or systemd
- * gave up on it. Says how its last finished attempt ended and what it printed, or the latest
- * finished attempt that printed anything (secrets redacted); undefined while it may still come up, and for a host without systemd (no output).
+ * gave up on it. Says how its last finished attempt ended and what it printed, or what the
+ * latest finished attempt that printed anything printed (secrets redacted); undefined while it
+ * may still come up, and for a host without systemd (no output).
  */
 export function startFailure(service: string, output: string): string | undefined {
   const separator = output.indexOf("\n--\n");

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isAlive } from "../../../server/shared/proc.ts";
 import { git, pushableApp, startReceiver } from "../../helpers/receiver.ts";
 import { eventually } from "../../helpers/server.ts";
 
@@ -57,7 +58,8 @@ test("a push within the limit goes through as before", () => {
 test("a push git stops reading half way does not take the receiver down", async () => {
   // the big push again, on a raw socket, in pieces bigger than a pipe holds: git gives up at
   // the limit and answers while pieces are still on their way to it (one written in part
-  // when git exited once stopped the receiver: CI saw the next push refused)
+  // when git exited once stopped the receiver: CI saw the next push refused; before the fix
+  // this test failed in most runs here, not all: it depends on where git is when it stops)
   const big = bigCommit("bigger");
   const pack = Bun.spawnSync(["git", "pack-objects", "--revs", "--stdout", "-q"], {
     cwd: app,
@@ -82,13 +84,13 @@ test("a push git stops reading half way does not take the receiver down", async 
   );
   // what the socket does not take at once is written again: it keeps no backlog of its own
   for (let rest = body.subarray(); rest.length > 0; await Bun.sleep(5))
-    rest = rest.subarray(socket.write(rest.subarray(0, 256 * 1024)));
+    rest = rest.subarray(Math.max(0, socket.write(rest.subarray(0, 256 * 1024))));
   await eventually(async () => answer.includes("unpack"), 10_000, "git's answer");
   socket.end();
   await Bun.sleep(500);
   expect(answer).toContain("unpack unpack-objects abnormal exit");
   expect(receiver.stderr()).not.toContain("EPIPE");
-  expect(process.kill(receiver.pid, 0)).toBe(true);
+  expect(isAlive(receiver.pid)).toBe(true);
   const refs = Bun.spawnSync(["git", "ls-remote", remote], { stderr: "pipe", timeout: 10_000 });
   expect(refs.stderr.toString()).toBe("");
   expect(refs.exitCode).toBe(0);
