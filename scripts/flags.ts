@@ -131,7 +131,7 @@ async function history(redis: RedisClient, args: string[], values: Values) {
       entry.at,
       entry.target,
       old ? describeFlag(old) : "new",
-      now ? describeFlag(now) : "?",
+      now ? describeFlag(now) : entry.new === "" ? "removed" : "?",
       entry.actor,
     ]);
   }

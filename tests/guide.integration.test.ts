@@ -453,6 +453,29 @@ test("a named user, exec and logs on the fleet, each audited as its actor", asyn
   }
 }, 120_000);
 
+test("bun run backup reads setup's Redis droplet; bun run restore puts a flag back from it", async () => {
+  fleetUp();
+  const hosts = await inventoryHosts();
+  const redisHost = hosts["dropship-redis-1"] as FleetHostRecord;
+  expect((await dropship("flags", ["set", "disableSET", "off"])).code).toBe(0);
+  const taken = await dropship("backup");
+  expect(taken.err).toBe("");
+  expect(taken.code).toBe(0);
+  // the Redis droplet's own ACL and firewall let the control user take it, and at once
+  expect(taken.out).toMatch(new RegExp(`^  Redis at ${redisHost.address}:6379: \\d+ keys, `, "m"));
+  const head =
+    (await new InventoryRepo(join(clone, ".dropship/inventory")).history(1))[0]?.sha ?? "";
+  expect(taken.out).toContain(`  GitOps inventory at ${head.slice(0, 7)}: `);
+  const set = /^backup (\S+) → /.exec(taken.out)?.[1] as string;
+
+  expect((await dropship("flags", ["set", "disableSET", "on"])).code).toBe(0);
+  const restored = await dropship("restore", [set, "--yes"]);
+  expect(restored.err).toBe("");
+  expect(restored.out).toContain("  flags: disableSET on → off\n");
+  expect(restored.out).toContain("  GitOps inventory: as in the set");
+  expect((await dropship("flags", ["list"])).out).toMatch(/disableSET\s+off\s/);
+}, 60_000);
+
 test("bun run upgrade: nothing changed is nothing restarted; a changed proxy is handed over under load", async () => {
   const { proxy } = fleetUp();
   const hosts = await inventoryHosts();

@@ -18,6 +18,8 @@ export const VARIABLES = {
   DROPSHIP_KNOWN_HOSTS: "the hosts' pinned SSH keys (default .dropship/known_hosts)",
   DROPSHIP_WORK: "workspaces, caches, deploy locks and kept releases (default .dropship/work)",
   DROPSHIP_REPOS: "the receiver's bare repositories (default .dropship/repos)",
+  DROPSHIP_BACKUPS:
+    "the backup sets of Redis and the GitOps inventory, bun run backup's (default .dropship/backups)",
   DROPSHIP_USERS_FILE:
     "named users and their token hashes, written by bun run users (default .dropship/users)",
   DROPSHIP_REPO: "the repository that deploys (default app)",

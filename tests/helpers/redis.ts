@@ -56,6 +56,9 @@ export async function startRedis(
           "always",
           "--loglevel",
           "notice",
+          // as the fleet's: a replica's (or a backup's) copy starts at once, not after 5 s
+          "--repl-diskless-sync-delay",
+          "0",
         ],
         { stdout: "pipe", stderr: "inherit" },
       ),

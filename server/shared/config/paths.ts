@@ -16,6 +16,8 @@ export interface LocalPaths {
   inventory: string | undefined;
   /** DROPSHIP_USERS_FILE: the named users and their token hashes (bun run users) */
   users: string;
+  /** DROPSHIP_BACKUPS: the sets bun run backup takes */
+  backups: string;
 }
 
 /** The defaults, written once: relative to the working directory. */
@@ -24,6 +26,7 @@ export const PATH_DEFAULTS = {
   DROPSHIP_KNOWN_HOSTS: ".dropship/known_hosts",
   DROPSHIP_REPOS: ".dropship/repos",
   DROPSHIP_USERS_FILE: ".dropship/users",
+  DROPSHIP_BACKUPS: ".dropship/backups",
 } as const;
 
 /**
@@ -44,5 +47,6 @@ export function localPaths(
     sshKey: path(env.DROPSHIP_SSH_KEY || config.digitalocean.ssh_key),
     inventory: env.DROPSHIP_INVENTORY ? path(env.DROPSHIP_INVENTORY) : undefined,
     users: setting("DROPSHIP_USERS_FILE"),
+    backups: setting("DROPSHIP_BACKUPS"),
   };
 }

@@ -100,7 +100,7 @@ export const REPLICA_WAIT_MS = 2000;
  * server, or a primary whose replica is gone (a failover just happened and the replacement is
  * on its way), has nothing to wait for: changes go on, on the primary alone, rather than stop.
  */
-async function replicated(redis: StateCommands): Promise<void> {
+export async function replicated(redis: StateCommands): Promise<void> {
   const client = redis as StateCommands & {
     options?: { sentinels?: unknown[] | null };
     call?: (...args: string[]) => Promise<unknown>;

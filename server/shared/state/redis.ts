@@ -124,7 +124,10 @@ export function whenReady(client: RedisClient, url: string, ms: number): Promise
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`cannot reach Redis at ${maskUrl(url)} within ${ms} ms (${lastError})`));
+      reject(
+        refused(url, lastError) ??
+          new Error(`cannot reach Redis at ${maskUrl(url)} within ${ms} ms (${lastError})`),
+      );
     }, ms);
     let lastError = "no answer";
     const onError = (error: Error) => {
@@ -136,7 +139,10 @@ export function whenReady(client: RedisClient, url: string, ms: number): Promise
     };
     const onEnd = () => {
       cleanup();
-      reject(new Error(`cannot reach Redis at ${maskUrl(url)} (${lastError}) — is it running?`));
+      reject(
+        refused(url, lastError) ??
+          new Error(`cannot reach Redis at ${maskUrl(url)} (${lastError}) — is it running?`),
+      );
     };
     const cleanup = () => {
       clearTimeout(timer);
@@ -144,4 +150,12 @@ export function whenReady(client: RedisClient, url: string, ms: number): Promise
     };
     client.on("ready", onReady).on("error", onError).on("end", onEnd);
   });
+}
+
+/** A server that answered and refused the credentials is running: say what to fix instead. */
+function refused(url: string, error: string): Error | undefined {
+  if (!/^(WRONGPASS|NOAUTH|NOPERM)/.test(error)) return undefined;
+  return new Error(
+    `Redis at ${maskUrl(url)} refused its user and password (${error}) — check the URL's user and password`,
+  );
 }

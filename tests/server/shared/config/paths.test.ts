@@ -14,6 +14,7 @@ test("every path setting is expanded (~, $VAR) and made absolute the same way", 
     DROPSHIP_WORK: "~/work",
     DROPSHIP_REPOS: "repos",
     DROPSHIP_USERS_FILE: "~/users",
+    DROPSHIP_BACKUPS: "$FLEET/backups",
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell form ${VAR} is what is tested
     DROPSHIP_INVENTORY: "${FLEET}/hosts.yml",
   };
@@ -24,6 +25,7 @@ test("every path setting is expanded (~, $VAR) and made absolute the same way", 
     repos: "/opt/shop/repos",
     inventory: "/srv/fleet/hosts.yml",
     users: "/home/ann/users",
+    backups: "/srv/fleet/backups",
   });
 });
 
@@ -35,6 +37,7 @@ test("unset, the defaults are under .dropship/ and the key is the config's digit
     repos: "/opt/shop/.dropship/repos",
     inventory: undefined,
     users: "/opt/shop/.dropship/users",
+    backups: "/opt/shop/.dropship/backups",
   });
 });
 

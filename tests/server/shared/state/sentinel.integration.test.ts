@@ -196,6 +196,54 @@ test("a change is acknowledged once the replica has it", async () => {
   }
 });
 
+test("bun run backup reads the primary the Sentinels name; bun run restore writes through them, and the replica has it", async () => {
+  const work = mkdtempSync(join(tmpdir(), "dropship-sentinel-backup-"));
+  try {
+    writeFileSync(join(work, "dropship.yml"), "name: shop\n");
+    const verb = (script: string, ...args: string[]) => {
+      const proc = Bun.spawnSync(
+        [process.execPath, join(import.meta.dir, "../../../../scripts", script), ...args],
+        {
+          cwd: work,
+          env: {
+            PATH: process.env.PATH ?? "",
+            HOME: work,
+            REDIS_URL: controlUrl,
+            DROPSHIP_ACTOR: "ann",
+            DROPSHIP_GITOPS_REPO: join(work, "none"),
+          },
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      );
+      return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
+    };
+    await changeFlag(control, "backed.up", { enabled: true, rollout: 40 }, "ann", "create");
+    const taken = verb("backup.ts");
+    expect(taken.err).toBe("");
+    expect(taken.out).toContain(`  Redis at 127.0.0.1:${primaryPort}: `);
+    expect(taken.out + taken.err).not.toContain(MASTER);
+    await changeFlag(control, "backed.up", { enabled: false, rollout: 100 }, "bob", "update");
+    const restored = verb("restore.ts", "latest", "--yes");
+    expect(restored.err).toBe("");
+    expect(restored.out).toContain("  flags: backed.up off → on for 40%\n");
+    const replicaUrl = `redis://control:${MASTER}@127.0.0.1:${replicaPort}/0`;
+    const direct = connectRedis(replicaUrl, {
+      purpose: "replica",
+      persistent: false,
+      log: () => {},
+    });
+    try {
+      await whenReady(direct, replicaUrl, 5000);
+      expect(await direct.hget(KEYS.flags, "backed.up")).toContain('"rollout":40');
+    } finally {
+      direct.disconnect();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
 test("a replica that does not confirm in time: the change says it is not safe yet", async () => {
   replica.kill("SIGSTOP");
   try {

@@ -1,0 +1,292 @@
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  compareSets,
+  isSetName,
+  MANIFEST,
+  type Manifest,
+  parseManifest,
+} from "../../pipeline/backup.ts";
+import { fileSha256 } from "../../server/shared/file-digest.ts";
+import { runAsync } from "../../server/shared/proc.ts";
+import { redact } from "../../server/shared/secrets.ts";
+import { connectRedis, type RedisClient, whenReady } from "../../server/shared/state/redis.ts";
+import { findPrimary } from "../../server/shared/state/sentinel.ts";
+import { isSentinelUrl, parseSentinelUrl } from "../../server/shared/state/sentinel-url.ts";
+import { connectSnapshot } from "../../server/shared/state/snapshot.ts";
+import { UsageError } from "./cli.ts";
+
+/** Where the fleet's Redis primary is now, and who to be there. Never printed whole. */
+export interface RedisSource {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  db: number;
+}
+
+/** The primary behind REDIS_URL: the URL's host, or the one its Sentinels name now. */
+export async function redisSource(url: string): Promise<RedisSource> {
+  if (isSentinelUrl(url)) {
+    const target = parseSentinelUrl(url);
+    const primary = await findPrimary(target).catch((error: Error) => {
+      throw new UsageError(`cannot find the Redis primary to back up: ${error.message}`);
+    });
+    return { ...primary, user: target.username, password: target.password, db: target.db };
+  }
+  const parsed = new URL(url);
+  if (parsed.protocol !== "redis:")
+    throw new UsageError(
+      `REDIS_URL is a ${parsed.protocol}// URL; a backup reads redis:// or redis-sentinel:// ones`,
+    );
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(parsed.port || 6379),
+    user: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+    db: Number(parsed.pathname.slice(1) || 0),
+  };
+}
+
+/** The longest a snapshot may take to arrive before it is given up. */
+export const CAPTURE_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * Redis's own snapshot of the primary, fetched as a replica fetches its first copy (redis-cli
+ * --rdb: SYNC; the server forks and streams it, no file is left on the Redis host). The
+ * password goes to redis-cli in its environment, never on a command line another user can read.
+ */
+export async function captureRedis(
+  source: RedisSource,
+  file: string,
+): Promise<{ bytes: number; sha256: string }> {
+  await reachable(source);
+  const argv = ["redis-cli", "-h", source.host, "-p", String(source.port)];
+  if (source.user) argv.push("--user", source.user);
+  argv.push("--rdb", file);
+  const proc = Bun.spawn(argv, {
+    env: {
+      PATH: process.env.PATH ?? "",
+      ...(source.password && { REDISCLI_AUTH: source.password }),
+    },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: CAPTURE_TIMEOUT_MS,
+    killSignal: "SIGKILL",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  const said = (out + err).trim().split("\n").slice(-2).join(" / ");
+  if (proc.signalCode === "SIGKILL")
+    throw new UsageError(
+      `the Redis snapshot from ${source.host}:${source.port} did not arrive within ${CAPTURE_TIMEOUT_MS / 60_000} min; nothing was kept`,
+    );
+  if (code !== 0 || !/Transfer finished with success/.test(said))
+    throw new UsageError(
+      `redis-cli --rdb from ${source.host}:${source.port} failed (exit ${code}): ${redact(said)}`,
+    );
+  chmodSync(file, 0o600);
+  return { bytes: statSync(file).size, sha256: await fileSha256(file) };
+}
+
+/** Says why the primary cannot be read (unreachable, a wrong password) before redis-cli tries. */
+async function reachable(source: RedisSource): Promise<void> {
+  const url = new URL(`redis://${source.host.includes(":") ? `[${source.host}]` : source.host}`);
+  url.port = String(source.port);
+  url.username = source.user;
+  url.password = source.password;
+  const client = connectRedis(url.toString(), { purpose: "backup", persistent: false });
+  try {
+    await whenReady(client, url.toString(), 5000);
+    await client.ping();
+  } catch (error) {
+    throw new UsageError(redact((error as Error).message));
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The number of keys in a snapshot, as Redis's own checker reads it; throws if it is damaged. */
+export async function checkSnapshot(file: string): Promise<number> {
+  const { code, stdout, stderr } = await runAsync(["redis-check-rdb", file]);
+  const keys = /(\d+) keys read/.exec(stdout);
+  if (code !== 0 || !keys || !/RDB looks OK/.test(stdout))
+    throw new UsageError(
+      `${file} is not a whole Redis snapshot (redis-check-rdb: ${(stdout + stderr).trim().split("\n").slice(-2).join(" / ")})`,
+    );
+  return Number(keys[1]);
+}
+
+/** Every ref of the GitOps repository in one file, or undefined where there is none. */
+export async function bundleInventory(
+  repo: string,
+  file: string,
+): Promise<{ head: string; bytes: number; sha256: string } | undefined> {
+  if (!existsSync(join(repo, ".git")) && !existsSync(join(repo, "HEAD"))) return undefined;
+  const head = await runAsync(["git", "-C", repo, "rev-parse", "--verify", "HEAD"]);
+  if (head.code !== 0) return undefined; // no commit yet
+  const made = await runAsync(["git", "-C", repo, "bundle", "create", "--quiet", file, "--all"]);
+  if (made.code !== 0)
+    throw new UsageError(
+      `git bundle of the GitOps inventory ${repo} failed: ${made.stderr.trim()}`,
+    );
+  chmodSync(file, 0o600);
+  return { head: head.stdout.trim(), bytes: statSync(file).size, sha256: await fileSha256(file) };
+}
+
+/** A folder only this user may enter. */
+export function privateDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  chmodSync(path, 0o700);
+}
+
+export interface SetEntry {
+  name: string;
+  dir: string;
+  /** the manifest, or what is wrong with the set */
+  manifest: Manifest | string;
+}
+
+/** The sets in the backups folder, oldest first; a folder without a manifest is unfinished. */
+export function readSets(dir: string): SetEntry[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter(isSetName)
+    .sort(compareSets)
+    .map((name) => {
+      const path = join(dir, name, MANIFEST);
+      if (!existsSync(path)) return { name, dir: join(dir, name), manifest: "unfinished" };
+      const manifest = parseManifest(readFileSync(path, "utf8"));
+      return {
+        name,
+        dir: join(dir, name),
+        manifest: typeof manifest === "string" ? `${MANIFEST}: ${manifest}` : manifest,
+      };
+    });
+}
+
+/** Checks a file of a set against its manifest's size and digest. */
+export async function verifyFile(
+  path: string,
+  expected: { bytes: number; sha256: string },
+): Promise<void> {
+  if (!existsSync(path)) throw new UsageError(`${path} is missing`);
+  const bytes = statSync(path).size;
+  if (bytes !== expected.bytes || (await fileSha256(path)) !== expected.sha256)
+    throw new UsageError(
+      `${path} is not the file the backup wrote (${bytes} bytes; the manifest says ${expected.bytes} and another digest) — take the restore from another set`,
+    );
+}
+
+export interface OpenSnapshot {
+  redis: RedisClient;
+  close(): Promise<void>;
+}
+
+/**
+ * A snapshot loaded into a redis-server of its own: no port, a Unix socket in a folder only
+ * this user may enter, nothing saved. It reads the file as Redis reads its own at start.
+ */
+export async function openSnapshot(file: string, db: number): Promise<OpenSnapshot> {
+  const dir = mkdtempSync(join(tmpdir(), "dropship-restore-"));
+  chmodSync(dir, 0o700);
+  copyFileSync(file, join(dir, "dump.rdb"));
+  const socket = join(dir, "redis.sock");
+  const proc = Bun.spawn(
+    [
+      "redis-server",
+      "--port",
+      "0",
+      "--unixsocket",
+      socket,
+      "--unixsocketperm",
+      "700",
+      "--dir",
+      dir,
+      "--dbfilename",
+      "dump.rdb",
+      "--appendonly",
+      "no",
+      "--save",
+      "",
+      "--daemonize",
+      "no",
+      "--logfile",
+      "",
+    ],
+    { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+  );
+  const close = async () => {
+    proc.kill("SIGKILL");
+    await proc.exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const log = await readUntil(proc.stdout, READY);
+  if (!/ready to accept connections/i.test(log)) {
+    await close();
+    const why = log
+      .split("\n")
+      .filter((line) => / # /.test(line) && !/overcommit/.test(line))
+      .slice(-2)
+      .join(" / ");
+    throw new UsageError(`redis-server could not load ${file}: ${why || "it exited"}`);
+  }
+  const redis = connectSnapshot(socket, db);
+  return {
+    redis,
+    close: async () => {
+      redis.disconnect();
+      await close();
+    },
+  };
+}
+
+// "Ready to accept connections tcp" on a port; "… ready to accept connections at SOCKET" on a socket only
+const READY = /ready to accept connections|Unrecoverable|Fatal/i;
+
+/**
+ * What a child printed up to the first line matching `until`, or all of it if it ends first.
+ * The rest is read and dropped, so a full pipe never stops the child.
+ */
+async function readUntil(stream: ReadableStream<Uint8Array>, until: RegExp): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  const reader = stream.getReader();
+  const deadline = setTimeout(() => reader.cancel(), 30_000);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text;
+      text += decoder.decode(value, { stream: true });
+      if (until.test(text)) {
+        void drain(reader);
+        return text;
+      }
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+async function drain(reader: { read(): Promise<{ done: boolean }> }): Promise<void> {
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // the child is gone
+  }
+}

@@ -1,0 +1,113 @@
+import { expect, test } from "bun:test";
+import {
+  appDataPlan,
+  compareSets,
+  flagSteps,
+  freshSetName,
+  isSetName,
+  keepFault,
+  parseManifest,
+  setName,
+  setsToPrune,
+} from "../../pipeline/backup.ts";
+
+const flag = (name: string, enabled: boolean, rollout = 100, version = 1) =>
+  JSON.stringify({ name, enabled, rollout, version, updatedAt: "x", updatedBy: "y" });
+
+test("a set is named by its UTC second; two in one second get -2, -3", () => {
+  const at = new Date("2026-12-05T12:00:07.123Z");
+  expect(setName(at)).toBe("2026-12-05T12-00-07Z");
+  expect(isSetName("2026-12-05T12-00-07Z")).toBe(true);
+  expect(isSetName("2026-12-05T12-00-07Z-3")).toBe(true);
+  for (const other of ["latest", "2026-12-05T12:00:07Z", "../2026-12-05T12-00-07Z", ""])
+    expect(isSetName(other)).toBe(false);
+  expect(freshSetName(at, new Set())).toBe("2026-12-05T12-00-07Z");
+  expect(freshSetName(at, new Set(["2026-12-05T12-00-07Z"]))).toBe("2026-12-05T12-00-07Z-2");
+  expect(freshSetName(at, new Set(["2026-12-05T12-00-07Z", "2026-12-05T12-00-07Z-2"]))).toBe(
+    "2026-12-05T12-00-07Z-3",
+  );
+});
+
+test("the newest sets are kept, in time order even past -9 in one second", () => {
+  const sets = [
+    "2026-12-05T12-00-07Z-10",
+    "2026-12-04T12-00-00Z",
+    "2026-12-05T12-00-07Z",
+    "2026-12-05T12-00-07Z-2",
+  ];
+  expect([...sets].sort(compareSets)).toEqual([
+    "2026-12-04T12-00-00Z",
+    "2026-12-05T12-00-07Z",
+    "2026-12-05T12-00-07Z-2",
+    "2026-12-05T12-00-07Z-10",
+  ]);
+  expect(setsToPrune(sets, 2)).toEqual(["2026-12-05T12-00-07Z", "2026-12-04T12-00-00Z"]);
+  expect(setsToPrune(sets, 14)).toEqual([]);
+});
+
+test("--keep takes a whole number of sets from 1 to 1000", () => {
+  expect(keepFault("1")).toBeUndefined();
+  expect(keepFault("1000")).toBeUndefined();
+  for (const bad of ["0", "-1", "2.5", "ten", "", "1001"])
+    expect(keepFault(bad)).toBe(`--keep ${bad} is not a number of sets from 1 to 1000`);
+});
+
+test("a manifest is read whole or said to be wrong", () => {
+  const digest = { bytes: 10, sha256: "a".repeat(64) };
+  const good = {
+    format: 1 as const,
+    name: "2026-12-05T12-00-07Z",
+    createdAt: "2026-12-05T12:00:08.000Z",
+    by: "ann",
+    dropship: "0.1.0",
+    redis: { from: "10.0.0.2:6379", keys: 3, ...digest },
+  };
+  expect(parseManifest(JSON.stringify(good))).toEqual(good);
+  expect(parseManifest(JSON.stringify({ ...good, inventory: { head: "b", ...digest } }))).toEqual({
+    ...good,
+    inventory: { head: "b", ...digest },
+  });
+  expect(parseManifest("{")).toBe("it is not JSON");
+  expect(parseManifest("null")).toBe("it is not a format 1 manifest");
+  expect(parseManifest(JSON.stringify({ ...good, format: 2 }))).toBe(
+    "it is not a format 1 manifest",
+  );
+  expect(parseManifest(JSON.stringify({ ...good, redis: { ...digest, sha256: "xyz" } }))).toBe(
+    "its redis entry has no size and sha256",
+  );
+  expect(parseManifest(JSON.stringify({ ...good, inventory: { head: "b" } }))).toBe(
+    "its inventory entry has no size and sha256",
+  );
+});
+
+test("flags: those that differ or are missing are set as they were, those made since removed", () => {
+  const snapshot = {
+    same: flag("same", true, 100, 3),
+    changed: flag("changed", true, 20),
+    gone: flag("gone", false),
+    broken: "not json",
+  };
+  const fleet = {
+    same: flag("same", true, 100, 9), // only its version and stamp differ: left alone
+    changed: flag("changed", true, 50),
+    made: flag("made", true),
+  };
+  expect(flagSteps(snapshot, fleet)).toEqual([
+    {
+      name: "changed",
+      to: { enabled: true, rollout: 20 },
+      from: { enabled: true, rollout: 50 },
+    },
+    { name: "gone", to: { enabled: false, rollout: 100 }, from: undefined },
+    { name: "made", from: { enabled: true, rollout: 100 } },
+  ]);
+  expect(flagSteps(snapshot, snapshot)).toEqual([]);
+});
+
+test("app data: every key of the set written, those made since removed", () => {
+  expect(appDataPlan(["app:b", "app:a"], ["app:a", "app:c", "app:d"])).toEqual({
+    write: ["app:a", "app:b"],
+    remove: ["app:c", "app:d"],
+  });
+  expect(appDataPlan([], ["app:a"])).toEqual({ write: [], remove: ["app:a"] });
+});
