@@ -37,6 +37,8 @@ export async function benchRedis(): Promise<{ url: string; port: number; pid: nu
   const password = crypto.randomUUID().replaceAll("-", "");
   const argv = ["redis-server", "--port", String(port), "--bind", "127.0.0.1"];
   argv.push("--requirepass", password, "--dir", dir, "--save", "", "--appendonly", "no");
+  // as the fleet's: a backup's (or a replica's) copy starts at once, not after 5 s
+  argv.push("--repl-diskless-sync-delay", "0");
   const pid = startDaemon(argv, {}, join(dir, `redis-${port}.log`));
   pids.push(pid);
   const url = `redis://:${password}@127.0.0.1:${port}/0`;
