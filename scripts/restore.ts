@@ -88,8 +88,15 @@ await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
       console.log(`nothing was changed: bun run restore ${set.name} --yes restores it`);
       return;
     }
-    await apply(plan, snapshot.redis, fleet, set.name);
-    if (inventory.make) await inventory.make();
+    try {
+      await apply(plan, snapshot.redis, fleet, set.name);
+      if (inventory.make) await inventory.make();
+    } catch (error) {
+      // each step only makes the fleet more like the set, so running it again finishes it
+      throw new UsageError(
+        `the restore of ${set.name} stopped part way (${(error as Error).message}); what it wrote stays — bun run restore ${set.name} --yes again finishes it, changing only what still differs`,
+      );
+    }
     await recordAction(fleet, {
       kind: "restore",
       target: set.name,

@@ -284,6 +284,33 @@ test("a damaged set is refused before anything changes, whether its digest or Re
   expect(await everything()).toEqual(before);
 });
 
+test("a restore stopped part way by a full Redis says so, and run again finishes it", async () => {
+  await changeFlag(control, "disableSET", { enabled: true, rollout: 100 }, "bob", "update");
+  expect((await run("backup.ts")).code).toBe(0);
+  await changeFlag(control, "disableSET", { enabled: false, rollout: 100 }, "bob", "update");
+  await control.set("app:message:a", "changed again");
+  const info = await control.info("memory");
+  const used = Number(/used_memory:(\d+)/.exec(info)?.[1]);
+  await control.config("SET", "maxmemory-policy", "noeviction");
+  await control.config("SET", "maxmemory", String(used - 1024));
+  let stopped: Awaited<ReturnType<typeof run>>;
+  try {
+    stopped = await run("restore.ts", ["latest", "--yes"]);
+  } finally {
+    await control.config("SET", "maxmemory", "0");
+  }
+  expect(stopped.code).toBe(1);
+  expect(stopped.err).toMatch(
+    /^dropship restore: the restore of \S+ stopped part way \(RESTORE app:message:a: OOM .*\); what it wrote stays — bun run restore \S+ --yes again finishes it, changing only what still differs\n$/,
+  );
+  expect((await listFlags(control)).find((f) => f.name === "disableSET")?.enabled).toBe(false);
+
+  const finished = await run("restore.ts", ["latest", "--yes"]);
+  expect(finished.code).toBe(0);
+  expect(await control.get("app:message:a")).toBe("hello");
+  expect((await listFlags(control)).find((f) => f.name === "disableSET")?.enabled).toBe(true);
+});
+
 test("a backup that cannot read Redis says why and leaves no set behind", async () => {
   const sets = readdirSync(backups).sort();
   const wrong = new URL(redis.url);
