@@ -22,7 +22,17 @@ export interface Manifest {
   redis: { from: string; bytes: number; sha256: string; keys: number };
   /** absent when there was no GitOps inventory to bundle */
   inventory?: { head: string; bytes: number; sha256: string };
+  /** the control host's own files the set holds a copy of (those that existed) */
+  files?: { name: ControlFile; bytes: number; sha256: string }[];
 }
+
+/**
+ * The control host's files a set copies beside Redis's snapshot: the app's settings (`bun run
+ * env`, kept nowhere else but on the app hosts) and the named users' token hashes (`bun run
+ * users`). Neither is in Redis or the inventory, and both are lost with the control host's disk.
+ */
+export const CONTROL_FILES = ["app.env", "users"] as const;
+export type ControlFile = (typeof CONTROL_FILES)[number];
 
 export const MANIFEST = "manifest.json";
 export const REDIS_FILE = "redis.rdb";
@@ -95,6 +105,14 @@ export function parseManifest(text: string): Manifest | string {
   if (!digest(m.redis)) return "its redis entry has no size and sha256";
   if (m.inventory !== undefined && !digest(m.inventory))
     return "its inventory entry has no size and sha256";
+  if (
+    m.files !== undefined &&
+    !(
+      Array.isArray(m.files) &&
+      m.files.every((f) => (CONTROL_FILES as readonly string[]).includes(f?.name) && digest(f))
+    )
+  )
+    return "its files entry names a file a set does not hold, or one without size and sha256";
   if (typeof m.name !== "string" || typeof m.createdAt !== "string") return "it has no name";
   return m as Manifest;
 }

@@ -20,6 +20,8 @@ import {
   CAPTURE_TIMEOUT_MS,
   captureRedis,
   checkSnapshot,
+  controlFilePaths,
+  copyControlFiles,
   privateDir,
   readSets,
   redisSource,
@@ -59,7 +61,8 @@ const ABANDONED_MS = 2 * CAPTURE_TIMEOUT_MS + 60_000;
 
 await runVerb(SPEC, async ({ values, positionals: [verb] }) => {
   const { config } = loadLocatedConfig(() => {});
-  const dir = localPaths(config, process.env).backups;
+  const paths = localPaths(config, process.env);
+  const dir = paths.backups;
   if (verb === "list") return list(dir);
   if (verb !== undefined) throw new ArgumentError(`unknown command ${verb} — use list, or nothing`);
   const keepText = (values.keep as string | undefined) ?? String(DEFAULT_KEEP);
@@ -79,6 +82,7 @@ await runVerb(SPEC, async ({ values, positionals: [verb] }) => {
     const redis = await captureRedis(source, join(setDir, REDIS_FILE));
     const keys = await checkSnapshot(join(setDir, REDIS_FILE));
     const inventory = await bundleInventory(gitopsDir(config), join(setDir, INVENTORY_FILE));
+    const files = await copyControlFiles(controlFilePaths(paths.users), setDir);
     manifest = {
       format: 1,
       name,
@@ -87,6 +91,7 @@ await runVerb(SPEC, async ({ values, positionals: [verb] }) => {
       dropship: VERSION,
       redis: { from: `${source.host}:${source.port}`, keys, ...redis },
       ...(inventory && { inventory }),
+      files,
     };
     // written last and whole: a set with a manifest is a finished one
     const temporary = join(setDir, `${MANIFEST}.new`);
@@ -105,6 +110,9 @@ await runVerb(SPEC, async ({ values, positionals: [verb] }) => {
     manifest.inventory
       ? `  GitOps inventory at ${manifest.inventory.head.slice(0, 7)}: ${size(manifest.inventory.bytes)}`
       : `  no GitOps inventory at ${gitopsDir(config)} (no commit yet): none in this set`,
+  );
+  console.log(
+    `  the control host's files: ${manifest.files?.map((f) => f.name).join(", ") || "none (no app.env or users file)"}`,
   );
   prune(dir, Number(keepText));
   const unaudited = await auditAction(

@@ -1,9 +1,10 @@
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { gitopsDir } from "../gitops/repo.ts";
 import {
   APP_PATTERN,
   appDataPlan,
+  type ControlFile,
   compareSets,
   type FlagStep,
   flagSteps,
@@ -14,6 +15,7 @@ import {
 } from "../pipeline/backup.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
+import { fileSha256 } from "../server/shared/file-digest.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
 import { runAsync } from "../server/shared/proc.ts";
 import { recordAction } from "../server/shared/state/audit.ts";
@@ -22,7 +24,7 @@ import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { dumpKeys, removeKeys, restoreKeys, scanKeys } from "../server/shared/state/snapshot.ts";
-import { openSnapshot, readSets, verifyFile } from "./lib/backup.ts";
+import { controlFilePaths, openSnapshot, readSets, verifyFile } from "./lib/backup.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
 
@@ -52,7 +54,8 @@ again from the set's bundle; one that exists is left as it is.`,
 await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
   if (!wanted) throw new ArgumentError("name the set to restore (bun run backup list), or latest");
   const { config } = loadLocatedConfig(() => {});
-  const dir = localPaths(config, process.env).backups;
+  const paths = localPaths(config, process.env);
+  const dir = paths.backups;
   const sets = readSets(dir);
   const finished = sets.filter((s) => typeof s.manifest !== "string");
   const set =
@@ -70,6 +73,7 @@ await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
   const manifest = set.manifest;
   await verifyFile(join(set.dir, REDIS_FILE), manifest.redis);
   if (manifest.inventory) await verifyFile(join(set.dir, INVENTORY_FILE), manifest.inventory);
+  for (const file of manifest.files ?? []) await verifyFile(join(set.dir, file.name), file);
 
   const url = process.env.REDIS_URL;
   if (!url)
@@ -82,8 +86,10 @@ await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
   try {
     const plan = await makePlan(snapshot.redis, fleet);
     const inventory = await inventoryPlan(gitopsDir(config), manifest, set.dir);
+    const files = await filesPlan(controlFilePaths(paths.users), manifest, set.dir);
     console.log(`restore ${set.name} (taken ${manifest.createdAt} by ${manifest.by}):`);
     for (const line of describe(plan, inventory.say)) console.log(`  ${line}`);
+    for (const file of files) console.log(`  ${file.say}`);
     if (!values.yes) {
       console.log(`nothing was changed: bun run restore ${set.name} --yes restores it`);
       return;
@@ -91,6 +97,7 @@ await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
     try {
       await apply(plan, snapshot.redis, fleet, set.name);
       if (inventory.make) await inventory.make();
+      for (const file of files) file.make?.();
     } catch (error) {
       // each step only makes the fleet more like the set, so running it again finishes it
       throw new UsageError(
@@ -101,7 +108,7 @@ await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
       kind: "restore",
       target: set.name,
       actor: actor(),
-      what: `restore ${set.name}: ${summary(plan)}${inventory.made ? "; GitOps inventory made from the bundle" : ""}`,
+      what: `restore ${set.name}: ${summary(plan)}${inventory.made ? "; GitOps inventory made from the bundle" : ""}${files.some((f) => f.make) ? `; made again: ${files.flatMap((f) => (f.make ? [f.name] : [])).join(", ")}` : ""}`,
     });
     console.log(`restored ${set.name}`);
   } finally {
@@ -213,4 +220,38 @@ async function inventoryPlan(
     },
   };
   return plan;
+}
+
+/**
+ * The control host's files: one that is missing is made again from the set; one that exists is
+ * the team's now, changed by bun run env or users (env's rolling restart gives it to the hosts),
+ * and is left as it is.
+ */
+async function filesPlan(
+  paths: Record<ControlFile, string>,
+  manifest: Manifest,
+  setDir: string,
+): Promise<{ name: ControlFile; say: string; make?: () => void }[]> {
+  return Promise.all(
+    (manifest.files ?? []).map(async (file) => {
+      const path = paths[file.name];
+      if (!existsSync(path))
+        return {
+          name: file.name,
+          say: `${file.name}: missing at ${path}: made again from the set`,
+          make: () => {
+            mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+            copyFileSync(join(setDir, file.name), path);
+            chmodSync(path, 0o600);
+          },
+        };
+      const same = (await fileSha256(path)) === file.sha256;
+      return {
+        name: file.name,
+        say: same
+          ? `${file.name}: as in the set`
+          : `${file.name}: ${path} differs from the set's: left as it is (bun run ${file.name === "users" ? "users" : "env"} changes it)`,
+      };
+    }),
+  );
 }

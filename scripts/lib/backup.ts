@@ -12,12 +12,15 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  CONTROL_FILES,
+  type ControlFile,
   compareSets,
   isSetName,
   MANIFEST,
   type Manifest,
   parseManifest,
 } from "../../pipeline/backup.ts";
+import { appSettingsFile } from "../../server/shared/config/env-file.ts";
 import { fileSha256 } from "../../server/shared/file-digest.ts";
 import { runAsync } from "../../server/shared/proc.ts";
 import { redact } from "../../server/shared/secrets.ts";
@@ -147,6 +150,27 @@ export async function bundleInventory(
     );
   chmodSync(file, 0o600);
   return { head: head.stdout.trim(), bytes: statSync(file).size, sha256: await fileSha256(file) };
+}
+
+/** Where each of the control host's files a set copies lives on this machine. */
+export function controlFilePaths(users: string): Record<ControlFile, string> {
+  return { "app.env": appSettingsFile(), users };
+}
+
+/** Copies those that exist into the set, private; answers their entries for the manifest. */
+export async function copyControlFiles(
+  paths: Record<ControlFile, string>,
+  setDir: string,
+): Promise<NonNullable<Manifest["files"]>> {
+  const entries: NonNullable<Manifest["files"]> = [];
+  for (const name of CONTROL_FILES) {
+    if (!existsSync(paths[name])) continue;
+    const copy = join(setDir, name);
+    copyFileSync(paths[name], copy);
+    chmodSync(copy, 0o600);
+    entries.push({ name, bytes: statSync(copy).size, sha256: await fileSha256(copy) });
+  }
+  return entries;
 }
 
 /** A folder only this user may enter. */

@@ -75,6 +75,12 @@ test("a manifest is read whole or said to be wrong", () => {
   expect(parseManifest(JSON.stringify({ ...good, redis: { ...digest, sha256: "xyz" } }))).toBe(
     "its redis entry has no size and sha256",
   );
+  const files = [{ name: "app.env" as const, ...digest }];
+  expect(parseManifest(JSON.stringify({ ...good, files }))).toEqual({ ...good, files });
+  for (const bad of [[{ name: "../.env", ...digest }], [{ name: "users" }], {}])
+    expect(parseManifest(JSON.stringify({ ...good, files: bad }))).toBe(
+      "its files entry names a file a set does not hold, or one without size and sha256",
+    );
   expect(parseManifest(JSON.stringify({ ...good, inventory: { head: "b" } }))).toBe(
     "its inventory entry has no size and sha256",
   );

@@ -5,6 +5,7 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -29,6 +30,13 @@ const control = await connectTo(redis);
 const dir = tempDir("dropship-backup-");
 writeFileSync(join(dir, "dropship.yml"), "name: shop\n");
 const backups = join(dir, ".dropship/backups");
+const appEnv = join(dir, ".dropship/app.env");
+const usersFile = join(dir, ".dropship/users");
+mkdirSync(join(dir, ".dropship"), { mode: 0o700 });
+writeFileSync(appEnv, "GREETING='hi'\n", { mode: 0o600 });
+writeFileSync(usersFile, "ann 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\n", {
+  mode: 0o600,
+});
 const inventory = join(dir, "inventory");
 
 function git(...args: string[]) {
@@ -111,7 +119,15 @@ test("a backup is Redis's snapshot and the inventory's bundle, this user's only,
   const set = join(backups, name);
   expect(statSync(backups).mode & 0o777).toBe(0o700);
   expect(statSync(set).mode & 0o777).toBe(0o700);
-  expect(readdirSync(set).sort()).toEqual(["inventory.bundle", "manifest.json", "redis.rdb"]);
+  expect(readdirSync(set).sort()).toEqual([
+    "app.env",
+    "inventory.bundle",
+    "manifest.json",
+    "redis.rdb",
+    "users",
+  ]);
+  expect(readFileSync(join(set, "app.env"), "utf8")).toBe("GREETING='hi'\n");
+  expect(taken.out).toContain("  the control host's files: app.env, users\n");
   for (const file of readdirSync(set)) expect(statSync(join(set, file)).mode & 0o777).toBe(0o600);
 
   const manifestText = readFileSync(join(set, "manifest.json"), "utf8");
@@ -125,6 +141,7 @@ test("a backup is Redis's snapshot and the inventory's bundle, this user's only,
     sha256: new Bun.CryptoHasher("sha256").update(rdb).digest("hex"),
   });
   expect(manifest.inventory.head).toBe(head);
+  expect(manifest.files.map((f: { name: string }) => f.name)).toEqual(["app.env", "users"]);
   expect(manifest.by).toBe("ann@example.com");
   // Redis's and git's own checkers take both files
   const check = Bun.spawnSync(["redis-check-rdb", join(set, "redis.rdb")], { stdout: "pipe" });
@@ -214,9 +231,14 @@ test("restore says what it would change and changes nothing; --yes makes flags a
   );
 });
 
-test("a lost GitOps inventory is made again from the set's bundle; one that moved on is left as it is", async () => {
+test("a lost GitOps inventory and app settings are made again from the set; those that moved on are left as they are", async () => {
   const head = git("rev-parse", "HEAD");
   renameSync(inventory, `${inventory}.lost`);
+  rmSync(appEnv);
+  writeFileSync(
+    usersFile,
+    "bob 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\n",
+  );
   const made = await run("restore.ts", ["latest", "--yes"]);
   expect(made.code).toBe(0);
   expect(made.out).toContain(
@@ -226,6 +248,13 @@ test("a lost GitOps inventory is made again from the set's bundle; one that move
   expect(git("status", "--porcelain")).toBe("");
   expect(git("remote")).toBe(""); // not tied to the backup's file
   expect(readFileSync(join(inventory, "inventory.yml"), "utf8")).toBe("hosts: []\n");
+  expect(made.out).toContain(`  app.env: missing at ${appEnv}: made again from the set\n`);
+  expect(made.out).toContain(
+    `  users: ${usersFile} differs from the set's: left as it is (bun run users changes it)\n`,
+  );
+  expect(readFileSync(appEnv, "utf8")).toBe("GREETING='hi'\n");
+  expect(statSync(appEnv).mode & 0o777).toBe(0o600);
+  expect(readFileSync(usersFile, "utf8")).toStartWith("bob ");
 
   writeFileSync(join(inventory, "inventory.yml"), "hosts: [web-1]\n");
   git("-c", "user.name=dropship", "-c", "user.email=d@localhost", "commit", "-qam", "web-1");
