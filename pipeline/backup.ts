@@ -1,4 +1,5 @@
 import { type Flag, parseFlag } from "../server/shared/flags/model.ts";
+import type { Mail } from "../server/shared/mailer.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { TLS_KEYS } from "../server/shared/state/tls.ts";
 
@@ -197,4 +198,90 @@ export function appDataPlan(snapshot: readonly string[], fleet: readonly string[
     write: [...snapshot].sort(),
     remove: fleet.filter((key) => !then.has(key)).sort(),
   };
+}
+
+/** A set just taken, and what making room for it removed. */
+export interface Backup {
+  manifest: Manifest;
+  setDir: string;
+  /** older sets removed to keep `keep` */
+  pruned: string[];
+  /** unfinished sets a run that died left, removed */
+  abandoned: string[];
+}
+
+/** What a backup says it did, a line each. */
+export function describeBackup(taken: Backup, gitopsRepo: string): string[] {
+  const { manifest: m } = taken;
+  return [
+    `backup ${m.name} → ${taken.setDir}`,
+    `  Redis at ${m.redis.from}: ${m.redis.keys} keys, ${sizeText(m.redis.bytes)}`,
+    m.inventory
+      ? `  GitOps inventory at ${m.inventory.head.slice(0, 7)}: ${sizeText(m.inventory.bytes)}`
+      : `  no GitOps inventory at ${gitopsRepo} (no commit yet): none in this set`,
+    `  the control host's files: ${m.files?.map((f) => f.name).join(", ") || "none (no app.env or users file)"}`,
+    ...(taken.pruned.length > 0
+      ? [
+          `  removed ${taken.pruned.length} older set${taken.pruned.length === 1 ? "" : "s"}: ${taken.pruned.join(", ")}`,
+        ]
+      : []),
+    ...(taken.abandoned.length > 0
+      ? [`  removed unfinished set(s) a run left: ${taken.abandoned.join(", ")}`]
+      : []),
+  ];
+}
+
+export function sizeText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** After a scheduled backup failed, the next try comes this soon (or at `every`, if sooner). */
+export const BACKUP_RETRY_MS = 15 * 60_000;
+
+/**
+ * When the receiver's next backup is due: `every` after the newest set (whoever took it, so a
+ * restart or a backup by hand moves the schedule on), at once when there is none, and a retry
+ * after a failure that came since.
+ */
+export function nextBackupAt(o: {
+  lastSet?: number;
+  lastFailure?: number;
+  every: number;
+  startedAt: number;
+}): number {
+  if (o.lastFailure !== undefined && (o.lastSet === undefined || o.lastFailure > o.lastSet))
+    return o.lastFailure + Math.min(o.every, BACKUP_RETRY_MS);
+  return o.lastSet === undefined ? o.startedAt : o.lastSet + o.every;
+}
+
+export type BackupOutcome = { ok: true; name: string } | { ok: false; error: string };
+
+/**
+ * One mail when scheduled backups start failing, one when they work again; nothing while they
+ * keep doing what they did (as the monitor mails about a host).
+ */
+export function backupMail(
+  failing: boolean,
+  outcome: BackupOutcome,
+  site: string,
+): { failing: boolean; mail?: Mail } {
+  if (!outcome.ok && !failing)
+    return {
+      failing: true,
+      mail: {
+        subject: `[${site}] backups are failing`,
+        text: `The receiver's scheduled backup failed: ${outcome.error}\n\nIt tries again every ${BACKUP_RETRY_MS / 60_000} minutes; the newest set taken before stays in DROPSHIP_BACKUPS. bun run backup takes one by hand and says the same fault.\n`,
+      },
+    };
+  if (outcome.ok && failing)
+    return {
+      failing: false,
+      mail: {
+        subject: `[${site}] backups work again`,
+        text: `The receiver's scheduled backup took ${outcome.name}.\n`,
+      },
+    };
+  return { failing };
 }

@@ -13,6 +13,7 @@ import {
   PUT_BACK_WHERE_ABSENT,
   REDIS_FILE,
 } from "../pipeline/backup.ts";
+import { controlFilePaths, openSnapshot, readSets, verifyFile } from "../pipeline/backup-sets.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import { fileSha256 } from "../server/shared/file-digest.ts";
@@ -24,7 +25,6 @@ import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { dumpKeys, removeKeys, restoreKeys, scanKeys } from "../server/shared/state/snapshot.ts";
-import { controlFilePaths, openSnapshot, readSets, verifyFile } from "./lib/backup.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
 

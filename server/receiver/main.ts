@@ -4,6 +4,7 @@ import { gitopsDir, inventoryRepoFor } from "../../gitops/repo.ts";
 import { fleetSource } from "../../pipeline/fleet.ts";
 import { createRepo, repoExists, repoPath } from "../../pipeline/repos.ts";
 import { checkCredentials } from "../shared/auth.ts";
+import { formatDuration } from "../shared/config/duration.ts";
 import { loadLocalSettings } from "../shared/config/env-file.ts";
 import { ConfigError, loadConfigOrDefaults } from "../shared/config/load.ts";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
@@ -246,9 +247,11 @@ await serverMain(
     );
     const autoscaler = await maybeKeepFleet(located.file ?? "", env.redisUrl, paths);
     const certificates = await maybeCertificates(located.file, env.redisUrl);
+    const backups = await maybeBackups(located.file, env.redisUrl, paths, gitops);
     onShutdown(async () => {
       autoscaler?.stop();
       certificates?.stop();
+      await backups?.stop();
       renewals?.stop();
       front.stop();
       await server.stop();
@@ -282,22 +285,12 @@ async function maybeKeepFleet(configFile: string, redisUrl: string, paths: Local
   const { breakerFor, startAutoscaler } = await import("./autoscaler.ts");
   const { startHealer } = await import("./healer.ts");
   const { scaleDeps } = await import("../../pipeline/scale.ts");
-  const { Mailer } = await import("../shared/mailer.ts");
   const redis = connectRedis(redisUrl, { purpose: "autoscaler", persistent: true });
   // the receiver runs for weeks: its autoscaler's lines say when
   const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const noted = (line: string) => say(`autoscaler: ${line}`);
   const repo = inventoryRepoFor(config, process.env, noted);
-  const { SMTP_URL, ALERT_EMAIL_TO } = process.env;
-  const mailer =
-    SMTP_URL && ALERT_EMAIL_TO
-      ? new Mailer({
-          smtpUrl: SMTP_URL,
-          from: `dropship <dropship@${config.name}>`,
-          to: ALERT_EMAIL_TO,
-          log: say,
-        })
-      : undefined;
+  const mailer = await mailerFor(config, say);
   const deps = {
     ...scaleDeps(config, paths, redis, repo, say, process.env, noted),
     configFile: configFile || undefined,
@@ -320,6 +313,77 @@ async function maybeKeepFleet(configFile: string, redisUrl: string, paths: Local
     stop: () => {
       scaler?.stop();
       healer?.stop();
+      mailer?.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** The receiver's mails (scaling, healing, backups) go to ALERT_EMAIL_TO through SMTP_URL. */
+async function mailerFor(config: Config, say: (line: string) => void) {
+  const { SMTP_URL, ALERT_EMAIL_TO } = process.env;
+  if (!SMTP_URL || !ALERT_EMAIL_TO) return undefined;
+  const { Mailer } = await import("../shared/mailer.ts");
+  return new Mailer({
+    smtpUrl: SMTP_URL,
+    from: `dropship <dropship@${config.name}>`,
+    to: ALERT_EMAIL_TO,
+    log: say,
+  });
+}
+
+/**
+ * Takes a backup set every backup/every when backup/enabled and Redis is known (bun run backup,
+ * on a schedule); mails when they start failing and when they work again.
+ */
+async function maybeBackups(
+  configFile: string | undefined,
+  redisUrl: string,
+  paths: LocalPaths,
+  gitopsRepo: string,
+) {
+  const config = loadConfigOrDefaults(configFile);
+  if (!config.backup.enabled) return undefined;
+  if (!redisUrl) {
+    console.log("dropship-receiver: backups off (REDIS_URL is not set)");
+    return undefined;
+  }
+  const { connectRedis } = await import("../shared/state/redis.ts");
+  const { recordAction } = await import("../shared/state/audit.ts");
+  const { controlFilePaths } = await import("../../pipeline/backup-sets.ts");
+  const { startBackupSchedule } = await import("./backups.ts");
+  const redis = connectRedis(redisUrl, { purpose: "backups", persistent: true });
+  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const mailer = await mailerFor(config, say);
+  const schedule = startBackupSchedule(
+    {
+      backup: {
+        redisUrl,
+        dir: paths.backups,
+        gitopsRepo,
+        controlFiles: controlFilePaths(paths.users),
+        keep: config.backup.keep,
+      },
+      every: config.backup.every,
+      site: config.name,
+      say,
+      ...(mailer ? { notify: (mail: Mail) => mailer.send(mail) } : {}),
+      audit: (name, setDir) =>
+        recordAction(redis, {
+          kind: "backup",
+          target: name,
+          actor: "dropship-receiver",
+          what: `backup ${name} to ${setDir}`,
+        }),
+    },
+    60_000,
+  );
+  console.log(
+    `dropship-receiver: backups every ${formatDuration(config.backup.every)} into ${paths.backups}, the newest ${config.backup.keep} kept`,
+  );
+  return {
+    stop: async () => {
+      await schedule.stop();
       mailer?.close();
       redis.disconnect();
     },

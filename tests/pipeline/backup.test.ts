@@ -1,11 +1,14 @@
 import { expect, test } from "bun:test";
 import {
   appDataPlan,
+  BACKUP_RETRY_MS,
+  backupMail,
   compareSets,
   flagSteps,
   freshSetName,
   isSetName,
   keepFault,
+  nextBackupAt,
   parseManifest,
   setName,
   setsToPrune,
@@ -116,4 +119,44 @@ test("app data: every key of the set written, those made since removed", () => {
     remove: ["app:c", "app:d"],
   });
   expect(appDataPlan([], ["app:a"])).toEqual({ write: [], remove: ["app:a"] });
+});
+
+test("the next scheduled backup: at once with none, every after the newest, sooner after a failure", () => {
+  const hour = 3_600_000;
+  const day = 24 * hour;
+  expect(nextBackupAt({ every: day, startedAt: 5 })).toBe(5);
+  expect(nextBackupAt({ lastSet: 1000, every: day, startedAt: 5 })).toBe(1000 + day);
+  // a failure since the newest set: tried again within the retry time, or every if shorter
+  expect(nextBackupAt({ lastSet: 1000, lastFailure: 2000, every: day, startedAt: 5 })).toBe(
+    2000 + BACKUP_RETRY_MS,
+  );
+  expect(nextBackupAt({ lastFailure: 2000, every: day, startedAt: 5 })).toBe(
+    2000 + BACKUP_RETRY_MS,
+  );
+  expect(nextBackupAt({ lastSet: 1000, lastFailure: 2000, every: 60_000, startedAt: 5 })).toBe(
+    62_000,
+  );
+  // a set taken after the failure (by hand) moves the schedule on from itself
+  expect(nextBackupAt({ lastSet: 3000, lastFailure: 2000, every: day, startedAt: 5 })).toBe(
+    3000 + day,
+  );
+});
+
+test("one mail when backups start failing, one when they work again, none in between", () => {
+  const failed = { ok: false as const, error: "cannot reach Redis" };
+  const took = { ok: true as const, name: "2026-12-05T03-00-00Z" };
+  const first = backupMail(false, failed, "shop");
+  expect(first.failing).toBe(true);
+  expect(first.mail?.subject).toBe("[shop] backups are failing");
+  expect(first.mail?.text).toContain("failed: cannot reach Redis");
+  expect(backupMail(true, failed, "shop")).toEqual({ failing: true });
+  const back = backupMail(true, took, "shop");
+  expect(back).toEqual({
+    failing: false,
+    mail: {
+      subject: "[shop] backups work again",
+      text: "The receiver's scheduled backup took 2026-12-05T03-00-00Z.\n",
+    },
+  });
+  expect(backupMail(false, took, "shop")).toEqual({ failing: false });
 });

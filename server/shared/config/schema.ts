@@ -394,6 +394,22 @@ export const ConfigSchema = T.Object(
       },
       "git push pipeline",
     ),
+    backup: Section(
+      {
+        enabled: T.Boolean({
+          default: false,
+          description: "let the receiver take a backup set every backup/every (bun run backup)",
+        }),
+        every: Duration("24h", "time between two backups (counted from the newest set)", true),
+        keep: T.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 14,
+          description: "backup sets kept, newest first; older ones are removed",
+        }),
+      },
+      "backups of Redis, the GitOps inventory, app.env and users into DROPSHIP_BACKUPS",
+    ),
     gitops: Section(
       {
         repo: T.String({

@@ -6,29 +6,104 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { appSettingsFile } from "../server/shared/config/env-file.ts";
+import { fileSha256 } from "../server/shared/file-digest.ts";
+import { runAsync } from "../server/shared/proc.ts";
+import { redact } from "../server/shared/secrets.ts";
+import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
+import { findPrimary } from "../server/shared/state/sentinel.ts";
+import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
+import { connectSnapshot } from "../server/shared/state/snapshot.ts";
+import { VERSION } from "../server/shared/version.ts";
 import {
+  type Backup,
   CONTROL_FILES,
   type ControlFile,
   compareSets,
+  freshSetName,
+  INVENTORY_FILE,
   isSetName,
   MANIFEST,
   type Manifest,
   parseManifest,
-} from "../../pipeline/backup.ts";
-import { appSettingsFile } from "../../server/shared/config/env-file.ts";
-import { fileSha256 } from "../../server/shared/file-digest.ts";
-import { runAsync } from "../../server/shared/proc.ts";
-import { redact } from "../../server/shared/secrets.ts";
-import { connectRedis, type RedisClient, whenReady } from "../../server/shared/state/redis.ts";
-import { findPrimary } from "../../server/shared/state/sentinel.ts";
-import { isSentinelUrl, parseSentinelUrl } from "../../server/shared/state/sentinel-url.ts";
-import { connectSnapshot } from "../../server/shared/state/snapshot.ts";
-import { UsageError } from "./cli.ts";
+  REDIS_FILE,
+  setsToPrune,
+} from "./backup.ts";
+
+export interface BackupOptions {
+  redisUrl: string;
+  /** DROPSHIP_BACKUPS */
+  dir: string;
+  gitopsRepo: string;
+  controlFiles: Record<ControlFile, string>;
+  keep: number;
+  by: string;
+}
+
+/** An unfinished set older than this was left by a run that died; no run takes half as long. */
+const ABANDONED_MS = 2 * 10 * 60_000 + 60_000;
+
+/**
+ * Takes a set: Redis's snapshot, the inventory's bundle, the control host's files, then the
+ * manifest, written last and whole; a failure leaves no set. Then the oldest sets past `keep`
+ * are removed.
+ */
+export async function takeBackup(o: BackupOptions): Promise<Backup> {
+  privateDir(o.dir);
+  const name = freshSetName(new Date(), new Set(readSets(o.dir).map((s) => s.name)));
+  const setDir = join(o.dir, name);
+  mkdirSync(setDir, { mode: 0o700 });
+  let manifest: Manifest;
+  try {
+    const source = await redisSource(o.redisUrl);
+    const redis = await captureRedis(source, join(setDir, REDIS_FILE));
+    const keys = await checkSnapshot(join(setDir, REDIS_FILE));
+    const inventory = await bundleInventory(o.gitopsRepo, join(setDir, INVENTORY_FILE));
+    const files = await copyControlFiles(o.controlFiles, setDir);
+    manifest = {
+      format: 1,
+      name,
+      createdAt: new Date().toISOString(),
+      by: o.by,
+      dropship: VERSION,
+      redis: { from: `${source.host}:${source.port}`, keys, ...redis },
+      ...(inventory && { inventory }),
+      files,
+    };
+    const temporary = join(setDir, `${MANIFEST}.new`);
+    writeFileSync(temporary, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+    renameSync(temporary, join(setDir, MANIFEST));
+  } catch (error) {
+    rmSync(setDir, { recursive: true, force: true });
+    throw error;
+  }
+  const sets = readSets(o.dir);
+  const finished = sets.filter((s) => typeof s.manifest !== "string").map((s) => s.name);
+  const pruned = setsToPrune(finished, o.keep);
+  const abandoned = sets
+    .filter(
+      (s) => s.manifest === "unfinished" && Date.now() - statSync(s.dir).mtimeMs > ABANDONED_MS,
+    )
+    .map((s) => s.name);
+  for (const old of [...pruned, ...abandoned])
+    rmSync(join(o.dir, old), { recursive: true, force: true });
+  return { manifest, setDir, pruned, abandoned };
+}
+
+/** When the newest finished set was taken (ms), if there is one. */
+export function lastBackupAt(dir: string): number | undefined {
+  const times = readSets(dir).flatMap((s) =>
+    typeof s.manifest === "string" ? [] : [Date.parse(s.manifest.createdAt)],
+  );
+  return times.length > 0 ? Math.max(...times) : undefined;
+}
 
 /** Where the fleet's Redis primary is now, and who to be there. Never printed whole. */
 export interface RedisSource {
@@ -44,13 +119,13 @@ export async function redisSource(url: string): Promise<RedisSource> {
   if (isSentinelUrl(url)) {
     const target = parseSentinelUrl(url);
     const primary = await findPrimary(target).catch((error: Error) => {
-      throw new UsageError(`cannot find the Redis primary to back up: ${error.message}`);
+      throw new Error(`cannot find the Redis primary to back up: ${error.message}`);
     });
     return { ...primary, user: target.username, password: target.password, db: target.db };
   }
   const parsed = new URL(url);
   if (parsed.protocol !== "redis:")
-    throw new UsageError(
+    throw new Error(
       `REDIS_URL is a ${parsed.protocol}// URL; a backup reads redis:// or redis-sentinel:// ones`,
     );
   return {
@@ -96,11 +171,11 @@ export async function captureRedis(
   ]);
   const said = (out + err).trim().split("\n").slice(-2).join(" / ");
   if (proc.signalCode === "SIGKILL")
-    throw new UsageError(
+    throw new Error(
       `the Redis snapshot from ${source.host}:${source.port} did not arrive within ${CAPTURE_TIMEOUT_MS / 60_000} min; nothing was kept`,
     );
   if (code !== 0 || !/Transfer finished with success/.test(said))
-    throw new UsageError(
+    throw new Error(
       `redis-cli --rdb from ${source.host}:${source.port} failed (exit ${code}): ${redact(said)}`,
     );
   chmodSync(file, 0o600);
@@ -118,7 +193,7 @@ async function reachable(source: RedisSource): Promise<void> {
     await whenReady(client, url.toString(), 5000);
     await client.ping();
   } catch (error) {
-    throw new UsageError(redact((error as Error).message));
+    throw new Error(redact((error as Error).message));
   } finally {
     client.disconnect();
   }
@@ -129,7 +204,7 @@ export async function checkSnapshot(file: string): Promise<number> {
   const { code, stdout, stderr } = await runAsync(["redis-check-rdb", file]);
   const keys = /(\d+) keys read/.exec(stdout);
   if (code !== 0 || !keys || !/RDB looks OK/.test(stdout))
-    throw new UsageError(
+    throw new Error(
       `${file} is not a whole Redis snapshot (redis-check-rdb: ${(stdout + stderr).trim().split("\n").slice(-2).join(" / ")})`,
     );
   return Number(keys[1]);
@@ -145,9 +220,7 @@ export async function bundleInventory(
   if (head.code !== 0) return undefined; // no commit yet
   const made = await runAsync(["git", "-C", repo, "bundle", "create", "--quiet", file, "--all"]);
   if (made.code !== 0)
-    throw new UsageError(
-      `git bundle of the GitOps inventory ${repo} failed: ${made.stderr.trim()}`,
-    );
+    throw new Error(`git bundle of the GitOps inventory ${repo} failed: ${made.stderr.trim()}`);
   chmodSync(file, 0o600);
   return { head: head.stdout.trim(), bytes: statSync(file).size, sha256: await fileSha256(file) };
 }
@@ -209,10 +282,10 @@ export async function verifyFile(
   path: string,
   expected: { bytes: number; sha256: string },
 ): Promise<void> {
-  if (!existsSync(path)) throw new UsageError(`${path} is missing`);
+  if (!existsSync(path)) throw new Error(`${path} is missing`);
   const bytes = statSync(path).size;
   if (bytes !== expected.bytes || (await fileSha256(path)) !== expected.sha256)
-    throw new UsageError(
+    throw new Error(
       `${path} is not the file the backup wrote (${bytes} bytes; the manifest says ${expected.bytes} and another digest) — take the restore from another set`,
     );
 }
@@ -268,7 +341,7 @@ export async function openSnapshot(file: string, db: number): Promise<OpenSnapsh
       .filter((line) => / # /.test(line) && !/overcommit/.test(line))
       .slice(-2)
       .join(" / ");
-    throw new UsageError(`redis-server could not load ${file}: ${why || "it exited"}`);
+    throw new Error(`redis-server could not load ${file}: ${why || "it exited"}`);
   }
   const redis = connectSnapshot(socket, db);
   return {

@@ -1,0 +1,125 @@
+import { expect, test } from "bun:test";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readSets } from "../../../pipeline/backup-sets.ts";
+import { startBackupSchedule } from "../../../server/receiver/backups.ts";
+import { Mailer } from "../../../server/shared/mailer.ts";
+import { aclFile } from "../../../server/shared/state/acl.ts";
+import { readAudit } from "../../../server/shared/state/audit.ts";
+import { startReceiver } from "../../helpers/receiver.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually } from "../../helpers/server.ts";
+import { startSmtp } from "../../helpers/smtp.ts";
+import { tempDir } from "../../helpers/tmp.ts";
+
+// The receiver's scheduled backups (backup/enabled) against a real redis-server with the
+// fleet's ACL file and a real SMTP server: sets taken on time and kept to backup/keep, and a
+// Redis that goes away mailed once when backups start failing and once when they work again.
+const redis = await startRedis({ acl: (password) => aclFile(password, []) });
+const smtp = await startSmtp();
+
+test("scheduled backups: taken every `every`, kept to `keep`, audited; a Redis that is gone mailed once, and its return once", async () => {
+  const dir = tempDir("dropship-backups-");
+  const backups = join(dir, "backups");
+  writeFileSync(join(dir, "app.env"), "GREETING='hi'\n");
+  const said: string[] = [];
+  const audited: string[] = [];
+  const mailer = new Mailer({
+    smtpUrl: smtp.url,
+    from: "dropship <dropship@shop>",
+    to: "ops@example.com",
+    log: (line) => said.push(line),
+  });
+  const schedule = startBackupSchedule(
+    {
+      backup: {
+        redisUrl: redis.url,
+        dir: backups,
+        gitopsRepo: join(dir, "none"),
+        controlFiles: { "app.env": join(dir, "app.env"), users: join(dir, "users") },
+        keep: 2,
+      },
+      every: 700,
+      site: "shop",
+      say: (line) => said.push(line),
+      notify: (mail) => mailer.send(mail),
+      audit: async (name) => {
+        audited.push(name);
+      },
+    },
+    50,
+  );
+  try {
+    // the first at once, then one each `every`; never more than `keep` kept
+    await eventually(async () => audited.length >= 3, 15_000, "three scheduled backups");
+    const finished = () => readSets(backups).filter((s) => typeof s.manifest !== "string");
+    expect(finished().length).toBeLessThanOrEqual(2);
+    expect(
+      finished().every(
+        (s) => typeof s.manifest !== "string" && s.manifest.by === "dropship-receiver",
+      ),
+    ).toBe(true);
+    expect(said.some((line) => line.startsWith("  removed 1 older set: "))).toBe(true);
+    const set = finished().at(-1);
+    expect(existsSync(join(set?.dir ?? "", "app.env"))).toBe(true);
+    expect(smtp.mails).toHaveLength(0);
+
+    await redis.stop();
+    const before = audited.length;
+    // failures every `every` (shorter than the retry time): one mail for all of them
+    await eventually(
+      async () => said.filter((line) => line.startsWith("backup: failed")).length >= 3,
+      15_000,
+      "three failed backups",
+    );
+    const [failing] = await smtp.waitFor(1, 10_000);
+    expect(failing?.subject).toBe("[shop] backups are failing");
+    expect(failing?.text).toContain(
+      `cannot reach Redis at redis://control:****@127.0.0.1:${redis.port}`,
+    );
+    expect(failing?.text).not.toContain(redis.password);
+    expect(said.join("\n")).not.toContain(redis.password);
+    // no set left by a failed one
+    expect(
+      readdirSync(backups).every((name) => existsSync(join(backups, name, "manifest.json"))),
+    ).toBe(true);
+
+    await redis.start();
+    await eventually(async () => audited.length > before, 15_000, "a backup after Redis came back");
+    const mails = await smtp.waitFor(2, 10_000);
+    expect(mails.map((m) => m.subject)).toEqual([
+      "[shop] backups are failing",
+      "[shop] backups work again",
+    ]);
+    expect(mails[1]?.text).toContain(`took ${audited.at(-1)}`);
+  } finally {
+    await schedule.stop();
+    mailer.close();
+  }
+  // stopped: no more sets are taken
+  const count = audited.length;
+  await Bun.sleep(1000);
+  expect(audited.length).toBe(count);
+});
+
+test("the receiver takes the first set at start when backup/enabled, audited as itself, and stops cleanly", async () => {
+  const backups = tempDir("dropship-receiver-backups-");
+  const { receiver } = await startReceiver(
+    "name: shop\nbackup:\n  enabled: true\n  every: 1h\n  keep: 3\n",
+    crypto.randomUUID(),
+    { REDIS_URL: redis.url, DROPSHIP_BACKUPS: backups },
+  );
+  await eventually(
+    async () => readSets(backups).some((s) => typeof s.manifest !== "string"),
+    15_000,
+    "the receiver's first backup",
+  );
+  const [set] = readSets(backups);
+  expect(typeof set?.manifest !== "string" && set?.manifest.by).toBe("dropship-receiver");
+  const control = await connectTo(redis);
+  const audit = await readAudit(control, { kind: "backup", limit: 50 });
+  expect(audit[0]).toMatchObject({ target: set?.name, actor: "dropship-receiver" });
+  expect(await receiver.stop()).toBe(0);
+  // an hour to the next: one set only
+  expect(readSets(backups)).toHaveLength(1);
+});
