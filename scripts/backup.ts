@@ -4,7 +4,7 @@ import { controlFilePaths, readSets, takeBackup } from "../pipeline/backup-sets.
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import { auditAction } from "./lib/audit.ts";
-import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
+import { ArgumentError, BACKUP_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor } from "./lib/redis.ts";
 import { printTable } from "./lib/table.ts";
 
@@ -25,13 +25,7 @@ backup/enabled; cron can too. bun run restore puts a set back. list shows the se
       description: `sets kept, newest first (default backup/keep: ${DEFAULT_KEEP})`,
     },
   },
-  env: [
-    "REDIS_URL",
-    "DROPSHIP_CONFIG",
-    "DROPSHIP_GITOPS_REPO",
-    "DROPSHIP_BACKUPS",
-    "DROPSHIP_ACTOR",
-  ],
+  env: BACKUP_ENV,
   positionals: 1,
 } satisfies VerbSpec;
 

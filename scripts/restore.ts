@@ -25,7 +25,7 @@ import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { isSentinelUrl, parseSentinelUrl } from "../server/shared/state/sentinel-url.ts";
 import { dumpKeys, removeKeys, restoreKeys, scanKeys } from "../server/shared/state/snapshot.ts";
-import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
+import { ArgumentError, BACKUP_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
 
 const SPEC = {
@@ -41,13 +41,7 @@ again from the set's bundle; one that exists is left as it is.`,
   options: {
     yes: { type: "boolean", description: "change the fleet, not only say what would change" },
   },
-  env: [
-    "REDIS_URL",
-    "DROPSHIP_CONFIG",
-    "DROPSHIP_GITOPS_REPO",
-    "DROPSHIP_BACKUPS",
-    "DROPSHIP_ACTOR",
-  ],
+  env: BACKUP_ENV,
   positionals: 1,
 } satisfies VerbSpec;
 

@@ -23,6 +23,15 @@ export const FLEET_ENV: VariableName[] = [
   "DROPSHIP_WORK",
 ];
 
+/** What bun run backup and restore read. */
+export const BACKUP_ENV: VariableName[] = [
+  "REDIS_URL",
+  "DROPSHIP_CONFIG",
+  "DROPSHIP_GITOPS_REPO",
+  "DROPSHIP_BACKUPS",
+  "DROPSHIP_ACTOR",
+];
+
 export interface OptionSpec {
   type: "boolean" | "string";
   short?: string;
