@@ -72,7 +72,8 @@ await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
   const url = process.env.REDIS_URL;
   if (!url)
     throw new UsageError("REDIS_URL is not set — the restore writes the fleet's Redis through it");
-  const fleet = await cliRedis();
+  // a pipeline of 500 keys' values may take longer than an ordinary command's 2 s
+  const fleet = await cliRedis({ commandTimeoutMs: 120_000 });
   const snapshot = await openSnapshot(join(set.dir, REDIS_FILE), dbOf(url)).catch((error) => {
     fleet.disconnect();
     throw error;

@@ -3,14 +3,14 @@ import { connectRedis, type RedisClient, whenReady } from "../../server/shared/s
 import { UsageError } from "./cli.ts";
 
 /** A short-lived Redis connection for a CLI verb, from REDIS_URL in the environment or .env. */
-export async function cliRedis(): Promise<RedisClient> {
+export async function cliRedis(options: { commandTimeoutMs?: number } = {}): Promise<RedisClient> {
   const url = process.env.REDIS_URL;
   if (!url) {
     throw new UsageError(
       "REDIS_URL is not set — put redis://:password@host:6379/0 in the environment or .env",
     );
   }
-  const redis = connectRedis(url, { purpose: "cli", persistent: false });
+  const redis = connectRedis(url, { purpose: "cli", persistent: false, ...options });
   try {
     await whenReady(redis, url, 3000);
   } catch (error) {

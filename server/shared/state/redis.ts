@@ -21,6 +21,8 @@ export interface ConnectOptions {
   /** keep retrying forever (servers) or give up after the first failure (CLI) */
   persistent: boolean;
   log?: (line: string) => void;
+  /** how long one command may take (default 2 s; 15 s through Sentinel); a restore's are big */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export function connectRedis(url: string, options: ConnectOptions): RedisClient 
     : new Redis(url, {
         lazyConnect: false,
         connectTimeout: 2000,
-        commandTimeout: 2000,
+        commandTimeout: options.commandTimeoutMs ?? 2000,
         maxRetriesPerRequest: options.persistent ? 1 : 0,
         enableOfflineQueue: false,
         retryStrategy: options.persistent ? (times) => Math.min(50 * times, 1000) : () => null,
@@ -85,7 +87,7 @@ function viaSentinel(url: string, options: ConnectOptions): RedisClient {
     disconnectTimeout: 300,
     sentinelCommandTimeout: 1000,
     failoverDetector: true,
-    commandTimeout: 15_000,
+    commandTimeout: Math.max(15_000, options.commandTimeoutMs ?? 0),
     enableOfflineQueue: true,
     maxRetriesPerRequest: options.persistent ? 20 : 3,
     retryStrategy: options.persistent
