@@ -97,11 +97,16 @@ export async function takeBackup(o: BackupOptions): Promise<Backup> {
   return { manifest, setDir, pruned, abandoned };
 }
 
-/** When the newest finished set was taken (ms), if there is one. */
-export function lastBackupAt(dir: string): number | undefined {
-  const times = readSets(dir).flatMap((s) =>
+/** When each finished set was taken (ms). */
+export function finishedTimes(dir: string): number[] {
+  return readSets(dir).flatMap((s) =>
     typeof s.manifest === "string" ? [] : [Date.parse(s.manifest.createdAt)],
   );
+}
+
+/** When the newest finished set was taken (ms), if there is one. */
+export function lastBackupAt(dir: string): number | undefined {
+  const times = finishedTimes(dir);
   return times.length > 0 ? Math.max(...times) : undefined;
 }
 

@@ -285,3 +285,29 @@ export function backupMail(
     };
   return { failing };
 }
+
+/** The status line about backups: the newest set and how old it is, or that there is none. */
+export function describeBackups(o: {
+  /** the newest finished set's time (ms), if any */
+  newest?: number;
+  count: number;
+  dir: string;
+  now: number;
+  /** backup/every when backup/enabled: a set older than twice it is said to be late */
+  every?: number;
+}): string {
+  if (o.newest === undefined || o.count === 0)
+    return `none in ${o.dir} — bun run backup takes one${o.every === undefined ? "" : " (the receiver's schedule has taken none yet)"}`;
+  const hours = (o.now - o.newest) / 3_600_000;
+  const age =
+    hours < 1
+      ? `${Math.round(hours * 60)} min`
+      : hours < 48
+        ? `${Math.round(hours)} h`
+        : `${Math.round(hours / 24)} days`;
+  const late =
+    o.every !== undefined && o.now - o.newest > 2 * o.every
+      ? " — late for the receiver's schedule: see its log"
+      : "";
+  return `newest ${new Date(o.newest).toISOString()} (${age} ago), ${o.count} kept in ${o.dir}${late}`;
+}

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FleetHostRecord } from "../gitops/model.ts";
 import { gitopsDir, InventoryRepo } from "../gitops/repo.ts";
+import { describeBackups } from "../pipeline/backup.ts";
+import { finishedTimes } from "../pipeline/backup-sets.ts";
 import { describeFreeze, readFreeze } from "../pipeline/freeze.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
@@ -165,6 +167,17 @@ async function show(redis: RedisClient) {
   for (const alert of alerts) console.log(`ALERT   ${alert.id}: ${alert.summary}`);
   if (alerts.length === 0) console.log("ALERTS  none");
   console.log(`FLAGS   ${flags.map((f) => `${f.name} ${describeFlag(f)}`).join(", ") || "none"}`);
+  const backups = localPaths(config, process.env).backups;
+  const finished = finishedTimes(backups);
+  console.log(
+    `BACKUPS ${describeBackups({
+      ...(finished.length > 0 && { newest: Math.max(...finished) }),
+      count: finished.length,
+      dir: backups,
+      now: Date.now(),
+      ...(config.backup.enabled && { every: config.backup.every }),
+    })}`,
+  );
   console.log("\nLAST DEPLOYS");
   printTable([
     ["WHEN", "BRANCH", "COMMIT", "WHO", "RESULT", "SECONDS"],

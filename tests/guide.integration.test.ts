@@ -173,6 +173,7 @@ test("docs/digitalocean.md takes a fresh clone to a deployed fleet, verbatim", a
   expect(ran.code).toBe(0);
   expect(ran.out).toMatch(/dropship-production-1\s+production\s+[\d.]+\s+\w{12}/);
   expect(ran.out).toContain("disableSET");
+  expect(ran.out).toMatch(/^BACKUPS none in \S+\/\.dropship\/backups — bun run backup takes one$/m);
   expect(ran.out).toMatch(/canary.*30%/i);
   expect(ran.out).toMatch(/^dropship-production-\d app\s+\| \S+Z /m);
   expect(ran.out).toMatch(/load average/);
@@ -467,6 +468,8 @@ test("bun run backup reads setup's Redis droplet; bun run restore puts a flag ba
     (await new InventoryRepo(join(clone, ".dropship/inventory")).history(1))[0]?.sha ?? "";
   expect(taken.out).toContain(`  GitOps inventory at ${head.slice(0, 7)}: `);
   const set = /^backup (\S+) → /.exec(taken.out)?.[1] as string;
+  const status = await dropship("status");
+  expect(status.out).toMatch(/^BACKUPS newest \S+Z \(\d min ago\), 1 kept in \S+$/m);
 
   expect((await dropship("flags", ["set", "disableSET", "on"])).code).toBe(0);
   const restored = await dropship("restore", [set, "--yes"]);

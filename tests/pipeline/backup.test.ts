@@ -4,6 +4,7 @@ import {
   BACKUP_RETRY_MS,
   backupMail,
   compareSets,
+  describeBackups,
   flagSteps,
   freshSetName,
   isSetName,
@@ -159,4 +160,23 @@ test("one mail when backups start failing, one when they work again, none in bet
     },
   });
   expect(backupMail(false, took, "shop")).toEqual({ failing: false });
+});
+
+test("the status line: the newest set and its age, none, or late for the receiver's schedule", () => {
+  const now = Date.parse("2026-12-05T12:00:00.000Z");
+  const dir = "/srv/shop/.dropship/backups";
+  const day = 24 * 3_600_000;
+  expect(describeBackups({ count: 0, dir, now })).toBe(`none in ${dir} — bun run backup takes one`);
+  expect(describeBackups({ count: 0, dir, now, every: day })).toBe(
+    `none in ${dir} — bun run backup takes one (the receiver's schedule has taken none yet)`,
+  );
+  expect(describeBackups({ newest: now - 20 * 60_000, count: 3, dir, now, every: day })).toBe(
+    `newest 2026-12-05T11:40:00.000Z (20 min ago), 3 kept in ${dir}`,
+  );
+  expect(describeBackups({ newest: now - 30 * 3_600_000, count: 3, dir, now })).toBe(
+    `newest 2026-12-04T06:00:00.000Z (30 h ago), 3 kept in ${dir}`,
+  );
+  expect(describeBackups({ newest: now - 3 * day, count: 14, dir, now, every: day })).toBe(
+    `newest 2026-12-02T12:00:00.000Z (3 days ago), 14 kept in ${dir} — late for the receiver's schedule: see its log`,
+  );
 });
