@@ -32,12 +32,14 @@ const SPEC = {
 health and in-flight requests (asked of the proxy's admin listener, at DASHBOARD_URL or on
 port ${ADMIN_PORT} of PROXY_URL's host, when that and DROPSHIP_ADMIN_TOKEN are
 set), CPU and memory from its monitor; the fleet's cost per hour from the GitOps inventory;
-the canary, alerts, flags, the last deploys and scaling events; a deploy freeze while it is on.`,
+the canary, alerts, flags, the newest backup set, the last deploys and scaling events; a deploy
+freeze while it is on.`,
   env: [
     "REDIS_URL",
     "DROPSHIP_CONFIG",
     "DROPSHIP_WORK",
     "DROPSHIP_GITOPS_REPO",
+    "DROPSHIP_BACKUPS",
     "PROXY_URL",
     "DASHBOARD_URL",
     "DROPSHIP_ADMIN_TOKEN",
