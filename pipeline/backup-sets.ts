@@ -36,6 +36,7 @@ import {
   REDIS_FILE,
   setsToPrune,
 } from "./backup.ts";
+import { runCommand, shellEnvironment } from "./hooks.ts";
 
 export interface BackupOptions {
   redisUrl: string;
@@ -45,6 +46,14 @@ export interface BackupOptions {
   controlFiles: Record<ControlFile, string>;
   keep: number;
   by: string;
+}
+
+/** backup/after: a command of the team's own that copies a set off the machine. */
+export interface BackupAfter {
+  command: string;
+  timeoutMs: number;
+  cwd: string;
+  say: (line: string) => void;
 }
 
 /** An unfinished set older than this was left by a run that died; no run takes half as long. */
@@ -95,6 +104,34 @@ export async function takeBackup(o: BackupOptions): Promise<Backup> {
   for (const old of [...pruned, ...abandoned])
     rmSync(join(o.dir, old), { recursive: true, force: true });
   return { manifest, setDir, pruned, abandoned };
+}
+
+/**
+ * Runs backup/after on a set just taken, told which and where; answers how it went (a
+ * failure is answered, not thrown: the set stays), or nothing when there is no command.
+ */
+export async function runAfter(
+  after: BackupAfter | undefined,
+  taken: Backup,
+  dir: string,
+): Promise<Backup["after"]> {
+  if (!after?.command) return undefined;
+  try {
+    await runCommand(
+      "backup/after",
+      after.command,
+      {
+        ...shellEnvironment(process.env),
+        DROPSHIP_BACKUP_SET: taken.manifest.name,
+        DROPSHIP_BACKUP_DIR: taken.setDir,
+        DROPSHIP_BACKUPS: dir,
+      },
+      { ...after, timeoutSetting: "backup/after_timeout" },
+    );
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
+  }
 }
 
 /** When each finished set was taken (ms). */

@@ -208,6 +208,8 @@ export interface Backup {
   pruned: string[];
   /** unfinished sets a run that died left, removed */
   abandoned: string[];
+  /** how backup/after went, when there is one: the set stays either way */
+  after?: { ok: true } | { ok: false; error: string };
 }
 
 /** What a backup says it did, a line each. */
@@ -272,7 +274,7 @@ export function backupMail(
       failing: true,
       mail: {
         subject: `[${site}] backups are failing`,
-        text: `The receiver's scheduled backup failed: ${outcome.error}\n\nIt tries again every ${BACKUP_RETRY_MS / 60_000} minutes; the newest set taken before stays in DROPSHIP_BACKUPS. bun run backup takes one by hand and says the same fault.\n`,
+        text: `The receiver's scheduled backup failed: ${outcome.error}\n\nA set that could not be taken is tried again within ${BACKUP_RETRY_MS / 60_000} minutes; when only backup/after failed, the set stays and the next backup runs it again. The sets taken before stay in DROPSHIP_BACKUPS; bun run backup takes one by hand and says the same fault.\n`,
       },
     };
   if (outcome.ok && failing)

@@ -37,14 +37,8 @@ export function hookEnvironment(
   event: HookEvent,
   base: Record<string, string | undefined>,
 ): Record<string, string> {
-  const kept = Object.fromEntries(
-    ["PATH", "HOME", "LANG", "USER", "LOGNAME", "TZ"]
-      .filter((name) => base[name] !== undefined)
-      .map((name) => [name, base[name] as string]),
-  );
   return {
-    PATH: "/usr/local/bin:/usr/bin:/bin",
-    ...kept,
+    ...shellEnvironment(base),
     DROPSHIP_COMMAND: event.command,
     DROPSHIP_ROLE: event.role,
     DROPSHIP_BRANCH: event.branch,
@@ -55,6 +49,16 @@ export function hookEnvironment(
     DROPSHIP_RECORDED_AT: new Date().toISOString(),
     ...(event.runtime === undefined ? {} : { DROPSHIP_RUNTIME: event.runtime.toFixed(1) }),
   };
+}
+
+/** What a shell needs from `base`, and nothing else of it. */
+export function shellEnvironment(base: Record<string, string | undefined>): Record<string, string> {
+  const kept = Object.fromEntries(
+    ["PATH", "HOME", "LANG", "USER", "LOGNAME", "TZ"]
+      .filter((name) => base[name] !== undefined)
+      .map((name) => [name, base[name] as string]),
+  );
+  return { PATH: "/usr/local/bin:/usr/bin:/bin", ...kept };
 }
 
 export class HookError extends Error {
@@ -69,19 +73,36 @@ export class HookError extends Error {
  * HookError naming the hook, how it ended and its last lines when it exits non-zero or
  * outlasts `timeoutMs`. What it leaves running in the background is stopped when it exits.
  */
-export async function runHook(
+export function runHook(
   name: HookName,
   command: string,
   event: HookEvent,
   options: { timeoutMs: number; cwd: string; say: (line: string) => void },
 ): Promise<void> {
+  return runCommand(`pipeline/hooks/${name}`, command, hookEnvironment(event, process.env), {
+    ...options,
+    timeoutSetting: "pipeline/hooks/timeout",
+  });
+}
+
+/**
+ * A command of the team's own from dropship.yml (a hook, backup/after), named by its setting:
+ * `sh -c` in `cwd` with `env` only, its output said line by line; a HookError when it exits
+ * non-zero or outlasts `timeoutMs`; what it leaves running in the background stopped.
+ */
+export async function runCommand(
+  setting: string,
+  command: string,
+  env: Record<string, string>,
+  options: { timeoutMs: number; timeoutSetting: string; cwd: string; say: (line: string) => void },
+): Promise<void> {
   const { say, timeoutMs } = options;
   const started = performance.now();
   // named, not quoted: a command may hold a webhook's secret URL, and this goes to the pusher
-  say(`▸ pipeline/hooks/${name}`);
+  say(`▸ ${setting}`);
   const child = Bun.spawn(["sh", "-c", command], {
     cwd: options.cwd,
-    env: hookEnvironment(event, process.env),
+    env,
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -121,9 +142,8 @@ export async function runHook(
   const last = tail.length ? `; it said: ${redact(tail.join(" / "))}` : "";
   if (timedOut)
     throw new HookError(
-      `pipeline/hooks/${name} was still running after ${formatDuration(timeoutMs)} (pipeline/hooks/timeout) and was stopped${last}`,
+      `${setting} was still running after ${formatDuration(timeoutMs)} (${options.timeoutSetting}) and was stopped${last}`,
     );
-  if (code !== 0)
-    throw new HookError(`pipeline/hooks/${name} failed (exit ${code}) after ${seconds} s${last}`);
-  say(`  pipeline/hooks/${name}: ok (${seconds} s)`);
+  if (code !== 0) throw new HookError(`${setting} failed (exit ${code}) after ${seconds} s${last}`);
+  say(`  ${setting}: ok (${seconds} s)`);
 }

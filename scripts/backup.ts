@@ -1,6 +1,7 @@
+import { dirname } from "node:path";
 import { gitopsDir } from "../gitops/repo.ts";
 import { DEFAULT_KEEP, describeBackup, keepFault, sizeText } from "../pipeline/backup.ts";
-import { controlFilePaths, readSets, takeBackup } from "../pipeline/backup-sets.ts";
+import { controlFilePaths, readSets, runAfter, takeBackup } from "../pipeline/backup-sets.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import { auditAction } from "./lib/audit.ts";
@@ -30,7 +31,7 @@ backup/enabled; cron can too. bun run restore puts a set back. list shows the se
 } satisfies VerbSpec;
 
 await runVerb(SPEC, async ({ values, positionals: [verb] }) => {
-  const { config } = loadLocatedConfig(() => {});
+  const { config, located } = loadLocatedConfig(() => {});
   const paths = localPaths(config, process.env);
   if (verb === "list") return list(paths.backups);
   if (verb !== undefined) throw new ArgumentError(`unknown command ${verb} — use list, or nothing`);
@@ -49,6 +50,16 @@ await runVerb(SPEC, async ({ values, positionals: [verb] }) => {
     by: actor(),
   });
   for (const line of describeBackup(taken, gitopsDir(config))) console.log(line);
+  taken.after = await runAfter(
+    {
+      command: config.backup.after,
+      timeoutMs: config.backup.after_timeout,
+      cwd: located.file ? dirname(located.file) : process.cwd(),
+      say: (line) => console.log(line),
+    },
+    taken,
+    paths.backups,
+  );
   const unaudited = await auditAction(
     {
       kind: "backup",
@@ -58,6 +69,10 @@ await runVerb(SPEC, async ({ values, positionals: [verb] }) => {
     [],
   );
   if (unaudited) console.log(unaudited);
+  if (taken.after?.ok === false)
+    throw new UsageError(
+      `set ${taken.manifest.name} is kept in ${taken.setDir}, but ${taken.after.error} — fix backup/after (or where it copies to), then bun run backup again`,
+    );
 });
 
 function list(dir: string) {

@@ -4,11 +4,19 @@ import {
   describeBackup,
   nextBackupAt,
 } from "../../pipeline/backup.ts";
-import { type BackupOptions, lastBackupAt, takeBackup } from "../../pipeline/backup-sets.ts";
+import {
+  type BackupAfter,
+  type BackupOptions,
+  lastBackupAt,
+  runAfter,
+  takeBackup,
+} from "../../pipeline/backup-sets.ts";
 import type { Mail } from "../shared/mailer.ts";
 
 export interface BackupScheduleDeps {
   backup: Omit<BackupOptions, "by">;
+  /** backup/after, when set */
+  after?: BackupAfter;
   /** backup/every, ms */
   every: number;
   /** the config's name, for the mails' subjects */
@@ -37,10 +45,17 @@ export function startBackupSchedule(deps: BackupScheduleDeps, tickMs: number) {
     try {
       const taken = await takeBackup({ ...deps.backup, by: "dropship-receiver" });
       for (const line of describeBackup(taken, deps.backup.gitopsRepo)) deps.say(line);
+      taken.after = await runAfter(deps.after, taken, deps.backup.dir);
       await deps.audit?.(taken.manifest.name, taken.setDir).catch((error: Error) => {
         deps.say(`backup: ${taken.manifest.name} taken, not audited (${error.message})`);
       });
-      outcome = { ok: true, name: taken.manifest.name };
+      // the set is taken: backup/after runs again with the next one, not in 15 minutes with a
+      // new set each time (which would push the older sets out of backup/keep)
+      outcome =
+        taken.after?.ok === false
+          ? { ok: false, error: `${taken.manifest.name} is kept, but ${taken.after.error}` }
+          : { ok: true, name: taken.manifest.name };
+      if (!outcome.ok) deps.say(`backup: ${outcome.error}`);
     } catch (error) {
       lastFailure = now();
       outcome = { ok: false, error: (error as Error).message };

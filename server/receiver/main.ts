@@ -364,6 +364,12 @@ async function maybeBackups(
         controlFiles: controlFilePaths(paths.users),
         keep: config.backup.keep,
       },
+      after: {
+        command: config.backup.after,
+        timeoutMs: config.backup.after_timeout,
+        cwd: configFile ? dirname(configFile) : process.cwd(),
+        say: (line) => say(`backup: ${line.trim()}`),
+      },
       every: config.backup.every,
       site: config.name,
       say,

@@ -313,6 +313,48 @@ test("a damaged set is refused before anything changes, whether its digest or Re
   expect(await everything()).toEqual(before);
 });
 
+test("backup/after copies each set off the machine, told which, with no secret; its failure keeps the set and says so", async () => {
+  const config = join(dir, "dropship.yml");
+  const offsite = join(dir, "offsite");
+  try {
+    writeFileSync(
+      config,
+      `name: shop\nbackup:\n  after: 'mkdir -p offsite && cp -r "$DROPSHIP_BACKUP_DIR" offsite/ && env > offsite/env-seen'\n`,
+    );
+    const copied = await run("backup.ts");
+    expect(copied.err).toBe("");
+    expect(copied.code).toBe(0);
+    const name = /^backup (\S+) → /.exec(copied.out)?.[1] ?? "";
+    expect(copied.out).toContain("▸ backup/after\n");
+    expect(copied.out).toMatch(/ {2}backup\/after: ok \(\d+\.\d s\)\n/);
+    expect(readFileSync(join(offsite, name, "manifest.json"), "utf8")).toBe(
+      readFileSync(join(backups, name, "manifest.json"), "utf8"),
+    );
+    const seen = readFileSync(join(offsite, "env-seen"), "utf8");
+    expect(seen).toContain(`DROPSHIP_BACKUP_SET=${name}\n`);
+    expect(seen).toContain(`DROPSHIP_BACKUP_DIR=${join(backups, name)}\n`);
+    expect(seen).toContain(`DROPSHIP_BACKUPS=${backups}\n`);
+    expect(seen).not.toContain("REDIS_URL");
+    expect(seen).not.toContain(redis.password);
+
+    writeFileSync(
+      config,
+      "name: shop\nbackup:\n  after: 'echo no route to the backup host >&2; exit 3'\n",
+    );
+    const failed = await run("backup.ts");
+    expect(failed.code).toBe(1);
+    const kept = /^backup (\S+) → /.exec(failed.out)?.[1] ?? "";
+    expect(failed.err).toMatch(
+      new RegExp(
+        `^dropship backup: set ${kept} is kept in \\S+, but backup/after failed \\(exit 3\\) after \\d+\\.\\d s; it said: no route to the backup host — fix backup/after \\(or where it copies to\\), then bun run backup again\n$`,
+      ),
+    );
+    expect(existsSync(join(backups, kept, "manifest.json"))).toBe(true);
+  } finally {
+    writeFileSync(config, "name: shop\n");
+  }
+});
+
 test("a restore stopped part way by a full Redis says so, and run again finishes it", async () => {
   await changeFlag(control, "disableSET", { enabled: true, rollout: 100 }, "bob", "update");
   expect((await run("backup.ts")).code).toBe(0);

@@ -407,6 +407,16 @@ export const ConfigSchema = T.Object(
           default: 14,
           description: "backup sets kept, newest first; older ones are removed",
         }),
+        after: T.String({
+          default: "",
+          description:
+            "shell command run on the control host after each set is taken, to copy it off the machine (told DROPSHIP_BACKUP_SET, DROPSHIP_BACKUP_DIR, DROPSHIP_BACKUPS); its failure fails the backup, and the set stays",
+        }),
+        after_timeout: Duration(
+          "30m",
+          "backup/after still running after this is stopped (and fails)",
+          true,
+        ),
       },
       "backups of Redis, the GitOps inventory, app.env and users into DROPSHIP_BACKUPS",
     ),

@@ -123,3 +123,46 @@ test("the receiver takes the first set at start when backup/enabled, audited as 
   // an hour to the next: one set only
   expect(readSets(backups)).toHaveLength(1);
 });
+
+test("a set whose backup/after fails is mailed once, and not taken again before backup/every", async () => {
+  const dir = tempDir("dropship-backups-after-");
+  const backups = join(dir, "backups");
+  const mails: string[] = [];
+  let now = Date.now();
+  const schedule = startBackupSchedule(
+    {
+      backup: {
+        redisUrl: redis.url,
+        dir: backups,
+        gitopsRepo: join(dir, "none"),
+        controlFiles: { "app.env": join(dir, "app.env"), users: join(dir, "users") },
+        keep: 14,
+      },
+      after: { command: "exit 3", timeoutMs: 10_000, cwd: dir, say: () => {} },
+      every: 24 * 3_600_000,
+      site: "shop",
+      say: () => {},
+      notify: (mail) => mails.push(`${mail.subject}: ${mail.text.split("\n")[0]}`),
+      now: () => now,
+    },
+    20,
+  );
+  try {
+    await eventually(async () => mails.length === 1, 15_000, "the first set's mail");
+    expect(mails[0]).toMatch(
+      /^\[shop\] backups are failing: The receiver's scheduled backup failed: \S+ is kept, but backup\/after failed \(exit 3\)/,
+    );
+    expect(readSets(backups)).toHaveLength(1);
+    // past the 15 minutes a set that could not be taken is retried in: no new set
+    now += 16 * 60_000;
+    await Bun.sleep(300);
+    expect(readSets(backups)).toHaveLength(1);
+    // a day on, the next set, and backup/after with it (failing still: no second mail)
+    now += 24 * 3_600_000;
+    await eventually(async () => readSets(backups).length === 2, 15_000, "the next day's set");
+    await Bun.sleep(300);
+    expect(mails).toHaveLength(1);
+  } finally {
+    await schedule.stop();
+  }
+});
