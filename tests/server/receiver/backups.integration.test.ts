@@ -102,10 +102,10 @@ test("scheduled backups: taken every `every`, kept to `keep`, audited; a Redis t
   expect(audited.length).toBe(count);
 });
 
-test("the receiver takes the first set at start when backup/enabled, audited as itself, and stops cleanly", async () => {
+test("the receiver takes the first set at start when backup/enabled, audited as itself, runs backup/after, and stops cleanly", async () => {
   const backups = tempDir("dropship-receiver-backups-");
-  const { receiver } = await startReceiver(
-    "name: shop\nbackup:\n  enabled: true\n  every: 1h\n  keep: 3\n",
+  const { receiver, dir } = await startReceiver(
+    `name: shop\nbackup:\n  enabled: true\n  every: 1h\n  keep: 3\n  after: 'mkdir -p offsite && cp -r "$DROPSHIP_BACKUP_DIR" offsite/'\n`,
     crypto.randomUUID(),
     { REDIS_URL: redis.url, DROPSHIP_BACKUPS: backups },
   );
@@ -116,6 +116,12 @@ test("the receiver takes the first set at start when backup/enabled, audited as 
   );
   const [set] = readSets(backups);
   expect(typeof set?.manifest !== "string" && set?.manifest.by).toBe("dropship-receiver");
+  // backup/after ran in the config's folder, told the set's
+  await eventually(
+    async () => existsSync(join(dir, "offsite", set?.name ?? "", "manifest.json")),
+    10_000,
+    "backup/after's copy",
+  );
   const control = await connectTo(redis);
   const audit = await readAudit(control, { kind: "backup", limit: 50 });
   expect(audit[0]).toMatchObject({ target: set?.name, actor: "dropship-receiver" });
@@ -128,7 +134,8 @@ test("a set whose backup/after fails is mailed once, and not taken again before 
   const dir = tempDir("dropship-backups-after-");
   const backups = join(dir, "backups");
   const mails: string[] = [];
-  let now = Date.now();
+  // the schedule's clock runs with the real one (the sets' times are real), ahead by `skip`
+  let skip = 0;
   const schedule = startBackupSchedule(
     {
       backup: {
@@ -143,7 +150,7 @@ test("a set whose backup/after fails is mailed once, and not taken again before 
       site: "shop",
       say: () => {},
       notify: (mail) => mails.push(`${mail.subject}: ${mail.text.split("\n")[0]}`),
-      now: () => now,
+      now: () => Date.now() + skip,
     },
     20,
   );
@@ -154,11 +161,11 @@ test("a set whose backup/after fails is mailed once, and not taken again before 
     );
     expect(readSets(backups)).toHaveLength(1);
     // past the 15 minutes a set that could not be taken is retried in: no new set
-    now += 16 * 60_000;
+    skip += 16 * 60_000;
     await Bun.sleep(300);
     expect(readSets(backups)).toHaveLength(1);
     // a day on, the next set, and backup/after with it (failing still: no second mail)
-    now += 24 * 3_600_000;
+    skip += 24 * 3_600_000;
     await eventually(async () => readSets(backups).length === 2, 15_000, "the next day's set");
     await Bun.sleep(300);
     expect(mails).toHaveLength(1);
