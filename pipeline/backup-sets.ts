@@ -38,6 +38,12 @@ import {
 } from "./backup.ts";
 import { runCommand, shellEnvironment } from "./hooks.ts";
 
+/** The longest a snapshot may take to arrive before it is given up. */
+export const CAPTURE_TIMEOUT_MS = 10 * 60_000;
+
+/** An unfinished set older than this was left by a run that died; no run takes half as long. */
+const ABANDONED_MS = 2 * CAPTURE_TIMEOUT_MS + 60_000;
+
 export interface BackupOptions {
   redisUrl: string;
   /** DROPSHIP_BACKUPS */
@@ -55,9 +61,6 @@ export interface BackupAfter {
   cwd: string;
   say: (line: string) => void;
 }
-
-/** An unfinished set older than this was left by a run that died; no run takes half as long. */
-const ABANDONED_MS = 2 * 10 * 60_000 + 60_000;
 
 /**
  * Takes a set: Redis's snapshot, the inventory's bundle, the control host's files, then the
@@ -178,9 +181,6 @@ export async function redisSource(url: string): Promise<RedisSource> {
     db: Number(parsed.pathname.slice(1) || 0),
   };
 }
-
-/** The longest a snapshot may take to arrive before it is given up. */
-export const CAPTURE_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Redis's own snapshot of the primary, fetched as a replica fetches its first copy (redis-cli
@@ -368,7 +368,8 @@ export async function openSnapshot(file: string, db: number): Promise<OpenSnapsh
       "--logfile",
       "",
     ],
-    { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    // it logs to stdout (--logfile ""), which is read
+    { stdin: "ignore", stdout: "pipe", stderr: "ignore" },
   );
   const close = async () => {
     proc.kill("SIGKILL");
