@@ -7,6 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runAsync } from "../server/shared/proc.ts";
 import { changeFlag } from "../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 import { benchRedis, cleanup, ROOT, workDir } from "./lib.ts";
@@ -23,7 +24,12 @@ try {
   writeFileSync(join(cwd, "dropship.yml"), "name: bench\n");
   const verb = async (script: string, ...args: string[]) => {
     const started = performance.now();
-    const proc = Bun.spawn([process.execPath, join(ROOT, "scripts", script), ...args], {
+    const argv = [process.execPath, join(ROOT, "scripts", script), ...args];
+    const {
+      code,
+      stdout: out,
+      stderr: err,
+    } = await runAsync(argv, {
       cwd,
       env: {
         PATH: process.env.PATH ?? "",
@@ -32,14 +38,7 @@ try {
         DROPSHIP_ACTOR: "bench",
         DROPSHIP_GITOPS_REPO: join(cwd, "none"),
       },
-      stdout: "pipe",
-      stderr: "pipe",
     });
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
     if (code !== 0) throw new Error(`${script} ${args.join(" ")}: ${err}`);
     return { ms: performance.now() - started, out };
   };

@@ -10,6 +10,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
+import { runAsync } from "../../server/shared/proc.ts";
 import { aclFile } from "../../server/shared/state/acl.ts";
 import { readAudit } from "../../server/shared/state/audit.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
@@ -55,7 +56,8 @@ git("add", "inventory.yml");
 git("-c", "user.name=dropship", "-c", "user.email=d@localhost", "commit", "-qm", "the fleet");
 
 async function run(script: string, args: string[] = [], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, join(ROOT, "scripts", script), ...args], {
+  const argv = [process.execPath, join(ROOT, "scripts", script), ...args];
+  const { code, stdout, stderr } = await runAsync(argv, {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? "",
@@ -65,15 +67,8 @@ async function run(script: string, args: string[] = [], env: Record<string, stri
       DROPSHIP_GITOPS_REPO: inventory,
       ...env,
     },
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, out, err };
+  return { code, out: stdout, err: stderr };
 }
 
 const finishedSets = () =>

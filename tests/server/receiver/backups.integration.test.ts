@@ -18,9 +18,18 @@ import { tempDir } from "../../helpers/tmp.ts";
 const redis = await startRedis({ acl: (password) => aclFile(password, []) });
 const smtp = await startSmtp();
 
+/** What a schedule backs up: this file's Redis, into `dir`/backups, its files from `dir`. */
+const backupIn = (dir: string, keep: number) => ({
+  redisUrl: redis.url,
+  dir: join(dir, "backups"),
+  gitopsRepo: join(dir, "none"),
+  controlFiles: { "app.env": join(dir, "app.env"), users: join(dir, "users") },
+  keep,
+});
+
 test("scheduled backups: taken every `every`, kept to `keep`, audited; a Redis that is gone mailed once, and its return once", async () => {
   const dir = tempDir("dropship-backups-");
-  const backups = join(dir, "backups");
+  const backups = backupIn(dir, 2).dir;
   writeFileSync(join(dir, "app.env"), "GREETING='hi'\n");
   const said: string[] = [];
   const audited: string[] = [];
@@ -32,13 +41,7 @@ test("scheduled backups: taken every `every`, kept to `keep`, audited; a Redis t
   });
   const schedule = startBackupSchedule(
     {
-      backup: {
-        redisUrl: redis.url,
-        dir: backups,
-        gitopsRepo: join(dir, "none"),
-        controlFiles: { "app.env": join(dir, "app.env"), users: join(dir, "users") },
-        keep: 2,
-      },
+      backup: backupIn(dir, 2),
       every: 700,
       site: "shop",
       say: (line) => said.push(line),
@@ -132,19 +135,13 @@ test("the receiver takes the first set at start when backup/enabled, audited as 
 
 test("a set whose backup/after fails is mailed once, and not taken again before backup/every", async () => {
   const dir = tempDir("dropship-backups-after-");
-  const backups = join(dir, "backups");
+  const backups = backupIn(dir, 14).dir;
   const mails: string[] = [];
   // the schedule's clock runs with the real one (the sets' times are real), ahead by `skip`
   let skip = 0;
   const schedule = startBackupSchedule(
     {
-      backup: {
-        redisUrl: redis.url,
-        dir: backups,
-        gitopsRepo: join(dir, "none"),
-        controlFiles: { "app.env": join(dir, "app.env"), users: join(dir, "users") },
-        keep: 14,
-      },
+      backup: backupIn(dir, 14),
       after: { command: "exit 3", timeoutMs: 10_000, cwd: dir, say: () => {} },
       every: 24 * 3_600_000,
       site: "shop",
