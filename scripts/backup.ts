@@ -1,7 +1,13 @@
 import { dirname } from "node:path";
 import { gitopsDir } from "../gitops/repo.ts";
 import { DEFAULT_KEEP, describeBackup, keepFault, sizeText } from "../pipeline/backup.ts";
-import { controlFilePaths, readSets, runAfter, takeBackup } from "../pipeline/backup-sets.ts";
+import {
+  controlFilePaths,
+  readSets,
+  runAfter,
+  takeBackup,
+  verifySet,
+} from "../pipeline/backup-sets.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import { auditAction } from "./lib/audit.ts";
@@ -11,14 +17,15 @@ import { printTable } from "./lib/table.ts";
 
 const SPEC = {
   verb: "backup",
-  usage: ["backup [--keep N]", "backup list"],
+  usage: ["backup [--keep N]", "backup list", "backup verify [SET|latest]"],
   about: `Takes a backup set of the fleet's state into DROPSHIP_BACKUPS: Redis's own snapshot of
 the primary (flags, the audit and deploy history, certificates, the app's data), fetched as a
 replica fetches one, and the GitOps inventory's repository as a git bundle, with a manifest of
 their sizes and digests. The folder and files are this user's only (they hold the certificates'
 keys), and so do copies of the control host's app.env and users files. The newest N sets are
 kept (default backup/keep, ${DEFAULT_KEEP}). The receiver takes one every backup/every when
-backup/enabled; cron can too. bun run restore puts a set back. list shows the sets.`,
+backup/enabled; cron can too. bun run restore puts a set back. list shows the sets; verify
+reads each (or one) as a restore would, changing nothing, and exits 1 if one is damaged.`,
   options: {
     keep: {
       type: "string",
@@ -27,14 +34,17 @@ backup/enabled; cron can too. bun run restore puts a set back. list shows the se
     },
   },
   env: BACKUP_ENV,
-  positionals: 1,
+  positionals: 2,
 } satisfies VerbSpec;
 
-await runVerb(SPEC, async ({ values, positionals: [verb] }) => {
+await runVerb(SPEC, async ({ values, positionals: [verb, which] }) => {
   const { config, located } = loadLocatedConfig(() => {});
   const paths = localPaths(config, process.env);
+  if (verb === "verify") return verify(paths.backups, which);
+  if (which !== undefined) throw new ArgumentError(`unexpected ${which}`);
   if (verb === "list") return list(paths.backups);
-  if (verb !== undefined) throw new ArgumentError(`unknown command ${verb} — use list, or nothing`);
+  if (verb !== undefined)
+    throw new ArgumentError(`unknown command ${verb} — use list, verify, or nothing`);
   const keepText = (values.keep as string | undefined) ?? String(config.backup.keep);
   const fault = keepFault(keepText);
   if (fault) throw new ArgumentError(fault);
@@ -92,4 +102,34 @@ function list(dir: string) {
   }
   printTable(rows);
   console.log(`in ${dir}; bun run restore SET puts one back`);
+}
+
+async function verify(dir: string, which: string | undefined) {
+  const sets = readSets(dir);
+  const finished = sets.filter((s) => typeof s.manifest !== "string");
+  const chosen =
+    which === undefined
+      ? sets
+      : which === "latest"
+        ? finished.slice(-1)
+        : sets.filter((s) => s.name === which);
+  if (chosen.length === 0)
+    throw new UsageError(
+      which === undefined || which === "latest"
+        ? `no backup sets in ${dir} — bun run backup takes one`
+        : `no backup set ${which} in ${dir} — bun run backup list shows them`,
+    );
+  let damaged = 0;
+  for (const set of chosen) {
+    try {
+      console.log(`${set.name}: ${await verifySet(set)}`);
+    } catch (error) {
+      damaged++;
+      console.log(`${set.name}: DAMAGED — ${(error as Error).message}`);
+    }
+  }
+  if (damaged > 0)
+    throw new UsageError(
+      `${damaged} of ${chosen.length} set(s) cannot be restored as they are — take a new backup, and restore from a set verify calls as written`,
+    );
 }

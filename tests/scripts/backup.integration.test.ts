@@ -289,6 +289,13 @@ test("a damaged set is refused before anything changes, whether its digest or Re
   const manifestPath = join(backups, name, "manifest.json");
   await changeFlag(control, "disableSET", { enabled: false, rollout: 100 }, "bob", "update");
   const before = await everything();
+  const whole = await run("backup.ts", ["verify", "latest"]);
+  expect(whole.err).toBe("");
+  expect(whole.out).toMatch(
+    new RegExp(
+      `^${name}: \\d+ keys load, the inventory at [0-9a-f]{7}, app\\.env and users: as written\n$`,
+    ),
+  );
 
   const bytes = readFileSync(rdb);
   const middle = Math.floor(bytes.length / 2);
@@ -297,6 +304,13 @@ test("a damaged set is refused before anything changes, whether its digest or Re
   const digest = await run("restore.ts", [name, "--yes"]);
   expect(digest.code).toBe(1);
   expect(digest.err).toContain(`${rdb} is not the file the backup wrote`);
+  // verify finds it too, and the unfinished set the test before left, and says which
+  const all = await run("backup.ts", ["verify"]);
+  expect(all.code).toBe(1);
+  expect(all.out).toContain(`${name}: DAMAGED — ${rdb} is not the file the backup wrote`);
+  expect(all.out).toContain("2999-01-01T00-00-00Z: DAMAGED — unfinished\n");
+  expect(all.out).toMatch(/: as written\n/); // the other finished set
+  expect(all.err).toStartWith("dropship backup: 2 of 3 set(s) cannot be restored as they are");
 
   // the manifest made to agree: Redis's own loader refuses it
   const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
@@ -305,6 +319,9 @@ test("a damaged set is refused before anything changes, whether its digest or Re
   const loaded = await run("restore.ts", [name, "--yes"]);
   expect(loaded.code).toBe(1);
   expect(loaded.err).toStartWith(`dropship restore: redis-server could not load ${rdb}: `);
+  expect((await run("backup.ts", ["verify", name])).out).toStartWith(
+    `${name}: DAMAGED — redis-server could not load ${rdb}: `,
+  );
   expect(await everything()).toEqual(before);
 });
 
