@@ -34,9 +34,11 @@ import {
   type Manifest,
   parseManifest,
   REDIS_FILE,
+  repoBundle,
   setsToPrune,
 } from "./backup.ts";
 import { runCommand, shellEnvironment } from "./hooks.ts";
+import { repoPath } from "./repos.ts";
 
 /** The longest a snapshot may take to arrive before it is given up. */
 export const CAPTURE_TIMEOUT_MS = 10 * 60_000;
@@ -50,6 +52,8 @@ export interface BackupOptions {
   dir: string;
   gitopsRepo: string;
   controlFiles: Record<ControlFile, string>;
+  /** the receiver's bare repositories: DROPSHIP_REPOS and pipeline/repos */
+  repos: { root: string; names: string[] };
   keep: number;
   by: string;
 }
@@ -79,6 +83,7 @@ export async function takeBackup(o: BackupOptions): Promise<Backup> {
     const keys = await checkSnapshot(join(setDir, REDIS_FILE));
     const inventory = await bundleInventory(o.gitopsRepo, join(setDir, INVENTORY_FILE));
     const files = await copyControlFiles(o.controlFiles, setDir);
+    const repos = await bundleRepos(o.repos, setDir);
     manifest = {
       format: 1,
       name,
@@ -88,6 +93,7 @@ export async function takeBackup(o: BackupOptions): Promise<Backup> {
       redis: { from: `${source.host}:${source.port}`, keys, ...redis },
       ...(inventory && { inventory }),
       files,
+      repos,
     };
     const temporary = join(setDir, `${MANIFEST}.new`);
     writeFileSync(temporary, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
@@ -253,18 +259,35 @@ export async function checkSnapshot(file: string): Promise<number> {
 }
 
 /** Every ref of the GitOps repository in one file, or undefined where there is none. */
-export async function bundleInventory(
+export const bundleInventory = bundleGit;
+
+/** Every ref of a repository (a work tree's or a bare one) in one file; undefined with no commit. */
+async function bundleGit(
   repo: string,
   file: string,
 ): Promise<{ head: string; bytes: number; sha256: string } | undefined> {
   if (!existsSync(join(repo, ".git")) && !existsSync(join(repo, "HEAD"))) return undefined;
-  const head = await runAsync(["git", "-C", repo, "rev-parse", "--verify", "HEAD"]);
-  if (head.code !== 0) return undefined; // no commit yet
+  // a bare repository's HEAD may name a branch with no commit (nothing pushed to master yet)
+  const refs = await runAsync(["git", "-C", repo, "for-each-ref", "--count=1", "refs/heads"]);
+  if (refs.code !== 0 || refs.stdout.trim() === "") return undefined;
+  const head = await runAsync(["git", "-C", repo, "rev-parse", "--verify", "--quiet", "HEAD"]);
   const made = await runAsync(["git", "-C", repo, "bundle", "create", "--quiet", file, "--all"]);
-  if (made.code !== 0)
-    throw new Error(`git bundle of the GitOps inventory ${repo} failed: ${made.stderr.trim()}`);
+  if (made.code !== 0) throw new Error(`git bundle of ${repo} failed: ${made.stderr.trim()}`);
   chmodSync(file, 0o600);
   return { head: head.stdout.trim(), bytes: statSync(file).size, sha256: await fileSha256(file) };
+}
+
+/** Each of the receiver's repositories that has a commit, bundled with every ref. */
+async function bundleRepos(
+  repos: BackupOptions["repos"],
+  setDir: string,
+): Promise<NonNullable<Manifest["repos"]>> {
+  const entries: NonNullable<Manifest["repos"]> = [];
+  for (const name of repos.names) {
+    const bundled = await bundleGit(repoPath(repos.root, name), join(setDir, repoBundle(name)));
+    if (bundled) entries.push({ name, bytes: bundled.bytes, sha256: bundled.sha256 });
+  }
+  return entries;
 }
 
 /** Where each of the control host's files a set copies lives on this machine. */
@@ -343,6 +366,7 @@ export async function verifySet(set: SetEntry): Promise<string> {
   await verifyFile(join(set.dir, REDIS_FILE), m.redis);
   if (m.inventory) await verifyFile(join(set.dir, INVENTORY_FILE), m.inventory);
   for (const file of m.files ?? []) await verifyFile(join(set.dir, file.name), file);
+  for (const repo of m.repos ?? []) await verifyFile(join(set.dir, repoBundle(repo.name)), repo);
   const snapshot = await openSnapshot(join(set.dir, REDIS_FILE), 0);
   let keys: number;
   try {
@@ -360,10 +384,14 @@ export async function verifySet(set: SetEntry): Promise<string> {
       );
     inventory = `the inventory at ${m.inventory.head.slice(0, 7)}`;
   }
-  const files = m.files?.length ? `, ${m.files.map((f) => f.name).join(" and ")}` : "";
+  const files = [
+    ...(m.files ?? []).map((f) => f.name),
+    ...(m.repos ?? []).map((r) => `${r.name}.git`),
+  ];
+  const also = files.length ? `, ${files.join(", ")}` : "";
   // keys whose time to live ran out since are not loaded; Redis checks the file's own checksum
   const expired = m.redis.keys > keys ? ` (of ${m.redis.keys}; the rest have expired since)` : "";
-  return `${keys} keys load${expired}, ${inventory}${files}: as written`;
+  return `${keys} keys load${expired}, ${inventory}${also}: as written`;
 }
 
 export interface OpenSnapshot {

@@ -25,7 +25,13 @@ export interface Manifest {
   inventory?: { head: string; bytes: number; sha256: string };
   /** the control host's own files the set holds a copy of (those that existed) */
   files?: { name: ControlFile; bytes: number; sha256: string }[];
+  /** the receiver's bare repositories (pipeline/repos), each a bundle `repo-NAME.bundle` */
+  repos?: { name: string; bytes: number; sha256: string }[];
 }
+
+/** A repository's bundle in a set; names are the config's repository names (no path). */
+export const repoBundle = (name: string) => `repo-${name}.bundle`;
+const REPO_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /**
  * The control host's files a set copies beside Redis's snapshot: the app's settings (`bun run
@@ -114,6 +120,11 @@ export function parseManifest(text: string): Manifest | string {
     )
   )
     return "its files entry names a file a set does not hold, or one without size and sha256";
+  if (
+    m.repos !== undefined &&
+    !(Array.isArray(m.repos) && m.repos.every((r) => REPO_NAME.test(String(r?.name)) && digest(r)))
+  )
+    return "its repos entry names a repository that is not a repository's name, or one without size and sha256";
   if (typeof m.name !== "string" || typeof m.createdAt !== "string") return "it has no name";
   return m as Manifest;
 }
@@ -222,6 +233,7 @@ export function describeBackup(taken: Backup, gitopsRepo: string): string[] {
       ? `  GitOps inventory at ${m.inventory.head.slice(0, 7)}: ${sizeText(m.inventory.bytes)}`
       : `  no GitOps inventory at ${gitopsRepo} (no commit yet): none in this set`,
     `  the control host's files: ${m.files?.map((f) => f.name).join(", ") || "none (no app.env or users file)"}`,
+    `  the receiver's repositories: ${m.repos?.map((r) => `${r.name} ${sizeText(r.bytes)}`).join(", ") || "none yet"}`,
     ...(taken.pruned.length > 0
       ? [
           `  removed ${taken.pruned.length} older set${taken.pruned.length === 1 ? "" : "s"}: ${taken.pruned.join(", ")}`,

@@ -56,6 +56,7 @@ await runVerb(SPEC, async ({ values, positionals: [verb, which] }) => {
     dir: paths.backups,
     gitopsRepo: gitopsDir(config),
     controlFiles: controlFilePaths(paths.users),
+    repos: { root: paths.repos, names: config.pipeline.repos },
     keep: Number(keepText),
     by: actor(),
   });

@@ -12,13 +12,15 @@ import {
   type Manifest,
   PUT_BACK_WHERE_ABSENT,
   REDIS_FILE,
+  repoBundle,
 } from "../pipeline/backup.ts";
 import { controlFilePaths, openSnapshot, readSets, verifyFile } from "../pipeline/backup-sets.ts";
+import { createRepo, repoExists, repoPath } from "../pipeline/repos.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import { fileSha256 } from "../server/shared/file-digest.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
-import { runAsync } from "../server/shared/proc.ts";
+import { run, runAsync } from "../server/shared/proc.ts";
 import { recordAction } from "../server/shared/state/audit.ts";
 import { applyChange, replicated } from "../server/shared/state/change.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
@@ -68,6 +70,8 @@ await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
   await verifyFile(join(set.dir, REDIS_FILE), manifest.redis);
   if (manifest.inventory) await verifyFile(join(set.dir, INVENTORY_FILE), manifest.inventory);
   for (const file of manifest.files ?? []) await verifyFile(join(set.dir, file.name), file);
+  for (const repo of manifest.repos ?? [])
+    await verifyFile(join(set.dir, repoBundle(repo.name)), repo);
 
   const url = process.env.REDIS_URL;
   if (!url)
@@ -81,7 +85,10 @@ await runVerb(SPEC, async ({ values, positionals: [wanted] }) => {
   try {
     const plan = await makePlan(snapshot.redis, fleet);
     const inventory = await inventoryPlan(gitopsDir(config), manifest, set.dir);
-    const files = await filesPlan(controlFilePaths(paths.users), manifest, set.dir);
+    const files = [
+      ...(await filesPlan(controlFilePaths(paths.users), manifest, set.dir)),
+      ...reposPlan(paths.repos, manifest, set.dir),
+    ];
     console.log(`restore ${set.name} (taken ${manifest.createdAt} by ${manifest.by}):`);
     for (const line of describe(plan, inventory.say)) console.log(`  ${line}`);
     for (const file of files) console.log(`  ${file.say}`);
@@ -226,7 +233,7 @@ async function filesPlan(
   paths: Record<ControlFile, string>,
   manifest: Manifest,
   setDir: string,
-): Promise<{ name: ControlFile; say: string; make?: () => void }[]> {
+): Promise<{ name: string; say: string; make?: () => void }[]> {
   return Promise.all(
     (manifest.files ?? []).map(async (file) => {
       const path = paths[file.name];
@@ -249,4 +256,39 @@ async function filesPlan(
       };
     }),
   );
+}
+
+/**
+ * The receiver's repositories: one that is missing is made again as the receiver makes one
+ * (its pre-receive hook in place) and given the set's branches and tags; one that exists holds
+ * what was pushed since, and is left as it is.
+ */
+function reposPlan(
+  root: string,
+  manifest: Manifest,
+  setDir: string,
+): { name: string; say: string; make?: () => void }[] {
+  return (manifest.repos ?? []).map(({ name }) => {
+    const path = repoPath(root, name);
+    if (repoExists(root, name))
+      return { name: `${name}.git`, say: `repository ${name}: ${path} is there: left as it is` };
+    return {
+      name: `${name}.git`,
+      say: `repository ${name}: missing at ${path}: made again from the set's bundle`,
+      make: () => {
+        createRepo(path);
+        const bundle = join(setDir, repoBundle(name));
+        run([
+          "git",
+          "--git-dir",
+          path,
+          "fetch",
+          "--quiet",
+          bundle,
+          "refs/heads/*:refs/heads/*",
+          "refs/tags/*:refs/tags/*",
+        ]);
+      },
+    };
+  });
 }

@@ -362,6 +362,7 @@ async function maybeBackups(
         dir: paths.backups,
         gitopsRepo,
         controlFiles: controlFilePaths(paths.users),
+        repos: { root: paths.repos, names: config.pipeline.repos },
         keep: config.backup.keep,
       },
       after: {

@@ -10,6 +10,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
+import { createRepo } from "../../pipeline/repos.ts";
 import { runAsync } from "../../server/shared/proc.ts";
 import { aclFile } from "../../server/shared/state/acl.ts";
 import { readAudit } from "../../server/shared/state/audit.ts";
@@ -54,6 +55,19 @@ git("init", "-q", "-b", "main");
 writeFileSync(join(inventory, "inventory.yml"), "hosts: []\n");
 git("add", "inventory.yml");
 git("-c", "user.name=dropship", "-c", "user.email=d@localhost", "commit", "-qm", "the fleet");
+// the receiver's repository, made as the receiver makes one, with the inventory's commit in it
+const appRepo = join(dir, ".dropship/repos/app.git");
+createRepo(appRepo);
+const fetched = Bun.spawnSync([
+  "git",
+  "--git-dir",
+  appRepo,
+  "fetch",
+  "-q",
+  inventory,
+  "main:master",
+]);
+if (fetched.exitCode !== 0) throw new Error(`git fetch: ${fetched.stderr}`);
 
 async function run(script: string, args: string[] = [], env: Record<string, string> = {}) {
   const argv = [process.execPath, join(ROOT, "scripts", script), ...args];
@@ -119,8 +133,10 @@ test("a backup is Redis's snapshot and the inventory's bundle, this user's only,
     "inventory.bundle",
     "manifest.json",
     "redis.rdb",
+    "repo-app.bundle",
     "users",
   ]);
+  expect(taken.out).toMatch(/^ {2}the receiver's repositories: app [\d.]+ (B|KiB)$/m);
   expect(readFileSync(join(set, "app.env"), "utf8")).toBe("GREETING='hi'\n");
   expect(taken.out).toContain("  the control host's files: app.env, users\n");
   for (const file of readdirSync(set)) expect(statSync(join(set, file)).mode & 0o777).toBe(0o600);
@@ -137,6 +153,7 @@ test("a backup is Redis's snapshot and the inventory's bundle, this user's only,
   });
   expect(manifest.inventory.head).toBe(head);
   expect(manifest.files.map((f: { name: string }) => f.name)).toEqual(["app.env", "users"]);
+  expect(manifest.repos.map((r: { name: string }) => r.name)).toEqual(["app"]);
   expect(manifest.by).toBe("ann@example.com");
   // Redis's and git's own checkers take both files
   const check = Bun.spawnSync(["redis-check-rdb", join(set, "redis.rdb")], { stdout: "pipe" });
@@ -229,6 +246,7 @@ test("restore says what it would change and changes nothing; --yes makes flags a
 test("a lost GitOps inventory and app settings are made again from the set; those that moved on are left as they are", async () => {
   const head = git("rev-parse", "HEAD");
   renameSync(inventory, `${inventory}.lost`);
+  renameSync(appRepo, `${appRepo}.lost`);
   rmSync(appEnv);
   writeFileSync(
     usersFile,
@@ -244,6 +262,14 @@ test("a lost GitOps inventory and app settings are made again from the set; thos
   expect(git("remote")).toBe(""); // not tied to the backup's file
   expect(readFileSync(join(inventory, "inventory.yml"), "utf8")).toBe("hosts: []\n");
   expect(made.out).toContain(`  app.env: missing at ${appEnv}: made again from the set\n`);
+  // the receiver's repository, with its hook, and the branch as it was pushed
+  expect(made.out).toContain(
+    `  repository app: missing at ${appRepo}: made again from the set's bundle\n`,
+  );
+  const master = Bun.spawnSync(["git", "--git-dir", appRepo, "rev-parse", "master"]);
+  expect(master.stdout.toString().trim()).toBe(head);
+  expect(statSync(join(appRepo, "hooks/pre-receive")).mode & 0o111).toBeTruthy();
+  expect(readFileSync(join(appRepo, "hooks/pre-receive"), "utf8")).toContain("dropship-receiver");
   expect(made.out).toContain(
     `  users: ${usersFile} differs from the set's: left as it is (bun run users changes it)\n`,
   );
@@ -293,7 +319,7 @@ test("a damaged set is refused before anything changes, whether its digest or Re
   expect(whole.err).toBe("");
   expect(whole.out).toMatch(
     new RegExp(
-      `^${name}: \\d+ keys load, the inventory at [0-9a-f]{7}, app\\.env and users: as written\n$`,
+      `^${name}: \\d+ keys load, the inventory at [0-9a-f]{7}, app\\.env, users, app\\.git: as written\n$`,
     ),
   );
 
