@@ -79,6 +79,12 @@ test("a manifest is read whole or said to be wrong", () => {
   expect(parseManifest(JSON.stringify({ ...good, redis: { ...digest, sha256: "xyz" } }))).toBe(
     "its redis entry has no size and sha256",
   );
+  const repos = [{ name: "shop-api", ...digest }];
+  expect(parseManifest(JSON.stringify({ ...good, repos }))).toEqual({ ...good, repos });
+  for (const bad of [[{ name: "../app", ...digest }], [{ name: "app" }], [{ name: "" }]])
+    expect(parseManifest(JSON.stringify({ ...good, repos: bad }))).toBe(
+      "its repos entry names a repository that is not a repository's name, or one without size and sha256",
+    );
   const files = [{ name: "app.env" as const, ...digest }];
   expect(parseManifest(JSON.stringify({ ...good, files }))).toEqual({ ...good, files });
   for (const bad of [[{ name: "../.env", ...digest }], [{ name: "users" }], {}])
