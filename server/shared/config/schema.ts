@@ -418,7 +418,7 @@ export const ConfigSchema = T.Object(
           true,
         ),
       },
-      "backups of Redis, the GitOps inventory, app.env and users into DROPSHIP_BACKUPS",
+      "backups of Redis, the GitOps inventory, app.env, users and the receiver's repositories into DROPSHIP_BACKUPS; the receiver looks once a minute",
     ),
     gitops: Section(
       {
