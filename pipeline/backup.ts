@@ -5,11 +5,12 @@ import { TLS_KEYS } from "../server/shared/state/tls.ts";
 
 /**
  * Backups of the fleet's state (`bun run backup`, `bun run restore`): what a set holds, how
- * sets are named and kept, and what a restore changes. Plain functions; the copying is in
- * scripts/lib/backup.ts.
+ * sets are named and kept, what a restore changes, when the next is due. Plain functions; the
+ * copying is in pipeline/backup-sets.ts.
  *
  * A set is a folder named by its UTC time: `redis.rdb` (Redis's own snapshot, taken as a
- * replica takes one), `inventory.bundle` (the GitOps repository, every ref) and, written last,
+ * replica takes one), `inventory.bundle` (the GitOps repository, every ref), the control host's
+ * `app.env` and `users`, a `repo-NAME.bundle` per receiver repository and, written last,
  * `manifest.json`. A folder without a manifest is a backup that did not finish.
  */
 export interface Manifest {
