@@ -16,7 +16,11 @@ import { deliverRelease, waitForVersion } from "../../server/shared/deliver.ts";
 import { hostCommands } from "../../server/shared/host/layout.ts";
 import { Ssh } from "../../server/shared/ssh.ts";
 import { aclFile, redisUrls, redisUsers } from "../../server/shared/state/acl.ts";
+import { changeFlag } from "../../server/shared/state/flags.ts";
+import { KEYS } from "../../server/shared/state/keys.ts";
+import { connectRedis } from "../../server/shared/state/redis.ts";
 import { mainPidOf, startEmulator, userKey } from "../helpers/emulator.ts";
+import { eventually } from "../helpers/server.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
 // droplets that boot systemd, as DigitalOcean's do (the emulator's default): the playbooks'
@@ -151,6 +155,32 @@ test("redis-server runs on the redis host's private address with a user per role
   anonymous.on("error", () => {});
   await expect(anonymous.connect()).rejects.toThrow();
 });
+
+test("Redis restarted on its droplet comes back with every change: scripts' and transactions' too", async () => {
+  const redisIp = hosts.find((h) => h.role === "redis")?.droplet.ip as string;
+  const connect = () =>
+    connectRedis(`redis://control:${redisPassword}@${redisIp}:6379/0`, {
+      purpose: "test",
+      persistent: false,
+      log: () => {},
+    });
+  const before = connect();
+  await changeFlag(before, "restart.kept", { enabled: true, rollout: 20 }, "test", "create");
+  await before.multi().set("app:message:restart", "kept").lpush("app:recent", "restart").exec();
+  const flags = await before.hgetall(KEYS.flags);
+  const audit = await before.xlen(KEYS.audit);
+  before.disconnect();
+  await on("redis-1", hostCommands.service("restart", "redis"));
+  const after = connect();
+  try {
+    await eventually(async () => (await after.ping()) === "PONG", 20_000, "Redis back");
+    expect(await after.hgetall(KEYS.flags)).toEqual(flags);
+    expect(await after.xlen(KEYS.audit)).toBe(audit);
+    expect(await after.get("app:message:restart")).toBe("kept");
+  } finally {
+    after.disconnect();
+  }
+}, 60_000);
 
 test("each host has the service user and private directories, and nothing leaks to its neighbours", async () => {
   const { ssh } = await sshTo("web-1");

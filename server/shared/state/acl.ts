@@ -132,10 +132,20 @@ export function aclSetUser(master: string, user: string): string[] {
   return [user, "reset", "on", `#${sha256(redisPasswordFor(master, user))}`, ...aclRules(user)];
 }
 
+/**
+ * `default` is off, so no connection can use it (it has no password to give, and a connection
+ * is never given it unasked); but it keeps every right. Redis replays the append-only file as
+ * `default` and, at each EXEC, checks the transaction against that user's rights: a `default`
+ * without them drops every transaction in the file without a word on a restart — every change
+ * made by a script (flags, routing, the canary, the audit) and the app's MULTIs (redis/redis
+ * #14541, fixed after the 7.0 Debian ships).
+ */
+export const DEFAULT_USER = "user default off ~* &* +@all";
+
 /** The ACL file of the Redis host: every user of the fleet, `default` off. */
 export function aclFile(master: string, hosts: readonly RedisUserHost[]): string {
   const lines = [
-    "user default off",
+    DEFAULT_USER,
     ...redisUsers(hosts).map(
       (u) =>
         `user ${aclSetUser(master, u)

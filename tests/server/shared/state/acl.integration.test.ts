@@ -223,3 +223,63 @@ test("a host added later gets its monitor user with ACL SETUSER; the rules are t
   expect(aclRules("monitor-web-3")).toContain(`%RW~${KEYS.host("web-3")}`);
   for (const client of clients) client.disconnect();
 });
+
+test("the default user is off to every connection: no command without a user, and no password makes it usable", async () => {
+  const answers = await new Promise<string>((resolve, reject) => {
+    let got = "";
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port: redis.port,
+      socket: {
+        open(socket) {
+          socket.write(
+            'GET x\r\nAUTH default ""\r\nAUTH default x\r\nHELLO 3 AUTH default ""\r\nAUTH ""\r\nKEYS *\r\n',
+          );
+        },
+        data(socket, data) {
+          got += data.toString();
+          if (got.split("\r\n").length > 6) {
+            socket.end();
+            resolve(got);
+          }
+        },
+        error: (_socket, error) => reject(error),
+      },
+    }).catch(reject);
+  });
+  const lines = answers.trim().split("\r\n");
+  expect(lines[0]).toStartWith("-NOAUTH");
+  for (const line of lines.slice(1, 5)) expect(line).toMatch(/^-(WRONGPASS|ERR AUTH)/);
+  expect(lines[5]).toStartWith("-NOAUTH");
+});
+
+// last in the file: it restarts the server
+test("what scripts and transactions wrote is all there after Redis restarts from its append-only file", async () => {
+  await changeFlag(control, "checkout.v2", { enabled: true, rollout: 40 }, "test", "create");
+  await changeCanary(control, { weight: 15 }, "test");
+  await putBackend(
+    control,
+    { id: "10.0.0.9:3000", url: "http://10.0.0.9:3000", track: "production", draining: false },
+    "test",
+  );
+  const app = await as("app-production");
+  await app.multi().set("app:message:restart", "kept").lpush("app:recent", "restart").exec();
+  const before = {
+    flags: await control.hgetall(KEYS.flags),
+    canary: await control.hgetall(KEYS.canary),
+    backends: await control.hgetall(KEYS.backends),
+    audit: await control.xlen(KEYS.audit),
+    message: await control.get("app:message:restart"),
+  };
+  expect(before.audit).toBeGreaterThan(3);
+  await redis.stop();
+  await redis.start();
+  const again = await connectTo(redis);
+  expect({
+    flags: await again.hgetall(KEYS.flags),
+    canary: await again.hgetall(KEYS.canary),
+    backends: await again.hgetall(KEYS.backends),
+    audit: await again.xlen(KEYS.audit),
+    message: await again.get("app:message:restart"),
+  }).toEqual(before);
+});
