@@ -18,7 +18,7 @@ import { Ssh } from "../../server/shared/ssh.ts";
 import { aclFile, redisUrls, redisUsers } from "../../server/shared/state/acl.ts";
 import { changeFlag } from "../../server/shared/state/flags.ts";
 import { KEYS } from "../../server/shared/state/keys.ts";
-import { connectRedis } from "../../server/shared/state/redis.ts";
+import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
 import { mainPidOf, startEmulator, userKey } from "../helpers/emulator.ts";
 import { eventually } from "../helpers/server.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
@@ -158,22 +158,33 @@ test("redis-server runs on the redis host's private address with a user per role
 
 test("Redis restarted on its droplet comes back with every change: scripts' and transactions' too", async () => {
   const redisIp = hosts.find((h) => h.role === "redis")?.droplet.ip as string;
-  const connect = () =>
-    connectRedis(`redis://control:${redisPassword}@${redisIp}:6379/0`, {
-      purpose: "test",
-      persistent: false,
-      log: () => {},
+  const url = `redis://control:${redisPassword}@${redisIp}:6379/0`;
+  const connect = async () => {
+    const client = connectRedis(url, { purpose: "test", persistent: false, log: () => {} });
+    await whenReady(client, url, 5_000).catch((error) => {
+      client.disconnect();
+      throw error;
     });
-  const before = connect();
+    return client;
+  };
+  const before = await connect();
   await changeFlag(before, "restart.kept", { enabled: true, rollout: 20 }, "test", "create");
   await before.multi().set("app:message:restart", "kept").lpush("app:recent", "restart").exec();
   const flags = await before.hgetall(KEYS.flags);
   const audit = await before.xlen(KEYS.audit);
   before.disconnect();
   await on("redis-1", hostCommands.service("restart", "redis"));
-  const after = connect();
+  let after: Awaited<ReturnType<typeof connect>> | undefined;
+  await eventually(
+    async () => {
+      after = await connect();
+      return true;
+    },
+    20_000,
+    "Redis back",
+  );
+  if (!after) throw new Error("Redis did not come back");
   try {
-    await eventually(async () => (await after.ping()) === "PONG", 20_000, "Redis back");
     expect(await after.hgetall(KEYS.flags)).toEqual(flags);
     expect(await after.xlen(KEYS.audit)).toBe(audit);
     expect(await after.get("app:message:restart")).toBe("kept");
