@@ -15,6 +15,7 @@ import type { Config, RoleName } from "../server/shared/config/schema.ts";
 import { releaseFiles } from "../server/shared/deliver.ts";
 import { HOST_RELEASES_KEPT, releaseVersion } from "../server/shared/host/layout.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
+import { describeSteps, type Step, startSteps } from "../server/shared/routing/steps.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
@@ -210,7 +211,13 @@ export async function deploy(
           }
           // the release is live: what follows is bookkeeping, and its failure is said, not fatal
           if (role === "staging" && redis?.status === "ready") {
-            await startCanary(redis, releaseVersion(commit), settings.pusher, say).catch((error) =>
+            await startCanary(
+              redis,
+              releaseVersion(commit),
+              settings.pusher,
+              config.canary.steps,
+              say,
+            ).catch((error) =>
               say(`  ! the canary was not restarted: ${(error as Error).message}`),
             );
           }
@@ -370,19 +377,27 @@ export async function drainAt(redis: RedisClient | undefined, url: string, drain
 }
 
 /** A new canary: staging traffic again (an abort was about the old one) and a fresh draw of visitors. */
-async function startCanary(
+export async function startCanary(
   redis: RedisClient,
   release: string,
   pusher: string,
+  steps: readonly Step[],
   say: (line: string) => void,
 ) {
   await clearAlert(redis, CANARY_ANALYSIS_ALERT, "dropship-receiver");
   const canary = await changeCanary(
     redis,
-    { state: "active", reason: `canary ${release} deployed`, generation: release },
+    {
+      state: "active",
+      reason: `canary ${release} deployed`,
+      generation: release,
+      ...startSteps(steps, Date.now()),
+    },
     `dropship-receiver (${pusher})`,
   );
   say(`  canary ${release} active: ${canary.now.weight}% of new visitors`);
+  const where = describeSteps(canary.now, Date.now());
+  if (where) say(`  canary steps: ${where}`);
 }
 
 /** The release each host of the role now runs, as a commit in the GitOps inventory. */

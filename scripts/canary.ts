@@ -1,20 +1,25 @@
 import { typedFault } from "../server/shared/records/faults.ts";
 import { Weight } from "../server/shared/routing/schema.ts";
+import { describeSteps, promoteStep } from "../server/shared/routing/steps.ts";
+import { ConflictError } from "../server/shared/state/change.ts";
 import {
   changeCanary,
   clearAlert,
   listAlerts,
   readCanary,
+  readCanaryVersion,
 } from "../server/shared/state/routing.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
 
 const SPEC = {
   verb: "canary",
-  usage: ["canary [show]", "canary weight N", "canary abort", "canary resume"],
-  about: `The canary's share of clients (0 to 100 percent) and its state. abort sends staging nothing
-until resume; resume also clears the canary-analysis alert (other alerts keep staging out
-until they resolve). Audited.`,
+  usage: ["canary [show]", "canary weight N", "canary promote", "canary abort", "canary resume"],
+  about: `The canary's share of clients (0 to 100 percent) and its state. With canary/steps, a new
+canary goes through their weights on its own; promote moves it to the next step now, and a
+weight set by hand holds the steps there. abort sends staging nothing until resume; resume
+also clears the canary-analysis alert (other alerts keep staging out until they resolve).
+Audited.`,
   env: ["REDIS_URL", "DROPSHIP_ACTOR"],
   positionals: 2,
 } satisfies VerbSpec;
@@ -29,6 +34,8 @@ await runVerb(SPEC, async ({ positionals: [verb = "show", ...rest] }) => {
       console.log(
         `weight ${canary.weight}%, ${canary.state}${canary.reason ? ` (${canary.reason})` : ""}`,
       );
+      const steps = describeSteps(canary, Date.now());
+      if (steps) console.log(`steps: ${steps}`);
       for (const alert of alerts) console.log(`alert ${alert.id}: ${alert.summary}`);
       return;
     }
@@ -38,6 +45,21 @@ await runVerb(SPEC, async ({ positionals: [verb = "show", ...rest] }) => {
       const weight = Number(rest[0]);
       const { old, now } = await changeCanary(redis, { weight }, who);
       return console.log(`canary weight: ${old.weight}% → ${now.weight}%`);
+    }
+    if (verb === "promote" && rest.length === 0) {
+      const { canary, version } = await readCanaryVersion(redis);
+      const move = promoteStep(canary, Date.now());
+      if ("fault" in move) throw new UsageError(move.fault);
+      try {
+        await changeCanary(redis, move.patch, who, version);
+      } catch (error) {
+        if (error instanceof ConflictError)
+          throw new UsageError(
+            "the canary changed while this ran (a step, or someone else) — see bun run canary show, then promote again",
+          );
+        throw error;
+      }
+      return console.log(move.line);
     }
     if (verb === "abort" && rest.length === 0) {
       await changeCanary(redis, { state: "aborted", reason: `by ${who}` }, who);

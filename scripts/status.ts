@@ -12,6 +12,7 @@ import { ADMIN_PORT } from "../server/shared/env.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
 import { fleetRows, type ProxyBackend } from "../server/shared/fleet-view.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
+import { describeSteps } from "../server/shared/routing/steps.ts";
 import { recentEvents } from "../server/shared/state/events.ts";
 import { listFlags } from "../server/shared/state/flags.ts";
 import { listHosts } from "../server/shared/state/hosts.ts";
@@ -166,6 +167,8 @@ async function show(redis: RedisClient) {
   console.log(
     `CANARY  weight ${canary.weight}%, ${canary.state}${canary.reason ? ` (${canary.reason})` : ""}${blocked ? " — staging gets nothing" : ""}`,
   );
+  const steps = describeSteps(canary, Date.now());
+  if (steps) console.log(`STEPS   ${steps}`);
   for (const alert of alerts) console.log(`ALERT   ${alert.id}: ${alert.summary}`);
   if (alerts.length === 0) console.log("ALERTS  none");
   console.log(`FLAGS   ${flags.map((f) => `${f.name} ${describeFlag(f)}`).join(", ") || "none"}`);

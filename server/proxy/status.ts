@@ -1,5 +1,6 @@
 import type { FlagClient } from "../shared/flags/client.ts";
 import { describeFlag } from "../shared/flags/model.ts";
+import { describeSteps } from "../shared/routing/steps.ts";
 import type { Routing } from "./routing.ts";
 
 /** A certificate the proxy serves, as status and the dashboard show it. */
@@ -26,6 +27,8 @@ export function statusOf(
       stagingGetsTraffic: routing.blockedBecause === undefined,
       blockedBecause: routing.blockedBecause ?? null,
       since: new Date(routing.changedAt).toISOString(),
+      /** where it is in canary/steps, in words; null without steps */
+      steps: describeSteps(canary, Date.now()) ?? null,
     },
     maintenance: routing.maintenance
       ? { on: true, message: routing.maintenance.message }

@@ -248,10 +248,12 @@ await serverMain(
     const autoscaler = await maybeKeepFleet(located.file ?? "", env.redisUrl, paths);
     const certificates = await maybeCertificates(located.file, env.redisUrl);
     const backups = await maybeBackups(located.file, env.redisUrl, paths, gitops);
+    const stepper = await maybeCanarySteps(env.redisUrl);
     onShutdown(async () => {
       autoscaler?.stop();
       certificates?.stop();
       await backups?.stop();
+      await stepper?.stop();
       renewals?.stop();
       front.stop();
       await server.stop();
@@ -392,6 +394,26 @@ async function maybeBackups(
     stop: async () => {
       await schedule.stop();
       mailer?.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Moves each canary deployed with canary/steps through them, looking every second, whenever
+ * Redis is known: the steps are stored with the canary, so one deployed before the config
+ * changed finishes the steps it started with.
+ */
+async function maybeCanarySteps(redisUrl: string) {
+  if (!redisUrl) return undefined;
+  const { connectRedis } = await import("../shared/state/redis.ts");
+  const { startCanaryStepper } = await import("./canary-stepper.ts");
+  const redis = connectRedis(redisUrl, { purpose: "canary steps", persistent: true });
+  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const stepper = startCanaryStepper(redis, 1_000, say);
+  return {
+    stop: async () => {
+      await stepper.stop();
       redis.disconnect();
     },
   };

@@ -15,7 +15,9 @@ export function renderDashboard(status: ReturnType<typeof statusOf>): string {
     : status.canary.stagingGetsTraffic
       ? `Staging gets ${status.canary.weight}% of new visitors.`
       : `Staging gets nothing: ${status.canary.blockedBecause}.`;
+  const steps =
+    status.canary.steps && !status.maintenance.on ? ` Steps: ${status.canary.steps}.` : "";
   return ASSETS.pageHtml
     .replace("{{version}}", escapeHtml(`proxy ${status.version}`))
-    .replace("{{canary}}", escapeHtml(canary));
+    .replace("{{canary}}", escapeHtml(canary + steps));
 }

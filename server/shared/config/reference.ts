@@ -6,6 +6,8 @@ interface Node extends Record<string, unknown> {
   description?: string;
   default?: unknown;
   properties?: Record<string, Node>;
+  items?: Node;
+  maxItems?: number;
   anyOf?: Node[];
   const?: unknown;
   minimum?: number;
@@ -46,6 +48,10 @@ function walk(node: Node, path: string, rows: string[]) {
   rows.push(
     `| \`${path}\` | ${typeOf(node)} | ${defaultOf(node)} | ${escapeCell(node.description ?? "")} |`,
   );
+  // a list of sections: a row for each key of an item, the item's place written as *
+  if (node.type === "array" && node.items?.type === "object" && node.items.properties)
+    for (const [key, child] of Object.entries(node.items.properties))
+      walk(child, `${path}/*/${key}`, rows);
 }
 
 function typeOf(node: Node): string {
@@ -64,6 +70,8 @@ function typeOf(node: Node): string {
   if (node.type === "number") return `number${range}`;
   if (node.type === "string" && node.pattern === "^[a-z0-9][a-z0-9-]*$") return "slug";
   if (node.type === "string" && node.pattern?.startsWith("^/")) return "path";
+  if (node.type === "array" && node.items?.type === "object")
+    return `list of sections${node.maxItems === undefined ? "" : `, at most ${node.maxItems}`}`;
   return node.type ?? "any";
 }
 

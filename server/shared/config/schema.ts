@@ -213,6 +213,31 @@ export const ConfigSchema = T.Object(
     canary: Section(
       {
         weight: Percent(30, "share of traffic for staging"),
+        steps: T.Array(
+          T.Object(
+            {
+              weight: T.Integer({
+                minimum: 1,
+                maximum: 100,
+                description: "percent of new visitors sent to staging during the step",
+              }),
+              for: T.Unsafe<DurationText>(
+                T.String({
+                  duration: true,
+                  positive: true,
+                  description: "how long the step lasts while the canary is live",
+                }),
+              ),
+            },
+            { additionalProperties: false, description: "a step of the canary's weight" },
+          ),
+          {
+            default: [],
+            maxItems: 10,
+            description:
+              "the weights a new canary goes through, each for its time while live, instead of canary/weight from the start (empty: canary/weight at once)",
+          },
+        ),
         after_alert: T.Union([T.Literal("stay_off"), T.Literal("resume")], {
           default: "stay_off",
           description: "what the canary does when an alert resolves",
@@ -441,8 +466,8 @@ export type ConfigFile = Static<typeof ConfigSchema>;
 export type Config = Resolved<ConfigFile>;
 type Resolved<V> = V extends DurationText
   ? number
-  : V extends readonly unknown[]
-    ? V
+  : V extends readonly (infer E)[]
+    ? Resolved<E>[]
     : V extends object
       ? { [K in keyof V]: Resolved<V[K]> }
       : V;

@@ -101,6 +101,10 @@ function describe(error: ValueError): string {
     case ValueErrorType.NumberMaximum:
     case ValueErrorType.IntegerMaximum:
       return `${shown} is too large — must be at most ${schema.maximum}`;
+    case ValueErrorType.Array:
+      return `${shown} must be a list (in YAML, one "- " line per item)`;
+    case ValueErrorType.ArrayMaxItems:
+      return `has ${(error.value as unknown[]).length} items — at most ${schema.maxItems} are allowed`;
     case ValueErrorType.StringMinLength:
       return "must not be empty";
     case ValueErrorType.StringPattern:
@@ -127,11 +131,17 @@ function schemaAt(
   path: string[],
 ): (TSchema & { properties?: Record<string, TSchema> }) | undefined {
   let schema: TSchema | undefined = ConfigSchema;
-  for (const key of path) schema = schema?.properties?.[key];
+  for (const key of path)
+    schema = /^\d+$/.test(key) && schema?.items ? schema.items : schema?.properties?.[key];
   return schema;
 }
 
-function resolveDurations(schema: TSchema, value: unknown, path: string[], errors: string[]) {
+function resolveDurations(
+  schema: TSchema,
+  value: unknown,
+  path: string[],
+  errors: string[],
+): unknown {
   if (schema.duration === true && typeof value === "string") {
     const ms = parseDuration(value);
     if (ms === undefined) {
@@ -143,6 +153,10 @@ function resolveDurations(schema: TSchema, value: unknown, path: string[], error
     }
     return ms;
   }
+  if (schema.items && Array.isArray(value))
+    return value.map((item, i) =>
+      resolveDurations(schema.items as TSchema, item, [...path, String(i)], errors),
+    );
   if (schema.properties && value && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(value)) {
@@ -219,6 +233,14 @@ function crossFieldErrors(config: Config): string[] {
     errors.push("proxy/idle_timeout: must be at most 255s (the most Bun's server allows)");
   }
   const numbers = (...values: unknown[]) => values.every((v) => typeof v === "number");
+  const steps = Array.isArray(config.canary?.steps) ? config.canary.steps : [];
+  for (const [i, step] of steps.entries()) {
+    const before = steps[i - 1]?.weight;
+    if (i > 0 && typeof before === "number" && numbers(step?.weight) && step.weight < before)
+      errors.push(
+        `canary/steps/${i}/weight: ${step.weight} is below the step before (${before}) — a step down would send visitors who saw staging back to production; list the weights in rising order`,
+      );
+  }
   if (numbers(autoscale.max, autoscale.min) && autoscale.max < autoscale.min) {
     errors.push(`autoscale/max: must be at least autoscale/min (${autoscale.min})`);
   }

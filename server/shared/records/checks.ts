@@ -57,7 +57,7 @@ export const backend = recordReader<Static<typeof BackendRecord>>(
 );
 
 export const canary = recordReader<Static<typeof CanaryRecord>>(
-  ["weight","state","reason","generation"],
+  ["weight","state","reason","generation","steps","step","stepSince","stepState"],
   (() => {
     return (value: any): boolean => {
       return (
@@ -67,7 +67,11 @@ export const canary = recordReader<Static<typeof CanaryRecord>>(
         value['weight'] >= 0 &&
         (((value['state'] === 'active')) || ((value['state'] === 'aborted'))) &&
         (typeof value['reason'] === 'string') &&
-        (typeof value['generation'] === 'string')
+        (typeof value['generation'] === 'string') &&
+        (value['steps'] !== undefined ? (Array.isArray(value['steps']) && value['steps'].length >= 1 && ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && Number.isInteger(value['weight']) && value['weight'] <= 100 && value['weight'] >= 0 && Number.isInteger(value['for']) && value['for'] >= 1))) { return false }; return true; })(value['steps'])) : true) &&
+        (value['step'] !== undefined ? (Number.isInteger(value['step']) && value['step'] >= 0) : true) &&
+        (value['stepSince'] !== undefined ? ((typeof value['stepSince'] === 'string')) : true) &&
+        (value['stepState'] !== undefined ? ((((value['stepState'] === 'running')) || ((value['stepState'] === 'paused')) || ((value['stepState'] === 'held')) || ((value['stepState'] === 'done')) || ((value['stepState'] === 'none')))) : true)
       )
     }
   })(),

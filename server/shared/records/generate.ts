@@ -56,6 +56,8 @@ export function checksSource(): string {
   for (const { name, schema, as } of RECORDS) {
     const code = TypeCompiler.Code(schema, [], { language: "typescript" })
       .replace("return function check(value: any): boolean {", "return (value: any): boolean => {")
+      // TypeBox annotates an array's loop variable, which TypeScript does not allow there
+      .replaceAll("for(const value: any of", "for(const value of")
       .trim();
     lines.push(
       "",

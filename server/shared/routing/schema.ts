@@ -23,6 +23,25 @@ export const BackendRecord = T.Object({
   draining: T.Boolean({ description: "draining backends get no new requests" }),
 });
 
+export const CanaryStep = T.Object({
+  weight: Weight,
+  for: T.Integer({ minimum: 1, description: "ms the step lasts while the canary is live" }),
+});
+
+/**
+ * Where a canary is in its steps (canary/steps): running (the step's time counts), paused
+ * (aborted or kept out by an alert: its time starts again once live), held (the weight was set
+ * by hand: no more steps until promote), done (the last step's time has passed), none (no
+ * steps: the weight stays as it is set).
+ */
+export const StepState = T.Union([
+  T.Literal("running"),
+  T.Literal("paused"),
+  T.Literal("held"),
+  T.Literal("done"),
+  T.Literal("none"),
+]);
+
 export const CanaryRecord = T.Object({
   weight: Weight,
   state: T.Union([T.Literal("active"), T.Literal("aborted")]),
@@ -30,6 +49,12 @@ export const CanaryRecord = T.Object({
   generation: T.String({
     description: "changes with every canary release, so each draws its own share of clients",
   }),
+  // the steps are stored with the canary they were started for: a config changed since applies
+  // to the next canary, and anything that reads the canary can say where it is
+  steps: T.Optional(T.Array(CanaryStep, { minItems: 1 })),
+  step: T.Optional(T.Integer({ minimum: 0, description: "the current step's index" })),
+  stepSince: T.Optional(T.String({ description: "when the current step's time began" })),
+  stepState: T.Optional(StepState),
 });
 
 export const AlertRecord = T.Object({

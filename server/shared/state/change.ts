@@ -28,6 +28,9 @@ export class MissingError extends Error {
 const CHANGE = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old and ARGV[3] == 'update' then return {'missing'} end
+if ARGV[10] ~= '' and (not old or tostring(cjson.decode(old).version) ~= ARGV[10]) then
+  return {'conflict'}
+end
 local version = redis.call('INCR', KEYS[2])
 local now = ''
 if ARGV[2] == '' then
@@ -63,6 +66,22 @@ export interface Change {
   actor: string;
   /** with merge: the value to overlay on when the field does not exist */
   defaults?: object;
+  /**
+   * only if the stored value still has this version (what the caller read and decided on);
+   * otherwise nothing changes and ConflictError is thrown
+   */
+  ifVersion?: number;
+}
+
+/** A change made on condition (ifVersion) found the value changed since it was read. */
+export class ConflictError extends Error {
+  constructor(
+    readonly hash: string,
+    readonly field: string,
+  ) {
+    super(`${field} in ${hash} changed since it was read`);
+    this.name = "ConflictError";
+  }
 }
 
 /** Applies one change atomically; answers the old and new JSON ("" when absent). */
@@ -85,8 +104,10 @@ export async function applyChange(
     KEYS.events,
     String(AUDIT_LENGTH),
     JSON.stringify(change.defaults ?? {}),
+    change.ifVersion === undefined ? "" : String(change.ifVersion),
   )) as string[];
   if (reply[0] === "missing") throw new MissingError(change.hash, change.field);
+  if (reply[0] === "conflict") throw new ConflictError(change.hash, change.field);
   await replicated(redis);
   return { now: reply[1] ?? "", old: reply[2] ?? "" };
 }

@@ -42,10 +42,28 @@ export async function readCanary(redis: StateCommands): Promise<Canary> {
 /** The alert the proxy's canary analysis raises; resuming or a new canary clears it. */
 export const CANARY_ANALYSIS_ALERT = "canary-analysis";
 
+/**
+ * The canary and the version of the change that wrote it (undefined: never written), for a
+ * change made only if nobody changed it since (changeCanary's ifVersion).
+ */
+export async function readCanaryVersion(
+  redis: StateCommands,
+): Promise<{ canary: Canary; version: number | undefined }> {
+  const json = (await redis.hget(KEYS.canary, CANARY_FIELD)) ?? undefined;
+  let version: unknown;
+  try {
+    version = json ? (JSON.parse(json) as { version?: unknown }).version : undefined;
+  } catch {
+    version = undefined;
+  }
+  return { canary: parseCanary(json), version: typeof version === "number" ? version : undefined };
+}
+
 export async function changeCanary(
   redis: StateCommands,
   patch: Partial<Canary>,
   actor: string,
+  ifVersion?: number,
 ): Promise<{ old: Canary; now: Canary }> {
   const result = await applyChange(redis, {
     hash: KEYS.canary,
@@ -55,6 +73,7 @@ export async function changeCanary(
     defaults: DEFAULT_CANARY,
     kind: "canary",
     actor,
+    ...(ifVersion === undefined ? {} : { ifVersion }),
   });
   return { old: parseCanary(result.old || undefined), now: parseCanary(result.now) };
 }

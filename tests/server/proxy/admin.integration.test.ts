@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { startSteps } from "../../../server/shared/routing/steps.ts";
 import { readAudit } from "../../../server/shared/state/audit.ts";
+import { changeCanary } from "../../../server/shared/state/routing.ts";
 import { ADMIN_TOKEN, addBackend, admin, startProxy, USER_TOKENS } from "../../helpers/proxy.ts";
 import { rawRequest } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
@@ -280,6 +282,35 @@ describe("flags and canary over the API", () => {
     const uplot = await call("/_dropship/assets/uplot.js", { headers: admin });
     expect(uplot.headers.get("content-type")).toStartWith("text/javascript");
     expect(await uplot.text()).toContain("uPlot");
+  });
+
+  test("a canary with steps says where it is, in the status and on the page", async () => {
+    await changeCanary(
+      state,
+      startSteps(
+        [
+          { weight: 10, for: 300_000 },
+          { weight: 50, for: 600_000 },
+        ],
+        Date.now(),
+      ),
+      "test",
+    );
+    await Bun.sleep(50);
+    const status = (await (await call("/_dropship/status", { headers: admin })).json()) as {
+      canary: { steps: string | null };
+    };
+    expect(status.canary.steps).toMatch(/^step 1 of 2 \(10%\), 50% in [45] min$/);
+    const page = await (await call("/_dropship/", { headers: admin })).text();
+    expect(page).toMatch(
+      /Staging gets 10% of new visitors\. Steps: step 1 of 2 \(10%\), 50% in [45] min\./,
+    );
+    await changeCanary(state, { stepState: "none" }, "test");
+    await Bun.sleep(50);
+    const plain = (await (await call("/_dropship/status", { headers: admin })).json()) as {
+      canary: { steps: string | null };
+    };
+    expect(plain.canary.steps).toBeNull();
   });
 });
 

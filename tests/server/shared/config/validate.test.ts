@@ -69,7 +69,7 @@ describe("each kind of error names the path and the fault", () => {
 
   test("an unknown key with no near match lists what is allowed", () => {
     expect(errorsOf({ canary: { colour: "red" } })).toEqual([
-      "canary/colour: unknown key — expected one of weight, after_alert, analysis",
+      "canary/colour: unknown key — expected one of weight, steps, after_alert, analysis",
     ]);
   });
 
@@ -260,5 +260,57 @@ describe("each kind of error names the path and the fault", () => {
     expect(() => parseConfigText("dropship.yml", "name: shop\ntag: 'unclosed\n")).toThrow(
       "line 3, column 1: is not valid YAML — Missing closing 'quote",
     );
+  });
+});
+
+describe("canary steps", () => {
+  test("a list of weights and times resolves to milliseconds; none by default", () => {
+    const result = validateConfig({
+      canary: {
+        steps: [
+          { weight: 10, for: "5m" },
+          { weight: 10, for: "30s" },
+          { weight: 50, for: "1h" },
+        ],
+      },
+    });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.canary.steps).toEqual([
+      { weight: 10, for: 300_000 },
+      { weight: 10, for: 30_000 },
+      { weight: 50, for: 3_600_000 },
+    ]);
+    const plain = validateConfig({});
+    expect(plain.ok && plain.config.canary.steps).toEqual([]);
+  });
+
+  test("each faulty step is named with its place, the fault and the fix", () => {
+    expect(
+      errorsOf({
+        canary: {
+          steps: [
+            { weight: 0, for: "5m" },
+            { weight: 20 },
+            { weight: 30, for: "soon" },
+            { weight: 40, for: "0s" },
+            { weight: 50, for: "1m", pause: "1m" },
+            { weight: 25, for: "1m" },
+          ],
+        },
+      }),
+    ).toEqual([
+      "canary/steps/0/weight: 0 is too small — must be at least 1",
+      "canary/steps/1/for: is missing",
+      "canary/steps/4/pause: unknown key — expected one of weight, for",
+      'canary/steps/2/for: "soon" is not a duration — write it like 500ms, 5s, 10m or 1h',
+      "canary/steps/3/for: must be longer than 0",
+      "canary/steps/5/weight: 25 is below the step before (50) — a step down would send visitors who saw staging back to production; list the weights in rising order",
+    ]);
+    expect(errorsOf({ canary: { steps: "10%" } })).toEqual([
+      'canary/steps: "10%" must be a list (in YAML, one "- " line per item)',
+    ]);
+    expect(
+      errorsOf({ canary: { steps: Array.from({ length: 11 }, () => ({ weight: 5, for: "1m" })) } }),
+    ).toEqual(["canary/steps: has 11 items — at most 10 are allowed"]);
   });
 });
