@@ -221,12 +221,15 @@ export const ConfigSchema = T.Object(
                 maximum: 100,
                 description: "percent of new visitors sent to staging during the step",
               }),
-              for: T.Unsafe<DurationText>(
-                T.String({
-                  duration: true,
-                  positive: true,
-                  description: "how long the step lasts while the canary is live",
-                }),
+              for: T.Optional(
+                T.Unsafe<DurationText>(
+                  T.String({
+                    duration: true,
+                    positive: true,
+                    description:
+                      "how long the step lasts while the canary is live; left out, until bun run canary promote",
+                  }),
+                ),
               ),
             },
             { additionalProperties: false, description: "a step of the canary's weight" },

@@ -68,7 +68,7 @@ export const canary = recordReader<Static<typeof CanaryRecord>>(
         (((value['state'] === 'active')) || ((value['state'] === 'aborted'))) &&
         (typeof value['reason'] === 'string') &&
         (typeof value['generation'] === 'string') &&
-        (value['steps'] !== undefined ? (Array.isArray(value['steps']) && value['steps'].length >= 1 && ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && Number.isInteger(value['weight']) && value['weight'] <= 100 && value['weight'] >= 0 && Number.isInteger(value['for']) && value['for'] >= 1))) { return false }; return true; })(value['steps'])) : true) &&
+        (value['steps'] !== undefined ? (Array.isArray(value['steps']) && value['steps'].length >= 1 && ((array) => { for(const value of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && Number.isInteger(value['weight']) && value['weight'] <= 100 && value['weight'] >= 0 && (value['for'] !== undefined ? (Number.isInteger(value['for']) && value['for'] >= 1) : true)))) { return false }; return true; })(value['steps'])) : true) &&
         (value['step'] !== undefined ? (Number.isInteger(value['step']) && value['step'] >= 0) : true) &&
         (value['stepSince'] !== undefined ? ((typeof value['stepSince'] === 'string')) : true) &&
         (value['stepState'] !== undefined ? ((((value['stepState'] === 'running')) || ((value['stepState'] === 'paused')) || ((value['stepState'] === 'held')) || ((value['stepState'] === 'done')) || ((value['stepState'] === 'none')))) : true)

@@ -25,7 +25,12 @@ export const BackendRecord = T.Object({
 
 export const CanaryStep = T.Object({
   weight: Weight,
-  for: T.Integer({ minimum: 1, description: "ms the step lasts while the canary is live" }),
+  for: T.Optional(
+    T.Integer({
+      minimum: 1,
+      description: "ms the step lasts while the canary is live; none: until promoted",
+    }),
+  ),
 });
 
 /**

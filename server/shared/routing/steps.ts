@@ -12,8 +12,8 @@ import type { Canary } from "./model.ts";
 
 export interface Step {
   weight: number;
-  /** ms */
-  for: number;
+  /** ms; none: the step lasts until promoted (Argo's `pause: {}`) */
+  for?: number;
 }
 
 export interface StepMove {
@@ -24,6 +24,10 @@ export interface StepMove {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const lasting = (step: Step) =>
+  step.for === undefined ? "until promoted" : `for ${formatDuration(step.for)}`;
+const startsAgain = (step: Step) =>
+  step.for === undefined ? "" : `; its ${formatDuration(step.for)} start again once it is live`;
 const name = (canary: Canary) => `canary ${canary.generation}`;
 
 /** The fields a new canary starts with: its steps' first weight, or no steps at all. */
@@ -32,7 +36,7 @@ export function startSteps(steps: readonly Step[], now: number): Partial<Canary>
   if (!first) return { stepState: "none" };
   return {
     weight: first.weight,
-    steps: steps.map((s) => ({ weight: s.weight, for: s.for })),
+    steps: steps.map((s) => (s.for === undefined ? { weight: s.weight } : { ...s })),
     step: 0,
     stepSince: iso(now),
     stepState: "running",
@@ -65,14 +69,15 @@ export function nextStepMove(canary: Canary, blocked: boolean, now: number): Ste
     if (at.stepState === "paused") return undefined;
     return {
       patch: { stepState: "paused" },
-      line: `${name(canary)}: ${place} paused while ${canary.state === "aborted" ? "it is aborted" : "an alert keeps staging out"}; its ${formatDuration(current.for)} start again once it is live`,
+      line: `${name(canary)}: ${place} paused while ${canary.state === "aborted" ? "it is aborted" : "an alert keeps staging out"}${startsAgain(current)}`,
     };
   }
   if (at.stepState === "paused")
     return {
       patch: { stepState: "running", stepSince: iso(now) },
-      line: `${name(canary)}: live again — ${place} (${current.weight}%) lasts ${formatDuration(current.for)} from now`,
+      line: `${name(canary)}: live again — ${place} (${current.weight}%) lasts ${current.for === undefined ? "until promoted" : `${formatDuration(current.for)} from now`}`,
     };
+  if (current.for === undefined) return undefined;
   const since = Date.parse(canary.stepSince ?? "");
   if (Number.isFinite(since) && now - since < current.for) return undefined;
   const next = steps[step + 1];
@@ -83,7 +88,7 @@ export function nextStepMove(canary: Canary, blocked: boolean, now: number): Ste
     };
   return {
     patch: { weight: next.weight, step: step + 1, stepSince: iso(now), stepState: "running" },
-    line: `${name(canary)}: step ${step + 2} of ${steps.length} — ${current.weight}% → ${next.weight}% of new visitors for ${formatDuration(next.for)}`,
+    line: `${name(canary)}: step ${step + 2} of ${steps.length} — ${current.weight}% → ${next.weight}% of new visitors ${lasting(next)}`,
   };
 }
 
@@ -107,7 +112,7 @@ export function promoteStep(canary: Canary, now: number): StepMove | { fault: st
     };
   return {
     patch: { weight: next.weight, step: step + 1, stepSince: iso(now), stepState: "running" },
-    line: `${name(canary)}: promoted to step ${step + 2} of ${steps.length} — ${canary.weight}% → ${next.weight}% of new visitors for ${formatDuration(next.for)}`,
+    line: `${name(canary)}: promoted to step ${step + 2} of ${steps.length} — ${canary.weight}% → ${next.weight}% of new visitors ${lasting(next)}`,
   };
 }
 
@@ -121,10 +126,16 @@ export function describeSteps(canary: Canary, now: number): string | undefined {
   if (stepState === "held")
     return `${place}, held: the weight was set by hand (bun run canary promote goes on)`;
   if (stepState === "paused")
-    return `${place}, paused: its ${formatDuration(current.for)} start again once live`;
+    return current.for === undefined
+      ? `${place}, paused`
+      : `${place}, paused: its ${formatDuration(current.for)} start again once live`;
+  const next = steps[step + 1];
+  if (current.for === undefined)
+    return next
+      ? `${place}, ${next.weight}% once promoted (bun run canary promote)`
+      : `${place}, the last`;
   const since = Date.parse(canary.stepSince ?? "");
   const left = Math.max(0, (Number.isFinite(since) ? since : now) + current.for - now);
-  const next = steps[step + 1];
   return next
     ? `${place}, ${next.weight}% in ${roughly(left)}`
     : `${place}, the last: done in ${roughly(left)}`;

@@ -247,6 +247,43 @@ test("without steps a new canary keeps its weight, the stepper leaves it, and pr
   expect(canaryVerb(["show"]).out).toBe("weight 30%, active (canary rel-three deployed)\n");
 });
 
+test("a step without a time is stored as one and waits for promote", async () => {
+  await startCanary(
+    control,
+    "rel-gate",
+    "ann",
+    [{ weight: 10, for: 60_000 }, { weight: 30 }, { weight: 60, for: 60_000 }],
+    () => {},
+  );
+  // through the change script's JSON and back, the step keeps having no time
+  expect((await readCanary(control)).steps).toEqual([
+    { weight: 10, for: 60_000 },
+    { weight: 30 },
+    { weight: 60, for: 60_000 },
+  ]);
+  let skip = 61_000;
+  const stepper = startCanaryStepper(
+    control,
+    20,
+    () => {},
+    () => Date.now() + skip,
+  );
+  try {
+    await weightIs(30, 5_000);
+    skip += 600 * 60_000;
+    await Bun.sleep(200);
+    expect(await readCanary(control)).toMatchObject({ weight: 30, step: 1, stepState: "running" });
+    expect(canaryVerb(["show"]).out).toContain(
+      "steps: step 2 of 3 (30%), 60% once promoted (bun run canary promote)",
+    );
+    expect(canaryVerb(["promote"]).out).toBe(
+      "canary rel-gate: promoted to step 3 of 3 — 30% → 60% of new visitors for 1m\n",
+    );
+  } finally {
+    await stepper.stop();
+  }
+});
+
 test("a change on condition is refused, and changes nothing, once someone changed the canary since it was read", async () => {
   const { version } = await readCanaryVersion(control);
   await changeCanary(control, { weight: 20 }, "bob");

@@ -264,21 +264,24 @@ describe("each kind of error names the path and the fault", () => {
 });
 
 describe("canary steps", () => {
-  test("a list of weights and times resolves to milliseconds; none by default", () => {
+  test("a list of weights and times resolves to milliseconds, a time may be left out; none by default", () => {
     const result = validateConfig({
       canary: {
         steps: [
           { weight: 10, for: "5m" },
           { weight: 10, for: "30s" },
           { weight: 50, for: "1h" },
+          { weight: 80 },
         ],
       },
     });
     if (!result.ok) throw new Error(result.errors.join("\n"));
+    // a step without a time lasts until it is promoted
     expect(result.config.canary.steps).toEqual([
       { weight: 10, for: 300_000 },
       { weight: 10, for: 30_000 },
       { weight: 50, for: 3_600_000 },
+      { weight: 80 },
     ]);
     const plain = validateConfig({});
     expect(plain.ok && plain.config.canary.steps).toEqual([]);
@@ -290,7 +293,7 @@ describe("canary steps", () => {
         canary: {
           steps: [
             { weight: 0, for: "5m" },
-            { weight: 20 },
+            { for: "1m" },
             { weight: 30, for: "soon" },
             { weight: 40, for: "0s" },
             { weight: 50, for: "1m", pause: "1m" },
@@ -300,7 +303,7 @@ describe("canary steps", () => {
       }),
     ).toEqual([
       "canary/steps/0/weight: 0 is too small — must be at least 1",
-      "canary/steps/1/for: is missing",
+      "canary/steps/1/weight: is missing",
       "canary/steps/4/pause: unknown key — expected one of weight, for",
       'canary/steps/2/for: "soon" is not a duration — write it like 500ms, 5s, 10m or 1h',
       "canary/steps/3/for: must be longer than 0",

@@ -152,3 +152,42 @@ test("a step record that lost its start time goes on at once rather than never",
   const canary = started({ stepSince: "not a time" });
   expect(nextStepMove(canary, false, T0)?.patch).toMatchObject({ weight: 30, step: 1 });
 });
+
+test("a step without a time waits for promote: no time moves it, and it says so", () => {
+  const gated = {
+    ...started(),
+    ...startSteps(
+      [{ weight: 10, for: 5 * MIN }, { weight: 30 }, { weight: 60, for: 10 * MIN }, { weight: 90 }],
+      T0,
+    ),
+  };
+  expect(gated.steps?.[1]).toEqual({ weight: 30 });
+  const second = nextStepMove(gated, false, T0 + 5 * MIN);
+  expect(second?.line).toBe(
+    "canary abc123: step 2 of 4 — 10% → 30% of new visitors until promoted",
+  );
+  let canary = apply(gated, second?.patch ?? {});
+  expect(nextStepMove(canary, false, T0 + 6000 * MIN)).toBeUndefined();
+  expect(describeSteps(canary, T0)).toBe(
+    "step 2 of 4 (30%), 60% once promoted (bun run canary promote)",
+  );
+  // paused and live again: still waiting, no time to start again
+  const paused = nextStepMove({ ...canary, state: "aborted" }, false, T0 + 7 * MIN);
+  expect(paused?.line).toBe("canary abc123: step 2 of 4 paused while it is aborted");
+  canary = apply(canary, paused?.patch ?? {});
+  expect(describeSteps(canary, T0)).toBe("step 2 of 4 (30%), paused");
+  const live = nextStepMove(canary, false, T0 + 8 * MIN);
+  expect(live?.line).toBe("canary abc123: live again — step 2 of 4 (30%) lasts until promoted");
+  canary = apply(canary, live?.patch ?? {});
+  expect(nextStepMove(canary, false, T0 + 6000 * MIN)).toBeUndefined();
+  const promoted = promoteStep(canary, T0 + 9 * MIN);
+  expect("patch" in promoted && promoted.line).toBe(
+    "canary abc123: promoted to step 3 of 4 — 30% → 60% of new visitors for 10m",
+  );
+  canary = apply(canary, "patch" in promoted ? promoted.patch : {});
+  canary = apply(canary, nextStepMove(canary, false, T0 + 19 * MIN)?.patch ?? {});
+  expect(canary).toMatchObject({ weight: 90, step: 3, stepState: "running" });
+  // the last, without a time: it stays, never "done" on its own
+  expect(nextStepMove(canary, false, T0 + 6000 * MIN)).toBeUndefined();
+  expect(describeSteps(canary, T0)).toBe("step 4 of 4 (90%), the last");
+});
