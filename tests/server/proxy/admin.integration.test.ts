@@ -36,6 +36,7 @@ describe("authentication", () => {
     ["/_dropship/canary", { method: "PUT" }],
     ["/_dropship/canary/abort", { method: "POST" }],
     ["/_dropship/canary/resume", { method: "POST" }],
+    ["/_dropship/canary/promote", { method: "POST" }],
     ["/_dropship/flags/disableSET", { method: "PUT" }],
   ];
 
@@ -284,7 +285,7 @@ describe("flags and canary over the API", () => {
     expect(await uplot.text()).toContain("uPlot");
   });
 
-  test("a canary with steps says where it is, in the status and on the page", async () => {
+  test("a canary with steps says where it is, in the status and on the page, and is promoted through the API", async () => {
     await changeCanary(
       state,
       startSteps(
@@ -305,8 +306,28 @@ describe("flags and canary over the API", () => {
     expect(page).toMatch(
       /Staging gets 10% of new visitors\. Steps: step 1 of 2 \(10%\), 50% in [45] min\./,
     );
+    // another site's page cannot promote in the admin's browser
+    const forged = await call("/_dropship/canary/promote", {
+      method: "POST",
+      headers: { ...admin, "sec-fetch-site": "cross-site" },
+    });
+    expect(forged.status).toBe(403);
+    // promote from the API, as the CLI does: the next step, audited as the caller
+    const promoted = await call("/_dropship/canary/promote", {
+      method: "POST",
+      headers: basic("ann", USER_TOKENS.ann),
+    });
+    expect(promoted.status).toBe(200);
+    expect(await promoted.json()).toMatchObject({ weight: 50, step: 1, stepState: "running" });
+    expect((await readAudit(state, { kind: "canary", limit: 1 }))[0]?.actor).toBe("ann@127.0.0.1");
+    const last = await call("/_dropship/canary/promote", { method: "POST", headers: admin });
+    expect(last.status).toBe(409);
+    expect(await last.text()).toContain("is at its last step (50%)");
     await changeCanary(state, { stepState: "none" }, "test");
     await Bun.sleep(50);
+    const none = await call("/_dropship/canary/promote", { method: "POST", headers: admin });
+    expect(none.status).toBe(409);
+    expect(await none.text()).toContain("has no steps");
     const plain = (await (await call("/_dropship/status", { headers: admin })).json()) as {
       canary: { steps: string | null };
     };
