@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { startCanary } from "../../../pipeline/deploy.ts";
 import { canaryBucket } from "../../../server/proxy/split.ts";
 import { STEPPER_ACTOR, startCanaryStepper } from "../../../server/receiver/canary-stepper.ts";
@@ -19,6 +19,7 @@ import { addBackend, startProxy } from "../../helpers/proxy.ts";
 import { startReceiver } from "../../helpers/receiver.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
+import { tempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
 // Canary steps (canary/steps) with real parts: a redis-server with the fleet's ACL file, the
@@ -36,6 +37,25 @@ function canaryVerb(args: string[]) {
     stderr: "pipe",
   });
   return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
+}
+
+/** bun run status, as a person runs it on the control host, with no fleet but this Redis. */
+function statusVerb(): string {
+  const dir = tempDir("dropship-status-");
+  const proc = Bun.spawnSync([process.execPath, resolve(ROOT, "scripts/status.ts")], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH ?? "",
+      REDIS_URL: redis.url,
+      DROPSHIP_GITOPS_REPO: join(dir, "inventory"),
+      DROPSHIP_WORK: join(dir, "work"),
+      DROPSHIP_BACKUPS: join(dir, "backups"),
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (proc.exitCode !== 0) throw new Error(proc.stderr.toString());
+  return proc.stdout.toString();
 }
 
 const weightIs = (weight: number, ms = 15_000) =>
@@ -143,6 +163,9 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
       () => {},
     );
     expect(canaryVerb(["show"]).out).toMatch(/^steps: step 1 of 4 \(5%\), 25% in 60 s$/m);
+    expect(statusVerb()).toMatch(
+      /^CANARY {2}weight 5%, active \(canary rel-two deployed\)\nSTEPS {3}step 1 of 4 \(5%\), 25% in 60 s$/m,
+    );
     expect(canaryVerb(["abort"]).code).toBe(0);
     await eventually(
       async () => (await readCanary(control)).stepState === "paused",
