@@ -1,46 +1,60 @@
+import type { Mail } from "../shared/mailer.ts";
+import type { Canary } from "../shared/routing/model.ts";
 import { nextStepMove } from "../shared/routing/steps.ts";
 import { ConflictError } from "../shared/state/change.ts";
 import type { StateCommands } from "../shared/state/redis.ts";
 import { changeCanary, listAlerts, readCanaryVersion } from "../shared/state/routing.ts";
+import { canaryMail } from "./canary-mail.ts";
 
 export const STEPPER_ACTOR = "dropship-receiver (canary steps)";
 
 /**
  * One look at the canary: the move nextStepMove says, made only if nobody changed the canary
  * since it was read (a person's weight or abort wins; the next look decides again). Answers
- * what it said, or undefined.
+ * what it said, if anything, and the canary as read and as it is after the look.
  */
-export async function stepOnce(redis: StateCommands, now: number): Promise<string | undefined> {
+export async function stepOnce(
+  redis: StateCommands,
+  now: number,
+): Promise<{ line?: string; read: Canary; canary: Canary }> {
   const { canary, version } = await readCanaryVersion(redis);
-  if (!canary.steps || version === undefined) return undefined;
+  const unmoved = { read: canary, canary };
+  if (!canary.steps || version === undefined) return unmoved;
   const blocked = (await listAlerts(redis)).some((alert) => alert.canary);
   const move = nextStepMove(canary, blocked, now);
-  if (!move) return undefined;
+  if (!move) return unmoved;
   try {
-    await changeCanary(redis, move.patch, STEPPER_ACTOR, version);
+    const changed = await changeCanary(redis, move.patch, STEPPER_ACTOR, version);
+    return { line: move.line, read: canary, canary: changed.now };
   } catch (error) {
-    if (error instanceof ConflictError) return undefined;
+    if (error instanceof ConflictError) return unmoved;
     throw error;
   }
-  return move.line;
 }
 
 /**
  * The receiver's canary steps: a look every `tickMs`. Redis out of reach is said once until it
- * is back; the steps wait meanwhile (staging keeps the weight it has).
+ * is back; the steps wait meanwhile (staging keeps the weight it has). With `mail`, what
+ * canaryMail says of each change it sees is mailed.
  */
 export function startCanaryStepper(
   redis: StateCommands,
   tickMs: number,
   say: (line: string) => void,
   now: () => number = Date.now,
+  mail?: { site: string; notify: (mail: Mail) => void },
 ) {
   let failing = false;
   let running: Promise<void> | undefined;
+  let seen: Canary | undefined;
   const look = async () => {
     try {
-      const line = await stepOnce(redis, now());
+      const { line, read, canary } = await stepOnce(redis, now());
       if (line) say(line);
+      // what changed before the first look is not news; what this look did is
+      const notice = mail && canaryMail(seen ?? read, canary, mail.site);
+      if (notice) mail.notify(notice);
+      seen = canary;
       if (failing) say("canary steps: Redis answers again");
       failing = false;
     } catch (error) {

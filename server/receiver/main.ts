@@ -248,7 +248,7 @@ await serverMain(
     const autoscaler = await maybeKeepFleet(located.file ?? "", env.redisUrl, paths);
     const certificates = await maybeCertificates(located.file, env.redisUrl);
     const backups = await maybeBackups(located.file, env.redisUrl, paths, gitops);
-    const stepper = await maybeCanarySteps(env.redisUrl);
+    const stepper = await maybeCanarySteps(located.file, env.redisUrl);
     onShutdown(async () => {
       autoscaler?.stop();
       certificates?.stop();
@@ -402,18 +402,28 @@ async function maybeBackups(
 /**
  * Moves each canary deployed with canary/steps through them, looking every second, whenever
  * Redis is known: the steps are stored with the canary, so one deployed before the config
- * changed finishes the steps it started with.
+ * changed finishes the steps it started with. With a mailer, mails when a canary is cut off,
+ * takes visitors again, finishes its steps or waits for promote.
  */
-async function maybeCanarySteps(redisUrl: string) {
+async function maybeCanarySteps(configFile: string | undefined, redisUrl: string) {
   if (!redisUrl) return undefined;
+  const config = loadConfigOrDefaults(configFile);
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startCanaryStepper } = await import("./canary-stepper.ts");
   const redis = connectRedis(redisUrl, { purpose: "canary steps", persistent: true });
   const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
-  const stepper = startCanaryStepper(redis, 1_000, say);
+  const mailer = await mailerFor(config, say);
+  const stepper = startCanaryStepper(
+    redis,
+    1_000,
+    say,
+    Date.now,
+    mailer ? { site: config.name, notify: (mail) => mailer.send(mail) } : undefined,
+  );
   return {
     stop: async () => {
       await stepper.stop();
+      mailer?.close();
       redis.disconnect();
     },
   };

@@ -19,6 +19,7 @@ import { addBackend, startProxy } from "../../helpers/proxy.ts";
 import { startReceiver } from "../../helpers/receiver.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
+import { startSmtp } from "../../helpers/smtp.ts";
 import { tempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
@@ -67,7 +68,9 @@ test("a real receiver moves a new canary through its steps, and a real proxy's s
   await addBackend(control, "production", production.url);
   await addBackend(control, "staging", staging.url);
   const proxy = await startProxy(redis);
-  await startReceiver("name: shop\n", crypto.randomUUID(), { REDIS_URL: redis.url });
+  const { receiver } = await startReceiver("name: shop\n", crypto.randomUUID(), {
+    REDIS_URL: redis.url,
+  });
   const said: string[] = [];
   await startCanary(
     control,
@@ -137,6 +140,58 @@ test("a real receiver moves a new canary through its steps, and a real proxy's s
   expect(status.out).toBe(
     "weight 70%, active (canary rel-one deployed)\nsteps: steps done at 70%\n",
   );
+  // the next tests step with clocks of their own
+  expect(await receiver.stop()).toBe(0);
+}, 60_000);
+
+test("the receiver mails a person when the canary is cut off, takes visitors again, waits for promote and finishes", async () => {
+  const smtp = await startSmtp();
+  await startCanary(control, "rel-mail", "ann", [{ weight: 10, for: 1_000 }], () => {});
+  const { receiver } = await startReceiver("name: shop\n", crypto.randomUUID(), {
+    REDIS_URL: redis.url,
+    SMTP_URL: smtp.url,
+    ALERT_EMAIL_TO: "ops@example.com",
+  });
+  try {
+    // what it saw first is not mailed: the canary finishes its one step, and that is
+    await eventually(async () => (await readCanary(control)).stepState === "done", 10_000, "done");
+    const [done] = await smtp.waitFor(1, 10_000);
+    expect(done?.subject).toBe("[shop] canary rel-mail finished its steps at 10%");
+    expect(done?.text).toContain("Ship it by pushing its commit to a production branch");
+    // a new canary whose second step waits for promote
+    await startCanary(
+      control,
+      "rel-gate-mail",
+      "ann",
+      [{ weight: 10, for: 1_000 }, { weight: 40 }, { weight: 60, for: 1_000 }],
+      () => {},
+    );
+    const [, gate] = await smtp.waitFor(2, 10_000);
+    expect(gate?.subject).toBe("[shop] canary rel-gate-mail waits for promote at 40%");
+    expect(gate?.text).toContain("bun run canary promote goes on to 60%");
+    // the analysis cuts it off: one mail, whoever it was
+    await changeCanary(
+      control,
+      { state: "aborted", reason: "canary analysis: staging 5xx 40% vs production 0%" },
+      "dropship-proxy canary analysis",
+    );
+    const [, , aborted] = await smtp.waitFor(3, 10_000);
+    expect(aborted?.subject).toBe("[shop] canary rel-gate-mail aborted");
+    expect(aborted?.text).toContain(
+      "Staging gets no new visitors: canary analysis: staging 5xx 40% vs production 0%.",
+    );
+    expect(canaryVerb(["resume"]).code).toBe(0);
+    const [, , , again] = await smtp.waitFor(4, 10_000);
+    expect(again?.subject).toBe("[shop] canary rel-gate-mail takes visitors again");
+    expect(again?.text).toBe("resumed by ann@laptop: staging gets 40% of new visitors.\n");
+    expect(canaryVerb(["promote"]).code).toBe(0);
+    const [, , , , last] = await smtp.waitFor(5, 10_000);
+    expect(last?.subject).toBe("[shop] canary rel-gate-mail finished its steps at 60%");
+    await Bun.sleep(1_500);
+    expect(smtp.mails).toHaveLength(5);
+  } finally {
+    expect(await receiver.stop()).toBe(0);
+  }
 }, 60_000);
 
 test("abort pauses a step and resume starts its time again; a weight by hand holds the steps; promote goes on", async () => {
