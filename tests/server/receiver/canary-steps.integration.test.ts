@@ -77,8 +77,8 @@ test("a real receiver moves a new canary through its steps, and a real proxy's s
     "rel-one",
     "ann",
     [
-      { weight: 10, for: 4_000 },
-      { weight: 40, for: 4_000 },
+      { weight: 10, for: 8_000 },
+      { weight: 40, for: 8_000 },
       { weight: 70, for: 2_000 },
     ],
     (line) => said.push(line),
@@ -217,9 +217,9 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
       ],
       () => {},
     );
-    expect(canaryVerb(["show"]).out).toMatch(/^steps: step 1 of 4 \(5%\), 25% in 60 s$/m);
+    expect(canaryVerb(["show"]).out).toMatch(/^steps: step 1 of 4 \(5%\), 25% in (5\d|60) s$/m);
     expect(statusVerb()).toMatch(
-      /^CANARY {2}weight 5%, active \(canary rel-two deployed\)\nSTEPS {3}step 1 of 4 \(5%\), 25% in 60 s$/m,
+      /^CANARY {2}weight 5%, active \(canary rel-two deployed\)\nSTEPS {3}step 1 of 4 \(5%\), 25% in (5\d|60) s$/m,
     );
     expect(canaryVerb(["abort"]).code).toBe(0);
     await eventually(
@@ -282,7 +282,9 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
     expect(canaryVerb(["show"]).out).toContain(
       "steps: step 2 of 4 (25%), held: the weight was set by hand (bun run canary promote goes on)",
     );
-    // promote: the next step, and the steps go on from there
+    // promote: the next step, and the steps go on from there. The verb stamps the step with
+    // the real time, so the stepper's clock is the real one again until the test moves it on
+    skip = 0;
     const promoted = canaryVerb(["promote"]);
     expect(promoted).toMatchObject({
       code: 0,
