@@ -11,10 +11,10 @@ export interface AuditEntry {
   new: string;
 }
 
-/** Newest first; with `kind` or `target`, only those entries. */
+/** Newest first; with `kind` or `target`, only those entries; with `actor`, those whose actor contains it. */
 export async function readAudit(
   redis: RedisClient,
-  options: { kind?: string; target?: string; limit: number },
+  options: { kind?: string; target?: string; actor?: string; limit: number },
 ): Promise<AuditEntry[]> {
   const entries: AuditEntry[] = [];
   let end = "+";
@@ -24,6 +24,7 @@ export async function readAudit(
       const entry = toEntry(id, fields);
       if (options.kind && entry.kind !== options.kind) continue;
       if (options.target && entry.target !== options.target) continue;
+      if (options.actor && !entry.actor.includes(options.actor)) continue;
       entries.push(entry);
       if (entries.length === options.limit) break;
     }
