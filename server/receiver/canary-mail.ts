@@ -13,6 +13,8 @@ export function canaryMail(
   before: Canary | undefined,
   now: Canary,
   site: string,
+  /** the alerts that guard the canary, firing now: staging stays out while one does */
+  guarding: readonly string[] = [],
 ): Mail | undefined {
   if (!before) return undefined;
   const name = `canary ${now.generation}`;
@@ -25,11 +27,21 @@ export function canaryMail(
         "To let it take visitors again: bun run canary resume (it clears the canary-analysis alert). A push to the staging branch starts a new canary.",
       ].join("\n"),
     };
-  if (before.state === "aborted" && now.state === "active")
+  if (before.state === "aborted" && now.state === "active") {
+    const replaces =
+      before.generation === now.generation
+        ? ""
+        : ` (it replaces canary ${before.generation}, which was aborted)`;
+    if (guarding.length > 0)
+      return {
+        subject: `[${site}] ${name} resumed, but an alert keeps staging out`,
+        text: `${now.reason || "Resumed"}${replaces}; staging gets nothing while alert ${guarding.join(", ")} fires (its monitor mails when it resolves), then ${now.weight}% of new visitors.\n`,
+      };
     return {
       subject: `[${site}] ${name} takes visitors again`,
-      text: `${now.reason || "Resumed"}: staging gets ${now.weight}% of new visitors${before.generation === now.generation ? "" : ` (it replaces canary ${before.generation}, which was aborted)`}.\n`,
+      text: `${now.reason || "Resumed"}: staging gets ${now.weight}% of new visitors${replaces}.\n`,
     };
+  }
   if (now.state !== "active" || !now.steps || now.step === undefined) return undefined;
   const fresh = before.generation !== now.generation;
   if (now.stepState === "done" && (fresh || before.stepState !== "done"))

@@ -11,21 +11,22 @@ export const STEPPER_ACTOR = "dropship-receiver (canary steps)";
 /**
  * One look at the canary: the move nextStepMove says, made only if nobody changed the canary
  * since it was read (a person's weight or abort wins; the next look decides again). Answers
- * what it said, if anything, and the canary as read and as it is after the look.
+ * what it said, if anything, the canary as read and as it is after the look, and the alerts
+ * that guard it (firing: staging gets nothing).
  */
 export async function stepOnce(
   redis: StateCommands,
   now: number,
-): Promise<{ line?: string; read: Canary; canary: Canary }> {
+): Promise<{ line?: string; read: Canary; canary: Canary; guarding: string[] }> {
   const { canary, version } = await readCanaryVersion(redis);
-  const unmoved = { read: canary, canary };
+  const guarding = (await listAlerts(redis)).filter((a) => a.canary).map((a) => a.id);
+  const unmoved = { read: canary, canary, guarding };
   if (!canary.steps || version === undefined) return unmoved;
-  const blocked = (await listAlerts(redis)).some((alert) => alert.canary);
-  const move = nextStepMove(canary, blocked, now);
+  const move = nextStepMove(canary, guarding.length > 0, now);
   if (!move) return unmoved;
   try {
     const changed = await changeCanary(redis, move.patch, STEPPER_ACTOR, version);
-    return { line: move.line, read: canary, canary: changed.now };
+    return { line: move.line, read: canary, canary: changed.now, guarding };
   } catch (error) {
     if (error instanceof ConflictError) return unmoved;
     throw error;
@@ -49,10 +50,10 @@ export function startCanaryStepper(
   let seen: Canary | undefined;
   const look = async () => {
     try {
-      const { line, read, canary } = await stepOnce(redis, now());
+      const { line, read, canary, guarding } = await stepOnce(redis, now());
       if (line) say(line);
       // what changed before the first look is not news; what this look did is
-      const notice = mail && canaryMail(seen ?? read, canary, mail.site);
+      const notice = mail && canaryMail(seen ?? read, canary, mail.site, guarding);
       if (notice) mail.notify(notice);
       seen = canary;
       if (failing) say("canary steps: Redis answers again");

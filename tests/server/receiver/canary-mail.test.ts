@@ -57,6 +57,16 @@ test("cut off once, whoever did it, and taking visitors again once", () => {
   );
 });
 
+test("resumed while an alert that guards the canary fires: said, and not called taking visitors", () => {
+  const aborted = canary({ state: "aborted", reason: "alert cpu:staging-1: CPU 95% > 50%" });
+  expect(
+    canaryMail(aborted, canary({ reason: "resumed by ann" }), "shop", ["cpu:staging-1"]),
+  ).toEqual({
+    subject: "[shop] canary abc123 resumed, but an alert keeps staging out",
+    text: "resumed by ann; staging gets nothing while alert cpu:staging-1 fires (its monitor mails when it resolves), then 30% of new visitors.\n",
+  });
+});
+
 test("with steps: once when they are done, once when a step waits for promote", () => {
   const done = canaryMail(
     stepped({ step: 2, weight: 60 }),

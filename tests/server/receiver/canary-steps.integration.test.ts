@@ -144,7 +144,7 @@ test("a real receiver moves a new canary through its steps, and a real proxy's s
   expect(await receiver.stop()).toBe(0);
 }, 60_000);
 
-test("the receiver mails a person when the canary is cut off, takes visitors again, waits for promote and finishes", async () => {
+test("the receiver mails a person when the canary is cut off, takes visitors again (or an alert still keeps it out), waits for promote and finishes", async () => {
   const smtp = await startSmtp();
   await startCanary(control, "rel-mail", "ann", [{ weight: 10, for: 1_000 }], () => {});
   const { receiver } = await startReceiver("name: shop\n", crypto.randomUUID(), {
@@ -187,8 +187,35 @@ test("the receiver mails a person when the canary is cut off, takes visitors aga
     expect(canaryVerb(["promote"]).code).toBe(0);
     const [, , , , last] = await smtp.waitFor(5, 10_000);
     expect(last?.subject).toBe("[shop] canary rel-gate-mail finished its steps at 60%");
+    // a staging host's alert aborts it (the monitor's stay_off); resumed while the alert still
+    // fires, the mail says staging stays out rather than that it takes visitors
+    const alert = {
+      id: "cpu:staging-1",
+      source: "staging-1",
+      role: "staging",
+      summary: "CPU 95% > 50%",
+      since: new Date().toISOString(),
+      canary: true,
+    };
+    await raiseAlert(control, alert, "dropship-monitor@staging-1");
+    await changeCanary(
+      control,
+      { state: "aborted", reason: "alert cpu:staging-1: CPU 95% > 50%" },
+      "dropship-monitor@staging-1",
+    );
+    const sixth = (await smtp.waitFor(6, 10_000))[5];
+    expect(sixth?.subject).toBe("[shop] canary rel-gate-mail aborted");
+    expect(canaryVerb(["resume"]).out).toBe(
+      "canary resumed at 60%, but alert cpu:staging-1 still keeps staging out\n",
+    );
+    const seventh = (await smtp.waitFor(7, 10_000))[6];
+    expect(seventh?.subject).toBe(
+      "[shop] canary rel-gate-mail resumed, but an alert keeps staging out",
+    );
+    expect(seventh?.text).toContain("staging gets nothing while alert cpu:staging-1 fires");
+    await clearAlert(control, "cpu:staging-1", "dropship-monitor@staging-1");
     await Bun.sleep(1_500);
-    expect(smtp.mails).toHaveLength(5);
+    expect(smtp.mails).toHaveLength(7);
   } finally {
     expect(await receiver.stop()).toBe(0);
   }
