@@ -1,13 +1,12 @@
 import { typedFault } from "../server/shared/records/faults.ts";
 import { Weight } from "../server/shared/routing/schema.ts";
-import { describeSteps, promoteStep } from "../server/shared/routing/steps.ts";
-import { ConflictError } from "../server/shared/state/change.ts";
+import { describeSteps } from "../server/shared/routing/steps.ts";
 import {
   changeCanary,
   clearAlert,
   listAlerts,
+  promoteCanary,
   readCanary,
-  readCanaryVersion,
 } from "../server/shared/state/routing.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
@@ -47,19 +46,9 @@ await runVerb(SPEC, async ({ positionals: [verb = "show", ...rest] }) => {
       return console.log(`canary weight: ${old.weight}% → ${now.weight}%`);
     }
     if (verb === "promote" && rest.length === 0) {
-      const { canary, version } = await readCanaryVersion(redis);
-      const move = promoteStep(canary, Date.now());
-      if ("fault" in move) throw new UsageError(move.fault);
-      try {
-        await changeCanary(redis, move.patch, who, version);
-      } catch (error) {
-        if (error instanceof ConflictError)
-          throw new UsageError(
-            "the canary changed while this ran (a step, or someone else) — see bun run canary show, then promote again",
-          );
-        throw error;
-      }
-      return console.log(move.line);
+      const promoted = await promoteCanary(redis, who);
+      if ("fault" in promoted) throw new UsageError(promoted.fault);
+      return console.log(promoted.line);
     }
     if (verb === "abort" && rest.length === 0) {
       await changeCanary(redis, { state: "aborted", reason: `by ${who}` }, who);

@@ -6,15 +6,13 @@ import { describeFlag } from "../shared/flags/model.ts";
 import { FlagChangeBody, FlagName } from "../shared/flags/schema.ts";
 import { faultOf } from "../shared/records/faults.ts";
 import { CanaryChangeBody } from "../shared/routing/schema.ts";
-import { promoteStep } from "../shared/routing/steps.ts";
-import { ConflictError } from "../shared/state/change.ts";
 import { changeFlag } from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import {
   CANARY_ANALYSIS_ALERT,
   changeCanary,
   clearAlert,
-  readCanaryVersion,
+  promoteCanary,
 } from "../shared/state/routing.ts";
 import type { UsersSource } from "../shared/users-file.ts";
 import { holdStarted, judgeCredentials, WrongCredentials } from "../shared/wrong-credentials.ts";
@@ -215,21 +213,9 @@ export function createAdmin(deps: AdminDeps) {
         return Response.json(saved.now);
       })
       .post("/_dropship/canary/promote", async ({ request }) => {
-        const saved = await save(async () => {
-          const { canary, version } = await readCanaryVersion(deps.redis);
-          const move = promoteStep(canary, Date.now());
-          if ("fault" in move) return text(409, `${move.fault}.`);
-          try {
-            return (await changeCanary(deps.redis, move.patch, actor(request), version)).now;
-          } catch (error) {
-            if (!(error instanceof ConflictError)) throw error;
-            return text(
-              409,
-              "The canary changed while this ran (a step, or someone else); look again, then promote.",
-            );
-          }
-        });
-        return saved instanceof Response ? saved : Response.json(saved);
+        const saved = await save(() => promoteCanary(deps.redis, actor(request)));
+        if (saved instanceof Response) return saved;
+        return "fault" in saved ? text(409, `${saved.fault}.`) : Response.json(saved.now);
       })
       .get("/_dropship/metrics", () =>
         text(200, deps.metrics.render(gaugesOf(routing)).trimEnd(), {

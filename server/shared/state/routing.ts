@@ -7,7 +7,8 @@ import {
   parseBackend,
   parseCanary,
 } from "../routing/model.ts";
-import { applyChange } from "./change.ts";
+import { promoteStep } from "../routing/steps.ts";
+import { applyChange, ConflictError } from "./change.ts";
 import { CANARY_FIELD, KEYS } from "./keys.ts";
 import type { RedisClient, StateCommands } from "./redis.ts";
 
@@ -76,6 +77,29 @@ export async function changeCanary(
     ...(ifVersion === undefined ? {} : { ifVersion }),
   });
   return { old: parseCanary(result.old || undefined), now: parseCanary(result.now) };
+}
+
+/**
+ * `canary promote`, from the CLI or the admin API: the next step now, made only if nobody
+ * changed the canary since it was read. Answers the step taken, or why not.
+ */
+export async function promoteCanary(
+  redis: StateCommands,
+  actor: string,
+): Promise<{ line: string; now: Canary } | { fault: string }> {
+  const { canary, version } = await readCanaryVersion(redis);
+  const move = promoteStep(canary, Date.now());
+  if ("fault" in move) return move;
+  try {
+    const { now } = await changeCanary(redis, move.patch, actor, version);
+    return { line: move.line, now };
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    return {
+      fault:
+        "the canary changed while this ran (a step, or someone else) — look at it again (bun run canary show), then promote",
+    };
+  }
 }
 
 export async function raiseAlert(redis: StateCommands, alert: Alert, actor: string) {

@@ -7,6 +7,7 @@ import type { Canary } from "../../../server/shared/routing/model.ts";
 import { aclFile } from "../../../server/shared/state/acl.ts";
 import { readAudit } from "../../../server/shared/state/audit.ts";
 import { ConflictError } from "../../../server/shared/state/change.ts";
+import type { RedisClient } from "../../../server/shared/state/redis.ts";
 import {
   CANARY_ANALYSIS_ALERT,
   changeCanary,
@@ -57,6 +58,22 @@ function statusVerb(): string {
   });
   if (proc.exitCode !== 0) throw new Error(proc.stderr.toString());
   return proc.stdout.toString();
+}
+
+/**
+ * A stepper of the test's own, looking every `tickMs`: its clock is the real one plus
+ * `clock.skip`, which the test moves on; what it says is in `said`.
+ */
+function testStepper(client: RedisClient, tickMs: number, skip = 0) {
+  const clock = { skip };
+  const said: string[] = [];
+  const stepper = startCanaryStepper(
+    client,
+    tickMs,
+    (line) => said.push(line),
+    () => Date.now() + clock.skip,
+  );
+  return { clock, said, stop: () => stepper.stop() };
 }
 
 const weightIs = (weight: number, ms = 15_000) =>
@@ -222,15 +239,7 @@ test("the receiver mails a person when the canary is cut off, takes visitors aga
 }, 60_000);
 
 test("abort pauses a step and resume starts its time again; a weight by hand holds the steps; promote goes on", async () => {
-  // the stepper's clock: the real one plus a skip the test moves on
-  let skip = 0;
-  const said: string[] = [];
-  const stepper = startCanaryStepper(
-    control,
-    50,
-    (line) => said.push(line),
-    () => Date.now() + skip,
-  );
+  const { clock, said, stop } = testStepper(control, 50);
   try {
     await startCanary(
       control,
@@ -254,7 +263,7 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
       5_000,
       "paused",
     );
-    skip = 120_000; // well past the step's minute, but aborted: no step
+    clock.skip = 120_000; // well past the step's minute, but aborted: no step
     await Bun.sleep(300);
     expect((await readCanary(control)).weight).toBe(5);
     expect(canaryVerb(["resume"]).out).toBe("canary resumed at 5%\n");
@@ -264,10 +273,10 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
       "live",
     );
     // its minute starts again from the resume
-    skip += 50_000;
+    clock.skip += 50_000;
     await Bun.sleep(300);
     expect((await readCanary(control)).weight).toBe(5);
-    skip += 15_000;
+    clock.skip += 15_000;
     await weightIs(25, 5_000);
     // an alert that guards the canary pauses the step as well
     await raiseAlert(
@@ -287,7 +296,7 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
       5_000,
       "paused by the alert",
     );
-    skip += 120_000;
+    clock.skip += 120_000;
     await Bun.sleep(300);
     expect((await readCanary(control)).weight).toBe(25);
     await clearAlert(control, "cpu:staging-1", "test");
@@ -300,7 +309,7 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
     // a weight set by hand: the steps hold there, whatever the time
     expect(canaryVerb(["weight", "35"]).code).toBe(0);
     await eventually(async () => (await readCanary(control)).stepState === "held", 5_000, "held");
-    skip += 600_000;
+    clock.skip += 600_000;
     await Bun.sleep(300);
     expect((await readCanary(control)).weight).toBe(35);
     expect(said).toContain(
@@ -311,7 +320,7 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
     );
     // promote: the next step, and the steps go on from there. The verb stamps the step with
     // the real time, so the stepper's clock is the real one again until the test moves it on
-    skip = 0;
+    clock.skip = 0;
     const promoted = canaryVerb(["promote"]);
     expect(promoted).toMatchObject({
       code: 0,
@@ -320,7 +329,7 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
     expect(await readCanary(control)).toMatchObject({ weight: 50, step: 2, stepState: "running" });
     const [audited] = await readAudit(control, { kind: "canary", limit: 1 });
     expect(audited?.actor).toBe("ann@laptop");
-    skip += 61_000;
+    clock.skip += 61_000;
     await weightIs(75, 5_000);
     // the last step: promote refuses and says what comes next
     const last = canaryVerb(["promote"]);
@@ -330,7 +339,7 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
     );
     expect((await readCanary(control)).weight).toBe(75);
   } finally {
-    await stepper.stop();
+    await stop();
   }
 }, 60_000);
 
@@ -339,14 +348,9 @@ test("without steps a new canary keeps its weight, the stepper leaves it, and pr
   const said: string[] = [];
   await startCanary(control, "rel-three", "ann", [], (line) => said.push(line));
   expect(said).toEqual(["  canary rel-three active: 30% of new visitors"]);
-  const stepper = startCanaryStepper(
-    control,
-    20,
-    () => {},
-    () => Date.now() + 3_600_000,
-  );
+  const { stop } = testStepper(control, 20, 3_600_000);
   await Bun.sleep(200);
-  await stepper.stop();
+  await stop();
   expect(await readCanary(control)).toMatchObject({ weight: 30, stepState: "none" });
   const promote = canaryVerb(["promote"]);
   expect(promote.code).toBe(1);
@@ -368,16 +372,10 @@ test("a step without a time is stored as one and waits for promote", async () =>
     { weight: 30 },
     { weight: 60, for: 60_000 },
   ]);
-  let skip = 61_000;
-  const stepper = startCanaryStepper(
-    control,
-    20,
-    () => {},
-    () => Date.now() + skip,
-  );
+  const { clock, stop } = testStepper(control, 20, 61_000);
   try {
     await weightIs(30, 5_000);
-    skip += 600 * 60_000;
+    clock.skip += 600 * 60_000;
     await Bun.sleep(200);
     expect(await readCanary(control)).toMatchObject({ weight: 30, step: 1, stepState: "running" });
     expect(canaryVerb(["show"]).out).toContain(
@@ -387,7 +385,7 @@ test("a step without a time is stored as one and waits for promote", async () =>
       "canary rel-gate: promoted to step 3 of 3 — 30% → 60% of new visitors for 1m\n",
     );
   } finally {
-    await stepper.stop();
+    await stop();
   }
 });
 
@@ -422,14 +420,7 @@ test("while Redis is gone the steps wait, said once, and go on when it is back",
     ],
     () => {},
   );
-  let skip = 0;
-  const said: string[] = [];
-  const stepper = startCanaryStepper(
-    client,
-    50,
-    (line) => said.push(line),
-    () => Date.now() + skip,
-  );
+  const { clock, said, stop } = testStepper(client, 50);
   try {
     await own.stop();
     await eventually(
@@ -439,11 +430,11 @@ test("while Redis is gone the steps wait, said once, and go on when it is back",
     );
     await Bun.sleep(500);
     expect(said.filter((l) => l.startsWith("canary steps: waiting"))).toHaveLength(1);
-    skip = 61_000;
+    clock.skip = 61_000;
     await own.start();
     await eventually(async () => (await readCanary(client)).weight === 20, 15_000, "the next step");
     expect(said).toContain("canary steps: Redis answers again");
   } finally {
-    await stepper.stop();
+    await stop();
   }
 }, 40_000);
