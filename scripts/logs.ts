@@ -3,9 +3,10 @@ import { parseDuration } from "../server/shared/config/duration.ts";
 import { hostCommands } from "../server/shared/host/layout.ts";
 import { mergeLogs, prefixer, selectHosts } from "../server/shared/logs.ts";
 import { ROLES } from "../server/shared/roles.ts";
+import { lineSplitter } from "../server/shared/text/lines.ts";
 import { auditAction } from "./lib/audit.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
-import { connectAll, lineSplitter } from "./lib/fleet-ssh.ts";
+import { connectAll } from "./lib/fleet-ssh.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 
 const SPEC = {
@@ -89,7 +90,7 @@ await runVerb(SPEC, async (args) => {
         const before = prefix({ host: host.name, service });
         return connections[i]?.stream(
           hostCommands.log(service, { lines: 0, follow: true }),
-          lineSplitter((line) => console.log(`${before}${line}`)),
+          lineSplitter((line) => console.log(`${before}${line}`)).take,
           () => {}, // tail's notes about a rotated file
         );
       }),

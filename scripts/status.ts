@@ -5,6 +5,8 @@ import { gitopsDir, InventoryRepo } from "../gitops/repo.ts";
 import { describeBackups } from "../pipeline/backup.ts";
 import { finishedTimes } from "../pipeline/backup-sets.ts";
 import { describeFreeze, readFreeze } from "../pipeline/freeze.ts";
+import { lastRuns } from "../pipeline/job-run.ts";
+import { describeJobs } from "../pipeline/jobs.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
@@ -183,6 +185,8 @@ async function show(redis: RedisClient) {
       ...(config.backup.enabled && { every: config.backup.every }),
     })}`,
   );
+  if (config.jobs.length > 0)
+    console.log(`JOBS    ${describeJobs(config.jobs, await lastRuns(redis), Date.now())}`);
   console.log("\nLAST DEPLOYS");
   printTable([
     ["WHEN", "BRANCH", "COMMIT", "WHO", "RESULT", "SECONDS"],

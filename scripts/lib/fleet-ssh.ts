@@ -11,14 +11,3 @@ export async function connectAll(fleet: Fleet, hosts: FleetHost[]): Promise<Ssh[
   }
   return opened.map((o) => (o as PromiseFulfilledResult<Ssh>).value);
 }
-
-/** Cuts a stream of chunks into whole lines, holding back a partial last one. */
-export function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
-  let pending = "";
-  return (chunk) => {
-    pending += chunk.toString();
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) onLine(line);
-  };
-}

@@ -249,11 +249,13 @@ await serverMain(
     const certificates = await maybeCertificates(located.file, env.redisUrl);
     const backups = await maybeBackups(located.file, env.redisUrl, paths, gitops);
     const stepper = await maybeCanarySteps(located.file, env.redisUrl);
+    const jobs = await maybeJobs(located.file, env.redisUrl, paths);
     onShutdown(async () => {
       autoscaler?.stop();
       certificates?.stop();
       await backups?.stop();
       await stepper?.stop();
+      await jobs?.stop();
       renewals?.stop();
       front.stop();
       await server.stop();
@@ -425,6 +427,61 @@ async function maybeCanarySteps(configFile: string | undefined, redisUrl: string
       await stepper.stop();
       mailer?.close();
       redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Runs config/jobs on their schedules, each on one host of its role over SSH, looking every
+ * second; their last runs are kept in Redis when it is known. Mails when a job starts failing
+ * and when it works again.
+ */
+async function maybeJobs(configFile: string | undefined, redisUrl: string, paths: LocalPaths) {
+  const config = loadConfigOrDefaults(configFile);
+  if (config.jobs.length === 0) return undefined;
+  const { runJob, saveRun, lastRuns, jobOutputCleaner } = await import("../../pipeline/job-run.ts");
+  const { readFleet } = await import("../../pipeline/fleet.ts");
+  const { startJobSchedule } = await import("./jobs.ts");
+  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const mailer = await mailerFor(config, say);
+  const redis = redisUrl
+    ? (await import("../shared/state/redis.ts")).connectRedis(redisUrl, {
+        purpose: "jobs",
+        persistent: true,
+      })
+    : undefined;
+  if (!redis) say("dropship-receiver: the jobs' runs are not kept (REDIS_URL is not set)");
+  const schedule = startJobSchedule(
+    {
+      jobs: config.jobs,
+      run: async (job) => {
+        const source = fleetSource(process.env, config, paths);
+        if (!source) throw new Error("no hosts yet: bun run setup makes them");
+        return runJob({
+          fleet: readFleet(source.inventories),
+          job,
+          by: "dropship-receiver (schedule)",
+          // read for each run: bun run env may have changed the app's settings meanwhile
+          clean: jobOutputCleaner(),
+          onLine: (line) => say(`job ${job.name} | ${line}`),
+        });
+      },
+      lastRuns: () => (redis ? lastRuns(redis) : Promise.resolve(new Map())),
+      save: (run) => (redis ? saveRun(redis, run) : Promise.resolve()),
+      site: config.name,
+      say,
+      ...(mailer ? { notify: (mail: Mail) => mailer.send(mail) } : {}),
+    },
+    1_000,
+  );
+  console.log(
+    `dropship-receiver: jobs on their schedules (UTC): ${config.jobs.map((job) => `${job.name} ${job.schedule}`).join(", ")}`,
+  );
+  return {
+    stop: async () => {
+      await schedule.stop();
+      mailer?.close();
+      redis?.disconnect();
     },
   };
 }

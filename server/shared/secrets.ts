@@ -50,3 +50,13 @@ function passwordsOf(text: string): string[] {
     return [];
   }
 }
+
+/**
+ * Replaces each of `values` in a text with `****`; those under 8 characters are left, since a
+ * short value (`warm`, `1`) would be masked out of every word that holds it.
+ */
+export function maskValues(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const value of values) if (value.length >= 8) out = out.split(value).join("****");
+  return out;
+}

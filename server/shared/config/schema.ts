@@ -448,6 +448,39 @@ export const ConfigSchema = T.Object(
       },
       "backups of Redis, the GitOps inventory, app.env, users and the receiver's repositories into DROPSHIP_BACKUPS; the receiver looks once a minute",
     ),
+    jobs: T.Array(
+      T.Object(
+        {
+          name: T.String({
+            pattern: SLUG,
+            hint: "use lowercase letters, digits and dashes, like nightly-report",
+            description: "the job's name, in logs, mails and bun run jobs run NAME",
+          }),
+          schedule: T.String({
+            minLength: 1,
+            description:
+              "when it runs, in UTC: five cron fields (*/15 * * * *, 30 3 * * mon-fri) or @hourly, @daily, @weekly, @monthly, @yearly",
+          }),
+          command: T.String({
+            minLength: 1,
+            description:
+              "shell command run on one host of its role as the app's user, in the release that runs there, with the app's settings",
+          }),
+          role: T.Union([T.Literal("production"), T.Literal("staging")], {
+            default: "production",
+            description: "the role whose hosts run it (one host a run)",
+          }),
+          timeout: Duration("10m", "a run still going after this is stopped, and fails", true),
+        },
+        { additionalProperties: false, description: "a command run on a schedule" },
+      ),
+      {
+        default: [],
+        maxItems: 20,
+        description:
+          "commands the receiver runs on a schedule, like cron, each on one app host (bun run jobs lists them and runs one now)",
+      },
+    ),
     gitops: Section(
       {
         repo: T.String({

@@ -3,6 +3,7 @@ import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
 import { parseCidr } from "../net/cidr.ts";
 import { domainFault } from "../tls/domains.ts";
+import { CronError, parseCron } from "./cron.ts";
 import { parseDuration } from "./duration.ts";
 import { type Config, ConfigSchema, ROLES } from "./schema.ts";
 import { suggest } from "./suggest.ts";
@@ -241,6 +242,7 @@ function crossFieldErrors(config: Config): string[] {
         `canary/steps/${i}/weight: ${step.weight} is below the step before (${before}) — a step down would send visitors who saw staging back to production; list the weights in rising order`,
       );
   }
+  errors.push(...jobErrors(config.jobs));
   if (numbers(autoscale.max, autoscale.min) && autoscale.max < autoscale.min) {
     errors.push(`autoscale/max: must be at least autoscale/min (${autoscale.min})`);
   }
@@ -320,5 +322,28 @@ function tlsErrors(tls: Config["proxy"]["tls"] | undefined): string[] {
     errors.push(
       "proxy/tls/domains: email is set but no domain is — list the names to get certificates for",
     );
+  return errors;
+}
+
+function jobErrors(jobs: Config["jobs"] | undefined): string[] {
+  if (!Array.isArray(jobs)) return [];
+  const errors: string[] = [];
+  const named = new Set<string>();
+  for (const [i, job] of jobs.entries()) {
+    if (typeof job?.name === "string") {
+      if (named.has(job.name))
+        errors.push(
+          `jobs/${i}/name: ${job.name} names an earlier job too — each job needs a name of its own`,
+        );
+      named.add(job.name);
+    }
+    if (typeof job?.schedule !== "string") continue;
+    try {
+      parseCron(job.schedule);
+    } catch (error) {
+      if (!(error instanceof CronError)) throw error;
+      errors.push(`jobs/${i}/schedule: ${error.message}`);
+    }
+  }
   return errors;
 }

@@ -28,6 +28,8 @@ export const KEYS = {
   scaling: "dropship:scaling",
   /** stream: who changed what, when, from what to what */
   audit: "dropship:audit",
+  /** hash: job name → JSON JobRun, each scheduled job's last run (config jobs) */
+  jobs: "dropship:jobs",
   /** pub/sub channel: every change to shared state, as JSON */
   events: "dropship:events",
   /** the sample app's own data */

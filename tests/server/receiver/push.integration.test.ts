@@ -4,15 +4,20 @@ import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 
 import { join, resolve } from "node:path";
 import { addHost, EMPTY } from "../../../gitops/model.ts";
 import { InventoryRepo } from "../../../gitops/repo.ts";
-import { gitopsInventories } from "../../../pipeline/fleet.ts";
+import { gitopsInventories, readFleet } from "../../../pipeline/fleet.ts";
+import { jobOutputCleaner, lastRuns, runJob, saveRun } from "../../../pipeline/job-run.ts";
+import { type Job, type JobRun, jobHosts } from "../../../pipeline/jobs.ts";
 import { EMULATOR } from "../../../server/emulator/this-network.ts";
+import { startJobSchedule } from "../../../server/receiver/jobs.ts";
 import { runPlaybook } from "../../../server/shared/ansible.ts";
 import { DigitalOcean } from "../../../server/shared/cloud/digitalocean.ts";
 import { createHosts } from "../../../server/shared/cloud/provision.ts";
 import { appSettingsVariable } from "../../../server/shared/config/env-file.ts";
+import { loadConfigOrDefaults } from "../../../server/shared/config/load.ts";
 import { APP_ENV_ON_HOST, hostCommands } from "../../../server/shared/host/layout.ts";
+import { Mailer } from "../../../server/shared/mailer.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
-import { targetOf, withSsh } from "../../../server/shared/ssh.ts";
+import { Ssh, targetOf, withSsh } from "../../../server/shared/ssh.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { changeMaintenance } from "../../../server/shared/state/maintenance.ts";
 import { formatUsers, tokenHash } from "../../../server/shared/users.ts";
@@ -20,6 +25,7 @@ import { mainPidOf, startEmulator, userKey } from "../../helpers/emulator.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { startServer } from "../../helpers/server.ts";
+import { startSmtp } from "../../helpers/smtp.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
@@ -865,3 +871,167 @@ test("the receiver serves clones too, and refuses a tree without a lock file", (
   );
   expect(serverBranch()).toBe(before);
 });
+
+test("bun run jobs runs a job now on a host of its role, as the app's user with its settings; the schedule runs jobs and mails once when one fails", async () => {
+  const file = join(dir, "dropship.yml");
+  const good = readFileSync(file, "utf8");
+  const jobs = [
+    {
+      name: "whoami",
+      schedule: "*/5 * * * *",
+      command: `printf 'user=%s release=%s style=%s job=%s redis=%s\\n' "$(id -un)" "$(basename "$(pwd -P)")" "$GREETING_STYLE" "$DROPSHIP_JOB" "$REDIS_URL"; echo to stderr >&2; exit 4`,
+    },
+    { name: "sleepy", schedule: "@daily", timeout: "1s", command: "sleep 30 & sleep 31" },
+  ];
+  writeFileSync(file, `${good}jobs: ${JSON.stringify(jobs)}\n`);
+  const env = { ...cliEnv, DROPSHIP_ACTOR: "ann@example.com" };
+  const jobsCli = (...args: string[]) =>
+    runAsync([process.execPath, join(ROOT, "scripts/jobs.ts"), ...args], { env });
+  const release = serverBranch().slice(0, 12);
+  const onHost = (name: string, command: string) => {
+    const h = hosts.find((x) => x.name === name) as (typeof hosts)[0];
+    return withSsh(
+      targetOf(
+        { address: h.droplet.ip as string, hostPublicKey: h.hostKey.publicKey },
+        { privateKey: account.privateKey },
+      ),
+      (ssh) => ssh.exec(command),
+    );
+  };
+  try {
+    const ran = await jobsCli("run", "whoami");
+    const where = /✗ whoami on (web-\d) \((\w{12})\): failed after [\d.]+ s, exit 4\n$/.exec(
+      ran.stderr,
+    );
+    expect({ code: ran.code, stderr: ran.stderr }).toMatchObject({ code: 4 });
+    expect(where?.[2]).toBe(release);
+    const ranOn = where?.[1] as string;
+    expect(ran.stdout).toContain(
+      `user=dropship release=${release} style=warm job=whoami redis=redis://`,
+    );
+    expect(ran.stdout).toContain("to stderr\n");
+    expect(ran.stdout + ran.stderr).not.toContain(redis.password);
+    // audited as exec is: on the host, and in the stream as the person
+    expect((await onHost(ranOn, "cat /srv/dropship/audit.log")).stdout).toContain(
+      " job by ann@example.com: job whoami: printf ",
+    );
+    const [entry] = await state.xrevrange(KEYS.audit, "+", "-", "COUNT", 1);
+    expect(JSON.stringify(entry)).toContain(
+      '"kind","job","target","whoami","actor","ann@example.com"',
+    );
+    // another host by name
+    const other = ranOn === "web-1" ? "web-2" : "web-1";
+    const there = await jobsCli("run", "whoami", "--host", other);
+    expect(there.stderr).toContain(`✗ whoami on ${other} (${release}): failed after`);
+    expect(there.code).toBe(4);
+    // a run past its timeout is stopped with everything it started
+    const sleepy = await jobsCli("run", "sleepy");
+    expect(sleepy.stderr).toMatch(
+      /✗ sleepy on web-\d \(\w{12}\): failed after [\d.]+ s, still running after 1s \(its timeout\), so it was stopped\n$/,
+    );
+    expect(sleepy.code).toBe(124);
+    const sleptOn = /sleepy on (web-\d)/.exec(sleepy.stderr)?.[1] as string;
+    expect((await onHost(sleptOn, "pgrep -u dropship -x sleep")).code).toBe(1);
+    // what each did last
+    const listed = await jobsCli();
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^NAME +ROLE +SCHEDULE +NEXT \(UTC\) +LAST\n/);
+    expect(listed.stdout).toMatch(
+      new RegExp(
+        `\\nwhoami +production +\\*/5 \\* \\* \\* \\* +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d[05] +on ${other} \\(${release}\\): failed after [\\d.]+ s, exit 4, just now by ann@example.com\\n`,
+      ),
+    );
+    expect(listed.stdout).toMatch(/\nsleepy +production +@daily +\d{4}-\d\d-\d\d 00:00 +on web-\d/);
+    const unknown = await jobsCli("run", "nope");
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toEndWith(
+      "\ndropship jobs: no job nope; the config's jobs are whoami, sleepy\n",
+    );
+
+    // the receiver's schedule, with the runner it uses: the first host its order picks does not
+    // answer, so the next one runs it; one mail, with its last lines
+    const smtp = await startSmtp();
+    const mailer = new Mailer({
+      smtpUrl: smtp.url,
+      from: "dropship <d@push>",
+      to: "ops@example.com",
+      log: () => {},
+    });
+    const fleetNow = readFleet(inventory);
+    const whoami = loadConfigOrDefaults(file).jobs[0] as Job;
+    const refused = jobHosts(whoami, fleetNow.hosts)[0]?.name;
+    let clock = Date.parse("2026-12-05T17:59:30Z");
+    const said: string[] = [];
+    const schedule = startJobSchedule(
+      {
+        jobs: [whoami],
+        run: (job) =>
+          runJob({
+            fleet: fleetNow,
+            job,
+            by: "dropship-receiver (schedule)",
+            clean: jobOutputCleaner(env),
+            connect: (h) =>
+              h.name === refused
+                ? Promise.reject(new Error("connect ECONNREFUSED"))
+                : Ssh.connect(targetOf(h, fleetNow)),
+          }),
+        lastRuns: () => lastRuns(state),
+        save: (run) => saveRun(state, run),
+        site: "push",
+        say: (line) => said.push(line),
+        notify: (mail) => mailer.send(mail),
+        now: () => clock,
+      },
+      3_600_000,
+    );
+    // its last run (by ann) failed: the schedule's failing run is not news
+    clock = Date.parse("2026-12-05T18:00:00.5Z");
+    schedule.tick();
+    await schedule.stop();
+    await mailer.idle();
+    expect(said.at(-1)).toMatch(
+      new RegExp(
+        `^job whoami on (?!${refused})web-\\d \\(${release}\\): failed after [\\d.]+ s, exit 4$`,
+      ),
+    );
+    expect(smtp.mails).toEqual([]);
+    const last = (await lastRuns(state)).get("whoami");
+    expect(last).toMatchObject({ by: "dropship-receiver (schedule)", code: 4 });
+    expect(last?.tail).toEqual([expect.stringContaining("user=dropship"), "to stderr"]);
+    // once it worked, the next failure is mailed
+    const worked: JobRun = { ...(last as JobRun), code: 0 };
+    delete worked.fault;
+    await saveRun(state, worked);
+    const again = startJobSchedule(
+      {
+        jobs: [whoami],
+        run: (job) =>
+          runJob({
+            fleet: fleetNow,
+            job,
+            by: "dropship-receiver (schedule)",
+            clean: jobOutputCleaner(env),
+          }),
+        lastRuns: () => lastRuns(state),
+        save: (run) => saveRun(state, run),
+        site: "push",
+        say: (line) => said.push(line),
+        notify: (mail) => mailer.send(mail),
+        now: () => clock,
+      },
+      3_600_000,
+    );
+    clock = Date.parse("2026-12-05T18:05:00.5Z");
+    again.tick();
+    await again.stop();
+    const [mail] = await smtp.waitFor(1, 10_000);
+    expect(mail?.subject).toBe("[push] job whoami failed");
+    expect(mail?.text).toContain("failed after");
+    expect(mail?.text).toContain("  user=dropship release=");
+    expect(mail?.text).not.toContain(redis.password);
+    mailer.close();
+  } finally {
+    writeFileSync(file, good);
+  }
+}, 120_000);

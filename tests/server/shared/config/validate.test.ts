@@ -317,3 +317,59 @@ describe("canary steps", () => {
     ).toEqual(["canary/steps: has 11 items — at most 10 are allowed"]);
   });
 });
+
+describe("jobs", () => {
+  test("jobs take their defaults; a bad schedule, a name used twice and a missing command are named", () => {
+    const result = validateConfig({
+      jobs: [
+        { name: "report", schedule: "30 3 * * mon-fri", command: "./dropship-app report" },
+        {
+          name: "sweep",
+          schedule: "@hourly",
+          command: "curl -fsS localhost:3000/",
+          role: "staging",
+          timeout: "30s",
+        },
+      ],
+    });
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.jobs).toEqual([
+      {
+        name: "report",
+        schedule: "30 3 * * mon-fri",
+        command: "./dropship-app report",
+        role: "production",
+        timeout: 600_000,
+      },
+      {
+        name: "sweep",
+        schedule: "@hourly",
+        command: "curl -fsS localhost:3000/",
+        role: "staging",
+        timeout: 30_000,
+      },
+    ]);
+    const plain = validateConfig({});
+    expect(plain.ok && plain.config.jobs).toEqual([]);
+    expect(
+      errorsOf({
+        jobs: [
+          { name: "report", schedule: "30 3 * *", command: "x" },
+          { name: "report", schedule: "0 0 30 2 *", command: "x" },
+          { name: "Bad Name", schedule: "@daily", command: "x" },
+          { name: "quick", schedule: "@daily", command: "", role: "proxy", timeout: "0s" },
+          { name: "nothing", schedule: "@daily" },
+        ],
+      }),
+    ).toEqual([
+      'jobs/2/name: "Bad Name" is not valid — use lowercase letters, digits and dashes, like nightly-report',
+      "jobs/3/command: must not be empty",
+      'jobs/3/role: "proxy" is not one of production, staging',
+      "jobs/4/command: is missing",
+      "jobs/3/timeout: must be longer than 0",
+      'jobs/0/schedule: "30 3 * *" has 4 fields: a schedule has five (minute hour day-of-month month day-of-week), like */15 * * * * (every 15 minutes) or 30 3 * * mon-fri (03:30 UTC on weekdays)',
+      "jobs/1/name: report names an earlier job too — each job needs a name of its own",
+      `jobs/1/schedule: "0 0 30 2 *" never runs: no month has that day (a day of the month past the month's last, like 30 in February)`,
+    ]);
+  });
+});

@@ -1,0 +1,184 @@
+import { nextRun, parseCron } from "../server/shared/config/cron.ts";
+import { formatDuration } from "../server/shared/config/duration.ts";
+import type { Config } from "../server/shared/config/schema.ts";
+import { APP_ENV_ON_HOST, HOST_ROOT } from "../server/shared/host/layout.ts";
+import type { Mail } from "../server/shared/mailer.ts";
+import { shellQuote } from "../server/shared/text/shell.ts";
+import type { FleetHost } from "./fleet.ts";
+
+/**
+ * Scheduled jobs (config `jobs`), the pure part: when each is due, which host runs it, the
+ * command that runs it there, and what is said and mailed about a run.
+ */
+export type Job = Config["jobs"][number];
+
+/** The user the app runs as on its hosts (the playbooks' dropship_service_user). */
+export const APP_USER = "dropship";
+
+/** Lines of a run's output kept with its record and put in its mail. */
+export const TAIL_LINES = 20;
+
+/** A run's record: what `bun run jobs` shows and the mail tells. */
+export interface JobRun {
+  job: string;
+  /** the host it ran on; empty when no host could be reached */
+  host: string;
+  /** the release that ran there */
+  release: string;
+  /** ms since the epoch */
+  startedAt: number;
+  ms: number;
+  /** its exit code; -1 when it never started */
+  code: number;
+  /** why it failed, in words; absent when it worked */
+  fault?: string;
+  /** its last lines, secrets taken out */
+  tail: string[];
+  /** who ran it: the receiver's schedule or a person */
+  by: string;
+}
+
+/**
+ * The jobs with a minute of their schedule in (since, now]: each runs once, however many of
+ * its minutes went by (a receiver that was down does not catch up, as cron does not).
+ */
+export function dueJobs(jobs: readonly Job[], since: number, now: number): Job[] {
+  return jobs.filter((job) => {
+    const at = nextRun(parseCron(job.schedule), since);
+    return at !== undefined && at <= now;
+  });
+}
+
+/** When a job runs next after `now`. */
+export function nextRunOf(job: Job, now: number): number | undefined {
+  return nextRun(parseCron(job.schedule), now);
+}
+
+/**
+ * The hosts to try for a run, in order: the job's role's, from one picked by the job's name,
+ * so the jobs of a fleet spread over its hosts and each keeps to one while that one answers.
+ * A host named by a person must be one of them.
+ */
+export function jobHosts(job: Job, hosts: readonly FleetHost[], named?: string): FleetHost[] {
+  const ofRole = hosts
+    .filter((h) => h.role === job.role)
+    .sort((a, b) => a.name.localeCompare(b.name));
+  if (named !== undefined) {
+    const host = ofRole.find((h) => h.name === named);
+    if (!host) {
+      const other = hosts.find((h) => h.name === named);
+      throw new Error(
+        other
+          ? `${named} is a ${other.role} host, and ${job.name} runs on ${job.role} hosts: name one of ${ofRole.map((h) => h.name).join(", ") || "none"}`
+          : `no host ${named} in the fleet; ${job.name} runs on ${job.role} hosts: ${ofRole.map((h) => h.name).join(", ") || "none"}`,
+      );
+    }
+    return [host];
+  }
+  if (ofRole.length === 0) return [];
+  const first = stableHash(job.name) % ofRole.length;
+  return [...ofRole.slice(first), ...ofRole.slice(0, first)];
+}
+
+function stableHash(text: string): number {
+  let hash = 2166136261;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619);
+  return hash >>> 0;
+}
+
+/**
+ * The shell command that runs a job on a host: in the release that runs there, with the app's
+ * settings (read by root, whose file it is), as the app's user, stopped after its timeout with
+ * everything it started (timeout signals its whole process group), then killed 10 s later.
+ */
+export function jobCommand(job: Pick<Job, "name" | "command" | "timeout">): string {
+  const seconds = Math.max(1, Math.ceil(job.timeout / 1000));
+  return [
+    `cd ${HOST_ROOT}/current`,
+    "set -a",
+    `. ${APP_ENV_ON_HOST}`,
+    "set +a",
+    `DROPSHIP_JOB=${shellQuote(job.name)} exec timeout --kill-after=10s ${seconds}s runuser -u ${APP_USER} -- sh -c ${shellQuote(job.command)}`,
+  ].join(" && ");
+}
+
+/** What a run's exit code says, in words; undefined for success. */
+export function runFault(job: Pick<Job, "timeout">, code: number): string | undefined {
+  if (code === 0) return undefined;
+  // timeout's own codes: 124 stopped, 137 killed after --kill-after
+  if (code === 124 || code === 137)
+    return `still running after ${formatDuration(job.timeout)} (its timeout), so it was stopped`;
+  return `exit ${code}`;
+}
+
+/** One line about a run. */
+export function describeRun(run: JobRun): string {
+  const took = formatSeconds(run.ms);
+  if (!run.host) return `${run.job}: not run — ${run.fault ?? "no host"}`;
+  const where = `${run.job} on ${run.host}${run.release ? ` (${run.release})` : ""}`;
+  return run.fault ? `${where}: failed after ${took}, ${run.fault}` : `${where}: ok in ${took}`;
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : formatDuration(Math.round(ms / 1000) * 1000);
+}
+
+/**
+ * The mail about a run, once a job starts failing and once it works again, never for each
+ * failed run in between (as the monitor's alerts): `failing` is the job's state before it.
+ */
+export function jobMail(
+  failing: boolean,
+  run: JobRun,
+  site: string,
+): { failing: boolean; mail?: Mail } {
+  if (run.fault && !failing) {
+    const output =
+      run.tail.length > 0
+        ? `\nIts last lines:\n\n${run.tail.map((line) => `  ${line}`).join("\n")}\n`
+        : "\nIt printed nothing.\n";
+    return {
+      failing: true,
+      mail: {
+        subject: `[${site}] job ${run.job} failed`,
+        text: `${describeRun(run)}.\n${output}\nThe schedule goes on: this is the only mail until a run works again. bun run jobs run ${run.job} runs it now, with its output; bun run jobs shows each job's last run.\n`,
+      },
+    };
+  }
+  if (!run.fault && failing)
+    return {
+      failing: false,
+      mail: { subject: `[${site}] job ${run.job} works again`, text: `${describeRun(run)}.\n` },
+    };
+  return { failing };
+}
+
+/** Keeps a run's last lines: the newest TAIL_LINES, each cut to a readable length. */
+export function keepTail(tail: string[], line: string): void {
+  tail.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+  if (tail.length > TAIL_LINES) tail.shift();
+}
+
+/** How long ago, in words: `just now`, `14 min ago`, `3 h ago`, `2 days ago`. */
+export function ago(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 1) return "just now";
+  if (minutes < 120) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} h ago` : `${Math.round(hours / 24)} days ago`;
+}
+
+/** The status line about the jobs: how each one's last run ended, and when. */
+export function describeJobs(
+  jobs: readonly Job[],
+  runs: ReadonlyMap<string, JobRun>,
+  now: number,
+): string {
+  return jobs
+    .map((job) => {
+      const last = runs.get(job.name);
+      if (!last) return `${job.name} not run yet`;
+      return `${job.name} ${last.fault ? `failed (${last.fault})` : "ok"} ${ago(now - last.startedAt)}`;
+    })
+    .join(", ");
+}

@@ -1,0 +1,114 @@
+import { readFleet } from "../pipeline/fleet.ts";
+import { jobOutputCleaner, lastRuns, runJob, saveRun } from "../pipeline/job-run.ts";
+import { ago, describeRun, type Job, nextRunOf } from "../pipeline/jobs.ts";
+import { auditAction } from "./lib/audit.ts";
+import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
+import { receiverSettings, settingsWithHostsIfAny } from "./lib/receiver-env.ts";
+import { actor, cliRedis } from "./lib/redis.ts";
+import { printTable } from "./lib/table.ts";
+
+const SPEC = {
+  verb: "jobs",
+  usage: ["jobs [list]", "jobs run NAME [--host HOST]"],
+  about: `The commands config/jobs runs on a schedule (the receiver runs each, in UTC, on one host of
+its role, as the app's user, in the release that runs there, with the app's settings). list
+shows each job's schedule, next run and last run (from Redis when REDIS_URL is set). run
+runs one now, on HOST or on the host its schedule would pick, with its output as it comes
+and its exit code as this command's; audited as exec is.`,
+  options: {
+    host: { type: "string", value: "HOST", description: "run on this host of the job's role" },
+  },
+  env: [...FLEET_ENV, "REDIS_URL", "DROPSHIP_ACTOR"],
+  positionals: 2,
+} satisfies VerbSpec;
+
+await runVerb(SPEC, async ({ positionals: [verb = "list", name], values }) => {
+  if (verb === "list" && name === undefined && values.host === undefined) return list();
+  if (verb === "run" && name !== undefined) return run(name, values.host as string | undefined);
+  throw new ArgumentError(
+    verb === "run" ? "name the job to run" : `cannot ${[verb, name].filter(Boolean).join(" ")}`,
+  );
+});
+
+function jobNamed(jobs: readonly Job[], name: string): Job {
+  const job = jobs.find((j) => j.name === name);
+  if (!job)
+    throw new UsageError(
+      jobs.length === 0
+        ? `no job ${name}: the config has no jobs (add them under jobs in dropship.yml)`
+        : `no job ${name}; the config's jobs are ${jobs.map((j) => j.name).join(", ")}`,
+    );
+  return job;
+}
+
+async function list() {
+  const { config } = settingsWithHostsIfAny();
+  if (config.jobs.length === 0) {
+    console.log("no jobs: add them under jobs in dropship.yml (docs/config.md)");
+    return;
+  }
+  const runs = process.env.REDIS_URL ? await readRuns() : undefined;
+  const now = Date.now();
+  const rows = config.jobs.map((job) => {
+    const next = nextRunOf(job, now);
+    const last = runs?.get(job.name);
+    return [
+      job.name,
+      job.role,
+      job.schedule,
+      next === undefined ? "never" : new Date(next).toISOString().slice(0, 16).replace("T", " "),
+      runs === undefined
+        ? "(REDIS_URL is not set)"
+        : last
+          ? `${describeRun(last)
+              .slice(job.name.length + 1)
+              .trim()}, ${ago(now - last.startedAt)} by ${last.by}`
+          : "none yet",
+    ];
+  });
+  printTable([["NAME", "ROLE", "SCHEDULE", "NEXT (UTC)", "LAST"], ...rows]);
+}
+
+async function readRuns() {
+  const redis = await cliRedis();
+  try {
+    return await lastRuns(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function run(name: string, host: string | undefined) {
+  const settings = receiverSettings();
+  const job = jobNamed(settings.config.jobs, name);
+  let unaudited: string | undefined;
+  const done = await runJob({
+    fleet: readFleet(settings.fleet.inventories),
+    job,
+    ...(host === undefined ? {} : { host }),
+    by: actor(),
+    clean: jobOutputCleaner(),
+    onLine: (line) => console.log(line),
+    before: async (ssh) => {
+      unaudited = await auditAction(
+        { kind: "job", target: job.name, what: `job ${job.name}: ${job.command}` },
+        [ssh],
+      );
+    },
+  }).catch((error: Error) => {
+    throw new UsageError(error.message);
+  });
+  if (unaudited) console.error(unaudited);
+  if (process.env.REDIS_URL) {
+    const redis = await cliRedis();
+    try {
+      await saveRun(redis, done);
+    } catch (error) {
+      console.error(`(the run was not kept in Redis: ${(error as Error).message})`);
+    } finally {
+      redis.disconnect();
+    }
+  }
+  console.error(`${done.fault ? "✗" : "✓"} ${describeRun(done)}`);
+  process.exitCode = done.code === 0 ? 0 : done.code > 0 ? done.code : 1;
+}

@@ -1,0 +1,52 @@
+import { expect, test } from "bun:test";
+import { lastRuns } from "../../../pipeline/job-run.ts";
+import { aclFile } from "../../../server/shared/state/acl.ts";
+import { receiverThatStops, startReceiver } from "../../helpers/receiver.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { startSmtp } from "../../helpers/smtp.ts";
+
+// The receiver's own schedule, as it starts it from its config: a real redis-server with the
+// fleet's ACL file and a real SMTP server. (Runs on hosts over SSH are tested on droplets, in
+// push.integration.test.ts.)
+const redis = await startRedis({ acl: (password) => aclFile(password, []) });
+const smtp = await startSmtp();
+
+test("the receiver runs its config's jobs at their minutes: with no hosts yet, the run fails, is kept, and mailed once", async () => {
+  const before = Date.now();
+  const { receiver } = await startReceiver(
+    'name: shop\njobs:\n  - { name: nightly, schedule: "* * * * *", command: "true" }\n',
+    crypto.randomUUID(),
+    { REDIS_URL: redis.url, SMTP_URL: smtp.url, ALERT_EMAIL_TO: "ops@example.com" },
+  );
+  // the next whole minute, at most a minute away
+  const [mail] = await smtp.waitFor(1, 70_000);
+  expect(mail?.subject).toBe("[shop] job nightly failed");
+  expect(mail?.text).toStartWith("nightly: not run — no hosts yet: bun run setup makes them.\n");
+  const state = await connectTo(redis);
+  try {
+    const run = (await lastRuns(state)).get("nightly");
+    expect(run).toMatchObject({
+      job: "nightly",
+      host: "",
+      code: -1,
+      fault: "no hosts yet: bun run setup makes them",
+      by: "dropship-receiver (schedule)",
+    });
+    // not at the receiver's start: at the first whole minute after it
+    expect(run?.startedAt ?? 0).toBeGreaterThanOrEqual(Math.ceil(before / 60_000) * 60_000);
+  } finally {
+    state.disconnect();
+  }
+  expect(await receiver.stop()).toBe(0);
+}, 90_000);
+
+test("a schedule the receiver cannot read stops it at the start, naming the job and the fix", () => {
+  const stopped = receiverThatStops(
+    'jobs:\n  - { name: nightly, schedule: "0 3 * *", command: "true" }\n',
+    crypto.randomUUID(),
+  );
+  expect(stopped.code).not.toBe(0);
+  expect(stopped.stderr).toContain(
+    'jobs/0/schedule: "0 3 * *" has 4 fields: a schedule has five (minute hour day-of-month month day-of-week)',
+  );
+});
