@@ -7,7 +7,15 @@ import { KEYS } from "../server/shared/state/keys.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { lineSplitter } from "../server/shared/text/lines.ts";
 import type { Fleet, FleetHost } from "./fleet.ts";
-import { type Job, type JobRun, jobCommand, jobHosts, keepTail, runFault } from "./jobs.ts";
+import {
+  type Job,
+  type JobRun,
+  jobCommand,
+  jobHosts,
+  keepTail,
+  parseJobRun,
+  runFault,
+} from "./jobs.ts";
 
 export interface RunJobOptions {
   fleet: Fleet;
@@ -103,15 +111,12 @@ export async function saveRun(redis: RedisClient, run: JobRun): Promise<void> {
   await redis.hset(KEYS.jobs, run.job, JSON.stringify(run));
 }
 
-/** Each job's last run, by name (an unreadable record is left out). */
+/** Each job's last run, by name (a record that is not one is left out). */
 export async function lastRuns(redis: RedisClient): Promise<Map<string, JobRun>> {
   const runs = new Map<string, JobRun>();
   for (const [name, text] of Object.entries(await redis.hgetall(KEYS.jobs))) {
-    try {
-      runs.set(name, JSON.parse(text) as JobRun);
-    } catch {
-      // a record from elsewhere: not ours to read
-    }
+    const run = parseJobRun(text);
+    if (run) runs.set(name, run);
   }
   return runs;
 }

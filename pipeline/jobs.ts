@@ -38,6 +38,34 @@ export interface JobRun {
   by: string;
 }
 
+/** A run as kept in Redis, read back; undefined for anything that is not one. */
+export function parseJobRun(json: string): JobRun | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  const r = value as Partial<Record<keyof JobRun, unknown>>;
+  if (typeof r !== "object" || r === null) return undefined;
+  const strings = [r.job, r.host, r.release, r.by].every((v) => typeof v === "string");
+  const numbers = [r.startedAt, r.ms, r.code].every((v) => Number.isFinite(v));
+  const tail = Array.isArray(r.tail) && r.tail.every((line) => typeof line === "string");
+  if (!strings || !numbers || !tail) return undefined;
+  if (r.fault !== undefined && typeof r.fault !== "string") return undefined;
+  return {
+    job: r.job as string,
+    host: r.host as string,
+    release: r.release as string,
+    startedAt: r.startedAt as number,
+    ms: r.ms as number,
+    code: r.code as number,
+    ...(typeof r.fault === "string" ? { fault: r.fault } : {}),
+    tail: r.tail as string[],
+    by: r.by as string,
+  };
+}
+
 /**
  * The jobs with a minute of their schedule in (since, now]: each runs once, however many of
  * its minutes went by (a receiver that was down does not catch up, as cron does not).

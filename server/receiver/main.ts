@@ -78,6 +78,9 @@ const SPEC = {
 // Also read when set: DIGITALOCEAN_TOKEN and DIGITALOCEAN_API_URL (the autoscaler),
 // DROPSHIP_GITOPS_TOKEN (pushing the inventory), SMTP_URL and ALERT_EMAIL_TO (scaling mail).
 
+/** A line of the receiver's background work (scaling, backups, jobs, …), with its time: it runs for weeks. */
+const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+
 /** The repository name under which the receiver serves the GitOps inventory. */
 const INVENTORY = "inventory";
 /** git's own setting, over whatever the repository says: git http-backend refuses pushes. */
@@ -290,8 +293,6 @@ async function maybeKeepFleet(configFile: string, redisUrl: string, paths: Local
   const { startHealer } = await import("./healer.ts");
   const { scaleDeps } = await import("../../pipeline/scale.ts");
   const redis = connectRedis(redisUrl, { purpose: "autoscaler", persistent: true });
-  // the receiver runs for weeks: its autoscaler's lines say when
-  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const noted = (line: string) => say(`autoscaler: ${line}`);
   const repo = inventoryRepoFor(config, process.env, noted);
   const mailer = await mailerFor(config, say);
@@ -357,7 +358,6 @@ async function maybeBackups(
   const { controlFilePaths } = await import("../../pipeline/backup-sets.ts");
   const { startBackupSchedule } = await import("./backups.ts");
   const redis = connectRedis(redisUrl, { purpose: "backups", persistent: true });
-  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const mailer = await mailerFor(config, say);
   const schedule = startBackupSchedule(
     {
@@ -413,7 +413,6 @@ async function maybeCanarySteps(configFile: string | undefined, redisUrl: string
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startCanaryStepper } = await import("./canary-stepper.ts");
   const redis = connectRedis(redisUrl, { purpose: "canary steps", persistent: true });
-  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const mailer = await mailerFor(config, say);
   const stepper = startCanaryStepper(
     redis,
@@ -442,7 +441,6 @@ async function maybeJobs(configFile: string | undefined, redisUrl: string, paths
   const { runJob, saveRun, lastRuns, jobOutputCleaner } = await import("../../pipeline/job-run.ts");
   const { readFleet } = await import("../../pipeline/fleet.ts");
   const { startJobSchedule } = await import("./jobs.ts");
-  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const mailer = await mailerFor(config, say);
   const redis = redisUrl
     ? (await import("../shared/state/redis.ts")).connectRedis(redisUrl, {
@@ -498,7 +496,6 @@ async function maybeCertificates(configFile: string | undefined, redisUrl: strin
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startCertificateManager } = await import("./certificates.ts");
   const redis = connectRedis(redisUrl, { purpose: "certificates", persistent: true });
-  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const manager = startCertificateManager(
     certificateDeps(config, configFile, redis, say),
     3_600_000,
