@@ -3,19 +3,9 @@ import { hostCommands } from "../server/shared/host/layout.ts";
 import { maskValues, redact } from "../server/shared/secrets.ts";
 import { Ssh, targetOf } from "../server/shared/ssh.ts";
 import { appUser, redisPasswordFor } from "../server/shared/state/acl.ts";
-import { KEYS } from "../server/shared/state/keys.ts";
-import type { RedisClient } from "../server/shared/state/redis.ts";
 import { lineSplitter } from "../server/shared/text/lines.ts";
 import type { Fleet, FleetHost } from "./fleet.ts";
-import {
-  type Job,
-  type JobRun,
-  jobCommand,
-  jobHosts,
-  keepTail,
-  parseJobRun,
-  runFault,
-} from "./jobs.ts";
+import { type Job, type JobRun, jobCommand, jobHosts, keepTail, runFault } from "./jobs.ts";
 
 export interface RunJobOptions {
   fleet: Fleet;
@@ -104,21 +94,6 @@ export async function runJob(options: RunJobOptions): Promise<JobRun> {
     fault: `no ${job.role} host could be reached — ${unreachable.join("; ")}`,
     tail: [],
   });
-}
-
-/** Keeps a run as its job's last, for `bun run jobs` and a receiver that starts again. */
-export async function saveRun(redis: RedisClient, run: JobRun): Promise<void> {
-  await redis.hset(KEYS.jobs, run.job, JSON.stringify(run));
-}
-
-/** Each job's last run, by name (a record that is not one is left out). */
-export async function lastRuns(redis: RedisClient): Promise<Map<string, JobRun>> {
-  const runs = new Map<string, JobRun>();
-  for (const [name, text] of Object.entries(await redis.hgetall(KEYS.jobs))) {
-    const run = parseJobRun(text);
-    if (run) runs.set(name, run);
-  }
-  return runs;
 }
 
 /**

@@ -3,6 +3,7 @@ import { formatDuration } from "../server/shared/config/duration.ts";
 import type { Config } from "../server/shared/config/schema.ts";
 import { APP_ENV_ON_HOST, HOST_ROOT } from "../server/shared/host/layout.ts";
 import type { Mail } from "../server/shared/mailer.ts";
+import type { JobRun } from "../server/shared/state/jobs.ts";
 import { shellQuote } from "../server/shared/text/shell.ts";
 import type { FleetHost } from "./fleet.ts";
 
@@ -11,60 +12,13 @@ import type { FleetHost } from "./fleet.ts";
  * command that runs it there, and what is said and mailed about a run.
  */
 export type Job = Config["jobs"][number];
+export type { JobRun };
 
 /** The user the app runs as on its hosts (the playbooks' dropship_service_user). */
 export const APP_USER = "dropship";
 
 /** Lines of a run's output kept with its record and put in its mail. */
 export const TAIL_LINES = 20;
-
-/** A run's record: what `bun run jobs` shows and the mail tells. */
-export interface JobRun {
-  job: string;
-  /** the host it ran on; empty when no host could be reached */
-  host: string;
-  /** the release that ran there */
-  release: string;
-  /** ms since the epoch */
-  startedAt: number;
-  ms: number;
-  /** its exit code; -1 when it never started */
-  code: number;
-  /** why it failed, in words; absent when it worked */
-  fault?: string;
-  /** its last lines, secrets taken out */
-  tail: string[];
-  /** who ran it: the receiver's schedule or a person */
-  by: string;
-}
-
-/** A run as kept in Redis, read back; undefined for anything that is not one. */
-export function parseJobRun(json: string): JobRun | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  const r = value as Partial<Record<keyof JobRun, unknown>>;
-  if (typeof r !== "object" || r === null) return undefined;
-  const strings = [r.job, r.host, r.release, r.by].every((v) => typeof v === "string");
-  const numbers = [r.startedAt, r.ms, r.code].every((v) => Number.isFinite(v));
-  const tail = Array.isArray(r.tail) && r.tail.every((line) => typeof line === "string");
-  if (!strings || !numbers || !tail) return undefined;
-  if (r.fault !== undefined && typeof r.fault !== "string") return undefined;
-  return {
-    job: r.job as string,
-    host: r.host as string,
-    release: r.release as string,
-    startedAt: r.startedAt as number,
-    ms: r.ms as number,
-    code: r.code as number,
-    ...(typeof r.fault === "string" ? { fault: r.fault } : {}),
-    tail: r.tail as string[],
-    by: r.by as string,
-  };
-}
 
 /**
  * The jobs with a minute of their schedule in (since, now]: each runs once, however many of

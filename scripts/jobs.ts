@@ -1,6 +1,7 @@
 import { readFleet } from "../pipeline/fleet.ts";
-import { jobOutputCleaner, lastRuns, runJob, saveRun } from "../pipeline/job-run.ts";
+import { jobOutputCleaner, runJob } from "../pipeline/job-run.ts";
 import { ago, describeRun, type Job, nextRunOf } from "../pipeline/jobs.ts";
+import { lastRuns, saveRun } from "../server/shared/state/jobs.ts";
 import { auditAction } from "./lib/audit.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { receiverSettings, settingsWithHostsIfAny } from "./lib/receiver-env.ts";

@@ -438,7 +438,8 @@ async function maybeCanarySteps(configFile: string | undefined, redisUrl: string
 async function maybeJobs(configFile: string | undefined, redisUrl: string, paths: LocalPaths) {
   const config = loadConfigOrDefaults(configFile);
   if (config.jobs.length === 0) return undefined;
-  const { runJob, saveRun, lastRuns, jobOutputCleaner } = await import("../../pipeline/job-run.ts");
+  const { runJob, jobOutputCleaner } = await import("../../pipeline/job-run.ts");
+  const { saveRun, lastRuns } = await import("../shared/state/jobs.ts");
   const { readFleet } = await import("../../pipeline/fleet.ts");
   const { startJobSchedule } = await import("./jobs.ts");
   const mailer = await mailerFor(config, say);

@@ -12,7 +12,6 @@ import {
   jobMail,
   keepTail,
   nextRunOf,
-  parseJobRun,
   runFault,
   TAIL_LINES,
 } from "../../pipeline/jobs.ts";
@@ -199,24 +198,4 @@ test("the status line: how each job's last run ended, and when", () => {
     "2 h ago",
     "3 days ago",
   ]);
-});
-
-test("a run kept in Redis reads back as it was; anything else is not a run", () => {
-  const failed = run({ code: 3, fault: "exit 3" });
-  expect(parseJobRun(JSON.stringify(failed))).toEqual(failed);
-  expect(parseJobRun(JSON.stringify(run()))).toEqual(run());
-  // a newer writer's extra field is dropped
-  expect(parseJobRun(JSON.stringify({ ...run(), extra: 1 }))).toEqual(run());
-  for (const bad of [
-    "not json",
-    "null",
-    "[]",
-    JSON.stringify({ ...run(), code: "0" }),
-    JSON.stringify({ ...run(), tail: "done" }),
-    JSON.stringify({ ...run(), tail: [1] }),
-    JSON.stringify({ ...run(), fault: 3 }),
-    JSON.stringify({ ...run(), startedAt: null }),
-    JSON.stringify({ job: "report" }),
-  ])
-    expect(parseJobRun(bad)).toBeUndefined();
 });

@@ -1,6 +1,7 @@
 import { fleetRows } from "../../shared/fleet-view.ts";
 import { recentEvents } from "../../shared/state/events.ts";
 import { type HostReport, listHosts } from "../../shared/state/hosts.ts";
+import { lastRuns } from "../../shared/state/jobs.ts";
 import { KEYS } from "../../shared/state/keys.ts";
 import type { RedisClient } from "../../shared/state/redis.ts";
 import type { Metrics } from "../metrics.ts";
@@ -8,6 +9,18 @@ import type { statusOf } from "../status.ts";
 
 /** uPlot's data shape: [seconds since the epoch[], CPU %[], memory %[]], oldest first. */
 export type ChartData = [number[], number[], number[]];
+
+/** A scheduled job's last run as the dashboard shows it: where, how it ended, not what it printed. */
+interface DashboardJob {
+  name: string;
+  at: string;
+  host: string;
+  release: string;
+  /** "ok", or the fault in words */
+  result: string;
+  seconds: string;
+  by: string;
+}
 
 /** How long the dashboard waits for Redis before drawing what the proxy itself knows. */
 const REDIS_WAIT_MS = 1000;
@@ -28,7 +41,8 @@ export function chartOf(history: HostReport[]): ChartData {
 /**
  * Everything the dashboard draws, in one answer: the proxy's own view (canary, backends,
  * flags, traffic by track) and, from Redis, the monitors' figures and history, the last
- * deploys and scaling events. With Redis down the proxy's part still comes, with a problem.
+ * deploys, scaling events and each scheduled job's last run (without its output). With Redis
+ * down the proxy's part still comes, with a problem.
  */
 export async function dashboardData(
   status: ReturnType<typeof statusOf>,
@@ -40,6 +54,7 @@ export async function dashboardData(
   let charts: Record<string, ChartData> = {};
   let deploys: Record<string, string>[] = [];
   let scaling: Record<string, string>[] = [];
+  let jobs: DashboardJob[] = [];
   let problem: string | undefined;
   try {
     await withTimeout(
@@ -51,15 +66,28 @@ export async function dashboardData(
         charts = Object.fromEntries(
           reports.map((r, i) => [r.host, chartOf(parseReports(histories[i] ?? []))]),
         );
-        [deploys, scaling] = await Promise.all([
+        let runs: Awaited<ReturnType<typeof lastRuns>>;
+        [deploys, scaling, runs] = await Promise.all([
           recentEvents(redis, KEYS.deploys, 8),
           recentEvents(redis, KEYS.scaling, 8),
+          lastRuns(redis),
         ]);
+        jobs = [...runs.values()]
+          .sort((a, b) => a.job.localeCompare(b.job))
+          .map((run) => ({
+            name: run.job,
+            at: new Date(run.startedAt).toISOString(),
+            host: run.host,
+            release: run.release,
+            result: run.fault ?? "ok",
+            seconds: (run.ms / 1000).toFixed(1),
+            by: run.by,
+          }));
       })(),
       REDIS_WAIT_MS,
     );
   } catch (error) {
-    problem = `Redis unreachable (${(error as Error).message}): hosts' figures, deploys and scaling are not shown; routing goes on.`;
+    problem = `Redis unreachable (${(error as Error).message}): hosts' figures, deploys, scaling and jobs are not shown; routing goes on.`;
   }
   if (status.state.stale && !problem)
     problem = "The routing table may be stale: Redis unreachable.";
@@ -87,6 +115,7 @@ export async function dashboardData(
     charts,
     deploys,
     scaling,
+    jobs,
     ...(problem ? { problem } : {}),
   };
 }

@@ -3,6 +3,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Browser } from "playwright-core";
 import { recordEvent } from "../../../server/shared/state/events.ts";
+import { saveRun } from "../../../server/shared/state/jobs.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { launchChromium } from "../../helpers/chromium.ts";
 import { addBackend, startProxy, USER_TOKENS } from "../../helpers/proxy.ts";
@@ -38,6 +39,18 @@ await recordEvent(state, KEYS.scaling, {
   why: "proxy_cpu 78 > 50 for 60s",
   result: "added",
   at: new Date().toISOString(),
+});
+
+await saveRun(state, {
+  job: "nightly-report",
+  host: "shop-production-2",
+  release: "3f2a9c1d0b7e",
+  startedAt: Date.now() - 60_000,
+  ms: 4200,
+  code: 4,
+  fault: "exit 4",
+  tail: ["secret-looking output the page does not show"],
+  by: "dropship-receiver (schedule)",
 });
 
 const browser: Browser = await launchChromium();
@@ -86,6 +99,13 @@ test("the dashboard loads clean, shows the live split, hosts, charts and events,
   await page.waitForSelector('.chart[data-host="dash-proxy-1"] canvas', { timeout: 10_000 });
   expect(await page.textContent("#deploys")).toContain("3f2a9c1d0b7e");
   expect(await page.textContent("#scaling")).toContain("shop-production-3");
+  // each scheduled job's last run: where and how it ended, never its output
+  const jobs = (await page.textContent("#jobs")) ?? "";
+  expect(jobs).toContain("nightly-report");
+  expect(jobs).toContain("shop-production-2");
+  expect(jobs).toContain("exit 4");
+  expect(jobs).not.toContain("secret-looking");
+  expect(await page.isVisible("#jobs-section")).toBe(true);
 
   // switching disableSET from the page changes what /set answers through the proxy
   expect((await fetch(`${proxy.url}/set`)).status).toBe(200);

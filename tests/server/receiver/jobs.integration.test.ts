@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { lastRuns } from "../../../pipeline/job-run.ts";
 import { aclFile } from "../../../server/shared/state/acl.ts";
+import { lastRuns } from "../../../server/shared/state/jobs.ts";
 import { receiverThatStops, startReceiver } from "../../helpers/receiver.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { startSmtp } from "../../helpers/smtp.ts";

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { addHost, EMPTY } from "../../../gitops/model.ts";
 import { InventoryRepo } from "../../../gitops/repo.ts";
 import { gitopsInventories, readFleet } from "../../../pipeline/fleet.ts";
-import { jobOutputCleaner, lastRuns, runJob, saveRun } from "../../../pipeline/job-run.ts";
+import { jobOutputCleaner, runJob } from "../../../pipeline/job-run.ts";
 import { type Job, type JobRun, jobHosts } from "../../../pipeline/jobs.ts";
 import { EMULATOR } from "../../../server/emulator/this-network.ts";
 import { startJobSchedule } from "../../../server/receiver/jobs.ts";
@@ -18,6 +18,7 @@ import { APP_ENV_ON_HOST, hostCommands } from "../../../server/shared/host/layou
 import { Mailer } from "../../../server/shared/mailer.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
 import { Ssh, targetOf, withSsh } from "../../../server/shared/ssh.ts";
+import { lastRuns, saveRun } from "../../../server/shared/state/jobs.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { changeMaintenance } from "../../../server/shared/state/maintenance.ts";
 import { formatUsers, tokenHash } from "../../../server/shared/users.ts";
