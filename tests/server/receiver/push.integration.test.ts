@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 
 import { join, resolve } from "node:path";
 import { addHost, EMPTY } from "../../../gitops/model.ts";
 import { InventoryRepo } from "../../../gitops/repo.ts";
-import { gitopsInventories, readFleet } from "../../../pipeline/fleet.ts";
+import { type FleetHost, gitopsInventories, readFleet } from "../../../pipeline/fleet.ts";
 import { jobOutputCleaner, runJob } from "../../../pipeline/job-run.ts";
 import { type Job, type JobRun, jobHosts } from "../../../pipeline/jobs.ts";
 import { EMULATOR } from "../../../server/emulator/this-network.ts";
@@ -963,28 +963,32 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     const refused = jobHosts(whoami, fleetNow.hosts)[0]?.name;
     let clock = Date.parse("2026-12-05T17:59:30Z");
     const said: string[] = [];
-    const schedule = startJobSchedule(
-      {
-        jobs: [whoami],
-        run: (job) =>
-          runJob({
-            fleet: fleetNow,
-            job,
-            by: "dropship-receiver (schedule)",
-            clean: jobOutputCleaner(env),
-            connect: (h) =>
-              h.name === refused
-                ? Promise.reject(new Error("connect ECONNREFUSED"))
-                : Ssh.connect(targetOf(h, fleetNow)),
-          }),
-        lastRuns: () => lastRuns(state),
-        save: (run) => saveRun(state, run),
-        site: "push",
-        say: (line) => said.push(line),
-        notify: (mail) => mailer.send(mail),
-        now: () => clock,
-      },
-      3_600_000,
+    /** The receiver's schedule of whoami on a clock of the test's, with the runner it uses. */
+    const scheduleWith = (connect?: (h: FleetHost) => Promise<Ssh>) =>
+      startJobSchedule(
+        {
+          jobs: [whoami],
+          run: (job) =>
+            runJob({
+              fleet: fleetNow,
+              job,
+              by: "dropship-receiver (schedule)",
+              clean: jobOutputCleaner(env),
+              ...(connect ? { connect } : {}),
+            }),
+          lastRuns: () => lastRuns(state),
+          save: (run) => saveRun(state, run),
+          site: "push",
+          say: (line) => said.push(line),
+          notify: (mail) => mailer.send(mail),
+          now: () => clock,
+        },
+        3_600_000,
+      );
+    const schedule = scheduleWith((h) =>
+      h.name === refused
+        ? Promise.reject(new Error("connect ECONNREFUSED"))
+        : Ssh.connect(targetOf(h, fleetNow)),
     );
     // its last run (by ann) failed: the schedule's failing run is not news
     clock = Date.parse("2026-12-05T18:00:00.5Z");
@@ -1004,25 +1008,7 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     const worked: JobRun = { ...(last as JobRun), code: 0 };
     delete worked.fault;
     await saveRun(state, worked);
-    const again = startJobSchedule(
-      {
-        jobs: [whoami],
-        run: (job) =>
-          runJob({
-            fleet: fleetNow,
-            job,
-            by: "dropship-receiver (schedule)",
-            clean: jobOutputCleaner(env),
-          }),
-        lastRuns: () => lastRuns(state),
-        save: (run) => saveRun(state, run),
-        site: "push",
-        say: (line) => said.push(line),
-        notify: (mail) => mailer.send(mail),
-        now: () => clock,
-      },
-      3_600_000,
-    );
+    const again = scheduleWith();
     clock = Date.parse("2026-12-05T18:05:00.5Z");
     again.tick();
     await again.stop();
