@@ -69,18 +69,21 @@ function stableHash(text: string): number {
 }
 
 /**
- * The shell command that runs a job on a host: in the release that runs there, with the app's
- * settings (read by root, whose file it is), as the app's user, stopped after its timeout with
- * everything it started (timeout signals its whole process group), then killed 10 s later.
+ * The shell command that runs a job on a host: in the release that runs there, as the app's
+ * user, with the app's settings, stopped after its timeout with everything it started
+ * (timeout signals its whole process group), then killed 10 s later. The settings file is
+ * root's (0600): root opens it and hands it to the job's shell as descriptor 3, which reads it
+ * there (its lines are shell-quoted, so `eval` reads them as `.` would) and closes it, so
+ * nothing in it (a PATH, an LD_PRELOAD) ever reaches a process of root's, and the command
+ * cannot read the file again.
  */
 export function jobCommand(job: Pick<Job, "name" | "command" | "timeout">): string {
   const seconds = Math.max(1, Math.ceil(job.timeout / 1000));
+  // read through the descriptor: opening /dev/fd/3 again would be the app user's open, refused
+  const inner = 'set -a; eval "$(cat <&3)"; set +a; exec 3<&-; exec sh -c "$1"';
   return [
     `cd ${HOST_ROOT}/current`,
-    "set -a",
-    `. ${APP_ENV_ON_HOST}`,
-    "set +a",
-    `DROPSHIP_JOB=${shellQuote(job.name)} exec timeout --kill-after=10s ${seconds}s runuser -u ${APP_USER} -- sh -c ${shellQuote(job.command)}`,
+    `DROPSHIP_JOB=${shellQuote(job.name)} exec /usr/bin/timeout --kill-after=10s ${seconds}s /usr/sbin/runuser -u ${APP_USER} -- /bin/sh -c ${shellQuote(inner)} sh ${shellQuote(job.command)} 3< ${APP_ENV_ON_HOST}`,
   ].join(" && ");
 }
 

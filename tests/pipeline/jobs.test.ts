@@ -91,21 +91,18 @@ test("a job's hosts are its role's, from one its name picks, the others after in
   );
 });
 
-test("the command on the host: the current release, the app's settings, the app's user, its timeout", () => {
+test("the command on the host: the current release, the app's user, its settings read by that user's shell, its timeout", () => {
   const command = jobCommand({
     name: "report",
     command: `echo "it's $DROPSHIP_JOB"; exit 3`,
     timeout: 90_500,
   });
   expect(command).toBe(
-    `cd /srv/dropship/current && set -a && . /srv/dropship/shared/app.env && set +a && DROPSHIP_JOB='report' exec timeout --kill-after=10s 91s runuser -u dropship -- sh -c 'echo "it'\\''s $DROPSHIP_JOB"; exit 3'`,
+    `cd /srv/dropship/current && DROPSHIP_JOB='report' exec /usr/bin/timeout --kill-after=10s 91s /usr/sbin/runuser -u dropship -- /bin/sh -c 'set -a; eval "$(cat <&3)"; set +a; exec 3<&-; exec sh -c "$1"' sh 'echo "it'\\''s $DROPSHIP_JOB"; exit 3' 3< /srv/dropship/shared/app.env`,
   );
-  // the shell reads the quoted command back as it was written
-  const echoed = Bun.spawnSync([
-    "sh",
-    "-c",
-    `printf '%s' ${command.slice(command.indexOf("sh -c ") + 6)}`,
-  ]);
+  // the shell reads the job's command back as it was written
+  const quoted = command.slice(command.indexOf(" sh '") + 4, command.lastIndexOf(" 3< "));
+  const echoed = Bun.spawnSync(["sh", "-c", `printf '%s' ${quoted}`]);
   expect(echoed.stdout.toString()).toBe(`echo "it's $DROPSHIP_JOB"; exit 3`);
 });
 

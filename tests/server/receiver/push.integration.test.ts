@@ -880,7 +880,7 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     {
       name: "whoami",
       schedule: "*/5 * * * *",
-      command: `printf 'user=%s release=%s style=%s job=%s redis=%s\\n' "$(id -un)" "$(basename "$(pwd -P)")" "$GREETING_STYLE" "$DROPSHIP_JOB" "$REDIS_URL"; echo to stderr >&2; exit 4`,
+      command: `printf 'user=%s release=%s style=%s job=%s redis=%s\\n' "$(id -un)" "$(basename "$(pwd -P)")" "$GREETING_STYLE" "$DROPSHIP_JOB" "$REDIS_URL"; cat /srv/dropship/shared/app.env > /dev/null 2>&1 || echo settings file closed to it; echo to stderr >&2; exit 4`,
     },
     { name: "sleepy", schedule: "@daily", timeout: "1s", command: "sleep 30 & sleep 31" },
   ];
@@ -910,6 +910,8 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     expect(ran.stdout).toContain(
       `user=dropship release=${release} style=warm job=whoami redis=redis://`,
     );
+    // it was given the settings, and cannot read their file (root's) itself
+    expect(ran.stdout).toContain("settings file closed to it\n");
     expect(ran.stdout).toContain("to stderr\n");
     expect(ran.stdout + ran.stderr).not.toContain(redis.password);
     // audited as exec is: on the host, and in the stream as the person
@@ -1003,7 +1005,15 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     expect(smtp.mails).toEqual([]);
     const last = (await lastRuns(state)).get("whoami");
     expect(last).toMatchObject({ by: "dropship-receiver (schedule)", code: 4 });
-    expect(last?.tail).toEqual([expect.stringContaining("user=dropship"), "to stderr"]);
+    // its three lines (stdout's and stderr's may come in either order)
+    expect(last?.tail).toHaveLength(3);
+    expect(last?.tail).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining("user=dropship"),
+        "settings file closed to it",
+        "to stderr",
+      ]),
+    );
     // once it worked, the next failure is mailed
     const worked: JobRun = { ...(last as JobRun), code: 0 };
     delete worked.fault;
