@@ -76,7 +76,8 @@ const SPEC = {
   ),
 };
 // Also read when set: DIGITALOCEAN_TOKEN and DIGITALOCEAN_API_URL (the autoscaler),
-// DROPSHIP_GITOPS_TOKEN (pushing the inventory), SMTP_URL and ALERT_EMAIL_TO (scaling mail).
+// DROPSHIP_GITOPS_TOKEN (pushing the inventory), SMTP_URL and ALERT_EMAIL_TO (the mails about
+// scaling, healing, backups, the canary and jobs).
 
 /** A line of the receiver's background work (scaling, backups, jobs, …), with its time: it runs for weeks. */
 const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
