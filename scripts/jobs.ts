@@ -1,6 +1,7 @@
 import { readFleet } from "../pipeline/fleet.ts";
 import { jobOutputCleaner, runJob } from "../pipeline/job-run.ts";
 import { ago, describeRun, type Job, nextRunOf } from "../pipeline/jobs.ts";
+import { formatDuration } from "../server/shared/config/duration.ts";
 import { lastRuns, saveRun } from "../server/shared/state/jobs.ts";
 import { auditAction } from "./lib/audit.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
@@ -10,11 +11,11 @@ import { printTable } from "./lib/table.ts";
 
 const SPEC = {
   verb: "jobs",
-  usage: ["jobs [list]", "jobs run NAME [--host HOST]"],
+  usage: ["jobs [list]", "jobs show NAME", "jobs run NAME [--host HOST]"],
   about: `The commands config/jobs runs on a schedule (the receiver runs each, in UTC, on one host of
 its role, as the app's user, in the release that runs there, with the app's settings). list
-shows each job's schedule, next run and last run (from Redis when REDIS_URL is set). run
-runs one now, on HOST or on the host its schedule would pick, with its output as it comes
+shows each job's schedule, next run and last run (from Redis when REDIS_URL is set); show
+one job's, with the last lines its last run printed. run runs one now, on HOST or on the host its schedule would pick, with its output as it comes
 and its exit code as this command's; audited as exec is.`,
   options: {
     host: { type: "string", value: "HOST", description: "run on this host of the job's role" },
@@ -25,9 +26,12 @@ and its exit code as this command's; audited as exec is.`,
 
 await runVerb(SPEC, async ({ positionals: [verb = "list", name], values }) => {
   if (verb === "list" && name === undefined && values.host === undefined) return list();
+  if (verb === "show" && name !== undefined && values.host === undefined) return show(name);
   if (verb === "run" && name !== undefined) return run(name, values.host as string | undefined);
   throw new ArgumentError(
-    verb === "run" ? "name the job to run" : `cannot ${[verb, name].filter(Boolean).join(" ")}`,
+    verb === "run" || verb === "show"
+      ? `name the job to ${verb}`
+      : `cannot ${[verb, name].filter(Boolean).join(" ")}`,
   );
 });
 
@@ -68,6 +72,32 @@ async function list() {
     ];
   });
   printTable([["NAME", "ROLE", "SCHEDULE", "NEXT (UTC)", "LAST"], ...rows]);
+}
+
+async function show(name: string) {
+  const { config } = settingsWithHostsIfAny();
+  const job = jobNamed(config.jobs, name);
+  const next = nextRunOf(job, Date.now());
+  console.log(`${job.name}: ${job.command}`);
+  console.log(
+    `  on a ${job.role} host at ${job.schedule} (UTC), next ${next === undefined ? "never" : new Date(next).toISOString()}; stopped after ${formatDuration(job.timeout)}`,
+  );
+  if (!process.env.REDIS_URL) {
+    console.log("  last run: not known here (REDIS_URL is not set: the runs are kept in Redis)");
+    return;
+  }
+  const last = (await readRuns()).get(job.name);
+  if (!last) {
+    console.log("  last run: none yet");
+    return;
+  }
+  console.log(
+    `  last run: ${describeRun(last)
+      .slice(job.name.length + 1)
+      .trim()}, at ${new Date(last.startedAt).toISOString()} by ${last.by}`,
+  );
+  console.log(last.tail.length > 0 ? "  its last lines:" : "  it printed nothing");
+  for (const line of last.tail) console.log(`    ${line}`);
 }
 
 async function readRuns() {
