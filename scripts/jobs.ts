@@ -96,6 +96,12 @@ async function show(name: string) {
       .slice(job.name.length + 1)
       .trim()}, at ${new Date(last.startedAt).toISOString()} by ${last.by}`,
   );
+  if (last.fault)
+    console.log(
+      last.lastOkAt === undefined
+        ? "  last worked: not in the records kept"
+        : `  last worked: the run at ${new Date(last.lastOkAt).toISOString()} (${ago(Date.now() - last.lastOkAt)})`,
+    );
   console.log(last.tail.length > 0 ? "  its last lines:" : "  it printed nothing");
   for (const line of last.tail) console.log(`    ${line}`);
 }

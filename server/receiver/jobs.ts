@@ -8,7 +8,7 @@ export interface JobScheduleDeps {
   /** each job's last run, read once at the start: a job failing before a restart is not mailed again */
   lastRuns: () => Promise<Map<string, JobRun>>;
   /** keeps a run as its job's last */
-  save: (run: JobRun) => Promise<void>;
+  save: (run: JobRun) => Promise<unknown>;
   /** the config's name, for the mails' subjects */
   site: string;
   say: (line: string) => void;

@@ -20,6 +20,17 @@ jobs:
 `,
 );
 const startedAt = Date.now() - 14 * 60_000;
+// it worked a day before, then failed
+await saveRun(state, {
+  job: "report",
+  host: "shop-production-1",
+  release: "3f2a9c1d0b7e",
+  startedAt: startedAt - 24 * 3_600_000,
+  ms: 3900,
+  code: 0,
+  tail: [],
+  by: "dropship-receiver (schedule)",
+});
 await saveRun(state, {
   job: "report",
   host: "shop-production-2",
@@ -64,7 +75,7 @@ test("show: one job, and the last lines its last run printed", () => {
   expect(shown.code).toBe(0);
   expect(shown.out).toMatch(
     new RegExp(
-      `^report: \\./report --all\\n  on a production host at 30 3 \\* \\* mon-fri \\(UTC\\), next \\d{4}-\\d\\d-\\d\\dT03:30:00\\.000Z; stopped after 90s\\n  last run: on shop-production-2 \\(3f2a9c1d0b7e\\): failed after 4\\.2 s, exit 4, at ${new Date(startedAt).toISOString().replaceAll(".", "\\.")} by dropship-receiver \\(schedule\\)\\n  its last lines:\\n    reading 12 accounts\\n    account 7: no such table\\n$`,
+      `^report: \\./report --all\\n  on a production host at 30 3 \\* \\* mon-fri \\(UTC\\), next \\d{4}-\\d\\d-\\d\\dT03:30:00\\.000Z; stopped after 90s\\n  last run: on shop-production-2 \\(3f2a9c1d0b7e\\): failed after 4\\.2 s, exit 4, at ${new Date(startedAt).toISOString().replaceAll(".", "\\.")} by dropship-receiver \\(schedule\\)\\n  last worked: the run at ${new Date(startedAt - 24 * 3_600_000).toISOString().replaceAll(".", "\\.")} \\(24 h ago\\)\\n  its last lines:\\n    reading 12 accounts\\n    account 7: no such table\\n$`,
     ),
   );
   expect(jobs(["show", "sweep"]).out).toContain("\n  last run: none yet\n");

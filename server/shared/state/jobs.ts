@@ -24,6 +24,8 @@ export interface JobRun {
   tail: string[];
   /** who ran it: the receiver's schedule or a person */
   by: string;
+  /** when the newest run that worked started (this one, if it did), as far as the records go */
+  lastOkAt?: number;
 }
 
 /** A run as kept in Redis, read back; undefined for anything that is not one. */
@@ -41,6 +43,7 @@ export function parseJobRun(json: string): JobRun | undefined {
   const tail = Array.isArray(r.tail) && r.tail.every((line) => typeof line === "string");
   if (!strings || !numbers || !tail) return undefined;
   if (r.fault !== undefined && typeof r.fault !== "string") return undefined;
+  if (r.lastOkAt !== undefined && !Number.isFinite(r.lastOkAt)) return undefined;
   return {
     job: r.job as string,
     host: r.host as string,
@@ -51,12 +54,21 @@ export function parseJobRun(json: string): JobRun | undefined {
     ...(typeof r.fault === "string" ? { fault: r.fault } : {}),
     tail: r.tail as string[],
     by: r.by as string,
+    ...(typeof r.lastOkAt === "number" ? { lastOkAt: r.lastOkAt } : {}),
   };
 }
 
-/** Keeps a run as its job's last. */
-export async function saveRun(redis: RedisClient, run: JobRun): Promise<void> {
-  await redis.hset(KEYS.jobs, run.job, JSON.stringify(run));
+/**
+ * Keeps a run as its job's last, with when the job last worked: this run's start if it did,
+ * else what the run before said. Answers the record kept.
+ */
+export async function saveRun(redis: RedisClient, run: JobRun): Promise<JobRun> {
+  const before = parseJobRun((await redis.hget(KEYS.jobs, run.job)) ?? "");
+  const lastOkAt = run.fault === undefined ? run.startedAt : before?.lastOkAt;
+  const { lastOkAt: _, ...rest } = run;
+  const kept: JobRun = { ...rest, ...(lastOkAt === undefined ? {} : { lastOkAt }) };
+  await redis.hset(KEYS.jobs, run.job, JSON.stringify(kept));
+  return kept;
 }
 
 /** Each job's last run, by name (a record that is not one is left out). */

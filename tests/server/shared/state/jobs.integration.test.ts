@@ -26,6 +26,7 @@ test("a run kept in Redis reads back as it was; anything else is not a run", () 
   expect(parseJobRun(JSON.stringify(run()))).toEqual(run());
   // a newer writer's extra field is dropped
   expect(parseJobRun(JSON.stringify({ ...run(), extra: 1 }))).toEqual(run());
+  expect(parseJobRun(JSON.stringify(run({ lastOkAt: 5 })))).toEqual(run({ lastOkAt: 5 }));
   for (const bad of [
     "not json",
     "null",
@@ -35,6 +36,7 @@ test("a run kept in Redis reads back as it was; anything else is not a run", () 
     JSON.stringify({ ...run(), tail: [1] }),
     JSON.stringify({ ...run(), fault: 3 }),
     JSON.stringify({ ...run(), startedAt: null }),
+    JSON.stringify({ ...run(), lastOkAt: "yesterday" }),
     JSON.stringify({ job: "report" }),
   ])
     expect(parseJobRun(bad)).toBeUndefined();
@@ -44,14 +46,26 @@ test("each job's last run, kept and read back from a real Redis; a record that i
   const redis = await startRedis();
   const state = await connectTo(redis);
   try {
-    await saveRun(state, run({ job: "report", code: 0 }));
+    // when the job last worked goes on from run to run: a run that worked sets it, a failing
+    // one keeps what the run before said
+    const worked = await saveRun(state, run({ job: "report", code: 0, startedAt: 1_000 }));
+    expect(worked.lastOkAt).toBe(1_000);
     await saveRun(state, run({ job: "sweep", code: 4, fault: "exit 4", tail: [] }));
-    await saveRun(state, run({ job: "report", code: 1, fault: "exit 1" }));
+    const failed = await saveRun(
+      state,
+      run({ job: "report", code: 1, fault: "exit 1", startedAt: 2_000, lastOkAt: 99 }),
+    );
+    expect(failed.lastOkAt).toBe(1_000);
     await state.hset(KEYS.jobs, "junk", "{not a run");
     const runs = await lastRuns(state);
     expect([...runs.keys()].sort()).toEqual(["report", "sweep"]);
-    expect(runs.get("report")).toEqual(run({ job: "report", code: 1, fault: "exit 1" }));
+    expect(runs.get("report")).toEqual(
+      run({ job: "report", code: 1, fault: "exit 1", startedAt: 2_000, lastOkAt: 1_000 }),
+    );
+    // a job that never worked has no such time
     expect(runs.get("sweep")).toEqual(run({ job: "sweep", code: 4, fault: "exit 4", tail: [] }));
+    await saveRun(state, run({ job: "sweep", code: 0, startedAt: 3_000 }));
+    expect((await lastRuns(state)).get("sweep")?.lastOkAt).toBe(3_000);
   } finally {
     state.disconnect();
     await redis.stop();
