@@ -1,4 +1,4 @@
-import { nextRun, parseCron } from "../server/shared/config/cron.ts";
+import { type CronSchedule, nextRun, parseCron } from "../server/shared/config/cron.ts";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import type { Config } from "../server/shared/config/schema.ts";
 import { APP_ENV_ON_HOST, HOST_ROOT } from "../server/shared/host/layout.ts";
@@ -26,14 +26,25 @@ export const TAIL_LINES = 20;
  */
 export function dueJobs(jobs: readonly Job[], since: number, now: number): Job[] {
   return jobs.filter((job) => {
-    const at = nextRun(parseCron(job.schedule), since);
+    const at = nextRunOf(job, since);
     return at !== undefined && at <= now;
   });
 }
 
 /** When a job runs next after `now`. */
 export function nextRunOf(job: Job, now: number): number | undefined {
-  return nextRun(parseCron(job.schedule), now);
+  return nextRun(scheduleOf(job.schedule), now);
+}
+
+// the receiver asks every second: each schedule is read once (the config validated them all)
+const schedules = new Map<string, CronSchedule>();
+function scheduleOf(text: string): CronSchedule {
+  let schedule = schedules.get(text);
+  if (!schedule) {
+    schedule = parseCron(text);
+    schedules.set(text, schedule);
+  }
+  return schedule;
 }
 
 /**
@@ -98,9 +109,14 @@ export function runFault(job: Pick<Job, "timeout">, code: number): string | unde
 
 /** One line about a run. */
 export function describeRun(run: JobRun): string {
+  return `${run.job}${run.host ? " " : ": "}${describeOutcome(run)}`;
+}
+
+/** The same without the job's name: where it ran and how it ended. */
+export function describeOutcome(run: JobRun): string {
   const took = formatSeconds(run.ms);
-  if (!run.host) return `${run.job}: not run — ${run.fault ?? "no host"}`;
-  const where = `${run.job} on ${run.host}${run.release ? ` (${run.release})` : ""}`;
+  if (!run.host) return `not run — ${run.fault ?? "no host"}`;
+  const where = `on ${run.host}${run.release ? ` (${run.release})` : ""}`;
   return run.fault ? `${where}: failed after ${took}, ${run.fault}` : `${where}: ok in ${took}`;
 }
 

@@ -1,6 +1,6 @@
 import { readFleet } from "../pipeline/fleet.ts";
 import { jobOutputCleaner, runJob } from "../pipeline/job-run.ts";
-import { ago, describeRun, type Job, nextRunOf } from "../pipeline/jobs.ts";
+import { ago, describeOutcome, describeRun, type Job, nextRunOf } from "../pipeline/jobs.ts";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import { lastRuns, saveRun } from "../server/shared/state/jobs.ts";
 import { auditAction } from "./lib/audit.ts";
@@ -65,9 +65,7 @@ async function list() {
       runs === undefined
         ? "(REDIS_URL is not set)"
         : last
-          ? `${describeRun(last)
-              .slice(job.name.length + 1)
-              .trim()}, ${ago(now - last.startedAt)} by ${last.by}`
+          ? `${describeOutcome(last)}, ${ago(now - last.startedAt)} by ${last.by}`
           : "none yet",
     ];
   });
@@ -92,9 +90,7 @@ async function show(name: string) {
     return;
   }
   console.log(
-    `  last run: ${describeRun(last)
-      .slice(job.name.length + 1)
-      .trim()}, at ${new Date(last.startedAt).toISOString()} by ${last.by}`,
+    `  last run: ${describeOutcome(last)}, at ${new Date(last.startedAt).toISOString()} by ${last.by}`,
   );
   if (last.fault)
     console.log(

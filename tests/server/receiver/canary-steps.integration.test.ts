@@ -41,6 +41,16 @@ function canaryVerb(args: string[]) {
   return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
 }
 
+/** A staging host's CPU alert that keeps staging out, raised now. */
+const stagingCpuAlert = () => ({
+  id: "cpu:staging-1",
+  source: "staging-1",
+  role: "staging" as const,
+  summary: "CPU 95% > 50%",
+  since: new Date().toISOString(),
+  canary: true,
+});
+
 /** bun run status, as a person runs it on the control host, with no fleet but this Redis. */
 function statusVerb(): string {
   const dir = tempDir("dropship-status-");
@@ -206,15 +216,7 @@ test("the receiver mails a person when the canary is cut off, takes visitors aga
     expect(last?.subject).toBe("[shop] canary rel-gate-mail finished its steps at 60%");
     // a staging host's alert aborts it (the monitor's stay_off); resumed while the alert still
     // fires, the mail says staging stays out rather than that it takes visitors
-    const alert = {
-      id: "cpu:staging-1",
-      source: "staging-1",
-      role: "staging",
-      summary: "CPU 95% > 50%",
-      since: new Date().toISOString(),
-      canary: true,
-    };
-    await raiseAlert(control, alert, "dropship-monitor@staging-1");
+    await raiseAlert(control, stagingCpuAlert(), "dropship-monitor@staging-1");
     await changeCanary(
       control,
       { state: "aborted", reason: "alert cpu:staging-1: CPU 95% > 50%" },
@@ -279,18 +281,7 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
     clock.skip += 15_000;
     await weightIs(25, 5_000);
     // an alert that guards the canary pauses the step as well
-    await raiseAlert(
-      control,
-      {
-        id: "cpu:staging-1",
-        source: "staging-1",
-        role: "staging",
-        summary: "CPU 95% > 50%",
-        since: new Date().toISOString(),
-        canary: true,
-      },
-      "test",
-    );
+    await raiseAlert(control, stagingCpuAlert(), "test");
     await eventually(
       async () => (await readCanary(control)).stepState === "paused",
       5_000,
