@@ -20,6 +20,9 @@
  * BENCH_PROXY_VARIANT="NAME=VALUE …" adds one dropship-proxy process with those variables set
  * for it alone, e.g. the runtime's own (BUN_JSC_useConcurrentGC=false), so the upstream and the
  * probes run as always.
+ *
+ * BENCH_ACCESS_LOG=1 adds one dropship-proxy process and one nginx worker that each write an
+ * access log (the proxy's on the droplets; nginx's `combined`, buffered as the proxy's is).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -115,6 +118,17 @@ try {
     ? await benchServer("proxy", dropshipEnv("1"), "/_dropship/healthz", baselineRoot)
     : undefined;
   const nginx = await startNginx(upstreams);
+  const withLogs = process.env.BENCH_ACCESS_LOG === "1";
+  const logged = withLogs
+    ? await benchServer(
+        "proxy",
+        { ...dropshipEnv("1"), DROPSHIP_ACCESS_LOG: join(workDir, "dropship-access.log") },
+        "/_dropship/healthz",
+      )
+    : undefined;
+  const nginxLogged = withLogs
+    ? await startNginx(upstreams, undefined, 1, join(workDir, "nginx-access.log"))
+    : undefined;
   const nginxBox = await startNginx(upstreams, undefined, "auto");
   const haproxy = await startHaproxy(upstreams);
   const caddy = await startCaddy(upstreams, 1);
@@ -172,6 +186,22 @@ try {
         ]
       : []),
     { name: "nginx (1 worker, keepalive 256)", url: nginx.url, pids: nginx.pids, scope: "core" },
+    ...(logged && nginxLogged
+      ? [
+          {
+            name: "dropship-proxy (1 process), access log",
+            url: logged.url,
+            pids: () => [logged.pid],
+            scope: "core" as const,
+          },
+          {
+            name: "nginx (1 worker), access log",
+            url: nginxLogged.url,
+            pids: nginxLogged.pids,
+            scope: "core" as const,
+          },
+        ]
+      : []),
     { name: "HAProxy (1 thread)", url: haproxy.url, pids: () => [haproxy.pid], scope: "core" },
     { name: "Caddy (GOMAXPROCS=1)", url: caddy.url, pids: () => [caddy.pid], scope: "core" },
     {

@@ -1,7 +1,8 @@
 import { readFleet } from "../pipeline/fleet.ts";
 import { parseDuration } from "../server/shared/config/duration.ts";
+import type { RoleName } from "../server/shared/config/schema.ts";
 import { hostCommands } from "../server/shared/host/layout.ts";
-import { mergeLogs, prefixer, selectHosts } from "../server/shared/logs.ts";
+import { mergeLogs, prefixer, proxyHosts, selectHosts } from "../server/shared/logs.ts";
 import { ROLES } from "../server/shared/roles.ts";
 import { lineSplitter } from "../server/shared/text/lines.ts";
 import { auditAction } from "./lib/audit.ts";
@@ -11,10 +12,11 @@ import { receiverSettings } from "./lib/receiver-env.ts";
 
 const SPEC = {
   verb: "logs",
-  usage: ["logs [ROLE|HOST] [-f] [--since 10m] [--lines 100]"],
+  usage: ["logs [ROLE|HOST] [-f] [--since 10m] [--lines 100] [--access]"],
   about: `The service logs of every host of a role (production, staging, proxy, redis), of one host, or
 of the whole fleet: each service's last --lines lines, or those of the last --since, merged
 by time and prefixed by host and service. -f then keeps printing new lines until Ctrl-C.
+--access reads the proxy hosts' access log instead: a line for each answer the proxy gave.
 Reading is audited on each host (/srv/dropship/audit.log) and in the fleet's audit stream
 when REDIS_URL is set.`,
   options: {
@@ -30,13 +32,22 @@ when REDIS_URL is set.`,
       value: "N",
       description: "each service's last N lines (default 100)",
     },
+    access: {
+      type: "boolean",
+      description: "the proxies' access log (a line for each answer) instead of the services' logs",
+    },
   },
   env: [...FLEET_ENV, "REDIS_URL", "DROPSHIP_ACTOR"],
   positionals: 1,
 } satisfies VerbSpec;
 
 await runVerb(SPEC, async (args) => {
-  const values = args.values as { follow?: boolean; since?: string; lines?: string };
+  const values = args.values as {
+    follow?: boolean;
+    since?: string;
+    lines?: string;
+    access?: boolean;
+  };
   const { positionals } = args;
   const settings = receiverSettings();
   const fleet = readFleet(settings.fleet.inventories);
@@ -44,9 +55,14 @@ await runVerb(SPEC, async (args) => {
   let hosts: typeof fleet.hosts;
   try {
     hosts = selectHosts(fleet.hosts, selector);
+    if (values.access) hosts = proxyHosts(hosts, selector);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  // what is read on each host: its services' logs, or the access log
+  const sourcesOf = (role: RoleName) => (values.access ? ["access"] : ROLES[role].services);
+  const command = (service: string, options: { lines: number; follow: boolean }) =>
+    values.access ? hostCommands.accessLog(options) : hostCommands.log(service, options);
   const sinceMs = values.since === undefined ? undefined : parseDuration(values.since);
   if (values.since !== undefined && sinceMs === undefined)
     throw new ArgumentError(
@@ -66,30 +82,28 @@ await runVerb(SPEC, async (args) => {
       {
         kind: "logs",
         target: selector ?? "fleet",
-        what: `read the logs of ${hosts.map((h) => h.name).join(", ")}${detail.length ? ` (${detail.join(", ")})` : ""}`,
+        what: `read the ${values.access ? "access log" : "logs"} of ${hosts.map((h) => h.name).join(", ")}${detail.length ? ` (${detail.join(", ")})` : ""}`,
       },
       connections,
     );
     if (unaudited) console.error(unaudited);
     const reads = hosts.flatMap((host, i) =>
-      ROLES[host.role].services.map(async (service) => {
+      sourcesOf(host.role).map(async (service) => {
         const ssh = connections[i];
-        const text = ssh
-          ? (await ssh.exec(hostCommands.log(service, { lines, follow: false }))).stdout
-          : "";
+        const text = ssh ? (await ssh.exec(command(service, { lines, follow: false }))).stdout : "";
         return { host: host.name, service, text };
       }),
     );
     for (const line of mergeLogs(await Promise.all(reads), since)) console.log(line);
     if (!values.follow) return;
     const prefix = prefixer(
-      hosts.flatMap((h) => ROLES[h.role].services.map((service) => ({ host: h.name, service }))),
+      hosts.flatMap((h) => sourcesOf(h.role).map((service) => ({ host: h.name, service }))),
     );
     const follows = hosts.flatMap((host, i) =>
-      ROLES[host.role].services.map((service) => {
+      sourcesOf(host.role).map((service) => {
         const before = prefix({ host: host.name, service });
         return connections[i]?.stream(
-          hostCommands.log(service, { lines: 0, follow: true }),
+          command(service, { lines: 0, follow: true }),
           lineSplitter((line) => console.log(`${before}${line}`)).take,
           () => {}, // tail's notes about a rotated file
         );

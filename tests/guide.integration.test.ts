@@ -508,17 +508,22 @@ test("bun run upgrade: nothing changed is nothing restarted; a changed proxy is 
   let running = true;
   const failures: string[] = [];
   let served = 0;
+  // each served request's id, looked for in the access log after the handover
+  const servedIds: string[] = [];
   const upgradeStarted = performance.now();
   const load = [...Array(8)].map(async (_, i) => {
-    while (running) {
-      const response = await fetch(
-        `${proxy}/`,
-        i % 2 ? { headers: { connection: "close" } } : {},
-      ).catch((e: Error) => e);
+    for (let n = 0; running; n++) {
+      const id = `guide-load-${i}-${n}`;
+      const headers: Record<string, string> = { "x-request-id": id };
+      if (i % 2) headers.connection = "close";
+      const response = await fetch(`${proxy}/`, { headers }).catch((e: Error) => e);
       const at = `${((performance.now() - upgradeStarted) / 1000).toFixed(2)} s`;
       if (response instanceof Error) failures.push(`${at}: ${response.message}`);
       else if (response.status !== 200) failures.push(`${at}: HTTP ${response.status}`);
-      else served++;
+      else {
+        served++;
+        servedIds.push(id);
+      }
       if (!(response instanceof Error)) await response.arrayBuffer().catch(() => undefined);
     }
   });
@@ -552,6 +557,19 @@ test("bun run upgrade: nothing changed is nothing restarted; a changed proxy is 
   expect(health.version).toBe(upgradedTo);
   const proxyLog = await dropship("logs", ["dropship-proxy-1", "--since", "5m"]);
   expect(proxyLog.out).toContain(`dropship-proxy ${upgradedTo} listening (upgraded) on http`);
+  // the access log: every answer of the load, by the proxy handed over and by the new one, once
+  const access = await dropship("logs", ["proxy", "--access", "--since", "5m"]);
+  expect(access.code).toBe(0);
+  const loggedIds = access.out
+    .split("\n")
+    .filter((l) => / status=200 method=GET path=\/ /.test(l))
+    .map((l) => / request_id=(guide-load-\S+) /.exec(l)?.[1])
+    .filter((id) => id !== undefined);
+  expect(loggedIds.sort()).toEqual(servedIds.sort());
+  expect(access.out).toMatch(/^dropship-proxy-1 access \| \S+Z status=200 method=GET path=\/ /m);
+  expect((await dropship("logs", ["production", "--access"])).err).toContain(
+    '"production" is not one: name a proxy host, the proxy role, or nothing',
+  );
 }, 180_000);
 
 /**

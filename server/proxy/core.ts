@@ -17,6 +17,7 @@ import { connectRedis } from "../shared/state/redis.ts";
 import { type UsersSource, usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
 import { WrongCredentials } from "../shared/wrong-credentials.ts";
+import { AccessLog } from "./access-log.ts";
 import { createAdmin } from "./admin.ts";
 import type { WindowSink } from "./analysis.ts";
 import { startHealthChecks } from "./checker.ts";
@@ -40,6 +41,13 @@ export interface ProxyEnv {
   usersFile: string;
   /** who reads the public HTTP port: the own front (default) or Bun.serve alone */
   engine?: "own" | "serve";
+  /** the access log's file; "" or unset: none (the supervisor writes none: its workers do) */
+  accessLog?: string;
+}
+
+/** The access log's file when it is on: DROPSHIP_ACCESS_LOG set, proxy.access_log.enabled. */
+export function accessLogPath(env: ProxyEnv, config: Config): string | undefined {
+  return env.accessLog && config.proxy.access_log.enabled ? env.accessLog : undefined;
 }
 
 export type Core = Awaited<ReturnType<typeof startCore>>;
@@ -104,6 +112,8 @@ export async function startCore(
   });
   const idleTimeoutS = Math.round(config.proxy.idle_timeout / 1000);
   const client = new UpstreamClient({ connectTimeoutMs: config.proxy.connect_timeout });
+  const accessPath = accessLogPath(env, config);
+  const access = accessPath ? new AccessLog(accessPath, { say }) : undefined;
   const deps: ForwardDeps = {
     routing,
     metrics,
@@ -118,6 +128,7 @@ export async function startCore(
       isAdminCredential,
       https: false,
     },
+    access,
   };
   const httpsDeps: ForwardDeps = {
     ...deps,
@@ -154,6 +165,7 @@ export async function startCore(
       checks.stop();
       client.close();
       deps.deadlines.stop();
+      access?.close();
       await mirror.stop();
       redis.disconnect();
     },

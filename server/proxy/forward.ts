@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import type { RateLimitedLog } from "../shared/rate-limited-log.ts";
 import { MAINTENANCE_FIELDS } from "../shared/routing/maintenance.ts";
 import type { Track } from "../shared/routing/model.ts";
+import type { AccessEntry } from "./access-line.ts";
 import type { WindowSink } from "./analysis.ts";
 import { announcesBody, refusalOf } from "./classify.ts";
 import { type AbortLike, AnswerWait, type Deadlines } from "./deadlines.ts";
@@ -16,6 +17,7 @@ import {
 } from "./headers.ts";
 import type { Metrics } from "./metrics.ts";
 import { LEFT_ROTATION } from "./pool.ts";
+import { pathStart } from "./reserved.ts";
 import type { Routing } from "./routing.ts";
 import type { UpstreamAnswer, UpstreamClient, UpstreamFault } from "./upstream/client.ts";
 import type { ResponseHead } from "./upstream/head.ts";
@@ -41,6 +43,8 @@ export interface ForwardDeps {
   deadlines: Deadlines;
   client: UpstreamClient;
   settings: ForwardSettings;
+  /** the access log, when it is on: a line an answer */
+  access?: { add(entry: AccessEntry): void };
 }
 
 /** The visitor's request as forward() reads it: a Request, or one the own front parsed. */
@@ -132,7 +136,20 @@ export function refuse(
   if (!refusal) return undefined;
   deps.log.line(`${refusal.status} to ${peer}: ${refusal.reason}`);
   deps.metrics.refused(refusal.status);
-  return plainAnswer(refusal.status, refusal.reason, requestIdOf(headers), {
+  const requestId = requestIdOf(headers);
+  deps.access?.add({
+    at: Date.now(),
+    status: refusal.status,
+    method,
+    target: url.slice(pathStart(url)),
+    ms: 0,
+    track: "-",
+    backend: "-",
+    visitor: peer,
+    requestId,
+    userAgent: headers.get("user-agent"),
+  });
+  return plainAnswer(refusal.status, refusal.reason, requestId, {
     connection: "close",
     ...refusal.headers,
   });
@@ -165,10 +182,15 @@ export async function forward<V extends Visit, R>(
   const { routing, settings } = deps;
   const started = performance.now();
   const requestId = requestIdOf(request.headers);
+  const peerTrusted = settings.isTrusted(peer);
+  const visitor = peerTrusted
+    ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
+    : peer;
+  const told: Told = { request, path, requestId, visitor, started };
   const maintenance = routing.maintenance;
   if (maintenance) {
     // not the canary's window: a 503 here is no backend's fault
-    record(deps, "production", "maintenance", 503, started);
+    record(deps, told, "production", "maintenance", 503, false);
     return answering.answer(
       request,
       503,
@@ -179,13 +201,9 @@ export async function forward<V extends Visit, R>(
   const cookie = request.headers.get("cookie");
   const knownClient = cookieValue(cookie, "dropship_client");
   const clientId = knownClient ?? crypto.randomUUID();
-  const peerTrusted = settings.isTrusted(peer);
-  const visitor = peerTrusted
-    ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
-    : peer;
   let { track, member } = chooseBackend(routing, clientId);
   if (!member) {
-    record(deps, track, "none", 503, started, visitor);
+    record(deps, told, track, "none", 503, true);
     deps.log.line(`503 to ${visitor}: no healthy ${track} backend`);
     return plain(
       answering,
@@ -243,14 +261,14 @@ export async function forward<V extends Visit, R>(
       }
       // a timeout cancels the exchange too: only a cancel that was not ours is the visitor's
       if (!wait.timedOut && (request.signal.aborted || fault.kind === "cancelled")) {
-        record(deps, track, member.backend.id, 499, started);
+        record(deps, told, track, member.backend.id, 499, false);
         deps.log.line(`499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`);
         return plain(answering, request, 499, "The client closed the request.", requestId);
       }
       if (wait.visitorStalled) {
         const seconds = settings.responseTimeoutMs / 1000;
         // the visitor's doing: neither the backend's health nor the canary's verdict hears of it
-        record(deps, track, member.backend.id, 408, started);
+        record(deps, told, track, member.backend.id, 408, false);
         deps.log.line(
           `408 ${method} ${path.slice(0, 80)}: ${visitor} sent nothing of its body for ${seconds} s`,
         );
@@ -270,7 +288,7 @@ export async function forward<V extends Visit, R>(
           ? malformedAnswer(lastError)
           : undefined;
       if (wrong) {
-        record(deps, track, member.backend.id, wrong.status, started, visitor);
+        record(deps, told, track, member.backend.id, wrong.status, true);
         deps.log.line(
           `${wrong.status} ${method} ${path.slice(0, 80)}: ${member.backend.id} ${wrong.logged}`,
         );
@@ -300,14 +318,14 @@ export async function forward<V extends Visit, R>(
       answering.idle(request, true);
     }
     member.inFlight--;
-    record(deps, track, member.backend.id, upstream.status, started, visitor);
+    record(deps, told, track, member.backend.id, upstream.status, true);
     const fields = ourFields(track, member.backend.id, requestId);
     if (settings.hsts) fields.push(["strict-transport-security", settings.hsts]);
     visitorCookies(fields, cookie, knownClient, clientId, track, settings.https);
     return answering.answer(request, upstream.status, fields, upstream.body, upstream.head);
   }
 
-  record(deps, track, [...tried].join(","), 502, started, visitor);
+  record(deps, told, track, [...tried].join(","), 502, true);
   deps.log.line(
     `502 ${method} ${path.slice(0, 80)}: ${[...tried].join(", ")} unreachable (${lastError})`,
   );
@@ -362,17 +380,44 @@ const noAnswer = (timeoutMs: number): BackendFault => ({
   said: `did not answer within ${timeoutMs / 1000} s (proxy.response_timeout).`,
 });
 
-/** Metrics for every answer; the canary's window only for what the backends caused. */
+/** What forward() knows of a request from its start, for the record of its answer. */
+interface Told {
+  request: Visit;
+  path: string;
+  requestId: string;
+  visitor: string;
+  /** performance.now() at the start */
+  started: number;
+}
+
+/**
+ * Metrics and the access log for every answer; the canary's window (`counted`) only for what
+ * the backends caused.
+ */
 function record(
   deps: ForwardDeps,
+  told: Told,
   track: Track,
   backend: string,
   status: number,
-  since: number,
-  visitor?: string,
+  counted: boolean,
 ) {
-  deps.metrics.record(track, backend, status, (performance.now() - since) / 1000);
-  if (visitor !== undefined) deps.window.add(track, status >= 500, Date.now(), visitor);
+  const ms = performance.now() - told.started;
+  deps.metrics.record(track, backend, status, ms / 1000);
+  const now = Date.now();
+  if (counted) deps.window.add(track, status >= 500, now, told.visitor);
+  deps.access?.add({
+    at: now,
+    status,
+    method: told.request.method,
+    target: told.path,
+    ms,
+    track,
+    backend,
+    visitor: told.visitor,
+    requestId: told.requestId,
+    userAgent: told.request.headers.get("user-agent"),
+  });
 }
 
 function clientCookie(name: string, value: string, secure: boolean): string {

@@ -4,9 +4,10 @@ import type { Config } from "../shared/config/schema.ts";
 import { ADMIN_PORT, host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { VERSION } from "../shared/version.ts";
+import { startRotation } from "./access-log.ts";
 import { ErrorWindow, perVisitorCap, WindowTally } from "./analysis.ts";
 import { startCanaryAnalysis } from "./analyst.ts";
-import { type Core, type ProxyEnv, startCore } from "./core.ts";
+import { accessLogPath, type Core, type ProxyEnv, startCore } from "./core.ts";
 import { startAdmin, startPublic, watchCertificates } from "./listeners.ts";
 import { Metrics } from "./metrics.ts";
 import { startTrafficReports } from "./traffic.ts";
@@ -46,6 +47,17 @@ const SPEC = {
     description: "deployment config for health checks and canary analysis; defaults when unset",
     fallback: "",
     parse: (text: string) => text,
+  } satisfies Variable<string>,
+  accessLog: {
+    name: "DROPSHIP_ACCESS_LOG",
+    description:
+      "the access log's file (set on the hosts by the playbook); empty: no access log. proxy.access_log turns it off",
+    fallback: "",
+    parse: (text: string) => {
+      if (!text.startsWith("/"))
+        throw new Error(`is ${JSON.stringify(text)} — give an absolute path`);
+      return text;
+    },
   } satisfies Variable<string>,
   engine: {
     name: "DROPSHIP_PROXY_ENGINE",
@@ -103,8 +115,8 @@ function canaryWindow(config: Config) {
   return new ErrorWindow(analysis.window, perVisitorCap(analysis.min_requests));
 }
 
-/** Canary analysis and traffic reports: once per proxy host. */
-function hostDuties(core: Core, window: ErrorWindow, listeningPort: number) {
+/** Canary analysis, traffic reports and the access log's rotation: once per proxy host. */
+function hostDuties(core: Core, window: ErrorWindow, listeningPort: number, accessLog?: string) {
   const analysis = startCanaryAnalysis(
     core.routing,
     window,
@@ -120,9 +132,14 @@ function hostDuties(core: Core, window: ErrorWindow, listeningPort: number) {
     },
     core.config.monitor.interval,
   );
+  const { max_size_mb, keep } = core.config.proxy.access_log;
+  const rotation = accessLog
+    ? startRotation(accessLog, max_size_mb * 1024 * 1024, keep, core.say)
+    : () => {};
   return () => {
     analysis.stop();
     traffic.stop();
+    rotation();
   };
 }
 
@@ -155,7 +172,7 @@ async function runSingle(env: ProxyEnv, config: Config) {
   const subscriber = await watchCertificates(core);
   const publicSide = await startPublic(core);
   const admin = startAdmin(core);
-  const stopDuties = hostDuties(core, window, publicSide.port);
+  const stopDuties = hostDuties(core, window, publicSide.port, accessLogPath(env, config));
   listeningLine(core, publicSide.port, publicSide.httpsPort(), admin.listeningPort);
   onShutdown(async () => {
     await Promise.all([publicSide.stop(), admin.stop()]);
@@ -220,7 +237,8 @@ async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
     port: env.port || freePort(env.host),
     httpsPort: env.httpsPort || freePort(env.host),
   };
-  const core = await startCore({ ...env, ...ports }, config, window, metrics, say);
+  // the workers write the access log; this process only rotates it
+  const core = await startCore({ ...env, ...ports, accessLog: "" }, config, window, metrics, say);
   const subscriber = await watchCertificates(core);
   const admin = startAdmin(core);
   const workers = superviseWorkers({
@@ -242,7 +260,7 @@ async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
     say,
   });
   await workers.ready;
-  const stopDuties = hostDuties(core, window, ports.port);
+  const stopDuties = hostDuties(core, window, ports.port, accessLogPath(env, config));
   const httpsPort =
     core.tlsOn && core.certificates.current().size > 0 ? ports.httpsPort : undefined;
   listeningLine(core, ports.port, httpsPort, admin.listeningPort, `, ${count} workers`);

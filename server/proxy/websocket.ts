@@ -1,7 +1,7 @@
 import type { Server, ServerWebSocket } from "bun";
 import { MAINTENANCE_FIELDS } from "../shared/routing/maintenance.ts";
 import { chooseBackend, type ForwardDeps, plainAnswer, setVisitorCookies } from "./forward.ts";
-import { cookieValue, requestIdOf, upstreamHeaders } from "./headers.ts";
+import { cookieValue, requestIdOf, upstreamHeaders, visitorAddress } from "./headers.ts";
 import type { Member, Pool } from "./pool.ts";
 import { pathStart } from "./reserved.ts";
 
@@ -47,8 +47,27 @@ export async function openTunnel(
 ): Promise<Response | undefined> {
   const { settings } = deps;
   const requestId = requestIdOf(request.headers);
+  const url = request.url;
+  const started = performance.now();
+  /** the access log's line for the handshake's answer */
+  const told = (status: number, track: string, backend: string) =>
+    deps.access?.add({
+      at: Date.now(),
+      status,
+      method: "GET",
+      target: url.slice(pathStart(url)),
+      ms: performance.now() - started,
+      track,
+      backend,
+      visitor: settings.isTrusted(peer)
+        ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
+        : peer,
+      requestId,
+      userAgent: request.headers.get("user-agent"),
+    });
   const maintenance = deps.routing.maintenance;
   if (maintenance) {
+    told(503, "production", "maintenance");
     return new Response(maintenance.page, {
       status: 503,
       headers: [...MAINTENANCE_FIELDS, ["x-request-id", requestId]],
@@ -59,6 +78,7 @@ export async function openTunnel(
   const clientId = knownClient ?? crypto.randomUUID();
   const { track, member } = chooseBackend(deps.routing, clientId);
   if (!member) {
+    told(503, track, "none");
     return plainAnswer(503, `No healthy ${track} backend is available right now.`, requestId, {
       "x-dropship-track": track,
     });
@@ -77,7 +97,6 @@ export async function openTunnel(
   for (const name of HANDSHAKE) headers.delete(name);
   const protocols = headers.get("sec-websocket-protocol");
   headers.delete("sec-websocket-protocol");
-  const url = request.url;
   const target = `${member.backend.url.replace(/^http/, "ws")}${url.slice(pathStart(url))}`;
   const upstream = new WebSocket(target, {
     headers: Object.fromEntries(headers),
@@ -108,6 +127,7 @@ export async function openTunnel(
   if (!opened) {
     upstream.close();
     deps.log.line(`502 WebSocket to ${member.backend.id}: the backend refused the upgrade`);
+    told(502, track, member.backend.id);
     return plainAnswer(
       502,
       `The ${track} backend ${member.backend.id} refused the WebSocket.`,
@@ -133,8 +153,10 @@ export async function openTunnel(
   if (!server.upgrade(request, { data: tunnel, headers: answer })) {
     member.inFlight--;
     upstream.close(1011);
+    told(400, track, member.backend.id);
     return plainAnswer(400, "The WebSocket upgrade could not be completed.", requestId);
   }
+  told(101, track, member.backend.id);
   return undefined;
 }
 

@@ -74,3 +74,12 @@ export function selectHosts<H extends NamedHost>(hosts: H[], selector: string | 
     `${JSON.stringify(selector)} is neither a role (${Object.keys(ROLES).join(", ")}) nor a host of the fleet (${hosts.map((h) => h.name).join(", ") || "none"})`,
   );
 }
+
+/** The proxy hosts among those selected: the access log is theirs, or an error saying where it is. */
+export function proxyHosts<H extends NamedHost>(hosts: H[], selector: string | undefined): H[] {
+  const proxies = hosts.filter((h) => h.role === "proxy");
+  if (proxies.length > 0) return proxies;
+  throw new Error(
+    `the access log is kept on the proxy hosts, and ${selector === undefined ? "the fleet has none" : `${JSON.stringify(selector)} is not one`}: name a proxy host, the proxy role, or nothing`,
+  );
+}

@@ -421,10 +421,24 @@ export class OwnFront {
     visitor.pending = EMPTY;
     socket.timeout(0);
     const body = encoder.encode(`${fault.reason}\n`);
+    const requestId = crypto.randomUUID();
     const fields: [string, string][] = [
       ["content-type", "text/plain; charset=utf-8"],
-      ["x-request-id", crypto.randomUUID()],
+      ["x-request-id", requestId],
     ];
+    // nothing of a head that could not be read is trusted enough to be logged but its status
+    this.settings.deps.access?.add({
+      at: Date.now(),
+      status: fault.status,
+      method: "-",
+      target: "-",
+      ms: 0,
+      track: "-",
+      backend: "-",
+      visitor: visitor.peer,
+      requestId,
+      userAgent: null,
+    });
     const { bytes } = answerHead("GET", fault.status, fields, undefined, body, true, ONE_WRITE);
     if (this.write(socket, bytes) || visitor.closed) {
       socket.end();

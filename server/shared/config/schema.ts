@@ -156,6 +156,28 @@ export const ConfigSchema = T.Object(
           "250ms",
           "WebSockets on a draining backend are closed (1001) after this",
         ),
+        access_log: Section(
+          {
+            enabled: T.Boolean({
+              default: true,
+              description:
+                "a line for each answer in /srv/dropship/logs/access.log on the proxy hosts (bun run logs --access)",
+            }),
+            max_size_mb: T.Integer({
+              minimum: 1,
+              maximum: 100_000,
+              default: 64,
+              description: "MiB the file grows to before it becomes access.log.1",
+            }),
+            keep: T.Integer({
+              minimum: 1,
+              maximum: 100,
+              default: 4,
+              description: "rotated files kept (access.log.1 … .N), the oldest dropped",
+            }),
+          },
+          "each answer's time, status, method, path (without its query), duration, track, backend, visitor, request id and user agent",
+        ),
         tls: Section(
           {
             domains: T.Array(T.String({ minLength: 1 }), {

@@ -9,6 +9,7 @@ import { SOURCES_FILE } from "../platform.ts";
  *   bin/dropship-service the service script of hosts without systemd
  *   services/, shared/   each service's definition and settings (written by Ansible)
  *   logs/<service>.log   each service's output on hosts without systemd
+ *   logs/access.log      the proxy's access log, on proxy hosts (rotated to access.log.1 …)
  *   data/users           the named users' token hashes, on proxy hosts (the proxy's only)
  *   audit.log            what operators did there (root's only)
  */
@@ -26,6 +27,8 @@ export const HOST_RELEASES_KEPT = 3;
 export const releaseDirOnHost = (version: string) => `${HOST_ROOT}/releases/${version}`;
 export const currentBinary = (name: string) => `${HOST_ROOT}/current/${name}`;
 export const HOST_AUDIT_LOG = `${HOST_ROOT}/audit.log`;
+/** The proxy's access log (DROPSHIP_ACCESS_LOG, set by the playbook) and its rotated files. */
+export const HOST_ACCESS_LOG = `${HOST_ROOT}/logs/access.log`;
 export const USERS_ON_HOST = `${HOST_ROOT}/data/users`;
 /** the app's settings, dropship's and the team's (written by Ansible and by `bun run env`) */
 export const APP_ENV_ON_HOST = `${HOST_ROOT}/shared/app.env`;
@@ -109,6 +112,9 @@ export const hostCommands = {
     const tail = `tail -n ${options.lines}${options.follow ? " -F" : ""} ${HOST_ROOT}/logs/${service}.log`;
     return `if [ -d /run/systemd/system ]; then ${journal}; else ${tail}; fi`;
   },
+  /** prints (or keeps printing) a proxy host's access log; `tail -F` follows it across rotation */
+  accessLog: (options: { lines: number; follow: boolean }) =>
+    `tail -n ${options.lines}${options.follow ? " -F" : ""} ${HOST_ACCESS_LOG}`,
   /**
    * names other Sentinels in every service's Redis URL (the `sentinels=` value, encoded: see
    * sentinelsParam), for the services' next start; prints the files it changed

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mergeLogs, selectHosts, stampOf } from "../../../server/shared/logs.ts";
+import { mergeLogs, proxyHosts, selectHosts, stampOf } from "../../../server/shared/logs.ts";
 
 test("lines are merged by their time and prefixed by host and service", () => {
   const merged = mergeLogs([
@@ -48,4 +48,17 @@ test("a ROLE names its hosts, a HOST itself, nothing all; anything else says wha
   expect(() => selectHosts(hosts, "web-9")).toThrow(
     '"web-9" is neither a role (proxy, redis, production, staging) nor a host of the fleet (proxy-1, web-1, web-2)',
   );
+});
+
+test("the access log is read on the proxy hosts: of a selection, only those; none, a sentence saying where it is", () => {
+  const fleet = [
+    { name: "shop-proxy-1", role: "proxy" as const },
+    { name: "shop-web-1", role: "production" as const },
+    { name: "shop-proxy-2", role: "proxy" as const },
+  ];
+  expect(proxyHosts(fleet, undefined).map((h) => h.name)).toEqual(["shop-proxy-1", "shop-proxy-2"]);
+  expect(() => proxyHosts([fleet[1] as (typeof fleet)[number]], "shop-web-1")).toThrow(
+    'the access log is kept on the proxy hosts, and "shop-web-1" is not one: name a proxy host, the proxy role, or nothing',
+  );
+  expect(() => proxyHosts([], undefined)).toThrow("and the fleet has none");
 });

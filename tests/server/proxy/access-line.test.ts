@@ -1,0 +1,70 @@
+import { expect, test } from "bun:test";
+import {
+  type AccessEntry,
+  accessLine,
+  logValue,
+  pathOf,
+  Stamp,
+} from "../../../server/proxy/access-line.ts";
+
+const ENTRY: AccessEntry = {
+  at: Date.UTC(2026, 11, 5, 20, 11, 27, 123),
+  status: 200,
+  method: "GET",
+  target: "/cart/3?token=secret-value&x=1",
+  ms: 12.345,
+  track: "production",
+  backend: "10.10.0.5:3000",
+  visitor: "203.0.113.9",
+  requestId: "9f1c-42",
+  userAgent: "Mozilla/5.0 (X11; Linux x86_64)",
+};
+
+test("a line: the time, then each field as key=value; the query is left out, the user agent quoted", () => {
+  const stamp = new Stamp();
+  expect(accessLine(ENTRY, stamp.of(ENTRY.at))).toBe(
+    '2026-12-05T20:11:27.123Z status=200 method=GET path=/cart/3 ms=12.3 track=production backend=10.10.0.5:3000 visitor=203.0.113.9 request_id=9f1c-42 user_agent="Mozilla/5.0 (X11; Linux x86_64)"\n',
+  );
+  expect(accessLine({ ...ENTRY, userAgent: null }, "T")).toEndWith(" user_agent=-\n");
+  expect(accessLine(ENTRY, "T")).not.toContain("secret-value");
+});
+
+test("whatever a stranger sends, a value stays one quoted value on one line, and escapes nothing a terminal obeys", () => {
+  expect(logValue("/plain/path-1.html")).toBe("/plain/path-1.html");
+  expect(logValue("")).toBe('""');
+  expect(logValue("a b")).toBe('"a b"');
+  expect(logValue("k=v")).toBe('"k=v"');
+  expect(logValue('say "hi"')).toBe('"say \\"hi\\""');
+  expect(logValue("back\\slash")).toBe('"back\\\\slash"');
+  // a forged second line, a terminal's escape, DEL and a C1 control (CSI)
+  expect(logValue("x\r\n2026-01-01T00:00:00Z status=200")).toBe(
+    '"x\\x0d\\x0a2026-01-01T00:00:00Z status=200"',
+  );
+  expect(logValue("\x1b[31mred\x7f\x9b")).toBe('"\\x1b[31mred\\x7f\\x9b"');
+  // printable text beyond ASCII is kept as it is, quoted
+  expect(logValue("/café")).toBe('"/café"');
+  const line = accessLine({ ...ENTRY, userAgent: "a\nb\u0000c\u2028" }, "T");
+  expect(line.split("\n")).toHaveLength(2);
+  expect(line).toContain('user_agent="a\\x0ab\\x00c\u2028"');
+});
+
+test("long values are cut, with a mark where", () => {
+  // the mark is not plain ASCII: the cut value is quoted
+  expect(logValue("/".repeat(5000))).toBe(`"${"/".repeat(1000)}…"`);
+  const agent = accessLine({ ...ENTRY, userAgent: "u".repeat(1000) }, "T");
+  expect(agent).toContain(`user_agent="${"u".repeat(300)}…"`);
+  expect(logValue("GET".repeat(20), 20)).toBe(`"${"GET".repeat(20).slice(0, 20)}…"`);
+});
+
+test("the query is left out; a target without one is whole", () => {
+  expect(pathOf("/a?b=c")).toBe("/a");
+  expect(pathOf("/a")).toBe("/a");
+  expect(pathOf("?x")).toBe("");
+});
+
+test("the time is made once a millisecond, and anew for the next", () => {
+  const stamp = new Stamp();
+  const first = stamp.of(1_000);
+  expect(stamp.of(1_000)).toBe(first);
+  expect(stamp.of(1_001)).toBe("1970-01-01T00:00:01.001Z");
+});

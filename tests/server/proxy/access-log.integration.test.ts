@@ -1,0 +1,156 @@
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { backendIdFor } from "../../../server/shared/routing/model.ts";
+import { addBackend, startProxy } from "../../helpers/proxy.ts";
+import { rawRequest, statusOf } from "../../helpers/raw.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually } from "../../helpers/server.ts";
+import { fileTempDir } from "../../helpers/tmp.ts";
+import { startUpstream } from "../../helpers/upstream.ts";
+
+const redis = await startRedis();
+const state = await connectTo(redis);
+const upstream = startUpstream("logged");
+await addBackend(state, "production", upstream.url);
+const backend = backendIdFor(upstream.url);
+const dir = fileTempDir("access-log-");
+const path = join(dir, "access.log");
+// workers: auto, as on a droplet: two workers write, the supervisor only rotates
+const proxy = await startProxy(redis, undefined, { DROPSHIP_ACCESS_LOG: path });
+afterAll(() => proxy.stop());
+
+const logged = () => (existsSync(path) ? readFileSync(path, "utf8") : "");
+/** The access log's line for a request id, once the proxy has written it (every 200 ms). */
+async function lineOf(requestId: string): Promise<string> {
+  let line: string | undefined;
+  await eventually(
+    async () => {
+      line = logged()
+        .split("\n")
+        .find((l) => l.includes(` request_id=${requestId} `));
+      return line !== undefined;
+    },
+    5000,
+    `the access log's line for ${requestId}`,
+  );
+  return line as string;
+}
+
+test("an answer's line: time, status, method, path without its query, track, backend, visitor, id and agent", async () => {
+  const before = Date.now();
+  const response = await fetch(`${proxy.url}/cart/3?token=secret-token-value`, {
+    headers: { "x-request-id": "trace-ok-1", "user-agent": "shop-test/1.0" },
+  });
+  expect(response.status).toBe(200);
+  const line = await lineOf("trace-ok-1");
+  expect(line).toMatch(
+    new RegExp(
+      `^(\\S+Z) status=200 method=GET path=/cart/3 ms=\\d+\\.\\d track=production backend=${backend.replace(/[.]/g, "\\.")} visitor=127\\.0\\.0\\.1 request_id=trace-ok-1 user_agent=shop-test/1\\.0$`,
+    ),
+  );
+  const at = Date.parse(line.split(" ")[0] as string);
+  expect(at).toBeGreaterThanOrEqual(before);
+  expect(at).toBeLessThanOrEqual(Date.now());
+  expect(logged()).not.toContain("secret-token-value");
+});
+
+test("a stranger's bytes in the agent and path are escaped onto one line; a head that cannot be read is logged by status alone", async () => {
+  const hostile = await rawRequest(
+    proxy.url,
+    Buffer.from(
+      'GET /k=v/"q" HTTP/1.1\r\nHost: shop.example\r\nX-Request-Id: trace-hostile-1\r\nUser-Agent: say "hi" \\ \x9b2J end=1 status=500\r\n\r\n',
+      "latin1",
+    ),
+  );
+  expect(statusOf(hostile)).toBe(200);
+  const line = await lineOf("trace-hostile-1");
+  expect(line).toEndWith(' user_agent="say \\"hi\\" \\\\ \\x9b2J end=1 status=500"');
+  // as it went on (the quotes encoded behind the front); a value with "=" is quoted
+  expect(line).toContain(' path="/k=v/%22q%22" ');
+  expect(line.match(/ status=/g)).toHaveLength(2); // its own, and the quoted one
+
+  // a control character in the target: refused by the front, logged with what is known
+  const before = logged().split("\n").length;
+  const bad = await rawRequest(proxy.url, "GET /x\x01y HTTP/1.1\r\nHost: shop.example\r\n\r\n");
+  expect(statusOf(bad)).toBe(400);
+  const id = /x-request-id: (\S+)/i.exec(bad)?.[1] as string;
+  expect(await lineOf(id)).toMatch(
+    /^\S+Z status=400 method=- path=- ms=0\.0 track=- backend=- visitor=127\.0\.0\.1 request_id=\S+ user_agent=-$/,
+  );
+  expect(logged().split("\n").length).toBe(before + 1);
+  // a method this proxy does not serve: refused behind the front, logged with its path
+  const trace = await rawRequest(
+    proxy.url,
+    "TRACE /debug?x=1 HTTP/1.1\r\nHost: shop.example\r\nX-Request-Id: trace-405\r\n\r\n",
+  );
+  expect(statusOf(trace)).toBe(405);
+  expect(await lineOf("trace-405")).toContain(" status=405 method=TRACE path=/debug ms=0.0 ");
+});
+
+test("a visitor who leaves before the answer is a 499 with the time it waited; the backend is not blamed", async () => {
+  const { hostname, port } = new URL(proxy.url);
+  const socket = await Bun.connect({ hostname, port: Number(port), socket: { data() {} } });
+  socket.write(
+    "GET /hang?ms=3000 HTTP/1.1\r\nHost: shop.example\r\nX-Request-Id: trace-gone-1\r\n\r\n",
+  );
+  await Bun.sleep(300);
+  socket.terminate();
+  const line = await lineOf("trace-gone-1");
+  expect(line).toContain(` status=499 method=GET path=/hang `);
+  expect(Number(/ ms=(\S+) /.exec(line)?.[1])).toBeGreaterThanOrEqual(250);
+  expect(line).toContain(` backend=${backend} `);
+  // the backend stays in the rotation
+  expect((await fetch(`${proxy.url}/after`)).status).toBe(200);
+});
+
+test("a WebSocket's handshake is logged with its outcome: a backend that does not upgrade is a 502", async () => {
+  const answer = await rawRequest(
+    proxy.url,
+    "GET /live?room=1 HTTP/1.1\r\nHost: shop.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: trace-ws-1\r\n\r\n",
+  );
+  expect(statusOf(answer)).toBe(502);
+  expect(await lineOf("trace-ws-1")).toMatch(
+    new RegExp(
+      `^\\S+Z status=502 method=GET path=/live ms=\\S+ track=production backend=${backend} `,
+    ),
+  );
+});
+
+test("proxy.access_log.enabled false: no file, whatever DROPSHIP_ACCESS_LOG says", async () => {
+  const off = join(fileTempDir("access-off-"), "access.log");
+  const quiet = await startProxy(
+    redis,
+    "health: { interval: 200ms, timeout: 1s }\nproxy: { workers: 1, access_log: { enabled: false } }\n",
+    { DROPSHIP_ACCESS_LOG: off },
+  );
+  try {
+    expect((await fetch(`${quiet.url}/x`)).status).toBe(200);
+    await Bun.sleep(500);
+    expect(existsSync(off)).toBe(false);
+  } finally {
+    await quiet.stop();
+  }
+});
+
+test("a log the proxy cannot write costs no request: every request is answered, and it is said once", async () => {
+  const full = await startProxy(
+    redis,
+    "health: { interval: 200ms, timeout: 1s }\nproxy: { workers: 1 }\n",
+    { DROPSHIP_ACCESS_LOG: "/dev/full" },
+  );
+  try {
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => fetch(`${full.url}/n/${n}`).then((r) => r.status)),
+    );
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    await eventually(async () => full.stderr().includes("access log /dev/full"), 3000, "the line");
+    for (let n = 0; n < 20; n++) await fetch(`${full.url}/more/${n}`);
+    await Bun.sleep(500);
+    expect(
+      full.stderr().match(/access log \/dev\/full: \d+ line\(s\) not written \(ENOSPC/g),
+    ).toHaveLength(1);
+  } finally {
+    await full.stop();
+  }
+});
