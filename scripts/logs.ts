@@ -61,7 +61,7 @@ await runVerb(SPEC, async (args) => {
   }
   // what is read on each host: its services' logs, or the access log
   const sourcesOf = (role: RoleName) => (values.access ? ["access"] : ROLES[role].services);
-  const command = (service: string, options: { lines: number; follow: boolean }) =>
+  const command = (service: string, options: { lines: number; follow: boolean; since?: string }) =>
     values.access ? hostCommands.accessLog(options) : hostCommands.log(service, options);
   const sinceMs = values.since === undefined ? undefined : parseDuration(values.since);
   if (values.since !== undefined && sinceMs === undefined)
@@ -90,11 +90,22 @@ await runVerb(SPEC, async (args) => {
     const reads = hosts.flatMap((host, i) =>
       sourcesOf(host.role).map(async (service) => {
         const ssh = connections[i];
-        const text = ssh ? (await ssh.exec(command(service, { lines, follow: false }))).stdout : "";
+        const sinceText = since === undefined ? undefined : new Date(since).toISOString();
+        const asked = command(service, { lines, follow: false, since: sinceText });
+        const text = ssh ? (await ssh.exec(asked)).stdout : "";
         return { host: host.name, service, text };
       }),
     );
-    for (const line of mergeLogs(await Promise.all(reads), since)) console.log(line);
+    const sources = await Promise.all(reads);
+    // a stretch of more lines than --lines is cut at its start: say so, not only show less
+    for (const source of sources) {
+      if (since === undefined || lines === 0) continue;
+      if (source.text.split("\n").filter(Boolean).length >= lines)
+        console.error(
+          `${source.host} ${source.service}: only the last ${lines} lines were read, and the stretch may hold more — raise --lines`,
+        );
+    }
+    for (const line of mergeLogs(sources, since)) console.log(line);
     if (!values.follow) return;
     const prefix = prefixer(
       hosts.flatMap((h) => sourcesOf(h.role).map((service) => ({ host: h.name, service }))),

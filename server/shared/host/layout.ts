@@ -112,9 +112,21 @@ export const hostCommands = {
     const tail = `tail -n ${options.lines}${options.follow ? " -F" : ""} ${HOST_ROOT}/logs/${service}.log`;
     return `if [ -d /run/systemd/system ]; then ${journal}; else ${tail}; fi`;
   },
-  /** prints (or keeps printing) a proxy host's access log; `tail -F` follows it across rotation */
-  accessLog: (options: { lines: number; follow: boolean }) =>
-    `tail -n ${options.lines}${options.follow ? " -F" : ""} ${HOST_ACCESS_LOG}`,
+  /**
+   * prints (or keeps printing) a proxy host's access log, its last `lines`; with `since` (an ISO
+   * time, which sorts as text) the lines from then on, read there from the file and the one
+   * rotated before it: a busy proxy's stretch is more lines than a fixed count would take.
+   * `tail -F` follows the file across rotation.
+   */
+  accessLog: (options: { lines: number; follow: boolean; since?: string }) => {
+    const { lines, follow, since } = options;
+    if (since !== undefined) {
+      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(since))
+        throw new Error(`not an ISO time: ${since}`);
+      return `cat ${HOST_ACCESS_LOG}.1 ${HOST_ACCESS_LOG} 2>/dev/null | awk -v since=${since} '$1 >= since' | tail -n ${lines}`;
+    }
+    return `tail -n ${lines}${follow ? " -F" : ""} ${HOST_ACCESS_LOG}`;
+  },
   /**
    * names other Sentinels in every service's Redis URL (the `sentinels=` value, encoded: see
    * sentinelsParam), for the services' next start; prints the files it changed

@@ -127,3 +127,17 @@ test("a binary's digest: recorded beside it when delivered, else read by OpenSSL
   writeFileSync(`${binary}.sha256`, `${"f".repeat(64)}\n`);
   expect(run(hostCommands.recordedDigest(binary)).trim()).toBe("f".repeat(64));
 });
+
+test("the access log since a time is read on the host, from the file and the one before it; a time not ISO is refused", () => {
+  expect(
+    hostCommands.accessLog({ lines: 50, follow: false, since: "2026-12-05T20:00:00.000Z" }),
+  ).toBe(
+    "cat /srv/dropship/logs/access.log.1 /srv/dropship/logs/access.log 2>/dev/null | awk -v since=2026-12-05T20:00:00.000Z '$1 >= since' | tail -n 50",
+  );
+  expect(hostCommands.accessLog({ lines: 0, follow: true })).toBe(
+    "tail -n 0 -F /srv/dropship/logs/access.log",
+  );
+  expect(() =>
+    hostCommands.accessLog({ lines: 5, follow: false, since: "2026-12-05T20:00:00Z; reboot" }),
+  ).toThrow("not an ISO time");
+});
