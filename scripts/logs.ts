@@ -2,7 +2,7 @@ import { readFleet } from "../pipeline/fleet.ts";
 import { parseDuration } from "../server/shared/config/duration.ts";
 import type { RoleName } from "../server/shared/config/schema.ts";
 import { hostCommands } from "../server/shared/host/layout.ts";
-import { mergeLogs, prefixer, proxyHosts, selectHosts } from "../server/shared/logs.ts";
+import { cutNotes, mergeLogs, prefixer, proxyHosts, selectHosts } from "../server/shared/logs.ts";
 import { ROLES } from "../server/shared/roles.ts";
 import { lineSplitter } from "../server/shared/text/lines.ts";
 import { auditAction } from "./lib/audit.ts";
@@ -97,14 +97,7 @@ await runVerb(SPEC, async (args) => {
       }),
     );
     const sources = await Promise.all(reads);
-    // a stretch of more lines than --lines is cut at its start: say so, not only show less
-    for (const source of sources) {
-      if (since === undefined || lines === 0) continue;
-      if (source.text.split("\n").filter(Boolean).length >= lines)
-        console.error(
-          `${source.host} ${source.service}: only the last ${lines} lines were read, and the stretch may hold more — raise --lines`,
-        );
-    }
+    for (const note of cutNotes(sources, lines, since)) console.error(note);
     for (const line of mergeLogs(sources, since)) console.log(line);
     if (!values.follow) return;
     const prefix = prefixer(

@@ -566,16 +566,8 @@ test("bun run upgrade: nothing changed is nothing restarted; a changed proxy is 
     .map((l) => / request_id=(guide-load-\S+) /.exec(l)?.[1])
     .filter((id) => id !== undefined);
   expect(loggedIds.sort()).toEqual(servedIds.sort());
-  // read with the default count, a stretch of more lines is said to be cut
-  const capped = await dropship("logs", ["proxy", "--access", "--since", "5m", "-n", "100"]);
-  expect(capped.out.split("\n").filter(Boolean)).toHaveLength(100);
-  expect(capped.err).toContain(
-    "dropship-proxy-1 access: only the last 100 lines were read, and the stretch may hold more — raise --lines",
-  );
+
   expect(access.out).toMatch(/^dropship-proxy-1 access \| \S+Z status=200 method=GET path=\/ /m);
-  expect((await dropship("logs", ["production", "--access"])).err).toContain(
-    '"production" is not one: name a proxy host, the proxy role, or nothing',
-  );
 }, 180_000);
 
 /**

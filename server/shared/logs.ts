@@ -83,3 +83,17 @@ export function proxyHosts<H extends NamedHost>(hosts: H[], selector: string | u
     `the access log is kept on the proxy hosts, and ${selector === undefined ? "the fleet has none" : `${JSON.stringify(selector)} is not one`}: name a proxy host, the proxy role, or nothing`,
   );
 }
+
+/**
+ * What a read of a stretch (`since`) left out: a source that gave `lines` lines, as many as
+ * were asked for, may have had more before them — said, rather than shown less without a word.
+ */
+export function cutNotes(sources: LogSource[], lines: number, since: number | undefined): string[] {
+  if (since === undefined || lines === 0) return [];
+  return sources
+    .filter((source) => source.text.split("\n").filter(Boolean).length >= lines)
+    .map(
+      (source) =>
+        `${source.host} ${source.service}: only the last ${lines} lines were read, and the stretch may hold more — raise --lines`,
+    );
+}

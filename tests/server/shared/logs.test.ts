@@ -1,5 +1,11 @@
 import { expect, test } from "bun:test";
-import { mergeLogs, proxyHosts, selectHosts, stampOf } from "../../../server/shared/logs.ts";
+import {
+  cutNotes,
+  mergeLogs,
+  proxyHosts,
+  selectHosts,
+  stampOf,
+} from "../../../server/shared/logs.ts";
 
 test("lines are merged by their time and prefixed by host and service", () => {
   const merged = mergeLogs([
@@ -61,4 +67,14 @@ test("the access log is read on the proxy hosts: of a selection, only those; non
     'the access log is kept on the proxy hosts, and "shop-web-1" is not one: name a proxy host, the proxy role, or nothing',
   );
   expect(() => proxyHosts([], undefined)).toThrow("and the fleet has none");
+});
+
+test("a stretch read up to --lines is said to be cut; one with fewer lines, or no stretch, is not", () => {
+  const full = { host: "shop-proxy-1", service: "access", text: "a\nb\nc\n" };
+  const short = { host: "shop-proxy-2", service: "access", text: "a\nb\n" };
+  expect(cutNotes([full, short], 3, 0)).toEqual([
+    "shop-proxy-1 access: only the last 3 lines were read, and the stretch may hold more — raise --lines",
+  ]);
+  expect(cutNotes([full], 3, undefined)).toEqual([]);
+  expect(cutNotes([full], 4, 0)).toEqual([]);
 });
