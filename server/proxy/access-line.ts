@@ -61,8 +61,35 @@ export class Stamp {
   }
 }
 
-/** The line: the time first (as every dropship log line, for `bun run logs --since`), then key=value. */
-export function accessLine(entry: AccessEntry, stamp: string): string {
-  const agent = entry.userAgent === null ? "-" : logValue(entry.userAgent, MAX_USER_AGENT);
-  return `${stamp} status=${entry.status} method=${logValue(entry.method, 20)} path=${logValue(pathOf(entry.target))} ms=${entry.ms.toFixed(1)} track=${entry.track} backend=${logValue(entry.backend)} visitor=${logValue(entry.visitor)} request_id=${logValue(entry.requestId)} user_agent=${agent}\n`;
+/** A visitor's user agent as logged: made once while the same one comes again (a connection's). */
+class AgentValue {
+  private last: string | null = null;
+  private lastText = "-";
+
+  of(agent: string | null): string {
+    if (agent !== this.last) {
+      this.last = agent;
+      this.lastText = agent === null ? "-" : logValue(agent, MAX_USER_AGENT);
+    }
+    return this.lastText;
+  }
 }
+
+/**
+ * Makes the lines: the time first (as every dropship log line, for `bun run logs --since`),
+ * then key=value. The track, the backend's id and the request id are the proxy's own (a
+ * visitor's X-Request-Id is taken only when it is word characters, `.`, `:` and `-`), so they go
+ * in as they are; what else a visitor chose is escaped.
+ */
+export class AccessLines {
+  private readonly stamp = new Stamp();
+  private readonly agent = new AgentValue();
+
+  line(entry: AccessEntry): string {
+    const ms = Math.round(entry.ms * 10) / 10;
+    return `${this.stamp.of(entry.at)} status=${entry.status} method=${logValue(entry.method, 20)} path=${logValue(pathOf(entry.target))} ms=${ms} track=${entry.track} backend=${entry.backend} visitor=${logValue(entry.visitor)} request_id=${entry.requestId} user_agent=${this.agent.of(entry.userAgent)}\n`;
+  }
+}
+
+/** One line on its own (tests, and the sentence of what a line holds). */
+export const accessLine = (entry: AccessEntry): string => new AccessLines().line(entry);

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, renameSync, statSync, writeSync } from "node:fs";
-import { type AccessEntry, accessLine, Stamp } from "./access-line.ts";
+import { type AccessEntry, AccessLines } from "./access-line.ts";
 
 export interface AccessLogOptions {
   /** bytes held before they are written; a quiet proxy writes what it has every `flushMs` */
@@ -23,7 +23,7 @@ export class AccessLog {
   private inode = -1;
   private pending: string[] = [];
   private pendingBytes = 0;
-  private readonly stamp = new Stamp();
+  private readonly lines = new AccessLines();
   private readonly flushBytes: number;
   private readonly timer: ReturnType<typeof setInterval>;
   private lastComplaint = Number.NEGATIVE_INFINITY;
@@ -40,7 +40,7 @@ export class AccessLog {
   }
 
   add(entry: AccessEntry): void {
-    const line = accessLine(entry, this.stamp.of(entry.at));
+    const line = this.lines.line(entry);
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (this.pendingBytes >= this.flushBytes) this.flush();

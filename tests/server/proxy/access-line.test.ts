@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import {
   type AccessEntry,
+  AccessLines,
   accessLine,
   logValue,
   pathOf,
@@ -21,12 +22,11 @@ const ENTRY: AccessEntry = {
 };
 
 test("a line: the time, then each field as key=value; the query is left out, the user agent quoted", () => {
-  const stamp = new Stamp();
-  expect(accessLine(ENTRY, stamp.of(ENTRY.at))).toBe(
+  expect(accessLine(ENTRY)).toBe(
     '2026-12-05T20:11:27.123Z status=200 method=GET path=/cart/3 ms=12.3 track=production backend=10.10.0.5:3000 visitor=203.0.113.9 request_id=9f1c-42 user_agent="Mozilla/5.0 (X11; Linux x86_64)"\n',
   );
-  expect(accessLine({ ...ENTRY, userAgent: null }, "T")).toEndWith(" user_agent=-\n");
-  expect(accessLine(ENTRY, "T")).not.toContain("secret-value");
+  expect(accessLine({ ...ENTRY, userAgent: null })).toEndWith(" user_agent=-\n");
+  expect(accessLine(ENTRY)).not.toContain("secret-value");
 });
 
 test("whatever a stranger sends, a value stays one quoted value on one line, and escapes nothing a terminal obeys", () => {
@@ -43,7 +43,7 @@ test("whatever a stranger sends, a value stays one quoted value on one line, and
   expect(logValue("\x1b[31mred\x7f\x9b")).toBe('"\\x1b[31mred\\x7f\\x9b"');
   // printable text beyond ASCII is kept as it is, quoted
   expect(logValue("/café")).toBe('"/café"');
-  const line = accessLine({ ...ENTRY, userAgent: "a\nb\u0000c\u2028" }, "T");
+  const line = accessLine({ ...ENTRY, userAgent: "a\nb\u0000c\u2028" });
   expect(line.split("\n")).toHaveLength(2);
   expect(line).toContain('user_agent="a\\x0ab\\x00c\u2028"');
 });
@@ -51,7 +51,7 @@ test("whatever a stranger sends, a value stays one quoted value on one line, and
 test("long values are cut, with a mark where", () => {
   // the mark is not plain ASCII: the cut value is quoted
   expect(logValue("/".repeat(5000))).toBe(`"${"/".repeat(1000)}…"`);
-  const agent = accessLine({ ...ENTRY, userAgent: "u".repeat(1000) }, "T");
+  const agent = accessLine({ ...ENTRY, userAgent: "u".repeat(1000) });
   expect(agent).toContain(`user_agent="${"u".repeat(300)}…"`);
   expect(logValue("GET".repeat(20), 20)).toBe(`"${"GET".repeat(20).slice(0, 20)}…"`);
 });
@@ -60,6 +60,23 @@ test("the query is left out; a target without one is whole", () => {
   expect(pathOf("/a?b=c")).toBe("/a");
   expect(pathOf("/a")).toBe("/a");
   expect(pathOf("?x")).toBe("");
+});
+
+test("one maker of lines, many requests: each line has its own agent, time and duration", () => {
+  const lines = new AccessLines();
+  const agents = ["a/1", "a/1", 'b "2"', null, "a/1"];
+  const made = agents.map((userAgent, n) =>
+    lines.line({ ...ENTRY, at: ENTRY.at + n, ms: n === 2 ? 0 : 7.25, userAgent }),
+  );
+  expect(made.map((l) => / user_agent=(.*)\n$/.exec(l)?.[1])).toEqual([
+    "a/1",
+    "a/1",
+    '"b \\"2\\""',
+    "-",
+    "a/1",
+  ]);
+  expect(made.map((l) => l.slice(19, 23))).toEqual([".123", ".124", ".125", ".126", ".127"]);
+  expect(made.map((l) => / ms=(\S+) /.exec(l)?.[1])).toEqual(["7.3", "7.3", "0", "7.3", "7.3"]);
 });
 
 test("the time is made once a millisecond, and anew for the next", () => {
