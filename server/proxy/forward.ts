@@ -145,7 +145,9 @@ export function refuse(
     ms: 0,
     track: "-",
     backend: "-",
-    visitor: peer,
+    visitor: deps.settings.isTrusted(peer)
+      ? visitorAddress(peer, headers.get("x-forwarded-for"), deps.settings.isTrusted)
+      : peer,
     requestId,
     userAgent: headers.get("user-agent"),
   });

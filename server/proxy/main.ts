@@ -54,7 +54,7 @@ const SPEC = {
       "the access log's file (set on the hosts by the playbook); empty: no access log. proxy.access_log turns it off",
     fallback: "",
     parse: (text: string) => {
-      if (!text.startsWith("/"))
+      if (text !== "" && !text.startsWith("/"))
         throw new Error(`is ${JSON.stringify(text)} — give an absolute path`);
       return text;
     },

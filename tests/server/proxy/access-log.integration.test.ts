@@ -128,6 +128,34 @@ test("a WebSocket's handshake is logged with its outcome: a backend that does no
   );
 });
 
+test("behind a trusted load balancer, the visitor is the one it names, for answers and refusals alike", async () => {
+  const behind = join(fileTempDir("access-behind-"), "access.log");
+  const balanced = await startProxy(
+    redis,
+    "health: { interval: 200ms, timeout: 1s }\nproxy: { workers: 1, trusted_proxies: [127.0.0.0/8] }\n",
+    { DROPSHIP_ACCESS_LOG: behind },
+  );
+  try {
+    const headers = { "x-forwarded-for": "198.51.100.7", "x-request-id": "trace-lb-1" };
+    expect((await fetch(`${balanced.url}/via-lb`, { headers })).status).toBe(200);
+    const refused = await rawRequest(
+      balanced.url,
+      "TRACE /x HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-For: 198.51.100.8\r\nX-Request-Id: trace-lb-2\r\n\r\n",
+    );
+    expect(statusOf(refused)).toBe(405);
+    await eventually(
+      async () => existsSync(behind) && readFileSync(behind, "utf8").includes("trace-lb-2"),
+      5000,
+      "both lines",
+    );
+    const text = readFileSync(behind, "utf8");
+    expect(text).toMatch(/ path=\/via-lb .* visitor=198\.51\.100\.7 request_id=trace-lb-1 /);
+    expect(text).toMatch(/ status=405 .* visitor=198\.51\.100\.8 request_id=trace-lb-2 /);
+  } finally {
+    await balanced.stop();
+  }
+});
+
 test("proxy.access_log.enabled false: no file, whatever DROPSHIP_ACCESS_LOG says", async () => {
   const off = join(fileTempDir("access-off-"), "access.log");
   const quiet = await startProxy(
