@@ -5,11 +5,17 @@ export interface AnalysisSettings {
   minRequests: number;
   /** percentage points of 5xx rate staging may exceed production by */
   maxErrorRateIncrease: number;
+  /** an answer whose head took longer is slow; 0: speed is not judged */
+  slowAfterMs: number;
+  /** percentage points of slow answers staging may exceed production by */
+  maxSlowRateIncrease: number;
 }
 
 export interface TrackCounts {
   requests: number;
   errors: number;
+  /** answers slower than the analysis's slow_after */
+  slow: number;
 }
 
 const SLOT_MS = 1000;
@@ -25,11 +31,11 @@ interface Slot {
 }
 
 /**
- * Requests and 5xx per track over a sliding window, in one-second slots. Staging is also
- * counted per visitor, so that no single visitor can outweigh the others: each counts for at
- * most `perVisitorCap` requests in the window, and the visitor with the most errors is left
- * out of the verdict — one client hammering a failing path cannot abort the canary, while a
- * release that fails for everyone still does.
+ * Requests, 5xx and slow answers per track over a sliding window, in one-second slots. Staging
+ * is also counted per visitor, so that no single visitor can outweigh the others: each counts
+ * for at most `perVisitorCap` requests in the window, and the visitor with the most errors and
+ * slow answers is left out of the verdict — one client hammering a failing or slow path cannot
+ * abort the canary, while a release that fails or slows down for everyone still does.
  */
 export class ErrorWindow {
   private readonly slots: Slot[];
@@ -37,6 +43,8 @@ export class ErrorWindow {
   constructor(
     private readonly windowMs: number,
     private readonly perVisitorCap = Number.POSITIVE_INFINITY,
+    /** an answer that took longer (ms) is slow; 0: none is */
+    private readonly slowAfterMs = 0,
   ) {
     this.slots = Array.from({ length: Math.max(1, Math.ceil(windowMs / SLOT_MS)) }, () => ({
       start: -1,
@@ -45,8 +53,9 @@ export class ErrorWindow {
     }));
   }
 
-  add(track: Track, isError: boolean, now: number, visitor = ""): void {
-    this.addCounts(track, 1, isError ? 1 : 0, now, visitor);
+  add(track: Track, isError: boolean, now: number, visitor = "", ms = 0): void {
+    const slow = this.slowAfterMs > 0 && ms > this.slowAfterMs ? 1 : 0;
+    this.addCounts(track, 1, isError ? 1 : 0, now, visitor, slow);
   }
 
   /**
@@ -54,15 +63,29 @@ export class ErrorWindow {
    * late: one for the second of the last reset, or earlier, would bring back what the reset
    * cleared (an abort would follow the resumed canary at once), so it is dropped.
    */
-  addReported(track: Track, requests: number, errors: number, at: number, visitor = ""): void {
+  addReported(
+    track: Track,
+    requests: number,
+    errors: number,
+    at: number,
+    visitor = "",
+    slow = 0,
+  ): void {
     if (at <= this.resetAt) return;
-    this.addCounts(track, requests, errors, at, visitor);
+    this.addCounts(track, requests, errors, at, visitor, slow);
   }
 
   private resetAt = -1;
 
-  /** `requests` and `errors` at once. */
-  addCounts(track: Track, requests: number, errors: number, now: number, visitor = ""): void {
+  /** `requests`, `errors` and `slow` at once. */
+  addCounts(
+    track: Track,
+    requests: number,
+    errors: number,
+    now: number,
+    visitor = "",
+    slow = 0,
+  ): void {
     const start = now - (now % SLOT_MS);
     const slot = this.slots[Math.floor(start / SLOT_MS) % this.slots.length] as Slot;
     if (slot.start !== start) {
@@ -73,16 +96,18 @@ export class ErrorWindow {
     const counts = slot.counts[track];
     counts.requests += requests;
     counts.errors += errors;
+    counts.slow += slow;
     if (track !== "staging") return;
     const key =
       slot.visitors.size < MAX_VISITORS_PER_SLOT || slot.visitors.has(visitor) ? visitor : OTHERS;
     let mine = slot.visitors.get(key);
     if (!mine) {
-      mine = { requests: 0, errors: 0 };
+      mine = { requests: 0, errors: 0, slow: 0 };
       slot.visitors.set(key, mine);
     }
     mine.requests += requests;
     mine.errors += errors;
+    mine.slow += slow;
   }
 
   /** The window's totals; staging's are per-visitor capped, without its worst visitor. */
@@ -93,17 +118,19 @@ export class ErrorWindow {
       if (slot.start < 0 || now - slot.start >= this.windowMs) continue;
       out.production.requests += slot.counts.production.requests;
       out.production.errors += slot.counts.production.errors;
+      out.production.slow += slot.counts.production.slow;
       for (const [key, counts] of slot.visitors) {
         const sum = visitors.get(key);
         if (sum) {
           sum.requests += counts.requests;
           sum.errors += counts.errors;
+          sum.slow += counts.slow;
         } else {
           visitors.set(key, { ...counts });
         }
       }
     }
-    let worst: TrackCounts = { requests: 0, errors: 0 };
+    let worst: TrackCounts = { requests: 0, errors: 0, slow: 0 };
     for (const [key, counts] of visitors) {
       const capped =
         key === OTHERS
@@ -111,13 +138,16 @@ export class ErrorWindow {
           : {
               requests: Math.min(counts.requests, this.perVisitorCap),
               errors: Math.min(counts.errors, this.perVisitorCap),
+              slow: Math.min(counts.slow, this.perVisitorCap),
             };
       out.staging.requests += capped.requests;
       out.staging.errors += capped.errors;
-      if (key !== OTHERS && capped.errors > worst.errors) worst = capped;
+      out.staging.slow += capped.slow;
+      if (key !== OTHERS && capped.errors + capped.slow > worst.errors + worst.slow) worst = capped;
     }
     out.staging.requests -= worst.requests;
     out.staging.errors -= worst.errors;
+    out.staging.slow -= worst.slow;
     return out;
   }
 
@@ -132,7 +162,8 @@ export class ErrorWindow {
 
 /** Where the forwarding path counts answers for the canary analysis. */
 export interface WindowSink {
-  add(track: Track, isError: boolean, now: number, visitor?: string): void;
+  /** `ms`: how long the answer's head took */
+  add(track: Track, isError: boolean, now: number, visitor?: string, ms?: number): void;
 }
 
 export type TallyEntry = [
@@ -141,6 +172,7 @@ export type TallyEntry = [
   visitor: string,
   requests: number,
   errors: number,
+  slow: number,
 ];
 
 /**
@@ -150,17 +182,21 @@ export type TallyEntry = [
 export class WindowTally implements WindowSink {
   private counts = new Map<string, TallyEntry>();
 
-  add(track: Track, isError: boolean, now: number, visitor = ""): void {
+  /** `slowAfterMs` as the supervisor's window has it */
+  constructor(private readonly slowAfterMs = 0) {}
+
+  add(track: Track, isError: boolean, now: number, visitor = "", ms = 0): void {
     const at = now - (now % SLOT_MS);
     const who = track === "staging" ? visitor : "";
     const key = `${at}${track}${who}`;
     let entry = this.counts.get(key);
     if (!entry) {
-      entry = [track, at, who, 0, 0];
+      entry = [track, at, who, 0, 0, 0];
       this.counts.set(key, entry);
     }
     entry[3]++;
     if (isError) entry[4]++;
+    if (this.slowAfterMs > 0 && ms > this.slowAfterMs) entry[5]++;
   }
 
   drain(): TallyEntry[] {
@@ -176,14 +212,18 @@ export function perVisitorCap(minRequests: number): number {
 }
 
 function emptyCounts(): Record<Track, TrackCounts> {
-  return { production: { requests: 0, errors: 0 }, staging: { requests: 0, errors: 0 } };
+  return {
+    production: { requests: 0, errors: 0, slow: 0 },
+    staging: { requests: 0, errors: 0, slow: 0 },
+  };
 }
 
 export type Verdict = { abort: false; why: string } | { abort: true; why: string };
 
 /**
- * Whether staging does worse than production. No verdict before staging has seen
- * `minRequests` requests in the window: no traffic is never a failure.
+ * Whether staging does worse than production: more 5xx, or (with `slowAfterMs`) more answers
+ * slower than that. No verdict before staging has seen `minRequests` requests in the window:
+ * no traffic is never a failure.
  */
 export function judge(totals: Record<Track, TrackCounts>, settings: AnalysisSettings): Verdict {
   const { staging, production } = totals;
@@ -203,5 +243,16 @@ export function judge(totals: Record<Track, TrackCounts>, settings: AnalysisSett
       why: `${summary} (more than ${settings.maxErrorRateIncrease} points worse)`,
     };
   }
-  return { abort: false, why: summary };
+  if (settings.slowAfterMs <= 0) return { abort: false, why: summary };
+  const stagingSlow = (100 * staging.slow) / staging.requests;
+  const productionSlow =
+    production.requests > 0 ? (100 * production.slow) / production.requests : 0;
+  const slowSummary = `staging slower than ${settings.slowAfterMs} ms ${stagingSlow.toFixed(1)}% of ${staging.requests} vs production ${productionSlow.toFixed(1)}% of ${production.requests}`;
+  if (stagingSlow - productionSlow > settings.maxSlowRateIncrease) {
+    return {
+      abort: true,
+      why: `${slowSummary} (more than ${settings.maxSlowRateIncrease} points worse)`,
+    };
+  }
+  return { abort: false, why: `${summary}; ${slowSummary}` };
 }

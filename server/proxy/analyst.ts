@@ -6,19 +6,28 @@ import type { Routing } from "./routing.ts";
 const ACTOR = "dropship-proxy canary analysis";
 
 /**
- * Once a second, while staging takes traffic, compares its 5xx rate with production's and
- * aborts the canary when it does worse: audited, and raised as an alert that guards it.
+ * Once a second, while staging takes traffic, compares its 5xx rate (and, with slow_after, its
+ * share of slow answers) with production's and aborts the canary when it does worse: audited,
+ * and raised as an alert that guards it.
  */
 export function startCanaryAnalysis(
   routing: Routing,
   window: ErrorWindow,
   redis: RedisClient,
-  settings: { window: number; min_requests: number; max_error_rate_increase: number },
+  settings: {
+    window: number;
+    min_requests: number;
+    max_error_rate_increase: number;
+    slow_after: number;
+    max_slow_rate_increase: number;
+  },
 ) {
   const analysis: AnalysisSettings = {
     windowMs: settings.window,
     minRequests: settings.min_requests,
     maxErrorRateIncrease: settings.max_error_rate_increase,
+    slowAfterMs: settings.slow_after,
+    maxSlowRateIncrease: settings.max_slow_rate_increase,
   };
   let saving = false;
   const timer = setInterval(async () => {

@@ -407,7 +407,7 @@ function record(
   const ms = performance.now() - told.started;
   deps.metrics.record(track, backend, status, ms / 1000);
   const now = Date.now();
-  if (counted) deps.window.add(track, status >= 500, now, told.visitor);
+  if (counted) deps.window.add(track, status >= 500, now, told.visitor, ms);
   deps.access?.add({
     at: now,
     status,

@@ -112,7 +112,11 @@ function say(line: string): void {
 
 function canaryWindow(config: Config) {
   const { analysis } = config.canary;
-  return new ErrorWindow(analysis.window, perVisitorCap(analysis.min_requests));
+  return new ErrorWindow(
+    analysis.window,
+    perVisitorCap(analysis.min_requests),
+    analysis.slow_after,
+  );
 }
 
 /** Canary analysis, traffic reports and the access log's rotation: once per proxy host. */
@@ -187,7 +191,7 @@ async function runSingle(env: ProxyEnv, config: Config) {
  * it exits (draining) when told to or when its supervisor is gone.
  */
 async function runWorker(env: ProxyEnv, config: Config, worker: number) {
-  const tally = new WindowTally();
+  const tally = new WindowTally(config.canary.analysis.slow_after);
   const metrics = new Metrics();
   const core = await startCore(env, config, tally, metrics, (line) =>
     console.error(`dropship-proxy[${worker}]: ${line}`),

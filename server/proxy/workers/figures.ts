@@ -35,8 +35,8 @@ export class Figures {
   report(worker: number, message: Extract<WorkerMessage, { kind: "report" }>): void {
     this.latest.set(worker, message.metrics);
     this.inFlight.set(worker, new Map(message.inFlight));
-    for (const [track, at, visitor, requests, errors] of message.tally) {
-      this.window.addReported(track, requests, errors, at, visitor);
+    for (const [track, at, visitor, requests, errors, slow] of message.tally) {
+      this.window.addReported(track, requests, errors, at, visitor, slow);
     }
     this.rebuild();
   }

@@ -279,6 +279,14 @@ export const ConfigSchema = T.Object(
               5,
               "abort when staging's 5xx rate exceeds production's by this many points",
             ),
+            slow_after: Duration(
+              "0s",
+              "an answer whose head takes longer is slow, for max_slow_rate_increase; 0s: speed is not judged",
+            ),
+            max_slow_rate_increase: Percent(
+              10,
+              "with slow_after, abort when staging's share of slow answers exceeds production's by this many points",
+            ),
           },
           "automatic canary analysis",
         ),

@@ -1,7 +1,13 @@
 import { expect, test } from "bun:test";
 import { ErrorWindow, judge, perVisitorCap } from "../../../server/proxy/analysis.ts";
 
-const settings = { windowMs: 10_000, minRequests: 20, maxErrorRateIncrease: 5 };
+const settings = {
+  windowMs: 10_000,
+  minRequests: 20,
+  maxErrorRateIncrease: 5,
+  slowAfterMs: 0,
+  maxSlowRateIncrease: 10,
+};
 
 test("the window counts requests and 5xx per track and forgets what is older than it", () => {
   const window = new ErrorWindow(10_000);
@@ -10,18 +16,21 @@ test("the window counts requests and 5xx per track and forgets what is older tha
   for (let i = 0; i < 10; i++) window.add("staging", i < 3, t0 + i * 100, `198.51.100.${i}`);
   window.add("production", false, t0, "198.51.100.1");
   expect(window.totals(t0 + 1000)).toEqual({
-    production: { requests: 1, errors: 0 },
-    staging: { requests: 9, errors: 2 },
+    production: { requests: 1, errors: 0, slow: 0 },
+    staging: { requests: 9, errors: 2, slow: 0 },
   });
   window.add("staging", true, t0 + 9_500, "a");
   window.add("staging", false, t0 + 9_500, "b");
-  expect(window.totals(t0 + 10_500).staging).toEqual({ requests: 1, errors: 0 });
-  expect(window.totals(t0 + 30_000).staging).toEqual({ requests: 0, errors: 0 });
+  expect(window.totals(t0 + 10_500).staging).toEqual({ requests: 1, errors: 0, slow: 0 });
+  expect(window.totals(t0 + 30_000).staging).toEqual({ requests: 0, errors: 0, slow: 0 });
 });
 
 test("no verdict before the minimum number of staging requests", () => {
   const verdict = judge(
-    { production: { requests: 0, errors: 0 }, staging: { requests: 19, errors: 19 } },
+    {
+      production: { requests: 0, errors: 0, slow: 0 },
+      staging: { requests: 19, errors: 19, slow: 0 },
+    },
     settings,
   );
   expect(verdict.abort).toBe(false);
@@ -30,7 +39,10 @@ test("no verdict before the minimum number of staging requests", () => {
 
 test("staging is aborted only when it is worse than production by more than the margin", () => {
   const worse = judge(
-    { production: { requests: 100, errors: 1 }, staging: { requests: 40, errors: 10 } },
+    {
+      production: { requests: 100, errors: 1, slow: 0 },
+      staging: { requests: 40, errors: 10, slow: 0 },
+    },
     settings,
   );
   expect(worse.abort).toBe(true);
@@ -38,12 +50,18 @@ test("staging is aborted only when it is worse than production by more than the 
     "staging 5xx 25.0% of 40 vs production 1.0% of 100 (more than 5 points worse)",
   );
   const bothBad = judge(
-    { production: { requests: 100, errors: 30 }, staging: { requests: 40, errors: 12 } },
+    {
+      production: { requests: 100, errors: 30, slow: 0 },
+      staging: { requests: 40, errors: 12, slow: 0 },
+    },
     settings,
   );
   expect(bothBad.abort).toBe(false);
   const within = judge(
-    { production: { requests: 100, errors: 0 }, staging: { requests: 100, errors: 5 } },
+    {
+      production: { requests: 100, errors: 0, slow: 0 },
+      staging: { requests: 100, errors: 5, slow: 0 },
+    },
     settings,
   );
   expect(within.abort).toBe(false);
@@ -57,7 +75,7 @@ test("one visitor hammering staging with errors cannot carry the verdict", () =>
   for (let i = 0; i < 5_000; i++) window.add("staging", true, t0 + (i % 9_000), "198.51.100.66");
   for (let i = 0; i < 100; i++) window.add("production", false, t0 + i, `192.0.2.${i % 50}`);
   const totals = window.totals(t0 + 9_000);
-  expect(totals.staging).toEqual({ requests: 40, errors: 0 });
+  expect(totals.staging).toEqual({ requests: 40, errors: 0, slow: 0 });
   expect(judge(totals, settings).abort).toBe(false);
 });
 
@@ -72,7 +90,7 @@ test("two visitors at the cap cannot abort a canary that serves everyone else", 
   }
   const totals = window.totals(t0 + 5_000);
   // the worst is left out, the other counts for at most `cap` requests
-  expect(totals.staging).toEqual({ requests: 200 + cap, errors: cap });
+  expect(totals.staging).toEqual({ requests: 200 + cap, errors: cap, slow: 0 });
   expect(judge(totals, settings).abort).toBe(false);
 });
 
@@ -91,4 +109,52 @@ test("a flood of distinct visitors is bounded in memory and still counted", () =
   const t0 = 5_000_000;
   for (let i = 0; i < 20_000; i++) window.add("staging", false, t0, `v${i}`);
   expect(window.totals(t0 + 10).staging.requests).toBe(20_000);
+});
+
+test("with slow_after, staging is aborted when more of its answers are slow than production's by more than the margin", () => {
+  const slowSettings = { ...settings, slowAfterMs: 500 };
+  const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests), 500);
+  const t0 = 6_000_000;
+  // production: 100 answers, 2 of them slow; staging: 40 visitors, every fourth slow
+  for (let i = 0; i < 100; i++)
+    window.add("production", false, t0 + i, `192.0.2.${i}`, i < 2 ? 900 : 40);
+  for (let i = 0; i < 40; i++)
+    window.add("staging", false, t0 + i, `203.0.113.${i}`, i % 4 === 0 ? 501 : 500);
+  const totals = window.totals(t0 + 1_000);
+  expect(totals.production).toEqual({ requests: 100, errors: 0, slow: 2 });
+  // the worst visitor (a slow one) left out
+  expect(totals.staging).toEqual({ requests: 39, errors: 0, slow: 9 });
+  const verdict = judge(totals, slowSettings);
+  expect(verdict).toEqual({
+    abort: true,
+    why: "staging slower than 500 ms 23.1% of 39 vs production 2.0% of 100 (more than 10 points worse)",
+  });
+  // the same answers judged without slow_after: speed is not judged
+  expect(judge(totals, settings)).toEqual({
+    abort: false,
+    why: "staging 5xx 0.0% of 39 vs production 0.0% of 100",
+  });
+  // within the margin: not aborted, and the status says both
+  const close = judge(
+    {
+      production: { requests: 100, errors: 0, slow: 20 },
+      staging: { requests: 50, errors: 0, slow: 14 },
+    },
+    slowSettings,
+  );
+  expect(close).toEqual({
+    abort: false,
+    why: "staging 5xx 0.0% of 50 vs production 0.0% of 100; staging slower than 500 ms 28.0% of 50 vs production 20.0% of 100",
+  });
+});
+
+test("one visitor hammering a slow path cannot carry the speed verdict either", () => {
+  const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests), 500);
+  const t0 = 7_000_000;
+  for (let i = 0; i < 40; i++) window.add("staging", false, t0 + i, `203.0.113.${i}`, 30);
+  for (let i = 0; i < 3_000; i++) window.add("staging", false, t0 + i, "198.51.100.66", 5_000);
+  for (let i = 0; i < 100; i++) window.add("production", false, t0 + i, `192.0.2.${i}`, 30);
+  const totals = window.totals(t0 + 5_000);
+  expect(totals.staging).toEqual({ requests: 40, errors: 0, slow: 0 });
+  expect(judge(totals, { ...settings, slowAfterMs: 500 }).abort).toBe(false);
 });

@@ -70,8 +70,8 @@ test("workers' tallies make one window: the per-visitor cap applies across worke
     });
   }
   const totals = window.totals(now + 10);
-  expect(totals.production).toEqual({ requests: 1, errors: 0 });
-  expect(totals.staging).toEqual({ requests: 4, errors: 0 });
+  expect(totals.production).toEqual({ requests: 1, errors: 0, slow: 0 });
+  expect(totals.staging).toEqual({ requests: 4, errors: 0, slow: 0 });
   expect(a.drain()).toEqual([]);
 });
 
@@ -83,13 +83,35 @@ test("a report arriving after a reset brings back nothing from before it", () =>
   expect(window.totals(Date.now()).staging.requests).toBe(0);
   const later = Date.now() + 2000;
   window.addReported("staging", 3, 1, later - (later % 1000), "v");
-  expect(window.totals(later).staging).toEqual({ requests: 0, errors: 0 });
+  expect(window.totals(later).staging).toEqual({ requests: 0, errors: 0, slow: 0 });
   window.addReported("staging", 3, 1, later - (later % 1000), "w");
-  expect(window.totals(later).staging).toEqual({ requests: 3, errors: 1 });
+  expect(window.totals(later).staging).toEqual({ requests: 3, errors: 1, slow: 0 });
 });
 
 test("auto is one worker per CPU; a number is taken as it is", () => {
   expect(workerCount("auto", 4)).toBe(4);
   expect(workerCount("auto", 0)).toBe(1);
   expect(workerCount(3, 8)).toBe(3);
+});
+
+test("the workers' slow answers reach the host's window, as their thresholds made them", () => {
+  const window = new ErrorWindow(30_000, Number.POSITIVE_INFINITY, 200);
+  const figures = new Figures(new Metrics(), window);
+  const now = 2_000_000;
+  const tally = new WindowTally(200);
+  tally.add("staging", false, now, "198.51.100.1", 250);
+  tally.add("staging", false, now, "198.51.100.2", 200);
+  tally.add("staging", true, now, "198.51.100.3", 900);
+  tally.add("production", false, now, "", 201);
+  figures.report(1, {
+    kind: "report",
+    metrics: new Metrics().snapshot(),
+    inFlight: [],
+    tally: tally.drain(),
+    failures: [],
+  });
+  const totals = window.totals(now + 10);
+  expect(totals.production).toEqual({ requests: 1, errors: 0, slow: 1 });
+  // the worst visitor (an error and slow) left out
+  expect(totals.staging).toEqual({ requests: 2, errors: 0, slow: 1 });
 });

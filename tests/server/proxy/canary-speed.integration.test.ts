@@ -1,0 +1,76 @@
+import { afterAll, expect, test } from "bun:test";
+import { readAudit } from "../../../server/shared/state/audit.ts";
+import { KEYS } from "../../../server/shared/state/keys.ts";
+import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
+import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually } from "../../helpers/server.ts";
+import { startUpstream } from "../../helpers/upstream.ts";
+
+/** A release that answers everything right, each after `delayMs`; its health check at once. */
+function startSlowApp(delayMs: number) {
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path === "/healthz") return Response.json({ status: "ok", version: "slow" });
+      await Bun.sleep(delayMs);
+      return new Response(`slow ${path}`);
+    },
+  });
+  afterAll(() => server.stop(true));
+  return { url: `http://127.0.0.1:${server.port}` };
+}
+
+const redis = await startRedis();
+const state = await connectTo(redis);
+await addBackend(state, "production", startUpstream("fast").url);
+await addBackend(state, "staging", startSlowApp(300).url);
+// workers: auto, so the slow answers go through the workers' tallies to the host's window;
+// 127.0.0.1 stands for a load balancer in front, so the test can be many visitors
+const proxy = await startProxy(
+  redis,
+  "health: { interval: 200ms, timeout: 1s }\ncanary: { weight: 50, analysis: { window: 30s, min_requests: 20, slow_after: 150ms, max_slow_rate_increase: 10 } }\nproxy: { trusted_proxies: [127.0.0.1] }\n",
+);
+afterAll(() => proxy.stop());
+
+async function canaryState() {
+  const response = await fetch(`${proxy.adminUrl}/_dropship/status`, { headers: admin });
+  return ((await response.json()) as { canary: { state: string; blockedBecause: string | null } })
+    .canary;
+}
+
+test("a canary slower than production (slow_after) is aborted on its own, audited and alerted; every visitor was answered", async () => {
+  const statuses: number[] = [];
+  let n = 0;
+  await eventually(
+    async () => {
+      const round = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          fetch(`${proxy.url}/page`, {
+            headers: { "x-forwarded-for": `203.0.113.${n++ % 200}` },
+          }).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }),
+        ),
+      );
+      statuses.push(...round);
+      return (await canaryState()).state === "aborted";
+    },
+    20_000,
+    "the canary aborted for its speed",
+  );
+  expect(new Set(statuses)).toEqual(new Set([200]));
+  expect((await canaryState()).blockedBecause).toMatch(
+    /^aborted: canary analysis: staging slower than 150 ms \d+\.\d% of \d+ vs production 0\.0% of \d+ \(more than 10 points worse\)$/,
+  );
+  const [entry] = await readAudit(state, { kind: "canary", limit: 1 });
+  expect(entry?.actor).toBe("dropship-proxy canary analysis");
+  expect(await state.hexists(KEYS.alerts, "canary-analysis")).toBe(1);
+  // from now on every new visitor is production's, at production's speed
+  const after = await fetch(`${proxy.url}/page`, {
+    headers: { "x-forwarded-for": "198.51.100.200" },
+  });
+  expect(after.headers.get("x-dropship-track")).toBe("production");
+});
