@@ -46,6 +46,8 @@ export interface AdminDeps {
   log: (line: string) => void;
   /** the certificates served, with their expiry (none without HTTPS) */
   certificates?: () => CertificateView[];
+  /** the canary analysis's last word, where this process runs it */
+  analysis?: () => string | null;
 }
 
 const text = (status: number, body: string, headers: Record<string, string> = {}) =>
@@ -60,6 +62,8 @@ const STATE_CHANGING = new Set(["PUT", "POST", "DELETE", "PATCH"]);
 export function createAdmin(deps: AdminDeps) {
   const { routing, flags } = deps;
   const actors = new WeakMap<Request, string>();
+  const status = () =>
+    statusOf(routing, flags, deps.version, deps.certificates?.() ?? [], deps.analysis?.() ?? null);
   const actor = (request: Request) => actors.get(request) ?? "admin";
   const wrongCredentials = deps.wrongCredentials ?? new WrongCredentials();
   const visitorOf = deps.visitorOf ?? deps.peerOf;
@@ -175,9 +179,7 @@ export function createAdmin(deps: AdminDeps) {
         },
         checkedBody(FlagChangeBody),
       )
-      .get("/_dropship/status", () =>
-        Response.json(statusOf(routing, flags, deps.version, deps.certificates?.() ?? [])),
-      )
+      .get("/_dropship/status", () => Response.json(status()))
       .put(
         "/_dropship/canary",
         async ({ body, request }) => {
@@ -225,22 +227,14 @@ export function createAdmin(deps: AdminDeps) {
       .get(
         "/_dropship/",
         () =>
-          new Response(
-            renderDashboard(statusOf(routing, flags, deps.version, deps.certificates?.() ?? [])),
-            {
-              headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
-            },
-          ),
+          new Response(renderDashboard(status()), {
+            headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
+          }),
       )
       .get("/_dropship/dashboard.json", async () =>
-        Response.json(
-          await dashboardData(
-            statusOf(routing, flags, deps.version, deps.certificates?.() ?? []),
-            deps.metrics,
-            deps.redis,
-          ),
-          { headers: { "cache-control": "no-store" } },
-        ),
+        Response.json(await dashboardData(status(), deps.metrics, deps.redis), {
+          headers: { "cache-control": "no-store" },
+        }),
       )
       .get("/_dropship/assets/uplot.js", () => asset(ASSETS.uplotJs, "text/javascript"))
       .get("/_dropship/assets/uplot.css", () => asset(ASSETS.uplotCss, "text/css"))

@@ -21,6 +21,8 @@ export function startCanaryAnalysis(
     slow_after: number;
     max_slow_rate_increase: number;
   },
+  /** each second's verdict in words, for the status page */
+  said: (why: string) => void = () => {},
 ) {
   const analysis: AnalysisSettings = {
     windowMs: settings.window,
@@ -35,9 +37,11 @@ export function startCanaryAnalysis(
     if (routing.blockedBecause !== undefined) {
       // staging takes no traffic: start afresh when it does again
       window.reset();
+      said("not judging: staging takes no traffic");
       return;
     }
     const verdict = judge(window.totals(Date.now()), analysis);
+    said(verdict.why);
     if (!verdict.abort) return;
     saving = true;
     try {

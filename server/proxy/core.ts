@@ -91,6 +91,8 @@ export async function startCore(
   const certificates = new Certificates(redis, tlsSettings.domains, say);
 
   const peers = new WeakMap<Request, string>();
+  /** the canary analysis's last word, set where it runs (hostDuties) */
+  const analysisSaid: { why: string | null } = { why: null };
   const admin = createAdmin({
     token: env.adminToken || undefined,
     users,
@@ -108,6 +110,7 @@ export async function startCore(
       ),
     wrongCredentials: new WrongCredentials(),
     certificates: () => certificates.views(),
+    analysis: () => analysisSaid.why,
     log: (line) => log.line(line),
   });
   const idleTimeoutS = Math.round(config.proxy.idle_timeout / 1000);
@@ -160,6 +163,7 @@ export async function startCore(
     connections,
     idleTimeoutS,
     tlsOn: tlsSettings.domains.length > 0,
+    analysisSaid,
     say,
     async stop() {
       checks.stop();

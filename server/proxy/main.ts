@@ -126,6 +126,9 @@ function hostDuties(core: Core, window: ErrorWindow, listeningPort: number, acce
     window,
     core.redis,
     core.config.canary.analysis,
+    (why) => {
+      core.analysisSaid.why = why;
+    },
   );
   const traffic = startTrafficReports(
     core.redis,

@@ -14,6 +14,8 @@ export function statusOf(
   flags: FlagClient,
   version: string,
   certificates: CertificateView[] = [],
+  /** the canary analysis's last word (its figures, or why it is not judging); null where none runs */
+  analysis: string | null = null,
 ) {
   const { canary } = routing;
   return {
@@ -29,6 +31,7 @@ export function statusOf(
       since: new Date(routing.changedAt).toISOString(),
       /** where it is in canary/steps, in words; null without steps */
       steps: describeSteps(canary, Date.now()) ?? null,
+      analysis,
     },
     maintenance: routing.maintenance
       ? { on: true, message: routing.maintenance.message }

@@ -17,7 +17,9 @@ export function renderDashboard(status: ReturnType<typeof statusOf>): string {
       : `Staging gets nothing: ${status.canary.blockedBecause}.`;
   const steps =
     status.canary.steps && !status.maintenance.on ? ` Steps: ${status.canary.steps}.` : "";
+  const analysis =
+    status.canary.analysis && !status.maintenance.on ? ` Analysis: ${status.canary.analysis}.` : "";
   return ASSETS.pageHtml
     .replace("{{version}}", escapeHtml(`proxy ${status.version}`))
-    .replace("{{canary}}", escapeHtml(canary + steps));
+    .replace("{{canary}}", escapeHtml(canary + steps + analysis));
 }

@@ -36,9 +36,29 @@ afterAll(() => proxy.stop());
 
 async function canaryState() {
   const response = await fetch(`${proxy.adminUrl}/_dropship/status`, { headers: admin });
-  return ((await response.json()) as { canary: { state: string; blockedBecause: string | null } })
-    .canary;
+  const status = (await response.json()) as {
+    canary: { state: string; blockedBecause: string | null; analysis: string | null };
+  };
+  return status.canary;
 }
+
+test("the status says the analysis's last word each second: here, the staging requests it still waits for", async () => {
+  await eventually(
+    async () => (await canaryState()).analysis === "waiting: 0/20 staging requests",
+    3000,
+    "the analysis's first word",
+  );
+  const first = await fetch(`${proxy.url}/page`, { headers: { "x-forwarded-for": "192.0.2.1" } });
+  await first.arrayBuffer();
+  const track = first.headers.get("x-dropship-track");
+  await eventually(
+    async () =>
+      (await canaryState()).analysis ===
+      `waiting: ${track === "staging" ? 1 : 0}/20 staging requests`,
+    3000,
+    "the request counted",
+  );
+});
 
 test("a canary slower than production (slow_after) is aborted on its own, audited and alerted; every visitor was answered", async () => {
   const statuses: number[] = [];
@@ -67,6 +87,13 @@ test("a canary slower than production (slow_after) is aborted on its own, audite
   );
   const [entry] = await readAudit(state, { kind: "canary", limit: 1 });
   expect(entry?.actor).toBe("dropship-proxy canary analysis");
+  await eventually(
+    async () => (await canaryState()).analysis === "not judging: staging takes no traffic",
+    3000,
+    "the analysis resting",
+  );
+  const page = await (await fetch(`${proxy.adminUrl}/_dropship/`, { headers: admin })).text();
+  expect(page).toContain("Analysis: not judging: staging takes no traffic.");
   expect(await state.hexists(KEYS.alerts, "canary-analysis")).toBe(1);
   // from now on every new visitor is production's, at production's speed
   const after = await fetch(`${proxy.url}/page`, {

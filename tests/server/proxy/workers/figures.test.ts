@@ -10,6 +10,15 @@ function workerMetrics(requests: number) {
   return m.snapshot();
 }
 
+/** A worker's report of its tally alone. */
+const tallyReport = (tally: WindowTally) => ({
+  kind: "report" as const,
+  metrics: new Metrics().snapshot(),
+  inFlight: [],
+  tally: tally.drain(),
+  failures: [],
+});
+
 test("the host's metrics are the sum of its workers', and a worker that exits stays counted", () => {
   const combined = new Metrics();
   const figures = new Figures(combined, new ErrorWindow(30_000));
@@ -61,13 +70,7 @@ test("workers' tallies make one window: the per-visitor cap applies across worke
     [1, a],
     [2, b],
   ] as const) {
-    figures.report(worker, {
-      kind: "report",
-      metrics: new Metrics().snapshot(),
-      inFlight: [],
-      tally: tally.drain(),
-      failures: [],
-    });
+    figures.report(worker, tallyReport(tally));
   }
   const totals = window.totals(now + 10);
   expect(totals.production).toEqual({ requests: 1, errors: 0, slow: 0 });
@@ -103,13 +106,7 @@ test("the workers' slow answers reach the host's window, as their thresholds mad
   tally.add("staging", false, now, "198.51.100.2", 200);
   tally.add("staging", true, now, "198.51.100.3", 900);
   tally.add("production", false, now, "", 201);
-  figures.report(1, {
-    kind: "report",
-    metrics: new Metrics().snapshot(),
-    inFlight: [],
-    tally: tally.drain(),
-    failures: [],
-  });
+  figures.report(1, tallyReport(tally));
   const totals = window.totals(now + 10);
   expect(totals.production).toEqual({ requests: 1, errors: 0, slow: 1 });
   // the worst visitor (an error and slow) left out
