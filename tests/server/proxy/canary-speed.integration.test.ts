@@ -48,15 +48,21 @@ test("the status says the analysis's last word each second: here, the staging re
     3000,
     "the analysis's first word",
   );
-  const first = await fetch(`${proxy.url}/page`, { headers: { "x-forwarded-for": "192.0.2.1" } });
-  await first.arrayBuffer();
-  const track = first.headers.get("x-dropship-track");
+  // ten visitors, one request each: staging's are all slow, so the one of them it counts as the
+  // worst (the first) is left out of the verdict, as a hammering visitor would be
+  let staging = 0;
+  for (let i = 0; i < 10; i++) {
+    const answer = await fetch(`${proxy.url}/page`, {
+      headers: { "x-forwarded-for": `192.0.2.${i + 1}` },
+    });
+    await answer.arrayBuffer();
+    if (answer.headers.get("x-dropship-track") === "staging") staging++;
+  }
+  const counted = Math.max(0, staging - 1);
   await eventually(
-    async () =>
-      (await canaryState()).analysis ===
-      `waiting: ${track === "staging" ? 1 : 0}/20 staging requests`,
-    3000,
-    "the request counted",
+    async () => (await canaryState()).analysis === `waiting: ${counted}/20 staging requests`,
+    5000,
+    `the analysis counting ${counted} of ${staging} staging requests`,
   );
 });
 
