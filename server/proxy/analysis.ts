@@ -19,6 +19,9 @@ export interface TrackCounts {
 }
 
 const SLOT_MS = 1000;
+
+/** An answer that took `ms` is slow past `slowAfterMs`; 0 judges none slow. */
+const isSlow = (ms: number, slowAfterMs: number) => slowAfterMs > 0 && ms > slowAfterMs;
 /** Staging visitors tracked one by one per slot; beyond this they are counted together. */
 const MAX_VISITORS_PER_SLOT = 5000;
 const OTHERS = "\u0000others";
@@ -54,7 +57,7 @@ export class ErrorWindow {
   }
 
   add(track: Track, isError: boolean, now: number, visitor = "", ms = 0): void {
-    const slow = this.slowAfterMs > 0 && ms > this.slowAfterMs ? 1 : 0;
+    const slow = isSlow(ms, this.slowAfterMs) ? 1 : 0;
     this.addCounts(track, 1, isError ? 1 : 0, now, visitor, slow);
   }
 
@@ -196,7 +199,7 @@ export class WindowTally implements WindowSink {
     }
     entry[3]++;
     if (isError) entry[4]++;
-    if (this.slowAfterMs > 0 && ms > this.slowAfterMs) entry[5]++;
+    if (isSlow(ms, this.slowAfterMs)) entry[5]++;
   }
 
   drain(): TallyEntry[] {
