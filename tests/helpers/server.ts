@@ -24,13 +24,37 @@ export interface RunningServer {
 export async function startServer(
   name: string,
   env: Record<string, string>,
-  options: {
-    ready?: RegExp;
-    timeoutMs?: number;
-    args?: (port: number) => string[];
-    /** a command that runs the server, as `prlimit --nofile=300:300 --` does */
-    wrap?: string[];
-  } = {},
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  // freePort's port is free when asked, not when the child binds it: with four lanes running
+  // at once, another test's connection can take it in between (a CI run lost a receiver so).
+  // A child that says its port is held is started again on another; any other failure is kept.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(name, env, options);
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt === 3) throw error;
+    }
+  }
+}
+
+interface StartOptions {
+  ready?: RegExp;
+  timeoutMs?: number;
+  args?: (port: number) => string[];
+  /** a command that runs the server, as `prlimit --nofile=300:300 --` does */
+  wrap?: string[];
+}
+
+class PortTaken extends Error {}
+
+/** what our servers, and Bun under them, say when their port is held */
+const PORT_HELD = /cannot listen on|Failed to listen|Failed to start server|EADDRINUSE/;
+
+async function startOnce(
+  name: string,
+  env: Record<string, string>,
+  options: StartOptions,
 ): Promise<RunningServer> {
   const port = freePort();
   const child = track(
@@ -50,7 +74,7 @@ export async function startServer(
     ),
   );
   let stderr = "";
-  void (async () => {
+  const stderrRead = (async () => {
     const decoder = new TextDecoder();
     for await (const chunk of child.stderr as ReadableStream<Uint8Array>) {
       const text = decoder.decode(chunk, { stream: true });
@@ -65,9 +89,11 @@ export async function startServer(
     options.ready ?? /listening on/,
     options.timeoutMs ?? 10_000,
     name,
-  ).catch((error) => {
+  ).catch(async (error) => {
     child.kill("SIGKILL");
-    throw error;
+    await child.exited;
+    await stderrRead;
+    throw PORT_HELD.test(stderr) ? new PortTaken(`${name}: port ${port} was taken`) : error;
   });
   const stop = async () => {
     child.kill("SIGTERM");
