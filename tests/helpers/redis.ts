@@ -29,7 +29,7 @@ export async function startRedis(
     acl?: (password: string) => string;
   } = {},
 ): Promise<TestRedis> {
-  const port = freePort();
+  let port = freePort();
   const password = crypto.randomUUID().replaceAll("-", "");
   const dir = mkdtempSync(join(tmpdir(), "dropship-redis-"));
   const auth = options.acl ? ["--aclfile", join(dir, "users.acl")] : ["--requirepass", password];
@@ -78,7 +78,17 @@ export async function startRedis(
     await child.exited;
     child = undefined;
   };
-  await start();
+  // the port freePort found may be taken before redis-server binds it (see startServer): the
+  // first start tries another; a restart keeps its port, as a real server's address stays
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (!/Address already in use/.test(String(error)) || attempt === 3) throw error;
+      port = freePort();
+    }
+  }
   const server: TestRedis = {
     url: `redis://${options.acl ? "control" : ""}:${password}@127.0.0.1:${port}/0`,
     port,
