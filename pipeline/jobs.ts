@@ -1,4 +1,4 @@
-import { type CronSchedule, nextRun, parseCron } from "../server/shared/config/cron.ts";
+import { type CronSchedule, nextRunIn, parseCron } from "../server/shared/config/cron.ts";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import type { Config } from "../server/shared/config/schema.ts";
 import { APP_ENV_ON_HOST, HOST_ROOT } from "../server/shared/host/layout.ts";
@@ -31,9 +31,12 @@ export function dueJobs(jobs: readonly Job[], since: number, now: number): Job[]
   });
 }
 
-/** When a job runs next after `now`. */
-export function nextRunOf(job: Job, now: number): number | undefined {
-  return nextRun(scheduleOf(job.schedule), now);
+/** When a job runs next after `now`, its schedule read on its time zone's clock. */
+export function nextRunOf(
+  job: Pick<Job, "schedule" | "time_zone">,
+  now: number,
+): number | undefined {
+  return nextRunIn(scheduleOf(job.schedule), now, job.time_zone);
 }
 
 // the receiver asks every second: each schedule is read once (the config validated them all)

@@ -2,6 +2,7 @@ import { readFleet } from "../pipeline/fleet.ts";
 import { jobOutputCleaner, runJob } from "../pipeline/job-run.ts";
 import { ago, describeOutcome, describeRun, type Job, nextRunOf } from "../pipeline/jobs.ts";
 import { formatDuration } from "../server/shared/config/duration.ts";
+import { wallTimeAt } from "../server/shared/config/time-zone.ts";
 import { lastRuns, saveRun } from "../server/shared/state/jobs.ts";
 import { auditAction } from "./lib/audit.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
@@ -60,7 +61,7 @@ async function list() {
     return [
       job.name,
       job.role,
-      job.schedule,
+      scheduleOn(job),
       next === undefined ? "never" : new Date(next).toISOString().slice(0, 16).replace("T", " "),
       runs === undefined
         ? "(REDIS_URL is not set)"
@@ -78,7 +79,7 @@ async function show(name: string) {
   const next = nextRunOf(job, Date.now());
   console.log(`${job.name}: ${job.command}`);
   console.log(
-    `  on a ${job.role} host at ${job.schedule} (UTC), next ${next === undefined ? "never" : new Date(next).toISOString()}; stopped after ${formatDuration(job.timeout)}`,
+    `  on a ${job.role} host at ${job.schedule} (${job.time_zone}), next ${nextWords(job, next)}; stopped after ${formatDuration(job.timeout)}`,
   );
   if (!process.env.REDIS_URL) {
     console.log("  last run: not known here (REDIS_URL is not set: the runs are kept in Redis)");
@@ -144,4 +145,21 @@ async function run(name: string, host: string | undefined) {
   }
   console.error(`${done.fault ? "✗" : "✓"} ${describeRun(done)}`);
   process.exitCode = done.code === 0 ? 0 : done.code > 0 ? done.code : 1;
+}
+
+/** A job's schedule, with the clock it is read on unless that is UTC's: `30 3 * * * Europe/Berlin`. */
+function scheduleOn(job: Job): string {
+  return job.time_zone === "UTC" ? job.schedule : `${job.schedule} ${job.time_zone}`;
+}
+
+/** The next run's time, and the job's clock's too when that is not UTC's. */
+function nextWords(job: Job, next: number | undefined): string {
+  if (next === undefined) return "never";
+  const at = new Date(next).toISOString();
+  return job.time_zone === "UTC" ? at : `${at} (${localTime(next, job.time_zone)} there)`;
+}
+
+/** `2026-12-07 04:30` as the clock in `zone` shows `instant`. */
+function localTime(instant: number, zone: string): string {
+  return new Date(wallTimeAt(instant, zone)).toISOString().slice(0, 16).replace("T", " ");
 }

@@ -19,6 +19,7 @@ import {
 const job = (name: string, schedule: string, more: Partial<Job> = {}): Job => ({
   name,
   schedule,
+  time_zone: "UTC",
   command: "echo hi",
   role: "production",
   timeout: 600_000,
@@ -52,6 +53,20 @@ test("a job is due once for the minutes of its schedule between two looks, howev
   expect(nextRunOf(job("n", "30 3 * * *"), at("2026-12-05T17:38:00Z"))).toBe(
     at("2026-12-06T03:30:00Z"),
   );
+});
+
+test("a job with a time zone is due on its clock, once on the night the clock turns back", () => {
+  const berlin = job("nightly", "30 2 * * *", { time_zone: "Europe/Berlin" });
+  const due = (since: string, now: string) => dueJobs([berlin], at(since), at(now)).length;
+  // 02:30 in Berlin's winter is 01:30 UTC, in its summer 00:30 UTC
+  expect(due("2026-12-06T01:29:59Z", "2026-12-06T01:30:00Z")).toBe(1);
+  expect(due("2026-12-06T02:29:59Z", "2026-12-06T02:30:00Z")).toBe(0);
+  expect(due("2026-07-06T00:29:59Z", "2026-07-06T00:30:00Z")).toBe(1);
+  // 2026-10-25: a receiver looking every second through the night runs it once
+  let runs = 0;
+  for (let t = at("2026-10-24T22:00:00Z"); t < at("2026-10-25T03:00:00Z"); t += 1000)
+    runs += dueJobs([berlin], t, t + 1000).length;
+  expect(runs).toBe(1);
 });
 
 test("a job's hosts are its role's, from one its name picks, the others after in turn", () => {

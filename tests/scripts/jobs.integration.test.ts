@@ -17,6 +17,7 @@ writeFileSync(
 jobs:
   - { name: report, schedule: "30 3 * * mon-fri", command: "./report --all", timeout: 90s }
   - { name: sweep, schedule: "@hourly", command: "true", role: staging }
+  - { name: nightly, schedule: "30 2 * * *", time_zone: Europe/Berlin, command: "true" }
 `,
 );
 const startedAt = Date.now() - 14 * 60_000;
@@ -66,6 +67,10 @@ test("list: each job's role, schedule, next run and last run", () => {
     /^report +production +30 3 \* \* mon-fri +\d{4}-\d\d-\d\d 03:30 +on shop-production-2 \(3f2a9c1d0b7e\): failed after 4\.2 s, exit 4, 1[45] min ago by dropship-receiver \(schedule\)$/,
   );
   expect(lines[2]).toMatch(/^sweep +staging +@hourly +\d{4}-\d\d-\d\d \d\d:00 +none yet$/);
+  // a job on another clock says which; its next run is still shown in UTC
+  expect(lines[3]).toMatch(
+    /^nightly +production +30 2 \* \* \* Europe\/Berlin +\d{4}-\d\d-\d\d 0[01]:30 +none yet$/,
+  );
   // without Redis it says what it cannot know
   expect(jobs([], false).out).toContain("(REDIS_URL is not set)");
 });
@@ -79,6 +84,10 @@ test("show: one job, and the last lines its last run printed", () => {
     ),
   );
   expect(jobs(["show", "sweep"]).out).toContain("\n  last run: none yet\n");
+  // 03:30 there only on the night Berlin skips 02:00–03:00
+  expect(jobs(["show", "nightly"]).out).toMatch(
+    /^nightly: true\n {2}on a production host at 30 2 \* \* \* \(Europe\/Berlin\), next \d{4}-\d\d-\d\dT0[01]:30:00\.000Z \(\d{4}-\d\d-\d\d 0[23]:30 there\); stopped after 10m\n/,
+  );
   expect(jobs(["show", "sweep"], false).out).toContain(
     "\n  last run: not known here (REDIS_URL is not set: the runs are kept in Redis)\n",
   );
@@ -88,7 +97,7 @@ test("a job the config does not have, or a command line of the wrong shape, is r
   const unknown = jobs(["show", "nope"]);
   expect(unknown.code).toBe(1);
   expect(unknown.err).toEndWith(
-    "dropship jobs: no job nope; the config's jobs are report, sweep\n",
+    "dropship jobs: no job nope; the config's jobs are report, sweep, nightly\n",
   );
   const bare = jobs(["show"]);
   expect(bare.code).toBe(2);

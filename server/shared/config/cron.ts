@@ -1,6 +1,8 @@
+import { instantsOf, offsetAt, skippedWallTime, wallTimeAt } from "./time-zone.ts";
+
 /**
  * Cron schedules, as crontab(5) writes them: five fields (minute, hour, day of the month,
- * month, day of the week), in UTC, the droplets' clock. A field is `*`, a number, a range
+ * month, day of the week), on UTC's clock (nextRun) or a time zone's (nextRunIn). A field is `*`, a number, a range
  * `a-b`, a step `*\/n` or `a-b/n`, or a list of those; months and days may be named (`jan`,
  * `mon-fri`); 7 is Sunday as 0 is. `@hourly`, `@daily` (`@midnight`), `@weekly`, `@monthly`
  * and `@yearly` (`@annually`) stand for their five fields. As in Vixie cron, when both the day
@@ -67,7 +69,7 @@ const FIELDS: Field[] = [
   { label: "day of the week", min: 0, max: 7, names: DAY_NAMES, namesFrom: 0 },
 ];
 
-const EXAMPLE = "like */15 * * * * (every 15 minutes) or 30 3 * * mon-fri (03:30 UTC on weekdays)";
+const EXAMPLE = "like */15 * * * * (every 15 minutes) or 30 3 * * mon-fri (03:30 on weekdays)";
 const MINUTE = 60_000;
 /** Far enough to find a 29 February (every 4 years, but 2100 skips one). */
 const HORIZON_MS = 9 * 366 * 24 * 3_600_000;
@@ -184,4 +186,57 @@ export function nextRun(schedule: CronSchedule, after: number): number | undefin
     }
   }
   return undefined;
+}
+
+/** More than any clock change (Lord Howe's is 30 minutes, most are an hour). */
+const CLOCK_CHANGE_BOUND_MS = 3 * 3_600_000;
+/** Shorter than any two clock changes in a row are apart. */
+const ONE_OFFSET_SPAN_MS = 30 * 24 * 3_600_000;
+
+/**
+ * The first minute the schedule runs strictly after `after` on `zone`'s clock (an IANA name).
+ * Where the clock changes, as cronie does: a schedule for every hour (its hour field `*`)
+ * follows the clock as it reads, so it runs in both passes of an hour the clock turns back
+ * and not in one it skips; a schedule at set hours runs on the day all the same, once: at the
+ * first pass of a repeated hour, and a skipped time as late as the jump (02:30 → 03:30).
+ */
+export function nextRunIn(schedule: CronSchedule, after: number, zone: string): number | undefined {
+  if (zone === "UTC") return nextRun(schedule, after);
+  const offset = offsetAt(after, zone);
+  const wall = nextRun(schedule, after + offset);
+  if (wall === undefined) return undefined;
+  // most of the time no clock changes near: the offset now holds until the next run
+  const guess = wall - offset;
+  if (
+    guess - after < ONE_OFFSET_SPAN_MS &&
+    offsetAt(after - CLOCK_CHANGE_BOUND_MS, zone) === offset &&
+    offsetAt(guess + CLOCK_CHANGE_BOUND_MS, zone) === offset
+  )
+    return guess;
+  return nearAClockChange(schedule, after, zone);
+}
+
+function nearAClockChange(schedule: CronSchedule, after: number, zone: string): number | undefined {
+  const everyHour = schedule.hours.size === 24;
+  // from a while before `after`'s wall time: past a clock turned back, the next run may show
+  // an earlier time than `after` did
+  let wall: number | undefined = wallTimeAt(after, zone) - CLOCK_CHANGE_BOUND_MS;
+  let best: number | undefined;
+  for (;;) {
+    wall = nextRun(schedule, wall);
+    if (wall === undefined) return best;
+    // no later wall time can come before the best by more than a clock change
+    if (best !== undefined && wall - CLOCK_CHANGE_BOUND_MS > best + offsetAt(best, zone))
+      return best;
+    const instants = instantsOf(wall, zone);
+    const runs =
+      instants.length === 0
+        ? everyHour
+          ? []
+          : [skippedWallTime(wall, zone)]
+        : everyHour
+          ? instants
+          : instants.slice(0, 1);
+    for (const run of runs) if (run > after && (best === undefined || run < best)) best = run;
+  }
 }

@@ -489,7 +489,12 @@ export const ConfigSchema = T.Object(
           schedule: T.String({
             minLength: 1,
             description:
-              "when it runs, in UTC: five cron fields (*/15 * * * *, 30 3 * * mon-fri) or @hourly, @daily, @weekly, @monthly, @yearly",
+              "when it runs, on time_zone's clock: five cron fields (*/15 * * * *, 30 3 * * mon-fri) or @hourly, @daily, @weekly, @monthly, @yearly",
+          }),
+          time_zone: T.String({
+            default: "UTC",
+            description:
+              "the clock schedule reads, an IANA name like Europe/Berlin; where it changes, a job at set hours still runs once that day",
           }),
           command: T.String({
             minLength: 1,

@@ -7,6 +7,7 @@ import { CronError, parseCron } from "./cron.ts";
 import { parseDuration } from "./duration.ts";
 import { type Config, ConfigSchema, ROLES } from "./schema.ts";
 import { suggest } from "./suggest.ts";
+import { isTimeZone } from "./time-zone.ts";
 
 export type Validation = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -336,6 +337,12 @@ function jobErrors(jobs: Config["jobs"] | undefined): string[] {
           `jobs/${i}/name: ${job.name} names an earlier job too — each job needs a name of its own`,
         );
       named.add(job.name);
+    }
+    if (typeof job?.time_zone === "string" && !isTimeZone(job.time_zone)) {
+      const near = suggest(job.time_zone, Intl.supportedValuesOf("timeZone"));
+      errors.push(
+        `jobs/${i}/time_zone: ${JSON.stringify(job.time_zone)} is not a time zone — ${near ? `did you mean ${near}? ` : ""}give an IANA name like Europe/Berlin, America/New_York or UTC`,
+      );
     }
     if (typeof job?.schedule !== "string") continue;
     try {

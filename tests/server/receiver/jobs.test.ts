@@ -6,6 +6,7 @@ import type { Mail } from "../../../server/shared/mailer.ts";
 const job = (name: string, schedule: string): Job => ({
   name,
   schedule,
+  time_zone: "UTC",
   command: "true",
   role: "production",
   timeout: 60_000,

@@ -1,5 +1,12 @@
 import { expect, test } from "bun:test";
-import { CronError, nextRun, parseCron } from "../../../../server/shared/config/cron.ts";
+import {
+  CronError,
+  type CronSchedule,
+  nextRun,
+  nextRunIn,
+  parseCron,
+} from "../../../../server/shared/config/cron.ts";
+import { wallTimeAt } from "../../../../server/shared/config/time-zone.ts";
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | undefined) => (ms === undefined ? "never" : new Date(ms).toISOString());
@@ -119,7 +126,7 @@ test("each fault names its field and what it takes", () => {
     throw new Error(`${text} was taken`);
   };
   expect(fault("* * * *")).toBe(
-    '"* * * *" has 4 fields: a schedule has five (minute hour day-of-month month day-of-week), like */15 * * * * (every 15 minutes) or 30 3 * * mon-fri (03:30 UTC on weekdays)',
+    '"* * * *" has 4 fields: a schedule has five (minute hour day-of-month month day-of-week), like */15 * * * * (every 15 minutes) or 30 3 * * mon-fri (03:30 on weekdays)',
   );
   expect(fault("")).toStartWith('"" has 0 fields: a schedule has five');
   expect(fault("60 * * * *")).toBe(
@@ -151,4 +158,107 @@ test("each fault names its field and what it takes", () => {
   expect(fault("@reboot")).toBe(
     '"@reboot" is not a schedule: the shorthands are @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly (@reboot has no meaning here)',
   );
+});
+
+/** The next `count` runs after `from` on `zone`'s clock. */
+const runsIn = (text: string, zone: string, from: string, count = 3) => {
+  const schedule = parseCron(text);
+  const out: string[] = [];
+  let after = at(from);
+  for (let i = 0; i < count; i++) {
+    const next = nextRunIn(schedule, after, zone);
+    out.push(iso(next));
+    if (next === undefined) break;
+    after = next;
+  }
+  return out;
+};
+
+test("a time zone's clock: its hours, its days, and UTC as before", () => {
+  // 09:00 on Mondays in Tokyo is 00:00 UTC on Mondays
+  expect(runsIn("0 9 * * mon", "Asia/Tokyo", "2026-12-01T00:00:00Z", 2)).toEqual([
+    "2026-12-07T00:00:00.000Z",
+    "2026-12-14T00:00:00.000Z",
+  ]);
+  // 03:00 in Kolkata (+05:30) is the evening before in UTC
+  expect(runsIn("0 3 * * *", "Asia/Kolkata", "2026-12-01T00:00:00Z", 1)).toEqual([
+    "2026-12-01T21:30:00.000Z",
+  ]);
+  // New Year in New York, a year on
+  expect(runsIn("@yearly", "America/New_York", "2026-02-01T00:00:00Z", 2)).toEqual([
+    "2027-01-01T05:00:00.000Z",
+    "2028-01-01T05:00:00.000Z",
+  ]);
+  expect(runsIn("30 3 * * mon-fri", "UTC", "2026-12-05T00:00:00Z", 3)).toEqual(
+    runs("30 3 * * mon-fri", "2026-12-05T00:00:00Z", 3),
+  );
+});
+
+test("at set hours a job runs once on the days the clock changes: a skipped time as late as the jump", () => {
+  // Berlin, 2026-03-29: 02:00 CET becomes 03:00 CEST; 02:30 that night runs at 03:30 CEST
+  expect(runsIn("30 2 * * *", "Europe/Berlin", "2026-03-27T12:00:00Z", 3)).toEqual([
+    "2026-03-28T01:30:00.000Z",
+    "2026-03-29T01:30:00.000Z",
+    "2026-03-30T00:30:00.000Z",
+  ]);
+  // 2026-10-25: 03:00 CEST becomes 02:00 CET; 02:30 shows twice and runs at the first
+  expect(runsIn("30 2 * * *", "Europe/Berlin", "2026-10-23T12:00:00Z", 3)).toEqual([
+    "2026-10-24T00:30:00.000Z",
+    "2026-10-25T00:30:00.000Z",
+    "2026-10-26T01:30:00.000Z",
+  ]);
+  // asked from inside the second pass, it does not run again that day
+  expect(runsIn("30 2 * * *", "Europe/Berlin", "2026-10-25T01:10:00Z", 1)).toEqual([
+    "2026-10-26T01:30:00.000Z",
+  ]);
+  // Lord Howe's half-hour change: 02:00 does not exist on 2026-10-04, and shows once on 04-05
+  expect(runsIn("0 2 * * *", "Australia/Lord_Howe", "2026-10-03T00:00:00Z", 2)).toEqual([
+    "2026-10-03T15:30:00.000Z",
+    "2026-10-04T15:00:00.000Z",
+  ]);
+  expect(runsIn("0 2 * * *", "Australia/Lord_Howe", "2026-04-03T00:00:00Z", 3)).toEqual([
+    "2026-04-03T15:00:00.000Z",
+    "2026-04-04T15:30:00.000Z",
+    "2026-04-05T15:30:00.000Z",
+  ]);
+});
+
+/** Whether the schedule runs at a wall time (cron's own reading of the five fields). */
+function matchesWall(schedule: CronSchedule, wall: number): boolean {
+  const d = new Date(wall);
+  const day = schedule.days.has(d.getUTCDate());
+  const weekday = schedule.weekdays.has(d.getUTCDay());
+  return (
+    schedule.minutes.has(d.getUTCMinutes()) &&
+    schedule.hours.has(d.getUTCHours()) &&
+    schedule.months.has(d.getUTCMonth() + 1) &&
+    (schedule.anyDay || schedule.anyWeekday ? day && weekday : day || weekday)
+  );
+}
+
+test("a job for every hour runs by the clock as it reads: minute by minute, as a reference walk finds", () => {
+  const cases = [
+    ["*/15 * * * *", "Europe/Berlin", "2026-03-28T22:00:00Z"],
+    ["*/15 * * * *", "Europe/Berlin", "2026-10-24T22:00:00Z"],
+    ["* * * * *", "Europe/Berlin", "2026-10-25T00:30:00Z"],
+    ["0 * * * *", "America/New_York", "2026-11-01T03:00:00Z"],
+    ["0,30 * * * sun", "America/New_York", "2026-03-08T03:00:00Z"],
+    ["45 * * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00Z"],
+    ["*/10 * * * *", "Australia/Lord_Howe", "2026-10-03T13:00:00Z"],
+  ] as const;
+  for (const [text, zone, from] of cases) {
+    const schedule = parseCron(text);
+    const expected: string[] = [];
+    for (let minute = at(from) + 60_000; minute <= at(from) + 6 * 3_600_000; minute += 60_000)
+      if (matchesWall(schedule, wallTimeAt(minute, zone))) expected.push(iso(minute));
+    const found: string[] = [];
+    for (let after = at(from); ; ) {
+      const next = nextRunIn(schedule, after, zone) as number;
+      if (next > at(from) + 6 * 3_600_000) break;
+      found.push(iso(next));
+      after = next;
+    }
+    expect({ text, zone, found }).toEqual({ text, zone, found: expected });
+    expect(found.length).toBeGreaterThan(0);
+  }
 });

@@ -337,6 +337,7 @@ describe("jobs", () => {
       {
         name: "report",
         schedule: "30 3 * * mon-fri",
+        time_zone: "UTC",
         command: "./dropship-app report",
         role: "production",
         timeout: 600_000,
@@ -344,6 +345,7 @@ describe("jobs", () => {
       {
         name: "sweep",
         schedule: "@hourly",
+        time_zone: "UTC",
         command: "curl -fsS localhost:3000/",
         role: "staging",
         timeout: 30_000,
@@ -359,6 +361,8 @@ describe("jobs", () => {
           { name: "Bad Name", schedule: "@daily", command: "x" },
           { name: "quick", schedule: "@daily", command: "", role: "proxy", timeout: "0s" },
           { name: "nothing", schedule: "@daily" },
+          { name: "berlin", schedule: "@daily", command: "x", time_zone: "Europe/Berln" },
+          { name: "mars", schedule: "@daily", command: "x", time_zone: "Olympus Mons" },
         ],
       }),
     ).toEqual([
@@ -367,9 +371,11 @@ describe("jobs", () => {
       'jobs/3/role: "proxy" is not one of production, staging',
       "jobs/4/command: is missing",
       "jobs/3/timeout: must be longer than 0",
-      'jobs/0/schedule: "30 3 * *" has 4 fields: a schedule has five (minute hour day-of-month month day-of-week), like */15 * * * * (every 15 minutes) or 30 3 * * mon-fri (03:30 UTC on weekdays)',
+      'jobs/0/schedule: "30 3 * *" has 4 fields: a schedule has five (minute hour day-of-month month day-of-week), like */15 * * * * (every 15 minutes) or 30 3 * * mon-fri (03:30 on weekdays)',
       "jobs/1/name: report names an earlier job too — each job needs a name of its own",
       `jobs/1/schedule: "0 0 30 2 *" never runs: no month has that day (a day of the month past the month's last, like 30 in February)`,
+      'jobs/5/time_zone: "Europe/Berln" is not a time zone — did you mean Europe/Berlin? give an IANA name like Europe/Berlin, America/New_York or UTC',
+      'jobs/6/time_zone: "Olympus Mons" is not a time zone — give an IANA name like Europe/Berlin, America/New_York or UTC',
     ]);
   });
 });
