@@ -33,6 +33,9 @@ export const USERS_ON_HOST = `${HOST_ROOT}/data/users`;
 /** the app's settings, dropship's and the team's (written by Ansible and by `bun run env`) */
 export const APP_ENV_ON_HOST = `${HOST_ROOT}/shared/app.env`;
 
+/** A time as `toISOString` writes it: the only form a host command takes, and sorts as text. */
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 export const hostCommands = {
   /** prints the release `current` points at (nothing when there is none) */
   currentRelease: () => `basename "$(readlink ${HOST_ROOT}/current)" 2>/dev/null`,
@@ -106,10 +109,24 @@ export const hostCommands = {
     const unit = `dropship-${service}`;
     return `if [ -d /run/systemd/system ]; then systemctl show -p NRestarts -p ActiveState ${unit}; echo --; journalctl -u ${unit} -n 60 -o json --all --output-fields=MESSAGE,INVOCATION_ID,_SYSTEMD_INVOCATION_ID --no-pager; fi`;
   },
-  /** prints (or with `follow`, keeps printing) a service's log; `tail -F` survives rotation */
-  log: (service: string, options: { lines: number; follow: boolean }) => {
-    const journal = `journalctl -u dropship-${service} -o cat --no-pager -n ${options.lines}${options.follow ? " -f" : ""}`;
-    const tail = `tail -n ${options.lines}${options.follow ? " -F" : ""} ${HOST_ROOT}/logs/${service}.log`;
+  /**
+   * prints (or with `follow`, keeps printing) a service's log, its last `lines`; with `since`
+   * (an ISO time) only the lines from then on, picked there — by journald, or from the file by
+   * its lines' leading times (ISO, which sort as text; a line without one goes with the line
+   * before) — so a stretch is not cut to the last `lines` of everything. `tail -F` survives
+   * rotation.
+   */
+  log: (service: string, options: { lines: number; follow: boolean; since?: string }) => {
+    const { lines, follow, since } = options;
+    const file = `${HOST_ROOT}/logs/${service}.log`;
+    if (since !== undefined) {
+      if (!ISO_TIME.test(since)) throw new Error(`not an ISO time: ${since}`);
+      const journal = `journalctl -u dropship-${service} -o cat --no-pager --since @${Math.floor(Date.parse(since) / 1000)} -n ${lines}`;
+      const picked = `awk -v since=${since} 'on || ($1 ~ /^[0-9][0-9][0-9][0-9]-/ && $1 >= since) { on = 1; print }' ${file} 2>/dev/null | tail -n ${lines}`;
+      return `if [ -d /run/systemd/system ]; then ${journal}; else ${picked}; fi`;
+    }
+    const journal = `journalctl -u dropship-${service} -o cat --no-pager -n ${lines}${follow ? " -f" : ""}`;
+    const tail = `tail -n ${lines}${follow ? " -F" : ""} ${file}`;
     return `if [ -d /run/systemd/system ]; then ${journal}; else ${tail}; fi`;
   },
   /**
@@ -121,8 +138,7 @@ export const hostCommands = {
   accessLog: (options: { lines: number; follow: boolean; since?: string }) => {
     const { lines, follow, since } = options;
     if (since !== undefined) {
-      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(since))
-        throw new Error(`not an ISO time: ${since}`);
+      if (!ISO_TIME.test(since)) throw new Error(`not an ISO time: ${since}`);
       return `cat ${HOST_ACCESS_LOG}.1 ${HOST_ACCESS_LOG} 2>/dev/null | awk -v since=${since} '$1 >= since' | tail -n ${lines}`;
     }
     return `tail -n ${lines}${follow ? " -F" : ""} ${HOST_ACCESS_LOG}`;

@@ -141,3 +141,48 @@ test("the access log since a time is read on the host, from the file and the one
     hostCommands.accessLog({ lines: 5, follow: false, since: "2026-12-05T20:00:00Z; reboot" }),
   ).toThrow("not an ISO time");
 });
+
+test("a service's log since a time is picked on the host: by journald, or from its file with the lines that follow", () => {
+  const since = "2026-12-05T20:00:00.000Z";
+  const command = hostCommands.log("app", { lines: 50, follow: false, since });
+  expect(command).toStartWith(
+    `if [ -d /run/systemd/system ]; then journalctl -u dropship-app -o cat --no-pager --since @${Date.parse(since) / 1000} -n 50; else `,
+  );
+  // without systemd, the file: from the first line at or after the time, a stack trace's
+  // lines with the line they follow
+  const file = join(tempDir("dropship-log-since-"), "app.log");
+  writeFileSync(
+    file,
+    [
+      "2026-12-05T19:59:59.000Z dropship-app: before",
+      "    at old (app.ts:1)",
+      "2026-12-05T20:00:00.000Z dropship-app: at the time",
+      "2026-12-05T20:00:01.000Z dropship-app: error",
+      "    at handler (app.ts:9)",
+      "2026-12-05T20:00:02.000Z dropship-app: after",
+      "",
+    ].join("\n"),
+  );
+  const withoutSystemd = command
+    .replace("[ -d /run/systemd/system ]", "false")
+    .replace("/srv/dropship/logs/app.log", file);
+  const picked = Bun.spawnSync(["sh", "-c", withoutSystemd]).stdout.toString();
+  expect(picked.split("\n")).toEqual([
+    "2026-12-05T20:00:00.000Z dropship-app: at the time",
+    "2026-12-05T20:00:01.000Z dropship-app: error",
+    "    at handler (app.ts:9)",
+    "2026-12-05T20:00:02.000Z dropship-app: after",
+    "",
+  ]);
+  // the last lines of the stretch when it is longer than asked
+  const two = hostCommands
+    .log("app", { lines: 2, follow: false, since })
+    .replace("[ -d /run/systemd/system ]", "false")
+    .replace("/srv/dropship/logs/app.log", file);
+  expect(Bun.spawnSync(["sh", "-c", two]).stdout.toString()).toBe(
+    "    at handler (app.ts:9)\n2026-12-05T20:00:02.000Z dropship-app: after\n",
+  );
+  expect(() => hostCommands.log("app", { lines: 5, follow: false, since: "now; reboot" })).toThrow(
+    "not an ISO time",
+  );
+});
