@@ -2,12 +2,12 @@ import { instantsOf, offsetAt, skippedWallTime, wallTimeAt } from "./time-zone.t
 
 /**
  * Cron schedules, as crontab(5) writes them: five fields (minute, hour, day of the month,
- * month, day of the week), on UTC's clock (nextRun) or a time zone's (nextRunIn). A field is `*`, a number, a range
- * `a-b`, a step `*\/n` or `a-b/n`, or a list of those; months and days may be named (`jan`,
- * `mon-fri`); 7 is Sunday as 0 is. `@hourly`, `@daily` (`@midnight`), `@weekly`, `@monthly`
- * and `@yearly` (`@annually`) stand for their five fields. As in Vixie cron, when both the day
- * of the month and the day of the week are restricted (neither starts with `*`), a day that
- * matches either runs.
+ * month, day of the week), read on UTC's clock (nextRun) or a time zone's (nextRunIn). A field
+ * is `*`, a number, a range `a-b`, a step `*\/n` or `a-b/n`, or a list of those; months and
+ * days may be named (`jan`, `mon-fri`); 7 is Sunday as 0 is. `@hourly`, `@daily`
+ * (`@midnight`), `@weekly`, `@monthly` and `@yearly` (`@annually`) stand for their five
+ * fields. As in Vixie cron, when both the day of the month and the day of the week are
+ * restricted (neither starts with `*`), a day that matches either runs.
  */
 export interface CronSchedule {
   text: string;
