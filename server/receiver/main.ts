@@ -475,7 +475,7 @@ async function maybeJobs(configFile: string | undefined, redisUrl: string, paths
     1_000,
   );
   console.log(
-    `dropship-receiver: jobs on their schedules (UTC): ${config.jobs.map((job) => `${job.name} ${job.schedule}`).join(", ")}`,
+    `dropship-receiver: jobs on their schedules: ${config.jobs.map((job) => `${job.name} ${job.schedule} (${job.time_zone})`).join(", ")}`,
   );
   return {
     stop: async () => {

@@ -12,17 +12,23 @@ export async function startReceiver(
   config: string,
   token: string,
   env: Record<string, string> = {},
+  /** the line it is ready at, if not its "listening" line */
+  ready?: RegExp,
 ): Promise<{ receiver: RunningServer; dir: string }> {
   const dir = fileTempDir();
   writeFileSync(join(dir, "dropship.yml"), config);
-  const receiver = await startServer("receiver", {
-    DROPSHIP_ADMIN_TOKEN: token,
-    DROPSHIP_REPOS: join(dir, "repos"),
-    DROPSHIP_WORK: join(dir, "work"),
-    DROPSHIP_GITOPS_REPO: join(dir, "inventory"),
-    DROPSHIP_CONFIG: join(dir, "dropship.yml"),
-    ...env,
-  });
+  const receiver = await startServer(
+    "receiver",
+    {
+      DROPSHIP_ADMIN_TOKEN: token,
+      DROPSHIP_REPOS: join(dir, "repos"),
+      DROPSHIP_WORK: join(dir, "work"),
+      DROPSHIP_GITOPS_REPO: join(dir, "inventory"),
+      DROPSHIP_CONFIG: join(dir, "dropship.yml"),
+      ...env,
+    },
+    ready ? { ready } : {},
+  );
   return { receiver, dir };
 }
 

@@ -494,7 +494,7 @@ export const ConfigSchema = T.Object(
           time_zone: T.String({
             default: "UTC",
             description:
-              "the clock schedule reads, an IANA name like Europe/Berlin; where it changes, a job at set hours still runs once that day",
+              "the clock its schedule is read on, an IANA name like Europe/Berlin; on a night that clock changes, a job at set hours still runs once",
           }),
           command: T.String({
             minLength: 1,

@@ -14,9 +14,13 @@ const smtp = await startSmtp();
 test("the receiver runs its config's jobs at their minutes: with no hosts yet, the run fails, is kept, and mailed once", async () => {
   const before = Date.now();
   const { receiver } = await startReceiver(
-    'name: shop\njobs:\n  - { name: nightly, schedule: "* * * * *", command: "true" }\n',
+    'name: shop\njobs:\n  - { name: nightly, schedule: "* * * * *", time_zone: Asia/Kolkata, command: "true" }\n',
     crypto.randomUUID(),
     { REDIS_URL: redis.url, SMTP_URL: smtp.url, ALERT_EMAIL_TO: "ops@example.com" },
+    /jobs on their schedules: .*\n/,
+  );
+  expect(receiver.started).toContain(
+    "dropship-receiver: jobs on their schedules: nightly * * * * * (Asia/Kolkata)\n",
   );
   // the first whole minute after the schedule starts, at most a minute away (the rest: a
   // loaded machine's run and mail)
@@ -49,5 +53,13 @@ test("a schedule the receiver cannot read stops it at the start, naming the job 
   expect(stopped.code).not.toBe(0);
   expect(stopped.stderr).toContain(
     'jobs/0/schedule: "0 3 * *" has 4 fields: a schedule has five (minute hour day-of-month month day-of-week)',
+  );
+  const zone = receiverThatStops(
+    'jobs:\n  - { name: nightly, schedule: "0 3 * * *", time_zone: Europe/Paros, command: "true" }\n',
+    crypto.randomUUID(),
+  );
+  expect(zone.code).not.toBe(0);
+  expect(zone.stderr).toContain(
+    'jobs/0/time_zone: "Europe/Paros" is not a time zone — did you mean Europe/Paris? give an IANA name like Europe/Berlin, America/New_York or UTC',
   );
 });

@@ -10,13 +10,13 @@ import { wallTimeAt } from "../../../../server/shared/config/time-zone.ts";
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | undefined) => (ms === undefined ? "never" : new Date(ms).toISOString());
-/** The next `count` runs after `from`. */
-const runs = (text: string, from: string, count = 3) => {
+/** The next `count` runs after `from`, on UTC's clock or `zone`'s. */
+const runs = (text: string, from: string, count = 3, zone?: string) => {
   const schedule = parseCron(text);
   const out: string[] = [];
   let after = at(from);
   for (let i = 0; i < count; i++) {
-    const next = nextRun(schedule, after);
+    const next = zone === undefined ? nextRun(schedule, after) : nextRunIn(schedule, after, zone);
     out.push(iso(next));
     if (next === undefined) break;
     after = next;
@@ -161,18 +161,8 @@ test("each fault names its field and what it takes", () => {
 });
 
 /** The next `count` runs after `from` on `zone`'s clock. */
-const runsIn = (text: string, zone: string, from: string, count = 3) => {
-  const schedule = parseCron(text);
-  const out: string[] = [];
-  let after = at(from);
-  for (let i = 0; i < count; i++) {
-    const next = nextRunIn(schedule, after, zone);
-    out.push(iso(next));
-    if (next === undefined) break;
-    after = next;
-  }
-  return out;
-};
+const runsIn = (text: string, zone: string, from: string, count = 3) =>
+  runs(text, from, count, zone);
 
 test("a time zone's clock: its hours, its days, and UTC as before", () => {
   // 09:00 on Mondays in Tokyo is 00:00 UTC on Mondays
