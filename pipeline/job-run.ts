@@ -3,15 +3,27 @@ import { hostCommands } from "../server/shared/host/layout.ts";
 import { maskValues, redact } from "../server/shared/secrets.ts";
 import { Ssh, targetOf } from "../server/shared/ssh.ts";
 import { appUser, redisPasswordFor } from "../server/shared/state/acl.ts";
+import type { StateCommands } from "../server/shared/state/redis.ts";
+import { listBackends } from "../server/shared/state/routing.ts";
 import { lineSplitter } from "../server/shared/text/lines.ts";
 import type { Fleet, FleetHost } from "./fleet.ts";
-import { type Job, type JobRun, jobCommand, jobHosts, keepTail, runFault } from "./jobs.ts";
+import {
+  type Job,
+  type JobRun,
+  jobCommand,
+  jobHosts,
+  keepTail,
+  restingHosts,
+  runFault,
+} from "./jobs.ts";
 
 export interface RunJobOptions {
   fleet: Fleet;
   job: Job;
   /** a host a person named; otherwise the first of jobHosts that answers */
   host?: string;
+  /** the role's hosts out of the rotation (restingHosts): tried after the others */
+  resting?: ReadonlySet<string>;
   by: string;
   /** each line of its output as it comes, secrets taken out by `clean` first */
   onLine?: (line: string) => void;
@@ -40,7 +52,7 @@ export async function runJob(options: RunJobOptions): Promise<JobRun> {
     by: options.by,
     ...run,
   });
-  const hosts = jobHosts(job, fleet.hosts, options.host);
+  const hosts = jobHosts(job, fleet.hosts, options.host, options.resting);
   if (hosts.length === 0)
     return record({
       host: "",
@@ -111,4 +123,20 @@ export function jobOutputCleaner(
     for (const track of ["production", "staging"] as const)
       values.push(redisPasswordFor(master, appUser(track)));
   return (line) => maskValues(redact(line, env), values);
+}
+
+/**
+ * The app hosts out of the rotation as the routing table has it now (restingHosts); none are
+ * known, and every host is as good as another, when Redis does not answer within 2 s: a job
+ * is not held up by it.
+ */
+export async function restingNow(
+  redis: StateCommands,
+  hosts: readonly FleetHost[],
+): Promise<Set<string>> {
+  const backends = await Promise.race([
+    listBackends(redis),
+    Bun.sleep(2000).then(() => undefined),
+  ]).catch(() => undefined);
+  return backends ? restingHosts(hosts, backends) : new Set();
 }

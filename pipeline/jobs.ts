@@ -53,9 +53,16 @@ function scheduleOf(text: string): CronSchedule {
 /**
  * The hosts to try for a run, in order: the job's role's, from one picked by the job's name,
  * so the jobs of a fleet spread over its hosts and each keeps to one while that one answers.
- * A host named by a person must be one of them.
+ * Hosts out of the rotation (`resting`: drained by a person or a deploy) go after the others,
+ * as a cordoned node gets no new work, but are still tried when no other answers. A host
+ * named by a person must be one of the role's, resting or not.
  */
-export function jobHosts(job: Job, hosts: readonly FleetHost[], named?: string): FleetHost[] {
+export function jobHosts(
+  job: Job,
+  hosts: readonly FleetHost[],
+  named?: string,
+  resting: ReadonlySet<string> = new Set(),
+): FleetHost[] {
   const ofRole = hosts
     .filter((h) => h.role === job.role)
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -73,7 +80,36 @@ export function jobHosts(job: Job, hosts: readonly FleetHost[], named?: string):
   }
   if (ofRole.length === 0) return [];
   const first = stableHash(job.name) % ofRole.length;
-  return [...ofRole.slice(first), ...ofRole.slice(0, first)];
+  const inTurn = [...ofRole.slice(first), ...ofRole.slice(0, first)];
+  return [
+    ...inTurn.filter((h) => !resting.has(h.name)),
+    ...inTurn.filter((h) => resting.has(h.name)),
+  ];
+}
+
+/**
+ * The app hosts out of the proxies' rotation: those the routing table has no backend taking
+ * new requests for (every one of theirs draining, or none at all). Read by address, as the
+ * table names backends by URL.
+ */
+export function restingHosts(
+  hosts: readonly FleetHost[],
+  backends: readonly { url: string; draining: boolean }[],
+): Set<string> {
+  const serving = new Set<string>();
+  for (const backend of backends) {
+    if (backend.draining) continue;
+    try {
+      serving.add(new URL(backend.url).hostname.replace(/^\[(.*)\]$/, "$1"));
+    } catch {
+      // a URL a person mistyped into the table serves no one
+    }
+  }
+  return new Set(
+    hosts
+      .filter((h) => (h.role === "production" || h.role === "staging") && !serving.has(h.address))
+      .map((h) => h.name),
+  );
 }
 
 function stableHash(text: string): number {

@@ -1,5 +1,5 @@
 import { readFleet } from "../pipeline/fleet.ts";
-import { jobOutputCleaner, runJob } from "../pipeline/job-run.ts";
+import { jobOutputCleaner, restingNow, runJob } from "../pipeline/job-run.ts";
 import { ago, describeOutcome, describeRun, type Job, nextRunOf } from "../pipeline/jobs.ts";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import { wallTimeAt } from "../server/shared/config/time-zone.ts";
@@ -112,14 +112,37 @@ async function readRuns() {
   }
 }
 
+/**
+ * The hosts out of the rotation, so a run goes elsewhere when it can (job-run.ts's
+ * restingNow); with Redis down, none are known and the run goes on, said once.
+ */
+async function restingFromCli(hosts: Parameters<typeof restingNow>[1]): Promise<Set<string>> {
+  let redis: Awaited<ReturnType<typeof cliRedis>>;
+  try {
+    redis = await cliRedis();
+  } catch (error) {
+    console.error(`(the rotation is not known, any host will do: ${(error as Error).message})`);
+    return new Set();
+  }
+  try {
+    return await restingNow(redis, hosts);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function run(name: string, host: string | undefined) {
   const settings = receiverSettings();
   const job = jobNamed(settings.config.jobs, name);
   let unaudited: string | undefined;
+  const fleet = readFleet(settings.fleet.inventories);
   const done = await runJob({
-    fleet: readFleet(settings.fleet.inventories),
+    fleet,
     job,
     ...(host === undefined ? {} : { host }),
+    ...(host === undefined && process.env.REDIS_URL
+      ? { resting: await restingFromCli(fleet.hosts) }
+      : {}),
     by: actor(),
     clean: jobOutputCleaner(),
     onLine: (line) => console.log(line),

@@ -439,7 +439,7 @@ async function maybeCanarySteps(configFile: string | undefined, redisUrl: string
 async function maybeJobs(configFile: string | undefined, redisUrl: string, paths: LocalPaths) {
   const config = loadConfigOrDefaults(configFile);
   if (config.jobs.length === 0) return undefined;
-  const { runJob, jobOutputCleaner } = await import("../../pipeline/job-run.ts");
+  const { runJob, jobOutputCleaner, restingNow } = await import("../../pipeline/job-run.ts");
   const { saveRun, lastRuns } = await import("../shared/state/jobs.ts");
   const { readFleet } = await import("../../pipeline/fleet.ts");
   const { startJobSchedule } = await import("./jobs.ts");
@@ -457,9 +457,12 @@ async function maybeJobs(configFile: string | undefined, redisUrl: string, paths
       run: async (job) => {
         const source = fleetSource(process.env, config, paths);
         if (!source) throw new Error("no hosts yet: bun run setup makes them");
+        const fleet = readFleet(source.inventories);
         return runJob({
-          fleet: readFleet(source.inventories),
+          fleet,
           job,
+          // a host drained by a person or a deploy gets a run only when no other answers
+          ...(redis ? { resting: await restingNow(redis, fleet.hosts) } : {}),
           by: "dropship-receiver (schedule)",
           // read for each run: bun run env may have changed the app's settings meanwhile
           clean: jobOutputCleaner(),

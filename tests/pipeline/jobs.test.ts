@@ -12,6 +12,7 @@ import {
   jobMail,
   keepTail,
   nextRunOf,
+  restingHosts,
   runFault,
   TAIL_LINES,
 } from "../../pipeline/jobs.ts";
@@ -104,6 +105,62 @@ test("a job's hosts are its role's, from one its name picks, the others after in
   expect(() => jobHosts(job("s", "@daily"), hosts, "web-9")).toThrow(
     "no host web-9 in the fleet; s runs on production hosts: web-1, web-2, web-3",
   );
+});
+
+test("a host out of the rotation is tried last, still tried, and run on when a person names it", () => {
+  const hosts = [
+    host("web-1", "production"),
+    host("web-2", "production"),
+    host("web-3", "production"),
+  ];
+  for (const name of ["a", "b", "c", "d"]) {
+    const inTurn = jobHosts(job(name, "@daily"), hosts).map((h) => h.name);
+    const first = inTurn[0] as string;
+    const resting = new Set([first]);
+    expect(jobHosts(job(name, "@daily"), hosts, undefined, resting).map((h) => h.name)).toEqual([
+      ...inTurn.slice(1),
+      first,
+    ]);
+    // every host resting: the usual order, not none
+    const all = new Set(inTurn);
+    expect(jobHosts(job(name, "@daily"), hosts, undefined, all).map((h) => h.name)).toEqual(inTurn);
+    expect(jobHosts(job(name, "@daily"), hosts, first, resting).map((h) => h.name)).toEqual([
+      first,
+    ]);
+  }
+});
+
+test("the hosts out of the rotation: app hosts with no backend taking new requests", () => {
+  const at = (name: string, role: FleetHost["role"], address: string): FleetHost => ({
+    ...host(name, role),
+    address,
+  });
+  const hosts = [
+    at("web-1", "production", "10.0.0.5"),
+    at("web-2", "production", "10.0.0.6"),
+    at("web-3", "production", "10.0.0.7"),
+    at("canary-1", "staging", "10.0.0.8"),
+    at("proxy-1", "proxy", "10.0.0.2"),
+    at("web-6", "production", "fd00::6"),
+  ];
+  const backend = (url: string, draining = false) => ({ url, draining });
+  expect(
+    restingHosts(hosts, [
+      backend("http://10.0.0.5:3000"),
+      backend("http://10.0.0.6:3000", true), // drained by a person or a deploy
+      // web-3 is in no backend at all (removed by hand)
+      backend("http://10.0.0.8:3000"),
+      backend("http://[fd00::6]:3000"),
+      backend("not a url"),
+    ]),
+  ).toEqual(new Set(["web-2", "web-3"]));
+  // a host with one backend draining and another serving is in the rotation
+  expect(
+    restingHosts(hosts.slice(0, 1), [
+      backend("http://10.0.0.5:3000", true),
+      backend("http://10.0.0.5:3001"),
+    ]),
+  ).toEqual(new Set());
 });
 
 test("the command on the host: the current release, the app's user, its settings read by that user's shell, its timeout", () => {
