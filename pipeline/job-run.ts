@@ -134,9 +134,14 @@ export async function restingNow(
   redis: StateCommands,
   hosts: readonly FleetHost[],
 ): Promise<Set<string>> {
+  // a timer cleared once answered: a command that asked would otherwise linger for it
+  let timer: Timer | undefined;
   const backends = await Promise.race([
     listBackends(redis),
-    Bun.sleep(2000).then(() => undefined),
+    new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, 2000, undefined);
+    }),
   ]).catch(() => undefined);
+  clearTimeout(timer);
   return backends ? restingHosts(hosts, backends) : new Set();
 }
