@@ -131,17 +131,17 @@ test("a host out of the rotation is tried last, still tried, and run on when a p
 });
 
 test("the hosts out of the rotation: app hosts with no backend taking new requests", () => {
-  const at = (name: string, role: FleetHost["role"], address: string): FleetHost => ({
+  const hostAt = (name: string, role: FleetHost["role"], address: string): FleetHost => ({
     ...host(name, role),
     address,
   });
   const hosts = [
-    at("web-1", "production", "10.0.0.5"),
-    at("web-2", "production", "10.0.0.6"),
-    at("web-3", "production", "10.0.0.7"),
-    at("canary-1", "staging", "10.0.0.8"),
-    at("proxy-1", "proxy", "10.0.0.2"),
-    at("web-6", "production", "fd00::6"),
+    hostAt("web-1", "production", "10.0.0.5"),
+    hostAt("web-2", "production", "10.0.0.6"),
+    hostAt("web-3", "production", "10.0.0.7"),
+    hostAt("canary-1", "staging", "10.0.0.8"),
+    hostAt("proxy-1", "proxy", "10.0.0.2"),
+    hostAt("web-6", "production", "fd00::6"),
   ];
   const backend = (url: string, draining = false) => ({ url, draining });
   expect(
