@@ -6,8 +6,12 @@ export interface AccessEntry {
   method: string;
   /** the request target; its query is left out (it may carry a token) */
   target: string;
+  /** the Host the visitor named, or null */
+  host: string | null;
   /** ms from the request to the answer's head */
   ms: number;
+  /** the answer's body in bytes, as known at its head (null: a stream without a length) */
+  bytes: number | null;
   track: string;
   /** the backend that answered (tried ones, comma-separated, for a 502), or "-" */
   backend: string;
@@ -19,6 +23,8 @@ export interface AccessEntry {
 
 const MAX_PATH = 1000;
 const MAX_USER_AGENT = 300;
+/** a DNS name's longest, and a port */
+const MAX_HOST = 260;
 /** What a value may hold and still go in bare: printable ASCII but `"`, `\` and `=`. */
 const BARE = /^[!#-<>-[\]-~]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
@@ -61,15 +67,20 @@ export class Stamp {
   }
 }
 
-/** A visitor's user agent as logged: made once while the same one comes again (a connection's). */
-class AgentValue {
+/**
+ * A value a visitor sends again and again (a user agent, a Host) as logged: escaped once while
+ * the same one comes again.
+ */
+class RepeatedValue {
   private last: string | null = null;
   private lastText = "-";
 
-  of(agent: string | null): string {
-    if (agent !== this.last) {
-      this.last = agent;
-      this.lastText = agent === null ? "-" : logValue(agent, MAX_USER_AGENT);
+  constructor(private readonly max: number) {}
+
+  of(value: string | null): string {
+    if (value !== this.last) {
+      this.last = value;
+      this.lastText = value === null ? "-" : logValue(value, this.max);
     }
     return this.lastText;
   }
@@ -83,11 +94,12 @@ class AgentValue {
  */
 export class AccessLines {
   private readonly stamp = new Stamp();
-  private readonly agent = new AgentValue();
+  private readonly agent = new RepeatedValue(MAX_USER_AGENT);
+  private readonly host = new RepeatedValue(MAX_HOST);
 
   line(entry: AccessEntry): string {
     const ms = Math.round(entry.ms * 10) / 10;
-    return `${this.stamp.of(entry.at)} status=${entry.status} method=${logValue(entry.method, 20)} path=${logValue(pathOf(entry.target))} ms=${ms} track=${entry.track} backend=${entry.backend} visitor=${logValue(entry.visitor)} request_id=${entry.requestId} user_agent=${this.agent.of(entry.userAgent)}\n`;
+    return `${this.stamp.of(entry.at)} status=${entry.status} method=${logValue(entry.method, 20)} path=${logValue(pathOf(entry.target))} host=${this.host.of(entry.host)} ms=${ms} bytes=${entry.bytes ?? "-"} track=${entry.track} backend=${entry.backend} visitor=${logValue(entry.visitor)} request_id=${entry.requestId} user_agent=${this.agent.of(entry.userAgent)}\n`;
   }
 }
 

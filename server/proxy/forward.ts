@@ -76,12 +76,15 @@ export interface Answering<V extends Visit, R> {
 
 const encoder = new TextEncoder();
 
-/** An answer the proxy writes itself: a sentence, as plain text. */
+/** The body of an answer the proxy writes itself: a sentence, as plain text. */
+const sentence = (text: string): Uint8Array => encoder.encode(`${text}\n`);
+
+/** An answer the proxy writes itself, its body a sentence(). */
 function plain<V extends Visit, R>(
   answering: Answering<V, R>,
   visit: V,
   status: number,
-  text: string,
+  body: Uint8Array,
   requestId: string,
   extra: [string, string][] = [],
 ): R {
@@ -90,7 +93,7 @@ function plain<V extends Visit, R>(
     ["x-request-id", requestId],
     ...extra,
   ];
-  return answering.answer(visit, status, fields, encoder.encode(`${text}\n`));
+  return answering.answer(visit, status, fields, body);
 }
 
 /** Bun.serve's way to answer: a Response, its idle timer through `server.timeout`. */
@@ -108,6 +111,9 @@ export function serveAnswering(
       }),
   };
 }
+
+/** The bytes of plainAnswer()'s body, for the access log. */
+export const sentenceBytes = (text: string): number => Buffer.byteLength(text) + 1;
 
 export const plainAnswer = (
   status: number,
@@ -142,7 +148,9 @@ export function refuse(
     status: refusal.status,
     method,
     target: url.slice(pathStart(url)),
+    host: headers.get("host"),
     ms: 0,
+    bytes: method === "HEAD" ? 0 : sentenceBytes(refusal.reason),
     track: "-",
     backend: "-",
     visitor: deps.settings.isTrusted(peer)
@@ -192,7 +200,7 @@ export async function forward<V extends Visit, R>(
   const maintenance = routing.maintenance;
   if (maintenance) {
     // not the canary's window: a 503 here is no backend's fault
-    record(deps, told, "production", "maintenance", 503, false);
+    record(deps, told, "production", "maintenance", 503, false, maintenance.page.length);
     return answering.answer(
       request,
       503,
@@ -205,19 +213,15 @@ export async function forward<V extends Visit, R>(
   const clientId = knownClient ?? crypto.randomUUID();
   let { track, member } = chooseBackend(routing, clientId);
   if (!member) {
-    record(deps, told, track, "none", 503, true);
-    deps.log.line(`503 to ${visitor}: no healthy ${track} backend`);
-    return plain(
-      answering,
-      request,
-      503,
+    const words = sentence(
       `No healthy ${track} backend is available right now; try again in a moment.`,
-      requestId,
-      [
-        ["x-dropship-track", track],
-        ["retry-after", "1"],
-      ],
     );
+    record(deps, told, track, "none", 503, true, words.length);
+    deps.log.line(`503 to ${visitor}: no healthy ${track} backend`);
+    return plain(answering, request, 503, words, requestId, [
+      ["x-dropship-track", track],
+      ["retry-after", "1"],
+    ]);
   }
 
   const method = request.method;
@@ -263,25 +267,22 @@ export async function forward<V extends Visit, R>(
       }
       // a timeout cancels the exchange too: only a cancel that was not ours is the visitor's
       if (!wait.timedOut && (request.signal.aborted || fault.kind === "cancelled")) {
-        record(deps, told, track, member.backend.id, 499, false);
+        const words = sentence("The client closed the request.");
+        record(deps, told, track, member.backend.id, 499, false, words.length);
         deps.log.line(`499 ${method} ${path.slice(0, 80)}: ${visitor} went away before the answer`);
-        return plain(answering, request, 499, "The client closed the request.", requestId);
+        return plain(answering, request, 499, words, requestId);
       }
       if (wait.visitorStalled) {
         const seconds = settings.responseTimeoutMs / 1000;
+        const words = sentence(
+          `The request's body stopped coming: nothing of it arrived for ${seconds} s (proxy.response_timeout). Send it again, without pauses.`,
+        );
         // the visitor's doing: neither the backend's health nor the canary's verdict hears of it
-        record(deps, told, track, member.backend.id, 408, false);
+        record(deps, told, track, member.backend.id, 408, false, words.length);
         deps.log.line(
           `408 ${method} ${path.slice(0, 80)}: ${visitor} sent nothing of its body for ${seconds} s`,
         );
-        return plain(
-          answering,
-          request,
-          408,
-          `The request's body stopped coming: nothing of it arrived for ${seconds} s (proxy.response_timeout). Send it again, without pauses.`,
-          requestId,
-          [["connection", "close"]],
-        );
+        return plain(answering, request, 408, words, requestId, [["connection", "close"]]);
       }
       lastError = fault.message;
       const wrong = wait.timedOut
@@ -290,18 +291,14 @@ export async function forward<V extends Visit, R>(
           ? malformedAnswer(lastError)
           : undefined;
       if (wrong) {
-        record(deps, told, track, member.backend.id, wrong.status, true);
+        const words = sentence(`The ${track} backend ${member.backend.id} ${wrong.said}`);
+        record(deps, told, track, member.backend.id, wrong.status, true, words.length);
         deps.log.line(
           `${wrong.status} ${method} ${path.slice(0, 80)}: ${member.backend.id} ${wrong.logged}`,
         );
-        return plain(
-          answering,
-          request,
-          wrong.status,
-          `The ${track} backend ${member.backend.id} ${wrong.said}`,
-          requestId,
-          [["x-dropship-track", track]],
-        );
+        return plain(answering, request, wrong.status, words, requestId, [
+          ["x-dropship-track", track],
+        ]);
       }
       // a kept-alive connection the backend had just closed: once more, on a new one
       if (fault.kind === "reset" && fault.reused && retryable && !freshAgain) {
@@ -320,28 +317,24 @@ export async function forward<V extends Visit, R>(
       answering.idle(request, true);
     }
     member.inFlight--;
-    record(deps, told, track, member.backend.id, upstream.status, true);
+    record(deps, told, track, member.backend.id, upstream.status, true, bodyBytes(upstream));
     const fields = ourFields(track, member.backend.id, requestId);
     if (settings.hsts) fields.push(["strict-transport-security", settings.hsts]);
     visitorCookies(fields, cookie, knownClient, clientId, track, settings.https);
     return answering.answer(request, upstream.status, fields, upstream.body, upstream.head);
   }
 
-  record(deps, told, track, [...tried].join(","), 502, true);
+  const words = sentence(
+    `The ${track} backend${tried.size > 1 ? "s" : ""} ${[...tried].join(", ")} could not be reached (${lastError}).`,
+  );
+  record(deps, told, track, [...tried].join(","), 502, true, words.length);
   deps.log.line(
     `502 ${method} ${path.slice(0, 80)}: ${[...tried].join(", ")} unreachable (${lastError})`,
   );
-  return plain(
-    answering,
-    request,
-    502,
-    `The ${track} backend${tried.size > 1 ? "s" : ""} ${[...tried].join(", ")} could not be reached (${lastError}).`,
-    requestId,
-    [
-      ["x-dropship-track", track],
-      ["retry-after", "1"],
-    ],
-  );
+  return plain(answering, request, 502, words, requestId, [
+    ["x-dropship-track", track],
+    ["retry-after", "1"],
+  ]);
 }
 
 /**
@@ -393,8 +386,20 @@ interface Told {
 }
 
 /**
+ * The size of a backend's answer's body as the access log gives it: whole, or its Content-Length
+ * when streamed; unknown (null) for a stream without one (chunked, or to the connection's end).
+ */
+export function bodyBytes(answer: Pick<UpstreamAnswer, "body" | "head">): number | null {
+  const { body } = answer;
+  if (body === null) return 0;
+  if (body instanceof Uint8Array) return body.length;
+  const length = answer.head.length;
+  return length === undefined ? null : Number(length);
+}
+
+/**
  * Metrics and the access log for every answer; the canary's window (`counted`) only for what
- * the backends caused.
+ * the backends caused. `bytes`: the body's, as bodyBytes() says (none goes with a HEAD's answer).
  */
 function record(
   deps: ForwardDeps,
@@ -403,6 +408,7 @@ function record(
   backend: string,
   status: number,
   counted: boolean,
+  bytes: number | null,
 ) {
   const ms = performance.now() - told.started;
   deps.metrics.record(track, backend, status, ms / 1000);
@@ -413,7 +419,9 @@ function record(
     status,
     method: told.request.method,
     target: told.path,
+    host: told.request.headers.get("host"),
     ms,
+    bytes: told.request.method === "HEAD" ? 0 : bytes,
     track,
     backend,
     visitor: told.visitor,

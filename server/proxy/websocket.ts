@@ -1,6 +1,12 @@
 import type { Server, ServerWebSocket } from "bun";
 import { MAINTENANCE_FIELDS } from "../shared/routing/maintenance.ts";
-import { chooseBackend, type ForwardDeps, plainAnswer, setVisitorCookies } from "./forward.ts";
+import {
+  chooseBackend,
+  type ForwardDeps,
+  plainAnswer,
+  sentenceBytes,
+  setVisitorCookies,
+} from "./forward.ts";
 import { cookieValue, requestIdOf, upstreamHeaders, visitorAddress } from "./headers.ts";
 import type { Member, Pool } from "./pool.ts";
 import { pathStart } from "./reserved.ts";
@@ -50,13 +56,15 @@ export async function openTunnel(
   const url = request.url;
   const started = performance.now();
   /** the access log's line for the handshake's answer */
-  const told = (status: number, track: string, backend: string) =>
+  const told = (status: number, track: string, backend: string, bytes: number | null) =>
     deps.access?.add({
       at: Date.now(),
       status,
       method: "GET",
       target: url.slice(pathStart(url)),
+      host: request.headers.get("host"),
       ms: performance.now() - started,
+      bytes,
       track,
       backend,
       visitor: settings.isTrusted(peer)
@@ -67,7 +75,7 @@ export async function openTunnel(
     });
   const maintenance = deps.routing.maintenance;
   if (maintenance) {
-    told(503, "production", "maintenance");
+    told(503, "production", "maintenance", maintenance.page.length);
     return new Response(maintenance.page, {
       status: 503,
       headers: [...MAINTENANCE_FIELDS, ["x-request-id", requestId]],
@@ -78,8 +86,9 @@ export async function openTunnel(
   const clientId = knownClient ?? crypto.randomUUID();
   const { track, member } = chooseBackend(deps.routing, clientId);
   if (!member) {
-    told(503, track, "none");
-    return plainAnswer(503, `No healthy ${track} backend is available right now.`, requestId, {
+    const said = `No healthy ${track} backend is available right now.`;
+    told(503, track, "none", sentenceBytes(said));
+    return plainAnswer(503, said, requestId, {
       "x-dropship-track": track,
     });
   }
@@ -127,15 +136,9 @@ export async function openTunnel(
   if (!opened) {
     upstream.close();
     deps.log.line(`502 WebSocket to ${member.backend.id}: the backend refused the upgrade`);
-    told(502, track, member.backend.id);
-    return plainAnswer(
-      502,
-      `The ${track} backend ${member.backend.id} refused the WebSocket.`,
-      requestId,
-      {
-        "x-dropship-track": track,
-      },
-    );
+    const said = `The ${track} backend ${member.backend.id} refused the WebSocket.`;
+    told(502, track, member.backend.id, sentenceBytes(said));
+    return plainAnswer(502, said, requestId, { "x-dropship-track": track });
   }
   upstream.addEventListener("close", (event) => {
     if (tunnel.closing) return;
@@ -153,10 +156,12 @@ export async function openTunnel(
   if (!server.upgrade(request, { data: tunnel, headers: answer })) {
     member.inFlight--;
     upstream.close(1011);
-    told(400, track, member.backend.id);
-    return plainAnswer(400, "The WebSocket upgrade could not be completed.", requestId);
+    const said = "The WebSocket upgrade could not be completed.";
+    told(400, track, member.backend.id, sentenceBytes(said));
+    return plainAnswer(400, said, requestId);
   }
-  told(101, track, member.backend.id);
+  // what goes through the tunnel is not known at its handshake
+  told(101, track, member.backend.id, null);
   return undefined;
 }
 

@@ -13,7 +13,9 @@ const ENTRY: AccessEntry = {
   status: 200,
   method: "GET",
   target: "/cart/3?token=secret-value&x=1",
+  host: "shop.example",
   ms: 12.345,
+  bytes: 1548,
   track: "production",
   backend: "10.10.0.5:3000",
   visitor: "203.0.113.9",
@@ -23,10 +25,28 @@ const ENTRY: AccessEntry = {
 
 test("a line: the time, then each field as key=value; the query is left out, the user agent quoted", () => {
   expect(accessLine(ENTRY)).toBe(
-    '2026-12-05T20:11:27.123Z status=200 method=GET path=/cart/3 ms=12.3 track=production backend=10.10.0.5:3000 visitor=203.0.113.9 request_id=9f1c-42 user_agent="Mozilla/5.0 (X11; Linux x86_64)"\n',
+    '2026-12-05T20:11:27.123Z status=200 method=GET path=/cart/3 host=shop.example ms=12.3 bytes=1548 track=production backend=10.10.0.5:3000 visitor=203.0.113.9 request_id=9f1c-42 user_agent="Mozilla/5.0 (X11; Linux x86_64)"\n',
   );
   expect(accessLine({ ...ENTRY, userAgent: null })).toEndWith(" user_agent=-\n");
   expect(accessLine(ENTRY)).not.toContain("secret-value");
+  // no Host (HTTP/1.0), a stream whose size its head did not say
+  expect(accessLine({ ...ENTRY, host: null, bytes: null })).toContain(
+    " path=/cart/3 host=- ms=12.3 bytes=- track=",
+  );
+});
+
+test("a Host a stranger made up stays one value: quoted, escaped, cut", () => {
+  const lines = new AccessLines();
+  const hostOf = (host: string | null) =>
+    / host=(.*) ms=/.exec(lines.line({ ...ENTRY, host }))?.[1];
+  expect(hostOf("shop.example:8443")).toBe("shop.example:8443");
+  expect(hostOf('evil" status=500 x="')).toBe('"evil\\" status=500 x=\\""');
+  expect(hostOf("a\r\nb")).toBe('"a\\x0d\\x0ab"');
+  // the same Host again is the same value, and the next one its own
+  expect(hostOf("a\r\nb")).toBe('"a\\x0d\\x0ab"');
+  expect(hostOf("shop.example")).toBe("shop.example");
+  expect(hostOf(null)).toBe("-");
+  expect(hostOf("h".repeat(1000))).toBe(`"${"h".repeat(260)}…"`);
 });
 
 test("whatever a stranger sends, a value stays one quoted value on one line, and escapes nothing a terminal obeys", () => {

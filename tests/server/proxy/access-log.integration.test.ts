@@ -37,7 +37,7 @@ async function lineOf(requestId: string): Promise<string> {
   return line as string;
 }
 
-test("an answer's line: time, status, method, path without its query, track, backend, visitor, id and agent", async () => {
+test("an answer's line: time, status, method, path without its query, host, size, track, backend, visitor, id and agent", async () => {
   const before = Date.now();
   const response = await fetch(`${proxy.url}/cart/3?token=secret-token-value`, {
     headers: { "x-request-id": "trace-ok-1", "user-agent": "shop-test/1.0" },
@@ -46,7 +46,7 @@ test("an answer's line: time, status, method, path without its query, track, bac
   const line = await lineOf("trace-ok-1");
   expect(line).toMatch(
     new RegExp(
-      `^(\\S+Z) status=200 method=GET path=/cart/3 ms=\\d+(\\.\\d)? track=production backend=${backend.replace(/[.]/g, "\\.")} visitor=127\\.0\\.0\\.1 request_id=trace-ok-1 user_agent=shop-test/1\\.0$`,
+      `^(\\S+Z) status=200 method=GET path=/cart/3 host=${new URL(proxy.url).host.replace(/[.]/g, "\\.")} ms=\\d+(\\.\\d)? bytes=${"logged GET /cart/3".length} track=production backend=${backend.replace(/[.]/g, "\\.")} visitor=127\\.0\\.0\\.1 request_id=trace-ok-1 user_agent=shop-test/1\\.0$`,
     ),
   );
   const at = Date.parse(line.split(" ")[0] as string);
@@ -87,7 +87,7 @@ test("a stranger's bytes in the agent and path are escaped onto one line; a head
   expect(statusOf(bad)).toBe(400);
   const id = /x-request-id: (\S+)/i.exec(bad)?.[1] as string;
   expect(await lineOf(id)).toMatch(
-    /^\S+Z status=400 method=- path=- ms=0 track=- backend=- visitor=127\.0\.0\.1 request_id=\S+ user_agent=-$/,
+    /^\S+Z status=400 method=- path=- host=- ms=0 bytes=\d+ track=- backend=- visitor=127\.0\.0\.1 request_id=\S+ user_agent=-$/,
   );
   expect(logged().split("\n").length).toBe(before + 1);
   // a method this proxy does not serve: refused behind the front, logged with its path
@@ -96,7 +96,45 @@ test("a stranger's bytes in the agent and path are escaped onto one line; a head
     "TRACE /debug?x=1 HTTP/1.1\r\nHost: shop.example\r\nX-Request-Id: trace-405\r\n\r\n",
   );
   expect(statusOf(trace)).toBe(405);
-  expect(await lineOf("trace-405")).toContain(" status=405 method=TRACE path=/debug ms=0 ");
+  expect(await lineOf("trace-405")).toMatch(
+    / status=405 method=TRACE path=\/debug host=shop\.example ms=0 bytes=\d+ /,
+  );
+});
+
+test("the size is the body's as its head gave it: whole, none for a HEAD, unknown for a stream without a length; a stranger's Host stays one value", async () => {
+  const sized = async (path: string, method = "GET") => {
+    const id = `trace-size-${method}${path.replace(/\W/g, "-")}`;
+    const response = await fetch(`${proxy.url}${path}`, {
+      method,
+      headers: { "x-request-id": id },
+    });
+    await response.arrayBuffer();
+    return / bytes=(\S+) /.exec(await lineOf(id))?.[1];
+  };
+  expect(await sized("/big")).toBe(String(1024 * 1024));
+  expect(await sized("/chunked")).toBe("-");
+  expect(await sized("/cart/4", "HEAD")).toBe("0");
+  expect(await sized("/not-modified")).toBe("0");
+
+  // Host is the visitor's to choose: a malformed one is refused, and logged quoted and escaped
+  // like the rest, never a field of its own
+  const hostile = await rawRequest(
+    proxy.url,
+    'GET /hosted HTTP/1.1\r\nHost: a" status=500 bytes=1 x="\r\nX-Request-Id: trace-host-1\r\n\r\n',
+  );
+  expect(statusOf(hostile)).toBe(400);
+  const line = await lineOf("trace-host-1");
+  expect(line).toContain(
+    ' status=400 method=GET path=/hosted host="a\\" status=500 bytes=1 x=\\"" ms=0 ',
+  );
+  expect(line.match(/ bytes=/g)).toHaveLength(2); // its own, and the quoted one
+  // none at all (HTTP/1.0 may leave it out; this proxy asks for it): host=-
+  const bare = await rawRequest(
+    proxy.url,
+    "GET /no-host HTTP/1.0\r\nX-Request-Id: trace-host-2\r\n\r\n",
+  );
+  expect(statusOf(bare)).toBe(400);
+  expect(await lineOf("trace-host-2")).toContain(" path=/no-host host=- ms=0 ");
 });
 
 test("a visitor who leaves before the answer is a 499 with the time it waited; the backend is not blamed", async () => {
@@ -123,7 +161,7 @@ test("a WebSocket's handshake is logged with its outcome: a backend that does no
   expect(statusOf(answer)).toBe(502);
   expect(await lineOf("trace-ws-1")).toMatch(
     new RegExp(
-      `^\\S+Z status=502 method=GET path=/live ms=\\S+ track=production backend=${backend} `,
+      `^\\S+Z status=502 method=GET path=/live host=shop\\.example ms=\\S+ bytes=\\d+ track=production backend=${backend} `,
     ),
   );
 });

@@ -15,7 +15,9 @@ const entry = (n: number): AccessEntry => ({
   status: 200,
   method: "GET",
   target: `/item/${n}`,
+  host: "shop.example",
   ms: 1,
+  bytes: 120,
   track: "production",
   backend: "10.0.0.5:3000",
   visitor: "203.0.113.9",
@@ -81,7 +83,7 @@ test("two processes' writers append to one file: every line whole, none lost", a
         "-e",
         `const { AccessLog } = await import(${JSON.stringify(script)});
          const log = new AccessLog(${JSON.stringify(path)}, { say: (l) => console.error(l) });
-         for (let n = 0; n < 20000; n++) log.add({ at: Date.now(), status: 200, method: "GET", target: "/${name}/" + n, ms: 1, track: "production", backend: "b", visitor: "v", requestId: "${name}-" + n, userAgent: "x".repeat(n % 200) });
+         for (let n = 0; n < 20000; n++) log.add({ at: Date.now(), status: 200, method: "GET", target: "/${name}/" + n, host: "h", ms: 1, bytes: n, track: "production", backend: "b", visitor: "v", requestId: "${name}-" + n, userAgent: "x".repeat(n % 200) });
          log.close();`,
       ],
       { stderr: "pipe" },
