@@ -208,6 +208,32 @@ export function ago(ms: number): string {
   return hours < 48 ? `${hours} h ago` : `${Math.round(hours / 24)} days ago`;
 }
 
+/**
+ * What changed between the jobs a receiver runs and those its config now lists, by name
+ * (`added x; changed y; removed z`), or undefined when nothing did.
+ */
+export function jobsChange(before: readonly Job[], after: readonly Job[]): string | undefined {
+  const was = new Map(before.map((job) => [job.name, JSON.stringify(job)]));
+  const is = new Set(after.map((job) => job.name));
+  const added = after.filter((job) => !was.has(job.name)).map((job) => job.name);
+  const changed = after
+    .filter((job) => was.has(job.name) && was.get(job.name) !== JSON.stringify(job))
+    .map((job) => job.name);
+  const removed = before.filter((job) => !is.has(job.name)).map((job) => job.name);
+  const parts = [
+    added.length > 0 ? `added ${added.join(", ")}` : "",
+    changed.length > 0 ? `changed ${changed.join(", ")}` : "",
+    removed.length > 0 ? `removed ${removed.join(", ")}` : "",
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join("; ") : undefined;
+}
+
+/** The jobs as the receiver says them: `nightly 30 2 * * * (Europe/Berlin), …`, or `none`. */
+export function describeSchedules(jobs: readonly Job[]): string {
+  if (jobs.length === 0) return "none";
+  return jobs.map((job) => `${job.name} ${job.schedule} (${job.time_zone})`).join(", ");
+}
+
 /** The status line about the jobs: how each one's last run ended, and when. */
 export function describeJobs(
   jobs: readonly Job[],

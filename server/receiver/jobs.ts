@@ -2,6 +2,7 @@ import { describeRun, dueJobs, type Job, type JobRun, jobMail } from "../../pipe
 import type { Mail } from "../shared/mailer.ts";
 
 export interface JobScheduleDeps {
+  /** the jobs at the start (replace() puts others in their place) */
   jobs: readonly Job[];
   /** runs one job once (pipeline/job-run.ts's runJob, over SSH); never throws for the run's faults */
   run: (job: Job) => Promise<JobRun>;
@@ -24,6 +25,7 @@ export interface JobScheduleDeps {
  */
 export function startJobSchedule(deps: JobScheduleDeps, tickMs: number) {
   const now = deps.now ?? Date.now;
+  let jobs = deps.jobs;
   let since = now();
   const running = new Map<string, Promise<void>>();
   const failing = new Map<string, boolean>();
@@ -65,7 +67,7 @@ export function startJobSchedule(deps: JobScheduleDeps, tickMs: number) {
   const tick = () => {
     if (stopped) return;
     const at = now();
-    const due = dueJobs(deps.jobs, since, at);
+    const due = dueJobs(jobs, since, at);
     since = at;
     for (const job of due) {
       if (running.has(job.name)) {
@@ -83,6 +85,13 @@ export function startJobSchedule(deps: JobScheduleDeps, tickMs: number) {
   return {
     /** Looks now (for tests whose clock moves faster than the timer). */
     tick,
+    /**
+     * Runs these jobs from the next look on (the config changed). A run under way goes on to
+     * its end, and a job of the same name is not started beside it.
+     */
+    replace: (next: readonly Job[]) => {
+      jobs = next;
+    },
     /**
      * Stops looking; the runs under way are waited for up to `graceMs` (a job may run for its
      * whole timeout, and a receiver told to stop should), then left: they are said.

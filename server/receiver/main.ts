@@ -84,6 +84,8 @@ const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
 
 /** The repository name under which the receiver serves the GitOps inventory. */
 const INVENTORY = "inventory";
+/** How often the config file is looked at for changed jobs (a stat). */
+const CONFIG_CHECK_MS = 2_000;
 /** git's own setting, over whatever the repository says: git http-backend refuses pushes. */
 const READ_ONLY = gitConfig({ "http.receivepack": "false" });
 
@@ -249,11 +251,12 @@ await serverMain(
     console.log(
       `dropship-receiver ${VERSION} listening on ${pushTls ? "https" : "http"}://${env.host}:${front.port} — repositories in ${repos}`,
     );
-    const autoscaler = await maybeKeepFleet(located.file ?? "", env.redisUrl, paths);
-    const certificates = await maybeCertificates(located.file, env.redisUrl);
-    const backups = await maybeBackups(located.file, env.redisUrl, paths, gitops);
-    const stepper = await maybeCanarySteps(located.file, env.redisUrl);
-    const jobs = await maybeJobs(located.file, env.redisUrl, paths);
+    // each part takes the config as read above: the file may be mid-edit by now
+    const autoscaler = await maybeKeepFleet(located.file ?? "", config, env.redisUrl, paths);
+    const certificates = await maybeCertificates(located.file, config, env.redisUrl);
+    const backups = await maybeBackups(located.file, config, env.redisUrl, paths, gitops);
+    const stepper = await maybeCanarySteps(config, env.redisUrl);
+    const jobs = await followJobs(located.file, config, env.redisUrl, paths);
     onShutdown(async () => {
       autoscaler?.stop();
       certificates?.stop();
@@ -273,8 +276,12 @@ await serverMain(
  * says why not otherwise. They share one circuit breaker and one mailer (SMTP_URL,
  * ALERT_EMAIL_TO).
  */
-async function maybeKeepFleet(configFile: string, redisUrl: string, paths: LocalPaths) {
-  const config = loadConfigOrDefaults(configFile);
+async function maybeKeepFleet(
+  configFile: string,
+  config: Config,
+  redisUrl: string,
+  paths: LocalPaths,
+) {
   const keyFile = paths.sshKey;
   const missing = [
     !process.env.DIGITALOCEAN_TOKEN && "DIGITALOCEAN_TOKEN is not set",
@@ -344,11 +351,11 @@ async function mailerFor(config: Config, say: (line: string) => void) {
  */
 async function maybeBackups(
   configFile: string | undefined,
+  config: Config,
   redisUrl: string,
   paths: LocalPaths,
   gitopsRepo: string,
 ) {
-  const config = loadConfigOrDefaults(configFile);
   if (!config.backup.enabled) return undefined;
   if (!redisUrl) {
     console.log("dropship-receiver: backups off (REDIS_URL is not set)");
@@ -408,9 +415,8 @@ async function maybeBackups(
  * changed finishes the steps it started with. With a mailer, mails when a canary is cut off,
  * takes visitors again, finishes its steps or waits for promote.
  */
-async function maybeCanarySteps(configFile: string | undefined, redisUrl: string) {
+async function maybeCanarySteps(config: Config, redisUrl: string) {
   if (!redisUrl) return undefined;
-  const config = loadConfigOrDefaults(configFile);
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startCanaryStepper } = await import("./canary-stepper.ts");
   const redis = connectRedis(redisUrl, { purpose: "canary steps", persistent: true });
@@ -432,12 +438,71 @@ async function maybeCanarySteps(configFile: string | undefined, redisUrl: string
 }
 
 /**
+ * The jobs as the config file lists them, now and after it changes: looked at every
+ * CONFIG_CHECK_MS, so an added, changed or removed job takes effect without a restart, as a
+ * crontab's edit does. A file that no longer validates is said, and the jobs go on as they were.
+ * The rest of the config (the mail, Redis) is read at the start.
+ */
+async function followJobs(
+  configFile: string | undefined,
+  config: Config,
+  redisUrl: string,
+  paths: LocalPaths,
+) {
+  const { fileStamp } = await import("../shared/file-stamp.ts");
+  // none yet: the first look reads the file, so an edit made since `config` was read is seen
+  let stamp = "";
+  let running = await maybeJobs(config, redisUrl, paths);
+  const { jobsChange, describeSchedules } = await import("../../pipeline/jobs.ts");
+  if (running)
+    console.log(`dropship-receiver: jobs on their schedules: ${describeSchedules(config.jobs)}`);
+  if (!configFile) return running;
+  let jobs = config.jobs;
+  let looking = Promise.resolve();
+  const look = async () => {
+    const now = fileStamp(configFile);
+    if (now === stamp) return;
+    stamp = now;
+    let next: Config;
+    try {
+      next = loadConfigOrDefaults(configFile);
+    } catch (error) {
+      const problem =
+        error instanceof ConfigError ? error.message : redact((error as Error).message);
+      console.error(
+        `${new Date().toISOString()} dropship-receiver: ${configFile} changed but does not validate, so the jobs go on as they were (bun run config checks it):\n${problem}`,
+      );
+      return;
+    }
+    const change = jobsChange(jobs, next.jobs);
+    if (!change) return;
+    jobs = next.jobs;
+    if (running) running.replace(next);
+    else running = await maybeJobs(next, redisUrl, paths);
+    say(
+      `dropship-receiver: ${configFile} changed its jobs (${change}); on their schedules now: ${describeSchedules(jobs)}`,
+    );
+  };
+  // one look at a time: a job list being started is not looked at again meanwhile
+  const timer = setInterval(() => {
+    looking = looking.then(look).catch((error: Error) => say(`jobs: ${redact(error.message)}`));
+  }, CONFIG_CHECK_MS);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await looking;
+      await running?.stop();
+    },
+  };
+}
+
+/**
  * Runs config/jobs on their schedules, each on one host of its role over SSH, looking every
  * second; their last runs are kept in Redis when it is known. Mails when a job starts failing
  * and when it works again.
  */
-async function maybeJobs(configFile: string | undefined, redisUrl: string, paths: LocalPaths) {
-  const config = loadConfigOrDefaults(configFile);
+async function maybeJobs(atStart: Config, redisUrl: string, paths: LocalPaths) {
+  let config = atStart;
   if (config.jobs.length === 0) return undefined;
   const { runJob, jobOutputCleaner, restingNow } = await import("../../pipeline/job-run.ts");
   const { saveRun, lastRuns } = await import("../shared/state/jobs.ts");
@@ -477,10 +542,12 @@ async function maybeJobs(configFile: string | undefined, redisUrl: string, paths
     },
     1_000,
   );
-  console.log(
-    `dropship-receiver: jobs on their schedules: ${config.jobs.map((job) => `${job.name} ${job.schedule} (${job.time_zone})`).join(", ")}`,
-  );
   return {
+    /** the config changed: its jobs from the next look on, on its fleet */
+    replace: (next: Config) => {
+      config = next;
+      schedule.replace(next.jobs);
+    },
     stop: async () => {
       await schedule.stop();
       mailer?.close();
@@ -490,8 +557,7 @@ async function maybeJobs(configFile: string | undefined, redisUrl: string, paths
 }
 
 /** Keeps the certificates of proxy.tls issued and renewed, checking hourly, when Redis is known. */
-async function maybeCertificates(configFile: string | undefined, redisUrl: string) {
-  const config = loadConfigOrDefaults(configFile);
+async function maybeCertificates(configFile: string | undefined, config: Config, redisUrl: string) {
   const { tlsWanted, certificateDeps } = await import("./certificate-deps.ts");
   if (!tlsWanted(config)) return undefined;
   if (!redisUrl) {

@@ -1,5 +1,5 @@
-import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
+import { fileStamp } from "../shared/file-stamp.ts";
 import { type CertificatePair, certificateFacts } from "../shared/tls/certificate.ts";
 import { readOwnCertificate } from "../shared/tls/files.ts";
 
@@ -24,14 +24,7 @@ export function readPushCertificate(
 /** What the files are now (device, inode, size, time), so a renewal is told from no change. */
 export function filesStamp(tls: PushTls, baseDir: string): string {
   return [tls.certificate_file, tls.key_file]
-    .map((file) => {
-      try {
-        const stat = statSync(isAbsolute(file) ? file : resolve(baseDir, file));
-        return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-      } catch {
-        return "missing";
-      }
-    })
+    .map((file) => fileStamp(isAbsolute(file) ? file : resolve(baseDir, file)))
     .join("|");
 }
 

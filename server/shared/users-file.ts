@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { fileStamp } from "./file-stamp.ts";
 import { parseUsers, type User } from "./users.ts";
 
 /**
@@ -17,13 +18,13 @@ export function usersFile(file: string, log: (line: string) => void): UsersSourc
   let users: User[] = [];
   if (existsSync(file)) users = loadUsersFile(file);
   else log(`users file: none at ${file} yet; only the admin token is accepted until it is there`);
-  let stamp = stampOf(file);
+  let stamp = fileStamp(file);
   let lookedAt = Date.now();
   let said = "";
   return (when) => {
     if (when !== "now" && Date.now() - lookedAt < 1000) return users;
     lookedAt = Date.now();
-    const now = stampOf(file);
+    const now = fileStamp(file);
     if (now === stamp) return users;
     stamp = now;
     try {
@@ -41,13 +42,4 @@ export function usersFile(file: string, log: (line: string) => void): UsersSourc
 
 export function loadUsersFile(file: string): User[] {
   return parseUsers(readFileSync(file, "utf8"), file);
-}
-
-function stampOf(file: string): string {
-  try {
-    const stat = statSync(file);
-    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
-  } catch {
-    return "missing";
-  }
 }

@@ -23,6 +23,8 @@ export async function waitForLine(
   pattern: RegExp,
   ms: number,
   what: string,
+  /** told what the stream says after the line, as it comes */
+  rest?: (text: string) => void,
 ): Promise<string> {
   const reader = stream.getReader();
   const decoder = new TextDecoder();
@@ -38,15 +40,15 @@ export async function waitForLine(
     clearTimeout(deadline);
     reader.releaseLock();
   }
-  drain(stream);
+  drain(stream, rest);
   return seen;
 }
 
-async function drain(stream: ReadableStream<Uint8Array>) {
+async function drain(stream: ReadableStream<Uint8Array>, rest?: (text: string) => void) {
+  const decoder = new TextDecoder();
   try {
-    for await (const _ of stream) {
-      // keep the pipe empty so the child never blocks on a full buffer
-    }
+    // kept empty so the child never blocks on a full pipe
+    for await (const chunk of stream) rest?.(decoder.decode(chunk, { stream: true }));
   } catch {
     // the child went away
   }

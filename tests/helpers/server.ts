@@ -15,6 +15,8 @@ export interface RunningServer {
   stderr(): string;
   /** what it printed up to its "listening" line */
   readonly started: string;
+  /** what it has printed since */
+  stdout(): string;
 }
 
 /**
@@ -84,11 +86,15 @@ async function startOnce(
   })();
   // a server that never says it is ready is stopped here: the file's hooks may never run
   // (a top-level await that throws ends the file), and bun test emits no exit event to kill it
+  let stdout = "";
   const started = await waitForLine(
     child.stdout,
     options.ready ?? /listening on/,
     options.timeoutMs ?? 10_000,
     name,
+    (text) => {
+      stdout += text;
+    },
   ).catch(async (error) => {
     child.kill("SIGKILL");
     await child.exited;
@@ -111,6 +117,7 @@ async function startOnce(
     stop,
     stderr: () => stderr,
     started,
+    stdout: () => stdout,
   };
 }
 

@@ -4,12 +4,14 @@ import {
   ago,
   describeJobs,
   describeRun,
+  describeSchedules,
   dueJobs,
   type Job,
   type JobRun,
   jobCommand,
   jobHosts,
   jobMail,
+  jobsChange,
   keepTail,
   nextRunOf,
   restingHosts,
@@ -267,4 +269,28 @@ test("the status line: how each job's last run ended, and when", () => {
     "2 h ago",
     "3 days ago",
   ]);
+});
+
+test("what an edited config changed in the jobs, by name; nothing for a file saved as it was", () => {
+  const before = [job("report", "@daily"), job("sweep", "*/15 * * * *"), job("old", "@hourly")];
+  expect(
+    jobsChange(
+      before,
+      before.map((j) => ({ ...j })),
+    ),
+  ).toBeUndefined();
+  expect(
+    jobsChange(before, [
+      job("report", "@daily", { time_zone: "Europe/Berlin" }),
+      job("sweep", "*/15 * * * *"),
+      job("new", "0 3 * * *"),
+      job("newer", "0 4 * * *"),
+    ]),
+  ).toBe("added new, newer; changed report; removed old");
+  expect(jobsChange(before, [before[1] as Job])).toBe("removed report, old");
+  expect(jobsChange([], [job("report", "@daily")])).toBe("added report");
+  expect(describeSchedules([job("report", "30 2 * * *", { time_zone: "Europe/Berlin" })])).toBe(
+    "report 30 2 * * * (Europe/Berlin)",
+  );
+  expect(describeSchedules([])).toBe("none");
 });

@@ -1,8 +1,11 @@
 import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { aclFile } from "../../../server/shared/state/acl.ts";
 import { lastRuns } from "../../../server/shared/state/jobs.ts";
 import { receiverThatStops, startReceiver } from "../../helpers/receiver.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { eventually } from "../../helpers/server.ts";
 import { startSmtp } from "../../helpers/smtp.ts";
 
 // The receiver's own schedule, as it starts it from its config: a real redis-server with the
@@ -11,16 +14,39 @@ import { startSmtp } from "../../helpers/smtp.ts";
 const redis = await startRedis({ acl: (password) => aclFile(password, []) });
 const smtp = await startSmtp();
 
-test("the receiver runs its config's jobs at their minutes: with no hosts yet, the run fails, is kept, and mailed once", async () => {
+test("the receiver runs its config's jobs at their minutes, as the file says now: with no hosts yet, the run fails, is kept, and mailed once", async () => {
   const before = Date.now();
-  const { receiver } = await startReceiver(
-    'name: shop\njobs:\n  - { name: nightly, schedule: "* * * * *", time_zone: Asia/Kolkata, command: "true" }\n',
-    crypto.randomUUID(),
-    { REDIS_URL: redis.url, SMTP_URL: smtp.url, ALERT_EMAIL_TO: "ops@example.com" },
-    /jobs on their schedules: .*\n/,
+  // no jobs at the start; the file is edited while it runs, as a crontab is
+  const { receiver, dir } = await startReceiver("name: shop\n", crypto.randomUUID(), {
+    REDIS_URL: redis.url,
+    SMTP_URL: smtp.url,
+    ALERT_EMAIL_TO: "ops@example.com",
+  });
+  expect(receiver.started).not.toContain("jobs on their schedules");
+  const file = join(dir, "dropship.yml");
+  // a broken edit: said, and nothing starts
+  writeFileSync(
+    file,
+    'name: shop\njobs:\n  - { name: nightly, schedule: "* * * *", command: "true" }\n',
   );
-  expect(receiver.started).toContain(
-    "dropship-receiver: jobs on their schedules: nightly * * * * * (Asia/Kolkata)\n",
+  await eventually(
+    async () =>
+      receiver.stderr().includes("changed but does not validate, so the jobs go on as they were"),
+    10_000,
+    "the receiver saying the edit does not validate",
+  );
+  expect(receiver.stderr()).toContain('jobs/0/schedule: "* * * *" has 4 fields');
+  writeFileSync(
+    file,
+    'name: shop\njobs:\n  - { name: nightly, schedule: "* * * * *", time_zone: Asia/Kolkata, command: "true" }\n',
+  );
+  await eventually(
+    async () => receiver.stdout().includes("changed its jobs"),
+    10_000,
+    "the receiver taking the edited jobs",
+  );
+  expect(receiver.stdout()).toContain(
+    `dropship-receiver: ${file} changed its jobs (added nightly); on their schedules now: nightly * * * * * (Asia/Kolkata)\n`,
   );
   // the first whole minute after the schedule starts, at most a minute away (the rest: a
   // loaded machine's run and mail)
@@ -42,6 +68,17 @@ test("the receiver runs its config's jobs at their minutes: with no hosts yet, t
   } finally {
     state.disconnect();
   }
+  // a schedule changed on the running list
+  writeFileSync(
+    file,
+    'name: shop\njobs:\n  - { name: nightly, schedule: "0 3 1 1 *", command: "true" }\n',
+  );
+  await eventually(
+    async () => receiver.stdout().includes("changed its jobs (changed nightly)"),
+    10_000,
+    "the receiver taking the changed schedule",
+  );
+  expect(receiver.stdout()).toContain("on their schedules now: nightly 0 3 1 1 * (UTC)\n");
   expect(await receiver.stop()).toBe(0);
 }, 120_000);
 

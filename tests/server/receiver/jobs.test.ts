@@ -126,6 +126,34 @@ test("a job still running when due again is not started twice; the others go on"
   expect(h.started.length).toBe(4);
 });
 
+test("jobs replaced while one runs: the new list from the next minute on, the run under way to its end and not doubled", async () => {
+  const h = harness([job("report", "* * * * *"), job("old", "* * * * *")]);
+  await h.at("2026-12-05T17:40:00Z");
+  expect(h.started.map((s) => s.job)).toEqual(["report", "old"]);
+  h.started[1]?.finish({});
+  await h.settle();
+  // report changed to every other minute while it runs; old removed; new added
+  h.schedule.replace([job("report", "*/2 * * * *"), job("new", "* * * * *")]);
+  await h.at("2026-12-05T17:41:00Z");
+  expect(h.started.map((s) => s.job)).toEqual(["report", "old", "new"]);
+  h.started[2]?.finish({});
+  await h.settle();
+  await h.at("2026-12-05T17:42:00Z");
+  // report's run from 17:40 goes on: due again, not started beside it
+  expect(h.started.map((s) => s.job)).toEqual(["report", "old", "new", "new"]);
+  expect(h.said).toContain("job report: due again while its last run goes on; this one is skipped");
+  h.started[0]?.finish({});
+  await h.settle();
+  // its run ended as it was; the changed schedule: not at 17:43, at 17:44
+  expect(h.saved.map((r) => r.job)).toEqual(["old", "new", "report"]);
+  await h.at("2026-12-05T17:43:00Z");
+  expect(h.started.filter((s) => s.job === "report")).toHaveLength(1);
+  await h.at("2026-12-05T17:44:00Z");
+  expect(h.started.filter((s) => s.job === "report")).toHaveLength(2);
+  for (const run of h.started.slice(3)) run.finish({});
+  await h.schedule.stop();
+});
+
 test("a receiver told to stop waits for a run only so long, and says what it left", async () => {
   const h = harness([job("long", "* * * * *")]);
   await h.at("2026-12-05T17:39:00Z");
