@@ -17,9 +17,9 @@
  * BENCH_BASELINE=<another checkout> adds that checkout's dropship-proxy as a target, so a change
  * is compared with what came before in the same run (git worktree add /tmp/base <commit>).
  *
- * BENCH_PROXY_VARIANT="NAME=VALUE …" adds one dropship-proxy process with those variables set
- * for it alone, e.g. the runtime's own (BUN_JSC_useConcurrentGC=false), so the upstream and the
- * probes run as always.
+ * BENCH_PROXY_VARIANT="NAME=VALUE …" adds one dropship-proxy process, and one with every core,
+ * with those variables set for them alone, e.g. the runtime's own (BUN_JSC_useConcurrentGC=false),
+ * so the upstream and the probes run as always.
  *
  * BENCH_ACCESS_LOG=1 adds one dropship-proxy process and one nginx worker that each write an
  * access log (the proxy's on the droplets; nginx's `combined`, buffered as the proxy's is).
@@ -112,6 +112,9 @@ try {
   );
   const variant = process.env.BENCH_PROXY_VARIANT
     ? await benchServer("proxy", { ...dropshipEnv("1"), ...variantEnv }, "/_dropship/healthz")
+    : undefined;
+  const variantBox = process.env.BENCH_PROXY_VARIANT
+    ? await benchServer("proxy", { ...dropshipEnv("auto"), ...variantEnv }, "/_dropship/healthz")
     : undefined;
   const baselineRoot = process.env.BENCH_BASELINE;
   const baseline = baselineRoot
@@ -228,6 +231,16 @@ try {
       pids: withChildren(dropshipBox.pid),
       scope: "box",
     },
+    ...(variantBox
+      ? [
+          {
+            name: `dropship-proxy (workers: auto), ${process.env.BENCH_PROXY_VARIANT}`,
+            url: variantBox.url,
+            pids: withChildren(variantBox.pid),
+            scope: "box" as const,
+          },
+        ]
+      : []),
     { name: "nginx (worker_processes auto)", url: nginxBox.url, pids: nginxBox.pids, scope: "box" },
     {
       name: `Caddy (GOMAXPROCS=${cores})`,
