@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
-import { Client, type ConnectConfig } from "ssh2";
+import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { shellQuote } from "./text/shell.ts";
 
 export interface SshTarget {
@@ -13,6 +13,19 @@ export interface SshTarget {
   /** the host's public key (`ssh-ed25519 AAAA…`): any other key is refused */
   hostPublicKey: string;
   timeoutMs?: number;
+}
+
+/** A terminal's size and kind, as the host's programs are told them (TERM, rows, columns). */
+export interface TerminalSize {
+  term: string;
+  rows: number;
+  cols: number;
+}
+
+/** A command running on a terminal on the host (Ssh.terminal). */
+export interface Terminal {
+  exited: Promise<number>;
+  resize(size: Pick<TerminalSize, "rows" | "cols">): void;
 }
 
 export class SshError extends Error {
@@ -115,6 +128,44 @@ export class Ssh {
         stream.stderr.on("data", err);
         stream.on("close", (code: number | null) => resolve(code ?? -1));
       });
+    });
+  }
+
+  /**
+   * Runs `command`, or the login user's shell when there is none, on a terminal of its own on
+   * the host (a pseudo-terminal, as `ssh -t` gives): what `input` gives is typed into it, and its
+   * screen, error output included, goes to `output`. Answers once the channel is open: `resize`
+   * tells the host the local terminal's new size, `exited` the exit code.
+   */
+  terminal(
+    command: string | undefined,
+    size: TerminalSize,
+    input: NodeJS.ReadableStream,
+    output: NodeJS.WritableStream,
+  ): Promise<Terminal> {
+    const pty = { term: size.term, rows: size.rows, cols: size.cols };
+    return new Promise((resolve, reject) => {
+      const opened = (error: Error | undefined, channel: ClientChannel) => {
+        if (error)
+          return reject(
+            new SshError(`${this.target.host}: cannot open a terminal: ${error.message}`),
+          );
+        const exited = new Promise<number>((done) => {
+          channel.on("close", (code: number | null) => {
+            input.unpipe(channel);
+            done(code ?? -1);
+          });
+        });
+        channel.pipe(output, { end: false });
+        channel.stderr.pipe(output, { end: false });
+        input.pipe(channel);
+        resolve({
+          exited,
+          resize: (next) => channel.setWindow(next.rows, next.cols, 0, 0),
+        });
+      };
+      if (command === undefined) this.client.shell(pty, opened);
+      else this.client.exec(command, { pty }, opened);
     });
   }
 
