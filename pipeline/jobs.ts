@@ -1,10 +1,9 @@
 import { type CronSchedule, nextRunIn, parseCron } from "../server/shared/config/cron.ts";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import type { Config } from "../server/shared/config/schema.ts";
-import { APP_ENV_ON_HOST, HOST_ROOT } from "../server/shared/host/layout.ts";
+import { asApp } from "../server/shared/host/as-app.ts";
 import type { Mail } from "../server/shared/mailer.ts";
 import type { JobRun } from "../server/shared/state/jobs.ts";
-import { shellQuote } from "../server/shared/text/shell.ts";
 import type { FleetHost } from "./fleet.ts";
 
 /**
@@ -12,10 +11,9 @@ import type { FleetHost } from "./fleet.ts";
  * command that runs it there, and what is said and mailed about a run.
  */
 export type Job = Config["jobs"][number];
-export type { JobRun };
 
-/** The user the app runs as on its hosts (the playbooks' dropship_service_user). */
-export const APP_USER = "dropship";
+export { APP_USER } from "../server/shared/host/as-app.ts";
+export type { JobRun };
 
 /** Lines of a run's output kept with its record and put in its mail. */
 export const TAIL_LINES = 20;
@@ -118,23 +116,9 @@ function stableHash(text: string): number {
   return hash >>> 0;
 }
 
-/**
- * The shell command that runs a job on a host: in the release that runs there, as the app's
- * user, with the app's settings, stopped after its timeout with everything it started
- * (timeout signals its whole process group), then killed 10 s later. The settings file is
- * root's (0600): root opens it and hands it to the job's shell as descriptor 3, which reads it
- * there (its lines are shell-quoted, so `eval` reads them as `.` would) and closes it, so
- * nothing in it (a PATH, an LD_PRELOAD) ever reaches a process of root's, and the command
- * cannot read the file again.
- */
+/** The command that runs a job on its host: the app's, as asApp() runs it, stopped at its timeout. */
 export function jobCommand(job: Pick<Job, "name" | "command" | "timeout">): string {
-  const seconds = Math.max(1, Math.ceil(job.timeout / 1000));
-  // read through the descriptor: opening /dev/fd/3 again would be the app user's open, refused
-  const inner = 'set -a; eval "$(cat <&3)"; set +a; exec 3<&-; exec sh -c "$1"';
-  return [
-    `cd ${HOST_ROOT}/current`,
-    `DROPSHIP_JOB=${shellQuote(job.name)} exec /usr/bin/timeout --kill-after=10s ${seconds}s /usr/sbin/runuser -u ${APP_USER} -- /bin/sh -c ${shellQuote(inner)} sh ${shellQuote(job.command)} 3< ${APP_ENV_ON_HOST}`,
-  ].join(" && ");
+  return asApp(job.command, { env: { DROPSHIP_JOB: job.name }, timeoutMs: job.timeout });
 }
 
 /** What a run's exit code says, in words; undefined for success. */

@@ -391,6 +391,22 @@ test("a named user, exec and logs on the fleet, each audited as its actor", asyn
   ).out;
   expect(audited).toContain("exec by ann@shop: echo **** | wc -c");
   expect(audited).not.toContain(redisPassword);
+  // --app: as the app runs, in its release, as its user, with its settings
+  const asTheApp = await dropship(
+    "exec",
+    [
+      "--app",
+      "dropship-production-1",
+      "--",
+      'id -un; pwd -P; test -n "$REDIS_URL" && echo has-its-settings',
+    ],
+    asActor,
+  );
+  expect(asTheApp).toMatchObject({ code: 0, err: `config: ${config}\n` });
+  expect(asTheApp.out).toMatch(/^dropship\n\/srv\/dropship\/releases\/\w{12}\nhas-its-settings\n$/);
+  expect((await dropship("exec", ["--app", "dropship-proxy-1", "--", "true"])).err).toContain(
+    "dropship-proxy-1 is a proxy host, where the app does not run",
+  );
   expect((await dropship("exec", ["production", "--", "true"], asActor)).err).toContain(
     "production is a role; name one of its hosts: dropship-production-1, dropship-production-2",
   );

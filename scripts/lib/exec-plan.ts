@@ -1,29 +1,42 @@
+import { asApp } from "../../server/shared/host/as-app.ts";
 import type { Ssh, TerminalSize } from "../../server/shared/ssh.ts";
 import { ArgumentError } from "./cli.ts";
 
-/** How `bun run exec` runs what it was given: its output streamed, or on a terminal on the host. */
-export type ExecMode = { terminal: false } | { terminal: true; command: string | undefined };
+/** What `bun run exec` runs on the host, and how. */
+export interface ExecPlan {
+  /** the command line; undefined: root's login shell */
+  remote: string | undefined;
+  /** on a terminal on the host, this one's keys going there; else its output streamed */
+  terminal: boolean;
+  /** what the audit says was run */
+  audited: string;
+}
 
 /**
  * A command line streams its output, as before; `-i` puts it on a terminal (a REPL, `top`); no
- * command at all is a shell. A terminal needs one here too: this command's own input.
+ * command at all is a shell. `--app` runs it as the app does (asApp: its release, its user, its
+ * settings), its shell `bash`. A terminal there needs one here: this command's own input.
  */
-export function execMode(
+export function execPlan(
   command: string,
-  interactive: boolean,
+  flags: { interactive: boolean; app: boolean },
   inputIsTerminal: boolean,
-): ExecMode {
+): ExecPlan {
   const given = command.trim() !== "";
   if (!given && !inputIsTerminal)
     throw new ArgumentError(
       "no command after --, and a shell needs a terminal, which this command's input is not: give the command after --, or run this from a terminal",
     );
-  if (interactive && !inputIsTerminal)
+  if (flags.interactive && !inputIsTerminal)
     throw new ArgumentError(
       "-i runs the command on a terminal, and this command's input is not one: leave -i out to run it with its output streamed",
     );
-  if (!given) return { terminal: true, command: undefined };
-  return interactive ? { terminal: true, command } : { terminal: false };
+  const terminal = flags.interactive || !given;
+  const what = given ? command : "a shell";
+  const audited = `${flags.app ? "as the app: " : ""}${what}${terminal ? " (on a terminal: what is typed there is not recorded)" : ""}`;
+  if (flags.app)
+    return { remote: asApp(given ? command : "bash", { pty: terminal }), terminal, audited };
+  return { remote: given ? command : undefined, terminal, audited };
 }
 
 /** This terminal's kind and size, as the host's programs are to see them. */
