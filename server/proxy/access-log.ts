@@ -140,6 +140,7 @@ export function startRotation(
   maxBytes: number,
   keep: number,
   say: (line: string) => void,
+  everyMs = 1000,
 ): () => void {
   let lastComplaint = Number.NEGATIVE_INFINITY;
   const timer = setInterval(() => {
@@ -151,7 +152,7 @@ export function startRotation(
       lastComplaint = now;
       say(`access log ${path}: cannot rotate it (${(error as Error).message})`);
     }
-  }, 1000);
+  }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }

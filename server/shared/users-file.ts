@@ -14,7 +14,7 @@ export type UsersSource = (when?: "now") => readonly User[];
  * broken file at start-up is an error; broken later, or missing, it means no named users
  * until it is there and right — the admin token still works — and that is said once.
  */
-export function usersFile(file: string, log: (line: string) => void): UsersSource {
+export function usersFile(file: string, log: (line: string) => void, everyMs = 1000): UsersSource {
   let users: User[] = [];
   if (existsSync(file)) users = loadUsersFile(file);
   else log(`users file: none at ${file} yet; only the admin token is accepted until it is there`);
@@ -22,7 +22,7 @@ export function usersFile(file: string, log: (line: string) => void): UsersSourc
   let lookedAt = Date.now();
   let said = "";
   return (when) => {
-    if (when !== "now" && Date.now() - lookedAt < 1000) return users;
+    if (when !== "now" && Date.now() - lookedAt < everyMs) return users;
     lookedAt = Date.now();
     const now = fileStamp(file);
     if (now === stamp) return users;

@@ -99,7 +99,11 @@ export class UpstreamClient {
   constructor(private readonly settings: ClientSettings) {
     this.maxIdle = settings.maxIdle ?? 256;
     this.idleMs = settings.idleMs ?? 4000;
-    this.sweeper = setInterval(() => this.closeIdle(performance.now()), 1000);
+    // every second, or twice within a shorter idle time, so none is kept much past it
+    this.sweeper = setInterval(
+      () => this.closeIdle(performance.now()),
+      Math.min(1000, this.idleMs / 2),
+    );
     this.sweeper.unref();
   }
 
