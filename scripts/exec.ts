@@ -12,8 +12,8 @@ const SPEC = {
 whose host key is pinned, with its output as it comes and its exit code as this command's.
 With -i it runs on a terminal on the host, every key going there (a REPL, top); with no
 COMMAND, root's shell does. --app runs it as the app runs: in the current release, as the
-app's user, with the app's settings (a console, a one-off task). Audited before it runs: on the host (/srv/dropship/audit.log)
-and in the fleet's audit stream when REDIS_URL is set.`,
+app's user, with the app's settings (a console, a one-off task). Audited before it runs: on
+the host (/srv/dropship/audit.log) and in the fleet's audit stream when REDIS_URL is set.`,
   options: {
     interactive: {
       type: "boolean",
