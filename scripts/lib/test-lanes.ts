@@ -4,7 +4,7 @@
  * two: the files marked `// lane: droplets-1` boot theirs on emulator network 1, the other
  * droplet files on network 0, and scripts/test.ts runs the two lanes beside each other. A
  * droplet file whose timing claims need the machine's droplet work to itself (the demo's
- * scale-out under load) says `// lane: quiet`: it runs on network 0
+ * scale-out under load, its Sentinel failover) says `// lane: quiet`: it runs on network 0
  * before both, with no other droplet lane beside it. Every other file runs in a lane beside
  * them. A file that measures this machine itself (its real CPU) says `// lane: alone` and runs
  * first, with nothing beside it.

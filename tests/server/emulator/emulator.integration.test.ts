@@ -1,3 +1,4 @@
+// lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { macFor, NETWORKS } from "../../../server/emulator/host.ts";
