@@ -32,6 +32,7 @@ import {
 import { recordEvent } from "../server/shared/state/events.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { connectRedis, type RedisClient, whenReady } from "../server/shared/state/redis.ts";
+import { redisMemoryEnv } from "../server/shared/state/redis-memory.ts";
 import {
   forgetHost,
   listBackends,
@@ -519,7 +520,12 @@ async function sentinelEnvFor(
   const env = sentinelPlaybookEnv(master, primary.host);
   if (role !== "redis") return env;
   const hosts = [...fleet, { name, role }];
-  return { ...env, DROPSHIP_REDIS_PASSWORD: master, DROPSHIP_REDIS_ACL: aclFile(master, hosts) };
+  return {
+    ...env,
+    ...redisMemoryEnv(deps.config.redis),
+    DROPSHIP_REDIS_PASSWORD: master,
+    DROPSHIP_REDIS_ACL: aclFile(master, hosts),
+  };
 }
 
 /** Each scaling event in Redis too, for the dashboard and bun run status; never fatal. */

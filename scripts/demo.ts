@@ -54,6 +54,8 @@ const ENV_FILE = join(STATE, "demo.env");
 /** the demo's domain, and the emulator's DNS server that answers for it */
 const DOMAIN = "shop.test";
 const EMULATOR_DNS = `${EMULATOR.public.gateway}:53`;
+/** What gates the demo's pushes: the sample app's own tests. */
+const APP_TESTS = "bun test tests/server/app/requests.test.ts";
 
 await runVerb(SPEC, async ({ values }) => {
   if (values.detach && values.down) throw new ArgumentError("--detach or --down, not both");
@@ -152,10 +154,12 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
   );
   const redisPassword = crypto.randomUUID().replaceAll("-", "");
   const configFile = join(RUN, "dropship.yml");
-  // The demo's pushes run the unit tests (the full suite starts emulators of its own). The
-  // autoscaler is on where droplets have their own CPU (demoAutoscale). Self-healing is on, with
-  // a demo-sized silence; with --ha the proxies trust the load balancer's X-Forwarded-For and
-  // PROXY protocol header from the emulator's VPC, so the app sees HTTPS visitors' addresses.
+  // The demo's pushes are gated as a team's app would be, by the app's own tests (dropship's
+  // whole suite starts emulators of its own; its unit tests gate the guide's pushes,
+  // docs/digitalocean.md). The autoscaler is on where droplets have their own CPU
+  // (demoAutoscale). Self-healing is on, with a demo-sized silence; with --ha the proxies trust
+  // the load balancer's X-Forwarded-For and PROXY protocol header from the emulator's VPC, so
+  // the app sees HTTPS visitors' addresses.
   writeFileSync(
     configFile,
     [
@@ -163,7 +167,7 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
       `roles: { proxy: { count: ${ha ? 2 : 1} }, redis: { count: ${ha ? 2 : 1} }, production: { count: 2 }, staging: { count: 1 } }`,
       ...autoscale.config,
       "heal: { after: 30s }",
-      "pipeline: { test: { master: bun run test:unit, staging: bun run test:unit }, health_timeout: 30s }",
+      `pipeline: { test: { master: ${APP_TESTS}, staging: ${APP_TESTS} }, health_timeout: 30s }`,
       `gitops: { repo: ${JSON.stringify(gitopsDir)} }`,
       `proxy: { ${ha ? `trusted_proxies: [${EMULATOR.private.prefix}.0.0/16], proxy_protocol: true, ` : ""}tls: { domains: [${DOMAIN}], email: ops@${DOMAIN}, acme_directory: ${JSON.stringify(pebble.directory)} } }`,
       "",

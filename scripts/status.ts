@@ -21,6 +21,11 @@ import { lastRuns } from "../server/shared/state/jobs.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { readMaintenance } from "../server/shared/state/maintenance.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
+import {
+  describeRedisMemory,
+  parseRedisMemory,
+  type RedisMemory,
+} from "../server/shared/state/redis-memory.ts";
 import { listAlerts, listBackends, readCanary } from "../server/shared/state/routing.ts";
 import { readCertificates, readStatuses } from "../server/shared/state/tls.ts";
 import { certificateRows } from "../server/shared/tls/rows.ts";
@@ -110,6 +115,12 @@ async function askProxy(notes: string[], domain?: string): Promise<ProxyBackend[
   }
 }
 
+/** What redis-server holds and may hold; undefined when its INFO does not say. */
+async function redisMemory(redis: RedisClient): Promise<RedisMemory | undefined> {
+  const [memory, stats] = await Promise.all([redis.info("memory"), redis.info("stats")]);
+  return parseRedisMemory(`${memory}\n${stats}`);
+}
+
 async function show(redis: RedisClient) {
   const notes: string[] = [];
   const { config } = loadLocatedConfig(() => {});
@@ -124,6 +135,7 @@ async function show(redis: RedisClient) {
     inventory,
     proxy,
     maintenance,
+    memory,
   ] = await Promise.all([
     listBackends(redis),
     listHosts(redis),
@@ -135,6 +147,7 @@ async function show(redis: RedisClient) {
     readInventory(),
     askProxy(notes, config.proxy.tls.domains[0]),
     readMaintenance(redis),
+    redisMemory(redis),
   ]);
   console.log("HOSTS");
   const rows = fleetRows({ inventory, reports, backends, proxy, now: Date.now() });
@@ -174,6 +187,9 @@ async function show(redis: RedisClient) {
   for (const alert of alerts) console.log(`ALERT   ${alert.id}: ${alert.summary}`);
   if (alerts.length === 0) console.log("ALERTS  none");
   console.log(`FLAGS   ${flags.map((f) => `${f.name} ${describeFlag(f)}`).join(", ") || "none"}`);
+  console.log(
+    `REDIS   ${memory ? describeRedisMemory(memory) : "(its INFO did not say its memory)"}`,
+  );
   const backups = localPaths(config, process.env).backups;
   const finished = finishedTimes(backups);
   console.log(

@@ -173,6 +173,10 @@ test("docs/digitalocean.md takes a fresh clone to a deployed fleet, verbatim", a
   expect(ran.code).toBe(0);
   expect(ran.out).toMatch(/dropship-production-1\s+production\s+[\d.]+\s+\w{12}/);
   expect(ran.out).toContain("disableSET");
+  // the Redis droplet holds at most half its 1 GB, and says what gives way when full
+  expect(ran.out).toMatch(
+    /^REDIS {3}[\d.]+ MiB of 5\d\d\.\d MiB \(\d+%\), volatile-lru; \d+ keys? given up so far$/m,
+  );
   expect(ran.out).toMatch(/^BACKUPS none in \S+\/\.dropship\/backups — bun run backup takes one$/m);
   expect(ran.out).toMatch(/canary.*30%/i);
   expect(ran.out).toMatch(/^dropship-production-\d app\s+\| \S+Z /m);

@@ -26,6 +26,7 @@ import { targetOf, withSsh } from "../../server/shared/ssh.ts";
 import { aclFile, redisUrls } from "../../server/shared/state/acl.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
+import { redisMemoryEnv } from "../../server/shared/state/redis-memory.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
 import { alignSentinelTimings, findPrimary } from "../../server/shared/state/sentinel.ts";
 import {
@@ -208,6 +209,7 @@ async function convergeFleet(s: SetupSettings): Promise<string> {
     DROPSHIP_CONFIG_FILE: resolve(s.configFile),
     DROPSHIP_USERS: existsSync(s.usersFile) ? readFileSync(s.usersFile, "utf8") : "",
     DROPSHIP_ADMIN_ALLOW: s.config.proxy.admin_allow.join(","),
+    ...redisMemoryEnv(s.config.redis),
     [SETTINGS_VARIABLE]: JSON.stringify(monitorSettingsOf(s.config)),
     ...appSettingsVariable(appSettingsFile()),
   };

@@ -120,7 +120,7 @@ test("four droplets come up and the four playbooks converge on them", async () =
   );
 }, 180_000);
 
-test("redis-server runs on the redis host's private address with a user per role, default off", async () => {
+test("redis-server runs on the redis host's private address with a user per role, default off, and a memory limit", async () => {
   const redisIp = hosts.find((h) => h.role === "redis")?.droplet.ip as string;
   const client = new Redis({
     host: redisIp,
@@ -135,6 +135,21 @@ test("redis-server runs on the redis host's private address with a user per role
   expect(((await client.call("ACL", "USERS")) as string[]).sort()).toEqual(
     ["default", ...redisUsers(hosts.map((h) => ({ name: h.name, role: h.role })))].sort(),
   );
+  // it holds at most half the droplet's memory (redis/maxmemory auto; the droplet's 1 GB, not
+  // this machine's), and when full the keys that expire give way (redis/maxmemory_policy)
+  const memoryMb = Math.floor(
+    Number(/^MemTotal:\s+(\d+) kB$/m.exec(await on("redis-1", "cat /proc/meminfo"))?.[1]) / 1024,
+  );
+  expect(memoryMb).toBeGreaterThan(900);
+  expect(memoryMb).toBeLessThanOrEqual(1024);
+  expect(await client.call("CONFIG", "GET", "maxmemory")).toEqual([
+    "maxmemory",
+    String(Math.floor(memoryMb / 2) * 1024 * 1024),
+  ]);
+  expect(await client.call("CONFIG", "GET", "maxmemory-policy")).toEqual([
+    "maxmemory-policy",
+    "volatile-lru",
+  ]);
   client.disconnect();
   // the password alone, as the default user, no longer gets in
   const unnamed = new Redis({

@@ -2,8 +2,10 @@ import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
+import { validateConfig } from "../../server/shared/config/validate.ts";
 import { HOST_ROOT } from "../../server/shared/host/layout.ts";
 import { ROLES } from "../../server/shared/roles.ts";
+import { redisMemoryEnv } from "../../server/shared/state/redis-memory.ts";
 
 const ANSIBLE = resolve(import.meta.dir, "../../ansible");
 
@@ -67,4 +69,23 @@ test("every role but the base depends on it, and no role spells the host root ou
     "roles/dropship_host/defaults/main.yml",
     "roles/dropship_host/files/dropship-service",
   ]);
+});
+
+test("the Redis role's memory settings, unset, are dropship.yml's defaults", () => {
+  const defaults = parse(
+    readFileSync(join(ANSIBLE, "roles/dropship_redis/defaults/main.yml"), "utf8"),
+  ) as Record<string, string>;
+  const config = validateConfig({});
+  if (!config.ok) throw new Error(config.errors.join("; "));
+  const fallback = (name: string) =>
+    /\| default\('([^']+)', true\)/.exec(defaults[name] ?? "")?.[1];
+  expect(fallback("dropship_redis_maxmemory")).toBe(String(config.config.redis.maxmemory));
+  expect(fallback("dropship_redis_maxmemory_policy")).toBe(config.config.redis.maxmemory_policy);
+  // and setup hands the config's values over in the variables the role reads
+  expect(defaults.dropship_redis_maxmemory).toContain(
+    `'${Object.keys(redisMemoryEnv(config.config.redis))[0]}'`,
+  );
+  expect(defaults.dropship_redis_maxmemory_policy).toContain(
+    `'${Object.keys(redisMemoryEnv(config.config.redis))[1]}'`,
+  );
 });

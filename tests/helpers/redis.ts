@@ -27,6 +27,8 @@ export async function startRedis(
     bind?: string[];
     /** run with this ACL file (made from the password) instead of one password; url is control's */
     acl?: (password: string) => string;
+    /** more of redis-server's settings, as arguments (`--maxmemory`, `8mb`) */
+    args?: string[];
   } = {},
 ): Promise<TestRedis> {
   let port = freePort();
@@ -59,6 +61,7 @@ export async function startRedis(
           // as the fleet's: a replica's (or a backup's) copy starts at once, not after 5 s
           "--repl-diskless-sync-delay",
           "0",
+          ...(options.args ?? []),
         ],
         { stdout: "pipe", stderr: "inherit" },
       ),

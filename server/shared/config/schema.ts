@@ -61,6 +61,18 @@ const MetricThresholds = T.Object(
   { additionalProperties: false, description: "this role's own thresholds" },
 );
 
+/** Redis's maxmemory-policy values (redis.conf). */
+export const MAXMEMORY_POLICIES = [
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-ttl",
+  "volatile-random",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "noeviction",
+] as const;
+
 export const ConfigSchema = T.Object(
   {
     name: Slug("dropship", "the deployment's name; prefixes droplet names and tags"),
@@ -95,6 +107,24 @@ export const ConfigSchema = T.Object(
         redis: Port(6379, "redis-server on the redis droplet"),
       },
       "listen ports",
+    ),
+    redis: Section(
+      {
+        maxmemory: T.Union([T.Literal("auto"), T.Integer({ minimum: 32, maximum: 1_048_576 })], {
+          default: "auto",
+          description:
+            "MiB of data redis-server may hold; auto: half the droplet's memory (the rest is the host's, and the copy an append-only rewrite forks)",
+        }),
+        maxmemory_policy: T.Union(
+          MAXMEMORY_POLICIES.map((policy) => T.Literal(policy)),
+          {
+            default: "volatile-lru",
+            description:
+              "what gives way when it is full: volatile-lru, the keys that expire anyway (a visitor's /set, caches, sessions), never dropship's flags, audit and deploys; noeviction refuses every write instead",
+          },
+        ),
+      },
+      "redis-server on the redis droplets",
     ),
     proxy: Section(
       {

@@ -67,11 +67,11 @@ test("the tree's test files split as their needs say, each lane sorted, as file 
   );
   for (const file of present([
     "tests/guide.integration.test.ts",
-    "tests/scripts/setup.integration.test.ts",
     "tests/pipeline/heal.integration.test.ts",
   ]))
     expect(lanes.droplets).toContain(`./${file}`);
   for (const file of present([
+    "tests/scripts/setup.integration.test.ts",
     "tests/server/emulator/emulator.integration.test.ts",
     "tests/server/receiver/push.integration.test.ts",
     "tests/pipeline/scale.integration.test.ts",

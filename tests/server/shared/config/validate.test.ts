@@ -107,6 +107,12 @@ describe("each kind of error names the path and the fault", () => {
       'proxy/workers: "many" is not one of auto, a whole number from 1 to 64',
       "proxy/max_connections: 0 is not one of auto, a whole number from 1 to 10000000",
     ]);
+    expect(errorsOf({ redis: { maxmemory: 16, maxmemory_policy: "volatile_lru" } }).sort()).toEqual(
+      [
+        "redis/maxmemory: 16 is not one of auto, a whole number from 32 to 1048576",
+        'redis/maxmemory_policy: "volatile_lru" is not one of volatile-lru, volatile-lfu, volatile-ttl, volatile-random, allkeys-lru, allkeys-lfu, allkeys-random, noeviction — did you mean volatile-lru?',
+      ],
+    );
   });
 
   test("a malformed slug or path explains the format", () => {
