@@ -36,14 +36,8 @@ afterAll(async () => {
 await waitForLine(server.stdout, /Ready to accept connections/, 10_000, "redis-server");
 
 function limit(mb: number, policy: string, stdin = password) {
-  const run = Bun.spawnSync(["sh", SCRIPT], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      REDIS_HOST: "127.0.0.1",
-      REDIS_PORT: String(port),
-      MAXMEMORY_MB: String(mb),
-      MAXMEMORY_POLICY: policy,
-    },
+  const run = Bun.spawnSync(["sh", SCRIPT, "127.0.0.1", String(port), String(mb), policy], {
+    env: { PATH: process.env.PATH ?? "" },
     stdin: new TextEncoder().encode(stdin),
   });
   return { code: run.exitCode, out: run.stdout.toString(), err: run.stderr.toString() };

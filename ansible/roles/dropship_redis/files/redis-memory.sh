@@ -1,9 +1,10 @@
 # Puts a memory limit and policy in force on a running redis-server, and into its file with
 # CONFIG REWRITE, when they differ from what it runs with; says "changed: …" when it changed
 # them. Where Sentinel owns redis.conf (dropship_redis's tasks). The control user's password
-# comes on stdin, into redis-cli's environment only. REDIS_HOST, REDIS_PORT, MAXMEMORY_MB and
-# MAXMEMORY_POLICY say the rest.
+# comes on stdin, into redis-cli's environment only; the arguments are the server's address and
+# port, the limit in MiB and the policy.
 set -e
+REDIS_HOST="$1" REDIS_PORT="$2" MAXMEMORY_MB="$3" MAXMEMORY_POLICY="$4"
 REDISCLI_AUTH="$(cat)"
 export REDISCLI_AUTH
 cli() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user control "$@"; }
