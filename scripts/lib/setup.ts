@@ -22,6 +22,7 @@ import { BUILD_SERVERS_VARIABLE } from "../../server/shared/platform.ts";
 import { run, runAsync } from "../../server/shared/proc.ts";
 import { healthUrlOf, RELEASED, ROLES } from "../../server/shared/roles.ts";
 import { backendIdFor } from "../../server/shared/routing/model.ts";
+import { allEnded } from "../../server/shared/settle.ts";
 import { targetOf, withSsh } from "../../server/shared/ssh.ts";
 import { aclFile, redisUrls } from "../../server/shared/state/acl.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
@@ -199,7 +200,8 @@ export function addressOf(fleet: Fleet, role: RoleName): string {
 
 /**
  * The four playbooks at once, reading the GitOps inventory as every later run will; answers
- * what they changed, in a line.
+ * what they changed, in a line. A failure is thrown once all four have ended, with every
+ * playbook's that failed.
  */
 async function convergeFleet(s: SetupSettings): Promise<string> {
   const inventories = inventoriesOf(s);
@@ -214,7 +216,7 @@ async function convergeFleet(s: SetupSettings): Promise<string> {
     ...appSettingsVariable(appSettingsFile()),
   };
   return convergeSummary(
-    await Promise.all(playbooks.map((playbook) => runPlaybook(playbook, inventories, env))),
+    await allEnded(playbooks.map((playbook) => runPlaybook(playbook, inventories, env))),
   );
 }
 
