@@ -31,12 +31,14 @@ import {
   destroyHost,
   ensureBridges,
   leftoverHosts,
+  lxcfsInDroplet,
   NETWORKS,
 } from "./host.ts";
 import type { HostInit } from "./host-init.ts";
-import { limitsFor } from "./limits.ts";
+import { limitsFor, lxcfsMounts } from "./limits.ts";
 import { LXCFS_DIR, Lxcfs } from "./lxcfs.ts";
 import { EMULATOR_NETWORK_VARIABLE } from "./network.ts";
+import { ensureProcView } from "./proc-view.ts";
 import { EMULATOR } from "./this-network.ts";
 
 export interface SshKey {
@@ -677,6 +679,7 @@ export class Fleet {
           socket: { data() {} },
         });
         socket.end();
+        await this.checkProcView(droplet);
         droplet.status = "active";
         this.finishAction(creation, "completed");
         this.save();
@@ -685,6 +688,19 @@ export class Fleet {
         await Bun.sleep(50);
       }
     }
+  }
+
+  /** A limited droplet sees its size in /proc before it is active; a line says when it did not. */
+  private async checkProcView(droplet: DropletRecord) {
+    if (!this.limits || droplet.pid === undefined) return;
+    const size = SIZES.find((s) => s.slug === droplet.size) as Size;
+    const found = await ensureProcView(
+      droplet.pid,
+      size.memory,
+      lxcfsMounts(lxcfsInDroplet(this.init)).join("\n"),
+    );
+    if (found && this.droplets.has(droplet.id))
+      console.error(`emulator: droplet ${droplet.name}'s /proc ${found}`);
   }
 
   /** The n-th droplet is 10.77.a.b on the public network and 10.78.a.b in the VPC (network 0). */

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { run } from "../shared/proc.ts";
 import type { HostInit } from "./host-init.ts";
 import { lxcfsMounts } from "./limits.ts";
+import { LXCFS_DIR } from "./lxcfs.ts";
 import { idsOfNamespaces } from "./network.ts";
 import { EMULATOR } from "./this-network.ts";
 
@@ -339,6 +340,7 @@ function prepareSystemd(spec: HostSpec) {
   rmSync(join(units, "default.target"), { force: true });
   symlinkSync("/lib/systemd/system/multi-user.target", join(units, "default.target"));
   if (spec.limits) {
+    writeFileSync(join(units, OWN_PROC_SCRIPT), `${lxcfsMounts(LXCFS_IN_CONTAINER).join("\n")}\n`);
     writeFileSync(join(units, OWN_PROC_UNIT), ownProcUnit());
     mkdirSync(join(units, "sysinit.target.wants"));
     symlinkSync(`../${OWN_PROC_UNIT}`, join(units, "sysinit.target.wants", OWN_PROC_UNIT));
@@ -347,7 +349,14 @@ function prepareSystemd(spec: HostSpec) {
 
 /** Where a systemd droplet sees the emulator's LXCFS (Debian's lxcfs package mounts it there). */
 const LXCFS_IN_CONTAINER = "/var/lib/lxcfs";
+
+/** Where the emulator's LXCFS is, seen from inside a droplet booted with `init`. */
+export function lxcfsInDroplet(init: HostInit): string {
+  return init === "systemd" ? LXCFS_IN_CONTAINER : LXCFS_DIR;
+}
 const OWN_PROC_UNIT = "emulated-droplet-proc.service";
+/** Its shell, beside it in /etc/systemd/system (in a file: systemd would expand its `$`s). */
+const OWN_PROC_SCRIPT = "emulated-droplet-proc.sh";
 
 /** Binds LXCFS's files over /proc first thing at boot, before anything reads them. */
 const ownProcUnit = () =>
@@ -361,7 +370,7 @@ const ownProcUnit = () =>
     "Type=oneshot",
     "RemainAfterExit=yes",
     // one shell for all: a process each made it the slowest unit of the boot (0.35 s)
-    `ExecStart=/bin/sh -ec '${lxcfsMounts(LXCFS_IN_CONTAINER).join("; ")}'`,
+    `ExecStart=/bin/sh -e /etc/systemd/system/${OWN_PROC_SCRIPT}`,
     "",
   ].join("\n");
 

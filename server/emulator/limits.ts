@@ -22,15 +22,29 @@ export const CGROUP_FOLDER = EMULATOR.cgroupFolder;
 /** The /proc files LXCFS answers per cgroup, bind-mounted over each droplet's own. */
 export const LXCFS_PROC_FILES = ["stat", "meminfo", "cpuinfo", "uptime", "loadavg"] as const;
 
+/** How often a bind of LXCFS's files is tried, 0.1 s apart, before the droplet's boot says it failed. */
+export const LXCFS_BIND_TRIES = 50;
+
 /**
- * The shell lines that put LXCFS's files (mounted at `lxcfsDir`) over a droplet's own /proc
- * files and its online CPUs (which LXCFS answers only where the kernel lets it).
+ * The shell lines that put LXCFS's files (mounted at \`lxcfsDir\`) over a droplet's own /proc
+ * files and its online CPUs (which LXCFS answers only where the kernel lets it). Each bind is
+ * tried again for a while: once in a few hundred boots on a busy machine a droplet was left
+ * seeing the machine's memory and CPUs, every figure at once.
  */
 export function lxcfsMounts(lxcfsDir: string): string[] {
   const online = "sys/devices/system/cpu/online";
   return [
-    ...LXCFS_PROC_FILES.map((f) => `mount --bind ${lxcfsDir}/proc/${f} /proc/${f}`),
-    `if [ -e ${lxcfsDir}/${online} ]; then mount --bind ${lxcfsDir}/${online} /${online}; fi`,
+    "bind_lxcfs() {",
+    "  tries=0",
+    '  until out=$(mount --bind "$1" "$2" 2>&1); do',
+    "    tries=$((tries + 1))",
+    `    if [ "$tries" -ge ${LXCFS_BIND_TRIES} ]; then echo "emulated droplet: cannot bind $1 over $2: $out" >&2; return 1; fi`,
+    "    sleep 0.1",
+    "  done",
+    '  if [ "$tries" -gt 0 ]; then echo "emulated droplet: $1 bound over $2 after $tries failed tries ($out)" >&2; fi',
+    "}",
+    ...LXCFS_PROC_FILES.map((f) => `bind_lxcfs ${lxcfsDir}/proc/${f} /proc/${f}`),
+    `if [ -e ${lxcfsDir}/${online} ]; then bind_lxcfs ${lxcfsDir}/${online} /${online}; fi`,
   ];
 }
 

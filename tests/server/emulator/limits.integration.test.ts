@@ -2,8 +2,15 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { cgroupFolder, cgroupPath, placesFrom } from "../../../server/emulator/limits.ts";
+import { lxcfsInDroplet } from "../../../server/emulator/host.ts";
+import {
+  cgroupFolder,
+  cgroupPath,
+  lxcfsMounts,
+  placesFrom,
+} from "../../../server/emulator/limits.ts";
 import { LXCFS_DIR, lxcfsMounted } from "../../../server/emulator/lxcfs.ts";
+import { ensureProcView } from "../../../server/emulator/proc-view.ts";
 import { parseCpu } from "../../../server/monitor/procfs.ts";
 import { DigitalOcean, type Droplet } from "../../../server/shared/cloud/digitalocean.ts";
 import { hostKeyUserData, makeHostKey } from "../../../server/shared/cloud/hostkeys.ts";
@@ -67,6 +74,8 @@ function monitorBinary(): string {
   return join(outdir, "dropship-monitor");
 }
 
+const machineMemTotalKb = async () =>
+  Number(/^MemTotal:\s+(\d+) kB/m.exec(await Bun.file("/proc/meminfo").text())?.[1]);
 const memTotalKb = async (host: Host) =>
   Number(/^MemTotal:\s+(\d+) kB/m.exec(await host.ssh.check("cat /proc/meminfo"))?.[1]);
 const processors = async (host: Host) =>
@@ -117,6 +126,26 @@ describe("two droplets of one size", () => {
       readFileSync(join(cgroupOf("pids", first?.droplet.id ?? 0), "pids.max"), "utf8").trim(),
     ).toBe("1024");
   }, 60_000);
+
+  test("a droplet that lost LXCFS's files from its /proc is found, and put right, from outside", async () => {
+    const [host] = hosts as [Host];
+    const { droplets } = JSON.parse(readFileSync(join(emulator.dir, "state.json"), "utf8")) as {
+      droplets: { id: number; pid: number }[];
+    };
+    const hostPid = droplets.find((d) => d.id === host.droplet.id)?.pid as number;
+    const script = lxcfsMounts(lxcfsInDroplet("systemd")).join("\n");
+    // as it boots, it saw its size: nothing to put right
+    expect(await ensureProcView(hostPid, 512, script)).toBeUndefined();
+    // what a droplet was once seen like on a busy machine: its /proc the machine's own
+    await host.ssh.check("umount /proc/meminfo /proc/stat");
+    expect(await memTotalKb(host)).toBeGreaterThan(1024 * 1024);
+    const found = await ensureProcView(hostPid, 512, script);
+    expect(found).toStartWith(`saw MemTotal ${await machineMemTotalKb()} kB, not its 524288 kB`);
+    expect(found).toEndWith("LXCFS's files bound again (done), now right");
+    expect(await memTotalKb(host)).toBe(512 * 1024);
+    expect(await host.ssh.check("grep -c '^cpu[0-9]' /proc/stat")).toBe("1\n");
+    expect(await ensureProcView(hostPid, 512, script)).toBeUndefined();
+  }, 30_000);
 
   test("a busy loop on one shows in its own /proc/stat and not in its neighbour's", async () => {
     const [busy, quiet] = hosts as [Host, Host];
