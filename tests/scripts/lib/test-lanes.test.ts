@@ -76,6 +76,7 @@ test("the tree's test files split as their needs say, each lane sorted, as file 
     "tests/server/receiver/push.integration.test.ts",
     "tests/pipeline/scale.integration.test.ts",
     "tests/server/receiver/certificates.integration.test.ts",
+    "tests/server/shared/deliver.integration.test.ts",
   ]))
     expect(lanes["droplets-1"]).toContain(`./${file}`);
   for (const file of present([

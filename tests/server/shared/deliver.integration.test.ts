@@ -1,3 +1,4 @@
+// lane: droplets-1 — its droplets boot on emulator network 1, in a droplet lane of its own
 import { expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
