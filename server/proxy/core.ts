@@ -26,6 +26,7 @@ import type { ForwardDeps } from "./forward.ts";
 import { visitorAddress } from "./headers.ts";
 import type { Metrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
+import { RequestRate } from "./request-rate.ts";
 import { Routing } from "./routing.ts";
 import { Certificates, hstsValue } from "./tls.ts";
 import { UpstreamClient } from "./upstream/client.ts";
@@ -132,7 +133,11 @@ export async function startCore(
       https: false,
     },
     access,
+    rate: requestRate(config),
   };
+  // forgets the addresses that have not sent lately, so the map holds the ones that have
+  const rateSweep = setInterval(() => deps.rate?.sweep(performance.now()), RATE_SWEEP_MS);
+  rateSweep.unref();
   const httpsDeps: ForwardDeps = {
     ...deps,
     settings: { ...deps.settings, https: true, hsts: hstsValue(tlsSettings.hsts) },
@@ -166,6 +171,7 @@ export async function startCore(
     analysisSaid,
     say,
     async stop() {
+      clearInterval(rateSweep);
       checks.stop();
       client.close();
       deps.deadlines.stop();
@@ -174,6 +180,21 @@ export async function startCore(
       redis.disconnect();
     },
   };
+}
+
+const RATE_SWEEP_MS = 10_000;
+/** Addresses a process keeps a request bucket for at most (~100 bytes each). */
+const RATE_TRACKED = 100_000;
+
+/** proxy.rate_limit as this process's buckets, or undefined when it is off. */
+export function requestRate(config: Config): RequestRate | undefined {
+  const { requests_per_second: perSecond, burst } = config.proxy.rate_limit;
+  if (perSecond === 0) return undefined;
+  return new RequestRate({
+    perSecond,
+    burst: burst === "auto" ? perSecond * 2 : burst,
+    tracked: RATE_TRACKED,
+  });
 }
 
 /**

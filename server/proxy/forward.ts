@@ -17,6 +17,7 @@ import {
 } from "./headers.ts";
 import type { Metrics } from "./metrics.ts";
 import { LEFT_ROTATION } from "./pool.ts";
+import { type RequestRate, type RequestRateLimits, rateRefusal } from "./request-rate.ts";
 import { pathStart } from "./reserved.ts";
 import type { Routing } from "./routing.ts";
 import type { UpstreamAnswer, UpstreamClient, UpstreamFault } from "./upstream/client.ts";
@@ -45,6 +46,8 @@ export interface ForwardDeps {
   settings: ForwardSettings;
   /** the access log, when it is on: a line an answer */
   access?: { add(entry: AccessEntry): void };
+  /** requests per visitor's address (proxy.rate_limit), when it is on */
+  rate?: RequestRate;
 }
 
 /** The visitor's request as forward() reads it: a Request, or one the own front parsed. */
@@ -197,6 +200,8 @@ export async function forward<V extends Visit, R>(
     ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
     : peer;
   const told: Told = { request, path, requestId, visitor, started };
+  const waitS = rateWait(deps, peer, peerTrusted, visitor, started);
+  if (waitS > 0) return overRate(answering, told, deps, waitS);
   const maintenance = routing.maintenance;
   if (maintenance) {
     // not the canary's window: a 503 here is no backend's fault
@@ -354,6 +359,59 @@ function answerBody(
       flush: () => server.timeout(request, idleTimeoutS),
     }),
   );
+}
+
+/**
+ * Whether the visitor is over proxy.rate_limit: 0 when the request may go on (or the limit is
+ * off), else the whole seconds until it may. A trusted load balancer's own requests (its health
+ * checks) are not counted; the visitors it forwards are, each by their address.
+ */
+export function rateWait(
+  deps: ForwardDeps,
+  peer: string,
+  peerTrusted: boolean,
+  visitor: string,
+  now: number,
+): number {
+  if (deps.rate === undefined || (peerTrusted && visitor === peer)) return 0;
+  return deps.rate.take(visitor, now);
+}
+
+/** The sentence a visitor over the limit is told; logged (at a bounded rate) and counted as a refusal. */
+export function overRateSaid(deps: ForwardDeps, visitor: string, waitS: number): string {
+  const limits = deps.rate?.limits as RequestRateLimits;
+  deps.log.line(`429 to ${visitor}: over ${limits.perSecond} requests a second`);
+  deps.metrics.refused(429);
+  return rateRefusal(limits, waitS);
+}
+
+/**
+ * A visitor over proxy.rate_limit: 429 with Retry-After, before any backend is asked. Logged (at
+ * a bounded rate) and counted as the proxy's other refusals; never in the canary's window.
+ */
+function overRate<V extends Visit, R>(
+  answering: Answering<V, R>,
+  told: Told,
+  deps: ForwardDeps,
+  waitS: number,
+): R {
+  const { request, visitor, requestId, path } = told;
+  const words = sentence(overRateSaid(deps, visitor, waitS));
+  deps.access?.add({
+    at: Date.now(),
+    status: 429,
+    method: request.method,
+    target: path,
+    host: request.headers.get("host"),
+    ms: 0,
+    bytes: request.method === "HEAD" ? 0 : words.length,
+    track: "-",
+    backend: "-",
+    visitor,
+    requestId,
+    userAgent: request.headers.get("user-agent"),
+  });
+  return plain(answering, request, 429, words, requestId, [["retry-after", String(waitS)]]);
 }
 
 /** What a backend did wrong, as its status, log line and sentence for the visitor. */

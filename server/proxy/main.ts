@@ -160,7 +160,10 @@ function listeningLine(
   const { pool, certificates, config, env, connections } = core;
   const counts = `${pool.available("production")} production and ${pool.available("staging")} staging backends healthy`;
   const { max, perAddress } = connections.limits;
-  const limits = `, at most ${max} connections a process${perAddress > 0 ? ` and ${perAddress} an address` : ""}`;
+  const rate = core.deps.rate?.limits;
+  const limits =
+    `, at most ${max} connections a process${perAddress > 0 ? ` and ${perAddress} an address` : ""}` +
+    (rate ? `, ${rate.perSecond} requests a second an address (bursts of ${rate.burst})` : "");
   const domains = config.proxy.tls.domains;
   const httpsNote = !core.tlsOn
     ? ""

@@ -3,7 +3,9 @@ import { MAINTENANCE_FIELDS } from "../shared/routing/maintenance.ts";
 import {
   chooseBackend,
   type ForwardDeps,
+  overRateSaid,
   plainAnswer,
+  rateWait,
   sentenceBytes,
   setVisitorCookies,
 } from "./forward.ts";
@@ -67,12 +69,20 @@ export async function openTunnel(
       bytes,
       track,
       backend,
-      visitor: settings.isTrusted(peer)
-        ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
-        : peer,
+      visitor,
       requestId,
       userAgent: request.headers.get("user-agent"),
     });
+  const peerTrusted = settings.isTrusted(peer);
+  const visitor = peerTrusted
+    ? visitorAddress(peer, request.headers.get("x-forwarded-for"), settings.isTrusted)
+    : peer;
+  const waitS = rateWait(deps, peer, peerTrusted, visitor, started);
+  if (waitS > 0) {
+    const said = overRateSaid(deps, visitor, waitS);
+    told(429, "-", "-", sentenceBytes(said));
+    return plainAnswer(429, said, requestId, { "retry-after": String(waitS) });
+  }
   const maintenance = deps.routing.maintenance;
   if (maintenance) {
     told(503, "production", "maintenance", maintenance.page.length);

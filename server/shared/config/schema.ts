@@ -182,6 +182,23 @@ export const ConfigSchema = T.Object(
           description:
             "connections one visitor's address (IPv6: its /64) may hold at once in each proxy process (429 past it; trusted_proxies exempt); 0: no limit",
         }),
+        rate_limit: Section(
+          {
+            requests_per_second: T.Integer({
+              minimum: 0,
+              maximum: 1_000_000,
+              default: 0,
+              description:
+                "requests one visitor's address (IPv6: its /64) may send a second, sustained, in each proxy process (429 with Retry-After past it; trusted_proxies' own requests exempt, the visitors they forward each limited); 0: no limit",
+            }),
+            burst: T.Union([T.Literal("auto"), T.Integer({ minimum: 1, maximum: 10_000_000 })], {
+              default: "auto",
+              description:
+                "requests an address may send at once after a pause, before requests_per_second holds it; auto: twice requests_per_second",
+            }),
+          },
+          "requests per visitor's address, a token bucket each (as nginx's limit_req): one address flooding the proxy is refused while everyone else is served",
+        ),
         drain_grace: Duration(
           "250ms",
           "WebSockets on a draining backend are closed (1001) after this",

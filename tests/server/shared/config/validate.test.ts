@@ -107,6 +107,10 @@ describe("each kind of error names the path and the fault", () => {
       'proxy/workers: "many" is not one of auto, a whole number from 1 to 64',
       "proxy/max_connections: 0 is not one of auto, a whole number from 1 to 10000000",
     ]);
+    expect(errorsOf({ proxy: { rate_limit: { requests_per_second: -1, burst: 0 } } })).toEqual([
+      "proxy/rate_limit/requests_per_second: -1 is too small — must be at least 0",
+      "proxy/rate_limit/burst: 0 is not one of auto, a whole number from 1 to 10000000",
+    ]);
     expect(errorsOf({ redis: { maxmemory: 16, maxmemory_policy: "volatile_lru" } }).sort()).toEqual(
       [
         "redis/maxmemory: 16 is not one of auto, a whole number from 32 to 1048576",
