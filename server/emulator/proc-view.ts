@@ -82,14 +82,34 @@ export async function ensureProcView(
     "TARGET,SOURCE",
     "/proc/meminfo",
   ]);
+  // what the boot's unit said (a systemd droplet; a shell droplet has no journal)
+  const unit = await runAsync([
+    "nsenter",
+    "-t",
+    String(init),
+    "-m",
+    "-p",
+    "--",
+    "journalctl",
+    "-b",
+    "-u",
+    "emulated-droplet-proc.service",
+    "-n",
+    "4",
+    "--no-pager",
+    "-o",
+    "cat",
+  ]);
   const bound = await runAsync(["nsenter", "-t", String(init), "-m", "-p", "--", "sh", "-e"], {
     stdin: bindScript,
   });
   const after = await seenMemTotalKb(init);
   return (
     `saw MemTotal ${seen ?? "unreadable"} kB, not its ${expected} kB ` +
-    `(/proc/meminfo mounted: ${mounts.stdout.trim() || "no"}); ` +
+    `(/proc/meminfo mounted: ${mounts.stdout.trim() || "no"}; its unit said: ${oneLine(unit.stdout + unit.stderr) || "nothing"}); ` +
     `LXCFS's files bound again (${bound.code === 0 ? "done" : `failed: ${bound.stderr.trim()}`}), ` +
     `now ${after === expected ? "right" : `still ${after ?? "unreadable"} kB`}`
   );
 }
+
+const oneLine = (text: string) => text.trim().split("\n").join(" / ").slice(0, 400);
