@@ -26,7 +26,7 @@ export const LXCFS_PROC_FILES = ["stat", "meminfo", "cpuinfo", "uptime", "loadav
 export const LXCFS_BIND_TRIES = 50;
 
 /**
- * The shell lines that put LXCFS's files (mounted at \`lxcfsDir\`) over a droplet's own /proc
+ * The shell lines that put LXCFS's files (mounted at `lxcfsDir`) over a droplet's own /proc
  * files and its online CPUs (which LXCFS answers only where the kernel lets it). Each bind is
  * tried again for a while: once in a few hundred boots on a busy machine a droplet was left
  * seeing the machine's memory and CPUs, every figure at once.

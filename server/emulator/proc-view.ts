@@ -30,7 +30,7 @@ export function dropletInit(hostPid: number): number | undefined {
   return undefined;
 }
 
-export function childrenOf(text: string): number[] {
+function childrenOf(text: string): number[] {
   return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
