@@ -40,18 +40,13 @@ export function memTotalKb(meminfo: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** What a droplet's processes see as their memory, read inside its mount and PID namespaces. */
+/** Runs `argv` inside the droplet whose PID 1 is `init`: its mount and PID namespaces. */
+const inDroplet = (init: number, argv: string[], stdin?: string) =>
+  runAsync(["nsenter", "-t", String(init), "-m", "-p", "--", ...argv], { stdin });
+
+/** What a droplet's processes see as their memory. */
 async function seenMemTotalKb(init: number): Promise<number | undefined> {
-  const read = await runAsync([
-    "nsenter",
-    "-t",
-    String(init),
-    "-m",
-    "-p",
-    "--",
-    "cat",
-    "/proc/meminfo",
-  ]);
+  const read = await inDroplet(init, ["cat", "/proc/meminfo"]);
   return read.code === 0 ? memTotalKb(read.stdout) : undefined;
 }
 
@@ -70,39 +65,13 @@ export async function ensureProcView(
   const expected = memoryMb * 1024;
   const seen = await seenMemTotalKb(init);
   if (seen === expected) return undefined;
-  const mounts = await runAsync([
-    "nsenter",
-    "-t",
-    String(init),
-    "-m",
-    "--",
-    "findmnt",
-    "-n",
-    "-o",
-    "TARGET,SOURCE",
-    "/proc/meminfo",
-  ]);
+  const mounts = await inDroplet(init, ["findmnt", "-n", "-o", "TARGET,SOURCE", "/proc/meminfo"]);
   // what the boot's unit said (a systemd droplet; a shell droplet has no journal)
-  const unit = await runAsync([
-    "nsenter",
-    "-t",
-    String(init),
-    "-m",
-    "-p",
-    "--",
-    "journalctl",
-    "-b",
-    "-u",
+  const unit = await inDroplet(init, [
+    ..."journalctl -b -n 4 --no-pager -o cat -u".split(" "),
     "emulated-droplet-proc.service",
-    "-n",
-    "4",
-    "--no-pager",
-    "-o",
-    "cat",
   ]);
-  const bound = await runAsync(["nsenter", "-t", String(init), "-m", "-p", "--", "sh", "-e"], {
-    stdin: bindScript,
-  });
+  const bound = await inDroplet(init, ["sh", "-e"], bindScript);
   const after = await seenMemTotalKb(init);
   return (
     `saw MemTotal ${seen ?? "unreadable"} kB, not its ${expected} kB ` +
