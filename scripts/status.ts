@@ -117,8 +117,8 @@ async function askProxy(notes: string[], domain?: string): Promise<ProxyBackend[
 
 /** What redis-server holds and may hold; undefined when its INFO does not say. */
 async function redisMemory(redis: RedisClient): Promise<RedisMemory | undefined> {
-  const [memory, stats] = await Promise.all([redis.info("memory"), redis.info("stats")]);
-  return parseRedisMemory(`${memory}\n${stats}`);
+  // both sections in one round trip (Redis 7 takes several)
+  return parseRedisMemory((await redis.call("INFO", "memory", "stats")) as string);
 }
 
 async function show(redis: RedisClient) {
