@@ -14,6 +14,7 @@ import { startEmulatorDaemon } from "./lib/emulator.ts";
 import { pebbleRoot, preparePebble, untilPebbleAnswers } from "./lib/pebble.ts";
 import { freePort, isAlive, startDaemon, stopAll, waitForHttp } from "./lib/processes.ts";
 import { addressOf, bringUp, entryOf, type SetupSettings } from "./lib/setup.ts";
+import { untilSignal } from "./lib/signals.ts";
 
 const SPEC = {
   verb: "demo",
@@ -89,10 +90,7 @@ await runVerb(SPEC, async ({ values }) => {
   process.off("SIGINT", interrupted);
   if (mode === "--detach") return;
   console.log("\nCtrl-C stops the demo and deletes its droplets.");
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilSignal();
   console.log("\nstopping the demo…");
   await down();
 });

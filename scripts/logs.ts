@@ -9,6 +9,7 @@ import { auditAction } from "./lib/audit.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { connectAll } from "./lib/fleet-ssh.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
+import { untilSignal } from "./lib/signals.ts";
 
 const SPEC = {
   verb: "logs",
@@ -113,12 +114,8 @@ await runVerb(SPEC, async (args) => {
         );
       }),
     );
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-      // every stream ended: the hosts went away
-      Promise.all(follows).then(() => resolve());
-    });
+    // or every stream ended: the hosts went away
+    await untilSignal(["SIGINT", "SIGTERM"], Promise.all(follows));
   } finally {
     for (const ssh of connections) ssh.close();
   }
