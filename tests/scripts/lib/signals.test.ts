@@ -20,6 +20,14 @@ test("a process waiting for a signal sleeps: it takes almost no CPU, and the sig
     `import { untilSignal } from ${JSON.stringify(HELPER)};\nconsole.log("waiting");\nconsole.log(\`got \${await untilSignal()}\`);\n`,
   );
   const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
+  try {
+    await waitsAsleep(child);
+  } finally {
+    child.kill("SIGKILL"); // a failed check leaves it running otherwise (at a whole core, if it spins)
+  }
+});
+
+async function waitsAsleep(child: Bun.Subprocess<"ignore", "pipe", "pipe">) {
   const reader = child.stdout.getReader();
   const first = new TextDecoder().decode((await reader.read()).value);
   expect(first).toBe("waiting\n");
@@ -36,7 +44,7 @@ test("a process waiting for a signal sleeps: it takes almost no CPU, and the sig
     rest += new TextDecoder().decode(value);
   }
   expect(rest).toBe("got SIGINT\n");
-});
+}
 
 test("the wait ends with what it waits on too, and leaves no listener behind", async () => {
   const listeners = process.listenerCount("SIGINT");
