@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmulatorDaemon } from "../scripts/lib/emulator.ts";
 import { freePort, startDaemon, stopAll, waitForHttp } from "../scripts/lib/processes.ts";
+import { cpuTicks } from "../server/shared/proc.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
@@ -175,11 +176,7 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, index)] as number;
 }
 
-/** User + system CPU time of a process so far, in clock ticks (100 a second here). */
-export function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return Number(fields[11]) + Number(fields[12]);
-}
+export { cpuTicks };
 
 /** A process's children, from /proc. */
 export function childrenOf(pid: number): number[] {

@@ -90,6 +90,14 @@ export async function relayLines(
   if (pending.trim()) line(pending);
 }
 
+/** User and system CPU time of a process so far, in clock ticks (100 a second here). */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // the name, in parentheses, may hold spaces and parentheses itself
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /**
  * Whether a process is still running. A killed child lingers as a zombie until it is reaped
  * (here PID 1 reaps orphans about once a second), so a zombie counts as gone.

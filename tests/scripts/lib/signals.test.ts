@@ -1,16 +1,11 @@
 import { expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { untilSignal } from "../../../scripts/lib/signals.ts";
+import { cpuTicks } from "../../../server/shared/proc.ts";
 import { tempDir } from "../../helpers/tmp.ts";
 
 const HELPER = resolve(import.meta.dir, "../../../scripts/lib/signals.ts");
-/** The CPU a process has spent, in clock ticks (user and system: /proc/PID/stat's 14th and 15th). */
-const cpuTicks = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-};
 
 test("a process waiting for a signal sleeps: it takes almost no CPU, and the signal ends the wait", async () => {
   const dir = tempDir("dropship-signals-");
