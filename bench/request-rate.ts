@@ -1,7 +1,8 @@
 /**
- * What proxy.rate_limit adds to a request: one RequestRate.take() (a map look-up by address and
- * a few sums), for IPv4 and IPv6 visitors, with as many addresses as a busy site sees at once
- * and with the map at its cap (every request a new address, the longest-known forgotten).
+ * What proxy.rate_limit adds to a request: one RequestRate.take() (the address hashed, its slot
+ * found in the table and its bucket changed by compare-and-swap), for IPv4 and IPv6 visitors,
+ * with as many addresses as a busy site sees at once and with more than the table is sized for
+ * (every request a new address, the idlest of a slot's neighbourhood forgotten).
  *
  *   bun bench/request-rate.ts [requests=2000000]
  */

@@ -64,6 +64,8 @@ export async function startCore(
   window: WindowSink,
   metrics: Metrics,
   say: (line: string) => void,
+  /** the request-rate table the host's workers share, when they do */
+  rateMemory?: Uint8Array,
 ) {
   const mirror = new StateMirror({
     redisUrl: env.redisUrl,
@@ -133,11 +135,8 @@ export async function startCore(
       https: false,
     },
     access,
-    rate: requestRate(config),
+    rate: requestRate(config, rateMemory),
   };
-  // forgets the addresses that have not sent lately, so the map holds the ones that have
-  const rateSweep = setInterval(() => deps.rate?.sweep(performance.now()), RATE_SWEEP_MS);
-  rateSweep.unref();
   const httpsDeps: ForwardDeps = {
     ...deps,
     settings: { ...deps.settings, https: true, hsts: hstsValue(tlsSettings.hsts) },
@@ -171,7 +170,6 @@ export async function startCore(
     analysisSaid,
     say,
     async stop() {
-      clearInterval(rateSweep);
       checks.stop();
       client.close();
       deps.deadlines.stop();
@@ -182,19 +180,22 @@ export async function startCore(
   };
 }
 
-const RATE_SWEEP_MS = 10_000;
-/** Addresses a process keeps a request bucket for at most (~100 bytes each). */
-const RATE_TRACKED = 100_000;
+/** Addresses the request-rate table is sized for (16 bytes a slot, two slots each: 4 MiB). */
+export const RATE_TRACKED = 100_000;
 
-/** proxy.rate_limit as this process's buckets, or undefined when it is off. */
-export function requestRate(config: Config): RequestRate | undefined {
+/**
+ * proxy.rate_limit's buckets, or undefined when it is off: in `memory` when the host's workers
+ * share them (workers/rate-table.ts), else this process's own.
+ */
+export function requestRate(config: Config, memory?: Uint8Array): RequestRate | undefined {
   const { requests_per_second: perSecond, burst } = config.proxy.rate_limit;
   if (perSecond === 0) return undefined;
-  return new RequestRate({
+  const limits = {
     perSecond,
     burst: burst === "auto" ? perSecond * 2 : burst,
     tracked: RATE_TRACKED,
-  });
+  };
+  return new RequestRate(limits, memory);
 }
 
 /**

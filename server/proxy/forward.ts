@@ -374,7 +374,8 @@ export function rateWait(
   now: number,
 ): number {
   if (deps.rate === undefined || (peerTrusted && visitor === peer)) return 0;
-  return deps.rate.take(visitor, now);
+  // the workers' shared buckets need one clock for them all: performance.now() is each one's own
+  return deps.rate.take(visitor, performance.timeOrigin + now);
 }
 
 /** The sentence a visitor over the limit is told; logged (at a bounded rate) and counted as a refusal. */

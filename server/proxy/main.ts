@@ -7,11 +7,12 @@ import { VERSION } from "../shared/version.ts";
 import { startRotation } from "./access-log.ts";
 import { ErrorWindow, perVisitorCap, WindowTally } from "./analysis.ts";
 import { startCanaryAnalysis } from "./analyst.ts";
-import { accessLogPath, type Core, type ProxyEnv, startCore } from "./core.ts";
+import { accessLogPath, type Core, type ProxyEnv, RATE_TRACKED, startCore } from "./core.ts";
 import { startAdmin, startPublic, watchCertificates } from "./listeners.ts";
 import { Metrics } from "./metrics.ts";
 import { startTrafficReports } from "./traffic.ts";
 import { Figures, type WorkerMessage, workerCount } from "./workers/figures.ts";
+import { createRateTable, openRateTable, RATE_TABLE_VARIABLE } from "./workers/rate-table.ts";
 import { ownArgv, superviseWorkers } from "./workers/supervisor.ts";
 
 const SPEC = {
@@ -199,9 +200,8 @@ async function runSingle(env: ProxyEnv, config: Config) {
 async function runWorker(env: ProxyEnv, config: Config, worker: number) {
   const tally = new WindowTally(config.canary.analysis.slow_after);
   const metrics = new Metrics();
-  const core = await startCore(env, config, tally, metrics, (line) =>
-    console.error(`dropship-proxy[${worker}]: ${line}`),
-  );
+  const say = (line: string) => console.error(`dropship-proxy[${worker}]: ${line}`);
+  const core = await startCore(env, config, tally, metrics, say, sharedRateTable(say));
   const subscriber = await watchCertificates(core);
   const publicSide = await startPublic(core);
   const send = (message: WorkerMessage) => process.send?.(message);
@@ -247,8 +247,18 @@ async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
     port: env.port || freePort(env.host),
     httpsPort: env.httpsPort || freePort(env.host),
   };
+  // one request bucket an address for the host, whichever worker its connections land on
+  const rateTable =
+    config.proxy.rate_limit.requests_per_second > 0 ? createRateTable(RATE_TRACKED) : undefined;
   // the workers write the access log; this process only rotates it
-  const core = await startCore({ ...env, ...ports, accessLog: "" }, config, window, metrics, say);
+  const core = await startCore(
+    { ...env, ...ports, accessLog: "" },
+    config,
+    window,
+    metrics,
+    say,
+    rateTable?.memory,
+  );
   const subscriber = await watchCertificates(core);
   const admin = startAdmin(core);
   const workers = superviseWorkers({
@@ -258,6 +268,7 @@ async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
       ...process.env,
       PORT: String(ports.port),
       DROPSHIP_HTTPS_PORT: String(ports.httpsPort),
+      [RATE_TABLE_VARIABLE]: rateTable?.path,
     },
     onMessage: (worker, message) => {
       if (message.kind !== "report") return;
@@ -276,11 +287,29 @@ async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
   listeningLine(core, ports.port, httpsPort, admin.listeningPort, `, ${count} workers`);
   onShutdown(async () => {
     await workers.stop();
+    rateTable?.remove();
     await admin.stop();
     subscriber?.disconnect();
     stopDuties();
     await core.stop();
   });
+}
+
+/**
+ * A worker's view of the request buckets its supervisor made for the host; where it cannot be
+ * had (a setting changed under a running supervisor), this worker's own, and it says so.
+ */
+function sharedRateTable(say: (line: string) => void): Uint8Array | undefined {
+  const path = process.env[RATE_TABLE_VARIABLE];
+  if (!path) return undefined;
+  try {
+    return openRateTable(path, RATE_TRACKED);
+  } catch (error) {
+    say(
+      `proxy.rate_limit: the host's request buckets could not be opened (${(error as Error).message}); this worker counts its own until the proxy restarts`,
+    );
+    return undefined;
+  }
 }
 
 function freePort(hostname: string): number {

@@ -189,7 +189,7 @@ export const ConfigSchema = T.Object(
               maximum: 1_000_000,
               default: 0,
               description:
-                "requests one visitor's address (IPv6: its /64) may send a second, sustained, in each proxy process (429 with Retry-After past it; trusted_proxies' own requests exempt, the visitors they forward each limited); 0: no limit",
+                "requests one visitor's address (IPv6: its /64) may send a second, sustained, on each proxy host — its workers share one bucket an address (429 with Retry-After past it; trusted_proxies' own requests exempt, the visitors they forward each limited); 0: no limit",
             }),
             burst: T.Union([T.Literal("auto"), T.Integer({ minimum: 1, maximum: 10_000_000 })], {
               default: "auto",

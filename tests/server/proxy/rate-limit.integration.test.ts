@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { answerFrom, holdOpen, statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
@@ -109,4 +110,56 @@ test("behind a trusted load balancer each visitor it forwards has a bucket of it
   // the balancer's own requests (its health checks) are never limited
   expect(statuses(await flood("127.0.0.3", "lb-own", 30))).toEqual(Array(30).fill(200));
   expect(proxy.stderr()).toContain("429 to 198.51.100.1: over 5 requests a second");
+}, 30_000);
+
+test("with two workers an address has one bucket on the host, whichever worker its connections reach", async () => {
+  // one token a second: a bucket a worker would let through twice the burst
+  const pair = await startProxy(
+    redis,
+    "health: { interval: 200ms, timeout: 1s }\n" +
+      "proxy: { rate_limit: { requests_per_second: 1, burst: 10 } }\n",
+    { DROPSHIP_PROXY_WORKERS: "2" },
+  );
+  const started = performance.now();
+  const held = await Promise.all(
+    [...Array(20)].map((_, c) =>
+      holdOpen(
+        pair.port,
+        "127.0.0.5",
+        [...Array(5)].map((_, i) => GET(`/plain?pair-${c}-${i}`)).join(""),
+      ),
+    ),
+  );
+  try {
+    await eventually(
+      async () => held.every((h) => statuses(h.received()).length === 5),
+      10_000,
+      "100 answers to 127.0.0.5",
+    );
+    const seconds = (performance.now() - started) / 1000;
+    // the connections were spread over both workers (by the kernel's hash of each one's port)
+    const workers = readFileSync(`/proc/${pair.pid}/task/${pair.pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    expect(workers).toHaveLength(2);
+    const serving = Bun.spawnSync([
+      "ss",
+      "-tnpH",
+      "state",
+      "established",
+      `( sport = :${pair.port} )`,
+    ]).stdout.toString();
+    for (const pid of workers) expect(serving).toContain(`pid=${pid},`);
+    const got = held.flatMap((h) => statuses(h.received()));
+    const served = got.filter((s) => s === 200).length;
+    expect(got.filter((s) => s === 429).length).toBe(100 - served);
+    // the burst once for the host, and the tokens that came back meanwhile: not once a worker
+    expect(served).toBeGreaterThanOrEqual(10);
+    expect(served).toBeLessThanOrEqual(10 + Math.ceil(seconds) + 1);
+    expect(served).toBeLessThan(20);
+    expect(reached("pair-")).toBe(served);
+  } finally {
+    for (const h of held) h.socket.destroy();
+  }
 }, 30_000);

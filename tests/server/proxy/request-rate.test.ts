@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { requestRate } from "../../../server/proxy/core.ts";
-import { RequestRate, rateRefusal } from "../../../server/proxy/request-rate.ts";
+import { RequestRate, rateRefusal, rateTableBytes } from "../../../server/proxy/request-rate.ts";
 import { validateConfig } from "../../../server/shared/config/validate.ts";
 
 const configOf = (rateLimit: unknown) => {
@@ -44,30 +44,35 @@ test("Retry-After is the whole seconds until a token is back, at least one", () 
   expect(slower.take("a", 3000)).toBe(1);
 });
 
-test("memory is bounded: buckets that filled again are swept, and a full map makes room", () => {
-  const rate = new RequestRate({ perSecond: 10, burst: 10, tracked: 3 });
-  rate.take("a", 0);
-  rate.take("b", 0);
-  for (let i = 0; i < 10; i++) rate.take("c", 900);
-  // at 1000 ms: a and b have refilled (their one token back in 0.1 s); c is still short
-  rate.sweep(1000);
-  expect(rate.size).toBe(1);
-  // c is remembered: still refused as it was
-  expect(rate.take("c", 1000)).toBe(0);
-  expect(rate.take("c", 1000)).toBe(1);
-  // d has refilled by 1500 ms (one token short), e has not (all ten taken at 1400 ms)
-  rate.take("d", 1000);
-  for (let i = 0; i < 10; i++) rate.take("e", 1400);
-  expect(rate.size).toBe(3);
-  // full: a new address first sweeps, which frees d only
-  rate.take("f", 1500);
-  expect(rate.size).toBe(3);
-  expect(rate.take("e", 1500)).toBe(0);
-  expect(rate.take("e", 1500)).toBe(1);
-  // full again and nothing refilled: every bucket goes, and e starts full again
-  rate.take("g", 1500);
-  expect(rate.size).toBe(1);
-  for (let i = 0; i < 10; i++) expect(rate.take("e", 1500)).toBe(0);
+test("memory is bounded: a table of fixed size, where a new address takes the idlest slot, never a limited one's", () => {
+  const memory = new Uint8Array(rateTableBytes(3));
+  // 16 slots (the least a table has), all within one address's reach
+  expect(memory.byteLength).toBe(16 * 16);
+  const rate = new RequestRate({ perSecond: 10, burst: 10, tracked: 3 }, memory);
+  // fifteen addresses send one request at 0 ms (full again at 100 ms), one floods at 950 ms
+  for (let i = 0; i < 15; i++) expect(rate.take(`198.51.100.${i}`, 0)).toBe(0);
+  for (let i = 0; i < 10; i++) expect(rate.take("203.0.113.9", 950)).toBe(0);
+  expect(rate.size).toBe(16);
+  // more addresses than slots: each new one takes an idle one's slot; the flood's stays limited
+  for (let i = 0; i < 40; i++) expect(rate.take(`192.0.2.${i}`, 1000)).toBe(0);
+  expect(rate.size).toBe(16);
+  expect(rate.take("203.0.113.9", 1000)).toBe(1);
+  // an address that lost its slot starts again with a full bucket, as a new one does
+  for (let i = 0; i < 10; i++) expect(rate.take("198.51.100.0", 1000)).toBe(0);
+  expect(rate.take("198.51.100.0", 1000)).toBe(1);
+});
+
+test("two tables over the same memory are one: the buckets are the memory's, not the object's", () => {
+  const memory = new Uint8Array(rateTableBytes(10));
+  const first = new RequestRate({ ...limits, tracked: 10 }, memory);
+  const second = new RequestRate({ ...limits, tracked: 10 }, memory);
+  for (let i = 0; i < 10; i++) expect(first.take("203.0.113.7", 1000)).toBe(0);
+  for (let i = 0; i < 10; i++) expect(second.take("203.0.113.7", 1000)).toBe(0);
+  expect(first.take("203.0.113.7", 1000)).toBe(1);
+  expect(second.take("203.0.113.7", 1000)).toBe(1);
+  expect(() => new RequestRate({ ...limits, tracked: 100 }, memory)).toThrow(
+    "the request-rate table is 512 bytes where 100 addresses need 4096",
+  );
 });
 
 test("the refusal says the limit and when to come back", () => {

@@ -1,0 +1,79 @@
+import { afterEach, expect, test } from "bun:test";
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { rateTableBytes } from "../../../../server/proxy/request-rate.ts";
+import { createRateTable, rateTablePrefix } from "../../../../server/proxy/workers/rate-table.ts";
+
+const ROOT = join(import.meta.dir, "../../../..");
+const tables: { remove(): void }[] = [];
+afterEach(() => {
+  for (const table of tables.splice(0)) table.remove();
+});
+
+test("the supervisor's table: a new file only its user may open, sized for the addresses, removed at the end", () => {
+  const table = createRateTable(1000);
+  tables.push(table);
+  // named by the PID namespace too: the emulator's droplets share this machine's /dev/shm
+  expect(rateTablePrefix()).toMatch(/^dropship-proxy-rate-\d{6,}-$/);
+  // and random bytes: no one else on the host could have made it first
+  expect(table.path).toMatch(
+    new RegExp(`^/dev/shm/${rateTablePrefix()}${process.pid}-[0-9a-f]{16}$`),
+  );
+  const other = createRateTable(1000);
+  tables.push(other);
+  expect(other.path).not.toBe(table.path);
+  const stat = statSync(table.path);
+  expect(stat.mode & 0o777).toBe(0o600);
+  expect(stat.size).toBe(rateTableBytes(1000));
+  expect(table.memory.byteLength).toBe(rateTableBytes(1000));
+  table.remove();
+  expect(existsSync(table.path)).toBe(false);
+});
+
+test("a killed supervisor's table is removed at the next start; a running one's is left, and another PID namespace's", () => {
+  const dead = Bun.spawnSync(["true"]).pid;
+  const stale = `/dev/shm/${rateTablePrefix()}${dead}-00000000`;
+  const running = `/dev/shm/${rateTablePrefix()}${process.ppid}-00000000`;
+  const elsewhere = `/dev/shm/dropship-proxy-rate-1-${dead}`;
+  for (const path of [stale, running, elsewhere]) writeFileSync(path, "x");
+  try {
+    tables.push(createRateTable(10));
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(running)).toBe(true);
+    expect(existsSync(elsewhere)).toBe(true);
+  } finally {
+    tables.push({ remove: () => Bun.spawnSync(["rm", "-f", stale, running, elsewhere]) });
+  }
+});
+
+test("workers in separate processes share each address's bucket, and none of their requests is lost between them", async () => {
+  const burst = 300_000;
+  const table = createRateTable(1000);
+  tables.push(table);
+  // each takes 400 000 requests for one address at one instant (no token comes back), both
+  // at once: a bucket changed without compare-and-swap lets through more than its burst
+  const startAt = Date.now() + 400;
+  const worker = `
+    import { RequestRate } from "${ROOT}/server/proxy/request-rate.ts";
+    import { openRateTable } from "${ROOT}/server/proxy/workers/rate-table.ts";
+    const rate = new RequestRate({ perSecond: 1, burst: ${burst}, tracked: 1000 }, openRateTable("${table.path}", 1000));
+    while (Date.now() < ${startAt}) {}
+    let allowed = 0;
+    for (let i = 0; i < 400_000; i++) if (rate.take("203.0.113.7", 5_000) === 0) allowed++;
+    console.log(allowed);
+  `;
+  const children = [1, 2].map(() =>
+    Bun.spawn([process.execPath, "-e", worker], { stdout: "pipe", stderr: "inherit" }),
+  );
+  try {
+    const counts = await Promise.all(
+      children.map(async (child) => Number(await new Response(child.stdout).text())),
+    );
+    expect(await Promise.all(children.map((child) => child.exited))).toEqual([0, 0]);
+    // both got some of it, and together exactly the burst
+    expect(counts.every((count) => count > 0)).toBe(true);
+    expect((counts[0] as number) + (counts[1] as number)).toBe(burst);
+  } finally {
+    for (const child of children) child.kill();
+  }
+});
