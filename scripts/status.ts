@@ -7,6 +7,7 @@ import { finishedTimes } from "../pipeline/backup-sets.ts";
 import { describeFreeze, readFreeze } from "../pipeline/freeze.ts";
 import { describeJobs } from "../pipeline/jobs.ts";
 import { formatCost, hourlyCost } from "../server/shared/cloud/sizes.ts";
+import { describeGuards } from "../server/shared/config/guards.ts";
 import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
@@ -40,8 +41,8 @@ const SPEC = {
 health and in-flight requests (asked of the proxy's admin listener, at DASHBOARD_URL or on
 port ${ADMIN_PORT} of PROXY_URL's host, when that and DROPSHIP_ADMIN_TOKEN are
 set), CPU and memory from its monitor; the fleet's cost per hour from the GitOps inventory;
-the canary, alerts, flags, the newest backup set, the last deploys and scaling events; a deploy
-freeze while it is on.`,
+the canary, alerts, flags, Redis's memory, the proxy's limits on one visitor, the newest
+backup set, the last deploys and scaling events; a deploy freeze while it is on.`,
   env: [
     "REDIS_URL",
     "DROPSHIP_CONFIG",
@@ -190,6 +191,7 @@ async function show(redis: RedisClient) {
   console.log(
     `REDIS   ${memory ? describeRedisMemory(memory) : "(its INFO did not say its memory)"}`,
   );
+  console.log(`GUARDS  ${describeGuards(config.proxy)}`);
   const backups = localPaths(config, process.env).backups;
   const finished = finishedTimes(backups);
   console.log(
