@@ -249,7 +249,7 @@ async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
   };
   // one request bucket an address for the host, whichever worker its connections land on
   const rateTable =
-    config.proxy.rate_limit.requests_per_second > 0 ? createRateTable(RATE_TRACKED) : undefined;
+    config.proxy.rate_limit.requests_per_second > 0 ? hostRateTable(count) : undefined;
   // the workers write the access log; this process only rotates it
   const core = await startCore(
     { ...env, ...ports, accessLog: "" },
@@ -293,6 +293,21 @@ async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
     stopDuties();
     await core.stop();
   });
+}
+
+/**
+ * The request buckets the workers share; where no file can be made for them, none, and each
+ * worker counts its own (an address may then send `count` times the rate), said once.
+ */
+function hostRateTable(count: number): ReturnType<typeof createRateTable> | undefined {
+  try {
+    return createRateTable(RATE_TRACKED);
+  } catch (error) {
+    say(
+      `proxy.rate_limit: no file could be made for the host's request buckets (${(error as Error).message}); each of the ${count} workers counts its own, so an address may send up to ${count} times the rate — give this user a writable /dev/shm or TMPDIR`,
+    );
+    return undefined;
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import {
+  accessSync,
   closeSync,
-  existsSync,
+  constants,
   ftruncateSync,
   openSync,
   readdirSync,
@@ -31,9 +32,17 @@ export function rateTablePrefix(): string {
   return `dropship-proxy-rate-${namespace}-`;
 }
 
-/** Shared memory where the system has it (tmpfs at /dev/shm), else the temporary directory. */
-function tableDirectory(): string {
-  return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+/**
+ * Where the table goes: shared memory (tmpfs at /dev/shm) where this user may write there, else
+ * the temporary directory (a sandbox's /dev may have no /dev/shm of its own).
+ */
+export function rateTableDirectory(): string {
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    return "/dev/shm";
+  } catch {
+    return tmpdir();
+  }
 }
 
 /**
@@ -44,12 +53,14 @@ function tableDirectory(): string {
  * killed one leaves at most one behind until the next start. `remove` once every worker has
  * exited.
  */
-export function createRateTable(tracked: number): {
+export function createRateTable(
+  tracked: number,
+  directory = rateTableDirectory(),
+): {
   path: string;
   memory: Uint8Array;
   remove(): void;
 } {
-  const directory = tableDirectory();
   const prefix = rateTablePrefix();
   for (const name of readdirSync(directory)) {
     if (!name.startsWith(prefix)) continue;
