@@ -57,7 +57,8 @@ test("memory is bounded: a table of fixed size, where a new address takes the id
   for (let i = 0; i < 40; i++) expect(rate.take(`192.0.2.${i}`, 1000)).toBe(0);
   expect(rate.size).toBe(16);
   expect(rate.take("203.0.113.9", 1000)).toBe(1);
-  // an address that lost its slot starts again with a full bucket, as a new one does
+  // the fifteen idle ones all lost their slots (forty new addresses, the flood's kept): one
+  // that comes back is as a new one, with a full bucket
   for (let i = 0; i < 10; i++) expect(rate.take("198.51.100.0", 1000)).toBe(0);
   expect(rate.take("198.51.100.0", 1000)).toBe(1);
 });
