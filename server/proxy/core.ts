@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { checkAdmin } from "../shared/auth.ts";
+import { rateLimitOf } from "../shared/config/guards.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { FlagClient } from "../shared/flags/client.ts";
 import { BUILT_IN_FLAGS } from "../shared/flags/model.ts";
@@ -188,14 +189,8 @@ export const RATE_TRACKED = 100_000;
  * share them (workers/rate-table.ts), else this process's own.
  */
 export function requestRate(config: Config, memory?: Uint8Array): RequestRate | undefined {
-  const { requests_per_second: perSecond, burst } = config.proxy.rate_limit;
-  if (perSecond === 0) return undefined;
-  const limits = {
-    perSecond,
-    burst: burst === "auto" ? perSecond * 2 : burst,
-    tracked: RATE_TRACKED,
-  };
-  return new RequestRate(limits, memory);
+  const rate = rateLimitOf(config.proxy);
+  return rate && new RequestRate({ ...rate, tracked: RATE_TRACKED }, memory);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { availableParallelism, cpus, hostname } from "node:os";
+import { rateLimitOf } from "../shared/config/guards.ts";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { ADMIN_PORT, host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
@@ -248,8 +249,7 @@ async function runSupervisor(env: ProxyEnv, config: Config, count: number) {
     httpsPort: env.httpsPort || freePort(env.host),
   };
   // one request bucket an address for the host, whichever worker its connections land on
-  const rateTable =
-    config.proxy.rate_limit.requests_per_second > 0 ? hostRateTable(count) : undefined;
+  const rateTable = rateLimitOf(config.proxy) ? hostRateTable(count) : undefined;
   // the workers write the access log; this process only rotates it
   const core = await startCore(
     { ...env, ...ports, accessLog: "" },

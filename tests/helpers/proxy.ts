@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { backendIdFor, type Track } from "../../server/shared/routing/model.ts";
 import type { RedisClient } from "../../server/shared/state/redis.ts";
@@ -54,4 +54,24 @@ export async function startProxy(
   const adminPort = /\(admin on :(\d+)\)/.exec(server.started)?.[1];
   if (!adminPort) throw new Error(`the proxy did not say its admin port:\n${server.started}`);
   return Object.assign(server, { adminUrl: `http://127.0.0.1:${adminPort}` });
+}
+
+/** A supervisor's workers: its children, from /proc. */
+export const workersOf = (pid: number) =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+
+/** The pids holding established connections to the proxy's port, by ss. */
+export function servingPids(port: number): Set<number> {
+  const out = Bun.spawnSync([
+    "ss",
+    "-tnpH",
+    "state",
+    "established",
+    `( sport = :${port} )`,
+  ]).stdout.toString();
+  return new Set([...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])));
 }

@@ -1,6 +1,11 @@
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
+import {
+  ADMIN_TOKEN,
+  addBackend,
+  servingPids,
+  startProxy,
+  workersOf,
+} from "../../helpers/proxy.ts";
 import { answerFrom, holdOpen, statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
@@ -138,19 +143,10 @@ test("with two workers an address has one bucket on the host, whichever worker i
     );
     const seconds = (performance.now() - started) / 1000;
     // the connections were spread over both workers (by the kernel's hash of each one's port)
-    const workers = readFileSync(`/proc/${pair.pid}/task/${pair.pid}/children`, "utf8")
-      .trim()
-      .split(/\s+/)
-      .map(Number);
+    const workers = workersOf(pair.pid);
     expect(workers).toHaveLength(2);
-    const serving = Bun.spawnSync([
-      "ss",
-      "-tnpH",
-      "state",
-      "established",
-      `( sport = :${pair.port} )`,
-    ]).stdout.toString();
-    for (const pid of workers) expect(serving).toContain(`pid=${pid},`);
+    const serving = servingPids(pair.port);
+    for (const pid of workers) expect(serving.has(pid)).toBe(true);
     const got = held.flatMap((h) => statuses(h.received()));
     const served = got.filter((s) => s === 200).length;
     expect(got.filter((s) => s === 429).length).toBe(100 - served);

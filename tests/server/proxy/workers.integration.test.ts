@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
+import { addBackend, admin, servingPids, startProxy, workersOf } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
@@ -11,25 +11,6 @@ const upstream = startUpstream("only");
 await addBackend(state, "production", upstream.url);
 const config = "health: { interval: 200ms, timeout: 1s }\n";
 const proxy = await startProxy(redis, config, { DROPSHIP_PROXY_WORKERS: "2" });
-
-const workersOf = (pid: number) =>
-  readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
-
-/** The pids holding established connections to the proxy's port, by ss. */
-function servingPids(port: number): Set<number> {
-  const out = Bun.spawnSync([
-    "ss",
-    "-tnpH",
-    "state",
-    "established",
-    `( sport = :${port} )`,
-  ]).stdout.toString();
-  return new Set([...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])));
-}
 
 function isGone(pid: number): boolean {
   try {
