@@ -79,7 +79,13 @@ async function set(redis: RedisClient, args: string[], values: Values) {
   const nameError = typedFault(FlagName, name, "flag name");
   if (nameError) throw new UsageError(nameError);
   if (state !== "on" && state !== "off") {
-    throw new UsageError(`state ${JSON.stringify(state)} is not valid — say on or off`);
+    // a share where the state goes: what `--rollout` is for
+    const share = /^(\d{1,3})%?$/.exec(state)?.[1];
+    const hint =
+      share === undefined
+        ? ""
+        : ` (on for ${share}% of clients: bun run flags set ${name} on --rollout ${share})`;
+    throw new UsageError(`state ${JSON.stringify(state)} is not valid — say on or off${hint}`);
   }
   const rolloutText = values.rollout as string | undefined;
   const fault = rolloutText === undefined ? undefined : typedFault(Rollout, rolloutText, "rollout");

@@ -48,7 +48,11 @@ test("a new flag needs --create; an unknown one suggests the closest", () => {
 test("each bad value is refused with a sentence and changes nothing", () => {
   const before = flags(["history"]).out;
   const cases: [string[], string][] = [
-    [["set", "disableSET", "maybe"], 'state "maybe" is not valid — say on or off'],
+    [["set", "disableSET", "maybe"], 'state "maybe" is not valid — say on or off\n'],
+    [
+      ["set", "disableSET", "20%"],
+      'state "20%" is not valid — say on or off (on for 20% of clients: bun run flags set disableSET on --rollout 20)',
+    ],
     [["set", "disableSET", "on", "--rollout", "130"], 'rollout "130" is not valid'],
     [["set", "disableSET", "on", "--rollout", "ten"], 'rollout "ten" is not valid'],
     [["set", "9bad", "on", "--create"], 'flag name "9bad" is not valid'],
