@@ -112,3 +112,24 @@ test("the workers' slow answers reach the host's window, as their thresholds mad
   // the worst visitor (an error and slow) left out
   expect(totals.staging).toEqual({ requests: 2, errors: 0, slow: 1 });
 });
+
+test("a worker's tally keeps each slot, track and staging visitor apart, however they interleave", () => {
+  const tally = new WindowTally(100);
+  const second = 3_000_000;
+  tally.add("production", false, second + 10);
+  tally.add("staging", true, second + 20, "198.51.100.1", 150);
+  tally.add("production", true, second + 30, "198.51.100.1");
+  tally.add("staging", false, second + 40, "198.51.100.2");
+  tally.add("staging", false, second + 50, "198.51.100.1");
+  tally.add("production", false, second + 1010, "", 101);
+  tally.add("production", false, second + 60);
+  expect(tally.drain()).toEqual([
+    ["production", second, "", 3, 1, 0],
+    ["staging", second, "198.51.100.1", 2, 1, 1],
+    ["staging", second, "198.51.100.2", 1, 0, 0],
+    ["production", second + 1000, "", 1, 0, 1],
+  ]);
+  // what was drained is not counted again: the next answer starts an entry of its own
+  tally.add("production", false, second + 70);
+  expect(tally.drain()).toEqual([["production", second, "", 1, 0, 0]]);
+});
