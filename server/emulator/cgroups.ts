@@ -16,28 +16,34 @@ import {
   limitFiles,
   type Places,
   placesFrom,
+  trackingPlaces,
 } from "./limits.ts";
 
 /**
  * The droplets' cgroups (v1): one per droplet in every controller, under the emulator's own
- * cgroup, so whatever limits the emulator itself still holds for all of them.
+ * cgroup, so whatever limits the emulator itself still holds for all of them; and one in each
+ * hierarchy the droplets' nspawn and systemd keep track of processes in (trackingPlaces).
  */
 export class Cgroups {
-  private constructor(private readonly places: Places) {}
+  private constructor(
+    private readonly places: Places,
+    private readonly tracking: { mount: string; base: string }[],
+  ) {}
 
   /** The machine's cgroup v1 hierarchies, or why droplets cannot be limited here. */
   static detect(): Cgroups | string {
     let places: Places | string;
+    let tracking: { mount: string; base: string }[];
     try {
-      places = placesFrom(
-        readFileSync("/proc/mounts", "utf8"),
-        readFileSync("/proc/self/cgroup", "utf8"),
-      );
+      const mounts = readFileSync("/proc/mounts", "utf8");
+      const own = readFileSync("/proc/self/cgroup", "utf8");
+      places = placesFrom(mounts, own);
+      tracking = trackingPlaces(mounts, own);
     } catch (error) {
       return `cannot read /proc (${(error as Error).message})`;
     }
     if (typeof places === "string") return places;
-    const cgroups = new Cgroups(places);
+    const cgroups = new Cgroups(places, tracking);
     try {
       cgroups.ensureFolders();
     } catch (error) {
@@ -55,7 +61,11 @@ export class Cgroups {
       if (controller === "cpuset") this.copyCpuset(join(dir, ".."), dir);
     }
     this.apply(id, limits);
-    return CONTROLLERS.map((c) => join(this.dirOf(c, id), "cgroup.procs"));
+    const tracked = this.trackingDirsOf(id);
+    for (const dir of tracked) mkdirSync(dir, { recursive: true });
+    return [...CONTROLLERS.map((c) => this.dirOf(c, id)), ...tracked].map((dir) =>
+      join(dir, "cgroup.procs"),
+    );
   }
 
   /** Puts new limits in force on a running droplet (resize). */
@@ -67,13 +77,13 @@ export class Cgroups {
   /** Removes a droplet's cgroups, killing what still runs in them (a host just killed). */
   remove(id: number): void {
     for (const controller of CONTROLLERS) removeCgroup(this.dirOf(controller, id));
+    for (const dir of this.trackingDirsOf(id)) removeCgroup(dir);
   }
 
   /** Droplet cgroups that are here, by id (an earlier emulator's, or this one's). */
   private ids(): number[] {
     const ids = new Set<number>();
-    for (const controller of CONTROLLERS) {
-      const folder = this.folderOf(controller);
+    for (const folder of this.folders()) {
       if (!existsSync(folder)) continue;
       for (const entry of readdirSync(folder, { withFileTypes: true }))
         if (entry.isDirectory() && /^\d+$/.test(entry.name)) ids.add(Number(entry.name));
@@ -84,7 +94,19 @@ export class Cgroups {
   /** Removes every droplet cgroup and the emulator's folder in each hierarchy. */
   removeAll(): void {
     for (const id of this.ids()) this.remove(id);
-    for (const controller of CONTROLLERS) removeCgroup(this.folderOf(controller));
+    for (const folder of this.folders()) removeCgroup(folder);
+  }
+
+  /** The emulator's folder in every hierarchy it makes droplet cgroups in. */
+  private folders(): string[] {
+    return [
+      ...CONTROLLERS.map((c) => this.folderOf(c)),
+      ...this.tracking.map(({ mount, base }) => cgroupFolder(mount, base)),
+    ];
+  }
+
+  private trackingDirsOf(id: number): string[] {
+    return this.tracking.map(({ mount, base }) => cgroupPath(mount, base, id));
   }
 
   /** The emulator's folder in one hierarchy. */
@@ -104,6 +126,8 @@ export class Cgroups {
       mkdirSync(folder, { recursive: true });
       if (controller === "cpuset") this.copyCpuset(join(folder, ".."), folder);
     }
+    for (const { mount, base } of this.tracking)
+      mkdirSync(cgroupFolder(mount, base), { recursive: true });
   }
 
   /** A new cpuset cgroup has no CPUs or memory nodes until given its parent's. */

@@ -118,6 +118,31 @@ export function v1Mounts(procMounts: string): Partial<Record<string, string>> {
   return mounts;
 }
 
+/**
+ * The hierarchies without controllers in which a droplet's systemd (and nspawn, which boots it)
+ * keeps track of processes: cgroup v1's `name=systemd` and, where the machine mounts one,
+ * cgroup2 (there nspawn puts the droplet in a `payload` cgroup beside its own cgroup). Each
+ * droplet gets a cgroup of its own in these too, or every droplet's services would share one
+ * tree — a service's cgroup on one droplet holding another's processes, which its systemd
+ * cannot see (cgroup2 shows them as pid 0: "Failed to kill control group …: Input/output error").
+ */
+export function trackingPlaces(
+  procMounts: string,
+  procSelfCgroup: string,
+): { mount: string; base: string }[] {
+  const places: { mount: string; base: string }[] = [];
+  const named = v1Mounts(procMounts)["name=systemd"];
+  const namedBase = parseProcCgroup(procSelfCgroup)["name=systemd"];
+  if (named && namedBase !== undefined) places.push({ mount: named, base: namedBase });
+  const v2Mount = procMounts
+    .split("\n")
+    .map((line) => line.split(" "))
+    .find((fields) => fields[2] === "cgroup2")?.[1];
+  const v2Base = /^0::(.*)$/m.exec(procSelfCgroup)?.[1];
+  if (v2Mount && v2Base !== undefined) places.push({ mount: v2Mount, base: v2Base });
+  return places;
+}
+
 /** Where each controller's hierarchy is mounted and where the emulator's own cgroup is in it. */
 export type Places = Record<Controller, { mount: string; base: string }>;
 

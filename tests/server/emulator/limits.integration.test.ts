@@ -8,6 +8,7 @@ import {
   cgroupPath,
   lxcfsMounts,
   placesFrom,
+  trackingPlaces,
 } from "../../../server/emulator/limits.ts";
 import { LXCFS_DIR, lxcfsMounted } from "../../../server/emulator/lxcfs.ts";
 import { ensureProcView } from "../../../server/emulator/proc-view.ts";
@@ -33,6 +34,11 @@ const places = placesFrom(
 if (typeof places === "string") throw new Error(`this machine cannot limit droplets: ${places}`);
 const cgroupOf = (controller: "cpu" | "cpuacct" | "memory" | "pids", id: number) =>
   cgroupPath(places[controller].mount, places[controller].base, id);
+/** where nspawn and the droplets' systemd track processes (name=systemd, and cgroup2 if mounted) */
+const tracking = trackingPlaces(
+  readFileSync("/proc/mounts", "utf8"),
+  readFileSync("/proc/self/cgroup", "utf8"),
+);
 
 interface Host {
   droplet: Droplet;
@@ -89,6 +95,8 @@ const busyShare = (before: string, after: string) => {
 test("the emulator says at start that droplets are limited by size, and boot systemd", () => {
   expect(emulator.started).toContain("droplets limited by size");
   expect(emulator.started).toContain("droplets boot systemd");
+  // nspawn and systemd track processes in name=systemd (and cgroup2 where it is mounted)
+  expect(tracking.length).toBeGreaterThan(0);
   expect(lxcfsMounted()).toBe(true);
 });
 
@@ -126,6 +134,27 @@ describe("two droplets of one size", () => {
       readFileSync(join(cgroupOf("pids", first?.droplet.id ?? 0), "pids.max"), "utf8").trim(),
     ).toBe("1024");
   }, 60_000);
+
+  test("each droplet's services are in cgroups of its own: systemd finds only its own processes in a unit", async () => {
+    // the same unit on both droplets; in a tree the droplets shared, each unit's cgroup held
+    // both droplets' processes, the other's as pid 0 in cgroup2, and stopping it said
+    // "Failed to kill control group …: Input/output error"
+    const probe =
+      "systemd-run --quiet --unit=dropship-probe sleep 600; for d in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do f=$d/system.slice/dropship-probe.service/cgroup.procs; if [ -e $f ]; then cat $f; fi; done; systemctl show -p MainPID --value dropship-probe";
+    for (const host of hosts) {
+      const lines = (await host.ssh.check(probe)).trim().split("\n");
+      const mainPid = lines.pop() as string;
+      expect(Number(mainPid)).toBeGreaterThan(1);
+      expect(lines.length).toBeGreaterThan(0);
+      expect(new Set(lines)).toEqual(new Set([mainPid]));
+    }
+    for (const host of hosts) {
+      await host.ssh.check("systemctl stop dropship-probe");
+      expect(await host.ssh.check("journalctl --no-pager -q -u dropship-probe")).not.toContain(
+        "Failed to kill",
+      );
+    }
+  }, 30_000);
 
   test("a droplet that lost LXCFS's files from its /proc is found, and put right, from outside", async () => {
     const [host] = hosts as [Host];
@@ -331,7 +360,10 @@ describe("two droplets of one size", () => {
   test("deleting a droplet removes its cgroups", async () => {
     const [first] = hosts as [Host];
     first.ssh.close();
-    const dirs = (["cpu", "memory", "pids"] as const).map((c) => cgroupOf(c, first.droplet.id));
+    const dirs = [
+      ...(["cpu", "memory", "pids"] as const).map((c) => cgroupOf(c, first.droplet.id)),
+      ...tracking.map(({ mount, base }) => cgroupPath(mount, base, first.droplet.id)),
+    ];
     expect(dirs.every(existsSync)).toBe(true);
     await provider.deleteDroplet(first.droplet.id);
     expect(dirs.some(existsSync)).toBe(false);
@@ -339,9 +371,12 @@ describe("two droplets of one size", () => {
 
   test("a stopped emulator leaves no cgroup, LXCFS mount or process behind", async () => {
     for (const host of hosts.slice(1)) host.ssh.close();
-    const folders = (["cpu", "memory", "pids"] as const).map((c) =>
-      cgroupFolder(places[c].mount, places[c].base),
-    );
+    const folders = [
+      ...(["cpu", "memory", "pids"] as const).map((c) =>
+        cgroupFolder(places[c].mount, places[c].base),
+      ),
+      ...tracking.map(({ mount, base }) => cgroupFolder(mount, base)),
+    ];
     expect(folders.every(existsSync)).toBe(true);
     expect(await emulator.stop()).toBe(0);
     expect(folders.filter(existsSync)).toEqual([]);

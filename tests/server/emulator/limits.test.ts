@@ -5,6 +5,7 @@ import {
   limitsFor,
   parseProcCgroup,
   placesFrom,
+  trackingPlaces,
   v1Mounts,
 } from "../../../server/emulator/limits.ts";
 import { SIZES } from "../../../server/shared/cloud/sizes.ts";
@@ -87,4 +88,16 @@ test("LXCFS needs the CPU hierarchies at one path: an emulator whose cpu and cpu
   expect(placesFrom(MOUNTS, OWN.replace("1:cpu:/", "1:cpu:/other"))).toContain(
     "cpu, cpuacct and cpuset cgroups differ",
   );
+});
+
+test("the droplets get cgroups of their own where nspawn and systemd track processes too", () => {
+  const hybrid = `${MOUNTS}cgroup /sys/fs/cgroup/systemd cgroup rw,relatime,xattr,name=systemd 0 0\n`;
+  const own = `9:name=systemd:/jobs/abc\n${OWN}`.replace("0::/\n", "0::/jobs/v2\n");
+  expect(trackingPlaces(hybrid, own)).toEqual([
+    { mount: "/sys/fs/cgroup/systemd", base: "/jobs/abc" },
+    { mount: "/sys/fs/cgroup/unified", base: "/jobs/v2" },
+  ]);
+  // a machine with neither (or only one) has only what it has
+  expect(trackingPlaces(MOUNTS.replace(/.*cgroup2.*\n/, ""), OWN)).toEqual([]);
+  expect(trackingPlaces(MOUNTS, OWN)).toEqual([{ mount: "/sys/fs/cgroup/unified", base: "/" }]);
 });
