@@ -14,6 +14,7 @@ import {
   cgroupPath,
   type Limits,
   limitFiles,
+  type Place,
   type Places,
   placesFrom,
   trackingPlaces,
@@ -27,13 +28,13 @@ import {
 export class Cgroups {
   private constructor(
     private readonly places: Places,
-    private readonly tracking: { mount: string; base: string }[],
+    private readonly tracking: Place[],
   ) {}
 
   /** The machine's cgroup v1 hierarchies, or why droplets cannot be limited here. */
   static detect(): Cgroups | string {
     let places: Places | string;
-    let tracking: { mount: string; base: string }[];
+    let tracking: Place[];
     try {
       const mounts = readFileSync("/proc/mounts", "utf8");
       const own = readFileSync("/proc/self/cgroup", "utf8");

@@ -121,16 +121,13 @@ export function v1Mounts(procMounts: string): Partial<Record<string, string>> {
 /**
  * The hierarchies without controllers in which a droplet's systemd (and nspawn, which boots it)
  * keeps track of processes: cgroup v1's `name=systemd` and, where the machine mounts one,
- * cgroup2 (there nspawn puts the droplet in a `payload` cgroup beside its own cgroup). Each
+ * cgroup2 (nspawn puts the droplet in a `payload` cgroup under the one it starts in). Each
  * droplet gets a cgroup of its own in these too, or every droplet's services would share one
  * tree — a service's cgroup on one droplet holding another's processes, which its systemd
  * cannot see (cgroup2 shows them as pid 0: "Failed to kill control group …: Input/output error").
  */
-export function trackingPlaces(
-  procMounts: string,
-  procSelfCgroup: string,
-): { mount: string; base: string }[] {
-  const places: { mount: string; base: string }[] = [];
+export function trackingPlaces(procMounts: string, procSelfCgroup: string): Place[] {
+  const places: Place[] = [];
   const named = v1Mounts(procMounts)["name=systemd"];
   const namedBase = parseProcCgroup(procSelfCgroup)["name=systemd"];
   if (named && namedBase !== undefined) places.push({ mount: named, base: namedBase });
@@ -143,8 +140,14 @@ export function trackingPlaces(
   return places;
 }
 
-/** Where each controller's hierarchy is mounted and where the emulator's own cgroup is in it. */
-export type Places = Record<Controller, { mount: string; base: string }>;
+/** Where a hierarchy is mounted and where the emulator's own cgroup is in it. */
+export interface Place {
+  mount: string;
+  base: string;
+}
+
+/** Each controller's place. */
+export type Places = Record<Controller, Place>;
 
 /**
  * The hierarchies droplets can be limited in, from /proc/mounts and /proc/self/cgroup; or why
