@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmulatorDaemon } from "../scripts/lib/emulator.ts";
 import { freePort, startDaemon, stopAll, waitForHttp } from "../scripts/lib/processes.ts";
-import { cpuTicks } from "../server/shared/proc.ts";
+import { childrenOf, cpuTicks } from "../server/shared/proc.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { connectRedis, whenReady } from "../server/shared/state/redis.ts";
 import { changeCanary, putBackend } from "../server/shared/state/routing.ts";
@@ -87,7 +87,8 @@ export async function benchServer(
   healthPath = "/healthz",
   root = ROOT,
 ) {
-  const port = freePort();
+  // a PORT of the caller's: processes that share a port (reusePort), each started here
+  const port = env.PORT ? Number(env.PORT) : freePort();
   const url = `http://127.0.0.1:${port}`;
   const pid = startDaemon(
     [process.execPath, join(root, `server/${name}/main.ts`)],
@@ -176,16 +177,7 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, index)] as number;
 }
 
-export { cpuTicks };
-
-/** A process's children, from /proc. */
-export function childrenOf(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
-}
+export { childrenOf, cpuTicks };
 
 export function rssMb(pid: number): number {
   return (

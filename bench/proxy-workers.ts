@@ -9,19 +9,15 @@
  *
  * Needs wrk. Each round runs every target once, in turn; the table gives medians over the rounds.
  */
-import { join } from "node:path";
-import { freePort, startDaemon, waitForHttp } from "../scripts/lib/processes.ts";
+import { freePort } from "../scripts/lib/processes.ts";
 import {
   benchRedis,
   benchServer,
   childrenOf,
   cleanup,
   median,
-  ROOT,
   routeToProduction,
   startTrivialUpstream,
-  trackPid,
-  workDir,
   wrkRun,
 } from "./lib.ts";
 
@@ -45,19 +41,11 @@ try {
     { ...env("1"), DROPSHIP_PROXY_WORKER: "1" },
     health,
   );
-  const port = freePort();
-  const pair = [0, 1].map((i) => {
-    const pid = startDaemon(
-      [process.execPath, join(ROOT, "server/proxy/main.ts")],
-      { HOST: "127.0.0.1", PORT: String(port), ...env("1") },
-      join(workDir, `pair-${i}.log`),
-    );
-    trackPid(pid);
-    return pid;
-  });
-  const pairUrl = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${pairUrl}${health}`, 15_000, "the second of the pair");
-  await Bun.sleep(1000); // both of the pair listening
+  // two single processes on one port, as the workers share theirs (the front binds with reusePort)
+  const port = String(freePort());
+  const first = await benchServer("proxy", { ...env("1"), PORT: port }, health);
+  const second = await benchServer("proxy", { ...env("1"), PORT: port }, health);
+  await Bun.sleep(1000); // the second listening: its health check may have been the first's answer
 
   const targets: { name: string; url: string; pids: () => number[]; connections: number }[] = [
     { name: "one process", url: single.url, pids: () => [single.pid], connections },
@@ -79,7 +67,12 @@ try {
       pids: () => [supervised.pid, ...childrenOf(supervised.pid)],
       connections,
     },
-    { name: "2 single processes on one port", url: pairUrl, pids: () => pair, connections },
+    {
+      name: "2 single processes on one port",
+      url: first.url,
+      pids: () => [first.pid, second.pid],
+      connections,
+    },
     {
       name: "1 worker, no supervisor",
       url: loneWorker.url,

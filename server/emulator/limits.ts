@@ -131,13 +131,18 @@ export function trackingPlaces(procMounts: string, procSelfCgroup: string): Plac
   const named = v1Mounts(procMounts)["name=systemd"];
   const namedBase = parseProcCgroup(procSelfCgroup)["name=systemd"];
   if (named && namedBase !== undefined) places.push({ mount: named, base: namedBase });
-  const v2Mount = procMounts
-    .split("\n")
-    .map((line) => line.split(" "))
-    .find((fields) => fields[2] === "cgroup2")?.[1];
+  const v2Mount = cgroup2Mount(procMounts);
   const v2Base = /^0::(.*)$/m.exec(procSelfCgroup)?.[1];
   if (v2Mount && v2Base !== undefined) places.push({ mount: v2Mount, base: v2Base });
   return places;
+}
+
+/** Where the machine mounts cgroup2, from /proc/mounts, if it does. */
+function cgroup2Mount(procMounts: string): string | undefined {
+  return procMounts
+    .split("\n")
+    .map((line) => line.split(" "))
+    .find((fields) => fields[2] === "cgroup2")?.[1];
 }
 
 /** Where a hierarchy is mounted and where the emulator's own cgroup is in it. */
@@ -158,9 +163,7 @@ export function placesFrom(procMounts: string, procSelfCgroup: string): Places |
   const own = parseProcCgroup(procSelfCgroup);
   const missing = CONTROLLERS.filter((c) => !mounts[c] || own[c] === undefined);
   if (missing.length > 0) {
-    const v2 =
-      missing.length === CONTROLLERS.length &&
-      procMounts.split("\n").some((line) => line.split(" ")[2] === "cgroup2");
+    const v2 = missing.length === CONTROLLERS.length && cgroup2Mount(procMounts) !== undefined;
     return `no cgroup v1 ${missing.join(", ")} controller${missing.length > 1 ? "s" : ""}${v2 ? " (cgroup v2 is mounted; the emulator drives v1 only)" : ""}`;
   }
   const places = Object.fromEntries(

@@ -98,6 +98,15 @@ export function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** A process's children, from /proc (those its main thread started). */
+export function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+}
+
 /**
  * Whether a process is still running. A killed child lingers as a zombie until it is reaped
  * (here PID 1 reaps orphans about once a second), so a zombie counts as gone.

@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { childrenOf } from "../../server/shared/proc.ts";
 import { backendIdFor, type Track } from "../../server/shared/routing/model.ts";
 import type { RedisClient } from "../../server/shared/state/redis.ts";
 import { putBackend } from "../../server/shared/state/routing.ts";
@@ -57,12 +58,7 @@ export async function startProxy(
 }
 
 /** A supervisor's workers: its children, from /proc. */
-export const workersOf = (pid: number) =>
-  readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
+export const workersOf = childrenOf;
 
 /** The pids holding established connections to the proxy's port, by ss. */
 export function servingPids(port: number): Set<number> {
