@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { RoleName } from "./config/schema.ts";
-import { fileSha256 } from "./file-digest.ts";
+import { knownSha256 } from "./file-digest.ts";
 import {
   currentBinary,
   HOST_RELEASES_KEPT,
@@ -61,22 +61,6 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Smaller files (SOURCES) go as they are: packing them saves nothing worth a round trip. */
 const PACK_FROM = 1024 * 1024;
-
-/** Digests by path, size and time: a release goes to every host at once, and is read once. */
-const digests = new Map<string, Promise<string>>();
-const sha256 = (path: string): Promise<string> => {
-  const { size, mtimeMs } = statSync(path);
-  const key = `${path}\0${size}\0${mtimeMs}`;
-  let digest = digests.get(key);
-  if (!digest) {
-    digest = fileSha256(path);
-    // a failed read is not kept: the next delivery reads again
-    digest.catch(() => digests.delete(key));
-    if (digests.size > 256) digests.clear();
-    digests.set(key, digest);
-  }
-  return digest;
-};
 
 /**
  * Puts a release on a host over SSH: each binary skipped when the host already has it, else
@@ -153,7 +137,8 @@ export async function stageRelease(
   };
   for (const local of release.binaries) {
     const name = basename(local);
-    const want = await sha256(local);
+    // read once for every host a release goes to, and not again after the gate recorded it
+    const want = await knownSha256(local);
     const target = `${dir}/${name}`;
     const big = statSync(local).size >= PACK_FROM;
     if ((await remoteSum(target)) === want) {
