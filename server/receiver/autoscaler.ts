@@ -94,8 +94,18 @@ export function startAutoscaler(
       busy = false;
     }
   };
-  const timer = setInterval(() => void tick(), intervalMs);
-  return { stop: () => clearInterval(timer), tick };
+  let inFlight: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (!busy) inFlight = tick();
+  }, intervalMs);
+  return {
+    /** no more looks; resolves once a scale-out or scale-in under way has finished */
+    stop: async () => {
+      clearInterval(timer);
+      await inFlight;
+    },
+    tick,
+  };
 }
 
 /** The breaker scaling and healing share: open after autoscale/max_failures, with one mail. */

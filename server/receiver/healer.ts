@@ -179,7 +179,11 @@ export function startHealer(
     tick,
     /** resolves when the replacements under way have finished */
     idle: () => Promise.all([...running]),
-    stop: () => clearInterval(timer),
+    /** no more looks; resolves once the replacements under way have finished */
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all([...running]);
+    },
   };
 }
 

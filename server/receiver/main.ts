@@ -14,6 +14,7 @@ import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
 import type { Mail } from "../shared/mailer.ts";
 import { redact } from "../shared/secrets.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
+import type { RedisClient } from "../shared/state/redis.ts";
 import type { CertificatePair } from "../shared/tls/certificate.ts";
 import { usersFile } from "../shared/users-file.ts";
 import { VERSION } from "../shared/version.ts";
@@ -84,7 +85,7 @@ const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
 
 /** The repository name under which the receiver serves the GitOps inventory. */
 const INVENTORY = "inventory";
-/** How often the config file is looked at for changed jobs (a stat). */
+/** How often the config file is looked at for changes (a stat). */
 const CONFIG_CHECK_MS = 2_000;
 /** git's own setting, over whatever the repository says: git http-backend refuses pushes. */
 const READ_ONLY = gitConfig({ "http.receivepack": "false" });
@@ -252,17 +253,11 @@ await serverMain(
       `dropship-receiver ${VERSION} listening on ${pushTls ? "https" : "http"}://${env.host}:${front.port} — repositories in ${repos}`,
     );
     // each part takes the config as read above: the file may be mid-edit by now
-    const autoscaler = await maybeKeepFleet(located.file ?? "", config, env.redisUrl, paths);
-    const certificates = await maybeCertificates(located.file, config, env.redisUrl);
-    const backups = await maybeBackups(located.file, config, env.redisUrl, paths, gitops);
-    const stepper = await maybeCanarySteps(config, env.redisUrl);
-    const jobs = await followJobs(located.file, config, env.redisUrl, paths);
+    const background = await followConfig(located.file, config, env.redisUrl, paths, (from) =>
+      startBackground(located.file, from, env.redisUrl, paths, gitops),
+    );
     onShutdown(async () => {
-      autoscaler?.stop();
-      certificates?.stop();
-      await backups?.stop();
-      await stepper?.stop();
-      await jobs?.stop();
+      await background.stop();
       renewals?.stop();
       front.stop();
       await server.stop();
@@ -323,13 +318,23 @@ async function maybeKeepFleet(
       `dropship-receiver: self-healing on (a host gone from the API, or silent for ${config.heal.after / 1000} s, is replaced)`,
     );
   return {
-    stop: () => {
-      scaler?.stop();
-      healer?.stop();
+    /** resolves once a scale-out, scale-in or replacement under way has finished */
+    stop: async () => {
+      await Promise.all([scaler?.stop(), healer?.stop()]);
       mailer?.close();
       redis.disconnect();
     },
   };
+}
+
+/**
+ * A part's first look waits for its Redis connection, up to the client's connect timeout: the
+ * connection is made as the part starts, and a look before it is up said Redis did not answer
+ * at every start. Redis still down after it is the part's to say.
+ */
+async function settledConnection(redis: RedisClient, url: string): Promise<void> {
+  const { whenReady } = await import("../shared/state/redis.ts");
+  await whenReady(redis, url, 2_000).catch(() => undefined);
 }
 
 /** The receiver's mails (scaling, healing, backups) go to ALERT_EMAIL_TO through SMTP_URL. */
@@ -420,6 +425,7 @@ async function maybeCanarySteps(config: Config, redisUrl: string) {
   const { connectRedis } = await import("../shared/state/redis.ts");
   const { startCanaryStepper } = await import("./canary-stepper.ts");
   const redis = connectRedis(redisUrl, { purpose: "canary steps", persistent: true });
+  await settledConnection(redis, redisUrl);
   const mailer = await mailerFor(config, say);
   const stepper = startCanaryStepper(
     redis,
@@ -437,61 +443,127 @@ async function maybeCanarySteps(config: Config, redisUrl: string) {
   };
 }
 
-/**
- * The jobs as the config file lists them, now and after it changes: looked at every
- * CONFIG_CHECK_MS, so an added, changed or removed job takes effect without a restart, as a
- * crontab's edit does. A file that no longer validates is said, and the jobs go on as they were.
- * The rest of the config (the mail, Redis) is read at the start.
- */
-async function followJobs(
+const startOnly = (settings: string[]) =>
+  `${settings.join(", ")} ${settings.length === 1 ? "applies" : "apply"} when the receiver restarts (read at its start)`;
+
+/** The receiver's background work but the jobs, from one reading of the config. */
+async function startBackground(
   configFile: string | undefined,
   config: Config,
   redisUrl: string,
   paths: LocalPaths,
+  gitops: string,
+) {
+  const fleet = await maybeKeepFleet(configFile ?? "", config, redisUrl, paths);
+  const certificates = await maybeCertificates(configFile, config, redisUrl);
+  const backups = await maybeBackups(configFile, config, redisUrl, paths, gitops);
+  const stepper = await maybeCanarySteps(config, redisUrl);
+  return {
+    /**
+     * `settled`: a scale-out or replacement under way is waited for, so the next autoscaler
+     * never acts beside it (a changed config); else it is left to the process's end (a shutdown).
+     */
+    stop: async (settled: boolean) => {
+      const fleetStopped = fleet?.stop();
+      if (settled) await fleetStopped;
+      certificates?.stop();
+      await backups?.stop();
+      await stepper?.stop();
+    },
+  };
+}
+
+type Background = Awaited<ReturnType<typeof startBackground>>;
+
+/**
+ * The receiver's background work as the config file says now, looked at every CONFIG_CHECK_MS.
+ * An added, changed or removed job takes effect on the running schedule, as a crontab's edit
+ * does. Any other change starts the autoscaler, self-healing, certificates, backups and canary
+ * steps again from the file, as a restart would (a scale-out or replacement under way finishes
+ * first): a lowered autoscale/max holds from then on. A file that no longer validates is said,
+ * and everything goes on as it was.
+ */
+async function followConfig(
+  configFile: string | undefined,
+  config: Config,
+  redisUrl: string,
+  paths: LocalPaths,
+  startParts: (config: Config) => Promise<Background>,
 ) {
   const { fileStamp } = await import("../shared/file-stamp.ts");
+  const { changedAtStartOnly, changedSections, withStartSettings } = await import(
+    "../shared/config/changes.ts"
+  );
   // none yet: the first look reads the file, so an edit made since `config` was read is seen
   let stamp = "";
+  let parts = await startParts(config);
   let running = await maybeJobs(config, redisUrl, paths);
   const { jobsChange, describeSchedules } = await import("../../pipeline/jobs.ts");
   if (running)
     console.log(`dropship-receiver: jobs on their schedules: ${describeSchedules(config.jobs)}`);
-  if (!configFile) return running;
-  let jobs = config.jobs;
+  let current = config;
   let looking = Promise.resolve();
-  const look = async () => {
-    const now = fileStamp(configFile);
+  const look = async (file: string) => {
+    const now = fileStamp(file);
     if (now === stamp) return;
     stamp = now;
     let next: Config;
     try {
-      next = loadConfigOrDefaults(configFile);
+      next = loadConfigOrDefaults(file);
     } catch (error) {
       const problem =
         error instanceof ConfigError ? error.message : redact((error as Error).message);
       console.error(
-        `${new Date().toISOString()} dropship-receiver: ${configFile} changed but does not validate, so the jobs go on as they were (bun run config checks it):\n${problem}`,
+        `${new Date().toISOString()} dropship-receiver: ${file} changed but does not validate, so everything goes on as it was (bun run config checks it):\n${problem}`,
       );
       return;
     }
-    const change = jobsChange(jobs, next.jobs);
-    if (!change) return;
-    jobs = next.jobs;
-    if (running) running.replace(next);
-    else running = await maybeJobs(next, redisUrl, paths);
+    const later = changedAtStartOnly(config, next);
+    next = withStartSettings(config, next);
+    const before = current;
+    const sections = changedSections(before, next);
+    if (sections.length === 0) {
+      if (later.length > 0) say(`dropship-receiver: ${file}: ${startOnly(later)}`);
+      return;
+    }
+    current = next;
+    const change = jobsChange(before.jobs, next.jobs);
+    if (change) {
+      if (running) running.replace(next);
+      else running = await maybeJobs(next, redisUrl, paths);
+      say(
+        `dropship-receiver: ${file} changed its jobs (${change}); on their schedules now: ${describeSchedules(next.jobs)}`,
+      );
+    }
+    const others = sections.filter((section) => section !== "jobs");
+    if (others.length === 0) return;
+    await parts.stop(true);
+    try {
+      parts = await startParts(next);
+    } catch (error) {
+      parts = await startParts(before);
+      say(
+        `dropship-receiver: ${file} changed ${others.join(", ")}, but the autoscaler, self-healing, certificates, backups and canary steps could not start from it (${redact((error as Error).message)}); they go on as they were`,
+      );
+      return;
+    }
     say(
-      `dropship-receiver: ${configFile} changed its jobs (${change}); on their schedules now: ${describeSchedules(jobs)}`,
+      `dropship-receiver: ${file} changed ${others.join(", ")}: the autoscaler, self-healing, certificates, backups and canary steps started again from it${later.length > 0 ? `; ${startOnly(later)}` : ""}`,
     );
   };
-  // one look at a time: a job list being started is not looked at again meanwhile
-  const timer = setInterval(() => {
-    looking = looking.then(look).catch((error: Error) => say(`jobs: ${redact(error.message)}`));
-  }, CONFIG_CHECK_MS);
+  // one look at a time: what a change starts is not looked at again meanwhile
+  const timer = configFile
+    ? setInterval(() => {
+        looking = looking
+          .then(() => look(configFile))
+          .catch((error: Error) => say(`config: ${redact(error.message)}`));
+      }, CONFIG_CHECK_MS)
+    : undefined;
   return {
     stop: async () => {
       clearInterval(timer);
       await looking;
-      await running?.stop();
+      await Promise.all([parts.stop(false), running?.stop()]);
     },
   };
 }
@@ -515,7 +587,8 @@ async function maybeJobs(atStart: Config, redisUrl: string, paths: LocalPaths) {
         persistent: true,
       })
     : undefined;
-  if (!redis) say("dropship-receiver: the jobs' runs are not kept (REDIS_URL is not set)");
+  if (redis) await settledConnection(redis, redisUrl);
+  else say("dropship-receiver: the jobs' runs are not kept (REDIS_URL is not set)");
   const schedule = startJobSchedule(
     {
       jobs: config.jobs,

@@ -31,7 +31,7 @@ test("the receiver runs its config's jobs at their minutes, as the file says now
   );
   await eventually(
     async () =>
-      receiver.stderr().includes("changed but does not validate, so the jobs go on as they were"),
+      receiver.stderr().includes("changed but does not validate, so everything goes on as it was"),
     10_000,
     "the receiver saying the edit does not validate",
   );
