@@ -454,23 +454,32 @@ async function startBackground(
   paths: LocalPaths,
   gitops: string,
 ) {
-  const fleet = await maybeKeepFleet(configFile ?? "", config, redisUrl, paths);
-  const certificates = await maybeCertificates(configFile, config, redisUrl);
-  const backups = await maybeBackups(configFile, config, redisUrl, paths, gitops);
-  const stepper = await maybeCanarySteps(config, redisUrl);
-  return {
-    /**
-     * `settled`: a scale-out or replacement under way is waited for, so the next autoscaler
-     * never acts beside it (a changed config); else it is left to the process's end (a shutdown).
-     */
-    stop: async (settled: boolean) => {
-      const fleetStopped = fleet?.stop();
-      if (settled) await fleetStopped;
-      certificates?.stop();
-      await backups?.stop();
-      await stepper?.stop();
-    },
+  let fleet: Awaited<ReturnType<typeof maybeKeepFleet>>;
+  let certificates: Awaited<ReturnType<typeof maybeCertificates>>;
+  let backups: Awaited<ReturnType<typeof maybeBackups>>;
+  let stepper: Awaited<ReturnType<typeof maybeCanarySteps>>;
+  /**
+   * `settled`: a scale-out or replacement under way is waited for, so the next autoscaler never
+   * acts beside it (a changed config); else it is left to the process's end (a shutdown).
+   */
+  const stop = async (settled: boolean) => {
+    const fleetStopped = fleet?.stop();
+    if (settled) await fleetStopped;
+    certificates?.stop();
+    await backups?.stop();
+    await stepper?.stop();
   };
+  try {
+    fleet = await maybeKeepFleet(configFile ?? "", config, redisUrl, paths);
+    certificates = await maybeCertificates(configFile, config, redisUrl);
+    backups = await maybeBackups(configFile, config, redisUrl, paths, gitops);
+    stepper = await maybeCanarySteps(config, redisUrl);
+  } catch (error) {
+    // none of them left running beside the ones started instead
+    await stop(true);
+    throw error;
+  }
+  return { stop };
 }
 
 type Background = Awaited<ReturnType<typeof startBackground>>;
