@@ -54,20 +54,16 @@ test("an edited autoscale section starts the autoscaler again with its limits; a
   );
   expect(restarts()).toBe(1);
   // switched off: said as at a start, with why
-  writeFileSync(
-    file,
-    fleet("enabled: false", 'jobs: [{ name: nightly, schedule: "0 3 * * *", command: "true" }]\n'),
+  const off = fleet(
+    "enabled: false",
+    'jobs: [{ name: nightly, schedule: "0 3 * * *", command: "true" }]\n',
   );
+  writeFileSync(file, off);
   await eventually(async () => restarts() === 2, 10_000, "the autoscaler stopped by the edit");
   expect(receiver.stdout()).toContain(
     "dropship-receiver: autoscaler off (autoscale/enabled is false)\n",
   );
   // the push listener's certificate is read at the start: said so, and nothing restarted
-  const off = fleet(
-    "enabled: false",
-    'jobs: [{ name: nightly, schedule: "0 3 * * *", command: "true" }]\n',
-  );
-  writeFileSync(join(dir, "push.crt"), "");
   writeFileSync(
     file,
     `${off}pipeline: { tls: { certificate_file: push.crt, key_file: push.key } }\n`,
