@@ -50,9 +50,9 @@ test("a digest read before is given again while the file is as it was; a file ch
 
 test("a file missing or not a file is an error naming the fault, from either", async () => {
   const dir = tempDir("dropship-digest-");
-  expect(knownSha256(join(dir, "missing"))).rejects.toThrow(/ENOENT/);
+  await expect(knownSha256(join(dir, "missing"))).rejects.toThrow(/ENOENT/);
   const path = join(dir, "unreadable");
   mkdirSync(path);
-  expect(fileSha256(path)).rejects.toThrow(/EISDIR/);
-  expect(knownSha256(path)).rejects.toThrow(/EISDIR/);
+  await expect(fileSha256(path)).rejects.toThrow(/EISDIR/);
+  await expect(knownSha256(path)).rejects.toThrow(/EISDIR/);
 });
