@@ -32,8 +32,12 @@ export async function rawRequest(
   const started = performance.now();
   let length = 0;
   let changed = started;
-  // until closed, or quiet for quietMs (looked at often, so that a close ends the wait at once)
-  for (let now = started; !closed && now - changed < quietMs && now - started < maxMs; ) {
+  // until closed, or quiet for quietMs after the first byte (looked at often, so that a close
+  // ends the wait at once): a busy machine may take longer than quietMs to begin an answer
+  for (
+    let now = started;
+    !closed && (length === 0 || now - changed < quietMs) && now - started < maxMs;
+  ) {
     await Bun.sleep(Math.min(10, quietMs));
     now = performance.now();
     if (received.length !== length) [length, changed] = [received.length, now];
