@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { EMULATOR_NETWORK_VARIABLE } from "../server/emulator/network.ts";
 import { BUILD_CACHE_VARIABLE } from "../server/shared/platform.ts";
 import { runVerb, type VerbSpec } from "./lib/cli.ts";
+import { bundleServers, TEST_BUNDLES_VARIABLE } from "./lib/test-bundles.ts";
 import {
   failuresOf,
   LANE_NETWORK,
@@ -27,8 +28,9 @@ when the droplet lanes do. Each lane runs in a session of its own: what its test
 running is stopped when it ends, and named. The alone, quiet and network 0 lanes' output streams;
 the others' is printed whole when all are done, then each failed test with its error, then a
 line per lane. Fails when any lane fails. The lanes share one build cache
-(DROPSHIP_BUILD_CACHE, removed at the end), unless the shell names its own. Options
-after -- go to every bun test run.`,
+(DROPSHIP_BUILD_CACHE, removed at the end), unless the shell names its own, and one bundle
+of each server the tests start (DROPSHIP_TEST_BUNDLES, made first under dist/ and removed at
+the end). Options after -- go to every bun test run.`,
   options: {
     serial: {
       type: "boolean",
@@ -73,6 +75,9 @@ await runVerb(SPEC, async ({ values, rest }) => {
   const lanes = splitLanes(
     paths.map((path) => ({ path, source: readFileSync(join(ROOT, path), "utf8") })),
   );
+  // made from this checkout now, so the bundles are the code under test
+  const bundles = await bundleServers(ROOT);
+  ENVIRONMENT[TEST_BUNDLES_VARIABLE] = bundles;
   const children = new Set<Bun.Subprocess>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
@@ -195,6 +200,7 @@ await runVerb(SPEC, async ({ values, rest }) => {
   }
   if (runs.some((run) => run.code !== 0)) process.exitCode = 1;
   if (OWN_BUILD_CACHE) rmSync(OWN_BUILD_CACHE, { recursive: true, force: true });
+  rmSync(bundles, { recursive: true, force: true });
 });
 
 /** Kills what is still in a lane's session once its bun test has exited, and says what it was. */

@@ -3,6 +3,7 @@ import { rateLimitOf } from "../shared/config/guards.ts";
 import { loadLocatedConfig } from "../shared/config/locate.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { ADMIN_PORT, host, port, readEnv, redisUrl, type Variable } from "../shared/env.ts";
+import { ownArgv } from "../shared/proc.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import { VERSION } from "../shared/version.ts";
 import { startRotation } from "./access-log.ts";
@@ -14,7 +15,7 @@ import { Metrics } from "./metrics.ts";
 import { startTrafficReports } from "./traffic.ts";
 import { Figures, type WorkerMessage, workerCount } from "./workers/figures.ts";
 import { createRateTable, openRateTable, RATE_TABLE_VARIABLE } from "./workers/rate-table.ts";
-import { ownArgv, superviseWorkers } from "./workers/supervisor.ts";
+import { superviseWorkers } from "./workers/supervisor.ts";
 
 const SPEC = {
   port: port(80, "public HTTP port"),

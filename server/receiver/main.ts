@@ -12,6 +12,7 @@ import { type LocalPaths, localPaths, PATH_DEFAULTS } from "../shared/config/pat
 import type { Config } from "../shared/config/schema.ts";
 import { host, port, readEnv, text, type Variable } from "../shared/env.ts";
 import type { Mail } from "../shared/mailer.ts";
+import { ownArgv } from "../shared/proc.ts";
 import { redact } from "../shared/secrets.ts";
 import { onShutdown, serverMain } from "../shared/serve.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
@@ -137,10 +138,10 @@ await serverMain(
     const repos = paths.repos;
     mkdirSync(repos, { recursive: true });
     const gitops = gitopsDir(config, { DROPSHIP_GITOPS_REPO: env.gitopsRepo });
-    const script = process.argv[1] ?? "";
     const hookEnv = {
       DROPSHIP_HOOK_EXEC: process.execPath,
-      DROPSHIP_HOOK_ARGS: script.endsWith(".ts") ? resolve(script) : "",
+      // the entry file when run by bun (source or bundle); none for the compiled receiver
+      DROPSHIP_HOOK_ARGS: ownArgv().slice(1).join(" "),
       DROPSHIP_CONFIG: located.file ?? "",
       DROPSHIP_INVENTORY: paths.inventory ?? "",
       DROPSHIP_GITOPS_REPO: gitops,

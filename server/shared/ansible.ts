@@ -1,9 +1,20 @@
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { APP_SETTINGS_VARIABLE } from "./app-settings.ts";
 import { runAsync } from "./proc.ts";
 import { redact } from "./secrets.ts";
 
-const ANSIBLE_DIR = resolve(import.meta.dir, "../../ansible");
+const ANSIBLE_DIR = ansibleDir(import.meta.dir);
+
+/**
+ * The checkout's ansible/: the nearest above this code, which runs from server/shared or from
+ * a bundle of it elsewhere in the checkout (the test run's, under dist/).
+ */
+export function ansibleDir(from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir))
+    if (existsSync(join(dir, "ansible", "product.yml"))) return join(dir, "ansible");
+  return resolve(from, "../../ansible");
+}
 
 export interface HostRecap {
   ok: number;

@@ -118,3 +118,8 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** This program's command line: the compiled binary alone, or bun and the entry file. */
+export function ownArgv(): string[] {
+  return Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main];
+}

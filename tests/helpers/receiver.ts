@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningServer, startServer } from "./server.ts";
+import { type RunningServer, serverEntry, startServer } from "./server.ts";
 import { fileTempDir } from "./tmp.ts";
 
 /**
@@ -43,7 +43,7 @@ export function receiverThatStops(
 ): { code: number | null; stderr: string; dir: string } {
   const dir = fileTempDir();
   writeFileSync(join(dir, "dropship.yml"), config);
-  const run = Bun.spawnSync([process.execPath, "server/receiver/main.ts"], {
+  const run = Bun.spawnSync([process.execPath, serverEntry("receiver")], {
     cwd: join(import.meta.dir, "../.."),
     env: {
       PATH: process.env.PATH ?? "",

@@ -1,5 +1,6 @@
 import { afterAll } from "bun:test";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { TEST_BUNDLES_VARIABLE } from "../../scripts/lib/test-bundles.ts";
 import { freePort } from "./ports.ts";
 import { track, waitForLine } from "./processes.ts";
 
@@ -17,6 +18,12 @@ export interface RunningServer {
   readonly started: string;
   /** what it has printed since */
   stdout(): string;
+}
+
+/** The file a server runs from: the run's bundle of it when there is one, else its source. */
+export function serverEntry(name: string): string {
+  const bundles = process.env[TEST_BUNDLES_VARIABLE];
+  return bundles ? join(bundles, name, "main.js") : resolve(ROOT, `server/${name}/main.ts`);
 }
 
 /**
@@ -64,7 +71,7 @@ async function startOnce(
       [
         ...(options.wrap ?? []),
         process.execPath,
-        resolve(ROOT, `server/${name}/main.ts`),
+        serverEntry(name),
         ...(options.args?.(port) ?? []),
       ],
       {

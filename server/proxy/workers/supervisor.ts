@@ -76,8 +76,3 @@ export function superviseWorkers(options: SupervisorOptions) {
     },
   };
 }
-
-/** This program's command line: the compiled binary alone, or bun and the entry file. */
-export function ownArgv(): string[] {
-  return Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main];
-}

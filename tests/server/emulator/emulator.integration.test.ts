@@ -13,6 +13,7 @@ import { hostKeyUserData, makeHostKey } from "../../../server/shared/cloud/hostk
 import { run } from "../../../server/shared/proc.ts";
 import { Ssh } from "../../../server/shared/ssh.ts";
 import { namespaces, startEmulator, userKey } from "../../helpers/emulator.ts";
+import { serverEntry } from "../../helpers/server.ts";
 
 const ROOT = resolve(import.meta.dir, "../../..");
 const emulator = await startEmulator();
@@ -226,7 +227,7 @@ test("an emulator killed outright leaves hosts that the next one clears at start
 
 test("a second emulator on the same machine is refused with the reason", async () => {
   const first = await startEmulator();
-  const second = Bun.spawnSync([process.execPath, "server/emulator/main.ts", "--port", "1"], {
+  const second = Bun.spawnSync([process.execPath, serverEntry("emulator"), "--port", "1"], {
     env: {
       PATH: process.env.PATH ?? "",
       DIGITALOCEAN_TOKEN: "x",

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { diskOfItsOwn } from "../../helpers/disk.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { eventually, startServer } from "../../helpers/server.ts";
+import { eventually, serverEntry, startServer } from "../../helpers/server.ts";
 import { startSmtp } from "../../helpers/smtp.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
@@ -73,7 +73,7 @@ test("a disk past monitor/disk mails once, is an alert in Redis, and mails once 
 }, 60_000);
 
 test("a disk path with nothing at it stops the monitor at the door, saying what to set", () => {
-  const run = Bun.spawnSync([process.execPath, "server/monitor/main.ts"], {
+  const run = Bun.spawnSync([process.execPath, serverEntry("monitor")], {
     cwd: join(import.meta.dir, "../../.."),
     env: {
       PATH: process.env.PATH ?? "",

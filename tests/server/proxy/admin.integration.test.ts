@@ -5,7 +5,7 @@ import { changeCanary } from "../../../server/shared/state/routing.ts";
 import { ADMIN_TOKEN, addBackend, admin, startProxy, USER_TOKENS } from "../../helpers/proxy.ts";
 import { rawRequest } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { startServer } from "../../helpers/server.ts";
+import { serverEntry, startServer } from "../../helpers/server.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
 const redis = await startRedis();
@@ -349,7 +349,7 @@ test("without DROPSHIP_ADMIN_TOKEN the admin API answers 503 and proxying goes o
 });
 
 test("a token shorter than 16 characters stops the proxy at the door", () => {
-  const proc = Bun.spawnSync([process.execPath, "server/proxy/main.ts"], {
+  const proc = Bun.spawnSync([process.execPath, serverEntry("proxy")], {
     env: {
       PATH: process.env.PATH ?? "",
       REDIS_URL: redis.url,

@@ -1,5 +1,11 @@
 import { expect, test } from "bun:test";
-import { convergeSummary, type HostRecap, parseRecap } from "../../../server/shared/ansible.ts";
+import { join, resolve } from "node:path";
+import {
+  ansibleDir,
+  convergeSummary,
+  type HostRecap,
+  parseRecap,
+} from "../../../server/shared/ansible.ts";
 
 const OUTPUT = `PLAY [Production hosts run the app and the monitor] ****************************
 
@@ -34,4 +40,11 @@ test("a converge that changed nothing says so; one that did names each host that
   expect(convergeSummary([{}, { "web-1": recap(0) }])).toBe(
     "1 host as configured already: nothing changed",
   );
+});
+
+test("the playbooks are found from the code's folder and from a bundle of it deeper in the checkout", () => {
+  const root = resolve(import.meta.dir, "../../..");
+  expect(ansibleDir(join(root, "server/shared"))).toBe(join(root, "ansible"));
+  expect(ansibleDir(join(root, "dist/test-bundles-x/receiver"))).toBe(join(root, "ansible"));
+  expect(ansibleDir(join(root, "dist/a/b/c/d"))).toBe(join(root, "ansible"));
 });
