@@ -56,7 +56,7 @@ export function startAutoscaler(
     max: config.autoscale.max,
     maxFailures: config.autoscale.max_failures,
   };
-  const tick = async () => {
+  const look = async () => {
     if (busy) return;
     busy = true;
     try {
@@ -94,10 +94,13 @@ export function startAutoscaler(
       busy = false;
     }
   };
+  // the look under way, so stop() waits for it (and a tick asked for meanwhile is that look)
   let inFlight: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    if (!busy) inFlight = tick();
-  }, intervalMs);
+  const tick = (): Promise<void> => {
+    if (!busy) inFlight = look();
+    return inFlight;
+  };
+  const timer = setInterval(() => void tick(), intervalMs);
   return {
     /** no more looks; resolves once a scale-out or scale-in under way has finished */
     stop: async () => {

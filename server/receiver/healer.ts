@@ -60,7 +60,7 @@ export function startHealer(
   // judged after it, would otherwise plan the same host again
   const replaced = new Set<string>();
   let ticking = false;
-  const tick = async () => {
+  const look = async () => {
     if (ticking) return;
     ticking = true;
     try {
@@ -174,14 +174,22 @@ export function startHealer(
       );
     }
   };
+  // the look under way, so stop() waits for it: one that has read the fleet may yet start a
+  // replacement, which a healer started after this one (an edited config) would not know of
+  let inFlight: Promise<void> = Promise.resolve();
+  const tick = (): Promise<void> => {
+    if (!ticking) inFlight = look();
+    return inFlight;
+  };
   const timer = setInterval(() => void tick(), intervalMs);
   return {
     tick,
     /** resolves when the replacements under way have finished */
     idle: () => Promise.all([...running]),
-    /** no more looks; resolves once the replacements under way have finished */
+    /** no more looks; resolves once the look and the replacements under way have finished */
     stop: async () => {
       clearInterval(timer);
+      await inFlight;
       await Promise.all([...running]);
     },
   };
