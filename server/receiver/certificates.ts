@@ -221,6 +221,7 @@ async function accountKey(redis: RedisClient): Promise<string> {
 export function startCertificateManager(deps: CertificateDeps, intervalMs: number) {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> = Promise.resolve();
   const round = async () => {
     let next = intervalMs;
     try {
@@ -230,13 +231,21 @@ export function startCertificateManager(deps: CertificateDeps, intervalMs: numbe
       deps.say(`certificates: ${(error as Error).message}; trying again in 30 s`);
       next = Math.min(intervalMs, 30_000);
     }
-    if (!stopped) timer = setTimeout(round, next);
+    if (!stopped)
+      timer = setTimeout(() => {
+        running = round();
+      }, next);
   };
-  void round();
+  running = round();
   return {
-    stop() {
+    /**
+     * No more rounds; resolves once the round under way has ended. An order cut off halfway
+     * would spend one of the CA's issuances for nothing and leave the issuing lock held.
+     */
+    stop(): Promise<void> {
       stopped = true;
       clearTimeout(timer);
+      return running;
     },
   };
 }

@@ -460,13 +460,14 @@ async function startBackground(
   let backups: Awaited<ReturnType<typeof maybeBackups>>;
   let stepper: Awaited<ReturnType<typeof maybeCanarySteps>>;
   /**
-   * `settled`: a scale-out or replacement under way is waited for, so the next autoscaler never
-   * acts beside it (a changed config); else it is left to the process's end (a shutdown).
+   * `settled`: a scale-out, replacement or certificate order under way is waited for, so the
+   * parts started next never act beside it (a changed config); else it is left to the
+   * process's end (a shutdown).
    */
   const stop = async (settled: boolean) => {
     const fleetStopped = fleet?.stop();
-    if (settled) await fleetStopped;
-    certificates?.stop();
+    const certificatesStopped = certificates?.stop();
+    if (settled) await Promise.all([fleetStopped, certificatesStopped]);
     await backups?.stop();
     await stepper?.stop();
   };
@@ -658,8 +659,9 @@ async function maybeCertificates(configFile: string | undefined, config: Config,
     `dropship-receiver: certificates for ${config.proxy.tls.domains.join(", ")} (${config.proxy.tls.certificate_file ? `from ${config.proxy.tls.certificate_file}` : config.proxy.tls.acme_directory})`,
   );
   return {
-    stop: () => {
-      manager.stop();
+    /** resolves once a round under way (an order with the CA) has ended */
+    stop: async () => {
+      await manager.stop();
       redis.disconnect();
     },
   };
