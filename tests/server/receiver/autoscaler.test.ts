@@ -3,56 +3,44 @@ import type { ScaleDeps } from "../../../pipeline/scale.ts";
 import { startAutoscaler } from "../../../server/receiver/autoscaler.ts";
 import { ProvisionBreaker } from "../../../server/receiver/breaker.ts";
 import { parseConfigText } from "../../../server/shared/config/load.ts";
+import { settledWithin, stalledCall, until } from "../../helpers/stall.ts";
 
 /**
- * An autoscaler whose first look at Redis waits until `release` is called; the rest of what
- * scaling needs is never reached (the look fails when released, as with Redis gone).
+ * An autoscaler whose look at Redis waits until released, then fails (as with Redis gone): the
+ * rest of what scaling needs is never reached.
  */
 function stalledAutoscaler() {
   const said: string[] = [];
-  let looks = 0;
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
+  const look = stalledCall(() => {
+    throw new Error("Redis went away");
   });
-  const redis = {
-    xrevrange: async () => {
-      looks++;
-      await released;
-      throw new Error("Redis went away");
-    },
-  };
   const deps = {
     config: parseConfigText("dropship.yml", "autoscale: { enabled: true }\n"),
-    redis,
+    redis: { xrevrange: look.call },
     say: (line: string) => said.push(line),
   } as unknown as ScaleDeps;
   const autoscaler = startAutoscaler(deps, 5, new ProvisionBreaker(3, () => {}));
-  return { autoscaler, said, release, looks: () => looks };
+  return { autoscaler, said, look };
 }
 
 test("stop resolves only once the look under way has finished, and no look starts after it", async () => {
-  const { autoscaler, said, release, looks } = stalledAutoscaler();
-  while (looks() === 0) await Bun.sleep(5);
-  let stopped = false;
-  const stopping = autoscaler.stop().then(() => {
-    stopped = true;
-  });
-  await Bun.sleep(50);
+  const { autoscaler, said, look } = stalledAutoscaler();
+  await until(() => look.calls() > 0);
+  const stopping = autoscaler.stop();
   // the look is still waiting: a second autoscaler started now would act beside it
-  expect(stopped).toBe(false);
-  expect(looks()).toBe(1);
-  release();
+  expect(await settledWithin(stopping, 50)).toBe(false);
+  expect(look.calls()).toBe(1);
+  look.release();
   await stopping;
   expect(said).toEqual(["autoscaler: cannot read the fleet (Redis went away); trying again"]);
   await Bun.sleep(30);
-  expect(looks()).toBe(1);
+  expect(look.calls()).toBe(1);
 });
 
 test("stopped before its first look, it never looks", async () => {
-  const { autoscaler, release, looks } = stalledAutoscaler();
+  const { autoscaler, look } = stalledAutoscaler();
   await autoscaler.stop();
   await Bun.sleep(30);
-  expect(looks()).toBe(0);
-  release();
+  expect(look.calls()).toBe(0);
+  look.release();
 });

@@ -3,26 +3,16 @@ import {
   type CertificateDeps,
   startCertificateManager,
 } from "../../../server/receiver/certificates.ts";
+import { settledWithin, stalledCall, until } from "../../helpers/stall.ts";
 
 /**
- * A certificate manager whose round waits, at the issuing lock, until `release` is called; the
- * lock is then found held by another process, so the round ends there.
+ * A certificate manager whose round waits at the issuing lock until released; the lock is then
+ * found held by another process, so the round ends there.
  */
 function stalledManager() {
-  let rounds = 0;
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const redis = {
-    set: async () => {
-      rounds++;
-      await released;
-      return null;
-    },
-  };
+  const lock = stalledCall(() => null);
   const deps = {
-    redis,
+    redis: { set: lock.call },
     tls: {
       domains: ["shop.test"],
       email: "ops@shop.test",
@@ -32,32 +22,27 @@ function stalledManager() {
     },
     say: () => {},
   } as unknown as CertificateDeps;
-  const manager = startCertificateManager(deps, 5);
-  return { manager, release, rounds: () => rounds };
+  return { manager: startCertificateManager(deps, 5), lock };
 }
 
 test("stop resolves only once the round under way has ended, and no round starts after it", async () => {
-  const { manager, release, rounds } = stalledManager();
-  while (rounds() === 0) await Bun.sleep(5);
-  let stopped = false;
-  const stopping = manager.stop().then(() => {
-    stopped = true;
-  });
-  await Bun.sleep(50);
+  const { manager, lock } = stalledManager();
+  await until(() => lock.calls() > 0);
+  const stopping = manager.stop();
   // an order cut off here (its Redis let go) would spend an issuance and leave the lock held
-  expect(stopped).toBe(false);
-  release();
+  expect(await settledWithin(stopping, 50)).toBe(false);
+  lock.release();
   await stopping;
   await Bun.sleep(30);
-  expect(rounds()).toBe(1);
+  expect(lock.calls()).toBe(1);
 });
 
 test("rounds go on at the interval until stopped", async () => {
-  const { manager, release, rounds } = stalledManager();
-  release();
-  while (rounds() < 3) await Bun.sleep(5);
+  const { manager, lock } = stalledManager();
+  lock.release();
+  await until(() => lock.calls() >= 3);
   await manager.stop();
-  const after = rounds();
+  const after = lock.calls();
   await Bun.sleep(30);
-  expect(rounds()).toBe(after);
+  expect(lock.calls()).toBe(after);
 });
