@@ -8,7 +8,7 @@
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bundleServers } from "../scripts/lib/test-bundles.ts";
+import { bundleEntry, bundleServers } from "../scripts/lib/test-bundles.ts";
 import { benchRedis, childrenOf, cleanup, cpuTicks, median, ROOT, workDir } from "./lib.ts";
 
 const rounds = Number(process.argv[2] ?? 5);
@@ -68,7 +68,7 @@ try {
       const row = ticks.get(server.row) ?? { source: [], bundle: [] };
       ticks.set(server.row, row);
       const source = join(ROOT, `server/${server.name}/main.ts`);
-      const bundle = join(bundles, server.name, "main.js");
+      const bundle = bundleEntry(bundles, server.name);
       // the two ways in turn, the first alternating from round to round
       const order = round % 2 === 0 ? ["source", "bundle"] : ["bundle", "source"];
       for (const way of order)

@@ -15,6 +15,11 @@ export const BUNDLED_SERVERS = ["proxy", "app", "monitor", "receiver", "emulator
  * code. What a server imports only when it needs it (`await import`) stays a chunk of its
  * own, loaded as late as from source.
  */
+/** The file the bundle of server `name` starts from, in a folder bundleServers() made. */
+export function bundleEntry(bundles: string, name: string): string {
+  return join(bundles, name, "main.js");
+}
+
 export async function bundleServers(root: string): Promise<string> {
   mkdirSync(join(root, "dist"), { recursive: true });
   const dir = mkdtempSync(join(root, "dist", "test-bundles-"));

@@ -1,6 +1,6 @@
 import { afterAll } from "bun:test";
-import { join, resolve } from "node:path";
-import { TEST_BUNDLES_VARIABLE } from "../../scripts/lib/test-bundles.ts";
+import { resolve } from "node:path";
+import { bundleEntry, TEST_BUNDLES_VARIABLE } from "../../scripts/lib/test-bundles.ts";
 import { freePort } from "./ports.ts";
 import { track, waitForLine } from "./processes.ts";
 
@@ -23,7 +23,7 @@ export interface RunningServer {
 /** The file a server runs from: the run's bundle of it when there is one, else its source. */
 export function serverEntry(name: string): string {
   const bundles = process.env[TEST_BUNDLES_VARIABLE];
-  return bundles ? join(bundles, name, "main.js") : resolve(ROOT, `server/${name}/main.ts`);
+  return bundles ? bundleEntry(bundles, name) : resolve(ROOT, `server/${name}/main.ts`);
 }
 
 /**

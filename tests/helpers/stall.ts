@@ -29,8 +29,3 @@ export async function settledWithin(promise: Promise<unknown>, ms: number): Prom
   await Bun.sleep(ms);
   return settled;
 }
-
-/** Waits until `check` holds, looking every 5 ms. */
-export async function until(check: () => boolean): Promise<void> {
-  while (!check()) await Bun.sleep(5);
-}

@@ -3,7 +3,8 @@ import type { ScaleDeps } from "../../../pipeline/scale.ts";
 import { startAutoscaler } from "../../../server/receiver/autoscaler.ts";
 import { ProvisionBreaker } from "../../../server/receiver/breaker.ts";
 import { parseConfigText } from "../../../server/shared/config/load.ts";
-import { settledWithin, stalledCall, until } from "../../helpers/stall.ts";
+import { eventually } from "../../helpers/server.ts";
+import { settledWithin, stalledCall } from "../../helpers/stall.ts";
 
 /**
  * An autoscaler whose look at Redis waits until released, then fails (as with Redis gone): the
@@ -25,7 +26,7 @@ function stalledAutoscaler() {
 
 test("stop resolves only once the look under way has finished, and no look starts after it", async () => {
   const { autoscaler, said, look } = stalledAutoscaler();
-  await until(() => look.calls() > 0);
+  await eventually(async () => look.calls() > 0, 5000, "the first call");
   const stopping = autoscaler.stop();
   // the look is still waiting: a second autoscaler started now would act beside it
   expect(await settledWithin(stopping, 50)).toBe(false);

@@ -3,7 +3,8 @@ import {
   type CertificateDeps,
   startCertificateManager,
 } from "../../../server/receiver/certificates.ts";
-import { settledWithin, stalledCall, until } from "../../helpers/stall.ts";
+import { eventually } from "../../helpers/server.ts";
+import { settledWithin, stalledCall } from "../../helpers/stall.ts";
 
 /**
  * A certificate manager whose round waits at the issuing lock until released; the lock is then
@@ -27,7 +28,7 @@ function stalledManager() {
 
 test("stop resolves only once the round under way has ended, and no round starts after it", async () => {
   const { manager, lock } = stalledManager();
-  await until(() => lock.calls() > 0);
+  await eventually(async () => lock.calls() > 0, 5000, "the first call");
   const stopping = manager.stop();
   // an order cut off here (its Redis let go) would spend an issuance and leave the lock held
   expect(await settledWithin(stopping, 50)).toBe(false);
@@ -40,7 +41,7 @@ test("stop resolves only once the round under way has ended, and no round starts
 test("rounds go on at the interval until stopped", async () => {
   const { manager, lock } = stalledManager();
   lock.release();
-  await until(() => lock.calls() >= 3);
+  await eventually(async () => lock.calls() >= 3, 5000, "three rounds");
   await manager.stop();
   const after = lock.calls();
   await Bun.sleep(30);

@@ -3,7 +3,8 @@ import type { ScaleDeps } from "../../../pipeline/scale.ts";
 import { ProvisionBreaker } from "../../../server/receiver/breaker.ts";
 import { startHealer } from "../../../server/receiver/healer.ts";
 import { parseConfigText } from "../../../server/shared/config/load.ts";
-import { settledWithin, stalledCall, until } from "../../helpers/stall.ts";
+import { eventually } from "../../helpers/server.ts";
+import { settledWithin, stalledCall } from "../../helpers/stall.ts";
 
 /**
  * A healer whose look at the inventory waits until released, then fails (as with the GitOps
@@ -25,7 +26,7 @@ function stalledHealer() {
 
 test("stop resolves only once the look under way has finished, and no look starts after it", async () => {
   const { healer, said, read } = stalledHealer();
-  await until(() => read.calls() > 0);
+  await eventually(async () => read.calls() > 0, 5000, "the first call");
   const stopping = healer.stop();
   // a look that has read the fleet may still start a replacement: a healer started now (an
   // edited config) would not know of it, and could replace the same host again
@@ -41,7 +42,7 @@ test("stop resolves only once the look under way has finished, and no look start
 
 test("a tick asked for during a look is that look: it resolves when the look has", async () => {
   const { healer, read } = stalledHealer();
-  await until(() => read.calls() > 0);
+  await eventually(async () => read.calls() > 0, 5000, "the first call");
   const ticked = healer.tick();
   expect(await settledWithin(ticked, 30)).toBe(false);
   expect(read.calls()).toBe(1);
