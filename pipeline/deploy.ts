@@ -215,7 +215,7 @@ export async function deploy(
               redis,
               releaseVersion(commit),
               settings.pusher,
-              config.canary.steps,
+              config.canary,
               say,
             ).catch((error) =>
               say(`  ! the canary was not restarted: ${(error as Error).message}`),
@@ -376,27 +376,27 @@ export async function drainAt(redis: RedisClient | undefined, url: string, drain
     await putBackend(redis, { ...backend, draining }, "dropship-receiver");
 }
 
-/** A new canary: staging traffic again (an abort was about the old one) and a fresh draw of visitors. */
+/** A new canary: staging traffic again (an abort was about the old one) at its configured share, and a fresh draw of visitors. */
 export async function startCanary(
   redis: RedisClient,
   release: string,
   pusher: string,
-  steps: readonly Step[],
+  canary: { weight: number; steps: readonly Step[] },
   say: (line: string) => void,
 ) {
   await clearAlert(redis, CANARY_ANALYSIS_ALERT, "dropship-receiver");
-  const canary = await changeCanary(
+  const { now } = await changeCanary(
     redis,
     {
       state: "active",
       reason: `canary ${release} deployed`,
       generation: release,
-      ...startSteps(steps, Date.now()),
+      ...startSteps(canary, Date.now()),
     },
     `dropship-receiver (${pusher})`,
   );
-  say(`  canary ${release} active: ${canary.now.weight}% of new visitors`);
-  const where = describeSteps(canary.now, Date.now());
+  say(`  canary ${release} active: ${now.weight}% of new visitors`);
+  const where = describeSteps(now, Date.now());
   if (where) say(`  canary steps: ${where}`);
 }
 

@@ -140,7 +140,7 @@ async function show(redis: RedisClient) {
   ] = await Promise.all([
     listBackends(redis),
     listHosts(redis),
-    readCanary(redis),
+    readCanary(redis, config.canary.weight),
     listAlerts(redis),
     listFlags(redis),
     recentEvents(redis, KEYS.deploys, 8),

@@ -28,7 +28,7 @@ import { aclFile, redisUrls } from "../../server/shared/state/acl.ts";
 import { changeFlag, listFlags } from "../../server/shared/state/flags.ts";
 import { connectRedis, whenReady } from "../../server/shared/state/redis.ts";
 import { redisMemoryEnv } from "../../server/shared/state/redis-memory.ts";
-import { putBackend } from "../../server/shared/state/routing.ts";
+import { ensureCanary, putBackend } from "../../server/shared/state/routing.ts";
 import { alignSentinelTimings, findPrimary } from "../../server/shared/state/sentinel.ts";
 import {
   controlSentinelUrl,
@@ -259,16 +259,17 @@ async function deliverFleet(
   );
 }
 
-/** The proxy's rotation (every app host) and the seed's flag, in the fleet's Redis. */
-async function routeFleet(redisUrl: string, fleet: Fleet, appPort: number) {
+/** The proxy's rotation (every app host), the seed's flag and the canary, in the fleet's Redis. */
+async function routeFleet(redisUrl: string, fleet: Fleet, config: Config) {
   const redis = connectRedis(redisUrl, { purpose: "setup", persistent: true, log: () => {} });
   try {
     await whenReady(redis, redisUrl, 10_000);
     if (!(await listFlags(redis)).some((f) => f.name === "disableSET"))
       await changeFlag(redis, "disableSET", { enabled: false, rollout: 100 }, "setup", "create");
+    await ensureCanary(redis, config.canary.weight, "setup");
     for (const host of fleet.hosts) {
       if (host.role !== "production" && host.role !== "staging") continue;
-      const url = `http://${host.address}:${appPort}`;
+      const url = `http://${host.address}:${config.ports.app}`;
       const backend = { id: backendIdFor(url), url, track: host.role, draining: false };
       await putBackend(redis, backend, "setup");
     }
@@ -376,7 +377,7 @@ export async function bringUp(
   await o.step("deliver the releases to every host");
   await deliverFleet(s, fleet, o.releases);
   await o.step("put the app hosts in the proxy's rotation");
-  await routeFleet(redisUrl, fleet, s.config.ports.app);
+  await routeFleet(redisUrl, fleet, s.config);
   if (fleet.loadBalancerIp) {
     // its health checks marked the proxies down while they were being set up: they count as
     // up again after healthy_threshold passes, and only then does the entry serve

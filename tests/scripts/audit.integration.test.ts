@@ -51,10 +51,13 @@ test("every kind of change and action, newest first, in words, with who made it"
       generation: "abc123",
       reason: "canary abc123 deployed",
       ...startSteps(
-        [
-          { weight: 10, for: 60_000 },
-          { weight: 40, for: 60_000 },
-        ],
+        {
+          weight: 30,
+          steps: [
+            { weight: 10, for: 60_000 },
+            { weight: 40, for: 60_000 },
+          ],
+        },
         Date.now(),
       ),
     },

@@ -281,7 +281,10 @@ export const ConfigSchema = T.Object(
     ),
     canary: Section(
       {
-        weight: Percent(30, "share of traffic for staging"),
+        weight: Percent(
+          30,
+          "share of new visitors a new canary gets when canary/steps is empty (bun run canary weight changes the live canary's until the next)",
+        ),
         steps: T.Array(
           T.Object(
             {

@@ -30,10 +30,16 @@ const startsAgain = (step: Step) =>
   step.for === undefined ? "" : `; its ${formatDuration(step.for)} start again once it is live`;
 const name = (canary: Canary) => `canary ${canary.generation}`;
 
-/** The fields a new canary starts with: its steps' first weight, or no steps at all. */
-export function startSteps(steps: readonly Step[], now: number): Partial<Canary> {
+/**
+ * The fields a new canary starts with: its steps' first weight, or without steps canary/weight
+ * at once. A weight set by hand was for the canary it was set on, as Argo Rollouts' is.
+ */
+export function startSteps(
+  { weight, steps }: { weight: number; steps: readonly Step[] },
+  now: number,
+): Partial<Canary> {
   const [first] = steps;
-  if (!first) return { stepState: "none" };
+  if (!first) return { weight, stepState: "none" };
   return {
     weight: first.weight,
     steps: steps.map((s) => (s.for === undefined ? { weight: s.weight } : { ...s })),

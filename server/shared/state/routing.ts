@@ -36,8 +36,27 @@ export async function putBackend(redis: StateCommands, backend: Backend, actor: 
 export const removeBackend = (redis: StateCommands, id: string, actor: string) =>
   removeField(redis, KEYS.backends, id, "backend", actor);
 
-export async function readCanary(redis: StateCommands): Promise<Canary> {
-  return parseCanary((await redis.hget(KEYS.canary, CANARY_FIELD)) ?? undefined);
+/** The canary as stored; never written yet, the default one at `fallbackWeight` (canary/weight). */
+export async function readCanary(
+  redis: StateCommands,
+  fallbackWeight = DEFAULT_CANARY.weight,
+): Promise<Canary> {
+  return parseCanary((await redis.hget(KEYS.canary, CANARY_FIELD)) ?? undefined, fallbackWeight);
+}
+
+/**
+ * A new fleet's canary record, at canary/weight, so that what every change overlays (an abort
+ * and its resume, a weight, the first canary's steps) starts from the share the proxies use,
+ * not the built-in 30%. Answers whether it wrote one; a stored canary is left as it is.
+ */
+export async function ensureCanary(
+  redis: StateCommands,
+  weight: number,
+  actor: string,
+): Promise<boolean> {
+  if (await redis.hexists(KEYS.canary, CANARY_FIELD)) return false;
+  await changeCanary(redis, { weight }, actor);
+  return true;
 }
 
 /** The alert the proxy's canary analysis raises; resuming or a new canary clears it. */

@@ -289,10 +289,13 @@ describe("flags and canary over the API", () => {
     await changeCanary(
       state,
       startSteps(
-        [
-          { weight: 10, for: 300_000 },
-          { weight: 50, for: 600_000 },
-        ],
+        {
+          weight: 30,
+          steps: [
+            { weight: 10, for: 300_000 },
+            { weight: 50, for: 600_000 },
+          ],
+        },
         Date.now(),
       ),
       "test",

@@ -13,7 +13,13 @@ const canary = (extra: Partial<Canary> = {}): Canary => ({
 });
 const stepped = (extra: Partial<Canary> = {}) =>
   canary({
-    ...startSteps([{ weight: 10, for: 60_000 }, { weight: 30 }, { weight: 60, for: 60_000 }], T0),
+    ...startSteps(
+      {
+        weight: 30,
+        steps: [{ weight: 10, for: 60_000 }, { weight: 30 }, { weight: 60, for: 60_000 }],
+      },
+      T0,
+    ),
     ...extra,
   });
 
@@ -88,12 +94,16 @@ test("with steps: once when they are done, once when a step waits for promote", 
   expect(canaryMail(atGate, { ...atGate, stepState: "held" }, "shop")).toBeUndefined();
   expect(canaryMail({ ...atGate, stepState: "paused" }, atGate, "shop")).toBeUndefined();
   // a new canary whose first step waits: said at once
-  const first = canary({ ...startSteps([{ weight: 5 }, { weight: 50, for: 60_000 }], T0) });
+  const first = canary({
+    ...startSteps({ weight: 30, steps: [{ weight: 5 }, { weight: 50, for: 60_000 }] }, T0),
+  });
   expect(canaryMail(canary({ generation: "old" }), first, "shop")?.subject).toBe(
     "[shop] canary abc123 waits for promote at 5%",
   );
   // a last step that waits
-  const last = canary({ ...startSteps([{ weight: 10, for: 60_000 }, { weight: 50 }], T0) });
+  const last = canary({
+    ...startSteps({ weight: 30, steps: [{ weight: 10, for: 60_000 }, { weight: 50 }] }, T0),
+  });
   expect(canaryMail(last, { ...last, step: 1, weight: 50 }, "shop")?.text).toContain(
     "It is the last step: ship it by pushing its commit to a production branch",
   );

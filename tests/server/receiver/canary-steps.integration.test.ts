@@ -4,6 +4,7 @@ import { startCanary } from "../../../pipeline/deploy.ts";
 import { canaryBucket } from "../../../server/proxy/split.ts";
 import { STEPPER_ACTOR, startCanaryStepper } from "../../../server/receiver/canary-stepper.ts";
 import type { Canary } from "../../../server/shared/routing/model.ts";
+import type { Step } from "../../../server/shared/routing/steps.ts";
 import { aclFile } from "../../../server/shared/state/acl.ts";
 import { readAudit } from "../../../server/shared/state/audit.ts";
 import { ConflictError } from "../../../server/shared/state/change.ts";
@@ -40,6 +41,9 @@ function canaryVerb(args: string[]) {
   });
   return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
 }
+
+/** The config's canary section, at the default weight. */
+const canaryOf = (steps: Step[]) => ({ weight: 30, steps });
 
 /** A staging host's CPU alert that keeps staging out, raised now. */
 const stagingCpuAlert = () => ({
@@ -103,11 +107,11 @@ test("a real receiver moves a new canary through its steps, and a real proxy's s
     control,
     "rel-one",
     "ann",
-    [
+    canaryOf([
       { weight: 10, for: 8_000 },
       { weight: 40, for: 8_000 },
       { weight: 70, for: 2_000 },
-    ],
+    ]),
     (line) => said.push(line),
   );
   expect(said).toEqual([
@@ -173,7 +177,7 @@ test("a real receiver moves a new canary through its steps, and a real proxy's s
 
 test("the receiver mails a person when the canary is cut off, takes visitors again (or an alert still keeps it out), waits for promote and finishes", async () => {
   const smtp = await startSmtp();
-  await startCanary(control, "rel-mail", "ann", [{ weight: 10, for: 1_000 }], () => {});
+  await startCanary(control, "rel-mail", "ann", canaryOf([{ weight: 10, for: 1_000 }]), () => {});
   const { receiver } = await startReceiver("name: shop\n", crypto.randomUUID(), {
     REDIS_URL: redis.url,
     SMTP_URL: smtp.url,
@@ -190,7 +194,7 @@ test("the receiver mails a person when the canary is cut off, takes visitors aga
       control,
       "rel-gate-mail",
       "ann",
-      [{ weight: 10, for: 1_000 }, { weight: 40 }, { weight: 60, for: 1_000 }],
+      canaryOf([{ weight: 10, for: 1_000 }, { weight: 40 }, { weight: 60, for: 1_000 }]),
       () => {},
     );
     const [, gate] = await smtp.waitFor(2, 10_000);
@@ -247,12 +251,12 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
       control,
       "rel-two",
       "ann",
-      [
+      canaryOf([
         { weight: 5, for: 60_000 },
         { weight: 25, for: 60_000 },
         { weight: 50, for: 60_000 },
         { weight: 75, for: 60_000 },
-      ],
+      ]),
       () => {},
     );
     expect(canaryVerb(["show"]).out).toMatch(/^steps: step 1 of 4 \(5%\), 25% in (5\d|60) s$/m);
@@ -334,19 +338,22 @@ test("abort pauses a step and resume starts its time again; a weight by hand hol
   }
 }, 60_000);
 
-test("without steps a new canary keeps its weight, the stepper leaves it, and promote says why not", async () => {
-  await changeCanary(control, { weight: 30 }, "test");
+test("without steps a new canary starts at canary/weight, whatever the last was set to; the stepper leaves it, and promote says why not", async () => {
+  // the last canary was set to 80% by hand: that was for it, not for the next
+  await changeCanary(control, { weight: 80 }, "test");
   const said: string[] = [];
-  await startCanary(control, "rel-three", "ann", [], (line) => said.push(line));
-  expect(said).toEqual(["  canary rel-three active: 30% of new visitors"]);
+  await startCanary(control, "rel-three", "ann", { weight: 15, steps: [] }, (line) =>
+    said.push(line),
+  );
+  expect(said).toEqual(["  canary rel-three active: 15% of new visitors"]);
   const { stop } = testStepper(control, 20, 3_600_000);
   await Bun.sleep(200);
   await stop();
-  expect(await readCanary(control)).toMatchObject({ weight: 30, stepState: "none" });
+  expect(await readCanary(control)).toMatchObject({ weight: 15, stepState: "none" });
   const promote = canaryVerb(["promote"]);
   expect(promote.code).toBe(1);
   expect(promote.err).toContain("canary rel-three has no steps");
-  expect(canaryVerb(["show"]).out).toBe("weight 30%, active (canary rel-three deployed)\n");
+  expect(canaryVerb(["show"]).out).toBe("weight 15%, active (canary rel-three deployed)\n");
 });
 
 test("a step without a time is stored as one and waits for promote", async () => {
@@ -354,7 +361,7 @@ test("a step without a time is stored as one and waits for promote", async () =>
     control,
     "rel-gate",
     "ann",
-    [{ weight: 10, for: 60_000 }, { weight: 30 }, { weight: 60, for: 60_000 }],
+    canaryOf([{ weight: 10, for: 60_000 }, { weight: 30 }, { weight: 60, for: 60_000 }]),
     () => {},
   );
   // through the change script's JSON and back, the step keeps having no time
@@ -404,10 +411,10 @@ test("while Redis is gone the steps wait, said once, and go on when it is back",
     client,
     "rel-four",
     "ann",
-    [
+    canaryOf([
       { weight: 10, for: 60_000 },
       { weight: 20, for: 60_000 },
-    ],
+    ]),
     () => {},
   );
   const { clock, said, stop } = testStepper(client, 50);

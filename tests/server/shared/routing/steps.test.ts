@@ -20,22 +20,22 @@ const started = (extra: Partial<Canary> = {}): Canary => ({
   state: "active",
   reason: "",
   generation: "abc123",
-  ...startSteps(STEPS, T0),
+  ...startSteps({ weight: 30, steps: STEPS }, T0),
   ...extra,
 });
 
 /** The canary after a move's patch, as the merge in Redis makes it. */
 const apply = (canary: Canary, patch: Partial<Canary>): Canary => ({ ...canary, ...patch });
 
-test("a new canary starts at its first step's weight, and without steps keeps its weight", () => {
-  expect(startSteps(STEPS, T0)).toEqual({
+test("a new canary starts at its first step's weight, and without steps at canary/weight", () => {
+  expect(startSteps({ weight: 25, steps: STEPS }, T0)).toEqual({
     weight: 10,
     steps: STEPS,
     step: 0,
     stepSince: "2026-12-05T10:00:00.000Z",
     stepState: "running",
   });
-  expect(startSteps([], T0)).toEqual({ stepState: "none" });
+  expect(startSteps({ weight: 25, steps: [] }, T0)).toEqual({ weight: 25, stepState: "none" });
 });
 
 test("each step gives way to the next once it has lasted its time, and the last ends the steps", () => {
@@ -128,7 +128,7 @@ test("promote: the next step at once, never past the last, never while aborted o
     fault: "canary abc123 is aborted — bun run canary resume first",
   });
   const plain: Canary = { weight: 30, state: "active", reason: "", generation: "abc123" };
-  for (const none of [plain, { ...plain, ...startSteps([], T0) }]) {
+  for (const none of [plain, { ...plain, ...startSteps({ weight: 30, steps: [] }, T0) }]) {
     expect(promoteStep(none, T0)).toEqual({
       fault:
         "canary abc123 has no steps (canary/steps was empty when it was deployed) — set its share with bun run canary weight N",
@@ -157,7 +157,15 @@ test("a step without a time waits for promote: no time moves it, and it says so"
   const gated = {
     ...started(),
     ...startSteps(
-      [{ weight: 10, for: 5 * MIN }, { weight: 30 }, { weight: 60, for: 10 * MIN }, { weight: 90 }],
+      {
+        weight: 30,
+        steps: [
+          { weight: 10, for: 5 * MIN },
+          { weight: 30 },
+          { weight: 60, for: 10 * MIN },
+          { weight: 90 },
+        ],
+      },
       T0,
     ),
   };
