@@ -3,7 +3,7 @@ import { ProxyProtocolFront } from "../shared/net/proxy-protocol-front.ts";
 import { connectRedis } from "../shared/state/redis.ts";
 import type { Core } from "./core.ts";
 import { type Answering, type ForwardDeps, forward, refuse, serveAnswering } from "./forward.ts";
-import { OwnFront } from "./native/front.ts";
+import { OwnFront, STOP_GRACE_S } from "./native/front.ts";
 import { pathStart, publicReserved, reservedPath } from "./reserved.ts";
 import { closing, HttpsListener, type Listener, plainHttpAnswer, type Retiring } from "./tls.ts";
 import { isWebSocketUpgrade, openTunnel, type Tunnel } from "./websocket.ts";
@@ -26,6 +26,10 @@ export async function startPublic(core: Core) {
   const ownTls = env.engine !== "serve" && !proxied && core.tlsOn;
   const bindHost = proxied || own ? "127.0.0.1" : env.host;
   const fronts: ProxyProtocolFront[] = [];
+  // once stopping, Bun.serve answers with Connection: close (see stop below)
+  const draining: Retiring = { now: false };
+  /** Every front that passes connections on to a Bun.serve listener, for stop to wait on. */
+  const passing = new Set<{ readonly passedOpen: number }>();
   /** A front on this public port for the listener `behind` names, when the protocol is on. */
   const frontFor = (port: number, behind: () => number | undefined) => {
     if (!proxied) return undefined;
@@ -39,6 +43,7 @@ export async function startPublic(core: Core) {
       refused: (status) => core.metrics.refused(status),
     });
     fronts.push(front);
+    passing.add(front);
     return front;
   };
   const peerOf = (server: Server<unknown>, request: Request, front?: Front) => {
@@ -67,17 +72,19 @@ export async function startPublic(core: Core) {
         const peer = peerOf(server, request, front());
         // Bun builds `url` anew on each read: read it once
         const url = request.url;
+        const leaving = draining.now || retiring?.now === true;
         const reserved = reservedPath(url);
         if (reserved !== undefined) {
           peers.set(request, peer);
-          return publicReserved(reserved, request, admin);
+          const answer = publicReserved(reserved, request, admin);
+          return leaving ? closing(answer) : answer;
         }
         const refusal = refuse(request, url, peer, listenerDeps);
         if (refusal) return refusal;
         if (isWebSocketUpgrade(request)) return openTunnel(request, server, peer, listenerDeps);
         answering ??= serveAnswering(server, idleTimeoutS);
         const path = url.slice(pathStart(url));
-        if (retiring?.now) return closing(forward(request, path, answering, peer, listenerDeps));
+        if (leaving) return closing(forward(request, path, answering, peer, listenerDeps));
         return forward(request, path, answering, peer, listenerDeps);
       },
     });
@@ -115,6 +122,7 @@ export async function startPublic(core: Core) {
       connections: core.connections,
     });
     tlsFronts.add(front);
+    passing.add(front);
     return front;
   };
   /**
@@ -134,14 +142,17 @@ export async function startPublic(core: Core) {
       connections: core.connections,
       passing: "tls",
     });
+    passing.add(front);
     const counting = front;
     return {
       port: counting.port,
       // the front first, then, a moment later, the listener behind (stopped together, a fresh
       // HTTPS request was reset in certificate swaps under load: one test run in two)
       stop: async () => {
+        const graceEnds = performance.now() + STOP_GRACE_MS;
         await counting.stop();
         await passedOn([counting]);
+        await passedClosed([counting], graceEnds);
         await inner.stop();
       },
     };
@@ -176,12 +187,13 @@ export async function startPublic(core: Core) {
         idleTimeout: idleTimeoutS,
         fetch: (request, plain) => {
           peers.set(request, peerOf(plain, request, plainFront));
-          return plainHttpAnswer(
+          const answer = plainHttpAnswer(
             request,
             core.redis,
             () => httpsFront?.port ?? https.listeningPort ?? env.httpsPort,
             (health) => publicReserved("/_dropship/healthz", health, admin),
           );
+          return draining.now ? closing(answer) : answer;
         },
       })
     : appListener(plainPort, core.deps, () => plainFront);
@@ -198,12 +210,17 @@ export async function startPublic(core: Core) {
           ...(ownTls ? { passing: "http" as const } : {}),
         })
       : frontFor(env.port, () => server.port);
+  if (plainFront instanceof OwnFront) passing.add(plainFront);
+  // Bun.serve holds the public ports itself: nothing counts its connections
+  const bare = !proxied && !own && !ownTls;
   return {
     port: plainFront?.port ?? (server.port as number),
     /** the public HTTPS port, once there is a certificate to serve */
     httpsPort: () =>
       https.listeningPort === undefined ? undefined : (httpsFront?.port ?? https.listeningPort),
     stop: async () => {
+      const graceEnds = performance.now() + STOP_GRACE_MS;
+      draining.now = true;
       // the fronts, then the listeners behind them (see INNER_GRACE_MS); HTTPS is a front of
       // its own beside the own front, and a listener behind one behind the PROXY protocol
       for (const front of fronts) front.stop();
@@ -215,6 +232,8 @@ export async function startPublic(core: Core) {
         ...(plainFront instanceof OwnFront ? [plainFront] : []),
         ...tlsFronts,
       ]);
+      if (bare) await Bun.sleep(Math.max(0, graceEnds - performance.now()));
+      else await passedClosed(passing, graceEnds);
       await Promise.all([server.stop(), behindTls?.stop(), ownTls ? undefined : https.stop()]);
     },
   };
@@ -226,6 +245,28 @@ export async function startPublic(core: Core) {
  * listener shares its loopback port), so stopping it at once resets such connections.
  */
 const INNER_GRACE_MS = 1000;
+
+/**
+ * How long a stopping proxy's Bun.serve listeners keep the kept-alive connections they hold
+ * (those a front passed on for a body or an upgrade, or all of them without a front): each
+ * next answer carries Connection: close, so its client leaves between requests rather than
+ * have an idle connection closed under the request it is sending (a lost POST, in an upgrade's
+ * handover). The own front gives its own idle connections the same time.
+ */
+const STOP_GRACE_MS = STOP_GRACE_S * 1000;
+
+/** Waits until no connection these fronts passed on is open, or until `until` has come. */
+async function passedClosed(
+  fronts: Iterable<{ readonly passedOpen: number }>,
+  until: number,
+): Promise<void> {
+  while (performance.now() < until) {
+    let open = 0;
+    for (const front of fronts) open += front.passedOpen;
+    if (open === 0) return;
+    await Bun.sleep(20);
+  }
+}
 
 /** Waits until INNER_GRACE_MS has passed since any of these fronts last passed a connection. */
 async function passedOn(fronts: readonly { lastPassAt: number }[]): Promise<void> {

@@ -243,7 +243,7 @@ export class HttpsListener<L extends Listener = Server<unknown>> {
 }
 
 /** The answer, telling the client to open a new connection for its next request. */
-export async function closing(answer: Promise<Response>): Promise<Response> {
+export async function closing(answer: Response | Promise<Response>): Promise<Response> {
   const response = await answer;
   response.headers.set("connection", "close");
   return response;

@@ -93,23 +93,33 @@ afterAll(() => {
 
 const url = `http://${inside}:8080/`;
 
-/** Keep-alive clients and clients opening a connection per request, until `stop()`. */
+/**
+ * Until `stop()`: keep-alive clients, clients opening a connection per request, and keep-alive
+ * clients sending a body (the proxy's front passes their connections on to Bun.serve).
+ */
 function load() {
   let running = true;
   const outcome = { ok: 0, failed: [] as string[] };
-  const loop = async (fresh: boolean) => {
+  const kinds = [
+    { headers: { connection: "close" } },
+    {},
+    { method: "POST", body: "order=1" },
+  ] satisfies RequestInit[];
+  const loop = async (init: RequestInit) => {
     while (running) {
       try {
-        const response = await fetch(url, fresh ? { headers: { connection: "close" } } : {});
+        const response = await fetch(url, init);
         const body = await response.text();
         if (response.status === 200 && body === "hello\n") outcome.ok++;
         else outcome.failed.push(`HTTP ${response.status}`);
       } catch (error) {
         outcome.failed.push((error as Error).message);
       }
+      // a visitor's pause between requests: its connection sits idle in it, as real ones do
+      if (init.body) await Bun.sleep(5);
     }
   };
-  const loops = [...Array(16)].map((_, i) => loop(i % 2 === 0));
+  const loops = [...Array(18)].map((_, i) => loop(kinds[i % kinds.length] as RequestInit));
   return {
     outcome,
     stop: async () => {

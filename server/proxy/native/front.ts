@@ -34,7 +34,7 @@ const encoder = new TextEncoder();
 /** Answers up to this size go out in one write with their head. */
 const ONE_WRITE = 64 * 1024;
 /** How long an idle connection is kept after a stop, for the request its client may be sending. */
-const STOP_GRACE_S = 1;
+export const STOP_GRACE_S = 1;
 /** Bytes read ahead of the request being answered; past this the visitor is not read. */
 const MAX_PIPELINED = 4 * MAX_OWN_HEAD;
 
@@ -218,6 +218,11 @@ export class OwnFront {
   /** Connections close after their answer: the front stops, or a newer certificate's took over. */
   private get closing(): boolean {
     return this.stopped || this.settings.retiring?.now === true;
+  }
+
+  /** The connections passed on to Bun.serve behind and still open. */
+  get passedOpen(): number {
+    return this.sources.size;
   }
 
   /** Stopped, with no connection of its own or passed on left. */

@@ -87,6 +87,11 @@ export class ProxyProtocolFront {
     return this.sources.get(innerPeerPort);
   }
 
+  /** The connections passed on to the listener behind and still open. */
+  get passedOpen(): number {
+    return this.sources.size;
+  }
+
   /** Stops accepting; the connections passed on already go on until either side closes. */
   stop(): void {
     this.listener.stop();

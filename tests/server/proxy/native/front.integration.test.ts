@@ -439,6 +439,33 @@ test("on SIGTERM an answer in flight is finished, with Connection: close", async
   expect(await exited).toBe(0);
 });
 
+// A body passes the connection to Bun.serve behind the front (or Bun.serve holds the port): an
+// upgrade's handover stops the old proxy while its clients' kept-alive connections sit idle
+// between requests. Closed at once, a POST its client sends then is lost (a reset); answered,
+// with Connection: close, the client's next request goes to the new proxy.
+for (const engine of ["own", "serve"] as const) {
+  test(`on SIGTERM a kept-alive connection Bun.serve holds (${engine}) has its next request answered, with Connection: close`, async () => {
+    const single = await startProxy(redis, config, {
+      DROPSHIP_PROXY_WORKERS: "1",
+      ...(engine === "serve" ? { DROPSHIP_PROXY_ENGINE: "serve" } : {}),
+    });
+    const visitor = await connection(single.port);
+    const post = "POST /form HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\n\r\nhello";
+    visitor.socket.write(post);
+    expect(await visitor.answers(1)).toEqual([200]);
+    // past the front's wait for connections it has just passed on
+    await Bun.sleep(1200);
+    const exited = single.stop();
+    await Bun.sleep(100);
+    visitor.socket.write(post);
+    expect(await visitor.answers(2, 3000)).toEqual([200, 200]);
+    const second = visitor.received().slice(visitor.received().lastIndexOf("HTTP/1.1 "));
+    expect(second.toLowerCase()).toContain("connection: close\r\n");
+    expect(await exited).toBe(0);
+    expect(visitor.closed()).toBe(true);
+  });
+}
+
 test("a visitor who leaves a quiet event stream closes its backend connection at once", async () => {
   // a backend of raw bytes: one event, then silence; it notes when the proxy hangs up
   let hungUp = 0;
