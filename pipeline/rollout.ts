@@ -11,6 +11,7 @@ import { hostCommands } from "../server/shared/host/layout.ts";
 import { changedServices, parseSources, SOURCES_FILE } from "../server/shared/platform.ts";
 import type { Service } from "../server/shared/roles.ts";
 import { type AccountKey, type Ssh, targetOf, withSsh } from "../server/shared/ssh.ts";
+import type { HostRestarts } from "./app-env.ts";
 import type { FleetHost } from "./fleet.ts";
 
 export interface RolloutOptions extends AccountKey {
@@ -205,25 +206,51 @@ async function dropRelease(hosts: FleetHost[], options: RolloutOptions) {
   }
 }
 
-/** Points a host at a release already on it, restarts the services and waits until healthy. */
-export async function switchRelease(
-  ssh: Ssh,
-  release: string,
-  services: string[],
-  healthUrl: string,
-  healthTimeoutMs: number,
-): Promise<void> {
-  await ssh.check(
-    [
-      hostCommands.switchToExisting(release),
-      ...services.map((s) => hostCommands.service("restart", s)),
-    ].join(" && "),
-  );
-  await waitForVersion(
-    ssh.target.host,
-    healthUrl,
-    release,
-    healthTimeoutMs,
-    exitingOf(ssh, services),
-  );
+/**
+ * Puts every host back on `release` (default: each host's last release that went live before
+ * the one it runs), one host at a time as a deploy does: drained at the proxy, switched to it,
+ * restarted, healthy, back in rotation. A host that has no such release stops the rollback
+ * before it is touched; the hosts before it stay on the release they went back to. Says each
+ * host as `↺ NAME: FROM → TO`, and answers the release the last host went back to.
+ */
+export async function rollBackRole(
+  options: HostRestarts & { services: string[]; release?: string },
+): Promise<string | undefined> {
+  let target: string | undefined;
+  for (const host of options.hosts) {
+    await withSsh(targetOf(host, options), async (ssh) => {
+      const { current, all, live } = await releasesOn(ssh);
+      const goal =
+        options.release ?? [...live].reverse().find((r) => r !== current && all.includes(r));
+      if (!goal)
+        throw new Error(
+          `${host.name} has no release before ${current ?? "its current one"} to go back to`,
+        );
+      if (!all.includes(goal))
+        throw new Error(`${host.name} does not have release ${goal} (it has ${all.join(", ")})`);
+      await options.drain(host, true);
+      await Bun.sleep(options.drainGraceMs);
+      await ssh.check(
+        [
+          hostCommands.switchToExisting(goal),
+          ...options.services.map((s) => hostCommands.service("restart", s)),
+        ].join(" && "),
+      );
+      await waitForVersion(
+        ssh.target.host,
+        options.healthUrl(host),
+        goal,
+        options.healthTimeoutMs,
+        exitingOf(ssh, options.services),
+      ).catch((error: Error) => {
+        throw new Error(
+          `${host.name} did not come up on ${goal} (${error.message}); it is out of the rotation — read its log: bun run logs ${host.name}`,
+        );
+      });
+      await options.drain(host, false);
+      options.say(`↺ ${host.name}: ${current ?? "nothing"} → ${goal}`);
+      target = goal;
+    });
+  }
+  return target;
 }

@@ -95,7 +95,7 @@ async function change(file: string, before: AppSettings, after: AppSettings) {
   }
   const withHosts = { ...settings, fleet: settings.fleet };
   const rollOut = (to: AppSettings, audit?: { kind: string; target: string; what: string }) =>
-    eachAppRole(withHosts, APP_ROLES, audit, (options) =>
+    eachAppRole(withHosts, APP_ROLES, { verb: "env", ...(audit && { audit }) }, (options) =>
       rollOutAppSettings({ ...options, settings: to }),
     );
   const restarted = await rollOut(

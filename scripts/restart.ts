@@ -25,7 +25,7 @@ await runVerb(SPEC, async ({ positionals: [role] }) => {
   const restarted = await eachAppRole(
     settings,
     roles,
-    { kind: "restart", target: role ?? "app", what: "rolling restart" },
+    { verb: "restart", audit: { kind: "restart", target: role ?? "app", what: "rolling restart" } },
     restartApps,
   );
   console.log(

@@ -6,10 +6,13 @@ import { recordShipped } from "../pipeline/deploy.ts";
 import { readFleet } from "../pipeline/fleet.ts";
 import { readFreeze } from "../pipeline/freeze.ts";
 import { runHook } from "../pipeline/hooks.ts";
-import { releasesOn, switchRelease } from "../pipeline/rollout.ts";
+import { rollBackRole } from "../pipeline/rollout.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
-import { healthUrlOf, ROLES } from "../server/shared/roles.ts";
-import { targetOf, withSsh } from "../server/shared/ssh.ts";
+import { ROLES } from "../server/shared/roles.ts";
+import { recordAction } from "../server/shared/state/audit.ts";
+import { recordEvent } from "../server/shared/state/events.ts";
+import { KEYS } from "../server/shared/state/keys.ts";
+import { eachAppRole } from "./lib/app-hosts.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { receiverSettings } from "./lib/receiver-env.ts";
 import { actor } from "./lib/redis.ts";
@@ -18,9 +21,11 @@ const SPEC = {
   verb: "rollback",
   usage: ["rollback production|staging [RELEASE]"],
   about: `Puts every host of a role back on RELEASE (default: the last release that went live on it
-before the current one), one host at a time, each restarted and health-checked; then points the branch
-(master or staging) at that release's commit when the receiver's repository has it.`,
-  env: [...FLEET_ENV, "DROPSHIP_REPOS", "DROPSHIP_GITOPS_TOKEN"],
+before the current one), one host at a time as a deploy does: drained at the proxy, switched,
+restarted, healthy, back in rotation; then points the branch (master or staging) at that
+release's commit when the receiver's repository has it. Goes during a freeze; waits for a deploy
+under way. Audited, and listed with the deploys.`,
+  env: [...FLEET_ENV, "REDIS_URL", "DROPSHIP_ACTOR", "DROPSHIP_REPOS", "DROPSHIP_GITOPS_TOKEN"],
   positionals: 2,
 } satisfies VerbSpec;
 
@@ -35,35 +40,44 @@ await runVerb(SPEC, async ({ positionals: [role, release] }) => {
     console.log(
       `(deploys are frozen since ${freeze.since} by ${freeze.by}: “${freeze.reason}”; a rollback goes all the same)`,
     );
-  const fleet = readFleet(settings.fleet.inventories);
-  const hosts = fleet.hosts.filter((h) => h.role === role);
+  const hosts = readFleet(settings.fleet.inventories).hosts.filter((h) => h.role === role);
   if (hosts.length === 0)
     throw new UsageError(`no ${role} hosts in ${settings.fleet.inventories.join(" + ")}`);
-  let target = release;
-  for (const host of hosts) {
-    await withSsh(targetOf(host, fleet), async (ssh) => {
-      const { current, all, live } = await releasesOn(ssh);
-      // by default, the last release that went live before the current one and is still there
-      const goal = release ?? [...live].reverse().find((r) => r !== current && all.includes(r));
-      if (!goal)
-        throw new UsageError(
-          `${host.name} has no release before ${current ?? "its current one"} to go back to`,
-        );
-      if (!all.includes(goal))
-        throw new UsageError(
-          `${host.name} does not have release ${goal} (it has ${all.join(", ")})`,
-        );
-      await switchRelease(
-        ssh,
-        goal,
-        ROLES[role].services,
-        healthUrlOf(settings.config, role, host.address),
-        settings.config.pipeline.health_timeout,
-      );
-      console.log(`↺ ${host.name}: ${current ?? "nothing"} → ${goal}`);
-      target = goal;
-    });
-  }
+  const branch = role === "production" ? "master" : "staging";
+  let target: string | undefined;
+  await eachAppRole(
+    settings,
+    [role],
+    {
+      verb: "rollback",
+      finish: async (redis) => {
+        if (!target) return;
+        await recordAction(redis, {
+          kind: "rollback",
+          target: role,
+          actor: actor(),
+          what: `back to ${target}`,
+        });
+        await recordEvent(redis, KEYS.deploys, {
+          commit: target,
+          branch,
+          role,
+          who: actor(),
+          at: new Date().toISOString(),
+          result: "rolled back",
+          seconds: ((performance.now() - started) / 1000).toFixed(1),
+        });
+      },
+    },
+    async (options) => {
+      target = await rollBackRole({
+        ...options,
+        services: ROLES[role].services,
+        ...(release === undefined ? {} : { release }),
+      });
+      return options.hosts.map((h) => h.name);
+    },
+  );
   if (settings.fleet.gitopsRepo && target) {
     const repo = inventoryRepoFor(settings.config, {
       ...process.env,
@@ -74,7 +88,6 @@ await runVerb(SPEC, async ({ positionals: [role, release] }) => {
       `rollback ${role}: back to ${target} by ${actor()}`,
     );
   }
-  const branch = role === "production" ? "master" : "staging";
   const commit = Bun.spawnSync([
     "git",
     "--git-dir",

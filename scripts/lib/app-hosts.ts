@@ -13,15 +13,22 @@ import { actor } from "./redis.ts";
 /**
  * Runs `work` over the app hosts of each role in turn, production first, each role under its
  * deploy lock (so pushes, scaling and this take turns), with what a rolling restart needs:
- * the hosts' key, their health URLs, and a drain at the proxy through Redis. Records `audit`
- * once all went through. Answers the hosts `work` restarted.
+ * the hosts' key, their health URLs, and a drain at the proxy through Redis. Once all went
+ * through, records `audit` and hands Redis to `finish` (what else to record). Answers the hosts
+ * `work` restarted.
  */
 export async function eachAppRole(
   settings: ReturnType<typeof receiverSettings>,
   roles: readonly RoleName[],
-  audit: { kind: string; target: string; what: string } | undefined,
+  run: {
+    /** the command, as the deploy lock names who holds it */
+    verb: string;
+    audit?: { kind: string; target: string; what: string };
+    finish?: (redis: RedisClient) => Promise<void>;
+  },
   work: (options: HostRestarts) => Promise<string[]>,
 ): Promise<string[]> {
+  const { audit, finish } = run;
   const fleet = readFleet(settings.fleet.inventories);
   const redis = await reachRedis(settings.redisUrl);
   const say = (line: string) => console.log(line);
@@ -43,7 +50,7 @@ export async function eachAppRole(
         say,
       };
       const lockDir = join(settings.workDir, "locks");
-      const holder = `bun run ${audit?.kind ?? "restart"} by ${actor()}`;
+      const holder = `bun run ${run.verb} by ${actor()}`;
       const lockTimeout = settings.config.pipeline.lock_timeout;
       restarted.push(
         ...(await withRoleLock(lockDir, role, holder, lockTimeout, say, () => work(options))),
@@ -51,6 +58,7 @@ export async function eachAppRole(
     }
     if (redis && audit)
       await recordAction(redis, { ...audit, actor: actor() }).catch(() => undefined);
+    if (redis && finish) await finish(redis).catch(() => undefined);
     return restarted;
   } finally {
     redis?.disconnect();

@@ -188,6 +188,33 @@ const serverBranch = () =>
     .stdout.toString()
     .trim();
 
+/**
+ * Visitors' requests through the proxy, 8 at a time, until `stop()`: answers what each came to
+ * ("ok" for a 200 with its body read).
+ */
+function steadyLoad() {
+  let stopped = false;
+  const outcomes: string[] = [];
+  const loops = Array.from({ length: 8 }, async () => {
+    while (!stopped) {
+      try {
+        const response = await fetch(`${proxy.url}/`);
+        await response.arrayBuffer();
+        outcomes.push(response.status === 200 ? "ok" : `HTTP ${response.status}`);
+      } catch (error) {
+        outcomes.push(`error ${(error as Error).message}`);
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+      return outcomes;
+    },
+  };
+}
+
 test("a passing push to master is tested, built and rolled out to every production host", async () => {
   const push = git("push", "prod", "HEAD:master");
   expect(push.output).toContain("▸ test (bun test tests/server/app/requests.test.ts)");
@@ -216,22 +243,9 @@ test("a deploy under steady load through the proxy fails no request", async () =
   // the receiver's sandbox and touch nothing that serves, and a load at full speed beside them
   // only took the machine's cores from them
   expect(await pushing.seen("▸ build")).toBe(true);
-  let stop = false;
-  const outcomes: string[] = [];
-  const load = Array.from({ length: 8 }, async () => {
-    while (!stop) {
-      try {
-        const response = await fetch(`${proxy.url}/`);
-        await response.text();
-        outcomes.push(response.status === 200 ? "ok" : `HTTP ${response.status}`);
-      } catch (error) {
-        outcomes.push(`error ${(error as Error).message}`);
-      }
-    }
-  });
+  const load = steadyLoad();
   const push = await pushing.done;
-  stop = true;
-  await Promise.all(load);
+  const outcomes = await load.stop();
   expect(push.code).toBe(0);
   expect(outcomes.length).toBeGreaterThan(200);
   expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
@@ -531,10 +545,22 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
     ])
       rmSync(join(dir, file), { force: true });
   };
-  // frozen deploys (bun run freeze): a rollback goes all the same, saying so
+  // frozen deploys (bun run freeze): a rollback goes all the same, saying so, one host at a time
+  // as a deploy goes (drained at the proxy: no visitor's request fails)
   expect(cli("scripts/freeze.ts", "on", "incident", "42").code).toBe(0);
-  const back = cli("scripts/rollback.ts", "production");
+  const rollbackStarted = Date.now();
+  const load = steadyLoad();
+  const rolling = await runAsync(
+    [process.execPath, join(ROOT, "scripts/rollback.ts"), "production"],
+    {
+      env: { ...env, DROPSHIP_ACTOR: "ann@example.com" },
+    },
+  );
+  const outcomes = await load.stop();
+  const back = { code: rolling.code, output: rolling.stdout + rolling.stderr };
   expect({ code: back.code, output: back.output }).toMatchObject({ code: 0 });
+  expect(outcomes.length).toBeGreaterThan(100);
+  expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
   expect(back.output).toMatch(
     /^\(deploys are frozen since \S+Z by [^:]+: “incident 42”; a rollback goes all the same\)\n/,
   );
@@ -545,6 +571,32 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(serverBranch().slice(0, 12)).toBe(previous);
   const [recorded] = await gitops.history(1);
   expect(recorded?.message).toMatch(new RegExp(`^rollback production: back to ${previous} by `));
+  // each host was out of the rotation while it restarted: drained, then back, in the audit
+  const recent = await state.xrange(KEYS.audit, String(rollbackStarted), "+");
+  const drained = recent
+    .map(([, fields]) =>
+      Object.fromEntries(fields.flatMap((f, i) => (i % 2 ? [] : [[f, fields[i + 1]]]))),
+    )
+    .filter((entry) => entry.kind === "backend" && entry.new?.includes('"draining":true'))
+    .map((entry) => entry.target);
+  expect(drained.sort()).toEqual(hosts.map((h) => `${h.droplet.ip}:3000`).sort());
+  // in the audit, and among the deploys (bun run status's LAST DEPLOYS)
+  const [audited] = await state.xrevrange(KEYS.audit, "+", "-", "COUNT", 1);
+  expect(audited?.[1]).toEqual(
+    expect.arrayContaining([
+      "kind",
+      "rollback",
+      "target",
+      "production",
+      "actor",
+      "ann@example.com",
+    ]),
+  );
+  expect(audited?.[1]).toContain(`back to ${previous}`);
+  const [listed] = await state.xrevrange(KEYS.deploys, "+", "-", "COUNT", 1);
+  expect(listed?.[1]).toEqual(
+    expect.arrayContaining(["commit", previous, "branch", "master", "result", "rolled back"]),
+  );
   expect((await gitops.read()).hosts.map((h) => h.release)).toEqual([previous, previous]);
   expect(told("post-rollback.env")).toMatchObject({
     DROPSHIP_COMMAND: "rollback",
@@ -650,19 +702,9 @@ test("bun run env gives the app its settings, host by host under load; a converg
     );
   const secret = "s3cr3t $value, with spaces";
 
-  let stop = false;
-  const outcomes: string[] = [];
-  const load = Array.from({ length: 8 }, async () => {
-    while (!stop) {
-      const response = await fetch(`${proxy.url}/`).catch((error: Error) => error);
-      if (response instanceof Error) outcomes.push(`error ${response.message}`);
-      else outcomes.push(response.status === 200 ? "ok" : `HTTP ${response.status}`);
-      if (!(response instanceof Error)) await response.arrayBuffer().catch(() => undefined);
-    }
-  });
+  const load = steadyLoad();
   const set = await envCli("set", "GREETING_STYLE=warm", `API_TOKEN=${secret}`);
-  stop = true;
-  await Promise.all(load);
+  const outcomes = await load.stop();
   expect(set.output).toContain("app settings: added API_TOKEN, GREETING_STYLE");
   expect(set.output).toMatch(/ {2}web-1: restarted with them, healthy on \w{12} \(/);
   expect(set.output).toContain("✓ every app host has them (restarted: web-1, web-2)");
