@@ -6,14 +6,17 @@ import { loadPlan, parseEnvFile, pauseAfter, percentile } from "./lib/load.ts";
 
 const SPEC = {
   verb: "load",
-  usage: ["load [DURATION] [--connections N] [--rate N]"],
+  usage: ["load [DURATION] [--connections N] [--rate N] [--with-bodies]"],
   about: `Sends visitors' requests to the running demo for DURATION (default 60s, at most 10m)
 over N connections (default 32, at most 256), to its site over HTTPS through the public
 entry, and nowhere else: the address is read from the demo's own settings
 (.dropship/demo.env) and must be on the emulator's public network. The proxy droplet runs
 hot, the autoscaler adds a production droplet (the dashboard and the GitOps log show it),
 and removes it again once the load is over. With --rate, at most N requests a second in all:
-steady traffic to watch, not a machine's worth. Prints requests a second every 5 s and a summary;
+steady traffic to watch, not a machine's worth. With --with-bodies, every other request is a
+POST with a small form, as a shop's orders are: the proxy cannot send such a request again
+elsewhere, so an operation that drops one (a restart, an upgrade, a scale-in) shows as a
+failure. Prints requests a second every 5 s and a summary;
 Ctrl-C (SIGINT) or SIGTERM ends the load early, once the requests in flight are answered, and
 still prints it.`,
   options: {
@@ -22,6 +25,10 @@ still prints it.`,
       type: "string",
       value: "N",
       description: "requests a second in all, at most (as many as the connections carry)",
+    },
+    "with-bodies": {
+      type: "boolean",
+      description: "every other request a POST with a form body",
     },
   },
   positionals: 1,
@@ -59,8 +66,9 @@ await runVerb(SPEC, async ({ values, positionals }) => {
   const ca = readFileSync(demo.DROPSHIP_CA_FILE, "utf8");
   const domain = demo.DROPSHIP_DOMAIN;
   const url = `https://${entry}/`;
+  const withBodies = values["with-bodies"] === true;
   console.log(
-    `load: ${plan.connections} connections${plan.rate ? `, ${plan.rate} requests a second at most,` : ""} to https://${domain}/ at ${entry} for ${plan.durationMs / 1000} s`,
+    `load: ${plan.connections} connections${plan.rate ? `, ${plan.rate} requests a second at most,` : ""} to https://${domain}/ at ${entry} for ${plan.durationMs / 1000} s${withBodies ? ", every other request a POST with a body" : ""}`,
   );
 
   const started = performance.now();
@@ -77,22 +85,28 @@ await runVerb(SPEC, async ({ values, positionals }) => {
   let failed = 0;
   let lastFailure = "";
   const visitor = async () => {
+    let sentSoFar = 0;
     while (performance.now() < end) {
       const sent = performance.now();
+      const post = withBodies && sentSoFar++ % 2 === 1;
       try {
         const response = await fetch(url, {
-          headers: { host: domain },
+          ...(post && { method: "POST", body: "item=42&quantity=1" }),
+          headers: {
+            host: domain,
+            ...(post && { "content-type": "application/x-www-form-urlencoded" }),
+          },
           tls: { ca, serverName: domain },
           signal: AbortSignal.timeout(10_000),
         });
         await response.arrayBuffer();
         if (response.status >= 500) {
           failed++;
-          lastFailure = `HTTP ${response.status}`;
+          lastFailure = `${post ? "POST" : "GET"}: HTTP ${response.status}`;
         }
       } catch (error) {
         failed++;
-        lastFailure = (error as Error).message;
+        lastFailure = `${post ? "POST" : "GET"}: ${(error as Error).message}`;
       }
       done++;
       latencies.push(performance.now() - sent);
