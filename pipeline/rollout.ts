@@ -155,6 +155,10 @@ async function rollBack(
   for (const { host, previous } of hosts) {
     await withSsh(targetOf(host, options), async (ssh) => {
       const services = [...options.services, ...(options.alsoWhenChanged ?? [])];
+      // a host that came up on the release serves again: out of the rotation before its
+      // restart, as in the rollout (the one that failed is out already)
+      await options.drain(host, true);
+      await Bun.sleep(options.drainGraceMs);
       if (previous) {
         await ssh.check(
           [

@@ -188,6 +188,17 @@ const serverBranch = () =>
     .stdout.toString()
     .trim();
 
+/** What the routing table said of a backend since `since` (ms), oldest first: draining, back in rotation. */
+async function drainsOf(id: string, since: number): Promise<string[]> {
+  const entries = await state.xrange(KEYS.audit, String(since), "+");
+  return entries
+    .map(([, fields]) =>
+      Object.fromEntries(fields.flatMap((f, i) => (i % 2 ? [] : [[f, fields[i + 1]]]))),
+    )
+    .filter((entry) => entry.kind === "backend" && entry.target === id && entry.new)
+    .map((entry) => (entry.new?.includes('"draining":true') ? "draining" : "back in rotation"));
+}
+
 /**
  * Visitors' requests through the proxy, 8 at a time, until `stop()`: answers what each came to
  * ("ok" for a 200 with its body read).
@@ -347,6 +358,7 @@ test("a release whose /healthz fails is rolled back on every host it reached", a
 
 test("a release that exits at start on the second host is given up there at once, saying what it said, and rolls the first one back too", async () => {
   const before = serverBranch();
+  const pushed = Date.now();
   commitBadChange(
     "server/app/main.ts",
     "  const env = readEnv(SPEC);",
@@ -369,6 +381,15 @@ test("a release that exits at start on the second host is given up there at once
   expect(push.output).toContain(`remote: ↺ web-1: back on ${before.slice(0, 12)}`);
   expect(serverBranch()).toBe(before);
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(before.slice(0, 12));
+  // web-1, back in the rotation on the bad release, left it again before its restart back (web-2
+  // serving by then): the proxy's routing table, as the audit has it
+  const [web1] = hosts.map((h) => `${h.droplet.ip}:3000`);
+  expect(await drainsOf(web1 as string, pushed)).toEqual([
+    "draining",
+    "back in rotation",
+    "draining",
+    "back in rotation",
+  ]);
 }, 120_000);
 
 test("a host that cannot take the release fails the push before any host leaves the rotation", async () => {
@@ -572,14 +593,11 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   const [recorded] = await gitops.history(1);
   expect(recorded?.message).toMatch(new RegExp(`^rollback production: back to ${previous} by `));
   // each host was out of the rotation while it restarted: drained, then back, in the audit
-  const recent = await state.xrange(KEYS.audit, String(rollbackStarted), "+");
-  const drained = recent
-    .map(([, fields]) =>
-      Object.fromEntries(fields.flatMap((f, i) => (i % 2 ? [] : [[f, fields[i + 1]]]))),
-    )
-    .filter((entry) => entry.kind === "backend" && entry.new?.includes('"draining":true'))
-    .map((entry) => entry.target);
-  expect(drained.sort()).toEqual(hosts.map((h) => `${h.droplet.ip}:3000`).sort());
+  for (const h of hosts)
+    expect(await drainsOf(`${h.droplet.ip}:3000`, rollbackStarted)).toEqual([
+      "draining",
+      "back in rotation",
+    ]);
   // in the audit, and among the deploys (bun run status's LAST DEPLOYS)
   const [audited] = await state.xrevrange(KEYS.audit, "+", "-", "COUNT", 1);
   expect(audited?.[1]).toEqual(
