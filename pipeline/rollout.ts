@@ -156,9 +156,12 @@ async function rollBack(
     await withSsh(targetOf(host, options), async (ssh) => {
       const services = [...options.services, ...(options.alsoWhenChanged ?? [])];
       // a host that came up on the release serves again: out of the rotation before its
-      // restart, as in the rollout (the one that failed is out already)
-      await options.drain(host, true);
-      await Bun.sleep(options.drainGraceMs);
+      // restart, as in the rollout (the one that failed is out already); a drain that fails
+      // must not keep the host on the release that failed
+      await options.drain(host, true).then(
+        () => Bun.sleep(options.drainGraceMs),
+        () => undefined,
+      );
       if (previous) {
         await ssh.check(
           [
