@@ -30,6 +30,10 @@ export async function startPublic(core: Core) {
   const draining: Retiring = { now: false };
   /** Every front that passes connections on to a Bun.serve listener, for stop to wait on. */
   const passing = new Set<{ readonly passedOpen: number }>();
+  /** A certificate's fronts are retired when the next comes; once done, nothing to wait on. */
+  const forgetDone = () => {
+    for (const front of passing) if (front instanceof OwnFront && front.done) passing.delete(front);
+  };
   /** A front on this public port for the listener `behind` names, when the protocol is on. */
   const frontFor = (port: number, behind: () => number | undefined) => {
     if (!proxied) return undefined;
@@ -110,6 +114,7 @@ export async function startPublic(core: Core) {
     : undefined;
   const ownTlsFront = (port: number, tls: Bun.TLSOptions, retiring: Retiring) => {
     for (const front of tlsFronts) if (front.done) tlsFronts.delete(front);
+    forgetDone();
     const front = new OwnFront({
       hostname: env.host,
       port,
@@ -142,6 +147,7 @@ export async function startPublic(core: Core) {
       connections: core.connections,
       passing: "tls",
     });
+    forgetDone();
     passing.add(front);
     const counting = front;
     return {
