@@ -17,7 +17,9 @@ import { loadConfigOrDefaults } from "../../../server/shared/config/load.ts";
 import { APP_ENV_ON_HOST, hostCommands } from "../../../server/shared/host/layout.ts";
 import { Mailer } from "../../../server/shared/mailer.ts";
 import { runAsync } from "../../../server/shared/proc.ts";
+import { parseBackend } from "../../../server/shared/routing/model.ts";
 import { Ssh, targetOf, withSsh } from "../../../server/shared/ssh.ts";
+import { readAudit } from "../../../server/shared/state/audit.ts";
 import { lastRuns, saveRun } from "../../../server/shared/state/jobs.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { changeMaintenance } from "../../../server/shared/state/maintenance.ts";
@@ -190,13 +192,11 @@ const serverBranch = () =>
 
 /** What the routing table said of a backend since `since` (ms), oldest first: draining, back in rotation. */
 async function drainsOf(id: string, since: number): Promise<string[]> {
-  const entries = await state.xrange(KEYS.audit, String(since), "+");
+  const entries = await readAudit(state, { kind: "backend", target: id, limit: 50 });
   return entries
-    .map(([, fields]) =>
-      Object.fromEntries(fields.flatMap((f, i) => (i % 2 ? [] : [[f, fields[i + 1]]]))),
-    )
-    .filter((entry) => entry.kind === "backend" && entry.target === id && entry.new)
-    .map((entry) => (entry.new?.includes('"draining":true') ? "draining" : "back in rotation"));
+    .filter((entry) => Number(entry.id.split("-")[0]) >= since && entry.new)
+    .reverse()
+    .map((entry) => (parseBackend(entry.new)?.draining ? "draining" : "back in rotation"));
 }
 
 /**
