@@ -18,6 +18,12 @@ export interface TrackCounts {
   slow: number;
 }
 
+/** A window's counts per track (staging's per-visitor capped), and staging's as answered. */
+export interface WindowTotals extends Record<Track, TrackCounts> {
+  /** staging's answers before the caps, the visitor addresses they went to, and the cap */
+  stagingSeen: { requests: number; addresses: number; cap: number };
+}
+
 const SLOT_MS = 1000;
 
 /** An answer that took `ms` is slow past `slowAfterMs`; 0 judges none slow. */
@@ -114,11 +120,15 @@ export class ErrorWindow {
   }
 
   /** The window's totals; staging's are per-visitor capped, without its worst visitor. */
-  totals(now: number): Record<Track, TrackCounts> {
-    const out = emptyCounts();
+  totals(now: number): WindowTotals {
+    const out: WindowTotals = {
+      ...emptyCounts(),
+      stagingSeen: { requests: 0, addresses: 0, cap: this.perVisitorCap },
+    };
     const visitors = new Map<string, TrackCounts>();
     for (const slot of this.slots) {
       if (slot.start < 0 || now - slot.start >= this.windowMs) continue;
+      out.stagingSeen.requests += slot.counts.staging.requests;
       out.production.requests += slot.counts.production.requests;
       out.production.errors += slot.counts.production.errors;
       out.production.slow += slot.counts.production.slow;
@@ -133,6 +143,7 @@ export class ErrorWindow {
         }
       }
     }
+    out.stagingSeen.addresses = visitors.size - (visitors.has(OTHERS) ? 1 : 0);
     let worst: TrackCounts = { requests: 0, errors: 0, slow: 0 };
     for (const [key, counts] of visitors) {
       const capped =
@@ -216,6 +227,25 @@ export class WindowTally implements WindowSink {
   }
 }
 
+/**
+ * Why there is no verdict yet. When staging answered enough but too few of its answers count (a
+ * few addresses sent them all, as a load test from one machine does), says so: "0/50" alone
+ * would read as no traffic.
+ */
+function waitingWhy(
+  counted: number,
+  minRequests: number,
+  seen: WindowTotals["stagingSeen"] | undefined,
+): string {
+  const waiting = `waiting: ${counted}/${minRequests} staging requests`;
+  if (seen === undefined || seen.requests < minRequests) return waiting;
+  const from = seen.addresses === 1 ? "1 address" : `${seen.addresses} addresses`;
+  const capped = Number.isFinite(seen.cap)
+    ? `each address counts for at most ${seen.cap} and `
+    : "";
+  return `${waiting} counted (${seen.requests} answered, from ${from}: ${capped}the one with the most errors is left out)`;
+}
+
 /** Each visitor's share: at least five visitors are needed for a verdict. */
 export function perVisitorCap(minRequests: number): number {
   return Math.max(1, Math.ceil(minRequests / 5));
@@ -235,13 +265,13 @@ export type Verdict = { abort: false; why: string } | { abort: true; why: string
  * slower than that. No verdict before staging has seen `minRequests` requests in the window:
  * no traffic is never a failure.
  */
-export function judge(totals: Record<Track, TrackCounts>, settings: AnalysisSettings): Verdict {
-  const { staging, production } = totals;
+export function judge(
+  totals: Record<Track, TrackCounts> & Partial<Pick<WindowTotals, "stagingSeen">>,
+  settings: AnalysisSettings,
+): Verdict {
+  const { staging, production, stagingSeen } = totals;
   if (staging.requests < settings.minRequests) {
-    return {
-      abort: false,
-      why: `waiting: ${staging.requests}/${settings.minRequests} staging requests`,
-    };
+    return { abort: false, why: waitingWhy(staging.requests, settings.minRequests, stagingSeen) };
   }
   const stagingRate = (100 * staging.errors) / staging.requests;
   const productionRate =

@@ -18,6 +18,7 @@ test("the window counts requests and 5xx per track and forgets what is older tha
   expect(window.totals(t0 + 1000)).toEqual({
     production: { requests: 1, errors: 0, slow: 0 },
     staging: { requests: 9, errors: 2, slow: 0 },
+    stagingSeen: { requests: 10, addresses: 10, cap: Number.POSITIVE_INFINITY },
   });
   window.add("staging", true, t0 + 9_500, "a");
   window.add("staging", false, t0 + 9_500, "b");
@@ -35,6 +36,30 @@ test("no verdict before the minimum number of staging requests", () => {
   );
   expect(verdict.abort).toBe(false);
   expect(verdict.why).toBe("waiting: 19/20 staging requests");
+});
+
+test("a wait for traffic that staging had, from too few addresses to count, says so", () => {
+  const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
+  const t0 = 1_500_000;
+  // a load test from one machine: thousands of answers, one address
+  for (let i = 0; i < 3_000; i++) window.add("staging", i % 3 === 0, t0 + i, "198.51.100.7");
+  const totals = window.totals(t0 + 5_000);
+  expect(totals.staging.requests).toBe(0);
+  expect(judge(totals, settings)).toEqual({
+    abort: false,
+    why: "waiting: 0/20 staging requests counted (3000 answered, from 1 address: each address counts for at most 4 and the one with the most errors is left out)",
+  });
+  // a few more addresses: counted, still short of the minimum
+  for (const visitor of ["203.0.113.1", "203.0.113.2"])
+    for (let i = 0; i < 10; i++) window.add("staging", false, t0 + 6_000 + i, visitor);
+  expect(judge(window.totals(t0 + 7_000), settings).why).toBe(
+    "waiting: 8/20 staging requests counted (3020 answered, from 3 addresses: each address counts for at most 4 and the one with the most errors is left out)",
+  );
+  // fewer answers than the minimum: too little traffic, the plain sentence, whatever is left out
+  const fresh = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
+  for (let i = 0; i < 5; i++) fresh.add("staging", i === 0, t0 + i, `203.0.113.${i}`);
+  for (let i = 0; i < 10; i++) fresh.add("staging", false, t0 + i, "203.0.113.9");
+  expect(judge(fresh.totals(t0 + 1_000), settings).why).toBe("waiting: 8/20 staging requests");
 });
 
 test("staging is aborted only when it is worse than production by more than the margin", () => {
