@@ -146,14 +146,7 @@ export class ErrorWindow {
     out.stagingSeen.addresses = visitors.size - (visitors.has(OTHERS) ? 1 : 0);
     let worst: TrackCounts = { requests: 0, errors: 0, slow: 0 };
     for (const [key, counts] of visitors) {
-      const capped =
-        key === OTHERS
-          ? counts
-          : {
-              requests: Math.min(counts.requests, this.perVisitorCap),
-              errors: Math.min(counts.errors, this.perVisitorCap),
-              slow: Math.min(counts.slow, this.perVisitorCap),
-            };
+      const capped = key === OTHERS ? counts : scaledTo(counts, this.perVisitorCap);
       out.staging.requests += capped.requests;
       out.staging.errors += capped.errors;
       out.staging.slow += capped.slow;
@@ -172,6 +165,17 @@ export class ErrorWindow {
       slot.visitors.clear();
     }
   }
+}
+
+/**
+ * A visitor's counts as at most `cap` requests, its errors and slow answers scaled with them:
+ * a visitor with 300 answers and 9 errors counts as 10 and 0.3, a 3% rate as it was, not as 10
+ * and 9 (90%), which would make every busy visitor look like a failing one.
+ */
+function scaledTo(counts: TrackCounts, cap: number): TrackCounts {
+  if (counts.requests <= cap) return counts;
+  const share = cap / counts.requests;
+  return { requests: cap, errors: counts.errors * share, slow: counts.slow * share };
 }
 
 /** Where the forwarding path counts answers for the canary analysis. */

@@ -119,6 +119,32 @@ test("two visitors at the cap cannot abort a canary that serves everyone else", 
   expect(judge(totals, settings).abort).toBe(false);
 });
 
+test("a busy visitor counts at the cap with its error rate kept: a canary within the margin is not aborted", () => {
+  const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
+  const t0 = 3_500_000;
+  // ten busy visitors (an app polling, a shop's regulars), 300 answers each, 3% of them 5xx —
+  // within the 5 points staging may be worse than production by
+  for (let v = 0; v < 10; v++)
+    for (let i = 0; i < 300; i++) window.add("staging", i % 100 < 3, t0 + i, `203.0.113.${v}`);
+  for (let i = 0; i < 300; i++) window.add("production", false, t0 + i, `192.0.2.${i % 50}`);
+  const totals = window.totals(t0 + 1_000);
+  // each counts as 4 requests and 0.12 errors, and one of them is left out
+  expect(totals.staging.requests).toBe(36);
+  expect(totals.staging.errors).toBeCloseTo(1.08, 9);
+  const verdict = judge(totals, settings);
+  expect(verdict).toEqual({
+    abort: false,
+    why: "staging 5xx 3.0% of 36 vs production 0.0% of 300",
+  });
+  // the same visitors at 30% are aborted
+  const failing = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
+  for (let v = 0; v < 10; v++)
+    for (let i = 0; i < 300; i++) failing.add("staging", i % 10 < 3, t0 + i, `203.0.113.${v}`);
+  expect(judge(failing.totals(t0 + 1_000), settings).why).toBe(
+    "staging 5xx 30.0% of 36 vs production 0.0% of 0 (more than 5 points worse)",
+  );
+});
+
 test("a release that fails for everyone is still aborted", () => {
   const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
   const t0 = 4_000_000;
