@@ -1,12 +1,15 @@
 import { existsSync, readFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
+import { VISITOR_ADDRESSES, visitorAddress } from "../server/emulator/network.ts";
 import { EMULATOR } from "../server/emulator/this-network.ts";
 import { ArgumentError, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { loadPlan, parseEnvFile, pauseAfter, percentile } from "./lib/load.ts";
 
 const SPEC = {
   verb: "load",
-  usage: ["load [DURATION] [--connections N] [--rate N] [--with-bodies]"],
+  usage: ["load [DURATION] [--connections N] [--rate N] [--with-bodies] [--visitors N]"],
   about: `Sends visitors' requests to the running demo for DURATION (default 60s, at most 10m)
 over N connections (default 32, at most 256), to its site over HTTPS through the public
 entry, and nowhere else: the address is read from the demo's own settings
@@ -16,7 +19,10 @@ and removes it again once the load is over. With --rate, at most N requests a se
 steady traffic to watch, not a machine's worth. With --with-bodies, every other request is a
 POST with a small form, as a shop's orders are: the proxy cannot send such a request again
 elsewhere, so an operation that drops one (a restart, an upgrade, a scale-in) shows as a
-failure. Prints requests a second every 5 s and a summary;
+failure. With --visitors N, the connections come from N addresses in turn (the emulator keeps
+${VISITOR_ADDRESSES} on its public network for this), so the proxy sees N visitors where it would see
+one: the canary analysis counts each address apart, and no single one may abort a canary. Prints
+requests a second every 5 s and a summary;
 Ctrl-C (SIGINT) or SIGTERM ends the load early, once the requests in flight are answered, and
 still prints it.`,
   options: {
@@ -30,11 +36,19 @@ still prints it.`,
       type: "boolean",
       description: "every other request a POST with a form body",
     },
+    visitors: {
+      type: "string",
+      value: "N",
+      description: `addresses the connections come from, 1 to ${VISITOR_ADDRESSES} (this machine's one)`,
+    },
   },
   positionals: 1,
 } satisfies VerbSpec;
 
 const ROOT = resolve(import.meta.dir, "..");
+const ORDER = "item=42&quantity=1";
+const FORM = "application/x-www-form-urlencoded";
+const TIMEOUT_MS = 10_000;
 /** the emulator's public network: a demo's entry is always on it */
 const EMULATOR_PUBLIC = new RegExp(
   `^${EMULATOR.public.prefix.replaceAll(".", "\\.")}\\.\\d{1,3}\\.\\d{1,3}$`,
@@ -45,6 +59,7 @@ await runVerb(SPEC, async ({ values, positionals }) => {
     positionals[0],
     values.connections as string | undefined,
     values.rate as string | undefined,
+    values.visitors as string | undefined,
   );
   if (typeof plan === "string") throw new ArgumentError(plan);
   const envFile = join(
@@ -67,9 +82,17 @@ await runVerb(SPEC, async ({ values, positionals }) => {
   const domain = demo.DROPSHIP_DOMAIN;
   const url = `https://${entry}/`;
   const withBodies = values["with-bodies"] === true;
+  const visitors = visitorsOf(plan.visitors ?? 0);
   console.log(
-    `load: ${plan.connections} connections${plan.rate ? `, ${plan.rate} requests a second at most,` : ""} to https://${domain}/ at ${entry} for ${plan.durationMs / 1000} s${withBodies ? ", every other request a POST with a body" : ""}`,
+    `load: ${plan.connections} connections${plan.rate ? `, ${plan.rate} requests a second at most,` : ""} to https://${domain}/ at ${entry} for ${plan.durationMs / 1000} s${withBodies ? ", every other request a POST with a body" : ""}${visitors.length > 0 ? `, from ${visitors.length} addresses (${visitors[0]} and on)` : ""}`,
   );
+  const target = { entry, domain, ca };
+  // a connection's sender: fetch from this machine's address, or node:https from a visitor's
+  const senders = visitors.map((localAddress) =>
+    sendFrom(new Agent({ keepAlive: true, localAddress }), target),
+  );
+  const senderOf = (connection: number) =>
+    senders[connection % senders.length] ?? sendByFetch(url, target);
 
   const started = performance.now();
   let end = started + plan.durationMs;
@@ -84,25 +107,17 @@ await runVerb(SPEC, async ({ values, positionals }) => {
   let done = 0;
   let failed = 0;
   let lastFailure = "";
-  const visitor = async () => {
+  const visitor = async (_: unknown, connection: number) => {
+    const send = senderOf(connection);
     let sentSoFar = 0;
     while (performance.now() < end) {
       const sent = performance.now();
       const post = withBodies && sentSoFar++ % 2 === 1;
       try {
-        const response = await fetch(url, {
-          ...(post && { method: "POST", body: "item=42&quantity=1" }),
-          headers: {
-            host: domain,
-            ...(post && { "content-type": "application/x-www-form-urlencoded" }),
-          },
-          tls: { ca, serverName: domain },
-          signal: AbortSignal.timeout(10_000),
-        });
-        await response.arrayBuffer();
-        if (response.status >= 500) {
+        const status = await send(post);
+        if (status >= 500) {
           failed++;
-          lastFailure = `${post ? "POST" : "GET"}: HTTP ${response.status}`;
+          lastFailure = `${post ? "POST" : "GET"}: HTTP ${status}`;
         }
       } catch (error) {
         failed++;
@@ -131,3 +146,67 @@ await runVerb(SPEC, async ({ values, positionals }) => {
     `load: done — ${done} requests in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(0)} req/s), ${failed} failed${failed ? ` (last: ${lastFailure})` : ""}; latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
   );
 });
+
+interface Target {
+  entry: string;
+  domain: string;
+  ca: string;
+}
+
+/** A request's answer status, its body read, by fetch (from this machine's own address). */
+function sendByFetch(url: string, { domain, ca }: Target) {
+  return async (post: boolean): Promise<number> => {
+    const response = await fetch(url, {
+      ...(post && { method: "POST", body: ORDER }),
+      headers: { host: domain, ...(post && { "content-type": FORM }) },
+      tls: { ca, serverName: domain },
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  };
+}
+
+/** The same by node:https, whose agent binds its connections to a visitor's address. */
+function sendFrom(agent: Agent, { entry, domain, ca }: Target) {
+  return (post: boolean): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const sent = request(
+        {
+          host: entry,
+          path: "/",
+          method: post ? "POST" : "GET",
+          headers: { host: domain, ...(post && { "content-type": FORM }) },
+          agent,
+          ca,
+          servername: domain,
+          timeout: TIMEOUT_MS,
+        },
+        (answer) => {
+          answer.on("error", reject);
+          answer.on("end", () => resolve(answer.statusCode ?? 0));
+          answer.resume();
+        },
+      );
+      sent.on("timeout", () => sent.destroy(new Error("The operation timed out.")));
+      sent.on("error", reject);
+      sent.end(post ? ORDER : undefined);
+    });
+}
+
+/**
+ * The first `count` visitors' addresses, each one this machine has: the emulator adds them to
+ * its public bridge when it starts, so a demo started by an older dropship lacks them.
+ */
+function visitorsOf(count: number): string[] {
+  const addresses = Array.from({ length: count }, (_, n) => visitorAddress(EMULATOR, n));
+  const mine = new Set(
+    Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)),
+  );
+  const missing = addresses.filter((address) => !mine.has(address));
+  if (missing.length > 0)
+    throw new UsageError(
+      `this machine lacks the visitors' address ${missing[0]} on the emulator's network; the emulator adds them when it starts — bring the demo down and up again (bun run demo --down, then bun run demo)`,
+    );
+  return addresses;
+}

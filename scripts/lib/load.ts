@@ -1,3 +1,4 @@
+import { VISITOR_ADDRESSES } from "../../server/emulator/network.ts";
 import { parseDuration } from "../../server/shared/config/duration.ts";
 
 /** The bounds `bun run load` keeps, so a typo cannot leave a machine loaded for hours. */
@@ -8,6 +9,8 @@ export interface LoadPlan {
   connections: number;
   /** requests a second in all, at most; as many as the connections carry when unset */
   rate?: number;
+  /** addresses the connections come from, in turn; this machine's own one when unset */
+  visitors?: number;
 }
 
 /**
@@ -18,6 +21,7 @@ export function loadPlan(
   duration: string | undefined,
   connections: string | undefined,
   rate?: string,
+  visitors?: string,
 ): LoadPlan | string {
   const durationMs = parseDuration(duration ?? "60s");
   if (durationMs === undefined || durationMs <= 0)
@@ -27,11 +31,22 @@ export function loadPlan(
   const count = Number(connections ?? "32");
   if (!Number.isInteger(count) || count < 1 || count > LOAD_LIMITS.maxConnections)
     return `--connections ${connections} is not a whole number from 1 to ${LOAD_LIMITS.maxConnections}`;
-  if (rate === undefined) return { durationMs, connections: count };
-  const perSecond = Number(rate);
-  if (!Number.isInteger(perSecond) || perSecond < 1 || perSecond > LOAD_LIMITS.maxRate)
-    return `--rate ${rate} is not a whole number of requests a second from 1 to ${LOAD_LIMITS.maxRate}`;
-  return { durationMs, connections: count, rate: perSecond };
+  const plan: LoadPlan = { durationMs, connections: count };
+  if (rate !== undefined) {
+    const perSecond = Number(rate);
+    if (!Number.isInteger(perSecond) || perSecond < 1 || perSecond > LOAD_LIMITS.maxRate)
+      return `--rate ${rate} is not a whole number of requests a second from 1 to ${LOAD_LIMITS.maxRate}`;
+    plan.rate = perSecond;
+  }
+  if (visitors !== undefined) {
+    const addresses = Number(visitors);
+    if (!Number.isInteger(addresses) || addresses < 1 || addresses > VISITOR_ADDRESSES)
+      return `--visitors ${visitors} is not a whole number of addresses from 1 to ${VISITOR_ADDRESSES}`;
+    if (addresses > count)
+      return `--visitors ${visitors} is more than the ${count} connections that would come from them — give --connections ${addresses} or more`;
+    plan.visitors = addresses;
+  }
+  return plan;
 }
 
 /**

@@ -706,6 +706,11 @@ export class Fleet {
   /** The n-th droplet is 10.77.a.b on the public network and 10.78.a.b in the VPC (network 0). */
   private allocateAddresses(): { ip: string; privateIp: string } {
     const n = this.nextHost++;
+    // x.x.255.* is this machine's visitors' (visitorAddress)
+    if (Math.floor(n / 250) >= 255)
+      throw new Error(
+        `the emulator's network has no address left for droplet number ${n + 1}; start the emulator afresh`,
+      );
     const host = `${Math.floor(n / 250)}.${(n % 250) + 2}`;
     return {
       ip: `${NETWORKS.public.prefix}.${host}`,

@@ -13,7 +13,7 @@ import { run } from "../shared/proc.ts";
 import type { HostInit } from "./host-init.ts";
 import { lxcfsMounts } from "./limits.ts";
 import { LXCFS_DIR } from "./lxcfs.ts";
-import { idsOfNamespaces } from "./network.ts";
+import { idsOfNamespaces, VISITOR_ADDRESSES, visitorAddress } from "./network.ts";
 import { EMULATOR } from "./this-network.ts";
 
 /**
@@ -70,9 +70,20 @@ export function ensureBridges(): void {
     const addresses = run(["ip", "-o", "addr", "show", "dev", bridge]);
     if (!addresses.includes(`${gateway}/${PREFIX}`))
       run(["ip", "addr", "add", `${gateway}/${PREFIX}`, "dev", bridge]);
+    // visitors' addresses (bun run load --visitors) as /32: no route changes, and this
+    // machine's own connections to droplets still go from the gateway
+    const visitors = bridge === NETWORKS.public.bridge ? visitorAddresses() : [];
+    const missing = visitors.filter((address) => !addresses.includes(` ${address}/32 `));
+    if (missing.length > 0)
+      run(["ip", "-batch", "-"], {
+        input: missing.map((address) => `addr add ${address}/32 dev ${bridge}\n`).join(""),
+      });
     run(["ip", "link", "set", bridge, "up"]);
   }
 }
+
+const visitorAddresses = () =>
+  Array.from({ length: VISITOR_ADDRESSES }, (_, n) => visitorAddress(EMULATOR, n));
 
 /** One network a namespace is wired to: its address there and its veth pair's two names. */
 interface Link {

@@ -80,3 +80,17 @@ export function idsOfNamespaces(list: string, prefix: string): number[] {
     .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
     .map((name) => Number(name.slice(prefix.length)));
 }
+
+/**
+ * How many addresses on its public network an emulator keeps for this machine's visitors
+ * besides the gateway: `bun run load --visitors N` sends from N of them, so that the proxy
+ * sees N visitors (the canary analysis counts each address apart) where it would see one.
+ */
+export const VISITOR_ADDRESSES = 64;
+
+/** The n-th (from 0) visitors' address: 10.77.255.1 and on, past every droplet's address. */
+export function visitorAddress(names: EmulatorNames, n: number): string {
+  if (!Number.isInteger(n) || n < 0 || n >= VISITOR_ADDRESSES)
+    throw new RangeError(`visitor address ${n}: there are ${VISITOR_ADDRESSES}, from 0`);
+  return `${names.public.prefix}.255.${n + 1}`;
+}

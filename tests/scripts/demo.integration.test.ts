@@ -257,11 +257,14 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
         join(ROOT, "scripts/load.ts"),
         "200s",
         "--connections",
-        "4",
+        "8",
         "--rate",
         String(STEADY_RATE),
         // half of them orders (a POST with a body), which the proxy cannot send again elsewhere
         "--with-bodies",
+        // from 8 addresses, as 8 visitors: enough for the canary analysis to judge staging
+        "--visitors",
+        "8",
       ],
       {
         cwd: ROOT,
@@ -301,6 +304,20 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     );
     expect(added).toMatch(/^scale out: proxy_cpu \d+ > 40 for \d+s — added demo-production-3 /);
     step("scaled out");
+    // the canary analysis counted them as the visitors they are (not one, whose answers would
+    // leave it waiting), and judged the canary sound
+    const analysis = (
+      (await (
+        await fetch(new URL("status", dashboard), {
+          headers: auth,
+          tls: { ca, serverName: "shop.test" },
+        })
+      ).json()) as { canary: { analysis: string; state: string } }
+    ).canary;
+    expect(analysis.analysis).toMatch(
+      /^staging 5xx \d+\.\d% of \d+ vs production \d+\.\d% of \d+$/,
+    );
+    expect(analysis.state).toBe("active");
     // Ctrl-C ends the load once the requests in flight are answered, and it still sums up
     load.kill("SIGINT");
     expect(await load.exited).toBe(0);

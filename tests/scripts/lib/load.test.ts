@@ -29,6 +29,27 @@ test("a rate is a whole number of requests a second, and the connections share i
     );
 });
 
+test("--visitors is a whole number of the emulator's visitors' addresses, one connection each at least", () => {
+  expect(loadPlan("30s", "8", undefined, "8")).toEqual({
+    durationMs: 30_000,
+    connections: 8,
+    visitors: 8,
+  });
+  expect(loadPlan("30s", "16", "200", "4")).toEqual({
+    durationMs: 30_000,
+    connections: 16,
+    rate: 200,
+    visitors: 4,
+  });
+  for (const bad of ["0", "1.5", "many", "65"])
+    expect(loadPlan("30s", "100", undefined, bad)).toBe(
+      `--visitors ${bad} is not a whole number of addresses from 1 to 64`,
+    );
+  expect(loadPlan("30s", "4", undefined, "8")).toBe(
+    "--visitors 8 is more than the 4 connections that would come from them — give --connections 8 or more",
+  );
+});
+
 test("demo.env is read as a shell reads it, quotes and all", () => {
   expect(
     parseEnvFile(
