@@ -134,7 +134,7 @@ test("a busy visitor counts at the cap with its error rate kept: a canary within
   const verdict = judge(totals, settings);
   expect(verdict).toEqual({
     abort: false,
-    why: "staging 5xx 3.0% of 36 vs production 0.0% of 300",
+    why: "staging 5xx 3.0% of 36 vs production 0.0% of 200",
   });
   // the same visitors at 30% are aborted
   const failing = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
@@ -143,6 +143,26 @@ test("a busy visitor counts at the cap with its error rate kept: a canary within
   expect(judge(failing.totals(t0 + 1_000), settings).why).toBe(
     "staging 5xx 30.0% of 36 vs production 0.0% of 0 (more than 5 points worse)",
   );
+});
+
+test("one visitor hammering a failing path on production cannot shield a failing canary", () => {
+  const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
+  const t0 = 3_700_000;
+  // staging fails a third of its answers, for 40 visitors
+  for (let i = 0; i < 40; i++) window.add("staging", i % 3 === 0, t0 + i, `203.0.113.${i}`);
+  // production serves 100 visitors well; one client sends it 5,000 requests that fail
+  for (let i = 0; i < 100; i++) window.add("production", false, t0 + i, `192.0.2.${i}`);
+  for (let i = 0; i < 5_000; i++) window.add("production", true, t0 + (i % 9_000), "198.51.100.9");
+  const totals = window.totals(t0 + 1_000);
+  // counted as at most 4 requests, and left out as production's worst
+  expect(totals.production).toEqual({ requests: 100, errors: 0, slow: 0 });
+  const verdict = judge(totals, settings);
+  expect(verdict.abort).toBe(true);
+  expect(verdict.why).toStartWith("staging 5xx 33.3% of 39 vs production 0.0% of 100");
+  // two such clients: the one not left out counts as 4 requests, 4 errors
+  for (let i = 0; i < 5_000; i++) window.add("production", true, t0 + (i % 9_000), "198.51.100.10");
+  expect(window.totals(t0 + 1_000).production).toEqual({ requests: 104, errors: 4, slow: 0 });
+  expect(judge(window.totals(t0 + 1_000), settings).abort).toBe(true);
 });
 
 test("a release that fails for everyone is still aborted", () => {
@@ -166,24 +186,24 @@ test("with slow_after, staging is aborted when more of its answers are slow than
   const slowSettings = { ...settings, slowAfterMs: 500 };
   const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests), 500);
   const t0 = 6_000_000;
-  // production: 100 answers, 2 of them slow; staging: 40 visitors, every fourth slow
+  // production: 100 visitors, 2 of them slow; staging: 40 visitors, every fourth slow
   for (let i = 0; i < 100; i++)
     window.add("production", false, t0 + i, `192.0.2.${i}`, i < 2 ? 900 : 40);
   for (let i = 0; i < 40; i++)
     window.add("staging", false, t0 + i, `203.0.113.${i}`, i % 4 === 0 ? 501 : 500);
   const totals = window.totals(t0 + 1_000);
-  expect(totals.production).toEqual({ requests: 100, errors: 0, slow: 2 });
-  // the worst visitor (a slow one) left out
+  // on each track the worst visitor (a slow one) left out
+  expect(totals.production).toEqual({ requests: 99, errors: 0, slow: 1 });
   expect(totals.staging).toEqual({ requests: 39, errors: 0, slow: 9 });
   const verdict = judge(totals, slowSettings);
   expect(verdict).toEqual({
     abort: true,
-    why: "staging slower than 500 ms 23.1% of 39 vs production 2.0% of 100 (more than 10 points worse)",
+    why: "staging slower than 500 ms 23.1% of 39 vs production 1.0% of 99 (more than 10 points worse)",
   });
   // the same answers judged without slow_after: speed is not judged
   expect(judge(totals, settings)).toEqual({
     abort: false,
-    why: "staging 5xx 0.0% of 39 vs production 0.0% of 100",
+    why: "staging 5xx 0.0% of 39 vs production 0.0% of 99",
   });
   // within the margin: not aborted, and the status says both
   const close = judge(

@@ -105,15 +105,17 @@ test("the workers' slow answers reach the host's window, as their thresholds mad
   tally.add("staging", false, now, "198.51.100.1", 250);
   tally.add("staging", false, now, "198.51.100.2", 200);
   tally.add("staging", true, now, "198.51.100.3", 900);
-  tally.add("production", false, now, "", 201);
+  tally.add("production", false, now, "198.51.100.1", 201);
+  tally.add("production", false, now, "198.51.100.2", 201);
+  tally.add("production", false, now, "198.51.100.2", 100);
   figures.report(1, tallyReport(tally));
   const totals = window.totals(now + 10);
-  expect(totals.production).toEqual({ requests: 1, errors: 0, slow: 1 });
-  // the worst visitor (an error and slow) left out
+  // on each track the worst visitor (the most errors and slow answers) left out
+  expect(totals.production).toEqual({ requests: 2, errors: 0, slow: 1 });
   expect(totals.staging).toEqual({ requests: 2, errors: 0, slow: 1 });
 });
 
-test("a worker's tally keeps each slot, track and staging visitor apart, however they interleave", () => {
+test("a worker's tally keeps each slot, track and visitor apart, however they interleave", () => {
   const tally = new WindowTally(100);
   const second = 3_000_000;
   tally.add("production", false, second + 10);
@@ -124,8 +126,9 @@ test("a worker's tally keeps each slot, track and staging visitor apart, however
   tally.add("production", false, second + 1010, "", 101);
   tally.add("production", false, second + 60);
   expect(tally.drain()).toEqual([
-    ["production", second, "", 3, 1, 0],
+    ["production", second, "", 2, 0, 0],
     ["staging", second, "198.51.100.1", 2, 1, 1],
+    ["production", second, "198.51.100.1", 1, 1, 0],
     ["staging", second, "198.51.100.2", 1, 0, 0],
     ["production", second + 1000, "", 1, 0, 1],
   ]);
