@@ -3,7 +3,9 @@
  * and WindowTally.add (a worker, reported to the supervisor each second), per track, for one
  * kept-alive visitor and for 1 000 visitors whose answers interleave, in a window of 60 s with
  * the default per-visitor cap. With another checkout's path, its analysis.ts is measured in the
- * same run, round for round beside this one's.
+ * same run, round for round beside this one's. Then a flood: N new addresses a second on each
+ * track for a whole window, and what the window holds then (heap) and what one read of it (the
+ * analysis's, each second) takes.
  *
  *   bun bench/canary-window.ts [other-checkout] [answers=2000000]
  */
@@ -12,7 +14,7 @@ import type { Track } from "../server/shared/routing/model.ts";
 
 type Sink = { add(track: Track, isError: boolean, now: number, visitor?: string): void };
 type Module = {
-  ErrorWindow: new (windowMs: number, cap: number) => Sink;
+  ErrorWindow: new (windowMs: number, cap: number) => Sink & { totals(now: number): unknown };
   WindowTally: new () => Sink & { drain(): unknown[] };
 };
 
@@ -84,3 +86,37 @@ for (const [name] of cases)
     `| ${name} | ${checkouts.map(([label]) => median(results.get(`${name}|${label}`) ?? []).toFixed(0)).join(" | ")} |`,
   );
 console.log(`(medians of ${rounds} rounds of ${answers} answers)`);
+
+/** The heap a window holds after a minute of `perSecond` new addresses on each track, and a read. */
+function flood(module: Module, perSecond: number): { mb: number; readMs: number } {
+  Bun.gc(true);
+  const before = process.memoryUsage().heapUsed;
+  const window = new module.ErrorWindow(60_000, 10);
+  const base = 10_000_000;
+  for (let second = 0; second < 60; second++)
+    for (let v = 0; v < perSecond; v++) {
+      const address = `10.${second}.${v >> 8}.${v & 255}`;
+      window.add("production", false, base + second * 1000, address);
+      window.add("staging", v % 7 === 0, base + second * 1000, address);
+    }
+  const t0 = performance.now();
+  window.totals(base + 59_500);
+  const readMs = performance.now() - t0;
+  Bun.gc(true);
+  const mb = (process.memoryUsage().heapUsed - before) / 1e6;
+  return { mb, readMs };
+}
+
+console.log(
+  `\n| new addresses a second, each track, for 60 s | ${checkouts.map(([label]) => `${label}: heap MB, one read ms`).join(" | ")} |`,
+);
+console.log(`|---|${checkouts.map(() => "---|").join("")}`);
+for (const perSecond of [100, 1000, 6000])
+  console.log(
+    `| ${perSecond} | ${checkouts
+      .map(([, module]) => {
+        const { mb, readMs } = flood(module, perSecond);
+        return `${mb.toFixed(1)}, ${readMs.toFixed(1)}`;
+      })
+      .join(" | ")} |`,
+  );
