@@ -18,7 +18,7 @@ export interface TrackCounts {
   slow: number;
 }
 
-/** A window's counts per track (staging's per-visitor capped), and staging's as answered. */
+/** A window's counts per track, per-visitor capped, and staging's as answered. */
 export interface WindowTotals extends Record<Track, TrackCounts> {
   /** staging's answers before the caps, the visitor addresses they went to, and the cap */
   stagingSeen: { requests: number; addresses: number; cap: number };
@@ -59,8 +59,8 @@ export class ErrorWindow {
   private readonly slots: Slot[];
   /**
    * Each visitor's counts over the slots in the window, kept as slots come and go: the
-   * analysis reads the window every second, and adding up every slot's visitors then cost
-   * ~0.3 s a read with a thousand new addresses a second.
+   * analysis reads the window every second, and adding up every slot's visitors then took
+   * 0.35 s a read under a flood of new addresses (bench/canary-window.ts).
    */
   private sums = newVisitors();
 
