@@ -1,3 +1,4 @@
+import { addressKey } from "../shared/net/cidr.ts";
 import type { Track } from "../shared/routing/model.ts";
 
 export interface AnalysisSettings {
@@ -78,11 +79,12 @@ export class ErrorWindow {
 
   add(track: Track, isError: boolean, now: number, visitor = "", ms = 0): void {
     const slow = isSlow(ms, this.slowAfterMs) ? 1 : 0;
-    this.addCounts(track, 1, isError ? 1 : 0, now, visitor, slow);
+    this.addCounts(track, 1, isError ? 1 : 0, now, countedAs(visitor), slow);
   }
 
   /**
-   * A worker's tally for the slot starting at `at`. Reports arrive up to a report interval
+   * A worker's tally for the slot starting at `at` (its visitors as countedAs made them).
+   * Reports arrive up to a report interval
    * late: one for the second of the last reset, or earlier, would bring back what the reset
    * cleared (an abort would follow the resumed canary at once), so it is dropped.
    */
@@ -210,6 +212,26 @@ function scaledTo(counts: TrackCounts, cap: number): TrackCounts {
   return { requests: cap, errors: counts.errors * share, slow: counts.slow * share };
 }
 
+/** IPv6 visitors' /64s, worked out once each (~1 µs), as many as a busy minute brings. */
+const prefixes = new Map<string, string>();
+const PREFIXES_KEPT = 20_000;
+
+/**
+ * The visitor an address is counted as: IPv4 as itself, IPv6 by its /64, as the rate limits
+ * count them — a subscriber's whole prefix, from which one client could take a new address for
+ * every request and count as thousands of visitors.
+ */
+export function countedAs(address: string): string {
+  if (!address.includes(":")) return address;
+  let key = prefixes.get(address);
+  if (key === undefined) {
+    if (prefixes.size >= PREFIXES_KEPT) prefixes.clear();
+    key = addressKey(address);
+    prefixes.set(address, key);
+  }
+  return key;
+}
+
 /** Where the forwarding path counts answers for the canary analysis. */
 export interface WindowSink {
   /** `ms`: how long the answer's head took */
@@ -240,8 +262,9 @@ export class WindowTally implements WindowSink {
   /** `slowAfterMs` as the supervisor's window has it */
   constructor(private readonly slowAfterMs = 0) {}
 
-  add(track: Track, isError: boolean, now: number, visitor = "", ms = 0): void {
+  add(track: Track, isError: boolean, now: number, address = "", ms = 0): void {
     const at = now - (now % SLOT_MS);
+    const visitor = countedAs(address);
     let entry = this.last;
     if (entry === undefined || entry[1] !== at || entry[0] !== track || entry[2] !== visitor) {
       let slot = this.index.get(at);

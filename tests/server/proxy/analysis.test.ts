@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ErrorWindow, judge, perVisitorCap } from "../../../server/proxy/analysis.ts";
+import { ErrorWindow, judge, perVisitorCap, WindowTally } from "../../../server/proxy/analysis.ts";
 
 const settings = {
   windowMs: 10_000,
@@ -102,6 +102,30 @@ test("one visitor hammering staging with errors cannot carry the verdict", () =>
   const totals = window.totals(t0 + 9_000);
   expect(totals.staging).toEqual({ requests: 40, errors: 0, slow: 0 });
   expect(judge(totals, settings).abort).toBe(false);
+});
+
+test("a client on IPv6 taking a new address from its /64 for each request is still one visitor", () => {
+  const window = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
+  const t0 = 2_500_000;
+  for (let i = 0; i < 40; i++) window.add("staging", false, t0 + i, `203.0.113.${i}`);
+  for (let i = 0; i < 5_000; i++)
+    window.add("staging", true, t0 + (i % 9_000), `2001:db8:1:2::${i.toString(16)}`);
+  for (let i = 0; i < 100; i++) window.add("production", false, t0 + i, `192.0.2.${i % 50}`);
+  const totals = window.totals(t0 + 9_000);
+  // its /64 counted as one visitor, the worst, and left out
+  expect(totals.staging).toEqual({ requests: 40, errors: 0, slow: 0 });
+  expect(totals.stagingSeen.addresses).toBe(41);
+  expect(judge(totals, settings).abort).toBe(false);
+  // a worker's tally reports it by its /64 too; IPv4 and IPv4-mapped addresses as themselves
+  const tally = new WindowTally();
+  tally.add("staging", true, t0, "2001:db8:1:2::a");
+  tally.add("staging", true, t0, "2001:db8:1:2:ffff::b");
+  tally.add("production", false, t0, "::ffff:198.51.100.4");
+  tally.add("production", false, t0, "198.51.100.4");
+  expect(tally.drain()).toEqual([
+    ["staging", t0, "2001:db8:1:2::/64", 2, 2, 0],
+    ["production", t0, "198.51.100.4", 2, 0, 0],
+  ]);
 });
 
 test("two visitors at the cap cannot abort a canary that serves everyone else", () => {

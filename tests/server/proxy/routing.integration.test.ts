@@ -153,6 +153,10 @@ describe("alerts and aborts", () => {
     expect(hammered.every((r) => r.headers.get("x-dropship-track") === "staging")).toBe(true);
     // and the same from a client that drops its cookie every time (a new visitor id each request)
     await many(600, 20, () => get("/fail", { "x-forwarded-for": "198.51.100.66" }));
+    // and from IPv6, a new address of its /64 each request: one visitor still
+    await many(600, 20, (i) =>
+      get("/fail", { "x-forwarded-for": `2001:db8:66:1::${(i + 1).toString(16)}` }),
+    );
     await many(300, 20, (i) => get("/", visitor(i)));
     await Bun.sleep(1_500);
     const now = await status();
@@ -189,6 +193,28 @@ describe("alerts and aborts", () => {
     expect(await state.hexists(KEYS.alerts, "canary-analysis")).toBe(0);
     await eventually(async () => (await status()).canary.stagingGetsTraffic, 1000, "resumed");
   });
+
+  test("one visitor hammering a path that fails on production does not shield a failing canary", async () => {
+    canary.status = 500;
+    // production fails only the attacker's path, staging everything; the attacker sends far more
+    // than everyone else, so production counted in bulk would look nearly as bad as staging
+    const attacker = () => get("/fail", { "x-forwarded-for": "198.51.100.77" });
+    await eventually(
+      async () => {
+        await many(3_000, 20, attacker);
+        await many(100, 10, (i) => get("/", visitor(i)));
+        return (await status()).canary.state === "aborted";
+      },
+      20_000,
+      "automatic abort despite the attacker",
+    );
+    expect((await status()).canary.blockedBecause).toMatch(
+      /^aborted: canary analysis: staging 5xx 100\.0% of \d+ vs production 0\.0% of \d+/,
+    );
+    canary.status = 200;
+    await fetch(`${proxy.adminUrl}/_dropship/canary/resume`, { method: "POST", headers: admin });
+    await eventually(async () => (await status()).canary.stagingGetsTraffic, 1000, "resumed");
+  }, 60_000);
 
   test("no traffic is never a verdict", async () => {
     canary.status = 500;
