@@ -4,6 +4,8 @@ import {
   emulatorNames,
   emulatorNetworkOf,
   idsOfNamespaces,
+  VISITOR_ADDRESSES,
+  visitorAddress,
 } from "../../../server/emulator/network.ts";
 
 test("network 0 keeps the names the demo and the docs give; unset or empty is 0", () => {
@@ -82,4 +84,14 @@ test("the emulator refuses a bad network as a setting's fault, before it touches
   expect(main.stderr.toString()).toContain(
     `bad settings: ${EMULATOR_NETWORK_VARIABLE}: "x" is not a network: give a whole number from 0 to 9`,
   );
+});
+
+test("the visitors' addresses lie on each network's public side, past every droplet's, 64 of them", () => {
+  expect(visitorAddress(emulatorNames(0), 0)).toBe("10.77.255.1");
+  expect(visitorAddress(emulatorNames(0), VISITOR_ADDRESSES - 1)).toBe("10.77.255.64");
+  expect(visitorAddress(emulatorNames(2), 7)).toBe("10.81.255.8");
+  for (const bad of [-1, VISITOR_ADDRESSES, 1.5])
+    expect(() => visitorAddress(emulatorNames(0), bad)).toThrow(
+      `visitor address ${bad}: there are 64, from 0`,
+    );
 });
