@@ -92,7 +92,9 @@ await runVerb(SPEC, async ({ values, positionals }) => {
     sendFrom(new Agent({ keepAlive: true, localAddress }), target),
   );
   const senderOf = (connection: number) =>
-    senders[connection % senders.length] ?? sendByFetch(url, target);
+    senders.length > 0
+      ? (senders[connection % senders.length] as ReturnType<typeof sendFrom>)
+      : sendByFetch(url, target);
 
   const started = performance.now();
   let end = started + plan.durationMs;

@@ -1,4 +1,4 @@
-import { addressKey } from "../shared/net/cidr.ts";
+import { addressKeyCached } from "../shared/net/cidr.ts";
 import type { Track } from "../shared/routing/model.ts";
 
 export interface AnalysisSettings {
@@ -79,11 +79,11 @@ export class ErrorWindow {
 
   add(track: Track, isError: boolean, now: number, visitor = "", ms = 0): void {
     const slow = isSlow(ms, this.slowAfterMs) ? 1 : 0;
-    this.addCounts(track, 1, isError ? 1 : 0, now, countedAs(visitor), slow);
+    this.addCounts(track, 1, isError ? 1 : 0, now, addressKeyCached(visitor), slow);
   }
 
   /**
-   * A worker's tally for the slot starting at `at` (its visitors as countedAs made them).
+   * A worker's tally for the slot starting at `at` (its visitors keyed as add keys them).
    * Reports arrive up to a report interval
    * late: one for the second of the last reset, or earlier, would bring back what the reset
    * cleared (an abort would follow the resumed canary at once), so it is dropped.
@@ -162,23 +162,30 @@ export class ErrorWindow {
   totals(now: number): WindowTotals {
     for (const slot of this.slots)
       if (slot.start >= 0 && now - slot.start >= this.windowMs) this.expire(slot);
-    const staging = this.sums.staging;
+    const visitors = this.sums.staging;
+    const [production] = this.capped(this.sums.production);
+    const [staging, answered] = this.capped(visitors);
     return {
-      production: this.capped(this.sums.production),
-      staging: this.capped(staging),
+      production,
+      staging,
       stagingSeen: {
-        requests: [...staging.values()].reduce((sum, counts) => sum + counts.requests, 0),
-        addresses: staging.size - (staging.has(OTHERS) ? 1 : 0),
+        requests: answered,
+        addresses: visitors.size - (visitors.has(OTHERS) ? 1 : 0),
         cap: this.perVisitorCap,
       },
     };
   }
 
-  /** One track's visitors added up, each scaled to the cap, the worst of them left out. */
-  private capped(visitors: Map<string, TrackCounts>): TrackCounts {
+  /**
+   * One track's visitors added up, each scaled to the cap, the worst of them left out; and
+   * the requests they sent, as sent.
+   */
+  private capped(visitors: Map<string, TrackCounts>): [TrackCounts, number] {
     const out = { requests: 0, errors: 0, slow: 0 };
+    let answered = 0;
     let worst = noCounts();
     for (const [key, counts] of visitors) {
+      answered += counts.requests;
       const capped = key === OTHERS ? counts : scaledTo(counts, this.perVisitorCap);
       out.requests += capped.requests;
       out.errors += capped.errors;
@@ -188,7 +195,7 @@ export class ErrorWindow {
     out.requests -= worst.requests;
     out.errors -= worst.errors;
     out.slow -= worst.slow;
-    return out;
+    return [out, answered];
   }
 
   reset(): void {
@@ -210,26 +217,6 @@ function scaledTo(counts: TrackCounts, cap: number): TrackCounts {
   if (counts.requests <= cap) return counts;
   const share = cap / counts.requests;
   return { requests: cap, errors: counts.errors * share, slow: counts.slow * share };
-}
-
-/** IPv6 visitors' /64s, worked out once each (~1 µs), as many as a busy minute brings. */
-const prefixes = new Map<string, string>();
-const PREFIXES_KEPT = 20_000;
-
-/**
- * The visitor an address is counted as: IPv4 as itself, IPv6 by its /64, as the rate limits
- * count them — a subscriber's whole prefix, from which one client could take a new address for
- * every request and count as thousands of visitors.
- */
-export function countedAs(address: string): string {
-  if (!address.includes(":")) return address;
-  let key = prefixes.get(address);
-  if (key === undefined) {
-    if (prefixes.size >= PREFIXES_KEPT) prefixes.clear();
-    key = addressKey(address);
-    prefixes.set(address, key);
-  }
-  return key;
 }
 
 /** Where the forwarding path counts answers for the canary analysis. */
@@ -264,7 +251,8 @@ export class WindowTally implements WindowSink {
 
   add(track: Track, isError: boolean, now: number, address = "", ms = 0): void {
     const at = now - (now % SLOT_MS);
-    const visitor = countedAs(address);
+    // IPv6 by its /64, as the rate limits count: one client may take a new address of it each time
+    const visitor = addressKeyCached(address);
     let entry = this.last;
     if (entry === undefined || entry[1] !== at || entry[0] !== track || entry[2] !== visitor) {
       let slot = this.index.get(at);

@@ -1,4 +1,4 @@
-import { addressKey } from "../shared/net/cidr.ts";
+import { addressKeyCached } from "../shared/net/cidr.ts";
 
 export interface RequestRateLimits {
   /** requests a second one address may send, sustained */
@@ -46,7 +46,6 @@ export class RequestRate {
   /** µs between two requests at the sustained rate, and how far ahead a bucket may run (burst − 1 of them) */
   private readonly interval: bigint;
   private readonly tolerance: bigint;
-  private readonly keys = new Map<string, string>();
 
   constructor(
     readonly limits: RequestRateLimits,
@@ -121,19 +120,9 @@ export class RequestRate {
     }
   }
 
-  /** The address's hash, never 0 (a free slot); an IPv6 address's /64 worked out once (1 µs each). */
+  /** The address's hash, never 0 (a free slot); an IPv6 address's by its /64. */
   private keyOf(address: string): bigint {
-    let key = address;
-    if (address.includes(":")) {
-      let cached = this.keys.get(address);
-      if (cached === undefined) {
-        if (this.keys.size >= this.limits.tracked) this.keys.clear();
-        cached = addressKey(address);
-        this.keys.set(address, cached);
-      }
-      key = cached;
-    }
-    return Bun.hash.wyhash(key) | 1n;
+    return Bun.hash.wyhash(addressKeyCached(address)) | 1n;
   }
 }
 
