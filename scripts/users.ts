@@ -15,6 +15,7 @@ import {
   type User,
   UsersFileError,
 } from "../server/shared/users.ts";
+import { auditAction } from "./lib/audit.ts";
 import { ArgumentError, FLEET_ENV, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { printTable } from "./lib/table.ts";
 
@@ -24,8 +25,9 @@ const SPEC = {
   about: `Named users, each with a token of their own: pushes, flag changes and canary changes are
 recorded under the token's owner (the admin token is the user admin). add prints the new token
 once; only its hash is kept, in DROPSHIP_USERS_FILE. The receiver sees a change within a second;
-the proxies are given the new list over SSH when the fleet is known.`,
-  env: ["DROPSHIP_USERS_FILE", ...FLEET_ENV],
+the proxies are given the new list over SSH when the fleet is known. Audited (users), with
+REDIS_URL.`,
+  env: ["DROPSHIP_USERS_FILE", "REDIS_URL", ...FLEET_ENV],
   positionals: 2,
 } satisfies VerbSpec;
 
@@ -63,6 +65,12 @@ await runVerb(SPEC, async ({ positionals: [verb, name, ...extra] }) => {
   } else {
     console.log(`removed ${name}; their token no longer works`);
   }
+  // who may push and sign in is a change like any flag's: the stream says who made it
+  const unaudited = await auditAction(
+    { kind: "users", target: name, what: verb === "add" ? "added, with a new token" : "removed" },
+    [],
+  );
+  if (unaudited) console.log(unaudited);
   await giveProxies(file, config, paths);
 });
 

@@ -205,7 +205,7 @@ await serverMain(
             `dropship-receiver: ${holdStarted(address, "push credentials", wrongCredentials, verdict.started)}`,
           );
         return new Response(
-          `Push credentials are needed: ${verdict.reason}. Put the admin token in the remote URL's password.\n`,
+          `Push credentials are needed: ${verdict.reason}. Put the admin token, or your own from bun run users add NAME, in the remote URL's password.\n`,
           {
             status: 401,
             headers: { "www-authenticate": 'Basic realm="dropship"' },

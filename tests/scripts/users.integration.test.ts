@@ -2,7 +2,9 @@ import { expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { checkAdmin } from "../../server/shared/auth.ts";
+import { readAudit } from "../../server/shared/state/audit.ts";
 import { loadUsersFile } from "../../server/shared/users-file.ts";
+import { connectTo, startRedis } from "../helpers/redis.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -10,12 +12,18 @@ const dir = fileTempDir("dropship-users-");
 const file = join(dir, "users");
 
 function users(...args: string[]) {
+  return usersWith({}, ...args);
+}
+
+function usersWith(env: Record<string, string>, ...args: string[]) {
   const proc = Bun.spawnSync([process.execPath, resolve(ROOT, "scripts/users.ts"), ...args], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? "",
       DROPSHIP_USERS_FILE: file,
       DROPSHIP_GITOPS_REPO: join(dir, "no-fleet"),
+      DROPSHIP_ACTOR: "ann@laptop",
+      ...env,
     },
     stdout: "pipe",
     stderr: "pipe",
@@ -58,4 +66,24 @@ test("remove takes the user and their token away", () => {
   expect(removed.code).toBe(0);
   expect(removed.out).toContain("removed ann; their token no longer works");
   expect(loadUsersFile(file)).toEqual([]);
+});
+
+test("adding and removing a user is in the audit stream, under who did it, never the token", async () => {
+  const redis = await startRedis();
+  const state = await connectTo(redis);
+  const added = usersWith({ REDIS_URL: redis.url }, "add", "bob");
+  expect(added.code).toBe(0);
+  const token = /^ {2}([0-9a-f]{64})$/m.exec(added.out)?.[1] as string;
+  expect(usersWith({ REDIS_URL: redis.url }, "remove", "bob").code).toBe(0);
+  const entries = await readAudit(state, { kind: "users", limit: 10 });
+  expect(entries.map((e) => [e.target, e.new, e.actor])).toEqual([
+    ["bob", "removed", "ann@laptop"],
+    ["bob", "added, with a new token", "ann@laptop"],
+  ]);
+  expect(JSON.stringify(entries)).not.toContain(token);
+  // without REDIS_URL the change still happens, and it says the stream has nothing
+  const unaudited = users("add", "cyd");
+  expect(unaudited.code).toBe(0);
+  expect(unaudited.out).toContain("(REDIS_URL is not set: not audited)");
+  state.disconnect();
 });
