@@ -376,24 +376,32 @@ export async function drainAt(redis: RedisClient | undefined, url: string, drain
     await putBackend(redis, { ...backend, draining }, "dropship-receiver");
 }
 
-/** A new canary: staging traffic again (an abort was about the old one) at its configured share, and a fresh draw of visitors. */
+/**
+ * A new canary: staging traffic again (an abort was about the old one) at its configured share,
+ * and a fresh draw of visitors. A staging rollback starts one too: what staging runs is a
+ * different release, judged from nothing, as Argo Rollouts' undo is a new rollout.
+ */
 export async function startCanary(
   redis: RedisClient,
   release: string,
   pusher: string,
   canary: { weight: number; steps: readonly Step[] },
   say: (line: string) => void,
+  how: "deployed" | "rolled back to" = "deployed",
 ) {
-  await clearAlert(redis, CANARY_ANALYSIS_ALERT, "dropship-receiver");
+  // a push is the receiver's work on someone's behalf; a rollback is the person's own command
+  const by = how === "deployed" ? `dropship-receiver (${pusher})` : pusher;
+  await clearAlert(redis, CANARY_ANALYSIS_ALERT, by);
   const { now } = await changeCanary(
     redis,
     {
       state: "active",
-      reason: `canary ${release} deployed`,
+      reason:
+        how === "deployed" ? `canary ${release} deployed` : `staging rolled back to ${release}`,
       generation: release,
       ...startSteps(canary, Date.now()),
     },
-    `dropship-receiver (${pusher})`,
+    by,
   );
   say(`  canary ${release} active: ${now.weight}% of new visitors`);
   const where = describeSteps(now, Date.now());

@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { setRelease } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
-import { recordShipped } from "../pipeline/deploy.ts";
+import { recordShipped, startCanary } from "../pipeline/deploy.ts";
 import { readFleet } from "../pipeline/fleet.ts";
 import { readFreeze } from "../pipeline/freeze.ts";
 import { runHook } from "../pipeline/hooks.ts";
@@ -24,7 +24,8 @@ const SPEC = {
 before the current one), one host at a time as a deploy does: drained at the proxy, switched,
 restarted, healthy, back in rotation; then points the branch (master or staging) at that
 release's commit when the receiver's repository has it. Goes during a freeze; waits for a deploy
-under way. Audited, and listed with the deploys.`,
+under way. Audited, and listed with the deploys. A staging rollback starts a new canary for the
+release it puts back, as a push to staging does.`,
   env: [...FLEET_ENV, "REDIS_URL", "DROPSHIP_ACTOR", "DROPSHIP_REPOS", "DROPSHIP_GITOPS_TOKEN"],
   positionals: 2,
 } satisfies VerbSpec;
@@ -52,6 +53,18 @@ await runVerb(SPEC, async ({ positionals: [role, release] }) => {
       verb: "rollback",
       finish: async (redis) => {
         if (!target) return;
+        // the canary record must name what staging runs, and an abort was about the release left
+        if (role === "staging")
+          await startCanary(
+            redis,
+            target,
+            actor(),
+            settings.config.canary,
+            (line) => console.log(line),
+            "rolled back to",
+          ).catch((error) =>
+            console.log(`  ! the canary was not restarted: ${(error as Error).message}`),
+          );
         await recordAction(redis, {
           kind: "rollback",
           target: role,

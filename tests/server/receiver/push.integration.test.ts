@@ -4,6 +4,7 @@ import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 
 import { join, resolve } from "node:path";
 import { addHost, EMPTY } from "../../../gitops/model.ts";
 import { InventoryRepo } from "../../../gitops/repo.ts";
+import { startCanary } from "../../../pipeline/deploy.ts";
 import { type FleetHost, gitopsInventories, readFleet } from "../../../pipeline/fleet.ts";
 import { jobOutputCleaner, runJob } from "../../../pipeline/job-run.ts";
 import { type Job, type JobRun, jobHosts } from "../../../pipeline/jobs.ts";
@@ -23,6 +24,7 @@ import { readAudit } from "../../../server/shared/state/audit.ts";
 import { lastRuns, saveRun } from "../../../server/shared/state/jobs.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { changeMaintenance } from "../../../server/shared/state/maintenance.ts";
+import { changeCanary, readCanary } from "../../../server/shared/state/routing.ts";
 import { formatUsers, tokenHash } from "../../../server/shared/users.ts";
 import { mainPidOf, startEmulator, userKey } from "../../helpers/emulator.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
@@ -441,6 +443,9 @@ test("pushes that delete or rewrite master, or bring wrong credentials, are refu
   const wrong = git("push", `http://ann:wrong@127.0.0.1:${receiver.port}/app.git`, "HEAD:master");
   expect(wrong.code).not.toBe(0);
   expect(wrong.output).toContain("Authentication failed");
+  expect(wrong.output).toContain(
+    "remote: Push credentials are needed: wrong credentials. Put the admin token, or your own from bun run users add NAME, in the remote URL's password.",
+  );
   expect(serverBranch()).toBe(head());
 });
 
@@ -663,6 +668,37 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(serverBranch().slice(0, 12)).toBe(previous);
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(previous);
   rmSync(join(dir, "refuse"));
+
+  // a staging rollback is a new canary for the release it puts back, as a push to staging is:
+  // the record names what staging runs, and the abort of the one it left keeps no visitor out
+  await startCanary(state, "left-behind", "bob", { weight: 30, steps: [] }, () => {});
+  await changeCanary(state, { state: "aborted", reason: "staging 5xx 40% of 60" }, "test");
+  await gitops.commit(
+    {
+      ...fleet,
+      hosts: fleet.hosts.map((h) => (h.name === "web-2" ? { ...h, role: "staging" } : h)),
+    },
+    "web-2 is a staging host",
+  );
+  try {
+    const staged = await runAsync(
+      [process.execPath, join(ROOT, "scripts/rollback.ts"), "staging", live.slice(0, 12)],
+      { env: { ...env, DROPSHIP_ACTOR: "cyd@example.com" } },
+    );
+    expect(staged.stdout).toContain(`↺ web-2: ${previous} → ${live.slice(0, 12)}`);
+    expect(staged.stdout).toContain(`  canary ${live.slice(0, 12)} active: 30% of new visitors`);
+    expect(staged.code).toBe(0);
+    expect(await readCanary(state)).toMatchObject({
+      generation: live.slice(0, 12),
+      state: "active",
+      weight: 30,
+      reason: `staging rolled back to ${live.slice(0, 12)}`,
+    });
+    const [change] = await readAudit(state, { kind: "canary", limit: 1 });
+    expect(change?.actor).toBe("cyd@example.com");
+  } finally {
+    await gitops.commit(fleet, "web-2 is a production host again");
+  }
 
   const forward = cli("scripts/deploy.ts", "master", live);
   expect(forward.output).toContain(`✓ ${live.slice(0, 12)} is live on production`);
