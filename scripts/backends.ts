@@ -1,5 +1,11 @@
 import { typedFault } from "../server/shared/records/faults.ts";
-import { backendIdFor, backendUrlError, type Track } from "../server/shared/routing/model.ts";
+import {
+  type Backend,
+  backendIdFor,
+  backendUrlError,
+  emptiesProduction,
+  type Track,
+} from "../server/shared/routing/model.ts";
 import { TrackName } from "../server/shared/routing/schema.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { listBackends, putBackend, removeBackend } from "../server/shared/state/routing.ts";
@@ -10,29 +16,37 @@ import { printTable } from "./lib/table.ts";
 const SPEC = {
   verb: "backends",
   usage: [
-    "backends list",
-    "backends add production|staging URL",
-    "backends remove URL",
-    "backends drain URL",
+    "backends [list]",
+    "backends add production|staging URL [--force]",
+    "backends remove URL [--force]",
+    "backends drain URL [--force]",
   ],
   about: `Reads and changes the proxy's routing table by hand. Every proxy applies a change within
 milliseconds; every change is audited. drain stops new requests to a backend while its
-in-flight ones finish; add it again to undo.`,
+in-flight ones finish; add it again to undo. Taking the last production backend in rotation
+out (drain, remove, or add to staging) is refused without --force: every production visitor
+would get a 503 (bun run maintenance on says why to them).`,
+  options: {
+    force: {
+      type: "boolean",
+      description: "take out the last production backend in rotation all the same",
+    },
+  },
   env: ["REDIS_URL", "DROPSHIP_ACTOR"],
   positionals: 3,
 } satisfies VerbSpec;
 
-await runVerb(SPEC, async ({ positionals: [verb, ...rest] }) => {
+await runVerb(SPEC, async ({ values, positionals: [verb, ...rest] }) => {
   const redis = await cliRedis();
+  const force = values.force === true;
   try {
-    if (verb === "list" && rest.length === 0) return await list(redis);
+    if ((verb === undefined || verb === "list") && rest.length === 0) return await list(redis);
     if (verb === "add" && rest.length === 2)
-      return await add(redis, rest[0] as string, rest[1] as string);
-    if (verb === "remove" && rest.length === 1) return await remove(redis, rest[0] as string);
-    if (verb === "drain" && rest.length === 1) return await drain(redis, rest[0] as string);
-    throw new ArgumentError(
-      verb ? `cannot ${verb} ${rest.join(" ")}`.trim() : "say list, add, remove or drain",
-    );
+      return await add(redis, rest[0] as string, rest[1] as string, force);
+    if (verb === "remove" && rest.length === 1)
+      return await remove(redis, rest[0] as string, force);
+    if (verb === "drain" && rest.length === 1) return await drain(redis, rest[0] as string, force);
+    throw new ArgumentError(`cannot ${verb} ${rest.join(" ")}`.trim());
   } finally {
     redis.disconnect();
   }
@@ -54,26 +68,47 @@ function checkedUrl(text: string): string {
   return new URL(text).origin;
 }
 
-async function add(redis: RedisClient, track: string, text: string) {
+async function add(redis: RedisClient, track: string, text: string, force: boolean) {
   const trackFault = typedFault(TrackName, track, "track");
   if (trackFault) throw new UsageError(trackFault);
   const url = checkedUrl(text);
   const id = backendIdFor(url);
-  const old = await putBackend(redis, { id, url, track: track as Track, draining: false }, actor());
-  console.log(old ? `${id}: back in rotation as ${track}` : `${id}: added to ${track}`);
+  const backends = await listBackends(redis);
+  if (track === "staging") refuseEmptying(backends, id, force);
+  const before = backends.find((b) => b.id === id);
+  if (before && before.track === track && !before.draining && before.url === url)
+    return console.log(`${id}: in rotation already as ${track}`);
+  await putBackend(redis, { id, url, track: track as Track, draining: false }, actor());
+  if (!before) return console.log(`${id}: added to ${track}`);
+  if (before.track !== track) return console.log(`${id}: moved from ${before.track} to ${track}`);
+  console.log(`${id}: back in rotation as ${track}`);
 }
 
-async function remove(redis: RedisClient, text: string) {
+async function remove(redis: RedisClient, text: string, force: boolean) {
   const id = backendIdFor(checkedUrl(text));
+  refuseEmptying(await listBackends(redis), id, force);
   if (!(await removeBackend(redis, id, actor())))
     throw new UsageError(`no backend ${id} — see bun run backends list`);
   console.log(`${id}: removed`);
 }
 
-async function drain(redis: RedisClient, text: string) {
+async function drain(redis: RedisClient, text: string, force: boolean) {
   const id = backendIdFor(checkedUrl(text));
-  const backend = (await listBackends(redis)).find((b) => b.id === id);
+  const backends = await listBackends(redis);
+  const backend = backends.find((b) => b.id === id);
   if (!backend) throw new UsageError(`no backend ${id} — see bun run backends list`);
+  refuseEmptying(backends, id, force);
   await putBackend(redis, { ...backend, draining: true }, actor());
   console.log(`${id}: draining — no new requests; in-flight ones finish`);
+}
+
+/** A person's slip must not take the site down; one who means it says --force. */
+function refuseEmptying(backends: readonly Backend[], id: string, force: boolean) {
+  const fault = emptiesProduction(backends, id);
+  if (!fault) return;
+  if (!force)
+    throw new UsageError(
+      `${fault} — add another first (bun run backends add production URL), or say --force (with bun run maintenance on, visitors are told why)`,
+    );
+  console.log(`(--force: ${fault})`);
 }

@@ -48,3 +48,15 @@ export function backendUrlError(text: string): string | undefined {
     return `${text}: give only scheme, host and port, like http://10.0.0.5:3000`;
   return undefined;
 }
+
+/**
+ * Why taking backend `id` out of production's rotation (a drain, a removal, a move to staging)
+ * would leave production with none in rotation, so that every production visitor gets a 503;
+ * undefined when others remain or the backend takes no production traffic now. Staging may go
+ * empty: its visitors fall back to production.
+ */
+export function emptiesProduction(backends: readonly Backend[], id: string): string | undefined {
+  const serving = backends.filter((b) => b.track === "production" && !b.draining);
+  if (serving.length !== 1 || serving[0]?.id !== id) return undefined;
+  return `${id} is the only production backend in rotation: without it every production visitor gets a 503`;
+}
