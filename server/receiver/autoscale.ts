@@ -98,3 +98,24 @@ export function afterActionSeen(state: ScaleState, at: number): ScaleState {
     ? { ...state, lastActionAt: at, breach: null }
     : state;
 }
+
+/** What the autoscaler last put in the log, and when. */
+export interface Said {
+  kind: string;
+  at: number;
+}
+
+/** How long a state that holds goes unsaid: the log shows it is still looking, not each look. */
+export const QUIET_MS = 5 * 60_000;
+
+/**
+ * Whether the log needs this decision: an action always; otherwise when its kind (the words
+ * before the colon: steady, watching, at min, cooling down…) is not the last line's, or the
+ * last line is `QUIET_MS` old. A look every 5 s with its numbers was 17 000 lines a day.
+ */
+export function worthSaying(last: Said | undefined, decision: Decision, now: number): boolean {
+  if (decision.action !== "none" || !last) return true;
+  return kindOf(decision.why) !== last.kind || now - last.at >= QUIET_MS;
+}
+
+export const kindOf = (why: string) => why.slice(0, Math.max(0, why.indexOf(":")));

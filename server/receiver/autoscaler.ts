@@ -7,7 +7,15 @@ import { recentEvents } from "../shared/state/events.ts";
 import { listHosts } from "../shared/state/hosts.ts";
 import { KEYS } from "../shared/state/keys.ts";
 import { readTraffic } from "../shared/state/traffic.ts";
-import { afterActionSeen, decide, IDLE, type ScaleState } from "./autoscale.ts";
+import {
+  afterActionSeen,
+  decide,
+  IDLE,
+  kindOf,
+  type Said,
+  type ScaleState,
+  worthSaying,
+} from "./autoscale.ts";
 import { ProvisionBreaker } from "./breaker.ts";
 
 /**
@@ -46,7 +54,7 @@ export function startAutoscaler(
   const { config, say } = deps;
   let state: ScaleState = IDLE;
   let busy = false;
-  let lastWhy = "";
+  let lastSaid: Said | undefined;
   const policy = {
     upAbove: config.autoscale.up_above,
     downBelow: config.autoscale.down_below,
@@ -76,8 +84,11 @@ export function startAutoscaler(
         deploying,
       });
       state = decision.state;
-      if (decision.why !== lastWhy) say(`autoscaler: ${decision.why}`);
-      lastWhy = decision.why;
+      const now = Date.now();
+      if (worthSaying(lastSaid, decision, now)) {
+        say(`autoscaler: ${decision.why}`);
+        lastSaid = { kind: kindOf(decision.why), at: now };
+      }
       if (decision.action === "none") return;
       try {
         if (decision.action === "add") await scaleOut(deps, decision.why);

@@ -3,8 +3,12 @@ import {
   afterActionSeen,
   decide,
   IDLE,
+  kindOf,
+  QUIET_MS,
+  type Said,
   type ScalePolicy,
   type ScaleState,
+  worthSaying,
 } from "../../../server/receiver/autoscale.ts";
 import { ProvisionBreaker } from "../../../server/receiver/breaker.ts";
 
@@ -111,4 +115,49 @@ test("a scaling action by hand starts the cooldown too; an older one changes not
   expect(longAgo.actions.map((a) => a.split(":")[0])).toEqual(["60s add", "660s add"]);
   const own = { ...IDLE, lastActionAt: 5_000 };
   expect(afterActionSeen(own, 1_000)).toBe(own);
+});
+
+test("the log has each change of state and every action, not each look's numbers", () => {
+  // an hour at the floor, a burst that scales out, then quiet again: one observation every 5 s
+  const values = [
+    ...Array.from({ length: 720 }, () => 5),
+    ...Array.from({ length: 20 }, () => 90),
+    ...Array.from({ length: 40 }, () => 30),
+  ];
+  let state = IDLE;
+  let hosts = 2;
+  let last: Said | undefined;
+  const lines: string[] = [];
+  values.forEach((value, i) => {
+    const now = i * 5_000;
+    const decision = decide(policy, state, {
+      now,
+      value,
+      metric: "proxy_cpu",
+      hosts,
+      deploying: false,
+    });
+    state = decision.state;
+    if (decision.action === "add") hosts++;
+    if (worthSaying(last, decision, now)) {
+      lines.push(`${now / 1000}s ${decision.why}`);
+      last = { kind: kindOf(decision.why), at: now };
+    }
+  });
+  const kinds = lines.map((line) => line.replace(/^\d+s /, "").split(":")[0]);
+  // at min for an hour: once at first, and again each QUIET_MS (5 min) while it lasts
+  const atMin = lines.filter((line) => line.includes("at min:"));
+  expect(atMin.length).toBe(Math.ceil((720 * 5_000 - 60_000) / QUIET_MS));
+  expect(kinds).toEqual([
+    "watching",
+    ...atMin.map(() => "at min"),
+    "watching",
+    "scale out",
+    "watching",
+    "steady",
+  ]);
+  expect(lines).toContain("3660s scale out: proxy_cpu 90 > 50 for 60s");
+  expect(lines.length).toBeLessThan(20);
+  expect(kindOf("at min: proxy_cpu 1 < 15 for 735s, but 2 hosts is the floor (2)")).toBe("at min");
+  expect(kindOf("no colon")).toBe("");
 });
