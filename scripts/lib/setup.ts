@@ -260,13 +260,13 @@ async function deliverFleet(
 }
 
 /** The proxy's rotation (every app host), the seed's flag and the canary, in the fleet's Redis. */
-async function routeFleet(redisUrl: string, fleet: Fleet, config: Config) {
+async function routeFleet(redisUrl: string, fleet: Fleet, config: Config, staging: string) {
   const redis = connectRedis(redisUrl, { purpose: "setup", persistent: true, log: () => {} });
   try {
     await whenReady(redis, redisUrl, 10_000);
     if (!(await listFlags(redis)).some((f) => f.name === "disableSET"))
       await changeFlag(redis, "disableSET", { enabled: false, rollout: 100 }, "setup", "create");
-    await ensureCanary(redis, config.canary.weight, "setup");
+    await ensureCanary(redis, { weight: config.canary.weight, release: staging }, "setup");
     for (const host of fleet.hosts) {
       if (host.role !== "production" && host.role !== "staging") continue;
       const url = `http://${host.address}:${config.ports.app}`;
@@ -377,7 +377,7 @@ export async function bringUp(
   await o.step("deliver the releases to every host");
   await deliverFleet(s, fleet, o.releases);
   await o.step("put the app hosts in the proxy's rotation");
-  await routeFleet(redisUrl, fleet, s.config);
+  await routeFleet(redisUrl, fleet, s.config, staging);
   if (fleet.loadBalancerIp) {
     // its health checks marked the proxies down while they were being set up: they count as
     // up again after healthy_threshold passes, and only then does the entry serve

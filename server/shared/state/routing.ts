@@ -47,15 +47,21 @@ export async function readCanary(
 /**
  * A new fleet's canary record, at canary/weight, so that what every change overlays (an abort
  * and its resume, a weight, the first canary's steps) starts from the share the proxies use,
- * not the built-in 30%. Answers whether it wrote one; a stored canary is left as it is.
+ * not the built-in 30%, and named after the release staging was set up with. Answers whether
+ * it wrote one; a stored canary is left as it is.
  */
 export async function ensureCanary(
   redis: StateCommands,
-  weight: number,
+  canary: { weight: number; release: string },
   actor: string,
 ): Promise<boolean> {
   if (await redis.hexists(KEYS.canary, CANARY_FIELD)) return false;
-  await changeCanary(redis, { weight }, actor);
+  const { weight, release } = canary;
+  await changeCanary(
+    redis,
+    { weight, generation: release, reason: `canary ${release} set up` },
+    actor,
+  );
   return true;
 }
 
