@@ -12,7 +12,12 @@ import { loadLocatedConfig } from "../server/shared/config/locate.ts";
 import { localPaths } from "../server/shared/config/paths.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { describeFlag } from "../server/shared/flags/model.ts";
-import { fleetRows, type ProxyBackend } from "../server/shared/fleet-view.ts";
+import {
+  adminTargets,
+  combineProxyViews,
+  fleetRows,
+  type ProxyBackend,
+} from "../server/shared/fleet-view.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { describeSteps } from "../server/shared/routing/steps.ts";
 import { recentEvents } from "../server/shared/state/events.ts";
@@ -38,9 +43,10 @@ const SPEC = {
   verb: "status",
   usage: ["status"],
   about: `The fleet at a glance: every host with its role, address, release, place in the rotation,
-health and in-flight requests (asked of the proxy's admin listener, at DASHBOARD_URL or on
-port ${ADMIN_PORT} of PROXY_URL's host, when that and DROPSHIP_ADMIN_TOKEN are
-set), CPU and memory from its monitor; the fleet's cost per hour from the GitOps inventory;
+health and in-flight requests (asked of every proxy of the inventory at its address, on
+DASHBOARD_URL's port and scheme (else ${ADMIN_PORT}), and summed; without proxies there, of
+DASHBOARD_URL or port ${ADMIN_PORT} of PROXY_URL's host; with DROPSHIP_ADMIN_TOKEN), CPU and
+memory from its monitor; the fleet's cost per hour from the GitOps inventory;
 the canary, alerts, flags, Redis's memory, the proxy's limits on one visitor, the newest
 backup set, the last deploys and scaling events; a deploy freeze while it is on.`,
   env: [
@@ -71,49 +77,48 @@ async function readInventory(): Promise<FleetHostRecord[]> {
 }
 
 /**
- * Where the proxy's admin listener is: DASHBOARD_URL's origin, or PROXY_URL's host on the admin
- * port (the admin API is not served where visitors come).
+ * The proxies' live view of their backends, combined; undefined (and said) when none could be
+ * asked. A proxy that does not answer is said, and the others' views stand.
  */
-function adminOrigin(env: Record<string, string | undefined>): string | undefined {
-  try {
-    if (env.DASHBOARD_URL) return new URL(env.DASHBOARD_URL).origin;
-    if (env.PROXY_URL) {
-      const url = new URL(env.PROXY_URL);
-      return `${url.protocol}//${url.hostname}:${env.DROPSHIP_ADMIN_PORT || ADMIN_PORT}`;
-    }
-  } catch {
-    // an unusable URL is said by the caller as "no admin listener"
-  }
-  return undefined;
-}
-
-/** The proxy's live view of its backends; undefined (and said) when it cannot be asked. */
-async function askProxy(notes: string[], domain?: string): Promise<ProxyBackend[] | undefined> {
-  const url = adminOrigin(process.env);
+async function askProxies(
+  notes: string[],
+  inventory: readonly FleetHostRecord[],
+  domain?: string,
+): Promise<ProxyBackend[] | undefined> {
+  const targets = adminTargets(process.env, inventory, domain !== undefined, ADMIN_PORT);
   const token = process.env.DROPSHIP_ADMIN_TOKEN;
-  if (!url || !token) {
+  if (targets.length === 0 || !token) {
     notes.push("health and in-flight need DASHBOARD_URL (or PROXY_URL) and DROPSHIP_ADMIN_TOKEN");
     return undefined;
   }
-  try {
-    // with HTTPS the admin listener has the site's certificate: reached at the proxy's private
-    // address, it is checked against the site's name (and the demo's CA, DROPSHIP_CA_FILE)
-    const caFile = process.env.DROPSHIP_CA_FILE;
-    const tls =
-      url.startsWith("https:") && domain
-        ? { serverName: domain, ...(caFile ? { ca: readFileSync(caFile, "utf8") } : {}) }
-        : undefined;
-    const response = await fetch(`${url}/_dropship/status`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(3000),
-      ...(tls ? { tls } : {}),
-    });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return ((await response.json()) as { backends: ProxyBackend[] }).backends;
-  } catch (error) {
-    notes.push(`the proxy's admin listener at ${url} did not answer (${(error as Error).message})`);
-    return undefined;
-  }
+  // with HTTPS the admin listener has the site's certificate: reached at the proxy's private
+  // address, it is checked against the site's name (and the demo's CA, DROPSHIP_CA_FILE)
+  const caFile = process.env.DROPSHIP_CA_FILE;
+  const ca = caFile ? readFileSync(caFile, "utf8") : undefined;
+  const views = await Promise.all(
+    targets.map(async ({ name, origin }) => {
+      try {
+        const tls =
+          origin.startsWith("https:") && domain
+            ? { serverName: domain, ...(ca ? { ca } : {}) }
+            : undefined;
+        const response = await fetch(`${origin}/_dropship/status`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(3000),
+          ...(tls ? { tls } : {}),
+        });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return ((await response.json()) as { backends: ProxyBackend[] }).backends;
+      } catch (error) {
+        notes.push(
+          `${name ? `${name}'s` : "the proxy's"} admin listener at ${origin} did not answer (${(error as Error).message})`,
+        );
+        return undefined;
+      }
+    }),
+  );
+  const answered = views.filter((view) => view !== undefined);
+  return answered.length > 0 ? combineProxyViews(answered) : undefined;
 }
 
 /** What redis-server holds and may hold; undefined when its INFO does not say. */
@@ -133,8 +138,7 @@ async function show(redis: RedisClient) {
     flags,
     deploys,
     scaling,
-    inventory,
-    proxy,
+    { hosts: inventory, proxy },
     maintenance,
     memory,
   ] = await Promise.all([
@@ -145,8 +149,10 @@ async function show(redis: RedisClient) {
     listFlags(redis),
     recentEvents(redis, KEYS.deploys, 8),
     recentEvents(redis, KEYS.scaling, 5),
-    readInventory(),
-    askProxy(notes, config.proxy.tls.domains[0]),
+    readInventory().then(async (hosts) => ({
+      hosts,
+      proxy: await askProxies(notes, hosts, config.proxy.tls.domains[0]),
+    })),
     readMaintenance(redis),
     redisMemory(redis),
   ]);

@@ -116,3 +116,65 @@ export function fleetRows(facts: FleetFacts): FleetRow[] {
       a.host.localeCompare(b.host),
   );
 }
+
+/** One proxy's admin listener, as `bun run status` asks it. */
+export interface AdminTarget {
+  /** the proxy host's name, when the inventory says which proxies there are */
+  name?: string;
+  origin: string;
+}
+
+/**
+ * Where to ask for the proxies' view: every proxy host of the inventory, at its address on
+ * the admin port — with several proxies each has its own in-flight requests, and a dead one's
+ * address in DASHBOARD_URL would leave the view empty. The scheme and port are DASHBOARD_URL's
+ * when it is set, else the admin port (DROPSHIP_ADMIN_PORT, else 9090) over HTTPS when the
+ * site has it. Without proxies in the inventory: DASHBOARD_URL's origin, or PROXY_URL's host on
+ * the admin port (the admin API is not served where visitors come). Nothing when neither says.
+ */
+export function adminTargets(
+  env: Record<string, string | undefined>,
+  inventory: readonly FleetHostRecord[],
+  https: boolean,
+  adminPort: number,
+): AdminTarget[] {
+  const named = parsed(env.DASHBOARD_URL);
+  const port = named?.port || env.DROPSHIP_ADMIN_PORT || String(adminPort);
+  const scheme = named?.protocol ?? (https ? "https:" : "http:");
+  const proxies = inventory.filter((h) => h.role === "proxy");
+  if (proxies.length > 0)
+    return proxies.map((h) => ({ name: h.name, origin: `${scheme}//${h.address}:${port}` }));
+  if (named) return [{ origin: named.origin }];
+  const entry = parsed(env.PROXY_URL);
+  return entry ? [{ origin: `${entry.protocol}//${entry.hostname}:${port}` }] : [];
+}
+
+function parsed(text: string | undefined): URL | undefined {
+  if (!text) return undefined;
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The proxies' views as one: a backend's requests in flight are the sum over the proxies, and
+ * it is down when any proxy finds it so (that proxy's visitors are not sent there).
+ */
+export function combineProxyViews(views: readonly (readonly ProxyBackend[])[]): ProxyBackend[] {
+  const byId = new Map<string, ProxyBackend>();
+  for (const view of views)
+    for (const backend of view) {
+      const seen = byId.get(backend.id);
+      if (!seen) {
+        byId.set(backend.id, { ...backend });
+        continue;
+      }
+      seen.inFlight += backend.inFlight;
+      seen.version ??= backend.version;
+      if (seen.healthy && !backend.healthy)
+        Object.assign(seen, { healthy: false, reason: backend.reason });
+    }
+  return [...byId.values()];
+}

@@ -7,7 +7,8 @@ export const VARIABLES = {
   DROPSHIP_CONFIG: "the deployment config (default: dropship.yml in the working directory)",
   REDIS_URL: "the fleet's Redis, like redis://:password@10.0.0.2:6379/0",
   PROXY_URL: "the proxy's public URL (setup writes it)",
-  DASHBOARD_URL: "the proxy's admin listener, for status (setup writes it)",
+  DASHBOARD_URL:
+    "the proxy's admin listener, for status (setup writes it); with proxies in the inventory, its scheme and port for each",
   DROPSHIP_ADMIN_TOKEN: "the admin password: dashboard, admin API, git push (16+ characters)",
   DROPSHIP_REDIS_PASSWORD: "the Redis password setup gives the Redis host (16+ characters)",
   DIGITALOCEAN_TOKEN: "a DigitalOcean API token with read and write scope",

@@ -1,5 +1,10 @@
 import { expect, test } from "bun:test";
-import { fleetRows } from "../../../server/shared/fleet-view.ts";
+import {
+  adminTargets,
+  combineProxyViews,
+  type FleetHostRecord,
+  fleetRows,
+} from "../../../server/shared/fleet-view.ts";
 
 const now = Date.parse("2026-11-26T10:00:00Z");
 
@@ -98,4 +103,62 @@ test("without the proxy's view, health is unknown rather than assumed", () => {
     rotation: "in rotation",
     health: "-",
   });
+});
+
+const proxyHost = (name: string, address: string): FleetHostRecord => ({
+  name,
+  role: "proxy",
+  dropletId: 1,
+  address,
+  region: "nyc3",
+  size: "s-1vcpu-1gb",
+  created: "2026-11-26T09:00:00Z",
+});
+
+test("status asks every proxy of the inventory, on DASHBOARD_URL's scheme and port, else the site's", () => {
+  const two = [proxyHost("shop-proxy-1", "10.78.0.12"), proxyHost("shop-proxy-3", "10.78.0.20")];
+  // DASHBOARD_URL names the first proxy setup made, which may be gone since
+  const env = {
+    DASHBOARD_URL: "https://10.78.0.12:9090/_dropship/",
+    PROXY_URL: "http://10.77.0.19",
+  };
+  expect(adminTargets(env, two, true, 9090)).toEqual([
+    { name: "shop-proxy-1", origin: "https://10.78.0.12:9090" },
+    { name: "shop-proxy-3", origin: "https://10.78.0.20:9090" },
+  ]);
+  expect(adminTargets({ DROPSHIP_ADMIN_PORT: "9191" }, two, false, 9090)).toEqual([
+    { name: "shop-proxy-1", origin: "http://10.78.0.12:9191" },
+    { name: "shop-proxy-3", origin: "http://10.78.0.20:9191" },
+  ]);
+  expect(adminTargets({}, two, true, 9090).map((t) => t.origin)).toEqual([
+    "https://10.78.0.12:9090",
+    "https://10.78.0.20:9090",
+  ]);
+  // no proxies in the inventory: DASHBOARD_URL as it is, or PROXY_URL's host on the admin port
+  expect(adminTargets(env, [], true, 9090)).toEqual([{ origin: "https://10.78.0.12:9090" }]);
+  expect(adminTargets({ PROXY_URL: "http://127.0.0.1:8080" }, [], false, 9090)).toEqual([
+    { origin: "http://127.0.0.1:9090" },
+  ]);
+  expect(adminTargets({ PROXY_URL: "not a url" }, [], false, 9090)).toEqual([]);
+  expect(adminTargets({}, [], false, 9090)).toEqual([]);
+});
+
+test("the proxies' views as one: in-flight summed, down when any proxy finds it down", () => {
+  const backend = (id: string, inFlight: number, healthy = true, reason: string | null = null) => ({
+    id,
+    healthy,
+    reason,
+    version: id === "a" ? "rel-1" : null,
+    inFlight,
+  });
+  const combined = combineProxyViews([
+    [backend("a", 2), backend("b", 0)],
+    [backend("a", 3), backend("b", 1, false, "connection refused"), backend("c", 4)],
+  ]);
+  expect(combined).toEqual([
+    backend("a", 5),
+    backend("b", 1, false, "connection refused"),
+    backend("c", 4),
+  ]);
+  expect(combineProxyViews([])).toEqual([]);
 });
