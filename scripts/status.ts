@@ -110,14 +110,13 @@ async function askProxies(
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         return ((await response.json()) as { backends: ProxyBackend[] }).backends;
       } catch (error) {
-        notes.push(
-          `${name ? `${name}'s` : "the proxy's"} admin listener at ${origin} did not answer (${(error as Error).message})`,
-        );
-        return undefined;
+        return `${name ? `${name}'s` : "the proxy's"} admin listener at ${origin} did not answer (${(error as Error).message})`;
       }
     }),
   );
-  const answered = views.filter((view) => view !== undefined);
+  // in the inventory's order, whichever answered first
+  notes.push(...views.filter((view) => typeof view === "string"));
+  const answered = views.filter((view) => typeof view !== "string");
   return answered.length > 0 ? combineProxyViews(answered) : undefined;
 }
 
