@@ -7,7 +7,7 @@ import {
 import { FlagName, Rollout } from "../server/shared/flags/schema.ts";
 import { typedFault } from "../server/shared/records/faults.ts";
 import { readAudit } from "../server/shared/state/audit.ts";
-import { changeFlag, listFlags } from "../server/shared/state/flags.ts";
+import { changeFlag, deleteFlag, listFlags } from "../server/shared/state/flags.ts";
 import type { RedisClient } from "../server/shared/state/redis.ts";
 import { ArgumentError, type ParsedArgs, runVerb, UsageError, type VerbSpec } from "./lib/cli.ts";
 import { actor, cliRedis } from "./lib/redis.ts";
@@ -19,11 +19,13 @@ const SPEC = {
     "flags list",
     "flags set NAME on|off [--rollout N] [--create]",
     "flags history [NAME] [--limit N]",
+    "flags delete NAME",
   ],
   about: `Reads and changes the feature flags in Redis. Every server sees a change within
 milliseconds; every change is audited with who made it. --rollout N turns a flag on for N%
 of clients, the same clients every time; raising N only adds clients. A new flag needs
---create.`,
+--create. delete takes away a flag that is off (its feature shipped, its code gone): no one
+sees a change, and its history stays.`,
   options: {
     rollout: {
       type: "string",
@@ -47,8 +49,11 @@ await runVerb(SPEC, async ({ values, positionals: [verb, ...rest] }) => {
   if (verb === "list" && rest.length === 0) return withRedis(list);
   if (verb === "set") return withRedis((redis) => set(redis, rest, values));
   if (verb === "history") return withRedis((redis) => history(redis, rest, values));
+  if (verb === "delete") return withRedis((redis) => remove(redis, rest));
   throw new ArgumentError(
-    verb ? `unknown command ${verb} — use list, set or history` : "say list, set or history",
+    verb
+      ? `unknown command ${verb} — use list, set, history or delete`
+      : "say list, set, history or delete",
   );
 });
 
@@ -113,6 +118,32 @@ async function set(redis: RedisClient, args: string[], values: Values) {
   }
 }
 
+async function remove(redis: RedisClient, args: string[]) {
+  const [name, ...extra] = args;
+  if (!name || extra.length > 0) throw new ArgumentError("delete needs one NAME");
+  const nameError = typedFault(FlagName, name, "flag name");
+  if (nameError) throw new UsageError(nameError);
+  try {
+    const was = await deleteFlag(redis, name, actor(), name in BUILT_IN_FLAGS);
+    console.log(
+      `${name}: ${describeFlag(was)} → deleted (its history stays: bun run flags history ${name})`,
+    );
+  } catch (error) {
+    if ((error as Error).name === "FlagRefusedError")
+      throw new UsageError((error as Error).message);
+    if ((error as Error).name !== "UnknownFlagError") throw error;
+    throw await noSuchFlag(redis, name);
+  }
+}
+
+/** An unknown flag where nothing is made: the closest name, without --create's hint. */
+async function noSuchFlag(redis: RedisClient, name: string): Promise<UsageError> {
+  const known = (await listFlags(redis)).map((f) => f.name);
+  return new UsageError(
+    unknownFlagError(name, known).replace(/;? ?\(?--create makes a new one\)?/, ""),
+  );
+}
+
 async function history(redis: RedisClient, args: string[], values: Values) {
   const [name, ...extra] = args;
   if (extra.length > 0) throw new ArgumentError(`unexpected ${extra.join(" ")}`);
@@ -120,15 +151,10 @@ async function history(redis: RedisClient, args: string[], values: Values) {
   if (!Number.isInteger(limit) || limit < 1) {
     throw new UsageError(`--limit ${values.limit} is not valid — give a whole number above 0`);
   }
-  if (name) {
-    const known = (await listFlags(redis)).map((f) => f.name);
-    if (!known.includes(name)) {
-      throw new UsageError(
-        unknownFlagError(name, known).replace(/;? ?\(?--create makes a new one\)?/, ""),
-      );
-    }
-  }
   const entries = await readAudit(redis, { kind: "flag", target: name, limit });
+  // a deleted flag has a history, and no more than that
+  if (name && entries.length === 0 && !(await listFlags(redis)).some((f) => f.name === name))
+    throw await noSuchFlag(redis, name);
   const rows = [["WHEN", "FLAG", "FROM", "TO", "BY"]];
   for (const entry of entries) {
     const old = parseFlag(entry.old);

@@ -1,9 +1,10 @@
 import { expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { startRedis } from "../helpers/redis.ts";
+import { connectTo, startRedis } from "../helpers/redis.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const redis = await startRedis();
+const state = await connectTo(redis);
 
 function flags(args: string[], env: Record<string, string> = { REDIS_URL: redis.url }) {
   const proc = Bun.spawnSync([process.execPath, resolve(ROOT, "scripts/flags.ts"), ...args], {
@@ -67,7 +68,7 @@ test("each bad value is refused with a sentence and changes nothing", () => {
   const usage: [string[], string][] = [
     [["set", "disableSET"], "dropship flags: set needs NAME and on|off\n"],
     [["set", "disableSET", "on", "--force"], "dropship flags: Unknown option '--force'\n"],
-    [["frob"], "dropship flags: unknown command frob — use list, set or history\n"],
+    [["frob"], "dropship flags: unknown command frob — use list, set, history or delete\n"],
   ];
   for (const [args, message] of usage) {
     const result = flags(args);
@@ -76,6 +77,41 @@ test("each bad value is refused with a sentence and changes nothing", () => {
     expect(result.err).toContain("usage: bun run flags set NAME on|off [--rollout N] [--create]\n");
   }
   expect(flags(["history"]).out).toBe(before);
+});
+
+test("delete takes away a flag that is off; one that is on, the app's own or an unknown one stays, saying why", async () => {
+  expect(flags(["set", "checkout.v3", "on", "--rollout", "30", "--create"]).code).toBe(0);
+  const on = flags(["delete", "checkout.v3"]);
+  expect(on).toMatchObject({
+    code: 1,
+    err: "dropship flags: checkout.v3 is on for 30%: deleting it would turn it off for them — set it off first (bun run flags set checkout.v3 off), then delete it\n",
+  });
+  const own = flags(["delete", "disableSET"]);
+  expect(own.code).toBe(1);
+  expect(own.err).toContain(
+    "disableSET is the app's own flag (it reads it on every request) — set it off instead",
+  );
+  expect(flags(["delete", "checkout.v9"]).err).toContain(
+    "unknown flag checkout.v9 — did you mean checkout.v2?",
+  );
+  expect(flags(["delete", "9bad"]).err).toContain('flag name "9bad" is not valid');
+  expect(flags(["delete"]).code).toBe(2);
+  expect(flags(["list"]).out).toMatch(/checkout\.v3\s+on for 30%/);
+
+  expect(flags(["set", "checkout.v3", "off"]).code).toBe(0);
+  expect(flags(["delete", "checkout.v3"])).toMatchObject({
+    code: 0,
+    out: "checkout.v3: off → deleted (its history stays: bun run flags history checkout.v3)\n",
+  });
+  expect(flags(["list"]).out).not.toContain("checkout.v3");
+  expect(await state.hexists("dropship:flags", "checkout.v3")).toBe(0);
+  // its history stays, with the deletion, as ann's
+  const lines = flags(["history", "checkout.v3"]).out.trim().split("\n");
+  expect(lines[1]).toMatch(/checkout\.v3\s+off\s+removed\s+ann@laptop$/);
+  expect(lines).toHaveLength(4);
+  // gone, it can be made again, from nothing
+  expect(flags(["set", "checkout.v3", "on"]).err).toContain("unknown flag checkout.v3");
+  expect(flags(["delete", "checkout.v3"]).err).toContain("unknown flag checkout.v3");
 });
 
 test("without Redis it says so in one line, password masked", () => {
