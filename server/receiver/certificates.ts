@@ -1,5 +1,5 @@
 import type { Mail } from "../shared/mailer.ts";
-import type { RedisClient } from "../shared/state/redis.ts";
+import { type RedisClient, whenReady } from "../shared/state/redis.ts";
 import {
   putCertificate,
   putChallenge,
@@ -141,12 +141,15 @@ export async function certificateRound(
     };
     for (let at = 0; at < ready.length; at += MAX_NAMES) {
       const names = ready.slice(at, at + MAX_NAMES);
+      // the due ones may all have failed above (no A record yet): the rest keep what they have,
+      // rather than spend the CA's weekly certificates for one set of names at every retry
+      if (!names.some((name) => due.has(name))) continue;
       try {
         await issueFor(names);
       } catch (error) {
         const message = (error as Error).message;
         const alone = names.filter((name) => due.has(name));
-        if (names.length > 1 && alone.length > 0 && !(error instanceof CaUnreachable)) {
+        if (names.length > 1 && !(error instanceof CaUnreachable)) {
           deps.say(
             `certificates: one certificate for ${names.join(", ")} was not issued (${message}); asking for ${alone.join(", ")} one by one`,
           );
@@ -156,8 +159,6 @@ export async function certificateRound(
           continue;
         }
         // names not due keep the certificate they have
-        if (alone.length === 0)
-          deps.say(`certificates: ${names.join(", ")} not renewed early (${message})`);
         for (const domain of alone) await failed(domain, message);
       }
     }
@@ -218,6 +219,8 @@ async function accountKey(redis: RedisClient): Promise<string> {
 }
 
 /** The manager in the control process: a round at start, then every `intervalMs`. */
+const READY_WAIT_MS = 5_000;
+
 export function startCertificateManager(deps: CertificateDeps, intervalMs: number) {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -225,10 +228,17 @@ export function startCertificateManager(deps: CertificateDeps, intervalMs: numbe
   const round = async () => {
     let next = intervalMs;
     try {
+      // a connection opened a moment ago (the receiver starting, an edited config) is given
+      // time to come up: its first command would fail at once, and wait 30 s for the next round
+      await whenReady(deps.redis, "", READY_WAIT_MS).catch(() => undefined);
       await certificateRound(deps);
     } catch (error) {
-      // the round itself could not run (Redis not reachable yet): again soon, not in an hour
-      deps.say(`certificates: ${(error as Error).message}; trying again in 30 s`);
+      // the round itself could not run (Redis not reachable): again soon, not in an hour
+      const why =
+        deps.redis.status === "ready"
+          ? (error as Error).message
+          : `Redis is not reachable (${(error as Error).message})`;
+      deps.say(`certificates: ${why}; trying again in 30 s`);
       next = Math.min(intervalMs, 30_000);
     }
     if (!stopped)

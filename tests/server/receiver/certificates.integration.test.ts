@@ -7,7 +7,11 @@ import { selfSigned } from "../../../scripts/lib/certificates.ts";
 import { DnsServer } from "../../../server/emulator/dns.ts";
 import { type CertificateDeps, certificateRound } from "../../../server/receiver/certificates.ts";
 import { connectRedis, whenReady } from "../../../server/shared/state/redis.ts";
-import { putCertificate, readStatuses } from "../../../server/shared/state/tls.ts";
+import {
+  putCertificate,
+  readCertificates,
+  readStatuses,
+} from "../../../server/shared/state/tls.ts";
 import { certificateFacts } from "../../../server/shared/tls/certificate.ts";
 import { startPebble } from "../../helpers/pebble.ts";
 import { freePort } from "../../helpers/ports.ts";
@@ -245,6 +249,21 @@ test("a domain that does not resolve to the entry is refused before the CA is as
   expect(status).toMatchObject({ failures: 1 });
   // backed off: the next round leaves it alone until nextAttemptAt
   expect(await certificateRound(deps({ domains: ["elsewhere.test"] }))).toEqual([]);
+}, 60_000);
+
+test("a new domain that does not resolve yet leaves the others' certificates alone", async () => {
+  // a name added to proxy/tls/domains before its A record: the domains that are not due keep
+  // what they have, rather than being issued again at every retry of the new one (which spends
+  // Let's Encrypt's five certificates a week for one set of names)
+  const before = (await readCertificates(control)).get("shop.test")?.cert;
+  expect(before).toBeTruthy();
+  const saidBefore = said.length;
+  const round = await certificateRound(deps({ domains: ["shop.test", "later.test"] }));
+  expect(round?.map((o) => `${o.domain} ${o.result}`)).toEqual(["later.test failed"]);
+  expect(round?.[0]?.detail).toContain("later.test does not resolve (ENOTFOUND");
+  expect((await readCertificates(control)).get("shop.test")?.cert).toBe(before);
+  // the CA was not asked at all
+  expect(said.slice(saidBefore).filter((line) => line.includes("asking"))).toEqual([]);
 }, 60_000);
 
 test("a person hears once when renewal still fails two weeks before expiry", async () => {

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { EventEmitter } from "node:events";
 import {
   type CertificateDeps,
   startCertificateManager,
@@ -13,7 +14,7 @@ import { settledWithin, stalledCall } from "../../helpers/stall.ts";
 function stalledManager() {
   const lock = stalledCall(() => null);
   const deps = {
-    redis: { set: lock.call },
+    redis: { status: "ready", set: lock.call },
     tls: {
       domains: ["shop.test"],
       email: "ops@shop.test",
@@ -46,4 +47,36 @@ test("rounds go on at the interval until stopped", async () => {
   const after = lock.calls();
   await Bun.sleep(30);
   expect(lock.calls()).toBe(after);
+});
+
+test("a connection opened a moment ago is waited for: the first round runs once it is ready", async () => {
+  // as ioredis without its offline queue: a command before the connection is up fails at once
+  const redis = Object.assign(new EventEmitter(), {
+    status: "connecting",
+    set: async () => {
+      if (redis.status !== "ready")
+        throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
+      return null; // the issuing lock is another process's: the round ends there
+    },
+  });
+  const said: string[] = [];
+  const manager = startCertificateManager(
+    {
+      redis,
+      tls: {
+        domains: ["shop.test"],
+        email: "ops@shop.test",
+        acme_directory: "https://127.0.0.1:1/dir",
+        certificate_file: "",
+        key_file: "",
+      },
+      say: (line: string) => said.push(line),
+    } as unknown as CertificateDeps,
+    3_600_000,
+  );
+  await Bun.sleep(100);
+  redis.status = "ready";
+  redis.emit("ready");
+  await manager.stop();
+  expect(said).toEqual([]);
 });
