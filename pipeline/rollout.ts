@@ -1,8 +1,10 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
+import type { RoleName } from "../server/shared/config/schema.ts";
 import {
   exitingOf,
   type FileReport,
+  releaseFiles,
   stageRelease,
   switchRelease as switchStaged,
   waitForVersion,
@@ -213,28 +215,80 @@ async function dropRelease(hosts: FleetHost[], options: RolloutOptions) {
   }
 }
 
+/** Where the control host keeps each release's binaries, to give one to a host without it. */
+export interface KeptReleases {
+  role: RoleName;
+  dir: (version: string) => string;
+  cacheDir: string;
+}
+
+interface HostReleases {
+  host: FleetHost;
+  current: string | undefined;
+  all: string[];
+  live: string[];
+}
+
 /**
- * Puts every host back on `release` (default: each host's last release that went live before
- * the one it runs), one host at a time as a deploy does: drained at the proxy, switched to it,
- * restarted, healthy, back in rotation. A host that has no such release stops the rollback
- * before it is touched; the hosts before it stay on the release they went back to. Says each
- * host as `↺ NAME: FROM → TO`, and answers the release the last host went back to.
+ * The release a role goes back to: the last one that went live on a host before the one it
+ * runs (the first host that has one: a host added since by a scale-out or a heal has only the
+ * release it was given).
+ */
+export function rollbackGoal(found: readonly Omit<HostReleases, "host">[]): string | undefined {
+  for (const { current, all, live } of found) {
+    const goal = [...live].reverse().find((r) => r !== current && all.includes(r));
+    if (goal) return goal;
+  }
+  return undefined;
+}
+
+/**
+ * Puts every host of a role back on one release (`release`, or `rollbackGoal`'s), one host at
+ * a time as a deploy does: drained at the proxy, switched to it, restarted, healthy, back in
+ * rotation. First every host is asked what it has, and a host without the release (added
+ * since by a scale-out or a heal) is given it from `kept`; when it cannot be, nothing is
+ * changed. A host already on it is left alone. Says each host as `↺ NAME: FROM → TO`, and
+ * answers the release.
  */
 export async function rollBackRole(
-  options: HostRestarts & { services: string[]; release?: string },
+  options: HostRestarts & { services: string[]; release?: string; kept?: KeptReleases },
 ): Promise<string | undefined> {
-  let target: string | undefined;
-  for (const host of options.hosts) {
+  const found: HostReleases[] = [];
+  for (const host of options.hosts)
+    found.push({ host, ...(await withSsh(targetOf(host, options), releasesOn)) });
+  const goal = options.release ?? rollbackGoal(found);
+  if (!goal) {
+    const [first] = found;
+    throw new Error(
+      found.length === 1 && first
+        ? `${first.host.name} has no release before ${first.current ?? "its current one"} to go back to`
+        : `no host has a release before the one it runs to go back to (${found.map((f) => `${f.host.name}: ${f.current ?? "nothing"}`).join(", ")})`,
+    );
+  }
+  // before any host is touched: a rollback that stops halfway leaves the role split
+  for (const { host, all } of found) {
+    if (all.includes(goal)) continue;
+    const dir = options.kept?.dir(goal);
+    if (!options.kept || !dir || !existsSync(dir))
+      throw new Error(
+        `${host.name} does not have release ${goal} (it has ${all.join(", ") || "none"}), and this control host does not keep it either — no host was changed`,
+      );
+    const kept = options.kept;
+    await withSsh(targetOf(host, options), (ssh) =>
+      stageRelease(
+        ssh,
+        { version: goal, binaries: releaseFiles(dir, kept.role) },
+        { cacheDir: kept.cacheDir },
+      ),
+    );
+    options.say(`  ${host.name}: given ${goal}, which it did not have (it came after ${goal} ran)`);
+  }
+  for (const { host, current } of found) {
+    if (current === goal) {
+      options.say(`↺ ${host.name}: on ${goal} already`);
+      continue;
+    }
     await withSsh(targetOf(host, options), async (ssh) => {
-      const { current, all, live } = await releasesOn(ssh);
-      const goal =
-        options.release ?? [...live].reverse().find((r) => r !== current && all.includes(r));
-      if (!goal)
-        throw new Error(
-          `${host.name} has no release before ${current ?? "its current one"} to go back to`,
-        );
-      if (!all.includes(goal))
-        throw new Error(`${host.name} does not have release ${goal} (it has ${all.join(", ")})`);
       await options.drain(host, true);
       await Bun.sleep(options.drainGraceMs);
       await ssh.check(
@@ -256,8 +310,7 @@ export async function rollBackRole(
       });
       await options.drain(host, false);
       options.say(`↺ ${host.name}: ${current ?? "nothing"} → ${goal}`);
-      target = goal;
     });
   }
-  return target;
+  return goal;
 }

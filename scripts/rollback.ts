@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { setRelease } from "../gitops/model.ts";
 import { inventoryRepoFor } from "../gitops/repo.ts";
-import { recordShipped, startCanary } from "../pipeline/deploy.ts";
+import { recordShipped, releaseDir, startCanary } from "../pipeline/deploy.ts";
 import { readFleet } from "../pipeline/fleet.ts";
 import { readFreeze } from "../pipeline/freeze.ts";
 import { runHook } from "../pipeline/hooks.ts";
@@ -86,6 +86,11 @@ await runVerb(SPEC, async ({ positionals: [role, release] }) => {
       target = await rollBackRole({
         ...options,
         services: ROLES[role].services,
+        kept: {
+          role,
+          dir: (version) => releaseDir(settings.workDir, version),
+          cacheDir: join(settings.workDir, "cache", "releases"),
+        },
         ...(release === undefined ? {} : { release }),
       });
       return options.hosts.map((h) => h.name);

@@ -574,6 +574,19 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   // frozen deploys (bun run freeze): a rollback goes all the same, saying so, one host at a time
   // as a deploy goes (drained at the proxy: no visitor's request fails)
   expect(cli("scripts/freeze.ts", "on", "incident", "42").code).toBe(0);
+  // web-2 as a host a scale-out or a heal added since: it has only the release it runs, which
+  // stopped the rollback there, web-1 back and web-2 not; it is now given the release first
+  const web2 = hosts[1] as (typeof hosts)[number];
+  await withSsh(
+    targetOf(
+      { address: web2.droplet.ip as string, hostPublicKey: web2.hostKey.publicKey },
+      { privateKey: account.privateKey },
+    ),
+    (ssh) =>
+      ssh.check(
+        `cd /srv/dropship && now=$(basename "$(readlink current)") && for r in releases/*; do [ "\${r#releases/}" = "$now" ] || rm -rf "$r"; done && echo "$now" > deployed && ls releases`,
+      ),
+  );
   const rollbackStarted = Date.now();
   const load = steadyLoad();
   const rolling = await runAsync(
@@ -592,6 +605,10 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   );
   const previous = /↺ web-1: \w{12} → (\w{12})/.exec(back.output)?.[1] as string;
   expect(previous).toBeTruthy();
+  expect(back.output).toContain(
+    `  web-2: given ${previous}, which it did not have (it came after ${previous} ran)\n`,
+  );
+  expect(back.output).toContain(`↺ web-2: ${live.slice(0, 12)} → ${previous}`);
   expect(previous).not.toBe(live.slice(0, 12));
   for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(previous);
   expect(serverBranch().slice(0, 12)).toBe(previous);
