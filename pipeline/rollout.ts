@@ -246,16 +246,26 @@ export function rollbackGoal(found: readonly Omit<HostReleases, "host">[]): stri
  * Puts every host of a role back on one release (`release`, or `rollbackGoal`'s), one host at
  * a time as a deploy does: drained at the proxy, switched to it, restarted, healthy, back in
  * rotation. First every host is asked what it has, and a host without the release (added
- * since by a scale-out or a heal) is given it from `kept`; when it cannot be, nothing is
- * changed. A host already on it is left alone. Says each host as `↺ NAME: FROM → TO`, and
+ * since by a scale-out or a heal) is given it from `kept`; when one cannot be reached or
+ * given it, nothing is changed. A host already on it is left alone. Says each host as `↺ NAME: FROM → TO`, and
  * answers the release.
  */
 export async function rollBackRole(
   options: HostRestarts & { services: string[]; release?: string; kept?: KeptReleases },
 ): Promise<string | undefined> {
   const found: HostReleases[] = [];
-  for (const host of options.hosts)
-    found.push({ host, ...(await withSsh(targetOf(host, options), releasesOn)) });
+  const unreachable: string[] = [];
+  for (const host of options.hosts) {
+    try {
+      found.push({ host, ...(await withSsh(targetOf(host, options), releasesOn)) });
+    } catch (error) {
+      unreachable.push(`${host.name} (${(error as Error).message})`);
+    }
+  }
+  if (unreachable.length > 0)
+    throw new Error(
+      `cannot reach ${unreachable.join(", ")} — no host was changed, so the role is not left split between two releases; self-healing replaces a dead droplet within a minute or two (bun run status shows it), then run the rollback again`,
+    );
   const goal = options.release ?? rollbackGoal(found);
   if (!goal) {
     const [first] = found;

@@ -218,9 +218,10 @@ async function accountKey(redis: RedisClient): Promise<string> {
   return (await redis.get(TLS_KEYS.account)) as string;
 }
 
-/** The manager in the control process: a round at start, then every `intervalMs`. */
+/** How long a round waits for a Redis connection still coming up. */
 const READY_WAIT_MS = 5_000;
 
+/** The manager in the control process: a round at start, then every `intervalMs`. */
 export function startCertificateManager(deps: CertificateDeps, intervalMs: number) {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;

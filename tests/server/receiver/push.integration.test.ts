@@ -741,7 +741,40 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
 
   const nothing = cli("scripts/rollback.ts", "production", "no-such-release");
   expect(nothing.code).toBe(1);
-  expect(nothing.output).toContain("web-1 does not have release no-such-release");
+  expect(nothing.output).toContain("web-1 does not have release no-such-release (it has ");
+  expect(nothing.output).toContain(
+    "and this control host does not keep it either — no host was changed",
+  );
+  // a host that cannot be reached stops it before any host is changed, not halfway (its key
+  // pinned as any host's is: nothing answers at its address)
+  const knownHosts = readFileSync(join(dir, "known_hosts"), "utf8");
+  writeFileSync(
+    join(dir, "known_hosts"),
+    `${knownHosts}\n${hosts[0]?.knownHost.replace(/^\S+/, "127.0.0.9")}\n`,
+  );
+  await gitops.commit(
+    addHost(fleet, {
+      name: "web-9",
+      role: "production",
+      dropletId: 999,
+      address: "127.0.0.9",
+      region: "nyc3",
+      size: "s-1vcpu-1gb",
+      created: new Date().toISOString(),
+    }),
+    "web-9, whose droplet does not answer",
+  );
+  try {
+    const split = cli("scripts/rollback.ts", "production");
+    expect(split.code).toBe(1);
+    expect(split.output).toContain("dropship rollback: cannot reach web-9 (");
+    expect(split.output).toContain("— no host was changed, so the role is not left split");
+    expect(split.output).not.toContain("↺");
+    for (const h of hosts) expect(await versionOn(h.droplet.ip as string)).toBe(live.slice(0, 12));
+  } finally {
+    await gitops.commit(fleet, "web-9 gone");
+    writeFileSync(join(dir, "known_hosts"), knownHosts);
+  }
 }, 180_000);
 
 test("bun run env gives the app its settings, host by host under load; a converge keeps them; a host that fails puts all back, in every role; bun run restart", async () => {
