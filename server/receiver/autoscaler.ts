@@ -17,6 +17,7 @@ import {
   worthSaying,
 } from "./autoscale.ts";
 import { ProvisionBreaker } from "./breaker.ts";
+import { meanCpu } from "./metric.ts";
 
 /**
  * The watched metric from the latest figures; undefined when there is none yet. CPU comes from
@@ -32,13 +33,8 @@ export async function readMetric(
     if (proxies.length === 0 || productionHosts === 0) return undefined;
     return proxies.reduce((sum, p) => sum + p.rps, 0) / productionHosts;
   }
-  const hosts = await listHosts(deps.redis);
-  const fresh = hosts.filter((h) => Date.now() - h.at < config.monitor.no_data);
-  if (config.autoscale.metric === "proxy_cpu") return fresh.find((h) => h.role === "proxy")?.cpu;
-  const production = fresh.filter((h) => h.role === "production");
-  return production.length
-    ? production.reduce((sum, h) => sum + h.cpu, 0) / production.length
-    : undefined;
+  const role = config.autoscale.metric === "proxy_cpu" ? "proxy" : "production";
+  return meanCpu(await listHosts(deps.redis), role, config.monitor.no_data, Date.now());
 }
 
 /**
