@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { fleetRows } from "../../shared/fleet-view.ts";
 import { recentEvents } from "../../shared/state/events.ts";
 import { type HostReport, listHosts } from "../../shared/state/hosts.ts";
@@ -105,6 +106,8 @@ export async function dashboardData(
   });
   return {
     version: status.version,
+    // with several proxies each draws its own traffic and in-flight requests: say whose
+    host: hostname(),
     canary: status.canary,
     maintenance: status.maintenance,
     alerts: status.alerts,

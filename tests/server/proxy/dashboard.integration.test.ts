@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { mkdirSync, statSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser } from "playwright-core";
 import { recordEvent } from "../../../server/shared/state/events.ts";
@@ -85,6 +86,10 @@ test("the dashboard loads clean, shows the live split, hosts, charts and events,
     stop = true;
     await traffic;
   }
+  // whose view it is: with two proxies each draws its own traffic
+  expect(await page.textContent("#version")).toMatch(
+    new RegExp(`^proxy \\S+ on ${hostname()} — the traffic and requests in flight it sees$`),
+  );
   const share = Number(await page.getAttribute("#split", "data-staging-share"));
   expect(share).toBeGreaterThan(18);
   expect(share).toBeLessThan(42);
