@@ -7,6 +7,15 @@ import {
 import { eventually } from "../../helpers/server.ts";
 import { settledWithin, stalledCall } from "../../helpers/stall.ts";
 
+/** A CA nobody answers at: no round here gets as far as asking it. */
+const TLS = {
+  domains: ["shop.test"],
+  email: "ops@shop.test",
+  acme_directory: "https://127.0.0.1:1/dir",
+  certificate_file: "",
+  key_file: "",
+};
+
 /**
  * A certificate manager whose round waits at the issuing lock until released; the lock is then
  * found held by another process, so the round ends there.
@@ -15,13 +24,7 @@ function stalledManager() {
   const lock = stalledCall(() => null);
   const deps = {
     redis: { status: "ready", set: lock.call },
-    tls: {
-      domains: ["shop.test"],
-      email: "ops@shop.test",
-      acme_directory: "https://127.0.0.1:1/dir",
-      certificate_file: "",
-      key_file: "",
-    },
+    tls: TLS,
     say: () => {},
   } as unknown as CertificateDeps;
   return { manager: startCertificateManager(deps, 5), lock };
@@ -63,13 +66,7 @@ test("a connection opened a moment ago is waited for: the first round runs once 
   const manager = startCertificateManager(
     {
       redis,
-      tls: {
-        domains: ["shop.test"],
-        email: "ops@shop.test",
-        acme_directory: "https://127.0.0.1:1/dir",
-        certificate_file: "",
-        key_file: "",
-      },
+      tls: TLS,
       say: (line: string) => said.push(line),
     } as unknown as CertificateDeps,
     3_600_000,
