@@ -94,7 +94,14 @@ async function askProxies(
   // with HTTPS the admin listener has the site's certificate: reached at the proxy's private
   // address, it is checked against the site's name (and the demo's CA, DROPSHIP_CA_FILE)
   const caFile = process.env.DROPSHIP_CA_FILE;
-  const ca = caFile ? readFileSync(caFile, "utf8") : undefined;
+  let ca: string | undefined;
+  try {
+    const https = targets.some((t) => t.origin.startsWith("https:"));
+    ca = caFile && https ? readFileSync(caFile, "utf8") : undefined;
+  } catch (error) {
+    notes.push(`DROPSHIP_CA_FILE ${caFile} cannot be read (${(error as Error).message})`);
+    return undefined;
+  }
   const views = await Promise.all(
     targets.map(async ({ name, origin }) => {
       try {

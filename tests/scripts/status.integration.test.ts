@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { join, resolve } from "node:path";
 import { addHost, EMPTY, type FleetHostRecord } from "../../gitops/model.ts";
 import { InventoryRepo } from "../../gitops/repo.ts";
+import { runAsync } from "../../server/shared/proc.ts";
 import { freePort } from "../helpers/ports.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../helpers/proxy.ts";
 import { connectTo, startRedis } from "../helpers/redis.ts";
@@ -66,25 +67,27 @@ for (const h of [
   fleet = addHost(fleet, h);
 await repo.commit(fleet, "two proxies and an app host");
 
-function status(env: Record<string, string>) {
-  const proc = Bun.spawnSync([process.execPath, resolve(ROOT, "scripts/status.ts")], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH ?? "",
-      REDIS_URL: redis.url,
-      DROPSHIP_GITOPS_REPO: repo.dir,
-      DROPSHIP_WORK: join(dir, "work"),
-      DROPSHIP_BACKUPS: join(dir, "backups"),
-      DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
-      // the port every proxy's admin listener has here; on droplets it is 9090
-      DROPSHIP_ADMIN_PORT: String(adminPort),
-      ...env,
+/** bun run status, spawned without blocking: the app host the proxies check lives in this process. */
+async function status(env: Record<string, string>): Promise<string> {
+  const { code, stdout, stderr } = await runAsync(
+    [process.execPath, resolve(ROOT, "scripts/status.ts")],
+    {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? "",
+        REDIS_URL: redis.url,
+        DROPSHIP_GITOPS_REPO: repo.dir,
+        DROPSHIP_WORK: join(dir, "work"),
+        DROPSHIP_BACKUPS: join(dir, "backups"),
+        DROPSHIP_ADMIN_TOKEN: ADMIN_TOKEN,
+        // the port every proxy's admin listener has here; on droplets it is 9090
+        DROPSHIP_ADMIN_PORT: String(adminPort),
+        ...env,
+      },
     },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(proc.exitCode).toBe(0);
-  return proc.stdout.toString();
+  );
+  expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
+  return stdout;
 }
 
 const appRow = (out: string) =>
@@ -104,13 +107,17 @@ test("the app host's requests in flight are summed over every proxy, and a dead 
   ];
   try {
     await eventually(
-      async () => appRow(status({}))?.[2] === "3",
+      async () => appRow(await status({}))?.[2] === "3",
       10_000,
       "three requests in flight",
     );
     // DASHBOARD_URL as setup wrote it, naming the first proxy: the second's are counted too
     const dashboard = `http://127.0.0.2:${adminPort}/_dropship/`;
-    expect(appRow(status({ DASHBOARD_URL: dashboard }))).toEqual(["in rotation", "healthy", "3"]);
+    expect(appRow(await status({ DASHBOARD_URL: dashboard }))).toEqual([
+      "in rotation",
+      "healthy",
+      "3",
+    ]);
     // the first proxy's droplet gone, and a third, which never answers, in the inventory:
     // each is said, and the answering one's view stands
     process.kill(proxies[0]?.pid as number, "SIGKILL");
@@ -118,7 +125,7 @@ test("the app host's requests in flight are summed over every proxy, and a dead 
       addHost(fleet, host("shop-proxy-3", "proxy", "127.0.0.6")),
       "a third proxy, still booting",
     );
-    const out = status({ DASHBOARD_URL: dashboard });
+    const out = await status({ DASHBOARD_URL: dashboard });
     expect(appRow(out)).toEqual(["in rotation", "healthy", "2"]);
     expect(out).toContain(
       `(shop-proxy-1's admin listener at http://127.0.0.2:${adminPort} did not answer (`,
@@ -146,13 +153,20 @@ test("without proxies in the inventory it asks DASHBOARD_URL, as before", async 
   try {
     const dashboard = `http://127.0.0.3:${adminPort}/_dropship/`;
     await eventually(
-      async () => appRow(status({ DASHBOARD_URL: dashboard }))?.[2] === "1",
+      async () => appRow(await status({ DASHBOARD_URL: dashboard }))?.[2] === "1",
       10_000,
       "one request in flight",
     );
-    expect(status({})).toContain(
+    expect(await status({})).toContain(
       "(health and in-flight need DASHBOARD_URL (or PROXY_URL) and DROPSHIP_ADMIN_TOKEN)",
     );
+    // an HTTPS admin listener with a CA file that is not there: said, and the rest shown
+    const noCa = await status({
+      DASHBOARD_URL: `https://127.0.0.3:${adminPort}/_dropship/`,
+      DROPSHIP_CA_FILE: join(dir, "missing-ca.pem"),
+    });
+    expect(noCa).toContain(`(DROPSHIP_CA_FILE ${join(dir, "missing-ca.pem")} cannot be read (`);
+    expect(noCa).toContain("CANARY  weight 30%");
   } finally {
     release();
     await request;
