@@ -2,11 +2,16 @@ import type { TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { checkCredentials } from "../shared/auth.ts";
 import type { FlagClient } from "../shared/flags/client.ts";
-import { describeFlag } from "../shared/flags/model.ts";
+import { BUILT_IN_FLAGS, describeFlag } from "../shared/flags/model.ts";
 import { FlagChangeBody, FlagName } from "../shared/flags/schema.ts";
 import { faultOf } from "../shared/records/faults.ts";
 import { CanaryChangeBody } from "../shared/routing/schema.ts";
-import { changeFlag } from "../shared/state/flags.ts";
+import {
+  changeFlag,
+  deleteFlag,
+  FlagRefusedError,
+  UnknownFlagError,
+} from "../shared/state/flags.ts";
 import type { RedisClient } from "../shared/state/redis.ts";
 import {
   CANARY_ANALYSIS_ALERT,
@@ -179,6 +184,22 @@ export function createAdmin(deps: AdminDeps) {
         },
         checkedBody(FlagChangeBody),
       )
+      .delete("/_dropship/flags/:name", async ({ params, request }) => {
+        const nameError = faultOf(FlagName, params.name, "flag name");
+        if (nameError) return text(400, nameError);
+        try {
+          const builtIn = params.name in BUILT_IN_FLAGS;
+          const was = await deleteFlag(deps.redis, params.name, actor(request), builtIn);
+          return Response.json({ ...was, state: "deleted" });
+        } catch (error) {
+          if (error instanceof UnknownFlagError) return text(404, `No flag ${params.name}.`);
+          if (error instanceof FlagRefusedError) return text(409, `${error.message}.`);
+          return text(
+            503,
+            `The change was not saved: Redis is unreachable (${(error as Error).message}). Nothing changed; try again.`,
+          );
+        }
+      })
       .get("/_dropship/status", () => Response.json(status()))
       .put(
         "/_dropship/canary",

@@ -5,7 +5,7 @@ import { changeCanary } from "../../../server/shared/state/routing.ts";
 import { ADMIN_TOKEN, addBackend, admin, startProxy, USER_TOKENS } from "../../helpers/proxy.ts";
 import { rawRequest } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { serverEntry, startServer } from "../../helpers/server.ts";
+import { eventually, serverEntry, startServer } from "../../helpers/server.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
 const redis = await startRedis();
@@ -38,6 +38,7 @@ describe("authentication", () => {
     ["/_dropship/canary/resume", { method: "POST" }],
     ["/_dropship/canary/promote", { method: "POST" }],
     ["/_dropship/flags/disableSET", { method: "PUT" }],
+    ["/_dropship/flags/newCheckout", { method: "DELETE" }],
   ];
 
   test("every admin route answers 401 without credentials, and asks the browser for them", async () => {
@@ -202,6 +203,37 @@ describe("flags and canary over the API", () => {
       name: string;
     }[];
     expect(flags.map((f) => f.name)).toContain("newCheckout");
+  });
+
+  test("DELETE takes away a flag that is off; one that is on, disableSET or an unknown one stays", async () => {
+    const on = await call("/_dropship/flags/newCheckout", { method: "DELETE", headers: admin });
+    expect(on.status).toBe(409);
+    expect(await on.text()).toBe(
+      "newCheckout is on for 25%: deleting it would turn it off for them — set it off first (bun run flags set newCheckout off), then delete it.\n",
+    );
+    const own = await call("/_dropship/flags/disableSET", { method: "DELETE", headers: admin });
+    expect(own.status).toBe(409);
+    expect(await own.text()).toContain("disableSET is the app's own flag");
+    const bad = await call("/_dropship/flags/9bad", { method: "DELETE", headers: admin });
+    expect(bad.status).toBe(400);
+    const off = await call("/_dropship/flags/newCheckout", json("PUT", { enabled: false }));
+    expect(off.status).toBe(200);
+    const gone = await call("/_dropship/flags/newCheckout", { method: "DELETE", headers: admin });
+    expect(gone.status).toBe(200);
+    expect(await gone.json()).toMatchObject({ name: "newCheckout", state: "deleted" });
+    expect(await state.hexists("dropship:flags", "newCheckout")).toBe(0);
+    const [audited] = await readAudit(state, { kind: "flag", target: "newCheckout", limit: 1 });
+    expect(audited?.new).toBe("");
+    const again = await call("/_dropship/flags/newCheckout", { method: "DELETE", headers: admin });
+    expect(again.status).toBe(404);
+    await eventually(
+      async () =>
+        !((await (await call("/_dropship/flags", { headers: admin })).json()) as { name: string }[])
+          .map((f) => f.name)
+          .includes("newCheckout"),
+      2000,
+      "the proxy's mirror without it",
+    );
   });
 
   test("malformed flag changes are 400s with a message, and change nothing", async () => {
