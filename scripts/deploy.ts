@@ -35,7 +35,12 @@ await runVerb(SPEC, async ({ positionals: [branch, commitArg] }) => {
       .trim();
   const tip = git("rev-parse", "--verify", "-q", `refs/heads/${branch}`);
   const commit = git("rev-parse", "--verify", "-q", `${commitArg ?? branch}^{commit}`);
-  if (!commit) throw new UsageError(`${commitArg ?? branch} is not a commit in ${settings.repo}`);
+  if (!commit)
+    throw new UsageError(
+      commitArg === undefined
+        ? `nothing was pushed to ${branch} yet in ${settings.repo} — push it, or name a COMMIT`
+        : `${commitArg} is not a commit in ${settings.repo}`,
+    );
   const who = actor();
   const code = await deploy(
     branch,

@@ -82,7 +82,9 @@ await runVerb(SPEC, async ({ values }) => {
   console.log(
     `production: ${now} → ${counted(target, "host")} (${config.roles.production.size}); fleet cost ${cost(now)} → ${cost(target)}`,
   );
-  if (dryRun || target === now) return;
+  if (dryRun) return;
+  if (target === now)
+    return console.log(`nothing to change: production has ${counted(now, "host")}`);
 
   const redis = await cliRedis();
   try {
@@ -105,5 +107,7 @@ function targetOf(values: ParsedArgs["values"], now: number): number {
     throw new ArgumentError(
       `${values.count !== undefined ? "--count" : "--to"} ${text} is not a whole number`,
     );
+  if (values.count !== undefined && Number(text) === 0)
+    throw new ArgumentError("--count 0 adds nothing — give 1 or more, or --down to remove one");
   return values.count !== undefined ? now + Number(text) : Number(text);
 }

@@ -174,6 +174,16 @@ test("bun run scale --dry-run prints the plan and the fleet's cost, and refuses 
   });
   expect(scale("--to", "1", "--dry-run").output).toContain("production: 1 → 1 host (s-1vcpu-1gb)");
   expect(scale("--down", "--dry-run").output).toContain("below autoscale/min (1)");
+  // what asks for no change says so, and changes nothing
+  expect(scale("--to", "1")).toMatchObject({ code: 0 });
+  expect(scale("--to", "1").output).toContain(
+    "production: 1 → 1 host (s-1vcpu-1gb); fleet cost $0.0089/h (~$6/month) → $0.0089/h (~$6/month)\nnothing to change: production has 1 host\n",
+  );
+  const none = scale("--count", "0");
+  expect(none.code).toBe(2);
+  expect(none.output).toContain(
+    "dropship scale: --count 0 adds nothing — give 1 or more, or --down to remove one",
+  );
   expect((await repo.read()).hosts.length).toBe(1);
 });
 

@@ -739,6 +739,13 @@ test("bun run rollback and bun run deploy do the same without a push, and move t
   expect(Object.keys(told("post-deploy.env") ?? {})).not.toContain("REDIS_URL");
   expect(readFileSync(join(dir, "post-deploy.env"), "utf8")).not.toContain(redis.password);
 
+  // bun run deploy of what is not there names it
+  expect(cli("scripts/deploy.ts", "main").output).toContain(
+    `dropship deploy: nothing was pushed to main yet in ${join(dir, "repos/app.git")} — push it, or name a COMMIT`,
+  );
+  expect(cli("scripts/deploy.ts", "master", "no-such-commit").output).toContain(
+    `dropship deploy: no-such-commit is not a commit in ${join(dir, "repos/app.git")}`,
+  );
   const nothing = cli("scripts/rollback.ts", "production", "no-such-release");
   expect(nothing.code).toBe(1);
   expect(nothing.output).toContain("web-1 does not have release no-such-release (it has ");
