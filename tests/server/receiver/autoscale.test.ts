@@ -22,25 +22,29 @@ const policy: ScalePolicy = {
   maxFailures: 3,
 };
 
-/** Feeds one observation every 10 s; answers the actions taken with their times. */
-function run(values: number[], startHosts = 2, initial: ScaleState = IDLE) {
+/** Feeds one observation every `stepMs`; answers the actions taken with their times, and every decision. */
+function run(values: number[], startHosts = 2, initial: ScaleState = IDLE, stepMs = 10_000) {
   let state = initial;
   let hosts = startHosts;
   const actions: string[] = [];
+  const decisions: { now: number; decision: ReturnType<typeof decide> }[] = [];
   values.forEach((value, i) => {
+    const now = i * stepMs;
     const decision = decide(policy, state, {
-      now: i * 10_000,
+      now,
       value,
       metric: "proxy_cpu",
       hosts,
       deploying: false,
     });
+    decisions.push({ now, decision });
     state = decision.state;
     if (decision.action === "add") hosts++;
     if (decision.action === "remove") hosts--;
-    if (decision.action !== "none") actions.push(`${i * 10}s ${decision.action}: ${decision.why}`);
+    if (decision.action !== "none")
+      actions.push(`${now / 1000}s ${decision.action}: ${decision.why}`);
   });
-  return { actions, hosts, state };
+  return { actions, decisions, hosts, state };
 }
 
 test("sustained load adds one host, after `for`, with the numbers in the log", () => {
@@ -124,26 +128,14 @@ test("the log has each change of state and every action, not each look's numbers
     ...Array.from({ length: 20 }, () => 90),
     ...Array.from({ length: 40 }, () => 30),
   ];
-  let state = IDLE;
-  let hosts = 2;
   let last: Said | undefined;
   const lines: string[] = [];
-  values.forEach((value, i) => {
-    const now = i * 5_000;
-    const decision = decide(policy, state, {
-      now,
-      value,
-      metric: "proxy_cpu",
-      hosts,
-      deploying: false,
-    });
-    state = decision.state;
-    if (decision.action === "add") hosts++;
+  for (const { now, decision } of run(values, 2, IDLE, 5_000).decisions) {
     if (worthSaying(last, decision, now)) {
       lines.push(`${now / 1000}s ${decision.why}`);
       last = { kind: kindOf(decision.why), at: now };
     }
-  });
+  }
   const kinds = lines.map((line) => line.replace(/^\d+s /, "").split(":")[0]);
   // at min for an hour: once at first, and again each QUIET_MS (5 min) while it lasts
   const atMin = lines.filter((line) => line.includes("at min:"));
