@@ -1,6 +1,6 @@
 /** A request the proxy answers itself, never sending it to a backend. */
 export interface Refusal {
-  status: 400 | 405;
+  status: 400 | 405 | 421;
   reason: string;
   headers?: Record<string, string>;
 }
@@ -16,15 +16,61 @@ const ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /** The last Host that passed, so the usual case of one site costs a string comparison. */
 let lastGoodHost = "";
 
+/** The name a Host field gives, as a site's name is written: lower case, no port, no final dot. */
+export function hostName(host: string): string {
+  return host.replace(/:\d*$/, "").toLowerCase().replace(/\.$/, "");
+}
+
+/** How many Host fields as sent (their case, ports) a SiteNames remembers as good. */
+const REMEMBERED_HOSTS = 64;
+
+/**
+ * The names a proxy serves (`proxy.tls.domains`), matched as visitors write them: any case, any
+ * port, a final dot. The Host fields that matched are remembered, up to a bound a stranger
+ * cannot push memory past, so the usual request costs one lookup.
+ */
+export class SiteNames {
+  private readonly names: ReadonlySet<string>;
+  private readonly good = new Set<string>();
+
+  constructor(domains: readonly string[]) {
+    this.names = new Set(domains.map((domain) => domain.toLowerCase()));
+  }
+
+  serves(host: string): boolean {
+    if (this.good.has(host)) return true;
+    if (!this.names.has(hostName(host))) return false;
+    if (this.good.size < REMEMBERED_HOSTS) this.good.add(host);
+    return true;
+  }
+
+  /** The names, for a sentence: the first few. */
+  describe(): string {
+    const names = [...this.names];
+    return names.length > 3 ? `${names.slice(0, 3).join(", ")}, …` : names.join(", ");
+  }
+}
+
+/** The refusal of a Host that names a site this proxy does not serve. */
+export function misdirected(sites: SiteNames): Refusal {
+  return {
+    status: 421,
+    reason: `The Host field names a site this proxy does not serve; it serves ${sites.describe()}.`,
+  };
+}
+
 /**
  * Why a request cannot be routed, or undefined when it can. `url` is what Bun hands over:
- * absolute (`http://host/path`) when the Host field was usable, relative otherwise.
+ * absolute (`http://host/path`) when the Host field was usable, relative otherwise. With
+ * `sites`, a request for any other name is refused (421), as kamal-proxy and Heroku's router
+ * route by name: the app never sees a Host a stranger made up.
  */
 export function refusalOf(
   method: string,
   url: string,
   host: string | null,
   bodyOnGet: boolean,
+  sites?: SiteNames,
 ): Refusal | undefined {
   if (method === "CONNECT" || method === "TRACE") {
     return {
@@ -49,6 +95,7 @@ export function refusalOf(
     }
     lastGoodHost = host;
   }
+  if (sites && !sites.serves(host)) return misdirected(sites);
   if (!url.startsWith("http")) {
     return {
       status: 400,

@@ -22,6 +22,7 @@ import { AccessLog } from "./access-log.ts";
 import { createAdmin } from "./admin.ts";
 import type { WindowSink } from "./analysis.ts";
 import { startHealthChecks } from "./checker.ts";
+import { SiteNames } from "./classify.ts";
 import { Deadlines } from "./deadlines.ts";
 import type { ForwardDeps } from "./forward.ts";
 import { visitorAddress } from "./headers.ts";
@@ -134,6 +135,7 @@ export async function startCore(
       isTrusted,
       isAdminCredential,
       https: false,
+      sites: tlsSettings.domains.length > 0 ? new SiteNames(tlsSettings.domains) : undefined,
     },
     access,
     rate: requestRate(config, rateMemory),

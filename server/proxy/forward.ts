@@ -4,7 +4,7 @@ import { MAINTENANCE_FIELDS } from "../shared/routing/maintenance.ts";
 import type { Track } from "../shared/routing/model.ts";
 import type { AccessEntry } from "./access-line.ts";
 import type { WindowSink } from "./analysis.ts";
-import { announcesBody, refusalOf } from "./classify.ts";
+import { announcesBody, refusalOf, type SiteNames } from "./classify.ts";
 import { type AbortLike, AnswerWait, type Deadlines } from "./deadlines.ts";
 import {
   cookieValue,
@@ -34,6 +34,8 @@ export interface ForwardSettings {
   https: boolean;
   /** the Strict-Transport-Security value to send, when HSTS is on (HTTPS only) */
   hsts?: string;
+  /** the names served (proxy.tls.domains), when there are any: other Hosts are refused */
+  sites?: SiteNames;
 }
 
 export interface ForwardDeps {
@@ -141,7 +143,13 @@ export function refuse(
   deps: ForwardDeps,
 ): Response | undefined {
   const { method, headers } = request;
-  const refusal = refusalOf(method, url, headers.get("host"), announcesBody(method, headers));
+  const refusal = refusalOf(
+    method,
+    url,
+    headers.get("host"),
+    announcesBody(method, headers),
+    deps.settings.sites,
+  );
   if (!refusal) return undefined;
   deps.log.line(`${refusal.status} to ${peer}: ${refusal.reason}`);
   deps.metrics.refused(refusal.status);

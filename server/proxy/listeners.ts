@@ -198,6 +198,7 @@ export async function startPublic(core: Core) {
             core.redis,
             () => httpsFront?.port ?? https.listeningPort ?? env.httpsPort,
             (health) => publicReserved("/_dropship/healthz", health, admin),
+            core.deps.settings.sites,
           );
           return draining.now ? closing(answer) : answer;
         },

@@ -7,6 +7,7 @@ import {
   certificateFacts,
   certificateFault,
 } from "../shared/tls/certificate.ts";
+import { hostName, misdirected, type SiteNames } from "./classify.ts";
 import { pathStart } from "./reserved.ts";
 
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
@@ -28,7 +29,7 @@ export function httpsLocation(
   httpsPort: number,
 ): string | undefined {
   if (!host || !HOST.test(host)) return undefined;
-  const name = host.replace(/:\d+$/, "");
+  const name = hostName(host);
   const at = pathStart(url);
   const path = at < 0 ? "/" : url.slice(at);
   return `https://${name}${httpsPort === 443 ? "" : `:${httpsPort}`}${path}`;
@@ -37,13 +38,15 @@ export function httpsLocation(
 /**
  * The plain-HTTP listener when TLS is on: ACME's HTTP-01 challenges (answered from Redis, so
  * whichever proxy the CA reaches can answer), the proxy's health, and a 308 to https for the
- * rest, path and query kept.
+ * rest, path and query kept — for the names served only: a redirect to whatever a stranger
+ * put in Host would send visitors to a site of the stranger's choosing.
  */
 export function plainHttpAnswer(
   request: Request,
   redis: RedisClient,
   httpsPort: () => number,
   health: (request: Request) => Response | Promise<Response>,
+  sites?: SiteNames,
 ): Response | Promise<Response> {
   const url = request.url;
   const at = pathStart(url);
@@ -51,9 +54,14 @@ export function plainHttpAnswer(
   if (path.startsWith(CHALLENGE_PREFIX))
     return challengeAnswer(path.slice(CHALLENGE_PREFIX.length), redis);
   if (path === "/_dropship/healthz") return health(request);
-  const location = httpsLocation(url, request.headers.get("host"), httpsPort());
+  const host = request.headers.get("host");
+  const location = httpsLocation(url, host, httpsPort());
   if (!location)
     return text(400, "The request has no usable Host field; send Host: <the site's name>.");
+  if (sites && !sites.serves(host as string)) {
+    const refusal = misdirected(sites);
+    return text(refusal.status, refusal.reason);
+  }
   return new Response(null, { status: 308, headers: { location } });
 }
 

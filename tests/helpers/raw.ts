@@ -8,14 +8,24 @@ import { eventually } from "./server.ts";
 export async function rawRequest(
   baseUrl: string,
   request: string | Uint8Array,
-  { quietMs = 250, maxMs = 10_000 }: { quietMs?: number; maxMs?: number } = {},
+  {
+    quietMs = 250,
+    maxMs = 10_000,
+    tls,
+  }: { quietMs?: number; maxMs?: number; tls?: { ca: string; serverName: string } } = {},
 ): Promise<string> {
   const { hostname, port } = new URL(baseUrl);
   let received = "";
   let closed = false;
+  // over TLS, what is written before the handshake is done is not sent (write answers 0)
+  let shaken: () => void = () => undefined;
+  const handshake = new Promise<void>((resolve) => {
+    shaken = resolve;
+  });
   const socket = await Bun.connect({
     hostname,
     port: Number(port),
+    ...(tls ? { tls } : {}),
     socket: {
       data(_socket, data) {
         received += data.toString("latin1");
@@ -25,9 +35,14 @@ export async function rawRequest(
       },
       error() {
         closed = true;
+        shaken();
+      },
+      handshake() {
+        shaken();
       },
     },
   });
+  if (tls) await handshake;
   socket.write(request);
   const started = performance.now();
   let length = 0;

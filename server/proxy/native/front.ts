@@ -268,7 +268,10 @@ export class OwnFront {
       visitor.searched = Math.max(0, visitor.pending.length - 3);
       return;
     }
-    if (read.kind === "pass" || refusalOf(read.method, "http", read.host, false)) {
+    if (
+      read.kind === "pass" ||
+      refusalOf(read.method, "http", read.host, false, this.settings.deps.settings.sites)
+    ) {
       const fault =
         read.kind === "pass"
           ? (requestLineFault(visitor.pending) ??

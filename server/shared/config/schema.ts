@@ -230,7 +230,7 @@ export const ConfigSchema = T.Object(
             domains: T.Array(T.String({ minLength: 1 }), {
               default: [],
               description:
-                "names served over HTTPS (certificates by ACME HTTP-01); empty with no certificate_file: HTTP only",
+                "names served over HTTPS (certificates by ACME HTTP-01), and the only Hosts served: any other gets 421; empty with no certificate_file: HTTP only, any Host",
             }),
             email: T.String({
               default: "",

@@ -1,5 +1,11 @@
 import { expect, test } from "bun:test";
-import { announcesBody, crossOriginRefusal, refusalOf } from "../../../server/proxy/classify.ts";
+import {
+  announcesBody,
+  crossOriginRefusal,
+  hostName,
+  refusalOf,
+  SiteNames,
+} from "../../../server/proxy/classify.ts";
 
 const ok = (host: string | null, url = `http://${host}/`, method = "GET") =>
   refusalOf(method, url, host, false);
@@ -43,6 +49,52 @@ test("a missing, empty, repeated or malformed Host is a 400 that says what to se
 
 test("a relative target (Bun's url when the Host was unusable) never passes", () => {
   expect(refusalOf("GET", "/recent", "shop.example", false)?.status).toBe(400);
+});
+
+test("with names to serve, any other Host is a 421 naming them; theirs pass in any case, port or final dot", () => {
+  const sites = new SiteNames(["shop.example", "WWW.shop.example"]);
+  const asked = (host: string) => refusalOf("GET", `http://${host}/`, host, false, sites);
+  for (const host of [
+    "shop.example",
+    "SHOP.example:8443",
+    "www.shop.example.",
+    "Www.Shop.Example.:80",
+  ]) {
+    expect(asked(host)).toBeUndefined();
+  }
+  for (const host of [
+    "evil.example",
+    "10.0.0.5",
+    "[::1]:443",
+    "shop.example.evil",
+    "xshop.example",
+  ]) {
+    expect(asked(host)).toEqual({
+      status: 421,
+      reason:
+        "The Host field names a site this proxy does not serve; it serves shop.example, www.shop.example.",
+    });
+  }
+  // a malformed Host is still the 400 that says so, and a proxy without names serves any
+  expect(asked("a b")?.status).toBe(400);
+  expect(ok("evil.example")).toBeUndefined();
+  expect(new SiteNames(["a.example", "b.example", "c.example", "d.example"]).describe()).toBe(
+    "a.example, b.example, c.example, …",
+  );
+});
+
+test("a Host's name: lower case, without its port or final dot", () => {
+  expect(hostName("Shop.Example.:8443")).toBe("shop.example");
+  expect(hostName("shop.example:")).toBe("shop.example");
+  expect(hostName("[::1]:443")).toBe("[::1]");
+  expect(hostName("[::1]")).toBe("[::1]");
+});
+
+test("a stranger's many spellings of a served name are not all remembered", () => {
+  const sites = new SiteNames(["shop.example"]);
+  for (let port = 1; port <= 1000; port++) expect(sites.serves(`shop.example:${port}`)).toBe(true);
+  expect((sites as unknown as { good: Set<string> }).good.size).toBe(64);
+  expect(sites.serves("evil.example")).toBe(false);
 });
 
 test("CONNECT and TRACE are 405 with the methods that are allowed", () => {

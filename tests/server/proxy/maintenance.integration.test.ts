@@ -122,7 +122,10 @@ test("on: every app request gets the page with its message, and the app gets non
   const challenge = await fetch(`${secure.url}/.well-known/acme-challenge/tok-1`);
   expect(challenge.status).toBe(200);
   expect(await challenge.text()).toBe("tok-1.answer");
-  const redirect = await fetch(`${secure.url}/basket`, { redirect: "manual" });
+  const redirect = await fetch(`${secure.url}/basket`, {
+    headers: { host: "shop.test" },
+    redirect: "manual",
+  });
   expect(redirect.status).toBe(308);
   const overTls = await fetch(`https://127.0.0.1:${httpsPort}/basket`, {
     headers: { host: "shop.test" },
