@@ -38,6 +38,9 @@ export interface Decision {
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
 
+/** A metric's value as the log shows it: a tenth where rounding would hide which side of a bound it is (14.6, not 15 < 15). */
+const figure = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
+
 /**
  * The autoscaler's rule, a pure function: out when the metric stays above `upAbove` for
  * `forMs`, in when it stays below `downBelow`; never beyond min and max (max is a hard cap),
@@ -70,14 +73,14 @@ export function decide(policy: ScalePolicy, state: ScaleState, o: Observation): 
     o.value > policy.upAbove ? "up" : o.value < policy.downBelow ? "down" : null;
   if (!direction)
     return none(
-      `steady: ${o.metric} ${o.value.toFixed(0)} within ${policy.downBelow}–${policy.upAbove}`,
+      `steady: ${o.metric} ${figure(o.value)} within ${policy.downBelow}–${policy.upAbove}`,
       { ...state, breach: null },
     );
   const since = state.breach?.direction === direction ? state.breach.since : o.now;
   const held = o.now - since;
   const next = { ...state, breach: { direction, since } };
   const comparison = direction === "up" ? `> ${policy.upAbove}` : `< ${policy.downBelow}`;
-  const what = `${o.metric} ${o.value.toFixed(0)} ${comparison} for ${seconds(held)}`;
+  const what = `${o.metric} ${figure(o.value)} ${comparison} for ${seconds(held)}`;
   if (held < policy.forMs) return none(`watching: ${what} (needs ${seconds(policy.forMs)})`, next);
   if (direction === "up") {
     if (o.hosts >= policy.max)
@@ -109,13 +112,23 @@ export interface Said {
 export const QUIET_MS = 5 * 60_000;
 
 /**
+ * The kinds that each mean nothing needs doing. A metric that hovers at a bound moves between
+ * them every few looks (measured in the demo: a line every 5 to 10 s at proxy_cpu 14–16 of 15),
+ * so a move among them is not news; the scaling line itself says how long the bound was passed.
+ */
+const CALM = new Set(["steady", "watching", "at min"]);
+
+/**
  * Whether the log needs this decision: an action always; otherwise when its kind (the words
- * before the colon: steady, watching, at min, cooling down…) is not the last line's, or the
- * last line is `QUIET_MS` old. A look every 5 s with its numbers was 17 000 lines a day.
+ * before the colon: steady, watching, at min, cooling down…) is not the last line's, unless
+ * both are calm, or the last line is `QUIET_MS` old. A look every 5 s with its numbers was
+ * 17 000 lines a day.
  */
 export function worthSaying(last: Said | undefined, decision: Decision, now: number): boolean {
   if (decision.action !== "none" || !last) return true;
-  return kindOf(decision.why) !== last.kind || now - last.at >= QUIET_MS;
+  const kind = kindOf(decision.why);
+  const news = kind !== last.kind && !(CALM.has(kind) && CALM.has(last.kind));
+  return news || now - last.at >= QUIET_MS;
 }
 
 export const kindOf = (why: string) => why.slice(0, Math.max(0, why.indexOf(":")));

@@ -121,35 +121,73 @@ test("a scaling action by hand starts the cooldown too; an older one changes not
   expect(afterActionSeen(own, 1_000)).toBe(own);
 });
 
-test("the log has each change of state and every action, not each look's numbers", () => {
-  // an hour at the floor, a burst that scales out, then quiet again: one observation every 5 s
-  const values = [
-    ...Array.from({ length: 720 }, () => 5),
-    ...Array.from({ length: 20 }, () => 90),
-    ...Array.from({ length: 40 }, () => 30),
-  ];
+/** The lines the log gets from a run's decisions. */
+function logLines(values: number[], stepMs = 5_000): string[] {
   let last: Said | undefined;
   const lines: string[] = [];
-  for (const { now, decision } of run(values, 2, IDLE, 5_000).decisions) {
+  for (const { now, decision } of run(values, 2, IDLE, stepMs).decisions) {
     if (worthSaying(last, decision, now)) {
       lines.push(`${now / 1000}s ${decision.why}`);
       last = { kind: kindOf(decision.why), at: now };
     }
   }
-  const kinds = lines.map((line) => line.replace(/^\d+s /, "").split(":")[0]);
-  // at min for an hour: once at first, and again each QUIET_MS (5 min) while it lasts
-  const atMin = lines.filter((line) => line.includes("at min:"));
-  expect(atMin.length).toBe(Math.ceil((720 * 5_000 - 60_000) / QUIET_MS));
-  expect(kinds).toEqual([
-    "watching",
-    ...atMin.map(() => "at min"),
-    "watching",
-    "scale out",
-    "watching",
-    "steady",
+  return lines;
+}
+
+test("the log has every action and each change out of calm, not each look's numbers", () => {
+  // an hour at the floor, a burst that scales out, then quiet again: one observation every 5 s
+  const lines = logLines([
+    ...Array.from({ length: 720 }, () => 5),
+    ...Array.from({ length: 20 }, () => 90),
+    ...Array.from({ length: 40 }, () => 30),
   ]);
-  expect(lines).toContain("3660s scale out: proxy_cpu 90 > 50 for 60s");
-  expect(lines.length).toBeLessThan(20);
+  const kinds = lines.map((line) => line.replace(/^\d+s /, "").split(":")[0]);
+  // calm (steady, watching, at min) for an hour: said at first, then once each QUIET_MS
+  const quiet = QUIET_MS / 1000;
+  expect(lines.slice(0, 13).map((line) => line.split(" ")[0])).toEqual(
+    Array.from({ length: 13 }, (_, i) => `${i * quiet}s`),
+  );
+  // the last of them at 3600 s, as the burst begins: watching it, calm until it has lasted
+  expect(kinds.slice(0, 13)).toEqual([
+    "watching",
+    ...Array.from({ length: 11 }, () => "at min"),
+    "watching",
+  ]);
+  // then the burst: the action, and what follows it
+  expect(lines.slice(13)).toEqual([
+    "3660s scale out: proxy_cpu 90 > 50 for 60s",
+    "3665s watching: proxy_cpu 90 > 50 for 0s (needs 60s)",
+  ]);
+});
+
+test("a metric hovering at a bound is not a line every few looks, and shows which side it is", () => {
+  // the demo's receiver: proxy_cpu 14.6, 16, 14.6… against a bound of 20 here
+  const lines = logLines(Array.from({ length: 120 }, (_, i) => (i % 3 === 0 ? 19.6 : 21)));
+  expect(lines).toEqual([
+    "0s watching: proxy_cpu 19.6 < 20 for 0s (needs 60s)",
+    "300s watching: proxy_cpu 19.6 < 20 for 0s (needs 60s)",
+  ]);
+  // out of calm is news at once: cooling down, at max, a deploy
+  const cooling = { kind: "cooling down", at: 0 };
+  const steady = decide(policy, IDLE, {
+    now: 5_000,
+    value: 30,
+    metric: "proxy_cpu",
+    hosts: 2,
+    deploying: false,
+  });
+  expect(worthSaying(cooling, steady, 5_000)).toBe(true);
+  const deploying = decide(policy, IDLE, {
+    now: 5_000,
+    value: 30,
+    metric: "proxy_cpu",
+    hosts: 2,
+    deploying: true,
+  });
+  expect(worthSaying({ kind: "steady", at: 0 }, deploying, 5_000)).toBe(true);
+});
+
+test("a kind is the words before the colon", () => {
   expect(kindOf("at min: proxy_cpu 1 < 15 for 735s, but 2 hosts is the floor (2)")).toBe("at min");
   expect(kindOf("no colon")).toBe("");
 });

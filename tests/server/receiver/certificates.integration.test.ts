@@ -337,6 +337,7 @@ test("a certificate swap under load drops no request", async () => {
     while (running) {
       try {
         const response = await fetch(`https://127.0.0.1:${httpsPort}/`, {
+          headers: { host: "shop.test" },
           tls: { ca, checkServerIdentity: () => undefined },
           keepalive: !fresh,
         });
