@@ -38,7 +38,10 @@ export interface Decision {
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
 
-/** A metric's value as the log shows it: a tenth where rounding would hide which side of a bound it is (14.6, not 15 < 15). */
+/**
+ * A metric's value as the log shows it: with its tenth, so that rounding does not hide which
+ * side of a bound it is on (`14.6 < 15`, not `15 < 15`).
+ */
 const figure = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
 
 /**

@@ -302,7 +302,9 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
     const added = await within(150_000, "a scale-out commit", scaledOut, () =>
       [autoscalerLines(dir, loadStarted), readFileSync(loadLog, "utf8")].join("\n"),
     );
-    expect(added).toMatch(/^scale out: proxy_cpu \d+ > 40 for \d+s — added demo-production-3 /);
+    expect(added).toMatch(
+      /^scale out: proxy_cpu \d+(\.\d)? > 40 for \d+s — added demo-production-3 /,
+    );
     step("scaled out");
     // the canary analysis counted them as the visitors they are (not one, whose answers would
     // leave it waiting), and judged the canary sound
@@ -340,7 +342,9 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       () => gitLog().find((line) => line.startsWith("scale in: proxy_cpu")),
       () => autoscalerLines(dir),
     );
-    expect(removed).toMatch(/^scale in: proxy_cpu \d+ < 15 for \d+s — removed demo-production-3 /);
+    expect(removed).toMatch(
+      /^scale in: proxy_cpu \d+(\.\d)? < 15 for \d+s — removed demo-production-3 /,
+    );
     step("scaled in");
     expect(namespaces()).toHaveLength(5);
   } finally {
