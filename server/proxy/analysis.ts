@@ -51,8 +51,9 @@ interface Slot {
 /**
  * Requests, 5xx and slow answers per track over a sliding window, in one-second slots, counted
  * per visitor so that no single visitor can outweigh the others: each counts for at most
- * `perVisitorCap` requests in the window, and on each track the visitor with the most errors
- * and slow answers is left out of the verdict. One client hammering a failing or slow path
+ * `perVisitorCap` requests in the window, and on each track the IPv4 address and the IPv6 /64
+ * with the most errors and slow answers are left out of the verdict (one person on a
+ * dual-stack connection is one of each). One client hammering a failing or slow path
  * cannot abort the canary on staging, nor shield a failing one by making production look as
  * bad; a release that fails or slows down for everyone is still aborted.
  */
@@ -158,7 +159,7 @@ export class ErrorWindow {
     slot.start = -1;
   }
 
-  /** The window's totals, per-visitor capped, each track without its worst visitor. */
+  /** The window's totals, per-visitor capped, each track without its worst visitors. */
   totals(now: number): WindowTotals {
     for (const slot of this.slots)
       if (slot.start >= 0 && now - slot.start >= this.windowMs) this.expire(slot);
@@ -177,24 +178,31 @@ export class ErrorWindow {
   }
 
   /**
-   * One track's visitors added up, each scaled to the cap, the worst of them left out; and
-   * the requests they sent, as sent.
+   * One track's visitors added up, each scaled to the cap, the worst IPv4 address and the
+   * worst IPv6 /64 left out; and the requests they sent, as sent.
    */
   private capped(visitors: Map<string, TrackCounts>): [TrackCounts, number] {
     const out = { requests: 0, errors: 0, slow: 0 };
     let answered = 0;
-    let worst = noCounts();
+    let worst4 = noCounts();
+    let worst6 = noCounts();
+    const bad = (counts: TrackCounts) => counts.errors + counts.slow;
     for (const [key, counts] of visitors) {
       answered += counts.requests;
       const capped = key === OTHERS ? counts : scaledTo(counts, this.perVisitorCap);
       out.requests += capped.requests;
       out.errors += capped.errors;
       out.slow += capped.slow;
-      if (key !== OTHERS && capped.errors + capped.slow > worst.errors + worst.slow) worst = capped;
+      if (key === OTHERS) continue;
+      if (key.includes(":")) {
+        if (bad(capped) > bad(worst6)) worst6 = capped;
+      } else if (bad(capped) > bad(worst4)) worst4 = capped;
     }
-    out.requests -= worst.requests;
-    out.errors -= worst.errors;
-    out.slow -= worst.slow;
+    for (const worst of [worst4, worst6]) {
+      out.requests -= worst.requests;
+      out.errors -= worst.errors;
+      out.slow -= worst.slow;
+    }
     return [out, answered];
   }
 
@@ -298,7 +306,7 @@ function waitingWhy(
   const capped = Number.isFinite(seen.cap)
     ? `each address counts for at most ${seen.cap} and `
     : "";
-  return `${waiting} counted (${seen.requests} answered, from ${from}: ${capped}the one with the most errors is left out)`;
+  return `${waiting} counted (${seen.requests} answered, from ${from}: ${capped}the worst IPv4 address and IPv6 /64 are left out)`;
 }
 
 /** Each visitor's share: at least five visitors are needed for a verdict. */

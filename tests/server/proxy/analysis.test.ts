@@ -47,13 +47,13 @@ test("a wait for traffic that staging had, from too few addresses to count, says
   expect(totals.staging.requests).toBe(0);
   expect(judge(totals, settings)).toEqual({
     abort: false,
-    why: "waiting: 0/20 staging requests counted (3000 answered, from 1 address: each address counts for at most 4 and the one with the most errors is left out)",
+    why: "waiting: 0/20 staging requests counted (3000 answered, from 1 address: each address counts for at most 4 and the worst IPv4 address and IPv6 /64 are left out)",
   });
   // a few more addresses: counted, still short of the minimum
   for (const visitor of ["203.0.113.1", "203.0.113.2"])
     for (let i = 0; i < 10; i++) window.add("staging", false, t0 + 6_000 + i, visitor);
   expect(judge(window.totals(t0 + 7_000), settings).why).toBe(
-    "waiting: 8/20 staging requests counted (3020 answered, from 3 addresses: each address counts for at most 4 and the one with the most errors is left out)",
+    "waiting: 8/20 staging requests counted (3020 answered, from 3 addresses: each address counts for at most 4 and the worst IPv4 address and IPv6 /64 are left out)",
   );
   // fewer answers than the minimum: too little traffic, the plain sentence, whatever is left out
   const fresh = new ErrorWindow(10_000, perVisitorCap(settings.minRequests));
@@ -141,6 +141,27 @@ test("two visitors at the cap cannot abort a canary that serves everyone else", 
   // the worst is left out, the other counts for at most `cap` requests
   expect(totals.staging).toEqual({ requests: 200 + cap, errors: cap, slow: 0 });
   expect(judge(totals, settings).abort).toBe(false);
+});
+
+test("one person hammering over IPv4 and IPv6 at once (dual stack) is left out on both", () => {
+  const cap = perVisitorCap(settings.minRequests);
+  const window = new ErrorWindow(10_000, cap);
+  const t0 = 3_200_000;
+  for (let i = 0; i < 40; i++) window.add("staging", false, t0 + i, `203.0.113.${i}`);
+  for (let i = 0; i < 100; i++) window.add("production", false, t0 + i, `192.0.2.${i % 50}`);
+  for (let i = 0; i < 1_000; i++) {
+    window.add("staging", true, t0 + i, "198.51.100.66");
+    window.add("staging", true, t0 + i, `2001:db8:66:1::${(i + 1).toString(16)}`);
+  }
+  const totals = window.totals(t0 + 5_000);
+  // with only the one worst left out, its other address counted 4 errors in 44: 9.1%, aborted
+  expect(totals.staging).toEqual({ requests: 40, errors: 0, slow: 0 });
+  expect(judge(totals, settings).abort).toBe(false);
+  // a release that fails for everyone is still aborted beside it
+  for (let i = 0; i < 40; i++) window.add("staging", true, t0 + 100 + i, `203.0.113.${i}`);
+  const failing = window.totals(t0 + 5_000);
+  expect(failing.staging).toEqual({ requests: 80, errors: 40, slow: 0 });
+  expect(judge(failing, settings).abort).toBe(true);
 });
 
 test("a busy visitor counts at the cap with its error rate kept: a canary within the margin is not aborted", () => {

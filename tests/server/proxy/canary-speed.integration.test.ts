@@ -88,8 +88,9 @@ test("a canary slower than production (slow_after) is aborted on its own, audite
     "the canary aborted for its speed",
   );
   expect(new Set(statuses)).toEqual(new Set([200]));
+  // production's own answers may pass 150 ms now and then on a machine busy with other tests
   expect((await canaryState()).blockedBecause).toMatch(
-    /^aborted: canary analysis: staging slower than 150 ms \d+\.\d% of \d+ vs production 0\.0% of \d+ \(more than 10 points worse\)$/,
+    /^aborted: canary analysis: staging slower than 150 ms \d+\.\d% of \d+ vs production \d+\.\d% of \d+ \(more than 10 points worse\)$/,
   );
   const [entry] = await readAudit(state, { kind: "canary", limit: 1 });
   expect(entry?.actor).toBe("dropship-proxy canary analysis");
