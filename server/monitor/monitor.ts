@@ -129,7 +129,9 @@ export class Monitor {
   }
 
   private async watchOthers(redis: StateCommands, now: number) {
-    for (const report of await listHosts(redis)) {
+    const reports = await listHosts(redis);
+    this.forgetDeparted(new Set(reports.map((report) => report.host)), now);
+    for (const report of reports) {
       if (report.host === this.options.host) continue;
       this.hostInfo.set(report.host, { role: report.role, release: report.release });
       const id = `nodata:${report.host}`;
@@ -146,6 +148,30 @@ export class Monitor {
           ? `no figures from ${report.host} since ${new Date(report.at).toISOString()}`
           : `${report.host} reports again`;
       this.transition(id, report.host, report.role, result.transition, detail, false, now);
+    }
+  }
+
+  /**
+   * A host whose figures are gone left the fleet: a scale-in or a heal forgot it (and cleared
+   * its alerts in Redis). Its silence, if it was one, ends with a mail saying so; before, the
+   * person heard of the silence and never of its end, and the alert stayed in the metrics.
+   */
+  private forgetDeparted(listed: Set<string>, now: number) {
+    for (const [id, state] of this.silences) {
+      const host = id.slice("nodata:".length);
+      if (listed.has(host)) continue;
+      this.silences.delete(id);
+      if (!state.silent) continue;
+      const role = this.hostInfo.get(host)?.role ?? "unknown";
+      this.transition(
+        id,
+        host,
+        role,
+        "resolved",
+        `${host} left the fleet (scaled in or replaced)`,
+        false,
+        now,
+      );
     }
   }
 

@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { KEYS } from "../../../server/shared/state/keys.ts";
+import { forgetHost } from "../../../server/shared/state/routing.ts";
 import { track } from "../../helpers/processes.ts";
 import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
@@ -146,3 +147,21 @@ test("metrics show the host's figures", async () => {
     'dropship_alert_firing{host="proxy-1",role="proxy",alert="nodata:web-1"} 1',
   );
 });
+
+test("a silent host that leaves the fleet (a heal or a scale-in forgets it) ends its alert with one mail", async () => {
+  const count = smtp.mails.length;
+  await forgetHost(state, "web-1", "dropship heal");
+  const aboutWeb = () => smtp.mails.slice(count).filter((m) => m.subject?.includes("web-1"));
+  await eventually(async () => aboutWeb().length > 0, 20_000, "a mail about web-1 leaving");
+  const [resolved] = aboutWeb();
+  expect(resolved?.subject).toBe("[dropship] RESOLVED on web-1 (production)");
+  expect(resolved?.text).toContain(
+    "- RESOLVED nodata:web-1: web-1 left the fleet (scaled in or replaced)",
+  );
+  const metrics = await (await fetch(`${monitor.url}/metrics`)).text();
+  expect(metrics).not.toContain('alert="nodata:web-1"');
+  // the monitor does not raise it again, and says it once
+  await Bun.sleep(3_000);
+  expect(await state.hexists(KEYS.alerts, "nodata:web-1")).toBe(0);
+  expect(aboutWeb()).toHaveLength(1);
+}, 40_000);
