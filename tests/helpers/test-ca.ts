@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { putCertificate } from "../../server/shared/state/tls.ts";
 
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
@@ -71,4 +72,19 @@ export function testCa(dir: string) {
       };
     },
   };
+}
+
+/** A certificate and key stored for the proxies, as the control side stores one, valid `days` from now. */
+export function storeCertificate(
+  redis: Parameters<typeof putCertificate>[0],
+  domain: string,
+  pair: { cert: string; key: string },
+  { days = 2, issuer = "CN=dropship test CA" }: { days?: number; issuer?: string } = {},
+): Promise<void> {
+  return putCertificate(redis, domain, {
+    ...pair,
+    notAfter: new Date(Date.now() + days * 86_400_000).toISOString(),
+    issuedAt: new Date().toISOString(),
+    issuer,
+  });
 }

@@ -3,12 +3,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
 import { selfSigned } from "../../../scripts/lib/certificates.ts";
-import { putCertificate } from "../../../server/shared/state/tls.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { answerFrom, type Held, holdOpen, statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
+import { storeCertificate } from "../../helpers/test-ca.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
@@ -148,13 +148,12 @@ test("HTTPS: over the limit a connection is closed before its handshake, with on
     const [certFile, keyFile] = [join(dir, `${name}.pem`), join(dir, `${name}.key`)];
     selfSigned({ certFile, keyFile, commonName: name, names: [`DNS:${name}`], days: 2 });
     const cert = readFileSync(certFile, "utf8");
-    await putCertificate(state, name, {
-      cert,
-      key: readFileSync(keyFile, "utf8"),
-      notAfter: new Date(Date.now() + 2 * 86_400_000).toISOString(),
-      issuedAt: new Date().toISOString(),
-      issuer: `CN=${name}`,
-    });
+    await storeCertificate(
+      state,
+      name,
+      { cert, key: readFileSync(keyFile, "utf8") },
+      { issuer: `CN=${name}` },
+    );
     return cert;
   };
   const ca: Record<string, string> = { "shop.test": await certificate("shop.test") };

@@ -1,13 +1,12 @@
 import { expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { putCertificate } from "../../../server/shared/state/tls.ts";
 import { launchChromium } from "../../helpers/chromium.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually, startServer } from "../../helpers/server.ts";
-import { testCa } from "../../helpers/test-ca.ts";
+import { storeCertificate, testCa } from "../../helpers/test-ca.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 // The dashboard over HTTPS in headless Chromium, which trusts a CA of this test's own through
@@ -20,12 +19,7 @@ const redis = await startRedis();
 const state = await connectTo(redis);
 const app = await startServer("app", { REDIS_URL: redis.url, DROPSHIP_TRACK: "production" });
 await addBackend(state, "production", app.url);
-await putCertificate(state, "shop.test", {
-  ...site,
-  notAfter: new Date(Date.now() + 40 * 86_400_000).toISOString(),
-  issuedAt: new Date().toISOString(),
-  issuer: "CN=dropship test CA",
-});
+await storeCertificate(state, "shop.test", site, { days: 40 });
 const httpsPort = freePort();
 const proxy = await startProxy(
   redis,

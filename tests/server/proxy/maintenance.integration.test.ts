@@ -2,13 +2,13 @@ import { expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { runAsync } from "../../../server/shared/proc.ts";
 import { readAudit } from "../../../server/shared/state/audit.ts";
-import { putCertificate, putChallenge } from "../../../server/shared/state/tls.ts";
+import { putChallenge } from "../../../server/shared/state/tls.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { rawRequest, statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
-import { testCa } from "../../helpers/test-ca.ts";
+import { storeCertificate, testCa } from "../../helpers/test-ca.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
@@ -22,12 +22,7 @@ const proxy = await startProxy(redis);
 // a second proxy serving shop.test over HTTPS (a certificate of a test CA of this file's own)
 const ca = testCa(fileTempDir("dropship-maintenance-"));
 const site = ca.issue("shop.test", "site");
-await putCertificate(state, "shop.test", {
-  ...site,
-  notAfter: new Date(Date.now() + 86_400_000).toISOString(),
-  issuedAt: new Date().toISOString(),
-  issuer: "CN=dropship test CA",
-});
+await storeCertificate(state, "shop.test", site, { days: 1 });
 const httpsPort = freePort();
 const secure = await startProxy(
   redis,

@@ -4,12 +4,12 @@ import net from "node:net";
 import { join } from "node:path";
 import tls from "node:tls";
 import { selfSigned } from "../../../scripts/lib/certificates.ts";
-import { putCertificate } from "../../../server/shared/state/tls.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { addBackend, startProxy } from "../../helpers/proxy.ts";
 import { statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
+import { storeCertificate } from "../../helpers/test-ca.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
@@ -31,13 +31,12 @@ const redis = await startRedis();
 const state = await connectTo(redis);
 const upstream = startUpstream("app");
 await addBackend(state, "production", upstream.url);
-await putCertificate(state, "shop.test", {
-  cert: ca,
-  key: readFileSync(join(dir, "site.key"), "utf8"),
-  notAfter: new Date(Date.now() + 2 * 86_400_000).toISOString(),
-  issuedAt: new Date().toISOString(),
-  issuer: "CN=shop.test",
-});
+await storeCertificate(
+  state,
+  "shop.test",
+  { cert: ca, key: readFileSync(join(dir, "site.key"), "utf8") },
+  { issuer: "CN=shop.test" },
+);
 const TRUSTING = `health: { interval: 200ms, timeout: 1s }\nproxy: { proxy_protocol: true, trusted_proxies: [${BALANCER}/32]`;
 const plain = await startProxy(redis, `${TRUSTING} }\n`);
 const httpsPort = freePort();

@@ -1,11 +1,11 @@
 import { expect, test } from "bun:test";
-import { putCertificate, putChallenge } from "../../../server/shared/state/tls.ts";
+import { putChallenge } from "../../../server/shared/state/tls.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { rawRequest, statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
 import { eventually } from "../../helpers/server.ts";
-import { testCa } from "../../helpers/test-ca.ts";
+import { storeCertificate, testCa } from "../../helpers/test-ca.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
@@ -17,14 +17,7 @@ const app = startUpstream("app");
 await addBackend(state, "production", app.url);
 const ca = testCa(fileTempDir("dropship-sites-"));
 const site = ca.issue("shop.test", "site", 2, ["www.shop.test"]);
-for (const name of ["shop.test", "www.shop.test"]) {
-  await putCertificate(state, name, {
-    ...site,
-    notAfter: new Date(Date.now() + 86_400_000).toISOString(),
-    issuedAt: new Date().toISOString(),
-    issuer: "CN=dropship test CA",
-  });
-}
+for (const name of ["shop.test", "www.shop.test"]) await storeCertificate(state, name, site);
 const httpsPort = freePort();
 const proxy = await startProxy(
   redis,
