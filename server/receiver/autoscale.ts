@@ -40,9 +40,17 @@ const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
 
 /**
  * A metric's value as the log shows it: with its tenth, so that rounding does not hide which
- * side of a bound it is on (`14.6 < 15`, not `15 < 15`).
+ * side of a bound it is on (`14.6 < 15`, not `15 < 15`); with as many more places as it takes
+ * when the tenth would round onto a bound (`14.96`, not `15.0 < 15`).
  */
-const figure = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
+export function figure(value: number, bounds: readonly number[] = []): string {
+  if (Number.isInteger(value)) return String(value);
+  for (let places = 1; places < 6; places++) {
+    const shown = value.toFixed(places);
+    if (!bounds.includes(Number(shown))) return shown;
+  }
+  return String(value);
+}
 
 /**
  * The autoscaler's rule, a pure function: out when the metric stays above `upAbove` for
@@ -76,14 +84,14 @@ export function decide(policy: ScalePolicy, state: ScaleState, o: Observation): 
     o.value > policy.upAbove ? "up" : o.value < policy.downBelow ? "down" : null;
   if (!direction)
     return none(
-      `steady: ${o.metric} ${figure(o.value)} within ${policy.downBelow}–${policy.upAbove}`,
+      `steady: ${o.metric} ${figure(o.value, [policy.downBelow, policy.upAbove])} within ${policy.downBelow}–${policy.upAbove}`,
       { ...state, breach: null },
     );
   const since = state.breach?.direction === direction ? state.breach.since : o.now;
   const held = o.now - since;
   const next = { ...state, breach: { direction, since } };
   const comparison = direction === "up" ? `> ${policy.upAbove}` : `< ${policy.downBelow}`;
-  const what = `${o.metric} ${figure(o.value)} ${comparison} for ${seconds(held)}`;
+  const what = `${o.metric} ${figure(o.value, [policy.downBelow, policy.upAbove])} ${comparison} for ${seconds(held)}`;
   if (held < policy.forMs) return none(`watching: ${what} (needs ${seconds(policy.forMs)})`, next);
   if (direction === "up") {
     if (o.hosts >= policy.max)

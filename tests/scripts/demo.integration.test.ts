@@ -303,7 +303,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       [autoscalerLines(dir, loadStarted), readFileSync(loadLog, "utf8")].join("\n"),
     );
     expect(added).toMatch(
-      /^scale out: proxy_cpu \d+(\.\d)? > 40 for \d+s — added demo-production-3 /,
+      /^scale out: proxy_cpu \d+(\.\d+)? > 40 for \d+s — added demo-production-3 /,
     );
     step("scaled out");
     // the canary analysis counted them as the visitors they are (not one, whose answers would
@@ -343,7 +343,7 @@ test("the demo comes up on droplets, serves both tracks, deploys a push, and --d
       () => autoscalerLines(dir),
     );
     expect(removed).toMatch(
-      /^scale in: proxy_cpu \d+(\.\d)? < 15 for \d+s — removed demo-production-3 /,
+      /^scale in: proxy_cpu \d+(\.\d+)? < 15 for \d+s — removed demo-production-3 /,
     );
     step("scaled in");
     expect(namespaces()).toHaveLength(5);

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import {
   afterActionSeen,
   decide,
+  figure,
   IDLE,
   kindOf,
   QUIET_MS,
@@ -185,6 +186,22 @@ test("a metric hovering at a bound is not a line every few looks, and shows whic
     deploying: true,
   });
   expect(worthSaying({ kind: "steady", at: 0 }, deploying, 5_000)).toBe(true);
+});
+
+test("a figure shows its tenth, and more places where the tenth would round onto a bound", () => {
+  expect(figure(93)).toBe("93");
+  expect(figure(14.6, [15, 40])).toBe("14.6");
+  expect(figure(14.96, [15, 40])).toBe("14.96");
+  expect(figure(40.04, [15, 40])).toBe("40.04");
+  expect(figure(14.96)).toBe("15.0");
+  const just = decide(policy, IDLE, {
+    now: 0,
+    value: 19.97,
+    metric: "proxy_cpu",
+    hosts: 3,
+    deploying: false,
+  });
+  expect(just.why).toBe("watching: proxy_cpu 19.97 < 20 for 0s (needs 60s)");
 });
 
 test("a kind is the words before the colon", () => {
