@@ -1039,7 +1039,9 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
   const jobs = [
     {
       name: "whoami",
-      schedule: "*/5 * * * *",
+      // due at times of the test's own clock below; the receiver running beside on the real
+      // clock would run it too, and overwrite ann's run, were it due within the test
+      schedule: "0,5 0 29 2 *",
       command: `printf 'user=%s release=%s style=%s job=%s redis=%s\\n' "$(id -un)" "$(basename "$(pwd -P)")" "$GREETING_STYLE" "$DROPSHIP_JOB" "$REDIS_URL"; cat /srv/dropship/shared/app.env > /dev/null 2>&1 || echo settings file closed to it; echo to stderr >&2; exit 4`,
     },
     { name: "sleepy", schedule: "@daily", timeout: "1s", command: "sleep 30 & sleep 31" },
@@ -1101,7 +1103,7 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     expect(listed.stdout).toMatch(/^NAME +ROLE +SCHEDULE +NEXT \(UTC\) +LAST\n/);
     expect(listed.stdout).toMatch(
       new RegExp(
-        `\\nwhoami +production +\\*/5 \\* \\* \\* \\* +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d[05] +on ${other} \\(${release}\\): failed after [\\d.]+ s, exit 4, just now by ann@example.com\\n`,
+        `\\nwhoami +production +0,5 0 29 2 \\* +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d[05] +on ${other} \\(${release}\\): failed after [\\d.]+ s, exit 4, just now by ann@example.com\\n`,
       ),
     );
     expect(listed.stdout).toMatch(/\nsleepy +production +@daily +\d{4}-\d\d-\d\d 00:00 +on web-\d/);
@@ -1123,7 +1125,7 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     const fleetNow = readFleet(inventory);
     const whoami = loadConfigOrDefaults(file).jobs[0] as Job;
     const refused = jobHosts(whoami, fleetNow.hosts)[0]?.name;
-    let clock = Date.parse("2026-12-05T17:59:30Z");
+    let clock = Date.parse("2028-02-28T23:59:30Z");
     const said: string[] = [];
     /** The receiver's schedule of whoami on a clock of the test's, with the runner it uses. */
     const scheduleWith = (connect?: (h: FleetHost) => Promise<Ssh>) =>
@@ -1153,7 +1155,7 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
         : Ssh.connect(targetOf(h, fleetNow)),
     );
     // its last run (by ann) failed: the schedule's failing run is not news
-    clock = Date.parse("2026-12-05T18:00:00.5Z");
+    clock = Date.parse("2028-02-29T00:00:00.5Z");
     schedule.tick();
     await schedule.stop();
     await mailer.idle();
@@ -1179,7 +1181,7 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     delete worked.fault;
     await saveRun(state, worked);
     const again = scheduleWith();
-    clock = Date.parse("2026-12-05T18:05:00.5Z");
+    clock = Date.parse("2028-02-29T00:05:00.5Z");
     again.tick();
     await again.stop();
     const [mail] = await smtp.waitFor(1, 10_000);
