@@ -247,8 +247,8 @@ export function rollbackGoal(found: readonly Omit<HostReleases, "host">[]): stri
  * a time as a deploy does: drained at the proxy, switched to it, restarted, healthy, back in
  * rotation. First every host is asked what it has, and a host without the release (added
  * since by a scale-out or a heal) is given it from `kept`; when one cannot be reached or
- * given it, nothing is changed. A host already on it is left alone. Says each host as `↺ NAME: FROM → TO`, and
- * answers the release.
+ * given it, nothing is changed. A host already on it is left alone. Says each host as
+ * `↺ NAME: FROM → TO`, and answers the release.
  */
 export async function rollBackRole(
   options: HostRestarts & { services: string[]; release?: string; kept?: KeptReleases },
