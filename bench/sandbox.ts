@@ -19,7 +19,7 @@ try {
   mkdirSync(workspace, { recursive: true });
   chownSync(workspace, user.uid, user.gid);
   const argv = [process.execPath, "-e", "0"];
-  const boxed = sandboxArgv({ argv, workspace, bun: process.execPath, network: false, user });
+  const boxed = sandboxArgv({ argv, workspace, bun: process.execPath, user });
   const time = (command: string[]) => {
     const started = performance.now();
     const done = Bun.spawnSync(command, { cwd: workspace, stdout: "ignore", stderr: "pipe" });

@@ -130,6 +130,7 @@ export async function deploy(
               testCommand,
               say,
               stepTimeoutMs: config.pipeline.step_timeout,
+              installHosts: config.pipeline.install_hosts,
               limits: stepLimits(config.pipeline, totalmem(), gateDiskLimits(settings)),
             });
             keepRelease(settings.workDir, version, built);

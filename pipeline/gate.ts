@@ -6,6 +6,8 @@ import { BUILD_SERVERS_VARIABLE, SOURCES_FILE } from "../server/shared/platform.
 import { relayLines, run } from "../server/shared/proc.ts";
 import { binaryOf, RELEASED } from "../server/shared/roles.ts";
 import { type DiskLimits, watchDisk } from "./disk.ts";
+import { openInstallDoor } from "./install-door.ts";
+import { doorHosts } from "./install-door-rule.ts";
 import { describeLimits, type StepLimits, sandboxArgv } from "./sandbox.ts";
 
 const MIB = 1024 * 1024;
@@ -23,6 +25,8 @@ export interface GateOptions {
   stepTimeoutMs: number;
   /** what the pushed code's processes may take (pipeline.step_memory, step_processes) */
   limits: StepLimits;
+  /** the registries the install may reach (pipeline.install_hosts: host or host:port) */
+  installHosts: readonly string[];
   /** the repository the commit is in (default: the working directory, as in a git hook) */
   repo?: string;
 }
@@ -68,7 +72,7 @@ export async function runGate(options: GateOptions): Promise<string[]> {
   if (user) run(["chown", "-R", "-h", `${user.uid}:${user.gid}`, workspace]);
   const sandboxed = (
     argv: string[],
-    network: boolean,
+    door: string | undefined,
     dependencies?: string,
     env?: Record<string, string>,
   ) =>
@@ -76,7 +80,7 @@ export async function runGate(options: GateOptions): Promise<string[]> {
       argv,
       workspace,
       bun: process.execPath,
-      network,
+      door,
       dependencies,
       user,
       limits,
@@ -103,14 +107,30 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     utimesSync(dirname(cached), now, now);
   } else {
     const frozen = lockFile.endsWith("bun.lock") ? ["--frozen-lockfile"] : [];
-    await step("install", sandboxed([process.execPath, "install", ...frozen], true), workspace);
+    // no network: the registries pipeline/install_hosts names, through the door, and nothing
+    // else — the tree's own install scripts run in this step
+    const door = await openInstallDoor(`${workspace}-door`, doorHosts(options.installHosts), say);
+    try {
+      await step(
+        "install",
+        sandboxed(
+          door.wrap([process.execPath, "install", ...frozen]),
+          door.dir,
+          undefined,
+          door.env,
+        ),
+        workspace,
+      );
+    } finally {
+      await door.close();
+    }
     mkdirSync(dirname(cached), { recursive: true });
     renameSync(join(workspace, "node_modules"), cached);
     // the build user wrote it; from now on no push can change it, whatever its tests do
     if (user) run(["chown", "-R", "-h", "root:root", cached]);
   }
   const offline = (argv: string[], env?: Record<string, string>) =>
-    sandboxed(argv, false, cached, env);
+    sandboxed(argv, undefined, cached, env);
   const pkg = (await Bun.file(join(workspace, "package.json")).json()) as {
     scripts?: Record<string, string>;
   };

@@ -2,14 +2,15 @@ import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import type { DiskLimits } from "./disk.ts";
+import { DOOR_MOUNT } from "./install-door-rule.ts";
 
 /**
  * The test gate's sandbox: each step of a pushed tree (install, check, test, build) runs as an
  * unprivileged build user, in its own user, mount, PID, IPC and network namespaces made by
  * bubblewrap. It sees the system's programs read-only, the workspace read-write, the
  * dependency cache read-only, and nothing else of this machine: not the receiver's
- * environment, its keys, `.dropship/`, the repositories or the other workspaces. Only install
- * reaches the network.
+ * environment, its keys, `.dropship/`, the repositories or the other workspaces. No step has
+ * a network: install reaches the configured registries through the install door alone.
  */
 export interface SandboxStep {
   argv: string[];
@@ -19,8 +20,11 @@ export interface SandboxStep {
   bun: string;
   /** mounted read-only at <workspace>/node_modules (for every step but install) */
   dependencies?: string;
-  /** install only: the network, and a home of its own for the package cache */
-  network: boolean;
+  /**
+   * install only: the install door's folder (install-door.ts), bound at DOOR_MOUNT — the one
+   * way out of a sandbox with no network, to the registries pipeline/install_hosts names
+   */
+  door?: string;
   /** the build user to become (numeric: no passwd file is needed inside), when run as root */
   user?: { uid: number; gid: number };
   /** what the step's processes may take; none: as much as the receiver may */
@@ -103,14 +107,8 @@ export function sandboxArgv(
   // becomes the build user with no capabilities left, for good (no_new_privs). Not root, the
   // receiver's own user is unprivileged already, and bubblewrap works in a user namespace.
   const namespaces = step.user
-    ? [
-        "--unshare-ipc",
-        "--unshare-pid",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        ...(step.network ? [] : ["--unshare-net"]),
-      ]
-    : ["--unshare-all", ...(step.network ? ["--share-net"] : [])];
+    ? ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try", "--unshare-net"]
+    : ["--unshare-all"];
   const become = step.user
     ? [
         "setpriv",
@@ -180,6 +178,7 @@ export function sandboxArgv(
     ...(step.dependencies
       ? ["--ro-bind", step.dependencies, `${step.workspace}/node_modules`]
       : []),
+    ...(step.door ? ["--perms", "0755", "--dir", "/run", "--ro-bind", step.door, DOOR_MOUNT] : []),
     "--chdir",
     step.workspace,
     "--clearenv",

@@ -65,6 +65,7 @@ async function gate(
       say: (line) => said.push(line),
       stepTimeoutMs: options.timeoutMs ?? 60_000,
       limits: options.limits ?? LIMITS,
+      installHosts: [],
     });
   } catch (caught) {
     error = caught as Error;

@@ -11,7 +11,6 @@ const step = {
   workspace: "/srv/work/ws/master",
   bun: "/opt/bun/bin/bun",
   dependencies: "/srv/work/cache/0123/node_modules",
-  network: false,
 };
 const LINKS: [string, string][] = [["usr/bin", "/bin"]];
 
@@ -72,12 +71,22 @@ test("writable: the workspace alone; the dependencies and the system read-only",
   expect(after(argv, "--tmpfs")).toBe("/tmp");
 });
 
-test("install alone keeps the network, and gets no dependencies mounted", () => {
-  const install = sandboxArgv({ ...step, dependencies: undefined, network: true }, LINKS);
-  expect(install).toContain("--share-net");
+test("no step has a network; install gets the door's folder read-only, and no dependencies", () => {
+  const door = "/srv/work/ws/master-door";
+  for (const user of [undefined, { uid: 9, gid: 9 }]) {
+    for (const shape of [step, { ...step, dependencies: undefined, door }]) {
+      const argv = sandboxArgv({ ...shape, user }, LINKS);
+      expect(argv).not.toContain("--share-net");
+      expect(argv).toContain(user ? "--unshare-net" : "--unshare-all");
+    }
+  }
+  const install = sandboxArgv({ ...step, dependencies: undefined, door }, LINKS);
+  const at = install.indexOf(door);
+  expect(install.slice(at - 1, at + 2)).toEqual(["--ro-bind", door, "/run/dropship-door"]);
+  // bubblewrap would make /run 0700 and root's: the build user could not reach the socket
+  expect(install.slice(at - 5, at - 1)).toEqual(["--perms", "0755", "--dir", "/run"]);
   expect(install.join(" ")).not.toContain("--ro-bind /srv/work/cache");
-  const rooted = sandboxArgv({ ...step, network: true, user: { uid: 9, gid: 9 } }, LINKS);
-  expect(rooted).not.toContain("--unshare-net");
+  expect(sandboxArgv(step, LINKS)).not.toContain("/run/dropship-door");
 });
 
 test("limits: prlimit as root before setpriv, so the build user can lower them but never raise them", () => {

@@ -15,6 +15,11 @@ const Port = (fallback: number, description: string) =>
   T.Integer({ minimum: 1, maximum: 65535, default: fallback, description });
 
 const SLUG = "^[a-z0-9][a-z0-9-]*$";
+/** host or host:port (1–65535), no scheme, no path */
+const INSTALL_HOST =
+  "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$";
+const INSTALL_HOST_HINT =
+  "a registry's host name, with its port when it is not 443: registry.npmjs.org or npm.example.com:8443";
 const BRANCH = "^[A-Za-z0-9._][A-Za-z0-9._/-]*$";
 const BRANCH_HINT = "a branch name like main or release/2.1";
 const REPO_NAME = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
@@ -464,6 +469,12 @@ export const ConfigSchema = T.Object(
           default: "auto",
           description:
             "MiB the gate's workspace may hold (no one file larger: RLIMIT_FSIZE), and half the filesystem's free files; past it the step is stopped and the push rejected; auto: half the space free under the work folder when the push begins",
+        }),
+        install_hosts: T.Array(T.String({ pattern: INSTALL_HOST, hint: INSTALL_HOST_HINT }), {
+          default: ["registry.npmjs.org"],
+          maxItems: 64,
+          description:
+            "the package registries the test gate's install may reach (host, or host:port when not 443), over HTTPS through a door that refuses every other host; the pushed code has no other network",
         }),
         step_processes: T.Integer({
           minimum: 64,
