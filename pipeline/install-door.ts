@@ -16,10 +16,15 @@ const SOCKET = "door.sock";
 const RELAY = "relay.mjs";
 /** A proxy request's head: a CONNECT line and a few fields. */
 const MAX_HEAD = 8 * 1024;
-const HEAD_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 15_000;
-/** Tunnels at once: Bun's install opens tens; a script that opens more waits its turn or fails. */
-const MAX_TUNNELS = 256;
+
+export interface DoorBounds {
+  /** connections at once: Bun's install opens tens; past these, one more is refused (503) */
+  maxTunnels: number;
+  /** a connection that has not sent its CONNECT within this is closed */
+  headTimeoutMs: number;
+}
+const DOOR_BOUNDS: DoorBounds = { maxTunnels: 256, headTimeoutMs: 10_000 };
 
 /** A short answer, and the connection closed: the relay passes it to the install as it is. */
 function answer(visitor: Socket, status: string, sentence: string): void {
@@ -48,7 +53,9 @@ export async function openInstallDoor(
   dir: string,
   hosts: readonly DoorHost[],
   say: (line: string) => void,
+  bounds: DoorBounds = DOOR_BOUNDS,
 ): Promise<InstallDoor> {
+  const { maxTunnels, headTimeoutMs } = bounds;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   // the build user reaches it through the bind mount: the folder's own mode is what it sees
@@ -62,21 +69,27 @@ export async function openInstallDoor(
     }
     answer(visitor, status, sentence);
   };
+  /** every socket, both sides of each tunnel: closed with the door */
   const open = new Set<Socket>();
+  let visitors = 0;
   const server = createServer((visitor) => {
     open.add(visitor);
-    visitor.on("close", () => open.delete(visitor));
+    visitors += 1;
+    visitor.on("close", () => {
+      open.delete(visitor);
+      visitors -= 1;
+    });
     visitor.on("error", () => visitor.destroy());
-    if (open.size > MAX_TUNNELS) {
+    if (visitors > maxTunnels) {
       refuse(
         visitor,
         "503 Service Unavailable",
-        `install: more than ${MAX_TUNNELS} connections to the registries at once; the others were refused`,
+        `install: more than ${maxTunnels} connections to the registries at once; the others were refused`,
       );
       return;
     }
     let head = Buffer.alloc(0);
-    const timer = setTimeout(() => visitor.destroy(), HEAD_TIMEOUT_MS);
+    const timer = setTimeout(() => visitor.destroy(), headTimeoutMs);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf("\r\n\r\n");
