@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
@@ -109,7 +110,12 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     const frozen = lockFile.endsWith("bun.lock") ? ["--frozen-lockfile"] : [];
     // no network: the registries pipeline/install_hosts names, through the door, and nothing
     // else — the tree's own install scripts run in this step
-    const door = await openInstallDoor(`${workspace}-door`, doorHosts(options.installHosts), say);
+    // in /tmp: a Unix socket's path may not be longer than 107 bytes, and a work folder's may be
+    const door = await openInstallDoor(
+      mkdtempSync(join(tmpdir(), "dropship-door-")),
+      doorHosts(options.installHosts),
+      say,
+    );
     try {
       await step(
         "install",

@@ -26,12 +26,17 @@ export interface DoorBounds {
 }
 const DOOR_BOUNDS: DoorBounds = { maxTunnels: 256, headTimeoutMs: 10_000 };
 
+/** How long a refused connection is given to read its answer before it is cut. */
+const LINGER_MS = 2_000;
+
 /** A short answer, and the connection closed: the relay passes it to the install as it is. */
 function answer(visitor: Socket, status: string, sentence: string): void {
   const body = `${sentence}\n`;
   visitor.end(
     `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+  // one that never reads it nor closes would hold its place among the tunnels for good
+  setTimeout(() => visitor.destroy(), LINGER_MS).unref();
 }
 
 export interface InstallDoor {

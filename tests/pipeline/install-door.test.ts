@@ -121,6 +121,20 @@ test("a connection that never finishes its head is closed; one too many is refus
   expect(await tunnelWorks()).toBe(true);
 });
 
+test("refused connections that never read their answer nor close are cut, and free their places", async () => {
+  const deaf = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const socket = await held();
+      socket.pause();
+      socket.write("GET / HTTP/1.1\r\n\r\n");
+      return socket;
+    }),
+  );
+  await Bun.sleep(2_500);
+  expect(await tunnelWorks()).toBe(true);
+  for (const socket of deaf) socket.destroy();
+});
+
 test("closing the door ends its tunnels and removes its folder", async () => {
   const other = await openInstallDoor(
     join(tempDir(), "door"),
