@@ -144,6 +144,8 @@ export async function openInstallDoor(
     registry.once("connect", () => {
       connected = true;
       registry.setTimeout(0);
+      // a TLS handshake's small writes, relayed: Nagle's wait would add a round trip to each
+      registry.setNoDelay(true);
       visitor.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (early.length > 0) registry.write(early);
       visitor.pipe(registry);

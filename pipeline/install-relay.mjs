@@ -9,6 +9,7 @@ import { connect, createServer } from "node:net";
 
 const [socket, port, ...argv] = process.argv.slice(2);
 const relay = createServer((visitor) => {
+  visitor.setNoDelay(true);
   const door = connect(socket);
   visitor.pipe(door);
   door.pipe(visitor);

@@ -100,7 +100,8 @@ test("pushed install scripts reach the registries pipeline/install_hosts names, 
   const tmpBefore = process.env.TMPDIR;
   process.env.TMPDIR = tmp;
   onTestFinished(() => {
-    process.env.TMPDIR = tmpBefore;
+    if (tmpBefore === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpBefore;
   });
   const MIB = 1024 * 1024;
   await runGate({
