@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
@@ -9,6 +9,7 @@ import { binaryOf, RELEASED } from "../server/shared/roles.ts";
 import { type DiskLimits, watchDisk } from "./disk.ts";
 import { openInstallDoor } from "./install-door.ts";
 import { doorHosts } from "./install-door-rule.ts";
+import { PushedFileError, plainFolder, plainIn, readPlain } from "./pushed-files.ts";
 import { describeLimits, type StepLimits, sandboxArgv } from "./sandbox.ts";
 
 const MIB = 1024 * 1024;
@@ -88,20 +89,27 @@ export async function runGate(options: GateOptions): Promise<string[]> {
       ...(env ? { env } : {}),
     });
 
-  const lockFile = ["bun.lock", "package-lock.json"]
-    .map((f) => join(workspace, f))
-    .find(existsSync);
-  if (!existsSync(join(workspace, "package.json")) || !lockFile) {
+  const lockFile = inTree("install", () =>
+    ["bun.lock", "package-lock.json"].find((name) => plainIn(workspace, name)),
+  );
+  if (!inTree("install", () => plainIn(workspace, "package.json")) || !lockFile) {
     throw new GateError(
       "install: the pushed tree has no package.json with a lock file (bun.lock or package-lock.json); commit one so installs are reproducible",
     );
   }
   const key = new Bun.CryptoHasher("sha256")
-    .update(await Bun.file(lockFile).arrayBuffer())
+    .update(inTree("install", () => readPlain(workspace, lockFile, MAX_LOCK_FILE)))
     .digest("hex")
     .slice(0, 16);
   const cached = join(options.cacheRoot, key, "node_modules");
-  if (existsSync(cached)) {
+  let reusable = false;
+  try {
+    reusable = plainIn(options.cacheRoot, `${key}/node_modules`, "folder");
+  } catch {
+    // not a real folder (never made so by a gate): installed again
+    rmSync(dirname(cached), { recursive: true, force: true });
+  }
+  if (reusable) {
     say("▸ install: cached");
     // used again: the last to be let go (pipeline/prune.ts keeps the few last used)
     const now = new Date();
@@ -131,15 +139,24 @@ export async function runGate(options: GateOptions): Promise<string[]> {
       await door.close();
     }
     mkdirSync(dirname(cached), { recursive: true });
-    renameSync(join(workspace, "node_modules"), cached);
+    // a real folder (a tree with no dependencies may have none): never a link the tree made
+    renameSync(
+      inTree("install", () => plainFolder(workspace, "node_modules")),
+      cached,
+    );
     // the build user wrote it; from now on no push can change it, whatever its tests do
     if (user) run(["chown", "-R", "-h", "root:root", cached]);
   }
   const offline = (argv: string[], env?: Record<string, string>) =>
     sandboxed(argv, undefined, cached, env);
-  const pkg = (await Bun.file(join(workspace, "package.json")).json()) as {
-    scripts?: Record<string, string>;
-  };
+  const pkg = inTree("check", () => {
+    const text = readPlain(workspace, "package.json", MAX_PACKAGE_JSON).toString("utf8");
+    try {
+      return JSON.parse(text) as { scripts?: Record<string, string> };
+    } catch (error) {
+      throw new PushedFileError(`package.json is not JSON (${(error as Error).message})`);
+    }
+  });
   if (pkg.scripts?.check)
     await step("check", offline([process.execPath, "run", "check"]), workspace);
   await step(
@@ -165,11 +182,30 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     ),
     workspace,
   );
-  // and the digests that tell an upgrade what changed
-  return RELEASED.map(binaryOf)
-    .concat(SOURCES_FILE)
-    .map((name) => join(workspace, "dist", name))
-    .filter(existsSync);
+  // and the digests that tell an upgrade what changed; the receiver copies them as root, so
+  // each must be a plain file of the workspace (SHA256SUMS, copied beside them, too)
+  return inTree("build", () => {
+    if (!plainIn(workspace, "dist", "folder")) return [];
+    plainIn(workspace, "dist/SHA256SUMS");
+    return RELEASED.map(binaryOf)
+      .concat(SOURCES_FILE)
+      .filter((name) => plainIn(workspace, `dist/${name}`))
+      .map((name) => join(workspace, "dist", name));
+  });
+}
+
+/** The most of a lock file and of package.json the receiver reads. */
+const MAX_LOCK_FILE = 64 * MIB;
+const MAX_PACKAGE_JSON = MIB;
+
+/** Work on the pushed tree's files, a refusal said as the step's. */
+function inTree<T>(label: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof PushedFileError) throw new GateError(`${label}: ${error.message}`);
+    throw error;
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { GateError, MAX_LINE, runGate } from "../../pipeline/gate.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
@@ -204,4 +204,62 @@ test("the build is asked for the servers a release carries, not the receiver", a
   const { error, files } = await gate("true", { commit: git("rev-parse", "HEAD") });
   expect(error).toBeUndefined();
   expect(files.sort()).toEqual(["dropship-app", "dropship-monitor", "dropship-proxy"]);
+});
+
+// A file of the control host a pushed tree might point at: the receiver must never read it
+const secretFile = join(dir, "fleet.env");
+writeFileSync(secretFile, "DIGITALOCEAN_TOKEN=dop_v1_not_for_pushers\n");
+
+test("a package.json that is a link out of the tree is refused, and what it points at is not read", async () => {
+  git("rm", "-q", "package.json");
+  symlinkSync(secretFile, join(repo, "package.json"));
+  git("add", "package.json");
+  git("commit", "-q", "-m", "package.json points at the control host's secrets");
+  const linked = git("rev-parse", "HEAD");
+  // the tests after this one build on a plain package.json again, whatever this one found
+  git("rm", "-q", "package.json");
+  writeFileSync(join(repo, "package.json"), '{ "name": "pushed", "private": true }\n');
+  git("add", "package.json");
+  git("commit", "-q", "-m", "package.json a file again");
+  const { said, error } = await gate("true", { commit: linked });
+  expect(error?.message).toBe(
+    "install: package.json is a symbolic link, not a file: the receiver reads the pushed tree as root and never follows a link out of it; make package.json a plain file",
+  );
+  expect(`${said}${error?.message}`).not.toContain("dop_v1");
+  expect(said).not.toContain("▸ test");
+});
+
+test("a build that leaves a link, a FIFO or a linked dist is refused, and none of it handed on", async () => {
+  const outside = join(dir, "outside");
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(join(outside, "dropship-app"), "not built by this push");
+  const builds: [string, string][] = [
+    [
+      `symlinkSync(${JSON.stringify(secretFile)}, out + "/dropship-app");`,
+      "build: dist/dropship-app is a symbolic link, not a file",
+    ],
+    [
+      'Bun.spawnSync(["mkfifo", out + "/dropship-proxy"]);',
+      "build: dist/dropship-proxy is a FIFO, not a file",
+    ],
+    [
+      `rmSync(out, { recursive: true }); symlinkSync(${JSON.stringify(outside)}, out);`,
+      "build: dist is a symbolic link, not a folder",
+    ],
+    [
+      `symlinkSync(${JSON.stringify(secretFile)}, out + "/SHA256SUMS");`,
+      "build: dist/SHA256SUMS is a symbolic link, not a file",
+    ],
+  ];
+  for (const [line, refusal] of builds) {
+    writeFileSync(
+      join(repo, "scripts/build.ts"),
+      `import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";\nconst out = process.argv[3] as string;\nmkdirSync(out, { recursive: true });\nwriteFileSync(out + "/dropship-monitor", "built");\n${line}\n`,
+    );
+    git("commit", "-q", "-am", `a build that leaves ${refusal}`);
+    const { said, error, files } = await gate("true", { commit: git("rev-parse", "HEAD") });
+    expect(said).toContain("  build: ok");
+    expect(error?.message).toStartWith(refusal);
+    expect(files).toEqual([]);
+  }
 });
