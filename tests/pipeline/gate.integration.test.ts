@@ -2,32 +2,21 @@ import { expect, test } from "bun:test";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { GateError, MAX_LINE, runGate } from "../../pipeline/gate.ts";
+import { pushedRepo } from "../helpers/pushed-repo.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
 // Pushed code that does not stop, eats memory or forks without end, run through the real gate:
 // bubblewrap, the build user, prlimit. The receiver runs as root, as the suite does.
 const dir = fileTempDir();
 const repo = join(dir, "repo");
-mkdirSync(join(repo, "scripts"), { recursive: true });
-writeFileSync(join(repo, "package.json"), '{ "name": "pushed", "private": true }\n');
-writeFileSync(join(repo, "bun.lock"), '{ "lockfileVersion": 1, "workspaces": { "": {} } }\n');
-// what `bun run build` is in a real tree: here it only makes its output folder
-writeFileSync(
-  join(repo, "scripts/build.ts"),
-  'import { mkdirSync } from "node:fs";\nmkdirSync(process.argv[3] as string, { recursive: true });\n',
+const { git, commit } = pushedRepo(
+  repo,
+  {
+    "package.json": '{ "name": "pushed", "private": true }\n',
+    "bun.lock": '{ "lockfileVersion": 1, "workspaces": { "": {} } }\n',
+  },
+  "pushed",
 );
-const git = (...args: string[]) => {
-  const run = Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@t", ...args], {
-    cwd: repo,
-    stderr: "pipe",
-  });
-  if (run.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${run.stderr}`);
-  return run.stdout.toString().trim();
-};
-git("init", "-q");
-git("add", ".");
-git("commit", "-q", "-m", "pushed");
-const commit = git("rev-parse", "HEAD");
 // the lock file's dependencies (none) as the gate caches them, so no step needs the network
 const lockHash = new Bun.CryptoHasher("sha256")
   .update(await Bun.file(join(repo, "bun.lock")).arrayBuffer())

@@ -1,8 +1,9 @@
 import { afterAll, expect, onTestFinished, test } from "bun:test";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runGate } from "../../pipeline/gate.ts";
+import { pushedRepo } from "../helpers/pushed-repo.ts";
 import { fileTempDir } from "../helpers/tmp.ts";
 
 // A pushed tree whose own install script reaches for what the control host can reach, run
@@ -10,7 +11,6 @@ import { fileTempDir } from "../helpers/tmp.ts";
 // so the gate runs its install (the step with the door) and the script with it.
 const dir = fileTempDir();
 const repo = join(dir, "repo");
-mkdirSync(join(repo, "scripts"), { recursive: true });
 
 // Beside the gate on this machine's loopback: a service the pushed code must not reach, and a
 // "registry" pipeline/install_hosts names, each saying who it is to whoever connects
@@ -52,45 +52,28 @@ say("service, through the door", await connectTo("127.0.0.1:${service.port}"));
 say("plain GET, through the door", await talk(proxy, "GET http://127.0.0.1:${service.port}/ HTTP/1.1\\r\\n\\r\\n"));
 say("npm, through the door", await fetch("https://registry.npmjs.org/").then((r) => \`DONE \${r.status}\`, (e) => e.code ?? e.message));
 `;
-writeFileSync(join(repo, "scripts/probe.mjs"), probe);
 // one dependency of its own (a folder of the tree: none from a registry), for a lock file
-mkdirSync(join(repo, "helper"));
-writeFileSync(join(repo, "helper/package.json"), '{ "name": "helper", "version": "1.0.0" }\n');
-writeFileSync(
-  join(repo, "package.json"),
-  `${JSON.stringify({
-    name: "pushed",
-    private: true,
-    // the Bun the gate runs (bound where it is; named bun.exe when installed from npm)
-    scripts: { preinstall: `${process.execPath} scripts/probe.mjs` },
-    dependencies: { helper: "file:./helper" },
-  })}\n`,
+const { commit } = pushedRepo(
+  repo,
+  {
+    "scripts/probe.mjs": probe,
+    "helper/package.json": '{ "name": "helper", "version": "1.0.0" }\n',
+    "package.json": `${JSON.stringify({
+      name: "pushed",
+      private: true,
+      // the Bun the gate runs (bound where it is; named bun.exe when installed from npm)
+      scripts: { preinstall: `${process.execPath} scripts/probe.mjs` },
+      dependencies: { helper: "file:./helper" },
+    })}\n`,
+    "bun.lock": `${JSON.stringify({
+      lockfileVersion: 2,
+      configVersion: 1,
+      workspaces: { "": { name: "pushed", dependencies: { helper: "file:./helper" } } },
+      packages: { helper: ["helper@file:helper", {}] },
+    })}\n`,
+  },
+  "an install script that looks around",
 );
-writeFileSync(
-  join(repo, "bun.lock"),
-  `${JSON.stringify({
-    lockfileVersion: 2,
-    configVersion: 1,
-    workspaces: { "": { name: "pushed", dependencies: { helper: "file:./helper" } } },
-    packages: { helper: ["helper@file:helper", {}] },
-  })}\n`,
-);
-writeFileSync(
-  join(repo, "scripts/build.ts"),
-  'import { mkdirSync } from "node:fs";\nmkdirSync(process.argv[3] as string, { recursive: true });\n',
-);
-const git = (...args: string[]) => {
-  const run = Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@t", ...args], {
-    cwd: repo,
-    stderr: "pipe",
-  });
-  if (run.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${run.stderr}`);
-  return run.stdout.toString().trim();
-};
-git("init", "-q");
-git("add", ".");
-git("commit", "-q", "-m", "an install script that looks around");
-const commit = git("rev-parse", "HEAD");
 
 test("pushed install scripts reach the registries pipeline/install_hosts names, and nothing else", async () => {
   const said: string[] = [];
