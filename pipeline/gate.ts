@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { formatDuration } from "../server/shared/config/duration.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
@@ -89,18 +88,16 @@ export async function runGate(options: GateOptions): Promise<string[]> {
       ...(env ? { env } : {}),
     });
 
-  const lockFile = inTree("install", () =>
-    ["bun.lock", "package-lock.json"].find((name) => plainIn(workspace, name)),
-  );
-  if (!inTree("install", () => plainIn(workspace, "package.json")) || !lockFile) {
-    throw new GateError(
-      "install: the pushed tree has no package.json with a lock file (bun.lock or package-lock.json); commit one so installs are reproducible",
-    );
-  }
-  const key = new Bun.CryptoHasher("sha256")
-    .update(inTree("install", () => readPlain(workspace, lockFile, MAX_LOCK_FILE)))
-    .digest("hex")
-    .slice(0, 16);
+  const { lockFile, lock } = inTree("install", () => {
+    const lockFile = ["bun.lock", "package-lock.json"].find((name) => plainIn(workspace, name));
+    if (!plainIn(workspace, "package.json") || !lockFile) {
+      throw new GateError(
+        "install: the pushed tree has no package.json with a lock file (bun.lock or package-lock.json); commit one so installs are reproducible",
+      );
+    }
+    return { lockFile, lock: readPlain(workspace, lockFile, MAX_LOCK_FILE) };
+  });
+  const key = new Bun.CryptoHasher("sha256").update(lock).digest("hex").slice(0, 16);
   const cached = join(options.cacheRoot, key, "node_modules");
   let reusable = false;
   try {
@@ -118,12 +115,7 @@ export async function runGate(options: GateOptions): Promise<string[]> {
     const frozen = lockFile.endsWith("bun.lock") ? ["--frozen-lockfile"] : [];
     // no network: the registries pipeline/install_hosts names, through the door, and nothing
     // else — the tree's own install scripts run in this step
-    // in /tmp: a Unix socket's path may not be longer than 107 bytes, and a work folder's may be
-    const door = await openInstallDoor(
-      mkdtempSync(join(tmpdir(), "dropship-door-")),
-      doorHosts(options.installHosts),
-      say,
-    );
+    const door = await openInstallDoor(doorHosts(options.installHosts), say);
     try {
       await step(
         "install",

@@ -1,5 +1,6 @@
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   admitted,
@@ -50,19 +51,19 @@ export interface InstallDoor {
 }
 
 /**
- * The install's only way out of its sandbox: a Unix socket in `dir` that takes HTTP CONNECTs
+ * The install's only way out of its sandbox: a Unix socket in a folder of its own that takes HTTP CONNECTs
  * to the configured registries and refuses everything else, saying so once a host. The
  * sandbox has no network of its own; the relay inside carries its loopback port here.
  */
 export async function openInstallDoor(
-  dir: string,
   hosts: readonly DoorHost[],
   say: (line: string) => void,
   bounds: DoorBounds = DOOR_BOUNDS,
 ): Promise<InstallDoor> {
   const { maxTunnels, headTimeoutMs } = bounds;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  // in the temporary folder: a Unix socket's path may not be longer than 107 bytes, and a work
+  // folder's may be
+  const dir = mkdtempSync(join(tmpdir(), "dropship-door-"));
   // the build user reaches it through the bind mount: the folder's own mode is what it sees
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, RELAY), relaySource, { mode: 0o644 });

@@ -4,7 +4,6 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { openInstallDoor, RELAY_PORT } from "../../pipeline/install-door.ts";
 import { doorHosts } from "../../pipeline/install-door-rule.ts";
-import { fileTempDir, tempDir } from "../helpers/tmp.ts";
 
 // The door on its own, as hostile install scripts would use it: raw bytes on its Unix socket.
 // Beside it on loopback, a "registry" that echoes what it gets, and a port nobody listens on.
@@ -17,13 +16,12 @@ const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: () =
 const closedPort = closed.port;
 closed.stop(true);
 const said: string[] = [];
-const dir = join(fileTempDir(), "door");
 const door = await openInstallDoor(
-  dir,
   doorHosts([`127.0.0.1:${echo.port}`, `127.0.0.1:${closedPort}`]),
   (line) => said.push(line),
   { maxTunnels: 20, headTimeoutMs: 500 },
 );
+const dir = door.dir;
 afterAll(async () => {
   await door.close();
   echo.stop(true);
@@ -136,11 +134,7 @@ test("refused connections that never read their answer nor close are cut, and fr
 });
 
 test("closing the door ends its tunnels and removes its folder", async () => {
-  const other = await openInstallDoor(
-    join(tempDir(), "door"),
-    doorHosts([`127.0.0.1:${echo.port}`]),
-    () => {},
-  );
+  const other = await openInstallDoor(doorHosts([`127.0.0.1:${echo.port}`]), () => {});
   const socket = connect(join(other.dir, "door.sock"));
   socket.resume(); // read what comes, so that its end is seen
   const ended = new Promise<boolean>((resolve) => socket.on("close", () => resolve(true)));
