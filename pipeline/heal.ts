@@ -5,6 +5,7 @@ import { hostCommands } from "../server/shared/host/layout.ts";
 import { backendIdFor } from "../server/shared/routing/model.ts";
 import { targetOf, withSsh } from "../server/shared/ssh.ts";
 import { recordEvent } from "../server/shared/state/events.ts";
+import { markReplacing, unmarkReplacing } from "../server/shared/state/hosts.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { forgetHost, putBackend, removeBackend } from "../server/shared/state/routing.ts";
 import { resetSentinels } from "../server/shared/state/sentinel.ts";
@@ -61,12 +62,20 @@ async function swapIn(
 ): Promise<FleetHostRecord> {
   const { config, provider, repo, say } = deps;
   say(`▸ heal: replacing ${victim.name} (${why})`);
+  // the monitors hold the host's silence back meanwhile: this heal's mail tells it
+  await markReplacing(deps.redis, victim.name, why).catch((error) =>
+    say(`! the monitors may mail ${victim.name}'s silence too: ${(error as Error).message}`),
+  );
+  const unmark = () => unmarkReplacing(deps.redis, victim.name).catch(() => undefined);
   const record = await provisionHost(
     deps,
     victim.role,
     releaseToGive(deps, victim.role, victim.release),
     victim.name,
-  );
+  ).catch(async (error) => {
+    await unmark();
+    throw error;
+  });
   const app = victim.role === "production" || victim.role === "staging";
   try {
     if (victim.role === "proxy") await pointDomains(deps, record);
@@ -102,6 +111,7 @@ async function swapIn(
       );
     await removeRedisUser(deps, record.name, victim.name);
     await provider.deleteDroplet(record.dropletId, record.name);
+    await unmark();
     throw error;
   }
   say(`✓ ${record.name} replaces ${victim.name}`);

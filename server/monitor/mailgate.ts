@@ -53,3 +53,16 @@ export function due(
     send,
   };
 }
+
+/**
+ * An alert that ended where another mail tells of it (a host the heal replaced: the heal's
+ * mail says so): nothing of it waits to be mailed, and it counts as mailed resolved, so no
+ * later mail speaks of it as news.
+ */
+export function settle(gate: GateState, alertId: string): GateState {
+  return {
+    ...gate,
+    queued: gate.queued.filter((n) => n.alertId !== alertId),
+    mailed: { ...gate.mailed, [alertId]: "resolved" },
+  };
+}

@@ -1,11 +1,11 @@
 import { statfsSync } from "node:fs";
 import type { Mailer } from "../shared/mailer.ts";
 import type { Alert } from "../shared/routing/model.ts";
-import { type HostReport, listHosts, reportHost } from "../shared/state/hosts.ts";
+import { beingReplaced, type HostReport, listHosts, reportHost } from "../shared/state/hosts.ts";
 import type { StateCommands } from "../shared/state/redis.ts";
 import { changeCanary, clearAlert, raiseAlert } from "../shared/state/routing.ts";
 import { composeMail } from "./mail.ts";
-import { due, type GateState, NEW_GATE, offer } from "./mailgate.ts";
+import { due, type GateState, NEW_GATE, offer, settle } from "./mailgate.ts";
 import { type CpuTimes, cpuPercent, diskPercent, parseCpu, parseMemoryPercent } from "./procfs.ts";
 import {
   checkSilence,
@@ -50,6 +50,8 @@ export class Monitor {
   private readonly silences = new Map<string, SilenceState>();
   private readonly gates = new Map<string, GateState>();
   private readonly hostInfo = new Map<string, Pick<HostReport, "role" | "release">>();
+  /** other hosts seen marked as being replaced by the heal, while their figures stay */
+  private readonly replacing = new Set<string>();
   /** alert ids whose raise or clear has not reached Redis yet */
   private readonly unsynced = new Set<string>();
   private previousCpu: CpuTimes | undefined;
@@ -131,6 +133,20 @@ export class Monitor {
   private async watchOthers(redis: StateCommands, now: number) {
     const reports = await listHosts(redis);
     this.forgetDeparted(new Set(reports.map((report) => report.host)), now);
+    // the heal's marks are read only for hosts that have gone quiet: none, most ticks
+    const quiet = reports
+      .filter((r) => r.host !== this.options.host && now - r.at >= this.options.noDataMs)
+      .map((r) => r.host);
+    const marks = await beingReplaced(redis, quiet);
+    for (const host of quiet) {
+      const why = marks.get(host);
+      if (why === undefined)
+        this.replacing.delete(host); // the heal failed: news again
+      else if (!this.replacing.has(host)) {
+        this.replacing.add(host);
+        this.options.log(`${host} is silent; the heal is replacing it (${why}), and mails that`);
+      }
+    }
     for (const report of reports) {
       if (report.host === this.options.host) continue;
       this.hostInfo.set(report.host, { role: report.role, release: report.release });
@@ -140,6 +156,7 @@ export class Monitor {
         report.at,
         now,
         this.options.noDataMs,
+        marks.has(report.host),
       );
       this.silences.set(id, result.state);
       if (!result.transition) continue;
@@ -154,15 +171,22 @@ export class Monitor {
   /**
    * A host whose figures are gone left the fleet: a scale-in or a heal forgot it (and cleared
    * its alerts in Redis). Its silence, if it was one, ends with a mail saying so; before, the
-   * person heard of the silence and never of its end, and the alert stayed in the metrics.
+   * person heard of the silence and never of its end, and the alert stayed in the metrics. A
+   * host seen being replaced ends without a mail of its own: the heal's mail says it is
+   * replaced, and with what.
    */
   private forgetDeparted(listed: Set<string>, now: number) {
     for (const [id, state] of this.silences) {
       const host = id.slice("nodata:".length);
       if (listed.has(host)) continue;
       this.silences.delete(id);
+      const replaced = this.replacing.delete(host);
       if (!state.silent) continue;
       const role = this.hostInfo.get(host)?.role ?? "unknown";
+      if (replaced) {
+        this.transition(id, host, role, "resolved", `${host} was replaced`, false, now, false);
+        continue;
+      }
       this.transition(
         id,
         host,
@@ -183,8 +207,9 @@ export class Monitor {
     detail: string,
     canary: boolean,
     now: number,
+    mail = true,
   ) {
-    this.options.log(`${transition}: ${id}: ${detail}`);
+    this.options.log(`${transition}: ${id}: ${detail}${mail ? "" : " (the heal's mail tells it)"}`);
     if (transition === "firing") {
       this.firing.set(id, {
         id,
@@ -199,9 +224,10 @@ export class Monitor {
       this.firing.delete(id);
       this.unsynced.add(id);
     }
+    const gate = this.gates.get(host) ?? NEW_GATE;
     this.gates.set(
       host,
-      offer(this.gates.get(host) ?? NEW_GATE, { alertId: id, host, transition, detail }),
+      mail ? offer(gate, { alertId: id, host, transition, detail }) : settle(gate, id),
     );
   }
 

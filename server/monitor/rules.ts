@@ -68,14 +68,19 @@ export interface SilenceState {
 /**
  * A host that stops reporting is an alert of its own ("no data"), fired once it has been
  * silent for `noDataMs` and resolved by its next sample — its other alerts stay as they were.
+ * A host the heal is replacing is not raised: the heal mails what it found and what it did,
+ * and a failed heal ends the mark, so the silence is raised then. A silence raised before the
+ * heal began stays raised.
  */
 export function checkSilence(
   state: SilenceState,
   lastSeen: number,
   now: number,
   noDataMs: number,
+  beingReplaced = false,
 ): { state: SilenceState; transition?: Transition } {
   const silentNow = now - lastSeen >= noDataMs;
+  if (silentNow && !state.silent && beingReplaced) return { state };
   if (silentNow && !state.silent)
     return { state: { silent: true, since: lastSeen }, transition: "firing" };
   if (!silentNow && state.silent)

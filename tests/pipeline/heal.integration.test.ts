@@ -54,7 +54,31 @@ async function until(what: string, ms: number, done: () => Promise<boolean>) {
   throw new Error(`${what} did not happen within ${ms} ms:\n${lines.slice(-20).join("\n")}`);
 }
 
+/**
+ * Watches the heal's mark on a host (KEYS.replacing: while set, no monitor raises the host's
+ * silence) until `stop()`, which answers every value it had, in order.
+ */
+function watchMark(host: string) {
+  const values: string[] = [];
+  let stopped = false;
+  const watching = (async () => {
+    while (!stopped) {
+      const value = await state.get(KEYS.replacing(host));
+      if (value !== null && values.at(-1) !== value) values.push(value);
+      await Bun.sleep(100);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await watching;
+      return values;
+    },
+  };
+}
+
 test("a replacement that keeps failing leaves no droplet, opens the breaker and mails once", async () => {
+  const mark = watchMark(second.name);
   await provider.deleteDroplet(second.dropletId, second.name);
   const broken = { ...deps, playbookEnv: {} }; // product.yml refuses to run without REDIS_URL
   const breaker = breakerFor(broken);
@@ -76,6 +100,9 @@ test("a replacement that keeps failing leaves no droplet, opens the breaker and 
     first.name,
   ]);
   expect(await inventoryNames()).toEqual([first.name, second.name]);
+  // marked while each attempt ran, so no monitor mailed its silence; no more once they failed
+  expect(await mark.stop()).toEqual(["gone from the cloud API"]);
+  expect(await state.exists(KEYS.replacing(second.name))).toBe(0);
 }, 120_000);
 
 test("a droplet gone from the API is replaced: rotation swapped, one commit, one notice", async () => {
@@ -91,6 +118,7 @@ test("a droplet gone from the API is replaced: rotation swapped, one commit, one
   // ticked by hand: one listing without the droplet, and the API's 404 for it, are enough
   const healer = startHealer(deps, breakerFor(deps), 3_600_000, probe);
   healers.push(healer);
+  const mark = watchMark(second.name);
   // meanwhile the first host's monitor stops: silent, but it serves, so it stays
   await onHost(first, hostCommands.service("stop", "monitor"));
   await healer.tick();
@@ -118,10 +146,16 @@ test("a droplet gone from the API is replaced: rotation swapped, one commit, one
   expect(third).toMatchObject({ role: "production", release: "rel-1" });
   expect(await inventoryNames()).toEqual([first.name, "shop-production-3"]);
   expect(await backendHosts()).toEqual([first.address, third.address].sort());
-  // the dead host's figures went with it: no monitor goes on reporting it silent
+  // the dead host's figures went with it: no monitor goes on reporting it silent; it was
+  // marked as being replaced meanwhile, and the mark went with the figures
   expect(
-    await state.exists(KEYS.host("shop-production-2"), KEYS.history("shop-production-2")),
+    await state.exists(
+      KEYS.host("shop-production-2"),
+      KEYS.history("shop-production-2"),
+      KEYS.replacing("shop-production-2"),
+    ),
   ).toBe(0);
+  expect(await mark.stop()).toEqual(["gone from the cloud API"]);
   const served = new Set<string>();
   for (let i = 0; i < 20; i++) {
     const response = await fetch(`${proxy.url}/`);

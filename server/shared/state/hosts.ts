@@ -28,6 +28,36 @@ export async function reportHost(redis: StateCommands, report: HostReport): Prom
   );
 }
 
+/**
+ * How long a replacement's mark lasts at most: a heal that has not ended by then (or a receiver
+ * that died mid-heal) no longer keeps the host's silence from being raised.
+ */
+export const REPLACING_TTL_S = 15 * 60;
+
+/** Marks a host as being replaced by the heal, saying why; forgetHost or unmarkReplacing ends it. */
+export async function markReplacing(redis: RedisClient, host: string, why: string): Promise<void> {
+  await redis.set(KEYS.replacing(host), why, "EX", REPLACING_TTL_S);
+}
+
+/** A replacement that failed: the host is no longer being replaced. */
+export async function unmarkReplacing(redis: RedisClient, host: string): Promise<void> {
+  await redis.del(KEYS.replacing(host));
+}
+
+// names as arguments, not KEYS: EVAL asks write access to its declared keys, and a monitor's
+// user may only read these (the scan above is so too)
+const MARKS = "return redis.call('MGET', unpack(ARGV))";
+
+/** Which of these hosts the heal is replacing now, with why, in one round trip. */
+export async function beingReplaced(
+  redis: StateCommands,
+  hosts: readonly string[],
+): Promise<Map<string, string>> {
+  if (hosts.length === 0) return new Map();
+  const raw = (await redis.eval(MARKS, 0, ...hosts.map(KEYS.replacing))) as (string | null)[];
+  return new Map(hosts.flatMap((host, i) => (raw[i] ? [[host, raw[i] as string]] : [])));
+}
+
 // Every host's latest figures: a scan over the per-host keys, in one round trip.
 const LIST = `
 local keys, cursor = {}, '0'

@@ -18,6 +18,9 @@ export const KEYS = {
   host: (name: string) => `dropship:host:${name}`,
   /** hash: proxy instance → JSON TrafficReport, each proxy's request rate */
   traffic: "dropship:traffic",
+  /** string, with a lifetime: why the heal is replacing this host; while it is set, no monitor
+   *  raises the host's silence (the heal mails its outcome) */
+  replacing: (host: string) => `dropship:replacing:${host}`,
   /** list, newest first: a host's recent HostReports */
   history: (host: string) => `dropship:history:${host}`,
   /** counter: the last version handed to any change of shared state */

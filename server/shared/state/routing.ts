@@ -166,7 +166,8 @@ export async function listAlerts(redis: StateCommands): Promise<Alert[]> {
  * so no monitor goes on reporting it silent and no alert of it holds the canary back.
  */
 export async function forgetHost(redis: RedisClient, name: string, actor: string): Promise<void> {
-  await redis.del(KEYS.host(name), KEYS.history(name));
+  // the replacement's mark with the figures, at once: a monitor sees both or neither
+  await redis.del(KEYS.host(name), KEYS.history(name), KEYS.replacing(name));
   for (const alert of await listAlerts(redis))
     if (alert.source === name) await clearAlert(redis, alert.id, actor);
 }

@@ -5,6 +5,7 @@ import {
   NEW_GATE,
   type Notice,
   offer,
+  settle,
 } from "../../../server/monitor/mailgate.ts";
 import { INITIAL, type Rule, type RuleState, step } from "../../../server/monitor/rules.ts";
 
@@ -30,6 +31,18 @@ test("what fired and resolved between two mails is no news", () => {
   gate = offer(gate, notice("cpu:web-1", "resolved"));
   gate = offer(gate, notice("cpu:web-1", "firing"));
   expect(due(gate, 60_000).send).toEqual([]);
+});
+
+test("an alert settled elsewhere (a replaced host) is not mailed, queued or later", () => {
+  // mailed as firing, its end told by the heal's mail: no resolved mail after the minute
+  let gate = due(offer(NEW_GATE, notice("nodata:web-1", "firing")), 0).gate;
+  gate = offer(gate, notice("cpu:web-1", "firing"));
+  gate = settle(offer(gate, notice("nodata:web-1", "resolved")), "nodata:web-1");
+  expect(due(gate, 60_000).send.map((n) => n.alertId)).toEqual(["cpu:web-1"]);
+  // raised and settled before its first mail went: never mailed at all
+  const unsent = settle(offer(NEW_GATE, notice("nodata:web-2", "firing")), "nodata:web-2");
+  expect(due(unsent, 0).send).toEqual([]);
+  expect(unsent.mailed["nodata:web-2"]).toBe("resolved");
 });
 
 test("notices for several alerts of a host go in one mail", () => {

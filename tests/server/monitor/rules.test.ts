@@ -98,4 +98,19 @@ describe("silence", () => {
     expect(state).toEqual({ silent: true, since: 0 });
     expect(checkSilence(state, 61_000, 62_000, 30_000).transition).toBe("resolved");
   });
+
+  test("a host the heal is replacing is not raised; once the mark ends (a failed heal) it is", () => {
+    const quiet = { silent: false, since: null };
+    const marked = checkSilence(quiet, 0, 45_000, 30_000, true);
+    expect(marked).toEqual({ state: quiet });
+    expect(checkSilence(marked.state, 0, 50_000, 30_000, false)).toEqual({
+      state: { silent: true, since: 0 },
+      transition: "firing",
+    });
+  });
+
+  test("a silence raised before the heal began stays raised while it replaces the host", () => {
+    const raised = { silent: true, since: 0 };
+    expect(checkSilence(raised, 0, 90_000, 30_000, true)).toEqual({ state: raised });
+  });
 });

@@ -10,7 +10,13 @@ import {
   redisUsers,
 } from "../../../../server/shared/state/acl.ts";
 import { changeFlag } from "../../../../server/shared/state/flags.ts";
-import { listHosts, reportHost } from "../../../../server/shared/state/hosts.ts";
+import {
+  beingReplaced,
+  listHosts,
+  markReplacing,
+  reportHost,
+  unmarkReplacing,
+} from "../../../../server/shared/state/hosts.ts";
 import { KEYS, MAINTENANCE_FIELD } from "../../../../server/shared/state/keys.ts";
 import { changeMaintenance, readMaintenance } from "../../../../server/shared/state/maintenance.ts";
 import {
@@ -151,6 +157,19 @@ test("a monitor writes its own host's figures and alerts, and no other host's", 
     );
     await refused(changeFlag(monitor, "beta", { enabled: false, rollout: 100 }, "m", "update"));
     expect((await listHosts(monitor)).map((h) => h.host)).toEqual(["web-1"]);
+    // the heal's marks it reads (a marked host's silence is not raised), and marks none
+    await markReplacing(control, "web-2", "gone from the cloud API");
+    expect(await beingReplaced(monitor, ["web-2", "web-3"])).toEqual(
+      new Map([["web-2", "gone from the cloud API"]]),
+    );
+    await refused(
+      monitor.eval(
+        "redis.call('SET', KEYS[1], 'x')",
+        1,
+        KEYS.replacing("web-3"),
+      ) as Promise<unknown>,
+    );
+    await unmarkReplacing(control, "web-2");
   } finally {
     monitor.close();
   }
