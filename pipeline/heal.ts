@@ -105,13 +105,13 @@ async function swapIn(
     );
   } catch (error) {
     say(`✗ ${(error as Error).message} — undoing: deleting ${record.name}`);
+    await unmark(); // first: an undo that fails must not leave the silence held back
     if (app)
       await removeBackend(deps.redis, backendIdFor(appUrlOf(config, record)), ACTOR).catch(
         () => undefined,
       );
     await removeRedisUser(deps, record.name, victim.name);
     await provider.deleteDroplet(record.dropletId, record.name);
-    await unmark();
     throw error;
   }
   say(`✓ ${record.name} replaces ${victim.name}`);
