@@ -4,7 +4,7 @@ import type { Mail } from "../server/shared/mailer.ts";
 
 export type ScaleEvent =
   | { kind: "added" | "removed"; host: FleetHostRecord; why: string; fleet: FleetInventory }
-  | { kind: "failed"; name: string; why: string; error: string }
+  | { kind: "failed"; name: string; why: string; error: string; maxFailures: number }
   | { kind: "stopped"; failures: number; error: string }
   | {
       kind: "replaced";
@@ -23,6 +23,7 @@ export function scaleMail(event: ScaleEvent): Mail {
         `Adding ${event.name} failed and was undone: the droplet was deleted and the inventory is unchanged.`,
         `Why it was being added: ${event.why}`,
         `What failed: ${event.error}`,
+        `The autoscaler tries again after its cooldown, and mails again only when a host is added, or when it stops after ${event.maxFailures} failures in a row (autoscale/max_failures).`,
       ].join("\n"),
     };
   }

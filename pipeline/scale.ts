@@ -153,8 +153,22 @@ export async function reconcile(
  * deliver the release production runs, health-check, add to the proxy's rotation, commit the
  * inventory. A failure on the way deletes the droplet and leaves the inventory as it was.
  */
-export function scaleOut(deps: ScaleDeps, reason: string): Promise<FleetHostRecord> {
-  return withProductionLock(deps, `scale out (${reason})`, () => addProductionHost(deps, reason));
+export function scaleOut(
+  deps: ScaleDeps,
+  reason: string,
+  options: ScaleOutOptions = {},
+): Promise<FleetHostRecord> {
+  return withProductionLock(deps, `scale out (${reason})`, () =>
+    addProductionHost(deps, reason, options.mailFailure ?? true),
+  );
+}
+
+export interface ScaleOutOptions {
+  /**
+   * Whether a failure is mailed (default yes). The autoscaler mails the first failure of a
+   * row only: the next ones say nothing new, and the breaker mails once when it stops.
+   */
+  mailFailure?: boolean;
 }
 
 /**
@@ -313,7 +327,11 @@ function proxyPlaybookEnv(deps: ScaleDeps): Record<string, string> {
   };
 }
 
-async function addProductionHost(deps: ScaleDeps, reason: string): Promise<FleetHostRecord> {
+async function addProductionHost(
+  deps: ScaleDeps,
+  reason: string,
+  mailFailure: boolean,
+): Promise<FleetHostRecord> {
   const { config, repo, say } = deps;
   const inventory = await repo.read();
   const production = inventory.hosts.filter((h) => h.role === "production").length;
@@ -350,7 +368,16 @@ async function addProductionHost(deps: ScaleDeps, reason: string): Promise<Fleet
       await deps.provider.deleteDroplet(record.dropletId, record.name);
     }
     const name = record?.name ?? nextName(inventory, config.name, "production");
-    deps.notify?.(scaleMail({ kind: "failed", name, why: reason, error: message }));
+    if (mailFailure)
+      deps.notify?.(
+        scaleMail({
+          kind: "failed",
+          name,
+          why: reason,
+          error: message,
+          maxFailures: config.autoscale.max_failures,
+        }),
+      );
     await scalingEvent(deps, "out", name, reason, `failed: ${message}`);
     throw error;
   }

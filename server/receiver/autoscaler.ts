@@ -87,7 +87,9 @@ export function startAutoscaler(
       }
       if (decision.action === "none") return;
       try {
-        if (decision.action === "add") await scaleOut(deps, decision.why);
+        // a failure's mail is the row's first: the breaker mails once more if it stops
+        if (decision.action === "add")
+          await scaleOut(deps, decision.why, { mailFailure: breaker.failures === 0 });
         else await scaleIn(deps, decision.why);
         breaker.succeeded();
       } catch (error) {

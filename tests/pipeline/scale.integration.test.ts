@@ -263,7 +263,8 @@ test("a tagged droplet the inventory does not know is reported, and deleted when
   );
 });
 
-test("provisions failing in a row open the circuit breaker: one mail, then no more tries", async () => {
+test("provisions failing in a row open the circuit breaker: a mail at the first failure and one when it stops, then no more tries", async () => {
+  const mailedBefore = subjects().length;
   const { startAutoscaler } = await import("../../server/receiver/autoscaler.ts");
   const { reportHost } = await import("../../server/shared/state/hosts.ts");
   const brittle = validateConfig({
@@ -302,9 +303,19 @@ test("provisions failing in a row open the circuit breaker: one mail, then no mo
       said.filter((l) => l.startsWith("autoscaler: stopped: 2 failed provisions")),
     ).toHaveLength(1);
     await mailer.idle();
-    expect(subjects().filter((s) => s.startsWith("[dropship] autoscaler stopped"))).toEqual([
+    // two failures, two lines in the log, but the second failure's mail would say nothing new
+    expect(
+      subjects()
+        .slice(mailedBefore)
+        .map((s) => s.replace(/shop-production-\d+/, "HOST")),
+    ).toEqual([
+      "[dropship] scale out failed: HOST was not added",
       "[dropship] autoscaler stopped after 2 failed provisions",
     ]);
+    const failed = smtp.mails[mailedBefore];
+    expect(failed?.text).toContain(
+      "when it stops after 2 failures in a row (autoscale/max_failures)",
+    );
     expect((await provider.listByTag("dropship:production")).length).toBe(
       (await repo.read()).hosts.length,
     );
