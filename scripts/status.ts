@@ -22,7 +22,7 @@ import { releaseVersion } from "../server/shared/host/layout.ts";
 import { describeSteps } from "../server/shared/routing/steps.ts";
 import { recentEvents } from "../server/shared/state/events.ts";
 import { listFlags } from "../server/shared/state/flags.ts";
-import { listHosts } from "../server/shared/state/hosts.ts";
+import { beingReplaced, listHosts } from "../server/shared/state/hosts.ts";
 import { lastRuns } from "../server/shared/state/jobs.ts";
 import { KEYS } from "../server/shared/state/keys.ts";
 import { readMaintenance } from "../server/shared/state/maintenance.ts";
@@ -180,6 +180,12 @@ async function show(redis: RedisClient) {
     ]),
   ]);
   for (const note of notes) console.log(`(${note})`);
+  const replacing = await beingReplaced(
+    redis,
+    inventory.map((h) => h.name),
+  );
+  for (const [host, why] of replacing)
+    console.log(`(${host} is being replaced by the heal: ${why})`);
   console.log(
     inventory.length > 0
       ? `\nCOST    ${formatCost(hourlyCost(inventory.map((h) => h.size)))} for ${inventory.length} droplets`

@@ -21,6 +21,7 @@ import { runAsync } from "../../../server/shared/proc.ts";
 import { parseBackend } from "../../../server/shared/routing/model.ts";
 import { Ssh, targetOf, withSsh } from "../../../server/shared/ssh.ts";
 import { readAudit } from "../../../server/shared/state/audit.ts";
+import { markReplacing, unmarkReplacing } from "../../../server/shared/state/hosts.ts";
 import { lastRuns, saveRun } from "../../../server/shared/state/jobs.ts";
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { changeMaintenance } from "../../../server/shared/state/maintenance.ts";
@@ -522,6 +523,16 @@ test("bun run status shows the hosts, the fleet's cost and the deploys: who push
   }
   expect(out).toContain("COST    $0.0179/h (~$12/month) for 2 droplets");
   expect(out).toContain("ALERTS  none");
+  expect(out).not.toContain("being replaced");
+  // a host the heal is replacing says so under the table (its monitor mails nothing meanwhile)
+  await markReplacing(state, "web-2", "gone from the cloud API");
+  try {
+    expect(status()).toContain(
+      "\n(web-2 is being replaced by the heal: gone from the cloud API)\n",
+    );
+  } finally {
+    await unmarkReplacing(state, "web-2");
+  }
   expect(out).not.toContain("MAINTENANCE");
   await changeMaintenance(state, { on: true, message: "back soon" }, "ann@example.com");
   try {
