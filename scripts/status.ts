@@ -144,7 +144,7 @@ async function show(redis: RedisClient) {
     flags,
     deploys,
     scaling,
-    { hosts: inventory, proxy },
+    { hosts: inventory, proxy, replacing },
     maintenance,
     memory,
   ] = await Promise.all([
@@ -155,10 +155,16 @@ async function show(redis: RedisClient) {
     listFlags(redis),
     recentEvents(redis, KEYS.deploys, 8),
     recentEvents(redis, KEYS.scaling, 5),
-    readInventory().then(async (hosts) => ({
-      hosts,
-      proxy: await askProxies(notes, hosts, config.proxy.tls.domains[0]),
-    })),
+    readInventory().then(async (hosts) => {
+      const [proxy, replacing] = await Promise.all([
+        askProxies(notes, hosts, config.proxy.tls.domains[0]),
+        beingReplaced(
+          redis,
+          hosts.map((h) => h.name),
+        ),
+      ]);
+      return { hosts, proxy, replacing };
+    }),
     readMaintenance(redis),
     redisMemory(redis),
   ]);
@@ -180,10 +186,6 @@ async function show(redis: RedisClient) {
     ]),
   ]);
   for (const note of notes) console.log(`(${note})`);
-  const replacing = await beingReplaced(
-    redis,
-    inventory.map((h) => h.name),
-  );
   for (const [host, why] of replacing)
     console.log(`(${host} is being replaced by the heal: ${why})`);
   console.log(

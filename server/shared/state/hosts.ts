@@ -32,7 +32,7 @@ export async function reportHost(redis: StateCommands, report: HostReport): Prom
  * How long a replacement's mark lasts at most: a heal that has not ended by then (or a receiver
  * that died mid-heal) no longer keeps the host's silence from being raised.
  */
-export const REPLACING_TTL_S = 15 * 60;
+const REPLACING_TTL_S = 15 * 60;
 
 /** Marks a host as being replaced by the heal, saying why; forgetHost or unmarkReplacing ends it. */
 export async function markReplacing(redis: RedisClient, host: string, why: string): Promise<void> {
