@@ -96,6 +96,10 @@ const SAME_EITHER_WAY: [string, string][] = [
     "GET http://site.test/abs HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n",
   ],
   [
+    "an https URL in capitals",
+    "GET HTTPS://site.test/abs HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n",
+  ],
+  [
     "an unusual method Bun.serve reads",
     "PURGE /cache HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n",
   ],
@@ -131,6 +135,26 @@ const BAD_LINES: [string, string, number, string][] = [
     400,
     "percent-encode",
   ],
+  [
+    "an asterisk target",
+    "OPTIONS * HTTP/1.1\r\nHost: site.test\r\n\r\n",
+    400,
+    "send OPTIONS / HTTP/1.1",
+  ],
+  [
+    "a bare name for a target",
+    "GET index.html HTTP/1.1\r\nHost: site.test\r\n\r\n",
+    400,
+    "neither a path nor an http(s) URL",
+  ],
+  [
+    "a URL of another scheme",
+    "GET ftp://site.test/f HTTP/1.1\r\nHost: site.test\r\n\r\n",
+    400,
+    "send a path that starts with /",
+  ],
+  // Bun.serve closes on this one without a word
+  ["CONNECT to a query", "CONNECT ?x HTTP/1.1\r\nHost: site.test\r\n\r\n", 400, "not host:port"],
   [
     "a head over 16 KiB",
     `GET / HTTP/1.1\r\nHost: site.test\r\nCookie: ${"c".repeat(20_000)}\r\n\r\n`,

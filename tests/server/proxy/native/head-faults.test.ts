@@ -8,19 +8,49 @@ import {
 const bytes = (text: string) => Buffer.from(text, "latin1");
 const fault = (line: string) => requestLineFault(bytes(`${line}Host: a.test\r\n\r\n`));
 
-test("a well-formed line of a method Bun.serve reads is no fault, whatever its target's form", () => {
+test("a well-formed line of a method Bun.serve reads, with a target it routes, is no fault", () => {
   for (const line of [
     "GET / HTTP/1.1\r\n",
     "POST /form?x=1 HTTP/1.1\r\n",
     "GET / HTTP/1.0\r\n",
     "PURGE /cache HTTP/1.1\r\n",
-    "M-SEARCH * HTTP/1.1\r\n",
+    "GET //a/b HTTP/1.1\r\n",
     "GET http://a.test/abs HTTP/1.1\r\n",
+    "GET HTTPS://a.test HTTP/1.1\r\n",
+    "OPTIONS http:// HTTP/1.1\r\n",
+    // refused after, with 405 and the methods allowed
     "CONNECT 10.0.0.1:22 HTTP/1.1\r\n",
-    "OPTIONS * HTTP/1.1\r\n",
+    "CONNECT * HTTP/1.1\r\n",
   ]) {
     expect(fault(line)).toBeUndefined();
   }
+});
+
+test("a target Bun.serve would answer with a bare 400, or none, is a 400 that says what to send", () => {
+  const notRouted =
+    "The request target is neither a path nor an http(s) URL; send a path that starts with /, as in GET /index.html HTTP/1.1.";
+  for (const target of [
+    "index.html",
+    "?a=1",
+    "a.test:443",
+    "ftp://a.test/",
+    "http:/a",
+    "#top",
+    "**",
+  ]) {
+    expect(fault(`GET ${target} HTTP/1.1\r\n`)).toEqual({ status: 400, reason: notRouted });
+  }
+  expect(fault("OPTIONS * HTTP/1.1\r\n")).toEqual({
+    status: 400,
+    reason:
+      "The target * (a question to the server as a whole) is not answered here: this proxy forwards requests for the site's paths; send OPTIONS / HTTP/1.1.",
+  });
+  expect(fault("M-SEARCH * HTTP/1.1\r\n")?.reason).toEndWith("send M-SEARCH / HTTP/1.1.");
+  expect(fault("CONNECT ?x HTTP/1.1\r\n")).toEqual({
+    status: 400,
+    reason:
+      "The CONNECT target is not host:port, and CONNECT is not served here either: this is a reverse proxy for one web app.",
+  });
 });
 
 test("a line that has not all come yet is not judged", () => {
