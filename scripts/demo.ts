@@ -82,10 +82,16 @@ await runVerb(SPEC, async ({ values }) => {
   try {
     await up(pids, () => stopping, values.ha === true);
   } catch (error) {
-    console.error("▸ tearing down what was started");
+    // (the step under way has printed its line without an end)
+    console.error(`\n▸ ${stopping ? "interrupted: " : ""}tearing down what was started`);
     await stopAll(pids, 10_000);
     rmSync(RUN, { recursive: true, force: true });
-    throw error;
+    // Ctrl-C reaches the step's own programs too (a playbook says "User interrupted
+    // execution", Mitogen prints a traceback): their failure is the interruption, not news
+    if (!stopping) throw error;
+    console.error("dropship demo: interrupted; nothing it started is left running");
+    process.exitCode = 130;
+    return;
   }
   process.off("SIGINT", interrupted);
   if (mode === "--detach") return;
