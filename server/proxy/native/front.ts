@@ -21,7 +21,13 @@ import {
 import type { Retiring } from "../tls.ts";
 import type { ResponseHead } from "../upstream/head.ts";
 import { answerHead } from "./answer.ts";
-import { fieldFault, type HeadFault, headSizeFault, requestLineFault } from "./head-faults.ts";
+import {
+  authorityFault,
+  fieldFault,
+  type HeadFault,
+  headSizeFault,
+  requestLineFault,
+} from "./head-faults.ts";
 import {
   MAX_OWN_HEAD,
   type OwnRequest,
@@ -276,7 +282,8 @@ export class OwnFront {
         read.kind === "pass"
           ? (requestLineFault(visitor.pending) ??
             headSizeFault(visitor.pending) ??
-            fieldFault(visitor.pending))
+            fieldFault(visitor.pending) ??
+            authorityFault(visitor.pending))
           : undefined;
       if (fault) this.refuseHead(socket, fault);
       else this.pass(socket);

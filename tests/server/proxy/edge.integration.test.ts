@@ -36,6 +36,18 @@ const BAD_REQUESTS: [string, string, number, string][] = [
     "more than one Host",
   ],
   [
+    "two Host fields under an absolute-form target",
+    "GET http://a/recent HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    400,
+    "more than one Host",
+  ],
+  [
+    "an absolute-form target naming another host than Host",
+    "GET http://169.254.169.254/metadata HTTP/1.1\r\nHost: shop.example\r\n\r\n",
+    400,
+    "names another host than the Host field",
+  ],
+  [
     "CONNECT",
     "CONNECT 10.0.0.1:22 HTTP/1.1\r\nHost: 10.0.0.1:22\r\n\r\n",
     405,
@@ -73,14 +85,14 @@ describe("requests the proxy answers itself", () => {
     expect(statusOf(flag)).toBe(400);
   });
 
-  test("an absolute-form target is routed by its Host to a backend as a path, never dialled", async () => {
+  test("an absolute-form target naming the Host's host is routed to a backend as a path, never dialled", async () => {
     const answer = await rawRequest(
       proxy.url,
-      "GET http://169.254.169.254/metadata HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n",
+      "GET HTTP://169.254.169.254:80/latest/meta-data HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n",
     );
     expect(statusOf(answer)).toBe(200);
-    const got = [...prod1.received, ...prod2.received].find((r) => r.path === "/metadata");
-    expect(got?.headers.host).toBe("shop.example");
+    const got = [...prod1.received, ...prod2.received].find((r) => r.path === "/latest/meta-data");
+    expect(got?.headers.host).toBe("169.254.169.254");
   });
 
   test("refusals are logged, one line each, and a flood is held to 20 lines a second", async () => {

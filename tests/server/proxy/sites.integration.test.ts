@@ -49,7 +49,7 @@ test("over HTTPS, a Host the proxy does not serve gets 421 whatever the request,
     // a body, an upgrade and an absolute-form target go past the front's fast path
     "POST /orders HTTP/1.1\r\nHost: evil.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
     "GET /live HTTP/1.1\r\nHost: evil.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    "GET http://shop.test/ HTTP/1.1\r\nHost: evil.test\r\nConnection: close\r\n\r\n",
+    "GET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\nConnection: close\r\n\r\n",
   ];
   for (const request of strangers) {
     const answer = await rawRequest(secureUrl, request, overTls);

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import {
+  authorityFault,
   fieldFault,
   headSizeFault,
   requestLineFault,
@@ -205,4 +206,42 @@ test("framing Bun.serve refuses is named: both lengths, codings, HTTP/1.0 chunke
   expect(reason("Content-Length: 2\r\nContent-Length: 02\r\n")).toBe(
     "The request has Content-Length fields that differ; send one.",
   );
+});
+
+test("an absolute-form target must name the Host's host; a path, or no single Host, is not judged here", () => {
+  const judged = (target: string, ...hosts: string[]) =>
+    authorityFault(
+      bytes(`GET ${target} HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join("")}X: y\r\n\r\n`),
+    );
+  const differ =
+    "The request target names another host than the Host field (RFC 9112 §3.2.2 has a server take the target's); send the same host in both, or a path alone.";
+  for (const [target, host] of [
+    ["http://evil.test/", "shop.test"],
+    ["http://shop.test/", "evil.test"],
+    ["http://shop.test:8080/", "shop.test"],
+    ["http://shop.test/", "shop.test:81"],
+    ["https://shop.test:80/", "shop.test"],
+    ["http://169.254.169.254/metadata", "shop.test"],
+    ["http://shop.test@evil.test/", "shop.test"],
+    ["http://", "shop.test"],
+  ] as const) {
+    expect(judged(target, host)).toEqual({ status: 400, reason: differ });
+  }
+  for (const [target, host] of [
+    ["http://shop.test/a?b", "shop.test"],
+    ["HTTP://SHOP.test", "shop.TEST"],
+    ["http://shop.test:80/", "shop.test"],
+    ["http://shop.test/", "shop.test:80"],
+    ["https://shop.test:443/x", "shop.test:"],
+    ["http://shop.test:/x", "shop.test"],
+    ["http://user:pw@shop.test/x", "shop.test"],
+    ["http://[::1]:8080/x", "[::1]:8080"],
+    ["http://shop.test?q", "shop.test"],
+    ["/path", "evil.test"],
+  ] as const) {
+    expect(judged(target, host)).toBeUndefined();
+  }
+  // no Host, or two: the door's own 400s say so
+  expect(judged("http://shop.test/")).toBeUndefined();
+  expect(judged("http://shop.test/", "shop.test", "evil.test")).toBeUndefined();
 });
