@@ -1,4 +1,4 @@
-import { afterAll } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { resolve } from "node:path";
 import { bundleEntry, TEST_BUNDLES_VARIABLE } from "../../scripts/lib/test-bundles.ts";
 import { freePort } from "./ports.ts";
@@ -136,4 +136,17 @@ export async function eventually(check: () => Promise<boolean>, ms = 5000, what 
     await Bun.sleep(5);
   }
   throw new Error(`${what} did not hold within ${ms} ms`);
+}
+
+/**
+ * Asserts that a server's output holds `expected`, waiting up to `ms` for it: the output comes
+ * through a pipe, read apart from the answers a test has seen, and may be behind them on a
+ * loaded machine.
+ */
+export async function expectLogged(read: () => string, expected: string | RegExp, ms = 5000) {
+  const holds = () =>
+    typeof expected === "string" ? read().includes(expected) : expected.test(read());
+  await eventually(async () => holds(), ms).catch(() => undefined);
+  if (typeof expected === "string") expect(read()).toContain(expected);
+  else expect(read()).toMatch(expected);
 }

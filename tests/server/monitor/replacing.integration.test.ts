@@ -5,7 +5,7 @@ import { markReplacing, reportHost, unmarkReplacing } from "../../../server/shar
 import { KEYS } from "../../../server/shared/state/keys.ts";
 import { forgetHost } from "../../../server/shared/state/routing.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { eventually, startServer } from "../../helpers/server.ts";
+import { eventually, expectLogged, startServer } from "../../helpers/server.ts";
 import { startSmtp } from "../../helpers/smtp.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
@@ -100,7 +100,8 @@ test("a silence mailed before the heal began ends with the heal's mail alone", a
   await mailFor("web-5", "[dropship] RESOLVED on web-5 (production)");
   await Bun.sleep(1500); // past the mail gap: a resolved mail of web-4 would have gone too
   expect(mailsAbout("web-4")).toEqual(["[dropship] FIRING nodata on web-4 (production)"]);
-  expect(monitor.stderr()).toContain(
+  await expectLogged(
+    () => monitor.stderr(),
     "resolved: nodata:web-4: web-4 was replaced (the heal's mail tells it)",
   );
   expect(await state.hexists(KEYS.alerts, "nodata:web-4")).toBe(0);

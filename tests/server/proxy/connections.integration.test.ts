@@ -7,7 +7,7 @@ import { freePort } from "../../helpers/ports.ts";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { answerFrom, type Held, holdOpen, statusOf } from "../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { eventually } from "../../helpers/server.ts";
+import { eventually, expectLogged } from "../../helpers/server.ts";
 import { storeCertificate } from "../../helpers/test-ca.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
@@ -64,7 +64,7 @@ test("one address holds at most max_connections_per_address; the next is told 42
   await Bun.sleep(300);
   // the three idle ones were not touched
   expect(idle.map((h) => h.closed())).toEqual([false, false, false]);
-  expect(limited.stderr()).toContain("429 to 127.0.0.2: a connection turned away");
+  await expectLogged(() => limited.stderr(), "429 to 127.0.0.2: a connection turned away");
   expect(await refusedCount(limited.adminUrl, 429)).toBeGreaterThanOrEqual(1);
   // one closed, one may come back
   idle[0]?.socket.destroy();
@@ -251,7 +251,7 @@ test("behind a PROXY-protocol balancer each visitor the header names is counted,
   const third = await holdOpen(behind.port, "127.0.0.3", header("203.0.113.9"));
   await eventually(async () => third.closed(), 3000, "the visitor's third connection closed");
   expect(third.received()).toBe("");
-  expect(behind.stderr()).toContain("429 to 203.0.113.9: a connection turned away");
+  await expectLogged(() => behind.stderr(), "429 to 203.0.113.9: a connection turned away");
   const another = await holdOpen(behind.port, "127.0.0.3", header("203.0.113.10") + GET("/plain"));
   await eventually(async () => another.closed(), 3000, "another visitor's answer");
   expect(statusOf(another.received())).toBe(200);
@@ -264,7 +264,10 @@ test("behind a PROXY-protocol balancer each visitor the header names is counted,
   );
   const sameNetwork = await holdOpen(behind.port, "127.0.0.3", header("2001:db8:1:2:ffff::3"));
   await eventually(async () => sameNetwork.closed(), 3000, "a third connection from the /64");
-  expect(behind.stderr()).toContain("429 to 2001:db8:1:2:ffff::3: a connection turned away");
+  await expectLogged(
+    () => behind.stderr(),
+    "429 to 2001:db8:1:2:ffff::3: a connection turned away",
+  );
   const otherNetwork = await holdOpen(
     behind.port,
     "127.0.0.3",

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { gunzipSync } from "node:zlib";
 import { ADMIN_TOKEN, addBackend, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
+import { expectLogged } from "../../helpers/server.ts";
 import { BIG_BODY, startUpstream } from "../../helpers/upstream.ts";
 
 const redis = await startRedis();
@@ -293,7 +294,10 @@ test("a visitor who stops sending their body is told 408 after response_timeout;
     "The request's body stopped coming: nothing of it arrived for 1 s (proxy.response_timeout). Send it again, without pauses.",
   );
   expect(took).toBeLessThan(4000);
-  expect(proxy.stderr()).toContain("408 POST /form: 127.0.0.1 sent nothing of its body for 1 s");
+  await expectLogged(
+    () => proxy.stderr(),
+    "408 POST /form: 127.0.0.1 sent nothing of its body for 1 s",
+  );
   expect(timeouts(await metrics())).toBe(before);
   expect((await fetch(`${proxy.url}/`)).status).toBe(200);
 });

@@ -4,7 +4,7 @@ import { run } from "../../../server/shared/proc.ts";
 import { track } from "../../helpers/processes.ts";
 import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { eventually } from "../../helpers/server.ts";
+import { eventually, expectLogged } from "../../helpers/server.ts";
 
 /**
  * The proxy's upstream client against backends that answer wrongly, on raw sockets: each
@@ -107,7 +107,8 @@ for (const [path, why] of [
     expect(answer.body).toContain("malformed answer");
     expect(answer.body).not.toContain("smuggled");
     await nothingSlippedThrough();
-    expect(proxy.stderr()).toMatch(
+    await expectLogged(
+      () => proxy.stderr(),
       new RegExp(`502 GET ${path}: .* answered malformed HTTP: .*${why}`),
     );
   });

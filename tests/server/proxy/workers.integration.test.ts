@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { addBackend, admin, servingPids, startProxy, workersOf } from "../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { eventually } from "../../helpers/server.ts";
+import { eventually, expectLogged } from "../../helpers/server.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
 const redis = await startRedis();
@@ -100,7 +100,8 @@ test("a worker that dies is started again; the other serves meanwhile and nothin
     "a new worker",
   );
   expect(workersOf(proxy.pid)).toContain(survivor);
-  expect(proxy.stderr()).toMatch(
+  await expectLogged(
+    () => proxy.stderr(),
     new RegExp(`worker \\d \\(pid ${victim}\\) exited \\(SIGKILL\\); starting it again`),
   );
   await eventually(async () => (await requestsCounted()) >= counted + 100, 2_000, "counts kept");

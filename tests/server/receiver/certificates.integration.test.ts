@@ -18,7 +18,7 @@ import { freePort } from "../../helpers/ports.ts";
 import { addBackend, admin, startProxy } from "../../helpers/proxy.ts";
 import { rawRequest, statusOf } from "../../helpers/raw.ts";
 import { startRedis } from "../../helpers/redis.ts";
-import { eventually } from "../../helpers/server.ts";
+import { eventually, expectLogged } from "../../helpers/server.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 import { startUpstream } from "../../helpers/upstream.ts";
 
@@ -178,7 +178,8 @@ test("issue one certificate naming both domains over ACME HTTP-01, then serve HT
     const names = certificateFacts(await servedCertificate(name))?.names;
     expect(names?.toSorted()).toEqual(["shop.test", "www.shop.test"]);
   }
-  expect(proxy.stderr()).toContain(
+  await expectLogged(
+    () => proxy.stderr(),
     "HTTPS for shop.test, www.shop.test is answered by the proxy's own front",
   );
   expect((await curl("www.shop.test")).out).toMatch(/\n0 200$/);

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startReceiver } from "../../helpers/receiver.ts";
 import { startRedis } from "../../helpers/redis.ts";
-import { eventually } from "../../helpers/server.ts";
+import { eventually, expectLogged } from "../../helpers/server.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 // The receiver's autoscaler as its config file says now: a real redis-server and an SSH key,
@@ -38,8 +38,12 @@ test("an edited autoscale section starts the autoscaler again with its limits; a
   writeFileSync(file, fleet("min: 2, max: 3"));
   const restarts = () => receiver.stdout().split("started again from it").length - 1;
   await eventually(async () => restarts() === 1, 10_000, "the autoscaler started again");
-  expect(receiver.stdout()).toContain("dropship-receiver: autoscaler on (proxy_cpu, 2–3 hosts)\n");
-  expect(receiver.stdout()).toContain(
+  await expectLogged(
+    () => receiver.stdout(),
+    "dropship-receiver: autoscaler on (proxy_cpu, 2–3 hosts)\n",
+  );
+  await expectLogged(
+    () => receiver.stdout(),
     ` dropship-receiver: ${file} changed autoscale: the autoscaler, self-healing, certificates, backups and canary steps started again from it\n`,
   );
   // only the jobs: the schedule takes them, and the autoscaler goes on as it is
@@ -60,7 +64,8 @@ test("an edited autoscale section starts the autoscaler again with its limits; a
   );
   writeFileSync(file, off);
   await eventually(async () => restarts() === 2, 10_000, "the autoscaler stopped by the edit");
-  expect(receiver.stdout()).toContain(
+  await expectLogged(
+    () => receiver.stdout(),
     "dropship-receiver: autoscaler off (autoscale/enabled is false)\n",
   );
   // the push listener's certificate is read at the start: said so, and nothing restarted
@@ -73,7 +78,8 @@ test("an edited autoscale section starts the autoscaler again with its limits; a
     10_000,
     "the receiver saying what waits for its restart",
   );
-  expect(receiver.stdout()).toContain(
+  await expectLogged(
+    () => receiver.stdout(),
     ` dropship-receiver: ${file}: pipeline/tls applies when the receiver restarts (read at its start)\n`,
   );
   expect(restarts()).toBe(2);
@@ -87,7 +93,8 @@ test("an edited autoscale section starts the autoscaler again with its limits; a
     10_000,
     "the receiver taking the pipeline section",
   );
-  expect(receiver.stdout()).toContain(
+  await expectLogged(
+    () => receiver.stdout(),
     `changed pipeline: the autoscaler, self-healing, certificates, backups and canary steps started again from it; pipeline/tls applies when the receiver restarts (read at its start)\n`,
   );
   expect(receiver.stderr()).not.toContain("does not validate");

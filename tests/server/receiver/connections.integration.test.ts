@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { PER_ADDRESS } from "../../../server/receiver/front.ts";
 import { answerFrom, type Held, holdOpen, statusOf } from "../../helpers/raw.ts";
 import { receiverThatStops, startReceiver } from "../../helpers/receiver.ts";
-import { eventually } from "../../helpers/server.ts";
+import { eventually, expectLogged } from "../../helpers/server.ts";
 
 // Strangers holding the receiver's connections open, on raw sockets from loopback addresses of
 // their own (127.0.0.2 and .5 are strangers, .4 a teammate; 127.0.0.1 is the control host).
@@ -27,7 +27,8 @@ test("one address holds at most PER_ADDRESS connections; the next is closed at o
   expect(statusOf(refs)).toBe(200);
   expect(refs).toContain("# service=git-upload-pack");
   // logged with the address (rate-limited, as every refusal)
-  expect(receiver.stderr()).toContain(
+  await expectLogged(
+    () => receiver.stderr(),
     `dropship-receiver: 429 to 127.0.0.2: a connection turned away: This address has ${PER_ADDRESS} connections open to the receiver already`,
   );
   // one closed, one more may come

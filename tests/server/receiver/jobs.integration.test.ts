@@ -5,7 +5,7 @@ import { aclFile } from "../../../server/shared/state/acl.ts";
 import { lastRuns } from "../../../server/shared/state/jobs.ts";
 import { receiverThatStops, startReceiver } from "../../helpers/receiver.ts";
 import { connectTo, startRedis } from "../../helpers/redis.ts";
-import { eventually } from "../../helpers/server.ts";
+import { eventually, expectLogged } from "../../helpers/server.ts";
 import { startSmtp } from "../../helpers/smtp.ts";
 
 // The receiver's own schedule, as it starts it from its config: a real redis-server with the
@@ -35,7 +35,7 @@ test("the receiver runs its config's jobs at their minutes, as the file says now
     10_000,
     "the receiver saying the edit does not validate",
   );
-  expect(receiver.stderr()).toContain('jobs/0/schedule: "* * * *" has 4 fields');
+  await expectLogged(() => receiver.stderr(), 'jobs/0/schedule: "* * * *" has 4 fields');
   writeFileSync(
     file,
     'name: shop\njobs:\n  - { name: nightly, schedule: "* * * * *", time_zone: Asia/Kolkata, command: "true" }\n',
@@ -45,7 +45,8 @@ test("the receiver runs its config's jobs at their minutes, as the file says now
     10_000,
     "the receiver taking the edited jobs",
   );
-  expect(receiver.stdout()).toContain(
+  await expectLogged(
+    () => receiver.stdout(),
     `dropship-receiver: ${file} changed its jobs (added nightly); on their schedules now: nightly * * * * * (Asia/Kolkata)\n`,
   );
   // the first whole minute after the schedule starts, at most a minute away (the rest: a
@@ -78,7 +79,7 @@ test("the receiver runs its config's jobs at their minutes, as the file says now
     10_000,
     "the receiver taking the changed schedule",
   );
-  expect(receiver.stdout()).toContain("on their schedules now: nightly 0 3 1 1 * (UTC)\n");
+  await expectLogged(() => receiver.stdout(), "on their schedules now: nightly 0 3 1 1 * (UTC)\n");
   expect(await receiver.stop()).toBe(0);
 }, 120_000);
 

@@ -6,7 +6,7 @@ import { selfSigned } from "../../../scripts/lib/certificates.ts";
 import { CHECK_MS } from "../../../server/receiver/tls.ts";
 import { rawRequest } from "../../helpers/raw.ts";
 import { receiverThatStops, startReceiver } from "../../helpers/receiver.ts";
-import { eventually } from "../../helpers/server.ts";
+import { eventually, expectLogged } from "../../helpers/server.ts";
 import { fileTempDir } from "../../helpers/tmp.ts";
 
 // git over HTTPS to the receiver, with a certificate the operator keeps (certbot, a CA of
@@ -95,7 +95,8 @@ test("a renewed certificate is served to new connections within seconds, with no
     CHECK_MS + 5_000,
     "the mismatched pair refused",
   );
-  expect(receiver.stderr()).toContain(
+  await expectLogged(
+    () => receiver.stderr(),
     `pipeline/tls: ${served}.key is not the key of ${served}.crt`,
   );
   expect(await certificateNow()).toBe(bodyOf(first.pem));
@@ -107,7 +108,7 @@ test("a renewed certificate is served to new connections within seconds, with no
     CHECK_MS + 5_000,
     "the renewed certificate served",
   );
-  expect(receiver.stderr()).toContain("serving git over HTTPS with the new");
+  await expectLogged(() => receiver.stderr(), "serving git over HTTPS with the new");
   const ls = Bun.spawnSync(["git", "ls-remote", url], {
     env: { ...process.env, GIT_SSL_CAINFO: second.cert },
     stderr: "pipe",

@@ -3,6 +3,7 @@ import type { Socket } from "bun";
 import { addBackend, startProxy } from "../../../helpers/proxy.ts";
 import { rawRequest, statusOf } from "../../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../../helpers/redis.ts";
+import { expectLogged } from "../../../helpers/server.ts";
 import { BIG_BODY, startUpstream } from "../../../helpers/upstream.ts";
 
 const redis = await startRedis();
@@ -447,7 +448,7 @@ test("a visitor who leaves a slow request cancels it upstream, and the front goe
   while (upstream.cancelled === before && performance.now() < until) await Bun.sleep(20);
   expect(upstream.cancelled).toBe(before + 1);
   expect((await fetch(`${own.url}/still`)).status).toBe(200);
-  expect(own.stderr()).toMatch(/499 GET \/hang\?ms=3000/);
+  await expectLogged(() => own.stderr(), /499 GET \/hang\?ms=3000/);
 });
 
 test("on SIGTERM an answer in flight is finished, with Connection: close", async () => {
