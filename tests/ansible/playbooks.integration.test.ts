@@ -351,6 +351,48 @@ test("under systemd each service is a unit of its own: enabled, run as dropship,
   expect(stale.split("\n").filter(Boolean)).toEqual(["no", "no", "no"]);
 });
 
+test("under systemd every service is sandboxed: read-only but its own directories, a /tmp of its own, no capability it does not need", async () => {
+  const sandbox = "ProtectSystem,ProtectHome,PrivateTmp,NoNewPrivileges,RestrictNamespaces";
+  const shown = await on(
+    "proxy-1",
+    `systemctl show -p ${sandbox},CapabilityBoundingSet,ReadWritePaths dropship-proxy dropship-monitor`,
+  );
+  const [proxy = [], monitor = []] = shown.split("\n\n").map((unit) => unit.trim().split("\n"));
+  for (const unit of [proxy, monitor]) {
+    for (const line of [
+      "ProtectSystem=strict",
+      "ProtectHome=yes",
+      "PrivateTmp=yes",
+      "NoNewPrivileges=yes",
+      "RestrictNamespaces=yes",
+    ]) {
+      expect(unit).toContain(line);
+    }
+  }
+  expect(proxy).toContain("CapabilityBoundingSet=cap_net_bind_service");
+  expect(proxy).toContain("ReadWritePaths=/srv/dropship/logs");
+  expect(monitor).toContain("CapabilityBoundingSet=");
+  expect(monitor).toContain("ReadWritePaths=");
+  // what the running Redis sees, from inside its mount namespace: its data directory writable,
+  // the rest of the system and the host's other files not, and none of the host's /tmp
+  const seen = await on(
+    "redis-1",
+    [
+      "touch /tmp/dropship-host-probe",
+      "pid=$(systemctl show -p MainPID --value dropship-redis)",
+      `nsenter -t "$pid" -m -- sh -c 'for f in /usr/probe /etc/probe /srv/dropship/probe /srv/dropship/data/redis/probe; do touch $f 2>/dev/null && echo "$f written" && rm $f || echo "$f refused"; done; test -e /tmp/dropship-host-probe && echo "host /tmp seen" || echo "host /tmp not seen"'`,
+      "rm /tmp/dropship-host-probe",
+    ].join("; "),
+  );
+  expect(seen.trim().split("\n")).toEqual([
+    "/usr/probe refused",
+    "/etc/probe refused",
+    "/srv/dropship/probe refused",
+    "/srv/dropship/data/redis/probe written",
+    "host /tmp not seen",
+  ]);
+});
+
 test("under systemd a delivered release runs under its unit: enabled for the next boot, restarted by it, logged to the journal, and back after a release that crash-looped", async () => {
   const { ip, ssh } = await sshTo("web-1");
   try {
