@@ -374,7 +374,8 @@ test("under systemd every service is sandboxed: read-only but its own directorie
   expect(monitor).toContain("CapabilityBoundingSet=");
   expect(monitor).toContain("ReadWritePaths=");
   // what the running Redis sees, from inside its mount namespace: its data directory writable,
-  // the rest of the system and the host's other files not, and none of the host's /tmp
+  // the rest of the system and the host's other files not, none of the host's /tmp, and the
+  // droplet's own figures in /proc (a monitor there reads its CPU and memory from them)
   const seen = await on(
     "redis-1",
     [
@@ -382,15 +383,20 @@ test("under systemd every service is sandboxed: read-only but its own directorie
       "pid=$(systemctl show -p MainPID --value dropship-redis)",
       `nsenter -t "$pid" -m -- sh -c 'for f in /usr/probe /etc/probe /srv/dropship/probe /srv/dropship/data/redis/probe; do touch $f 2>/dev/null && echo "$f written" && rm $f || echo "$f refused"; done; test -e /tmp/dropship-host-probe && echo "host /tmp seen" || echo "host /tmp not seen"'`,
       "rm /tmp/dropship-host-probe",
+      `nsenter -t "$pid" -m -- head -1 /proc/meminfo`,
+      "head -1 /proc/meminfo",
     ].join("; "),
   );
-  expect(seen.trim().split("\n")).toEqual([
+  const lines = seen.trim().split("\n");
+  const [insideMemory, dropletMemory] = lines.slice(-2);
+  expect(lines.slice(0, -2)).toEqual([
     "/usr/probe refused",
     "/etc/probe refused",
     "/srv/dropship/probe refused",
     "/srv/dropship/data/redis/probe written",
     "host /tmp not seen",
   ]);
+  expect(insideMemory).toBe(dropletMemory);
 });
 
 test("under systemd a delivered release runs under its unit: enabled for the next boot, restarted by it, logged to the journal, and back after a release that crash-looped", async () => {
