@@ -47,13 +47,10 @@ const mailsAbout = (host: string) =>
   smtp.mails.filter((m) => m.subject?.includes(` ${host} `)).map((m) => m.subject);
 /** Waits for the monitor's line saying it has seen the heal's mark on `host`. */
 const sawMark = (host: string, why: string) =>
-  eventually(
-    async () =>
-      monitor
-        .stderr()
-        .includes(`${host} is silent; the heal is replacing it (${why}), and mails that`),
+  expectLogged(
+    () => monitor.stderr(),
+    `${host} is silent; the heal is replacing it (${why}), and mails that`,
     10_000,
-    `the monitor's line about ${host}'s mark`,
   );
 const mailFor = (host: string, subject: string) =>
   eventually(async () => mailsAbout(host).includes(subject), 15_000, `"${subject}"`);
