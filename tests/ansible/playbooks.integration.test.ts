@@ -351,8 +351,9 @@ test("under systemd each service is a unit of its own: enabled, run as dropship,
   expect(stale.split("\n").filter(Boolean)).toEqual(["no", "no", "no"]);
 });
 
-test("under systemd every service is sandboxed: read-only but its own directories, a /tmp of its own, no capability it does not need", async () => {
-  const sandbox = "ProtectSystem,ProtectHome,PrivateTmp,NoNewPrivileges,RestrictNamespaces";
+test("under systemd every service is sandboxed: read-only but its own directories, a /tmp and /dev of its own, no capability or system call it does not need", async () => {
+  const sandbox =
+    "ProtectSystem,ProtectHome,PrivateTmp,PrivateDevices,NoNewPrivileges,RestrictNamespaces,ProtectHostname,ProtectClock,RestrictAddressFamilies,SystemCallErrorNumber";
   const shown = await on(
     "proxy-1",
     `systemctl show -p ${sandbox},CapabilityBoundingSet,ReadWritePaths dropship-proxy dropship-monitor`,
@@ -363,8 +364,13 @@ test("under systemd every service is sandboxed: read-only but its own directorie
       "ProtectSystem=strict",
       "ProtectHome=yes",
       "PrivateTmp=yes",
+      "PrivateDevices=yes",
       "NoNewPrivileges=yes",
       "RestrictNamespaces=yes",
+      "ProtectHostname=yes",
+      "ProtectClock=yes",
+      "RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX",
+      "SystemCallErrorNumber=1",
     ]) {
       expect(unit).toContain(line);
     }
@@ -374,15 +380,17 @@ test("under systemd every service is sandboxed: read-only but its own directorie
   expect(monitor).toContain("CapabilityBoundingSet=");
   expect(monitor).toContain("ReadWritePaths=");
   // what the running Redis sees, from inside its mount namespace: its data directory writable,
-  // the rest of the system and the host's other files not, none of the host's /tmp, and the
-  // droplet's own figures in /proc (a monitor there reads its CPU and memory from them)
+  // the rest of the system and the host's other files not, none of the host's /tmp or /dev, a
+  // system-call filter on the process, and the droplet's own figures in /proc (a monitor there
+  // reads its CPU and memory from them)
   const seen = await on(
     "redis-1",
     [
-      "touch /tmp/dropship-host-probe",
+      "touch /tmp/dropship-host-probe /dev/dropship-host-probe",
       "pid=$(systemctl show -p MainPID --value dropship-redis)",
-      `nsenter -t "$pid" -m -- sh -c 'for f in /usr/probe /etc/probe /srv/dropship/probe /srv/dropship/data/redis/probe; do touch $f 2>/dev/null && echo "$f written" && rm $f || echo "$f refused"; done; test -e /tmp/dropship-host-probe && echo "host /tmp seen" || echo "host /tmp not seen"'`,
-      "rm /tmp/dropship-host-probe",
+      `nsenter -t "$pid" -m -- sh -c 'for f in /usr/probe /etc/probe /srv/dropship/probe /srv/dropship/data/redis/probe; do touch $f 2>/dev/null && echo "$f written" && rm $f || echo "$f refused"; done; for d in /tmp /dev; do test -e $d/dropship-host-probe && echo "host $d seen" || echo "host $d not seen"; done'`,
+      "rm /tmp/dropship-host-probe /dev/dropship-host-probe",
+      `grep '^Seccomp:' /proc/$pid/status`,
       `nsenter -t "$pid" -m -- head -1 /proc/meminfo`,
       "head -1 /proc/meminfo",
     ].join("; "),
@@ -395,6 +403,8 @@ test("under systemd every service is sandboxed: read-only but its own directorie
     "/srv/dropship/probe refused",
     "/srv/dropship/data/redis/probe written",
     "host /tmp not seen",
+    "host /dev not seen",
+    "Seccomp:\t2",
   ]);
   expect(insideMemory).toBe(dropletMemory);
 });
