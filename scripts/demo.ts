@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { InventoryRepo } from "../gitops/repo.ts";
 import { EMULATOR } from "../server/emulator/this-network.ts";
 import { DigitalOcean } from "../server/shared/cloud/digitalocean.ts";
-import { validateConfig } from "../server/shared/config/validate.ts";
+import { parseConfigText } from "../server/shared/config/load.ts";
 import { ADMIN_PORT } from "../server/shared/env.ts";
 import { releaseVersion } from "../server/shared/host/layout.ts";
 import { run } from "../server/shared/proc.ts";
@@ -177,9 +177,7 @@ async function up(pids: number[], stopping: () => boolean, ha: boolean) {
       "",
     ].join("\n"),
   );
-  const checked = validateConfig(Bun.YAML.parse(readFileSync(configFile, "utf8")));
-  if (!checked.ok) throw new Error(checked.errors.join("\n"));
-  const config = checked.config;
+  const config = parseConfigText(configFile, readFileSync(configFile, "utf8"));
   const keyFile = join(RUN, "id");
   const knownHostsFile = join(RUN, "known_hosts");
   run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dropship-demo", "-f", keyFile]);

@@ -37,9 +37,30 @@ export function parseConfigText(file: string, text: string): Config {
   } catch (error) {
     throw new ConfigError(file, [yamlFault(text, (error as Error).message)]);
   }
+  const twice = repeatedKeys(text);
   const result = validateConfig(raw);
-  if (!result.ok) throw new ConfigError(file, result.errors);
+  if (!result.ok || twice.length > 0)
+    throw new ConfigError(file, [...twice, ...(result.ok ? [] : result.errors)]);
   return result.config;
+}
+
+/**
+ * Each key written a second time in one mapping, as `line L, column C: …`. Bun's parser keeps
+ * the last without a word, so a second `proxy:` section further down would drop everything the
+ * first one holds; the yaml package sees it.
+ */
+export function repeatedKeys(text: string): string[] {
+  return parseDocument(text)
+    .errors.filter((error) => error.code === "DUPLICATE_KEY")
+    .map((error) => {
+      const [at] = error.linePos ?? [];
+      const line = at ? (text.split("\n")[at.line - 1] ?? "") : "";
+      const key = at
+        ? /^\s*("[^"]*"|'[^']*'|[^:,{}\s][^:,{}]*?)\s*:/.exec(line.slice(at.col - 1))?.[1]
+        : undefined;
+      const where = at ? `line ${at.line}, column ${at.col}: ` : "";
+      return `${where}${key ?? "a key"} is written a second time in the same section — YAML keeps only the last, and what the first holds would be lost; write it once, with everything under it`;
+    });
 }
 
 /** The config in `file`, or every default when no file is named (servers started bare). */

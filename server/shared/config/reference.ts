@@ -24,8 +24,9 @@ Generated from the schema (\`server/shared/config/schema.ts\`) by \`bun run docs
 test fails when this file and the schema disagree. One YAML file describes a deployment
 (\`dropship.yml\`; [\`dropship.example.yml\`](../dropship.example.yml) is an annotated copy).
 Every key is optional: what is left out takes the default below. Durations are written like
-\`500ms\`, \`5s\`, \`10m\`, \`1h\`. Secrets never go in this file — they come from the
-environment (see the README).
+\`500ms\`, \`5s\`, \`10m\`, \`1h\`. A key is written once in its section: a second \`proxy:\`
+further down is refused, naming its line, not merged or kept last. Secrets never go in this
+file — they come from the environment (see the README).
 
 | key | type | default | meaning |
 |---|---|---|---|

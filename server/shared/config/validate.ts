@@ -30,13 +30,16 @@ export function validateConfig(raw: unknown): Validation {
       errors: ["(top level): must be a mapping of sections such as name, roles and canary"],
     };
   }
-  const secretErrors = findSecrets(input, []);
+  const foundFirst = findSecrets(input, []);
+  for (const [path, message] of mappingsForLists(ConfigSchema, input, []))
+    if (!foundFirst.has(path)) foundFirst.set(path, message);
   const withDefaults = Value.Default(ConfigSchema, structuredClone(input));
-  const errors = [...secretErrors.values()];
-  const seen = new Set(secretErrors.keys());
+  const errors = [...foundFirst.values()];
+  const seen = new Set(foundFirst.keys());
   for (const error of Value.Errors(ConfigSchema, withDefaults)) {
     const path = error.path.slice(1);
-    if (seen.has(path)) continue;
+    if (seen.has(path) || [...foundFirst.keys()].some((above) => path.startsWith(`${above}/`)))
+      continue;
     seen.add(path);
     errors.push(`${path || "(top level)"}: ${describe(error)}`);
   }
@@ -47,6 +50,40 @@ export function validateConfig(raw: unknown): Validation {
   if (errors.length > 0) return { ok: false, errors };
   for (const role of ROLES) resolved.roles[role].region ??= resolved.digitalocean.region;
   return { ok: true, config: resolved };
+}
+
+/**
+ * Each mapping written where a list belongs (`jobs:` with a job's name under it), and each list
+ * where a section belongs. TypeBox's Value.Default merges a mapping into the list's default,
+ * `[]`, which stays an empty list: the jobs, steps or domains under it would be dropped and the
+ * file called valid; a list for a section came out as a valid empty one, or as keys `0`, `1`.
+ */
+function mappingsForLists(schema: TSchema, value: unknown, path: string[]): Map<string, string> {
+  const found = new Map<string, string>();
+  if (!value || typeof value !== "object") return found;
+  const at = path.join("/") || "(top level)";
+  if (schema.type === "array" && !Array.isArray(value)) {
+    found.set(
+      at,
+      `${at}: is a mapping (key: value lines), but must be a list — in YAML, one "- " line per item`,
+    );
+  } else if (schema.type === "object" && Array.isArray(value)) {
+    found.set(
+      at,
+      `${at}: is a list ("- " lines), but must be a mapping — in YAML, key: value lines`,
+    );
+  } else if (Array.isArray(value) && schema.items) {
+    for (const [i, item] of value.entries())
+      for (const [p, m] of mappingsForLists(schema.items as TSchema, item, [...path, String(i)]))
+        found.set(p, m);
+  } else if (schema.properties) {
+    for (const [key, child] of Object.entries(value)) {
+      const childSchema = (schema.properties as Record<string, TSchema>)[key];
+      if (childSchema)
+        for (const [p, m] of mappingsForLists(childSchema, child, [...path, key])) found.set(p, m);
+    }
+  }
+  return found;
 }
 
 function findSecrets(value: unknown, path: string[]): Map<string, string> {
@@ -94,7 +131,12 @@ function describe(error: ValueError): string {
     case ValueErrorType.Number:
       return `${shown} must be a number`;
     case ValueErrorType.String:
-      return `${shown} must be text`;
+      // a number for a duration or a max-age is the likeliest: say how one is written
+      if (schema.duration === true)
+        return `${shown} is not a duration — write it with its unit, like 500ms, 5s, 10m or 1h`;
+      return schema.hint
+        ? `${shown} is not valid — ${String(schema.hint)}`
+        : `${shown} must be text`;
     case ValueErrorType.Boolean:
       return `${shown} must be true or false`;
     case ValueErrorType.NumberMinimum:

@@ -87,6 +87,31 @@ describe("each kind of error names the path and the fault", () => {
     expect(errorsOf({ canary: 30 })).toEqual(["canary: 30 must be a mapping of keys to values"]);
   });
 
+  test("a mapping where a list belongs is refused, not read as an empty list", () => {
+    // jobs written by name, as a cron file would have them: every job would have been dropped
+    const list = 'must be a list — in YAML, one "- " line per item';
+    expect(
+      errorsOf({
+        jobs: { nightly: { schedule: "@daily", command: "bun run report" } },
+        canary: { steps: { weight: 10, for: "5m" } },
+        proxy: { tls: { domains: { "shop.example": true } } },
+      }),
+    ).toEqual([
+      `jobs: is a mapping (key: value lines), but ${list}`,
+      `canary/steps: is a mapping (key: value lines), but ${list}`,
+      `proxy/tls/domains: is a mapping (key: value lines), but ${list}`,
+    ]);
+    // and a list where a section or a list's item belongs, said once, not as keys 0, 1…
+    const mapping = 'is a list ("- " lines), but must be a mapping — in YAML, key: value lines';
+    expect(
+      errorsOf({
+        proxy: [{ tls: { domains: ["shop.example"] } }],
+        canary: { analysis: [] },
+        jobs: [{ name: "a", schedule: "@daily", command: "x" }, []],
+      }),
+    ).toEqual([`proxy: ${mapping}`, `canary/analysis: ${mapping}`, `jobs/1: ${mapping}`]);
+  });
+
   test("a number out of range gives the bound", () => {
     expect(errorsOf({ canary: { weight: 130 } })).toEqual([
       "canary/weight: 130 is too large — must be at most 100",
@@ -140,6 +165,11 @@ describe("each kind of error names the path and the fault", () => {
     ]);
     expect(errorsOf({ monitor: { roles: { proxy: { for: "soon" } } } })).toEqual([
       'monitor/roles/proxy/for: "soon" is not a duration — write it like 500ms, 5s, 10m or 1h',
+    ]);
+    // a bare number, as YAML reads `interval: 1`, has no unit to guess
+    expect(errorsOf({ health: { interval: 1 }, proxy: { tls: { hsts: 365 } } })).toEqual([
+      "proxy/tls/hsts: 365 is not valid — a max-age like 365d, or off",
+      "health/interval: 1 is not a duration — write it with its unit, like 500ms, 5s, 10m or 1h",
     ]);
   });
 
@@ -270,6 +300,35 @@ describe("each kind of error names the path and the fault", () => {
     expect(() => parseConfigText("dropship.yml", "name: shop\ntag: 'unclosed\n")).toThrow(
       "line 3, column 1: is not valid YAML — Missing closing 'quote",
     );
+  });
+
+  test("a key written twice in one section is refused, with the other problems, not kept last", () => {
+    // YAML parsers that keep the last would drop the first proxy section without a word
+    const text = [
+      "proxy:",
+      "  idle_timeout: 10s",
+      "canary: { weight: 130, weight: 20 }",
+      "proxy:",
+      "  drain_grace: 1s",
+      "roles:",
+      "  production: { count: 2 }",
+      '  "production": { count: 3 }',
+    ].join("\n");
+    expect(() => parseConfigText("dropship.yml", text)).toThrow(
+      [
+        "dropship.yml: 3 problems",
+        "  line 3, column 24: weight is written a second time in the same section — YAML keeps only the last, and what the first holds would be lost; write it once, with everything under it",
+        "  line 4, column 1: proxy is written a second time in the same section — YAML keeps only the last, and what the first holds would be lost; write it once, with everything under it",
+        '  line 8, column 3: "production" is written a second time in the same section — YAML keeps only the last, and what the first holds would be lost; write it once, with everything under it',
+      ].join("\n"),
+    );
+    // the same key in different sections is no repeat
+    expect(
+      parseConfigText(
+        "dropship.yml",
+        "roles:\n  production: { count: 2 }\nports:\n  proxy: 8080\nproxy:\n  drain_grace: 1s\n",
+      ).proxy.drain_grace,
+    ).toBe(1000);
   });
 });
 
