@@ -4,9 +4,9 @@ import {
   type Connection,
   connectInner,
   flush,
+  fromVisitor,
   newConnection,
   relayClosed,
-  send,
 } from "../../shared/net/relay.ts";
 import { flushBacklog, writeOrQueue } from "../backlog.ts";
 import { refusalOf } from "../classify.ts";
@@ -28,6 +28,7 @@ import {
   headSizeFault,
   requestLineFault,
 } from "./head-faults.ts";
+import { PipelineGate } from "./pipeline-gate.ts";
 import {
   MAX_OWN_HEAD,
   type OwnRequest,
@@ -249,7 +250,7 @@ export class OwnFront {
       return;
     }
     if (visitor.relay) {
-      send(visitor.relay.innerSocket, visitor.relay.inner, bytes, socket);
+      fromVisitor(visitor.relay, bytes, socket);
       return;
     }
     if (visitor.closed) return;
@@ -492,13 +493,19 @@ export class OwnFront {
     socket.end();
   }
 
-  /** From this request on, the connection is Bun.serve's, relayed byte for byte. */
+  /**
+   * From this request on, the connection is Bun.serve's, relayed byte for byte; a request
+   * pipelined behind one whose answer is not over waits for it (PipelineGate), as Bun.serve
+   * would close the connection on both.
+   */
   private pass(socket: Socket<Visitor>): void {
     const visitor = socket.data;
-    const relay = newConnection();
+    // over TLS passed on (several certificates) the front cannot read the requests to hold them
+    const gate = this.settings.passing === "tls" ? undefined : new PipelineGate(MAX_PIPELINED);
+    const relay = newConnection(gate);
     visitor.relay = relay;
     this.lastPassAt = performance.now();
-    const first = visitor.pending.slice();
+    const first = (gate ? gate.fromVisitor(visitor.pending) : visitor.pending).slice();
     visitor.pending = EMPTY;
     socket.timeout(0);
     void connectInner(socket, relay, {

@@ -8,6 +8,19 @@ export interface Side {
   endWhenFlushed: boolean;
 }
 
+/**
+ * What may stand in a relay and hold the visitor's bytes back until the listener behind has
+ * answered (../../proxy/native/pipeline-gate.ts); it changes no byte.
+ */
+export interface Gate {
+  /** the visitor's bytes: what may go on now */
+  fromVisitor(bytes: Uint8Array): Uint8Array;
+  /** the listener's bytes, on their way to the visitor: what of the held may go on now */
+  fromInner(bytes: Uint8Array): Uint8Array;
+  /** holds more than it may: the visitor is not read meanwhile */
+  readonly full: boolean;
+}
+
 /** A visitor's connection passed on, byte for byte, to a Bun.serve listener on loopback. */
 export interface Connection {
   outer: Side;
@@ -16,16 +29,29 @@ export interface Connection {
   /** the inner connection's local port, the key of its source while it lasts */
   innerPort: number | undefined;
   closed: boolean;
+  gate: Gate | undefined;
 }
 
-export function newConnection(): Connection {
+export function newConnection(gate?: Gate): Connection {
   return {
     outer: { queued: [], endWhenFlushed: false },
     inner: { queued: [], endWhenFlushed: false },
     innerSocket: undefined,
     innerPort: undefined,
     closed: false,
+    gate,
   };
+}
+
+/** The visitor's bytes into the relay, through its gate if it has one. */
+export function fromVisitor<Outer>(
+  relay: Connection,
+  bytes: Uint8Array,
+  outer: Socket<Outer>,
+): void {
+  const gate = relay.gate;
+  send(relay.innerSocket, relay.inner, gate ? gate.fromVisitor(bytes) : bytes, outer);
+  if (gate?.full) outer.pause();
 }
 
 export interface InnerSettings {
@@ -65,10 +91,19 @@ export async function connectInner<Outer>(
           const early = relay.inner.queued.splice(0);
           for (const bytes of [first, ...early]) send(inner, relay.inner, bytes, outer);
           // read on, unless the inner side is already backed up (its drain resumes then)
-          if (relay.inner.queued.length === 0) outer.resume();
+          if (relay.inner.queued.length === 0 && !relay.gate?.full) outer.resume();
         },
-        data: (inner, bytes) => send(outer, relay.outer, bytes, inner),
-        drain: (inner) => flush(inner, relay.inner, outer),
+        data: (inner, bytes) => {
+          send(outer, relay.outer, bytes, inner);
+          const gate = relay.gate;
+          if (!gate) return;
+          const wasFull = gate.full;
+          const next = gate.fromInner(bytes);
+          if (next.length > 0) send(inner, relay.inner, next, outer);
+          // the visitor was not read while the gate was full
+          if (wasFull && !gate.full && relay.inner.queued.length === 0) outer.resume();
+        },
+        drain: (inner) => flush(inner, relay.inner, relay.gate?.full ? undefined : outer),
         close: () => relayClosed(relay, outer, relay.outer, sources),
         error: () => relayClosed(relay, outer, relay.outer, sources),
       },

@@ -348,18 +348,54 @@ test("pipelined requests are answered in order; a body then passes the connectio
       "GET /p3 HTTP/1.1\r\nHost: site.test\r\n\r\n",
   );
   expect(await visitor.answers(3)).toEqual([200, 200, 200]);
-  // Bun.serve (1.4.5) answers nothing at all to a pipeline with a body followed by another
-  // request, so the rest is sent an answer at a time
-  visitor.socket.write("POST /p4 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 4\r\n\r\nbody");
-  expect(await visitor.answers(4)).toEqual([200, 200, 200, 200]);
-  visitor.socket.write("GET /p5 HTTP/1.1\r\nHost: site.test\r\n\r\n");
-  expect(await visitor.answers(5)).toEqual([200, 200, 200, 200, 200]);
+  // a body passes the connection to Bun.serve, and what is pipelined behind it is answered
+  // there, in order: a POST, a slow GET, a chunked PUT, a GET, in one write
+  visitor.socket.write(
+    "POST /p4 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 4\r\n\r\nbody" +
+      "GET /slow?ms=300 HTTP/1.1\r\nHost: site.test\r\n\r\n" +
+      "PUT /p6 HTTP/1.1\r\nHost: site.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" +
+      "GET /p7 HTTP/1.1\r\nHost: site.test\r\n\r\n",
+  );
+  expect(await visitor.answers(7)).toEqual([200, 200, 200, 200, 200, 200, 200]);
+  expect(visitor.closed()).toBe(false);
+  visitor.socket.write("GET /p8 HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  expect(await visitor.answers(8)).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
   await Bun.sleep(100);
-  const bodies = visitor.received().match(/only \w+ \/p\d/g);
+  const bodies = visitor.received().match(/(only|slow) (\w+ \/p\d|only)/g);
   // HEAD's answer has no body
-  expect(bodies).toEqual(["only GET /p1", "only GET /p3", "only POST /p4", "only GET /p5"]);
-  const p4 = upstream.received.find((r) => r.path === "/p4");
-  expect(p4?.bodyBytes).toBe(4);
+  expect(bodies).toEqual([
+    "only GET /p1",
+    "only GET /p3",
+    "only POST /p4",
+    "slow only",
+    "only PUT /p6",
+    "only GET /p7",
+    "only GET /p8",
+  ]);
+  expect(upstream.received.find((r) => r.path === "/p4")?.bodyBytes).toBe(4);
+  expect(upstream.received.find((r) => r.path === "/p6")?.bodyBytes).toBe(5);
+  visitor.socket.end();
+});
+
+test("a pipeline behind a passed request held past its limit is read again as answers go, and costs another visitor nothing", async () => {
+  const visitor = await connection(own.port);
+  // a slow POST, then 2000 GETs behind it (about 80 KiB, past the 64 KiB the front holds)
+  const gets = Array.from(
+    { length: 2000 },
+    (_, i) => `GET /q${i} HTTP/1.1\r\nHost: site.test\r\n\r\n`,
+  ).join("");
+  visitor.socket.write(
+    `POST /slow?ms=500 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1\r\n\r\nx${gets}`,
+  );
+  // meanwhile another visitor is answered at once
+  const other = await connection(own.port);
+  other.socket.write("GET /other HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n");
+  expect(await other.answers(1, 400)).toEqual([200]);
+  const statuses = await visitor.answers(2001, 25_000);
+  expect(statuses).toHaveLength(2001);
+  expect(statuses.every((status) => status === 200)).toBe(true);
+  const order: string[] = visitor.received().match(/only GET \/q\d+/g) ?? [];
+  expect(order).toEqual(Array.from({ length: 2000 }, (_, i) => `only GET /q${i}`));
   visitor.socket.end();
 });
 

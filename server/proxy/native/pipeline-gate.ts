@@ -1,0 +1,250 @@
+import { ChunkedDecoder } from "../upstream/chunked.ts";
+import { headEnd, isHeadError, MAX_HEAD_BYTES, parseHead } from "../upstream/head.ts";
+
+/**
+ * Bun.serve (1.4.5) closes a connection, writing nothing, when a request arrives on it while
+ * the answer to the one before is still being made (an async handler, as every forwarded
+ * request is): both are lost. A visitor who pipelines behind a request the front passes on (a
+ * POST, an upgrade, an odd head) would get neither answer. This gate sits in that relay and
+ * lets one request through at a time: the bytes after a request's end wait until its answer's
+ * last byte has gone back, then go on. It reads the framing of both and changes no byte; where
+ * it cannot be sure of a request's or an answer's end (framing it does not take, a malformed
+ * head, an upgrade, an answer delimited by its close) it steps aside for good and the relay is
+ * byte for byte as before — the worst it can do is what Bun.serve does without it.
+ */
+export class PipelineGate {
+  /** `limit`: bytes it holds before the relay stops reading the visitor */
+  constructor(private readonly limit: number) {}
+
+  private open = false;
+  /** the request being sent on: its head's bytes so far, then its body */
+  private request: RequestState = { kind: "head", bytes: EMPTY };
+  /** bytes after the request in flight, held until its answer is over */
+  private held: Uint8Array = EMPTY;
+  /** the answer being read back: undefined while no request is complete */
+  private answer: AnswerState | undefined;
+  private method = "GET";
+
+  /** Holds more than its limit: the visitor is not read until some goes on. */
+  get full(): boolean {
+    return this.held.length > this.limit;
+  }
+
+  /** The gate stepped aside: the relay passes every byte at once. */
+  get stepsAside(): boolean {
+    return this.open;
+  }
+
+  /** The visitor's bytes: what may go to Bun.serve now; the rest waits. */
+  fromVisitor(bytes: Uint8Array): Uint8Array {
+    if (this.open) return bytes;
+    if (this.answer !== undefined) {
+      this.held = join(this.held, bytes);
+      return EMPTY;
+    }
+    return this.through(bytes);
+  }
+
+  /** Bun.serve's bytes on their way to the visitor: what of the held may go on now. */
+  fromInner(bytes: Uint8Array): Uint8Array {
+    if (this.open || this.answer === undefined) return EMPTY;
+    const over = this.readAnswer(bytes);
+    // stepped aside on the way: what was held goes on at once
+    if (this.open) return this.takeHeld();
+    if (!over) return EMPTY;
+    this.answer = undefined;
+    const held = this.takeHeld();
+    return held.length ? this.through(held) : EMPTY;
+  }
+
+  /** Takes bytes of the request in flight; the part past its end is held. */
+  private through(bytes: Uint8Array): Uint8Array {
+    const request = this.request;
+    if (request.kind === "head") {
+      const all = join(request.bytes, bytes);
+      const end = headEnd(all, Math.max(0, request.bytes.length - 3));
+      if (end === -1 && all.length <= MAX_HEAD_BYTES) {
+        this.request = { kind: "head", bytes: all };
+        return bytes;
+      }
+      const framing = end > 0 ? requestFraming(all.subarray(0, end)) : undefined;
+      if (!framing) return this.stepAside(bytes);
+      this.method = framing.method;
+      // the head's bytes before this read have gone on already; what is held is all in `bytes`
+      const afterHead = all.subarray(end);
+      this.request =
+        framing.body === "chunked"
+          ? { kind: "chunked", decoder: new ChunkedDecoder() }
+          : { kind: "length", left: framing.body };
+      const rest = this.body(afterHead);
+      if (rest === undefined) return bytes;
+      if (rest === null) return this.stepAside(bytes);
+      // the request is whole: what follows waits for its answer
+      this.finishRequest(rest);
+      return bytes.subarray(0, bytes.length - rest.length);
+    }
+    const rest = this.body(bytes);
+    if (rest === undefined) return bytes;
+    if (rest === null) return this.stepAside(bytes);
+    this.finishRequest(rest);
+    return bytes.subarray(0, bytes.length - rest.length);
+  }
+
+  /**
+   * Reads body bytes of the request in flight: undefined while it goes on, the bytes past its
+   * end once it is over, null for a body it cannot follow.
+   */
+  private body(bytes: Uint8Array): Uint8Array | undefined | null {
+    const request = this.request;
+    if (request.kind === "length") {
+      if (bytes.length < request.left) {
+        request.left -= bytes.length;
+        return undefined;
+      }
+      const rest = bytes.subarray(request.left);
+      request.left = 0;
+      return rest;
+    }
+    if (request.kind === "chunked") {
+      try {
+        const decoded = request.decoder.feed(bytes);
+        return decoded.done ? (decoded.rest ?? EMPTY) : undefined;
+      } catch {
+        return null;
+      }
+    }
+    return undefined;
+  }
+
+  private finishRequest(rest: Uint8Array): void {
+    this.request = { kind: "head", bytes: EMPTY };
+    this.answer = { kind: "head", bytes: EMPTY };
+    this.held = rest.length ? rest.slice() : EMPTY;
+  }
+
+  /** Follows the answer; true once its last byte has passed. */
+  private readAnswer(bytes: Uint8Array): boolean {
+    let rest: Uint8Array = bytes;
+    while (rest.length > 0) {
+      const answer = this.answer as AnswerState;
+      if (answer.kind === "head") {
+        const all = join(answer.bytes, rest);
+        const head = parseHead(all, this.method);
+        if (head === undefined) {
+          this.answer = { kind: "head", bytes: all };
+          return false;
+        }
+        if (isHeadError(head) || head.status === 101 || head.framing.kind === "close") {
+          this.stepAside(EMPTY);
+          return false;
+        }
+        rest = all.subarray(head.size);
+        // an interim answer (100 Continue): the final one follows
+        if (head.status < 200) {
+          this.answer = { kind: "head", bytes: EMPTY };
+          continue;
+        }
+        const framing = head.framing;
+        if (framing.kind === "none") return this.answerOver(rest);
+        this.answer =
+          framing.kind === "chunked"
+            ? { kind: "chunked", decoder: new ChunkedDecoder() }
+            : { kind: "length", left: framing.length };
+        continue;
+      }
+      if (answer.kind === "length") {
+        if (rest.length < answer.left) {
+          answer.left -= rest.length;
+          return false;
+        }
+        return this.answerOver(rest.subarray(answer.left));
+      }
+      try {
+        const decoded = answer.decoder.feed(rest);
+        if (!decoded.done) return false;
+        return this.answerOver(decoded.rest ?? EMPTY);
+      } catch {
+        this.stepAside(EMPTY);
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** An answer is over; bytes after it (none was asked for) mean the gate lost its place. */
+  private answerOver(after: Uint8Array): boolean {
+    if (after.length === 0) return true;
+    this.stepAside(EMPTY);
+    return false;
+  }
+
+  /** From now on every byte passes at once; what was held goes with `bytes`. */
+  private stepAside(bytes: Uint8Array): Uint8Array {
+    this.open = true;
+    this.answer = undefined;
+    this.request = { kind: "head", bytes: EMPTY };
+    return bytes;
+  }
+
+  private takeHeld(): Uint8Array {
+    const held = this.held;
+    this.held = EMPTY;
+    return held;
+  }
+}
+
+type RequestState =
+  | { kind: "head"; bytes: Uint8Array }
+  | { kind: "length"; left: number }
+  | { kind: "chunked"; decoder: ChunkedDecoder };
+
+type AnswerState =
+  | { kind: "head"; bytes: Uint8Array }
+  | { kind: "length"; left: number }
+  | { kind: "chunked"; decoder: ChunkedDecoder };
+
+const EMPTY = new Uint8Array(0);
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * A request head's method and body, when its framing is one the gate is sure to read as
+ * Bun.serve does: no body, one Content-Length of digits, or Transfer-Encoding: chunked alone.
+ * Anything else (CONNECT, an upgrade, both fields, a list of codings, odd spacing) is left to
+ * Bun.serve with the gate out of the way.
+ */
+export function requestFraming(
+  head: Uint8Array,
+): { method: string; body: number | "chunked" } | undefined {
+  const text = latin1.decode(head);
+  const lines = text.slice(0, -4).split("\r\n");
+  const method = /^([A-Z]+) \S+ HTTP\/1\.1$/.exec(lines[0] ?? "")?.[1];
+  if (!method || method === "CONNECT") return undefined;
+  let length: number | undefined;
+  let chunked = false;
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === "content-length") {
+      if (length !== undefined || !/^\d{1,15}$/.test(value)) return undefined;
+      length = Number(value);
+    } else if (name === "transfer-encoding") {
+      if (chunked || value.toLowerCase() !== "chunked") return undefined;
+      chunked = true;
+    } else if (name === "upgrade" || (name === "connection" && /upgrade/i.test(value))) {
+      return undefined;
+    }
+  }
+  if (chunked && length !== undefined) return undefined;
+  return { method, body: chunked ? "chunked" : (length ?? 0) };
+}
+
+function join(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,111 @@
+import { expect, test } from "bun:test";
+import { PipelineGate, requestFraming } from "../../../../server/proxy/native/pipeline-gate.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
+
+const POST = "POST /order HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 3\r\n\r\nabc";
+const GET = "GET /b HTTP/1.1\r\nHost: shop.test\r\n\r\n";
+const OK = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+
+test("a request pipelined behind a passed one waits for its answer's last byte, then goes on", () => {
+  const gate = new PipelineGate(1 << 16);
+  // the POST goes on at once, the GET behind it is held
+  expect(text(gate.fromVisitor(bytes(POST + GET)))).toBe(POST);
+  expect(gate.full).toBe(false);
+  // the answer's head and part of its body: still held
+  expect(text(gate.fromInner(bytes("HTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\nmi")))).toBe(
+    "",
+  );
+  // the last byte: the GET goes on, and the gate waits for its answer in turn
+  expect(text(gate.fromInner(bytes("ne")))).toBe(GET);
+  expect(text(gate.fromVisitor(bytes(GET)))).toBe("");
+  expect(text(gate.fromInner(bytes(OK("b"))))).toBe(GET);
+  // nothing in flight: what the visitor sends goes on
+  expect(text(gate.fromInner(bytes(OK("b"))))).toBe("");
+  expect(text(gate.fromVisitor(bytes("GET /c HTTP/1.1\r\n")))).toBe("GET /c HTTP/1.1\r\n");
+  expect(gate.stepsAside).toBe(false);
+});
+
+test("heads and bodies split anywhere, chunked both ways, an interim 100 and a HEAD's answer", () => {
+  const gate = new PipelineGate(1 << 16);
+  const upload =
+    "PUT /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+  const head = "HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n";
+  const all = bytes(upload + head + GET);
+  let sent = "";
+  for (const b of all) sent += text(gate.fromVisitor(new Uint8Array([b])));
+  expect(sent).toBe(upload);
+  const answer = `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n`;
+  let released = "";
+  for (const b of bytes(answer)) released += text(gate.fromInner(new Uint8Array([b])));
+  expect(released).toBe(head);
+  // a HEAD's answer says a length but has no body
+  expect(text(gate.fromInner(bytes("HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\n")))).toBe(GET);
+  expect(text(gate.fromInner(bytes("HTTP/1.1 204 No Content\r\n\r\n")))).toBe("");
+  expect(gate.stepsAside).toBe(false);
+});
+
+test("what it cannot follow, it steps aside from for good, sending what it held", () => {
+  // an upgrade: the 101 ends HTTP on the connection
+  const upgrade = new PipelineGate(1 << 16);
+  const ws =
+    "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nframe";
+  expect(text(upgrade.fromVisitor(bytes(ws)))).toBe(ws);
+  expect(upgrade.stepsAside).toBe(true);
+  // an answer delimited by its close: what was held goes on at once
+  const closing = new PipelineGate(1 << 16);
+  expect(text(closing.fromVisitor(bytes(POST + GET)))).toBe(POST);
+  expect(text(closing.fromInner(bytes("HTTP/1.1 200 OK\r\n\r\npartial")))).toBe(GET);
+  expect(closing.stepsAside).toBe(true);
+  expect(text(closing.fromVisitor(bytes(GET)))).toBe(GET);
+  // a malformed chunked body: passed on as it is, for Bun.serve to refuse
+  const malformed = new PipelineGate(1 << 16);
+  const bad = `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n${GET}`;
+  expect(text(malformed.fromVisitor(bytes(bad)))).toBe(bad);
+  expect(malformed.stepsAside).toBe(true);
+  // an answer with bytes after its end (none was asked for): the gate lost its place
+  const lost = new PipelineGate(1 << 16);
+  expect(text(lost.fromVisitor(bytes(POST + GET)))).toBe(POST);
+  expect(text(lost.fromInner(bytes(OK("x") + OK("y"))))).toBe(GET);
+  expect(lost.stepsAside).toBe(true);
+});
+
+test("it holds up to its limit, then says it is full", () => {
+  const gate = new PipelineGate(100);
+  expect(text(gate.fromVisitor(bytes(POST + GET)))).toBe(POST);
+  expect(gate.full).toBe(false);
+  expect(text(gate.fromVisitor(bytes(GET.repeat(3))))).toBe("");
+  expect(gate.full).toBe(true);
+  // the answer releases the first GET; three more wait, still over the limit
+  expect(text(gate.fromInner(bytes(OK("done"))))).toBe(GET);
+  expect(gate.full).toBe(true);
+  expect(text(gate.fromInner(bytes(OK("b"))))).toBe(GET);
+  expect(gate.full).toBe(false);
+});
+
+test("only framing it reads as Bun.serve does: one length of digits, chunked alone, or none", () => {
+  const head = (fields: string, line = "POST / HTTP/1.1") => bytes(`${line}\r\n${fields}\r\n`);
+  expect(requestFraming(head("Host: a\r\n"))).toEqual({ method: "POST", body: 0 });
+  expect(requestFraming(head("Host: a\r\nContent-Length: 12\r\n"))).toEqual({
+    method: "POST",
+    body: 12,
+  });
+  expect(requestFraming(head("Host: a\r\ntransfer-encoding: Chunked\r\n"))).toEqual({
+    method: "POST",
+    body: "chunked",
+  });
+  for (const odd of [
+    head("Content-Length: 1\r\nContent-Length: 1\r\n"),
+    head("Content-Length: +1\r\n"),
+    head("Content-Length: 1, 1\r\n"),
+    head("Transfer-Encoding: gzip, chunked\r\n"),
+    head("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"),
+    head("Upgrade: h2c\r\nConnection: Upgrade\r\n"),
+    head("Host: a\r\n", "CONNECT a.test:443 HTTP/1.1"),
+    head("Host: a\r\n", "GET / HTTP/1.0"),
+    head(" folded\r\n"),
+  ]) {
+    expect(requestFraming(odd)).toBeUndefined();
+  }
+});
