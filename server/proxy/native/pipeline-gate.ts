@@ -17,12 +17,15 @@ export class PipelineGate {
   constructor(private readonly limit: number) {}
 
   private open = false;
-  /** the request being sent on: its head's bytes so far, then its body */
+  /** the request being sent on: its head's bytes so far, its body, or all of it sent */
   private request: RequestState = { kind: "head", bytes: EMPTY };
+  /**
+   * its answer, read from the moment the request's head has gone (Bun.serve may answer before
+   * the body is in: a refusal, an interim 100); undefined while no head has gone
+   */
+  private answer: AnswerState | undefined;
   /** bytes after the request in flight, held until its answer is over */
   private held: Uint8Array = EMPTY;
-  /** the answer being read back: undefined while no request is complete */
-  private answer: AnswerState | undefined;
   private method = "GET";
 
   /** Holds more than its limit: the visitor is not read until some goes on. */
@@ -38,7 +41,7 @@ export class PipelineGate {
   /** The visitor's bytes: what may go to Bun.serve now; the rest waits. */
   fromVisitor(bytes: Uint8Array): Uint8Array {
     if (this.open) return bytes;
-    if (this.answer !== undefined) {
+    if (this.request.kind === "sent") {
       this.held = join(this.held, bytes);
       return EMPTY;
     }
@@ -47,55 +50,76 @@ export class PipelineGate {
 
   /** Bun.serve's bytes on their way to the visitor: what of the held may go on now. */
   fromInner(bytes: Uint8Array): Uint8Array {
-    if (this.open || this.answer === undefined) return EMPTY;
-    const over = this.readAnswer(bytes);
-    // stepped aside on the way: what was held goes on at once
+    if (this.open) return EMPTY;
+    // an answer to no request, or a second one: the gate has lost its place
+    if (this.answer === undefined || this.answer.kind === "over") {
+      this.stepAside();
+      return this.takeHeld();
+    }
+    this.readAnswer(bytes);
     if (this.open) return this.takeHeld();
-    if (!over) return EMPTY;
-    this.answer = undefined;
+    // (readAnswer moved it on)
+    const answer = this.answer as AnswerState;
+    if (answer.kind !== "over" || this.request.kind !== "sent") return EMPTY;
+    this.next();
     const held = this.takeHeld();
     return held.length ? this.through(held) : EMPTY;
   }
 
-  /** Takes bytes of the request in flight; the part past its end is held. */
+  /**
+   * The part of `bytes` that may go on now: the request in flight and, when its answer is
+   * already over, the ones after it; from the first request whose answer is not over, the rest
+   * is held.
+   */
   private through(bytes: Uint8Array): Uint8Array {
-    const request = this.request;
-    if (request.kind === "head") {
-      const all = join(request.bytes, bytes);
-      const end = headEnd(all, Math.max(0, request.bytes.length - 3));
-      if (end === -1 && all.length <= MAX_HEAD_BYTES) {
-        this.request = { kind: "head", bytes: all };
-        return bytes;
+    let at = 0;
+    while (at < bytes.length) {
+      const request = this.request;
+      if (request.kind === "sent") {
+        this.held = bytes.slice(at);
+        return bytes.subarray(0, at);
       }
-      const framing = end > 0 ? requestFraming(all.subarray(0, end)) : undefined;
-      if (!framing) return this.stepAside(bytes);
-      this.method = framing.method;
-      // the head's bytes before this read have gone on already; what is held is all in `bytes`
-      const afterHead = all.subarray(end);
-      this.request =
-        framing.body === "chunked"
-          ? { kind: "chunked", decoder: new ChunkedDecoder() }
-          : { kind: "length", left: framing.body };
-      const rest = this.body(afterHead);
+      const piece = bytes.subarray(at);
+      if (request.kind === "head") {
+        const all = join(request.bytes, piece);
+        const end = headEnd(all, Math.max(0, request.bytes.length - 3));
+        if (end === -1 && all.length <= MAX_HEAD_BYTES) {
+          this.request = { kind: "head", bytes: all };
+          return bytes;
+        }
+        const framing = end > 0 ? requestFraming(all.subarray(0, end)) : undefined;
+        if (!framing) return this.stepAside(bytes);
+        this.method = framing.method;
+        this.answer = { kind: "head", bytes: EMPTY };
+        this.request =
+          framing.body === "chunked"
+            ? { kind: "chunked", decoder: new ChunkedDecoder() }
+            : framing.body === 0
+              ? { kind: "sent" }
+              : { kind: "length", left: framing.body };
+        // the head's bytes before this piece went on already
+        at += end - request.bytes.length;
+        continue;
+      }
+      const rest = this.body(request, piece);
       if (rest === undefined) return bytes;
       if (rest === null) return this.stepAside(bytes);
-      // the request is whole: what follows waits for its answer
-      this.finishRequest(rest);
-      return bytes.subarray(0, bytes.length - rest.length);
+      at = bytes.length - rest.length;
+      this.request = { kind: "sent" };
+      // answered before its body was all in: the next request goes on too
+      if (this.answer?.kind === "over") this.next();
     }
-    const rest = this.body(bytes);
-    if (rest === undefined) return bytes;
-    if (rest === null) return this.stepAside(bytes);
-    this.finishRequest(rest);
-    return bytes.subarray(0, bytes.length - rest.length);
+    return bytes;
   }
 
   /**
    * Reads body bytes of the request in flight: undefined while it goes on, the bytes past its
    * end once it is over, null for a body it cannot follow.
    */
-  private body(bytes: Uint8Array): Uint8Array | undefined | null {
-    const request = this.request;
+  private body(
+    request: Exclude<RequestState, { kind: "head" | "sent" }>,
+    bytes: Uint8Array,
+  ): Uint8Array | undefined | null {
     if (request.kind === "length") {
       if (bytes.length < request.left) {
         request.left -= bytes.length;
@@ -105,38 +129,35 @@ export class PipelineGate {
       request.left = 0;
       return rest;
     }
-    if (request.kind === "chunked") {
-      try {
-        const decoded = request.decoder.feed(bytes);
-        return decoded.done ? (decoded.rest ?? EMPTY) : undefined;
-      } catch {
-        return null;
-      }
+    try {
+      const decoded = request.decoder.feed(bytes);
+      return decoded.done ? (decoded.rest ?? EMPTY) : undefined;
+    } catch {
+      return null;
     }
-    return undefined;
   }
 
-  private finishRequest(rest: Uint8Array): void {
+  /** The request sent and its answer over: the next one may go. */
+  private next(): void {
     this.request = { kind: "head", bytes: EMPTY };
-    this.answer = { kind: "head", bytes: EMPTY };
-    this.held = rest.length ? rest.slice() : EMPTY;
+    this.answer = undefined;
   }
 
-  /** Follows the answer; true once its last byte has passed. */
-  private readAnswer(bytes: Uint8Array): boolean {
+  /** Follows the answer to the request in flight, until it is over. */
+  private readAnswer(bytes: Uint8Array): void {
     let rest: Uint8Array = bytes;
     while (rest.length > 0) {
       const answer = this.answer as AnswerState;
+      if (answer.kind === "over") return void this.stepAside();
       if (answer.kind === "head") {
         const all = join(answer.bytes, rest);
         const head = parseHead(all, this.method);
         if (head === undefined) {
           this.answer = { kind: "head", bytes: all };
-          return false;
+          return;
         }
         if (isHeadError(head) || head.status === 101 || head.framing.kind === "close") {
-          this.stepAside(EMPTY);
-          return false;
+          return void this.stepAside();
         }
         rest = all.subarray(head.size);
         // an interim answer (100 Continue): the final one follows
@@ -145,41 +166,36 @@ export class PipelineGate {
           continue;
         }
         const framing = head.framing;
-        if (framing.kind === "none") return this.answerOver(rest);
         this.answer =
-          framing.kind === "chunked"
-            ? { kind: "chunked", decoder: new ChunkedDecoder() }
-            : { kind: "length", left: framing.length };
+          framing.kind === "none"
+            ? { kind: "over" }
+            : framing.kind === "chunked"
+              ? { kind: "chunked", decoder: new ChunkedDecoder() }
+              : { kind: "length", left: framing.length };
         continue;
       }
       if (answer.kind === "length") {
         if (rest.length < answer.left) {
           answer.left -= rest.length;
-          return false;
+          return;
         }
-        return this.answerOver(rest.subarray(answer.left));
+        rest = rest.subarray(answer.left);
+        this.answer = { kind: "over" };
+        continue;
       }
       try {
         const decoded = answer.decoder.feed(rest);
-        if (!decoded.done) return false;
-        return this.answerOver(decoded.rest ?? EMPTY);
+        if (!decoded.done) return;
+        rest = decoded.rest ?? EMPTY;
+        this.answer = { kind: "over" };
       } catch {
-        this.stepAside(EMPTY);
-        return false;
+        return void this.stepAside();
       }
     }
-    return false;
   }
 
-  /** An answer is over; bytes after it (none was asked for) mean the gate lost its place. */
-  private answerOver(after: Uint8Array): boolean {
-    if (after.length === 0) return true;
-    this.stepAside(EMPTY);
-    return false;
-  }
-
-  /** From now on every byte passes at once; what was held goes with `bytes`. */
-  private stepAside(bytes: Uint8Array): Uint8Array {
+  /** From now on every byte passes at once; `bytes` with it. */
+  private stepAside(bytes: Uint8Array = EMPTY): Uint8Array {
     this.open = true;
     this.answer = undefined;
     this.request = { kind: "head", bytes: EMPTY };
@@ -196,12 +212,14 @@ export class PipelineGate {
 type RequestState =
   | { kind: "head"; bytes: Uint8Array }
   | { kind: "length"; left: number }
-  | { kind: "chunked"; decoder: ChunkedDecoder };
+  | { kind: "chunked"; decoder: ChunkedDecoder }
+  | { kind: "sent" };
 
 type AnswerState =
   | { kind: "head"; bytes: Uint8Array }
   | { kind: "length"; left: number }
-  | { kind: "chunked"; decoder: ChunkedDecoder };
+  | { kind: "chunked"; decoder: ChunkedDecoder }
+  | { kind: "over" };
 
 const EMPTY = new Uint8Array(0);
 const latin1 = new TextDecoder("latin1");

@@ -377,6 +377,19 @@ test("pipelined requests are answered in order; a body then passes the connectio
   visitor.socket.end();
 });
 
+test("a passed request answered before its body is all in: the rest of the body and the request behind it go on", async () => {
+  const visitor = await connection(own.port);
+  // the proxy's own paths answer 404 on the public listener without reading a body
+  visitor.socket.write(
+    "POST /_dropship/none HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\n\r\n",
+  );
+  expect(await visitor.answers(1)).toEqual([404]);
+  visitor.socket.write("helloGET /after HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  expect(await visitor.answers(2)).toEqual([404, 200]);
+  expect(visitor.received()).toContain("only GET /after");
+  visitor.socket.end();
+});
+
 test("a pipeline behind a passed request held past its limit is read again as answers go, and costs another visitor nothing", async () => {
   const visitor = await connection(own.port);
   // a slow POST, then 2000 GETs behind it (about 80 KiB, past the 64 KiB the front holds)

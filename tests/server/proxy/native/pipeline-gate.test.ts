@@ -46,6 +46,19 @@ test("heads and bodies split anywhere, chunked both ways, an interim 100 and a H
   expect(gate.stepsAside).toBe(false);
 });
 
+test("an answer that comes before the request's body is all in (a refusal) lets the next request by", () => {
+  const gate = new PipelineGate(1 << 16);
+  const head = "POST /_dropship/x HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\n";
+  expect(text(gate.fromVisitor(bytes(`${head}abc`)))).toBe(`${head}abc`);
+  expect(text(gate.fromInner(bytes("HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\nno")))).toBe(
+    "",
+  );
+  // the rest of the body and the GET behind it go on at once; the gate waits for the GET's answer
+  expect(text(gate.fromVisitor(bytes(`def${GET}${GET}`)))).toBe(`def${GET}`);
+  expect(text(gate.fromInner(bytes(OK("b"))))).toBe(GET);
+  expect(gate.stepsAside).toBe(false);
+});
+
 test("what it cannot follow, it steps aside from for good, sending what it held", () => {
   // an upgrade: the 101 ends HTTP on the connection
   const upgrade = new PipelineGate(1 << 16);
@@ -69,6 +82,11 @@ test("what it cannot follow, it steps aside from for good, sending what it held"
   expect(text(lost.fromVisitor(bytes(POST + GET)))).toBe(POST);
   expect(text(lost.fromInner(bytes(OK("x") + OK("y"))))).toBe(GET);
   expect(lost.stepsAside).toBe(true);
+  // an answer before any request's head is whole
+  const early = new PipelineGate(1 << 16);
+  expect(text(early.fromVisitor(bytes("GET / HTTP/1.1\r\nHost")))).toBe("GET / HTTP/1.1\r\nHost");
+  expect(text(early.fromInner(bytes("HTTP/1.1 400 Bad Request\r\n\r\n")))).toBe("");
+  expect(early.stepsAside).toBe(true);
 });
 
 test("it holds up to its limit, then says it is full", () => {
