@@ -1,5 +1,6 @@
 import { ChunkedDecoder } from "../upstream/chunked.ts";
-import { headEnd, isHeadError, MAX_HEAD_BYTES, parseHead } from "../upstream/head.ts";
+import { headEnd, isHeadError, parseHead } from "../upstream/head.ts";
+import { MAX_OWN_HEAD } from "./request-head.ts";
 
 /**
  * Bun.serve (1.4.5) closes a connection, writing nothing, when a request arrives on it while
@@ -83,7 +84,8 @@ export class PipelineGate {
       if (request.kind === "head") {
         const all = join(request.bytes, piece);
         const end = headEnd(all, Math.max(0, request.bytes.length - 3));
-        if (end === -1 && all.length <= MAX_HEAD_BYTES) {
+        // Bun.serve refuses a head over 16 KiB as the front does: no longer one is gathered
+        if (end === -1 && all.length <= MAX_OWN_HEAD) {
           this.request = { kind: "head", bytes: all };
           return bytes;
         }

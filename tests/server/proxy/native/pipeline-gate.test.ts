@@ -82,6 +82,13 @@ test("what it cannot follow, it steps aside from for good, sending what it held"
   expect(text(lost.fromVisitor(bytes(POST + GET)))).toBe(POST);
   expect(text(lost.fromInner(bytes(OK("x") + OK("y"))))).toBe(GET);
   expect(lost.stepsAside).toBe(true);
+  // a head past the 16 KiB Bun.serve reads is not gathered further
+  const long = new PipelineGate(1 << 16);
+  const field = `GET / HTTP/1.1\r\nX-Long: ${"a".repeat(16 * 1024)}`;
+  expect(text(long.fromVisitor(bytes(field.slice(0, 8000))))).toBe(field.slice(0, 8000));
+  expect(long.stepsAside).toBe(false);
+  expect(text(long.fromVisitor(bytes(field.slice(8000))))).toBe(field.slice(8000));
+  expect(long.stepsAside).toBe(true);
   // an answer before any request's head is whole
   const early = new PipelineGate(1 << 16);
   expect(text(early.fromVisitor(bytes("GET / HTTP/1.1\r\nHost")))).toBe("GET / HTTP/1.1\r\nHost");
