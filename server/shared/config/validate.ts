@@ -86,6 +86,21 @@ function mappingsForLists(schema: TSchema, value: unknown, path: string[]): Map<
   return found;
 }
 
+/**
+ * A number or true/false where text belongs: YAML reads `name: 5` or `test: true` so. A
+ * duration without its unit says how one is written; a value that would do as text is to be
+ * quoted; anything else gets the field's own hint.
+ */
+function textFault(schema: TSchema, value: unknown, shown: string): string {
+  if (schema.duration === true)
+    return `${shown} is not a duration — write it with its unit, like 500ms, 5s, 10m or 1h`;
+  const asText = String(value);
+  const wouldDo = typeof schema.pattern !== "string" || new RegExp(schema.pattern).test(asText);
+  if ((typeof value === "number" || typeof value === "boolean") && wouldDo)
+    return `${shown} is read by YAML as a ${typeof value === "number" ? "number" : "true/false"}, and must be text — put it in quotes: "${asText}"`;
+  return schema.hint ? `${shown} is not valid — ${String(schema.hint)}` : `${shown} must be text`;
+}
+
 function findSecrets(value: unknown, path: string[]): Map<string, string> {
   const found = new Map<string, string>();
   if (typeof value === "string" && /^[a-z+]+:\/\/[^/@\s]*:[^/@\s]+@/i.test(value)) {
@@ -131,12 +146,7 @@ function describe(error: ValueError): string {
     case ValueErrorType.Number:
       return `${shown} must be a number`;
     case ValueErrorType.String:
-      // a number for a duration or a max-age is the likeliest: say how one is written
-      if (schema.duration === true)
-        return `${shown} is not a duration — write it with its unit, like 500ms, 5s, 10m or 1h`;
-      return schema.hint
-        ? `${shown} is not valid — ${String(schema.hint)}`
-        : `${shown} must be text`;
+      return textFault(schema, error.value, shown);
     case ValueErrorType.Boolean:
       return `${shown} must be true or false`;
     case ValueErrorType.NumberMinimum:

@@ -171,6 +171,14 @@ describe("each kind of error names the path and the fault", () => {
       "proxy/tls/hsts: 365 is not valid — a max-age like 365d, or off",
       "health/interval: 1 is not a duration — write it with its unit, like 500ms, 5s, 10m or 1h",
     ]);
+    // a number or true/false that would do as text is to be quoted, not "not valid"
+    expect(
+      errorsOf({ name: 5, pipeline: { test: { master: true } }, digitalocean: { region: 3.5 } }),
+    ).toEqual([
+      'name: 5 is read by YAML as a number, and must be text — put it in quotes: "5"',
+      "digitalocean/region: 3.5 is not valid — use lowercase letters, digits and dashes, like nyc3 or s-1vcpu-1gb",
+      'pipeline/test/master: true is read by YAML as a true/false, and must be text — put it in quotes: "true"',
+    ]);
   });
 
   test("an interval of zero is refused", () => {
