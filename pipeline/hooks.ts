@@ -100,7 +100,10 @@ export async function runCommand(
   const started = performance.now();
   // named, not quoted: a command may hold a webhook's secret URL, and this goes to the pusher
   say(`▸ ${setting}`);
-  const child = Bun.spawn(["sh", "-c", command], {
+  // one pipe for both: read from two, stderr's lines came out of the order they were written
+  // in (`a, b >&2, c` said as a, c, b), and a failure's last line, the one that says why, could
+  // fall out of the quoted tail behind stdout's
+  const child = Bun.spawn(["sh", "-c", `exec 2>&1\n${command}`], {
     cwd: options.cwd,
     env,
     stdin: "ignore",

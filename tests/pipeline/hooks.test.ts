@@ -71,6 +71,14 @@ test("a hook's output is said line by line, in its folder, and it passes with ex
   expect(readFileSync(join(dir, "where"), "utf8").trim()).toBe(dir);
 });
 
+test("a hook's output is said in the order it was written, stdout and stderr together", async () => {
+  // read from two pipes it came out a, c, b, d every time
+  const { said, done } = hooked("echo a; echo b >&2; echo c; echo d >&2; exit 3");
+  const error = await done.catch((e: unknown) => e);
+  expect(said.slice(1)).toEqual(["    a", "    b", "    c", "    d"]);
+  expect((error as Error).message).toMatch(/; it said: b \/ c \/ d$/);
+});
+
 test("a hook that fails names itself, its exit code and its last lines", async () => {
   const { done } = hooked("echo one; echo two; echo three; echo 'migration 42 failed' >&2; exit 3");
   const error = await done.catch((e: unknown) => e);
