@@ -34,9 +34,7 @@ test("exec --app: the command as the app runs, on a terminal of its own when it 
   });
   const console = execPlan("bun repl", { interactive: true, app: true }, true);
   expect(console.remote).toBe(asApp("bun repl", { pty: true }));
-  expect(console.remote).toStartWith(
-    "cd /srv/dropship/current && exec /usr/sbin/runuser --pty -u dropship -- ",
-  );
+  expect(console.remote).toContain(" --pty ");
   expect(execPlan("", app, true)).toEqual({
     remote: asApp("bash", { pty: true }),
     terminal: true,

@@ -1053,9 +1053,16 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
       // due at times of the test's own clock below; the receiver running beside on the real
       // clock would run it too, and overwrite ann's run, were it due within the test
       schedule: "0,5 0 29 2 *",
-      command: `printf 'user=%s release=%s style=%s job=%s redis=%s\\n' "$(id -un)" "$(basename "$(pwd -P)")" "$GREETING_STYLE" "$DROPSHIP_JOB" "$REDIS_URL"; cat /srv/dropship/shared/app.env > /dev/null 2>&1 || echo settings file closed to it; echo to stderr >&2; exit 4`,
+      // and in the app's sandbox: no new privileges, a system-call filter, nothing to write
+      command: `printf 'user=%s release=%s style=%s job=%s sandbox=%s wrote=%s redis=%s\\n' "$(id -un)" "$(basename "$(pwd -P)")" "$GREETING_STYLE" "$DROPSHIP_JOB" "$(grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\\t\\n')" "$(touch /srv/dropship/logs/job-probe 2>/dev/null && echo yes || echo no)" "$REDIS_URL"; cat /srv/dropship/shared/app.env > /dev/null 2>&1 || echo settings file closed to it; echo to stderr >&2; exit 4`,
     },
-    { name: "sleepy", schedule: "@daily", timeout: "1s", command: "sleep 30 & sleep 31" },
+    // what it started goes with it, a process that left its session too
+    {
+      name: "sleepy",
+      schedule: "@daily",
+      timeout: "1s",
+      command: "setsid sleep 32 & sleep 30 & sleep 31",
+    },
   ];
   writeFileSync(file, `${good}jobs: ${JSON.stringify(jobs)}\n`);
   const env = { ...cliEnv, DROPSHIP_ACTOR: "ann@example.com" };
@@ -1081,7 +1088,7 @@ test("bun run jobs runs a job now on a host of its role, as the app's user with 
     expect(where?.[2]).toBe(release);
     const ranOn = where?.[1] as string;
     expect(ran.stdout).toContain(
-      `user=dropship release=${release} style=warm job=whoami redis=redis://`,
+      `user=dropship release=${release} style=warm job=whoami sandbox=NoNewPrivs:1Seccomp:2 wrote=no redis=redis://`,
     );
     // it was given the settings, and cannot read their file (root's) itself
     expect(ran.stdout).toContain("settings file closed to it\n");
