@@ -91,6 +91,9 @@ export function startUpstream(name: string): Upstream {
           out.set("connection", "x-hop");
           return new Response("cookies", { headers: out });
         }
+        case "/see-other":
+          // post/redirect/get: an empty body, Content-Length: 0
+          return new Response(null, { status: 303, headers: { location: "/" } });
         case "/not-modified":
           return new Response(null, { status: 304, headers: { etag: '"v1"' } });
         case "/slow":

@@ -168,8 +168,9 @@ export class PipelineGate {
           continue;
         }
         const framing = head.framing;
+        // an empty body (a 303 after a POST says Content-Length: 0) is over with its head
         this.answer =
-          framing.kind === "none"
+          framing.kind === "none" || (framing.kind === "length" && framing.length === 0)
             ? { kind: "over" }
             : framing.kind === "chunked"
               ? { kind: "chunked", decoder: new ChunkedDecoder() }

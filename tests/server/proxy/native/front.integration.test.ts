@@ -377,6 +377,17 @@ test("pipelined requests are answered in order; a body then passes the connectio
   visitor.socket.end();
 });
 
+test("a POST answered with a redirect and no body, a GET pipelined behind it: both answered, in order", async () => {
+  const visitor = await connection(own.port);
+  visitor.socket.write(
+    "POST /see-other HTTP/1.1\r\nHost: site.test\r\nContent-Length: 4\r\n\r\nbody" +
+      "GET /after-redirect HTTP/1.1\r\nHost: site.test\r\n\r\n",
+  );
+  expect(await visitor.answers(2)).toEqual([303, 200]);
+  expect(visitor.received()).toContain("only GET /after-redirect");
+  visitor.socket.end();
+});
+
 test("a passed request answered before its body is all in: the rest of the body and the request behind it go on", async () => {
   const visitor = await connection(own.port);
   // the proxy's own paths answer 404 on the public listener without reading a body

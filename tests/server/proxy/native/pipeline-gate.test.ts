@@ -96,6 +96,18 @@ test("what it cannot follow, it steps aside from for good, sending what it held"
   expect(early.stepsAside).toBe(true);
 });
 
+test("an answer with an empty body is over with its head: the request behind it goes on", () => {
+  const gate = new PipelineGate(1 << 16);
+  expect(text(gate.fromVisitor(bytes(POST + GET)))).toBe(POST);
+  expect(
+    text(
+      gate.fromInner(bytes("HTTP/1.1 303 See Other\r\nlocation: /b\r\ncontent-length: 0\r\n\r\n")),
+    ),
+  ).toBe(GET);
+  expect(text(gate.fromInner(bytes(OK("b"))))).toBe("");
+  expect(gate.stepsAside).toBe(false);
+});
+
 test("it holds up to its limit, then says it is full", () => {
   const gate = new PipelineGate(100);
   expect(text(gate.fromVisitor(bytes(POST + GET)))).toBe(POST);
