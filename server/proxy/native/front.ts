@@ -3,10 +3,13 @@ import { type Admission, type ConnectionBudget, refusalFor } from "../../shared/
 import {
   type Connection,
   connectInner,
+  dropParked,
   flush,
   fromVisitor,
   newConnection,
+  park,
   relayClosed,
+  unpark,
 } from "../../shared/net/relay.ts";
 import { flushBacklog, writeOrQueue } from "../backlog.ts";
 import { refusalOf } from "../classify.ts";
@@ -44,6 +47,8 @@ const ONE_WRITE = 64 * 1024;
 export const STOP_GRACE_S = 1;
 /** Bytes read ahead of the request being answered; past this the visitor is not read. */
 const MAX_PIPELINED = 4 * MAX_OWN_HEAD;
+/** Bun's socket timers tick every 4 s (a timeout fires up to 4 s early), and a second more. */
+const REUSE_MARGIN_MS = 5000;
 
 /** One visitor's connection. */
 interface Visitor {
@@ -55,8 +60,10 @@ interface Visitor {
   busy: boolean;
   /** the answer is all made and waits for the visitor to read it: progress re-arms the timer */
   flushing: boolean;
-  /** the connection was passed on to Bun.serve behind, for good */
+  /** the connection is passed on to Bun.serve behind, until a request of the front's own */
   relay: Connection | undefined;
+  /** a relay handed back, its connection behind kept for the next request passed on */
+  parked: Connection | undefined;
   /** bytes of our answers the socket did not take yet */
   backlog: Uint8Array[];
   drained: (() => void) | undefined;
@@ -145,8 +152,11 @@ export class OwnFront {
   private stopping: (() => void) | undefined;
   /** when a connection was last passed to the listener behind (performance.now()) */
   lastPassAt = Number.NEGATIVE_INFINITY;
+  /** how long a connection behind may have been parked and still be used again */
+  private readonly reuseWithinMs: number;
 
   constructor(private readonly settings: OwnFrontSettings) {
+    this.reuseWithinMs = Math.max(0, settings.idleTimeoutS * 1000 - REUSE_MARGIN_MS);
     this.answering = { idle: () => undefined, answer: (...a) => this.answer(...a) };
     const options: Bun.TCPSocketListenOptions<Visitor> & { reusePort: boolean } = {
       hostname: settings.hostname,
@@ -215,6 +225,9 @@ export class OwnFront {
     // connection that sends none is closed by its timer
     for (const socket of this.open) {
       if (!socket.data.busy && !socket.data.relay) arm(socket, STOP_GRACE_S);
+      // idle behind: closed now, as the listener behind stops
+      if (socket.data.parked) dropParked(socket.data.parked, this.sources);
+      socket.data.parked = undefined;
     }
     if (this.ownCount() === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -496,15 +509,41 @@ export class OwnFront {
   /**
    * From this request on, the connection is Bun.serve's, relayed byte for byte; a request
    * pipelined behind one whose answer is not over waits for it (PipelineGate), as Bun.serve
-   * would close the connection on both.
+   * would close the connection on both. Once the answers are over, a request this front
+   * answers itself takes the connection back (a GET after a POST): Bun.serve and the relay
+   * cost a request about twice what the front does (docs/benchmarks.md, "Session 63").
    */
   private pass(socket: Socket<Visitor>): void {
     const visitor = socket.data;
-    // over TLS passed on (several certificates) the front cannot read the requests to hold them
-    const gate = this.settings.passing === "tls" ? undefined : new PipelineGate(MAX_PIPELINED);
-    const relay = newConnection(gate);
-    visitor.relay = relay;
     this.lastPassAt = performance.now();
+    const parked = visitor.parked;
+    visitor.parked = undefined;
+    // Bun.serve may close an idle connection up to 4 s before its idle timeout: one parked
+    // near that is let go rather than written to as it closes (a request lost)
+    if (parked && performance.now() - parked.parkedAt > this.reuseWithinMs) {
+      dropParked(parked, this.sources);
+    } else if (parked) {
+      const pending = visitor.pending;
+      visitor.relay = parked;
+      visitor.pending = EMPTY;
+      socket.timeout(0);
+      if (unpark(parked, pending, socket)) {
+        this.checkStopped();
+        return;
+      }
+      visitor.relay = undefined;
+      visitor.pending = pending;
+    }
+    // over TLS passed on (several certificates) the front cannot read the requests to hold them
+    const gate =
+      this.settings.passing === "tls"
+        ? undefined
+        : new PipelineGate(
+            MAX_PIPELINED,
+            this.settings.passing ? undefined : (head) => this.owns(socket, head),
+          );
+    const relay = newConnection(gate, () => this.takeBack(socket));
+    visitor.relay = relay;
     const first = (gate ? gate.fromVisitor(visitor.pending) : visitor.pending).slice();
     visitor.pending = EMPTY;
     socket.timeout(0);
@@ -516,6 +555,37 @@ export class OwnFront {
       log: this.settings.log,
     });
     this.checkStopped();
+  }
+
+  /**
+   * Whether this front answers the request with `head` on a passed connection: one it would
+   * take on a connection of its own, once every byte of the answers before it is written.
+   */
+  private owns(socket: Socket<Visitor>, head: Uint8Array): boolean {
+    const relay = socket.data.relay;
+    if (!relay || relay.outer.queued.length > 0 || relay.inner.queued.length > 0) return false;
+    if (this.closing || socket.data.closed) return false;
+    const read = readRequestHead(head);
+    return (
+      read.kind === "own" &&
+      !refusalOf(read.method, "http", read.host, false, this.settings.deps.settings.sites)
+    );
+  }
+
+  /** The connection is this front's again, from the request the gate handed back. */
+  private takeBack(socket: Socket<Visitor>): void {
+    const visitor = socket.data;
+    const relay = visitor.relay;
+    const back = relay?.gate?.back;
+    if (!relay || back === undefined || visitor.closed) return;
+    park(relay);
+    visitor.parked = relay;
+    visitor.relay = undefined;
+    visitor.pending = back;
+    visitor.searched = 0;
+    arm(socket, this.settings.idleTimeoutS);
+    if (visitor.pending.length <= MAX_PIPELINED) socket.resume();
+    this.next(socket);
   }
 
   private closed(socket: Socket<Visitor>): void {
@@ -534,6 +604,7 @@ export class OwnFront {
     drained?.();
     const relay = visitor.relay;
     if (relay) relayClosed(relay, relay.innerSocket, relay.inner, this.sources);
+    if (visitor.parked) dropParked(visitor.parked, this.sources);
     this.checkStopped();
   }
 
@@ -554,6 +625,7 @@ function newVisitor(peer: string): Visitor {
     busy: false,
     flushing: false,
     relay: undefined,
+    parked: undefined,
     backlog: [],
     drained: undefined,
     closeAfter: false,

@@ -14,9 +14,25 @@ import { MAX_OWN_HEAD } from "./request-head.ts";
  * byte for byte as before — the worst it can do is what Bun.serve does without it.
  */
 export class PipelineGate {
-  /** `limit`: bytes it holds before the relay stops reading the visitor */
-  constructor(private readonly limit: number) {}
+  /**
+   * `limit`: bytes it holds before the relay stops reading the visitor. `owns`: whether the
+   * front would answer a request with this head itself; given, a request that comes once the
+   * answers before it are over is gathered whole first, and one the front owns is handed back
+   * to it (`back`) with everything after it, instead of going on.
+   */
+  constructor(
+    private readonly limit: number,
+    private readonly owns?: (head: Uint8Array) => boolean,
+  ) {}
 
+  /** The bytes from a request the front answers itself on: the connection is the front's again. */
+  back: Uint8Array | undefined;
+  /** a request went through and its answer is over: the next one may be the front's */
+  private answered = false;
+  /** a head gathered at such a boundary, before it is known whose it is */
+  private boundaryHead: Uint8Array = EMPTY;
+  /** an answer said the connection closes after it: it is never handed back */
+  private ending = false;
   private open = false;
   /** the request being sent on: its head's bytes so far, its body, or all of it sent */
   private request: RequestState = { kind: "head", bytes: EMPTY };
@@ -42,16 +58,17 @@ export class PipelineGate {
   /** The visitor's bytes: what may go to Bun.serve now; the rest waits. */
   fromVisitor(bytes: Uint8Array): Uint8Array {
     if (this.open) return bytes;
+    if (this.back) return EMPTY;
     if (this.request.kind === "sent") {
       this.held = join(this.held, bytes);
       return EMPTY;
     }
-    return this.through(bytes);
+    return this.atBoundary() ? this.admit(bytes) : this.through(bytes);
   }
 
   /** Bun.serve's bytes on their way to the visitor: what of the held may go on now. */
   fromInner(bytes: Uint8Array): Uint8Array {
-    if (this.open) return EMPTY;
+    if (this.open || this.back) return EMPTY;
     // an answer to no request, or a second one: the gate has lost its place
     if (this.answer === undefined || this.answer.kind === "over") {
       this.stepAside();
@@ -64,7 +81,49 @@ export class PipelineGate {
     if (answer.kind !== "over" || this.request.kind !== "sent") return EMPTY;
     this.next();
     const held = this.takeHeld();
-    return held.length ? this.through(held) : EMPTY;
+    return held.length ? this.admit(held) : EMPTY;
+  }
+
+  /** Passed on again after it was handed back: the next request is a new first one. */
+  reopen(): void {
+    this.back = undefined;
+    this.answered = false;
+    this.ending = false;
+    this.request = { kind: "head", bytes: EMPTY };
+    this.answer = undefined;
+  }
+
+  /** No request in flight and the answers before over, with `owns` to ask. */
+  private atBoundary(): boolean {
+    return (
+      this.owns !== undefined &&
+      this.answered &&
+      !this.ending &&
+      this.answer === undefined &&
+      this.request.kind === "head" &&
+      this.request.bytes.length === 0
+    );
+  }
+
+  /**
+   * The next request's bytes at a boundary: its head is gathered whole (up to the 16 KiB
+   * Bun.serve reads), then handed back if the front owns it, or sent on with what follows.
+   */
+  private admit(bytes: Uint8Array): Uint8Array {
+    if (!this.atBoundary()) return this.through(bytes);
+    const all = join(this.boundaryHead, bytes);
+    const end = headEnd(all, Math.max(0, this.boundaryHead.length - 3));
+    if (end === -1 && all.length <= MAX_OWN_HEAD) {
+      this.boundaryHead = all;
+      return EMPTY;
+    }
+    this.boundaryHead = EMPTY;
+    if (end > 0 && this.owns?.(all.subarray(0, end))) {
+      this.back = all;
+      return EMPTY;
+    }
+    // not the front's: this head goes on, and the gate reads it as any other
+    return this.through(all);
   }
 
   /**
@@ -108,8 +167,11 @@ export class PipelineGate {
       if (rest === null) return this.stepAside(bytes);
       at = bytes.length - rest.length;
       this.request = { kind: "sent" };
-      // answered before its body was all in: the next request goes on too
-      if (this.answer?.kind === "over") this.next();
+      // answered before its body was all in: the next request goes on too (or back)
+      if (this.answer?.kind === "over") {
+        this.next();
+        if (this.atBoundary()) return join(bytes.subarray(0, at), this.admit(bytes.subarray(at)));
+      }
     }
     return bytes;
   }
@@ -143,6 +205,7 @@ export class PipelineGate {
   private next(): void {
     this.request = { kind: "head", bytes: EMPTY };
     this.answer = undefined;
+    this.answered = true;
   }
 
   /** Follows the answer to the request in flight, until it is over. */
@@ -167,6 +230,7 @@ export class PipelineGate {
           this.answer = { kind: "head", bytes: EMPTY };
           continue;
         }
+        if (!head.reusable) this.ending = true;
         const framing = head.framing;
         // an empty body (a 303 after a POST says Content-Length: 0) is over with its head
         this.answer =
@@ -206,7 +270,9 @@ export class PipelineGate {
   }
 
   private takeHeld(): Uint8Array {
-    const held = this.held;
+    // a head gathered at a boundary is the first of what waits
+    const held = join(this.boundaryHead, this.held);
+    this.boundaryHead = EMPTY;
     this.held = EMPTY;
     return held;
   }

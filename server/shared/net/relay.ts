@@ -19,6 +19,10 @@ export interface Gate {
   fromInner(bytes: Uint8Array): Uint8Array;
   /** holds more than it may: the visitor is not read meanwhile */
   readonly full: boolean;
+  /** the bytes from a request the visitor's side takes back: the relay is to be parked */
+  readonly back: Uint8Array | undefined;
+  /** the relay is used again, from a new first request, after it was parked */
+  reopen(): void;
 }
 
 /** A visitor's connection passed on, byte for byte, to a Bun.serve listener on loopback. */
@@ -30,9 +34,15 @@ export interface Connection {
   innerPort: number | undefined;
   closed: boolean;
   gate: Gate | undefined;
+  /** called once the gate hands bytes back (`Gate.back`) */
+  onBack: (() => void) | undefined;
+  /** handed back, its connection behind kept open for the visitor's next request passed on */
+  parked: boolean;
+  /** when it was parked (performance.now()) */
+  parkedAt: number;
 }
 
-export function newConnection(gate?: Gate): Connection {
+export function newConnection(gate?: Gate, onBack?: () => void): Connection {
   return {
     outer: { queued: [], endWhenFlushed: false },
     inner: { queued: [], endWhenFlushed: false },
@@ -40,7 +50,40 @@ export function newConnection(gate?: Gate): Connection {
     innerPort: undefined,
     closed: false,
     gate,
+    onBack,
+    parked: false,
+    parkedAt: 0,
   };
+}
+
+/**
+ * Parks the relay: the visitor's side answers their requests again, and the connection behind
+ * waits, idle, for the next one passed on (a POST after a GET after a POST costs no new
+ * connection). Nothing it says meanwhile reaches the visitor; its close leaves them be.
+ */
+export function park(relay: Connection): void {
+  relay.parked = true;
+  relay.parkedAt = performance.now();
+}
+
+/** A parked relay's visitor is gone, or the listener behind closed it: it is over. */
+export function dropParked(relay: Connection, sources: Map<number, string>): void {
+  if (relay.closed) return;
+  relay.closed = true;
+  if (relay.innerPort !== undefined) sources.delete(relay.innerPort);
+  relay.innerSocket?.end();
+}
+
+/**
+ * A parked relay taken up again, its gate reopened, with the visitor's bytes from the request
+ * passed on; false when the connection behind closed meanwhile (a new one is needed).
+ */
+export function unpark<Outer>(relay: Connection, bytes: Uint8Array, outer: Socket<Outer>): boolean {
+  if (relay.closed || !relay.innerSocket) return false;
+  relay.parked = false;
+  relay.gate?.reopen();
+  fromVisitor(relay, bytes, outer);
+  return true;
 }
 
 /** The visitor's bytes into the relay, through its gate if it has one. */
@@ -51,7 +94,8 @@ export function fromVisitor<Outer>(
 ): void {
   const gate = relay.gate;
   send(relay.innerSocket, relay.inner, gate ? gate.fromVisitor(bytes) : bytes, outer);
-  if (gate?.full) outer.pause();
+  if (gate?.back !== undefined) relay.onBack?.();
+  else if (gate?.full) outer.pause();
 }
 
 export interface InnerSettings {
@@ -94,18 +138,29 @@ export async function connectInner<Outer>(
           if (relay.inner.queued.length === 0 && !relay.gate?.full) outer.resume();
         },
         data: (inner, bytes) => {
+          // parked (or the visitor gone): nothing more of it is theirs
+          if (relay.closed || relay.parked) return;
           send(outer, relay.outer, bytes, inner);
           const gate = relay.gate;
           if (!gate) return;
           const wasFull = gate.full;
           const next = gate.fromInner(bytes);
           if (next.length > 0) send(inner, relay.inner, next, outer);
+          if (gate.back !== undefined) return void relay.onBack?.();
           // the visitor was not read while the gate was full
           if (wasFull && !gate.full && relay.inner.queued.length === 0) outer.resume();
         },
-        drain: (inner) => flush(inner, relay.inner, relay.gate?.full ? undefined : outer),
-        close: () => relayClosed(relay, outer, relay.outer, sources),
-        error: () => relayClosed(relay, outer, relay.outer, sources),
+        // parked, the visitor's reading is the front's to pause and resume
+        drain: (inner) =>
+          flush(inner, relay.inner, relay.gate?.full || relay.parked ? undefined : outer),
+        close: () =>
+          relay.parked
+            ? dropParked(relay, sources)
+            : relayClosed(relay, outer, relay.outer, sources),
+        error: () =>
+          relay.parked
+            ? dropParked(relay, sources)
+            : relayClosed(relay, outer, relay.outer, sources),
       },
     });
   } catch {

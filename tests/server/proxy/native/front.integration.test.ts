@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { Socket } from "bun";
-import { addBackend, startProxy } from "../../../helpers/proxy.ts";
+import { addBackend, type RunningProxy, startProxy, workersOf } from "../../../helpers/proxy.ts";
 import { rawRequest, statusOf } from "../../../helpers/raw.ts";
 import { connectTo, startRedis } from "../../../helpers/redis.ts";
 import { expectLogged } from "../../../helpers/server.ts";
@@ -422,6 +422,119 @@ test("a pipeline behind a passed request held past its limit is read again as an
   expect(order).toEqual(Array.from({ length: 2000 }, (_, i) => `only GET /q${i}`));
   visitor.socket.end();
 });
+
+/**
+ * The connections the proxy's front holds open to the Bun.serve listener behind it, by ss: the
+ * front's end of each, by its port.
+ */
+function innerConnections(proxy: RunningProxy): string[] {
+  const pids = [proxy.pid, ...workersOf(proxy.pid)];
+  const adminPort = Number(new URL(proxy.adminUrl).port);
+  const behind = Bun.spawnSync(["ss", "-tlnpH"])
+    .stdout.toString()
+    .split("\n")
+    .filter((line) => pids.some((pid) => line.includes(`pid=${pid},`)))
+    .map((line) => Number(/127\.0\.0\.1:(\d+) /.exec(line)?.[1]))
+    .filter((port) => port && port !== proxy.port && port !== adminPort);
+  expect(behind).toHaveLength(1);
+  const out = Bun.spawnSync(["ss", "-tnH", "state", "established", `( dport = :${behind[0]} )`]);
+  return [...out.stdout.toString().matchAll(/127\.0\.0\.1:(\d+) +127\.0\.0\.1:\d+/g)]
+    .map((m) => m[1] as string)
+    .sort();
+}
+
+/** Waits until `count()` is `want`, or `ms` has passed; what it was last. */
+async function settles(count: () => number, want: number, ms = 3000): Promise<number> {
+  const until = performance.now() + ms;
+  let now = count();
+  while (now !== want && performance.now() < until) {
+    await Bun.sleep(50);
+    now = count();
+  }
+  return now;
+}
+
+// Bun.serve writes its fields capitalized, the own front in lower case
+const byFront = (answer: string) => (answer.includes("\r\ncontent-length:") ? "own" : "passed");
+
+test("a request of the front's own after a passed one takes the connection back; the next passed one reuses the connection behind; none is left", async () => {
+  // an idle timeout long enough for the connection behind to be used again (Bun.serve may close
+  // it up to 4 s early, and the front lets go of one parked near that)
+  const patient = await startProxy(redis, "proxy: { idle_timeout: 12s }\n", {
+    DROPSHIP_PROXY_WORKERS: "1",
+  });
+  try {
+    const behind = () => innerConnections(patient).length;
+    const visitor = await connection(patient.port);
+    visitor.socket.write("POST /t1 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 2\r\n\r\nhi");
+    expect(await visitor.answers(1)).toEqual([200]);
+    expect(await settles(behind, 1)).toBe(1);
+    const first = innerConnections(patient);
+    // the GET after it is the front's again (it was Bun.serve's, and cost twice as much)
+    visitor.socket.write("GET /t2 HTTP/1.1\r\nHost: site.test\r\n\r\n");
+    expect(await visitor.answers(2)).toEqual([200, 200]);
+    // a POST, a GET and a PUT and a GET pipelined: each where it belongs, in order, the passed
+    // ones on the one connection behind, kept while the front answered
+    visitor.socket.write(
+      "POST /t3 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1\r\n\r\nx" +
+        "GET /slow?ms=200 HTTP/1.1\r\nHost: site.test\r\n\r\n" +
+        "PUT /t5 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1\r\n\r\ny" +
+        "GET /t6 HTTP/1.1\r\nHost: site.test\r\n\r\n",
+    );
+    expect(await visitor.answers(6)).toEqual([200, 200, 200, 200, 200, 200]);
+    await Bun.sleep(50);
+    expect(visitor.received().match(/(only|slow) (\w+ \/t\d|only)/g)).toEqual([
+      "only POST /t1",
+      "only GET /t2",
+      "only POST /t3",
+      "slow only",
+      "only PUT /t5",
+      "only GET /t6",
+    ]);
+    const answers = visitor.received().split(/(?=HTTP\/1\.1 )/);
+    expect(answers.map(byFront)).toEqual(["passed", "own", "passed", "own", "passed", "own"]);
+    expect(innerConnections(patient)).toEqual(first);
+    expect(visitor.closed()).toBe(false);
+    // the visitor leaves: the connection behind goes with them
+    visitor.socket.end();
+    expect(await settles(behind, 0)).toBe(0);
+  } finally {
+    await patient.stop();
+  }
+}, 15_000);
+
+test("a connection behind that its listener closes while the front answers costs the visitor nothing: the next passed request gets a new one", async () => {
+  const behind = () => innerConnections(own).length;
+  const before = behind();
+  const visitor = await connection(own.port);
+  visitor.socket.write("POST /u1 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 2\r\n\r\nhi");
+  expect(await visitor.answers(1)).toEqual([200]);
+  expect(await settles(behind, before + 1)).toBe(before + 1);
+  // GETs, each within the idle timeout (2 s), while Bun.serve closes the idle connection
+  // behind after its own (its timers tick every 4 s)
+  let asked = 1;
+  const until = performance.now() + 9000;
+  while (behind() > before && performance.now() < until) {
+    visitor.socket.write(`GET /u${++asked} HTTP/1.1\r\nHost: site.test\r\n\r\n`);
+    expect((await visitor.answers(asked)).length).toBe(asked);
+    await Bun.sleep(500);
+  }
+  expect(behind()).toBe(before);
+  expect(visitor.closed()).toBe(false);
+  visitor.socket.write("POST /u-last HTTP/1.1\r\nHost: site.test\r\nContent-Length: 2\r\n\r\nhi");
+  const statuses = await visitor.answers(asked + 1);
+  expect(statuses).toEqual(Array.from({ length: asked + 1 }, () => 200));
+  expect(visitor.received()).toEndWith("only POST /u-last");
+  expect(
+    byFront(
+      visitor
+        .received()
+        .split(/(?=HTTP\/1\.1 )/)
+        .at(-1) as string,
+    ),
+  ).toBe("passed");
+  visitor.socket.end();
+}, 20_000);
 
 test("a head sent a byte at a time is answered; so is the next one on the connection", async () => {
   const visitor = await connection(own.port);

@@ -146,3 +146,88 @@ test("only framing it reads as Bun.serve does: one length of digits, chunked alo
     expect(requestFraming(odd)).toBeUndefined();
   }
 });
+
+/** A gate whose front owns GETs, as the own front owns bodiless requests. */
+const owning = () =>
+  new PipelineGate(
+    1 << 16,
+    (head) => text(head).startsWith("GET ") && !text(head).includes("X-No"),
+  );
+
+test("once the answers are over, a request the front owns is handed back with all after it, gathered whole first", () => {
+  const gate = new PipelineGate(1 << 16, (head) => text(head).startsWith("GET "));
+  // the first request goes on whatever it is: the front passed it
+  const first = new PipelineGate(1 << 16, () => true);
+  expect(text(first.fromVisitor(bytes(GET)))).toBe(GET);
+  expect(first.back).toBeUndefined();
+  // a GET behind a POST waits for the POST's answer, then comes back with the POST behind it
+  expect(text(gate.fromVisitor(bytes(POST + GET + POST)))).toBe(POST);
+  expect(text(gate.fromInner(bytes(OK("done"))))).toBe("");
+  expect(text(gate.back ?? new Uint8Array())).toBe(GET + POST);
+  // handed back, it takes nothing more either way
+  expect(text(gate.fromVisitor(bytes(GET)))).toBe("");
+  expect(text(gate.fromInner(bytes(OK("x"))))).toBe("");
+  expect(gate.stepsAside).toBe(false);
+  // a head that comes a byte at a time is gathered whole before it is known whose it is
+  const split = owning();
+  expect(text(split.fromVisitor(bytes(POST)))).toBe(POST);
+  expect(text(split.fromInner(bytes(OK("done"))))).toBe("");
+  let sent = "";
+  for (const b of bytes(GET)) sent += text(split.fromVisitor(new Uint8Array([b])));
+  expect(sent).toBe("");
+  expect(text(split.back ?? new Uint8Array())).toBe(GET);
+});
+
+test("a request the front does not own at a boundary goes on whole, and the gate reads it as any other", () => {
+  const gate = owning();
+  expect(text(gate.fromVisitor(bytes(POST)))).toBe(POST);
+  expect(text(gate.fromInner(bytes(OK("done"))))).toBe("");
+  const notOwned = "GET /n HTTP/1.1\r\nHost: a\r\nX-No: 1\r\n\r\n";
+  // its head in two pieces: nothing goes on until it is whole, then all of it
+  expect(text(gate.fromVisitor(bytes(notOwned.slice(0, 10))))).toBe("");
+  expect(text(gate.fromVisitor(bytes(notOwned.slice(10) + POST)))).toBe(notOwned);
+  expect(gate.back).toBeUndefined();
+  // the POST behind it waits for its answer, as before
+  expect(text(gate.fromInner(bytes(OK("n"))))).toBe(POST);
+  expect(text(gate.fromInner(bytes(OK("p"))))).toBe("");
+  // answered before its body is all in: the request after the body is at a boundary too
+  const early = owning();
+  const head = "POST /_dropship/x HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\n";
+  expect(text(early.fromVisitor(bytes(`${head}abc`)))).toBe(`${head}abc`);
+  expect(
+    text(early.fromInner(bytes("HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\nno"))),
+  ).toBe("");
+  expect(text(early.fromVisitor(bytes(`def${GET}`)))).toBe("def");
+  expect(text(early.back ?? new Uint8Array())).toBe(GET);
+});
+
+test("after an answer that closes the connection nothing is handed back; a head being gathered goes on if the gate steps aside; reopened, it starts afresh", () => {
+  const closing = owning();
+  expect(text(closing.fromVisitor(bytes(POST + GET)))).toBe(POST);
+  expect(
+    text(
+      closing.fromInner(
+        bytes("HTTP/1.1 413 Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"),
+      ),
+    ),
+  ).toBe(GET);
+  expect(closing.back).toBeUndefined();
+  // bytes from Bun.serve while a head is gathered: the gate lost its place, and the head goes on
+  const lost = owning();
+  expect(text(lost.fromVisitor(bytes(POST)))).toBe(POST);
+  expect(text(lost.fromInner(bytes(OK("done"))))).toBe("");
+  expect(text(lost.fromVisitor(bytes("GET /x HT")))).toBe("");
+  expect(text(lost.fromInner(bytes("HTTP/1.1 408 Request Timeout\r\n\r\n")))).toBe("GET /x HT");
+  expect(lost.stepsAside).toBe(true);
+  // reopened after it handed a GET back: the next request goes on, whatever it is
+  const gate = owning();
+  gate.fromVisitor(bytes(POST));
+  gate.fromInner(bytes(OK("done")));
+  gate.fromVisitor(bytes(GET));
+  expect(gate.back).toBeDefined();
+  gate.reopen();
+  expect(gate.back).toBeUndefined();
+  expect(text(gate.fromVisitor(bytes(POST + GET)))).toBe(POST);
+  expect(text(gate.fromInner(bytes(OK("again"))))).toBe("");
+  expect(text(gate.back ?? new Uint8Array())).toBe(GET);
+});
