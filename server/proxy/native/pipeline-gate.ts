@@ -91,6 +91,8 @@ export class PipelineGate {
     this.ending = false;
     this.request = { kind: "head", bytes: EMPTY };
     this.answer = undefined;
+    this.held = EMPTY;
+    this.boundaryHead = EMPTY;
   }
 
   /** No request in flight and the answers before over, with `owns` to ask. */
