@@ -23,8 +23,11 @@ const REASONS: Record<number, string> = {
   505: "HTTP Version Not Supported",
 };
 
-/** How the body follows the head. */
-export type Framing = "none" | "whole" | "sized-stream" | "chunked-stream";
+/**
+ * How the body follows the head; `raw-stream`: a stream of no known length to an HTTP/1.0
+ * visitor, who cannot read chunks: as it comes, and the connection closes after it.
+ */
+export type Framing = "none" | "whole" | "sized-stream" | "chunked-stream" | "raw-stream";
 
 let dateSecond = 0;
 let dateValue = "";
@@ -50,6 +53,7 @@ function statusStart(status: number): string {
 }
 
 const CLOSE = "connection: close\r\n";
+const KEEP_ALIVE = "connection: keep-alive\r\n";
 const LENGTH = "content-length: ";
 
 /**
@@ -58,7 +62,8 @@ const LENGTH = "content-length: ";
  * and 304, where the backend's Content-Length (the size it would have had) is passed on.
  * `passed` is the backend's head, whose reason and kept fields are copied from its bytes;
  * `fields` are the proxy's own, after them. A whole body of up to `inlineUpTo` bytes comes in
- * the same buffer, after the head (`inlined`), for one write.
+ * the same buffer, after the head (`inlined`), for one write. To an HTTP/1.0 visitor
+ * (`http10`) no stream is chunked, and a connection kept says so (`Connection: keep-alive`).
  */
 export function answerHead(
   method: string,
@@ -69,6 +74,7 @@ export function answerHead(
   close: boolean,
   inlineUpTo = 0,
   now = Date.now(),
+  http10 = false,
 ): { bytes: Uint8Array; framing: Framing; inlined: boolean } {
   // sized first and written in place: no string is concatenated, no runtime call made
   let size = 0;
@@ -97,12 +103,16 @@ export function answerHead(
     length = passedLength;
     framing = "sized-stream";
   } else {
-    framing = "chunked-stream";
+    framing = http10 ? "raw-stream" : "chunked-stream";
   }
+  const closing = close || framing === "raw-stream";
+  // an HTTP/1.0 visitor's connection is kept only when the answer says so
+  const keeping = http10 && !closing;
   if (typeof length === "number") size += LENGTH.length + decimalSize(length) + 2;
   else if (length !== undefined) size += LENGTH.length + length.length + 2;
   if (framing === "chunked-stream") size += CHUNKED_LINE.length;
-  if (close) size += CLOSE.length;
+  if (closing) size += CLOSE.length;
+  if (keeping) size += KEEP_ALIVE.length;
   size += 2;
 
   const start = statusStart(status);
@@ -134,7 +144,8 @@ export function answerHead(
     bytes[at++] = 10;
   }
   if (framing === "chunked-stream") at = writeLatin1(bytes, at, CHUNKED_LINE);
-  if (close) at = writeLatin1(bytes, at, CLOSE);
+  if (closing) at = writeLatin1(bytes, at, CLOSE);
+  if (keeping) at = writeLatin1(bytes, at, KEEP_ALIVE);
   bytes[at++] = 13;
   bytes[at++] = 10;
   if (inlined) bytes.set(body as Uint8Array, at);

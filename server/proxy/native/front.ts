@@ -101,6 +101,7 @@ class OwnVisit implements Visit {
   readonly body = null;
   readonly method: string;
   readonly headers: RequestFields;
+  readonly http10: boolean;
   constructor(
     request: OwnRequest,
     readonly signal: VisitorSignal,
@@ -109,6 +110,7 @@ class OwnVisit implements Visit {
   ) {
     this.method = request.method;
     this.headers = request.fields;
+    this.http10 = request.http10;
   }
 }
 
@@ -367,8 +369,12 @@ export class OwnFront {
       body,
       close,
       ONE_WRITE,
+      Date.now(),
+      visit.http10,
     );
     this.write(socket, bytes);
+    // a stream of no known length to HTTP/1.0 ends with the connection
+    if (framing === "raw-stream") visitor.closeAfter = true;
     if (inlined) return undefined;
     if (framing === "whole") this.write(socket, body as Uint8Array);
     if (framing === "none" || framing === "whole") {

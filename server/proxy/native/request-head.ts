@@ -46,7 +46,7 @@ export class RequestFields implements FieldSource, FieldBytes {
   }
 }
 
-/** A request this front answers itself: plain, bodiless HTTP/1.1 for the app. */
+/** A request this front answers itself: plain, bodiless HTTP/1.1 (or 1.0) for the app. */
 export interface OwnRequest {
   kind: "own";
   method: string;
@@ -54,15 +54,17 @@ export interface OwnRequest {
   target: string;
   host: string;
   fields: RequestFields;
-  /** the visitor asked for the connection to close after the answer */
+  /** the visitor asked for the connection to close after the answer (HTTP/1.0: did not ask to keep it) */
   close: boolean;
+  /** HTTP/1.0: its answer is not chunked, and says it keeps the connection when it does */
+  http10: boolean;
   /** bytes the head took */
   size: number;
 }
 
 /**
  * `more`: the head is not all here yet. `pass`: anything this front does not take itself
- * (a body, an upgrade, a reserved path, HTTP/1.0, an odd byte, a bad Host…) goes whole to
+ * (a body, an upgrade, a reserved path, an odd byte, a bad Host…) goes whole to
  * Bun.serve behind, which answers it as it always has, refusals included.
  */
 export type HeadRead = OwnRequest | { kind: "more" } | { kind: "pass" };
@@ -97,7 +99,7 @@ const NAMES = new NameTable<number>(KINDS, Rule.Keep);
 
 /**
  * Reads a request head from the start of `bytes`, strictly (RFC 9112): a request line of a
- * known method, an origin-form target of visible ASCII and `HTTP/1.1`; field lines of a token,
+ * known method, an origin-form target of visible ASCII and `HTTP/1.1` or `HTTP/1.0`; field lines of a token,
  * a colon and a value of visible ASCII, spaces and tabs; CRLF everywhere. Whatever is not
  * exactly that is passed on, never guessed at.
  */
@@ -124,7 +126,8 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
   if (bytes[at] !== 32) return PASS;
   if (isReserved(bytes, targetAt, at)) return PASS;
   const target = latin1Range(bytes, targetAt, at);
-  // " HTTP/1.1\r\n"
+  // " HTTP/1.1\r\n" or " HTTP/1.0\r\n"
+  const minor = bytes[at + 8];
   if (
     bytes[at + 1] !== 72 ||
     bytes[at + 2] !== 84 ||
@@ -133,7 +136,7 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
     bytes[at + 5] !== 47 ||
     bytes[at + 6] !== 49 ||
     bytes[at + 7] !== 46 ||
-    bytes[at + 8] !== 49 ||
+    (minor !== 49 && minor !== 48) ||
     bytes[at + 9] !== 13 ||
     bytes[at + 10] !== 10
   ) {
@@ -145,6 +148,7 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
   const rules: Rule[] = [];
   let host: string | undefined;
   let close = false;
+  let keepAlive = false;
   while (at < end - 2) {
     if (rules.length === MAX_FIELDS) return PASS;
     const nameAt = at;
@@ -174,6 +178,7 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
       const tokens = latin1Range(bytes, valueAt, valueEnd).toLowerCase();
       if (tokens.includes("upgrade")) return PASS;
       if (tokens.includes("close")) close = true;
+      if (tokens.includes("keep-alive")) keepAlive = true;
       kind = Rule.Drop;
     }
     lines.push(nameAt, nameEnd, valueAt, valueEnd);
@@ -186,7 +191,9 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
     target,
     host,
     fields: new RequestFields(bytes, lines, rules),
-    close,
+    // HTTP/1.0 keeps a connection only when asked to (RFC 9112 §9.3)
+    close: close || (minor === 48 && !keepAlive),
+    http10: minor === 48,
     size: end,
   };
 }

@@ -148,6 +148,29 @@ test("no body on a GET says length 0; a stream with a size keeps it; any other i
   expect(text).not.toContain("content-length");
 });
 
+test("to HTTP/1.0 no stream is chunked: it goes as it comes, and the connection closes; a kept connection says keep-alive", () => {
+  const stream = new ReadableStream<Uint8Array>();
+  const unsized = backend("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  const raw = answerHead("GET", 200, [], unsized, stream, false, 0, NOW, true);
+  expect(raw.framing).toBe("raw-stream");
+  const rawText = Buffer.from(raw.bytes).toString("latin1");
+  expect(rawText).not.toContain("transfer-encoding");
+  expect(rawText).not.toContain("content-length");
+  expect(rawText).toContain("connection: close\r\n");
+  expect(rawText).not.toContain("keep-alive");
+  const kept = headText("GET", 200, [], undefined, new Uint8Array(3), false, 0, NOW, true);
+  expect(kept).toContain("content-length: 3\r\n");
+  expect(kept).toContain("connection: keep-alive\r\n");
+  expect(kept).not.toContain("connection: close");
+  const closed = headText("GET", 200, [], undefined, new Uint8Array(3), true, 0, NOW, true);
+  expect(closed).toContain("connection: close\r\n");
+  expect(closed).not.toContain("keep-alive");
+  // to HTTP/1.1 a kept connection says nothing of it
+  expect(headText("GET", 200, [], undefined, new Uint8Array(3), false, 0, NOW)).not.toContain(
+    "connection:",
+  );
+});
+
 test("the proxy's own statuses get their reason; a close is said", () => {
   const head = headText("GET", 502, [], undefined, new Uint8Array(1), true, 0, NOW);
   expect(head.startsWith("HTTP/1.1 502 Bad Gateway\r\n")).toBe(true);

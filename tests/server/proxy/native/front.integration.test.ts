@@ -536,6 +536,41 @@ test("a connection behind that its listener closes while the front answers costs
   visitor.socket.end();
 }, 20_000);
 
+test("HTTP/1.0: a connection that asks to be kept is kept, and says so; a stream of no length goes as it comes, then the connection closes", async () => {
+  // as ApacheBench's -k asks: Bun.serve closed each after its answer
+  const kept = await connection(own.port);
+  kept.socket.write("GET /old1 HTTP/1.0\r\nHost: site.test\r\nConnection: Keep-Alive\r\n\r\n");
+  expect(await kept.answers(1)).toEqual([200]);
+  await Bun.sleep(100);
+  expect(kept.closed()).toBe(false);
+  kept.socket.write("HEAD /old2 HTTP/1.0\r\nHost: site.test\r\nConnection: keep-alive\r\n\r\n");
+  kept.socket.write("GET /chunked HTTP/1.0\r\nHost: site.test\r\nConnection: keep-alive\r\n\r\n");
+  expect(await kept.answers(3)).toEqual([200, 200, 200]);
+  const until = performance.now() + 3000;
+  while (!kept.closed() && performance.now() < until) await Bun.sleep(20);
+  expect(kept.closed()).toBe(true);
+  const [first, second, third] = kept.received().split(/(?=HTTP\/1\.1 )/) as [
+    string,
+    string,
+    string,
+  ];
+  expect(first).toContain("\r\nconnection: keep-alive\r\n");
+  expect(first).toEndWith("only GET /old1");
+  expect(second).toContain("\r\nconnection: keep-alive\r\n");
+  // a 1.0 visitor cannot read chunks: the stream as it came, ended by the close
+  expect(third).not.toContain("transfer-encoding");
+  expect(third).toContain("\r\nconnection: close\r\n");
+  expect(third).toEndWith("\r\n\r\nchunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
+  // one that does not ask is closed after its answer
+  const plain = await connection(own.port);
+  plain.socket.write("GET /old3 HTTP/1.0\r\nHost: site.test\r\n\r\n");
+  expect(await plain.answers(1)).toEqual([200]);
+  const closedBy = performance.now() + 3000;
+  while (!plain.closed() && performance.now() < closedBy) await Bun.sleep(20);
+  expect(plain.closed()).toBe(true);
+  expect(plain.received()).not.toContain("keep-alive");
+});
+
 test("a head sent a byte at a time is answered; so is the next one on the connection", async () => {
   const visitor = await connection(own.port);
   for (const byte of "GET /slowly HTTP/1.1\r\nHost: site.test\r\n\r\n") {

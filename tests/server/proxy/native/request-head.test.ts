@@ -33,6 +33,17 @@ test("Connection: close is seen, in any case and among other tokens", () => {
   expect(result.kind === "own" && result.close).toBe(true);
 });
 
+test("HTTP/1.0 is read here: its connection is kept only when it asks, with keep-alive", () => {
+  const plain = read("GET / HTTP/1.0\r\nHost: h\r\n\r\n");
+  expect(plain.kind === "own" && [plain.http10, plain.close]).toEqual([true, true]);
+  const kept = read("GET / HTTP/1.0\r\nHost: h\r\nConnection: Keep-Alive\r\n\r\n");
+  expect(kept.kind === "own" && [kept.http10, kept.close]).toEqual([true, false]);
+  const both = read("GET / HTTP/1.0\r\nHost: h\r\nConnection: keep-alive, close\r\n\r\n");
+  expect(both.kind === "own" && both.close).toBe(true);
+  const eleven = read("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  expect(eleven.kind === "own" && [eleven.http10, eleven.close]).toEqual([false, false]);
+});
+
 test("a head not all there yet asks for more, until it is too big to be read here", () => {
   expect(read("GET / HTTP/1.1\r\nHost: h\r\n").kind).toBe("more");
   expect(read("GET / HTTP/1.1\r\nHost: h\r\n\r").kind).toBe("more");
@@ -51,7 +62,8 @@ const passed: [string, string][] = [
   ],
   ["Connection: upgrade alone", "GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n"],
   ["100-continue", "PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n"],
-  ["HTTP/1.0", "GET / HTTP/1.0\r\nHost: h\r\n\r\n"],
+  ["HTTP/1.0 without a Host", "GET / HTTP/1.0\r\nAccept: */*\r\n\r\n"],
+  ["HTTP/1.2", "GET / HTTP/1.2\r\nHost: h\r\n\r\n"],
   ["HTTP/2 in a request line", "GET / HTTP/2.0\r\nHost: h\r\n\r\n"],
   ["an absolute-form target", "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n"],
   ["an asterisk target", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"],
