@@ -10,6 +10,7 @@ import {
   park,
   relayClosed,
   unpark,
+  unparks,
 } from "../../shared/net/relay.ts";
 import { flushBacklog, writeOrQueue } from "../backlog.ts";
 import { refusalOf } from "../classify.ts";
@@ -526,20 +527,16 @@ export class OwnFront {
     visitor.parked = undefined;
     // Bun.serve may close an idle connection up to 4 s before its idle timeout: one parked
     // near that is let go rather than written to as it closes (a request lost)
-    if (parked && performance.now() - parked.parkedAt > this.reuseWithinMs) {
-      dropParked(parked, this.sources);
-    } else if (parked) {
+    if (parked && performance.now() - parked.parkedAt <= this.reuseWithinMs && unparks(parked)) {
       const pending = visitor.pending;
       visitor.relay = parked;
       visitor.pending = EMPTY;
       socket.timeout(0);
-      if (unpark(parked, pending, socket)) {
-        this.checkStopped();
-        return;
-      }
-      visitor.relay = undefined;
-      visitor.pending = pending;
+      unpark(parked, pending, socket);
+      this.checkStopped();
+      return;
     }
+    if (parked) dropParked(parked, this.sources);
     // over TLS passed on (several certificates) the front cannot read the requests to hold them
     const gate =
       this.settings.passing === "tls"

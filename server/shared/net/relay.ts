@@ -74,16 +74,19 @@ export function dropParked(relay: Connection, sources: Map<number, string>): voi
   relay.innerSocket?.end();
 }
 
+/** A parked relay whose connection behind is still open, to be taken up again. */
+export function unparks(relay: Connection): boolean {
+  return !relay.closed && relay.innerSocket !== undefined;
+}
+
 /**
- * A parked relay taken up again, its gate reopened, with the visitor's bytes from the request
- * passed on; false when the connection behind closed meanwhile (a new one is needed).
+ * A parked relay (one that `unparks`) taken up again, its gate reopened, with the visitor's
+ * bytes from the request passed on.
  */
-export function unpark<Outer>(relay: Connection, bytes: Uint8Array, outer: Socket<Outer>): boolean {
-  if (relay.closed || !relay.innerSocket) return false;
+export function unpark<Outer>(relay: Connection, bytes: Uint8Array, outer: Socket<Outer>): void {
   relay.parked = false;
   relay.gate?.reopen();
   fromVisitor(relay, bytes, outer);
-  return true;
 }
 
 /** The visitor's bytes into the relay, through its gate if it has one. */
@@ -153,20 +156,20 @@ export async function connectInner<Outer>(
         // parked, the visitor's reading is the front's to pause and resume
         drain: (inner) =>
           flush(inner, relay.inner, relay.gate?.full || relay.parked ? undefined : outer),
-        close: () =>
-          relay.parked
-            ? dropParked(relay, sources)
-            : relayClosed(relay, outer, relay.outer, sources),
-        error: () =>
-          relay.parked
-            ? dropParked(relay, sources)
-            : relayClosed(relay, outer, relay.outer, sources),
+        close: () => innerClosed(relay, outer, sources),
+        error: () => innerClosed(relay, outer, sources),
       },
     });
   } catch {
     settings.log(`the listener behind (127.0.0.1:${port}) refused a connection`);
     outer.end();
   }
+}
+
+/** The connection behind closed: a parked one is only dropped, the visitor left be. */
+function innerClosed<Outer>(relay: Connection, outer: Socket<Outer>, sources: Map<number, string>) {
+  if (relay.parked) dropParked(relay, sources);
+  else relayClosed(relay, outer, relay.outer, sources);
 }
 
 /** One side closed: the other ends too, once what it was still owed is written. */
