@@ -1,6 +1,7 @@
 /**
- * What a request costs on a keep-alive connection that carried a request the own front passes
- * to Bun.serve (a POST): the GETs after it, and POSTs among GETs. One dropship-proxy process
+ * What a request costs on a keep-alive connection that carries POSTs among its GETs: the own
+ * front passed every request with a body to Bun.serve until session 64, and answers a small
+ * one itself since. One dropship-proxy process
  * on the trivial upstream; 20 connections, each asking one request at a time.
  *
  *   bun bench/passed-connection.ts [requests a connection=2000] [rounds=3]
@@ -36,6 +37,7 @@ const patterns: [string, (i: number) => Uint8Array][] = [
   ["one POST, then GETs", (i) => (i === 0 ? POST : GET)],
   ["a POST every 4th request", (i) => (i % 4 === 0 ? POST : GET)],
   ["POST and GET in turn", (i) => (i % 2 === 0 ? POST : GET)],
+  ["POSTs only", () => POST],
 ];
 
 /** One connection asking its requests one after another, each once the answer before is in. */

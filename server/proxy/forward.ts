@@ -56,7 +56,8 @@ export interface ForwardDeps {
 export interface Visit {
   readonly method: string;
   readonly headers: FieldSource;
-  readonly body: ReadableStream<Uint8Array> | null;
+  /** streamed (Bun.serve's), or whole (a small one the own front read with the head) */
+  readonly body: ReadableStream<Uint8Array> | Uint8Array | null;
   readonly signal: AbortLike;
 }
 

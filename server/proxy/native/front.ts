@@ -50,6 +50,12 @@ export const STOP_GRACE_S = 1;
 const MAX_PIPELINED = 4 * MAX_OWN_HEAD;
 /** Bun's socket timers tick every 4 s (a timeout fires up to 4 s early), and a second more. */
 const REUSE_MARGIN_MS = 5000;
+/**
+ * How long a small body may take to follow its head before the request is passed on to
+ * Bun.serve, which waits for it as long as proxy.response_timeout allows: a client that
+ * writes the head and the body apart sends both at once, and one that pauses is slow.
+ */
+const BODY_WAIT_MS = 250;
 
 /** One visitor's connection. */
 interface Visitor {
@@ -76,6 +82,8 @@ interface Visitor {
   streaming: { cancel(): Promise<void> } | undefined;
   /** when the armed idle timer is due (performance.now()); see `arm` */
   idleDue: number;
+  /** a small body's head is in and its bytes are not all: when to stop waiting for them */
+  bodyWait: Timer | undefined;
 }
 
 /** The visitor's leaving, for AnswerWait: a signal without an AbortController's cost. */
@@ -99,7 +107,6 @@ class VisitorSignal implements AbortLike {
 
 /** A request this front answers, as forward() reads it. */
 class OwnVisit implements Visit {
-  readonly body = null;
   readonly method: string;
   readonly headers: RequestFields;
   readonly http10: boolean;
@@ -108,6 +115,7 @@ class OwnVisit implements Visit {
     readonly signal: VisitorSignal,
     readonly socket: Socket<Visitor>,
     readonly close: boolean,
+    readonly body: Uint8Array | null,
   ) {
     this.method = request.method;
     this.headers = request.fields;
@@ -138,9 +146,10 @@ export interface OwnFrontSettings {
 }
 
 /**
- * The public HTTP listener on Bun.listen: plain, bodiless HTTP/1.1 requests for the app (the
- * bulk of a site's traffic) are read, forwarded and answered here, without Bun.serve's Request
- * and Response objects; anything else (a body, an upgrade, the proxy's own paths, a refusal,
+ * The public HTTP listener on Bun.listen: plain HTTP/1.1 requests for the app, bodiless or with
+ * a small body all here (the bulk of a site's traffic), are read, forwarded and answered here,
+ * without Bun.serve's Request and Response objects; anything else (a large, chunked or slow
+ * body, an upgrade, the proxy's own paths, a refusal,
  * whatever is odd) passes the connection, from that request on, to the Bun.serve listener
  * behind it on loopback, which answers as it always has and learns the visitor's address from
  * `sourceOf`. Keep-alive and pipelining are served in order; the idle timeout runs only while
@@ -306,18 +315,48 @@ export class OwnFront {
       else this.pass(socket);
       return;
     }
-    visitor.pending = visitor.pending.subarray(read.size);
+    const end = read.size + read.body;
+    if (visitor.pending.length < end) {
+      this.awaitBody(socket);
+      return;
+    }
+    if (visitor.bodyWait) {
+      clearTimeout(visitor.bodyWait);
+      visitor.bodyWait = undefined;
+    }
+    const body = read.body > 0 ? visitor.pending.subarray(read.size, end) : null;
+    visitor.pending = visitor.pending.subarray(end);
     visitor.searched = 0;
     visitor.busy = true;
     socket.timeout(0);
-    void this.serve(socket, read);
+    void this.serve(socket, read, body);
   }
 
-  private async serve(socket: Socket<Visitor>, request: OwnRequest): Promise<void> {
+  /**
+   * A small body's head is here and not all its bytes: they are waited for a moment
+   * (BODY_WAIT_MS), then the request is passed on with what came of it, and Bun.serve waits
+   * for the rest as for any body it reads.
+   */
+  private awaitBody(socket: Socket<Visitor>): void {
+    const visitor = socket.data;
+    if (visitor.bodyWait) return;
+    visitor.bodyWait = setTimeout(() => {
+      visitor.bodyWait = undefined;
+      if (!visitor.busy && !visitor.relay && !visitor.closed && visitor.pending.length > 0) {
+        this.pass(socket);
+      }
+    }, BODY_WAIT_MS);
+  }
+
+  private async serve(
+    socket: Socket<Visitor>,
+    request: OwnRequest,
+    body: Uint8Array | null,
+  ): Promise<void> {
     const visitor = socket.data;
     const signal = new VisitorSignal();
     visitor.signal = signal;
-    const visit = new OwnVisit(request, signal, socket, request.close);
+    const visit = new OwnVisit(request, signal, socket, request.close, body);
     try {
       await forward(visit, request.target, this.answering, visitor.peer, this.settings.deps);
     } catch (error) {
@@ -561,16 +600,18 @@ export class OwnFront {
   }
 
   /**
-   * Whether this front answers the request with `head` on a passed connection: one it would
-   * take on a connection of its own, once every byte of the answers before it is written.
+   * Whether this front answers the request `bytes` start with on a passed connection: one it
+   * would take on a connection of its own, its body (if any) all here, once every byte of the
+   * answers before it is written.
    */
-  private owns(socket: Socket<Visitor>, head: Uint8Array): boolean {
+  private owns(socket: Socket<Visitor>, bytes: Uint8Array): boolean {
     const relay = socket.data.relay;
     if (!relay || relay.outer.queued.length > 0 || relay.inner.queued.length > 0) return false;
     if (this.closing || socket.data.closed) return false;
-    const read = readRequestHead(head);
+    const read = readRequestHead(bytes);
     return (
       read.kind === "own" &&
+      bytes.length >= read.size + read.body &&
       !refusalOf(read.method, "http", read.host, false, this.settings.deps.settings.sites)
     );
   }
@@ -605,6 +646,8 @@ export class OwnFront {
     const drained = visitor.drained;
     visitor.drained = undefined;
     drained?.();
+    if (visitor.bodyWait) clearTimeout(visitor.bodyWait);
+    visitor.bodyWait = undefined;
     const relay = visitor.relay;
     if (relay) relayClosed(relay, relay.innerSocket, relay.inner, this.sources);
     if (visitor.parked) dropParked(visitor.parked, this.sources);
@@ -636,6 +679,7 @@ function newVisitor(peer: string): Visitor {
     signal: undefined,
     streaming: undefined,
     idleDue: 0,
+    bodyWait: undefined,
   };
 }
 

@@ -16,13 +16,14 @@ import { MAX_OWN_HEAD } from "./request-head.ts";
 export class PipelineGate {
   /**
    * `limit`: bytes it holds before the relay stops reading the visitor. `owns`: whether the
-   * front would answer a request with this head itself; given, a request that comes once the
-   * answers before it are over is gathered whole first, and one the front owns is handed back
-   * to it (`back`) with everything after it, instead of going on.
+   * front would answer the request these bytes start with (its head whole, then what came
+   * after it) itself; given, a request that comes once the answers before it are over has its
+   * head gathered whole first, and one the front owns is handed back to it (`back`) with
+   * everything after it, instead of going on.
    */
   constructor(
     private readonly limit: number,
-    private readonly owns?: (head: Uint8Array) => boolean,
+    private readonly owns?: (request: Uint8Array) => boolean,
   ) {}
 
   /** The bytes from a request the front answers itself on: the connection is the front's again. */
@@ -120,7 +121,7 @@ export class PipelineGate {
       return EMPTY;
     }
     this.boundaryHead = EMPTY;
-    if (end > 0 && this.owns?.(all.subarray(0, end))) {
+    if (end > 0 && this.owns?.(all)) {
       this.back = all;
       return EMPTY;
     }

@@ -3,6 +3,11 @@ import { type FieldBytes, type FieldSource, RULES, Rule } from "../headers.ts";
 
 /** A head larger than this is not read here: Bun.serve behind answers it (431). */
 export const MAX_OWN_HEAD = 16 * 1024;
+/**
+ * A body announced larger than this (a form is a few hundred bytes) is not read here: Bun.serve
+ * behind streams it to the backend.
+ */
+export const MAX_OWN_BODY = 16 * 1024;
 const MAX_FIELDS = 100;
 
 /**
@@ -46,7 +51,10 @@ export class RequestFields implements FieldSource, FieldBytes {
   }
 }
 
-/** A request this front answers itself: plain, bodiless HTTP/1.1 (or 1.0) for the app. */
+/**
+ * A request this front answers itself: plain HTTP/1.1 (or 1.0) for the app, without a body or
+ * with a small one of a Content-Length.
+ */
 export interface OwnRequest {
   kind: "own";
   method: string;
@@ -60,11 +68,13 @@ export interface OwnRequest {
   http10: boolean;
   /** bytes the head took */
   size: number;
+  /** bytes of the body after the head (Content-Length, at most MAX_OWN_BODY); 0 without one */
+  body: number;
 }
 
 /**
  * `more`: the head is not all here yet. `pass`: anything this front does not take itself
- * (a body, an upgrade, a reserved path, an odd byte, a bad Host…) goes whole to
+ * (a large or chunked body, an upgrade, a reserved path, an odd byte, a bad Host…) goes whole to
  * Bun.serve behind, which answers it as it always has, refusals included.
  */
 export type HeadRead = OwnRequest | { kind: "more" } | { kind: "pass" };
@@ -89,12 +99,14 @@ function methodOf(bytes: Uint8Array, end: number): string | undefined {
 /** How this front reads a field: its rule for upstreamHead, or one of these. */
 const PASSED = -1;
 const CONNECTION = -2;
+const LENGTH = -3;
 const KINDS = new Map<string, number>(RULES);
-// a body, an upgrade or a 100-continue: Bun.serve behind handles those
-for (const name of ["content-length", "transfer-encoding", "upgrade", "expect"]) {
+// a chunked body, an upgrade or a 100-continue: Bun.serve behind handles those
+for (const name of ["transfer-encoding", "upgrade", "expect"]) {
   KINDS.set(name, PASSED);
 }
 KINDS.set("connection", CONNECTION);
+KINDS.set("content-length", LENGTH);
 const NAMES = new NameTable<number>(KINDS, Rule.Keep);
 
 /**
@@ -149,6 +161,7 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
   let host: string | undefined;
   let close = false;
   let keepAlive = false;
+  let body = -1;
   while (at < end - 2) {
     if (rules.length === MAX_FIELDS) return PASS;
     const nameAt = at;
@@ -176,10 +189,17 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
       host = latin1Range(bytes, valueAt, valueEnd);
     } else if (kind === CONNECTION) {
       const tokens = latin1Range(bytes, valueAt, valueEnd).toLowerCase();
-      if (tokens.includes("upgrade")) return PASS;
+      // a Connection naming the body's length would drop it on the way to the backend
+      if (tokens.includes("upgrade") || tokens.includes("length")) return PASS;
       if (tokens.includes("close")) close = true;
       if (tokens.includes("keep-alive")) keepAlive = true;
       kind = Rule.Drop;
+    } else if (kind === LENGTH) {
+      // one, of digits, small, and not on a GET or HEAD (which Bun.serve behind refuses)
+      if (body >= 0 || method === "GET" || method === "HEAD") return PASS;
+      body = digitsValue(bytes, valueAt, valueEnd);
+      if (body < 0 || body > MAX_OWN_BODY) return PASS;
+      kind = Rule.Length;
     }
     lines.push(nameAt, nameEnd, valueAt, valueEnd);
     rules.push(kind as Rule);
@@ -195,7 +215,20 @@ export function readRequestHead(bytes: Uint8Array, searchFrom = 0): HeadRead {
     close: close || (minor === 48 && !keepAlive),
     http10: minor === 48,
     size: end,
+    body: Math.max(body, 0),
   };
+}
+
+/** The number bytes[at, end) writes in 1 to 5 decimal digits, or -1. */
+function digitsValue(bytes: Uint8Array, at: number, end: number): number {
+  if (end <= at || end - at > 5) return -1;
+  let value = 0;
+  for (let i = at; i < end; i++) {
+    const c = bytes[i] as number;
+    if (c < 48 || c > 57) return -1;
+    value = value * 10 + c - 48;
+  }
+  return value;
 }
 
 /** The proxy's own paths (`/_dropship…`, `/disable/…`): Bun.serve behind answers them. */

@@ -35,7 +35,8 @@ export interface UpstreamRequest {
   target: string;
   /** the header lines (../headers.ts upstreamHead) */
   head: UpstreamHead;
-  body: ReadableStream<Uint8Array> | null;
+  /** streamed as it comes, or (a small body the front read whole) written with the head */
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
 }
 
 /**
@@ -112,7 +113,9 @@ export class UpstreamClient {
     let connection: Connection | undefined;
     let reader: AnswerReader | undefined;
     const upload: Upload | undefined =
-      request.body === null ? undefined : { waitingOn: "backend", movedAt: performance.now() };
+      request.body === null || request.body instanceof Uint8Array
+        ? undefined
+        : { waitingOn: "backend", movedAt: performance.now() };
     const answer = new Promise<UpstreamAnswer>((resolve, reject) => {
       const start = (conn: Connection, reused: boolean) => {
         connection = conn;
@@ -194,6 +197,11 @@ export class UpstreamClient {
       if (!answered) reject(new UpstreamFault(reason, "reset", reused));
     };
     const { head, body } = request;
+    if (body instanceof Uint8Array) {
+      write(conn, requestHead(request, origin, false, body));
+      conn.sent = true;
+      return reader;
+    }
     const chunked = body !== null && !head.hasLength;
     write(conn, requestHead(request, origin, chunked));
     if (body === null || progress === undefined) {
@@ -350,15 +358,20 @@ export class UpstreamClient {
  * The request's head as bytes: its line, the visitor's fields kept from their own bytes, then
  * the fields the proxy wrote. Header values are bytes (obs-text is Latin-1), and ASCII is the
  * same either way: strings are written a byte a character (../field-names.ts writeLatin1).
+ * A `whole` body follows in the same bytes, with a Content-Length of its size when the
+ * visitor's fields gave none.
  */
 export function requestHead(
   request: UpstreamRequest,
   origin: Origin,
   chunked: boolean,
+  whole?: Uint8Array,
 ): Uint8Array {
   const { head, method, target } = request;
   const { fields, passed } = head;
-  let size = method.length + target.length + REQUEST_LINE_SIZE + 2;
+  const length = whole && !head.hasLength ? String(whole.length) : undefined;
+  let size = method.length + target.length + REQUEST_LINE_SIZE + 2 + (whole?.length ?? 0);
+  if (length !== undefined) size += fieldSize("content-length", length);
   if (!head.hasHost) size += fieldSize("host", origin.host);
   if (passed) size += passedSize(passed);
   for (let i = 0; i < fields.length; i += 2) {
@@ -375,9 +388,11 @@ export function requestHead(
   for (let i = 0; i < fields.length; i += 2) {
     at = writeField(bytes, at, fields[i] as string, fields[i + 1] as string);
   }
+  if (length !== undefined) at = writeField(bytes, at, "content-length", length);
   if (chunked) at = writeLatin1(bytes, at, CHUNKED_LINE);
   bytes[at++] = 13;
-  bytes[at] = 10;
+  bytes[at++] = 10;
+  if (whole) bytes.set(whole, at);
   return bytes;
 }
 

@@ -286,3 +286,38 @@ test("Connection naming only fields dropped anyway drops nothing more; naming ot
   expect(named.get("x-kept")).toBeNull();
   expect(named.get("close")).toBeNull();
 });
+
+test("a small body read by the front follows its head in the same bytes, with the visitor's Content-Length, or one of its size when theirs was not kept", () => {
+  const read = readRequestHead(
+    Buffer.from(
+      "POST /f HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+      "latin1",
+    ),
+  );
+  if (read.kind !== "own") throw new Error(read.kind);
+  const origin = { hostname: "10.0.0.5", port: 3000, host: "10.0.0.5:3000" };
+  const body = Buffer.from("hello");
+  const head = upstreamHead(read.fields, context);
+  const sent = requestHead({ method: "POST", target: "/f", head, body }, origin, false, body);
+  expect(Buffer.from(sent).toString("latin1").split("\r\n")).toEqual([
+    "POST /f HTTP/1.1",
+    "host: shop.example",
+    "content-length: 5",
+    "content-type: text/plain",
+    ...PROXY_LINES,
+    "",
+    "hello",
+  ]);
+  // fields that came as a Headers without a length: the body's own is written
+  const bare = upstreamHead(new Headers({ host: "shop.example" }), context);
+  const framed = requestHead(
+    { method: "PUT", target: "/f", head: bare, body },
+    origin,
+    false,
+    body,
+  );
+  const lines = Buffer.from(framed).toString("latin1").split("\r\n");
+  expect(lines.filter((line) => line.startsWith("content-length"))).toEqual(["content-length: 5"]);
+  expect(lines.at(-1)).toBe("hello");
+  expect(lines.at(-2)).toBe("");
+});

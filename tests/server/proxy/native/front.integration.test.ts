@@ -21,6 +21,11 @@ const served = await startProxy(redis, config, {
 /** A status line, wherever it is: the answers' bodies do not end in a newline. */
 const STATUS_LINE = /HTTP\/1\.1 (\d{3}) /g;
 
+/** A request with a chunked body: the front passes it on to Bun.serve behind. */
+const chunked = (method: string, path: string, body: string) =>
+  `${method} ${path} HTTP/1.1\r\nHost: site.test\r\nTransfer-Encoding: chunked\r\n\r\n` +
+  `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+
 /** A connection whose received bytes can be awaited, and whose close is seen. */
 async function connection(port: number) {
   let received = "";
@@ -78,8 +83,20 @@ const SAME_EITHER_WAY: [string, string][] = [
   ["a 304", "GET /not-modified HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"],
   ["a 500 from the app", "GET /fail HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"],
   [
-    "a body, passed on",
+    "a small body",
     "POST /form HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+  ],
+  [
+    "an empty body",
+    "PUT /form HTTP/1.1\r\nHost: site.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+  ],
+  [
+    "a small body in HTTP/1.0",
+    "POST /form HTTP/1.0\r\nHost: site.test\r\nContent-Length: 2\r\n\r\nhi",
+  ],
+  [
+    "a body, passed on",
+    "POST /form HTTP/1.1\r\nHost: site.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
   ],
   [
     "the proxy's health",
@@ -340,7 +357,7 @@ test("a chunked answer and a 1 MiB one arrive whole, on one kept-alive connectio
   visitor.socket.end();
 });
 
-test("pipelined requests are answered in order; a body then passes the connection to Bun.serve", async () => {
+test("pipelined requests are answered in order; a chunked body then passes the connection to Bun.serve", async () => {
   const visitor = await connection(own.port);
   visitor.socket.write(
     "GET /p1 HTTP/1.1\r\nHost: site.test\r\n\r\n" +
@@ -351,7 +368,7 @@ test("pipelined requests are answered in order; a body then passes the connectio
   // a body passes the connection to Bun.serve, and what is pipelined behind it is answered
   // there, in order: a POST, a slow GET, a chunked PUT, a GET, in one write
   visitor.socket.write(
-    "POST /p4 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 4\r\n\r\nbody" +
+    chunked("POST", "/p4", "body") +
       "GET /slow?ms=300 HTTP/1.1\r\nHost: site.test\r\n\r\n" +
       "PUT /p6 HTTP/1.1\r\nHost: site.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" +
       "GET /p7 HTTP/1.1\r\nHost: site.test\r\n\r\n",
@@ -380,7 +397,7 @@ test("pipelined requests are answered in order; a body then passes the connectio
 test("a POST answered with a redirect and no body, a GET pipelined behind it: both answered, in order", async () => {
   const visitor = await connection(own.port);
   visitor.socket.write(
-    "POST /see-other HTTP/1.1\r\nHost: site.test\r\nContent-Length: 4\r\n\r\nbody" +
+    chunked("POST", "/see-other", "body") +
       "GET /after-redirect HTTP/1.1\r\nHost: site.test\r\n\r\n",
   );
   expect(await visitor.answers(2)).toEqual([303, 200]);
@@ -408,9 +425,7 @@ test("a pipeline behind a passed request held past its limit is read again as an
     { length: 2000 },
     (_, i) => `GET /q${i} HTTP/1.1\r\nHost: site.test\r\n\r\n`,
   ).join("");
-  visitor.socket.write(
-    `POST /slow?ms=500 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1\r\n\r\nx${gets}`,
-  );
+  visitor.socket.write(`${chunked("POST", "/slow?ms=500", "x")}${gets}`);
   // meanwhile another visitor is answered at once
   const other = await connection(own.port);
   other.socket.write("GET /other HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n");
@@ -466,7 +481,7 @@ test("a request of the front's own after a passed one takes the connection back;
   try {
     const behind = () => innerConnections(patient).length;
     const visitor = await connection(patient.port);
-    visitor.socket.write("POST /t1 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 2\r\n\r\nhi");
+    visitor.socket.write(chunked("POST", "/t1", "hi"));
     expect(await visitor.answers(1)).toEqual([200]);
     expect(await settles(behind, 1)).toBe(1);
     const first = innerConnections(patient);
@@ -476,9 +491,9 @@ test("a request of the front's own after a passed one takes the connection back;
     // a POST, a GET and a PUT and a GET pipelined: each where it belongs, in order, the passed
     // ones on the one connection behind, kept while the front answered
     visitor.socket.write(
-      "POST /t3 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1\r\n\r\nx" +
+      chunked("POST", "/t3", "x") +
         "GET /slow?ms=200 HTTP/1.1\r\nHost: site.test\r\n\r\n" +
-        "PUT /t5 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1\r\n\r\ny" +
+        chunked("PUT", "/t5", "y") +
         "GET /t6 HTTP/1.1\r\nHost: site.test\r\n\r\n",
     );
     expect(await visitor.answers(6)).toEqual([200, 200, 200, 200, 200, 200]);
@@ -507,7 +522,7 @@ test("a connection behind that its listener closes while the front answers costs
   const behind = () => innerConnections(own).length;
   const before = behind();
   const visitor = await connection(own.port);
-  visitor.socket.write("POST /u1 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 2\r\n\r\nhi");
+  visitor.socket.write(chunked("POST", "/u1", "hi"));
   expect(await visitor.answers(1)).toEqual([200]);
   expect(await settles(behind, before + 1)).toBe(before + 1);
   // GETs, each within the idle timeout (2 s), while Bun.serve closes the idle connection
@@ -521,7 +536,7 @@ test("a connection behind that its listener closes while the front answers costs
   }
   expect(behind()).toBe(before);
   expect(visitor.closed()).toBe(false);
-  visitor.socket.write("POST /u-last HTTP/1.1\r\nHost: site.test\r\nContent-Length: 2\r\n\r\nhi");
+  visitor.socket.write(chunked("POST", "/u-last", "hi"));
   const statuses = await visitor.answers(asked + 1);
   expect(statuses).toEqual(Array.from({ length: asked + 1 }, () => 200));
   expect(visitor.received()).toEndWith("only POST /u-last");
@@ -535,6 +550,116 @@ test("a connection behind that its listener closes while the front answers costs
   ).toBe("passed");
   visitor.socket.end();
 }, 20_000);
+
+/** What the test backend recorded of the request to `path`. */
+const receivedAt = (path: string) => upstream.received.find((r) => r.path === path);
+const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+
+test("small bodies are the front's: a form POST, an empty PUT, a DELETE with a body, pipelined among GETs, each body whole at the backend with its length, in order, on one connection", async () => {
+  const form = "item=42&quantity=1&note=caf%C3%A9";
+  const big = "x".repeat(16 * 1024);
+  const visitor = await connection(own.port);
+  visitor.socket.write(
+    `POST /b1 HTTP/1.1\r\nHost: site.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n\r\n${form}` +
+      "GET /b2 HTTP/1.1\r\nHost: site.test\r\n\r\n" +
+      "PUT /b3 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 0\r\n\r\n" +
+      `DELETE /b4 HTTP/1.1\r\nHost: site.test\r\nContent-Length: ${big.length}\r\n\r\n${big}` +
+      "GET /b5 HTTP/1.1\r\nHost: site.test\r\n\r\n",
+  );
+  expect(await visitor.answers(5)).toEqual([200, 200, 200, 200, 200]);
+  await Bun.sleep(50);
+  const answers = visitor.received().split(/(?=HTTP\/1\.1 )/);
+  expect(answers.map(byFront)).toEqual(["own", "own", "own", "own", "own"]);
+  expect(visitor.received().match(/only \w+ \/b\d/g)).toEqual([
+    "only POST /b1",
+    "only GET /b2",
+    "only PUT /b3",
+    "only DELETE /b4",
+    "only GET /b5",
+  ]);
+  const posted = receivedAt("/b1");
+  expect([posted?.bodyBytes, posted?.bodySha]).toEqual([form.length, sha256(form)]);
+  expect(posted?.headers["content-length"]).toBe(String(form.length));
+  expect(posted?.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+  expect(receivedAt("/b3")?.bodyBytes).toBe(0);
+  expect([receivedAt("/b4")?.bodyBytes, receivedAt("/b4")?.bodySha]).toEqual([
+    big.length,
+    sha256(big),
+  ]);
+  expect(visitor.closed()).toBe(false);
+  visitor.socket.end();
+});
+
+test("a small body sent apart from its head is waited for a moment and answered by the front; one that stalls past that goes to Bun.serve, which takes the rest", async () => {
+  const visitor = await connection(own.port);
+  const head = (path: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: site.test\r\nContent-Length: 10\r\n\r\n`;
+  // as a client that writes the head and then the body does
+  visitor.socket.write(head("/apart"));
+  await Bun.sleep(20);
+  visitor.socket.write("hello");
+  await Bun.sleep(20);
+  visitor.socket.write("world");
+  expect(await visitor.answers(1)).toEqual([200]);
+  expect(byFront(visitor.received())).toBe("own");
+  expect(receivedAt("/apart")?.bodySha).toBe(sha256("helloworld"));
+  // the rest a second later: Bun.serve behind reads it, as it reads any slow body
+  visitor.socket.write(`${head("/stalled")}hello`);
+  await Bun.sleep(1000);
+  expect(receivedAt("/stalled")).toBeUndefined();
+  visitor.socket.write("world");
+  expect(await visitor.answers(2)).toEqual([200, 200]);
+  expect(byFront(visitor.received().split(/(?=HTTP\/1\.1 )/)[1] as string)).toBe("passed");
+  expect(receivedAt("/stalled")?.bodySha).toBe(sha256("helloworld"));
+  // and the GET after it is the front's again
+  visitor.socket.write("GET /after-stall HTTP/1.1\r\nHost: site.test\r\n\r\n");
+  expect(await visitor.answers(3)).toEqual([200, 200, 200]);
+  expect(byFront(visitor.received().split(/(?=HTTP\/1\.1 )/)[2] as string)).toBe("own");
+  visitor.socket.end();
+});
+
+test("a visitor who leaves before their small body is all sent: nothing reaches the backend, and the next visitor is answered", async () => {
+  const visitor = await connection(own.port);
+  visitor.socket.write("POST /left HTTP/1.1\r\nHost: site.test\r\nContent-Length: 10\r\n\r\nhalf");
+  await Bun.sleep(50);
+  visitor.socket.end();
+  // past the front's wait for the body
+  await Bun.sleep(400);
+  expect(receivedAt("/left")).toBeUndefined();
+  const next = await connection(own.port);
+  next.socket.write(
+    "POST /next HTTP/1.1\r\nHost: site.test\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnext",
+  );
+  expect(await next.answers(1)).toEqual([200]);
+  expect(receivedAt("/next")?.bodyBytes).toBe(4);
+});
+
+test("a body longer than its Content-Length: the rest is read as the next request, and refused with the connection closed; the backend gets exactly the length", async () => {
+  const visitor = await connection(own.port);
+  visitor.socket.write(
+    "POST /over HTTP/1.1\r\nHost: site.test\r\nContent-Length: 3\r\n\r\nabcGET /smuggled HTTP/1.1\r\nHost: site.test\r\nX: \u0000\r\n\r\n",
+  );
+  expect(await visitor.answers(2)).toEqual([200, 400]);
+  expect(receivedAt("/over")?.bodySha).toBe(sha256("abc"));
+  expect(receivedAt("/smuggled")).toBeUndefined();
+  const until = performance.now() + 2000;
+  while (!visitor.closed() && performance.now() < until) await Bun.sleep(20);
+  expect(visitor.closed()).toBe(true);
+});
+
+test("a small POST after a passed request takes the connection back, body and all", async () => {
+  const visitor = await connection(own.port);
+  visitor.socket.write(
+    `${chunked("POST", "/c1", "first")}POST /c2 HTTP/1.1\r\nHost: site.test\r\nContent-Length: 6\r\n\r\nsecond`,
+  );
+  expect(await visitor.answers(2)).toEqual([200, 200]);
+  await Bun.sleep(50);
+  const answers = visitor.received().split(/(?=HTTP\/1\.1 )/);
+  expect(answers.map(byFront)).toEqual(["passed", "own"]);
+  expect(receivedAt("/c1")?.bodySha).toBe(sha256("first"));
+  expect(receivedAt("/c2")?.bodySha).toBe(sha256("second"));
+  visitor.socket.end();
+});
 
 test("HTTP/1.0: a connection that asks to be kept is kept, and says so; a stream of no length goes as it comes, then the connection closes", async () => {
   // as ApacheBench's -k asks: Bun.serve closed each after its answer
@@ -672,7 +797,7 @@ test("on SIGTERM an answer in flight is finished, with Connection: close", async
   expect(await exited).toBe(0);
 });
 
-// A body passes the connection to Bun.serve behind the front (or Bun.serve holds the port): an
+// A chunked body passes the connection to Bun.serve behind the front (or Bun.serve holds the port): an
 // upgrade's handover stops the old proxy while its clients' kept-alive connections sit idle
 // between requests. Closed at once, a POST its client sends then is lost (a reset); answered,
 // with Connection: close, the client's next request goes to the new proxy.
@@ -683,7 +808,7 @@ for (const engine of ["own", "serve"] as const) {
       ...(engine === "serve" ? { DROPSHIP_PROXY_ENGINE: "serve" } : {}),
     });
     const visitor = await connection(single.port);
-    const post = "POST /form HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\n\r\nhello";
+    const post = chunked("POST", "/form", "hello");
     visitor.socket.write(post);
     expect(await visitor.answers(1)).toEqual([200]);
     // past the front's wait for connections it has just passed on

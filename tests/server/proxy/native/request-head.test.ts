@@ -1,5 +1,9 @@
 import { expect, test } from "bun:test";
-import { MAX_OWN_HEAD, readRequestHead } from "../../../../server/proxy/native/request-head.ts";
+import {
+  MAX_OWN_BODY,
+  MAX_OWN_HEAD,
+  readRequestHead,
+} from "../../../../server/proxy/native/request-head.ts";
 
 const bytes = (text: string) => Buffer.from(text, "latin1");
 const read = (text: string) => readRequestHead(bytes(text));
@@ -52,9 +56,56 @@ test("a head not all there yet asks for more, until it is too big to be read her
   expect(read(`${huge}\r\n\r\n`).kind).toBe("pass");
 });
 
+test("a small body by length is read here: its size after the head, its field kept", () => {
+  const head = "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n";
+  const result = readRequestHead(bytes(`${head}abcGET /next`));
+  if (result.kind !== "own") throw new Error(`not read here: ${result.kind}`);
+  expect([result.method, result.size, result.body]).toEqual(["POST", head.length, 3]);
+  expect(result.fields.get("content-length")).toBe("3");
+  // the head alone is enough to know it: the body is the front's to wait for
+  expect(readRequestHead(bytes(head)).kind).toBe("own");
+  for (const method of ["PUT", "PATCH", "DELETE", "OPTIONS"]) {
+    const other = read(`${method} /f HTTP/1.1\r\nHost: h\r\ncontent-length:  00012 \r\n\r\n`);
+    expect(other.kind === "own" && other.body).toBe(12);
+  }
+  const empty = read("POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+  expect(empty.kind === "own" && empty.body).toBe(0);
+  const most = read(`POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: ${MAX_OWN_BODY}\r\n\r\n`);
+  expect(most.kind === "own" && most.body).toBe(MAX_OWN_BODY);
+  const old = read("POST /f HTTP/1.0\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi");
+  expect(old.kind === "own" && [old.http10, old.body]).toEqual([true, 2]);
+  const bodiless = read("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  expect(bodiless.kind === "own" && bodiless.body).toBe(0);
+});
+
 const passed: [string, string][] = [
-  ["a body by length", "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"],
-  ["a zero length", "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"],
+  [
+    "a body larger than the front reads",
+    `POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: ${MAX_OWN_BODY + 1}\r\n\r\n`,
+  ],
+  ["a length of six digits", "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 000003\r\n\r\nabc"],
+  ["a length with a sign", "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc"],
+  ["a length in hex", "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 0x3\r\n\r\nabc"],
+  ["an empty length", "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n"],
+  ["a list of lengths", "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc"],
+  [
+    "two lengths",
+    "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\nabc",
+  ],
+  [
+    "a length and chunked",
+    "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+  ],
+  [
+    "Connection naming the length",
+    "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: content-length\r\n\r\nabc",
+  ],
+  [
+    "a length and 100-continue",
+    "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+  ],
+  ["a zero length on GET", "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"],
+  ["a length on HEAD", "HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"],
   ["a chunked body", "POST /f HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"],
   [
     "an upgrade",
