@@ -6,8 +6,9 @@ import { PipelineGate } from "../../../../server/proxy/native/pipeline-gate.ts";
  * pipelines GETs, HEADs, POSTs with a length and chunked PUTs, in writes split anywhere;
  * Bun.serve, which answers each request it gets (some as soon as the head is in, before the
  * body), with a length, chunked, an empty body, a 204, an interim 100 first, in pieces split
- * anywhere; and the front, which answers GETs itself once the gate hands one back, and passes
- * the connection again (the gate reopened) at the next request it does not own. Every request
+ * anywhere; and the front, which answers GETs and POSTs whose body is all there itself once the
+ * gate hands one back (it waits for the rest of a POST's body), and passes the connection again
+ * (the gate reopened) at the next request it does not own. Every request
  * must be answered once, in order, by one side; Bun.serve must never see a byte of a request
  * before the answer to the one before it is over; and the gate must never step aside.
  */
@@ -115,10 +116,17 @@ function walk(seed: number): { by: number[]; count: number; takenBack: number } 
     total += r.bytes.length;
   }
   const stream = join(all.map((r) => r.bytes));
-  const owns = (head: Uint8Array) => new TextDecoder().decode(head).startsWith("GET ");
+  // as the front's owns(): a GET, or a POST whose body came with its head
+  const owns = (bytes: Uint8Array) => {
+    const text = new TextDecoder().decode(bytes);
+    if (text.startsWith("GET ")) return true;
+    const length = /^POST [\s\S]*?Content-Length: (\d+)\r\n/.exec(text);
+    return length !== null && bytes.length >= text.indexOf("\r\n\r\n") + 4 + Number(length[1]);
+  };
   const gate = new PipelineGate(1 << 16, owns);
   const by: number[] = [];
   let takenBack = 0;
+  let postsBack = 0;
   const sends = pieces(rand, stream);
   /** the visitor's bytes sent so far */
   let sent = 0;
@@ -158,7 +166,13 @@ function walk(seed: number): { by: number[]; count: number; takenBack: number } 
     takenBack++;
     // at the start of a request the front owns, once every answer before it is over
     const index = starts.indexOf(sent - back.length);
-    expect(all[index]?.method).toBe("GET");
+    const request = all[index] as Request;
+    expect(["GET", "POST"]).toContain(request.method);
+    // a POST with its body whole
+    if (request.method === "POST") {
+      expect(back.length).toBeGreaterThanOrEqual(request.bytes.length);
+      postsBack++;
+    }
     expect(index).toBe(over);
     mode = "front";
     frontBuffer = back;
@@ -169,7 +183,9 @@ function walk(seed: number): { by: number[]; count: number; takenBack: number } 
       const index = starts.indexOf(sent - frontBuffer.length);
       const request = all[index];
       if (!request || frontBuffer.length < request.headSize) return;
-      if (request.method === "GET") {
+      if (request.method === "GET" || request.method === "POST") {
+        // the rest of a POST's body is waited for
+        if (frontBuffer.length < request.bytes.length) return;
         by.push(index);
         frontBuffer = frontBuffer.slice(request.bytes.length);
         continue;
@@ -216,16 +232,19 @@ function walk(seed: number): { by: number[]; count: number; takenBack: number } 
     }
     expect(gate.stepsAside).toBe(false);
   }
-  return { by, count: all.length, takenBack };
+  return { by, count: all.length, takenBack, postsBack };
 }
 
 test("random pipelines, split anywhere both ways: each request answered once, in order, by the front or Bun.serve, and Bun.serve never given one early", () => {
   let takenBack = 0;
+  let postsBack = 0;
   for (let seed = 1; seed <= 300; seed++) {
-    const { by, count, takenBack: back } = walk(seed);
+    const { by, count, takenBack: back, postsBack: posts } = walk(seed);
     takenBack += back;
+    postsBack += posts;
     expect({ seed, by }).toEqual({ seed, by: Array.from({ length: count }, (_, i) => i) });
   }
   // the walks went where the test is about: the front took connections back, many times
   expect(takenBack).toBeGreaterThan(300);
+  expect(postsBack).toBeGreaterThan(50);
 });
