@@ -106,7 +106,7 @@ const join = (parts: Uint8Array[]) => {
 };
 
 /** One walk: who answered each request, in order. */
-function walk(seed: number): { by: number[]; count: number; takenBack: number } {
+function walk(seed: number): { by: number[]; count: number; takenBack: number; postsBack: number } {
   const rand = random(seed);
   const all = requests(rand, 12 + Math.floor(rand() * 12));
   const starts: number[] = [];
