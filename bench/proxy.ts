@@ -23,6 +23,9 @@
  *
  * BENCH_ACCESS_LOG=1 adds one dropship-proxy process and one nginx worker that each write an
  * access log (the proxy's on the droplets; nginx's `combined`, buffered as the proxy's is).
+ *
+ * BENCH_POST=1 sends every target POSTs of a small form (a 16-byte body with its
+ * Content-Length, as a shop's order) rather than GETs.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -74,6 +77,14 @@ interface Target {
 }
 
 const cores = availableParallelism();
+/** wrk's script for BENCH_POST: every request a POST of a small form */
+const postScript = process.env.BENCH_POST === "1" ? join(workDir, "post.lua") : undefined;
+if (postScript) {
+  writeFileSync(
+    postScript,
+    `wrk.method = "POST"\nwrk.body = "item=42&count=1&"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n`,
+  );
+}
 
 try {
   const redis = await benchRedis();
@@ -265,7 +276,7 @@ try {
 
   const rpsOf = (name: string) => median((results.get(name) ?? []).map((r) => r.rps));
   console.log(
-    `\nwrk -t1 -c${connections} -d${seconds}s, ${upstreamKind} upstream, medians of ${rounds} rounds (${cores} cores shared by wrk, proxy and upstreams)`,
+    `\nwrk -t1 -c${connections} -d${seconds}s, ${upstreamKind} upstream${postScript ? ", POSTs of a 16-byte form" : ""}, medians of ${rounds} rounds (${cores} cores shared by wrk, proxy and upstreams)`,
   );
   const table = (title: string, scope: Target["scope"][], nginxName: string, caddyName: string) => {
     console.log(`\n${title}\n`);
@@ -308,7 +319,7 @@ async function measure(target: Target): Promise<Run> {
   const run = await wrkRun(target.url, pids, {
     connections,
     seconds,
-    extra: target.headers,
+    extra: [...(target.headers ?? []), ...(postScript ? ["-s", postScript] : [])],
     label: target.name,
   });
   return { ...run, rssMb: pids.reduce((sum, pid) => sum + rssMb(pid), 0) };
