@@ -340,6 +340,8 @@ export class OwnFront {
   private awaitBody(socket: Socket<Visitor>): void {
     const visitor = socket.data;
     if (visitor.bodyWait) return;
+    // the request has come: the idle timer, for a connection waiting for one, no longer runs
+    socket.timeout(0);
     visitor.bodyWait = setTimeout(() => {
       visitor.bodyWait = undefined;
       if (!visitor.busy && !visitor.relay && !visitor.closed && visitor.pending.length > 0) {
