@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { addBackend, startProxy } from "../../../helpers/proxy.ts";
 import { connectTo, startRedis } from "../../../helpers/redis.ts";
+import { seededRandom } from "../../../helpers/seeded.ts";
 import { startUpstream } from "../../../helpers/upstream.ts";
 
 /**
@@ -19,17 +20,6 @@ await addBackend(await connectTo(redis), "production", upstream.url);
 const proxy = await startProxy(redis, "health: { interval: 200ms, timeout: 1s }\n", {
   DROPSHIP_PROXY_WORKERS: "1",
 });
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Sent {
   method: string;
@@ -91,7 +81,7 @@ interface Walked {
 }
 
 async function walk(seed: number): Promise<Walked> {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const { sent, bytes } = requests(rand, seed);
   let received = "";
   const socket: Socket = await Bun.connect({

@@ -365,7 +365,7 @@ test("pipelined requests are answered in order; a chunked body then passes the c
       "GET /p3 HTTP/1.1\r\nHost: site.test\r\n\r\n",
   );
   expect(await visitor.answers(3)).toEqual([200, 200, 200]);
-  // a body passes the connection to Bun.serve, and what is pipelined behind it is answered
+  // a chunked body passes the connection to Bun.serve, and what is pipelined behind it is answered
   // there, in order: a POST, a slow GET, a chunked PUT, a GET, in one write
   visitor.socket.write(
     chunked("POST", "/p4", "body") +

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { PipelineGate } from "../../../../server/proxy/native/pipeline-gate.ts";
+import { seededRandom } from "../../../helpers/seeded.ts";
 
 /**
  * The gate against a model of its two sides, over many seeded random walks: a visitor who
@@ -12,17 +13,6 @@ import { PipelineGate } from "../../../../server/proxy/native/pipeline-gate.ts";
  * must be answered once, in order, by one side; Bun.serve must never see a byte of a request
  * before the answer to the one before it is over; and the gate must never step aside.
  */
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -107,7 +97,7 @@ const join = (parts: Uint8Array[]) => {
 
 /** One walk: who answered each request, in order. */
 function walk(seed: number): { by: number[]; count: number; takenBack: number; postsBack: number } {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const all = requests(rand, 12 + Math.floor(rand() * 12));
   const starts: number[] = [];
   let total = 0;
