@@ -67,7 +67,7 @@ const OWN = "HTTPS for shop.test is answered by the proxy's own front";
 
 /** Sends `text` over TLS (SNI `name`, trusting `ca`) and collects the answer until the close. */
 function exchange(
-  text: string,
+  text: string | string[],
   options: { name?: string; localAddress?: string } = {},
 ): Promise<{ answer: string; fingerprint: string }> {
   const { name = "shop.test", localAddress } = options;
@@ -84,7 +84,11 @@ function exchange(
       },
       () => {
         fingerprint = socket.getPeerCertificate().fingerprint256;
-        socket.write(text);
+        // several pieces: each a write (a TLS record) of its own, 20 ms apart
+        const pieces = typeof text === "string" ? [text] : text;
+        pieces.forEach((piece, i) => {
+          setTimeout(() => socket.write(piece), i * 20);
+        });
       },
     );
     socket.setTimeout(10_000, () => socket.destroy(new Error("no close within 10 s")));
@@ -116,15 +120,41 @@ test("one certificate: the own front answers HTTPS, pipelined in order, as HTTPS
   });
 }, 30_000);
 
-test("what the own front passes on over TLS (a body, the proxy's paths) is answered behind it as HTTPS, with the visitor's address", async () => {
+test("a small form posted over TLS, its head and body in two records, is answered by the front itself as HTTPS, with the visitor's address", async () => {
+  const before = received.length;
+  const body = "item=7&quantity=2";
+  const { answer } = await exchange(
+    [
+      `POST /order HTTP/1.1\r\nHost: shop.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      body,
+    ],
+    { localAddress: "127.0.0.2" },
+  );
+  expect(answer).toStartWith("HTTP/1.1 200 ");
+  // the front writes its fields in lower case, Bun.serve behind it capitalized
+  expect(answer).toContain("\r\ncontent-length: ");
+  expect(answer).toMatch(/^strict-transport-security: max-age=31536000\r$/im);
+  expect(answer).toMatch(/^set-cookie: dropship_client=[^\r]*; Secure\r$/im);
+  const posted = received.slice(before);
+  expect(posted).toHaveLength(1);
+  expect(posted[0]).toMatchObject({ method: "POST", path: "/order", body });
+  expect(posted[0]?.headers).toMatchObject({
+    "x-forwarded-proto": "https",
+    "x-forwarded-for": "127.0.0.2",
+    "content-length": String(body.length),
+  });
+}, 30_000);
+
+test("what the own front passes on over TLS (a chunked body, the proxy's paths) is answered behind it as HTTPS, with the visitor's address", async () => {
   const before = received.length;
   const body = "item=7";
   // from another loopback address: the listener behind sees 127.0.0.1, the front the visitor
   const { answer } = await exchange(
-    `POST /basket HTTP/1.1\r\nHost: shop.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    `POST /basket HTTP/1.1\r\nHost: shop.test\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
     { localAddress: "127.0.0.2" },
   );
   expect(answer).toStartWith("HTTP/1.1 200 ");
+  expect(answer).toContain("\r\nContent-Length: ");
   expect(answer).toMatch(/^strict-transport-security: max-age=31536000\r$/im);
   const posted = received.slice(before);
   expect(posted).toHaveLength(1);
