@@ -12,18 +12,19 @@ import { isWebSocketUpgrade, openTunnel, type Tunnel } from "./websocket.ts";
  * The visitors' side: HTTP on `port`, and with TLS on, HTTPS on `httpsPort` (plain HTTP then
  * answers ACME challenges and redirects). Every listener uses reusePort, so that several
  * workers, or the next release during an upgrade, share the ports. With proxy.proxy_protocol,
- * a PROXY protocol front holds each public port and the Bun.serve listeners sit behind it on
- * the loopback address (Bun.serve cannot read the protocol); the visitor's address is then
- * the one the load balancer's header gave.
+ * a PROXY protocol front holds each public port and the listeners sit behind it on the loopback
+ * address (the own front, or Bun.serve, cannot read the protocol: TLS cannot start on a server
+ * socket after it in Bun 1.4); the visitor's address is then the one the load balancer's header
+ * gave.
  */
 export async function startPublic(core: Core) {
   const { env, admin, peers, tunnels, certificates, idleTimeoutS } = core;
   const proxied = core.config.proxy.proxy_protocol;
   // the own front holds the public HTTP port when it serves the app in plain HTTP, and the
-  // HTTPS port while one certificate is served; behind a PROXY-protocol load balancer, and
+  // HTTPS port while one certificate is served (behind a PROXY-protocol front, on loopback);
   // for several certificates (SNI, which Bun.listen lacks), Bun.serve answers as before
-  const own = env.engine !== "serve" && !proxied && !core.tlsOn;
-  const ownTls = env.engine !== "serve" && !proxied && core.tlsOn;
+  const own = env.engine !== "serve" && !core.tlsOn;
+  const ownTls = env.engine !== "serve" && core.tlsOn;
   const bindHost = proxied || own ? "127.0.0.1" : env.host;
   const fronts: ProxyProtocolFront[] = [];
   // once stopping, Bun.serve answers with Connection: close (see stop below)
@@ -116,15 +117,20 @@ export async function startPublic(core: Core) {
     for (const front of tlsFronts) if (front.done) tlsFronts.delete(front);
     forgetDone();
     const front = new OwnFront({
-      hostname: env.host,
+      hostname: proxied ? "127.0.0.1" : env.host,
       port,
       innerPort: () => behindTls?.port,
       idleTimeoutS,
       deps: core.httpsDeps,
       log: (line) => core.log.line(line),
       tls: { cert: tls.cert as string, key: tls.key as string },
-      retiring,
-      connections: core.connections,
+      // behind the PROXY protocol front, it answers with Connection: close from the start of a
+      // stop, while it still listens for what that front has just passed on
+      retiring: proxied ? either(retiring, draining) : retiring,
+      // behind the PROXY protocol front, that front counts the connections and knows the visitor
+      ...(proxied
+        ? { sourceBefore: (port: number) => httpsFront?.sourceOf(port) }
+        : { connections: core.connections }),
     });
     tlsFronts.add(front);
     passing.add(front);
@@ -169,7 +175,7 @@ export async function startPublic(core: Core) {
       core.say(`HTTPS for ${names} is answered by the proxy's own front`);
       return ownTlsFront(port, tls[0] as Bun.TLSOptions, retiring);
     }
-    if (ownTls) {
+    if (ownTls && !proxied) {
       core.say(`HTTPS for ${names} is answered by Bun.serve (certificates chosen by SNI)`);
       return countedTls(port, tls, retiring);
     }
@@ -180,7 +186,11 @@ export async function startPublic(core: Core) {
     certificates.onChange(() => https.use(certificates.current()));
     httpsFront = frontFor(env.httpsPort, () => https.listeningPort);
   }
-  let plainFront: Front | undefined;
+  /** the own front on plain HTTP: on the public port, or on loopback behind the PROXY front */
+  let plainOwn: OwnFront | undefined;
+  let plainProxied: ProxyProtocolFront | undefined;
+  /** whichever front passes connections to the plain Bun.serve listener: it knows the visitors */
+  const beforeServer = () => plainOwn ?? plainProxied;
   // beside the own HTTPS front, plain HTTP (redirects, ACME) is Bun.serve's behind a front
   // that only counts connections: a flood there would otherwise take the process's files
   const plainBehind = proxied || own || ownTls;
@@ -192,7 +202,7 @@ export async function startPublic(core: Core) {
         reusePort: true,
         idleTimeout: idleTimeoutS,
         fetch: (request, plain) => {
-          peers.set(request, peerOf(plain, request, plainFront));
+          peers.set(request, peerOf(plain, request, beforeServer()));
           const answer = plainHttpAnswer(
             request,
             core.redis,
@@ -203,21 +213,25 @@ export async function startPublic(core: Core) {
           return draining.now ? closing(answer) : answer;
         },
       })
-    : appListener(plainPort, core.deps, () => plainFront);
-  plainFront =
-    own || ownTls
-      ? new OwnFront({
-          hostname: env.host,
-          port: env.port,
-          innerPort: () => server.port,
-          idleTimeoutS,
-          deps: core.deps,
-          log: (line) => core.log.line(line),
-          connections: core.connections,
-          ...(ownTls ? { passing: "http" as const } : {}),
-        })
-      : frontFor(env.port, () => server.port);
-  if (plainFront instanceof OwnFront) passing.add(plainFront);
+    : appListener(plainPort, core.deps, beforeServer);
+  // behind the PROXY protocol front, the front that only counts would count again: none then
+  if (own || (ownTls && !proxied)) {
+    plainOwn = new OwnFront({
+      hostname: proxied ? "127.0.0.1" : env.host,
+      port: proxied ? 0 : env.port,
+      innerPort: () => server.port,
+      idleTimeoutS,
+      deps: core.deps,
+      log: (line) => core.log.line(line),
+      ...(proxied
+        ? { sourceBefore: (port: number) => plainProxied?.sourceOf(port), retiring: draining }
+        : { connections: core.connections }),
+      ...(ownTls ? { passing: "http" as const } : {}),
+    });
+    passing.add(plainOwn);
+  }
+  plainProxied = frontFor(env.port, () => plainOwn?.port ?? server.port);
+  const plainFront = plainProxied ?? plainOwn;
   // Bun.serve holds the public ports itself: nothing counts its connections
   const bare = !proxied && !own && !ownTls;
   return {
@@ -231,17 +245,29 @@ export async function startPublic(core: Core) {
       // the fronts, then the listeners behind them (see INNER_GRACE_MS); HTTPS is a front of
       // its own beside the own front, and a listener behind one behind the PROXY protocol
       for (const front of fronts) front.stop();
-      const ownFronts = [plainFront instanceof OwnFront ? plainFront.stop() : undefined];
-      if (ownTls) ownFronts.push(https.stop());
+      // behind the PROXY protocol fronts, the own fronts are listeners behind a front too
+      if (proxied) await passedOn(fronts);
+      const ownFronts = [plainOwn?.stop()];
+      if (ownTls && !proxied) ownFronts.push(https.stop());
+      if (proxied) for (const front of tlsFronts) ownFronts.push(front.stop());
       await Promise.all(ownFronts);
-      await passedOn([
-        ...fronts,
-        ...(plainFront instanceof OwnFront ? [plainFront] : []),
-        ...tlsFronts,
-      ]);
+      await passedOn([...fronts, ...(plainOwn ? [plainOwn] : []), ...tlsFronts]);
       if (bare) await Bun.sleep(Math.max(0, graceEnds - performance.now()));
       else await passedClosed(passing, graceEnds);
-      await Promise.all([server.stop(), behindTls?.stop(), ownTls ? undefined : https.stop()]);
+      await Promise.all([
+        server.stop(),
+        behindTls?.stop(),
+        ownTls && !proxied ? undefined : https.stop(),
+      ]);
+    },
+  };
+}
+
+/** Retiring while either is. */
+function either(a: Retiring, b: Retiring): Retiring {
+  return {
+    get now() {
+      return a.now || b.now;
     },
   };
 }

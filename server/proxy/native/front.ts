@@ -60,6 +60,8 @@ const BODY_WAIT_MS = 250;
 /** One visitor's connection. */
 interface Visitor {
   peer: string;
+  /** `peer` is the address a front before this one was told (OwnFrontSettings.sourceBefore) */
+  sourced: boolean;
   /** bytes read and not yet taken by a request */
   pending: Uint8Array;
   searched: number;
@@ -138,6 +140,11 @@ export interface OwnFrontSettings {
   /** the process's connections, counted here; past its limits a connection is turned away */
   connections?: ConnectionBudget;
   /**
+   * Behind another front on loopback (the PROXY protocol's, which counts the connections): the
+   * visitor's address it was told for a connection from its port, as Bun.serve asks it.
+   */
+  sourceBefore?: (peerPort: number) => string | undefined;
+  /**
    * Every connection passes, from its first byte, to the listener behind, which reads what it
    * carries — plain HTTP beside HTTPS (redirects, ACME), or TLS for several certificates (SNI,
    * which Bun.listen lacks): the front is there to count the connections Bun.serve cannot.
@@ -179,7 +186,7 @@ export class OwnFront {
         open: (socket) => {
           const peer = socket.remoteAddress;
           const admission = settings.connections?.admit(peer) ?? "admitted";
-          socket.data = newVisitor(peer);
+          socket.data = newVisitor(peer, settings.sourceBefore === undefined);
           if (admission !== "admitted") {
             this.turnAway(socket, admission);
             return;
@@ -279,6 +286,11 @@ export class OwnFront {
       return;
     }
     if (visitor.closed) return;
+    // at the first bytes, not at the accept: the front before tells its address as it sends them
+    if (!visitor.sourced) {
+      visitor.sourced = true;
+      visitor.peer = this.settings.sourceBefore?.(socket.remotePort) ?? visitor.peer;
+    }
     // Bun hands each read its own buffer: it is kept as it is
     visitor.pending = visitor.pending.length ? concat(visitor.pending, bytes) : bytes;
     if (this.settings.passing) {
@@ -665,9 +677,10 @@ export class OwnFront {
   }
 }
 
-function newVisitor(peer: string): Visitor {
+function newVisitor(peer: string, sourced: boolean): Visitor {
   return {
     peer,
+    sourced,
     pending: EMPTY,
     searched: 0,
     busy: false,

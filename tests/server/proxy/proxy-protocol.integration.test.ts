@@ -245,3 +245,56 @@ test("HTTPS straight to the proxy, without a header, still works", async () => {
   expect(statusOf(direct.text)).toBe(200);
   expect(upstream.received.at(-1)?.headers["x-forwarded-for"]).toBe("127.0.0.1");
 });
+
+/** Pipelined requests from `from` through the balancer, over TLS or not: the answers' text. */
+async function pipelined(from: string, port: number, text: string, secure: boolean, count: number) {
+  const socket = net.connect({ host: "127.0.0.1", port, localAddress: from });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const stream = secure ? tls.connect({ socket, servername: "shop.test", ca }) : socket;
+  let answers = "";
+  stream.on("data", (chunk: Buffer) => {
+    answers += chunk.toString("latin1");
+  });
+  stream.on("error", () => undefined);
+  stream.write(text);
+  const until = performance.now() + 5000;
+  while ((answers.match(/HTTP\/1\.1 \d{3} /g)?.length ?? 0) < count && performance.now() < until) {
+    await Bun.sleep(20);
+  }
+  stream.destroy();
+  return answers.split(/(?=HTTP\/1\.1 \d{3} )/);
+}
+
+for (const secure of [false, true]) {
+  test(`behind the balancer the own front answers ${secure ? "HTTPS" : "HTTP"}: GETs and a small POST pipelined, each the header's visitor; a chunked body still goes behind it`, async () => {
+    const tag = secure ? "s" : "p";
+    const answers = await pipelined(
+      VISITOR,
+      secure ? lbTls : lbPlain,
+      `GET /own-${tag}1 HTTP/1.1\r\nHost: shop.test\r\n\r\n` +
+        `POST /own-${tag}2 HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 6\r\n\r\norder!` +
+        `POST /own-${tag}3 HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n` +
+        `GET /own-${tag}4 HTTP/1.1\r\nHost: shop.test\r\n\r\n`,
+      secure,
+      4,
+    );
+    expect(answers.map(statusOf)).toEqual([200, 200, 200, 200]);
+    // the own front writes its fields in lower case, Bun.serve behind it capitalized
+    expect(answers.map((a) => (a.includes("\r\ncontent-length:") ? "front" : "behind"))).toEqual([
+      "front",
+      "front",
+      "behind",
+      "front",
+    ]);
+    for (const n of [1, 2, 3, 4]) {
+      expect(receivedAt(`/own-${tag}${n}`)?.headers["x-forwarded-for"]).toBe(VISITOR);
+      expect(receivedAt(`/own-${tag}${n}`)?.headers["x-forwarded-proto"]).toBe(
+        secure ? "https" : "http",
+      );
+    }
+    expect(receivedAt(`/own-${tag}2`)?.bodyBytes).toBe(6);
+  });
+}
